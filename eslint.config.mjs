@@ -52,6 +52,11 @@ export default tseslint.config(
     rules: restrict([], [{ name: 'electron', message: 'The engine never imports electron: it runs in plain Node (CLI, serve, tests).' }]),
   },
   {
+    files: ['bin/**/*.js', '**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['**/*.test.ts', '**/*.itest.ts', '**/*.test.tsx', 'e2e/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -10,7 +10,7 @@ import type { AgentState, VmState } from './state';
 export interface PortEntry {
   vmId: string;
   /** what the port is for */
-  purpose: 'forward' | 'vnc' | 'websocket';
+  purpose: 'forward' | 'display-proxy';
   proto: 'tcp' | 'udp';
   hostPort: number;
   /** for forwards */
@@ -57,8 +57,8 @@ export interface VmInfo {
   agent: AgentState;
   ips: string[];
   ports: PortEntry[];
-  /** VNC display port (websocket proxy lives in the shells); null without a display */
-  vncPort: number | null;
+  /** the VM has a graphical display (spec.display === 'vnc'); open it with display.open */
+  hasDisplay: boolean;
   progress: Progress | null;
   lastExit: LastExit | null;
   lastDiskCheck: DiskCheck | null;
@@ -152,6 +152,10 @@ export const Methods = {
   'console.input': z.object({ id: vmIdSchema, data: z.string().min(1).max(65536) }).strict(),
   'thumbnail.subscribe': idReq,
   'thumbnail.unsubscribe': idReq,
+  /** A single-use loopback WebSocket URL for noVNC, proxied by the engine to the VM's VNC unix socket. */
+  'display.open': idReq,
+  /** Native file picker. Only the Electron shell answers it; elsewhere UNSUPPORTED (type a path instead). */
+  'host.pickFile': z.object({ title: z.string().max(200).default('Choose a file'), kind: z.enum(['iso', 'disk', 'kernel', 'initrd']) }).strict(),
   'path.inspect': z.object({ path: hostPath, expect: z.enum(['iso', 'disk', 'kernel', 'initrd']).optional() }).strict(),
   'image.buildDefault': empty,
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
@@ -187,6 +191,8 @@ export interface MethodResults {
   /** latest PNG if any, then `vm.thumbnail` events */
   'thumbnail.subscribe': { pngBase64: string | null };
   'thumbnail.unsubscribe': { ok: true };
+  'display.open': { url: string };
+  'host.pickFile': { path: string | null };
   'path.inspect': PathInfo;
   'image.buildDefault': { kernelVersion: string; dir: string };
   'engine.stopAll': { stopped: string[]; keptRunning: string[] };

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'DEFAULT_IMAGE_MISSING',
   'ENGINE_BUSY', // another engine owns the data directory
   'UNAUTHORIZED',
+  'UNSUPPORTED', // not available in this shell (e.g. native file picker in a browser)
   'DISCONNECTED',
   'INTERNAL',
 ] as const;
