@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The system packages Flotilla needs, in one place for the setup script, .ci/run and the README.
+#   runtime: QEMU, qemu-img, OVMF (UEFI), apt-utils to fetch the default guest's Debian packages
+#   tests:   Debian's Chromium (Playwright drives it), tools that make the test images
+FLOTILLA_RUNTIME_PKGS="qemu-system-x86 qemu-utils ovmf"
+FLOTILLA_TEST_PKGS="chromium xorriso grub-pc-bin grub-common mtools"

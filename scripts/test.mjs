@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// `npm test`: the whole suite in one run, in order of cost. Every step runs even after a
+// failure (so one report shows everything), and the exit code is non-zero if any failed.
+// Ends with the runners' summaries and one closing line: "N passed, N failed, N skipped".
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const results = join(root, 'test-results');
+mkdirSync(results, { recursive: true });
+const bin = (name) => join(root, 'node_modules/.bin', name);
+
+/** Each step: a command, and optionally a parser of its JSON report into counts. */
+const steps = [
+  { name: 'typecheck', cmd: ['npm', 'run', '-s', 'typecheck'] },
+  { name: 'lint', cmd: ['npm', 'run', '-s', 'lint'] },
+  { name: 'lint:security', cmd: ['npm', 'run', '-s', 'lint:security'] },
+  {
+    name: 'vitest (unit + integration)',
+    cmd: [bin('vitest'), 'run', '--project', 'unit', '--project', 'integration', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'vitest.json')}`],
+    report: join(results, 'vitest.json'),
+    parse: (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0), skipped: r.numPendingTests + r.numTodoTests }),
+  },
+  {
+    name: 'reliability (CI size)',
+    cmd: [bin('vitest'), 'run', '--project', 'reliability', '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'reliability.json')}`],
+    report: join(results, 'reliability.json'),
+    parse: (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0), skipped: r.numPendingTests + r.numTodoTests }),
+  },
+  {
+    name: 'playwright (e2e)',
+    cmd: [bin('playwright'), 'test'],
+    report: join(results, 'e2e.json'),
+    parse: (r) => ({ passed: r.stats.expected, failed: r.stats.unexpected + (r.stats.flaky ?? 0), skipped: r.stats.skipped }),
+  },
+];
+
+const only = process.argv.slice(2);
+const summary = [];
+const t0 = Date.now();
+for (const step of steps) {
+  if (only.length && !only.some((o) => step.name.startsWith(o))) continue;
+  if (step.report) rmSync(step.report, { force: true });
+  const s0 = Date.now();
+  console.log(`\n━━ ${step.name} ━━ ${step.cmd.join(' ').replace(root + '/', '')}`);
+  const r = spawnSync(step.cmd[0], step.cmd.slice(1), { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
+  const ok = r.status === 0;
+  let counts = null;
+  if (step.parse && existsSync(step.report)) {
+    try {
+      counts = step.parse(JSON.parse(readFileSync(step.report, 'utf8')));
+    } catch {
+      counts = null;
+    }
+  }
+  summary.push({ name: step.name, ok, counts, secs: (Date.now() - s0) / 1000 });
+}
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+console.log('\n━━ summary ━━');
+for (const s of summary) {
+  const c = s.counts;
+  if (c) {
+    passed += c.passed;
+    failed += c.failed;
+    skipped += c.skipped;
+    if (!s.ok && c.failed === 0) failed += 1; // runner failed without a failing test (crash, bad config)
+  } else if (s.ok) passed += 1;
+  else failed += 1;
+  const detail = c ? `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped` : s.ok ? 'ok' : 'FAILED';
+  console.log(`${s.ok ? '✔' : '✘'} ${s.name.padEnd(30)} ${detail.padEnd(40)} ${s.secs.toFixed(1)}s`);
+}
+console.log(`total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(summary.every((s) => s.ok) ? 0 : 1);
