@@ -1,0 +1,56 @@
+// Crash-safe file replacement: readers see the old file or the new one, never a torn write.
+// Write a temp file in the same directory, fsync it, rename over the target, fsync the directory.
+import { randomBytes } from 'node:crypto';
+import { open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Every temp file ends with this, so a restart can find and remove leftovers of a killed writer. */
+export const TMP_SUFFIX = '.flotilla-tmp';
+
+function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TMP_SUFFIX}`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fd = await open(dir, 'r');
+  try {
+    await fd.sync();
+  } finally {
+    await fd.close();
+  }
+}
+
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    const fd = await open(tmp, 'wx', mode);
+    try {
+      await fd.writeFile(data);
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/**
+ * Removes temp files left by a writer that was killed mid-write. Call it only while owning the
+ * directory (the engine holds run/engine.sock), or it could remove a live writer's temp file.
+ */
+export async function cleanupTempFiles(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  const stale = names.filter((n) => n.endsWith(TMP_SUFFIX));
+  await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
+  return stale.length;
+}

@@ -1,0 +1,90 @@
+// Where Flotilla keeps its data: the data directory ($FLOTILLA_HOME) and the fixed layout inside it.
+// Every path the engine uses comes from HomeLayout, so tests can point the whole engine at a temp dir.
+import { chmod, mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { FlotillaError } from '../../shared/errors';
+import { vmIdSchema } from '../../shared/spec';
+
+/** sun_path is 108 bytes including the NUL; leave a margin. */
+export const MAX_SOCKET_PATH_BYTES = 104;
+
+export function flotillaHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.FLOTILLA_HOME) return env.FLOTILLA_HOME;
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'flotilla');
+  return join(env.HOME || homedir(), '.local', 'share', 'flotilla');
+}
+
+/** Ids become path components: refuse anything that is not a plain id (no `..`, no `/`). */
+function checkedId(id: string): string {
+  if (!vmIdSchema.safeParse(id).success) throw new FlotillaError('BAD_REQUEST', `malformed VM id: ${JSON.stringify(id)}`);
+  return id;
+}
+
+export class HomeLayout {
+  readonly vmsDir: string;
+  readonly runRoot: string;
+  readonly engineSock: string;
+  readonly portsFile: string;
+  readonly imagesDir: string;
+  readonly defaultImageDir: string;
+  readonly cacheDir: string;
+
+  constructor(readonly home: string) {
+    this.vmsDir = join(home, 'vms');
+    this.runRoot = join(home, 'run');
+    this.engineSock = join(this.runRoot, 'engine.sock');
+    this.portsFile = join(home, 'ports.json');
+    this.imagesDir = join(home, 'images');
+    this.defaultImageDir = join(this.imagesDir, 'default');
+    this.cacheDir = join(home, 'cache');
+  }
+
+  vmDir(id: string): string {
+    return join(this.vmsDir, checkedId(id));
+  }
+  vmSpecFile(id: string): string {
+    return join(this.vmDir(id), 'vm.json');
+  }
+  vmLogsDir(id: string): string {
+    return join(this.vmDir(id), 'logs');
+  }
+  runDir(id: string): string {
+    return join(this.runRoot, checkedId(id));
+  }
+  qmpSock(id: string): string {
+    return join(this.runDir(id), 'qmp.sock');
+  }
+  serialSock(id: string): string {
+    return join(this.runDir(id), 'ser.sock');
+  }
+  agentSock(id: string): string {
+    return join(this.runDir(id), 'qga.sock');
+  }
+  vncSock(id: string): string {
+    return join(this.runDir(id), 'vnc.sock');
+  }
+  pidFile(id: string): string {
+    return join(this.runDir(id), 'qemu.pid');
+  }
+
+  /** Creates run/ and run/<id>/ as 0700 (chmod too: mkdir's mode is filtered by the umask). */
+  async ensureRunDir(id: string): Promise<string> {
+    const dir = this.runDir(id);
+    const longest = [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id)].reduce((a, b) =>
+      Buffer.byteLength(a) >= Buffer.byteLength(b) ? a : b,
+    );
+    if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
+      throw new FlotillaError(
+        'BAD_REQUEST',
+        `data directory path is too long for unix sockets (${longest} exceeds ${MAX_SOCKET_PATH_BYTES} bytes); set FLOTILLA_HOME to a shorter path`,
+      );
+    }
+    for (const d of [this.home, this.runRoot, dir]) {
+      await mkdir(d, { recursive: true, mode: 0o700 });
+    }
+    await chmod(this.runRoot, 0o700);
+    await chmod(dir, 0o700);
+    return dir;
+  }
+}
