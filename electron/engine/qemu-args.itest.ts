@@ -1,0 +1,120 @@
+// Keeps the argument builder honest: real QEMU must accept what it builds. Started paused (-S),
+// asked for its status over QMP, then told to quit.
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vmSpecSchema } from '../../shared/spec';
+import { HomeLayout } from './paths';
+import { buildQemuArgs, OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, type QemuResources } from './qemu-args';
+
+let home: string;
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'flo-qa-'));
+});
+afterAll(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+/** Minimal QMP exchange written inline, so this test does not depend on the QMP client under test elsewhere. */
+function qmpStatusThenQuit(sock: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(sock);
+    let buf = '';
+    let status = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const msg = JSON.parse(buf.slice(0, i)) as { QMP?: unknown; id?: string; return?: { status?: string } };
+        buf = buf.slice(i + 1);
+        if (msg.QMP) s.write('{"execute":"qmp_capabilities","id":"c"}\n{"execute":"query-status","id":"s"}\n');
+        if (msg.id === 's') {
+          status = msg.return?.status ?? '';
+          s.write('{"execute":"quit","id":"q"}\n');
+        }
+      }
+    });
+    // QEMU may reset the connection as it quits; only an error before the status counts.
+    s.on('error', (e) => (status ? resolve(status) : reject(e)));
+    s.on('close', () => resolve(status));
+  });
+}
+
+function waitForSocket(path: string, child: ReturnType<typeof spawn>, stderr: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`qemu exited ${code}: ${stderr()}`));
+    child.once('exit', onExit);
+    const attempt = () => {
+      const s = createConnection(path);
+      s.once('connect', () => {
+        s.destroy();
+        child.off('exit', onExit);
+        resolve();
+      });
+      s.once('error', () => setTimeout(attempt, 100));
+    };
+    attempt();
+  });
+}
+
+async function bootPaused(id: string, specIn: Record<string, unknown>, extra: Partial<QemuResources> = {}) {
+  const layout = new HomeLayout(home);
+  await layout.ensureRunDir(id);
+  const vmDir = join(home, 'vms', id);
+  execFileSync('mkdir', ['-p', vmDir]);
+  const spec = vmSpecSchema.parse({ id, name: `vm-${id}`, createdAt: 'x', ...specIn });
+  if (spec.disks.length) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(vmDir, spec.disks[0]!), '1G']);
+  if (spec.firmware === 'uefi') await copyFile(OVMF_VARS_TEMPLATE, join(vmDir, OVMF_VARS_FILE));
+  const args = buildQemuArgs(spec, {
+    accel: 'tcg',
+    qmpSock: layout.qmpSock(id),
+    serialSock: layout.serialSock(id),
+    agentSock: layout.agentSock(id),
+    vncSock: layout.vncSock(id),
+    pidFile: layout.pidFile(id),
+    vmDir,
+    forwards: [
+      { vmId: id, purpose: 'forward', proto: 'tcp', hostPort: 0, guestPort: 22, host: '127.0.0.1' },
+      { vmId: id, purpose: 'forward', proto: 'udp', hostPort: 0, guestPort: 53, host: '127.0.0.1' },
+    ],
+    startPaused: true,
+    ...extra,
+  });
+  let stderr = '';
+  const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (d) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  await waitForSocket(layout.qmpSock(id), child, () => stderr);
+  const status = await qmpStatusThenQuit(layout.qmpSock(id));
+  const code = await exited;
+  return { status, code, stderr };
+}
+
+describe('buildQemuArgs against real QEMU (paused, TCG)', () => {
+  it('an ISO VM with UEFI, VNC and forwards starts paused and quits cleanly', async () => {
+    const iso = join(home, 'my,cd.iso');
+    await writeFile(iso, '');
+    await truncate(iso, 1 << 20);
+    const r = await bootPaused('isovm000001', {
+      source: { kind: 'iso', path: iso, diskSizeGiB: 1 },
+      disks: ['disk.qcow2'],
+      firmware: 'uefi',
+      display: 'vnc',
+      cpus: 2,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe('prelaunch');
+    expect(r.code).toBe(0);
+  });
+
+  it('a reference-disk VM with BIOS and no display starts paused and quits cleanly', async () => {
+    const disk = join(home, 'user.raw');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'raw', disk, '64M']);
+    const r = await bootPaused('diskvm00001', { source: { kind: 'disk', path: disk, mode: 'reference' } }, { referenceDiskFormat: 'raw' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe('prelaunch');
+    expect(r.code).toBe(0);
+  });
+});

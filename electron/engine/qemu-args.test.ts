@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import type { PortEntry } from '../../shared/contract';
+import { vmSpecSchema, type VmSpec } from '../../shared/spec';
+import { buildQemuArgs, SANDBOX_OPTS, type QemuResources } from './qemu-args';
+
+const ID = 'abcdef123456';
+const RUN = `/h/run/${ID}`;
+const VMDIR = `/h/vms/${ID}`;
+
+function spec(over: Record<string, unknown>): VmSpec {
+  return vmSpecSchema.parse({ id: ID, name: 'web-1', createdAt: '2026-01-01T00:00:00Z', source: { kind: 'default' }, ...over });
+}
+
+function res(over: Partial<QemuResources> = {}): QemuResources {
+  return {
+    accel: 'tcg',
+    qmpSock: `${RUN}/qmp.sock`,
+    serialSock: `${RUN}/ser.sock`,
+    agentSock: `${RUN}/qga.sock`,
+    vncSock: `${RUN}/vnc.sock`,
+    pidFile: `${RUN}/qemu.pid`,
+    vmDir: VMDIR,
+    forwards: [],
+    defaultGuest: { kernel: '/img/vmlinuz', initrd: '/img/initrd', append: 'console=ttyS0' },
+    ...over,
+  };
+}
+
+const fwd = (proto: 'tcp' | 'udp', hostPort: number, guestPort: number): PortEntry => ({
+  vmId: ID,
+  purpose: 'forward',
+  proto,
+  hostPort,
+  guestPort,
+  host: '127.0.0.1',
+});
+
+/** The value following each occurrence of `flag`. */
+function values(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
+}
+
+/** `flag value` appears as a pair. */
+function hasPair(args: string[], flag: string, value: string): boolean {
+  return values(args, flag).includes(value);
+}
+
+describe('buildQemuArgs: always-on hardening and identity', () => {
+  const kinds: Array<[string, Record<string, unknown>, Partial<QemuResources>]> = [
+    ['default', {}, {}],
+    ['iso', { source: { kind: 'iso', path: '/isos/a.iso' }, disks: ['disk.qcow2'] }, {}],
+    ['disk copy', { source: { kind: 'disk', path: '/d/a.qcow2', mode: 'copy' }, disks: ['disk.qcow2'] }, {}],
+    ['disk reference', { source: { kind: 'disk', path: '/d/a.img', mode: 'reference' } }, { referenceDiskFormat: 'raw' }],
+    ['kernel', { source: { kind: 'kernel', kernel: '/k/vmlinuz' } }, {}],
+  ];
+  it.each(kinds)('%s: -nodefaults -no-user-config -sandbox, identifiable name, pidfile, unix QMP only', (_n, s, r) => {
+    const args = buildQemuArgs(spec(s), res(r));
+    expect(args).toContain('-nodefaults');
+    expect(args).toContain('-no-user-config');
+    expect(hasPair(args, '-sandbox', SANDBOX_OPTS)).toBe(true);
+    expect(SANDBOX_OPTS).toBe('on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+    expect(hasPair(args, '-name', `guest=web-1,process=flotilla-${ID}`)).toBe(true);
+    expect(hasPair(args, '-pidfile', `${RUN}/qemu.pid`)).toBe(true);
+    expect(values(args, '-qmp')).toEqual([`unix:${RUN}/qmp.sock,server=on,wait=off`]);
+    expect(args.join(' ')).not.toMatch(/tcp:[^,]*,server|telnet|-monitor|-gdb/);
+  });
+});
+
+describe('buildQemuArgs: sources', () => {
+  const table: Array<{ name: string; spec: Record<string, unknown>; r?: Partial<QemuResources>; want: string[][]; absent?: string[] }> = [
+    {
+      name: 'default guest boots the bundled kernel on the helper-chosen machine',
+      spec: {},
+      r: { defaultGuest: { kernel: '/img/vmlinuz', initrd: '/img/initrd', append: 'console=ttyS0 quiet', machine: 'microvm' } },
+      want: [
+        ['-machine', 'microvm'],
+        ['-kernel', '/img/vmlinuz'],
+        ['-initrd', '/img/initrd'],
+        ['-append', 'console=ttyS0 quiet'],
+        ['-device', 'virtio-net-device,netdev=n0'],
+        ['-device', 'virtio-serial-device,id=vser0'],
+      ],
+      absent: ['-drive', '-no-reboot'],
+    },
+    {
+      name: 'default guest without a machine uses q35 and PCI devices',
+      spec: {},
+      want: [
+        ['-machine', 'q35'],
+        ['-device', 'virtio-net-pci,netdev=n0'],
+      ],
+    },
+    {
+      name: 'iso: blank owned qcow2 disk first, CD second (blank disk falls through to the CD)',
+      spec: { source: { kind: 'iso', path: '/isos/a,b.iso', diskSizeGiB: 8 }, disks: ['disk.qcow2'] },
+      want: [
+        ['-machine', 'q35'],
+        ['-drive', `file=${VMDIR}/disk.qcow2,format=qcow2,if=none,id=disk0,cache=writeback,discard=unmap`],
+        ['-device', 'virtio-blk-pci,drive=disk0,bootindex=0'],
+        ['-drive', 'file=/isos/a,,b.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on'],
+        ['-device', 'ide-cd,drive=cd0,bus=ide.0,bootindex=1'],
+      ],
+      absent: ['-kernel'],
+    },
+    {
+      name: 'disk copy uses the VM-owned qcow2',
+      spec: { source: { kind: 'disk', path: '/user/a.img', mode: 'copy' }, disks: ['disk.qcow2'] },
+      want: [['-drive', `file=${VMDIR}/disk.qcow2,format=qcow2,if=none,id=disk0,cache=writeback,discard=unmap`]],
+    },
+    {
+      name: 'disk reference uses the user file with its detected format',
+      spec: { source: { kind: 'disk', path: '/user/a.img', mode: 'reference' } },
+      r: { referenceDiskFormat: 'raw' },
+      want: [['-drive', 'file=/user/a.img,format=raw,if=none,id=disk0,cache=writeback,discard=unmap']],
+    },
+    {
+      name: 'kernel without disk',
+      spec: { source: { kind: 'kernel', kernel: '/k/vmlinuz', initrd: '/k/initrd.gz', append: 'console=ttyS0' } },
+      want: [
+        ['-kernel', '/k/vmlinuz'],
+        ['-initrd', '/k/initrd.gz'],
+        ['-append', 'console=ttyS0'],
+      ],
+      absent: ['-drive'],
+    },
+    {
+      name: 'kernel with a disk and no initrd/append',
+      spec: { source: { kind: 'kernel', kernel: '/k/vmlinuz', disk: '/k/root.qcow2' } },
+      r: { referenceDiskFormat: 'qcow2' },
+      want: [
+        ['-kernel', '/k/vmlinuz'],
+        ['-drive', 'file=/k/root.qcow2,format=qcow2,if=none,id=disk0,cache=writeback,discard=unmap'],
+      ],
+      absent: ['-initrd', '-append'],
+    },
+  ];
+  it.each(table)('$name', ({ spec: s, r, want, absent }) => {
+    const args = buildQemuArgs(spec(s), res(r));
+    for (const [flag, value] of want) expect(values(args, flag!), `${flag} ${value}`).toContain(value);
+    for (const flag of absent ?? []) expect(args).not.toContain(flag);
+  });
+
+  it('refuses a reference disk whose format was not detected (never guesses raw)', () => {
+    expect(() => buildQemuArgs(spec({ source: { kind: 'disk', path: '/u/a.img', mode: 'reference' } }), res())).toThrow(/format of \/u\/a.img/);
+  });
+
+  it('names the fix when the default guest image is missing', () => {
+    expect(() => buildQemuArgs(spec({}), res({ defaultGuest: undefined }))).toThrow(/flotilla image build-default/);
+  });
+});
+
+describe('buildQemuArgs: machine, sizing, firmware', () => {
+  it('passes cpus and memory', () => {
+    const args = buildQemuArgs(spec({ cpus: 4, memoryMiB: 2048 }), res());
+    expect(hasPair(args, '-m', '2048')).toBe(true);
+    expect(hasPair(args, '-smp', '4')).toBe(true);
+  });
+
+  it.each([
+    ['tcg', ['tcg'], undefined],
+    ['kvm', ['kvm'], 'host'],
+    ['kvm:tcg', ['kvm', 'tcg'], 'max'],
+  ] as const)('accel %s', (accel, accels, cpu) => {
+    const args = buildQemuArgs(spec({}), res({ accel }));
+    expect(values(args, '-accel')).toEqual(accels);
+    expect(values(args, '-cpu')).toEqual(cpu ? [cpu] : []);
+  });
+
+  it('the default guest boot profile can ask for TCG properties and -no-reboot; other sources never get them', () => {
+    const g = { kernel: '/k', initrd: '/i', append: '', noReboot: true, tcgAccelProps: 'tb-size=64' };
+    const args = buildQemuArgs(spec({}), res({ defaultGuest: g }));
+    expect(values(args, '-accel')).toEqual(['tcg,tb-size=64']);
+    expect(args).toContain('-no-reboot');
+    const other = buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g }));
+    expect(values(other, '-accel')).toEqual(['tcg']);
+    expect(other).not.toContain('-no-reboot');
+  });
+
+  it('bios adds no pflash', () => {
+    expect(buildQemuArgs(spec({ firmware: 'bios' }), res()).join(' ')).not.toContain('pflash');
+  });
+
+  it('uefi: read-only OVMF code and the per-VM vars copy', () => {
+    const args = buildQemuArgs(spec({ firmware: 'uefi' }), res());
+    expect(values(args, '-drive')).toEqual([
+      'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+      `if=pflash,format=raw,unit=1,file=${VMDIR}/ovmf-vars.fd`,
+    ]);
+    const custom = buildQemuArgs(spec({ firmware: 'uefi' }), res({ ovmfCode: '/fw/c.fd', ovmfVars: '/fw/v.fd' }));
+    expect(values(custom, '-drive')[1]).toBe('if=pflash,format=raw,unit=1,file=/fw/v.fd');
+  });
+
+  it('start paused adds -S', () => {
+    expect(buildQemuArgs(spec({}), res({ startPaused: true }))).toContain('-S');
+    expect(buildQemuArgs(spec({}), res())).not.toContain('-S');
+  });
+});
+
+describe('buildQemuArgs: chardevs, network, display', () => {
+  it('serial and guest agent are unix socket servers that do not wait', () => {
+    const args = buildQemuArgs(spec({}), res());
+    expect(values(args, '-chardev')).toEqual([
+      `socket,id=ser0,path=${RUN}/ser.sock,server=on,wait=off`,
+      `socket,id=qga0,path=${RUN}/qga.sock,server=on,wait=off`,
+    ]);
+    expect(hasPair(args, '-serial', 'chardev:ser0')).toBe(true);
+    expect(hasPair(args, '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0')).toBe(true);
+  });
+
+  it('tcp and udp forwards always bind 127.0.0.1; display-proxy entries are not forwards', () => {
+    const proxy: PortEntry = { vmId: ID, purpose: 'display-proxy', proto: 'tcp', hostPort: 40010, host: '127.0.0.1' };
+    const args = buildQemuArgs(spec({}), res({ forwards: [fwd('tcp', 40001, 22), fwd('udp', 40002, 53), proxy] }));
+    expect(values(args, '-netdev')).toEqual(['user,id=n0,hostfwd=tcp:127.0.0.1:40001-:22,hostfwd=udp:127.0.0.1:40002-:53']);
+  });
+
+  it('no forwards still gives the VM user networking', () => {
+    expect(values(buildQemuArgs(spec({}), res()), '-netdev')).toEqual(['user,id=n0']);
+  });
+
+  it('display none: no VNC and no graphics device', () => {
+    const args = buildQemuArgs(spec({ display: 'none' }), res());
+    expect(hasPair(args, '-display', 'none')).toBe(true);
+    expect(args).not.toContain('-vnc');
+    expect(args).not.toContain('VGA');
+  });
+
+  it('display vnc: VNC on the unix socket only, a VGA card and a tablet', () => {
+    const args = buildQemuArgs(spec({ display: 'vnc' }), res());
+    expect(values(args, '-vnc')).toEqual([`unix:${RUN}/vnc.sock`]);
+    expect(hasPair(args, '-device', 'VGA')).toBe(true);
+    expect(hasPair(args, '-device', 'usb-tablet,bus=xhci0.0')).toBe(true);
+  });
+
+  it('commas in socket paths are escaped so they cannot inject options', () => {
+    const args = buildQemuArgs(spec({}), res({ qmpSock: '/h,x/qmp.sock', serialSock: '/h,x/ser.sock' }));
+    expect(values(args, '-qmp')).toEqual(['unix:/h,,x/qmp.sock,server=on,wait=off']);
+    expect(values(args, '-chardev')[0]).toBe('socket,id=ser0,path=/h,,x/ser.sock,server=on,wait=off');
+  });
+});

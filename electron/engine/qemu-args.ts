@@ -1,0 +1,222 @@
+// Builds the qemu-system-x86_64 argument array for one VM. Pure: spec + resources in, args out.
+// Composed section by section (identity, machine, memory/cpus, firmware, disks/sources, chardevs,
+// network, display) so each section can be read and tested on its own.
+//
+// Decisions worth knowing:
+// - Guest reboots stay inside QEMU (no -no-reboot) so a reboot keeps the same PID and sockets; the
+//   engine's restart (stop + start) is separate. Only the default guest's boot profile may ask for
+//   -no-reboot (defaultGuest.noReboot).
+// - ISO VMs attach the blank disk first and the CD second in boot order: firmware skips the empty
+//   disk and boots the CD; once an OS is installed, the disk boots without detaching the ISO.
+// - Every user path put inside a QEMU option string has its commas doubled, QEMU's escape, so a
+//   path cannot inject extra options.
+import { join } from 'node:path';
+import type { PortEntry } from '../../shared/contract';
+import { FlotillaError } from '../../shared/errors';
+import type { VmSpec } from '../../shared/spec';
+
+export const DEFAULT_MACHINE = 'q35';
+export const VM_DISK_FILE = 'disk.qcow2';
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS_TEMPLATE = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+export const OVMF_VARS_FILE = 'ovmf-vars.fd';
+export const SANDBOX_OPTS = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
+
+export interface DefaultGuestBoot {
+  kernel: string;
+  initrd: string;
+  append: string;
+  machine?: string;
+  /** from the guest's boot profile: a guest reboot (or panic) ends QEMU instead of looping */
+  noReboot?: boolean;
+  /** from the guest's boot profile: extra TCG properties, e.g. 'tb-size=64' */
+  tcgAccelProps?: string;
+}
+
+export interface QemuResources {
+  /** used by the supervisor, not part of the args */
+  qemuBinary?: string;
+  accel: 'kvm' | 'tcg' | 'kvm:tcg';
+  qmpSock: string;
+  serialSock: string;
+  agentSock: string;
+  vncSock: string;
+  pidFile: string;
+  vmDir: string;
+  /** host ports from the allocator; only purpose 'forward' entries are used */
+  forwards: PortEntry[];
+  defaultGuest?: DefaultGuestBoot;
+  ovmfCode?: string;
+  /** per-VM writable copy of OVMF_VARS; default <vmDir>/ovmf-vars.fd */
+  ovmfVars?: string;
+  startPaused?: boolean;
+  /**
+   * Format of a user's disk used by reference (source disk/reference, or kernel's disk), as detected
+   * by qemuImgInfo. Required then: guessing raw for a qcow2 file would let the guest corrupt it.
+   */
+  referenceDiskFormat?: string;
+}
+
+/** QEMU's option parser splits on commas; a literal comma is written twice. */
+export function escapeOptValue(v: string): string {
+  return v.replaceAll(',', ',,');
+}
+
+function machineFor(spec: VmSpec, r: QemuResources): string {
+  return spec.source.kind === 'default' && r.defaultGuest?.machine ? r.defaultGuest.machine : DEFAULT_MACHINE;
+}
+
+/** microvm has no PCI bus: its virtio devices are the -device (mmio) variants. */
+function virtio(kind: 'blk' | 'net' | 'serial' | 'rng', machine: string): string {
+  return machine.startsWith('microvm') ? `virtio-${kind}-device` : `virtio-${kind}-pci`;
+}
+
+function identityArgs(spec: VmSpec, r: QemuResources): string[] {
+  return [
+    '-name', `guest=${spec.name},process=flotilla-${spec.id}`,
+    '-nodefaults',
+    '-no-user-config',
+    '-sandbox', SANDBOX_OPTS,
+    '-pidfile', r.pidFile,
+  ];
+}
+
+function accelArgs(r: QemuResources, tcgProps: string): string[] {
+  const tcg = tcgProps ? `tcg,${tcgProps}` : 'tcg';
+  if (r.accel === 'kvm') return ['-accel', 'kvm', '-cpu', 'host'];
+  if (r.accel === 'tcg') return ['-accel', tcg];
+  // kvm:tcg: use KVM when the host has it, else fall back to TCG; `max` is valid for both.
+  return ['-accel', 'kvm', '-accel', tcg, '-cpu', 'max'];
+}
+
+function machineArgs(spec: VmSpec, machine: string, r: QemuResources): string[] {
+  const guest = spec.source.kind === 'default' ? r.defaultGuest : undefined;
+  return ['-machine', machine, ...accelArgs(r, guest?.tcgAccelProps ?? ''), ...(guest?.noReboot ? ['-no-reboot'] : [])];
+}
+
+function sizingArgs(spec: VmSpec): string[] {
+  return ['-m', String(spec.memoryMiB), '-smp', String(spec.cpus)];
+}
+
+function firmwareArgs(spec: VmSpec, r: QemuResources): string[] {
+  if (spec.firmware !== 'uefi') return [];
+  const code = r.ovmfCode ?? OVMF_CODE;
+  const vars = r.ovmfVars ?? join(r.vmDir, OVMF_VARS_FILE);
+  return [
+    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${escapeOptValue(code)}`,
+    '-drive', `if=pflash,format=raw,unit=1,file=${escapeOptValue(vars)}`,
+  ];
+}
+
+function diskArgs(file: string, format: string, bootindex: number, machine: string): string[] {
+  return [
+    '-drive', `file=${escapeOptValue(file)},format=${format},if=none,id=disk0,cache=writeback,discard=unmap`,
+    '-device', `${virtio('blk', machine)},drive=disk0,bootindex=${bootindex}`,
+  ];
+}
+
+function cdromArgs(iso: string, bootindex: number): string[] {
+  return [
+    '-drive', `file=${escapeOptValue(iso)},format=raw,if=none,id=cd0,media=cdrom,readonly=on`,
+    '-device', `ide-cd,drive=cd0,bus=ide.0,bootindex=${bootindex}`,
+  ];
+}
+
+function kernelArgs(kernel: string, initrd: string | undefined, append: string | undefined): string[] {
+  return [
+    '-kernel', kernel,
+    ...(initrd ? ['-initrd', initrd] : []),
+    ...(append ? ['-append', append] : []),
+  ];
+}
+
+function ownedDisk(spec: VmSpec, r: QemuResources): string {
+  return join(r.vmDir, spec.disks[0] ?? VM_DISK_FILE);
+}
+
+function referenceFormat(path: string, r: QemuResources): string {
+  if (!r.referenceDiskFormat) {
+    throw new FlotillaError('INTERNAL', `the format of ${path} is unknown: pass referenceDiskFormat from qemuImgInfo`);
+  }
+  return r.referenceDiskFormat;
+}
+
+function sourceArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
+  const src = spec.source;
+  switch (src.kind) {
+    case 'default': {
+      const g = r.defaultGuest;
+      if (!g) throw new FlotillaError('DEFAULT_IMAGE_MISSING', 'the default guest image is missing: run `flotilla image build-default`');
+      return kernelArgs(g.kernel, g.initrd, g.append);
+    }
+    case 'iso':
+      return [...diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine), ...cdromArgs(src.path, 1)];
+    case 'disk':
+      return src.mode === 'copy'
+        ? diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine)
+        : diskArgs(src.path, referenceFormat(src.path, r), 0, machine);
+    case 'kernel':
+      return [
+        ...kernelArgs(src.kernel, src.initrd, src.append),
+        ...(src.disk ? diskArgs(src.disk, referenceFormat(src.disk, r), 0, machine) : []),
+      ];
+  }
+}
+
+function socketChardev(id: string, path: string): string {
+  return `socket,id=${id},path=${escapeOptValue(path)},server=on,wait=off`;
+}
+
+function chardevArgs(r: QemuResources, machine: string): string[] {
+  return [
+    '-qmp', `unix:${escapeOptValue(r.qmpSock)},server=on,wait=off`,
+    '-chardev', socketChardev('ser0', r.serialSock),
+    '-serial', 'chardev:ser0',
+    '-device', `${virtio('serial', machine)},id=vser0`,
+    '-chardev', socketChardev('qga0', r.agentSock),
+    '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0',
+  ];
+}
+
+function hostfwd(p: PortEntry): string {
+  if (p.guestPort === undefined) throw new FlotillaError('INTERNAL', `forward on host port ${p.hostPort} has no guest port`);
+  return `hostfwd=${p.proto}:127.0.0.1:${p.hostPort}-:${p.guestPort}`;
+}
+
+function networkArgs(r: QemuResources, machine: string): string[] {
+  const fwds = r.forwards.filter((p) => p.purpose === 'forward').map(hostfwd);
+  return ['-netdev', ['user', 'id=n0', ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=n0`];
+}
+
+/** Guests block at boot waiting for entropy without a hardware RNG. */
+function rngArgs(machine: string): string[] {
+  return ['-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', `${virtio('rng', machine)},rng=rng0`];
+}
+
+function displayArgs(spec: VmSpec, r: QemuResources): string[] {
+  if (spec.display !== 'vnc') return ['-display', 'none'];
+  return [
+    '-display', 'none',
+    '-vnc', `unix:${escapeOptValue(r.vncSock)}`,
+    '-device', 'VGA',
+    // an absolute pointer, so a browser VNC viewer's cursor matches the guest's
+    '-device', 'qemu-xhci,id=xhci0',
+    '-device', 'usb-tablet,bus=xhci0.0',
+  ];
+}
+
+export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
+  const machine = machineFor(spec, r);
+  return [
+    ...identityArgs(spec, r),
+    ...machineArgs(spec, machine, r),
+    ...sizingArgs(spec),
+    ...firmwareArgs(spec, r),
+    ...sourceArgs(spec, r, machine),
+    ...chardevArgs(r, machine),
+    ...networkArgs(r, machine),
+    ...rngArgs(machine),
+    ...displayArgs(spec, r),
+    ...(r.startPaused ? ['-S'] : []),
+  ];
+}
