@@ -217,6 +217,8 @@ export interface EventPayloads {
   /** only to subscribers of that VM's thumbnail */
   'vm.thumbnail': { id: string; pngBase64: string };
   'engine.progress': Progress;
+  /** a shell-side UI request (the app menu's New VM); never emitted by the engine */
+  'ui.newVm': { source: 'menu' };
 }
 
 export type EventName = keyof EventPayloads;
@@ -230,6 +232,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   'console.data',
   'vm.thumbnail',
   'engine.progress',
+  'ui.newVm',
 ];
 
 export function isMethod(v: unknown): v is Method {
