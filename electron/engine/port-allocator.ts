@@ -1,0 +1,222 @@
+// The one table of host ports handed to VMs. A port is probed by binding it on 127.0.0.1 and
+// closing it again; the table entry, not the probe, is what keeps it from going to a second VM
+// (QEMU binds it later). Mutations run under one lock and are persisted atomically, so a restarted
+// engine knows which ports its adopted VMs hold.
+import { createSocket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { PortEntry } from '../../shared/contract';
+import { FlotillaError } from '../../shared/errors';
+import { writeFileAtomic } from './atomic-file';
+import { KeyedMutex } from './mutex';
+
+export const DEFAULT_PORT_RANGE: [number, number] = [40000, 49999];
+
+export interface PortRequest {
+  purpose: PortEntry['purpose'];
+  proto: 'tcp' | 'udp';
+  guestPort?: number;
+  /** the user asked for this exact host port */
+  hostPort?: number;
+}
+
+/** What is persisted: an entry plus whether the user chose the port (then it is never swapped). */
+interface Row extends PortEntry {
+  requested: boolean;
+}
+
+export interface PortAllocatorOptions {
+  file: string;
+  range?: [number, number];
+  env?: NodeJS.ProcessEnv;
+  /** injectable for tests; default binds 127.0.0.1 */
+  probe?: (port: number, proto: 'tcp' | 'udp') => Promise<boolean>;
+}
+
+export function parsePortRange(text: string): [number, number] {
+  const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(text);
+  const lo = Number(m?.[1]);
+  const hi = Number(m?.[2]);
+  if (!m || lo < 1024 || hi > 65535 || lo > hi) {
+    throw new FlotillaError('BAD_REQUEST', `FLOTILLA_PORT_RANGE must look like 40000-49999 (1024..65535, low-high), got "${text}"`);
+  }
+  return [lo, hi];
+}
+
+function probeTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+function probeUdp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket({ type: 'udp4', reuseAddr: false });
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** True if `port` can be bound on 127.0.0.1 right now. */
+export function probePort(port: number, proto: 'tcp' | 'udp'): Promise<boolean> {
+  return proto === 'udp' ? probeUdp(port) : probeTcp(port);
+}
+
+function toEntry(r: Row): PortEntry {
+  const e: PortEntry = { vmId: r.vmId, purpose: r.purpose, proto: r.proto, hostPort: r.hostPort, host: '127.0.0.1' };
+  if (r.guestPort !== undefined) e.guestPort = r.guestPort;
+  return e;
+}
+
+function isRow(v: unknown): v is Row {
+  const r = v as Row;
+  return (
+    typeof r === 'object' && r !== null && typeof r.vmId === 'string' && Number.isInteger(r.hostPort) &&
+    (r.proto === 'tcp' || r.proto === 'udp') && (r.purpose === 'forward' || r.purpose === 'display-proxy')
+  );
+}
+
+export class PortAllocator {
+  private rows: Row[] = [];
+  private readonly lock = new KeyedMutex();
+  readonly range: [number, number];
+  private cursor: number;
+  private readonly probe: (port: number, proto: 'tcp' | 'udp') => Promise<boolean>;
+
+  constructor(private readonly opts: PortAllocatorOptions) {
+    const envRange = (opts.env ?? process.env).FLOTILLA_PORT_RANGE;
+    this.range = opts.range ?? (envRange ? parsePortRange(envRange) : DEFAULT_PORT_RANGE);
+    this.cursor = this.range[0];
+    this.probe = opts.probe ?? probePort;
+  }
+
+  /** Reads the persisted table; a missing or unreadable file starts empty (adoption re-marks live VMs). */
+  async load(): Promise<void> {
+    await this.locked(async () => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await readFile(this.opts.file, 'utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      const rows = (parsed as { entries?: unknown } | undefined)?.entries;
+      this.rows = Array.isArray(rows) ? rows.filter(isRow).map((r) => ({ ...r, host: '127.0.0.1', requested: Boolean(r.requested) })) : [];
+    });
+  }
+
+  allocate(vmId: string, req: PortRequest): Promise<PortEntry> {
+    return this.allocateMany(vmId, [req]).then((e) => e[0]!);
+  }
+
+  /** All or nothing: on any failure the table is unchanged. */
+  allocateMany(vmId: string, reqs: PortRequest[]): Promise<PortEntry[]> {
+    return this.locked(async () => {
+      const before = this.rows;
+      this.rows = [...before];
+      try {
+        const out: PortEntry[] = [];
+        for (const req of reqs) out.push(toEntry(await this.allocateOne(vmId, req)));
+        await this.persist();
+        return out;
+      } catch (err) {
+        this.rows = before;
+        throw err;
+      }
+    });
+  }
+
+  /** QEMU failed to bind `hostPort` (someone took it after the probe): give that entry a fresh port. */
+  replace(vmId: string, hostPort: number): Promise<PortEntry> {
+    return this.locked(async () => {
+      const i = this.rows.findIndex((r) => r.vmId === vmId && r.hostPort === hostPort);
+      const row = this.rows[i];
+      if (!row) throw new FlotillaError('NOT_FOUND', `VM ${vmId} holds no host port ${hostPort}`);
+      if (row.requested) throw this.takenError(hostPort, row.proto, 'by another program');
+      const fresh: Row = { ...row, hostPort: await this.findFreePort(row.proto) };
+      this.rows = this.rows.map((r, j) => (j === i ? fresh : r));
+      await this.persist();
+      return toEntry(fresh);
+    });
+  }
+
+  release(vmId: string): Promise<void> {
+    return this.locked(async () => {
+      if (!this.rows.some((r) => r.vmId === vmId)) return;
+      this.rows = this.rows.filter((r) => r.vmId !== vmId);
+      await this.persist();
+    });
+  }
+
+  /**
+   * Adoption: a live QEMU holds exactly these ports. They replace the VM's rows, and any other VM's
+   * stale claim on the same port is dropped, since the running QEMU is the truth.
+   */
+  mark(vmId: string, entries: PortEntry[]): Promise<void> {
+    return this.locked(async () => {
+      const held = new Set(entries.map((e) => e.hostPort));
+      const requested = new Set(this.rows.filter((r) => r.vmId === vmId && r.requested).map((r) => r.hostPort));
+      const kept = this.rows.filter((r) => r.vmId !== vmId && !held.has(r.hostPort));
+      const marked = entries.map((e): Row => ({ ...e, vmId, host: '127.0.0.1', requested: requested.has(e.hostPort) }));
+      this.rows = [...kept, ...marked];
+      await this.persist();
+    });
+  }
+
+  entries(vmId?: string): PortEntry[] {
+    return this.rows.filter((r) => vmId === undefined || r.vmId === vmId).map(toEntry);
+  }
+
+  private async allocateOne(vmId: string, req: PortRequest): Promise<Row> {
+    const hostPort = req.hostPort === undefined ? await this.findFreePort(req.proto) : await this.claimRequested(vmId, req);
+    const row: Row = { vmId, purpose: req.purpose, proto: req.proto, hostPort, host: '127.0.0.1', requested: req.hostPort !== undefined };
+    if (req.guestPort !== undefined) row.guestPort = req.guestPort;
+    this.rows = [...this.rows.filter((r) => !(r.vmId === vmId && r.hostPort === hostPort && r.proto === req.proto)), row];
+    return row;
+  }
+
+  private async claimRequested(vmId: string, req: PortRequest): Promise<number> {
+    const port = req.hostPort!;
+    const other = this.rows.find((r) => r.hostPort === port && r.vmId !== vmId);
+    if (other) throw this.takenError(port, req.proto, `by VM ${other.vmId}`);
+    // the same VM asking again (e.g. restart without release) keeps its port; its QEMU may hold it
+    if (this.rows.some((r) => r.hostPort === port && r.vmId === vmId && r.proto === req.proto)) return port;
+    if (!(await this.probe(port, req.proto))) throw this.takenError(port, req.proto, 'by another program');
+    return port;
+  }
+
+  /** Next fit from a moving cursor, so a just-released port is not handed out again at once. */
+  private async findFreePort(proto: 'tcp' | 'udp'): Promise<number> {
+    const [lo, hi] = this.range;
+    const size = hi - lo + 1;
+    const used = new Set(this.rows.map((r) => r.hostPort));
+    for (let i = 0; i < size; i++) {
+      const port = lo + ((this.cursor - lo + i) % size);
+      if (used.has(port)) continue;
+      if (await this.probe(port, proto)) {
+        this.cursor = port + 1 > hi ? lo : port + 1;
+        return port;
+      }
+    }
+    throw new FlotillaError('PORTS_EXHAUSTED', `no free ${proto} port in ${lo}-${hi}; widen FLOTILLA_PORT_RANGE or stop some VMs`);
+  }
+
+  private takenError(port: number, proto: string, by: string): FlotillaError {
+    return new FlotillaError('PORT_TAKEN', `host port ${port}/${proto} on 127.0.0.1 is already in use ${by}; choose another port or leave it empty`, {
+      port,
+      proto,
+    });
+  }
+
+  private persist(): Promise<void> {
+    return writeFileAtomic(this.opts.file, JSON.stringify({ version: 1, entries: this.rows }, null, 2) + '\n');
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.run('table', fn);
+  }
+}
