@@ -1,0 +1,73 @@
+// How to boot the embedded default guest fast: kernel command line and the machine/device
+// choices the engine's QEMU argument builder should make for it. Pure data, no I/O.
+//
+// Device set the guest is built and tested against (the engine supplies exactly this):
+//   -nodefaults -no-user-config -machine <machine> -accel tcg (or kvm)
+//   -kernel vmlinuz -initrd initrd.img -append <defaultGuestAppend(name)>
+//   -chardev socket,id=ser0,path=<sock>,server=on,wait=off -serial chardev:ser0      → ttyS0 (8250, built in)
+//   -device <virtioSerial> -chardev socket,id=ga0,path=<sock>,server=on,wait=off
+//   -device virtserialport,chardev=ga0,name=org.qemu.guest_agent.0                  → qemu-ga
+//   -netdev user,id=n0,hostfwd=tcp:127.0.0.1:H-:G -device <virtioNet>,netdev=n0      → eth0, 10.0.2.15/24
+//   -qmp unix:<sock>,server=on,wait=off                                             → system_powerdown = ACPI button
+// Disks, if any, use <virtioBlk> (ext4 is built into the kernel).
+
+export type VirtioTransport = 'pci' | 'mmio';
+
+export interface GuestBootProfile {
+  /** value for -machine */
+  machine: string;
+  /** which virtio transport the machine uses; decides the device model names below */
+  transport: VirtioTransport;
+  virtioSerial: string;
+  virtioNet: string;
+  virtioBlk: string;
+  /** the guest console is the first 8250 UART: -serial chardev:<id> */
+  serialConsole: 'ttyS0';
+  /** pass -no-reboot: a guest reboot (or panic) ends QEMU instead of looping */
+  noReboot: boolean;
+  /** recommended memory in MiB; the guest runs from its initramfs */
+  memoryMiB: number;
+  /** extra -accel properties for TCG, e.g. 'tb-size=64' */
+  tcgAccelProps: string;
+}
+
+export const DEFAULT_GUEST_PROFILE: GuestBootProfile = {
+  machine: 'q35',
+  transport: 'pci',
+  virtioSerial: 'virtio-serial-pci',
+  virtioNet: 'virtio-net-pci',
+  virtioBlk: 'virtio-blk-pci',
+  serialConsole: 'ttyS0',
+  noReboot: false,
+  memoryMiB: 256,
+  tcgAccelProps: '',
+};
+
+/** The kernel parameter the guest's init reads its hostname from. */
+export const GUEST_NAME_PARAM = 'flotilla.name';
+
+/** Kernel parameters that do not depend on the VM. Each one is here because it saves boot time or is needed. */
+export const DEFAULT_GUEST_CMDLINE: readonly string[] = [
+  'console=ttyS0', // serial console = the terminal tab and the readiness line
+  'quiet', // printing to an emulated UART is slow
+];
+
+/** Hostnames: letters, digits, '-' and '.', at most 63 characters; anything else becomes '-'. */
+export function guestHostname(vmName: string): string {
+  const h = vmName
+    .replace(/[^A-Za-z0-9.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 63);
+  return h || 'flotilla';
+}
+
+/** The full -append value for a VM named vmName. */
+export function defaultGuestAppend(vmName: string): string {
+  return [...DEFAULT_GUEST_CMDLINE, `${GUEST_NAME_PARAM}=${guestHostname(vmName)}`].join(' ');
+}
+
+/** The readiness line the guest prints on its serial console once the agent is started. */
+export const READY_PREFIX = 'FLOTILLA-READY';
+export function readyLine(hostname: string, kernelVersion: string): string {
+  return `${READY_PREFIX} ${hostname} ${kernelVersion}`;
+}

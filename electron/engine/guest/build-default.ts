@@ -1,0 +1,265 @@
+// Builds the embedded default guest (<home>/images/default: vmlinuz, initrd.img, manifest.json)
+// from Debian packages: the cloud kernel, busybox-static, qemu-guest-agent and the agent's
+// shared libraries, all from their .debs, never from the host's /lib. The initramfs is written
+// here (cpio.ts) so that the same package versions always give a byte-identical initrd.img.
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile, lstat } from 'node:fs/promises';
+import { join, dirname, posix } from 'node:path';
+import { gzipSync, constants as zlibConstants } from 'node:zlib';
+import { writeCpio, type CpioEntry } from './cpio';
+import { DebCache, debControl, debExtract, parseDependsField, run, type FetchedDeb } from './deb-cache';
+import { isElf, readElfDynamic } from './elf';
+import { findGuestAssetsDir } from './guest-assets';
+import { makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
+import { resolveModules } from './kernel-modules';
+import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM } from './boot-profile';
+
+export type { GuestManifest } from './guest-manifest';
+
+export interface BuildDefaultGuestOptions {
+  home: string;
+  cacheDir?: string;
+  outDir?: string;
+  onProgress?: (msg: string, percent: number | null) => void;
+  /** initramfs compression; 'none' boots faster under TCG (see bench/README.md) */
+  compression?: 'none' | 'gzip';
+}
+
+const KERNEL_META = 'linux-image-cloud-amd64';
+const BUSYBOX = 'busybox-static';
+const AGENT = 'qemu-guest-agent';
+const LIBDIR = 'lib/x86_64-linux-gnu';
+const LOADER = 'ld-linux-x86-64.so.2';
+
+/**
+ * Module groups loaded by /init, in this order. "pci"/"mmio": the virtio transport (one of them is
+ * loaded, by what the machine has); "agent": what qemu-ga needs; then the rest.
+ */
+export const MODULE_GROUPS: readonly { group: string; modules: string[] }[] = [
+  { group: 'pci', modules: ['virtio_pci'] },
+  { group: 'mmio', modules: ['virtio_mmio'] },
+  { group: 'agent', modules: ['virtio_console'] },
+  { group: 'net', modules: ['virtio_net'] },
+  { group: 'extra', modules: ['virtio_blk', 'button', 'evdev'] },
+];
+
+export function isLibraryPackage(name: string): boolean {
+  return /^(lib|zlib)/.test(name);
+}
+
+export function defaultGuestDir(home: string): string {
+  return join(home, 'images', 'default');
+}
+
+export function defaultDebCacheDir(home: string): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return xdg ? join(xdg, 'flotilla', 'debs') : join(home, 'cache', 'debs');
+}
+
+/** Whether a built default guest is present and complete. Never throws for a missing or broken one. */
+export async function readDefaultGuest(home: string): Promise<{ ready: boolean; dir: string; manifest: GuestManifest | null }> {
+  const dir = defaultGuestDir(home);
+  let manifest: GuestManifest;
+  try {
+    manifest = parseManifest(await readFile(join(dir, 'manifest.json'), 'utf8'), join(dir, 'manifest.json'));
+  } catch {
+    return { ready: false, dir, manifest: null };
+  }
+  for (const [file, want] of Object.entries(manifest.files)) {
+    const s = await stat(join(dir, file)).catch(() => null);
+    if (!s || s.size !== want.size) return { ready: false, dir, manifest };
+  }
+  return { ready: true, dir, manifest };
+}
+
+function sha256(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/** Follows symlinks inside an unpacked package tree (targets resolved against the tree, not the host). */
+async function readInTree(root: string, path: string, depth = 0): Promise<{ path: string; data: Buffer } | null> {
+  if (depth > 16) return null;
+  const full = join(root, path);
+  const st = await lstat(full).catch(() => null);
+  if (!st) return null;
+  if (st.isSymbolicLink()) {
+    const target = await readlink(full);
+    const next = target.startsWith('/') ? target.slice(1) : posix.join(posix.dirname(path), target);
+    return readInTree(root, posix.normalize(next), depth + 1);
+  }
+  return { path, data: await readFile(full) };
+}
+
+const LIB_SEARCH = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu', 'lib', 'usr/lib'];
+
+/** Collects qemu-ga plus every shared object it needs (by ELF DT_NEEDED), from the unpacked debs. */
+export async function collectAgentFiles(root: string): Promise<{ agent: Buffer; libs: Map<string, Buffer> }> {
+  const agentFile = await readInTree(root, 'usr/sbin/qemu-ga');
+  if (!agentFile) throw new Error('qemu-guest-agent package has no usr/sbin/qemu-ga');
+  const libs = new Map<string, Buffer>();
+  const queue: { what: string; data: Buffer }[] = [{ what: 'qemu-ga', data: agentFile.data }];
+  const agentInfo = readElfDynamic(agentFile.data, 'qemu-ga');
+  const loaderName = posix.basename(agentInfo.interp ?? `/lib64/${LOADER}`);
+  const wanted = [loaderName];
+  while (queue.length || wanted.length) {
+    const next = queue.shift();
+    if (next) wanted.push(...readElfDynamic(next.data, next.what).needed);
+    const soname = wanted.shift();
+    if (!soname || libs.has(soname)) continue;
+    let found: Buffer | null = null;
+    for (const dir of LIB_SEARCH) {
+      const f = await readInTree(root, `${dir}/${soname}`);
+      if (f && isElf(f.data)) {
+        found = f.data;
+        break;
+      }
+    }
+    if (!found) throw new Error(`qemu-ga needs ${soname}, which none of its dependency packages provides`);
+    libs.set(soname, found);
+    queue.push({ what: soname, data: found });
+  }
+  return { agent: agentFile.data, libs };
+}
+
+/** All busybox applet names, asked from the guest's own busybox (static x86-64, runs on the build host). */
+async function busyboxApplets(busybox: string): Promise<string[] | null> {
+  const r = await run(busybox, ['--list']);
+  if (r.code !== 0) return null;
+  return r.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => /^[A-Za-z0-9_.[\]-]+$/.test(s) && s !== 'busybox');
+}
+
+export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise<{ dir: string; manifest: GuestManifest }> {
+  const progress = opts.onProgress ?? (() => {});
+  const outDir = opts.outDir ?? defaultGuestDir(opts.home);
+  const cache = new DebCache(opts.cacheDir ?? defaultDebCacheDir(opts.home), (m) => progress(m, null));
+  const compression = opts.compression ?? 'none';
+
+  progress('resolving packages', 0);
+  const [meta, busybox, agent] = await cache.fetch([KERNEL_META, BUSYBOX, AGENT]);
+  const kernelPkgName = parseDependsField((await debControl(meta!.file)).get('Depends') ?? '').find((d) => /^linux-image-.*-cloud-amd64$/.test(d));
+  if (!kernelPkgName) throw new Error(`${KERNEL_META} does not depend on a linux-image-*-cloud-amd64 package`);
+  progress(`fetching ${kernelPkgName}`, 10);
+  const [kernelPkg] = await cache.fetch([kernelPkgName]);
+
+  // the agent's library packages: Depends/Pre-Depends closure, one apt round trip per level
+  const agentDebs: FetchedDeb[] = [agent!];
+  const seen = new Set<string>([AGENT]);
+  let frontier: FetchedDeb[] = [agent!];
+  while (frontier.length) {
+    const next = new Set<string>();
+    for (const deb of frontier) {
+      const ctl = await debControl(deb.file);
+      for (const dep of parseDependsField([ctl.get('Pre-Depends'), ctl.get('Depends')].filter(Boolean).join(','))) {
+        // only shared-library packages (Debian names them lib*/zlib*); the rest (init-system-helpers,
+        // usrmerge → perl …) are for installing on a full system, not for running qemu-ga
+        if (!seen.has(dep) && isLibraryPackage(dep)) next.add(dep);
+      }
+    }
+    const names = [...next].sort();
+    names.forEach((n) => seen.add(n));
+    progress(names.length ? `fetching ${names.join(', ')}` : 'packages fetched', 30);
+    frontier = names.length ? await cache.fetch(names) : [];
+    agentDebs.push(...frontier);
+  }
+
+  await mkdir(dirname(outDir), { recursive: true });
+  const work = await mkdtemp(join(dirname(outDir), '.build-default-'));
+  try {
+    progress('unpacking packages', 40);
+    const kroot = join(work, 'kernel');
+    const broot = join(work, 'busybox');
+    const aroot = join(work, 'agent');
+    await debExtract(kernelPkg!.file, kroot);
+    await debExtract(busybox!.file, broot);
+    for (const d of agentDebs) await debExtract(d.file, aroot);
+
+    const kernelVersions = await readdir(join(kroot, 'lib/modules')).catch(() => [] as string[]);
+    if (kernelVersions.length !== 1) throw new Error(`${kernelPkg!.name} should hold exactly one lib/modules/<version>, found ${kernelVersions.join(', ') || 'none'}`);
+    const kernelVersion = kernelVersions[0]!;
+    const vmlinuz = await readFile(join(kroot, 'boot', `vmlinuz-${kernelVersion}`));
+
+    progress('collecting modules and libraries', 55);
+    const moduleLines: string[] = [];
+    const moduleFiles = new Map<string, Buffer>();
+    for (const g of MODULE_GROUPS) {
+      for (const m of await resolveModules(kroot, kernelVersion, g.modules)) {
+        moduleLines.push(`${g.group} ${m.name}`);
+        if (!moduleFiles.has(m.name)) moduleFiles.set(m.name, await readFile(join(kroot, m.path)));
+      }
+    }
+    const { agent: agentBin, libs } = await collectAgentFiles(aroot);
+    const busyboxPath = join(broot, 'bin/busybox');
+    const busyboxBin = await readFile(busyboxPath);
+    const applets = await busyboxApplets(busyboxPath);
+
+    progress('writing initramfs', 70);
+    const assets = findGuestAssetsDir();
+    const asset = (name: string) => readFile(join(assets, name));
+    const entries: CpioEntry[] = [];
+    const dir = (path: string, mode = 0o755) => entries.push({ path, type: 'dir', mode });
+    const file = (path: string, data: Buffer, mode = 0o644) => entries.push({ path, type: 'file', mode, data });
+    const link = (path: string, target: string) => entries.push({ path, type: 'symlink', target });
+    for (const d of ['bin', 'dev', 'etc', 'etc/acpi', 'etc/acpi/PWRF', 'etc/flotilla', 'lib', 'lib/modules', LIBDIR, 'lib64', 'mnt', 'proc', 'root', 'run', 'sbin', 'sys', 'usr', 'usr/bin', 'usr/sbin', 'var', 'var/log']) dir(d);
+    dir('tmp', 0o1777);
+    link('var/run', '../run');
+    link('var/tmp', '../tmp');
+    entries.push({ path: 'dev/console', type: 'char', mode: 0o600, major: 5, minor: 1 });
+    file('init', await asset('init'), 0o755);
+    file('bin/busybox', busyboxBin, 0o755);
+    for (const a of applets ?? ['sh']) if (a !== 'init') link(`bin/${a}`, 'busybox');
+    link('sbin/init', '../bin/busybox');
+    file('sbin/shutdown', await asset('shutdown'), 0o755);
+    file('etc/inittab', await asset('inittab'));
+    file('etc/profile', await asset('profile'));
+    file('etc/acpi/PWRF/00000080', await asset('power-button'), 0o755);
+    file('etc/passwd', Buffer.from('root:x:0:0:root:/root:/bin/sh\n'));
+    file('etc/group', Buffer.from('root:x:0:\ntty:x:5:\n'));
+    file('etc/flotilla/modules', Buffer.from(`${moduleLines.join('\n')}\n`));
+    for (const [name, data] of moduleFiles) file(`lib/modules/${name}.ko`, data);
+    file('usr/sbin/qemu-ga', agentBin, 0o755);
+    for (const [soname, data] of libs) file(`${LIBDIR}/${soname}`, data, 0o755);
+    link(`lib64/${LOADER}`, `../${LIBDIR}/${LOADER}`);
+    if (!applets) progress('could not list busybox applets on this host; the guest installs them at boot', null);
+
+    const cpio = writeCpio(entries);
+    // gzip with fixed settings; Node's zlib writes mtime 0 and a fixed OS byte, so output is stable
+    const initrd = compression === 'gzip' ? gzipSync(cpio, { level: 9, strategy: zlibConstants.Z_DEFAULT_STRATEGY }) : cpio;
+
+    const manifest = makeManifest({
+      kernelVersion,
+      cmdline: DEFAULT_GUEST_CMDLINE.join(' '),
+      nameParam: GUEST_NAME_PARAM,
+      machine: DEFAULT_GUEST_PROFILE.machine,
+      initrdCompression: compression,
+      packages: [meta!, kernelPkg!, busybox!, ...agentDebs],
+      modules: [...moduleFiles.keys()],
+      vmlinuz: { sha256: sha256(vmlinuz), size: vmlinuz.length },
+      initrd: { sha256: sha256(initrd), size: initrd.length },
+    });
+
+    progress('installing', 90);
+    const stage = join(work, 'out');
+    await mkdir(stage);
+    await writeFile(join(stage, 'vmlinuz'), vmlinuz);
+    await writeFile(join(stage, 'initrd.img'), initrd);
+    await writeFile(join(stage, 'manifest.json'), serializeManifest(manifest));
+    await chmod(stage, 0o755);
+    // swap in atomically-ish: the old guest (if any) moves aside, the new one takes its name
+    const old = join(work, 'previous');
+    const hadOld = await stat(outDir).then(() => true, () => false);
+    if (hadOld) await rename(outDir, old);
+    try {
+      await rename(stage, outDir);
+    } catch (e) {
+      if (hadOld) await rename(old, outDir);
+      throw e;
+    }
+    progress('done', 100);
+    return { dir: outDir, manifest };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,118 @@
+// Boots the default guest with a plain QEMU command line — the same device set the engine gives
+// a VM (see boot-profile.ts) — for integration tests and the boot benchmark. Not the engine's
+// supervisor: no restarts, no state; just spawn, observe, stop.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_GUEST_PROFILE, defaultGuestAppend, type GuestBootProfile } from './boot-profile';
+
+export interface LaunchOptions {
+  dir: string;
+  name: string;
+  /** guest TCP ports to forward from 127.0.0.1:<host> */
+  forwards?: { host: number; guest: number }[];
+  profile?: GuestBootProfile;
+  memoryMiB?: number;
+  accel?: string;
+  /** kernel command line override (default: defaultGuestAppend(name)) */
+  append?: string;
+  qemu?: string;
+}
+
+export interface LaunchedGuest {
+  proc: ChildProcess;
+  runDir: string;
+  serialSock: string;
+  agentSock: string;
+  qmpSock: string;
+  args: string[];
+  /** resolves with QEMU's exit code (signal → null) */
+  exited: Promise<number | null>;
+  stderr: () => string;
+  /** kills QEMU if still running and removes the socket dir */
+  dispose: () => Promise<void>;
+}
+
+export function guestQemuArgs(o: LaunchOptions, socks: { serial: string; agent: string; qmp: string }): string[] {
+  const p = o.profile ?? DEFAULT_GUEST_PROFILE;
+  const fwd = (o.forwards ?? []).map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join('');
+  const accel = o.accel ?? (p.tcgAccelProps ? `tcg,${p.tcgAccelProps}` : 'tcg');
+  return [
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-machine', p.machine,
+    '-accel', accel,
+    '-cpu', 'max',
+    '-smp', '1',
+    '-m', String(o.memoryMiB ?? p.memoryMiB),
+    '-kernel', join(o.dir, 'vmlinuz'),
+    '-initrd', join(o.dir, 'initrd.img'),
+    '-append', o.append ?? defaultGuestAppend(o.name),
+    '-chardev', `socket,id=ser0,path=${socks.serial},server=on,wait=off`,
+    '-serial', 'chardev:ser0',
+    '-device', p.virtioSerial,
+    '-chardev', `socket,id=ga0,path=${socks.agent},server=on,wait=off`,
+    '-device', 'virtserialport,chardev=ga0,name=org.qemu.guest_agent.0',
+    '-netdev', `user,id=n0${fwd}`,
+    '-device', `${p.virtioNet},netdev=n0`,
+    '-qmp', `unix:${socks.qmp},server=on,wait=off`,
+    ...(p.noReboot ? ['-no-reboot'] : []),
+  ];
+}
+
+export async function launchGuest(o: LaunchOptions): Promise<LaunchedGuest> {
+  const runDir = await mkdtemp(join(tmpdir(), 'flotilla-guest-'));
+  await chmod(runDir, 0o700);
+  const socks = { serial: join(runDir, 'serial.sock'), agent: join(runDir, 'agent.sock'), qmp: join(runDir, 'qmp.sock') };
+  const args = guestQemuArgs(o, socks);
+  const proc = spawn(o.qemu ?? 'qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (d: string) => {
+    if (err.length < 64_000) err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once('exit', (code) => resolve(code));
+    proc.once('error', (e) => {
+      err += String(e);
+      resolve(null);
+    });
+  });
+  return {
+    proc,
+    runDir,
+    serialSock: socks.serial,
+    agentSock: socks.agent,
+    qmpSock: socks.qmp,
+    args,
+    exited,
+    stderr: () => err,
+    dispose: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      await rm(runDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Connects to a unix socket QEMU is about to create, retrying while it does not exist yet. */
+export async function connectWhenReady(path: string, deadlineMs = 20_000): Promise<import('node:net').Socket> {
+  const end = Date.now() + deadlineMs;
+  while (true) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const s = connect(path);
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      });
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// manifest.json of a built default guest: what it was made from (package names, versions and
+// checksums), checksums of the outputs, the kernel version and how to boot it.
+import { z } from 'zod';
+
+export const MANIFEST_FORMAT = 1;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const GuestManifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  kernelVersion: z.string().min(1),
+  /** kernel command line without the per-VM name parameter */
+  cmdline: z.string(),
+  /** the parameter carrying the VM name, appended as `<nameParam>=<hostname>` */
+  nameParam: z.string(),
+  machine: z.string(),
+  initrdCompression: z.enum(['none', 'gzip']),
+  packages: z.array(z.object({ name: z.string(), version: z.string(), sha256 })),
+  modules: z.array(z.string()),
+  files: z.object({
+    vmlinuz: z.object({ sha256, size: z.number().int().nonnegative() }),
+    'initrd.img': z.object({ sha256, size: z.number().int().nonnegative() }),
+  }),
+});
+
+export type GuestManifest = z.infer<typeof GuestManifestSchema>;
+
+export interface ManifestInput {
+  kernelVersion: string;
+  cmdline: string;
+  nameParam: string;
+  machine: string;
+  initrdCompression: 'none' | 'gzip';
+  packages: { name: string; version: string; sha256: string }[];
+  modules: string[];
+  vmlinuz: { sha256: string; size: number };
+  initrd: { sha256: string; size: number };
+}
+
+/** Builds the manifest; packages are sorted by name so the file is stable. */
+export function makeManifest(m: ManifestInput): GuestManifest {
+  return {
+    format: MANIFEST_FORMAT,
+    kernelVersion: m.kernelVersion,
+    cmdline: m.cmdline,
+    nameParam: m.nameParam,
+    machine: m.machine,
+    initrdCompression: m.initrdCompression,
+    packages: [...m.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
+    modules: [...m.modules],
+    files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd } },
+  };
+}
+
+export function serializeManifest(m: GuestManifest): string {
+  return `${JSON.stringify(m, null, 2)}\n`;
+}
+
+/** Parses manifest.json text; throws with the file's problem named. */
+export function parseManifest(text: string, where = 'manifest.json'): GuestManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${where} is not valid JSON: ${(e as Error).message}`);
+  }
+  const r = GuestManifestSchema.safeParse(raw);
+  if (!r.success) throw new Error(`${where} is not a Flotilla guest manifest: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
