@@ -62,7 +62,7 @@ export function parseManifest(text: string, where = 'manifest.json'): GuestManif
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${where} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${where} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   const r = GuestManifestSchema.safeParse(raw);
   if (!r.success) throw new Error(`${where} is not a Flotilla guest manifest: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
