@@ -1,0 +1,101 @@
+// The engine's API socket ($FLOTILLA_HOME/run/engine.sock): shared/rpc.ts frames as NDJSON
+// lines over a unix socket (0600, in a 0700 dir). JSON.stringify never emits a raw newline,
+// so one line is one frame. Lines longer than the frame cap are dropped, not parsed; a slow
+// reader loses broadcast events rather than growing the engine's memory without bound.
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { ContractHandler } from '../../shared/contract';
+import { MAX_FRAME_BYTES, serveChannel, type TextChannel } from '../../shared/rpc';
+import { LineSplitter } from './line-splitter';
+
+/** Beyond this much unsent output to one client, events for it are dropped (responses never are). */
+export const MAX_CLIENT_BACKLOG_BYTES = 32 << 20;
+
+/** A TextChannel over a connected socket, one frame per line. */
+export function socketChannel(sock: Socket, opts: { onOversize?: (bytes: number) => void } = {}): TextChannel {
+  const msgCbs: ((t: string) => void)[] = [];
+  const closeCbs: (() => void)[] = [];
+  let closed = false;
+  const splitter = new LineSplitter({
+    maxLineBytes: MAX_FRAME_BYTES,
+    onLine: (line: string) => {
+      if (line.trim() === '') return;
+      for (const cb of msgCbs) cb(line);
+    },
+    onOversize: (n: number) => opts.onOversize?.(n),
+  });
+  sock.on('data', (buf: Buffer) => splitter.push(buf));
+  sock.on('error', () => undefined);
+  sock.on('close', () => {
+    if (closed) return;
+    closed = true;
+    for (const cb of closeCbs) cb();
+  });
+  return {
+    send(text) {
+      if (closed || sock.destroyed) throw new Error('socket closed');
+      if (sock.writableLength > MAX_CLIENT_BACKLOG_BYTES && text.startsWith('{"t":"evt"')) return;
+      sock.write(text + '\n');
+    },
+    onMessage: (cb) => void msgCbs.push(cb),
+    onClose: (cb) => void closeCbs.push(cb),
+    close: () => sock.end(),
+  };
+}
+
+export interface ApiSocketServer {
+  path: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Listen on `path`. Rejects with EADDRINUSE if someone else holds it: the caller decides
+ * whether that is a live engine or a stale file.
+ */
+export async function serveApiSocket(handler: ContractHandler, path: string, runRoot: string): Promise<ApiSocketServer> {
+  await mkdir(runRoot, { recursive: true, mode: 0o700 });
+  await chmod(runRoot, 0o700);
+  const conns = new Set<Socket>();
+  const server: Server = createServer((sock) => {
+    conns.add(sock);
+    sock.on('close', () => conns.delete(sock));
+    serveChannel(handler, socketChannel(sock));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await chmod(path, 0o600);
+  server.unref();
+  return {
+    path,
+    async close() {
+      for (const c of conns) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      await rm(path, { force: true });
+    },
+  };
+}
+
+/** Connect to an engine socket; null when nobody is listening (missing or stale socket). */
+export function connectApiSocket(path: string, timeoutMs = 3000): Promise<Socket | null> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    const t = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`the engine socket ${path} accepted but did not respond`));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(t);
+      resolve(sock);
+    });
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(t);
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(null);
+      else reject(err);
+    });
+  });
+}
