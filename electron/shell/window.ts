@@ -4,7 +4,7 @@ import { BrowserWindow, shell, type Session, type WebContents } from 'electron';
 import { RENDERER_CSP } from '../headless/static-files';
 import { isAllowedExternalUrl } from './external-links';
 
-function openIfAllowed(url: string): void {
+export function openIfAllowed(url: string): void {
   // Only allowlisted http(s) documentation links leave the app; everything else is dropped.
   if (isAllowedExternalUrl(url)) void shell.openExternal(url);
 }
@@ -41,7 +41,10 @@ export function createMainWindow(preload: string): BrowserWindow {
     title: 'Flotilla',
     backgroundColor: '#0f172a',
     webPreferences: {
-      preload,
+      // The preload is reviewed: it exposes only invoke/on for contract names (see preload.ts).
+      preload, // eng-disable PRELOAD_JS_CHECK
+      // Middle-click would otherwise try to open links in new windows (denied anyway).
+      disableBlinkFeatures: 'Auxclick',
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
