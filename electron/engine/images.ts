@@ -1,0 +1,213 @@
+// Disk images and user-named files: qemu-img create/info/convert/check, and inspection of a path
+// the user typed (exists? readable? what is it?). QEMU's image locking stays on: nothing here
+// passes -U/force-share except `info`, which only reads the header. Errors name the path.
+import { execFile, spawn } from 'node:child_process';
+import { open, rm, stat } from 'node:fs/promises';
+import type { PathInfo } from '../../shared/contract';
+import { FlotillaError } from '../../shared/errors';
+
+export type PathKind = 'iso' | 'disk' | 'kernel' | 'initrd';
+
+export const QEMU_IMG = 'qemu-img';
+const HEADER_BYTES = 0x8010;
+
+export interface ImageInfo {
+  format: string;
+  virtualSize: number;
+  actualSize?: number;
+  backingFile?: string;
+}
+
+const LABELS: Record<PathKind | 'file', string> = { iso: 'ISO', disk: 'disk image', kernel: 'kernel', initrd: 'initrd', file: 'file' };
+
+function label(kind: PathKind | undefined): string {
+  return LABELS[kind ?? 'file'];
+}
+
+function describeErrno(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'too many symbolic links';
+  return code ?? String(err);
+}
+
+/**
+ * Throws FILE_NOT_FOUND with a message that names the path and what is wrong with it, unless the
+ * path is a readable regular file (or block device, for disks).
+ */
+export async function assertReadableFile(path: string, kind?: PathKind): Promise<void> {
+  const what = label(kind);
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new FlotillaError('FILE_NOT_FOUND', `${what} not found: ${path}`, { path });
+    throw new FlotillaError('FILE_NOT_FOUND', `${what} is not accessible (${describeErrno(err)}): ${path}`, { path });
+  }
+  if (st.isDirectory()) throw new FlotillaError('FILE_NOT_FOUND', `${what} is a directory, not a file: ${path}`, { path });
+  if (!st.isFile() && !(kind === 'disk' && st.isBlockDevice())) {
+    throw new FlotillaError('FILE_NOT_FOUND', `${what} is not a regular file: ${path}`, { path });
+  }
+  try {
+    await (await open(path, 'r')).close();
+  } catch (err) {
+    throw new FlotillaError('FILE_NOT_FOUND', `${what} is not readable (${describeErrno(err)}): ${path}`, { path });
+  }
+}
+
+function imageError(sub: string, path: string, stderr: string, exitCode: number | null): FlotillaError {
+  const detail = stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${exitCode}`;
+  return new FlotillaError('IMAGE_ERROR', `qemu-img ${sub} failed for ${path}: ${detail.replace(/^qemu-img: /, '')}`, {
+    stderr: stderr.slice(-4000),
+    exitCode,
+  });
+}
+
+function runQemuImg(args: string[], subject: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(QEMU_IMG, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(imageError(args[0]!, subject, stderr || err.message, typeof err.code === 'number' ? err.code : null));
+      else resolve(stdout);
+    });
+  });
+}
+
+export async function qemuImgCreate(path: string, sizeGiB: number, format = 'qcow2'): Promise<void> {
+  if (!Number.isInteger(sizeGiB) || sizeGiB < 1) throw new FlotillaError('BAD_REQUEST', `disk size must be a whole number of GiB ≥ 1, got ${sizeGiB}`);
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw new FlotillaError('IMAGE_ERROR', `refusing to overwrite an existing image: ${path}`, { path });
+  await runQemuImg(['create', '-q', '-f', format, path, `${sizeGiB}G`], path);
+}
+
+export async function qemuImgInfo(path: string): Promise<ImageInfo> {
+  await assertReadableFile(path, 'disk');
+  // -U: info only reads the header, and must work while the VM using the image runs
+  const out = await runQemuImg(['info', '-U', '--output=json', path], path);
+  const j = JSON.parse(out) as Record<string, unknown>;
+  const info: ImageInfo = { format: String(j.format), virtualSize: Number(j['virtual-size']) };
+  if (typeof j['actual-size'] === 'number') info.actualSize = j['actual-size'];
+  if (typeof j['backing-filename'] === 'string') info.backingFile = j['backing-filename'];
+  return info;
+}
+
+export interface ConvertOptions {
+  outFormat?: string;
+  /** default: let qemu-img detect it */
+  srcFormat?: string;
+  /** 0..100, called when the whole percent changes */
+  onProgress?: (pct: number) => void;
+}
+
+/** Parses qemu-img -p output ("    (12.34/100%)\r") and reports whole-percent changes. */
+export function progressParser(onProgress: (pct: number) => void): (chunk: string) => void {
+  let last = -1;
+  let carry = '';
+  return (chunk) => {
+    const text = carry + chunk;
+    // keep an unfinished "(12.3/1" for the next chunk
+    carry = text.slice(text.lastIndexOf(')') + 1).slice(-64);
+    for (const m of text.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)) {
+      const pct = Math.min(100, Math.floor(Number(m[1])));
+      if (pct !== last) {
+        last = pct;
+        onProgress(pct);
+      }
+    }
+  };
+}
+
+/** Converts src to dst (flattening any backing chain). A failed convert removes the partial dst. */
+export async function qemuImgConvert(src: string, dst: string, opts: ConvertOptions = {}): Promise<void> {
+  await assertReadableFile(src, 'disk');
+  const args = ['convert', '-p', ...(opts.srcFormat ? ['-f', opts.srcFormat] : []), '-O', opts.outFormat ?? 'qcow2', src, dst];
+  const parse = opts.onProgress ? progressParser(opts.onProgress) : undefined;
+  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(QEMU_IMG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => parse?.(d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-8000)));
+    child.on('error', reject);
+    child.on('close', (c) => resolve({ code: c, stderr: err }));
+  });
+  if (code !== 0) {
+    await rm(dst, { force: true });
+    throw imageError('convert', src, stderr, code);
+  }
+}
+
+export interface CheckResult {
+  /** qemu-img's: 0 clean, 1 check failed to run, 2 corruption, 3 leaked clusters, 63 format has no checks */
+  exitCode: number;
+  summary: string;
+}
+
+/** Runs `qemu-img check`; the result is data (exit code + summary), not an exception. */
+export async function qemuImgCheck(path: string): Promise<CheckResult> {
+  await assertReadableFile(path, 'disk');
+  return new Promise((resolve, reject) => {
+    const child = spawn(QEMU_IMG, ['check', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const take = (d: string) => (out = (out + d).slice(-8000));
+    child.stdout.setEncoding('utf8').on('data', take);
+    child.stderr.setEncoding('utf8').on('data', take);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ exitCode: code ?? -1, summary: out.trim().split('\n').slice(-12).join('\n') }));
+  });
+}
+
+async function readHeader(path: string): Promise<Buffer> {
+  const fd = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(HEADER_BYTES);
+    const { bytesRead } = await fd.read(buf, 0, HEADER_BYTES, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fd.close();
+  }
+}
+
+const at = (buf: Buffer, offset: number, magic: string | number[]) => {
+  const m = typeof magic === 'string' ? Buffer.from(magic, 'latin1') : Buffer.from(magic);
+  return buf.length >= offset + m.length && buf.subarray(offset, offset + m.length).equals(m);
+};
+
+/** A guess from magic bytes; null if nothing matched. */
+export function sniffFormat(h: Buffer): string | null {
+  if (at(h, 0, 'QFI\xfb')) return 'qcow2';
+  if (at(h, 0x8001, 'CD001')) return 'iso';
+  if (at(h, 0x202, 'HdrS')) return 'kernel';
+  if (at(h, 0, '\x7fELF')) return 'elf';
+  if (at(h, 0, [0x1f, 0x8b])) return 'gzip';
+  if (at(h, 0, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) return 'xz';
+  if (at(h, 0, [0x28, 0xb5, 0x2f, 0xfd])) return 'zstd';
+  if (at(h, 0, '070701') || at(h, 0, '070702')) return 'cpio';
+  if (at(h, 0, 'KDMV')) return 'vmdk';
+  if (at(h, 0, 'vhdxfile')) return 'vhdx';
+  return null;
+}
+
+/** What the UI shows next to a path field. Never throws: problems go into `error`. */
+export async function inspectPath(path: string, expect?: PathKind): Promise<PathInfo> {
+  const info: PathInfo = { path, exists: false, readable: false, isFile: false, size: null, format: null };
+  try {
+    const st = await stat(path);
+    info.exists = true;
+    info.isFile = st.isFile();
+    info.size = st.isFile() ? st.size : null;
+  } catch {
+    // assertReadableFile below says why
+  }
+  try {
+    await assertReadableFile(path, expect);
+    info.readable = true;
+    info.format = sniffFormat(await readHeader(path));
+    if (expect === 'disk' && (info.format === null || info.format === 'iso')) info.format = (await qemuImgInfo(path)).format;
+  } catch (err) {
+    info.error = err instanceof Error ? err.message : String(err);
+  }
+  return info;
+}
