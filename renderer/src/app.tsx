@@ -1,0 +1,67 @@
+// The window: header with the tiles toolbar, connection banner, then either the tiles (or
+// the first-run empty state) or one opened VM; dialogs on top.
+import type { ProfilerOnRenderCallback, ReactElement } from 'react';
+import { ConfirmDelete } from './components/confirm-delete';
+import { ConnectionBanner } from './components/connection-banner';
+import { CreateVmDialog } from './components/create-vm-dialog';
+import { EmptyState } from './components/empty-state';
+import { HelpOverlay } from './components/help-overlay';
+import { Icon } from './components/icons';
+import { InlineError } from './components/inline-error';
+import { TileGrid } from './components/tile-grid';
+import { Toolbar } from './components/toolbar';
+import { useShortcuts } from './lib/use-shortcuts';
+import { dismissNotice, openDialog } from './store/actions';
+import { selectVmCount } from './store/selectors';
+import { useStore } from './store/store';
+import { VmView } from './views/vm-view';
+
+function Dialogs(): ReactElement | null {
+  const dialog = useStore((s) => s.ui.dialog);
+  if (!dialog) return null;
+  if (dialog.kind === 'create') return <CreateVmDialog />;
+  if (dialog.kind === 'delete') return <ConfirmDelete id={dialog.id} />;
+  return <HelpOverlay />;
+}
+
+function Main({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback | undefined }): ReactElement {
+  const openId = useStore((s) => s.ui.openVmId);
+  const loaded = useStore((s) => s.vms.loaded);
+  const count = useStore(selectVmCount);
+  if (openId) return <VmView id={openId} />;
+  if (!loaded)
+    return (
+      <div className="loading" role="status">
+        <span className="spinner" aria-hidden="true" /> Connecting to the engine…
+      </div>
+    );
+  return count === 0 ? <EmptyState /> : <TileGrid {...(onTileRender ? { onTileRender } : {})} />;
+}
+
+export function App({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback }): ReactElement {
+  useShortcuts();
+  const notice = useStore((s) => s.ui.notice);
+  const openId = useStore((s) => s.ui.openVmId);
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true">
+            <Icon name="logo" size={18} />
+          </span>
+          <span className="brand-name">Flotilla</span>
+        </div>
+        {!openId && <Toolbar />}
+        <button type="button" className="icon-btn" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" onClick={() => openDialog({ kind: 'help' })}>
+          <Icon name="keyboard" />
+        </button>
+      </header>
+      <ConnectionBanner />
+      <main className="content">
+        {notice && <InlineError error={notice} onDismiss={dismissNotice} />}
+        <Main onTileRender={onTileRender} />
+      </main>
+      <Dialogs />
+    </div>
+  );
+}

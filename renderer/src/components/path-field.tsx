@@ -1,0 +1,86 @@
+// A host path input. In Electron a Browse… button opens the native picker; everywhere the
+// engine checks the path as you type (debounced) and says what it found.
+import { useEffect, useState, type ReactElement } from 'react';
+import type { PathInfo } from '../../../shared/contract';
+import { getApi } from '../api/current';
+import { formatBytes } from '../lib/format';
+import { useStore } from '../store/store';
+import { Field } from './fields';
+import { Icon } from './icons';
+
+type Kind = 'iso' | 'disk' | 'kernel' | 'initrd';
+
+function describe(info: PathInfo): { ok: boolean; text: string } {
+  if (!info.exists) return { ok: false, text: 'Not found on this computer' };
+  if (!info.isFile) return { ok: false, text: 'Not a file' };
+  if (!info.readable) return { ok: false, text: info.error ?? 'Not readable by Flotilla' };
+  if (info.error) return { ok: false, text: info.error };
+  const size = info.size === null ? '' : formatBytes(info.size);
+  return { ok: true, text: [info.format ? info.format.toUpperCase() : 'File', size].filter(Boolean).join(' · ') };
+}
+
+export function PathField({
+  label,
+  kind,
+  value,
+  onChange,
+  error,
+  optional,
+}: {
+  label: string;
+  kind: Kind;
+  value: string;
+  onChange: (v: string) => void;
+  error?: string | undefined;
+  optional?: boolean;
+}): ReactElement {
+  const electron = useStore((s) => s.ui.engine?.shell === 'electron');
+  const [check, setCheck] = useState<{ path: string; ok: boolean; text: string } | null>(null);
+  useEffect(() => {
+    if (!value.startsWith('/')) return;
+    let live = true;
+    const t = setTimeout(() => {
+      getApi()
+        .invoke('path.inspect', { path: value, expect: kind })
+        .then((info) => live && setCheck({ path: value, ...describe(info) }))
+        .catch((err: unknown) => live && setCheck({ path: value, ok: false, text: err instanceof Error ? err.message : String(err) }));
+    }, 350);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+  }, [value, kind]);
+  const current = check && check.path === value && value.startsWith('/') ? check : null;
+  const shownError = error ?? (current && !current.ok ? current.text : undefined);
+  const hint = current?.ok ? (
+    <span className="ok">
+      <Icon name="check" size={12} /> {current.text}
+    </span>
+  ) : optional ? (
+    'Optional'
+  ) : (
+    'An absolute path on the computer running Flotilla'
+  );
+  const browse = async (): Promise<void> => {
+    try {
+      const { path } = await getApi().invoke('host.pickFile', { title: `Choose ${label.toLowerCase()}`, kind });
+      if (path) onChange(path);
+    } catch {
+      /* picker unavailable: the text field still works */
+    }
+  };
+  return (
+    <Field label={label} error={shownError} hint={hint}>
+      {(p) => (
+        <div className="path-row">
+          <input {...p} type="text" spellCheck={false} autoComplete="off" placeholder={kind === 'iso' ? '/home/me/Downloads/debian.iso' : '/path/to/file'} value={value} onChange={(e) => onChange(e.target.value)} />
+          {electron && (
+            <button type="button" className="btn" onClick={() => void browse()}>
+              <Icon name="folder" size={14} /> Browse…
+            </button>
+          )}
+        </div>
+      )}
+    </Field>
+  );
+}

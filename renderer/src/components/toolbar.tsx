@@ -1,0 +1,50 @@
+// The top bar of the tiles view: filter, sort, new VM, shortcuts help.
+import { useEffect, useRef, type ReactElement } from 'react';
+import { openDialog, setFilter, setSort } from '../store/actions';
+import { selectVmCount } from '../store/selectors';
+import { useStore, type SortKey } from '../store/store';
+import { Icon } from './icons';
+
+export function Toolbar(): ReactElement {
+  const filter = useStore((s) => s.ui.filter);
+  const sort = useStore((s) => s.ui.sort);
+  const count = useStore(selectVmCount);
+  const focusSeq = useStore((s) => s.ui.focusFilterSeq);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (focusSeq > 0) input.current?.focus();
+  }, [focusSeq]);
+  return (
+    <div className="toolbar">
+      <div className="search">
+        <Icon name="search" size={14} />
+        <input
+          ref={input}
+          type="search"
+          aria-label="Filter VMs by name"
+          placeholder={`Filter ${count} VM${count === 1 ? '' : 's'}`}
+          value={filter}
+          onChange={(e) => setFilter(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') {
+              setFilter('');
+              e.currentTarget.blur();
+            }
+          }}
+        />
+        <kbd aria-hidden="true">/</kbd>
+      </div>
+      <label className="select-label">
+        <span className="visually-hidden">Sort by</span>
+        <select aria-label="Sort by" value={sort} onChange={(e) => setSort(e.target.value as SortKey)}>
+          <option value="name">Name</option>
+          <option value="state">State</option>
+          <option value="created">Newest</option>
+        </select>
+      </label>
+      <button type="button" className="btn btn-primary" onClick={() => openDialog({ kind: 'create' })}>
+        <Icon name="plus" size={14} /> New VM
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,156 @@
+// One VM in the tiles view. The tile itself reads only the VM's info and its own op state;
+// stats and thumbnails are read by child components, so a stats tick re-renders one small
+// part of one tile.
+import { memo, useEffect, useRef, type ReactElement } from 'react';
+import { isActive } from '../../../shared/state';
+import { formatBytes, formatMiB, formatPercent, tailLines } from '../lib/format';
+import { useVisible } from '../lib/use-visible';
+import { clearTileError, openVm, setFocused } from '../store/actions';
+import { acquire } from '../store/streams';
+import { useStore } from '../store/store';
+import { InlineError } from './inline-error';
+import { PortChips } from './port-chips';
+import { ProgressBar } from './progress-bar';
+import { Sparkline } from './sparkline';
+import { StateBadge } from './state-badge';
+import { VmActions } from './vm-actions';
+
+const EMPTY: number[] = [];
+
+function TileStats({ id, memoryMiB }: { id: string; memoryMiB: number }): ReactElement {
+  const series = useStore((s) => s.vms.stats[id]);
+  const cpu = series?.cpu ?? EMPTY;
+  const rss = series?.rss ?? EMPTY;
+  const lastCpu = cpu[cpu.length - 1];
+  const lastRss = rss[rss.length - 1];
+  const cpuText = lastCpu === undefined ? '—' : formatPercent(lastCpu);
+  const memText = lastRss === undefined ? '—' : formatBytes(lastRss);
+  return (
+    <div className="metrics">
+      <div className="metric">
+        <div className="metric-head">
+          <span className="metric-label">CPU</span>
+          <span className="metric-value">{cpuText}</span>
+        </div>
+        <Sparkline values={cpu} max={100} tone="cpu" label={`CPU ${cpuText} over the last 60 seconds`} />
+      </div>
+      <div className="metric">
+        <div className="metric-head">
+          <span className="metric-label">Memory</span>
+          <span className="metric-value">
+            {memText}
+            <span className="metric-of"> / {formatMiB(memoryMiB)}</span>
+          </span>
+        </div>
+        <Sparkline values={rss} max={memoryMiB * 1024 * 1024} tone="mem" label={`Memory ${memText} over the last 60 seconds`} />
+      </div>
+    </div>
+  );
+}
+
+function ScreenThumb({ id, name }: { id: string; name: string }): ReactElement {
+  const png = useStore((s) => s.consoles.thumbs[id]);
+  return png ? (
+    <img className="thumb-img" src={`data:image/png;base64,${png}`} alt={`Screen of ${name}`} data-testid={`vm-${name}-screen`} />
+  ) : (
+    <div className="thumb-empty">Waiting for the screen…</div>
+  );
+}
+
+function ConsoleThumb({ id, name }: { id: string; name: string }): ReactElement {
+  const text = useStore((s) => s.consoles.text[id]);
+  const tail = text ? tailLines(text, 10) : '';
+  return tail ? (
+    <pre className="thumb-text" data-testid={`vm-${name}-console-thumb`}>
+      {tail}
+    </pre>
+  ) : (
+    <div className="thumb-empty">Waiting for console output…</div>
+  );
+}
+
+function Thumbnail({ id }: { id: string }): ReactElement | null {
+  const ref = useRef<HTMLElement>(null);
+  const visible = useVisible(ref);
+  const name = useStore((s) => s.vms.byId[id]?.name ?? '');
+  const hasDisplay = useStore((s) => s.vms.byId[id]?.hasDisplay ?? false);
+  const active = useStore((s) => (s.vms.byId[id] ? isActive(s.vms.byId[id]) : false));
+  const reason = useStore((s) => s.vms.byId[id]?.reason ?? '');
+  useEffect(() => {
+    if (!visible || !active) return;
+    return acquire(hasDisplay ? 'thumbnail' : 'console', id);
+  }, [visible, active, hasDisplay, id]);
+  return (
+    <figure ref={ref} className={`thumb${hasDisplay ? ' thumb-screen' : ''}`} aria-label={`${hasDisplay ? 'Screen' : 'Console'} of ${name}`} onDoubleClick={() => openVm(id, hasDisplay ? 'display' : 'console')}>
+      {!active ? (
+        <div className="thumb-empty thumb-off">{reason || 'Not running'}</div>
+      ) : hasDisplay ? (
+        <ScreenThumb id={id} name={name} />
+      ) : (
+        <ConsoleThumb id={id} name={name} />
+      )}
+    </figure>
+  );
+}
+
+const AGENT_TEXT = { unknown: 'Agent —', connecting: 'Agent connecting', ready: 'Agent ready', unavailable: 'No agent' } as const;
+
+export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement | null {
+  const vm = useStore((s) => s.vms.byId[id]);
+  const pending = useStore((s) => s.vms.ops[id]?.pending ?? null);
+  const error = useStore((s) => s.vms.ops[id]?.error ?? null);
+  if (!vm) return null;
+  const active = isActive(vm);
+  return (
+    <section
+      className={`tile tile-${vm.state}`}
+      aria-label={`VM ${vm.name}`}
+      data-vm-id={id}
+      tabIndex={-1}
+      onFocus={() => setFocused(id)}
+    >
+      <header className="tile-head">
+        <h2 className="tile-name" title={vm.name}>
+          <button type="button" className="linklike" onClick={() => openVm(id)}>
+            {vm.name}
+          </button>
+        </h2>
+        {pending && (
+          <span className="pending" role="status">
+            <span className="spinner" aria-hidden="true" />
+            {pending}
+          </span>
+        )}
+        <StateBadge name={vm.name} state={vm.state} />
+      </header>
+      <Thumbnail id={id} />
+      {vm.progress && <ProgressBar progress={vm.progress} />}
+      {active && <TileStats id={id} memoryMiB={vm.spec.memoryMiB} />}
+      <dl className="facts">
+        <div>
+          <dt>IP</dt>
+          <dd>{vm.ips[0] ?? '—'}</dd>
+        </div>
+        <div>
+          <dt>Agent</dt>
+          <dd className={`agent agent-${vm.agent}`}>
+            <span className="agent-dot" aria-hidden="true" />
+            {AGENT_TEXT[vm.agent].replace(/^Agent /, '')}
+          </dd>
+        </div>
+        <div>
+          <dt>Size</dt>
+          <dd>
+            {vm.spec.cpus} vCPU · {formatMiB(vm.spec.memoryMiB)}
+          </dd>
+        </div>
+      </dl>
+      <PortChips ports={vm.ports} vmName={vm.name} />
+      {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
+      {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
+      <footer className="tile-foot">
+        <VmActions id={id} />
+      </footer>
+    </section>
+  );
+});

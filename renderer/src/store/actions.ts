@@ -1,0 +1,166 @@
+// Everything the UI can ask for. Module functions that call the Api and write results into
+// the store; each VM action marks its tile pending and puts any error on that tile.
+import type { ExecResult, VmInfo } from '../../../shared/contract';
+import type { VmConfigInput, VmPatch } from '../../../shared/spec';
+import { getApi } from '../api/current';
+import { toUiError } from './errors';
+import { applyRemoved, applyVm } from './events';
+import { IDLE_OP, useStore, type Dialog, type SortKey, type UiError, type VmTab } from './store';
+
+function setOp(id: string, patch: Partial<typeof IDLE_OP>): void {
+  useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));
+}
+
+/** Run one VM action with tile-local pending/error. Resolves to false when it failed. */
+async function runOp(id: string, label: string, action: string, fn: () => Promise<VmInfo | void>): Promise<boolean> {
+  setOp(id, { pending: label, error: null });
+  try {
+    const vm = await fn();
+    if (vm) applyVm(vm);
+    setOp(id, { pending: null });
+    return true;
+  } catch (err) {
+    setOp(id, { pending: null, error: toUiError(err, action) });
+    return false;
+  }
+}
+
+export const startVm = (id: string): Promise<boolean> => runOp(id, 'Starting…', 'Start', () => getApi().invoke('vm.start', { id }));
+export const stopVm = (id: string): Promise<boolean> => runOp(id, 'Stopping…', 'Stop', () => getApi().invoke('vm.stop', { id }));
+export const forceStopVm = (id: string): Promise<boolean> =>
+  runOp(id, 'Forcing off…', 'Force stop', () => getApi().invoke('vm.stop', { id, force: true }));
+export const pauseVm = (id: string): Promise<boolean> => runOp(id, 'Pausing…', 'Pause', () => getApi().invoke('vm.pause', { id }));
+export const resumeVm = (id: string): Promise<boolean> => runOp(id, 'Resuming…', 'Resume', () => getApi().invoke('vm.resume', { id }));
+export const restartVm = (id: string): Promise<boolean> => runOp(id, 'Restarting…', 'Restart', () => getApi().invoke('vm.restart', { id }));
+
+export async function deleteVm(id: string): Promise<boolean> {
+  closeDialog();
+  const ok = await runOp(id, 'Deleting…', 'Delete', async () => {
+    await getApi().invoke('vm.delete', { id });
+  });
+  if (ok) applyRemoved(id);
+  return ok;
+}
+
+export function clearTileError(id: string): void {
+  setOp(id, { error: null });
+}
+
+export async function updateVm(id: string, patch: VmPatch): Promise<UiError | null> {
+  try {
+    applyVm(await getApi().invoke('vm.update', { id, patch }));
+    return null;
+  } catch (err) {
+    return toUiError(err, 'Save settings');
+  }
+}
+
+/** Create (and optionally start) a VM. A start failure lands on the new tile, not the form. */
+export async function createVm(config: VmConfigInput, start: boolean): Promise<{ vm: VmInfo | null; error: UiError | null }> {
+  const api = getApi();
+  let vm: VmInfo;
+  try {
+    vm = await api.invoke('vm.create', { config, start: false });
+  } catch (err) {
+    return { vm: null, error: toUiError(err, 'Create') };
+  }
+  applyVm(vm);
+  if (start) void startVm(vm.id);
+  return { vm, error: null };
+}
+
+export function nextDefaultName(taken: readonly string[], base = 'linux'): string {
+  const set = new Set(taken);
+  for (let i = 1; ; i++) if (!set.has(`${base}-${i}`)) return `${base}-${i}`;
+}
+
+/** The first-run button: a small default Linux VM with SSH forwarded, started at once. */
+export async function quickStartLinux(): Promise<UiError | null> {
+  const taken = Object.values(useStore.getState().vms.byId).map((v) => v.name);
+  const { error } = await createVm(
+    { name: nextDefaultName(taken), source: { kind: 'default' }, forwards: [{ proto: 'tcp', guestPort: 22 }] },
+    true,
+  );
+  return error;
+}
+
+export async function buildDefaultImage(): Promise<UiError | null> {
+  try {
+    await getApi().invoke('image.buildDefault', {});
+    const info = await getApi().invoke('engine.info', {});
+    useStore.setState((s) => ({ ui: { ...s.ui, engine: info } }));
+    return null;
+  } catch (err) {
+    return toUiError(err, 'Build the default image');
+  }
+}
+
+// ---------------------------------------------------------------------- consoles / exec / logs
+
+let execSeq = 1;
+export async function execInVm(id: string, command: string): Promise<void> {
+  const n = execSeq++;
+  const entry = { n, command, at: Date.now(), result: null as ExecResult | null, error: null as UiError | null };
+  const put = (e: typeof entry): void =>
+    useStore.setState((s) => {
+      const list = (s.consoles.exec[id] ?? []).filter((x) => x.n !== n);
+      return { consoles: { ...s.consoles, exec: { ...s.consoles.exec, [id]: [...list, e].slice(-50) } } };
+    });
+  put(entry);
+  try {
+    const result = await getApi().invoke('vm.exec', { id, command: ['/bin/sh', '-c', command] });
+    put({ ...entry, result });
+  } catch (err) {
+    put({ ...entry, error: toUiError(err, 'Run') });
+  }
+}
+
+export async function loadLogs(id: string): Promise<UiError | null> {
+  try {
+    const { entries } = await getApi().invoke('vm.logs', { id, tail: 500 });
+    useStore.setState((s) => ({ consoles: { ...s.consoles, logs: { ...s.consoles.logs, [id]: entries } } }));
+    return null;
+  } catch (err) {
+    return toUiError(err, 'Load logs');
+  }
+}
+
+export function sendConsoleInput(id: string, data: string): void {
+  getApi()
+    .invoke('console.input', { id, data })
+    .catch(() => {});
+}
+
+// ---------------------------------------------------------------------- ui
+
+export function setFilter(filter: string): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, filter } }));
+}
+export function setSort(sort: SortKey): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, sort } }));
+}
+export function openVm(id: string, tab?: VmTab): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, openVmId: id, tab: tab ?? s.ui.tab } }));
+}
+export function closeVm(): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, openVmId: null } }));
+}
+export function setTab(tab: VmTab): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, tab } }));
+}
+export function openDialog(dialog: Dialog): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, dialog } }));
+}
+export function closeDialog(): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, dialog: null } }));
+}
+export function setFocused(id: string | null): void {
+  if (useStore.getState().ui.focusedId === id) return;
+  useStore.setState((s) => ({ ui: { ...s.ui, focusedId: id } }));
+}
+export function requestFilterFocus(): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, openVmId: null, focusFilterSeq: s.ui.focusFilterSeq + 1 } }));
+}
+export function dismissNotice(): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, notice: null } }));
+}

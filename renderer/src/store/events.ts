@@ -1,0 +1,109 @@
+// The renderer's ONE subscription to engine events. It writes into the store and nothing
+// else does. On every (re)connect it fetches the full state once, then applies events.
+import type { EventPayloads, VmInfo, VmStats } from '../../../shared/contract';
+import { isActive } from '../../../shared/state';
+import type { Transport } from '../api/transport';
+import { toUiError } from './errors';
+import { appendConsole, resubscribeAll, setThumb } from './streams';
+import { STATS_WINDOW, useStore, type StatsSeries, type StoreState } from './store';
+
+function push<T>(arr: readonly T[], v: T): T[] {
+  const out = arr.length >= STATS_WINDOW ? arr.slice(arr.length - STATS_WINDOW + 1) : arr.slice();
+  out.push(v);
+  return out;
+}
+
+export function applyStats(st: VmStats): void {
+  useStore.setState((s) => {
+    if (!s.vms.byId[st.id]) return s;
+    const prev: StatsSeries = s.vms.stats[st.id] ?? { t: [], cpu: [], rss: [] };
+    const next: StatsSeries = { t: push(prev.t, st.t), cpu: push(prev.cpu, st.cpuPercent), rss: push(prev.rss, st.rssBytes) };
+    return { vms: { ...s.vms, stats: { ...s.vms.stats, [st.id]: next } } };
+  });
+}
+
+export function applyVm(vm: VmInfo): void {
+  const before = useStore.getState().vms.byId[vm.id];
+  useStore.setState((s) => {
+    const stats = { ...s.vms.stats };
+    // a VM that stopped has no live numbers; its sparklines restart on the next run
+    if (!isActive(vm)) delete stats[vm.id];
+    return { vms: { ...s.vms, byId: { ...s.vms.byId, [vm.id]: vm }, stats } };
+  });
+  if (before && !isActive(before) && isActive(vm)) resubscribeAll(vm.id);
+}
+
+export function applyRemoved(id: string): void {
+  useStore.setState((s) => {
+    const drop = <T,>(r: Record<string, T>): Record<string, T> => {
+      const o = { ...r };
+      delete o[id];
+      return o;
+    };
+    return {
+      vms: { ...s.vms, byId: drop(s.vms.byId), ops: drop(s.vms.ops), stats: drop(s.vms.stats) },
+      consoles: { text: drop(s.consoles.text), thumbs: drop(s.consoles.thumbs), logs: drop(s.consoles.logs), exec: drop(s.consoles.exec) },
+      ui: {
+        ...s.ui,
+        openVmId: s.ui.openVmId === id ? null : s.ui.openVmId,
+        focusedId: s.ui.focusedId === id ? null : s.ui.focusedId,
+        dialog: s.ui.dialog?.kind === 'delete' && s.ui.dialog.id === id ? null : s.ui.dialog,
+      },
+    };
+  });
+}
+
+function patchVm(id: string, fn: (vm: VmInfo) => VmInfo): void {
+  useStore.setState((s) => {
+    const vm = s.vms.byId[id];
+    return vm ? { vms: { ...s.vms, byId: { ...s.vms.byId, [id]: fn(vm) } } } : s;
+  });
+}
+
+function appendLog({ id, entry }: EventPayloads['vm.log']): void {
+  useStore.setState((s) => {
+    const logs = s.consoles.logs[id];
+    if (!logs) return s; // nobody opened the Logs tab; vm.logs fetches history then
+    const next = logs.length >= 2000 ? logs.slice(-1999) : logs.slice();
+    next.push(entry);
+    return { consoles: { ...s.consoles, logs: { ...s.consoles.logs, [id]: next } } };
+  });
+}
+
+/** Replace the VM list with a fresh one from the engine, keeping tile-local state. */
+export async function refreshAll(api: Transport): Promise<void> {
+  try {
+    const [info, list] = await Promise.all([api.invoke('engine.info', {}), api.invoke('vm.list', {})]);
+    useStore.setState((s: StoreState) => {
+      const byId: Record<string, VmInfo> = {};
+      for (const vm of list) byId[vm.id] = vm;
+      const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
+      return {
+        vms: { byId, ops: keep(s.vms.ops), stats: keep(s.vms.stats), loaded: true },
+        ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null },
+      };
+    });
+    resubscribeAll();
+  } catch (err) {
+    useStore.setState((s) => ({ ui: { ...s.ui, notice: toUiError(err, 'Load VMs') } }));
+  }
+}
+
+/** Wire an Api into the store. Returns a function that unhooks everything. */
+export function connectStore(api: Transport): () => void {
+  const offs = [
+    api.on('vm.changed', applyVm),
+    api.on('vm.removed', ({ id }) => applyRemoved(id)),
+    api.on('vm.stats', applyStats),
+    api.on('vm.agent', ({ id, agent, ips }) => patchVm(id, (vm) => ({ ...vm, agent, ips }))),
+    api.on('vm.progress', ({ id, progress }) => patchVm(id, (vm) => ({ ...vm, progress }))),
+    api.on('vm.log', appendLog),
+    api.on('console.data', ({ id, data }) => appendConsole(id, data)),
+    api.on('vm.thumbnail', ({ id, pngBase64 }) => setThumb(id, pngBase64)),
+    api.onStatus((status) => {
+      useStore.setState((s) => ({ ui: { ...s.ui, connection: status } }));
+      if (status.kind === 'online') void refreshAll(api);
+    }),
+  ];
+  return () => offs.forEach((off) => off());
+}

@@ -1,0 +1,111 @@
+// The one renderer store, in three slices:
+//   vms      — what the engine says about each VM, plus each tile's own pending/error and stats
+//   consoles — streams from guests: serial text, screen thumbnails, logs, exec history
+//   ui       — view state: filter, sort, open VM, dialogs, connection
+// Components select single fields; actions (store/actions.ts) are module functions that call
+// useStore.setState. Only store/events.ts writes engine events in.
+import { create } from 'zustand';
+import type { EngineInfo, ExecResult, LogEntry, VmInfo } from '../../../shared/contract';
+import type { ErrorCode } from '../../../shared/errors';
+import type { ConnectionStatus } from '../api/transport';
+
+export interface UiError {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+  /** what the user was doing, e.g. "Start" */
+  action?: string;
+}
+
+export interface TileOp {
+  /** label of the running action ("Starting…"), null when idle */
+  pending: string | null;
+  error: UiError | null;
+}
+
+/** Last STATS_WINDOW samples, oldest first. */
+export interface StatsSeries {
+  t: number[];
+  cpu: number[];
+  rss: number[];
+}
+export const STATS_WINDOW = 60;
+
+export interface ExecEntry {
+  n: number;
+  command: string;
+  at: number;
+  result: ExecResult | null;
+  error: UiError | null;
+}
+
+export type SortKey = 'name' | 'state' | 'created';
+export type VmTab = 'console' | 'display' | 'exec' | 'logs' | 'settings';
+export type Dialog = { kind: 'create' } | { kind: 'delete'; id: string } | { kind: 'help' } | null;
+
+export interface VmsSlice {
+  byId: Record<string, VmInfo>;
+  ops: Record<string, TileOp>;
+  stats: Record<string, StatsSeries>;
+  /** the first full list has arrived */
+  loaded: boolean;
+}
+
+export interface ConsolesSlice {
+  /** serial console text while subscribed, capped */
+  text: Record<string, string>;
+  /** latest screen PNG (base64) while subscribed */
+  thumbs: Record<string, string>;
+  /** undefined until the Logs tab loaded them */
+  logs: Record<string, LogEntry[] | undefined>;
+  exec: Record<string, ExecEntry[]>;
+}
+
+export interface UiSlice {
+  filter: string;
+  sort: SortKey;
+  openVmId: string | null;
+  tab: VmTab;
+  dialog: Dialog;
+  focusedId: string | null;
+  connection: ConnectionStatus;
+  engine: EngineInfo | null;
+  /** a problem not tied to one VM (failed refresh, bad start-up) */
+  notice: UiError | null;
+  /** bumps to ask the filter input to take focus */
+  focusFilterSeq: number;
+}
+
+export interface StoreState {
+  vms: VmsSlice;
+  consoles: ConsolesSlice;
+  ui: UiSlice;
+}
+
+export function initialState(): StoreState {
+  return {
+    vms: { byId: {}, ops: {}, stats: {}, loaded: false },
+    consoles: { text: {}, thumbs: {}, logs: {}, exec: {} },
+    ui: {
+      filter: '',
+      sort: 'name',
+      openVmId: null,
+      tab: 'console',
+      dialog: null,
+      focusedId: null,
+      connection: { kind: 'connecting', attempt: 1 },
+      engine: null,
+      notice: null,
+      focusFilterSeq: 0,
+    },
+  };
+}
+
+export const useStore = create<StoreState>()(() => initialState());
+
+/** Test helper: back to a fresh store. */
+export function resetStore(): void {
+  useStore.setState(initialState(), true);
+}
+
+export const IDLE_OP: TileOp = { pending: null, error: null };

@@ -1,0 +1,24 @@
+// Types for the parts of noVNC's RFB class the Display tab uses (the package ships no types).
+declare module '@novnc/novnc' {
+  export interface RfbOptions {
+    shared?: boolean;
+    credentials?: { username?: string; password?: string; target?: string };
+    wsProtocols?: string[];
+  }
+  export default class RFB extends EventTarget {
+    constructor(target: HTMLElement, urlOrChannel: string | WebSocket, options?: RfbOptions);
+    scaleViewport: boolean;
+    resizeSession: boolean;
+    clipViewport: boolean;
+    viewOnly: boolean;
+    focusOnClick: boolean;
+    background: string;
+    qualityLevel: number;
+    compressionLevel: number;
+    disconnect(): void;
+    sendCtrlAltDel(): void;
+    focus(options?: FocusOptions): void;
+    blur(): void;
+    getImageData(): ImageData;
+  }
+}

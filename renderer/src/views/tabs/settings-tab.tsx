@@ -1,0 +1,123 @@
+// Edit a stopped VM: name, CPUs, memory, display, forwards, restart policy, keep running on
+// quit. Checked with the shared patch schema as you type; the engine's answer lands on the
+// field it concerns.
+import { useMemo, useState, type FormEvent, type ReactElement } from 'react';
+import { issuesToFieldErrors, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
+import { canEdit } from '../../../../shared/state';
+import { Field } from '../../components/fields';
+import { ForwardsEditor, forwardsFromDraft, type ForwardDraft } from '../../components/forwards-editor';
+import { InlineError } from '../../components/inline-error';
+import { engineFieldErrors } from '../../lib/engine-field-errors';
+import { updateVm } from '../../store/actions';
+import { useStore, type UiError } from '../../store/store';
+
+export function SettingsTab({ id }: { id: string }): ReactElement | null {
+  const vm = useStore((s) => s.vms.byId[id]);
+  const spec = vm?.spec;
+  const [name, setName] = useState(spec?.name ?? '');
+  const [cpus, setCpus] = useState(String(spec?.cpus ?? 1));
+  const [memory, setMemory] = useState(String(spec?.memoryMiB ?? 256));
+  const [display, setDisplay] = useState<'none' | 'vnc'>(spec?.display ?? 'none');
+  const [restart, setRestart] = useState<'never' | 'on-failure'>(spec?.restartPolicy ?? 'never');
+  const [keep, setKeep] = useState(spec?.keepRunningOnQuit ?? false);
+  const [forwards, setForwards] = useState<ForwardDraft[]>(
+    () => spec?.forwards.map((f) => ({ proto: f.proto, guestPort: String(f.guestPort), hostPort: f.hostPort === undefined ? '' : String(f.hostPort) })) ?? [],
+  );
+  const [engineErrors, setEngineErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<UiError | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [saved, setSaved] = useState(false);
+
+  const patch: VmPatch = useMemo(
+    () => ({ name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, forwards: forwardsFromDraft(forwards) }),
+    [name, cpus, memory, display, restart, keep, forwards],
+  );
+  const localErrors = useMemo(() => {
+    const r = vmPatchSchema.safeParse(patch);
+    return r.success ? {} : issuesToFieldErrors(r.error.issues);
+  }, [patch]);
+  if (!vm || !spec) return null;
+  const editable = canEdit(vm);
+  const errors = { ...engineErrors, ...localErrors };
+
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    if (Object.keys(localErrors).length > 0) return;
+    setSaving(true);
+    setSaved(false);
+    setFormError(null);
+    const err = await updateVm(id, patch);
+    setSaving(false);
+    if (!err) {
+      setEngineErrors({});
+      setSaved(true);
+      return;
+    }
+    const fe = engineFieldErrors(err, { paths: {}, hostPorts: forwardsFromDraft(forwards).map((f) => f.hostPort) });
+    setEngineErrors(fe);
+    if (Object.keys(fe).length === 0) setFormError(err);
+  };
+  const touch = <T,>(set: (v: T) => void) => (v: T) => {
+    setSaved(false);
+    setEngineErrors({});
+    set(v);
+  };
+
+  return (
+    <form className="settings" onSubmit={(e) => void submit(e)} noValidate>
+      {!editable && (
+        <p className="notice" role="note">
+          Stop {spec.name} to change its settings.
+        </p>
+      )}
+      <fieldset disabled={!editable || saving}>
+        <legend className="visually-hidden">VM settings</legend>
+        <div className="row">
+          <Field label="Name" error={errors['name']} className="grow">
+            {(p) => <input {...p} type="text" spellCheck={false} value={name} onChange={(e) => touch(setName)(e.target.value)} />}
+          </Field>
+          <Field label="CPUs" error={errors['cpus']} className="narrow">
+            {(p) => <input {...p} type="number" min={1} max={64} value={cpus} onChange={(e) => touch(setCpus)(e.target.value)} />}
+          </Field>
+          <Field label="Memory (MiB)" error={errors['memoryMiB']} className="narrow">
+            {(p) => <input {...p} type="number" min={64} step={64} value={memory} onChange={(e) => touch(setMemory)(e.target.value)} />}
+          </Field>
+        </div>
+        <div className="row">
+          <Field label="Display" error={errors['display']} className="grow">
+            {(p) => (
+              <select {...p} value={display} onChange={(e) => touch(setDisplay)(e.target.value as 'none' | 'vnc')}>
+                <option value="none">Headless (serial console)</option>
+                <option value="vnc">Graphical display</option>
+              </select>
+            )}
+          </Field>
+          <Field label="When it crashes" error={errors['restartPolicy']} className="grow">
+            {(p) => (
+              <select {...p} value={restart} onChange={(e) => touch(setRestart)(e.target.value as 'never' | 'on-failure')}>
+                <option value="never">Leave it stopped</option>
+                <option value="on-failure">Restart it (with backoff)</option>
+              </select>
+            )}
+          </Field>
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={keep} onChange={(e) => touch(setKeep)(e.target.checked)} />
+          Keep running when Flotilla quits
+        </label>
+        <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} />
+      </fieldset>
+      {formError && <InlineError error={formError} onDismiss={() => setFormError(null)} />}
+      <div className="form-foot">
+        {saved && (
+          <span className="ok" role="status">
+            Saved
+          </span>
+        )}
+        <button type="submit" className="btn btn-primary" disabled={!editable || saving || Object.keys(localErrors).length > 0}>
+          {saving ? 'Saving…' : 'Save changes'}
+        </button>
+      </div>
+    </form>
+  );
+}
