@@ -1,0 +1,76 @@
+// Shared bits of the Playwright specs: run the built CLI, and start `flotilla serve --json`
+// on a throwaway data directory.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const ROOT = join(__dirname, '..');
+export const CLI = join(ROOT, 'dist', 'cli', 'flotilla.js');
+
+/** Why the built app is not usable for an e2e run, or null when it is. */
+export function missingBuild(): string | null {
+  for (const p of ['dist/cli/flotilla.js', 'dist/renderer/index.html']) {
+    if (!existsSync(join(ROOT, p))) return `${p} is missing: run \`npm run build\` first`;
+  }
+  return null;
+}
+
+export function tempHome(): { home: string; cleanup(): void } {
+  const home = mkdtempSync(join(tmpdir(), 'flotilla-e2e-'));
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+export function cli(home: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, FLOTILLA_HOME: home }, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface Serve {
+  url: string;
+  token: string;
+  port: number;
+  child: ChildProcess;
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+export async function startServe(home: string, extra: string[] = []): Promise<Serve> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--json', '--no-build-default', ...extra], {
+    env: { ...process.env, FLOTILLA_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const first = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (l) => resolve(l));
+    child.once('exit', (code) => reject(new Error(`flotilla serve exited (${code}) before printing its URL:\n${err}`)));
+  });
+  const info = JSON.parse(first) as { url: string; token: string; port: number };
+  return {
+    ...info,
+    child,
+    stderr: () => err,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** The Electron binary electron's installer left behind, or why there is none. Never downloads. */
+export function findElectronBinary(): { bin: string } | { why: string } {
+  const pkg = join(ROOT, 'node_modules', 'electron');
+  const override = process.env.ELECTRON_OVERRIDE_DIST_PATH;
+  const pathFile = join(pkg, 'path.txt');
+  const rel = existsSync(pathFile) ? readFileSync(pathFile, 'utf8').trim() : '';
+  if (!override && !rel) return { why: 'no Electron binary: node_modules/electron/path.txt is missing (the binary download never ran; offline install)' };
+  const bin = join(override || join(pkg, 'dist'), rel || 'electron');
+  if (!existsSync(bin)) return { why: `no Electron binary at ${bin}` };
+  if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return { why: 'no display (DISPLAY/WAYLAND_DISPLAY unset) for Electron' };
+  return { bin };
+}
