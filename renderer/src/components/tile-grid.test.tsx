@@ -1,0 +1,92 @@
+// @vitest-environment jsdom
+// 100 tiles, each with live stats: one VM's stats tick must re-render that one tile only.
+import { act, cleanup, render, screen } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { setApi } from '../api/current';
+import { applyStats, applyVm } from '../store/events';
+import { resetStreams } from '../store/streams';
+import { resetStore, useStore } from '../store/store';
+import { FakeTransport, makeVm } from '../test-support/fake-transport';
+import { TileGrid } from './tile-grid';
+
+describe('tiles render performance', { timeout: 30_000 }, () => {
+  let renders: Map<string, number>;
+  const onRender = (id: string): void => void renders.set(id, (renders.get(id) ?? 0) + 1);
+
+  beforeEach(() => {
+    resetStore();
+    resetStreams();
+    setApi(new FakeTransport((m) => (m === 'console.subscribe' ? { scrollback: '' } : { ok: true })));
+    renders = new Map();
+  });
+  afterEach(() => cleanup());
+
+  function seed(count: number): string[] {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const vm = makeVm(`vm-${String(i).padStart(3, '0')}`);
+      applyVm(vm);
+      ids.push(vm.id);
+    }
+    useStore.setState((s) => ({ vms: { ...s.vms, loaded: true } }));
+    return ids;
+  }
+
+  it('re-renders only the tile whose stats changed', () => {
+    const ids = seed(100);
+    const { container } = render(<TileGrid onTileRender={onRender} />);
+    // role queries over 100 tiles are slow in jsdom; the labels are checked on one tile below
+    expect(container.querySelectorAll('section[aria-label^="VM vm-"]')).toHaveLength(100);
+    // a first second of stats for everyone, then settle
+    act(() => ids.forEach((id, i) => applyStats({ id, t: 1000, cpuPercent: i % 50, rssBytes: 100e6 })));
+    renders.clear();
+
+    const target = ids[42]!;
+    act(() => applyStats({ id: target, t: 2000, cpuPercent: 73, rssBytes: 120e6 }));
+
+    expect([...renders.keys()]).toEqual([target]);
+    expect(renders.get(target)).toBe(1);
+    const tile = screen.getByLabelText('VM vm-042');
+    expect(tile.querySelector('svg[aria-label^="CPU 73%"]')).not.toBeNull();
+  });
+
+  it('a 1 Hz tick for all 100 VMs renders each tile once, and the grid not at all', () => {
+    const ids = seed(100);
+    let gridRenders = 0;
+    const Counter = (): null => {
+      gridRenders++;
+      return null;
+    };
+    render(
+      <>
+        <Counter />
+        <TileGrid onTileRender={onRender} />
+      </>,
+    );
+    renders.clear();
+    gridRenders = 0;
+    act(() => ids.forEach((id) => applyStats({ id, t: 3000, cpuPercent: 5, rssBytes: 90e6 })));
+    expect(renders.size).toBe(100);
+    expect([...renders.values()].every((n) => n === 1)).toBe(true);
+    expect(gridRenders).toBe(0);
+  });
+
+  it('a state change of one VM re-renders only its tile', () => {
+    const ids = seed(20);
+    render(<TileGrid onTileRender={onRender} />);
+    renders.clear();
+    const vm = useStore.getState().vms.byId[ids[3]!]!;
+    act(() => applyVm({ ...vm, state: 'paused', reason: 'paused by user' }));
+    expect([...renders.keys()]).toEqual([ids[3]]);
+    expect(screen.getByTestId('vm-vm-003-state').textContent).toBe('paused');
+  });
+
+  it('keeps only the last 60 samples per VM', () => {
+    const [id] = seed(1);
+    for (let t = 0; t < 75; t++) applyStats({ id: id!, t, cpuPercent: t, rssBytes: t });
+    const s = useStore.getState().vms.stats[id!]!;
+    expect(s.cpu).toHaveLength(60);
+    expect(s.cpu[0]).toBe(15);
+    expect(s.cpu[59]).toBe(74);
+  });
+});
