@@ -1,0 +1,79 @@
+// The guest's init recipe (assets/guest/*) checked with the host's busybox: it parses, its
+// hostname rule matches the host side's, and the shutdown shim maps qemu-ga's flags right.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findGuestAssetsDir, GUEST_ASSET_FILES } from './guest-assets';
+import { defaultGuestAppend, guestHostname } from './boot-profile';
+
+const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+const assets = findGuestAssetsDir();
+const sh = (script: string, env: Record<string, string> = {}) =>
+  execFileSync(busybox!, ['sh', '-c', script], { cwd: assets, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+
+describe.skipIf(!busybox)('guest init recipe', () => {
+  it('every script parses as busybox sh', () => {
+    for (const f of ['init', 'shutdown', 'power-button']) {
+      expect(() => execFileSync(busybox!, ['sh', '-n', join(assets, f)])).not.toThrow();
+    }
+    for (const f of GUEST_ASSET_FILES) expect(existsSync(join(assets, f))).toBe(true);
+  });
+
+  it('takes the hostname from flotilla.name= on the kernel command line', () => {
+    const host = (cmdline: string) => sh(`. ./init; guest_hostname "$CMDLINE"`, { FLOTILLA_INIT_SOURCE: '1', CMDLINE: cmdline }).trim();
+    expect(host('console=ttyS0 quiet flotilla.name=web-1')).toBe('web-1');
+    expect(host('console=ttyS0 quiet')).toBe('flotilla');
+    expect(host('flotilla.name=a flotilla.name=b')).toBe('b');
+    expect(host('flotilla.name=we$b;1')).toBe('web1');
+    // what the engine appends survives the guest's own filter unchanged
+    for (const name of ['my vm', 'Ubuntu_22.04', 'x'.repeat(80), '--']) {
+      const append = defaultGuestAppend(name);
+      expect(host(append)).toBe(guestHostname(name));
+    }
+  });
+
+  it('loads a module group in the listed (dependency) order', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-init-'));
+    try {
+      writeFileSync(join(dir, 'modules'), 'pci virtio_ring\npci virtio\npci virtio_pci\nagent virtio_console\n');
+      const out = sh(`. ./init; group_modules pci "$M"`, { FLOTILLA_INIT_SOURCE: '1', M: join(dir, 'modules') });
+      expect(out.trim().split('\n')).toEqual(['virtio_ring', 'virtio', 'virtio_pci']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts the agent on the org.qemu.guest_agent.0 port and prints the readiness line', () => {
+    const init = readFileSync(join(assets, 'init'), 'utf8');
+    expect(init).toContain('/dev/virtio-ports/org.qemu.guest_agent.0');
+    expect(init).toMatch(/echo "FLOTILLA-READY \$name \$\(uname -r\)"/);
+    expect(init).toMatch(/ip addr add 10\.0\.2\.15\/24 dev eth0/);
+    expect(init).toMatch(/ip route add default via 10\.0\.2\.2/);
+    expect(init).toContain('nameserver 10.0.2.3');
+    // the agent starts before networking, which it does not need
+    expect(init.indexOf('qemu-ga -m virtio-serial')).toBeLessThan(init.indexOf('load net'));
+  });
+
+  it("maps qemu-ga's /sbin/shutdown flags to poweroff, halt and reboot", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-shutdown-'));
+    try {
+      // run the shim with stand-in poweroff/halt/reboot that just print their name
+      const shim = readFileSync(join(assets, 'shutdown'), 'utf8').replace('exec /bin/$action', 'echo $action');
+      writeFileSync(join(dir, 'shutdown'), shim);
+      const run = (...args: string[]) => execFileSync(busybox!, ['sh', join(dir, 'shutdown'), ...args], { encoding: 'utf8' }).trim();
+      expect(run('-h', '-P', '+0', 'hypervisor initiated shutdown')).toBe('poweroff');
+      expect(run('-h', '-H', '+0', 'hypervisor initiated shutdown')).toBe('halt');
+      expect(run('-h', '-r', '+0', 'hypervisor initiated reboot')).toBe('reboot');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('inittab keeps a shell on ttyS0 and syncs before power-off', () => {
+    const inittab = readFileSync(join(assets, 'inittab'), 'utf8');
+    expect(inittab).toMatch(/^ttyS0::respawn:-\/bin\/sh$/m);
+    expect(inittab).toMatch(/^::shutdown:\/bin\/sync$/m);
+  });
+});
