@@ -35,7 +35,12 @@ function Main({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback | unde
         <span className="spinner" aria-hidden="true" /> Connecting to the engine…
       </div>
     );
-  return count === 0 ? <EmptyState /> : <TileGrid {...(onTileRender ? { onTileRender } : {})} />;
+  return (
+    <>
+      <h1 className="visually-hidden">Virtual machines</h1>
+      {count === 0 ? <EmptyState /> : <TileGrid {...(onTileRender ? { onTileRender } : {})} />}
+    </>
+  );
 }
 
 export function App({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback }): ReactElement {

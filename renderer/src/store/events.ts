@@ -100,6 +100,8 @@ export function connectStore(api: Transport): () => void {
     api.on('vm.log', appendLog),
     api.on('console.data', ({ id, data }) => appendConsole(id, data)),
     api.on('vm.thumbnail', ({ id, pngBase64 }) => setThumb(id, pngBase64)),
+    // the Electron app menu's "New VM"
+    api.on('ui.newVm', () => useStore.setState((s) => ({ ui: { ...s.ui, dialog: s.ui.dialog ?? { kind: 'create' } } }))),
     api.onStatus((status) => {
       useStore.setState((s) => ({ ui: { ...s.ui, connection: status } }));
       if (status.kind === 'online') void refreshAll(api);

@@ -64,7 +64,7 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
     return (
       <div className="placeholder">
         <Icon name="monitor" size={32} />
-        <h3>{name} has no display</h3>
+        <h2>{name} has no display</h2>
         <p>This VM runs headless. Use the Console tab for its serial console, or turn on a graphical display in Settings while it is stopped.</p>
       </div>
     );
@@ -73,7 +73,7 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
     return (
       <div className="placeholder">
         <Icon name="monitor" size={32} />
-        <h3>{name} is not running</h3>
+        <h2>{name} is not running</h2>
         <p>Start the VM to see its screen.</p>
       </div>
     );

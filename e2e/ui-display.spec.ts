@@ -1,0 +1,97 @@
+// A VM with a graphical display, created from a bootable ISO in the dialog: its tile shows
+// the screen and the Display tab (noVNC) draws a non-blank picture. Also saves the README
+// screenshot of the tiles view with two running VMs.
+import { expect, test, type Page } from '@playwright/test';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { seriousViolations } from './fixtures/axe';
+import { bootableIso } from './fixtures/bootable-iso';
+import { homeWithDefaultGuest } from './fixtures/flotilla-home';
+import { distinctColors } from './fixtures/pixels';
+import { CreateVmDialog } from './pages/create-vm-dialog';
+import { TilesPage } from './pages/tiles-page';
+import { VmViewPage } from './pages/vm-view-page';
+import { ROOT, missingBuild, startServe, type Serve } from './shell-helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+test.describe('a VM with a display', () => {
+  let serve: Serve | undefined;
+  let home: { home: string; cleanup(): void } | undefined;
+  let page: Page;
+  const VM = 'grub-iso';
+
+  test.beforeAll(async ({ browser }) => {
+    const why = missingBuild();
+    test.skip(why !== null, why ?? '');
+    home = homeWithDefaultGuest();
+    serve = await startServe(home.home);
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    await page.goto(serve.url);
+  });
+
+  test.afterAll(async () => {
+    await page?.close();
+    if (serve) await serve.stop();
+    home?.cleanup();
+  });
+
+  test('5. an ISO VM with a display shows a non-blank thumbnail and Display tab', async () => {
+    const info = test.info();
+    const iso = bootableIso();
+    const tiles = new TilesPage(page);
+    await expect(tiles.startLinuxButton).toBeVisible();
+    await tiles.newVmButton.or(page.getByRole('button', { name: 'Custom VM…' })).first().click();
+    const dialog = new CreateVmDialog(page);
+    await dialog.chooseSource('Install from ISO');
+    await dialog.field('ISO image').fill(iso);
+    await dialog.field('Disk size (GiB)').fill('1');
+    await dialog.field('Name').fill(VM);
+    await expect(dialog.field('Display')).toHaveValue('vnc');
+    // the engine looked at the path and found an ISO
+    await expect(dialog.root.getByText(/ISO|File/).filter({ hasText: /·/ })).toBeVisible();
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.screenshot({ path: info.outputPath('create-iso.png') });
+    await dialog.submit();
+    await expect(dialog.root).toHaveCount(0);
+
+    const tile = tiles.tile(VM);
+    await tile.expectState('running');
+    await expect(tile.screenThumb).toBeVisible({ timeout: 120_000 });
+    await expect.poll(() => distinctColors(tile.screenThumb), { timeout: 120_000 }).toBeGreaterThan(2);
+
+    await tile.open();
+    const view = new VmViewPage(page, VM);
+    await view.selectTab('Display');
+    await expect(view.panel.getByRole('status')).toHaveText('Connected', { timeout: 60_000 });
+    const canvas = view.display.locator('canvas').first();
+    await expect(canvas).toBeVisible();
+    await expect.poll(() => distinctColors(canvas), { timeout: 60_000 }).toBeGreaterThan(2);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.screenshot({ path: info.outputPath('display-tab.png') });
+    await view.back();
+  });
+
+  test('the tiles view with running VMs (README screenshot)', async () => {
+    const info = test.info();
+    const tiles = new TilesPage(page);
+    await tiles.newVmButton.click();
+    const dialog = new CreateVmDialog(page);
+    await dialog.field('Name').fill('linux-1');
+    await dialog.submit();
+    const tile = tiles.tile('linux-1');
+    await tile.expectState('running');
+    await expect(tile.consoleThumb.locator('pre')).toHaveText(/login|#|\$/, { timeout: 120_000 });
+    await expect(tile.cpuSparkline.locator('path.spark-line')).toHaveCount(1, { timeout: 30_000 });
+    // let a few more samples arrive so the sparklines have shape
+    await page.waitForTimeout(8000);
+    expect(await seriousViolations(page)).toEqual([]);
+    const shot = info.outputPath('tiles-two-running.png');
+    await page.screenshot({ path: shot });
+    mkdirSync(join(ROOT, 'docs'), { recursive: true });
+    copyFileSync(shot, join(ROOT, 'docs', 'screenshot.png'));
+    for (const name of ['linux-1', VM]) await tiles.tile(name).button('Force stop').click();
+    await tiles.tile('linux-1').expectState('stopped', 60_000);
+    await tiles.tile(VM).expectState('stopped', 60_000);
+  });
+});
