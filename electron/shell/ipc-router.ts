@@ -25,6 +25,8 @@ interface Client {
 export class IpcRouter {
   private readonly clients = new Map<number, Client>();
   private readonly trusted = new Set<number>();
+  /** client ids must never repeat: subscriptions are keyed by them */
+  private generation = 0;
 
   constructor(
     private readonly handler: ContractHandler,
@@ -66,7 +68,7 @@ export class IpcRouter {
   private connect(sink: WindowSink): void {
     const closers: (() => void)[] = [];
     const ctx: CallContext = {
-      clientId: `window-${sink.id}-${Date.now().toString(36)}`,
+      clientId: `window-${sink.id}-${++this.generation}`,
       emit: (event, payload) => this.send(sink, event, payload),
       onClose: (cb) => void closers.push(cb),
     };
