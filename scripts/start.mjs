@@ -54,19 +54,22 @@ export function findElectron(base = root, env = process.env) {
 
 function runElectron(bin) {
   say(`launching Electron (${bin})`);
-  const child = spawn(bin, [root], { stdio: 'inherit', cwd: root });
+  const child = spawn(bin, [root], { stdio: 'inherit', cwd: root, detached: true });
   forwardSignals(child);
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
+// Children run in their own process group (detached), so a terminal's Ctrl-C reaches only
+// us and is forwarded exactly once; a second delivery would cut serve's orderly shutdown short.
 function forwardSignals(child) {
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  process.on('exit', () => child.exitCode === null && child.kill('SIGTERM'));
 }
 
 function runHeadless(why, extraArgs) {
   say(`Electron cannot start here: ${why}.`);
   say('Falling back to headless mode: the same app in your browser, served on 127.0.0.1.');
-  const child = spawn(process.execPath, [join(root, 'dist/cli/flotilla.js'), 'serve', '--json', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = spawn(process.execPath, [join(root, 'dist/cli/flotilla.js'), 'serve', '--json', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, detached: true });
   forwardSignals(child);
   const lines = createInterface({ input: child.stdout });
   let first = true;
