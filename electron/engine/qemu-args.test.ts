@@ -167,12 +167,14 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
   });
 
   it('the default guest boot profile can ask for TCG properties and -no-reboot; other sources never get them', () => {
-    const g = { kernel: '/k', initrd: '/i', append: '', noReboot: true, tcgAccelProps: 'tb-size=64' };
+    const g = { kernel: '/k', initrd: '/i', append: '', noReboot: true, tcgAccelProps: 'tb-size=64', tcgCpu: 'max' };
     const args = buildQemuArgs(spec({}), res({ defaultGuest: g }));
     expect(values(args, '-accel')).toEqual(['tcg,tb-size=64']);
+    expect(values(args, '-cpu')).toEqual(['max']);
     expect(args).toContain('-no-reboot');
     const other = buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g }));
     expect(values(other, '-accel')).toEqual(['tcg']);
+    expect(values(other, '-cpu')).toEqual([]);
     expect(other).not.toContain('-no-reboot');
   });
 

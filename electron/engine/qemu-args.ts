@@ -31,6 +31,8 @@ export interface DefaultGuestBoot {
   noReboot?: boolean;
   /** from the guest's boot profile: extra TCG properties, e.g. 'tb-size=64' */
   tcgAccelProps?: string;
+  /** from the guest's boot profile: CPU model under TCG (KVM always uses `host`) */
+  tcgCpu?: string;
 }
 
 export interface QemuResources {
@@ -81,17 +83,17 @@ function identityArgs(spec: VmSpec, r: QemuResources): string[] {
   ];
 }
 
-function accelArgs(r: QemuResources, tcgProps: string): string[] {
+function accelArgs(r: QemuResources, tcgProps: string, tcgCpu: string | undefined): string[] {
   const tcg = tcgProps ? `tcg,${tcgProps}` : 'tcg';
   if (r.accel === 'kvm') return ['-accel', 'kvm', '-cpu', 'host'];
-  if (r.accel === 'tcg') return ['-accel', tcg];
+  if (r.accel === 'tcg') return ['-accel', tcg, ...(tcgCpu ? ['-cpu', tcgCpu] : [])];
   // kvm:tcg: use KVM when the host has it, else fall back to TCG; `max` is valid for both.
   return ['-accel', 'kvm', '-accel', tcg, '-cpu', 'max'];
 }
 
 function machineArgs(spec: VmSpec, machine: string, r: QemuResources): string[] {
   const guest = spec.source.kind === 'default' ? r.defaultGuest : undefined;
-  return ['-machine', machine, ...accelArgs(r, guest?.tcgAccelProps ?? ''), ...(guest?.noReboot ? ['-no-reboot'] : [])];
+  return ['-machine', machine, ...accelArgs(r, guest?.tcgAccelProps ?? '', guest?.tcgCpu), ...(guest?.noReboot ? ['-no-reboot'] : [])];
 }
 
 function sizingArgs(spec: VmSpec): string[] {
