@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const ROOT = join(__dirname, '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'flotilla.js');
+/** The built CLI; FLOTILLA_CLI points the specs at another build (e.g. an installed one). */
+export const CLI = process.env.FLOTILLA_CLI ?? join(ROOT, 'dist', 'cli', 'flotilla.js');
 
 /** Why the built app is not usable for an e2e run, or null when it is. */
 export function missingBuild(): string | null {
