@@ -233,6 +233,14 @@ describe('buildQemuArgs: chardevs, network, display', () => {
     expect(hasPair(args, '-device', 'usb-tablet,bus=xhci0.0')).toBe(true);
   });
 
+  it('display vnc on microvm (no PCI): VNC socket without PCI display devices', () => {
+    const g = { kernel: '/k', initrd: '/i', append: '', machine: 'microvm' };
+    const args = buildQemuArgs(spec({ display: 'vnc' }), res({ defaultGuest: g }));
+    expect(values(args, '-vnc')).toEqual([`unix:${RUN}/vnc.sock`]);
+    expect(args).not.toContain('VGA');
+    expect(args.join(' ')).not.toContain('xhci');
+  });
+
   it('commas in socket paths are escaped so they cannot inject options', () => {
     const args = buildQemuArgs(spec({}), res({ qmpSock: '/h,x/qmp.sock', serialSock: '/h,x/ser.sock' }));
     expect(values(args, '-qmp')).toEqual(['unix:/h,,x/qmp.sock,server=on,wait=off']);

@@ -195,11 +195,13 @@ function rngArgs(machine: string): string[] {
   return ['-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', `${virtio('rng', machine)},rng=rng0`];
 }
 
-function displayArgs(spec: VmSpec, r: QemuResources): string[] {
+function displayArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
   if (spec.display !== 'vnc') return ['-display', 'none'];
+  const vnc = ['-display', 'none', '-vnc', `unix:${escapeOptValue(r.vncSock)}`];
+  // microvm has no PCI bus for a VGA card or USB: VNC then shows only "display not initialized"
+  if (machine.startsWith('microvm')) return vnc;
   return [
-    '-display', 'none',
-    '-vnc', `unix:${escapeOptValue(r.vncSock)}`,
+    ...vnc,
     '-device', 'VGA',
     // an absolute pointer, so a browser VNC viewer's cursor matches the guest's
     '-device', 'qemu-xhci,id=xhci0',
@@ -218,7 +220,7 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...chardevArgs(r, machine),
     ...networkArgs(r, machine),
     ...rngArgs(machine),
-    ...displayArgs(spec, r),
+    ...displayArgs(spec, r, machine),
     ...(r.startPaused ? ['-S'] : []),
   ];
 }
