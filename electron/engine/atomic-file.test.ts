@@ -1,3 +1,5 @@
+import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +61,38 @@ describe('cleanupTempFiles', () => {
       expect(await cleanupTempFiles(dir)).toBe(2);
       expect(await readdir(dir)).toEqual(['vm.json']);
       expect(await cleanupTempFiles(join(dir, 'missing'))).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('writeFileAtomic under kill -9', () => {
+  it('a writer killed at random points leaves the old or the new version, and its temp files are swept', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flo-atomic-kill-'));
+    try {
+      const bundle = join(dir, 'atomic-file.cjs');
+      await build({ entryPoints: [join(__dirname, 'atomic-file.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'silent' });
+      const target = join(dir, 'vm.json');
+      const writer = `
+        const { writeFileAtomic } = require(${JSON.stringify(bundle)});
+        (async () => {
+          for (let v = 0; ; v++) {
+            await writeFileAtomic(${JSON.stringify(target)}, JSON.stringify({ v, pad: 'x'.repeat(50000 + (v % 7) * 1000) }));
+            if (v === 0) process.stdout.write('started\\n');
+          }
+        })();`;
+      for (let round = 0; round < 8; round++) {
+        const child = spawn(process.execPath, ['-e', writer], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+        await new Promise((r) => setTimeout(r, 3 + Math.floor(Math.random() * 40)));
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+        const doc = JSON.parse(await readFile(target, 'utf8')) as { v: number; pad: string };
+        expect(doc.pad.length).toBe(50000 + (doc.v % 7) * 1000);
+        await cleanupTempFiles(dir);
+        expect((await readdir(dir)).filter((n) => n.endsWith(TMP_SUFFIX))).toEqual([]);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
