@@ -11,7 +11,8 @@ import { distinctColors } from './fixtures/pixels';
 import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
-import { ROOT, missingBuild, startServe, type Serve } from './shell-helpers';
+import { startServe } from './fixtures/flotilla-serve';
+import { ROOT, missingBuild, type Serve } from './shell-helpers';
 
 test.describe.configure({ mode: 'serial' });
 

@@ -7,7 +7,8 @@ import { homeWithDefaultGuest } from './fixtures/flotilla-home';
 import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
-import { missingBuild, startServe, type Serve } from './shell-helpers';
+import { startServe } from './fixtures/flotilla-serve';
+import { missingBuild, type Serve } from './shell-helpers';
 
 test.describe.configure({ mode: 'serial' });
 

@@ -39,7 +39,7 @@ function TileStats({ id, memoryMiB }: { id: string; memoryMiB: number }): ReactE
           <span className="metric-label">Memory</span>
           <span className="metric-value">
             {memText}
-            <span className="metric-of"> / {formatMiB(memoryMiB)}</span>
+            
           </span>
         </div>
         <Sparkline values={rss} max={memoryMiB * 1024 * 1024} tone="mem" label={`Memory ${memText} over the last 60 seconds`} />
