@@ -1,0 +1,84 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConsoleHub } from './console-hub';
+
+// QEMU's side of the serial chardev: a unix socket server that accepts one client at a time.
+function fakeSerial(path: string): Promise<{ server: Server; next: () => Promise<Socket> }> {
+  const waiting: ((s: Socket) => void)[] = [];
+  const queued: Socket[] = [];
+  const server = createServer((s) => {
+    const w = waiting.shift();
+    if (w) w(s);
+    else queued.push(s);
+  });
+  return new Promise((resolve) =>
+    server.listen(path, () =>
+      resolve({ server, next: () => (queued.length ? Promise.resolve(queued.shift()!) : new Promise((r) => waiting.push(r))) }),
+    ),
+  );
+}
+
+const until = async (pred: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(pred()).toBe(true);
+};
+
+describe('ConsoleHub', () => {
+  let dir: string;
+  let hub: ConsoleHub;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hub-'));
+  });
+  afterEach(async () => {
+    await hub?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fans out decoded text to every subscriber, keeps multibyte characters whole, and logs', async () => {
+    const sock = join(dir, 'ser.sock');
+    const { server, next } = await fakeSerial(sock);
+    hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'logs', 'serial.log'), scrollbackBytes: 1024 });
+    hub.attach();
+    const qemu = await next();
+    const a: string[] = [];
+    const b: string[] = [];
+    hub.subscribe('a', (d) => a.push(d));
+    hub.subscribe('b', (d) => b.push(d));
+    const euro = Buffer.from('€'); // 3 bytes, sent split across two writes
+    qemu.write(Buffer.concat([Buffer.from('price: '), euro.subarray(0, 2)]));
+    await until(() => a.join('') === 'price: ');
+    qemu.write(Buffer.concat([euro.subarray(2), Buffer.from('5\n')]));
+    await until(() => a.join('') === 'price: €5\n');
+    expect(b.join('')).toBe('price: €5\n');
+    expect(hub.scrollback()).toBe('price: €5\n');
+    await hub.close();
+    expect(await readFile(join(dir, 'logs', 'serial.log'), 'utf8')).toBe('price: €5\n');
+    server.close();
+  });
+
+  it('writes input to QEMU, bounds scrollback, and reconnects when the socket comes back', async () => {
+    const sock = join(dir, 'ser.sock');
+    const { server, next } = await fakeSerial(sock);
+    hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), scrollbackBytes: 16, retryMs: 20 });
+    expect(hub.write('x')).toBe(false);
+    hub.attach();
+    const qemu = await next();
+    await until(() => hub.connected);
+    let got = '';
+    qemu.on('data', (d) => (got += d.toString()));
+    expect(hub.write('ls\n')).toBe(true);
+    await until(() => got === 'ls\n');
+    qemu.write('0123456789abcdefXYZ');
+    await until(() => hub.scrollback().endsWith('XYZ'));
+    expect(hub.scrollback()).toBe('3456789abcdefXYZ');
+    qemu.destroy();
+    const again = await next();
+    again.write('back');
+    await until(() => hub.scrollback().endsWith('back'));
+    server.close();
+  });
+});

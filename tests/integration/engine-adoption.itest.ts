@@ -1,0 +1,83 @@
+// Issue 3: kill -9 of the engine while 2 VMs run; a new engine adopts both, with the same
+// PIDs and ports, without restarting them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VmInfo } from '../../shared/contract';
+import { openEngine, type OpenedEngine } from '../../electron/engine/open-engine';
+import { bundle, ENGINE_PROCESS_ENTRY } from './fixtures/bundle';
+import { cleanupHome, makeHome, processesUsing, runLeftovers, TestClient } from './fixtures/engine-harness';
+import type { Engine } from '../../electron/engine/engine';
+
+function startEngineProcess(script: string, home: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, home], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => {
+      out += c;
+      if (out.includes('\n')) {
+        if (out.startsWith('ready engine')) resolve(child);
+        else reject(new Error(`engine process said: ${out}`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`engine process exited with ${code}`)));
+  });
+}
+
+describe('kill -9 of the engine while VMs run', () => {
+  let home: string;
+  let first: ChildProcess | null = null;
+  let client: OpenedEngine | null = null;
+  let second: OpenedEngine | null = null;
+
+  beforeAll(async () => {
+    home = await makeHome();
+  });
+
+  afterAll(async () => {
+    first?.kill('SIGKILL');
+    await client?.close();
+    await second?.close();
+    await cleanupHome(home);
+  });
+
+  it('a new engine adopts both VMs with the same PIDs and ports', async () => {
+    first = await startEngineProcess(await bundle(ENGINE_PROCESS_ENTRY), home);
+    client = await openEngine({ home, shell: 'cli' });
+    expect(client.role).toBe('client');
+    const ctx = { clientId: 'adopt-test', emit: () => undefined, onClose: () => undefined };
+    const call = client.handler.handle.bind(client.handler);
+    const made = await Promise.all(
+      ['a1', 'a2'].map((name) => call('vm.create', { config: { name, source: { kind: 'default' }, memoryMiB: 256, forwards: [{ proto: 'tcp', guestPort: 22 }] } as never, start: false }, ctx)),
+    );
+    const running: VmInfo[] = [];
+    for (const vm of made) running.push(await call('vm.start', { id: vm.id, waitAgent: true }, ctx));
+    // pause one: adoption must keep its state too
+    await call('vm.pause', { id: running[1]!.id }, ctx);
+    await client.close();
+    client = null;
+
+    first.kill('SIGKILL');
+    await new Promise((r) => first!.once('exit', r));
+    first = null;
+
+    second = await openEngine({ home, shell: 'serve', engine: { accel: 'tcg', stopDeadlineMs: 8000 } });
+    expect(second.role).toBe('engine');
+    const t = new TestClient(second.engine as Engine);
+    const after = await t.call('vm.list', {});
+    const byId = new Map(after.map((v) => [v.id, v]));
+    const [r0, r1] = running;
+    expect(byId.get(r0!.id)).toMatchObject({ state: 'running', pid: r0!.pid, adopted: true, qmpHealthy: true, ports: r0!.ports });
+    expect(byId.get(r1!.id)).toMatchObject({ state: 'paused', pid: r1!.pid, adopted: true, ports: r1!.ports });
+    // the adopted VMs are fully usable: agent, resume, exec
+    await t.call('vm.resume', { id: r1!.id });
+    const vm0 = await t.waitVm(r0!.id, (v) => v.agent === 'ready', 'agent of adopted a1');
+    expect(vm0.pid).toBe(r0!.pid);
+    expect((await t.call('vm.exec', { id: r0!.id, command: ['/bin/echo', 'adopted'] })).stdout).toBe('adopted\n');
+
+    await t.call('engine.stopAll', { deadlineMs: 15_000, includeKeepRunning: true });
+    t.close();
+    expect(await processesUsing(home)).toEqual([]);
+    expect(await runLeftovers(home)).toEqual([]);
+  });
+});

@@ -1,0 +1,65 @@
+// Issue 3: kill -9 of a QEMU makes its VM `crashed` with a reason and the last log lines;
+// with restartPolicy on-failure it comes back up (a new QEMU), and its ports are freed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../electron/engine/engine';
+import { cleanupHome, makeHome, openTestEngine, processesUsing, runLeftovers, type TestClient } from './fixtures/engine-harness';
+
+describe('kill -9 of a QEMU', () => {
+  let home: string;
+  let engine: Engine;
+  let client: TestClient;
+
+  beforeAll(async () => {
+    home = await makeHome();
+    ({ engine, client } = await openTestEngine(home));
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await engine?.close({ stopVms: false });
+    await cleanupHome(home);
+  });
+
+  it('marks the VM crashed with the reason, frees its ports, and on-failure brings it back', async () => {
+    const vm = await client.call('vm.create', {
+      config: { name: 'crashy', source: { kind: 'default' }, memoryMiB: 192, restartPolicy: 'on-failure', forwards: [{ guestPort: 22 }] },
+      start: true,
+    });
+    expect(vm.state).toBe('running');
+    const firstPid = vm.pid!;
+    const firstPort = vm.ports[0]!.hostPort;
+
+    const crashed = client.waitFor('vm.changed', (v) => v.id === vm.id && v.state === 'crashed', 'crashed state', 10_000);
+    process.kill(firstPid, 'SIGKILL');
+    const c = await crashed;
+    expect(c.reason).toBe('QEMU was killed by SIGKILL');
+    expect(c.lastExit).toMatchObject({ signal: 'SIGKILL', reason: 'QEMU was killed by SIGKILL' });
+    expect(Array.isArray(c.lastExit!.logTail)).toBe(true);
+    expect(c.ports).toEqual([]);
+    expect(c.pid).toBeNull();
+    expect(engine.ports.entries().some((p) => p.hostPort === firstPort)).toBe(false);
+
+    const back = await client.waitVm(vm.id, (v) => v.state === 'running' && v.pid !== null, 'restart after crash', 60_000);
+    expect(back.pid).not.toBe(firstPid);
+    expect(back.reason).toMatch(/QEMU is running/);
+    const logs = await client.call('vm.logs', { id: vm.id, tail: 200 });
+    expect(logs.entries.some((e) => /restart policy on-failure: restarting in/.test(e.text))).toBe(true);
+
+    await client.call('vm.stop', { id: vm.id, force: true });
+    expect(await processesUsing(home)).toEqual([]);
+    expect(await runLeftovers(home)).toEqual([]);
+  });
+
+  it('without a restart policy the VM stays crashed, and can be started again', async () => {
+    const vm = await client.call('vm.create', { config: { name: 'once', source: { kind: 'default' }, memoryMiB: 192 }, start: true });
+    const crashed = client.waitFor('vm.changed', (v) => v.id === vm.id && v.state === 'crashed', 'crashed state', 10_000);
+    process.kill(vm.pid!, 'SIGKILL');
+    await crashed;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await client.call('vm.get', { id: vm.id })).state).toBe('crashed');
+    const again = await client.call('vm.start', { id: vm.id, waitAgent: false });
+    expect(again.state).toBe('running');
+    await client.call('vm.stop', { id: vm.id, force: true });
+    expect(await processesUsing(home)).toEqual([]);
+  });
+});

@@ -1,0 +1,107 @@
+// Issue 3: a taken requested port, a bad spec and a missing ISO path each give one clear
+// error, and nothing is left on disk. Plus: the same VM started twice at once gives one
+// QEMU and one ALREADY_RUNNING.
+import { createServer, type Server } from 'node:net';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../electron/engine/engine';
+import { FlotillaError } from '../../shared/errors';
+import { cleanupHome, makeHome, openTestEngine, processesUsing, type TestClient } from './fixtures/engine-harness';
+
+async function errorOf(p: Promise<unknown>): Promise<FlotillaError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof FlotillaError) return err;
+    throw err;
+  }
+  throw new Error('expected an error');
+}
+
+describe('bad input', () => {
+  let home: string;
+  let engine: Engine;
+  let client: TestClient;
+  let holder: Server;
+  let heldPort: number;
+
+  beforeAll(async () => {
+    home = await makeHome();
+    ({ engine, client } = await openTestEngine(home));
+    holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    heldPort = (holder.address() as { port: number }).port;
+  });
+
+  afterAll(async () => {
+    holder?.close();
+    client?.close();
+    await engine?.close({ stopVms: false });
+    await cleanupHome(home);
+  });
+
+  const vmDirs = async (): Promise<string[]> => readdir(join(home, 'vms')).catch(() => []);
+
+  it('a taken requested host port is PORT_TAKEN naming the port', async () => {
+    const e = await errorOf(client.call('vm.create', { config: { name: 'p1', source: { kind: 'default' }, forwards: [{ guestPort: 80, hostPort: heldPort }] } }));
+    expect(e.code).toBe('PORT_TAKEN');
+    expect(e.message).toContain(String(heldPort));
+    expect(await vmDirs()).toEqual([]);
+  });
+
+  it('a bad spec is BAD_REQUEST naming the field', async () => {
+    const e = await errorOf(client.call('vm.create', { config: { name: 'Not Valid!', source: { kind: 'default' } } }));
+    expect(e.code).toBe('BAD_REQUEST');
+    expect(e.message).toMatch(/config\.name/);
+    const e2 = await errorOf(client.call('vm.create', { config: { name: 'ok', source: { kind: 'default' }, memoryMiB: 1 } }));
+    expect(e2.message).toMatch(/memoryMiB/);
+    expect(await vmDirs()).toEqual([]);
+  });
+
+  it('a missing ISO is FILE_NOT_FOUND naming the path', async () => {
+    const e = await errorOf(client.call('vm.create', { config: { name: 'i1', source: { kind: 'iso', path: '/nonexistent/install.iso', diskSizeGiB: 2 } } }));
+    expect(e.code).toBe('FILE_NOT_FOUND');
+    expect(e.message).toBe('ISO not found: /nonexistent/install.iso');
+    expect(await vmDirs()).toEqual([]);
+    expect(await client.call('vm.list', {})).toEqual([]);
+  });
+
+  it('a port taken between create and start is PORT_TAKEN at start, and the VM stays stopped', async () => {
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
+    const port = (free.address() as { port: number }).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    const vm = await client.call('vm.create', { config: { name: 'late', source: { kind: 'default' }, forwards: [{ guestPort: 22, hostPort: port }] } });
+    const thief = createServer();
+    await new Promise<void>((r) => thief.listen(port, '127.0.0.1', () => r()));
+    const e = await errorOf(client.call('vm.start', { id: vm.id }));
+    thief.close();
+    expect(e.code).toBe('PORT_TAKEN');
+    expect(e.message).toContain(String(port));
+    const after = await client.call('vm.get', { id: vm.id });
+    expect(after.state).toBe('stopped');
+    expect(after.ports).toEqual([]);
+    expect(await processesUsing(home)).toEqual([]);
+    await client.call('vm.delete', { id: vm.id });
+    expect(await vmDirs()).toEqual([]);
+  });
+
+  it('the same VM started twice at once: one QEMU, the other call gets ALREADY_RUNNING', async () => {
+    const vm = await client.call('vm.create', { config: { name: 'twice', source: { kind: 'default' }, memoryMiB: 128 } });
+    const results = await Promise.allSettled([client.call('vm.start', { id: vm.id }), client.call('vm.start', { id: vm.id })]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(ok).toHaveLength(1);
+    expect(failed).toHaveLength(1);
+    expect((failed[0]!.reason as FlotillaError).code).toBe('ALREADY_RUNNING');
+    expect(await processesUsing(home)).toHaveLength(1);
+    await client.call('vm.stop', { id: vm.id, force: true });
+    expect(await processesUsing(home)).toEqual([]);
+  });
+
+  it('host.pickFile is UNSUPPORTED outside the desktop app', async () => {
+    const e = await errorOf(client.call('host.pickFile', { kind: 'iso' }));
+    expect(e.code).toBe('UNSUPPORTED');
+  });
+});

@@ -1,0 +1,64 @@
+// One default-guest VM through its whole life: serial console (scrollback, input, output),
+// 1 Hz stats from /proc, pause/resume, reset (same QEMU), stop-all honouring
+// keepRunningOnQuit, graceful stop by ACPI powerdown, and a clean data dir afterwards.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VmInfo } from '../../shared/contract';
+import type { Engine } from '../../electron/engine/engine';
+import { cleanupHome, makeHome, openTestEngine, processesUsing, runLeftovers, type TestClient } from './fixtures/engine-harness';
+
+describe('a VM through its life', () => {
+  let home: string;
+  let engine: Engine;
+  let client: TestClient;
+  let vm: VmInfo;
+
+  beforeAll(async () => {
+    home = await makeHome();
+    ({ engine, client } = await openTestEngine(home));
+    vm = await client.call('vm.create', { config: { name: 'life', source: { kind: 'default' }, memoryMiB: 192, keepRunningOnQuit: true } });
+    vm = await client.call('vm.start', { id: vm.id, waitAgent: true });
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await engine?.close({ stopVms: false });
+    await cleanupHome(home);
+  });
+
+  it('has a serial console with scrollback that takes input', async () => {
+    const boot = await client.waitConsole(vm.id, /FLOTILLA-READY life\b/, 30_000);
+    expect(boot).toContain('FLOTILLA-READY life');
+    const answer = client.waitConsole(vm.id, 'sum=42', 30_000);
+    await client.call('console.input', { id: vm.id, data: '\necho sum=$((40+2))\n' });
+    await answer;
+  });
+
+  it('reports CPU and memory of its QEMU at 1 Hz', async () => {
+    const s = await client.waitFor('vm.stats', (p) => p.id === vm.id && p.rssBytes > 0, 'stats', 10_000);
+    expect(s.rssBytes).toBeGreaterThan(16 << 20);
+    expect(s.cpuPercent).toBeGreaterThanOrEqual(0);
+  });
+
+  it('pauses and resumes through QMP, and a reset keeps the same QEMU', async () => {
+    expect((await client.call('vm.pause', { id: vm.id })).state).toBe('paused');
+    expect((await client.call('vm.resume', { id: vm.id })).state).toBe('running');
+    const reset = await client.call('vm.restart', { id: vm.id });
+    expect(reset).toMatchObject({ state: 'running', pid: vm.pid, reason: 'reset by the user' });
+    await client.waitVm(vm.id, (v) => v.agent === 'ready', 'agent after reset', 60_000);
+  });
+
+  it('stop-all keeps a keepRunningOnQuit VM running unless asked to include it', async () => {
+    expect(await client.call('engine.stopAll', { deadlineMs: 10_000, includeKeepRunning: false })).toEqual({ stopped: [], keptRunning: [vm.id] });
+    expect((await client.call('vm.get', { id: vm.id })).state).toBe('running');
+  });
+
+  it('a graceful stop powers the guest off by ACPI and cleans up', async () => {
+    const stopped = await client.call('vm.stop', { id: vm.id });
+    expect(stopped).toMatchObject({ state: 'stopped', pid: null, reason: 'stopped by the user' });
+    expect(stopped.lastExit).toMatchObject({ code: 0, signal: null });
+    const logs = await client.call('vm.logs', { id: vm.id, tail: 100 });
+    expect(logs.entries.some((e) => /sending QMP quit/.test(e.text))).toBe(false);
+    expect(await processesUsing(home)).toEqual([]);
+    expect(await runLeftovers(home)).toEqual([]);
+  });
+});
