@@ -1,7 +1,8 @@
 // A size-capped, rotating log file (QEMU's stdout/stderr, lifecycle lines, the serial console).
 // Writes are synchronous so they can be called from any event handler without ordering surprises,
 // and never throw: a full disk must not take down the VM's supervisor (the error is kept in lastError).
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface CappedLogOptions {
@@ -50,7 +51,7 @@ export class CappedLog {
     if (lines <= 0) return [];
     const out: string[] = [];
     for (const f of this.filesNewestFirst()) {
-      const text = readOrEmpty(f);
+      const text = await readOrEmpty(f);
       if (text === '') continue;
       const fileLines = text.split('\n');
       if (fileLines.at(-1) === '') fileLines.pop();
@@ -114,10 +115,6 @@ export class CappedLog {
   }
 }
 
-function readOrEmpty(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
+function readOrEmpty(file: string): Promise<string> {
+  return readFile(file, 'utf8').catch(() => '');
 }
