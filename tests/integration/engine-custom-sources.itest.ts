@@ -87,7 +87,14 @@ describe('custom sources with third-party images', () => {
     });
     expect(reused).toBe(403);
 
-    await forceStopAndCheck(vm.id);
+    // an unclean death: the engine checks the VM's own qcow2 and says what it found
+    const pid = (await client.call('vm.get', { id: vm.id })).pid!;
+    const checked = client.waitFor('vm.changed', (v) => v.id === vm.id && v.state === 'crashed' && v.lastDiskCheck !== null, 'disk check after a crash', 30_000);
+    process.kill(pid, 'SIGKILL');
+    const crashed = await checked;
+    expect(crashed.lastDiskCheck).toMatchObject({ disk: join(home, 'vms', vm.id, 'disk.qcow2'), exitCode: 0 });
+    expect(await processesUsing(home)).toEqual([]);
+    expect(await runLeftovers(home)).toEqual([]);
   });
 
   it.skipIf(!haveInstaller())('the Debian installer kernel + initrd talks on the serial console', async () => {

@@ -1,13 +1,15 @@
 // Issue 3: a taken requested port, a bad spec and a missing ISO path each give one clear
 // error, and nothing is left on disk. Plus: the same VM started twice at once gives one
 // QEMU and one ALREADY_RUNNING.
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../electron/engine/engine';
 import { FlotillaError } from '../../shared/errors';
-import { cleanupHome, makeHome, openTestEngine, processesUsing, type TestClient } from './fixtures/engine-harness';
+import { HomeLayout } from '../../electron/engine/paths';
+import { cleanupHome, makeHome, openTestEngine, processesUsing, runLeftovers, type TestClient } from './fixtures/engine-harness';
 
 async function errorOf(p: Promise<unknown>): Promise<FlotillaError> {
   try {
@@ -98,6 +100,46 @@ describe('bad input', () => {
     expect(await processesUsing(home)).toHaveLength(1);
     await client.call('vm.stop', { id: vm.id, force: true });
     expect(await processesUsing(home)).toEqual([]);
+  });
+
+  it('QEMU refusing to start is QEMU_FAILED with its own words, and nothing keeps running', async () => {
+    const notAKernel = join(home, 'not-a-kernel');
+    await writeFile(notAKernel, 'this is not a Linux kernel\n');
+    const vm = await client.call('vm.create', { config: { name: 'badkernel', source: { kind: 'kernel', kernel: notAKernel }, memoryMiB: 64 } });
+    const e = await errorOf(client.call('vm.start', { id: vm.id }));
+    expect(e.code).toBe('QEMU_FAILED');
+    expect(e.message).toMatch(/^QEMU failed to start badkernel: .*kernel/i);
+    const after = await client.call('vm.get', { id: vm.id });
+    expect(after.state).toBe('stopped');
+    expect(after.lastExit?.logTail.join('\n')).toMatch(/kernel/i);
+    expect(await processesUsing(home)).toEqual([]);
+    expect(await runLeftovers(home)).toEqual([]);
+    await client.call('vm.delete', { id: vm.id });
+  });
+
+  it('a stale pidfile naming an unrelated live process is neither adopted nor killed', async () => {
+    const vm = await client.call('vm.create', { config: { name: 'stale', source: { kind: 'default' } } });
+    const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const layout = new HomeLayout(home);
+      await mkdir(layout.runDir(vm.id), { recursive: true, mode: 0o700 });
+      await writeFile(layout.pidFile(vm.id), `${sleeper.pid}\n`);
+      await writeFile(join(layout.vmDir(vm.id), 'runtime.json'), JSON.stringify({ wantRunning: true, lastExit: null, lastDiskCheck: null }));
+      const second = await openTestEngine(home);
+      const seen = await second.client.call('vm.get', { id: vm.id });
+      expect(seen).toMatchObject({ state: 'crashed', pid: null, adopted: false });
+      expect(sleeper.exitCode).toBeNull();
+      expect(sleeper.signalCode).toBeNull();
+      process.kill(sleeper.pid!, 0);
+      expect(await runLeftovers(home)).toEqual([]);
+      const logs = await second.client.call('vm.logs', { id: vm.id, tail: 20 });
+      expect(logs.entries.some((l) => l.text.includes(`process ${sleeper.pid} is sleep, not QEMU`))).toBe(true);
+      second.client.close();
+      await second.engine.close();
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    await client.call('vm.delete', { id: vm.id }).catch(() => undefined);
   });
 
   it('host.pickFile is UNSUPPORTED outside the desktop app', async () => {
