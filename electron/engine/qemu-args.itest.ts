@@ -1,13 +1,15 @@
 // Keeps the argument builder honest: real QEMU must accept what it builds. Started paused (-S),
 // asked for its status over QMP, then told to quit.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PortEntry } from '../../shared/contract';
 import { vmSpecSchema } from '../../shared/spec';
 import { HomeLayout } from './paths';
+import { PortAllocator } from './port-allocator';
 import { buildQemuArgs, OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, type QemuResources } from './qemu-args';
 
 let home: string;
@@ -67,6 +69,11 @@ async function bootPaused(id: string, specIn: Record<string, unknown>, extra: Pa
   const spec = vmSpecSchema.parse({ id, name: `vm-${id}`, createdAt: 'x', ...specIn });
   if (spec.disks.length) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(vmDir, spec.disks[0]!), '1G']);
   if (spec.firmware === 'uefi') await copyFile(OVMF_VARS_TEMPLATE, join(vmDir, OVMF_VARS_FILE));
+  const ports = new PortAllocator({ file: layout.portsFile });
+  const forwards = await ports.allocateMany(id, [
+    { purpose: 'forward', proto: 'tcp', guestPort: 22 },
+    { purpose: 'forward', proto: 'udp', guestPort: 53 },
+  ]);
   const args = buildQemuArgs(spec, {
     accel: 'tcg',
     qmpSock: layout.qmpSock(id),
@@ -75,10 +82,7 @@ async function bootPaused(id: string, specIn: Record<string, unknown>, extra: Pa
     vncSock: layout.vncSock(id),
     pidFile: layout.pidFile(id),
     vmDir,
-    forwards: [
-      { vmId: id, purpose: 'forward', proto: 'tcp', hostPort: 0, guestPort: 22, host: '127.0.0.1' },
-      { vmId: id, purpose: 'forward', proto: 'udp', hostPort: 0, guestPort: 53, host: '127.0.0.1' },
-    ],
+    forwards,
     startPaused: true,
     ...extra,
   });
@@ -87,9 +91,34 @@ async function bootPaused(id: string, specIn: Record<string, unknown>, extra: Pa
   child.stderr!.on('data', (d) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   await waitForSocket(layout.qmpSock(id), child, () => stderr);
+  const seen = await inspectProcess(child.pid!, forwards);
   const status = await qmpStatusThenQuit(layout.qmpSock(id));
   const code = await exited;
-  return { status, code, stderr };
+  await ports.release(id);
+  return { status, code, stderr, seen, qmpSock: layout.qmpSock(id) };
+}
+
+/** What an auditor checks from outside: seccomp mode, the command line, and where the forwards listen. */
+async function inspectProcess(pid: number, forwards: PortEntry[]) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  const listeners = async (table: 'tcp' | 'udp' | 'tcp6' | 'udp6') =>
+    (await readFile(`/proc/net/${table}`, 'utf8'))
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/)[1] ?? '')
+      .filter(Boolean);
+  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
+  const boundOn = async (e: PortEntry) => {
+    const v4 = (await listeners(e.proto)).filter((a) => a.endsWith(`:${hex(e.hostPort)}`));
+    const v6 = (await listeners(`${e.proto}6`)).filter((a) => a.endsWith(`:${hex(e.hostPort)}`));
+    return [...v4, ...v6];
+  };
+  return {
+    seccomp: /^Seccomp:\s*(\d+)/m.exec(status)?.[1],
+    cmdline,
+    bindings: await Promise.all(forwards.map(boundOn)),
+  };
 }
 
 describe('buildQemuArgs against real QEMU (paused, TCG)', () => {
@@ -107,6 +136,11 @@ describe('buildQemuArgs against real QEMU (paused, TCG)', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe('prelaunch');
     expect(r.code).toBe(0);
+    // issue 6 checks 3, 6 and 15, seen from outside the process
+    expect(r.seen.seccomp).toBe('2');
+    expect(r.seen.cmdline).toEqual(expect.arrayContaining(['-nodefaults', '-no-user-config', '-sandbox']));
+    expect(r.seen.cmdline.some((a) => a.includes(r.qmpSock))).toBe(true);
+    expect(r.seen.bindings).toEqual([[expect.stringMatching(/^0100007F:/)], [expect.stringMatching(/^0100007F:/)]]);
   });
 
   it('a reference-disk VM with BIOS and no display starts paused and quits cleanly', async () => {
