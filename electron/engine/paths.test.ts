@@ -1,4 +1,5 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,6 +51,28 @@ describe('HomeLayout', () => {
       expect((await stat(join(home, 'run'))).mode & 0o777).toBe(0o700);
     } finally {
       process.umask(old);
+    }
+  });
+
+  it('restrictSockets makes the VM sockets 0600 and skips missing ones', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'flo-paths-'));
+    dirs.push(home);
+    const l = new HomeLayout(home);
+    await l.ensureRunDir('abcdef123456');
+    const old = process.umask(0o022);
+    const srv = createServer();
+    try {
+      await new Promise<void>((r) => srv.listen(l.qmpSock('abcdef123456'), () => r()));
+    } finally {
+      process.umask(old);
+    }
+    try {
+      expect((await stat(l.qmpSock('abcdef123456'))).mode & 0o777).toBe(0o755);
+      expect(await l.restrictSockets('abcdef123456')).toEqual([l.qmpSock('abcdef123456')]);
+      expect((await stat(l.qmpSock('abcdef123456'))).mode & 0o777).toBe(0o600);
+      expect(await l.restrictSockets('abcdef123456')).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
     }
   });
 

@@ -1,6 +1,6 @@
 // Where Flotilla keeps its data: the data directory ($FLOTILLA_HOME) and the fixed layout inside it.
 // Every path the engine uses comes from HomeLayout, so tests can point the whole engine at a temp dir.
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
@@ -86,5 +86,23 @@ export class HomeLayout {
     await chmod(this.runRoot, 0o700);
     await chmod(dir, 0o700);
     return dir;
+  }
+
+  /**
+   * QEMU creates its unix sockets with its umask (usually 0755); there is no chardev option for
+   * the mode. The 0700 run dir already keeps other users out; this makes the sockets 0600 as
+   * well. Call it once QMP answers. Returns the sockets it fixed.
+   */
+  async restrictSockets(id: string): Promise<string[]> {
+    const fixed: string[] = [];
+    for (const sock of [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id)]) {
+      const st = await lstat(sock).catch(() => undefined);
+      if (!st?.isSocket()) continue;
+      if ((st.mode & 0o777) !== 0o600) {
+        await chmod(sock, 0o600);
+        fixed.push(sock);
+      }
+    }
+    return fixed;
   }
 }
