@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { seriousViolations } from './fixtures/axe';
 import { bootableIso } from './fixtures/bootable-iso';
 import { homeWithDefaultGuest } from './fixtures/flotilla-home';
-import { distinctColors } from './fixtures/pixels';
+import { inkFraction } from './fixtures/pixels';
 import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
@@ -59,7 +59,7 @@ test.describe('a VM with a display', () => {
     const tile = tiles.tile(VM);
     await tile.expectState('running');
     await expect(tile.screenThumb).toBeVisible({ timeout: 120_000 });
-    await expect.poll(() => distinctColors(tile.screenThumb), { timeout: 120_000 }).toBeGreaterThan(2);
+    await expect.poll(() => inkFraction(tile.screenThumb), { timeout: 120_000 }).toBeGreaterThan(0.005);
 
     await tile.open();
     const view = new VmViewPage(page, VM);
@@ -67,7 +67,7 @@ test.describe('a VM with a display', () => {
     await expect(view.panel.getByRole('status')).toHaveText('Connected', { timeout: 60_000 });
     const canvas = view.display.locator('canvas').first();
     await expect(canvas).toBeVisible();
-    await expect.poll(() => distinctColors(canvas), { timeout: 60_000 }).toBeGreaterThan(2);
+    await expect.poll(() => inkFraction(canvas), { timeout: 60_000 }).toBeGreaterThan(0.005);
     expect(await seriousViolations(page)).toEqual([]);
     await page.screenshot({ path: info.outputPath('display-tab.png') });
     await view.back();
