@@ -366,11 +366,19 @@ export class Supervisor {
     const gen = ++this.generation;
     this.exitInfo = null;
     this.lifecycle(`spawning ${this.deps.qemuBinary} ${args.join(' ')}`);
-    const child = this.deps.spawn(this.deps.qemuBinary, args, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: res.vmDir,
-    });
+    // QEMU creates its sockets, pidfile and screendumps with our umask: make them 0600 from
+    // birth (the child inherits the umask at fork, inside this synchronous call)
+    const oldUmask = process.umask(0o077);
+    let child: ChildProcess;
+    try {
+      child = this.deps.spawn(this.deps.qemuBinary, args, {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: res.vmDir,
+      });
+    } finally {
+      process.umask(oldUmask);
+    }
     this.child = child;
     this.pid = child.pid ?? null;
     const closed = new Promise<void>((resolve) => {
@@ -398,6 +406,7 @@ export class Supervisor {
       return { exit, tail: await this.qemuTail() };
     }
     this.attachQmp(qmp, gen);
+    await this.deps.layout.restrictSockets(this.id).catch(() => undefined);
     this.startTime = this.pid ? await this.readStartTime(this.pid) : null;
     const status = (await qmp.execute<{ status: string }>('query-status')).status;
     this.runningSince = this.now();
