@@ -1,0 +1,67 @@
+// Human-readable output of the CLI (the --json output is the contract DTOs themselves).
+import type { PortEntry, VmInfo } from '../../shared/contract';
+
+export function formatPorts(ports: readonly PortEntry[]): string {
+  return ports
+    .filter((p) => p.purpose === 'forward')
+    .map((p) => `${p.host}:${p.hostPort}->${p.guestPort}/${p.proto}`)
+    .join(', ');
+}
+
+export function formatTable(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function formatList(vms: readonly VmInfo[]): string {
+  if (vms.length === 0) return 'no VMs yet: create one with `flotilla create NAME`\n';
+  const rows = [['NAME', 'STATE', 'AGENT', 'PID', 'IPS', 'PORTS']];
+  for (const vm of vms) {
+    rows.push([vm.name, vm.state, vm.agent, vm.pid === null ? '-' : String(vm.pid), vm.ips.join(',') || '-', formatPorts(vm.ports) || '-']);
+  }
+  return formatTable(rows);
+}
+
+function sourceText(vm: VmInfo): string {
+  const s = vm.spec.source;
+  switch (s.kind) {
+    case 'default':
+      return 'default guest';
+    case 'iso':
+      return `ISO ${s.path} (disk ${s.diskSizeGiB} GiB)`;
+    case 'disk':
+      return `disk ${s.path} (${s.mode})`;
+    case 'kernel':
+      return `kernel ${s.kernel}${s.initrd ? ` + initrd ${s.initrd}` : ''}${s.append ? ` append "${s.append}"` : ''}${s.disk ? ` disk ${s.disk}` : ''}`;
+  }
+}
+
+export function formatInfo(vm: VmInfo): string {
+  const lines: [string, string][] = [
+    ['name', vm.name],
+    ['id', vm.id],
+    ['state', `${vm.state} (${vm.reason}) since ${vm.stateSince}`],
+    ['pid', vm.pid === null ? '-' : String(vm.pid) + (vm.adopted ? ' (adopted)' : '')],
+    ['agent', vm.agent],
+    ['ips', vm.ips.join(', ') || '-'],
+    ['ports', formatPorts(vm.ports) || '-'],
+    ['source', sourceText(vm)],
+    ['cpus', String(vm.spec.cpus)],
+    ['memory', `${vm.spec.memoryMiB} MiB`],
+    ['firmware', vm.spec.firmware],
+    ['display', vm.spec.display],
+    ['forwards', vm.spec.forwards.map((f) => `${f.guestPort}${f.hostPort ? `:${f.hostPort}` : ''}/${f.proto}`).join(', ') || '-'],
+    ['restart', vm.spec.restartPolicy],
+    ['keep running on quit', vm.spec.keepRunningOnQuit ? 'yes' : 'no'],
+  ];
+  if (!vm.qmpHealthy) lines.push(['qmp', 'not answering (the VM is left alone)']);
+  if (vm.lastExit) lines.push(['last exit', `${vm.lastExit.reason} at ${vm.lastExit.at}`]);
+  if (vm.lastDiskCheck) lines.push(['last disk check', `exit ${vm.lastDiskCheck.exitCode}: ${vm.lastDiskCheck.summary}`]);
+  const w = Math.max(...lines.map(([k]) => k.length));
+  let out = lines.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v}`).join('\n') + '\n';
+  if (vm.state === 'crashed' && vm.lastExit?.logTail.length) {
+    out += `last log lines:\n${vm.lastExit.logTail.map((l) => `  ${l}`).join('\n')}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,363 @@
+// The `flotilla` commands. Each command is a few contract calls through openEngine(): a
+// client of the running engine, or (when none runs) a short-lived engine of its own that
+// lets go of its VMs on exit (they keep running, detached, and are adopted later).
+// Errors are one line on stderr and exit code 1; --json prints the contract DTOs.
+import { EventEmitter } from 'node:events';
+import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
+import { FlotillaError, toWireError } from '../../shared/errors';
+import { dispatch } from '../../shared/rpc';
+import { openEngine, type OpenedEngine } from '../engine/open-engine';
+import { flotillaHome } from '../engine/paths';
+import { parseArgs, parseForward, parseSource, type OptionSpec } from './args';
+import { formatInfo, formatList, formatPorts } from './format';
+import { runServe } from './serve-command';
+
+export const USAGE = `usage: flotilla COMMAND [options]
+
+  list [--json]                              all VMs
+  create NAME [--from default|iso:PATH|disk:PATH|kernel:PATH] [--initrd PATH] [--append STR]
+              [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]
+              [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]
+              [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]
+              [--start] [--json]
+  start NAME [--wait-agent] [--json]         boot a VM
+  stop NAME [--force]                        ACPI powerdown, then quit/kill after a deadline
+  restart|pause|resume NAME                  reset, pause or resume a running VM
+  rm NAME                                    delete a stopped VM and its disks
+  info NAME [--json]                         settings, state and last exit
+  ports [NAME] [--json]                      forwarded host ports (127.0.0.1)
+  logs NAME [--serial] [--follow]            lifecycle + QEMU log, or the serial console log
+  exec NAME -- CMD [ARGS...]                 run a command in the guest (needs the agent)
+  console NAME                               interactive serial console (Ctrl-] leaves)
+  image build-default [--out DIR]            build the embedded default guest
+  serve [options]                            run the engine with the web UI (see flotilla serve --help)
+
+FLOTILLA_HOME sets the data directory (default $XDG_DATA_HOME/flotilla).
+`;
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const realIo: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) };
+
+/** A contract session for one CLI run: validation and error shaping identical to every transport. */
+export class CliSession {
+  readonly events = new EventEmitter();
+  private readonly closers: (() => void)[] = [];
+  private readonly ctx: CallContext;
+  private offBroadcast: (() => void) | null = null;
+
+  constructor(readonly opened: OpenedEngine) {
+    this.events.setMaxListeners(0);
+    this.ctx = {
+      clientId: `cli-${process.pid}`,
+      emit: (event, payload) => this.events.emit(event, payload),
+      onClose: (cb) => void this.closers.push(cb),
+    };
+  }
+
+  get handler(): ContractHandler {
+    return this.opened.handler;
+  }
+
+  async call<M extends Method>(method: M, req: MethodRequest<M>): Promise<MethodResult<M>> {
+    const env = await dispatch(this.handler, method, req, this.ctx);
+    if (!env.ok) throw FlotillaError.fromWire(env.error);
+    return env.value as MethodResult<M>;
+  }
+
+  on<E extends EventName>(event: E, cb: (p: EventPayloads[E]) => void): void {
+    if (!this.offBroadcast) this.offBroadcast = this.handler.onEvent((e, p) => this.events.emit(e, p));
+    this.events.on(event, cb as (p: unknown) => void);
+  }
+
+  async find(nameOrId: string | undefined): Promise<VmInfo> {
+    if (!nameOrId) throw new FlotillaError('BAD_REQUEST', 'which VM? give its NAME');
+    return this.call('vm.find', { nameOrId });
+  }
+
+  async close(): Promise<void> {
+    this.offBroadcast?.();
+    for (const c of this.closers.splice(0)) c();
+    await this.opened.close();
+  }
+}
+
+const JSON_OPT: Record<string, OptionSpec> = { json: { kind: 'bool' } };
+
+const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
+  list: JSON_OPT,
+  create: {
+    ...JSON_OPT,
+    from: { kind: 'string' },
+    initrd: { kind: 'string' },
+    append: { kind: 'string' },
+    'kernel-disk': { kind: 'string' },
+    'disk-mode': { kind: 'string' },
+    cpus: { kind: 'int' },
+    memory: { kind: 'int' },
+    'disk-size': { kind: 'int' },
+    firmware: { kind: 'string' },
+    display: { kind: 'string' },
+    forward: { kind: 'string', multi: true },
+    restart: { kind: 'string' },
+    'keep-running': { kind: 'bool' },
+    start: { kind: 'bool' },
+  },
+  start: { ...JSON_OPT, 'wait-agent': { kind: 'bool' } },
+  stop: { ...JSON_OPT, force: { kind: 'bool' } },
+  restart: JSON_OPT,
+  pause: JSON_OPT,
+  resume: JSON_OPT,
+  rm: JSON_OPT,
+  info: JSON_OPT,
+  ports: JSON_OPT,
+  logs: { serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
+  exec: {},
+  console: {},
+  image: { out: { kind: 'string' } },
+};
+
+/** Pure part of `create`: turn CLI options into a vm.create config (validated again by the contract). */
+export function createConfigFromArgs(name: string | undefined, o: Record<string, unknown>, cwd = process.cwd()): Record<string, unknown> {
+  if (!name) throw new FlotillaError('BAD_REQUEST', 'create needs a NAME, e.g. `flotilla create web1`');
+  const source = parseSource(
+    o.from as string | undefined,
+    {
+      ...(o.initrd !== undefined ? { initrd: o.initrd as string } : {}),
+      ...(o.append !== undefined ? { append: o.append as string } : {}),
+      ...(o['disk-size'] !== undefined ? { diskSizeGiB: o['disk-size'] as number } : {}),
+      ...(o['disk-mode'] !== undefined ? { diskMode: o['disk-mode'] as string } : {}),
+      ...(o['kernel-disk'] !== undefined ? { kernelDisk: o['kernel-disk'] as string } : {}),
+    },
+    cwd,
+  );
+  const config: Record<string, unknown> = { name, source };
+  if (o.cpus !== undefined) config.cpus = o.cpus;
+  if (o.memory !== undefined) config.memoryMiB = o.memory;
+  if (o.firmware !== undefined) config.firmware = o.firmware;
+  if (o.display !== undefined) config.display = o.display;
+  if (o.forward !== undefined) config.forwards = (o.forward as string[]).map(parseForward);
+  if (o.restart !== undefined) config.restartPolicy = o.restart;
+  if (o['keep-running']) config.keepRunningOnQuit = true;
+  return config;
+}
+
+function printJson(io: CliIo, v: unknown): void {
+  io.out(JSON.stringify(v, null, 2) + '\n');
+}
+
+/** Resolves on Ctrl-C / SIGTERM, for the commands that follow output. */
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+async function buildDefaultDirect(outDir: string, io: CliIo): Promise<number> {
+  const { buildDefaultGuest } = await import('../engine/guest/build-default');
+  const r = await buildDefaultGuest({ home: flotillaHome(), outDir, onProgress: (m, pct) => io.err(`${pct === null ? '' : `[${pct}%] `}${m}\n`) });
+  io.out(`built the default guest (kernel ${r.manifest.kernelVersion}) in ${r.dir}\n`);
+  return 0;
+}
+
+export async function runCli(argv: readonly string[], io: CliIo = realIo): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    io.out(USAGE);
+    return command ? 0 : 1;
+  }
+  if (command === 'serve') return runServe(args);
+  const spec = COMMAND_OPTIONS[command];
+  if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}; run \`flotilla help\``);
+  const a = parseArgs(args, spec, command);
+  if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
+  const o = a.options;
+  const json = o.json === true;
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1 };
+  if (a.positionals.length > (maxPositionals[command] ?? 1)) {
+    throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
+  }
+  const name = a.positionals[0];
+
+  if (command === 'image') {
+    if (name !== 'build-default') throw new FlotillaError('BAD_REQUEST', 'usage: flotilla image build-default [--out DIR]');
+    if (o.out !== undefined) return buildDefaultDirect(o.out as string, io);
+  }
+  // validate before touching the engine, so a typo never starts one
+  const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
+  if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
+
+  const session = new CliSession(await openEngine({ shell: 'cli' }));
+  try {
+    return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
+  } finally {
+    await session.close();
+  }
+}
+
+async function runCommand(
+  command: string,
+  name: string | undefined,
+  o: ParsedOptions,
+  rest: string[],
+  json: boolean,
+  s: CliSession,
+  io: CliIo,
+  createConfig: Record<string, unknown> | null,
+): Promise<number> {
+  const vmInfo = (vm: VmInfo): void => (json ? printJson(io, vm) : io.out(formatInfo(vm)));
+  switch (command) {
+    case 'list': {
+      const vms = await s.call('vm.list', {});
+      if (json) printJson(io, vms);
+      else io.out(formatList(vms));
+      return 0;
+    }
+    case 'create': {
+      s.on('vm.progress', (p) => {
+        if (p.progress && !json) io.err(`${p.progress.message ?? p.progress.op}${p.progress.percent === null ? '' : ` ${p.progress.percent.toFixed(0)}%`}\n`);
+      });
+      const vm = await s.call('vm.create', { config: createConfig as never, start: o.start === true });
+      if (json) printJson(io, vm);
+      else io.out(`created ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
+      return 0;
+    }
+    case 'start': {
+      const vm = await s.find(name);
+      const after = await s.call('vm.start', { id: vm.id, waitAgent: o['wait-agent'] === true });
+      if (json) printJson(io, after);
+      else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
+      return 0;
+    }
+    case 'stop': {
+      const vm = await s.find(name);
+      const after = await s.call('vm.stop', { id: vm.id, force: o.force === true });
+      if (json) printJson(io, after);
+      else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
+      return 0;
+    }
+    case 'restart':
+    case 'pause':
+    case 'resume': {
+      const vm = await s.find(name);
+      const method = command === 'restart' ? 'vm.restart' : command === 'pause' ? 'vm.pause' : 'vm.resume';
+      const after = await s.call(method, { id: vm.id });
+      if (json) printJson(io, after);
+      else io.out(`${after.name} is ${after.state}\n`);
+      return 0;
+    }
+    case 'rm': {
+      const vm = await s.find(name);
+      const r = await s.call('vm.delete', { id: vm.id });
+      if (json) printJson(io, r);
+      else io.out(`deleted ${vm.name}\n`);
+      return 0;
+    }
+    case 'info':
+      vmInfo(await s.find(name));
+      return 0;
+    case 'ports': {
+      const id = name ? (await s.find(name)).id : undefined;
+      const ports = await s.call('vm.ports', id ? { id } : {});
+      if (json) printJson(io, ports);
+      else {
+        const vms = await s.call('vm.list', {});
+        const nameOf = new Map(vms.map((v) => [v.id, v.name]));
+        io.out(ports.length === 0 ? 'no ports in use\n' : ports.map((p) => `${nameOf.get(p.vmId) ?? p.vmId}\t${p.host}:${p.hostPort} -> ${p.guestPort ?? '-'}/${p.proto}\n`).join(''));
+      }
+      return 0;
+    }
+    case 'logs':
+      return logsCommand(await s.find(name), o, s, io);
+    case 'exec': {
+      const vm = await s.find(name);
+      const r = await s.call('vm.exec', { id: vm.id, command: rest, timeoutMs: 600_000 });
+      if (r.stdout) io.out(r.stdout);
+      if (r.stderr) io.err(r.stderr);
+      if (r.truncated) io.err('flotilla: output was truncated by the guest agent\n');
+      if (r.exitCode !== null) return r.exitCode;
+      return r.signal !== undefined ? 128 + r.signal : 1;
+    }
+    case 'console':
+      return consoleCommand(await s.find(name), s, io);
+    case 'image': {
+      s.on('engine.progress', (p) => io.err(`${p.percent === null ? '' : `[${p.percent}%] `}${p.message ?? p.op}\n`));
+      const r = await s.call('image.buildDefault', {});
+      io.out(`built the default guest (kernel ${r.kernelVersion}) in ${r.dir}\n`);
+      return 0;
+    }
+  }
+  throw new FlotillaError('BAD_REQUEST', `unknown command ${command}`);
+}
+
+type ParsedOptions = Record<string, unknown>;
+
+async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {
+  if (o.serial) {
+    if (o.follow) s.on('console.data', (p) => p.id === vm.id && io.out(p.data));
+    const { scrollback } = await s.call('console.subscribe', { id: vm.id });
+    io.out(scrollback);
+    if (!o.follow) return 0;
+    await untilInterrupted();
+    return 0;
+  }
+  const tail = (o.tail as number | undefined) ?? 200;
+  const { entries } = await s.call('vm.logs', { id: vm.id, tail });
+  for (const e of entries) io.out(`${e.t} [${e.source}] ${e.text}\n`);
+  if (!o.follow) return 0;
+  s.on('vm.log', (p) => p.id === vm.id && io.out(`${p.entry.t} [${p.entry.source}] ${p.entry.text}\n`));
+  await untilInterrupted();
+  return 0;
+}
+
+/** Raw-mode terminal on the VM's serial console; Ctrl-] (0x1d) leaves, as in telnet. */
+async function consoleCommand(vm: VmInfo, s: CliSession, io: CliIo): Promise<number> {
+  const stdin = process.stdin;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  s.on('console.data', (p) => p.id === vm.id && io.out(p.data));
+  s.on('vm.changed', (p) => {
+    if (p.id === vm.id && (p.state === 'stopped' || p.state === 'crashed')) {
+      io.err(`\r\n[flotilla: ${p.name} is ${p.state}: ${p.reason}]\r\n`);
+      done();
+    }
+  });
+  const { scrollback } = await s.call('console.subscribe', { id: vm.id });
+  io.err(`[connected to ${vm.name}'s serial console; Ctrl-] leaves]\r\n`);
+  io.out(scrollback);
+  const raw = stdin.isTTY === true;
+  if (raw) stdin.setRawMode(true);
+  stdin.resume();
+  const onData = (buf: Buffer): void => {
+    const quit = buf.indexOf(0x1d);
+    const chunk = quit >= 0 ? buf.subarray(0, quit) : buf;
+    if (chunk.length) void s.call('console.input', { id: vm.id, data: chunk.toString('utf8') }).catch((e: unknown) => io.err(`\r\n[flotilla: ${(e as Error).message}]\r\n`));
+    if (quit >= 0) done();
+  };
+  stdin.on('data', onData);
+  stdin.once('end', () => done());
+  await finished;
+  stdin.off('data', onData);
+  if (raw) stdin.setRawMode(false);
+  stdin.pause();
+  io.err('\r\n[left the console]\n');
+  return 0;
+}
+
+/** Entry point: run, print one clear error line on failure, exit with the code. */
+export async function main(argv: readonly string[]): Promise<never> {
+  let code: number;
+  try {
+    code = await runCli(argv);
+  } catch (err) {
+    const w = toWireError(err);
+    process.stderr.write(`flotilla: ${w.message}\n`);
+    code = 1;
+  }
+  // the short-lived engine has let go of its VMs; nothing else should keep us alive
+  process.exit(code);
+}

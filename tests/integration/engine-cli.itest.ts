@@ -1,0 +1,105 @@
+// The `flotilla` CLI as a user runs it, with no engine running: each command is a
+// short-lived engine; VMs it starts keep running after it exits and the next command
+// adopts them. Errors are one line on stderr with exit code 1.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PortEntry, VmInfo } from '../../shared/contract';
+import { bundle, CLI_ENTRY } from './fixtures/bundle';
+import { cleanupHome, makeHome, processesUsing, run, runLeftovers } from './fixtures/engine-harness';
+
+describe('flotilla CLI', () => {
+  let home: string;
+  let cli: string;
+  const flotilla = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(process.execPath, [cli, ...args], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' }, timeoutMs: 170_000 });
+
+  beforeAll(async () => {
+    [home, cli] = await Promise.all([makeHome(), bundle(CLI_ENTRY)]);
+  });
+
+  afterAll(async () => {
+    await cleanupHome(home);
+  });
+
+  it('reports bad input as one line on stderr with exit code 1', async () => {
+    for (const args of [
+      ['create', 'x', '--from', 'iso:/nope/missing.iso'],
+      ['create', 'Bad_Name'],
+      ['start', 'ghost'],
+      ['create', 'x', '--cpu', '2'],
+      ['frobnicate'],
+    ]) {
+      const r = await flotilla(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^flotilla: /);
+    }
+    expect((await flotilla('create', 'x', '--from', 'iso:/nope/missing.iso')).stderr).toBe('flotilla: ISO not found: /nope/missing.iso\n');
+    expect((await flotilla('start', 'ghost')).stderr).toBe('flotilla: no VM named "ghost"\n');
+  });
+
+  it('create, start --wait-agent, adopt across invocations, exec with the guest exit code, stop', async () => {
+    const created = await flotilla('create', 'web', '--memory', '192', '--forward', '8080', '--json');
+    expect(created.code, created.stderr).toBe(0);
+    const vm = JSON.parse(created.stdout) as VmInfo;
+    expect(vm).toMatchObject({ name: 'web', state: 'stopped', spec: { memoryMiB: 192, forwards: [{ proto: 'tcp', guestPort: 8080 }] } });
+
+    const started = await flotilla('start', 'web', '--wait-agent', '--json');
+    expect(started.code, started.stderr).toBe(0);
+    const up = JSON.parse(started.stdout) as VmInfo;
+    expect(up).toMatchObject({ state: 'running', agent: 'ready' });
+
+    // the CLI that started it has exited; QEMU lives on and the next CLI adopts it
+    expect(await processesUsing(home)).toEqual([up.pid]);
+    const listed = JSON.parse((await flotilla('list', '--json')).stdout) as VmInfo[];
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ name: 'web', state: 'running', pid: up.pid, adopted: true });
+
+    const ports = JSON.parse((await flotilla('ports', 'web', '--json')).stdout) as PortEntry[];
+    expect(ports).toEqual(up.ports);
+
+    const ex = await flotilla('exec', 'web', '--', '/bin/sh', '-c', 'echo out; echo err >&2; exit 3');
+    expect(ex).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+
+    const table = await flotilla('list');
+    expect(table.stdout).toMatch(/^NAME\s+STATE\s+AGENT/);
+    expect(table.stdout).toMatch(/web\s+running/);
+
+    const info = await flotilla('info', 'web');
+    expect(info.stdout).toMatch(/state:\s+running/);
+
+    const serial = await flotilla('logs', 'web', '--serial');
+    expect(serial.code).toBe(0);
+    const logs = await flotilla('logs', 'web');
+    expect(logs.stdout).toMatch(/\[lifecycle\] .*stopped → starting: start requested/);
+
+    // the serial console: typed input reaches the guest shell, Ctrl-] leaves, the VM keeps running
+    const con = spawn(process.execPath, [cli, 'console', 'web'], { env: { ...process.env, FLOTILLA_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    con.stdout.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer on the console: ${screen.slice(-300)}`)), 60_000);
+      con.stdout.on('data', (c: string) => {
+        screen += c;
+        if (screen.includes('cli-console-42')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      con.stderr.once('data', () => con.stdin.write('\necho cli-console-$((6*7))\n'));
+    });
+    con.stdin.write('\x1d');
+    const conCode = await new Promise<number | null>((r) => con.once('exit', r));
+    expect(conCode).toBe(0);
+    expect(JSON.parse((await flotilla('info', 'web', '--json')).stdout)).toMatchObject({ state: 'running', pid: up.pid });
+
+    const stopped = await flotilla('stop', 'web');
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toMatch(/^web is stopped/);
+    expect(await processesUsing(home)).toEqual([]);
+    expect(await runLeftovers(home)).toEqual([]);
+
+    expect((await flotilla('rm', 'web')).code).toBe(0);
+    expect(JSON.parse((await flotilla('list', '--json')).stdout)).toEqual([]);
+  });
+});
