@@ -1,0 +1,118 @@
+// @vitest-environment jsdom
+// The create dialog puts the engine's verdict on the field it is about (clashing name,
+// missing ISO, taken port), checks the shared schema before asking, and creates nothing on
+// error. The first-run button creates and starts a default VM in one click.
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Method } from '../../../shared/contract';
+import { FlotillaError } from '../../../shared/errors';
+import { setApi } from '../api/current';
+import { resetStreams } from '../store/streams';
+import { resetStore, useStore } from '../store/store';
+import { FakeTransport, makeVm } from '../test-support/fake-transport';
+import { CreateVmDialog } from './create-vm-dialog';
+import { EmptyState } from './empty-state';
+
+function describedText(el: HTMLElement): string {
+  return (el.getAttribute('aria-describedby') ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((id) => document.getElementById(id)?.textContent ?? '')
+    .join(' ');
+}
+
+describe('create VM dialog', () => {
+  let api: FakeTransport;
+  let createAnswer: unknown;
+  beforeEach(() => {
+    resetStore();
+    resetStreams();
+    createAnswer = null;
+    api = new FakeTransport((method: Method) => {
+      if (method === 'vm.create') return createAnswer;
+      if (method === 'path.inspect') return { path: '/x', exists: false, readable: false, isFile: false, size: null, format: null };
+      return { ok: true };
+    });
+    setApi(api);
+    useStore.setState((s) => ({ ui: { ...s.ui, dialog: { kind: 'create' } } }));
+  });
+  afterEach(() => cleanup());
+
+  const submit = async (): Promise<void> => {
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Create VM' })));
+  };
+
+  it('shows a clashing name on the Name field and creates nothing', async () => {
+    createAnswer = new FlotillaError('NAME_TAKEN', 'a VM named web already exists');
+    render(<CreateVmDialog />);
+    const name = screen.getByLabelText('Name');
+    fireEvent.change(name, { target: { value: 'web' } });
+    await submit();
+    expect(name.getAttribute('aria-invalid')).toBe('true');
+    expect(describedText(name)).toContain('a VM named web already exists');
+    expect(Object.keys(useStore.getState().vms.byId)).toHaveLength(0);
+    expect(screen.getByRole('dialog', { name: 'New virtual machine' })).toBeTruthy();
+  });
+
+  it('shows a missing ISO on the ISO field', async () => {
+    createAnswer = new FlotillaError('FILE_NOT_FOUND', 'ISO not found: /srv/nope.iso', { path: '/srv/nope.iso' });
+    render(<CreateVmDialog />);
+    fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
+    const iso = screen.getByLabelText('ISO image');
+    fireEvent.change(iso, { target: { value: '/srv/nope.iso' } });
+    await submit();
+    expect(describedText(iso)).toContain('ISO not found: /srv/nope.iso');
+  });
+
+  it('shows a taken host port on its forward row', async () => {
+    createAnswer = new FlotillaError('PORT_TAKEN', 'host port 45022 is in use', { hostPort: 45022 });
+    render(<CreateVmDialog />);
+    fireEvent.change(screen.getByLabelText('Host port of forward 1'), { target: { value: '45022' } });
+    await submit();
+    expect(screen.getByLabelText('Host port of forward 1').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByRole('alert').textContent).toContain('host port 45022 is in use');
+  });
+
+  it('maps schema errors from the engine (config.* paths) to fields', async () => {
+    createAnswer = new FlotillaError('BAD_REQUEST', 'invalid request', { fields: { 'config.cpus': 'too many CPUs for this host' } });
+    render(<CreateVmDialog />);
+    await submit();
+    expect(describedText(screen.getByLabelText('CPUs'))).toContain('too many CPUs for this host');
+  });
+
+  it('checks the shared schema before asking the engine', async () => {
+    render(<CreateVmDialog />);
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'Bad Name!' } });
+    await submit();
+    expect(describedText(screen.getByLabelText('Name'))).toMatch(/a-z, 0-9/);
+    expect(api.calls.some((c) => c.method === 'vm.create')).toBe(false);
+  });
+
+  it('creates, closes, and starts the new VM', async () => {
+    const vm = makeVm('linux-1', { state: 'stopped' });
+    createAnswer = vm;
+    render(<CreateVmDialog />);
+    await submit();
+    const create = api.calls.find((c) => c.method === 'vm.create');
+    expect(create?.req).toMatchObject({ config: { name: 'linux-1', source: { kind: 'default' }, forwards: [{ proto: 'tcp', guestPort: 22 }] } });
+    expect(useStore.getState().vms.byId[vm.id]?.name).toBe('linux-1');
+    expect(useStore.getState().ui.dialog).toBeNull();
+    expect(api.calls.some((c) => c.method === 'vm.start')).toBe(true);
+  });
+});
+
+describe('first run', () => {
+  afterEach(() => cleanup());
+  it('"Start a Linux VM" creates a default VM with SSH forwarded and starts it', async () => {
+    resetStore();
+    const vm = makeVm('linux-1', { state: 'stopped' });
+    const api = new FakeTransport((m) => (m === 'vm.create' ? vm : m === 'vm.start' ? { ...vm, state: 'running' } : { ok: true }));
+    setApi(api);
+    render(<EmptyState />);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Start a Linux VM' })));
+    expect(api.calls.map((c) => c.method)).toEqual(['vm.create', 'vm.start']);
+    expect(api.calls[0]!.req).toMatchObject({ config: { name: 'linux-1', source: { kind: 'default' }, forwards: [{ guestPort: 22 }] } });
+    expect(useStore.getState().vms.byId[vm.id]?.state).toBe('running');
+    expect(within(document.body).queryByRole('alert')).toBeNull();
+  });
+});

@@ -1,0 +1,99 @@
+// @vitest-environment jsdom
+// A tile offers exactly the actions the shared guards allow, and an engine error lands on
+// the tile it belongs to, with its detail, while other tiles stay clean.
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FlotillaError } from '../../../shared/errors';
+import { setApi } from '../api/current';
+import { applyVm } from '../store/events';
+import { resetStreams } from '../store/streams';
+import { resetStore, useStore } from '../store/store';
+import { FakeTransport, makeVm } from '../test-support/fake-transport';
+import { TileGrid } from './tile-grid';
+
+function buttons(tile: HTMLElement): string[] {
+  return within(within(tile).getByRole('group', { name: 'Actions' }))
+    .getAllByRole('button')
+    .map((b) => b.getAttribute('aria-label') ?? b.textContent?.trim() ?? '');
+}
+
+describe('VM tile', () => {
+  let api: FakeTransport;
+  let release: (() => void) | null;
+  beforeEach(() => {
+    resetStore();
+    resetStreams();
+    release = null;
+    api = new FakeTransport((method) => {
+      if (method === 'vm.start') {
+        return new Promise((_, reject) => {
+          release = () =>
+            reject(new FlotillaError('QEMU_FAILED', 'QEMU failed to start a: could not open disk', { logTail: ['qemu: disk.qcow2: Permission denied'] }));
+        });
+      }
+      if (method === 'console.subscribe') return { scrollback: 'Welcome\r\nlinux-1:~# ' };
+      return { ok: true };
+    });
+    setApi(api);
+  });
+  afterEach(() => cleanup());
+
+  it('offers actions by state, as the guards say', () => {
+    applyVm(makeVm('run', { state: 'running' }));
+    applyVm(makeVm('off', { state: 'stopped' }));
+    applyVm(makeVm('zzz', { state: 'paused' }));
+    applyVm(makeVm('bye', { state: 'stopping' }));
+    render(<TileGrid />);
+    expect(buttons(screen.getByRole('region', { name: 'VM run' }))).toEqual(['Stop', 'Pause', 'Restart', 'Force stop', 'Open']);
+    expect(buttons(screen.getByRole('region', { name: 'VM off' }))).toEqual(['Start', 'Delete', 'Open']);
+    expect(buttons(screen.getByRole('region', { name: 'VM zzz' }))).toEqual(['Stop', 'Resume', 'Restart', 'Force stop', 'Open']);
+    expect(buttons(screen.getByRole('region', { name: 'VM bye' }))).toEqual(['Force stop', 'Open']);
+    expect(screen.getByTestId('vm-run-state').textContent).toBe('running');
+  });
+
+  it('shows pending on the tile, then the engine error with its detail on that tile only', async () => {
+    applyVm(makeVm('a', { state: 'stopped' }));
+    applyVm(makeVm('b', { state: 'stopped' }));
+    render(<TileGrid />);
+    const a = screen.getByRole('region', { name: 'VM a' });
+    const b = screen.getByRole('region', { name: 'VM b' });
+    fireEvent.click(within(a).getByRole('button', { name: 'Start' }));
+    expect(within(a).getByRole('status').textContent).toContain('Starting…');
+    expect(within(a).getByRole('button', { name: 'Start' })).toHaveProperty('disabled', true);
+    expect(within(b).getByRole('button', { name: 'Start' })).toHaveProperty('disabled', false);
+    await act(async () => release?.());
+    const alert = within(a).getByRole('alert');
+    expect(alert.textContent).toContain('Start failed');
+    expect(alert.textContent).toContain('could not open disk');
+    expect(alert.textContent).toContain('Permission denied');
+    expect(within(b).queryByRole('alert')).toBeNull();
+    fireEvent.click(within(alert).getByRole('button', { name: 'Dismiss error' }));
+    expect(within(a).queryByRole('alert')).toBeNull();
+  });
+
+  it('shows the console tail of a headless VM and its forwarded ports', async () => {
+    const vm = makeVm('linux-1', { state: 'running' });
+    applyVm(vm);
+    render(<TileGrid />);
+    const tile = screen.getByRole('region', { name: 'VM linux-1' });
+    expect(await within(tile).findByText(/linux-1:~#/)).toBeTruthy();
+    expect(api.calls.some((c) => c.method === 'console.subscribe')).toBe(true);
+    const ports = within(tile).getByRole('list', { name: 'Forwarded ports of linux-1' });
+    expect(ports.textContent).toMatch(/127\.0\.0\.1:\d+ → 22/);
+    expect(within(tile).getByRole('button', { name: /^Copy 127\.0\.0\.1:\d+$/ })).toBeTruthy();
+  });
+
+  it('asks before deleting and says the disks go too', async () => {
+    applyVm(makeVm('old', { state: 'stopped', spec: { ...makeVm('x').spec, name: 'old', disks: ['disk.qcow2'] } }));
+    const { App } = await import('../app');
+    useStore.setState((s) => ({ vms: { ...s.vms, loaded: true } }));
+    render(<App />);
+    fireEvent.click(within(screen.getByRole('region', { name: 'VM old' })).getByRole('button', { name: 'Delete' }));
+    const dlg = screen.getByRole('alertdialog', { name: 'Delete old?' });
+    expect(dlg.textContent).toMatch(/disks/);
+    expect(api.calls.some((c) => c.method === 'vm.delete')).toBe(false);
+    await act(async () => fireEvent.click(within(dlg).getByRole('button', { name: 'Delete VM and disks' })));
+    expect(api.calls.find((c) => c.method === 'vm.delete')?.req).toMatchObject({ id: expect.any(String) });
+    expect(screen.queryByRole('region', { name: 'VM old' })).toBeNull();
+  });
+});
