@@ -34,16 +34,14 @@ export function Toolbar(): ReactElement {
         />
         <kbd aria-hidden="true">/</kbd>
       </div>
-      <label className="select-label">
-        <span className="visually-hidden">Sort by</span>
-        <select aria-label="Sort by" value={sort} onChange={(e) => setSort(e.target.value as SortKey)}>
-          <option value="name">Name</option>
-          <option value="state">State</option>
-          <option value="created">Newest</option>
-        </select>
-      </label>
-      <button type="button" className="btn btn-primary" onClick={() => openDialog({ kind: 'create' })}>
-        <Icon name="plus" size={14} /> New VM
+      <select aria-label="Sort by" value={sort} onChange={(e) => setSort(e.target.value as SortKey)}>
+        <option value="name">Sort: Name</option>
+        <option value="state">Sort: State</option>
+        <option value="created">Sort: Newest</option>
+      </select>
+      <button type="button" className="btn btn-primary" aria-label="New VM" title="New VM (n)" onClick={() => openDialog({ kind: 'create' })}>
+        <Icon name="plus" size={14} />
+        <span className="btn-label">New VM</span>
       </button>
     </div>
   );

@@ -8,6 +8,7 @@ import { useVisible } from '../lib/use-visible';
 import { clearTileError, openVm, setFocused } from '../store/actions';
 import { acquire } from '../store/streams';
 import { useStore } from '../store/store';
+import { Icon } from './icons';
 import { InlineError } from './inline-error';
 import { PortChips } from './port-chips';
 import { ProgressBar } from './progress-bar';
@@ -76,6 +77,7 @@ function Thumbnail({ id }: { id: string }): ReactElement | null {
   const hasDisplay = useStore((s) => s.vms.byId[id]?.hasDisplay ?? false);
   const active = useStore((s) => (s.vms.byId[id] ? isActive(s.vms.byId[id]) : false));
   const reason = useStore((s) => s.vms.byId[id]?.reason ?? '');
+  const state = useStore((s) => s.vms.byId[id]?.state ?? 'stopped');
   useEffect(() => {
     if (!visible || !active) return;
     return acquire(hasDisplay ? 'thumbnail' : 'console', id);
@@ -83,7 +85,11 @@ function Thumbnail({ id }: { id: string }): ReactElement | null {
   return (
     <figure ref={ref} className={`thumb${hasDisplay ? ' thumb-screen' : ''}`} aria-label={`${hasDisplay ? 'Screen' : 'Console'} of ${name}`} onDoubleClick={() => openVm(id, hasDisplay ? 'display' : 'console')}>
       {!active ? (
-        <div className="thumb-empty thumb-off">{reason || 'Not running'}</div>
+        <div className="thumb-empty thumb-off">
+          <Icon name={state === 'crashed' ? 'alert' : 'power'} size={20} />
+          <span className="thumb-off-state">{state}</span>
+          {reason && <span className="thumb-off-reason">{reason}</span>}
+        </div>
       ) : hasDisplay ? (
         <ScreenThumb id={id} name={name} />
       ) : (
