@@ -137,6 +137,8 @@ export class Supervisor {
   private agentWaiters: (() => void)[] = [];
   private onLaunchExit: (() => void) | null = null;
   private wakeAgentLoop: (() => void) | null = null;
+  /** what the current QEMU process printed (the log file also holds earlier runs) */
+  private recentOutput: string[] = [];
   private ipsFetchedAt = 0;
   private runtimeWrite: Promise<void> = Promise.resolve();
 
@@ -289,7 +291,8 @@ export class Supervisor {
         const stop = this.pendingStop();
         if (stop) throw new FlotillaError('QEMU_FAILED', `start of ${spec.name} was aborted: ${stop.reason}`);
         const bind = parseHostfwdFailure(failure.tail);
-        if (bind && attempt < START_ATTEMPTS) {
+        const ours = bind !== null && forwards.some((f) => f.hostPort === bind.hostPort && f.proto === bind.proto);
+        if (bind && ours && attempt < START_ATTEMPTS) {
           const requested = spec.forwards.some((f) => f.hostPort === bind.hostPort && f.proto === bind.proto);
           if (requested) {
             throw new FlotillaError('PORT_TAKEN', `host port ${bind.hostPort}/${bind.proto} is already in use; choose another port for this forward`, {
@@ -321,7 +324,7 @@ export class Supervisor {
       const to = this.stopRequested ? 'stopped' : failState;
       if (this.stopRequested) this.stopRequested = null;
       if (this.state !== to && canTransition(this.state, to)) this.transition(to, `start failed: ${why}`);
-      this.lastExit = { at: new Date(this.now()).toISOString(), code: null, signal: null, reason: `start failed: ${why}`, logTail: await this.qemuTail() };
+      this.lastExit = { at: new Date(this.now()).toISOString(), code: null, signal: null, reason: `start failed: ${why}`, logTail: this.recentOutput.length ? this.recentOutput.slice(-LOG_TAIL_LINES) : await this.qemuTail() };
       this.wantRunning = false;
       this.saveRuntime();
       this.hooks.changed();
@@ -365,6 +368,7 @@ export class Supervisor {
     const args = buildQemuArgs(spec, res);
     const gen = ++this.generation;
     this.exitInfo = null;
+    this.recentOutput = [];
     this.lifecycle(`spawning ${this.deps.qemuBinary} ${args.join(' ')}`);
     // QEMU creates its sockets, pidfile and screendumps with our umask: make them 0600 from
     // birth (the child inherits the umask at fork, inside this synchronous call)
@@ -403,7 +407,7 @@ export class Supervisor {
       await Promise.race([closed, sleep(1000)]);
       const exit = this.exitInfo ?? { code: null, signal: null };
       this.teardownProcess();
-      return { exit, tail: await this.qemuTail() };
+      return { exit, tail: this.recentOutput.slice(-LOG_TAIL_LINES) };
     }
     this.attachQmp(qmp, gen);
     await this.deps.layout.restrictSockets(this.id).catch(() => undefined);
@@ -430,13 +434,22 @@ export class Supervisor {
         }
         const stamp = new Date(this.now()).toISOString();
         if (lines.length) this.qemuLog.write(lines.map((l) => `${stamp} ${l}\n`).join(''));
+        this.remember(lines);
       });
       stream.on('end', () => {
-        if (partial) this.qemuLog.write(`${new Date(this.now()).toISOString()} ${partial}\n`);
+        if (partial) {
+          this.qemuLog.write(`${new Date(this.now()).toISOString()} ${partial}\n`);
+          this.remember([partial]);
+        }
         partial = '';
       });
       stream.on('error', () => undefined);
     }
+  }
+
+  private remember(lines: string[]): void {
+    this.recentOutput.push(...lines.filter((l) => l.trim() !== ''));
+    if (this.recentOutput.length > 4 * LOG_TAIL_LINES) this.recentOutput.splice(0, this.recentOutput.length - LOG_TAIL_LINES);
   }
 
   private async connectQmpLoop(sock: string, gen: number): Promise<QmpClient | null> {
