@@ -84,6 +84,12 @@ test.describe('a VM with a display', () => {
     await tile.expectState('running');
     await expect(tile.consoleThumb.locator('pre')).toHaveText(/login|#|\$/, { timeout: 120_000 });
     await expect(tile.cpuSparkline.locator('path.spark-line')).toHaveCount(1, { timeout: 30_000 });
+    // and one that is not running, as a real fleet has
+    await tiles.newVmButton.click();
+    await dialog.field('Name').fill('build-box');
+    await dialog.startAfterCreating.uncheck();
+    await dialog.submit();
+    await tiles.tile('build-box').expectState('stopped');
     // let a few more samples arrive so the sparklines have shape
     await page.waitForTimeout(8000);
     expect(await seriousViolations(page)).toEqual([]);
