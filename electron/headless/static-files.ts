@@ -25,7 +25,7 @@ export function contentTypeFor(file: string): string {
   return TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
-/** The Content-Security-Policy for the renderer; the same as the meta tag in renderer/index.html. */
+/** The renderer's Content-Security-Policy: the meta tag in renderer/index.html plus frame-ancestors, which only works as a header. */
 export const RENDERER_CSP = [
   "default-src 'self'",
   "script-src 'self'",
