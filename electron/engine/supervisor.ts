@@ -92,6 +92,15 @@ export function stripStamp(line: string): string {
   return line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '');
 }
 
+/**
+ * Our state for a QMP run status: only 'running' runs guest code; every other status
+ * (paused, prelaunch, suspended, inmigrate, io-error, ...) is paused. Spawn, adoption and
+ * the health probe must agree, or an adopted VM flips state on the next probe.
+ */
+export function vmStateOfStatus(status: string): 'running' | 'paused' {
+  return status === 'running' ? 'running' : 'paused';
+}
+
 interface ExitInfo {
   code: number | null;
   signal: string | null;
@@ -224,7 +233,7 @@ export class Supervisor {
       this.lifecycle(`adopted QEMU ${pid} but QMP does not answer (${(err as Error).message}); will keep trying`);
       void this.reconnectQmp(gen);
     }
-    this.state = status === 'paused' || status === 'suspended' ? 'paused' : 'running';
+    this.state = vmStateOfStatus(status);
     this.reason = `adopted running QEMU (pid ${pid})`;
     this.stateSince = new Date(this.now()).toISOString();
     this.runningSince = this.now();
@@ -414,7 +423,7 @@ export class Supervisor {
     this.startTime = this.pid ? await this.readStartTime(this.pid) : null;
     const status = (await qmp.execute<{ status: string }>('query-status')).status;
     this.runningSince = this.now();
-    this.transition(status === 'paused' ? 'paused' : 'running', `QEMU is ${status} (pid ${this.pid})`);
+    this.transition(vmStateOfStatus(status), `QEMU is ${status} (pid ${this.pid})`);
     this.console.attach();
     void this.agentLoop(gen);
     return null;
@@ -521,7 +530,7 @@ export class Supervisor {
         this.lifecycle('QMP answers again');
         this.hooks.changed();
       }
-      const paused = status !== 'running';
+      const paused = vmStateOfStatus(status) === 'paused';
       if (paused && this.state === 'running' && !this.stopRequested) this.transition('paused', `QEMU reports ${status}`);
       else if (!paused && this.state === 'paused') this.transition('running', 'QEMU reports running');
     } catch {
