@@ -149,11 +149,12 @@ function printJson(io: CliIo, v: unknown): void {
   io.out(JSON.stringify(v, null, 2) + '\n');
 }
 
-/** Resolves on Ctrl-C / SIGTERM, for the commands that follow output. */
-function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
+/** Resolves on Ctrl-C / SIGTERM, for the commands that follow output; rejects if the engine goes away. */
+function untilInterrupted(s: CliSession): Promise<void> {
+  return new Promise((resolve, reject) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
+    void s.opened.disconnected?.then(() => reject(new FlotillaError('DISCONNECTED', 'the engine went away')));
   });
 }
 
@@ -302,7 +303,7 @@ async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliI
     const { scrollback } = await s.call('console.subscribe', { id: vm.id });
     io.out(scrollback);
     if (!o.follow) return 0;
-    await untilInterrupted();
+    await untilInterrupted(s);
     return 0;
   }
   const tail = (o.tail as number | undefined) ?? 200;
@@ -310,7 +311,7 @@ async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliI
   for (const e of entries) io.out(`${e.t} [${e.source}] ${e.text}\n`);
   if (!o.follow) return 0;
   s.on('vm.log', (p) => p.id === vm.id && io.out(`${p.entry.t} [${p.entry.source}] ${p.entry.text}\n`));
-  await untilInterrupted();
+  await untilInterrupted(s);
   return 0;
 }
 
@@ -340,10 +341,19 @@ async function consoleCommand(vm: VmInfo, s: CliSession, io: CliIo): Promise<num
   };
   stdin.on('data', onData);
   stdin.once('end', () => done());
+  let lost = false;
+  void s.opened.disconnected?.then(() => {
+    lost = true;
+    done();
+  });
   await finished;
   stdin.off('data', onData);
   if (raw) stdin.setRawMode(false);
   stdin.pause();
+  if (lost) {
+    io.err('\r\n[flotilla: the engine went away]\n');
+    return 1;
+  }
   io.err('\r\n[left the console]\n');
   return 0;
 }

@@ -102,7 +102,13 @@ export class Engine implements ContractHandler {
       this.accel ??= await detectAccel();
       await this.ports.load();
       const specs = await this.store.load();
-      await Promise.all(specs.map((s) => this.addSupervisor(s.id).init()));
+      // one VM that cannot be settled must not keep the engine (and every other VM) down
+      await Promise.all(
+        specs.map((s) => {
+          const sup = this.addSupervisor(s.id);
+          return sup.init().catch((err: unknown) => sup.lifecycle(`could not settle this VM at engine start: ${(err as Error).message}`));
+        }),
+      );
       this.statsTimer = setInterval(() => void this.sampleStats(), this.opts.statsIntervalMs ?? 1000);
       this.statsTimer.unref();
     })();

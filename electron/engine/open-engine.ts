@@ -25,6 +25,8 @@ export interface OpenedEngine {
   engine?: Engine;
   /** Engine role: stop serving and let go of VMs (they keep running). Client role: disconnect. */
   close(): Promise<void>;
+  /** Client role: resolves when the connection to the engine is lost. */
+  disconnected?: Promise<void>;
 }
 
 export interface OpenEngineOptions {
@@ -91,9 +93,11 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
     const sock = await connectApiSocket(layout.engineSock);
     if (sock) {
       const client = new ChannelClient(socketChannel(sock));
+      const disconnected = new Promise<void>((resolve) => sock.once('close', () => resolve()));
       return {
         handler: new RemoteHandler(client),
         role: 'client',
+        disconnected,
         close: async () => {
           sock.end();
           sock.destroy();

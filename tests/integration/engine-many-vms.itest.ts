@@ -52,6 +52,8 @@ describe(`${COUNT} default-guest VMs at once`, () => {
       expect(vm.agent).toBe('ready');
       expect(vm.pid).toBeGreaterThan(1);
     }
+    // the agent reports each guest's address on QEMU user networking
+    for (const vm of vms) expect((await client.waitVm(vm.id, (v) => v.ips.length > 0, `IPs of ${vm.name}`, 30_000)).ips).toContain('10.0.2.15');
     const ports = vms.map((vm) => vm.ports.find((p) => p.purpose === 'forward' && p.guestPort === 8080)!.hostPort);
     expect(new Set(ports).size).toBe(COUNT);
 
