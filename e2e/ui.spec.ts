@@ -99,6 +99,28 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await page.screenshot({ path: info.outputPath('stopped.png') });
   });
 
+  test('logs show lifecycle events with reasons; settings of a stopped VM save', async () => {
+    const info = test.info();
+    await new TilesPage(page).tile(VM).open();
+    const view = new VmViewPage(page, VM);
+    await view.selectTab('Logs');
+    const log = view.panel.getByRole('log', { name: 'VM log' });
+    await expect(log).toContainText(/stopp/i);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.screenshot({ path: info.outputPath('logs.png') });
+
+    await view.selectTab('Settings');
+    const cpus = view.panel.getByLabel('CPUs', { exact: true });
+    await expect(cpus).toBeEnabled();
+    await cpus.fill('2');
+    await view.panel.getByRole('button', { name: 'Save changes' }).click();
+    await expect(view.panel.getByRole('status')).toHaveText('Saved');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.screenshot({ path: info.outputPath('settings.png') });
+    await view.back();
+    await expect(new TilesPage(page).tile(VM).root).toContainText('2 vCPU');
+  });
+
   test('6. creating a VM with an existing name shows the inline error and creates nothing', async () => {
     const info = test.info();
     const tiles = new TilesPage(page);
