@@ -2,7 +2,9 @@
 // (detected without triggering electron's download; skipped with the reason otherwise):
 // the window opens with a locked-down page, lists VMs, and starts one.
 import { _electron as electron, expect, test, type ElectronApplication, type Page } from '@playwright/test';
-import { cli, findElectronBinary, missingBuild, ROOT, tempHome } from './shell-helpers';
+import { homeWithDefaultGuest } from './fixtures/flotilla-home';
+import { TilesPage } from './pages/tiles-page';
+import { cli, findElectronBinary, missingBuild, ROOT } from './shell-helpers';
 
 const found = findElectronBinary();
 const why = 'why' in found ? found.why : missingBuild();
@@ -13,14 +15,14 @@ test.describe('Electron app', () => {
 
   let app: ElectronApplication;
   let page: Page;
-  let home: ReturnType<typeof tempHome>;
+  let home: ReturnType<typeof homeWithDefaultGuest>;
 
   test.beforeAll(async () => {
-    home = tempHome();
+    home = homeWithDefaultGuest();
     // created before launch so the app lists it on its first fetch
     const r = cli(home.home, ['create', 'e2e-vm', '--json']);
     expect(r.status, r.stderr).toBe(0);
-    app = await electron.launch({ executablePath: (found as { bin: string }).bin, args: [ROOT], env: { ...process.env, FLOTILLA_HOME: home.home } });
+    app = await electron.launch({ executablePath: (found as { bin: string }).bin, args: [ROOT], env: { ...process.env, FLOTILLA_HOME: home.home, FLOTILLA_ACCEL: process.env.FLOTILLA_ACCEL ?? 'tcg' } });
     page = await app.firstWindow();
   });
 
@@ -50,9 +52,11 @@ test.describe('Electron app', () => {
   });
 
   test('lists VMs and starts one', async () => {
-    const tile = page.getByRole('article').filter({ hasText: 'e2e-vm' }).or(page.getByTestId('vm-e2e-vm'));
-    await expect(page.getByText('e2e-vm', { exact: true }).first()).toBeVisible();
-    await tile.first().getByRole('button', { name: /^start/i }).click();
-    await expect(tile.first().getByText(/running|starting/i).first()).toBeVisible({ timeout: 60_000 });
+    const tiles = new TilesPage(page);
+    await tiles.waitLoaded();
+    const tile = tiles.tile('e2e-vm');
+    await expect(tile.root).toBeVisible();
+    await tile.button('Start').click();
+    await tile.expectState('running');
   });
 });
