@@ -12,7 +12,8 @@ import { isElf, readElfDynamic } from './elf';
 import { findGuestAssetsDir } from './guest-assets';
 import { makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
 import { resolveModules } from './kernel-modules';
-import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM } from './boot-profile';
+import { extractVmlinux, hasPvhNote } from './vmlinux';
+import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM, TCG_ONLY_CMDLINE } from './boot-profile';
 
 export type { GuestManifest } from './guest-manifest';
 
@@ -179,7 +180,12 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     const kernelVersions = await readdir(join(kroot, 'lib/modules')).catch(() => [] as string[]);
     if (kernelVersions.length !== 1) throw new Error(`${kernelPkg!.name} should hold exactly one lib/modules/<version>, found ${kernelVersions.join(', ') || 'none'}`);
     const kernelVersion = kernelVersions[0]!;
-    const vmlinuz = await readFile(join(kroot, 'boot', `vmlinuz-${kernelVersion}`));
+    const bzImage = await readFile(join(kroot, 'boot', `vmlinuz-${kernelVersion}`));
+    // boot the plain ELF through PVH when we can: skips the guest-side decompressor (slow under TCG)
+    progress('extracting vmlinux', 50);
+    const elf = extractVmlinux(bzImage);
+    const pvh = elf !== null && hasPvhNote(elf);
+    const vmlinuz = pvh ? elf : bzImage;
 
     progress('collecting modules and libraries', 55);
     const moduleLines: string[] = [];
@@ -230,10 +236,11 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
 
     const manifest = makeManifest({
       kernelVersion,
-      cmdline: DEFAULT_GUEST_CMDLINE.join(' '),
+      cmdline: [...DEFAULT_GUEST_CMDLINE, ...TCG_ONLY_CMDLINE].join(' '),
       nameParam: GUEST_NAME_PARAM,
       machine: DEFAULT_GUEST_PROFILE.machine,
       initrdCompression: compression,
+      kernelFormat: pvh ? 'pvh-elf' : 'bzimage',
       packages: [meta!, kernelPkg!, busybox!, ...agentDebs],
       modules: [...moduleFiles.keys()],
       vmlinuz: { sha256: sha256(vmlinuz), size: vmlinuz.length },

@@ -7,6 +7,7 @@ import { parseControl, parseDependsField } from './deb-cache';
 import { makeManifest, parseManifest, serializeManifest } from './guest-manifest';
 import { defaultGuestAppend, guestHostname } from './boot-profile';
 import { isLibraryPackage } from './build-default';
+import { extractVmlinux, lz4LegacyDecompress } from './vmlinux';
 
 /** Reads back a newc archive (independent of the writer's code paths). */
 function readCpio(buf: Buffer) {
@@ -110,6 +111,7 @@ describe('manifest', () => {
     nameParam: 'flotilla.name',
     machine: 'q35',
     initrdCompression: 'none' as const,
+    kernelFormat: 'pvh-elf' as const,
     packages: [
       { name: 'qemu-guest-agent', version: '1:7.2+dfsg-7', sha256: 'a'.repeat(64) },
       { name: 'busybox-static', version: '1:1.35.0-4', sha256: 'b'.repeat(64) },
@@ -141,5 +143,21 @@ describe('boot profile', () => {
     expect(guestHostname('x'.repeat(100))).toHaveLength(63);
     expect(defaultGuestAppend('my vm')).toMatch(/(^| )console=ttyS0( |$)/);
     expect(defaultGuestAppend('my vm')).toMatch(/ flotilla\.name=my-vm$/);
+  });
+});
+
+describe('vmlinux extraction', () => {
+  it('decodes LZ4 legacy streams, including overlapping matches', () => {
+    // literals "abc", then a match 3 back of length 6 (overlaps itself), then a literal-only "x"
+    const block = Buffer.from([0x32, 0x61, 0x62, 0x63, 0x03, 0x00, 0x10, 0x78]);
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(0x184c2102, 0);
+    header.writeUInt32LE(block.length, 4);
+    expect(lz4LegacyDecompress(Buffer.concat([header, block]), 10).toString()).toBe('abcabcabcx');
+    expect(() => lz4LegacyDecompress(Buffer.concat([header, block]), 11)).toThrow(/expected 11/);
+  });
+
+  it('leaves anything that is not an LZ4 bzImage alone', () => {
+    expect(extractVmlinux(Buffer.alloc(4096))).toBeNull();
   });
 });

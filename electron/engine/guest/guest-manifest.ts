@@ -15,6 +15,8 @@ export const GuestManifestSchema = z.object({
   nameParam: z.string(),
   machine: z.string(),
   initrdCompression: z.enum(['none', 'gzip']),
+  /** 'pvh-elf': vmlinuz is the uncompressed ELF vmlinux, booted by QEMU through its PVH entry */
+  kernelFormat: z.enum(['pvh-elf', 'bzimage']),
   packages: z.array(z.object({ name: z.string(), version: z.string(), sha256 })),
   modules: z.array(z.string()),
   files: z.object({
@@ -31,6 +33,7 @@ export interface ManifestInput {
   nameParam: string;
   machine: string;
   initrdCompression: 'none' | 'gzip';
+  kernelFormat: 'pvh-elf' | 'bzimage';
   packages: { name: string; version: string; sha256: string }[];
   modules: string[];
   vmlinuz: { sha256: string; size: number };
@@ -46,6 +49,7 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     nameParam: m.nameParam,
     machine: m.machine,
     initrdCompression: m.initrdCompression,
+    kernelFormat: m.kernelFormat,
     packages: [...m.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
     modules: [...m.modules],
     files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd } },
