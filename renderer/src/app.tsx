@@ -27,7 +27,7 @@ function Dialogs(): ReactElement | null {
 function Main({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback | undefined }): ReactElement {
   const openId = useStore((s) => s.ui.openVmId);
   const loaded = useStore((s) => s.vms.loaded);
-  const count = useStore(selectVmCount);
+  const count = useStore((s) => selectVmCount(s) + Object.values(s.vms.creating).filter((c) => c.vmId !== null).length);
   if (openId) return <VmView id={openId} />;
   if (!loaded)
     return (

@@ -101,6 +101,41 @@ describe('create VM dialog', () => {
   });
 });
 
+describe('a create with disk work', () => {
+  afterEach(() => cleanup());
+  it('closes the dialog and shows the new VM as a tile with a progress bar until the engine commits it', async () => {
+    resetStore();
+    resetStreams();
+    let finish: (v: unknown) => void = () => {};
+    const api = new FakeTransport((m) => (m === 'vm.create' ? new Promise((r) => (finish = r)) : { ok: true }));
+    setApi(api);
+    const { connectStore } = await import('../store/events');
+    const off = connectStore(api);
+    useStore.setState((s) => ({ vms: { ...s.vms, loaded: true }, ui: { ...s.ui, dialog: { kind: 'create' } } }));
+    const { App } = await import('../app');
+    render(<App />);
+    fireEvent.click(screen.getByRole('radio', { name: /Disk image/ }));
+    fireEvent.change(screen.getByLabelText('Disk image'), { target: { value: '/srv/big.qcow2' } });
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'imported' } });
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Start after creating' }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Create VM' })));
+    expect(screen.getByRole('dialog', { name: 'New virtual machine' })).toBeTruthy();
+
+    // the engine accepted it and reports the import of a VM it has not committed yet
+    await act(async () => api.emit('vm.progress', { id: 'newvm0000001', progress: { op: 'disk-import', percent: 40, message: 'copying /srv/big.qcow2' } }));
+    expect(screen.queryByRole('dialog', { name: 'New virtual machine' })).toBeNull();
+    const tile = screen.getByRole('region', { name: 'VM imported' });
+    expect(within(tile).getByRole('progressbar', { name: 'copying /srv/big.qcow2' }).getAttribute('aria-valuenow')).toBe('40');
+    expect(screen.getByTestId('vm-imported-state').textContent).toBe('creating');
+
+    await act(async () => finish(makeVm('imported', { id: 'newvm0000001', state: 'stopped' })));
+    const real = screen.getByRole('region', { name: 'VM imported' });
+    expect(within(real).queryByRole('progressbar')).toBeNull();
+    expect(screen.getByTestId('vm-imported-state').textContent).toBe('stopped');
+    off();
+  });
+});
+
 describe('first run', () => {
   afterEach(() => cleanup());
   it('"Start a Linux VM" creates a default VM with SSH forwarded and starts it', async () => {

@@ -42,7 +42,7 @@ export function CreateVmDialog(): ReactElement {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
-  const waitingFor = useRef<{ name: string; known: Set<string> } | null>(null);
+  const waitingFor = useRef<{ name: string } | null>(null);
 
   // A suggested name follows the source until the user types their own.
   const chooseKind = (k: VmSourceKind): void => {
@@ -52,11 +52,12 @@ export function CreateVmDialog(): ReactElement {
     if (!nameTouched) setName(nextDefaultName(Object.values(names).map((v) => v.name), k === 'default' || k === 'kernel' ? 'linux' : 'vm'));
   };
 
-  // The new VM shows up as a tile (with its progress bar) before a long import finishes.
+  // The new VM shows up as a tile (with its progress bar) as soon as the engine accepted it
+  // and started on the disk; the dialog steps aside then instead of blocking a long import.
+  const started = useStore((s) => Object.values(s.vms.creating).some((c) => c.vmId !== null && c.name === waitingFor.current?.name));
   useEffect(() => {
-    const w = waitingFor.current;
-    if (w && Object.values(names).some((v) => v.name === w.name && !w.known.has(v.id))) closeDialog();
-  }, [names]);
+    if (started) closeDialog();
+  }, [started]);
 
   const buildConfig = (): VmConfigInput => {
     const source: VmConfigInput['source'] =
@@ -87,9 +88,10 @@ export function CreateVmDialog(): ReactElement {
     }
     setErrors({});
     setBusy(true);
-    waitingFor.current = { name: config.name, known: new Set(Object.keys(useStore.getState().vms.byId)) };
+    waitingFor.current = { name: config.name };
     const { vm, error } = await createVm(config, start);
     waitingFor.current = null;
+    if (useStore.getState().ui.dialog?.kind !== 'create') return; // closed meanwhile; the tile has it
     setBusy(false);
     if (vm) {
       closeDialog();

@@ -5,7 +5,7 @@ import type { VmConfigInput, VmPatch } from '../../../shared/spec';
 import { getApi } from '../api/current';
 import { toUiError } from './errors';
 import { applyRemoved, applyVm } from './events';
-import { IDLE_OP, useStore, type Dialog, type SortKey, type UiError, type VmTab } from './store';
+import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type UiError, type VmTab } from './store';
 
 function setOp(id: string, patch: Partial<typeof IDLE_OP>): void {
   useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));
@@ -56,14 +56,43 @@ export async function updateVm(id: string, patch: VmPatch): Promise<UiError | nu
 }
 
 /** Create (and optionally start) a VM. A start failure lands on the new tile, not the form. */
+let createSeq = 1;
+
+function setCreating(key: string, patch: Partial<CreatingVm> | null): void {
+  useStore.setState((s) => {
+    const creating = { ...s.vms.creating };
+    const cur = creating[key];
+    if (patch === null) delete creating[key];
+    else if (cur) creating[key] = { ...cur, ...patch };
+    return { vms: { ...s.vms, creating } };
+  });
+}
+
+export function dismissCreating(key: string): void {
+  setCreating(key, null);
+}
+
 export async function createVm(config: VmConfigInput, start: boolean): Promise<{ vm: VmInfo | null; error: UiError | null }> {
   const api = getApi();
+  const key = `create-${createSeq++}`;
+  useStore.setState((s) => ({
+    vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: config.name, vmId: null, progress: null, error: null } } },
+  }));
   let vm: VmInfo;
   try {
     vm = await api.invoke('vm.create', { config, start: false });
   } catch (err) {
-    return { vm: null, error: toUiError(err, 'Create') };
+    const error = toUiError(err, 'Create');
+    // Once disk work began the dialog is gone and the placeholder tile carries the error.
+    if (useStore.getState().vms.creating[key]?.vmId) setCreating(key, { error, progress: null });
+    else setCreating(key, null);
+    return { vm: null, error };
   }
+  useStore.setState((s) => {
+    const creating = { ...s.vms.creating };
+    delete creating[key];
+    return { vms: { ...s.vms, creating } };
+  });
   applyVm(vm);
   if (start) void startVm(vm.id);
   return { vm, error: null };

@@ -1,6 +1,6 @@
 // The renderer's ONE subscription to engine events. It writes into the store and nothing
 // else does. On every (re)connect it fetches the full state once, then applies events.
-import type { EventPayloads, VmInfo, VmStats } from '../../../shared/contract';
+import type { EventPayloads, Progress, VmInfo, VmStats } from '../../../shared/contract';
 import { isActive } from '../../../shared/state';
 import type { Transport } from '../api/transport';
 import { toUiError } from './errors';
@@ -60,6 +60,21 @@ function patchVm(id: string, fn: (vm: VmInfo) => VmInfo): void {
   });
 }
 
+/** Progress for a known VM goes on its tile; for an id we have not seen yet it belongs to a
+ *  create in flight (the engine reports disk work before it commits the VM). */
+export function applyProgress(id: string, progress: Progress | null): void {
+  if (useStore.getState().vms.byId[id]) {
+    patchVm(id, (vm) => ({ ...vm, progress }));
+    return;
+  }
+  useStore.setState((s) => {
+    const all = Object.values(s.vms.creating);
+    const c = all.find((x) => x.vmId === id) ?? all.find((x) => x.vmId === null);
+    if (!c) return s;
+    return { vms: { ...s.vms, creating: { ...s.vms.creating, [c.key]: { ...c, vmId: id, progress } } } };
+  });
+}
+
 function appendLog({ id, entry }: EventPayloads['vm.log']): void {
   useStore.setState((s) => {
     const logs = s.consoles.logs[id];
@@ -79,7 +94,7 @@ export async function refreshAll(api: Transport): Promise<void> {
       for (const vm of list) byId[vm.id] = vm;
       const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
       return {
-        vms: { byId, ops: keep(s.vms.ops), stats: keep(s.vms.stats), loaded: true },
+        vms: { ...s.vms, byId, ops: keep(s.vms.ops), stats: keep(s.vms.stats), loaded: true },
         ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null },
       };
     });
@@ -96,7 +111,7 @@ export function connectStore(api: Transport): () => void {
     api.on('vm.removed', ({ id }) => applyRemoved(id)),
     api.on('vm.stats', applyStats),
     api.on('vm.agent', ({ id, agent, ips }) => patchVm(id, (vm) => ({ ...vm, agent, ips }))),
-    api.on('vm.progress', ({ id, progress }) => patchVm(id, (vm) => ({ ...vm, progress }))),
+    api.on('vm.progress', ({ id, progress }) => applyProgress(id, progress)),
     api.on('vm.log', appendLog),
     api.on('console.data', ({ id, data }) => appendConsole(id, data)),
     api.on('vm.thumbnail', ({ id, pngBase64 }) => setThumb(id, pngBase64)),

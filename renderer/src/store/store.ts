@@ -5,7 +5,7 @@
 // Components select single fields; actions (store/actions.ts) are module functions that call
 // useStore.setState. Only store/events.ts writes engine events in.
 import { create } from 'zustand';
-import type { EngineInfo, ExecResult, LogEntry, VmInfo } from '../../../shared/contract';
+import type { EngineInfo, ExecResult, LogEntry, Progress, VmInfo } from '../../../shared/contract';
 import type { ErrorCode } from '../../../shared/errors';
 import type { ConnectionStatus } from '../api/transport';
 
@@ -43,8 +43,19 @@ export type SortKey = 'name' | 'state' | 'created';
 export type VmTab = 'console' | 'display' | 'exec' | 'logs' | 'settings';
 export type Dialog = { kind: 'create' } | { kind: 'delete'; id: string } | { kind: 'help' } | null;
 
+/** A VM being created: shown as a tile with a progress bar before the engine commits it. */
+export interface CreatingVm {
+  key: string;
+  name: string;
+  /** the id the engine's vm.progress events carry, once the disk work started */
+  vmId: string | null;
+  progress: Progress | null;
+  error: UiError | null;
+}
+
 export interface VmsSlice {
   byId: Record<string, VmInfo>;
+  creating: Record<string, CreatingVm>;
   ops: Record<string, TileOp>;
   stats: Record<string, StatsSeries>;
   /** the first full list has arrived */
@@ -84,7 +95,7 @@ export interface StoreState {
 
 export function initialState(): StoreState {
   return {
-    vms: { byId: {}, ops: {}, stats: {}, loaded: false },
+    vms: { byId: {}, creating: {}, ops: {}, stats: {}, loaded: false },
     consoles: { text: {}, thumbs: {}, logs: {}, exec: {} },
     ui: {
       filter: '',

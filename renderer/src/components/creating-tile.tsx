@@ -1,0 +1,37 @@
+// A VM the engine is still creating (disk being made or imported): it shows up as a tile at
+// once, with the progress bar, and turns into the real tile when the engine commits it.
+import type { ReactElement } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { dismissCreating } from '../store/actions';
+import { useStore } from '../store/store';
+import { InlineError } from './inline-error';
+import { ProgressBar } from './progress-bar';
+
+/** Keys of creations that have started disk work (or failed after it). */
+export function useCreatingKeys(): string[] {
+  return useStore(useShallow((s) => Object.values(s.vms.creating).filter((c) => c.vmId !== null).map((c) => c.key)));
+}
+
+export function CreatingTile({ k }: { k: string }): ReactElement | null {
+  const c = useStore((s) => s.vms.creating[k]);
+  if (!c) return null;
+  return (
+    <section className="tile tile-creating" aria-label={`VM ${c.name}`} aria-busy={!c.error}>
+      <header className="tile-head">
+        <h2 className="tile-name">{c.name}</h2>
+        <span className={`badge ${c.error ? 'badge-crashed' : 'badge-starting'}`}>
+          <span className="badge-dot" aria-hidden="true" />
+          <span className="visually-hidden">State: </span>
+          <span data-testid={`vm-${c.name}-state`}>{c.error ? 'failed' : 'creating'}</span>
+        </span>
+      </header>
+      <div className="thumb thumb-creating">
+        <div className="thumb-empty thumb-off">
+          <span className="thumb-off-state">{c.error ? 'Not created' : 'Preparing the disk'}</span>
+        </div>
+      </div>
+      {c.progress && <ProgressBar progress={c.progress} />}
+      {c.error && <InlineError error={c.error} onDismiss={() => dismissCreating(k)} />}
+    </section>
+  );
+}
