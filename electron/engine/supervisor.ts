@@ -57,6 +57,8 @@ export interface SupervisorHooks {
 interface RuntimeRecord {
   /** the user wants this VM up: a missing QEMU at engine start is a crash, not a stop */
   wantRunning: boolean;
+  /** a stop began and QEMU had not exited yet */
+  stopPending?: boolean;
   lastExit: LastExit | null;
   lastDiskCheck: DiskCheck | null;
 }
@@ -142,6 +144,7 @@ export class Supervisor {
   private healthTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private wantRunning = false;
+  private stopPending = false;
   private closed = false;
   private agentWaiters: (() => void)[] = [];
   private onLaunchExit: (() => void) | null = null;
@@ -192,6 +195,7 @@ export class Supervisor {
     }
     await this.cleanRunFiles();
     await this.deps.ports.release(this.id);
+    this.stopPending = false;
     if (this.wantRunning) {
       this.state = 'crashed';
       this.reason = 'QEMU was not running when the engine started';
@@ -237,12 +241,20 @@ export class Supervisor {
     this.reason = `adopted running QEMU (pid ${pid})`;
     this.stateSince = new Date(this.now()).toISOString();
     this.runningSince = this.now();
+    // the engine that died was in the middle of stopping this VM: finish that stop
+    const stopWasRequested = this.stopPending;
     this.wantRunning = true;
     this.lifecycle(`→ ${this.state}: ${this.reason}`);
     this.startLivenessPoll(gen);
     this.console.attach();
     void this.agentLoop(gen);
     this.hooks.changed();
+    if (stopWasRequested) {
+      this.lifecycle('a stop was requested before the engine restarted; finishing it');
+      void this.stop({ reason: 'stopped (requested before the engine restarted)' }).catch((err: unknown) =>
+        this.lifecycle(`could not finish the stop: ${(err as Error).message}`),
+      );
+    }
   }
 
   // ------------------------------------------------------------------ start
@@ -605,6 +617,7 @@ export class Supervisor {
     const requested = this.stopRequested;
     const guestOff = this.guestShutdown && exit.signal === null;
     const upFor = this.now() - this.runningSince;
+    this.stopPending = false;
     void (async () => {
       this.teardownProcess();
       await this.cleanRunFiles();
@@ -735,6 +748,7 @@ export class Supervisor {
       const deadline = opts.deadlineMs ?? this.deps.stopDeadlineMs;
       this.stopRequested = { reason: opts.reason ?? 'stopped by the user' };
       this.wantRunning = false;
+      this.stopPending = true;
       this.saveRuntime();
       const wasPaused = this.state === 'paused';
       this.transition('stopping', `graceful stop requested: ACPI powerdown, then quit after ${Math.round(deadline / 1000)} s`);
@@ -757,6 +771,7 @@ export class Supervisor {
     this.cancelRestart();
     this.stopRequested = { reason };
     this.wantRunning = false;
+    this.stopPending = true;
     this.saveRuntime();
     if (this.state !== 'stopping') this.transition('stopping', 'force stop requested: quit, then kill');
     if (this.qmp) await this.qmp.execute('quit', {}, { timeoutMs: 1000 }).catch(() => undefined);
@@ -1004,6 +1019,7 @@ export class Supervisor {
     try {
       const raw = JSON.parse(await readFile(join(this.deps.layout.vmDir(this.id), RUNTIME_FILE), 'utf8')) as Partial<RuntimeRecord>;
       this.wantRunning = raw.wantRunning === true;
+      this.stopPending = raw.stopPending === true;
       this.lastExit = raw.lastExit ?? null;
       this.lastDiskCheck = raw.lastDiskCheck ?? null;
     } catch {
@@ -1012,7 +1028,7 @@ export class Supervisor {
   }
 
   private saveRuntime(): void {
-    const rec: RuntimeRecord = { wantRunning: this.wantRunning, lastExit: this.lastExit, lastDiskCheck: this.lastDiskCheck };
+    const rec: RuntimeRecord = { wantRunning: this.wantRunning, stopPending: this.stopPending, lastExit: this.lastExit, lastDiskCheck: this.lastDiskCheck };
     const file = join(this.deps.layout.vmDir(this.id), RUNTIME_FILE);
     this.runtimeWrite = this.runtimeWrite
       .then(() => writeFileAtomic(file, JSON.stringify(rec, null, 2) + '\n'))

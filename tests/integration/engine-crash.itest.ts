@@ -1,5 +1,7 @@
 // Issue 3: kill -9 of a QEMU makes its VM `crashed` with a reason and the last log lines;
 // with restartPolicy on-failure it comes back up (a new QEMU), and its ports are freed.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../electron/engine/engine';
 import { cleanupHome, makeHome, openTestEngine, processesUsing, runLeftovers, type TestClient } from './fixtures/engine-harness';
@@ -61,5 +63,31 @@ describe('kill -9 of a QEMU', () => {
     expect(again.state).toBe('running');
     await client.call('vm.stop', { id: vm.id, force: true });
     expect(await processesUsing(home)).toEqual([]);
+  });
+});
+
+describe('an engine that died while stopping a VM', () => {
+  it('is succeeded by one that adopts the QEMU and finishes the stop', async () => {
+    const home = await makeHome();
+    try {
+      const first = await openTestEngine(home);
+      const vm = await first.client.call('vm.create', { config: { name: 'halfstopped', source: { kind: 'default' }, memoryMiB: 192 }, start: true });
+      await first.client.waitVm(vm.id, (v) => v.agent === 'ready', 'agent', 60_000);
+      first.client.close();
+      await first.engine.close({ stopVms: false });
+      // what a stop that was cut short leaves behind: the user no longer wants it running
+      await writeFile(join(home, 'vms', vm.id, 'runtime.json'), JSON.stringify({ wantRunning: false, stopPending: true, lastExit: null, lastDiskCheck: null }));
+      expect(await processesUsing(home)).toEqual([vm.pid]);
+
+      const second = await openTestEngine(home);
+      const done = await second.client.waitVm(vm.id, (v) => v.state === 'stopped', 'the stop to finish', 60_000);
+      expect(done.reason).toBe('stopped (requested before the engine restarted)');
+      expect(await processesUsing(home)).toEqual([]);
+      expect(await runLeftovers(home)).toEqual([]);
+      second.client.close();
+      await second.engine.close();
+    } finally {
+      await cleanupHome(home);
+    }
   });
 });
