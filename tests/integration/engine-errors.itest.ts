@@ -142,6 +142,17 @@ describe('bad input', () => {
     await client.call('vm.delete', { id: vm.id }).catch(() => undefined);
   });
 
+  it('engine.info describes this engine', async () => {
+    expect(await client.call('engine.info', {})).toMatchObject({
+      home,
+      pid: process.pid,
+      qemuVersion: expect.stringMatching(/^\d+\.\d+/),
+      kvm: false,
+      defaultImage: { ready: true, kernelVersion: expect.stringMatching(/cloud-amd64$/), path: join(home, 'images', 'default') },
+      shell: 'test',
+    });
+  });
+
   it('host.pickFile is UNSUPPORTED outside the desktop app', async () => {
     const e = await errorOf(client.call('host.pickFile', { kind: 'iso' }));
     expect(e.code).toBe('UNSUPPORTED');

@@ -14,7 +14,8 @@ describe('a VM through its life', () => {
 
   beforeAll(async () => {
     home = await makeHome();
-    ({ engine, client } = await openTestEngine(home));
+    // a generous graceful-stop deadline: the ACPI path must do the work, however loaded the host
+    ({ engine, client } = await openTestEngine(home, { stopDeadlineMs: 60_000 }));
     vm = await client.call('vm.create', { config: { name: 'life', source: { kind: 'default' }, memoryMiB: 192, keepRunningOnQuit: true } });
     vm = await client.call('vm.start', { id: vm.id, waitAgent: true });
   });
@@ -31,6 +32,12 @@ describe('a VM through its life', () => {
     const answer = client.waitConsole(vm.id, 'sum=42', 30_000);
     await client.call('console.input', { id: vm.id, data: '\necho sum=$((40+2))\n' });
     await answer;
+  });
+
+  it('refuses to change settings of, or delete, a running VM', async () => {
+    await expect(client.call('vm.update', { id: vm.id, patch: { memoryMiB: 512 } })).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'stop life before changing its settings' });
+    await expect(client.call('vm.delete', { id: vm.id })).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'stop life before deleting it' });
+    await expect(client.call('vm.start', { id: vm.id })).rejects.toMatchObject({ code: 'ALREADY_RUNNING' });
   });
 
   it('reports CPU and memory of its QEMU at 1 Hz', async () => {
