@@ -128,7 +128,12 @@ describe('a create with disk work', () => {
     expect(within(tile).getByRole('progressbar', { name: 'copying /srv/big.qcow2' }).getAttribute('aria-valuenow')).toBe('40');
     expect(screen.getByTestId('vm-imported-state').textContent).toBe('creating');
 
-    await act(async () => finish(makeVm('imported', { id: 'newvm0000001', state: 'stopped' })));
+    // the engine announces the committed VM before vm.create answers: still one tile
+    const committed = makeVm('imported', { id: 'newvm0000001', state: 'stopped' });
+    await act(async () => api.emit('vm.progress', { id: 'newvm0000001', progress: null }));
+    await act(async () => api.emit('vm.changed', committed));
+    expect(screen.getAllByRole('region', { name: 'VM imported' })).toHaveLength(1);
+    await act(async () => finish(committed));
     const real = screen.getByRole('region', { name: 'VM imported' });
     expect(within(real).queryByRole('progressbar')).toBeNull();
     expect(screen.getByTestId('vm-imported-state').textContent).toBe('stopped');

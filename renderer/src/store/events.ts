@@ -28,7 +28,11 @@ export function applyVm(vm: VmInfo): void {
     const stats = { ...s.vms.stats };
     // a VM that stopped has no live numbers; its sparklines restart on the next run
     if (!isActive(vm)) delete stats[vm.id];
-    return { vms: { ...s.vms, byId: { ...s.vms.byId, [vm.id]: vm }, stats } };
+    // the engine committed a VM we showed as "creating": the real tile replaces it
+    const creating = Object.values(s.vms.creating).some((c) => c.vmId === vm.id || (c.name === vm.name && !c.error))
+      ? Object.fromEntries(Object.entries(s.vms.creating).filter(([, c]) => !(c.vmId === vm.id || (c.name === vm.name && !c.error))))
+      : s.vms.creating;
+    return { vms: { ...s.vms, byId: { ...s.vms.byId, [vm.id]: vm }, stats, creating } };
   });
   if (before && !isActive(before) && isActive(vm)) resubscribeAll(vm.id);
 }
@@ -69,7 +73,7 @@ export function applyProgress(id: string, progress: Progress | null): void {
   }
   useStore.setState((s) => {
     const all = Object.values(s.vms.creating);
-    const c = all.find((x) => x.vmId === id) ?? all.find((x) => x.vmId === null);
+    const c = all.find((x) => x.vmId === id) ?? (progress ? all.find((x) => x.vmId === null) : undefined);
     if (!c) return s;
     return { vms: { ...s.vms, creating: { ...s.vms.creating, [c.key]: { ...c, vmId: id, progress } } } };
   });
