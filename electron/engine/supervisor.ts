@@ -5,6 +5,17 @@
 // every transition records a reason. Also: crash detection (child 'exit' for our own
 // children; QMP close + pid polling for adopted ones), the on-failure restart policy,
 // adoption of a live QEMU on engine start, and the guest agent's readiness loop.
+//
+// Decisions worth knowing:
+// - vms/<id>/runtime.json (beside vm.json, not in it: the spec is the user's, this is the
+//   engine's) keeps wantRunning/stopPending/lastExit/lastDiskCheck across engine restarts, so
+//   a QEMU missing at start is told apart as a crash or a stop, and a stop cut short by an
+//   engine death is finished by the next engine.
+// - A pid proven ours by /proc (exe + our QMP socket in its cmdline) whose QMP does not answer
+//   is adopted with qmpHealthy=false, not marked crashed: it still holds its ports and disks,
+//   and killing it is never the engine's call. QMP is retried quietly.
+// - QEMU's stdout/stderr are pipes to the engine: QEMU ignores SIGPIPE, so when a short-lived
+//   engine (the CLI) exits the VM keeps running; output after that is lost until adoption.
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
