@@ -181,3 +181,31 @@ describe('Supervisor with a fake QEMU', () => {
     expect(s.state).toBe('running');
   });
 });
+
+describe('Supervisor without a QEMU binary', () => {
+  it('says it could not run QEMU, and the VM stays stopped', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'sup-'));
+    const layout = new HomeLayout(home);
+    const sup = new Supervisor(
+      ID,
+      () => spec(),
+      {
+        layout,
+        ports: new PortAllocator({ file: layout.portsFile }),
+        mutex: new KeyedMutex(),
+        spawn: (cmd, args, opts) => nodeSpawn(cmd, args, opts),
+        qemuBinary: '/nonexistent/qemu-system-x86_64',
+        accel: 'tcg',
+        defaultGuest: async () => ({ kernel: '/k', initrd: '/i', append: '' }),
+        stopDeadlineMs: 300,
+        agentGraceMs: 200,
+      },
+      { changed: () => undefined, log: () => undefined, progress: () => undefined },
+    );
+    await sup.init();
+    await expect(sup.start()).rejects.toMatchObject({ code: 'QEMU_FAILED', message: expect.stringContaining('could not run /nonexistent/qemu-system-x86_64') });
+    expect(sup.state).toBe('stopped');
+    await sup.detach();
+    await rm(home, { recursive: true, force: true });
+  });
+});

@@ -423,7 +423,9 @@ export class Supervisor {
     });
     this.pipeOutput(child);
     child.once('error', (err) => {
-      this.qemuLog.write(`${new Date(this.now()).toISOString()} could not run ${this.deps.qemuBinary}: ${err.message}\n`);
+      const line = `could not run ${this.deps.qemuBinary}: ${err.message}`;
+      this.qemuLog.write(`${new Date(this.now()).toISOString()} ${line}\n`);
+      this.remember([line]);
       this.onProcessExit(gen, { code: 127, signal: null });
     });
     child.once('exit', (code, signal) => this.onProcessExit(gen, { code, signal }));
