@@ -17,6 +17,7 @@ import { FlotillaError } from '../../shared/errors';
 import { ChannelClient } from '../../shared/rpc';
 import { connectApiSocket, serveApiSocket, socketChannel, type ApiSocketServer } from './api-socket';
 import { Engine, type EngineOptions } from './engine';
+import { tryEngineLock } from './engine-lock';
 import { flotillaHome, HomeLayout } from './paths';
 
 export interface OpenedEngine {
@@ -89,7 +90,8 @@ export class RemoteHandler implements ContractHandler {
 
 export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine> {
   const layout = new HomeLayout(opts.home ?? flotillaHome());
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // ~20 s: a process that holds the lock is starting an engine (adoption can take a while)
+  for (let attempt = 0; attempt < 200; attempt++) {
     const sock = await connectApiSocket(layout.engineSock);
     if (sock) {
       const client = new ChannelClient(socketChannel(sock));
@@ -104,16 +106,21 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
         },
       };
     }
-    // nobody listens: any socket file left is stale
+    // nobody listens. Only the holder of the engine lock may remove a stale socket and
+    // listen; anyone else is racing a process that is becoming the engine: wait for it.
     await mkdir(layout.home, { recursive: true, mode: 0o700 });
-    await rm(layout.engineSock, { force: true });
-    const engine = new Engine({ layout, shell: opts.shell, ...opts.engine });
+    const lock = await tryEngineLock(layout.home);
+    if (!lock) {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
     let server: ApiSocketServer;
+    const engine = new Engine({ layout, shell: opts.shell, ...opts.engine });
     try {
+      await rm(layout.engineSock, { force: true });
       server = await serveApiSocket(engine, layout.engineSock, layout.runRoot);
     } catch (err) {
-      // another process became the engine between our connect and our listen: be its client
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+      await lock.release();
       throw err;
     }
     try {
@@ -121,6 +128,7 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
     } catch (err) {
       await server.close();
       await engine.close();
+      await lock.release();
       throw err;
     }
     return {
@@ -130,6 +138,7 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
       close: async () => {
         await server.close();
         await engine.close();
+        await lock.release();
       },
     };
   }
