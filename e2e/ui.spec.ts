@@ -152,4 +152,12 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await expect(tile.root).toHaveCount(0);
     await expect(tiles.startLinuxButton).toBeVisible();
   });
+
+  test('a lost connection to the engine shows in the UI', async () => {
+    await serve!.stop();
+    const banner = page.getByRole('alert').filter({ hasText: /Connection lost/ });
+    await expect(banner).toBeVisible();
+    await expect(banner.getByRole('button', { name: 'Retry now' })).toBeVisible();
+    await page.screenshot({ path: test.info().outputPath('connection-lost.png') });
+  });
 });

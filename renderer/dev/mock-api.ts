@@ -49,6 +49,7 @@ function screenPng(label: string, hue: number): string {
 }
 
 export class MockApi implements Transport {
+  readonly nativePicker = false;
   private vms = new Map<string, VmInfo>();
   private consoles = new Map<string, string>();
   private listeners = new Map<EventName, Set<(p: unknown) => void>>();

@@ -6,6 +6,7 @@ import type { FlotillaBridge } from './bridge';
 import type { ConnectionStatus, Transport } from './transport';
 
 export class BridgeApi implements Transport {
+  readonly nativePicker = true;
   constructor(private readonly bridge: FlotillaBridge) {}
 
   async invoke<M extends Method>(method: M, req: MethodRequest<M>): Promise<MethodResult<M>> {

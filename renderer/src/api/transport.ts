@@ -3,12 +3,15 @@
 import type { Api } from '../../../shared/contract';
 
 export type ConnectionStatus =
-  | { kind: 'connecting'; attempt: number }
+  /** `reason`: why the previous connection ended, when this is a reconnect */
+  | { kind: 'connecting'; attempt: number; reason?: string }
   | { kind: 'online'; generation: number }
   | { kind: 'offline'; reason: string; retryAt: number | null; attempt: number }
   | { kind: 'unauthorized'; reason: string };
 
 export interface Transport extends Api {
+  /** The shell can show a native file picker ('host.pickFile'); otherwise paths are typed. */
+  readonly nativePicker: boolean;
   /** Called now with the current status, then on every change. An 'online' with a new
    *  generation means (re)connected: refetch state and re-subscribe streams. */
   onStatus(cb: (s: ConnectionStatus) => void): () => void;

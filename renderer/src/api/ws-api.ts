@@ -33,6 +33,8 @@ export function apiUrl(loc: Location = window.location): string {
 }
 
 export class WsApi implements Transport {
+  // a browser tab cannot open a picker on the engine's machine: paths are typed and checked
+  readonly nativePicker = false;
   private client: ChannelClient | null = null;
   private status: ConnectionStatus = { kind: 'connecting', attempt: 1 };
   private readonly statusCbs = new Set<(s: ConnectionStatus) => void>();
@@ -87,10 +89,12 @@ export class WsApi implements Transport {
     for (const cb of [...this.statusCbs]) cb(s);
   }
 
+  private lastLoss: string | null = null;
+
   private connect(): void {
     if (this.stopped) return;
     this.attempt++;
-    this.setStatus({ kind: 'connecting', attempt: this.attempt });
+    this.setStatus(this.lastLoss ? { kind: 'connecting', attempt: this.attempt, reason: this.lastLoss } : { kind: 'connecting', attempt: this.attempt });
     let ws: WebSocket;
     try {
       ws = new this.WS(this.opts.url, [WS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + this.opts.token]);
@@ -105,6 +109,7 @@ export class WsApi implements Transport {
       for (const event of EVENT_NAMES) client.on(event, (p) => this.emit(event, p));
       this.client = client;
       this.attempt = 0;
+      this.lastLoss = null;
       this.generation++;
       this.setStatus({ kind: 'online', generation: this.generation });
     });
@@ -122,6 +127,7 @@ export class WsApi implements Transport {
   }
 
   private scheduleRetry(reason: string): void {
+    this.lastLoss = reason;
     const delay = this.backoff[Math.min(this.attempt - 1, this.backoff.length - 1)] ?? 1000;
     this.setStatus({ kind: 'offline', reason, retryAt: Date.now() + delay, attempt: this.attempt });
     this.timer = setTimeout(() => {

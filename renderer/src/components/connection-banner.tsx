@@ -1,4 +1,5 @@
-// Says when the engine is out of reach, when we will retry, and offers to retry now.
+// Says when the engine is out of reach, when we will retry, and offers to retry now. The
+// message stays steady across retry attempts instead of flickering with each one.
 import { useEffect, useState, type ReactElement } from 'react';
 import { getApi } from '../api/current';
 import { useStore } from '../store/store';
@@ -14,21 +15,19 @@ export function ConnectionBanner(): ReactElement | null {
   }, [conn.kind]);
   if (conn.kind === 'online' || (conn.kind === 'connecting' && conn.attempt <= 1)) return null;
   let text: string;
-  if (conn.kind === 'connecting') text = 'Reconnecting to the engine…';
-  else if (conn.kind === 'unauthorized') text = `Not connected: ${conn.reason}. Open the URL printed by flotilla serve again.`;
+  if (conn.kind === 'unauthorized') text = `Not connected: ${conn.reason}. Open the URL printed by flotilla serve again.`;
+  else if (conn.kind === 'connecting') text = `Connection lost: ${conn.reason ?? 'the engine is not answering'}. Reconnecting…`;
   else {
     const secs = conn.retryAt ? Math.max(0, Math.ceil((conn.retryAt - now) / 1000)) : 0;
-    text = `Connection lost: ${conn.reason}. Retrying${secs > 0 ? ` in ${secs}s` : '…'}`;
+    text = `Connection lost: ${conn.reason}. ${secs > 0 ? `Retrying in ${secs}s.` : 'Reconnecting…'}`;
   }
   return (
     <div className="banner" role="alert">
       <Icon name="alert" />
       <span>{text}</span>
-      {conn.kind !== 'connecting' && (
-        <button type="button" className="btn btn-sm" onClick={() => getApi().retryNow()}>
-          Retry now
-        </button>
-      )}
+      <button type="button" className="btn btn-sm" disabled={conn.kind === 'connecting'} onClick={() => getApi().retryNow()}>
+        Retry now
+      </button>
     </div>
   );
 }

@@ -4,7 +4,6 @@ import { useEffect, useState, type ReactElement } from 'react';
 import type { PathInfo } from '../../../shared/contract';
 import { getApi } from '../api/current';
 import { formatBytes } from '../lib/format';
-import { useStore } from '../store/store';
 import { Field } from './fields';
 import { Icon } from './icons';
 
@@ -34,7 +33,7 @@ export function PathField({
   error?: string | undefined;
   optional?: boolean;
 }): ReactElement {
-  const electron = useStore((s) => s.ui.engine?.shell === 'electron');
+  const electron = getApi().nativePicker;
   const [check, setCheck] = useState<{ path: string; ok: boolean; text: string } | null>(null);
   useEffect(() => {
     if (!value.startsWith('/')) return;

@@ -11,6 +11,7 @@ export class FakeTransport implements Transport {
   private listeners = new Map<EventName, Set<(p: unknown) => void>>();
   private statusCbs = new Set<(s: ConnectionStatus) => void>();
   status: ConnectionStatus = { kind: 'online', generation: 1 };
+  nativePicker = false;
 
   constructor(private answer: Answer = () => ({ ok: true })) {}
 
