@@ -5,22 +5,29 @@ import { getApi } from '../api/current';
 import { useStore } from '../store/store';
 import { Icon } from './icons';
 
-export function ConnectionBanner(): ReactElement | null {
-  const conn = useStore((s) => s.ui.connection);
+/** "Retrying in 3s." ticking down; keyed by the deadline so each wait starts fresh. */
+function Countdown({ at }: { at: number }): ReactElement {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
-    if (conn.kind !== 'offline') return;
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
-  }, [conn.kind]);
+  }, []);
+  const secs = Math.max(0, Math.ceil((at - now) / 1000));
+  return <>{secs > 0 ? `Retrying in ${secs}s.` : 'Reconnecting…'}</>;
+}
+
+export function ConnectionBanner(): ReactElement | null {
+  const conn = useStore((s) => s.ui.connection);
   if (conn.kind === 'online' || (conn.kind === 'connecting' && conn.attempt <= 1)) return null;
-  let text: string;
-  if (conn.kind === 'unauthorized') text = `Not connected: ${conn.reason}. Open the URL printed by flotilla serve again.`;
-  else if (conn.kind === 'connecting') text = `Connection lost: ${conn.reason ?? 'the engine is not answering'}. Reconnecting…`;
-  else {
-    const secs = conn.retryAt ? Math.max(0, Math.ceil((conn.retryAt - now) / 1000)) : 0;
-    text = `Connection lost: ${conn.reason}. ${secs > 0 ? `Retrying in ${secs}s.` : 'Reconnecting…'}`;
-  }
+  let text: ReactElement;
+  if (conn.kind === 'unauthorized') text = <>Not connected: {conn.reason}. Open the URL printed by flotilla serve again.</>;
+  else if (conn.kind === 'connecting') text = <>Connection lost: {conn.reason ?? 'the engine is not answering'}. Reconnecting…</>;
+  else
+    text = (
+      <>
+        Connection lost: {conn.reason}. {conn.retryAt ? <Countdown key={conn.retryAt} at={conn.retryAt} /> : 'Reconnecting…'}
+      </>
+    );
   return (
     <div className="banner" role="alert">
       <Icon name="alert" />
