@@ -1,6 +1,6 @@
 // The window: header with the tiles toolbar, connection banner, then either the tiles (or
 // the first-run empty state) or one opened VM; dialogs on top.
-import type { ProfilerOnRenderCallback, ReactElement } from 'react';
+import { lazy, Suspense, type ProfilerOnRenderCallback, type ReactElement } from 'react';
 import { ConfirmDelete } from './components/confirm-delete';
 import { ConnectionBanner } from './components/connection-banner';
 import { CreateVmDialog } from './components/create-vm-dialog';
@@ -14,7 +14,10 @@ import { useShortcuts } from './lib/use-shortcuts';
 import { dismissNotice, openDialog } from './store/actions';
 import { selectVmCount } from './store/selectors';
 import { useStore } from './store/store';
-import { VmView } from './views/vm-view';
+
+// The VM view carries xterm.js and noVNC; load them when a VM is first opened, so the
+// tiles view comes up fast.
+const VmView = lazy(() => import('./views/vm-view').then((m) => ({ default: m.VmView })));
 
 function Dialogs(): ReactElement | null {
   const dialog = useStore((s) => s.ui.dialog);
@@ -28,7 +31,18 @@ function Main({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback | unde
   const openId = useStore((s) => s.ui.openVmId);
   const loaded = useStore((s) => s.vms.loaded);
   const count = useStore((s) => selectVmCount(s) + Object.values(s.vms.creating).filter((c) => c.vmId !== null).length);
-  if (openId) return <VmView id={openId} />;
+  if (openId)
+    return (
+      <Suspense
+        fallback={
+          <div className="loading" role="status">
+            <span className="spinner" aria-hidden="true" /> Opening…
+          </div>
+        }
+      >
+        <VmView id={openId} />
+      </Suspense>
+    );
   if (!loaded)
     return (
       <div className="loading" role="status">
