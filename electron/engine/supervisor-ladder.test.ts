@@ -89,8 +89,10 @@ describe('Supervisor with a fake QEMU', () => {
     await expect(s.resume()).rejects.toMatchObject({ code: 'INVALID_STATE' });
     await s.pause();
     expect(s.state).toBe('paused');
+    expect(s.reason).toBe('paused by the user');
     await s.resume();
     expect(s.state).toBe('running');
+    expect(s.reason).toBe('resumed by the user');
     expect(changes).toContain('starting:start requested');
   });
 

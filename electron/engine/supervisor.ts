@@ -160,6 +160,8 @@ export class Supervisor {
   private agentWaiters: (() => void)[] = [];
   private onLaunchExit: (() => void) | null = null;
   private wakeAgentLoop: (() => void) | null = null;
+  /** our own stop/cont is in flight: its STOP/RESUME event is not news, the caller records the reason */
+  private ownRunChange = 0;
   /** what the current QEMU process printed (the log file also holds earlier runs) */
   private recentOutput: string[] = [];
   private ipsFetchedAt = 0;
@@ -545,16 +547,19 @@ export class Supervisor {
 
   private async checkHealth(gen: number): Promise<void> {
     const qmp = this.qmp;
-    if (!qmp || gen !== this.generation || this.exitInfo || this.launching) return;
+    if (!qmp || gen !== this.generation || this.exitInfo || this.launching || this.ownRunChange > 0) return;
     if (this.state !== 'running' && this.state !== 'paused') return;
     try {
       const { status } = await qmp.execute<{ status: string }>('query-status', {}, { timeoutMs: 3000 });
       if (gen !== this.generation || this.exitInfo) return;
+      // an operation of ours (pause, resume, stop…) is under way: it records its own transition
+      const busy = this.ownRunChange > 0 || this.deps.mutex.isBusy(this.id);
       if (!this.qmpHealthy) {
         this.qmpHealthy = true;
         this.lifecycle('QMP answers again');
         this.hooks.changed();
       }
+      if (busy) return;
       const paused = vmStateOfStatus(status) === 'paused';
       if (paused && this.state === 'running' && !this.stopRequested) this.transition('paused', `QEMU reports ${status}`);
       else if (!paused && this.state === 'paused') this.transition('running', 'QEMU reports running');
@@ -593,10 +598,10 @@ export class Supervisor {
         this.lifecycle(`QMP SHUTDOWN (${String(e.data?.reason ?? 'unknown')})`);
         break;
       case 'STOP':
-        if (this.state === 'running' && !this.stopRequested) this.transition('paused', 'QEMU paused the guest');
+        if (this.state === 'running' && !this.stopRequested && this.ownRunChange === 0) this.transition('paused', 'QEMU paused the guest');
         break;
       case 'RESUME':
-        if (this.state === 'paused') this.transition('running', 'QEMU resumed the guest');
+        if (this.state === 'paused' && this.ownRunChange === 0) this.transition('running', 'QEMU resumed the guest');
         break;
       case 'RESET':
         // the guest's agent is gone with the old boot: reconnect now instead of waiting for a failed ping
@@ -814,7 +819,7 @@ export class Supervisor {
   async pause(): Promise<void> {
     await this.deps.mutex.run(this.id, async () => {
       if (!canPause(this)) throw new FlotillaError('INVALID_STATE', `${this.spec.name} is ${this.state}; only a running VM can be paused`);
-      await this.requireQmp().execute('stop');
+      await this.ownRunStateChange(() => this.requireQmp().execute('stop'));
       if (this.state === 'running') this.transition('paused', 'paused by the user');
     });
   }
@@ -822,7 +827,7 @@ export class Supervisor {
   async resume(): Promise<void> {
     await this.deps.mutex.run(this.id, async () => {
       if (!canResume(this)) throw new FlotillaError('INVALID_STATE', `${this.spec.name} is ${this.state}; only a paused VM can be resumed`);
-      await this.requireQmp().execute('cont');
+      await this.ownRunStateChange(() => this.requireQmp().execute('cont'));
       if (this.state === 'paused') this.transition('running', 'resumed by the user');
       this.wakeAgentLoop?.();
     });
@@ -835,7 +840,7 @@ export class Supervisor {
       const qmp = this.requireQmp();
       await qmp.execute('system_reset');
       if (this.state === 'paused') {
-        await qmp.execute('cont');
+        await this.ownRunStateChange(() => qmp.execute('cont'));
         this.transition('running', 'reset and resumed by the user');
       } else {
         this.reason = 'reset by the user';
@@ -845,6 +850,15 @@ export class Supervisor {
       }
       this.setAgent('connecting');
     });
+  }
+
+  private async ownRunStateChange<T>(fn: () => Promise<T>): Promise<T> {
+    this.ownRunChange++;
+    try {
+      return await fn();
+    } finally {
+      this.ownRunChange--;
+    }
   }
 
   /** read through a method: TypeScript would otherwise keep the narrowing from before an await */

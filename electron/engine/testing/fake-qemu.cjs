@@ -63,15 +63,16 @@ const qmp = net.createServer((c) => {
         case 'query-status':
           reply({ status: running ? 'running' : 'paused', running });
           break;
+        // like QEMU, the event goes out before the command's return
         case 'stop':
           running = false;
-          reply();
           event('STOP', {});
+          reply();
           break;
         case 'cont':
           running = true;
-          reply();
           event('RESUME', {});
+          reply();
           break;
         case 'system_reset':
           reply();
