@@ -62,6 +62,12 @@ export const DEFAULT_GUEST_CMDLINE: readonly string[] = [
   'cryptomgr.notests', // crypto self-tests: ~0.7 s of emulated CPU at boot
   // initcalls that only self-test or set up tracing interfaces nobody uses in this guest
   'initcall_blacklist=crypto_kdf108_init,init_kprobe_trace,trace_eval_init',
+  '8250.nr_uarts=1', // only ttyS0 exists; probing the other three legacy ports is wasted
+  'i8042.noaux', // no PS/2 mouse to probe
+  'no_timer_check', // skip the IO-APIC timer sanity loop
+  // TCG's TSC and HPET both follow host time; on a busy host the clocksource watchdog sees
+  // skew anyway and falls back to the HPET, whose every read is an emulated MMIO access
+  'tsc=reliable',
 ];
 
 /**

@@ -41,7 +41,8 @@ export const MODULE_GROUPS: readonly { group: string; modules: string[] }[] = [
   { group: 'mmio', modules: ['virtio_mmio'] },
   { group: 'agent', modules: ['virtio_console'] },
   { group: 'net', modules: ['virtio_net'] },
-  { group: 'extra', modules: ['virtio_blk', 'button', 'evdev'] },
+  { group: 'power', modules: ['button', 'evdev'] },
+  { group: 'extra', modules: ['virtio_blk'] },
 ];
 
 export function isLibraryPackage(name: string): boolean {
