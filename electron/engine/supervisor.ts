@@ -17,7 +17,7 @@
 // - QEMU's stdout/stderr are pipes to the engine: QEMU ignores SIGPIPE, so when a short-lived
 //   engine (the CLI) exits the VM keeps running; output after that is lost until adoption.
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { copyFile, readFile, rm } from 'node:fs/promises';
+import { copyFile, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentState, VmState } from '../../shared/state';
 import { canForceStop, canPause, canRestart, canResume, canStart, canStop, canTransition, isActive } from '../../shared/state';
@@ -197,7 +197,8 @@ export class Supervisor {
     let pid = await readPidFile(layout.pidFile(this.id));
     // An engine killed between spawn and QEMU writing its pidfile leaves a QEMU we can
     // only find by its (unique) QMP socket path.
-    if (pid === null) pid = await findQemuBySocket(qmpSock);
+    // (Only worth a /proc scan when the run dir exists: a spawn always creates it first.)
+    if (pid === null && (await stat(layout.runDir(this.id)).catch(() => null))) pid = await findQemuBySocket(qmpSock);
     if (pid !== null) {
       const verdict = await isOurQemu(pid, qmpSock);
       if (verdict.ours) {
@@ -223,6 +224,7 @@ export class Supervisor {
       await this.checkDisks();
       this.wantRunning = false;
       this.saveRuntime();
+      if (this.spec.restartPolicy === 'on-failure') this.scheduleRestart(0);
     } else {
       this.state = 'stopped';
       this.reason = this.lastExit?.reason ?? 'not started';

@@ -91,3 +91,30 @@ describe('an engine that died while stopping a VM', () => {
     }
   });
 });
+
+describe('an on-failure VM found dead when the engine starts', () => {
+  it('is reported crashed, then restarted by the policy', async () => {
+    const home = await makeHome();
+    try {
+      const first = await openTestEngine(home);
+      const vm = await first.client.call('vm.create', { config: { name: 'phoenix', source: { kind: 'default' }, memoryMiB: 192, restartPolicy: 'on-failure' }, start: true });
+      first.client.close();
+      await first.engine.close({ stopVms: false });
+      // QEMU dies while no engine runs
+      process.kill(vm.pid!, 'SIGKILL');
+      for (let i = 0; i < 100 && (await processesUsing(home)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+
+      const second = await openTestEngine(home);
+      const now = await second.client.call('vm.get', { id: vm.id });
+      expect(['crashed', 'starting', 'running']).toContain(now.state);
+      expect(now.lastExit?.reason).toBe('QEMU was not running when the engine started');
+      const back = await second.client.waitVm(vm.id, (v) => v.state === 'running', 'restart by policy', 60_000);
+      expect(back.pid).not.toBe(vm.pid);
+      await second.client.call('vm.stop', { id: vm.id, force: true });
+      second.client.close();
+      await second.engine.close();
+    } finally {
+      await cleanupHome(home);
+    }
+  });
+});
