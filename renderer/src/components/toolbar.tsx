@@ -16,29 +16,33 @@ export function Toolbar(): ReactElement {
   }, [focusSeq]);
   return (
     <div className="toolbar">
-      <div className="search">
-        <Icon name="search" size={14} />
-        <input
-          ref={input}
-          type="search"
-          aria-label="Filter VMs by name"
-          placeholder={`Filter ${count} VM${count === 1 ? '' : 's'}`}
-          value={filter}
-          onChange={(e) => setFilter(e.target.value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Escape') {
-              setFilter('');
-              e.currentTarget.blur();
-            }
-          }}
-        />
-        <kbd aria-hidden="true">/</kbd>
-      </div>
-      <select aria-label="Sort by" value={sort} onChange={(e) => setSort(e.target.value as SortKey)}>
-        <option value="name">Sort: Name</option>
-        <option value="state">Sort: State</option>
-        <option value="created">Sort: Newest</option>
-      </select>
+      {count > 0 && (
+        <>
+          <div className="search">
+            <Icon name="search" size={14} />
+            <input
+              ref={input}
+              type="search"
+              aria-label="Filter VMs by name"
+              placeholder={`Filter ${count} VM${count === 1 ? '' : 's'}`}
+              value={filter}
+              onChange={(e) => setFilter(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Escape') {
+                  setFilter('');
+                  e.currentTarget.blur();
+                }
+              }}
+            />
+            <kbd aria-hidden="true">/</kbd>
+          </div>
+          <select aria-label="Sort by" value={sort} onChange={(e) => setSort(e.target.value as SortKey)}>
+            <option value="name">Sort: Name</option>
+            <option value="state">Sort: State</option>
+            <option value="created">Sort: Newest</option>
+          </select>
+        </>
+      )}
       <button type="button" className="btn btn-primary" aria-label="New VM" title="New VM (n)" onClick={() => openDialog({ kind: 'create' })}>
         <Icon name="plus" size={14} />
         <span className="btn-label">New VM</span>
