@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, w
 import { join, dirname, posix } from 'node:path';
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import { writeCpio, type CpioEntry } from './cpio';
-import { DebCache, debControl, debExtract, parseDependsField, run, type FetchedDeb } from './deb-cache';
+import { DebCache, debControl, debExtract, debExtractMatching, parseDependsField, run, type FetchedDeb } from './deb-cache';
 import { isElf, readElfDynamic } from './elf';
 import { findGuestAssetsDir } from './guest-assets';
 import { makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
@@ -30,6 +30,18 @@ const KERNEL_META = 'linux-image-cloud-amd64';
 const BUSYBOX = 'busybox-static';
 const AGENT = 'qemu-guest-agent';
 const LIBDIR = 'lib/x86_64-linux-gnu';
+/** The parts of the kernel package the guest can need (its modules' dependencies stay in these dirs). */
+const KERNEL_MEMBERS = [
+  './boot/vmlinuz-*',
+  './lib/modules/*/modules.builtin',
+  './lib/modules/*/kernel/drivers/virtio/*',
+  './lib/modules/*/kernel/drivers/char/*',
+  './lib/modules/*/kernel/drivers/net/*',
+  './lib/modules/*/kernel/drivers/block/*',
+  './lib/modules/*/kernel/drivers/acpi/*',
+  './lib/modules/*/kernel/drivers/input/*',
+  './lib/modules/*/kernel/net/core/*',
+];
 const LOADER = 'ld-linux-x86-64.so.2';
 
 /**
@@ -143,40 +155,47 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
   const [meta, busybox, agent] = await cache.fetch([KERNEL_META, BUSYBOX, AGENT]);
   const kernelPkgName = parseDependsField((await debControl(meta!.file)).get('Depends') ?? '').find((d) => /^linux-image-.*-cloud-amd64$/.test(d));
   if (!kernelPkgName) throw new Error(`${KERNEL_META} does not depend on a linux-image-*-cloud-amd64 package`);
-  progress(`fetching ${kernelPkgName}`, 10);
-  const [kernelPkg] = await cache.fetch([kernelPkgName]);
-
-  // the agent's library packages: Depends/Pre-Depends closure, one apt round trip per level
-  const agentDebs: FetchedDeb[] = [agent!];
-  const seen = new Set<string>([AGENT]);
-  let frontier: FetchedDeb[] = [agent!];
-  while (frontier.length) {
-    const next = new Set<string>();
-    for (const deb of frontier) {
-      const ctl = await debControl(deb.file);
-      for (const dep of parseDependsField([ctl.get('Pre-Depends'), ctl.get('Depends')].filter(Boolean).join(','))) {
-        // only shared-library packages (Debian names them lib*/zlib*); the rest (init-system-helpers,
-        // usrmerge → perl …) are for installing on a full system, not for running qemu-ga
-        if (!seen.has(dep) && isLibraryPackage(dep)) next.add(dep);
-      }
-    }
-    const names = [...next].sort();
-    names.forEach((n) => seen.add(n));
-    progress(names.length ? `fetching ${names.join(', ')}` : 'packages fetched', 30);
-    frontier = names.length ? await cache.fetch(names) : [];
-    agentDebs.push(...frontier);
-  }
 
   await mkdir(dirname(outDir), { recursive: true });
   const work = await mkdtemp(join(dirname(outDir), '.build-default-'));
   try {
-    progress('unpacking packages', 40);
     const kroot = join(work, 'kernel');
     const broot = join(work, 'busybox');
     const aroot = join(work, 'agent');
-    await debExtract(kernelPkg!.file, kroot);
-    await debExtract(busybox!.file, broot);
-    for (const d of agentDebs) await debExtract(d.file, aroot);
+    // the kernel (big download, big unpack) proceeds while the agent's library closure is resolved
+    const kernelTask = (async () => {
+      progress(`fetching ${kernelPkgName}`, 10);
+      const [k] = await cache.fetch([kernelPkgName]);
+      await mkdir(kroot);
+      await debExtractMatching(k!.file, kroot, KERNEL_MEMBERS);
+      return k!;
+    })();
+    const agentTask = (async () => {
+      // the agent's library packages: Depends/Pre-Depends closure, one apt round trip per level
+      const debs: FetchedDeb[] = [agent!];
+      const seen = new Set<string>([AGENT]);
+      let frontier: FetchedDeb[] = [agent!];
+      while (frontier.length) {
+        const next = new Set<string>();
+        for (const deb of frontier) {
+          const ctl = await debControl(deb.file);
+          for (const dep of parseDependsField([ctl.get('Pre-Depends'), ctl.get('Depends')].filter(Boolean).join(','))) {
+            // only shared-library packages (Debian names them lib*/zlib*); the rest (init-system-helpers,
+            // usrmerge → perl …) are for installing on a full system, not for running qemu-ga
+            if (!seen.has(dep) && isLibraryPackage(dep)) next.add(dep);
+          }
+        }
+        const names = [...next].sort();
+        names.forEach((n) => seen.add(n));
+        if (names.length) progress(`fetching ${names.join(', ')}`, 20);
+        frontier = names.length ? await cache.fetch(names) : [];
+        debs.push(...frontier);
+      }
+      for (const d of debs) await debExtract(d.file, aroot);
+      return debs;
+    })();
+    const [kernelPkg, agentDebs] = await Promise.all([kernelTask, agentTask, debExtract(busybox!.file, broot)]);
+    progress('packages unpacked', 40);
 
     const kernelVersions = await readdir(join(kroot, 'lib/modules')).catch(() => [] as string[]);
     if (kernelVersions.length !== 1) throw new Error(`${kernelPkg!.name} should hold exactly one lib/modules/<version>, found ${kernelVersions.join(', ') || 'none'}`);
@@ -191,11 +210,22 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     progress('collecting modules and libraries', 55);
     const moduleLines: string[] = [];
     const moduleFiles = new Map<string, Buffer>();
-    for (const g of MODULE_GROUPS) {
-      for (const m of await resolveModules(kroot, kernelVersion, g.modules)) {
-        moduleLines.push(`${g.group} ${m.name}`);
-        if (!moduleFiles.has(m.name)) moduleFiles.set(m.name, await readFile(join(kroot, m.path)));
+    const collectModules = async () => {
+      moduleLines.length = 0;
+      moduleFiles.clear();
+      for (const g of MODULE_GROUPS) {
+        for (const m of await resolveModules(kroot, kernelVersion, g.modules)) {
+          moduleLines.push(`${g.group} ${m.name}`);
+          if (!moduleFiles.has(m.name)) moduleFiles.set(m.name, await readFile(join(kroot, m.path)));
+        }
       }
+    };
+    try {
+      await collectModules();
+    } catch {
+      // a dependency outside the directories we unpacked (another kernel layout): unpack everything
+      await debExtract(kernelPkg!.file, kroot);
+      await collectModules();
     }
     const { agent: agentBin, libs } = await collectAgentFiles(aroot);
     const busyboxPath = join(broot, 'bin/busybox');

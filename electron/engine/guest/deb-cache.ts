@@ -181,3 +181,33 @@ export async function debExtract(file: string, dir: string): Promise<void> {
   const r = await run('dpkg-deb', ['-x', file, dir]);
   if (r.code !== 0) throw new Error(r.code === 127 ? 'dpkg-deb not found: install dpkg' : `dpkg-deb -x ${file} failed: ${r.stderr.trim()}`);
 }
+
+/**
+ * Unpacks only the members matching tar wildcards (e.g. './boot/vmlinuz-*'): the kernel package
+ * holds ~100 MB of modules of which the guest needs a handful. `dpkg-deb --fsys-tarfile | tar -x`.
+ */
+export function debExtractMatching(file: string, dir: string, patterns: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deb = spawn('dpkg-deb', ['--fsys-tarfile', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-C', dir, '--wildcards', '--no-wildcards-match-slash', ...patterns], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    deb.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    deb.stdout.pipe(tar.stdin);
+    // tar may exit first (e.g. on error); a broken pipe on our side is not the error to report
+    tar.stdin.on('error', () => {});
+    let pending = 2;
+    let failed = false;
+    const done = (what: string) => (code: number | null) => {
+      if (code !== 0 && !failed) {
+        failed = true;
+        reject(new Error(`${what} failed while unpacking ${file}: ${err.trim() || `exit ${code}`}`));
+      }
+      if (--pending === 0 && !failed) resolve();
+    };
+    deb.on('error', (e) => reject(new Error(`dpkg-deb: ${e.message} (install dpkg)`)));
+    tar.on('error', (e) => reject(new Error(`tar: ${e.message} (install tar)`)));
+    deb.on('close', done('dpkg-deb --fsys-tarfile'));
+    tar.on('close', done('tar'));
+  });
+}
