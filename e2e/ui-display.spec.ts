@@ -12,7 +12,7 @@ import { inkFraction } from './fixtures/pixels';
 import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
-import { startServe } from './fixtures/flotilla-serve';
+import { forceStopAll, startServe } from './fixtures/flotilla-serve';
 import { ROOT, missingBuild, type Serve } from './shell-helpers';
 
 test.describe.configure({ mode: 'serial' });
@@ -34,6 +34,7 @@ test.describe('a VM with a display', () => {
 
   test.afterAll(async () => {
     await page?.close();
+    if (serve && home && serve.child.exitCode === null) forceStopAll(home.home);
     if (serve) await serve.stop();
     home?.cleanup();
   });

@@ -7,7 +7,7 @@ import { homeWithDefaultGuest } from './fixtures/flotilla-home';
 import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
-import { startServe } from './fixtures/flotilla-serve';
+import { forceStopAll, startServe } from './fixtures/flotilla-serve';
 import { missingBuild, type Serve } from './shell-helpers';
 
 test.describe.configure({ mode: 'serial' });
@@ -29,6 +29,7 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
 
   test.afterAll(async () => {
     await page?.close();
+    if (serve && home && serve.child.exitCode === null) forceStopAll(home.home);
     if (serve) await serve.stop();
     home?.cleanup();
   });
