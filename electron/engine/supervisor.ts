@@ -70,6 +70,8 @@ interface RuntimeRecord {
   wantRunning: boolean;
   /** a stop began and QEMU had not exited yet */
   stopPending?: boolean;
+  /** the last QEMU crashed (lastExit says how) and nothing started it since */
+  crashed?: boolean;
   lastExit: LastExit | null;
   lastDiskCheck: DiskCheck | null;
 }
@@ -156,6 +158,7 @@ export class Supervisor {
   private restartTimer: NodeJS.Timeout | null = null;
   private wantRunning = false;
   private stopPending = false;
+  private crashedRecord = false;
   private closed = false;
   private agentWaiters: (() => void)[] = [];
   private onLaunchExit: (() => void) | null = null;
@@ -223,7 +226,13 @@ export class Supervisor {
       this.lifecycle(`→ crashed: ${this.reason}`);
       await this.checkDisks();
       this.wantRunning = false;
+      this.crashedRecord = true;
       this.saveRuntime();
+      if (this.spec.restartPolicy === 'on-failure') this.scheduleRestart(0);
+    } else if (this.crashedRecord) {
+      // crashed under an earlier engine and not started since: still crashed, same reason
+      this.state = 'crashed';
+      this.reason = this.lastExit?.reason ?? 'QEMU crashed';
       if (this.spec.restartPolicy === 'on-failure') this.scheduleRestart(0);
     } else {
       this.state = 'stopped';
@@ -259,6 +268,7 @@ export class Supervisor {
     // the engine that died was in the middle of stopping this VM: finish that stop
     const stopWasRequested = this.stopPending;
     this.wantRunning = true;
+    this.crashedRecord = false;
     this.lifecycle(`→ ${this.state}: ${this.reason}`);
     this.startLivenessPoll(gen);
     this.console.attach();
@@ -345,6 +355,7 @@ export class Supervisor {
       }
       this.launching = false;
       this.wantRunning = true;
+      this.crashedRecord = false;
       this.saveRuntime();
       if (this.exitInfo) {
         // died between QMP answering and now: let the exit path report it
@@ -353,6 +364,8 @@ export class Supervisor {
     } catch (err) {
       this.launching = false;
       await this.killIfOurs();
+      // the exit of a QEMU we just killed (or that failed) is part of this failed start, not a crash
+      this.generation++;
       this.teardownProcess();
       await this.cleanRunFiles();
       await this.deps.ports.release(this.id);
@@ -362,6 +375,7 @@ export class Supervisor {
       if (this.state !== to && canTransition(this.state, to)) this.transition(to, `start failed: ${why}`);
       this.lastExit = { at: new Date(this.now()).toISOString(), code: null, signal: null, reason: `start failed: ${why}`, logTail: this.recentOutput.length ? this.recentOutput.slice(-LOG_TAIL_LINES) : await this.qemuTail() };
       this.wantRunning = false;
+      this.crashedRecord = this.state === 'crashed';
       this.saveRuntime();
       this.hooks.changed();
       this.resolveExitWaiters();
@@ -651,6 +665,7 @@ export class Supervisor {
         this.lastExit = { at, code: exit.code, signal: exit.signal, reason: clean ? reason : `${reason} (${describeExit(exit.code, exit.signal)})`, logTail: tail };
         this.stopRequested = null;
         this.wantRunning = false;
+        this.crashedRecord = false;
         if (canTransition(this.state, 'stopped')) this.transition('stopped', this.lastExit.reason);
         if (!clean) await this.checkDisks();
         this.saveRuntime();
@@ -659,6 +674,8 @@ export class Supervisor {
       }
       const reason = describeExit(exit.code, exit.signal);
       this.lastExit = { at, code: exit.code, signal: exit.signal, reason, logTail: tail };
+      this.wantRunning = false;
+      this.crashedRecord = true;
       if (canTransition(this.state, 'crashed')) this.transition('crashed', reason);
       this.resolveExitWaiters();
       await this.checkDisks();
@@ -1049,6 +1066,7 @@ export class Supervisor {
       const raw = JSON.parse(await readFile(join(this.deps.layout.vmDir(this.id), RUNTIME_FILE), 'utf8')) as Partial<RuntimeRecord>;
       this.wantRunning = raw.wantRunning === true;
       this.stopPending = raw.stopPending === true;
+      this.crashedRecord = raw.crashed === true;
       this.lastExit = raw.lastExit ?? null;
       this.lastDiskCheck = raw.lastDiskCheck ?? null;
     } catch {
@@ -1057,7 +1075,13 @@ export class Supervisor {
   }
 
   private saveRuntime(): void {
-    const rec: RuntimeRecord = { wantRunning: this.wantRunning, stopPending: this.stopPending, lastExit: this.lastExit, lastDiskCheck: this.lastDiskCheck };
+    const rec: RuntimeRecord = {
+      wantRunning: this.wantRunning,
+      stopPending: this.stopPending,
+      crashed: this.crashedRecord,
+      lastExit: this.lastExit,
+      lastDiskCheck: this.lastDiskCheck,
+    };
     const file = join(this.deps.layout.vmDir(this.id), RUNTIME_FILE);
     this.runtimeWrite = this.runtimeWrite
       .then(() => writeFileAtomic(file, JSON.stringify(rec, null, 2) + '\n'))

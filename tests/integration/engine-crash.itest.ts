@@ -59,6 +59,12 @@ describe('kill -9 of a QEMU', () => {
     await crashed;
     await new Promise((r) => setTimeout(r, 1500));
     expect((await client.call('vm.get', { id: vm.id })).state).toBe('crashed');
+    // the next engine still sees the crash as it was (not "gone while no engine watched")
+    await engine.supervisor(vm.id).flush();
+    const later = await openTestEngine(home);
+    expect(await later.client.call('vm.get', { id: vm.id })).toMatchObject({ state: 'crashed', reason: 'QEMU was killed by SIGKILL' });
+    later.client.close();
+    await later.engine.close();
     const again = await client.call('vm.start', { id: vm.id, waitAgent: false });
     expect(again.state).toBe('running');
     await client.call('vm.stop', { id: vm.id, force: true });
