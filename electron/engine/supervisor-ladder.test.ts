@@ -180,6 +180,7 @@ describe('Supervisor with a fake QEMU', () => {
     for (let i = 0; i < 300 && s.agentState !== 'unavailable'; i++) await new Promise((r) => setTimeout(r, 20));
     expect(s.agentState).toBe('unavailable');
     await expect(s.agentClient(10)).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE' });
+    await expect(s.waitAgent(60_000)).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringContaining('qemu-guest-agent') });
     expect(s.state).toBe('running');
   });
 });

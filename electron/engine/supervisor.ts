@@ -302,6 +302,9 @@ export class Supervisor {
     const deadline = this.now() + timeoutMs;
     while (this.agentState !== 'ready') {
       if (!isActive(this)) throw new FlotillaError('AGENT_UNAVAILABLE', `${this.spec.name} is ${this.state}; its agent cannot answer`);
+      if (this.agentState === 'unavailable') {
+        throw new FlotillaError('AGENT_UNAVAILABLE', `the guest agent of ${this.spec.name} does not answer (is qemu-guest-agent running in the guest?)`);
+      }
       const left = deadline - this.now();
       if (left <= 0) {
         throw new FlotillaError('AGENT_UNAVAILABLE', `the guest agent of ${this.spec.name} did not answer within ${Math.round(timeoutMs / 1000)} s`);
