@@ -5,7 +5,7 @@
 // the clock, the spawner, the QEMU binary or the deadlines without monkey-patching.
 import { spawn as nodeSpawn, execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { access, constants as fsConstants, copyFile } from 'node:fs/promises';
+import { access, constants as fsConstants, copyFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type {
@@ -58,13 +58,19 @@ export interface EngineOptions {
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;
 
-/** KVM is usable when /dev/kvm opens read-write; tests and CI force TCG with FLOTILLA_ACCEL=tcg. */
-async function detectAccel(): Promise<'kvm:tcg' | 'tcg'> {
-  const env = process.env.FLOTILLA_ACCEL;
-  if (env === 'tcg') return 'tcg';
+/**
+ * KVM is used when /dev/kvm opens read-write AND the CPU advertises hardware virtualization
+ * (vmx/svm). Some sandboxes expose a /dev/kvm whose vCPUs then fail ("failed to set MSR"), and
+ * QEMU's `-accel kvm -accel tcg` fallback only covers a failing KVM *init*, so the CPU flag check
+ * keeps those hosts on TCG. FLOTILLA_ACCEL=kvm|tcg overrides the choice.
+ */
+export async function detectAccel(env: NodeJS.ProcessEnv = process.env, cpuinfoPath = '/proc/cpuinfo'): Promise<'kvm:tcg' | 'tcg'> {
+  if (env.FLOTILLA_ACCEL === 'tcg') return 'tcg';
+  if (env.FLOTILLA_ACCEL === 'kvm') return 'kvm:tcg';
   try {
     await access('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
-    return 'kvm:tcg';
+    const cpuinfo = await readFile(cpuinfoPath, 'utf8');
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo) ? 'kvm:tcg' : 'tcg';
   } catch {
     return 'tcg';
   }

@@ -70,9 +70,19 @@ export function defaultDebCacheDir(home: string): string {
   return xdg ? join(xdg, 'flotilla', 'debs') : join(home, 'cache', 'debs');
 }
 
-/** Whether a built default guest is present and complete. Never throws for a missing or broken one. */
-export async function readDefaultGuest(home: string): Promise<{ ready: boolean; dir: string; manifest: GuestManifest | null }> {
-  const dir = defaultGuestDir(home);
+/**
+ * Whether a usable default guest is present and complete. Never throws for a missing or broken one.
+ * The user's own build in `<home>/images/default` wins; otherwise a packaged app's bundled copy
+ * (FLOTILLA_BUNDLED_GUEST, set by the Electron shell to `<resources>/default-guest`) is used as is.
+ */
+export async function readDefaultGuest(home: string, env: NodeJS.ProcessEnv = process.env): Promise<{ ready: boolean; dir: string; manifest: GuestManifest | null }> {
+  const own = await readGuestDir(defaultGuestDir(home));
+  if (own.ready || !env.FLOTILLA_BUNDLED_GUEST) return own;
+  const bundled = await readGuestDir(env.FLOTILLA_BUNDLED_GUEST);
+  return bundled.ready ? bundled : own;
+}
+
+async function readGuestDir(dir: string): Promise<{ ready: boolean; dir: string; manifest: GuestManifest | null }> {
   let manifest: GuestManifest;
   try {
     manifest = parseManifest(await readFile(join(dir, 'manifest.json'), 'utf8'), join(dir, 'manifest.json'));
