@@ -4,6 +4,7 @@
 import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session } from 'electron';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDefaultGuest } from './engine/default-guest-boot';
 import { openEngine } from './engine/open-engine';
 import { RENDERER_CSP, contentTypeFor, resolveStatic } from './headless/static-files';
 import { fileFiltersFor, withHostMethods } from './shell/host-methods';
@@ -31,6 +32,7 @@ let win: BrowserWindow | null = null;
 async function boot(): Promise<void> {
   const engine = await openEngine({ shell: 'electron' });
   log(`engine role: ${engine.role}`);
+  void ensureDefaultGuest(engine.handler, log).catch((e: unknown) => log(String(e)));
   const router = new IpcRouter(
     withHostMethods(engine.handler, {
       async pickFile({ title, kind }) {

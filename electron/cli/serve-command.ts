@@ -2,11 +2,11 @@
 // a browser on loopback. Prints the URL carrying the one-time token (or, with --json, a JSON
 // line), and runs until SIGINT/SIGTERM. Stopping serve never stops VMs: the next engine
 // adopts them.
+import { ensureDefaultGuest } from '../engine/default-guest-boot';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CallContext, ContractHandler } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { openEngine } from '../engine/open-engine';
 import { startHeadless } from '../headless/server';
@@ -27,7 +27,6 @@ export interface ServeDeps {
   until?: Promise<unknown>;
 }
 
-const internalCtx: CallContext = { clientId: 'serve', emit: () => {}, onClose: () => {} };
 
 function findRendererDir(): string | null {
   const here = typeof __dirname !== 'undefined' ? __dirname : process.cwd();
@@ -64,17 +63,6 @@ function openInBrowser(url: string, err: (l: string) => void): void {
   const child = spawn('xdg-open', [url], { detached: true, stdio: 'ignore' });
   child.on('error', (e) => err(`could not run xdg-open: ${e.message}`));
   child.unref();
-}
-
-/** Kick off the default guest build in the background; the UI shows engine.progress meanwhile. */
-async function ensureDefaultGuest(handler: ContractHandler, err: (l: string) => void): Promise<void> {
-  const info = await handler.handle('engine.info', {}, internalCtx);
-  if (info.defaultImage.ready) return;
-  err(`the default guest image is missing: building it into ${info.defaultImage.path} in the background`);
-  handler.handle('image.buildDefault', {}, internalCtx).then(
-    (r) => err(`default guest built (kernel ${r.kernelVersion})`),
-    (e: unknown) => err(`could not build the default guest: ${e instanceof Error ? e.message : String(e)} (retry with: flotilla image build-default)`),
-  );
 }
 
 export async function runServe(argv: string[], deps: ServeDeps = {}): Promise<number> {

@@ -1,6 +1,7 @@
 // Turns the built default guest (images/default: vmlinuz, initrd.img, manifest.json) into
 // the kernel/initrd/append/machine the QEMU argument builder needs for one VM.
 import { join } from 'node:path';
+import type { CallContext, ContractHandler } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { guestHostname } from './guest/boot-profile';
 import { readDefaultGuest } from './guest/build-default';
@@ -18,4 +19,20 @@ export async function defaultGuestBoot(home: string, vmName: string): Promise<De
     append: [m.cmdline, `${m.nameParam}=${guestHostname(vmName)}`].filter(Boolean).join(' '),
     machine: m.machine,
   };
+}
+
+const internalCtx: CallContext = { clientId: 'first-run', emit: () => {}, onClose: () => {} };
+
+/**
+ * First start without a default guest: build it in the background (every shell does this).
+ * The UI shows engine.progress meanwhile; failures are logged with the command to retry.
+ */
+export async function ensureDefaultGuest(handler: ContractHandler, log: (line: string) => void): Promise<void> {
+  const info = await handler.handle('engine.info', {}, internalCtx);
+  if (info.defaultImage.ready) return;
+  log(`the default guest image is missing: building it into ${info.defaultImage.path} in the background`);
+  handler.handle('image.buildDefault', {}, internalCtx).then(
+    (r) => log(`default guest built (kernel ${r.kernelVersion})`),
+    (e: unknown) => log(`could not build the default guest: ${e instanceof Error ? e.message : String(e)} (retry with: flotilla image build-default)`),
+  );
 }
