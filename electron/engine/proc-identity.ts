@@ -51,7 +51,11 @@ export async function isOurQemu(pid: number, qmpSock: string, fs: ProcFs = realP
     return { ours: false, why: `cannot inspect process ${pid}: ${(err as Error).message}` };
   }
   if (!basename(exe).startsWith('qemu-system')) return { ours: false, why: `process ${pid} is ${basename(exe)}, not QEMU` };
-  if (!cmdline.some((a) => a.includes(qmpSock))) return { ours: false, why: `process ${pid} is a QEMU of another VM` };
+  // our -qmp argument exactly (qemu-args writes `unix:<path>,server=on,...` with commas
+  // doubled); the path appearing elsewhere (a chardev on that path, a -name) proves nothing
+  const ourQmp = `unix:${qmpSock.replaceAll(',', ',,')}`;
+  const servesOurQmp = cmdline.some((a, i) => cmdline[i - 1] === '-qmp' && (a === ourQmp || a.startsWith(`${ourQmp},`)));
+  if (!servesOurQmp) return { ours: false, why: `process ${pid} is a QEMU of another VM (its -qmp is not this VM's socket)` };
   return { ours: true };
 }
 
