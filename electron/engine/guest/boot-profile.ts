@@ -70,11 +70,10 @@ export const DEFAULT_GUEST_CMDLINE: readonly string[] = [
   'tsc=reliable',
 ];
 
-/**
- * Only under TCG: emulated CPUs do not speculate, so Spectre-class mitigations protect nothing
- * and cost boot and run time. Under KVM the guest keeps its defaults.
- */
-export const TCG_ONLY_CMDLINE: readonly string[] = ['mitigations=off'];
+// Not here, measured: mitigations=off. It clears the retpoline/return-thunk features, so boot
+// then rewrites tens of thousands of call and return sites (alternatives patching took longer).
+// Not here either: microvm (no PIT/HPET under TCG, so the kernel cannot calibrate the TSC).
+
 
 /** Hostnames: letters, digits, '-' and '.', at most 63 characters; anything else becomes '-'. */
 export function guestHostname(vmName: string): string {
@@ -86,9 +85,8 @@ export function guestHostname(vmName: string): string {
 }
 
 /** The full -append value for a VM named vmName. */
-export function defaultGuestAppend(vmName: string, opts: { accel?: 'tcg' | 'kvm' } = {}): string {
-  const accel = opts.accel ?? 'tcg';
-  return [...DEFAULT_GUEST_CMDLINE, ...(accel === 'tcg' ? TCG_ONLY_CMDLINE : []), `${GUEST_NAME_PARAM}=${guestHostname(vmName)}`].join(' ');
+export function defaultGuestAppend(vmName: string): string {
+  return [...DEFAULT_GUEST_CMDLINE, `${GUEST_NAME_PARAM}=${guestHostname(vmName)}`].join(' ');
 }
 
 /** The readiness line the guest prints on its serial console once the agent is started. */

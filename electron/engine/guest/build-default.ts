@@ -13,7 +13,7 @@ import { findGuestAssetsDir } from './guest-assets';
 import { makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
 import { resolveModules } from './kernel-modules';
 import { extractVmlinux, hasPvhNote } from './vmlinux';
-import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM, TCG_ONLY_CMDLINE } from './boot-profile';
+import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM } from './boot-profile';
 
 export type { GuestManifest } from './guest-manifest';
 
@@ -277,7 +277,8 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
 
     const manifest = makeManifest({
       kernelVersion,
-      cmdline: [...DEFAULT_GUEST_CMDLINE, ...TCG_ONLY_CMDLINE].join(' '),
+      cmdline: DEFAULT_GUEST_CMDLINE.join(' '),
+      bios: DEFAULT_GUEST_PROFILE.bios,
       nameParam: GUEST_NAME_PARAM,
       machine: DEFAULT_GUEST_PROFILE.machine,
       initrdCompression: compression,

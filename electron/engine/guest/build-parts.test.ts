@@ -110,6 +110,7 @@ describe('manifest', () => {
     cmdline: 'console=ttyS0 quiet',
     nameParam: 'flotilla.name',
     machine: 'q35',
+    bios: 'qboot.rom',
     initrdCompression: 'none' as const,
     kernelFormat: 'pvh-elf' as const,
     packages: [

@@ -14,6 +14,8 @@ export const GuestManifestSchema = z.object({
   /** the parameter carrying the VM name, appended as `<nameParam>=<hostname>` */
   nameParam: z.string(),
   machine: z.string(),
+  /** recommended -bios (QEMU data-dir file name), null = QEMU's default firmware; additive field */
+  bios: z.string().nullable().default(null),
   initrdCompression: z.enum(['none', 'gzip']),
   /** 'pvh-elf': vmlinuz is the uncompressed ELF vmlinux, booted by QEMU through its PVH entry */
   kernelFormat: z.enum(['pvh-elf', 'bzimage']),
@@ -32,6 +34,7 @@ export interface ManifestInput {
   cmdline: string;
   nameParam: string;
   machine: string;
+  bios: string | null;
   initrdCompression: 'none' | 'gzip';
   kernelFormat: 'pvh-elf' | 'bzimage';
   packages: { name: string; version: string; sha256: string }[];
@@ -48,6 +51,7 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     cmdline: m.cmdline,
     nameParam: m.nameParam,
     machine: m.machine,
+    bios: m.bios,
     initrdCompression: m.initrdCompression,
     kernelFormat: m.kernelFormat,
     packages: [...m.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
