@@ -1,0 +1,422 @@
+// The figures that need the real engine and real QEMU: start overhead and the 8-VM storm
+// (each against raw QEMU with the engine's own arguments), engine and QEMU memory, serial
+// console throughput and keystroke echo latency through headless mode.
+import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { VmInfo } from '../../shared/contract';
+import type { ChannelClient } from '../../shared/rpc';
+import type { EngineProcess } from './engine-process';
+import { guestRamResidentKiB, rssKiB, settledRssKiB } from './proc-mem';
+import { cmdlineOf, spawnRaw, waitAgentReady, type RawQemu } from './raw-qemu';
+
+const nap = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const MEMORY_MIB = 256;
+/** where the guest keeps the bytes it writes to its console (its root is RAM-backed) */
+const BENCH_FILE = '/tmp/bench-console';
+
+export interface BenchVm {
+  id: string;
+  name: string;
+}
+
+export async function ensureVms(api: ChannelClient, n: number): Promise<BenchVm[]> {
+  const have = await api.invoke('vm.list', {});
+  const out: BenchVm[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `bench-${i}`;
+    const vm = have.find((v) => v.name === name) ?? (await api.invoke('vm.create', { config: { name, source: { kind: 'default' }, cpus: 1, memoryMiB: MEMORY_MIB } }));
+    out.push({ id: vm.id, name });
+  }
+  return out;
+}
+
+export async function stopAndWait(api: ChannelClient, id: string): Promise<void> {
+  const vm = await api.invoke('vm.get', { id });
+  if (vm.state !== 'stopped' && vm.state !== 'crashed') await api.invoke('vm.stop', { id, force: true }).catch(() => undefined);
+  const end = Date.now() + 30_000;
+  while (Date.now() < end) {
+    const v = await api.invoke('vm.get', { id });
+    if (v.state === 'stopped' || v.state === 'crashed') return;
+    await nap(100);
+  }
+  throw new Error(`VM ${id} did not stop within 30 s`);
+}
+
+/** QEMU's argv as the engine spawned it, and the run dir its socket paths live in. */
+export interface EngineArgs {
+  argv: string[];
+  runDir: string;
+}
+
+export function engineArgsOf(home: string, vm: VmInfo): EngineArgs {
+  if (!vm.pid) throw new Error(`${vm.name} has no QEMU pid`);
+  return { argv: cmdlineOf(vm.pid), runDir: join(home, 'run', vm.id) };
+}
+
+/** Engine start → agent ready: vm.start with waitAgent, as `flotilla start --wait` asks it. */
+export async function engineStartMs(api: ChannelClient, id: string): Promise<{ ms: number; vm: VmInfo; sinceEpochMs: number; repliedEpochMs: number }> {
+  const sinceEpochMs = Date.now();
+  const t0 = performance.now();
+  const vm = await api.invoke('vm.start', { id, waitAgent: true });
+  return { ms: performance.now() - t0, vm, sinceEpochMs, repliedEpochMs: Date.now() };
+}
+
+export async function rawStartMs(args: EngineArgs): Promise<{ ms: number; raw: RawQemu }> {
+  const t0 = performance.now();
+  const raw = await spawnRaw(args.argv, args.runDir);
+  try {
+    (await waitAgentReady(raw)).close();
+  } catch (e) {
+    await raw.dispose();
+    throw e;
+  }
+  return { ms: performance.now() - t0, raw };
+}
+
+// ---------------------------------------------------------------------------- storm + memory
+
+export interface QemuMem {
+  rssMiB: number;
+  guestResidentMiB: number;
+  /** RSS minus the resident part of guest RAM: everything QEMU holds besides the guest's pages */
+  overRssMiB: number;
+  /** PSS minus resident guest RAM: shared file pages (kernel image, binary, libs) split among the VMs */
+  overPssMiB: number;
+  /** the issue's literal definition: RSS minus the configured guest RAM (negative while the guest has not touched all of it) */
+  rssMinusConfiguredMiB: number;
+  /** anonymous RSS of TCG's translation buffer (the 1 GiB anonymous mapping) */
+  tcgBufferMiB: number | null;
+}
+
+function rollup(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').split('\n')) {
+    const m = /^(\w+):\s+(\d+) kB/.exec(l);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+function tcgBufferKiB(pid: number): number | null {
+  let size = -1;
+  let anon = false;
+  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const h = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+\s*(.*)$/.exec(l);
+    if (h) {
+      size = (parseInt(h[2]!, 16) - parseInt(h[1]!, 16)) / 1024;
+      anon = h[3] === '';
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(l);
+    // QEMU 7.2 sizes the code buffer at 1 GiB under TCG (minus a guard page)
+    if (r && anon && size >= 1024 * 1024 - 64 && size <= 1024 * 1024) return Number(r[1]);
+  }
+  return null;
+}
+
+export function qemuMem(pid: number, memoryMiB: number): QemuMem {
+  const r = rollup(pid);
+  const guest = guestRamResidentKiB(pid, memoryMiB) ?? 0;
+  const tcg = tcgBufferKiB(pid);
+  const mib = (k: number) => Math.round((k / 1024) * 10) / 10;
+  return {
+    rssMiB: mib(r.Rss ?? rssKiB(pid)),
+    guestResidentMiB: mib(guest),
+    overRssMiB: mib((r.Rss ?? 0) - guest),
+    overPssMiB: mib((r.Pss ?? 0) - guest),
+    rssMinusConfiguredMiB: mib((r.Rss ?? 0) - memoryMiB * 1024),
+    tcgBufferMiB: tcg === null ? null : mib(tcg),
+  };
+}
+
+export interface StormResult {
+  ms: number;
+  failures: string[];
+}
+
+export async function engineStorm(api: ChannelClient, vms: BenchVm[]): Promise<StormResult & { infos: VmInfo[]; phases: StartPhases[] }> {
+  const since = Date.now();
+  const t0 = performance.now();
+  const replied: number[] = [];
+  const results = await Promise.allSettled(vms.map((v, i) => api.invoke('vm.start', { id: v.id, waitAgent: true }).finally(() => (replied[i] = Date.now()))));
+  const ms = performance.now() - t0;
+  const phases: StartPhases[] = [];
+  for (const [i, v] of vms.entries()) {
+    const p = await startPhases(api, v.id, since, replied[i] ?? Date.now()).catch(() => null);
+    if (p) phases.push(p);
+  }
+  const failures: string[] = [];
+  const infos: VmInfo[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') infos.push(r.value);
+    else failures.push(`${vms[i]!.name}: ${(r.reason as Error).message}`);
+  });
+  return { ms, failures, infos, phases };
+}
+
+export async function rawStorm(args: EngineArgs, n: number): Promise<StormResult & { raws: RawQemu[]; perVmMs: number[] }> {
+  const t0 = performance.now();
+  const raws = await Promise.all(Array.from({ length: n }, () => spawnRaw(args.argv, args.runDir)));
+  const perVmMs: number[] = [];
+  const results = await Promise.allSettled(
+    raws.map((r) =>
+      waitAgentReady(r).then((a) => {
+        perVmMs.push(performance.now() - t0);
+        a.close();
+      }),
+    ),
+  );
+  const ms = performance.now() - t0;
+  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`raw ${i}: ${(r.reason as Error).message}`] : []));
+  return { ms, failures, raws, perVmMs };
+}
+
+export { settledRssKiB };
+
+// ---------------------------------------------------------------------------- console
+
+/** Bytes/s the guest's serial output reaches a headless WebSocket subscriber. */
+export async function consoleThroughput(engine: EngineProcess, id: string, bytes: number): Promise<{ mbps: number; bytes: number; ms: number }> {
+  const { api, ws } = await engine.connect();
+  try {
+    let got = 0;
+    let first = 0;
+    let last = 0;
+    let done: () => void = () => {};
+    const finished = new Promise<void>((r) => (done = r));
+    api.on('console.data', (p) => {
+      if (p.id !== id) return;
+      const n = p.data.split('x').length - 1;
+      if (!n) return;
+      const now = performance.now();
+      if (!got) first = now;
+      got += n;
+      last = now;
+      if (got >= bytes) done();
+    });
+    await api.invoke('console.subscribe', { id });
+    // the bytes are made first (in the guest's RAM-backed root), so only the console is timed
+    await api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], timeoutMs: 300_000 });
+    const run = api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/ttyS0`], timeoutMs: 300_000 });
+    await Promise.race([finished, run.then(() => nap(5000))]);
+    await run;
+    if (got < bytes) throw new Error(`console throughput: only ${got} of ${bytes} bytes arrived`);
+    const ms = last - first;
+    // the clock starts at the first byte, so that byte's chunk is not part of the timed span
+    return { mbps: bytes / 1e6 / (ms / 1000), bytes, ms };
+  } finally {
+    ws.close();
+  }
+}
+
+/** A raw client of a serial chardev socket that measures keystroke → echo. */
+class RawSerial {
+  private buf = '';
+  private waiter: (() => void) | null = null;
+  constructor(private readonly sock: Socket) {
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      this.waiter?.();
+    });
+  }
+  static open(path: string): Promise<RawSerial> {
+    return new Promise((resolve, reject) => {
+      const s = connect(path);
+      s.once('connect', () => resolve(new RawSerial(s)));
+      s.once('error', reject);
+    });
+  }
+  write(s: string): void {
+    this.sock.write(s);
+  }
+  drain(): string {
+    const b = this.buf;
+    this.buf = '';
+    return b;
+  }
+  waitFor(ch: string, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`raw serial: no echo of ${JSON.stringify(ch)}`)), timeoutMs);
+      const check = (): void => {
+        if (this.buf.includes(ch)) {
+          clearTimeout(t);
+          this.waiter = null;
+          this.buf = '';
+          resolve();
+        }
+      };
+      this.waiter = check;
+      check();
+    });
+  }
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+/** Keystroke → echo through headless mode, interleaved with a raw socket to a twin QEMU. */
+export async function echoLatency(engine: EngineProcess, id: string, args: EngineArgs, samples: number, log: (l: string) => void): Promise<{ engineMs: number[]; rawMs: number[] }> {
+  const { api, ws } = await engine.connect();
+  const { raw } = await rawStartMs(args);
+  let serial: RawSerial | null = null;
+  try {
+    let ebuf = '';
+    let ewait: (() => void) | null = null;
+    api.on('console.data', (p) => {
+      if (p.id !== id) return;
+      ebuf += p.data;
+      ewait?.();
+    });
+    await api.invoke('console.subscribe', { id });
+    serial = await RawSerial.open(raw.serialSock);
+    const rs = serial;
+    const engineEcho = (ch: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        ebuf = '';
+        const t0 = performance.now();
+        const t = setTimeout(() => reject(new Error(`headless: no echo of ${JSON.stringify(ch)}`)), 10_000);
+        ewait = () => {
+          if (ebuf.includes(ch)) {
+            clearTimeout(t);
+            ewait = null;
+            resolve(performance.now() - t0);
+          }
+        };
+        api.invoke('console.input', { id, data: ch }).catch(reject);
+      });
+    const rawEcho = async (ch: string): Promise<number> => {
+      rs.drain();
+      const t0 = performance.now();
+      const w = rs.waitFor(ch);
+      rs.write(ch);
+      await w;
+      return performance.now() - t0;
+    };
+    // both shells: a fresh, empty command line
+    const reset = async (): Promise<void> => {
+      await api.invoke('console.input', { id, data: '\x15' });
+      rs.write('\x15');
+      await nap(300);
+      ebuf = '';
+      rs.drain();
+    };
+    await api.invoke('console.input', { id, data: '\n' });
+    rs.write('\n');
+    await nap(1500);
+    await reset();
+    const engineMs: number[] = [];
+    const rawMs: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      if (i && i % 25 === 0) await reset();
+      // alternate who goes first so neither always runs on a just-woken CPU
+      if (i % 2 === 0) {
+        engineMs.push(await engineEcho('x'));
+        rawMs.push(await rawEcho('x'));
+      } else {
+        rawMs.push(await rawEcho('x'));
+        engineMs.push(await engineEcho('x'));
+      }
+      await nap(20);
+    }
+    await reset();
+    log(`echo: ${samples} samples each`);
+    return { engineMs, rawMs };
+  } finally {
+    serial?.close();
+    ws.close();
+    await raw.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------- where the time goes
+
+export interface StartPhases {
+  /** vm.start sent → engine logs "spawning" (store, ports, run dir, args) */
+  beforeSpawnMs: number;
+  /** spawning → QMP says running */
+  spawnToRunningMs: number;
+  /** running → the engine's agent loop got its first ping answered */
+  runningToAgentMs: number;
+  /** agent ready in the engine → vm.start answered */
+  agentToReplyMs: number;
+}
+
+/** The engine's own lifecycle log of the start that began at `sinceEpochMs`, as phases. */
+export async function startPhases(api: ChannelClient, id: string, sinceEpochMs: number, repliedEpochMs: number): Promise<StartPhases | null> {
+  const { entries } = await api.invoke('vm.logs', { id, tail: 200 });
+  const after = entries.filter((e) => e.source === 'lifecycle' && Date.parse(e.t) >= sinceEpochMs - 1);
+  const at = (re: RegExp) => {
+    const e = after.find((x) => re.test(x.text));
+    return e ? Date.parse(e.t) : null;
+  };
+  const spawn = at(/^spawning /);
+  const running = at(/→ running/);
+  const agent = at(/^guest agent is ready/);
+  if (spawn === null || running === null || agent === null) return null;
+  return { beforeSpawnMs: spawn - sinceEpochMs, spawnToRunningMs: running - spawn, runningToAgentMs: agent - running, agentToReplyMs: repliedEpochMs - agent };
+}
+
+/**
+ * The same guest write, read straight from a raw twin's serial chardev socket: the limit.
+ * With `virtconsole`, the twin also gets a virtio console port (/dev/hvc0 in the guest) and the
+ * guest writes there instead: the lever a faster console would pull.
+ */
+export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs: number, opts: { virtconsole?: boolean } = {}): Promise<{ mbps: number[]; producerMBps: number }> {
+  const vcon = join(args.runDir, 'vcon.sock');
+  const argv = opts.virtconsole
+    ? [...args.argv, '-chardev', `socket,id=vcon0,path=${vcon},server=on,wait=off`, '-device', 'virtconsole,bus=vser0.0,chardev=vcon0']
+    : args.argv;
+  const raw = await spawnRaw(argv, args.runDir);
+  const sockPath = opts.virtconsole ? join(raw.runDir, 'vcon.sock') : raw.serialSock;
+  const dev = opts.virtconsole ? '/dev/hvc0' : '/dev/ttyS0';
+  try {
+    const agent = await waitAgentReady(raw);
+    const sock = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(sockPath);
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+    const out: number[] = [];
+    try {
+      // how fast the guest itself makes the bytes (same pipeline into /dev/null): the ceiling for any console
+      await agent.exec(['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], { timeoutMs: 300_000 });
+      const p0 = performance.now();
+      await agent.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/null`], { timeoutMs: 300_000 });
+      const producerMBps = bytes / 1e6 / ((performance.now() - p0) / 1000);
+      for (let i = 0; i < runs; i++) {
+        let got = 0;
+        let first = 0;
+        let last = 0;
+        const done = new Promise<void>((resolve) => {
+          const onData = (d: Buffer): void => {
+            let n = 0;
+            for (const b of d) if (b === 0x78) n++;
+            if (!n) return;
+            const now = performance.now();
+            if (!got) first = now;
+            got += n;
+            last = now;
+            if (got >= bytes) {
+              sock.off('data', onData);
+              resolve();
+            }
+          };
+          sock.on('data', onData);
+        });
+        const run = agent.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > ${dev}`], { timeoutMs: 300_000 });
+        await Promise.race([done, run.then(() => nap(5000))]);
+        await run;
+        if (got < bytes) throw new Error(`raw console: only ${got} of ${bytes} bytes arrived`);
+        out.push(bytes / 1e6 / ((last - first) / 1000));
+      }
+      return { mbps: out, producerMBps };
+    } finally {
+      sock.destroy();
+      agent.close();
+    }
+  } finally {
+    await raw.dispose();
+  }
+}

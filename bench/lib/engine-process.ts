@@ -1,0 +1,83 @@
+// The engine as a user runs it: `flotilla serve` in its own process (so its RSS is its own),
+// driven over the headless WebSocket exactly like a browser tab would (Origin, token
+// subprotocol, shared/rpc frames).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ChannelClient, type TextChannel } from '../../shared/rpc';
+
+export interface EngineProcess {
+  pid: number;
+  port: number;
+  token: string;
+  api: ChannelClient;
+  /** a further client connection (e.g. a second browser tab) */
+  connect(): Promise<{ api: ChannelClient; ws: WebSocket }>;
+  stderr(): string;
+  /** SIGTERM and wait for the exit (VMs it runs stay up: stop them first) */
+  close(): Promise<void>;
+}
+
+export function connectWs(port: number, token: string): Promise<{ api: ChannelClient; ws: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api`, ['flotilla.v1', `flotilla-token.${token}`], {
+      headers: { Origin: `http://127.0.0.1:${port}` },
+    });
+    ws.once('error', reject);
+    ws.once('open', () => {
+      const ch: TextChannel = {
+        send: (t) => ws.send(t),
+        onMessage: (cb) => void ws.on('message', (d: Buffer) => cb(d.toString())),
+        onClose: (cb) => void ws.on('close', cb),
+        close: () => ws.close(),
+      };
+      resolve({ api: new ChannelClient(ch), ws });
+    });
+  });
+}
+
+/** Starts `node dist/cli/flotilla.js serve --json` on FLOTILLA_HOME=home under TCG. */
+export async function startEngineProcess(root: string, home: string): Promise<EngineProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(root, 'dist', 'cli', 'flotilla.js'), 'serve', '--json', '--no-build-default', '--port', '0'],
+    { cwd: root, env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    if (err.length < 64_000) err += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const first = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    const onData = (d: string): void => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        child.stdout!.off('data', onData);
+        resolve(out.slice(0, nl));
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then(() => reject(new Error(`flotilla serve exited before it printed its URL: ${err}`)));
+  });
+  const { port, token } = JSON.parse(first) as { port: number; token: string };
+  const { api } = await connectWs(port, token);
+  return {
+    pid: child.pid!,
+    port,
+    token,
+    api,
+    connect: () => connectWs(port, token),
+    stderr: () => err,
+    close: async () => {
+      api.close();
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
