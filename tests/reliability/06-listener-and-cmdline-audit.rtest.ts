@@ -83,7 +83,7 @@ describe('checks 6 and 15: listeners and QEMU command lines while VMs run', () =
       expect(qmp).toMatch(/^unix:/);
       expect(args.some((a) => /tcp:|telnet:|,port=|websocket/.test(a) && !a.startsWith('user,'))).toBe(false);
     }
-    reportFigure({ check: 6, title: 'listener audit', load: `engine + headless + display proxy + ${qemuPids.length} QEMUs`, faults: 0, badInputs: 0, lost: bad });
+    reportFigure({ check: 6, title: 'listener audit', load: `engine + headless + display proxy + ${qemuPids.length} QEMUs, ${audited} sockets audited`, faults: 0, badInputs: 0, lost: bad });
     expect(bad).toBe(0);
   });
 
