@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { CallContext, ContractHandler } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { guestHostname } from './guest/boot-profile';
+import { DEFAULT_GUEST_PROFILE, guestHostname } from './guest/boot-profile';
 import { readDefaultGuest } from './guest/build-default';
 import type { DefaultGuestBoot } from './qemu-args';
 
@@ -18,6 +18,10 @@ export async function defaultGuestBoot(home: string, vmName: string): Promise<De
     initrd: join(g.dir, 'initrd.img'),
     append: [m.cmdline, `${m.nameParam}=${guestHostname(vmName)}`].filter(Boolean).join(' '),
     machine: m.machine,
+    ...(m.bios ? { bios: m.bios } : {}),
+    ...(DEFAULT_GUEST_PROFILE.cpu ? { tcgCpu: DEFAULT_GUEST_PROFILE.cpu } : {}),
+    ...(DEFAULT_GUEST_PROFILE.tcgAccelProps ? { tcgAccelProps: DEFAULT_GUEST_PROFILE.tcgAccelProps } : {}),
+    ...(DEFAULT_GUEST_PROFILE.noReboot ? { noReboot: true } : {}),
   };
 }
 

@@ -178,6 +178,13 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
     expect(other).not.toContain('-no-reboot');
   });
 
+  it('the default guest boots with its own -bios firmware (qboot) under BIOS only; other sources keep SeaBIOS', () => {
+    const g = { kernel: '/k', initrd: '/i', append: '', bios: 'qboot.rom' };
+    expect(values(buildQemuArgs(spec({}), res({ defaultGuest: g })), '-bios')).toEqual(['qboot.rom']);
+    expect(values(buildQemuArgs(spec({ firmware: 'uefi' }), res({ defaultGuest: g })), '-bios')).toEqual([]);
+    expect(values(buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g })), '-bios')).toEqual([]);
+  });
+
   it('bios adds no pflash', () => {
     expect(buildQemuArgs(spec({ firmware: 'bios' }), res()).join(' ')).not.toContain('pflash');
   });
