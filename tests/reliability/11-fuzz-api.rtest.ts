@@ -185,13 +185,16 @@ describe('check 11: fuzzing every method on every transport', () => {
       const text = frame(i);
       const which = i % 3;
       if (which === 0) {
-        let f: { method?: unknown; params?: unknown } | null = null;
+        let f: unknown = null;
         try {
-          f = JSON.parse(text) as typeof f;
+          f = JSON.parse(text);
         } catch {
           /* junk frames are for the wire transports */
         }
-        if (f && typeof f === 'object') await dispatch(opened.handler, f.method, f.params, ctx);
+        if (f && typeof f === 'object') {
+          const req = f as { method?: unknown; params?: unknown };
+          await dispatch(opened.handler, req.method, req.params, ctx);
+        }
       } else if (which === 1) {
         sock.write(text + '\n');
         if (/^\{"t":"req","id":\d+,/.test(text)) expectAnswers.add(`s${i}`);
