@@ -87,6 +87,8 @@ export interface QemuMem {
   rssMinusConfiguredMiB: number;
   /** anonymous RSS of TCG's translation buffer (the 1 GiB anonymous mapping) */
   tcgBufferMiB: number | null;
+  /** anonymous (private) RSS minus resident guest RAM: what another VM costs on top of shared pages */
+  privateMiB: number;
 }
 
 function rollup(pid: number): Record<string, number> {
@@ -127,6 +129,7 @@ export function qemuMem(pid: number, memoryMiB: number): QemuMem {
     overPssMiB: mib((r.Pss ?? 0) - guest),
     rssMinusConfiguredMiB: mib((r.Rss ?? 0) - memoryMiB * 1024),
     tcgBufferMiB: tcg === null ? null : mib(tcg),
+    privateMiB: mib((r.Anonymous ?? 0) - guest),
   };
 }
 
@@ -416,6 +419,24 @@ export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs
       sock.destroy();
       agent.close();
     }
+  } finally {
+    await raw.dispose();
+  }
+}
+
+/**
+ * The memory lever under TCG: a raw twin with a capped translation buffer (`-accel tcg,tb-size=N`,
+ * MiB), booted to agent-ready and left idle a moment; its private memory and boot time.
+ */
+export async function tbSizeLever(args: EngineArgs, tbSizeMiB: number | null): Promise<{ tbSizeMiB: number | null; bootMs: number; mem: QemuMem }> {
+  const i = args.argv.indexOf('-accel');
+  if (i < 0 || !args.argv[i + 1]!.startsWith('tcg')) throw new Error('engine args have no -accel tcg');
+  const argv = [...args.argv];
+  if (tbSizeMiB !== null) argv[i + 1] = `${argv[i + 1]},tb-size=${tbSizeMiB}`;
+  const { ms, raw } = await rawStartMs({ argv, runDir: args.runDir });
+  try {
+    await nap(2000);
+    return { tbSizeMiB, bootMs: ms, mem: qemuMem(raw.proc.pid!, MEMORY_MIB) };
   } finally {
     await raw.dispose();
   }

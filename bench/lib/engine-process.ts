@@ -2,6 +2,7 @@
 // driven over the headless WebSocket exactly like a browser tab would (Origin, token
 // subprotocol, shared/rpc frames).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ChannelClient, type TextChannel } from '../../shared/rpc';
@@ -38,10 +39,14 @@ export function connectWs(port: number, token: string): Promise<{ api: ChannelCl
 
 /** Starts `node dist/cli/flotilla.js serve --json` on FLOTILLA_HOME=home under TCG. */
 export async function startEngineProcess(root: string, home: string): Promise<EngineProcess> {
+  // the engine benches never load the page: a stub keeps them independent of dist/renderer
+  const rendererDir = join(home, 'stub-renderer');
+  await mkdir(rendererDir, { recursive: true });
+  await writeFile(join(rendererDir, 'index.html'), '<!doctype html><title>Flotilla bench</title>\n');
   const child: ChildProcess = spawn(
     process.execPath,
     [join(root, 'dist', 'cli', 'flotilla.js'), 'serve', '--json', '--no-build-default', '--port', '0'],
-    { cwd: root, env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg', FLOTILLA_RENDERER_DIR: rendererDir }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
   child.stderr!.setEncoding('utf8');

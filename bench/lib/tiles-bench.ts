@@ -82,15 +82,23 @@ export function chromiumArgs(root: string): string[] {
 }
 
 export interface TilesResult {
-  /** rAF-to-rAF intervals, ms */
+  /** rAF-to-rAF intervals, ms, with stats arriving */
   frames: number[];
+  /** the same with no stats (control) */
+  idleFrames: number[];
+  /** renderer main-thread ms per wall second, by kind */
+  mainThread: Record<'noStats' | 'withStats', { taskMsPerS: number; scriptMsPerS: number; layoutAndStyleMsPerS: number }>;
   longTasks: number;
   longTaskMs: number;
   tilesShown: number;
   unexpectedCalls: string[];
 }
 
+interface CdpSession {
+  send(method: string, params?: object): Promise<unknown>;
+}
 interface PwPage {
+  context(): { newCDPSession(page: PwPage): Promise<CdpSession> };
   goto(url: string): Promise<unknown>;
   waitForFunction(fn: string, arg?: unknown, opts?: { timeout?: number }): Promise<unknown>;
   evaluate<T>(fn: string): Promise<T>;
@@ -100,7 +108,7 @@ interface PwBrowser {
   close(): Promise<void>;
 }
 
-export async function benchTiles(root: string, opts: { vms?: number; seconds?: number; extraArgs?: string[] } = {}): Promise<TilesResult> {
+export async function benchTiles(root: string, opts: { vms?: number; seconds?: number; idleSeconds?: number; extraArgs?: string[] } = {}): Promise<TilesResult> {
   const n = opts.vms ?? 100;
   const seconds = opts.seconds ?? 10;
   // Playwright is loaded at run time from node_modules, not bundled into the bench
@@ -114,24 +122,47 @@ export async function benchTiles(root: string, opts: { vms?: number; seconds?: n
     await page.goto(server.url);
     const last = handler.vms[n - 1]!.name;
     await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(last)})`, undefined, { timeout: 60_000 });
+    // rAF intervals (and long tasks) over a window, measured in the page
+    const measure = (ms: number) =>
+      page.evaluate<{ frames: number[]; longTasks: number; longTaskMs: number; tiles: number }>(`new Promise((resolve) => {
+        const frames = [];
+        let longTasks = 0, longTaskMs = 0;
+        const obs = new PerformanceObserver((list) => { for (const e of list.getEntries()) { longTasks++; longTaskMs += e.duration; } });
+        try { obs.observe({ entryTypes: ['longtask'] }); } catch {}
+        let prev = 0;
+        const end = performance.now() + ${ms};
+        const step = (ts) => {
+          if (prev) frames.push(ts - prev);
+          prev = ts;
+          if (ts < end) requestAnimationFrame(step);
+          else { obs.disconnect(); resolve({ frames, longTasks, longTaskMs, tiles: document.querySelectorAll('[data-vm-id], article').length }); }
+        };
+        requestAnimationFrame(step);
+      })`);
+    // the renderer's main-thread time by kind (DevTools Performance domain), per window
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const metrics = async (): Promise<Record<string, number>> => {
+      const m = (await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
+      return Object.fromEntries(m.metrics.map((x) => [x.name, x.value]));
+    };
+    const busy = (a: Record<string, number>, b: Record<string, number>, wallMs: number) => {
+      const d = (k: string) => ((b[k] ?? 0) - (a[k] ?? 0)) * 1000;
+      return { taskMsPerS: (d('TaskDuration') / wallMs) * 1000, scriptMsPerS: (d('ScriptDuration') / wallMs) * 1000, layoutAndStyleMsPerS: ((d('LayoutDuration') + d('RecalcStyleDuration')) / wallMs) * 1000 };
+    };
+    // control: the same 100 tiles with no stats arriving, so the stats' own cost can be told apart
+    await new Promise((r) => setTimeout(r, 1000));
+    const m0 = await metrics();
+    const i0 = performance.now();
+    const idle = await measure((opts.idleSeconds ?? 4) * 1000);
+    const idleBusy = busy(m0, await metrics(), performance.now() - i0);
     handler.startStats();
     await new Promise((r) => setTimeout(r, 2500)); // a couple of bursts before the clock starts
-    const r = await page.evaluate<{ frames: number[]; longTasks: number; longTaskMs: number; tiles: number }>(`new Promise((resolve) => {
-      const frames = [];
-      let longTasks = 0, longTaskMs = 0;
-      const obs = new PerformanceObserver((list) => { for (const e of list.getEntries()) { longTasks++; longTaskMs += e.duration; } });
-      try { obs.observe({ entryTypes: ['longtask'] }); } catch {}
-      let prev = 0;
-      const end = performance.now() + ${seconds * 1000};
-      const step = (ts) => {
-        if (prev) frames.push(ts - prev);
-        prev = ts;
-        if (ts < end) requestAnimationFrame(step);
-        else { obs.disconnect(); resolve({ frames, longTasks, longTaskMs, tiles: document.querySelectorAll('[data-vm-id], article').length }); }
-      };
-      requestAnimationFrame(step);
-    })`);
-    return { frames: r.frames, longTasks: r.longTasks, longTaskMs: r.longTaskMs, tilesShown: r.tiles, unexpectedCalls: [...handler.unexpected] };
+    const m1 = await metrics();
+    const s0 = performance.now();
+    const r = await measure(seconds * 1000);
+    const statsBusy = busy(m1, await metrics(), performance.now() - s0);
+    return { frames: r.frames, idleFrames: idle.frames, mainThread: { noStats: idleBusy, withStats: statsBusy }, longTasks: r.longTasks, longTaskMs: r.longTaskMs, tilesShown: r.tiles, unexpectedCalls: [...handler.unexpected] };
   } finally {
     handler.stop();
     await browser.close();
