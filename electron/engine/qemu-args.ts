@@ -118,10 +118,11 @@ function firmwareArgs(spec: VmSpec, r: QemuResources): string[] {
   ];
 }
 
-function diskArgs(file: string, format: string, bootindex: number, machine: string): string[] {
+/** bootindex null: not a boot device (a -kernel boot, whose linuxboot ROM takes bootindex 0). */
+function diskArgs(file: string, format: string, bootindex: number | null, machine: string): string[] {
   return [
     '-drive', `file=${escapeOptValue(file)},format=${format},if=none,id=disk0,cache=writeback,discard=unmap`,
-    '-device', `${virtio('blk', machine)},drive=disk0,bootindex=${bootindex}`,
+    '-device', `${virtio('blk', machine)},drive=disk0${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
   ];
 }
 
@@ -168,7 +169,7 @@ function sourceArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
     case 'kernel':
       return [
         ...kernelArgs(src.kernel, src.initrd, src.append),
-        ...(src.disk ? diskArgs(src.disk, referenceFormat(src.disk, r), 0, machine) : []),
+        ...(src.disk ? diskArgs(src.disk, referenceFormat(src.disk, r), null, machine) : []),
       ];
   }
 }
