@@ -18,7 +18,7 @@
 //   engine (the CLI) exits the VM keeps running; output after that is lost until adoption.
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { copyFile, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { AgentState, VmState } from '../../shared/state';
 import { canForceStop, canPause, canRestart, canResume, canStart, canStop, canTransition, isActive } from '../../shared/state';
 import type { DiskCheck, LastExit, LogEntry, PortEntry, Progress } from '../../shared/contract';
@@ -1010,9 +1010,13 @@ export class Supervisor {
 
   /** After an unclean death: `qemu-img check` on the VM's own qcow2 disks. */
   private async checkDisks(): Promise<void> {
-    const disks = this.spec.disks.filter((d) => d.endsWith('.qcow2'));
-    for (const d of disks) {
-      const path = join(this.deps.layout.vmDir(this.id), d);
+    const paths = this.spec.disks.filter((d) => d.endsWith('.qcow2')).map((d) => join(this.deps.layout.vmDir(this.id), d));
+    // a disk the user named by reference was being written by this QEMU too
+    const src = this.spec.source;
+    const ref = src.kind === 'disk' && src.mode === 'reference' ? src.path : src.kind === 'kernel' ? src.disk : undefined;
+    if (ref && (await qemuImgInfo(ref).then((i) => i.format === 'qcow2', () => false))) paths.push(ref);
+    for (const path of paths) {
+      const d = basename(path);
       try {
         const r = await qemuImgCheck(path);
         this.lastDiskCheck = { at: new Date(this.now()).toISOString(), disk: path, exitCode: r.exitCode, summary: r.summary };
