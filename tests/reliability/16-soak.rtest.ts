@@ -36,6 +36,12 @@ describe('check 16: soak with 3 clients', () => {
     const disk = blankDisk(home);
     const ids: string[] = [];
     for (let i = 0; i < VMS; i++) ids.push((await clients[0]!.call('vm.create', { config: heldConfig(`soak-${i}`, disk, { forwards: [{ proto: 'tcp', guestPort: 22 }] }) })).id);
+    // warm-up: one start/stop each, so per-VM logs are open before the baseline
+    for (const id of ids) {
+      await clients[0]!.call('vm.start', { id });
+      await clients[0]!.call('vm.stop', { id, force: true });
+    }
+    await new Promise((r) => setTimeout(r, 500));
     const fdsBefore = await fdCount();
     let quiesce: Promise<void> | null = null;
     let inFlight = 0;
