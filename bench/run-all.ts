@@ -136,11 +136,13 @@ async function main(): Promise<void> {
         const engineRss: { idleMiB: number; busyMiB: number }[] = [];
         const phases: StartPhases[] = [];
         for (let i = 0; i < rounds; i++) {
+          await engine.gc();
           const idle = await settledRssKiB(engine.pid);
           const s = await engineStorm(api, vms);
           failures.push(...s.failures);
           phases.push(...s.phases);
           await new Promise((r) => setTimeout(r, 2000)); // a couple of stats ticks and agent pings
+          await engine.gc();
           const busy = await settledRssKiB(engine.pid);
           for (const vm of s.infos) if (vm.pid) mem.push(qemuMem(vm.pid, MEMORY_MIB));
           const running = (await api.invoke('vm.list', {})).filter((v) => v.state === 'running').length;
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
             slowestVmPhasesMs: phases.length ? phases.reduce((a, b) => (a.beforeSpawnMs + a.spawnToRunningMs + a.runningToAgentMs >= b.beforeSpawnMs + b.spawnToRunningMs + b.runningToAgentMs ? a : b)) : null,
           }, failures.length === 0),
         );
-        figures.push(figure('engineRssPerVmMiB', perVm, `engine RSS (median of 5 samples over 2 s) with ${STORM_VMS} VMs running minus with none, ÷ VMs running`, { engineRss }));
+        figures.push(figure('engineRssPerVmMiB', perVm, `engine RSS (full GC, then median of 5 samples over 2 s) with ${STORM_VMS} VMs running minus with none, ÷ VMs running`, { engineRss }));
         const pick = (k: keyof (typeof mem)[number]) => stat(mem.map((m) => m[k] as number).filter((v) => typeof v === 'number'));
         // the lever: TCG's translation buffer capped, one raw twin each, against the engine's args
         const levers: Record<string, unknown>[] = [];
@@ -195,19 +197,21 @@ async function main(): Promise<void> {
           const bytes = Number(process.env.BENCH_CONSOLE_BYTES ?? 256 * 1024);
           const runs: number[] = [];
           const times: number[] = [];
+          const events: number[] = [];
           for (let i = 0; i < Math.max(3, Math.ceil(RUNS / 2)); i++) {
             const r = await consoleThroughput(engine, first.id, bytes);
             runs.push(r.mbps);
             times.push(r.ms);
+            events.push(r.events);
             log(`console ${i + 1}: ${bytes} bytes in ${ms(r.ms)} ms = ${r.mbps.toFixed(3)} MB/s`);
           }
           // the limit: the same write read straight from a raw twin's chardev socket
-          const { mbps: raw } = await rawConsoleThroughput(args, bytes, runs.length);
+          const { mbps: raw, reads } = await rawConsoleThroughput(args, bytes, runs.length);
           log(`console raw: ${raw.map((v) => v.toFixed(3)).join(', ')} MB/s`);
           // the lever: the same bytes through a virtio console port (hvc0) of a raw twin
           const lever = await rawConsoleThroughput(args, bytes * 8, runs.length, { virtconsole: true }).catch((e: unknown) => {
             notes.push(`virtconsole lever not measured: ${(e as Error).message}`);
-            return { mbps: [] as number[], producerMBps: NaN };
+            return { mbps: [] as number[], producerMBps: NaN, reads: [] as number[] };
           });
           const vcon = lever.mbps;
           if (vcon.length) log(`console virtio (hvc0) raw: ${vcon.map((v) => v.toFixed(3)).join(', ')} MB/s`);
@@ -217,6 +221,8 @@ async function main(): Promise<void> {
               ms: stat(times.map(ms)),
               rawChardevSocketMBps: stat(raw.map((v) => round(v))),
               headlessShareOfRaw: round(median(runs) / median(raw)),
+              headlessBytesPerConsoleDataEvent: round(bytes / median(events), 1),
+              rawBytesPerSocketRead: round(bytes / median(reads), 1),
               leverVirtioConsoleRawMBps: vcon.length ? stat(vcon.map((v) => round(v))) : 'not measured',
               guestCatToDevNullMBps_agentRoundTripIncluded: round(lever.producerMBps),
             }),

@@ -180,9 +180,10 @@ export { settledRssKiB };
 // ---------------------------------------------------------------------------- console
 
 /** Bytes/s the guest's serial output reaches a headless WebSocket subscriber. */
-export async function consoleThroughput(engine: EngineProcess, id: string, bytes: number): Promise<{ mbps: number; bytes: number; ms: number }> {
+export async function consoleThroughput(engine: EngineProcess, id: string, bytes: number): Promise<{ mbps: number; bytes: number; ms: number; events: number }> {
   const { api, ws } = await engine.connect();
   try {
+    let events = 0;
     let got = 0;
     let first = 0;
     let last = 0;
@@ -192,6 +193,7 @@ export async function consoleThroughput(engine: EngineProcess, id: string, bytes
       if (p.id !== id) return;
       const n = p.data.split('x').length - 1;
       if (!n) return;
+      events++;
       const now = performance.now();
       if (!got) first = now;
       got += n;
@@ -207,7 +209,7 @@ export async function consoleThroughput(engine: EngineProcess, id: string, bytes
     if (got < bytes) throw new Error(`console throughput: only ${got} of ${bytes} bytes arrived`);
     const ms = last - first;
     // the clock starts at the first byte, so that byte's chunk is not part of the timed span
-    return { mbps: bytes / 1e6 / (ms / 1000), bytes, ms };
+    return { mbps: bytes / 1e6 / (ms / 1000), bytes, ms, events };
   } finally {
     ws.close();
   }
@@ -366,7 +368,7 @@ export async function startPhases(api: ChannelClient, id: string, sinceEpochMs: 
  * With `virtconsole`, the twin also gets a virtio console port (/dev/hvc0 in the guest) and the
  * guest writes there instead: the lever a faster console would pull.
  */
-export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs: number, opts: { virtconsole?: boolean } = {}): Promise<{ mbps: number[]; producerMBps: number }> {
+export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs: number, opts: { virtconsole?: boolean } = {}): Promise<{ mbps: number[]; producerMBps: number; reads: number[] }> {
   const vcon = join(args.runDir, 'vcon.sock');
   const argv = opts.virtconsole
     ? [...args.argv, '-chardev', `socket,id=vcon0,path=${vcon},server=on,wait=off`, '-device', 'virtconsole,bus=vser0.0,chardev=vcon0']
@@ -382,6 +384,7 @@ export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs
       s.once('error', reject);
     });
     const out: number[] = [];
+    const reads: number[] = [];
     try {
       // how fast the guest itself makes the bytes (same pipeline into /dev/null): the ceiling for any console
       await agent.exec(['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], { timeoutMs: 300_000 });
@@ -392,11 +395,13 @@ export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs
         let got = 0;
         let first = 0;
         let last = 0;
+        let nReads = 0;
         const done = new Promise<void>((resolve) => {
           const onData = (d: Buffer): void => {
             let n = 0;
             for (const b of d) if (b === 0x78) n++;
             if (!n) return;
+            nReads++;
             const now = performance.now();
             if (!got) first = now;
             got += n;
@@ -413,8 +418,9 @@ export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs
         await run;
         if (got < bytes) throw new Error(`raw console: only ${got} of ${bytes} bytes arrived`);
         out.push(bytes / 1e6 / ((last - first) / 1000));
+        reads.push(nReads);
       }
-      return { mbps: out, producerMBps };
+      return { mbps: out, producerMBps, reads };
     } finally {
       sock.destroy();
       agent.close();

@@ -15,6 +15,8 @@ export interface EngineProcess {
   /** a further client connection (e.g. a second browser tab) */
   connect(): Promise<{ api: ChannelClient; ws: WebSocket }>;
   stderr(): string;
+  /** full garbage collection in the engine process (bench instrumentation) */
+  gc(): Promise<void>;
   /** SIGTERM and wait for the exit (VMs it runs stay up: stop them first) */
   close(): Promise<void>;
 }
@@ -43,9 +45,13 @@ export async function startEngineProcess(root: string, home: string): Promise<En
   const rendererDir = join(home, 'stub-renderer');
   await mkdir(rendererDir, { recursive: true });
   await writeFile(join(rendererDir, 'index.html'), '<!doctype html><title>Flotilla bench</title>\n');
+  // bench-only instrumentation: SIGUSR2 makes the engine collect garbage, so RSS samples compare
+  // live memory rather than wherever the heap happened to be between collections
+  const gcHook = join(home, 'gc-on-signal.cjs');
+  await writeFile(gcHook, "process.on('SIGUSR2', () => { if (typeof global.gc === 'function') global.gc(); });\n");
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(root, 'dist', 'cli', 'flotilla.js'), 'serve', '--json', '--no-build-default', '--port', '0'],
+    ['--expose-gc', '-r', gcHook, join(root, 'dist', 'cli', 'flotilla.js'), 'serve', '--json', '--no-build-default', '--port', '0'],
     { cwd: root, env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg', FLOTILLA_RENDERER_DIR: rendererDir }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
@@ -77,6 +83,10 @@ export async function startEngineProcess(root: string, home: string): Promise<En
     api,
     connect: () => connectWs(port, token),
     stderr: () => err,
+    gc: async () => {
+      child.kill('SIGUSR2');
+      await new Promise((r) => setTimeout(r, 300));
+    },
     close: async () => {
       api.close();
       child.kill('SIGTERM');

@@ -104,7 +104,7 @@ interface PwPage {
   evaluate<T>(fn: string): Promise<T>;
 }
 interface PwBrowser {
-  newPage(opts: { viewport: { width: number; height: number } }): Promise<PwPage>;
+  newPage(opts: { viewport: { width: number; height: number }; bypassCSP?: boolean }): Promise<PwPage>;
   close(): Promise<void>;
 }
 
@@ -118,7 +118,9 @@ export async function benchTiles(root: string, opts: { vms?: number; seconds?: n
   const server = await startHeadless({ handler, rendererDir: join(root, 'dist', 'renderer') });
   const browser = await chromium.launch({ executablePath: process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium', args: [...chromiumArgs(root), ...(opts.extraArgs ?? [])] });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // the in-page probes are strings Playwright evaluates; the renderer's CSP (no unsafe-eval)
+    // would refuse them. Bypassing CSP changes nothing the renderer does per frame.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
     await page.goto(server.url);
     const last = handler.vms[n - 1]!.name;
     await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(last)})`, undefined, { timeout: 60_000 });
