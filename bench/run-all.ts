@@ -158,6 +158,11 @@ async function main(): Promise<void> {
           ratios.push(s.ms / raw.ms);
           log(`storm ${i + 1}/${rounds}: engine ${ms(s.ms)} ms (${s.failures.length} failed), raw ${ms(raw.ms)} ms (${raw.failures.length} failed); engine RSS ${round(idle / 1024, 1)} → ${round(busy / 1024, 1)} MiB`);
         }
+        // control for the engine's readiness polling: raw QEMUs judged the way the engine's agent
+        // loop judges them (3 s per attempt, 1 s pause between attempts; supervisor.ts agentLoop)
+        const polled = await rawStorm(args, STORM_VMS, { attemptMs: 3000, napMs: 1000 });
+        await Promise.all(polled.raws.map((x) => x.dispose()));
+        log(`storm control: raw with engine-like agent polling ${ms(polled.ms)} ms`);
         figures.push(
           figure('stormRatio', ratios, `${STORM_VMS} engine starts at once (vm.start waitAgent) then ${STORM_VMS} raw QEMUs at once; run = engine ms ÷ raw ms`, {
             engineMs: stat(eMs.map(ms)),
@@ -166,6 +171,7 @@ async function main(): Promise<void> {
             failureMessages: failures.slice(0, 10),
             enginePhasesMedianMsPerVm: phaseMedians(phases),
             rawSpawnToAgentMedianMsPerVm: rawPerVm.length ? ms(median(rawPerVm)) : null,
+            controlRawWithEngineLikePollingMs: { all: ms(polled.ms), medianPerVm: polled.perVmMs.length ? ms(median(polled.perVmMs)) : null, failures: polled.failures.length },
             slowestVmPhasesMs: phases.length ? phases.reduce((a, b) => (a.beforeSpawnMs + a.spawnToRunningMs + a.runningToAgentMs >= b.beforeSpawnMs + b.spawnToRunningMs + b.runningToAgentMs ? a : b)) : null,
           }, failures.length === 0),
         );

@@ -158,13 +158,13 @@ export async function engineStorm(api: ChannelClient, vms: BenchVm[]): Promise<S
   return { ms, failures, infos, phases };
 }
 
-export async function rawStorm(args: EngineArgs, n: number): Promise<StormResult & { raws: RawQemu[]; perVmMs: number[] }> {
+export async function rawStorm(args: EngineArgs, n: number, poll?: { attemptMs: number; napMs: number }): Promise<StormResult & { raws: RawQemu[]; perVmMs: number[] }> {
   const t0 = performance.now();
   const raws = await Promise.all(Array.from({ length: n }, () => spawnRaw(args.argv, args.runDir)));
   const perVmMs: number[] = [];
   const results = await Promise.allSettled(
     raws.map((r) =>
-      waitAgentReady(r).then((a) => {
+      waitAgentReady(r, 180_000, poll).then((a) => {
         perVmMs.push(performance.now() - t0);
         a.close();
       }),

@@ -66,9 +66,10 @@ const nap = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Resolves once the guest agent answers a sync and a ping. Before the guest opens its port QEMU
- * holds the bytes we send, so one long sync is answered the moment qemu-ga starts.
+ * holds the bytes we send, so one long sync is answered the moment qemu-ga starts. `poll` imitates
+ * a client that gives each attempt a deadline and pauses between attempts (as the engine does).
  */
-export async function waitAgentReady(raw: RawQemu, timeoutMs = 180_000): Promise<AgentClient> {
+export async function waitAgentReady(raw: RawQemu, timeoutMs = 180_000, poll?: { attemptMs: number; napMs: number }): Promise<AgentClient> {
   const end = Date.now() + timeoutMs;
   let dead = false;
   void raw.exited.then(() => (dead = true));
@@ -77,11 +78,11 @@ export async function waitAgentReady(raw: RawQemu, timeoutMs = 180_000): Promise
     const left = end - Date.now();
     if (left <= 0) throw new Error('raw QEMU: guest agent did not answer in time');
     try {
-      const a = await AgentClient.connect(raw.agentSock, { timeoutMs: left });
-      await a.ping(left);
+      const a = await AgentClient.connect(raw.agentSock, { timeoutMs: poll ? Math.min(poll.attemptMs, left) : left });
+      await a.ping(poll ? Math.min(poll.attemptMs, left) : left);
       return a;
     } catch {
-      await nap(10); // socket not created yet
+      await nap(poll ? poll.napMs : 10); // socket not created yet, or (engine-like polling) no answer within the attempt
     }
   }
 }
