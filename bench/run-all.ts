@@ -34,6 +34,7 @@ import {
 } from './lib/engine-benches';
 import { startEngineProcess, type EngineProcess } from './lib/engine-process';
 import { benchBootBefore } from './lib/boot-before';
+import { bootBreakdown, type BootBreakdown } from './lib/boot-breakdown';
 import { figure, renderMarkdown, round, type Figure } from './lib/figures';
 import { benchTiles } from './lib/tiles-bench';
 
@@ -75,8 +76,22 @@ async function main(): Promise<void> {
         notes.push(`boot "before" not measured: ${(e as Error).message}`);
         return null;
       });
+      // where the time goes, from the guest's own clocks (separate boots: the breakdown's exec is not timed above)
+      const parts: BootBreakdown[] = [];
+      for (let i = 0; i < Math.max(2, Math.ceil(RUNS / 2)); i++) {
+        const b = await bootBreakdown(guest.dir).catch((e: unknown) => {
+          notes.push(`boot breakdown failed: ${(e as Error).message}`);
+          return null;
+        });
+        if (b) parts.push(b);
+      }
+      const partMedians = parts.length
+        ? Object.fromEntries((Object.keys(parts[0]!) as (keyof BootBreakdown)[]).map((k) => [k, ms(median(parts.map((p) => p[k] ?? NaN)))]))
+        : 'not measured';
+      log(`boot breakdown: ${JSON.stringify(partMedians)}`);
       figures.push(
         figure('defaultBootMs', s.runs, 'one boot of the default guest with its boot profile (guest-launcher args), spawn → guest-ping answered', {
+          breakdownMedianMs: partMedians,
           beforeBootWorkMs: before ?? 'not measured',
           beforeIs: 'same packages, init and agent; distribution bzImage through SeaBIOS, gzip initramfs, cmdline "console=ttyS0 quiet", default CPU model',
         }),

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outputs = ['dist/bench/run-all.js', 'dist/bench/boot.js', 'dist/cli/flotilla.js', 'dist/renderer/index.html'].map((p) => join(root, p));
-const sourceDirs = ['bench', 'electron', 'shared', 'renderer', 'assets/guest'].map((p) => join(root, p));
+const sourceDirs = ['bench', 'electron', 'shared', 'renderer', 'assets/guest', 'tests/integration/fixtures'].map((p) => join(root, p));
 
 /** Newest mtime of any file under dir (node_modules and results excluded). */
 function newest(dir) {
