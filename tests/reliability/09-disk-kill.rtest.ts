@@ -41,7 +41,7 @@ describe('check 9: kill -9 QEMU while the guest writes its qcow2 disk', () => {
       await client.call('vm.exec', { id: vm.id, command: ['/bin/sh', '-c', WRITER] });
       await new Promise((res) => setTimeout(res, 500 + Math.random() * 1500));
       const stat = await client.call('vm.exec', { id: vm.id, command: ['/bin/cat', '/sys/block/vda/stat'] });
-      expect(Number(stat.stdout.trim().split(/\s+/)[6])).toBeGreaterThan(0); // sectors written
+      expect(Number(stat.stdout.trim().split(/\s+/)[6]), `/sys/block/vda/stat: ${JSON.stringify(stat)}`).toBeGreaterThan(0); // sectors written
       const killedAt = new Date().toISOString();
       const checked = client.waitVm(vm.id, (v) => v.state === 'crashed' && !!v.lastDiskCheck && v.lastDiskCheck.at >= killedAt && v.lastDiskCheck.disk === disk, 'the engine checked the disk', 60_000);
       process.kill(up.pid!, 'SIGKILL');

@@ -63,6 +63,8 @@ describe('check 12: Electron IPC sender check, navigation and popups', () => {
       const top = main(ours, APP).senderFrame!;
       events.push({ sender: ours, senderFrame: { url, frameTreeNodeId: top.frameTreeNodeId + 7, parent: top } });
       events.push({ sender: ours, senderFrame: { url, frameTreeNodeId: top.frameTreeNodeId + 9, parent: null } });
+      // a frame with a parent is a subframe even if it reports the main frame's node id
+      events.push({ sender: ours, senderFrame: { url, frameTreeNodeId: top.frameTreeNodeId, parent: top } });
       if (url !== APP) events.push(main(ours, url));
     }
     events.push({ sender: ours, senderFrame: null });
