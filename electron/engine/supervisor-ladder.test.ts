@@ -117,6 +117,16 @@ describe('Supervisor with a fake QEMU', () => {
     expect(await runFiles()).toEqual([]);
   });
 
+  it('graceful stop: a power-button press lost while the guest boots is repeated before the deadline', async () => {
+    const s = make('second-press', { stopDeadlineMs: 5000, powerdownRepeatMs: 200 });
+    await s.init();
+    await s.start();
+    await s.stop();
+    expect(s.state).toBe('stopped');
+    expect(s.reason).toBe('stopped by the user');
+    expect(await lifecycle()).not.toMatch(/sending QMP quit/);
+  });
+
   it('graceful stop: a QEMU that ignores quit is killed, and says so', async () => {
     const s = make('stubborn');
     await s.init();

@@ -52,6 +52,8 @@ export interface SupervisorDeps {
   defaultGuest: (vmName: string) => Promise<DefaultGuestBoot>;
   /** graceful stop deadline before `quit` */
   stopDeadlineMs: number;
+  /** a graceful stop presses the power button again this often (default 5 s) */
+  powerdownRepeatMs?: number;
   /** how long the agent may stay silent after boot before it is shown as unavailable */
   agentGraceMs: number;
   backoff?: BackoffOptions;
@@ -83,6 +85,8 @@ const LOG_TAIL_LINES = 50;
 const LIVENESS_POLL_MS = 250;
 const AGENT_PING_MS = 5000;
 const QMP_HEALTH_MS = 5000;
+/** how often a graceful stop presses the power button again */
+const POWERDOWN_REPEAT_MS = 5000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
@@ -794,9 +798,7 @@ export class Supervisor {
       this.transition('stopping', `graceful stop requested: ACPI powerdown, then quit after ${Math.round(deadline / 1000)} s`);
       const qmp = this.qmp;
       if (qmp && wasPaused) await qmp.execute('cont', {}, { timeoutMs: 2000 }).catch(() => undefined);
-      if (this.agent && this.agentState === 'ready') await this.agent.shutdown('powerdown').catch(() => undefined);
-      if (qmp) await qmp.execute('system_powerdown', {}, { timeoutMs: 2000 }).catch(() => undefined);
-      if (await this.waitExit(deadline)) return;
+      if (await this.askGuestToPowerOff(deadline)) return;
       this.lifecycle(`the guest did not power off within ${Math.round(deadline / 1000)} s; sending QMP quit`);
       if (this.qmp) await this.qmp.execute('quit', {}, { timeoutMs: 2000 }).catch(() => undefined);
       if (await this.waitExit(3000)) return;
@@ -804,6 +806,22 @@ export class Supervisor {
       await this.killIfOurs();
       await this.waitExit(5000);
     });
+  }
+
+  /**
+   * Agent shutdown plus the ACPI power button, pressed again every few seconds until the
+   * deadline: a press that lands while the guest is still booting (before its acpid or agent
+   * runs, e.g. right after a reset) is lost, and a person would simply press again.
+   */
+  private async askGuestToPowerOff(deadlineMs: number): Promise<boolean> {
+    const end = this.now() + deadlineMs;
+    for (;;) {
+      if (this.agent && this.agentState === 'ready') await this.agent.shutdown('powerdown').catch(() => undefined);
+      if (this.qmp) await this.qmp.execute('system_powerdown', {}, { timeoutMs: 2000 }).catch(() => undefined);
+      const left = end - this.now();
+      if (left <= 0) return false;
+      if (await this.waitExit(Math.min(this.deps.powerdownRepeatMs ?? POWERDOWN_REPEAT_MS, left))) return true;
+    }
   }
 
   private async forceStop(reason: string): Promise<void> {

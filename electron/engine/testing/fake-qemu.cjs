@@ -4,6 +4,7 @@
 // sockets. FAKE_QEMU_MODE picks how it reacts to a powerdown:
 //   obedient  → SHUTDOWN event, exit 0          deaf      → ignores powerdown, obeys quit
 //   stubborn  → ignores powerdown and quit       failstart → prints an error and exits 1
+//   second-press  → ignores the first powerdown (guest still booting), obeys the next
 //   bindfail-once → see below
 'use strict';
 const net = require('node:net');
@@ -11,6 +12,7 @@ const fs = require('node:fs');
 
 const args = process.argv.slice(2);
 const mode = process.env.FAKE_QEMU_MODE || 'obedient';
+let powerdowns = 0;
 const val = (flag) => {
   const i = args.indexOf(flag);
   return i >= 0 ? args[i + 1] : undefined;
@@ -80,7 +82,8 @@ const qmp = net.createServer((c) => {
           break;
         case 'system_powerdown':
           reply();
-          if (mode === 'obedient') {
+          powerdowns += 1;
+          if (mode === 'obedient' || (mode === 'second-press' && powerdowns >= 2)) {
             setTimeout(() => {
               event('SHUTDOWN', { guest: true, reason: 'guest-shutdown' });
               setTimeout(() => exit(0), 20);
