@@ -87,6 +87,12 @@ const AGENT_PING_MS = 5000;
 const QMP_HEALTH_MS = 5000;
 /** how often a graceful stop presses the power button again */
 const POWERDOWN_REPEAT_MS = 5000;
+/**
+ * After SIGKILL the exit is certain; what remains is our own cleanup (sockets, port release with
+ * an fsync'd ports.json, disk check), which under a 20-VM stop takes seconds. A stop returns only
+ * once the VM is really stopped, so the next start never meets "already stopping".
+ */
+const AFTER_KILL_SETTLE_MS = 60_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
@@ -804,7 +810,7 @@ export class Supervisor {
       if (await this.waitExit(3000)) return;
       this.lifecycle('QEMU ignored quit; killing its process group');
       await this.killIfOurs();
-      await this.waitExit(5000);
+      await this.waitExit(AFTER_KILL_SETTLE_MS);
     });
   }
 
@@ -835,7 +841,7 @@ export class Supervisor {
     if (this.qmp) await this.qmp.execute('quit', {}, { timeoutMs: 1000 }).catch(() => undefined);
     if (await this.waitExit(2000)) return;
     await this.killIfOurs();
-    await this.waitExit(5000);
+    await this.waitExit(AFTER_KILL_SETTLE_MS);
   }
 
   /** SIGKILL the process group, but only after proving the pid is still our QEMU. */
