@@ -746,7 +746,9 @@ export class Supervisor {
 
   /** Resolves true once the current QEMU is gone (exit handled), false on timeout. */
   private waitExit(ms: number): Promise<boolean> {
-    if (!isActive(this) || this.pid === null) return Promise.resolve(true);
+    // Not `pid === null`: teardown clears the pid before the exit is settled (ports released,
+    // state stopped), and a stop that returned then left the VM "already stopping".
+    if (!isActive(this)) return Promise.resolve(true);
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), ms);
       this.exitWaiters.push(() => {
