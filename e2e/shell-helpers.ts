@@ -37,9 +37,16 @@ export interface Serve {
   stop(): Promise<number | null>;
 }
 
+/**
+ * Start `flotilla serve --json` on a data directory and read its first stdout line.
+ * FLOTILLA_E2E_CLI may point at another build of the CLI entry; by default dist/cli/flotilla.js.
+ * Like the integration tests it forces TCG unless FLOTILLA_ACCEL says otherwise (test machines
+ * may expose a /dev/kvm that fails at run time).
+ */
 export async function startServe(home: string, extra: string[] = []): Promise<Serve> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--json', '--no-build-default', ...extra], {
-    env: { ...process.env, FLOTILLA_HOME: home },
+  const entry = process.env.FLOTILLA_E2E_CLI ?? CLI;
+  const child = spawn(process.execPath, [entry, 'serve', '--json', '--no-build-default', ...extra], {
+    env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: process.env.FLOTILLA_ACCEL ?? 'tcg' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
