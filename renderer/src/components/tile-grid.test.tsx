@@ -1,9 +1,9 @@
 // @vitest-environment jsdom
 // 100 tiles, each with live stats: one VM's stats tick must re-render that one tile only.
 import { act, cleanup, render, screen } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setApi } from '../api/current';
-import { applyStats, applyVm } from '../store/events';
+import { applyStats, applyVm, queueStats } from '../store/events';
 import { resetStreams } from '../store/streams';
 import { resetStore, useStore } from '../store/store';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
@@ -88,5 +88,22 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
     expect(s.cpu).toHaveLength(60);
     expect(s.cpu[0]).toBe(15);
     expect(s.cpu[59]).toBe(74);
+  });
+
+  it('stats arriving together are applied in one store update', () => {
+    vi.useFakeTimers();
+    try {
+      const ids = seed(100);
+      let updates = 0;
+      const off = useStore.subscribe(() => void (updates += 1));
+      ids.forEach((id, i) => queueStats({ id, t: 5000, cpuPercent: i % 10, rssBytes: 1e6 }));
+      expect(updates).toBe(0);
+      vi.advanceTimersByTime(200);
+      off();
+      expect(updates).toBe(1);
+      expect(ids.every((id) => useStore.getState().vms.stats[id]?.t.at(-1) === 5000)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
