@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Security gate: runs Electronegativity over the Electron sources (and the renderer's HTML),
-// parses its CSV report (its exit code is always 0) and fails on any HIGH or MEDIUM finding
+// reads its issue list (the CLI's exit code is always 0) and fails on any HIGH or MEDIUM finding
 // at FIRM or CERTAIN confidence. Offline: the tool's update/translation lookups just fail.
 // Reviewed exceptions are `// eng-disable CHECK_ID` comments on the flagged line, each with a
 // justification next to it; they are listed here so a reviewer sees every one.
 // The targets are staged into one temporary tree and scanned together, because the global
 // checks (navigation limits, permission handler, CSP) need main and renderer in one view.
-import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -14,62 +14,50 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const targets = (process.argv.slice(2).length ? process.argv.slice(2) : ['electron', 'renderer']).map((t) => resolve(root, t));
-const bin = join(root, 'node_modules', '.bin', 'electronegativity');
+const require = createRequire(import.meta.url);
 const electronVersion = JSON.parse(readFileSync(join(root, 'node_modules', 'electron', 'package.json'), 'utf8')).version;
 const GATED_SEVERITY = new Set(['HIGH', 'MEDIUM']);
 const GATED_CONFIDENCE = new Set(['FIRM', 'CERTAIN']);
 
-/** RFC 4180-ish CSV: quoted fields may hold commas, doubled quotes and newlines. */
-export function parseCsv(text) {
-  const rows = [];
-  let row = [];
-  let field = '';
-  let quoted = false;
-  const endField = () => {
-    row.push(field);
-    field = '';
-  };
-  const endRow = () => {
-    endField();
-    rows.push(row);
-    row = [];
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') endField();
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRow();
-    } else field += c;
+/**
+ * Runs Electronegativity's own runner in this process and takes its issue list directly.
+ * Not its CSV report: the CLI writes the CSV header and body with two concurrent async
+ * writeFile calls ('w' then 'a'), so the file can come out garbled or, worse, truncated to the
+ * header alone, which would read as "0 findings". In-process there is no file to race on.
+ */
+async function scan(target) {
+  const mod = require('@doyensec/electronegativity');
+  const run = mod.default ?? mod;
+  const result = await run({
+    input: target,
+    output: undefined,
+    isSarif: false,
+    customScan: [],
+    excludeFromScan: [],
+    severitySet: undefined,
+    confidenceSet: undefined,
+    isRelative: true,
+    isVerbose: false,
+    electronUpgrade: undefined,
+    electronVersionOverride: electronVersion,
+    parserPlugins: [],
+  });
+  if (!result || !Array.isArray(result.issues)) throw new Error('electronegativity returned no issue list');
+  if (!(result.atomicChecks > 0) || !(result.globalChecks > 0)) {
+    throw new Error(`electronegativity ran no checks (atomic ${result.atomicChecks}, global ${result.globalChecks})`);
   }
-  if (field !== '' || row.length) endRow();
-  return rows.filter((r) => r.some((f) => f.trim() !== ''));
-}
-
-function scan(target, outDir) {
-  const out = join(outDir, 'report.csv');
-  const r = spawnSync(bin, ['-i', target, '-o', out, '-r', '-e', electronVersion, '-v', 'false'], { encoding: 'utf8', timeout: 300_000 });
-  if (r.error) throw new Error(`could not run electronegativity: ${r.error.message}`);
-  if (!existsSync(out)) throw new Error(`electronegativity wrote no report for ${target}:\n${r.stdout}\n${r.stderr}`);
-  const [header, ...rows] = parseCsv(readFileSync(out, 'utf8'));
-  const col = Object.fromEntries(header.map((h, i) => [h.trim(), i]));
-  for (const need of ['issue', 'severity', 'confidence', 'filename', 'location']) {
-    if (col[need] === undefined) throw new Error(`unexpected report format (no "${need}" column): ${header.join(',')}`);
+  const fatal = (result.errors ?? []).filter((e) => !e.tolerable);
+  if (fatal.length) {
+    const files = fatal.map((e) => `  ${relative(target, e.file ?? '?')}: ${e.message ?? e.error ?? e}`).join('\n');
+    throw new Error(`electronegativity could not parse some files, so they were not checked:\n${files}`);
   }
-  return rows.map((r) => ({
-    issue: r[col.issue],
-    severity: r[col.severity].toUpperCase(),
-    confidence: r[col.confidence].toUpperCase(),
-    file: r[col.filename],
-    location: r[col.location],
-    sample: (r[col.sample] ?? '').trim(),
+  return result.issues.map((i) => ({
+    issue: i.id,
+    severity: String(i.severity?.name ?? '').toUpperCase(),
+    confidence: String(i.confidence?.name ?? '').toUpperCase(),
+    file: i.file,
+    location: `${i.location?.line}:${i.location?.column}`,
+    sample: String(i.sample ?? '').trim(),
   }));
 }
 
@@ -99,7 +87,7 @@ try {
     if (!existsSync(t)) throw new Error(`no such directory: ${t}`);
     cpSync(t, join(stage, basename(t)), { recursive: true, filter: (src) => !src.includes('node_modules') });
   }
-  findings = scan(stage, tmp);
+  findings = await scan(stage);
 } catch (err) {
   console.error(`lint:security: ${err.message}`);
   process.exit(2);

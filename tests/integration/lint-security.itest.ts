@@ -1,5 +1,6 @@
-// The Electronegativity gate (npm run lint:security): green on our Electron sources, and it
-// does fail on an insecure window (Electronegativity itself always exits 0).
+// The Electronegativity gate (npm run lint:security) does fail on an insecure window
+// (Electronegativity itself always exits 0), and on a file it could not parse, which would
+// otherwise go unchecked. That it is green on our own sources is reliability check 18.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,13 @@ const tmp = mkdtempSync(join(tmpdir(), 'flotilla-eng-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('lint:security', () => {
-  it('passes on electron/ and renderer/', () => {
-    const r = gate([]);
-    expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/0 gated/);
+  it('fails on a file it cannot parse, naming it, rather than passing it unchecked', () => {
+    const app = join(tmp, 'broken');
+    mkdirSync(app);
+    writeFileSync(join(app, 'main.ts'), 'const w = {{{ ;\n');
+    const r = gate([app]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/could not parse[\s\S]*broken\/main\.ts/);
   });
 
   it('fails on a window without context isolation or sandbox, naming the findings', () => {
