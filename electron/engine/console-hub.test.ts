@@ -81,4 +81,45 @@ describe('ConsoleHub', () => {
     await until(() => hub.scrollback().endsWith('back'));
     server.close();
   });
+
+  it('a subscriber joining mid-stream sees scrollback then live output with no gap and no repeat', async () => {
+    const sock = join(dir, 'ser.sock');
+    const { server, next } = await fakeSerial(sock);
+    hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), scrollbackBytes: 1024 * 1024 });
+    hub.attach();
+    const qemu = await next();
+    const early: string[] = [];
+    hub.subscribe('early', (d) => early.push(d));
+    // a UART-like trickle: many 16-byte writes, with a late subscriber joining in the middle
+    const lines = Array.from({ length: 3000 }, (_, i) => `line ${String(i).padStart(8, '0')}\n`);
+    const all = lines.join('');
+    let lateScrollback = '';
+    const lateLive: string[] = [];
+    const late = () => lateScrollback + lateLive.join('');
+    let joined = false;
+    // join from inside a socket read, right after the hub took that read in: the worst moment,
+    // with bytes read but not yet fanned out
+    const hubSocket = (hub as unknown as { sock: Socket }).sock;
+    let reads = 0;
+    hubSocket.on('data', () => {
+      if (++reads === 20 && !joined) {
+        lateScrollback = hub.subscribe('late', (d) => lateLive.push(d));
+        joined = true;
+      }
+    });
+    for (let i = 0; i < lines.length; i++) {
+      qemu.write(lines[i]!);
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 0));
+    }
+    await until(() => early.join('') === all);
+    await until(() => late().length >= all.length);
+    expect(joined).toBe(true);
+    // the scrollback holds everything so far, so scrollback + live must be the whole stream exactly
+    expect(late()).toBe(all);
+    // reads were coalesced: far fewer events than the 3000 writes
+    expect(early.length).toBeLessThan(lines.length);
+    await hub.close();
+    expect(await readFile(join(dir, 'serial.log'), 'utf8')).toBe(all);
+    server.close();
+  });
 });

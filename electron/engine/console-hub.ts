@@ -2,12 +2,17 @@
 // socket, a scrollback ring, a size-capped serial log, and any number of subscribers.
 // We always drain the socket (even with nobody watching) so a chatty guest never blocks
 // on a full chardev buffer; memory stays bounded by the ring.
+// A UART hands QEMU's socket a few bytes per read (16 B is typical under load), so reads are
+// coalesced until the end of the current I/O turn (or MAX_PENDING bytes) and then logged and
+// fanned out as one chunk: one log write and one event per subscriber per turn, not per read.
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { ByteRing } from './byte-ring';
 import { CappedLog } from './capped-log';
 
 export const SCROLLBACK_BYTES = 256 * 1024;
+/** coalesced bytes that force a flush before the end of the I/O turn */
+const MAX_PENDING = 64 * 1024;
 
 export type ConsoleListener = (data: string) => void;
 
@@ -28,6 +33,9 @@ export class ConsoleHub {
   private wanted = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled: NodeJS.Immediate | null = null;
 
   constructor(private readonly opts: ConsoleHubOptions) {
     this.ring = new ByteRing(opts.scrollbackBytes ?? SCROLLBACK_BYTES);
@@ -48,6 +56,7 @@ export class ConsoleHub {
     this.retryTimer = null;
     this.sock?.destroy();
     this.sock = null;
+    this.flushPending();
     this.flushDecoder();
   }
 
@@ -56,6 +65,9 @@ export class ConsoleHub {
   }
 
   subscribe(key: string, cb: ConsoleListener): string {
+    // what is pending goes to the existing subscribers and into the ring first, so the new
+    // subscriber gets it once, in its scrollback
+    this.flushPending();
     this.listeners.set(key, cb);
     return this.scrollback();
   }
@@ -69,6 +81,7 @@ export class ConsoleHub {
   }
 
   scrollback(): string {
+    this.flushPending();
     return this.ring.snapshot().toString('utf8');
   }
 
@@ -97,6 +110,7 @@ export class ConsoleHub {
     s.on('close', () => {
       if (this.sock !== s) return;
       this.sock = null;
+      this.flushPending();
       this.flushDecoder();
       if (this.wanted && !this.closed) {
         this.retryTimer = setTimeout(() => this.tryConnect(), this.opts.retryMs ?? 300);
@@ -106,6 +120,19 @@ export class ConsoleHub {
   }
 
   private onData(buf: Buffer): void {
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= MAX_PENDING) this.flushPending();
+    else this.flushScheduled ??= setImmediate(() => this.flushPending());
+  }
+
+  private flushPending(): void {
+    if (this.flushScheduled) clearImmediate(this.flushScheduled);
+    this.flushScheduled = null;
+    if (this.pendingBytes === 0) return;
+    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
     this.ring.push(buf);
     this.log.write(buf);
     // the decoder keeps a split multibyte sequence for the next chunk
