@@ -11,7 +11,7 @@ describe('check 18: the Electronegativity gate', () => {
   it('passes on electron/ and renderer/', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'lint-security.mjs')], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
     const summary = /(\d+) finding\(s\), (\d+) gated/.exec(r.stdout);
-    console.log(`[reliability] check 18: ${r.stdout.split('\n')[0]}`);
+    console.log(`[reliability] check 18: ${r.stdout.split('\n').find((l) => l.includes('finding(s)')) ?? r.stdout.slice(0, 200)}`);
     expect(r.status, r.stderr).toBe(0);
     expect(summary).not.toBeNull();
     reportFigure({ check: 18, title: 'Electronegativity gate', load: 'electron/ + renderer/', faults: 0, badInputs: Number(summary![1]), lost: Number(summary![2]) });
