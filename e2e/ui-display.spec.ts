@@ -2,50 +2,31 @@
 // the screen and the Display tab (noVNC) draws a non-blank picture. Also saves the README
 // screenshot of the tiles view with two running VMs (FLOTILLA_UPDATE_DOCS=1 copies it to
 // docs/screenshot.png).
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { seriousViolations } from './fixtures/axe';
 import { bootableIso } from './fixtures/bootable-iso';
-import { homeWithDefaultGuest } from './fixtures/flotilla-home';
 import { inkFraction } from './fixtures/pixels';
 import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
-import { forceStopAll, startServe } from './fixtures/flotilla-serve';
-import { ROOT, missingBuild, type Serve } from './shell-helpers';
+import { useServedApp } from './fixtures/flotilla-serve';
+import { ROOT } from './shell-helpers';
 
 test.describe.configure({ mode: 'serial' });
 
 test.describe('a VM with a display', () => {
-  let serve: Serve | undefined;
-  let home: { home: string; cleanup(): void } | undefined;
-  let page: Page;
+  const app = useServedApp({ viewport: { width: 1280, height: 800 } });
   const VM = 'grub-iso';
-
-  test.beforeAll(async ({ browser }) => {
-    const why = missingBuild();
-    test.skip(why !== null, why ?? '');
-    home = homeWithDefaultGuest();
-    serve = await startServe(home.home);
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    await page.goto(serve.url);
-  });
-
-  test.afterAll(async () => {
-    await page?.close();
-    if (serve && home && serve.child.exitCode === null) forceStopAll(home.home);
-    if (serve) await serve.stop();
-    home?.cleanup();
-  });
 
   test('5. an ISO VM with a display shows a non-blank thumbnail and Display tab', async () => {
     const info = test.info();
     const iso = bootableIso();
-    const tiles = new TilesPage(page);
+    const tiles = new TilesPage(app.page);
     await expect(tiles.startLinuxButton).toBeVisible();
-    await tiles.newVmButton.or(page.getByRole('button', { name: 'Custom VM…' })).first().click();
-    const dialog = new CreateVmDialog(page);
+    await tiles.newVmButton.or(app.page.getByRole('button', { name: 'Custom VM…' })).first().click();
+    const dialog = new CreateVmDialog(app.page);
     await dialog.chooseSource('Install from ISO');
     await dialog.field('ISO image').fill(iso);
     await dialog.field('Disk size (GiB)').fill('1');
@@ -53,8 +34,8 @@ test.describe('a VM with a display', () => {
     await expect(dialog.field('Display')).toHaveValue('vnc');
     // the engine looked at the path and found an ISO
     await expect(dialog.root.getByText(/ISO|File/).filter({ hasText: /·/ })).toBeVisible();
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('create-iso.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('create-iso.png') });
     await dialog.submit();
     await expect(dialog.root).toHaveCount(0);
 
@@ -64,22 +45,22 @@ test.describe('a VM with a display', () => {
     await expect.poll(() => inkFraction(tile.screenThumb), { timeout: 120_000 }).toBeGreaterThan(0.005);
 
     await tile.open();
-    const view = new VmViewPage(page, VM);
+    const view = new VmViewPage(app.page, VM);
     await view.selectTab('Display');
     await expect(view.panel.getByRole('status')).toHaveText('Connected', { timeout: 60_000 });
     const canvas = view.display.locator('canvas').first();
     await expect(canvas).toBeVisible();
     await expect.poll(() => inkFraction(canvas), { timeout: 60_000 }).toBeGreaterThan(0.005);
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('display-tab.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('display-tab.png') });
     await view.back();
   });
 
   test('the tiles view with running VMs (README screenshot)', async () => {
     const info = test.info();
-    const tiles = new TilesPage(page);
+    const tiles = new TilesPage(app.page);
     await tiles.newVmButton.click();
-    const dialog = new CreateVmDialog(page);
+    const dialog = new CreateVmDialog(app.page);
     await dialog.field('Name').fill('linux-1');
     await dialog.submit();
     const tile = tiles.tile('linux-1');
@@ -93,10 +74,10 @@ test.describe('a VM with a display', () => {
     await dialog.submit();
     await tiles.tile('build-box').expectState('stopped');
     // let a few more samples arrive so the sparklines have shape
-    await page.waitForTimeout(8000);
-    expect(await seriousViolations(page)).toEqual([]);
+    await app.page.waitForTimeout(8000);
+    expect(await seriousViolations(app.page)).toEqual([]);
     const shot = info.outputPath('tiles-two-running.png');
-    await page.screenshot({ path: shot });
+    await app.page.screenshot({ path: shot });
     // refresh the README's picture only when asked, so a test run leaves the tree clean
     if (process.env.FLOTILLA_UPDATE_DOCS === '1') {
       mkdirSync(join(ROOT, 'docs'), { recursive: true });

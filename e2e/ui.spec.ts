@@ -1,45 +1,25 @@
 // The renderer end to end, in Debian Chromium against `flotilla serve` with real QEMU:
 // first run → one-click default VM → console → exec → stop → duplicate name → delete.
 // One data directory and one page for the whole story (serial), as a user would go.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { seriousViolations } from './fixtures/axe';
-import { homeWithDefaultGuest } from './fixtures/flotilla-home';
 import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
-import { forceStopAll, startServe } from './fixtures/flotilla-serve';
-import { missingBuild, type Serve } from './shell-helpers';
+import { useServedApp } from './fixtures/flotilla-serve';
 
 test.describe.configure({ mode: 'serial' });
 
 test.describe('tiles, console, exec, lifecycle in the browser', () => {
-  let serve: Serve | undefined;
-  let home: { home: string; cleanup(): void } | undefined;
-  let page: Page;
+  const app = useServedApp();
   const VM = 'linux-1';
-
-  test.beforeAll(async ({ browser }) => {
-    const why = missingBuild();
-    test.skip(why !== null, why ?? '');
-    home = homeWithDefaultGuest();
-    serve = await startServe(home.home);
-    page = await (await browser.newContext()).newPage();
-    await page.goto(serve.url);
-  });
-
-  test.afterAll(async () => {
-    await page?.close();
-    if (serve && home && serve.child.exitCode === null) forceStopAll(home.home);
-    if (serve) await serve.stop();
-    home?.cleanup();
-  });
 
   test('1. the empty state makes a running default VM in one click', async () => {
     const info = test.info();
-    const tiles = new TilesPage(page);
+    const tiles = new TilesPage(app.page);
     await expect(tiles.startLinuxButton).toBeVisible();
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('empty-state.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('empty-state.png') });
 
     await tiles.startLinuxButton.click();
     const tile = tiles.tile(VM);
@@ -53,28 +33,28 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await expect(tile.cpuSparkline.locator('path.spark-line')).toHaveCount(1, { timeout: 30_000 });
     // the SSH forward as a chip
     await expect(tile.ports.first()).toHaveText(/127\.0\.0\.1:\d+ → 22/);
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('tiles-running.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('tiles-running.png') });
   });
 
   test('2. typing in the console is echoed back by the guest', async () => {
     const info = test.info();
-    const tiles = new TilesPage(page);
+    const tiles = new TilesPage(app.page);
     await tiles.tile(VM).open();
-    const view = new VmViewPage(page, VM);
+    const view = new VmViewPage(app.page, VM);
     await view.selectTab('Console');
     await expect(view.terminal).toBeVisible();
     const marker = `ok-${Math.random().toString(36).slice(2, 10)}`;
     await view.typeInConsole(`echo ${marker}\n`);
     // the command line itself plus the shell's output line
     await expect.poll(async () => ((await view.terminal.innerText()).match(new RegExp(marker, 'g')) ?? []).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('console.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('console.png') });
   });
 
   test('3. exec uname -r shows the kernel version', async () => {
     const info = test.info();
-    const view = new VmViewPage(page, VM);
+    const view = new VmViewPage(app.page, VM);
     await view.selectTab('Exec');
     // the agent needs a moment after boot; a failed run shows its error and can be retried
     let item = await view.exec('uname -r');
@@ -86,29 +66,29 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
       }
     }).toPass({ timeout: 120_000, intervals: [3000] });
     await expect(item.getByTestId('exec-stdout')).toHaveText(/^\d+\.\d+\.\d+\S*\s*$/);
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('exec.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('exec.png') });
     await view.back();
   });
 
   test('4. stop, and the tile shows stopped', async () => {
     const info = test.info();
-    const tile = new TilesPage(page).tile(VM);
+    const tile = new TilesPage(app.page).tile(VM);
     await tile.button('Stop').click();
     await tile.expectState('stopped', 120_000);
     await expect(tile.button('Start')).toBeVisible();
-    await page.screenshot({ path: info.outputPath('stopped.png') });
+    await app.page.screenshot({ path: info.outputPath('stopped.png') });
   });
 
   test('logs show lifecycle events with reasons; settings of a stopped VM save', async () => {
     const info = test.info();
-    await new TilesPage(page).tile(VM).open();
-    const view = new VmViewPage(page, VM);
+    await new TilesPage(app.page).tile(VM).open();
+    const view = new VmViewPage(app.page, VM);
     await view.selectTab('Logs');
     const log = view.panel.getByRole('log', { name: 'VM log' });
     await expect(log).toContainText(/stopp/i);
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('logs.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('logs.png') });
 
     await view.selectTab('Settings');
     const cpus = view.panel.getByLabel('CPUs', { exact: true });
@@ -116,25 +96,25 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await cpus.fill('2');
     await view.panel.getByRole('button', { name: 'Save changes' }).click();
     await expect(view.panel.getByRole('status')).toHaveText('Saved');
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('settings.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('settings.png') });
     await view.back();
-    await expect(new TilesPage(page).tile(VM).root).toContainText('2 vCPU');
+    await expect(new TilesPage(app.page).tile(VM).root).toContainText('2 vCPU');
   });
 
   test('6. creating a VM with an existing name shows the inline error and creates nothing', async () => {
     const info = test.info();
-    const tiles = new TilesPage(page);
+    const tiles = new TilesPage(app.page);
     await expect(tiles.tiles).toHaveCount(1);
     await tiles.newVmButton.click();
-    const dialog = new CreateVmDialog(page);
+    const dialog = new CreateVmDialog(app.page);
     await expect(dialog.root).toBeVisible();
-    expect(await seriousViolations(page)).toEqual([]);
+    expect(await seriousViolations(app.page)).toEqual([]);
     await dialog.field('Name').fill(VM);
     await dialog.submit();
     await expect(dialog.field('Name')).toHaveAttribute('aria-invalid', 'true');
     expect(await dialog.fieldError('Name')).toMatch(/already|taken|exists|in use/i);
-    await page.screenshot({ path: info.outputPath('duplicate-name.png') });
+    await app.page.screenshot({ path: info.outputPath('duplicate-name.png') });
     await dialog.cancel();
     await expect(dialog.root).toHaveCount(0);
     await expect(tiles.tiles).toHaveCount(1);
@@ -142,23 +122,23 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
 
   test('7. delete with its confirmation, and the tile is gone', async () => {
     const info = test.info();
-    const tiles = new TilesPage(page);
+    const tiles = new TilesPage(app.page);
     const tile = tiles.tile(VM);
     await tile.button('Delete').click();
-    const confirm = page.getByRole('alertdialog', { name: `Delete ${VM}?` });
+    const confirm = app.page.getByRole('alertdialog', { name: `Delete ${VM}?` });
     await expect(confirm).toContainText(/disks/);
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: info.outputPath('delete-confirm.png') });
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('delete-confirm.png') });
     await confirm.getByRole('button', { name: 'Delete VM and disks' }).click();
     await expect(tile.root).toHaveCount(0);
     await expect(tiles.startLinuxButton).toBeVisible();
   });
 
   test('a lost connection to the engine shows in the UI', async () => {
-    await serve!.stop();
-    const banner = page.getByRole('alert').filter({ hasText: /Connection lost/ });
+    await app.serve.stop();
+    const banner = app.page.getByRole('alert').filter({ hasText: /Connection lost/ });
     await expect(banner).toBeVisible();
     await expect(banner.getByRole('button', { name: 'Retry now' })).toBeVisible();
-    await page.screenshot({ path: test.info().outputPath('connection-lost.png') });
+    await app.page.screenshot({ path: test.info().outputPath('connection-lost.png') });
   });
 });
