@@ -2,7 +2,7 @@
 // and on, restricted to contract names. ipcRenderer itself never reaches the page. Bundled to
 // CJS by esbuild, so importing shared/ works despite the sandbox's require('electron') only.
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { isEventName, isMethod } from '../shared/contract';
+import { isEventName, isMethod } from '../shared/contract-names';
 import type { Envelope } from '../shared/rpc';
 import { IPC_EVENT, IPC_INVOKE } from './shell/ipc-channels';
 

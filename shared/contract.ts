@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmPatchSchema, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
+import { EVENT_NAME_LIST, METHOD_NAME_LIST, isEventName, isMethod, type EventNameLiteral, type MethodNameLiteral } from './contract-names';
 
 // ---------------------------------------------------------------------------- DTOs
 
@@ -163,7 +164,7 @@ export const Methods = {
 } as const;
 
 export type Method = keyof typeof Methods;
-export const METHOD_NAMES = Object.keys(Methods) as Method[];
+export const METHOD_NAMES: readonly Method[] = METHOD_NAME_LIST;
 
 export interface MethodResults {
   'engine.info': EngineInfo;
@@ -222,25 +223,17 @@ export interface EventPayloads {
 }
 
 export type EventName = keyof EventPayloads;
-export const EVENT_NAMES: readonly EventName[] = [
-  'vm.changed',
-  'vm.removed',
-  'vm.stats',
-  'vm.agent',
-  'vm.progress',
-  'vm.log',
-  'console.data',
-  'vm.thumbnail',
-  'engine.progress',
-  'ui.newVm',
-];
+export const EVENT_NAMES: readonly EventName[] = EVENT_NAME_LIST;
 
-export function isMethod(v: unknown): v is Method {
-  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(Methods, v);
-}
-export function isEventName(v: unknown): v is EventName {
-  return typeof v === 'string' && (EVENT_NAMES as readonly string[]).includes(v);
-}
+// The zod-free name lists (used by the preload) must name exactly the schemas' methods and the
+// event map's events: each line fails to compile if one side gains a name the other lacks.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const methodNamesMatch: Same<MethodNameLiteral, Method> = true;
+const eventNamesMatch: Same<EventNameLiteral, EventName> = true;
+void methodNamesMatch;
+void eventNamesMatch;
+
+export { isEventName, isMethod };
 
 /** The one interface every client (renderer, CLI, tests) programs against. */
 export interface Api {
