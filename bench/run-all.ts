@@ -36,7 +36,7 @@ import { startEngineProcess, type EngineProcess } from './lib/engine-process';
 import { benchBootBefore } from './lib/boot-before';
 import { bootBreakdown, type BootBreakdown } from './lib/boot-breakdown';
 import { figure, renderMarkdown, round, type Figure } from './lib/figures';
-import { benchTiles } from './lib/tiles-bench';
+import { benchTiles, tilesFigure } from './lib/tiles-bench';
 
 const root = resolve(__dirname, '..', '..');
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
@@ -51,10 +51,6 @@ function phaseMedians(p: StartPhases[]): Record<string, number> | string {
   if (!p.length) return 'no lifecycle log found';
   const keys = Object.keys(p[0]!) as (keyof StartPhases)[];
   return Object.fromEntries(keys.map((k) => [k, ms(median(p.map((x) => x[k])))]));
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 async function main(): Promise<void> {
@@ -275,52 +271,13 @@ async function main(): Promise<void> {
     if (want('tiles')) {
       const windows = 3;
       const seconds = 4;
-      const p95s: number[] = [];
-      const all: number[] = [];
-      const r = await benchTiles(root, { seconds: windows * seconds });
-      // split the one continuous measurement into windows by elapsed time
-      let acc = 0;
-      let cur: number[] = [];
-      for (const f of r.frames) {
-        cur.push(f);
-        all.push(f);
-        acc += f;
-        if (acc >= seconds * 1000 * (p95s.length + 1) && p95s.length < windows - 1) {
-          p95s.push(quantile([...cur].sort((a, b) => a - b), 0.95));
-          cur = [];
-        }
-      }
-      if (cur.length) p95s.push(quantile([...cur].sort((a, b) => a - b), 0.95));
-      const sorted = [...all].sort((a, b) => a - b);
-      const vsync = 1000 / 60;
-      log(`tiles: ${all.length} frames, p95 per window ${p95s.map((v) => v.toFixed(1)).join(', ')} ms`);
-      figures.push(
-        figure(
-          'tiles100P95FrameMs',
-          p95s,
-          `a ${seconds} s window of requestAnimationFrame intervals (3 consecutive windows); run = p95 interval`,
-          {
-            frames: all.length,
-            fps: round(all.length / (all.reduce((a, b) => a + b, 0) / 1000), 1),
-            p50: round(quantile(sorted, 0.5), 2),
-            p99: round(quantile(sorted, 0.99), 2),
-            max: round(sorted[sorted.length - 1] ?? 0, 2),
-            framesOverOneVsync: all.filter((f) => f > vsync * 1.5).length,
-            controlNoStats: (() => {
-              const c = [...r.idleFrames].sort((a, b) => a - b);
-              return c.length ? { frames: c.length, p50: round(quantile(c, 0.5), 2), p95: round(quantile(c, 0.95), 2), p99: round(quantile(c, 0.99), 2), max: round(c[c.length - 1]!, 2) } : 'not measured';
-            })(),
-            mainThreadMsPerSecond: Object.fromEntries(Object.entries(r.mainThread).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([a, b]) => [a, round(b, 1)]))])),
-            longTasks: r.longTasks,
-            longTaskMs: round(r.longTaskMs, 0),
-            tilesInDom: r.tilesShown,
-            unexpectedCalls: r.unexpectedCalls,
-          },
-          true,
-          // a 60 Hz display cannot show intervals below 16.7 ms: the goal's 16 is one vsync
-          (m) => m <= vsync + 0.5,
-        ),
-      );
+      // BENCH_TILES_BEFORE=<a built renderer dir>: the same bench on an older renderer first, same run
+      const beforeDir = process.env.BENCH_TILES_BEFORE;
+      const before = beforeDir ? tilesFigure(await benchTiles(root, { seconds: windows * seconds, rendererDir: beforeDir }), seconds, windows) : null;
+      const f = tilesFigure(await benchTiles(root, { seconds: windows * seconds }), seconds, windows);
+      if (before) f.detail.sameRunBefore = { rendererDir: beforeDir, runs: before.runs, median: before.median, ...before.detail };
+      log(`tiles: p95 frame work per window ${f.runs.map((v) => v.toFixed(1)).join(', ')} ms${before ? ` (before: ${before.runs.map((v) => v.toFixed(1)).join(', ')} ms)` : ''}`);
+      figures.push(f);
     }
   } finally {
     if (engine) {

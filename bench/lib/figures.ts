@@ -26,7 +26,7 @@ export const GOALS: Record<string, { unit: string; goal: Goal; what: string }> =
   qemuRssOverheadMiB: { unit: 'MiB', goal: { op: '<=', value: 48 }, what: 'per QEMU: PSS minus resident guest RAM' },
   consoleThroughputMBps: { unit: 'MB/s', goal: { op: '>=', value: 10 }, what: 'guest → ttyS0 → headless WebSocket client' },
   echoLatencyRatio: { unit: '×', goal: { op: '<=', value: 1.5 }, what: 'keystroke → echo, headless ÷ raw chardev socket' },
-  tiles100P95FrameMs: { unit: 'ms', goal: { op: '<=', value: 16 }, what: '100 tiles with 1 Hz stats in Chromium: p95 frame interval' },
+  tiles100P95FrameMs: { unit: 'ms', goal: { op: '<=', value: 16 }, what: '100 tiles with 1 Hz stats in Chromium: p95 main-thread work per frame, over 60 Hz refreshes' },
 };
 
 export const round = (v: number, digits = 3): number => Math.round(v * 10 ** digits) / 10 ** digits;
