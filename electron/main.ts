@@ -5,7 +5,7 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session } from 'el
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDefaultGuest } from './engine/default-guest-boot';
-import { openEngine } from './engine/open-engine';
+import { TakeoverHandler } from './engine/takeover';
 import { RENDERER_CSP, contentTypeFor, resolveStatic } from './headless/static-files';
 import { fileFiltersFor, withHostMethods } from './shell/host-methods';
 import { APP_SCHEME, APP_URL, IPC_INVOKE } from './shell/ipc-channels';
@@ -30,11 +30,14 @@ if (app.isPackaged) process.env.FLOTILLA_BUNDLED_GUEST ??= join(process.resource
 let win: BrowserWindow | null = null;
 
 async function boot(): Promise<void> {
-  const engine = await openEngine({ shell: 'electron' });
+  const engine = await TakeoverHandler.open(
+    { shell: 'electron' },
+    { onLost: () => log('the engine went away; taking over'), onReopened: (role) => log(`engine role: ${role}`), onError: (e) => log(String(e)) },
+  );
   log(`engine role: ${engine.role}`);
-  void ensureDefaultGuest(engine.handler, log).catch((e: unknown) => log(String(e)));
+  void ensureDefaultGuest(engine, log).catch((e: unknown) => log(String(e)));
   const router = new IpcRouter(
-    withHostMethods(engine.handler, {
+    withHostMethods(engine, {
       async pickFile({ title, kind }) {
         const options = { title, properties: ['openFile' as const], filters: fileFiltersFor(kind) };
         const r = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
@@ -73,7 +76,7 @@ async function boot(): Promise<void> {
       devTools: !app.isPackaged,
     }),
   );
-  installQuitFlow({ handler: engine.handler, role: engine.role, closeEngine: () => engine.close(), window: () => win, log });
+  installQuitFlow({ handler: engine, role: () => engine.role, closeEngine: () => engine.close(), window: () => win, log });
   await win.loadURL(APP_URL);
 }
 

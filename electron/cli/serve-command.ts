@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FlotillaError } from '../../shared/errors';
-import { openEngine } from '../engine/open-engine';
+import { TakeoverHandler } from '../engine/takeover';
 import { startHeadless } from '../headless/server';
 
 export const SERVE_USAGE = `usage: flotilla serve [--port N] [--host 127.0.0.1] [--allow-remote] [--json] [--open] [--no-build-default]
@@ -102,7 +102,14 @@ export async function runServe(argv: string[], deps: ServeDeps = {}): Promise<nu
   let engine;
   try {
     parsePort(args.port);
-    engine = await openEngine({ shell: 'serve' });
+    engine = await TakeoverHandler.open(
+      { shell: 'serve' },
+      {
+        onLost: () => err('the engine that owned this data directory went away: taking over (running VMs are adopted)'),
+        onReopened: (role) => err(role === 'engine' ? 'this process is now the engine' : 'connected to the new engine'),
+        onError: (e) => err(`could not reopen the engine, retrying: ${e instanceof Error ? e.message : String(e)}`),
+      },
+    );
   } catch (e) {
     err(`flotilla serve: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
@@ -110,7 +117,7 @@ export async function runServe(argv: string[], deps: ServeDeps = {}): Promise<nu
   if (engine.role === 'client') err('another Flotilla engine owns this data directory; serving it through its socket');
   let server;
   try {
-    server = await startHeadless({ handler: engine.handler, port: parsePort(args.port), host: args.host, allowNonLoopback: args['allow-remote'], rendererDir, log: err });
+    server = await startHeadless({ handler: engine, port: parsePort(args.port), host: args.host, allowNonLoopback: args['allow-remote'], rendererDir, log: err });
   } catch (e) {
     err(`flotilla serve: ${e instanceof Error ? e.message : String(e)}`);
     await engine.close();
@@ -120,7 +127,7 @@ export async function runServe(argv: string[], deps: ServeDeps = {}): Promise<nu
   else out(`Flotilla is running at ${server.url}\nThe token in the link is the key: do not share it. Stop with Ctrl-C (VMs keep running).`);
   if (args.open) openInBrowser(server.url, err);
   if (!args['no-build-default'] && engine.role === 'engine') {
-    ensureDefaultGuest(engine.handler, err).catch((e: unknown) => err(`could not check the default guest: ${String(e)}`));
+    ensureDefaultGuest(engine, err).catch((e: unknown) => err(`could not check the default guest: ${String(e)}`));
   }
   await until;
   err('stopping: closing the server and the engine; running VMs keep running');

@@ -11,7 +11,8 @@ const quitCtx: CallContext = { clientId: 'main-quit', emit: () => {}, onClose: (
 
 export function installQuitFlow(opts: {
   handler: ContractHandler;
-  role: 'engine' | 'client';
+  /** asked at quit time: a window that took over a dead engine owns the VMs from then on */
+  role: () => 'engine' | 'client';
   closeEngine: () => Promise<void>;
   window: () => BrowserWindow | null;
   log: (line: string) => void;
@@ -26,7 +27,7 @@ export function installQuitFlow(opts: {
       // Leaving VMs running is the safe failure: the next start adopts them.
       opts.log(`quit: could not list VMs (${String(err)}); leaving any running VMs alone`);
     }
-    const plan = planQuit(vms, opts.role);
+    const plan = planQuit(vms, opts.role());
     if (plan.kind === 'ask') {
       const q = quitQuestion(plan);
       const win = opts.window();
