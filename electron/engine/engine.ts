@@ -421,7 +421,7 @@ export class Engine implements ContractHandler {
       if (!canDelete(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before deleting it`);
       await sup.detach();
       await this.store.delete(id);
-      await this.ports.release(id);
+      await this.ports.forget(id);
       await sup.removeRunDir();
       this.sups.delete(id);
       this.lastAgent.delete(id);

@@ -165,4 +165,58 @@ describe('PortAllocator', () => {
     expect(await probePort(BASE + 182, 'tcp')).toBe(true);
     expect(await probePort(BASE + 182, 'udp')).toBe(true);
   });
+
+  describe('automatic forwards keep their port across starts', () => {
+    const A = 'vmaaaaaaaaaa';
+    const B = 'vmbbbbbbbbbb';
+
+    it('a stopped VM gets its last port back, even after other VMs took ports meanwhile and the engine restarted', async () => {
+      const a = make();
+      await a.load();
+      const [first] = await a.allocateMany(A, [fwd(22)]);
+      await a.release(A);
+      await a.allocateMany(B, [fwd(80), fwd(443)]);
+      const restarted = make();
+      await restarted.load();
+      const [again] = await restarted.allocateMany(A, [fwd(22)]);
+      expect(again!.hostPort).toBe(first!.hostPort);
+    });
+
+    it('other VMs are not given a port a stopped VM remembers while other ports are free', async () => {
+      const a = make([BASE, BASE + 2]);
+      await a.load();
+      const [first] = await a.allocateMany(A, [fwd(22)]);
+      await a.release(A);
+      const b = await a.allocateMany(B, [fwd(1), fwd(2)]);
+      expect(b.map((e) => e.hostPort)).not.toContain(first!.hostPort);
+      // when nothing else is free, the remembered port is not held back
+      await a.release(B);
+      const c = await a.allocateMany(B, [fwd(1), fwd(2), fwd(3)]);
+      expect(c.map((e) => e.hostPort).sort()).toEqual([BASE, BASE + 1, BASE + 2]);
+    });
+
+    it('a remembered port someone else now holds is replaced by a free one, which is remembered next', async () => {
+      const a = make();
+      await a.load();
+      const [first] = await a.allocateMany(A, [fwd(22)]);
+      await a.release(A);
+      await holdTcp(first!.hostPort);
+      const [second] = await a.allocateMany(A, [fwd(22)]);
+      expect(second!.hostPort).not.toBe(first!.hostPort);
+      await a.release(A);
+      const [third] = await a.allocateMany(A, [fwd(22)]);
+      expect(third!.hostPort).toBe(second!.hostPort);
+    });
+
+    it('a port the user chose is not remembered as automatic, and forget() drops a deleted VM', async () => {
+      const a = make();
+      await a.load();
+      await a.allocateMany(A, [fwd(22, BASE + 150), fwd(80)]);
+      await a.release(A);
+      const saved = JSON.parse(await readFile(file, 'utf8')) as { remembered: { guestPort: number }[] };
+      expect(saved.remembered.map((r) => r.guestPort)).toEqual([80]);
+      await a.forget(A);
+      expect((JSON.parse(await readFile(file, 'utf8')) as { remembered: unknown[] }).remembered).toEqual([]);
+    });
+  });
 });

@@ -25,6 +25,18 @@ interface Row extends PortEntry {
   requested: boolean;
 }
 
+/**
+ * The host port a VM's automatic forward had last time. A forward the user left empty gets the
+ * same port again on the next start when it is still free, so a bookmarked 127.0.0.1:PORT keeps
+ * working across stops, restarts and crash restarts. Other VMs are steered away from it.
+ */
+interface Remembered {
+  vmId: string;
+  proto: 'tcp' | 'udp';
+  guestPort: number;
+  hostPort: number;
+}
+
 export interface PortAllocatorOptions {
   file: string;
   range?: [number, number];
@@ -73,6 +85,11 @@ function toEntry(r: Row): PortEntry {
   return e;
 }
 
+function isRemembered(v: unknown): v is Remembered {
+  const r = v as Remembered;
+  return typeof r === 'object' && r !== null && typeof r.vmId === 'string' && Number.isInteger(r.hostPort) && Number.isInteger(r.guestPort) && (r.proto === 'tcp' || r.proto === 'udp');
+}
+
 function isRow(v: unknown): v is Row {
   const r = v as Row;
   return (
@@ -83,6 +100,7 @@ function isRow(v: unknown): v is Row {
 
 export class PortAllocator {
   private rows: Row[] = [];
+  private remembered: Remembered[] = [];
   private readonly lock = new KeyedMutex();
   readonly range: [number, number];
   private cursor: number;
@@ -106,6 +124,8 @@ export class PortAllocator {
       }
       const rows = (parsed as { entries?: unknown } | undefined)?.entries;
       this.rows = Array.isArray(rows) ? rows.filter(isRow).map((r) => ({ ...r, host: '127.0.0.1', requested: Boolean(r.requested) })) : [];
+      const remembered = (parsed as { remembered?: unknown } | undefined)?.remembered;
+      this.remembered = Array.isArray(remembered) ? remembered.filter(isRemembered) : [];
     });
   }
 
@@ -117,14 +137,17 @@ export class PortAllocator {
   allocateMany(vmId: string, reqs: PortRequest[]): Promise<PortEntry[]> {
     return this.locked(async () => {
       const before = this.rows;
+      const rememberedBefore = this.remembered;
       this.rows = [...before];
       try {
         const out: PortEntry[] = [];
         for (const req of reqs) out.push(toEntry(await this.allocateOne(vmId, req)));
+        this.remember(vmId);
         await this.persist();
         return out;
       } catch (err) {
         this.rows = before;
+        this.remembered = rememberedBefore;
         throw err;
       }
     });
@@ -137,10 +160,21 @@ export class PortAllocator {
       const row = this.rows[i];
       if (!row) throw new FlotillaError('NOT_FOUND', `VM ${vmId} holds no host port ${hostPort}`);
       if (row.requested) throw this.takenError(hostPort, row.proto, 'by another program');
-      const fresh: Row = { ...row, hostPort: await this.findFreePort(row.proto) };
+      const fresh: Row = { ...row, hostPort: await this.findFreePort(row.proto, vmId) };
       this.rows = this.rows.map((r, j) => (j === i ? fresh : r));
+      this.remember(vmId);
       await this.persist();
       return toEntry(fresh);
+    });
+  }
+
+  /** The VM is deleted: drop its rows and what it remembered. */
+  forget(vmId: string): Promise<void> {
+    return this.locked(async () => {
+      if (!this.rows.some((r) => r.vmId === vmId) && !this.remembered.some((r) => r.vmId === vmId)) return;
+      this.rows = this.rows.filter((r) => r.vmId !== vmId);
+      this.remembered = this.remembered.filter((r) => r.vmId !== vmId);
+      await this.persist();
     });
   }
 
@@ -163,6 +197,7 @@ export class PortAllocator {
       const kept = this.rows.filter((r) => r.vmId !== vmId && !held.has(r.hostPort));
       const marked = entries.map((e): Row => ({ ...e, vmId, host: '127.0.0.1', requested: requested.has(e.hostPort) }));
       this.rows = [...kept, ...marked];
+      this.remember(vmId);
       await this.persist();
     });
   }
@@ -172,7 +207,7 @@ export class PortAllocator {
   }
 
   private async allocateOne(vmId: string, req: PortRequest): Promise<Row> {
-    const hostPort = req.hostPort === undefined ? await this.findFreePort(req.proto) : await this.claimRequested(vmId, req);
+    const hostPort = req.hostPort === undefined ? await this.autoPort(vmId, req) : await this.claimRequested(vmId, req);
     const row: Row = { vmId, purpose: req.purpose, proto: req.proto, hostPort, host: '127.0.0.1', requested: req.hostPort !== undefined };
     if (req.guestPort !== undefined) row.guestPort = req.guestPort;
     this.rows = [...this.rows.filter((r) => !(r.vmId === vmId && r.hostPort === hostPort && r.proto === req.proto)), row];
@@ -189,18 +224,46 @@ export class PortAllocator {
     return port;
   }
 
-  /** Next fit from a moving cursor, so a just-released port is not handed out again at once. */
-  private async findFreePort(proto: 'tcp' | 'udp'): Promise<number> {
+  /** An automatic forward: the port it had last time if that is still free, else the next free one. */
+  private async autoPort(vmId: string, req: PortRequest): Promise<number> {
+    const last = req.purpose === 'forward' && req.guestPort !== undefined ? this.rememberedPort(vmId, req.proto, req.guestPort) : undefined;
+    const [lo, hi] = this.range;
+    if (last !== undefined && last >= lo && last <= hi && !this.rows.some((r) => r.hostPort === last) && (await this.probe(last, req.proto))) return last;
+    return this.findFreePort(req.proto, vmId);
+  }
+
+  private rememberedPort(vmId: string, proto: 'tcp' | 'udp', guestPort: number): number | undefined {
+    return this.remembered.find((r) => r.vmId === vmId && r.proto === proto && r.guestPort === guestPort)?.hostPort;
+  }
+
+  /** Records the VM's automatic forwards as they are now (its other remembered ports stay). */
+  private remember(vmId: string): void {
+    for (const r of this.rows) {
+      if (r.vmId !== vmId || r.requested || r.purpose !== 'forward' || r.guestPort === undefined) continue;
+      const entry: Remembered = { vmId, proto: r.proto, guestPort: r.guestPort, hostPort: r.hostPort };
+      this.remembered = [...this.remembered.filter((m) => !(m.vmId === vmId && m.proto === r.proto && m.guestPort === r.guestPort)), entry];
+    }
+  }
+
+  /**
+   * Next fit from a moving cursor, so a just-released port is not handed out again at once.
+   * Ports other VMs remember are passed over while any other port is free.
+   */
+  private async findFreePort(proto: 'tcp' | 'udp', forVm?: string): Promise<number> {
     const [lo, hi] = this.range;
     const size = hi - lo + 1;
     const used = new Set(this.rows.map((r) => r.hostPort));
-    for (let i = 0; i < size; i++) {
-      const port = lo + ((this.cursor - lo + i) % size);
-      if (used.has(port)) continue;
-      if (await this.probe(port, proto)) {
-        this.cursor = port + 1 > hi ? lo : port + 1;
-        return port;
+    const othersRemember = new Set(this.remembered.filter((r) => r.vmId !== forVm).map((r) => r.hostPort));
+    for (const avoidRemembered of [true, false]) {
+      for (let i = 0; i < size; i++) {
+        const port = lo + ((this.cursor - lo + i) % size);
+        if (used.has(port) || (avoidRemembered && othersRemember.has(port))) continue;
+        if (await this.probe(port, proto)) {
+          this.cursor = port + 1 > hi ? lo : port + 1;
+          return port;
+        }
       }
+      if (othersRemember.size === 0) break;
     }
     throw new FlotillaError('PORTS_EXHAUSTED', `no free ${proto} port in ${lo}-${hi}; widen FLOTILLA_PORT_RANGE or stop some VMs`);
   }
@@ -213,7 +276,7 @@ export class PortAllocator {
   }
 
   private persist(): Promise<void> {
-    return writeFileAtomic(this.opts.file, JSON.stringify({ version: 1, entries: this.rows }, null, 2) + '\n');
+    return writeFileAtomic(this.opts.file, JSON.stringify({ version: 1, entries: this.rows, remembered: this.remembered }, null, 2) + '\n');
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {

@@ -43,6 +43,8 @@ describe('kill -9 of a QEMU', () => {
 
     const back = await client.waitVm(vm.id, (v) => v.state === 'running' && v.pid !== null, 'restart after crash', 60_000);
     expect(back.pid).not.toBe(firstPid);
+    // the forward the user left automatic comes back on the same host port
+    expect(back.ports.map((p) => p.hostPort)).toEqual([firstPort]);
     expect(back.reason).toMatch(/QEMU is running/);
     const logs = await client.call('vm.logs', { id: vm.id, tail: 200 });
     expect(logs.entries.some((e) => /restart policy on-failure: restarting in/.test(e.text))).toBe(true);
