@@ -38,8 +38,9 @@ const RENDER = 'AnimationFrame::Render';
 export function frameCosts(events: readonly TraceEvent[]): FrameCost[] {
   const key = (e: TraceEvent) => `${e.pid}/${e.tid}`;
   // a browser may have several renderers (e.g. a blank one): the page's is the one rendering frames
-  const mainKey = mainThreadOf(events);
-  const renderTs = events.filter((e) => e.name === RENDER && e.ph === 'b' && key(e) === mainKey).map((e) => e.ts).sort((a, b) => a - b);
+  const isRenderStep = renderStepOf(events);
+  const mainKey = mainThreadOf(events, isRenderStep);
+  const renderTs = events.filter((e) => isRenderStep(e) && key(e) === mainKey).map((e) => e.ts).sort((a, b) => a - b);
   if (!renderTs.length) return [];
   const tasks = events.filter((e) => e.ph === 'X' && e.name === TASK && key(e) === mainKey && e.dur !== undefined).sort((a, b) => a.ts - b.ts);
   const out: FrameCost[] = [];
@@ -113,8 +114,16 @@ export function selfTimeOver(events: readonly TraceEvent[], frames: readonly Fra
   return Object.fromEntries([...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 100) / 10]));
 }
 
-function mainThreadOf(events: readonly TraceEvent[]): string {
+/**
+ * A frame's rendering step. Chromium 156 marks it `AnimationFrame::Render`; builds without
+ * those events still mark rAF callbacks, and the bench's probe runs one every frame.
+ */
+function renderStepOf(events: readonly TraceEvent[]): (e: TraceEvent) => boolean {
+  return events.some((e) => e.name === RENDER && e.ph === 'b') ? (e) => e.name === RENDER && e.ph === 'b' : (e) => e.name === 'FireAnimationFrame' && e.ph === 'X';
+}
+
+function mainThreadOf(events: readonly TraceEvent[], isRenderStep = renderStepOf(events)): string {
   const renders = new Map<string, number>();
-  for (const e of events) if (e.name === RENDER && e.ph === 'b') renders.set(`${e.pid}/${e.tid}`, (renders.get(`${e.pid}/${e.tid}`) ?? 0) + 1);
+  for (const e of events) if (isRenderStep(e)) renders.set(`${e.pid}/${e.tid}`, (renders.get(`${e.pid}/${e.tid}`) ?? 0) + 1);
   return [...renders.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
 }

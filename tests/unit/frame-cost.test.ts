@@ -48,3 +48,11 @@ describe('frame cost from a trace', () => {
     expect(selfTimeOver(events, frameCosts(events), 16.7)).toEqual({ Layout: 30, 'ThreadControllerImpl::RunTask': 10 });
   });
 });
+
+describe('frame cost from a trace without AnimationFrame events', () => {
+  it('falls back to the rAF callbacks the probe runs every frame', () => {
+    const raf = (tsMs: number): TraceEvent => ({ name: 'FireAnimationFrame', ph: 'X', ts: tsMs * 1000, dur: 100, ...MAIN });
+    const events = [meta, task(0, 1), raf(0.1), task(5, 4), task(16.7, 1), raf(16.8)];
+    expect(frameCosts(events).map((f) => f.workMs)).toEqual([5]);
+  });
+});
