@@ -38,7 +38,7 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-init-'));
     try {
       writeFileSync(join(dir, 'modules'), 'pci virtio_ring\npci virtio\npci virtio_pci\nagent virtio_console\n');
-      const out = sh(`. ./init; group_modules pci "$M"`, { FLOTILLA_INIT_SOURCE: '1', M: join(dir, 'modules') });
+      const out = sh(`. ./init; each_module pci "$M" echo`, { FLOTILLA_INIT_SOURCE: '1', M: join(dir, 'modules') });
       expect(out.trim().split('\n')).toEqual(['virtio_ring', 'virtio', 'virtio_pci']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
