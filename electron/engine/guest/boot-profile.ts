@@ -2,7 +2,7 @@
 // choices the engine's QEMU argument builder should make for it. Pure data, no I/O.
 //
 // Device set the guest is built and tested against (the engine supplies exactly this):
-//   -nodefaults -no-user-config -machine q35 -bios qboot.rom -cpu max -accel tcg (or kvm)
+//   -nodefaults -no-user-config -machine q35 -bios qboot.rom -cpu qemu64,+rdrand -accel tcg (or kvm)
 //   -kernel vmlinuz -initrd initrd.img -append <defaultGuestAppend(name)>
 //      vmlinuz is the uncompressed ELF vmlinux (manifest kernelFormat 'pvh-elf'): QEMU enters it
 //      through PVH, so no guest-side decompression; qboot (QEMU's minimal firmware, shipped with
@@ -41,7 +41,11 @@ export interface GuestBootProfile {
 export const DEFAULT_GUEST_PROFILE: GuestBootProfile = {
   machine: 'q35',
   bios: 'qboot.rom',
-  cpu: 'max',
+  // Under TCG the baseline x86-64 model boots ~0.15–0.2 s faster than `max` (same-run boots:
+  // 1798 vs 1998 ms, 1887 vs 2022 ms), mostly in the kernel phase; not from ERMS or XSAVE
+  // (max without them was no faster). RDRAND seeds the kernel's RNG at once (without it the
+  // crng was not ready when the agent answered). Debian's userland needs only baseline x86-64.
+  cpu: 'qemu64,+rdrand',
   transport: 'pci',
   virtioSerial: 'virtio-serial-pci',
   virtioNet: 'virtio-net-pci',
