@@ -90,34 +90,32 @@ describe('ConsoleHub', () => {
     const qemu = await next();
     const early: string[] = [];
     hub.subscribe('early', (d) => early.push(d));
-    // a UART-like trickle: many 16-byte writes, with a late subscriber joining in the middle
-    const lines = Array.from({ length: 3000 }, (_, i) => `line ${String(i).padStart(8, '0')}\n`);
+    // bursts bigger than one socket read (64 KiB), so one I/O turn brings several reads and the
+    // last, partial one waits to be gathered; late subscribers join on every read
+    const lines = Array.from({ length: 24000 }, (_, i) => `line ${String(i).padStart(8, '0')}\n`);
     const all = lines.join('');
-    let lateScrollback = '';
-    const lateLive: string[] = [];
-    const late = () => lateScrollback + lateLive.join('');
-    let joined = false;
-    // join from inside a socket read, right after the hub took that read in: the worst moment,
-    // with bytes read but not yet fanned out
+    const bursts = Array.from({ length: 4 }, (_, b) => lines.slice(b * 6000, (b + 1) * 6000).join(''));
+    // join from inside socket reads, right after the hub took each read in: some of them arrive
+    // mid-burst, with bytes read but not yet fanned out, the moment a join could repeat or lose text
+    const late: { scrollback: string; live: string[] }[] = [];
     const hubSocket = (hub as unknown as { sock: Socket }).sock;
     let reads = 0;
     hubSocket.on('data', () => {
-      if (++reads === 20 && !joined) {
-        lateScrollback = hub.subscribe('late', (d) => lateLive.push(d));
-        joined = true;
-      }
+      reads++;
+      const l = { scrollback: '', live: [] as string[] };
+      l.scrollback = hub.subscribe(`late-${reads}`, (d) => l.live.push(d));
+      late.push(l);
     });
-    for (let i = 0; i < lines.length; i++) {
-      qemu.write(lines[i]!);
-      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 0));
+    for (const burst of bursts) {
+      qemu.write(burst);
+      await new Promise((r) => setTimeout(r, 20));
     }
     await until(() => early.join('') === all);
-    await until(() => late().length >= all.length);
-    expect(joined).toBe(true);
+    const text = (l: { scrollback: string; live: string[] }) => l.scrollback + l.live.join('');
+    await until(() => late.every((l) => text(l).length >= all.length));
+    expect(late.length).toBeGreaterThan(4);
     // the scrollback holds everything so far, so scrollback + live must be the whole stream exactly
-    expect(late()).toBe(all);
-    // reads were coalesced: far fewer events than the 3000 writes
-    expect(early.length).toBeLessThan(lines.length);
+    for (const l of late) expect(text(l)).toBe(all);
     await hub.close();
     expect(await readFile(join(dir, 'serial.log'), 'utf8')).toBe(all);
     server.close();

@@ -2,9 +2,10 @@
 // socket, a scrollback ring, a size-capped serial log, and any number of subscribers.
 // We always drain the socket (even with nobody watching) so a chatty guest never blocks
 // on a full chardev buffer; memory stays bounded by the ring.
-// A UART hands QEMU's socket a few bytes per read (16 B is typical under load), so reads are
-// coalesced until the end of the current I/O turn (or MAX_PENDING bytes) and then logged and
-// fanned out as one chunk: one log write and one event per subscriber per turn, not per read.
+// Output can arrive as many small socket reads in one I/O turn, so reads are coalesced: the first
+// read after a quiet moment goes out at once (a keystroke's echo waits for nothing), and reads
+// that follow within the same I/O turn are gathered and go out together at its end (or at
+// MAX_PENDING bytes): one log write and one event per subscriber per burst, not per read.
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { ByteRing } from './byte-ring';
@@ -35,7 +36,8 @@ export class ConsoleHub {
   private closed = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private flushScheduled: NodeJS.Immediate | null = null;
+  /** set while a burst is being gathered: reads wait for the end of this I/O turn */
+  private gathering: NodeJS.Immediate | null = null;
 
   constructor(private readonly opts: ConsoleHubOptions) {
     this.ring = new ByteRing(opts.scrollbackBytes ?? SCROLLBACK_BYTES);
@@ -95,6 +97,8 @@ export class ConsoleHub {
   async close(): Promise<void> {
     this.closed = true;
     this.detach();
+    if (this.gathering) clearImmediate(this.gathering);
+    this.gathering = null;
     this.listeners.clear();
     await this.log.close();
   }
@@ -122,13 +126,16 @@ export class ConsoleHub {
   private onData(buf: Buffer): void {
     this.pending.push(buf);
     this.pendingBytes += buf.length;
-    if (this.pendingBytes >= MAX_PENDING) this.flushPending();
-    else this.flushScheduled ??= setImmediate(() => this.flushPending());
+    if (!this.gathering) {
+      this.flushPending();
+      this.gathering = setImmediate(() => {
+        this.gathering = null;
+        this.flushPending();
+      });
+    } else if (this.pendingBytes >= MAX_PENDING) this.flushPending();
   }
 
   private flushPending(): void {
-    if (this.flushScheduled) clearImmediate(this.flushScheduled);
-    this.flushScheduled = null;
     if (this.pendingBytes === 0) return;
     const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
