@@ -1,6 +1,6 @@
 // The "before" of the boot-speed work, rebuilt and measured in the same run as the "after":
 // the guest as first built (issue 7's hand-built baseline) — the distribution's compressed
-// bzImage through SeaBIOS, a gzip initramfs, `console=ttyS0 quiet`, QEMU's default CPU model —
+// bzImage through SeaBIOS, a gzip initramfs, `quiet`, QEMU's default CPU model —
 // with the same packages, init and agent. Only the boot path differs.
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
@@ -36,7 +36,7 @@ export async function benchBootBefore(home: string, debCache: string, runs: numb
   const profile = { ...DEFAULT_GUEST_PROFILE, bios: null, cpu: null };
   const out: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const ms = await bootOnce(dir, { profile, append: `console=ttyS0 quiet ${GUEST_NAME_PARAM}=bench` });
+    const ms = await bootOnce(dir, { profile, append: `console=hvc0 quiet ${GUEST_NAME_PARAM}=bench` });
     log(`before-boot run ${i + 1}: ${Math.round(ms)} ms`);
     out.push(Math.round(ms));
   }

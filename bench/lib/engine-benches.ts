@@ -203,7 +203,7 @@ export async function consoleThroughput(engine: EngineProcess, id: string, bytes
     await api.invoke('console.subscribe', { id });
     // the bytes are made first (in the guest's RAM-backed root), so only the console is timed
     await api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], timeoutMs: 300_000 });
-    const run = api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/ttyS0`], timeoutMs: 300_000 });
+    const run = api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/console`], timeoutMs: 300_000 });
     await Promise.race([finished, run.then(() => nap(5000))]);
     await run;
     if (got < bytes) throw new Error(`console throughput: only ${got} of ${bytes} bytes arrived`);
@@ -363,19 +363,11 @@ export async function startPhases(api: ChannelClient, id: string, sinceEpochMs: 
   return { beforeSpawnMs: spawn - sinceEpochMs, spawnToRunningMs: running - spawn, runningToAgentMs: agent - running, agentToReplyMs: repliedEpochMs - agent };
 }
 
-/**
- * The same guest write, read straight from a raw twin's serial chardev socket: the limit.
- * With `virtconsole`, the twin also gets a virtio console port (/dev/hvc0 in the guest) and the
- * guest writes there instead: the lever a faster console would pull.
- */
-export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs: number, opts: { virtconsole?: boolean } = {}): Promise<{ mbps: number[]; producerMBps: number; reads: number[] }> {
-  const vcon = join(args.runDir, 'vcon.sock');
-  const argv = opts.virtconsole
-    ? [...args.argv, '-chardev', `socket,id=vcon0,path=${vcon},server=on,wait=off`, '-device', 'virtconsole,bus=vser0.0,chardev=vcon0']
-    : args.argv;
-  const raw = await spawnRaw(argv, args.runDir);
-  const sockPath = opts.virtconsole ? join(raw.runDir, 'vcon.sock') : raw.serialSock;
-  const dev = opts.virtconsole ? '/dev/hvc0' : '/dev/ttyS0';
+/** The same guest write, read straight from a raw twin's console chardev socket: the limit. */
+export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs: number): Promise<{ mbps: number[]; producerMBps: number; reads: number[] }> {
+  const raw = await spawnRaw(args.argv, args.runDir);
+  const sockPath = raw.serialSock;
+  const dev = '/dev/console';
   try {
     const agent = await waitAgentReady(raw);
     const sock = await new Promise<Socket>((resolve, reject) => {

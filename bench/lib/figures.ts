@@ -24,7 +24,7 @@ export const GOALS: Record<string, { unit: string; goal: Goal; what: string }> =
   stormRatio: { unit: '×', goal: { op: '<=', value: 1.1 }, what: '8 VMs at once until all agent-ready, engine ÷ raw (and 0 failures)' },
   engineRssPerVmMiB: { unit: 'MiB', goal: { op: '<=', value: 2 }, what: 'engine process RSS growth from 0 to 8 running VMs ÷ 8' },
   qemuRssOverheadMiB: { unit: 'MiB', goal: { op: '<=', value: 48 }, what: 'per QEMU: PSS minus resident guest RAM' },
-  consoleThroughputMBps: { unit: 'MB/s', goal: { op: '>=', value: 10 }, what: 'guest → ttyS0 → headless WebSocket client' },
+  consoleThroughputMBps: { unit: 'MB/s', goal: { op: '>=', value: 10 }, what: 'guest → its console (virtio hvc0) → headless WebSocket client' },
   echoLatencyRatio: { unit: '×', goal: { op: '<=', value: 1.5 }, what: 'keystroke → echo, headless ÷ raw chardev socket' },
   tiles100P95FrameMs: { unit: 'ms', goal: { op: '<=', value: 16 }, what: '100 tiles with 1 Hz stats in Chromium: p95 main-thread work per frame, over 60 Hz refreshes' },
 };

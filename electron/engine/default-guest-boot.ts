@@ -18,6 +18,7 @@ export async function defaultGuestBoot(home: string, vmName: string): Promise<De
     initrd: join(g.dir, 'initrd.img'),
     append: [m.cmdline, `${m.nameParam}=${guestHostname(vmName)}`].filter(Boolean).join(' '),
     machine: m.machine,
+    console: m.console,
     ...(m.bios ? { bios: m.bios } : {}),
     ...(DEFAULT_GUEST_PROFILE.cpu ? { tcgCpu: DEFAULT_GUEST_PROFILE.cpu } : {}),
     ...(DEFAULT_GUEST_PROFILE.tcgAccelProps ? { tcgAccelProps: DEFAULT_GUEST_PROFILE.tcgAccelProps } : {}),

@@ -185,6 +185,25 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
     expect(values(buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g })), '-bios')).toEqual([]);
   });
 
+  it('a default guest whose manifest says hvc0 gets its console as the first virtio console port and no UART; other sources keep the UART', () => {
+    const g = { kernel: '/k', initrd: '/i', append: 'console=hvc0', console: 'hvc0' as const };
+    const args = buildQemuArgs(spec({}), res({ defaultGuest: g }));
+    expect(args).not.toContain('-serial');
+    const devices = values(args, '-device');
+    const bus = devices.findIndex((d) => d.endsWith(',id=vser0'));
+    const con = devices.indexOf('virtconsole,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0');
+    const agent = devices.findIndex((d) => d.includes('name=org.qemu.guest_agent.0'));
+    expect(bus).toBeGreaterThanOrEqual(0);
+    expect(con).toBeGreaterThan(bus);
+    expect(agent).toBeGreaterThan(con); // the console is port 0, so the guest names it hvc0
+    expect(values(args, '-chardev').filter((c) => c.startsWith('socket,id=ser0,'))).toHaveLength(1);
+    const other = buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g }));
+    expect(values(other, '-serial')).toEqual(['chardev:ser0']);
+    expect(values(other, '-device').some((d) => d.startsWith('virtconsole'))).toBe(false);
+    const older = buildQemuArgs(spec({}), res({ defaultGuest: { ...g, console: 'ttyS0' } }));
+    expect(values(older, '-serial')).toEqual(['chardev:ser0']);
+  });
+
   it('bios adds no pflash', () => {
     expect(buildQemuArgs(spec({ firmware: 'bios' }), res()).join(' ')).not.toContain('pflash');
   });

@@ -33,6 +33,12 @@ export interface DefaultGuestBoot {
   tcgAccelProps?: string;
   /** from the guest's boot profile: CPU model under TCG (KVM always uses `host`) */
   tcgCpu?: string;
+  /**
+   * from the guest's manifest: where its console is. 'hvc0': the serial socket is a virtio console
+   * port (the first port of the virtio-serial bus, so the guest sees hvc0) and there is no UART;
+   * default 'ttyS0', the UART. A virtio console moves text some 30× faster than an emulated 16550.
+   */
+  console?: 'ttyS0' | 'hvc0';
   /** from the guest's manifest: a -bios firmware file from QEMU's data dir (qboot.rom boots it faster than SeaBIOS) */
   bios?: string;
 }
@@ -178,12 +184,14 @@ function socketChardev(id: string, path: string): string {
   return `socket,id=${id},path=${escapeOptValue(path)},server=on,wait=off`;
 }
 
-function chardevArgs(r: QemuResources, machine: string): string[] {
+function chardevArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
+  const virtioConsole = spec.source.kind === 'default' && r.defaultGuest?.console === 'hvc0';
   return [
     '-qmp', `unix:${escapeOptValue(r.qmpSock)},server=on,wait=off`,
     '-chardev', socketChardev('ser0', r.serialSock),
-    '-serial', 'chardev:ser0',
+    ...(virtioConsole ? [] : ['-serial', 'chardev:ser0']),
     '-device', `${virtio('serial', machine)},id=vser0`,
+    ...(virtioConsole ? ['-device', 'virtconsole,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0'] : []),
     '-chardev', socketChardev('qga0', r.agentSock),
     '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0',
   ];
@@ -226,7 +234,7 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...sizingArgs(spec),
     ...firmwareArgs(spec, r),
     ...sourceArgs(spec, r, machine),
-    ...chardevArgs(r, machine),
+    ...chardevArgs(spec, r, machine),
     ...networkArgs(r, machine),
     ...rngArgs(machine),
     ...displayArgs(spec, r, machine),

@@ -281,6 +281,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       bios: DEFAULT_GUEST_PROFILE.bios,
       nameParam: GUEST_NAME_PARAM,
       machine: DEFAULT_GUEST_PROFILE.machine,
+      console: DEFAULT_GUEST_PROFILE.console,
       initrdCompression: compression,
       kernelFormat: pvh ? 'pvh-elf' : 'bzimage',
       packages: [meta!, kernelPkg!, busybox!, ...agentDebs],

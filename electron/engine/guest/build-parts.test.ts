@@ -107,9 +107,10 @@ describe('Debian control parsing', () => {
 describe('manifest', () => {
   const input = {
     kernelVersion: '6.1.0-56-cloud-amd64',
-    cmdline: 'console=ttyS0 quiet',
+    cmdline: 'console=hvc0 quiet',
     nameParam: 'flotilla.name',
     machine: 'q35',
+    console: 'hvc0' as const,
     bios: 'qboot.rom',
     initrdCompression: 'none' as const,
     kernelFormat: 'pvh-elf' as const,
@@ -130,6 +131,11 @@ describe('manifest', () => {
     expect(serializeManifest(makeManifest({ ...input, packages: [...input.packages].reverse() }))).toBe(serializeManifest(m));
   });
 
+  it('reads a guest built before the console field as a UART console', () => {
+    const { console: _omitted, ...older } = makeManifest(input);
+    expect(parseManifest(JSON.stringify(older)).console).toBe('ttyS0');
+  });
+
   it('names what is wrong with a bad manifest', () => {
     expect(() => parseManifest('{', '/x/manifest.json')).toThrow(/\/x\/manifest.json is not valid JSON/);
     expect(() => parseManifest(JSON.stringify({ ...makeManifest(input), kernelVersion: 3 }))).toThrow(/kernelVersion/);
@@ -142,7 +148,7 @@ describe('boot profile', () => {
     expect(guestHostname('my vm_2')).toBe('my-vm-2');
     expect(guestHostname('---')).toBe('flotilla');
     expect(guestHostname('x'.repeat(100))).toHaveLength(63);
-    expect(defaultGuestAppend('my vm')).toMatch(/(^| )console=ttyS0( |$)/);
+    expect(defaultGuestAppend('my vm')).toMatch(/(^| )console=hvc0( |$)/);
     expect(defaultGuestAppend('my vm')).toMatch(/ flotilla\.name=my-vm$/);
   });
 });

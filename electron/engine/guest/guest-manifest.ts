@@ -14,6 +14,12 @@ export const GuestManifestSchema = z.object({
   /** the parameter carrying the VM name, appended as `<nameParam>=<hostname>` */
   nameParam: z.string(),
   machine: z.string(),
+  /**
+   * the device the guest's console and shell are on: 'hvc0' = a virtio console port (the engine
+   * attaches its serial socket as a virtconsole), 'ttyS0' = the first UART; additive field, guests
+   * built before it have ttyS0
+   */
+  console: z.enum(['ttyS0', 'hvc0']).default('ttyS0'),
   /** recommended -bios (QEMU data-dir file name), null = QEMU's default firmware; additive field */
   bios: z.string().nullable().default(null),
   initrdCompression: z.enum(['none', 'gzip']),
@@ -34,6 +40,7 @@ export interface ManifestInput {
   cmdline: string;
   nameParam: string;
   machine: string;
+  console: 'ttyS0' | 'hvc0';
   bios: string | null;
   initrdCompression: 'none' | 'gzip';
   kernelFormat: 'pvh-elf' | 'bzimage';
@@ -51,6 +58,7 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     cmdline: m.cmdline,
     nameParam: m.nameParam,
     machine: m.machine,
+    console: m.console,
     bios: m.bios,
     initrdCompression: m.initrdCompression,
     kernelFormat: m.kernelFormat,
