@@ -21,6 +21,8 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
   const termRef = useRef<Terminal | null>(null);
   const active = useStore((s) => (s.vms.byId[id] ? isActive(s.vms.byId[id]) : false));
   const name = useStore((s) => s.vms.byId[id]?.name ?? '');
+  // the default guest's console is a virtio console port; every other VM gets the first UART
+  const device = useStore((s) => (s.vms.byId[id]?.spec.source.kind === 'default' ? 'virtio console, hvc0' : 'serial, ttyS0'));
 
   useEffect(() => {
     const el = host.current;
@@ -101,7 +103,7 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
   return (
     <div className="console-tab">
       <div className="pane-bar">
-        <span className="muted">{active ? 'Serial console (ttyS0). Ctrl+Shift+C / Ctrl+Shift+V to copy and paste.' : `${name} is not running. Start it to use the console.`}</span>
+        <span className="muted">{active ? `Console (${device}). Ctrl+Shift+C / Ctrl+Shift+V to copy and paste.` : `${name} is not running. Start it to use the console.`}</span>
         <span className="spacer" />
         <button type="button" className="btn btn-sm" onClick={copy}>
           <Icon name="copy" size={14} /> Copy
