@@ -52,6 +52,10 @@ export const MODULE_GROUPS: readonly { group: string; modules: string[] }[] = [
   { group: 'pci', modules: ['virtio_pci'] },
   { group: 'mmio', modules: ['virtio_mmio'] },
   { group: 'agent', modules: ['virtio_console'] },
+  // the host's entropy through the engine's virtio-rng device: without it (no RDRAND, as under
+  // QEMU's default CPU model, and no UART interrupts) the kernel's RNG can take seconds to be
+  // ready, and reads of /dev/urandom wait for it
+  { group: 'rng', modules: ['virtio_rng'] },
   { group: 'net', modules: ['virtio_net'] },
   { group: 'power', modules: ['button', 'evdev'] },
   { group: 'extra', modules: ['virtio_blk'] },
