@@ -89,7 +89,16 @@ describe('check 16: soak with 3 clients', () => {
             if (vm.pid === null || !pids.has(vm.pid)) truth = 'no QEMU';
             else {
               const qmp = (engine.supervisor(id) as unknown as { qmp: QmpClient | null }).qmp;
-              const status = qmp ? (await qmp.execute<{ status: string }>('query-status')).status : 'no QMP';
+              let status: string;
+              try {
+                status = qmp ? (await qmp.execute<{ status: string }>('query-status')).status : 'no QMP';
+              } catch (err) {
+                // QEMU went away while nothing was asked of the engine: say what the engine saw
+                await new Promise((r) => setTimeout(r, 300));
+                const later = await clients[0]!.call('vm.get', { id });
+                const log = (await clients[0]!.call('vm.logs', { id, tail: 8 })).entries.map((e) => e.text).join(' | ');
+                status = `query failed (${(err as Error).message}); 300 ms later the engine says ${later.state} (${later.reason}); log: ${log}`;
+              }
               truth = status === 'running' ? 'running' : `paused (${status})`;
             }
             const want = vm.state === 'running' ? 'running' : vm.state === 'paused' ? 'paused' : 'no QEMU';
