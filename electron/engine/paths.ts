@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
 import { vmIdSchema } from '../../shared/spec';
 
+/** file name of the UART socket in a VM's run dir (qemu-args derives it from the serial socket's dir) */
+export const UART_SOCK = 'uart.sock';
+
 /** sun_path is 108 bytes including the NUL; leave a margin. */
 export const MAX_SOCKET_PATH_BYTES = 104;
 
@@ -61,6 +64,10 @@ export class HomeLayout {
   agentSock(id: string): string {
     return join(this.runDir(id), 'qga.sock');
   }
+  /** the UART (ttyS0) of a guest whose console is a virtio port: kernel messages and a second shell */
+  uartSock(id: string): string {
+    return join(this.runDir(id), UART_SOCK);
+  }
   vncSock(id: string): string {
     return join(this.runDir(id), 'vnc.sock');
   }
@@ -71,7 +78,7 @@ export class HomeLayout {
   /** Creates run/ and run/<id>/ as 0700 (chmod too: mkdir's mode is filtered by the umask). */
   async ensureRunDir(id: string): Promise<string> {
     const dir = this.runDir(id);
-    const longest = [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id)].reduce((a, b) =>
+    const longest = [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)].reduce((a, b) =>
       Buffer.byteLength(a) >= Buffer.byteLength(b) ? a : b,
     );
     if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
@@ -95,7 +102,7 @@ export class HomeLayout {
    */
   async restrictSockets(id: string): Promise<string[]> {
     const fixed: string[] = [];
-    for (const sock of [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id)]) {
+    for (const sock of [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)]) {
       const st = await lstat(sock).catch(() => undefined);
       if (!st?.isSocket()) continue;
       if ((st.mode & 0o777) !== 0o600) {

@@ -106,7 +106,11 @@ async function inspectProcess(pid: number, forwards: PortEntry[]) {
     (await readFile(`/proc/net/${table}`, 'utf8'))
       .split('\n')
       .slice(1)
-      .map((l) => l.trim().split(/\s+/)[1] ?? '')
+      .map((l) => l.trim().split(/\s+/))
+      // a TCP port counts when listening (state 0A); other tests' TIME_WAIT sockets on the same
+      // port number are not bindings
+      .filter((f) => !table.startsWith('tcp') || f[3] === '0A')
+      .map((f) => f[1] ?? '')
       .filter(Boolean);
   const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
   const boundOn = async (e: PortEntry) => {

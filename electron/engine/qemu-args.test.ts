@@ -185,10 +185,11 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
     expect(values(buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g })), '-bios')).toEqual([]);
   });
 
-  it('a default guest whose manifest says hvc0 gets its console as the first virtio console port and no UART; other sources keep the UART', () => {
+  it('a default guest whose manifest says hvc0 gets its console as the first virtio console port and its UART on uart.sock; other sources keep the UART as the console', () => {
     const g = { kernel: '/k', initrd: '/i', append: 'console=hvc0', console: 'hvc0' as const };
     const args = buildQemuArgs(spec({}), res({ defaultGuest: g }));
-    expect(args).not.toContain('-serial');
+    expect(values(args, '-serial')).toEqual(['chardev:uart0']);
+    expect(values(args, '-chardev')).toContain(`socket,id=uart0,path=${RUN}/uart.sock,server=on,wait=off`);
     const devices = values(args, '-device');
     const bus = devices.findIndex((d) => d.endsWith(',id=vser0'));
     const con = devices.indexOf('virtconsole,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0');

@@ -10,10 +10,11 @@
 //   disk and boots the CD; once an OS is installed, the disk boots without detaching the ISO.
 // - Every user path put inside a QEMU option string has its commas doubled, QEMU's escape, so a
 //   path cannot inject extra options.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { PortEntry } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import type { VmSpec } from '../../shared/spec';
+import { UART_SOCK } from './paths';
 
 export const DEFAULT_MACHINE = 'q35';
 export const VM_DISK_FILE = 'disk.qcow2';
@@ -35,7 +36,7 @@ export interface DefaultGuestBoot {
   tcgCpu?: string;
   /**
    * from the guest's manifest: where its console is. 'hvc0': the serial socket is a virtio console
-   * port (the first port of the virtio-serial bus, so the guest sees hvc0) and there is no UART;
+   * port (the first port of the virtio-serial bus, so the guest sees hvc0); the UART goes to uart.sock;
    * default 'ttyS0', the UART. A virtio console moves text some 30× faster than an emulated 16550.
    */
   console?: 'ttyS0' | 'hvc0';
@@ -186,10 +187,13 @@ function socketChardev(id: string, path: string): string {
 
 function chardevArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
   const virtioConsole = spec.source.kind === 'default' && r.defaultGuest?.console === 'hvc0';
+  // with a virtio console the guest keeps its UART too (early kernel messages, a second root
+  // shell on ttyS0) on its own socket next to the others; the engine does not read it
+  const uart = virtioConsole ? ['-chardev', socketChardev('uart0', join(dirname(r.serialSock), UART_SOCK)), '-serial', 'chardev:uart0'] : ['-serial', 'chardev:ser0'];
   return [
     '-qmp', `unix:${escapeOptValue(r.qmpSock)},server=on,wait=off`,
     '-chardev', socketChardev('ser0', r.serialSock),
-    ...(virtioConsole ? [] : ['-serial', 'chardev:ser0']),
+    ...uart,
     '-device', `${virtio('serial', machine)},id=vser0`,
     ...(virtioConsole ? ['-device', 'virtconsole,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0'] : []),
     '-chardev', socketChardev('qga0', r.agentSock),

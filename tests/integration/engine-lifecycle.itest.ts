@@ -29,6 +29,7 @@ describe('a VM through its life', () => {
   it('has a serial console with scrollback that takes input', async () => {
     const boot = await client.waitConsole(vm.id, /FLOTILLA-READY life\b/, 30_000);
     expect(boot).toContain('FLOTILLA-READY life');
+    await client.waitConsole(vm.id, /life:~# /, 30_000);
     const answer = client.waitConsole(vm.id, 'sum=42', 30_000);
     await client.call('console.input', { id: vm.id, data: '\necho sum=$((40+2))\n' });
     await answer;

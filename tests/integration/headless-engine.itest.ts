@@ -64,7 +64,9 @@ describe('headless server over the real engine', () => {
     expect(started.state).toBe('running');
     expect(started.agent).toBe('ready');
 
-    // the guest's root shell on ttyS0 answers what we type through the WebSocket
+    // the guest's root shell on its console answers what we type through the WebSocket, once
+    // its prompt is there (as a user types: input sent before the shell exists may be dropped)
+    await expect.poll(() => seenA.join(''), { timeout: 60_000 }).toMatch(/ws-vm:~# /);
     await a.api.invoke('console.input', { id: vm.id, data: 'echo marker-$((6*7))\n' });
     await expect.poll(() => seenA.join(''), { timeout: 60_000 }).toContain('marker-42');
     expect(seenB).toEqual([]);

@@ -11,7 +11,8 @@
 //   -device virtconsole,bus=vser0.0,chardev=ser0 (first port)                       → hvc0, the console
 //   -chardev socket,id=ga0,path=<sock>,server=on,wait=off
 //   -device virtserialport,chardev=ga0,name=org.qemu.guest_agent.0                  → qemu-ga
-//   no UART: the console is a virtio port (an emulated 16550 moves ~0.3 MB/s under TCG, hvc0 ~30× that)
+//   -chardev socket,id=uart0,path=<uart.sock>,... -serial chardev:uart0            → ttyS0 (kernel messages, a second shell)
+//   the console is the virtio port: an emulated 16550 moves ~0.3 MB/s under TCG, hvc0 ~30× that
 //   -netdev user,id=n0,hostfwd=tcp:127.0.0.1:H-:G -device <virtioNet>,netdev=n0      → eth0, 10.0.2.15/24
 //   -qmp unix:<sock>,server=on,wait=off                                             → system_powerdown = ACPI button
 // Disks, if any, use <virtioBlk> (ext4 is built into the kernel).
@@ -68,14 +69,17 @@ export const GUEST_NAME_PARAM = 'flotilla.name';
 
 /** Kernel parameters that do not depend on the VM. Each one is here because it saves boot time or is needed. */
 export const DEFAULT_GUEST_CMDLINE: readonly string[] = [
-  // the console (the terminal tab and the readiness line) is a virtio console port. It exists
-  // once /init loads virtio_console; kernel messages from before are replayed to it then
+  // kernel messages go to the UART (ttyS0, from the first instruction: a panic before the
+  // modules load is still visible there) and to the console proper, a virtio console port (the
+  // terminal tab and the readiness line). hvc0 comes last, so it is /dev/console; it exists once
+  // /init loads virtio_console, and the kernel replays its log to it then
+  'console=ttyS0',
   'console=hvc0',
   'quiet', // fewer boot messages to format and replay
   'cryptomgr.notests', // crypto self-tests: ~0.7 s of emulated CPU at boot
   // initcalls that only self-test or set up tracing interfaces nobody uses in this guest
   'initcall_blacklist=crypto_kdf108_init,init_kprobe_trace,trace_eval_init,tracer_init_tracefs',
-  '8250.nr_uarts=0', // there is no UART: do not register or probe any legacy port
+  '8250.nr_uarts=1', // only ttyS0 exists; probing the other three legacy ports is wasted
   'i8042.noaux', // no PS/2 mouse to probe
   'no_timer_check', // skip the IO-APIC timer sanity loop
   // TCG's TSC and HPET both follow host time; on a busy host the clocksource watchdog sees

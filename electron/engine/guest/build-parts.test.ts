@@ -148,7 +148,8 @@ describe('boot profile', () => {
     expect(guestHostname('my vm_2')).toBe('my-vm-2');
     expect(guestHostname('---')).toBe('flotilla');
     expect(guestHostname('x'.repeat(100))).toHaveLength(63);
-    expect(defaultGuestAppend('my vm')).toMatch(/(^| )console=hvc0( |$)/);
+    // both consoles; hvc0 last, so it is /dev/console
+    expect(defaultGuestAppend('my vm')).toMatch(/(^| )console=ttyS0 console=hvc0( |$)/);
     expect(defaultGuestAppend('my vm')).toMatch(/ flotilla\.name=my-vm$/);
   });
 });

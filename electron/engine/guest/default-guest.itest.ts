@@ -114,11 +114,19 @@ describe('default guest', () => {
     expect(uname.exitcode).toBe(0);
     expect(uname.stdout.trim()).toBe(manifest.kernelVersion);
 
-    // the serial console is an interactive root shell
+    // the console (hvc0) is an interactive root shell
     await serial.waitFor(/:~# /);
     const mark = serial.text.length;
     serial.write('echo flotilla-$((6*7)) as $(id -un)\n');
     await serial.waitFor(/flotilla-42 as root/, mark);
+
+    // and so is the UART, ttyS0, on its own socket
+    const uart = transcript(await connectWhenReady(join(g.runDir, 'uart.sock')));
+    uart.write('\n');
+    await uart.waitFor(/:~# /);
+    const umark = uart.text.length;
+    uart.write('echo uart-$((6*7)) on $(tty)\n');
+    await uart.waitFor(/uart-42 on \/dev\/ttyS0/, umark);
 
     // a server started in the guest by the agent answers through the forward
     const started = await agent.exec('/bin/sh', ['-c', 'mkdir -p /tmp/www && echo served-by-guest > /tmp/www/index.html && httpd -p 8080 -h /tmp/www']);

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DEFAULT_GUEST_PROFILE, defaultGuestAppend, type GuestBootProfile } from './boot-profile';
 
 export interface LaunchOptions {
@@ -53,7 +53,8 @@ export function guestQemuArgs(o: LaunchOptions, socks: { serial: string; agent: 
     '-initrd', join(o.dir, 'initrd.img'),
     '-append', o.append ?? defaultGuestAppend(o.name),
     '-chardev', `socket,id=ser0,path=${socks.serial},server=on,wait=off`,
-    ...(p.console === 'hvc0' ? [] : ['-serial', 'chardev:ser0']),
+    // with a virtio console the UART (ttyS0) stays, on its own socket, as the engine gives it
+    ...(p.console === 'hvc0' ? ['-chardev', `socket,id=uart0,path=${join(dirname(socks.serial), 'uart.sock')},server=on,wait=off`, '-serial', 'chardev:uart0'] : ['-serial', 'chardev:ser0']),
     '-device', `${p.virtioSerial},id=vser0`,
     // the console first: port 0 of the bus is the guest's hvc0
     ...(p.console === 'hvc0' ? ['-device', 'virtconsole,bus=vser0.0,chardev=ser0'] : []),

@@ -71,9 +71,10 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     }
   });
 
-  it('inittab keeps a shell on the console (hvc0) and syncs before power-off', () => {
+  it('inittab keeps a shell on the console (hvc0) and on the UART (ttyS0), and syncs before power-off', () => {
     const inittab = readFileSync(join(assets, 'inittab'), 'utf8');
     expect(inittab).toMatch(/^hvc0::respawn:-\/bin\/sh$/m);
+    expect(inittab).toMatch(/^ttyS0::respawn:-\/bin\/sh$/m);
     expect(inittab).toMatch(/^::shutdown:\/bin\/sync$/m);
   });
 });
