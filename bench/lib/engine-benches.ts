@@ -366,12 +366,10 @@ export async function startPhases(api: ChannelClient, id: string, sinceEpochMs: 
 /** The same guest write, read straight from a raw twin's console chardev socket: the limit. */
 export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs: number): Promise<{ mbps: number[]; producerMBps: number; reads: number[] }> {
   const raw = await spawnRaw(args.argv, args.runDir);
-  const sockPath = raw.serialSock;
-  const dev = '/dev/console';
   try {
     const agent = await waitAgentReady(raw);
     const sock = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(sockPath);
+      const s = connect(raw.serialSock);
       s.once('connect', () => resolve(s));
       s.once('error', reject);
     });
@@ -405,7 +403,7 @@ export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs
           };
           sock.on('data', onData);
         });
-        const run = agent.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > ${dev}`], { timeoutMs: 300_000 });
+        const run = agent.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/console`], { timeoutMs: 300_000 });
         await Promise.race([done, run.then(() => nap(5000))]);
         await run;
         if (got < bytes) throw new Error(`raw console: only ${got} of ${bytes} bytes arrived`);

@@ -3,63 +3,28 @@
 // the per-VM socket and pidfile paths moved to a fresh directory. Readiness is judged the way
 // the engine judges it (guest-sync-delimited then guest-ping, with the engine's AgentClient),
 // but polled without pauses, so it is the earliest moment the guest could be called ready.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../electron/engine/agent-client';
+import { qemuRunDir, spawnQemu, type SpawnedQemu } from '../../electron/engine/guest/guest-launcher';
 
 export function cmdlineOf(pid: number): string[] {
   const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   return raw.split('\0').filter((s, i, a) => i < a.length - 1 || s !== '');
 }
 
-export interface RawQemu {
-  proc: ChildProcess;
+export interface RawQemu extends SpawnedQemu {
   runDir: string;
   serialSock: string;
   agentSock: string;
-  exited: Promise<void>;
-  stderr(): string;
-  dispose(): Promise<void>;
 }
 
 /** `engineRunDir` is the engine's run/<id> dir that every socket/pidfile path of `argv` lives in. */
 export async function spawnRaw(argv: string[], engineRunDir: string): Promise<RawQemu> {
-  // short names: unix socket paths must stay under 108 bytes
-  const runDir = await mkdtemp(join(tmpdir(), 'fbr-'));
-  await chmod(runDir, 0o700);
+  const runDir = await qemuRunDir('fbr-');
   const [bin, ...args] = argv;
   const moved = args.map((a) => a.split(engineRunDir).join(runDir));
-  const proc = spawn(bin!, moved, { stdio: ['ignore', 'ignore', 'pipe'], cwd: runDir });
-  let err = '';
-  proc.stderr!.setEncoding('utf8');
-  proc.stderr!.on('data', (d: string) => {
-    if (err.length < 16_000) err += d;
-  });
-  const exited = new Promise<void>((resolve) => {
-    proc.once('exit', () => resolve());
-    proc.once('error', (e) => {
-      err += String(e);
-      resolve();
-    });
-  });
-  return {
-    proc,
-    runDir,
-    serialSock: join(runDir, 'ser.sock'),
-    agentSock: join(runDir, 'qga.sock'),
-    exited,
-    stderr: () => err,
-    dispose: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
-      await rm(runDir, { recursive: true, force: true });
-    },
-  };
+  return { ...spawnQemu(bin!, moved, runDir, 16_000), runDir, serialSock: join(runDir, 'ser.sock'), agentSock: join(runDir, 'qga.sock') };
 }
 
 const nap = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -185,19 +185,33 @@ function socketChardev(id: string, path: string): string {
   return `socket,id=${id},path=${escapeOptValue(path)},server=on,wait=off`;
 }
 
+/**
+ * The console, the UART and the agent's port (one virtio-serial bus). With a virtio console the
+ * serial socket is port 0 of the bus (the guest's hvc0) and the UART (early kernel messages, a
+ * second root shell on ttyS0) gets its own socket next to it, which the engine does not read;
+ * otherwise the serial socket is the UART. Shared with the default guest's test/bench launcher.
+ */
+export function consoleAndAgentArgs(o: { serialSock: string; agentSock: string; virtioSerial: string; virtioConsole: boolean }): string[] {
+  const uart = o.virtioConsole ? ['-chardev', socketChardev('uart0', join(dirname(o.serialSock), UART_SOCK)), '-serial', 'chardev:uart0'] : ['-serial', 'chardev:ser0'];
+  return [
+    '-chardev', socketChardev('ser0', o.serialSock),
+    ...uart,
+    '-device', `${o.virtioSerial},id=vser0`,
+    ...(o.virtioConsole ? ['-device', 'virtconsole,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0'] : []),
+    '-chardev', socketChardev('qga0', o.agentSock),
+    '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0',
+  ];
+}
+
 function chardevArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
-  const virtioConsole = spec.source.kind === 'default' && r.defaultGuest?.console === 'hvc0';
-  // with a virtio console the guest keeps its UART too (early kernel messages, a second root
-  // shell on ttyS0) on its own socket next to the others; the engine does not read it
-  const uart = virtioConsole ? ['-chardev', socketChardev('uart0', join(dirname(r.serialSock), UART_SOCK)), '-serial', 'chardev:uart0'] : ['-serial', 'chardev:ser0'];
   return [
     '-qmp', `unix:${escapeOptValue(r.qmpSock)},server=on,wait=off`,
-    '-chardev', socketChardev('ser0', r.serialSock),
-    ...uart,
-    '-device', `${virtio('serial', machine)},id=vser0`,
-    ...(virtioConsole ? ['-device', 'virtconsole,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0'] : []),
-    '-chardev', socketChardev('qga0', r.agentSock),
-    '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0',
+    ...consoleAndAgentArgs({
+      serialSock: r.serialSock,
+      agentSock: r.agentSock,
+      virtioSerial: virtio('serial', machine),
+      virtioConsole: spec.source.kind === 'default' && r.defaultGuest?.console === 'hvc0',
+    }),
   ];
 }
 

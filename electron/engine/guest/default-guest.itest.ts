@@ -10,6 +10,7 @@ import { buildDefaultGuest, readDefaultGuest, type GuestManifest } from './build
 import { GuestAgentProbe } from './guest-agent-probe';
 import { connectWhenReady, launchGuest, type LaunchedGuest } from './guest-launcher';
 import { guestHostname } from './boot-profile';
+import { UART_SOCK } from '../paths';
 
 // one deb cache for every test run on this machine, so only the first run downloads
 const debCache = process.env.FLOTILLA_DEB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'flotilla', 'debs');
@@ -121,7 +122,7 @@ describe('default guest', () => {
     await serial.waitFor(/flotilla-42 as root/, mark);
 
     // and so is the UART, ttyS0, on its own socket
-    const uart = transcript(await connectWhenReady(join(g.runDir, 'uart.sock')));
+    const uart = transcript(await connectWhenReady(join(g.runDir, UART_SOCK)));
     uart.write('\n');
     await uart.waitFor(/:~# /);
     const umark = uart.text.length;

@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { consoleAndAgentArgs } from '../qemu-args';
 import { DEFAULT_GUEST_PROFILE, defaultGuestAppend, type GuestBootProfile } from './boot-profile';
 
 export interface LaunchOptions {
@@ -21,18 +22,12 @@ export interface LaunchOptions {
   qemu?: string;
 }
 
-export interface LaunchedGuest {
-  proc: ChildProcess;
+export interface LaunchedGuest extends SpawnedQemu {
   runDir: string;
   serialSock: string;
   agentSock: string;
   qmpSock: string;
   args: string[];
-  /** resolves with QEMU's exit code (signal → null) */
-  exited: Promise<number | null>;
-  stderr: () => string;
-  /** kills QEMU if still running and removes the socket dir */
-  dispose: () => Promise<void>;
 }
 
 export function guestQemuArgs(o: LaunchOptions, socks: { serial: string; agent: string; qmp: string }): string[] {
@@ -52,14 +47,7 @@ export function guestQemuArgs(o: LaunchOptions, socks: { serial: string; agent: 
     '-kernel', join(o.dir, 'vmlinuz'),
     '-initrd', join(o.dir, 'initrd.img'),
     '-append', o.append ?? defaultGuestAppend(o.name),
-    '-chardev', `socket,id=ser0,path=${socks.serial},server=on,wait=off`,
-    // with a virtio console the UART (ttyS0) stays, on its own socket, as the engine gives it
-    ...(p.console === 'hvc0' ? ['-chardev', `socket,id=uart0,path=${join(dirname(socks.serial), 'uart.sock')},server=on,wait=off`, '-serial', 'chardev:uart0'] : ['-serial', 'chardev:ser0']),
-    '-device', `${p.virtioSerial},id=vser0`,
-    // the console first: port 0 of the bus is the guest's hvc0
-    ...(p.console === 'hvc0' ? ['-device', 'virtconsole,bus=vser0.0,chardev=ser0'] : []),
-    '-chardev', `socket,id=ga0,path=${socks.agent},server=on,wait=off`,
-    '-device', 'virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0',
+    ...consoleAndAgentArgs({ serialSock: socks.serial, agentSock: socks.agent, virtioSerial: p.virtioSerial, virtioConsole: p.console === 'hvc0' }),
     '-netdev', `user,id=n0${fwd}`,
     '-device', `${p.virtioNet},netdev=n0`,
     '-qmp', `unix:${socks.qmp},server=on,wait=off`,
@@ -67,16 +55,30 @@ export function guestQemuArgs(o: LaunchOptions, socks: { serial: string; agent: 
   ];
 }
 
-export async function launchGuest(o: LaunchOptions): Promise<LaunchedGuest> {
-  const runDir = await mkdtemp(join(tmpdir(), 'flotilla-guest-'));
+/** A fresh 0700 directory for one QEMU's sockets (short prefix: unix socket paths stay under 108 bytes). */
+export async function qemuRunDir(prefix: string): Promise<string> {
+  const runDir = await mkdtemp(join(tmpdir(), prefix));
   await chmod(runDir, 0o700);
-  const socks = { serial: join(runDir, 'serial.sock'), agent: join(runDir, 'agent.sock'), qmp: join(runDir, 'qmp.sock') };
-  const args = guestQemuArgs(o, socks);
-  const proc = spawn(o.qemu ?? 'qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return runDir;
+}
+
+export interface SpawnedQemu {
+  proc: ChildProcess;
+  /** resolves with QEMU's exit code (signal or spawn error → null) */
+  exited: Promise<number | null>;
+  /** the start of QEMU's stderr (capped) */
+  stderr: () => string;
+  /** kills QEMU if still running and removes its run dir */
+  dispose: () => Promise<void>;
+}
+
+/** Spawns QEMU (argument array) whose sockets live in `runDir`, keeping the start of its stderr. */
+export function spawnQemu(bin: string, args: string[], runDir: string, stderrCap = 64_000): SpawnedQemu {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: runDir });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => {
-    if (err.length < 64_000) err += d;
+    if (err.length < stderrCap) err += d;
   });
   const exited = new Promise<number | null>((resolve) => {
     proc.once('exit', (code) => resolve(code));
@@ -87,11 +89,6 @@ export async function launchGuest(o: LaunchOptions): Promise<LaunchedGuest> {
   });
   return {
     proc,
-    runDir,
-    serialSock: socks.serial,
-    agentSock: socks.agent,
-    qmpSock: socks.qmp,
-    args,
     exited,
     stderr: () => err,
     dispose: async () => {
@@ -102,6 +99,13 @@ export async function launchGuest(o: LaunchOptions): Promise<LaunchedGuest> {
       await rm(runDir, { recursive: true, force: true });
     },
   };
+}
+
+export async function launchGuest(o: LaunchOptions): Promise<LaunchedGuest> {
+  const runDir = await qemuRunDir('flotilla-guest-');
+  const socks = { serial: join(runDir, 'serial.sock'), agent: join(runDir, 'agent.sock'), qmp: join(runDir, 'qmp.sock') };
+  const args = guestQemuArgs(o, socks);
+  return { ...spawnQemu(o.qemu ?? 'qemu-system-x86_64', args, runDir), runDir, serialSock: socks.serial, agentSock: socks.agent, qmpSock: socks.qmp, args };
 }
 
 /** Connects to a unix socket QEMU is about to create, retrying while it does not exist yet. */
