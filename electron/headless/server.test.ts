@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { attemptUpgrade } from './testing/upgrade-attempt';
 import { ChannelClient, type TextChannel } from '../../shared/rpc';
 import { startHeadless, type HeadlessServer } from './server';
 import { FakeHandler } from './testing/fake-handler';
@@ -48,20 +49,7 @@ const origin = () => `http://127.0.0.1:${srv.port}`;
 const wsUrl = () => `ws://127.0.0.1:${srv.port}/api`;
 
 /** Try to open a socket; report whether it opened and, if not, the HTTP status of the refusal. */
-function attempt(protocols: string[], headers: Record<string, string>, url = wsUrl()): Promise<{ opened: boolean; status: number | null }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, protocols, { headers });
-    ws.on('open', () => {
-      ws.close();
-      resolve({ opened: true, status: 101 });
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve({ opened: false, status: res.statusCode ?? null });
-      ws.terminate();
-    });
-    ws.on('error', () => resolve({ opened: false, status: null }));
-  });
-}
+const attempt = (protocols: string[], headers: Record<string, string>, url = wsUrl()) => attemptUpgrade(url, protocols, headers);
 
 const goodProtocols = () => ['flotilla.v1', `flotilla-token.${srv.token}`];
 

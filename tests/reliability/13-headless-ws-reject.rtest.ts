@@ -6,27 +6,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { attemptUpgrade } from '../../electron/headless/testing/upgrade-attempt';
 import { startHeadless, type HeadlessServer } from '../../electron/headless/server';
 import { FakeHandler } from '../../electron/headless/testing/fake-handler';
 import { reportFigure, scale } from './fixtures/figures';
 
 const ATTEMPTS = scale(400, 4000);
 
-function attempt(port: number, protocols: string[], headers: Record<string, string>): Promise<{ opened: boolean; status: number | null }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/api`, protocols, { headers });
-    ws.on('open', () => {
-      ws.close();
-      resolve({ opened: true, status: 101 });
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve({ opened: false, status: res.statusCode ?? null });
-      ws.terminate();
-    });
-    ws.on('error', () => resolve({ opened: false, status: null }));
-  });
-}
+const attempt = (port: number, protocols: string[], headers: Record<string, string>) => attemptUpgrade(`ws://127.0.0.1:${port}/api`, protocols, headers);
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
