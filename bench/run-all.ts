@@ -7,6 +7,7 @@
 // runs a subset and writes to the temp dir instead of bench/results.
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { buildDefaultGuest } from '../electron/engine/guest/build-default';
@@ -16,13 +17,14 @@ import { benchDefaultBoot, stat } from './boot';
 import {
   MEMORY_MIB,
   consoleThroughput,
+  makeBenchFile,
   echoLatency,
   engineArgsOf,
   engineStartMs,
   engineStorm,
   ensureVms,
   qemuMem,
-  rawConsoleThroughput,
+  openRawConsoleTwin,
   rawStartMs,
   rawStorm,
   startPhases,
@@ -34,7 +36,7 @@ import {
 } from './lib/engine-benches';
 import { startEngineProcess, type EngineProcess } from './lib/engine-process';
 import { benchBootBefore } from './lib/boot-before';
-import { bootBreakdown, type BootBreakdown } from './lib/boot-breakdown';
+import { bootBreakdown, cpuMs, type BootBreakdown } from './lib/boot-breakdown';
 import { figure, renderMarkdown, round, type Figure } from './lib/figures';
 import { benchTiles, tilesFigure } from './lib/tiles-bench';
 
@@ -95,8 +97,9 @@ async function main(): Promise<void> {
     }
 
     if (want('start') || want('storm') || want('console') || want('echo')) {
-      engine = await startEngineProcess(root, home);
-      const api = engine.api;
+      const eng = await startEngineProcess(root, home);
+      engine = eng;
+      const api = eng.api;
       log(`engine: flotilla serve pid ${engine.pid}`);
       const vms = await ensureVms(api, STORM_VMS);
       const first = vms[0]!;
@@ -213,28 +216,69 @@ async function main(): Promise<void> {
         if (want('console')) {
           // 4 MiB: at virtio-console speed (several MB/s) a smaller write is over before timing means much
           const bytes = Number(process.env.BENCH_CONSOLE_BYTES ?? 4 * 1024 * 1024);
+          // one raw twin beside the engine's VM; a warm-up pair first (the first write through a fresh
+          // guest's tty path also translates its code), then headless and raw alternate
+          const twin = await openRawConsoleTwin(args, bytes);
           const runs: number[] = [];
+          const raw: number[] = [];
+          const reads: number[] = [];
           const times: number[] = [];
           const events: number[] = [];
-          for (let i = 0; i < Math.max(3, Math.ceil(RUNS / 2)); i++) {
-            const r = await consoleThroughput(engine, first.id, bytes);
-            runs.push(r.mbps);
-            times.push(r.ms);
-            events.push(r.events);
-            log(`console ${i + 1}: ${bytes} bytes in ${ms(r.ms)} ms = ${r.mbps.toFixed(3)} MB/s`);
+          const engineCpu: number[] = [];
+          const qemuCpu = { headless: [] as number[], raw: [] as number[] };
+          const benchCpu = { headless: [] as number[], raw: [] as number[] };
+          const engine = eng;
+          const vmPid = Number(readFileSync(join(home, 'run', first.id, 'qemu.pid'), 'utf8').trim());
+          /** CPU ms used while `f` runs by: the engine, the QEMU whose console is read, this process */
+          const cpuOf = async <T,>(qemuPid: number, f: () => Promise<T>): Promise<{ r: T; engine: number; qemu: number; bench: number }> => {
+            const e0 = cpuMs(engine.pid) ?? NaN;
+            const q0 = cpuMs(qemuPid) ?? NaN;
+            const b0 = process.cpuUsage();
+            const r = await f();
+            const b1 = process.cpuUsage(b0);
+            return { r, engine: (cpuMs(engine.pid) ?? NaN) - e0, qemu: (cpuMs(qemuPid) ?? NaN) - q0, bench: (b1.user + b1.system) / 1000 };
+          };
+          try {
+            await makeBenchFile(api, first.id, bytes);
+            await consoleThroughput(engine, first.id, bytes, { fileReady: true });
+            await twin.run();
+            for (let i = 0; i < Math.max(3, RUNS); i++) {
+              const h = await cpuOf(vmPid, () => consoleThroughput(engine, first.id, bytes, { fileReady: true }));
+              const r = h.r;
+              engineCpu.push(h.engine);
+              qemuCpu.headless.push(h.qemu);
+              benchCpu.headless.push(round(h.bench));
+              runs.push(r.mbps);
+              times.push(r.ms);
+              events.push(r.events);
+              const w = await cpuOf(twin.pid, () => twin.run());
+              const t = w.r;
+              qemuCpu.raw.push(w.qemu);
+              benchCpu.raw.push(round(w.bench));
+              raw.push(t.mbps);
+              reads.push(t.reads);
+              log(`console ${i + 1}: headless ${bytes} bytes in ${ms(r.ms)} ms = ${r.mbps.toFixed(3)} MB/s; raw ${t.mbps.toFixed(3)} MB/s`);
+            }
+          } finally {
+            await twin.close();
           }
-          // the limit: the same write read straight from a raw twin's chardev socket
-          const { mbps: raw, reads, producerMBps } = await rawConsoleThroughput(args, bytes, runs.length);
-          log(`console raw: ${raw.map((v) => v.toFixed(3)).join(', ')} MB/s`);
           figures.push(
-            figure('consoleThroughputMBps', runs, `the guest writes ${bytes} bytes to /dev/console, its virtio console hvc0 (vm.exec); timed at a headless WebSocket client from the first to the last byte`, {
+            figure('consoleThroughputMBps', runs, `the guest writes ${bytes} bytes to /dev/console, its virtio console hvc0 (vm.exec); timed at a headless WebSocket client from the first to the last byte; after a warm-up, alternating with the raw twin`, {
               bytes,
               ms: stat(times.map(ms)),
               rawChardevSocketMBps: stat(raw.map((v) => round(v))),
               headlessShareOfRaw: round(median(runs) / median(raw)),
               headlessBytesPerConsoleDataEvent: round(bytes / median(events), 1),
               rawBytesPerSocketRead: round(bytes / median(reads), 1),
-              guestCatToDevNullMBps_agentRoundTripIncluded: round(producerMBps),
+              cpuMsPerRun: {
+                what: 'CPU ms used during one run (the write and its delivery) by the engine (all threads), the QEMU written through, and the bench process (WebSocket client; raw: its reader thread)',
+                engine: stat(engineCpu),
+                qemuHeadless: stat(qemuCpu.headless),
+                qemuRaw: stat(qemuCpu.raw),
+                benchHeadless: stat(benchCpu.headless),
+                benchRaw: stat(benchCpu.raw),
+              },
+              guestCatToDevNullMBps_agentRoundTripIncluded: round(twin.producerMBps),
             }),
           );
         }

@@ -18,7 +18,8 @@ export interface BootBreakdown {
   qemuCpuMs: number | null;
 }
 
-function cpuMs(pid: number): number | null {
+/** CPU time (user + sys, all threads) a process has used so far, in ms. */
+export function cpuMs(pid: number): number | null {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100;

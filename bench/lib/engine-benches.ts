@@ -3,6 +3,7 @@
 // console throughput and keystroke echo latency through headless mode.
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { VmInfo } from '../../shared/contract';
 import type { ChannelClient } from '../../shared/rpc';
@@ -180,7 +181,19 @@ export { settledRssKiB };
 // ---------------------------------------------------------------------------- console
 
 /** Bytes/s the guest's serial output reaches a headless WebSocket subscriber. */
-export async function consoleThroughput(engine: EngineProcess, id: string, bytes: number): Promise<{ mbps: number; bytes: number; ms: number; events: number }> {
+/** how many 'x' a chunk holds, without building an array per character as split() would */
+function countX(s: string | Buffer): number {
+  let n = 0;
+  for (let i = s.indexOf('x'); i !== -1; i = s.indexOf('x', i + 1)) n++;
+  return n;
+}
+
+/** `bytes` of 'x' in the guest's RAM root, for the console benches to cat. */
+export async function makeBenchFile(api: ChannelClient, id: string, bytes: number): Promise<void> {
+  await api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], timeoutMs: 300_000 });
+}
+
+export async function consoleThroughput(engine: EngineProcess, id: string, bytes: number, opts: { fileReady?: boolean } = {}): Promise<{ mbps: number; bytes: number; ms: number; events: number }> {
   const { api, ws } = await engine.connect();
   try {
     let events = 0;
@@ -191,7 +204,7 @@ export async function consoleThroughput(engine: EngineProcess, id: string, bytes
     const finished = new Promise<void>((r) => (done = r));
     api.on('console.data', (p) => {
       if (p.id !== id) return;
-      const n = p.data.split('x').length - 1;
+      const n = countX(p.data);
       if (!n) return;
       events++;
       const now = performance.now();
@@ -202,7 +215,7 @@ export async function consoleThroughput(engine: EngineProcess, id: string, bytes
     });
     await api.invoke('console.subscribe', { id });
     // the bytes are made first (in the guest's RAM-backed root), so only the console is timed
-    await api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], timeoutMs: 300_000 });
+    if (!opts.fileReady) await makeBenchFile(api, id, bytes);
     const run = api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/console`], timeoutMs: 300_000 });
     await Promise.race([finished, run.then(() => nap(5000))]);
     await run;
@@ -364,61 +377,77 @@ export async function startPhases(api: ChannelClient, id: string, sinceEpochMs: 
 }
 
 /** The same guest write, read straight from a raw twin's console chardev socket: the limit. */
-export async function rawConsoleThroughput(args: EngineArgs, bytes: number, runs: number): Promise<{ mbps: number[]; producerMBps: number; reads: number[] }> {
+export interface RawConsoleTwin {
+  /** how fast the guest itself makes the bytes (the same pipeline into /dev/null): the ceiling for any console */
+  producerMBps: number;
+  pid: number;
+  run(): Promise<{ mbps: number; reads: number }>;
+  close(): Promise<void>;
+}
+
+/** A raw twin with the engine's args, its console read straight from the chardev socket, `bytes` ready in its RAM root. */
+export async function openRawConsoleTwin(args: EngineArgs, bytes: number): Promise<RawConsoleTwin> {
   const raw = await spawnRaw(args.argv, args.runDir);
-  try {
-    const agent = await waitAgentReady(raw);
-    const sock = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(raw.serialSock);
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    });
-    const out: number[] = [];
-    const reads: number[] = [];
-    try {
-      // how fast the guest itself makes the bytes (same pipeline into /dev/null): the ceiling for any console
-      await agent.exec(['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], { timeoutMs: 300_000 });
-      const p0 = performance.now();
-      await agent.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/null`], { timeoutMs: 300_000 });
-      const producerMBps = bytes / 1e6 / ((performance.now() - p0) / 1000);
-      for (let i = 0; i < runs; i++) {
-        let got = 0;
-        let first = 0;
-        let last = 0;
-        let nReads = 0;
-        const done = new Promise<void>((resolve) => {
-          const onData = (d: Buffer): void => {
-            let n = 0;
-            for (const b of d) if (b === 0x78) n++;
-            if (!n) return;
-            nReads++;
-            const now = performance.now();
-            if (!got) first = now;
-            got += n;
-            last = now;
-            if (got >= bytes) {
-              sock.off('data', onData);
-              resolve();
-            }
-          };
-          sock.on('data', onData);
-        });
-        const run = agent.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/console`], { timeoutMs: 300_000 });
-        await Promise.race([done, run.then(() => nap(5000))]);
-        await run;
-        if (got < bytes) throw new Error(`raw console: only ${got} of ${bytes} bytes arrived`);
-        out.push(bytes / 1e6 / ((last - first) / 1000));
-        reads.push(nReads);
-      }
-      return { mbps: out, producerMBps, reads };
-    } finally {
-      sock.destroy();
-      agent.close();
-    }
-  } finally {
+  let reader: Worker | undefined;
+  let agent: Awaited<ReturnType<typeof waitAgentReady>> | undefined;
+  const close = async (): Promise<void> => {
+    await reader?.terminate();
+    agent?.close();
     await raw.dispose();
+  };
+  try {
+    agent = await waitAgentReady(raw);
+    const a = agent;
+    // read on a thread of its own, as the engine does: QEMU drops console bytes a reader is too
+    // late for, and this process's main thread has GC pauses from the headless runs
+    const r = new Worker(RAW_READER, { eval: true, workerData: { path: raw.serialSock } });
+    reader = r;
+    const answers: ((m: { first: number; last: number; got: number; reads: number }) => void)[] = [];
+    r.on('message', (m) => answers.shift()?.(m));
+    await a.exec(['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], { timeoutMs: 300_000 });
+    const p0 = performance.now();
+    await a.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/null`], { timeoutMs: 300_000 });
+    const producerMBps = bytes / 1e6 / ((performance.now() - p0) / 1000);
+    return {
+      producerMBps,
+      pid: raw.proc.pid!,
+      close,
+      async run() {
+        const result = new Promise<{ first: number; last: number; got: number; reads: number }>((resolve) => answers.push(resolve));
+        r.postMessage({ bytes });
+        await a.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/console`], { timeoutMs: 300_000 });
+        const m = await Promise.race([result, nap(5000).then(() => null)]);
+        if (!m) throw new Error(`raw console: not all of ${bytes} bytes arrived within 5 s of the write`);
+        return { mbps: bytes / 1e6 / ((m.last - m.first) / 1000), reads: m.reads };
+      },
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
+
+/** The raw reader thread: counts 'x' per run ({bytes}) and answers first/last byte times and reads. */
+const RAW_READER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { connect } = require('node:net');
+let want = 0, got = 0, first = 0, last = 0, reads = 0;
+const sock = connect(workerData.path);
+sock.on('data', (d) => {
+  if (!want) return;
+  let n = 0;
+  for (let i = d.indexOf(0x78); i !== -1; i = d.indexOf(0x78, i + 1)) n++;
+  if (!n) return;
+  const now = performance.now();
+  if (!got) first = now;
+  got += n; last = now; reads++;
+  if (got >= want) {
+    parentPort.postMessage({ first, last, got, reads });
+    want = 0;
+  }
+});
+parentPort.on('message', (m) => { want = m.bytes; got = 0; reads = 0; });
+`;
 
 /**
  * The memory lever under TCG: a raw twin with a capped translation buffer (`-accel tcg,tb-size=N`,

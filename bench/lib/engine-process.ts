@@ -51,7 +51,8 @@ export async function startEngineProcess(root: string, home: string): Promise<En
   await writeFile(gcHook, "process.on('SIGUSR2', () => { if (typeof global.gc === 'function') global.gc(); });\n");
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--expose-gc', '-r', gcHook, join(root, 'dist', 'cli', 'flotilla.js'), 'serve', '--json', '--no-build-default', '--port', '0'],
+    // BENCH_ENGINE_NODE_ARGS: extra node flags for the engine, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes
+    [...(process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean), '--expose-gc', '-r', gcHook, join(root, 'dist', 'cli', 'flotilla.js'), 'serve', '--json', '--no-build-default', '--port', '0'],
     { cwd: root, env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg', FLOTILLA_RENDERER_DIR: rendererDir }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';

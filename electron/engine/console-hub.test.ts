@@ -85,27 +85,26 @@ describe('ConsoleHub', () => {
   it('a subscriber joining mid-stream sees scrollback then live output with no gap and no repeat', async () => {
     const sock = join(dir, 'ser.sock');
     const { server, next } = await fakeSerial(sock);
-    hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), scrollbackBytes: 1024 * 1024 });
-    hub.attach();
-    const qemu = await next();
-    const early: string[] = [];
-    hub.subscribe('early', (d) => early.push(d));
-    // bursts bigger than one socket read (64 KiB), so one I/O turn brings several reads and the
-    // last, partial one waits to be gathered; late subscribers join on every read
-    const lines = Array.from({ length: 24000 }, (_, i) => `line ${String(i).padStart(8, '0')}\n`);
-    const all = lines.join('');
-    const bursts = Array.from({ length: 4 }, (_, b) => lines.slice(b * 6000, (b + 1) * 6000).join(''));
     // join from inside socket reads, right after the hub took each read in: some of them arrive
     // mid-burst, with bytes read but not yet fanned out, the moment a join could repeat or lose text
     const late: { scrollback: string; live: string[] }[] = [];
-    const hubSocket = (hub as unknown as { sock: Socket }).sock;
     let reads = 0;
-    hubSocket.on('data', () => {
+    const onRead = (): void => {
       reads++;
       const l = { scrollback: '', live: [] as string[] };
       l.scrollback = hub.subscribe(`late-${reads}`, (d) => l.live.push(d));
       late.push(l);
-    });
+    };
+    hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), scrollbackBytes: 1024 * 1024, onRead });
+    hub.attach();
+    const qemu = await next();
+    const early: string[] = [];
+    hub.subscribe('early', (d) => early.push(d));
+    // bursts bigger than one socket read (64 KiB), so a window gathers several reads and the
+    // last, partial one waits to be gathered; late subscribers join on every read
+    const lines = Array.from({ length: 24000 }, (_, i) => `line ${String(i).padStart(8, '0')}\n`);
+    const all = lines.join('');
+    const bursts = Array.from({ length: 4 }, (_, b) => lines.slice(b * 6000, (b + 1) * 6000).join(''));
     for (const burst of bursts) {
       qemu.write(burst);
       await new Promise((r) => setTimeout(r, 20));
@@ -118,6 +117,37 @@ describe('ConsoleHub', () => {
     for (const l of late) expect(text(l)).toBe(all);
     await hub.close();
     expect(await readFile(join(dir, 'serial.log'), 'utf8')).toBe(all);
+    server.close();
+  });
+
+  it('sends the first output after a quiet moment at once and gathers what follows into one event', async () => {
+    const sock = join(dir, 'ser.sock');
+    const { server, next } = await fakeSerial(sock);
+    // a wide window, so the test can tell "at once" from "at the window's end" without timing anything tightly
+    hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), coalesceMs: 1500 });
+    hub.attach();
+    const qemu = await next();
+    const events: string[] = [];
+    hub.subscribe('a', (d) => events.push(d));
+    const t0 = performance.now();
+    qemu.write('$ ');
+    await until(() => events.length === 1);
+    // the typed-echo case: it did not wait for the window (half of it is a wide margin for a loaded box)
+    expect(performance.now() - t0).toBeLessThan(750);
+    expect(events).toEqual(['$ ']);
+    for (const part of ['one ', 'two ', 'three']) {
+      qemu.write(part);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(events).toEqual(['$ ']);
+    await until(() => events.length === 2);
+    expect(events[1]).toBe('one two three');
+    // a window with nothing in it closes the stream: the next output is again sent at once
+    await new Promise((r) => setTimeout(r, 1700));
+    qemu.write('\n');
+    await until(() => events.length === 3);
+    expect(events[2]).toBe('\n');
+    expect(hub.scrollback()).toBe('$ one two three\n');
     server.close();
   });
 });

@@ -1,19 +1,15 @@
-// One VM's serial console, held by the engine: a client connection to QEMU's serial
-// socket, a scrollback ring, a size-capped serial log, and any number of subscribers.
-// We always drain the socket (even with nobody watching) so a chatty guest never blocks
-// on a full chardev buffer; memory stays bounded by the ring.
-// Output can arrive as many small socket reads in one I/O turn, so reads are coalesced: the first
-// read after a quiet moment goes out at once (a keystroke's echo waits for nothing), and reads
-// that follow within the same I/O turn are gathered and go out together at its end (or at
-// MAX_PENDING bytes): one log write and one event per subscriber per burst, not per read.
-import { connect, type Socket } from 'node:net';
+// One VM's serial console, held by the engine: a client connection to QEMU's serial socket, a
+// scrollback ring, a size-capped serial log, and any number of subscribers. The socket is read
+// on the console reader thread (console-link.ts), always, even with nobody watching: QEMU drops
+// console output it cannot hand over at once. Reads arrive coalesced per burst window, so there
+// is one log write and one event per subscriber per window, not per socket read; memory stays
+// bounded by the ring.
 import { StringDecoder } from 'node:string_decoder';
 import { ByteRing } from './byte-ring';
 import { CappedLog } from './capped-log';
+import { openConsoleLink, type ConsoleLink } from './console-link';
 
 export const SCROLLBACK_BYTES = 256 * 1024;
-/** coalesced bytes that force a flush before the end of the I/O turn */
-const MAX_PENDING = 64 * 1024;
 
 export type ConsoleListener = (data: string) => void;
 
@@ -23,6 +19,10 @@ export interface ConsoleHubOptions {
   scrollbackBytes?: number;
   /** how often to retry while the socket is not there yet */
   retryMs?: number;
+  /** the reader thread's gathering window (tests widen it) */
+  coalesceMs?: number;
+  /** called after each socket read is taken in (tests join subscribers mid-burst) */
+  onRead?: () => void;
 }
 
 export class ConsoleHub {
@@ -30,14 +30,10 @@ export class ConsoleHub {
   private readonly log: CappedLog;
   private readonly listeners = new Map<string, ConsoleListener>();
   private decoder = new StringDecoder('utf8');
-  private sock: Socket | null = null;
+  private sock: ConsoleLink | null = null;
   private wanted = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** set while a burst is being gathered: reads wait for the end of this I/O turn */
-  private gathering: NodeJS.Immediate | null = null;
 
   constructor(private readonly opts: ConsoleHubOptions) {
     this.ring = new ByteRing(opts.scrollbackBytes ?? SCROLLBACK_BYTES);
@@ -58,7 +54,6 @@ export class ConsoleHub {
     this.retryTimer = null;
     this.sock?.destroy();
     this.sock = null;
-    this.flushPending();
     this.flushDecoder();
   }
 
@@ -67,9 +62,6 @@ export class ConsoleHub {
   }
 
   subscribe(key: string, cb: ConsoleListener): string {
-    // what is pending goes to the existing subscribers and into the ring first, so the new
-    // subscriber gets it once, in its scrollback
-    this.flushPending();
     this.listeners.set(key, cb);
     return this.scrollback();
   }
@@ -83,7 +75,6 @@ export class ConsoleHub {
   }
 
   scrollback(): string {
-    this.flushPending();
     return this.ring.snapshot().toString('utf8');
   }
 
@@ -97,49 +88,33 @@ export class ConsoleHub {
   async close(): Promise<void> {
     this.closed = true;
     this.detach();
-    if (this.gathering) clearImmediate(this.gathering);
-    this.gathering = null;
     this.listeners.clear();
     await this.log.close();
   }
 
   private tryConnect(): void {
     if (!this.wanted || this.closed) return;
-    const s = connect(this.opts.sockPath);
+    const s: ConsoleLink = openConsoleLink(this.opts.sockPath, {
+      onConnect: () => {},
+      onData: (buf) => {
+        if (this.sock !== s) return;
+        this.onData(buf);
+        this.opts.onRead?.();
+      },
+      onClose: () => {
+        if (this.sock !== s) return;
+        this.sock = null;
+        this.flushDecoder();
+        if (this.wanted && !this.closed) {
+          this.retryTimer = setTimeout(() => this.tryConnect(), this.opts.retryMs ?? 300);
+          this.retryTimer.unref();
+        }
+      },
+    }, this.opts.coalesceMs);
     this.sock = s;
-    s.on('data', (buf: Buffer) => this.onData(buf));
-    s.on('error', () => {
-      /* handled by close */
-    });
-    s.on('close', () => {
-      if (this.sock !== s) return;
-      this.sock = null;
-      this.flushPending();
-      this.flushDecoder();
-      if (this.wanted && !this.closed) {
-        this.retryTimer = setTimeout(() => this.tryConnect(), this.opts.retryMs ?? 300);
-        this.retryTimer.unref();
-      }
-    });
   }
 
   private onData(buf: Buffer): void {
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
-    if (!this.gathering) {
-      this.flushPending();
-      this.gathering = setImmediate(() => {
-        this.gathering = null;
-        this.flushPending();
-      });
-    } else if (this.pendingBytes >= MAX_PENDING) this.flushPending();
-  }
-
-  private flushPending(): void {
-    if (this.pendingBytes === 0) return;
-    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
     this.ring.push(buf);
     this.log.write(buf);
     // the decoder keeps a split multibyte sequence for the next chunk

@@ -1,0 +1,172 @@
+// Console sockets read on their own thread. QEMU's virtio console (`virtconsole`) does not wait
+// for a slow reader: when its chardev socket is full it drops the bytes (QEMU says so in
+// virtio-console.c, because the guest's hvc driver writes with spinlocks held). A guest writes
+// ~10 MB/s under TCG and the socket holds ~100–200 KiB, so a reader that pauses for 10–20 ms
+// loses output — and the engine's main thread pauses that long for GC, a burst of RPC work, or a
+// busy neighbour on a 2-core box (measured: a reader stalling 30 ms every 50 reads lost 44 % of a
+// 4 MiB write). So every VM's console socket lives in one worker thread that does nothing but
+// read (and write keystrokes); reads are handed to the main thread, which may be late but
+// loses nothing.
+import { Worker } from 'node:worker_threads';
+
+/**
+ * The first read after a quiet moment goes out at once (a keystroke's echo waits for nothing)
+ * and opens a window this long; reads within it are gathered and go out together when it ends
+ * (or at 64 KiB), and while output keeps coming the windows follow one another. A streaming
+ * guest then costs one message, one log write and one event per subscriber per window rather
+ * than per read (~1/15 of them), and no reader of a terminal can tell 4 ms apart.
+ */
+export const COALESCE_MS = 4;
+
+export interface ConsoleLinkHandlers {
+  onConnect(): void;
+  onData(buf: Buffer): void;
+  /** the socket closed or could not be opened; the link is dead */
+  onClose(): void;
+}
+
+export interface ConsoleLink {
+  /** true until the connection is made */
+  readonly connecting: boolean;
+  readonly destroyed: boolean;
+  write(data: string): void;
+  destroy(): void;
+}
+
+// Plain CommonJS run with `eval`, so the same worker runs from the TS sources (tests), the esbuild
+// bundle and a packaged app without a second file to ship and locate. It moves bytes and
+// coalesces them (see COALESCE_MS): a virtio console kicks the host once per tty chunk (~2 KiB),
+// and one message per read would cost both threads more than the bytes do.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { connect } = require('node:net');
+const MAX_PENDING = ${64 * 1024};
+const links = new Map();
+function post(id, link) {
+  if (link.bytes === 0) return;
+  const data = new Uint8Array(link.bytes);
+  let off = 0;
+  for (const b of link.pending) { data.set(b, off); off += b.length; }
+  link.pending = [];
+  link.bytes = 0;
+  parentPort.postMessage({ id, ev: 'data', data: data.buffer }, [data.buffer]);
+}
+function openWindow(id, link) {
+  link.timer = setTimeout(() => {
+    link.timer = null;
+    if (link.bytes === 0) return;
+    post(id, link);
+    openWindow(id, link);
+  }, link.windowMs);
+}
+parentPort.on('message', (m) => {
+  if (m.op === 'open') {
+    const s = connect(m.path);
+    const link = { sock: s, pending: [], bytes: 0, timer: null, windowMs: m.windowMs };
+    links.set(m.id, link);
+    s.on('connect', () => parentPort.postMessage({ id: m.id, ev: 'connect' }));
+    s.on('data', (b) => {
+      link.pending.push(b);
+      link.bytes += b.length;
+      if (!link.timer) {
+        post(m.id, link);
+        openWindow(m.id, link);
+      } else if (link.bytes >= MAX_PENDING) post(m.id, link);
+    });
+    s.on('error', () => {});
+    s.on('close', () => {
+      if (link.timer) clearTimeout(link.timer);
+      post(m.id, link);
+      links.delete(m.id);
+      parentPort.postMessage({ id: m.id, ev: 'close' });
+    });
+  } else if (m.op === 'write') {
+    const link = links.get(m.id);
+    if (link && !link.sock.destroyed) link.sock.write(m.data);
+  } else if (m.op === 'close') {
+    links.get(m.id)?.sock.destroy();
+  }
+});
+`;
+
+type FromWorker = { id: number; ev: 'connect' | 'close' } | { id: number; ev: 'data'; data: ArrayBuffer };
+
+class LinkImpl implements ConsoleLink {
+  connecting = true;
+  destroyed = false;
+  constructor(
+    readonly id: number,
+    private readonly thread: ReaderThread,
+    readonly handlers: ConsoleLinkHandlers,
+  ) {}
+  write(data: string): void {
+    if (!this.destroyed) this.thread.post({ op: 'write', id: this.id, data });
+  }
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.thread.post({ op: 'close', id: this.id });
+    this.thread.forget(this.id);
+  }
+}
+
+class ReaderThread {
+  private readonly worker: Worker;
+  private readonly links = new Map<number, LinkImpl>();
+  private nextId = 1;
+  dead = false;
+
+  constructor() {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, name: 'flotilla-console-reader' });
+    // the engine may exit with consoles open; the thread must not keep it alive
+    this.worker.unref();
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    const die = (): void => {
+      this.dead = true;
+      // every link is gone with the thread; its owner reconnects (through a new thread)
+      for (const link of [...this.links.values()]) this.close(link);
+    };
+    this.worker.on('error', die);
+    this.worker.on('exit', die);
+  }
+
+  open(path: string, handlers: ConsoleLinkHandlers, windowMs: number): ConsoleLink {
+    const link = new LinkImpl(this.nextId++, this, handlers);
+    this.links.set(link.id, link);
+    this.post({ op: 'open', id: link.id, path, windowMs });
+    return link;
+  }
+
+  post(m: { op: 'open'; id: number; path: string; windowMs: number } | { op: 'write'; id: number; data: string } | { op: 'close'; id: number }): void {
+    if (!this.dead) this.worker.postMessage(m);
+  }
+
+  forget(id: number): void {
+    this.links.delete(id);
+  }
+
+  private onMessage(m: FromWorker): void {
+    const link = this.links.get(m.id);
+    if (!link) return; // destroyed here while the worker still had its bytes in flight
+    if (m.ev === 'data') link.handlers.onData(Buffer.from(m.data));
+    else if (m.ev === 'connect') {
+      link.connecting = false;
+      link.handlers.onConnect();
+    } else this.close(link);
+  }
+
+  private close(link: LinkImpl): void {
+    link.connecting = false;
+    link.destroyed = true;
+    this.links.delete(link.id);
+    link.handlers.onClose();
+  }
+}
+
+let thread: ReaderThread | null = null;
+
+/** Connects to a console's unix socket from the reader thread (started on first use). */
+export function openConsoleLink(path: string, handlers: ConsoleLinkHandlers, windowMs = COALESCE_MS): ConsoleLink {
+  if (!thread || thread.dead) thread = new ReaderThread();
+  return thread.open(path, handlers, windowMs);
+}
