@@ -18,6 +18,16 @@ export interface BootBreakdown {
   qemuCpuMs: number | null;
 }
 
+/** A process's CPU time so far split into user and kernel (all threads), in ms. */
+export function cpuSplitMs(pid: number): { user: number; sys: number } | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return { user: (Number(f[11]) * 1000) / 100, sys: (Number(f[12]) * 1000) / 100 };
+  } catch {
+    return null;
+  }
+}
+
 /** CPU time (user + sys, all threads) a process has used so far, in ms. */
 export function cpuMs(pid: number): number | null {
   try {
