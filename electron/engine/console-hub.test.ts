@@ -60,18 +60,20 @@ describe('ConsoleHub', () => {
     server.close();
   });
 
-  it('writes input to QEMU, bounds scrollback, and reconnects when the socket comes back', async () => {
+  it('writes input to QEMU (also while connecting), bounds scrollback, and reconnects when the socket comes back', async () => {
     const sock = join(dir, 'ser.sock');
     const { server, next } = await fakeSerial(sock);
     hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), scrollbackBytes: 16, retryMs: 20 });
     expect(hub.write('x')).toBe(false);
     hub.attach();
+    // typed while the reader thread is still connecting: it waits and goes out on connect
+    expect(hub.write('early\n')).toBe(true);
     const qemu = await next();
     await until(() => hub.connected);
     let got = '';
     qemu.on('data', (d) => (got += d.toString()));
     expect(hub.write('ls\n')).toBe(true);
-    await until(() => got === 'ls\n');
+    await until(() => got === 'early\nls\n');
     qemu.write('0123456789abcdefXYZ');
     await until(() => hub.scrollback().endsWith('XYZ'));
     expect(hub.scrollback()).toBe('3456789abcdefXYZ');

@@ -78,9 +78,12 @@ export class ConsoleHub {
     return this.ring.snapshot().toString('utf8');
   }
 
-  /** Type into the console. Returns false when QEMU's socket is not connected. */
+  /**
+   * Type into the console. Returns false when there is no socket to QEMU (the VM is not running).
+   * While the reader thread is still connecting, input waits there and goes out on connect.
+   */
   write(data: string): boolean {
-    if (!this.sock || this.sock.connecting || this.sock.destroyed) return false;
+    if (!this.sock || this.sock.destroyed) return false;
     this.sock.write(data);
     return true;
   }

@@ -96,6 +96,21 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
     if (sock) {
       const client = new ChannelClient(socketChannel(sock));
       const disconnected = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      // A connect can succeed into the backlog of an engine that is dying (kill -9 closes its
+      // sockets one by one, this client's connection possibly before the listener): only an
+      // answer proves an engine is serving. Without one, look again.
+      const answered = await Promise.race([
+        client.invoke('engine.info', {}).then(
+          () => true,
+          () => false,
+        ),
+        disconnected.then(() => false),
+      ]);
+      if (!answered) {
+        sock.destroy();
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
       return {
         handler: new RemoteHandler(client),
         role: 'client',
