@@ -168,7 +168,7 @@ async function main(): Promise<void> {
       }
 
       if (want('storm')) {
-        const rounds = Math.max(2, Math.ceil(RUNS / 2));
+        const rounds = Math.max(2, 2 * Math.ceil(RUNS / 4));
         const ratios: number[] = [];
         const eMs: number[] = [];
         const rMs: number[] = [];
@@ -178,28 +178,45 @@ async function main(): Promise<void> {
         const mem: ReturnType<typeof qemuMem>[] = [];
         const engineRss: { idleMiB: number; busyMiB: number }[] = [];
         const phases: StartPhases[] = [];
-        for (let i = 0; i < rounds; i++) {
-          await engine.gc();
-          const idle = await settledRssKiB(engine.pid);
+        const engineCpuMs: number[] = [];
+        const rawStormRound = async (): Promise<number> => {
+          const raw = await rawStorm(args, STORM_VMS);
+          failures.push(...raw.failures);
+          rawPerVm.push(...raw.perVmMs);
+          await Promise.all(raw.raws.map((x) => x.dispose()));
+          rMs.push(raw.ms);
+          if (raw.failures.length) log(`storm: raw ${raw.failures.length} failed`);
+          return raw.ms;
+        };
+        const engineStormRound = async (): Promise<number> => {
+          await eng.gc();
+          const idle = await settledRssKiB(eng.pid);
+          const c0 = cpuMs(eng.pid) ?? NaN;
           const s = await engineStorm(api, vms);
+          engineCpuMs.push((cpuMs(eng.pid) ?? NaN) - c0);
           failures.push(...s.failures);
           phases.push(...s.phases);
           await new Promise((r) => setTimeout(r, 2000)); // a couple of stats ticks and agent pings
-          await engine.gc();
-          const busy = await settledRssKiB(engine.pid);
+          await eng.gc();
+          const busy = await settledRssKiB(eng.pid);
           for (const vm of s.infos) if (vm.pid) mem.push(qemuMem(vm.pid, MEMORY_MIB));
           const running = (await api.invoke('vm.list', {})).filter((v) => v.state === 'running').length;
           perVm.push((busy - idle) / 1024 / Math.max(1, running));
           engineRss.push({ idleMiB: round(idle / 1024, 1), busyMiB: round(busy / 1024, 1) });
           await Promise.all(vms.map((v) => stopAndWait(api, v.id)));
-          const raw = await rawStorm(args, STORM_VMS);
-          failures.push(...raw.failures);
-          rawPerVm.push(...raw.perVmMs);
-          await Promise.all(raw.raws.map((x) => x.dispose()));
           eMs.push(s.ms);
-          rMs.push(raw.ms);
-          ratios.push(s.ms / raw.ms);
-          log(`storm ${i + 1}/${rounds}: engine ${ms(s.ms)} ms (${s.failures.length} failed), raw ${ms(raw.ms)} ms (${raw.failures.length} failed); engine RSS ${round(idle / 1024, 1)} → ${round(busy / 1024, 1)} MiB`);
+          if (s.failures.length) log(`storm: engine ${s.failures.length} failed`);
+          log(`storm engine RSS ${round(idle / 1024, 1)} → ${round(busy / 1024, 1)} MiB`);
+          return s.ms;
+        };
+        // as with single starts, rounds alternate which side goes first
+        for (let i = 0; i < rounds; i++) {
+          const engineFirst = i % 2 === 0;
+          const x = engineFirst ? await engineStormRound() : await rawStormRound();
+          const y = engineFirst ? await rawStormRound() : await engineStormRound();
+          const [e, r] = engineFirst ? [x, y] : [y, x];
+          ratios.push(e / r);
+          log(`storm ${i + 1}/${rounds} (${engineFirst ? 'engine first' : 'raw first'}): engine ${ms(e)} ms, raw ${ms(r)} ms`);
         }
         // control for the engine's readiness polling: raw QEMUs judged the way the engine's agent
         // loop judges them (3 s per attempt, 1 s pause between attempts; supervisor.ts agentLoop)
@@ -207,8 +224,9 @@ async function main(): Promise<void> {
         await Promise.all(polled.raws.map((x) => x.dispose()));
         log(`storm control: raw with engine-like agent polling ${ms(polled.ms)} ms`);
         figures.push(
-          figure('stormRatio', ratios, `${STORM_VMS} engine starts at once (vm.start waitAgent) then ${STORM_VMS} raw QEMUs at once; run = engine ms ÷ raw ms`, {
+          figure('stormRatio', ratios, `${STORM_VMS} engine starts at once (vm.start waitAgent) and ${STORM_VMS} raw QEMUs at once, rounds alternating which goes first; run = engine ms ÷ raw ms`, {
             engineMs: stat(eMs.map(ms)),
+            engineProcessCpuMsPerStorm: stat(engineCpuMs),
             rawMs: stat(rMs.map(ms)),
             failures: failures.length,
             failureMessages: failures.slice(0, 10),
