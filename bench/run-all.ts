@@ -45,6 +45,27 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const ONLY = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
 const want = (s: string) => ONLY.size === 0 || ONLY.has(s);
 const STORM_VMS = Number(process.env.BENCH_STORM_VMS ?? 8);
+
+/**
+ * `count` engine/raw pairs, alternating which side goes first (engine-raw, raw-engine, …): TCG
+ * boots on 2 shared cores spread ±10 %, and what ran just before a run matters as much as the
+ * run (a graceful power-off or a kill -9, memory being freed), so each side takes each slot
+ * equally often.
+ */
+async function alternatingPairs(
+  count: number,
+  engine: () => Promise<number>,
+  raw: () => Promise<number>,
+  each: (i: number, engineMs: number, rawMs: number, order: 'engine first' | 'raw first') => void,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const engineFirst = i % 2 === 0;
+    const first = engineFirst ? await engine() : await raw();
+    const second = engineFirst ? await raw() : await engine();
+    each(i, engineFirst ? first : second, engineFirst ? second : first, engineFirst ? 'engine first' : 'raw first');
+  }
+}
+
 const log = (l: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${l}`);
 const median = (v: number[]) => stat(v).median;
 const ms = (v: number) => Math.round(v);
@@ -118,9 +139,6 @@ async function main(): Promise<void> {
         const phases: StartPhases[] = [];
         // CPU to agent-ready: QEMU's own (same work when the guest boots the same way) and the engine's
         const cpu = { qemuEngine: [] as number[], qemuRaw: [] as number[], engine: [] as number[], qemuEngineSys: [] as number[], qemuRawSys: [] as number[] };
-        // TCG boots on 2 shared cores spread ±10 %, and a start's slot in the sequence matters (what
-        // ran just before it): pairs alternate their order (engine-raw, raw-engine, …), so both
-        // sides take each slot equally often
         const pairs = 2 * RUNS;
         const rawRun = async (): Promise<number> => {
           const b = await rawStartMs(args);
@@ -142,13 +160,7 @@ async function main(): Promise<void> {
           await stopAndWait(api, first.id);
           return a.ms;
         };
-        for (let i = 0; i < pairs; i++) {
-          const engineFirst = i % 2 === 0;
-          const x = engineFirst ? await engineRun() : await rawRun();
-          const y = engineFirst ? await rawRun() : await engineRun();
-          const [em, rm] = engineFirst ? [x, y] : [y, x];
-          log(`start ${i + 1}/${pairs} (${engineFirst ? 'engine first' : 'raw first'}): engine ${ms(em)} ms, raw ${ms(rm)} ms`);
-        }
+        await alternatingPairs(pairs, engineRun, rawRun, (i, em, rm, order) => log(`start ${i + 1}/${pairs} (${order}): engine ${ms(em)} ms, raw ${ms(rm)} ms`));
         figures.push(
           figure('startOverheadRatio', e.map((v, i) => v / r[i]!), 'an engine start and a raw start back to back, the pairs alternating which goes first; run = engine ms ÷ raw ms of a pair', {
             engineMs: stat(e.map(ms)),
@@ -209,15 +221,10 @@ async function main(): Promise<void> {
           log(`storm engine RSS ${round(idle / 1024, 1)} → ${round(busy / 1024, 1)} MiB`);
           return s.ms;
         };
-        // as with single starts, rounds alternate which side goes first
-        for (let i = 0; i < rounds; i++) {
-          const engineFirst = i % 2 === 0;
-          const x = engineFirst ? await engineStormRound() : await rawStormRound();
-          const y = engineFirst ? await rawStormRound() : await engineStormRound();
-          const [e, r] = engineFirst ? [x, y] : [y, x];
+        await alternatingPairs(rounds, engineStormRound, rawStormRound, (i, e, r, order) => {
           ratios.push(e / r);
-          log(`storm ${i + 1}/${rounds} (${engineFirst ? 'engine first' : 'raw first'}): engine ${ms(e)} ms, raw ${ms(r)} ms`);
-        }
+          log(`storm ${i + 1}/${rounds} (${order}): engine ${ms(e)} ms, raw ${ms(r)} ms`);
+        });
         // control for the engine's readiness polling: raw QEMUs judged the way the engine's agent
         // loop judges them (3 s per attempt, 1 s pause between attempts; supervisor.ts agentLoop)
         const polled = await rawStorm(args, STORM_VMS, { attemptMs: 3000, napMs: 1000 });

@@ -30,12 +30,8 @@ export function cpuSplitMs(pid: number): { user: number; sys: number } | null {
 
 /** CPU time (user + sys, all threads) a process has used so far, in ms. */
 export function cpuMs(pid: number): number | null {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return null;
-  }
+  const t = cpuSplitMs(pid);
+  return t && t.user + t.sys;
 }
 
 export async function bootBreakdown(dir: string): Promise<BootBreakdown> {

@@ -98,7 +98,6 @@ export class ConsoleHub {
   private tryConnect(): void {
     if (!this.wanted || this.closed) return;
     const s: ConsoleLink = openConsoleLink(this.opts.sockPath, {
-      onConnect: () => {},
       onData: (buf) => {
         if (this.sock !== s) return;
         this.onData(buf);

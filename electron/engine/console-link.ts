@@ -19,7 +19,6 @@ import { Worker } from 'node:worker_threads';
 export const COALESCE_MS = 4;
 
 export interface ConsoleLinkHandlers {
-  onConnect(): void;
   onData(buf: Buffer): void;
   /** the socket closed or could not be opened; the link is dead */
   onClose(): void;
@@ -149,10 +148,8 @@ class ReaderThread {
     const link = this.links.get(m.id);
     if (!link) return; // destroyed here while the worker still had its bytes in flight
     if (m.ev === 'data') link.handlers.onData(Buffer.from(m.data));
-    else if (m.ev === 'connect') {
-      link.connecting = false;
-      link.handlers.onConnect();
-    } else this.close(link);
+    else if (m.ev === 'connect') link.connecting = false;
+    else this.close(link);
   }
 
   private close(link: LinkImpl): void {
