@@ -5,7 +5,7 @@
 // the clock, the spawner, the QEMU binary or the deadlines without monkey-patching.
 import { spawn as nodeSpawn, execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { access, constants as fsConstants, copyFile, readFile } from 'node:fs/promises';
+import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type {
@@ -31,7 +31,8 @@ import { assertReadableFile, inspectPath, qemuImgConvert, qemuImgCreate } from '
 import { KeyedMutex } from './mutex';
 import type { HomeLayout } from './paths';
 import { PortAllocator } from './port-allocator';
-import { OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, VM_DISK_FILE, type DefaultGuestBoot } from './qemu-args';
+import { VM_DISK_FILE, type DefaultGuestBoot } from './qemu-args';
+import { ensureOvmfVars } from './firmware-vars';
 import type { BackoffOptions } from './restart-backoff';
 import { StatsSampler } from './stats';
 import { Supervisor, type SpawnFn } from './supervisor';
@@ -403,7 +404,7 @@ export class Engine implements ContractHandler {
           });
           disks = [VM_DISK_FILE];
         }
-        if (config.firmware === 'uefi') await copyFile(OVMF_VARS_TEMPLATE, join(dir, OVMF_VARS_FILE));
+        if (config.firmware === 'uefi') await ensureOvmfVars(dir);
         s.disks.push(...disks);
         progress(null);
       },

@@ -10,6 +10,10 @@
 //   disk and boots the CD; once an OS is installed, the disk boots without detaching the ISO.
 // - Every user path put inside a QEMU option string has its commas doubled, QEMU's escape, so a
 //   path cannot inject extra options.
+// - Every disk, CD and firmware flash is attached with two -blockdev nodes of fixed names, a file
+//   node `<id>-file` under a format node `<id>-fmt`, and a device with id `<id>`: QMP jobs that name
+//   nodes (snapshot-save/-load, block_resize, blockdev-change-medium) can then address them.
+//   `-drive` would give the nodes generated names (#block123) that change from run to run.
 import { dirname, join } from 'node:path';
 import type { PortEntry } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
@@ -20,7 +24,13 @@ export const DEFAULT_MACHINE = 'q35';
 export const VM_DISK_FILE = 'disk.qcow2';
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS_TEMPLATE = '/usr/share/OVMF/OVMF_VARS_4M.fd';
-export const OVMF_VARS_FILE = 'ovmf-vars.fd';
+/**
+ * Per-VM UEFI variables, qcow2 so that a full (RAM + disks) snapshot can include them; QEMU's
+ * snapshot-save refuses a writable raw node. VMs made before this keep a raw `ovmf-vars.fd`, which
+ * firmware-vars.ts converts on their next start.
+ */
+export const OVMF_VARS_FILE = 'ovmf-vars.qcow2';
+export const OVMF_VARS_LEGACY_FILE = 'ovmf-vars.fd';
 export const SANDBOX_OPTS = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
 
 export interface DefaultGuestBoot {
@@ -58,7 +68,7 @@ export interface QemuResources {
   forwards: PortEntry[];
   defaultGuest?: DefaultGuestBoot;
   ovmfCode?: string;
-  /** per-VM writable copy of OVMF_VARS; default <vmDir>/ovmf-vars.fd */
+  /** per-VM writable qcow2 copy of OVMF_VARS; default <vmDir>/ovmf-vars.qcow2 */
   ovmfVars?: string;
   startPaused?: boolean;
   /**
@@ -102,9 +112,11 @@ function accelArgs(r: QemuResources, tcgProps: string, tcgCpu: string | undefine
 
 function machineArgs(spec: VmSpec, machine: string, r: QemuResources): string[] {
   const guest = spec.source.kind === 'default' ? r.defaultGuest : undefined;
+  // UEFI flash is attached through the machine's pflash0/pflash1 properties (the -blockdev form of if=pflash)
+  const flash = spec.firmware === 'uefi' ? `,pflash0=${PFLASH_CODE}-fmt,pflash1=${PFLASH_VARS}-fmt` : '';
   return [
     '-machine',
-    machine,
+    `${machine}${flash}`,
     ...accelArgs(r, guest?.tcgAccelProps ?? '', guest?.tcgCpu),
     ...(guest?.bios && spec.firmware === 'bios' ? ['-bios', guest.bios] : []),
     ...(guest?.noReboot ? ['-no-reboot'] : []),
@@ -115,28 +127,48 @@ function sizingArgs(spec: VmSpec): string[] {
   return ['-m', String(spec.memoryMiB), '-smp', String(spec.cpus)];
 }
 
+export const PFLASH_CODE = 'pflash0';
+export const PFLASH_VARS = 'pflash1';
+/** Device ids of the disks and the CD; their nodes are `<id>-file` and `<id>-fmt`. */
+export const DISK_ID = 'disk0';
+export const CDROM_ID = 'cd0';
+
+/** A format driver name from qemu-img info; anything else could smuggle options into -blockdev. */
+const FORMAT_RE = /^[a-z0-9]+$/;
+
+/**
+ * The two nodes of one image: `<id>-file` (the host file) under `<id>-fmt` (the format driver).
+ * Writable images get writeback caching (QEMU's default for -blockdev: no O_DIRECT, flushes
+ * honoured) and pass guest discards down so a qcow2 stays sparse.
+ */
+export function blockdevArgs(id: string, file: string, format: string, readOnly: boolean): string[] {
+  if (!FORMAT_RE.test(format)) throw new FlotillaError('INTERNAL', `not a disk format name: ${JSON.stringify(format)}`);
+  const opts = readOnly ? ',read-only=on' : ',discard=unmap';
+  return [
+    '-blockdev', `driver=file,filename=${escapeOptValue(file)},node-name=${id}-file${opts}`,
+    '-blockdev', `driver=${format},file=${id}-file,node-name=${id}-fmt${opts}`,
+  ];
+}
+
 function firmwareArgs(spec: VmSpec, r: QemuResources): string[] {
   if (spec.firmware !== 'uefi') return [];
   const code = r.ovmfCode ?? OVMF_CODE;
   const vars = r.ovmfVars ?? join(r.vmDir, OVMF_VARS_FILE);
-  return [
-    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${escapeOptValue(code)}`,
-    '-drive', `if=pflash,format=raw,unit=1,file=${escapeOptValue(vars)}`,
-  ];
+  return [...blockdevArgs(PFLASH_CODE, code, 'raw', true), ...blockdevArgs(PFLASH_VARS, vars, 'qcow2', false)];
 }
 
 /** bootindex null: not a boot device (a -kernel boot, whose linuxboot ROM takes bootindex 0). */
 function diskArgs(file: string, format: string, bootindex: number | null, machine: string): string[] {
   return [
-    '-drive', `file=${escapeOptValue(file)},format=${format},if=none,id=disk0,cache=writeback,discard=unmap`,
-    '-device', `${virtio('blk', machine)},drive=disk0${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
+    ...blockdevArgs(DISK_ID, file, format, false),
+    '-device', `${virtio('blk', machine)},drive=${DISK_ID}-fmt,id=${DISK_ID},write-cache=on${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
   ];
 }
 
 function cdromArgs(iso: string, bootindex: number): string[] {
   return [
-    '-drive', `file=${escapeOptValue(iso)},format=raw,if=none,id=cd0,media=cdrom,readonly=on`,
-    '-device', `ide-cd,drive=cd0,bus=ide.0,bootindex=${bootindex}`,
+    ...blockdevArgs(CDROM_ID, iso, 'raw', true),
+    '-device', `ide-cd,drive=${CDROM_ID}-fmt,id=${CDROM_ID},bus=ide.0,bootindex=${bootindex}`,
   ];
 }
 

@@ -17,7 +17,7 @@
 // - QEMU's stdout/stderr are pipes to the engine: QEMU ignores SIGPIPE, so when a short-lived
 //   engine (the CLI) exits the VM keeps running; output after that is lost until adoption.
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { AgentState, VmState } from '../../shared/state';
 import { canForceStop, canPause, canRestart, canResume, canStart, canStop, canTransition, isActive } from '../../shared/state';
@@ -33,7 +33,8 @@ import type { KeyedMutex } from './mutex';
 import type { HomeLayout } from './paths';
 import type { PortAllocator } from './port-allocator';
 import { findQemuBySocket, isOurQemu, isPidAlive, readPidFile } from './proc-identity';
-import { buildQemuArgs, OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, type DefaultGuestBoot, type QemuResources } from './qemu-args';
+import { buildQemuArgs, type DefaultGuestBoot, type QemuResources } from './qemu-args';
+import { ensureOvmfVars } from './firmware-vars';
 import { QmpClient } from './qmp-client';
 import { RestartBackoff, type BackoffOptions } from './restart-backoff';
 import { parseProcStat } from './stats';
@@ -416,12 +417,8 @@ export class Supervisor {
     if (src.kind === 'disk' && src.mode === 'reference') res.referenceDiskFormat = (await qemuImgInfo(src.path)).format;
     if (src.kind === 'kernel' && src.disk) res.referenceDiskFormat = (await qemuImgInfo(src.disk)).format;
     if (spec.firmware === 'uefi') {
-      const vars = join(vmDir, OVMF_VARS_FILE);
-      // normally copied at create time; recreate if the user removed it
-      await copyFile(OVMF_VARS_TEMPLATE, vars, 1 /* COPYFILE_EXCL */).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
-      });
-      res.ovmfVars = vars;
+      // normally made at create time; made here for a VM from before qcow2 VARS or whose file was removed
+      res.ovmfVars = await ensureOvmfVars(vmDir);
     }
     return res;
   }
