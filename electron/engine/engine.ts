@@ -33,6 +33,7 @@ import type { HomeLayout } from './paths';
 import { PortAllocator } from './port-allocator';
 import { VM_DISK_FILE, type DefaultGuestBoot } from './qemu-args';
 import { ensureOvmfVars } from './firmware-vars';
+import { ensureRootDisk, sshInfoFor } from './builtin-vm';
 import type { BackoffOptions } from './restart-backoff';
 import { StatsSampler } from './stats';
 import { Supervisor, type SpawnFn } from './supervisor';
@@ -162,6 +163,7 @@ export class Engine implements ContractHandler {
         accel: this.accel ?? 'tcg',
         defaultGuest: this.opts.defaultGuest ?? ((name) => defaultGuestBoot(this.layout.home, name)),
         stopDeadlineMs: this.opts.stopDeadlineMs ?? 30_000,
+        setDisks: (vmId, disks) => this.store.setDisks(vmId, disks),
         agentGraceMs: this.opts.agentGraceMs ?? 60_000,
         ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
         now: this.now,
@@ -301,6 +303,10 @@ export class Engine implements ContractHandler {
         return this.ports.entries(id);
       case 'vm.checkPort':
         return this.checkPort(p.proto as 'tcp' | 'udp', p.hostPort as number);
+      case 'vm.sshInfo': {
+        const agent = await this.sup(id).agentClient();
+        return sshInfoFor({ id, name: this.store.get(id).name, vmDir: this.layout.vmDir(id), ports: this.ports.entries(id), readGuestFile: (path) => agent.readFile(path) });
+      }
       case 'console.subscribe': {
         const sup = this.sup(id);
         const key = ctx.clientId;
@@ -392,7 +398,11 @@ export class Engine implements ContractHandler {
     const spec = await this.store.create(config, {
       beforeCommit: async (s: VmSpec, dir: string) => {
         const progress = (p: Progress | null): void => this.emit('vm.progress', { id: s.id, progress: p });
-        if (src.kind === 'iso') {
+        if (src.kind === 'default') {
+          progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
+          await ensureRootDisk(dir, s);
+          disks = [VM_DISK_FILE];
+        } else if (src.kind === 'iso') {
           progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
           await qemuImgCreate(join(dir, VM_DISK_FILE), src.diskSizeGiB, 'qcow2');
           disks = [VM_DISK_FILE];

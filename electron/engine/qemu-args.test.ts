@@ -191,7 +191,7 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
   });
 
   it('the default guest boots with its own -bios firmware (qboot) under BIOS only; other sources keep SeaBIOS', () => {
-    const g = { kernel: '/k', initrd: '/i', append: '', bios: 'qboot.rom' };
+    const g = { kernel: '/k', initrd: '/i', append: '', bios: 'qboot.rom', uefiKernel: '/bz' };
     expect(values(buildQemuArgs(spec({}), res({ defaultGuest: g })), '-bios')).toEqual(['qboot.rom']);
     expect(values(buildQemuArgs(spec({ firmware: 'uefi' }), res({ defaultGuest: g })), '-bios')).toEqual([]);
     expect(values(buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g })), '-bios')).toEqual([]);
@@ -222,7 +222,7 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
   });
 
   it('uefi: read-only OVMF code and the per-VM qcow2 vars, as named nodes on the machine\'s pflash', () => {
-    const args = buildQemuArgs(spec({ firmware: 'uefi' }), res());
+    const args = buildQemuArgs(spec({ firmware: 'uefi', source: { kind: 'kernel', kernel: '/k' } }), res());
     expect(values(args, '-machine')).toEqual(['q35,pflash0=pflash0-fmt,pflash1=pflash1-fmt']);
     expect(values(args, '-blockdev')).toEqual([
       'driver=file,filename=/usr/share/OVMF/OVMF_CODE_4M.fd,node-name=pflash0-file,read-only=on',
@@ -231,8 +231,25 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
       'driver=qcow2,file=pflash1-file,node-name=pflash1-fmt,discard=unmap',
     ]);
     expect(args).not.toContain('-drive');
-    const custom = buildQemuArgs(spec({ firmware: 'uefi' }), res({ ovmfCode: '/fw/c.fd', ovmfVars: '/fw/v,x.qcow2' }));
+    const custom = buildQemuArgs(spec({ firmware: 'uefi', source: { kind: 'kernel', kernel: '/k' } }), res({ ovmfCode: '/fw/c.fd', ovmfVars: '/fw/v,x.qcow2' }));
     expect(values(custom, '-blockdev')[2]).toBe('driver=file,filename=/fw/v,,x.qcow2,node-name=pflash1-file,discard=unmap');
+  });
+
+  it('built-in Linux: its own disk (serial flotilla-root, not a boot device), the SSH keys by fw_cfg, the bzImage under UEFI', () => {
+    const g = { kernel: '/img/vmlinuz', initrd: '/img/initrd', append: 'quiet', uefiKernel: '/img/bzImage' };
+    const args = buildQemuArgs(spec({ disks: ['disk.qcow2'] }), res({ defaultGuest: g, authorizedKeys: '/h/vms/x,y/authorized_keys' }));
+    expect(values(args, '-blockdev')).toEqual([
+      `driver=file,filename=${VMDIR}/disk.qcow2,node-name=disk0-file,discard=unmap`,
+      'driver=qcow2,file=disk0-file,node-name=disk0-fmt,discard=unmap',
+    ]);
+    expect(values(args, '-device')).toContain('virtio-blk-pci,drive=disk0-fmt,id=disk0,write-cache=on,serial=flotilla-root');
+    expect(values(args, '-fw_cfg')).toEqual(['name=opt/org.flotilla/authorized_keys,file=/h/vms/x,,y/authorized_keys']);
+    expect(values(args, '-kernel')).toEqual(['/img/vmlinuz']);
+    const efi = buildQemuArgs(spec({ disks: ['disk.qcow2'], firmware: 'uefi' }), res({ defaultGuest: g }));
+    expect(values(efi, '-kernel')).toEqual(['/img/bzImage']);
+    expect(values(efi, '-fw_cfg')).toEqual([]);
+    // a guest image from before UEFI support has no EFI-bootable kernel: say how to fix it
+    expect(() => buildQemuArgs(spec({ firmware: 'uefi' }), res({ defaultGuest: { ...g, uefiKernel: undefined } }))).toThrow(/rebuild it with `flotilla image build-default`/);
   });
 
   it('no disk kind uses -drive, and a format name that is not one word is refused', () => {

@@ -52,6 +52,11 @@ export interface DefaultGuestBoot {
   console?: 'ttyS0' | 'hvc0';
   /** from the guest's manifest: a -bios firmware file from QEMU's data dir (qboot.rom boots it faster than SeaBIOS) */
   bios?: string;
+  /**
+   * the kernel for UEFI boots: one with an EFI stub (Debian's bzImage). OVMF runs a fw_cfg kernel
+   * as an EFI application; the PVH ELF in `kernel` is not one. Absent in guests built before this.
+   */
+  uefiKernel?: string;
 }
 
 export interface QemuResources {
@@ -76,7 +81,13 @@ export interface QemuResources {
    * by qemuImgInfo. Required then: guessing raw for a qcow2 file would let the guest corrupt it.
    */
   referenceDiskFormat?: string;
+  /** built-in Linux: a file of SSH public keys, passed to the guest as fw_cfg opt/org.flotilla/authorized_keys */
+  authorizedKeys?: string;
 }
+
+/** The serial of the built-in Linux's own disk: the guest's init mounts the disk with it at /root. */
+export const ROOT_DISK_SERIAL = 'flotilla-root';
+export const FW_CFG_AUTHORIZED_KEYS = 'opt/org.flotilla/authorized_keys';
 
 /** QEMU's option parser splits on commas; a literal comma is written twice. */
 export function escapeOptValue(v: string): string {
@@ -158,10 +169,10 @@ function firmwareArgs(spec: VmSpec, r: QemuResources): string[] {
 }
 
 /** bootindex null: not a boot device (a -kernel boot, whose linuxboot ROM takes bootindex 0). */
-function diskArgs(file: string, format: string, bootindex: number | null, machine: string): string[] {
+function diskArgs(file: string, format: string, bootindex: number | null, machine: string, serial?: string): string[] {
   return [
     ...blockdevArgs(DISK_ID, file, format, false),
-    '-device', `${virtio('blk', machine)},drive=${DISK_ID}-fmt,id=${DISK_ID},write-cache=on${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
+    '-device', `${virtio('blk', machine)},drive=${DISK_ID}-fmt,id=${DISK_ID},write-cache=on${serial ? `,serial=${serial}` : ''}${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
   ];
 }
 
@@ -197,7 +208,15 @@ function sourceArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
     case 'default': {
       const g = r.defaultGuest;
       if (!g) throw new FlotillaError('DEFAULT_IMAGE_MISSING', 'the default guest image is missing: run `flotilla image build-default`');
-      return kernelArgs(g.kernel, g.initrd, g.append);
+      if (spec.firmware === 'uefi' && !g.uefiKernel) {
+        throw new FlotillaError('DEFAULT_IMAGE_MISSING', 'the default guest image was built before UEFI support: rebuild it with `flotilla image build-default`, or use BIOS firmware');
+      }
+      return [
+        ...kernelArgs(spec.firmware === 'uefi' ? g.uefiKernel! : g.kernel, g.initrd, g.append),
+        // its own disk (from the spec; the supervisor makes it before launch), not a boot device
+        ...(spec.disks[0] ? diskArgs(ownedDisk(spec, r), 'qcow2', null, machine, ROOT_DISK_SERIAL) : []),
+        ...(r.authorizedKeys ? ['-fw_cfg', `name=${FW_CFG_AUTHORIZED_KEYS},file=${escapeOptValue(r.authorizedKeys)}`] : []),
+      ];
     }
     case 'iso':
       return [...diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine), ...cdromArgs(src.path, 1)];

@@ -33,7 +33,8 @@ import type { KeyedMutex } from './mutex';
 import type { HomeLayout } from './paths';
 import type { PortAllocator } from './port-allocator';
 import { findQemuBySocket, isOurQemu, isPidAlive, readPidFile } from './proc-identity';
-import { buildQemuArgs, type DefaultGuestBoot, type QemuResources } from './qemu-args';
+import { buildQemuArgs, VM_DISK_FILE, type DefaultGuestBoot, type QemuResources } from './qemu-args';
+import { ensureRootDisk, userPublicKeys, writeAuthorizedKeys } from './builtin-vm';
 import { ensureOvmfVars } from './firmware-vars';
 import { QmpClient } from './qmp-client';
 import { RestartBackoff, type BackoffOptions } from './restart-backoff';
@@ -59,6 +60,10 @@ export interface SupervisorDeps {
   agentGraceMs: number;
   backoff?: BackoffOptions;
   now?: () => number;
+  /** records the VM's owned disk files in its spec (a built-in VM's disk made at start) */
+  setDisks?: (id: string, disks: string[]) => Promise<unknown>;
+  /** the engine user's SSH public keys, passed to built-in VMs at boot (default: ~/.ssh/*.pub) */
+  userPublicKeys?: () => Promise<string[]>;
 }
 
 export interface SupervisorHooks {
@@ -337,9 +342,11 @@ export class Supervisor {
     this.guestShutdown = false;
     this.adopted = false;
     this.launching = true;
-    const spec = this.spec;
+    let spec = this.spec;
     try {
       const res = await this.resources(spec);
+      // resources() may have recorded a new disk in the spec
+      spec = this.spec;
       await this.deps.ports.release(this.id);
       let forwards = await this.deps.ports.allocateMany(
         this.id,
@@ -413,7 +420,10 @@ export class Supervisor {
       vmDir,
     };
     const src = spec.source;
-    if (src.kind === 'default') res.defaultGuest = await this.deps.defaultGuest(spec.name);
+    if (src.kind === 'default') {
+      res.defaultGuest = await this.deps.defaultGuest(spec.name);
+      Object.assign(res, await this.prepareBuiltin(spec, vmDir));
+    }
     if (src.kind === 'disk' && src.mode === 'reference') res.referenceDiskFormat = (await qemuImgInfo(src.path)).format;
     if (src.kind === 'kernel' && src.disk) res.referenceDiskFormat = (await qemuImgInfo(src.disk)).format;
     if (spec.firmware === 'uefi') {
@@ -421,6 +431,16 @@ export class Supervisor {
       res.ovmfVars = await ensureOvmfVars(vmDir);
     }
     return res;
+  }
+
+  /** A built-in VM's own disk (made if missing, e.g. a VM from before there were disks) and its SSH keys. */
+  private async prepareBuiltin(spec: VmSpec, vmDir: string): Promise<Pick<QemuResources, 'authorizedKeys'>> {
+    if (await ensureRootDisk(vmDir, spec)) {
+      this.lifecycle(`created its disk (${spec.source.kind === 'default' ? spec.source.diskSizeGiB : '?'} GiB, formatted by the guest at first boot)`);
+      if (!spec.disks.length) await this.deps.setDisks?.(this.id, [VM_DISK_FILE]);
+    }
+    const keys = await writeAuthorizedKeys(vmDir, spec, await (this.deps.userPublicKeys ?? userPublicKeys)());
+    return keys ? { authorizedKeys: keys } : {};
   }
 
   /** One QEMU process until QMP reports it running. Returns the failure if it died first. */
