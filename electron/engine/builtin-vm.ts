@@ -65,9 +65,10 @@ export async function writeAuthorizedKeys(vmDir: string, spec: VmSpec, userKeys:
  * guest: only a well-formed ed25519 key passes, so nothing else reaches the file.
  */
 export function knownHostsLine(alias: string, guestText: string): string {
-  const [type, blob] = guestText.trim().split(/\s+/);
+  const text = guestText.trim();
+  const [type, blob] = text.split(/\s+/);
   const key = `${type ?? ''} ${blob ?? ''}`;
-  if (!HOST_KEY_RE.test(key)) throw new FlotillaError('AGENT_ERROR', `the guest's SSH host key (${GUEST_HOST_KEY_PUB}) is not an ed25519 public key`);
+  if (text.includes('\n') || !HOST_KEY_RE.test(key)) throw new FlotillaError('AGENT_ERROR', `the guest's SSH host key (${GUEST_HOST_KEY_PUB}) is not an ed25519 public key`);
   return `${alias} ${key}\n`;
 }
 
