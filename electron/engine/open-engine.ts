@@ -151,7 +151,10 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
       role: 'engine',
       engine,
       close: async () => {
-        await server.close();
+        // A CLI's short-lived engine may have clients: other CLI commands started meanwhile
+        // (issue 11 defect 1). It answers them all before it lets go; a window or `serve`
+        // closes at once (its clients take over through takeover.ts).
+        await server.close({ drain: opts.shell === 'cli' });
         await engine.close();
         await lock.release();
       },
