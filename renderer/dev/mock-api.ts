@@ -108,6 +108,8 @@ export class MockApi implements Transport {
       lastDiskCheck: null,
       adopted: false,
       qmpHealthy: true,
+      stopDeadline: null,
+      agentLastSeen: null,
     };
   }
 

@@ -7,12 +7,11 @@ import { join } from 'node:path';
 import { LOCAL_HOST, type HostInfo, type PortEntry, type Progress, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch, VmSpec } from '../../../shared/spec';
-import { canDelete, canEdit, isActive } from '../../../shared/state';
+import { isActive } from '../../../shared/state';
 import { defaultGuestBoot } from '../default-guest-boot';
 import { qemuBinary, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
 import { assertReadableFile, qemuImgConvert, qemuImgCreate } from '../images';
-import { KeyedMutex } from '../mutex';
 import type { HomeLayout } from '../paths';
 import { PortAllocator, probePort } from '../port-allocator';
 import { OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, VM_DISK_FILE, type DefaultGuestBoot } from '../qemu-args';
@@ -43,7 +42,6 @@ export class LocalHost implements Host {
   readonly kind = 'local';
   readonly store: VmStore;
   readonly allocator: PortAllocator;
-  private readonly mutex = new KeyedMutex();
   private readonly sups = new Map<string, Supervisor>();
   private readonly listeners = new Set<HostListener>();
   private readonly changedCbs = new Set<() => void>();
@@ -115,7 +113,6 @@ export class LocalHost implements Host {
       {
         layout: o.layout,
         ports: this.allocator,
-        mutex: this.mutex,
         spawn: o.spawn ?? ((cmd, args, so) => nodeSpawn(cmd, args, so)),
         qemuBinary: qemuBinary(o.qemuBinary),
         accel: o.accel(),
@@ -176,6 +173,8 @@ export class LocalHost implements Host {
       lastDiskCheck: sup.lastDiskCheck,
       adopted: sup.adopted,
       qmpHealthy: sup.qmpHealthy,
+      stopDeadline: sup.stopDeadline,
+      agentLastSeen: sup.agentLastSeen,
     });
   }
 
@@ -216,8 +215,7 @@ export class LocalHost implements Host {
       pause: () => sup.pause(),
       resume: () => sup.resume(),
       update: async (patch: VmPatch) => {
-        if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${name()} before changing its settings`);
-        await this.mutex.run(id, () => this.store.update(id, patch));
+        await sup.update(() => this.store.update(id, patch));
         this.vmChanged(id);
       },
       exec: async (command, o) => (await sup.agentClient()).exec(command, o),
@@ -286,8 +284,7 @@ export class LocalHost implements Host {
 
   async delete(id: string): Promise<void> {
     const sup = this.supervisor(id);
-    await this.mutex.run(id, async () => {
-      if (!canDelete(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before deleting it`);
+    await sup.delete(async () => {
       await sup.detach();
       await this.store.delete(id);
       await this.allocator.forget(id);

@@ -75,6 +75,8 @@ export class FakeHost implements Host {
       lastDiskCheck: null,
       adopted: false,
       qmpHealthy: true,
+      stopDeadline: null,
+      agentLastSeen: null,
     };
     this.vms.set(id, vm);
     this.emit('vm.changed', structuredClone(vm));
