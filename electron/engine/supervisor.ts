@@ -281,6 +281,8 @@ export class Supervisor {
     this.crashedRecord = false;
     this.lifecycle(`→ ${this.state}: ${this.reason}`);
     this.startLivenessPoll(gen);
+    // what the guest printed before this engine: the console, tiles and `logs --serial` show it
+    this.console.restoreFromLog();
     this.console.attach();
     void this.agentLoop(gen);
     this.hooks.changed();
