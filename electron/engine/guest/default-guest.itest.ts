@@ -121,10 +121,13 @@ describe('default guest', () => {
     // the console (the relayed port) is an interactive root shell on a pty, its controlling terminal
     await serial.waitFor(/:~# /);
     const mark = serial.text.length;
-    serial.write('echo flotilla-$((6*7)) as $(id -un) on $(tty); sleep 3600\n');
+    serial.write('echo flotilla-$((6*7)) as $(id -un) on $(tty)\n');
     await serial.waitFor(/flotilla-42 as root on \/dev\/pts\/\d+/, mark);
     // ^C reaches the foreground job through the pty (its controlling terminal); without that the
-    // shell would sit in `sleep 3600` past the test timeout
+    // shell would sit in `sleep 3600` past the test timeout. Sent once the sleep runs: a ^C that
+    // the shell itself takes between commands proves nothing
+    serial.write('sleep 3600\n');
+    while ((await agent.exec('pidof', ['sleep'])).exitcode !== 0) await new Promise((r) => setTimeout(r, 100));
     serial.write('\x03');
     const cmark = serial.text.length;
     serial.write('echo after-$((6*7))-interrupt\n');
