@@ -74,32 +74,40 @@ describe.each([
     expect(vm.state).toBe('stopped');
     expect(host.list().map((v) => v.name)).toContain(name);
     try {
-      vm = await host.startVm(vm.id, { waitAgent: true });
+      vm = await host.vm(vm.id).start({ waitAgent: true });
       expect(vm.state).toBe('running');
       await until('agent ready with an address', () => host.get(vm.id).agent === 'ready' && host.get(vm.id).ips.length > 0);
       expect(host.get(vm.id).ips).toContain('10.0.2.15');
 
-      const r = await host.exec(vm.id, ['/bin/sh', '-c', 'echo out-$((6*7)); echo err >&2; exit 3'], { timeoutMs: 30_000 });
+      const r = await host.vm(vm.id).exec(['/bin/sh', '-c', 'echo out-$((6*7)); echo err >&2; exit 3'], { timeoutMs: 30_000 });
       expect(r).toMatchObject({ exitCode: 3, stdout: 'out-42\n', stderr: 'err\n' });
 
       let seen = '';
-      host.consoleSubscribe(vm.id, 'test', (d) => (seen += d));
+      host.vm(vm.id).consoleSubscribe('test', (d) => (seen += d));
       const marker = `m${randomBytes(4).toString('hex')}`;
       // the shell may not be reading yet: type again until the computed marker comes back
       await until('console echo', async () => {
-        host.consoleInput(vm.id, `echo ${marker}-$((40+2))\r`);
+        host.vm(vm.id).consoleInput(`echo ${marker}-$((40+2))\r`);
         await new Promise((r) => setTimeout(r, 1000));
         return seen.includes(`${marker}-42`);
       }, 90_000);
-      host.consoleUnsubscribe(vm.id, 'test');
+      host.vm(vm.id).consoleUnsubscribe('test');
 
-      const stats = await until('stats', async () => (await host.stats(vm.id)) ?? undefined);
+      const stats = await until('stats', async () => (await host.vm(vm.id).stats()) ?? undefined);
       expect(stats.rssBytes).toBeGreaterThan(0);
 
-      vm = await host.stopVm(vm.id, { force: false });
+      if (label === 'local') {
+        // libvirt's own snapshot API: internal snapshot with RAM, revert, delete
+        expect(await host.vm(vm.id).snapshotCreate('s1')).toEqual(['s1']);
+        await host.vm(vm.id).exec(['/bin/sh', '-c', 'echo after > /tmp/mark'], { timeoutMs: 30_000 });
+        await host.vm(vm.id).snapshotRevert('s1');
+        await until('agent after revert', async () => (await host.vm(vm.id).exec(['/bin/sh', '-c', 'cat /tmp/mark 2>/dev/null || echo none'], { timeoutMs: 10_000 })).stdout === 'none\n', 60_000);
+        expect(await host.vm(vm.id).snapshotDelete('s1')).toEqual([]);
+      }
+      vm = await host.vm(vm.id).stop({ force: false });
       expect(vm.state).toBe('stopped');
     } finally {
-      if (host.get(vm.id).state !== 'stopped') await host.stopVm(vm.id, { force: true });
+      if (host.get(vm.id).state !== 'stopped') await host.vm(vm.id).stop({ force: true });
       await host.deleteVm(vm.id, { storage: true });
     }
     expect(host.find(name)).toBeUndefined();

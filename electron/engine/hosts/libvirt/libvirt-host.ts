@@ -5,17 +5,17 @@
 // VM ids are the domains' UUIDs without dashes; domains are addressed by UUID only, so a name
 // a remote host sends is shown as text and never used as a command word or a path.
 import { randomUUID } from 'node:crypto';
-import type { ExecResult, VmInfo } from '../../../../shared/contract';
+import type { VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import { vmSpecSchema, type VmConfig, type VmSpec } from '../../../../shared/spec';
 import type { AgentState, VmState } from '../../../../shared/state';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
-import { DomainConsole } from './console';
 import { parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
-import { agentPing, domainStats, guestExec, guestIps, type CpuSample } from './domain-ops';
+import { agentPing, guestIps } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
+import { LibvirtVm } from './libvirt-vm';
 import { idToUuid, parseDominfo, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
 
 export interface LibvirtDomain {
@@ -58,14 +58,14 @@ export class LibvirtHost {
   readonly kind = 'libvirt';
   readonly conn: LibvirtConnection;
   private readonly domains = new Map<string, LibvirtDomain>();
-  private readonly consoles = new Map<string, DomainConsole>();
-  private readonly cpuSamples = new Map<string, CpuSample>();
+  private readonly vms = new Map<string, LibvirtVm>();
   private readonly log: string[] = [];
   private readonly changeListeners = new Set<(vm: VmInfo | { removed: string }) => void>();
   private readonly hostListeners = new Set<() => void>();
-  private readonly ops = new KeyedMutex();
-  private readonly stopDeadlineMs: number;
-  private readonly agentWaitMs: number;
+  /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
+  readonly ops = new KeyedMutex();
+  readonly stopDeadlineMs: number;
+  readonly agentWaitMs: number;
 
   constructor(
     readonly entry: HostEntry,
@@ -108,11 +108,11 @@ export class LibvirtHost {
   }
 
   async close(): Promise<void> {
-    for (const c of this.consoles.values()) c.detach();
+    for (const v of this.vms.values()) v.closeConsole();
     await this.conn.close();
   }
 
-  private note(line: string): void {
+  note(line: string): void {
     this.log.push(`${now()} ${safeText(line, 500)}`);
     if (this.log.length > 500) this.log.splice(0, this.log.length - 500);
   }
@@ -121,7 +121,7 @@ export class LibvirtHost {
     for (const cb of [...this.hostListeners]) cb();
   }
 
-  private emitVm(uuid: string): void {
+  emitVm(uuid: string): void {
     const d = this.domains.get(uuid);
     const msg = d ? this.toInfo(d) : { removed: uuidToId(uuid) };
     for (const cb of [...this.changeListeners]) cb(msg);
@@ -132,7 +132,7 @@ export class LibvirtHost {
     if (state === 'connected') {
       void this.reload().catch((err: unknown) => this.note(`loading the domains failed: ${(err as Error).message}`));
     } else {
-      for (const c of this.consoles.values()) c.detach();
+      for (const v of this.vms.values()) v.closeConsole();
       for (const uuid of this.domains.keys()) this.emitVm(uuid);
     }
     this.emitHost();
@@ -182,13 +182,21 @@ export class LibvirtHost {
     return d;
   }
 
-  private async refreshAgent(uuid: string): Promise<void> {
+  /**
+   * Asks the agent whether it answers, then for the guest's addresses. A guest whose agent is up
+   * before its network is asked again a few times (the agent sends no event when an address
+   * appears), then left until the next agent event.
+   */
+  async refreshAgent(uuid: string, retries = 20): Promise<void> {
     const ok = await agentPing(this.conn.virsh, uuid);
     const d = this.domains.get(uuid);
     if (!d) return;
     d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
     if (ok) d.ips = await guestIps(this.conn.virsh, uuid).catch(() => d.ips);
     this.emitVm(uuid);
+    if (ok && d.ips.length === 0 && retries > 0 && d.state === 'running') {
+      setTimeout(() => void this.refreshAgent(uuid, retries - 1).catch(() => undefined), 1000).unref();
+    }
   }
 
   private byName(name: string): LibvirtDomain | undefined {
@@ -212,8 +220,8 @@ export class LibvirtHost {
       if (next === 'removed') {
         if (known) {
           this.domains.delete(known.uuid);
-          this.consoles.get(known.uuid)?.detach();
-          this.consoles.delete(known.uuid);
+          this.vms.get(known.uuid)?.closeConsole();
+          this.vms.delete(known.uuid);
           this.emitVm(known.uuid);
           this.emitHost();
         }
@@ -226,9 +234,8 @@ export class LibvirtHost {
         if (next !== 'running' && next !== 'paused') {
           known.agent = 'unknown';
           known.ips = [];
-          this.cpuSamples.delete(known.uuid);
         }
-        if (next === 'running' && this.consoles.get(known.uuid)?.subscribers) this.consoles.get(known.uuid)!.attach();
+        this.vms.get(known.uuid)?.onState(next);
         return this.emitVm(known.uuid);
       }
     }
@@ -287,7 +294,7 @@ export class LibvirtHost {
     return [...this.domains.values()].map((d) => this.toInfo(d));
   }
 
-  private dom(id: string): LibvirtDomain {
+  dom(id: string): LibvirtDomain {
     const uuid = idToUuid(id);
     const d = uuid ? this.domains.get(uuid) : undefined;
     if (!d) throw new FlotillaError('NOT_FOUND', `no VM ${id} on host ${this.id}`, { host: this.id, id });
@@ -305,7 +312,8 @@ export class LibvirtHost {
 
   // ------------------------------------------------------------------ lifecycle
 
-  private async waitFor(uuid: string, pred: (d: LibvirtDomain | undefined) => boolean, ms: number): Promise<boolean> {
+  /** Waits (on event-driven state, not by asking libvirt) until `pred` holds; false on timeout. */
+  async waitFor(uuid: string, pred: (d: LibvirtDomain | undefined) => boolean, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
       if (pred(this.domains.get(uuid))) return true;
@@ -314,64 +322,21 @@ export class LibvirtHost {
     return pred(this.domains.get(uuid));
   }
 
-  private job<T>(id: string, fn: (d: LibvirtDomain) => Promise<T>): Promise<T> {
+  /** The per-VM handle: lifecycle, console, exec, stats, snapshots, display. */
+  vm(id: string): LibvirtVm {
     const d = this.dom(id);
-    return this.ops.run(d.uuid, () => fn(d));
-  }
-
-  async startVm(id: string, opts: { waitAgent: boolean }): Promise<VmInfo> {
-    return this.job(id, async (d) => {
-      await this.conn.virsh.run(['start', '--domain', d.uuid]);
-      await this.waitFor(d.uuid, (x) => x?.state === 'running', 30_000);
-      if (opts.waitAgent) await this.waitAgent(d.uuid);
-      return this.toInfo(this.domains.get(d.uuid) ?? d);
-    });
-  }
-
-  async waitAgent(uuid: string): Promise<void> {
-    const deadline = Date.now() + this.agentWaitMs;
-    while (Date.now() < deadline) {
-      if (await agentPing(this.conn.virsh, uuid)) {
-        await this.refreshAgent(uuid);
-        return;
-      }
-      if (this.domains.get(uuid)?.state !== 'running') throw new FlotillaError('INVALID_STATE', 'the VM stopped before its guest agent answered');
-      await new Promise((r) => setTimeout(r, 500));
+    let v = this.vms.get(d.uuid);
+    if (!v) {
+      v = new LibvirtVm(this, d.uuid, this.opts.virshBinary);
+      this.vms.set(d.uuid, v);
     }
-    throw new FlotillaError('AGENT_UNAVAILABLE', `the guest agent did not answer within ${this.agentWaitMs} ms (is qemu-guest-agent installed in the guest?)`);
-  }
-
-  /** Graceful: libvirt's shutdown (agent, then ACPI), a deadline, then destroy. Force: destroy. */
-  async stopVm(id: string, opts: { force: boolean }): Promise<VmInfo> {
-    const d = this.dom(id);
-    const run = async () => {
-      if (opts.force) {
-        await this.conn.virsh.run(['destroy', '--domain', d.uuid]);
-      } else {
-        await this.conn.virsh.run(['shutdown', '--domain', d.uuid]);
-        if (!(await this.waitFor(d.uuid, (x) => !x || x.state === 'stopped', this.stopDeadlineMs))) {
-          this.note(`domain ${d.name}: no shutdown within ${this.stopDeadlineMs} ms, destroying`);
-          await this.conn.virsh.run(['destroy', '--domain', d.uuid]).catch(() => undefined);
-        }
-      }
-      await this.waitFor(d.uuid, (x) => !x || x.state === 'stopped' || x.state === 'crashed', 30_000);
-      return this.toInfo(this.domains.get(d.uuid) ?? d);
-    };
-    // force stop pre-empts a running graceful stop instead of queueing behind it
-    return opts.force ? run() : this.ops.run(d.uuid, run);
-  }
-
-  async simple(id: string, op: 'reset' | 'suspend' | 'resume'): Promise<VmInfo> {
-    return this.job(id, async (d) => {
-      await this.conn.virsh.run([op, '--domain', d.uuid]);
-      if (op !== 'reset') await this.waitFor(d.uuid, (x) => x?.state === (op === 'suspend' ? 'paused' : 'running'), 10_000);
-      return this.toInfo(this.domains.get(d.uuid) ?? d);
-    });
+    return v;
   }
 
   /** Undefine (with the snapshots' metadata); storage too when asked (never the shared kernel volumes). */
   async deleteVm(id: string, opts: { storage: boolean }): Promise<void> {
-    await this.job(id, async (d) => {
+    const d = this.dom(id);
+    await this.ops.run(d.uuid, async () => {
       if (d.state !== 'stopped' && d.state !== 'crashed') throw new FlotillaError('INVALID_STATE', `stop ${d.name} before deleting it`);
       const args = ['undefine', '--domain', d.uuid, '--snapshots-metadata', '--nvram'];
       if (opts.storage) args.push('--remove-all-storage');
@@ -387,52 +352,15 @@ export class LibvirtHost {
     await this.waitFor(uuid, (x) => !!x, 10_000);
     if (!this.domains.has(uuid)) await this.loadDomain(uuid);
     const id = uuidToId(uuid);
-    return opts.start ? this.startVm(id, { waitAgent: false }) : this.get(id);
+    if (opts.start) await this.vm(id).start({ waitAgent: false });
+    return this.get(id);
   }
 
-  // ------------------------------------------------------------------ guest access
-
-  exec(id: string, command: string[], opts: { stdin?: string; timeoutMs: number }): Promise<ExecResult> {
-    return guestExec(this.conn.virsh, this.dom(id).uuid, command, opts);
-  }
-
-  async stats(id: string): Promise<{ cpuPercent: number; rssBytes: number } | null> {
-    const d = this.dom(id);
-    if (d.state !== 'running' && d.state !== 'paused') return null;
-    const r = await domainStats(this.conn.virsh, d.uuid, this.cpuSamples.get(d.uuid) ?? null);
-    this.cpuSamples.set(d.uuid, r.sample);
-    return { cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
-  }
-
-  logs(id: string, tail: number): { t: string; source: 'lifecycle'; text: string }[] {
-    const d = this.dom(id);
+  /** Lifecycle lines of this host and of one domain (the host keeps no QEMU log of remote VMs). */
+  logLines(name: string, tail: number): { t: string; source: 'lifecycle'; text: string }[] {
     return this.log
-      .filter((l) => l.includes(`domain ${d.name}:`) || l.includes('connection '))
+      .filter((l) => l.includes(`domain ${name}:`) || l.includes(' connection '))
       .slice(-tail)
       .map((l) => ({ t: l.slice(0, 24), source: 'lifecycle' as const, text: l.slice(25) }));
   }
-
-  private console(id: string): DomainConsole {
-    const d = this.dom(id);
-    let c = this.consoles.get(d.uuid);
-    if (!c) {
-      c = new DomainConsole(() => this.conn.virsh.currentUri(), d.uuid, this.opts.virshBinary);
-      this.consoles.set(d.uuid, c);
-    }
-    if (d.state === 'running' || d.state === 'paused') c.attach();
-    return c;
-  }
-
-  consoleSubscribe(id: string, key: string, cb: (data: string) => void): string {
-    return this.console(id).subscribe(key, cb);
-  }
-  consoleUnsubscribe(id: string, key: string): void {
-    const c = this.consoles.get(this.dom(id).uuid);
-    c?.unsubscribe(key);
-    if (c && c.subscribers === 0) c.detach();
-  }
-  consoleInput(id: string, data: string): boolean {
-    return this.console(id).input(data);
-  }
 }
-
