@@ -67,6 +67,13 @@ export interface VmInfo {
   adopted: boolean;
   /** the engine could not talk to QMP; it does not kill the VM for it */
   qmpHealthy: boolean;
+  /** while a graceful stop runs: when (ISO time) it turns into a forced stop; else null */
+  stopDeadline: string | null;
+  /**
+   * When `agent` and `ips` are the last known ones (kept in the VM's runtime record by an
+   * earlier engine, not yet confirmed by this one): when they were seen (ISO time). Else null.
+   */
+  agentLastSeen: string | null;
 }
 
 export interface VmStats {

@@ -23,12 +23,11 @@ import type {
 } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import type { VmConfig, VmSpec } from '../../shared/spec';
-import { canDelete, canEdit, isActive } from '../../shared/state';
+import { isActive } from '../../shared/state';
 import { defaultGuestBoot } from './default-guest-boot';
 import { DisplayProxy } from './display-proxy';
 import { buildDefaultGuest, readDefaultGuest } from './guest/build-default';
 import { assertReadableFile, inspectPath, qemuImgConvert, qemuImgCreate } from './images';
-import { KeyedMutex } from './mutex';
 import type { HomeLayout } from './paths';
 import { PortAllocator } from './port-allocator';
 import { OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, VM_DISK_FILE, type DefaultGuestBoot } from './qemu-args';
@@ -80,7 +79,6 @@ export class Engine implements ContractHandler {
   readonly layout: HomeLayout;
   readonly store: VmStore;
   readonly ports: PortAllocator;
-  private readonly mutex = new KeyedMutex();
   private readonly sups = new Map<string, Supervisor>();
   private readonly listeners = new Set<Listener>();
   private readonly sampler = new StatsSampler();
@@ -155,7 +153,6 @@ export class Engine implements ContractHandler {
       {
         layout: this.layout,
         ports: this.ports,
-        mutex: this.mutex,
         spawn: this.opts.spawn ?? ((cmd, args, o) => nodeSpawn(cmd, args, o)),
         qemuBinary: this.opts.qemuBinary ?? process.env.FLOTILLA_QEMU ?? 'qemu-system-x86_64',
         accel: this.accel ?? 'tcg',
@@ -212,6 +209,8 @@ export class Engine implements ContractHandler {
       lastDiskCheck: sup.lastDiskCheck,
       adopted: sup.adopted,
       qmpHealthy: sup.qmpHealthy,
+      stopDeadline: sup.stopDeadline,
+      agentLastSeen: sup.agentLastSeen,
     });
   }
 
@@ -258,9 +257,7 @@ export class Engine implements ContractHandler {
       case 'vm.create':
         return this.createVm(p.config as VmConfig, p.start as boolean);
       case 'vm.update': {
-        const sup = this.sup(id);
-        if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before changing its settings`);
-        await this.mutex.run(id, () => this.store.update(id, p.patch as never));
+        await this.sup(id).update(() => this.store.update(id, p.patch as never));
         this.vmChanged(id);
         return this.info(id);
       }
@@ -417,8 +414,7 @@ export class Engine implements ContractHandler {
 
   private async deleteVm(id: string): Promise<{ id: string }> {
     const sup = this.sup(id);
-    await this.mutex.run(id, async () => {
-      if (!canDelete(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before deleting it`);
+    await sup.delete(async () => {
       await sup.detach();
       await this.store.delete(id);
       await this.ports.forget(id);

@@ -105,6 +105,8 @@ export class MockApi implements Transport {
       lastDiskCheck: null,
       adopted: false,
       qmpHealthy: true,
+      stopDeadline: null,
+      agentLastSeen: null,
     };
   }
 

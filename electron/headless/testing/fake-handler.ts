@@ -36,6 +36,8 @@ export function fakeVm(id: string, name: string, over: Partial<VmInfo> = {}): Vm
     lastDiskCheck: null,
     adopted: false,
     qmpHealthy: true,
+    stopDeadline: null,
+    agentLastSeen: null,
     ...over,
   };
 }

@@ -81,6 +81,8 @@ export function makeVm(name: string, patch: Partial<VmInfo> = {}): VmInfo {
     lastDiskCheck: null,
     adopted: false,
     qmpHealthy: true,
+    stopDeadline: null,
+    agentLastSeen: null,
     ...patch,
   };
 }
