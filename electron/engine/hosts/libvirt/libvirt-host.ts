@@ -286,6 +286,9 @@ export class LibvirtHost {
       lastDiskCheck: null,
       adopted: true,
       qmpHealthy: reachable,
+      // libvirt runs the deadline inside its own shutdown; the agent is asked on events, not watched
+      stopDeadline: null,
+      agentLastSeen: null,
     };
     return info;
   }
