@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { VmInfo } from '../../shared/contract';
 import { vmConfigSchema } from '../../shared/spec';
 import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
@@ -43,6 +44,20 @@ async function connected(name: string, uri: string, identity?: string): Promise<
   return h;
 }
 
+/** The first bytes a VNC server sends (its RFB version), read through the display proxy. */
+function rfbBanner(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const timer = setTimeout(() => reject(new Error('no RFB banner')), 20_000);
+    ws.on('message', (data: Buffer) => {
+      clearTimeout(timer);
+      ws.close();
+      resolve(data.toString('latin1'));
+    });
+    ws.on('error', reject);
+  });
+}
+
 /** `virsh define` of a minimal domain, as a user would outside Flotilla. */
 function virshDefinePlain(name: string): void {
   const dir = mkdtempSync(join(tmpdir(), 'lvt-'));
@@ -69,7 +84,7 @@ describe.each([
   it('creates, starts, execs, shows its console, stops and deletes', async () => {
     const host = await connected(`t-${label}`, uri, identity);
     const name = `lvt-${label}-${randomBytes(3).toString('hex')}`;
-    const config = vmConfigSchema.parse({ name, source: { kind: 'default' }, memoryMiB: 256, cpus: 1 });
+    const config = vmConfigSchema.parse({ name, source: { kind: 'default' }, memoryMiB: 256, cpus: 1, display: 'vnc' });
     let vm: VmInfo = await host.create(config, { start: false });
     expect(vm.state).toBe('stopped');
     expect(host.list().map((v) => v.name)).toContain(name);
@@ -92,6 +107,11 @@ describe.each([
         return seen.includes(`${marker}-42`);
       }, 90_000);
       host.vm(vm.id).consoleUnsubscribe('test');
+
+      // the display through the same noVNC proxy as local VMs (over the ssh master when remote)
+      const url = await host.vm(vm.id).displayUrl();
+      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/vnc\//);
+      expect(await rfbBanner(url)).toMatch(/^RFB 003\.00\d\n$/);
 
       const stats = await until('stats', async () => (await host.vm(vm.id).stats()) ?? undefined);
       expect(stats.rssBytes).toBeGreaterThan(0);

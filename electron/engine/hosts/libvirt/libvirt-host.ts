@@ -9,6 +9,7 @@ import type { VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import { vmSpecSchema, type VmConfig, type VmSpec } from '../../../../shared/spec';
 import type { AgentState, VmState } from '../../../../shared/state';
+import { DisplayProxy } from '../../display-proxy';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
 import { parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
@@ -64,6 +65,11 @@ export class LibvirtHost {
   private readonly hostListeners = new Set<() => void>();
   /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
   readonly ops = new KeyedMutex();
+  /** noVNC bridge for this host's domains (VNC on the host's loopback, forwarded over ssh when remote) */
+  readonly display = new DisplayProxy((id) => {
+    const uuid = idToUuid(id);
+    return (uuid && this.vms.get(uuid)?.vncTarget) || null;
+  });
   readonly stopDeadlineMs: number;
   readonly agentWaitMs: number;
 
@@ -109,6 +115,7 @@ export class LibvirtHost {
 
   async close(): Promise<void> {
     for (const v of this.vms.values()) v.closeConsole();
+    await this.display.close();
     await this.conn.close();
   }
 

@@ -5,6 +5,7 @@
 import type { ExecResult, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
+import type { VncTarget } from '../../display-proxy';
 import { DomainConsole } from './console';
 import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshotDelete, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import type { LibvirtDomain, LibvirtHost } from './libvirt-host';
@@ -15,6 +16,8 @@ export class LibvirtVm {
   private cpuSample: CpuSample | null = null;
   /** forwarded VNC socket of a remote domain, by remote port */
   private vncForward: { port: number; socket: string } | null = null;
+  /** what the display proxy connects to, once displayUrl() resolved it */
+  vncTarget: VncTarget | null = null;
 
   constructor(
     private readonly host: LibvirtHost,
@@ -43,6 +46,7 @@ export class LibvirtVm {
     if (state !== 'running' && state !== 'paused') {
       this.cpuSample = null;
       this.vncForward = null;
+      this.vncTarget = null;
     }
     if (state === 'running' && this.console?.subscribers) this.console.attach();
   }
@@ -182,21 +186,32 @@ export class LibvirtVm {
   }
 
   /**
-   * Where the engine's noVNC proxy connects: the domain's VNC (on the host's loopback) directly for
-   * a local host, or a unix socket forwarded over the host's ssh connection for a remote one.
+   * Where the noVNC proxy connects: the domain's VNC port on the host's loopback directly for a
+   * local host, or a unix socket forwarded over the host's ssh connection for a remote one.
    */
-  async vncEndpoint(): Promise<{ path: string } | { host: string; port: number }> {
+  async vncEndpoint(): Promise<VncTarget> {
     const st = this.d.state;
     if (st !== 'running' && st !== 'paused') throw new FlotillaError('INVALID_STATE', 'the VM has no running display');
     const r = await this.virsh.run(['domdisplay', '--domain', this.uuid, '--type', 'vnc']);
     const vnc = parseVncDisplay(r.stdout);
-    if (!vnc) throw new FlotillaError('UNSUPPORTED', 'this domain has no VNC display on the host\'s loopback', { host: this.host.id });
+    if (!vnc) throw new FlotillaError('UNSUPPORTED', "this domain has no VNC display on its host's loopback", { host: this.host.id });
     const master = this.host.conn.master;
-    if (!master) return vnc;
-    if (this.vncForward?.port === vnc.port) return { path: this.vncForward.socket };
-    const socket = master.socketPath(`vnc-${this.uuid.slice(0, 8)}-${vnc.port}.sock`);
-    await master.forward(socket, `127.0.0.1:${vnc.port}`);
-    this.vncForward = { port: vnc.port, socket };
-    return { path: socket };
+    if (!master) {
+      this.vncTarget = { port: vnc.port };
+      return this.vncTarget;
+    }
+    if (this.vncForward?.port !== vnc.port) {
+      const socket = master.socketPath(`vnc-${this.uuid.slice(0, 8)}-${vnc.port}.sock`);
+      await master.forward(socket, `127.0.0.1:${vnc.port}`);
+      this.vncForward = { port: vnc.port, socket };
+    }
+    this.vncTarget = this.vncForward!.socket;
+    return this.vncTarget;
+  }
+
+  /** A single-use loopback WebSocket URL for noVNC (the engine's display proxy, as for local VMs). */
+  async displayUrl(): Promise<string> {
+    await this.vncEndpoint();
+    return this.host.display.open(this.uuid.replace(/-/g, ''));
   }
 }
