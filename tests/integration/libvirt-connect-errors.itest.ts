@@ -2,12 +2,13 @@
 // host key that is not in known_hosts, a key file the host does not accept, a missing key file.
 // Against the real loopback sshd of scripts/libvirt-test-setup.sh.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FlotillaError } from '../../shared/errors';
 import { LibvirtConnection } from '../../electron/engine/hosts/libvirt/connection';
+import { LibvirtHosts } from '../../electron/engine/hosts/libvirt/libvirt-hosts';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
 
 const env = libvirtTestEnv();
@@ -68,3 +69,44 @@ describe('connection errors', () => {
     expect(err.message).toMatch(/cannot reach root@\[127\.0\.0\.1\]:1.*Connection refused/s);
   });
 });
+
+describe('adding hosts', () => {
+  it('stores a host only after its first connection worked; a refused one leaves hosts.json alone', async () => {
+    const home = mkdtempSync(join(scratch, 'home-'));
+    const hostsSet = new LibvirtHosts({ home, backoff: { baseMs: 60_000 } });
+    try {
+      const emptyKnownHosts = join(scratch, 'kh-add');
+      writeFileSync(emptyKnownHosts, '');
+      const err = await hostsSet.add('lab', `${env.sshUri}?known_hosts=${emptyKnownHosts}`, env.key).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UNAUTHORIZED', details: { reason: 'host-key-unknown' } });
+      expect(existsSync(join(home, 'hosts.json'))).toBe(false);
+      await expect(hostsSet.add('lab', 'qemu+ssh://root@h/system?no_verify=1')).rejects.toThrow(/"no_verify" is refused/);
+      await expect(hostsSet.add('local', 'qemu:///system')).rejects.toThrow(/reserved/);
+
+      const host = await hostsSet.add('lab', `${env.sshUri}?known_hosts=${env.knownHosts}`, env.key);
+      expect(host.info()).toMatchObject({ id: 'lab', state: 'connected' });
+      expect(await hostsSet.store.list()).toMatchObject([{ name: 'lab', uri: `${env.sshUri}?known_hosts=${env.knownHosts}`, identity: env.key }]);
+      await expect(hostsSet.add('lab', 'qemu:///system')).rejects.toThrow(/exists already/);
+
+      // a second engine on the same data directory loads and connects it
+      const again = new LibvirtHosts({ home });
+      expect(await again.load()).toEqual({ error: null });
+      await until(() => again.get('lab')?.info().state === 'connected');
+      await again.close();
+
+      await hostsSet.remove('lab');
+      expect(await hostsSet.store.list()).toEqual([]);
+      expect(host.info().state).not.toBe('connected');
+    } finally {
+      await hostsSet.close();
+    }
+  });
+});
+
+async function until(pred: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -191,6 +191,8 @@ export class LibvirtConnection {
     this.generation++;
     this.clearRetry();
     await this.teardown();
+    this.state = 'failed';
+    this.reason = 'closed';
     this.stateListeners.clear();
     this.eventListeners.clear();
   }
