@@ -1,6 +1,6 @@
 // Builds the embedded default guest (<home>/images/default: vmlinuz, initrd.img, manifest.json)
-// from Debian packages: the cloud kernel, busybox-static, qemu-guest-agent and the agent's
-// shared libraries, all from their .debs, never from the host's /lib. The initramfs is written
+// from Debian packages: the cloud kernel, busybox-static, qemu-guest-agent, socat (the console's
+// relay) and their shared libraries, all from their .debs, never from the host's /lib. The initramfs is written
 // here (cpio.ts) so that the same package versions always give a byte-identical initrd.img.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -228,6 +228,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     file('etc/flotilla/modules', Buffer.from(`${moduleLines.join('\n')}\n`));
     for (const [name, data] of moduleFiles) file(`lib/modules/${name}.ko`, data);
     for (const [path, data] of programs) file(path, data, 0o755);
+    file('sbin/flotilla-console', await asset('console'), 0o755);
     for (const [soname, data] of libs) file(`${LIBDIR}/${soname}`, data, 0o755);
     link(`lib64/${GUEST_LOADER}`, `../${LIBDIR}/${GUEST_LOADER}`);
     if (!applets) progress('could not list busybox applets on this host; the guest installs them at boot', null);

@@ -1,0 +1,75 @@
+// What a start needs besides the QEMU process itself: the resources QEMU's arguments name
+// (sockets, the default guest's kernel, its own disk and SSH keys, a reference disk's format,
+// the UEFI variable store),
+// the run state a QMP status means, and the host port a failed hostfwd names.
+import type { VmSpec } from '../../shared/spec';
+import { ensureRootDisk, userPublicKeys, writeAuthorizedKeys } from './builtin-vm';
+import { ensureOvmfVars } from './firmware-vars';
+import { qemuImgInfo } from './images';
+import type { HomeLayout } from './paths';
+import { VM_DISK_FILE, type DefaultGuestBoot, type QemuResources } from './qemu-args';
+import { cleanRunFiles } from './qemu-process';
+
+/** The host port QEMU could not bind, from its "Could not set up host forwarding rule" error. */
+export function parseHostfwdFailure(lines: readonly string[]): { proto: 'tcp' | 'udp'; hostPort: number } | null {
+  for (const l of lines) {
+    const m = /Could not set up host forwarding rule '(tcp|udp):[^:']*:(\d+)-/.exec(l);
+    if (m) return { proto: m[1] as 'tcp' | 'udp', hostPort: Number(m[2]) };
+  }
+  return null;
+}
+
+/**
+ * Our state for a QMP run status: only 'running' runs guest code; every other status
+ * (paused, prelaunch, suspended, inmigrate, io-error, ...) is paused. Spawn, adoption and
+ * the health probe must agree, or an adopted VM flips state on the next probe.
+ */
+export function vmStateOfStatus(status: string): 'running' | 'paused' {
+  return status === 'running' ? 'running' : 'paused';
+}
+
+/** Lines of our timestamped logs are "<ISO time> <text>". */
+export function stripStamp(line: string): string {
+  return line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '');
+}
+
+export interface LaunchEnv {
+  layout: HomeLayout;
+  qemuBinary: string;
+  accel: 'kvm' | 'tcg' | 'kvm:tcg';
+  defaultGuest: (vmName: string) => Promise<DefaultGuestBoot>;
+  /** records a built-in VM's disk in its spec when the start made it */
+  setDisks?: (id: string, disks: string[]) => Promise<unknown>;
+  userPublicKeys?: () => Promise<string[]>;
+}
+
+/** Everything but the forwards: a clean run dir and the paths and formats QEMU's arguments name. */
+export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec): Promise<Omit<QemuResources, 'forwards'>> {
+  const { layout } = env;
+  await layout.ensureRunDir(id);
+  await cleanRunFiles(layout, id);
+  const vmDir = layout.vmDir(id);
+  const res: Omit<QemuResources, 'forwards'> = {
+    qemuBinary: env.qemuBinary,
+    accel: env.accel,
+    qmpSock: layout.qmpSock(id),
+    serialSock: layout.serialSock(id),
+    agentSock: layout.agentSock(id),
+    vncSock: layout.vncSock(id),
+    pidFile: layout.pidFile(id),
+    vmDir,
+  };
+  const src = spec.source;
+  if (src.kind === 'default') {
+    res.defaultGuest = await env.defaultGuest(spec.name);
+    // its own disk: made here for a VM from before built-in VMs had one, or whose file was removed
+    if ((await ensureRootDisk(vmDir, spec)) && !spec.disks.length) await env.setDisks?.(id, [VM_DISK_FILE]);
+    const keys = await writeAuthorizedKeys(vmDir, spec, await (env.userPublicKeys ?? userPublicKeys)());
+    if (keys) res.authorizedKeys = keys;
+  }
+  if (src.kind === 'disk' && src.mode === 'reference') res.referenceDiskFormat = (await qemuImgInfo(src.path)).format;
+  if (src.kind === 'kernel' && src.disk) res.referenceDiskFormat = (await qemuImgInfo(src.disk)).format;
+  // normally made at create time; made here for a VM from before qcow2 VARS or whose file was removed
+  if (spec.firmware === 'uefi') res.ovmfVars = await ensureOvmfVars(vmDir);
+  return res;
+}
