@@ -243,6 +243,7 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
     expect(b.pid).toBe(pid);
     expect(b.adopted).toBe(true);
     expect(['running', 'paused']).toContain(b.state);
+    expect(b.qmpHealthy).toBe(step === 'ports.mark');
     await expect(b.start()).rejects.toMatchObject({ code: 'ALREADY_RUNNING' });
     expect(await isPidAlive(pid)).toBe(true);
     expect(existsSync(layout.qmpSock(ID))).toBe(true);

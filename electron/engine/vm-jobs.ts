@@ -115,7 +115,7 @@ export class VmJobs {
       session.attach(qmp);
       vm.state = vmStateOfStatus((await qmp.execute<{ status: string }>('query-status')).status);
     });
-    if (!reached && !session.client) session.markUnhealthy();
+    if (!reached) session.markUnhealthy();
     vm.lifecycle(`→ ${vm.state}: ${vm.reason}`);
     vm.console.attach();
     vm.agentWatch.seed(rec.agent, rec.ips, rec.agentSeenAt);
