@@ -183,6 +183,21 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
     await until(() => s.ports().length === 0, 'the ports to be released');
   });
 
+  it('a force stop while a restart waits for system_reset: the restart finishes, then the VM is stopped', async () => {
+    const s = make();
+    await s.init();
+    await s.start();
+    await hold('system_reset');
+    const restart = s.restart();
+    await reached('system_reset');
+    const stop = s.stop({ force: true });
+    await letGo('system_reset');
+    await restart;
+    await stop;
+    expect(s.state).toBe('stopped');
+    expect(s.lastExit?.reason).toBe('force-stopped by the user');
+  });
+
   // ---------------------------------------------------------------- defect 5
 
   it('a start during the post-crash disk check waits for the check to finish', async () => {
