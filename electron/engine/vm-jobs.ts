@@ -184,7 +184,7 @@ export class VmJobs {
       vm.saveRecord();
     } catch (caught) {
       const aborted = signal.aborted;
-      const err = aborted ? new FlotillaError('QEMU_FAILED', `start of ${spec.name} was aborted: ${(signal.reason as JobAborted).why}`) : caught;
+      const err = aborted ? new FlotillaError('ABORTED', `start of ${spec.name} was aborted: ${(signal.reason as JobAborted).why}`) : caught;
       const tail = proc?.tail() ?? [];
       if (proc) {
         // the exit of a QEMU we just killed (or that failed) is part of this failed start, not a crash
