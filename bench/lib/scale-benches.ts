@@ -11,10 +11,14 @@ import { cpuMs } from './boot-breakdown';
 import type { EngineProcess } from './engine-process';
 import { chromiumArgs } from './tiles-bench';
 
-/** One busy process per core: the host at its worst. Stop it before measuring anything else. */
+/**
+ * One busy process per core: the host at its worst. Each in a session of its own, like a program
+ * the user runs elsewhere (autogroup scheduling shares the CPU per session: hogs inside the bench's
+ * session would only compete with whatever else is in it). Stop it before measuring anything else.
+ */
 export function startCpuHog(n = cpus().length): { stop: () => Promise<void> } {
   const hogs: ChildProcess[] = [];
-  for (let i = 0; i < n; i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  for (let i = 0; i < n; i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore', detached: true }));
   return {
     stop: async () => {
       await Promise.all(
