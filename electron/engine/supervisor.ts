@@ -64,6 +64,10 @@ export interface SupervisorDeps {
   /** `qemu-img check` after an unclean end (tests gate it) */
   diskCheck?: (path: string) => Promise<CheckResult>;
   now?: () => number;
+  /** records the VM's owned disk files in its spec (a built-in VM's disk made at start) */
+  setDisks?: (id: string, disks: string[]) => Promise<unknown>;
+  /** the engine user's SSH public keys, passed to built-in VMs at boot (default: ~/.ssh/*.pub) */
+  userPublicKeys?: () => Promise<string[]>;
 }
 
 export interface SupervisorHooks {

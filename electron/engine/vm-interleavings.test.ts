@@ -39,7 +39,7 @@ function spec(over: Partial<VmSpec> = {}): VmSpec {
     name: 'gated',
     createdAt: new Date(0).toISOString(),
     disks: [],
-    source: { kind: 'default' },
+    source: { kind: 'default', diskSizeGiB: 1 },
     cpus: 1,
     memoryMiB: 64,
     firmware: 'bios',
@@ -47,6 +47,7 @@ function spec(over: Partial<VmSpec> = {}): VmSpec {
     forwards: [],
     restartPolicy: 'never',
     keepRunningOnQuit: false,
+    sshKeys: [],
     ...over,
   } as VmSpec;
 }

@@ -145,10 +145,12 @@ export class VmJobs {
       throw new FlotillaError('ALREADY_RUNNING', `${vm.spec.name} is already running (its QEMU, pid ${live}, is adopted now)`);
     }
     vm.transition('starting', reason);
-    const spec = vm.spec;
+    let spec = vm.spec;
     let proc: QemuProcess | null = null;
     try {
       const res = await step(signal, launchResources({ ...this.deps }, vm.id, spec));
+      // launchResources may have recorded a built-in VM's new disk in the spec
+      spec = vm.spec;
       await step(signal, ports.release(vm.id));
       let forwards = await step(
         signal,
