@@ -14,7 +14,8 @@ import { cleanRunFiles, LOG_TAIL_LINES, QemuProcess, readStartTime, type ExitInf
 import { QmpClient } from './qmp-client';
 import { connectQmpLoop, QmpSession, type QmpEventMsg } from './qmp-session';
 import type { Supervisor } from './supervisor';
-import { launchResources, parseHostfwdFailure, stripStamp, vmStateOfStatus } from './vm-launch';
+import { launchResources, parseHostfwdFailure, vmStateOfStatus } from './vm-launch';
+import { stripStamp } from './vm-logs';
 import { JobAborted, step } from './vm-job-queue';
 
 const START_ATTEMPTS = 3;
@@ -115,7 +116,7 @@ export class VmJobs {
       session.attach(qmp);
       vm.state = vmStateOfStatus((await qmp.execute<{ status: string }>('query-status')).status);
     });
-    if (!reached && !session.client) session.markUnhealthy();
+    if (!reached) session.markUnhealthy();
     vm.lifecycle(`→ ${vm.state}: ${vm.reason}`);
     // what the guest printed before this engine: the console, tiles and `logs --serial` show it
     vm.console.restoreFromLog();

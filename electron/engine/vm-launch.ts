@@ -28,11 +28,6 @@ export function vmStateOfStatus(status: string): 'running' | 'paused' {
   return status === 'running' ? 'running' : 'paused';
 }
 
-/** Lines of our timestamped logs are "<ISO time> <text>". */
-export function stripStamp(line: string): string {
-  return line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '');
-}
-
 export interface LaunchEnv {
   layout: HomeLayout;
   qemuBinary: string;

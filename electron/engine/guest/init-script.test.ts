@@ -94,7 +94,7 @@ describe.skipIf(!busybox)('guest init recipe', () => {
       // stand-ins for /run/flotilla-ready and the login shell
       const ready = join(dir, 'ready');
       writeFileSync(ready, 'FLOTILLA-READY vm 6.1\n');
-      const script = readFileSync(join(assets, 'console'), 'utf8').replaceAll('/run/flotilla-ready', ready).replace('exec /bin/sh -l', 'echo login-shell; exit 0');
+      const script = readFileSync(join(assets, 'console'), 'utf8').replaceAll('/run/flotilla-ready', ready).replace('ln -sf "$(tty)" /dev/flotilla-console', ':').replace('exec /bin/sh -l', 'echo login-shell; exit 0');
       writeFileSync(join(dir, 'console'), script);
       const run = () => execFileSync(busybox!, ['sh', join(dir, 'console'), 'shell'], { encoding: 'utf8' });
       expect(run()).toBe('FLOTILLA-READY vm 6.1\nlogin-shell\n');
