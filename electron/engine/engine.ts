@@ -7,6 +7,7 @@ import { spawn as nodeSpawn, execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { access, constants as fsConstants, copyFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { cpus as hostCpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type {
   CallContext,
@@ -26,6 +27,7 @@ import type { VmConfig, VmSpec } from '../../shared/spec';
 import { canDelete, canEdit, isActive } from '../../shared/state';
 import { defaultGuestBoot } from './default-guest-boot';
 import { DisplayProxy } from './display-proxy';
+import { listDirectory } from './fs-list';
 import { buildDefaultGuest, readDefaultGuest } from './guest/build-default';
 import { assertReadableFile, inspectPath, qemuImgConvert, qemuImgCreate } from './images';
 import { KeyedMutex } from './mutex';
@@ -34,6 +36,7 @@ import { PortAllocator } from './port-allocator';
 import { OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, VM_DISK_FILE, type DefaultGuestBoot } from './qemu-args';
 import type { BackoffOptions } from './restart-backoff';
 import { StatsSampler } from './stats';
+import { StatsHistory } from './stats-history';
 import { Supervisor, type SpawnFn } from './supervisor';
 import { VmStore } from './vm-store';
 
@@ -84,6 +87,7 @@ export class Engine implements ContractHandler {
   private readonly sups = new Map<string, Supervisor>();
   private readonly listeners = new Set<Listener>();
   private readonly sampler = new StatsSampler();
+  private readonly history = new StatsHistory();
   private readonly display: DisplayProxy;
   private readonly now: () => number;
   private statsTimer: NodeJS.Timeout | null = null;
@@ -184,6 +188,7 @@ export class Engine implements ContractHandler {
     } catch {
       return; // deleted meanwhile
     }
+    if (!isActive(info)) this.history.forget(id);
     this.emit('vm.changed', info);
     const agentKey = `${info.agent}|${info.ips.join(',')}`;
     if (this.lastAgent.get(id) !== agentKey) {
@@ -212,6 +217,7 @@ export class Engine implements ContractHandler {
       lastDiskCheck: sup.lastDiskCheck,
       adopted: sup.adopted,
       qmpHealthy: sup.qmpHealthy,
+      stopDeadline: sup.stopDeadline,
     });
   }
 
@@ -231,7 +237,10 @@ export class Engine implements ContractHandler {
       [...this.sups.values()].map(async (s) => {
         if (s.pid === null || !isActive(s)) return;
         const r = await this.sampler.sample(s.pid);
-        if (r && !this.closed) this.emit('vm.stats', { id: s.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes });
+        if (!r || this.closed || !isActive(s)) return;
+        const sample = { id: s.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
+        this.history.push(sample);
+        this.emit('vm.stats', sample);
       }),
     );
   }
@@ -335,6 +344,10 @@ export class Engine implements ContractHandler {
         return inspectPath(p.path as string, p.expect as never) as Promise<PathInfo>;
       case 'image.buildDefault':
         return this.buildDefault();
+      case 'stats.history':
+        return { samples: this.history.all() };
+      case 'fs.list':
+        return listDirectory(p.path as string | undefined, { showHidden: p.showHidden as boolean });
       case 'engine.stopAll':
         return this.stopAll({ deadlineMs: p.deadlineMs as number, includeKeepRunning: p.includeKeepRunning as boolean });
     }
@@ -365,6 +378,7 @@ export class Engine implements ContractHandler {
       kvm: this.accel !== 'tcg',
       defaultImage: { ready: g.ready, kernelVersion: g.manifest?.kernelVersion ?? null, path: g.dir },
       shell: this.opts.shell ?? 'engine',
+      hostTotals: { cpus: hostCpus().length, memoryBytes: totalmem(), freeMemoryBytes: freemem() },
     };
   }
 
@@ -425,6 +439,7 @@ export class Engine implements ContractHandler {
       await sup.removeRunDir();
       this.sups.delete(id);
       this.lastAgent.delete(id);
+      this.history.forget(id);
     });
     this.emit('vm.removed', { id });
     return { id };

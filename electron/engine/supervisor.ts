@@ -135,6 +135,8 @@ export class Supervisor {
   state: VmState = 'stopped';
   reason = 'not started';
   stateSince: string;
+  /** while a graceful stop waits for the guest: when the engine will force it off (ISO time) */
+  stopDeadline: string | null = null;
   pid: number | null = null;
   agentState: AgentState = 'unknown';
   ips: string[] = [];
@@ -803,6 +805,8 @@ export class Supervisor {
       this.stopPending = true;
       this.saveRuntime();
       const wasPaused = this.state === 'paused';
+      // set before the transition so the 'stopping' event already carries it (the UI's countdown)
+      this.stopDeadline = new Date(this.now() + deadline).toISOString();
       this.transition('stopping', `graceful stop requested: ACPI powerdown, then quit after ${Math.round(deadline / 1000)} s`);
       const qmp = this.qmp;
       if (qmp && wasPaused) await qmp.execute('cont', {}, { timeoutMs: 2000 }).catch(() => undefined);
@@ -840,6 +844,11 @@ export class Supervisor {
     this.stopPending = true;
     this.saveRuntime();
     if (this.state !== 'stopping') this.transition('stopping', 'force stop requested: quit, then kill');
+    else if (this.stopDeadline !== null) {
+      // a force during a graceful stop: the countdown no longer applies
+      this.stopDeadline = null;
+      this.hooks.changed();
+    }
     if (this.qmp) await this.qmp.execute('quit', {}, { timeoutMs: 1000 }).catch(() => undefined);
     if (await this.waitExit(2000)) return;
     await this.killIfOurs();
@@ -1062,6 +1071,7 @@ export class Supervisor {
     }
     const from = this.state;
     this.state = to;
+    if (to !== 'stopping') this.stopDeadline = null;
     this.reason = reason;
     this.stateSince = new Date(this.now()).toISOString();
     this.lifecycle(`${from} → ${to}: ${reason}`);
