@@ -1,29 +1,33 @@
 // The last few stats samples of each running VM, kept by the engine so a window that opens
-// (or reloads) draws full sparklines at once instead of starting empty (issue 14 #11).
-// A VM's history ends with its run: a stopped VM has no live numbers.
+// (or reloads) draws full sparklines at once instead of starting empty (issue 14 #11). Filled
+// by the stats sampler (streams.ts), which samples while any client listens. A VM's history
+// is one run of its QEMU: a new pid starts it afresh, a stopped VM has none.
 import type { VmStats } from '../../shared/contract';
 
 /** Matches the renderer's sparkline window (STATS_WINDOW): one sample a second for a minute. */
 export const STATS_HISTORY_LENGTH = 60;
 
+const key = (host: string, id: string): string => `${host}\n${id}`;
+
 export class StatsHistory {
-  private readonly byId = new Map<string, VmStats[]>();
+  private readonly byVm = new Map<string, { pid: number; ring: VmStats[] }>();
 
   constructor(private readonly length = STATS_HISTORY_LENGTH) {}
 
-  push(sample: VmStats): void {
-    let ring = this.byId.get(sample.id);
-    if (!ring) this.byId.set(sample.id, (ring = []));
-    ring.push(sample);
-    if (ring.length > this.length) ring.splice(0, ring.length - this.length);
+  push(sample: VmStats, pid: number): void {
+    const k = key(sample.host, sample.id);
+    let run = this.byVm.get(k);
+    if (!run || run.pid !== pid) this.byVm.set(k, (run = { pid, ring: [] }));
+    run.ring.push(sample);
+    if (run.ring.length > this.length) run.ring.splice(0, run.ring.length - this.length);
   }
 
-  forget(id: string): void {
-    this.byId.delete(id);
+  forget(host: string, id: string): void {
+    this.byVm.delete(key(host, id));
   }
 
   /** Every VM's samples, oldest first per VM; copies, so callers cannot change the history. */
   all(): VmStats[] {
-    return [...this.byId.values()].flatMap((ring) => ring.map((s) => ({ ...s })));
+    return [...this.byVm.values()].flatMap((run) => run.ring.map((s) => ({ ...s })));
   }
 }

@@ -26,7 +26,7 @@ describe('engine events into the store', () => {
       if (m === 'vm.list') return list;
       if (m === 'engine.info') return { version: 't', home: '/h', pid: 1, qemuVersion: null, kvm: false, defaultImage: { ready: true, kernelVersion: null, path: '' }, shell: 'serve' };
       if (m === 'console.subscribe') return { scrollback: 'boot\r\n' };
-      if (m === 'stats.history') return { samples: [1, 2, 3].map((t) => ({ id: list[0]!.id, t, cpuPercent: t, rssBytes: t << 20 })) };
+      if (m === 'stats.history') return { samples: [1, 2, 3].map((t) => ({ host: 'local', id: list[0]!.id, t, cpuPercent: t, rssBytes: t << 20 })) };
       return { ok: true };
     });
     setApi(api);
@@ -48,7 +48,7 @@ describe('engine events into the store', () => {
     act(() => api.emit('vm.changed', { ...beta, state: 'starting' }));
     expect(useStore.getState().vms.byId[beta.id]?.state).toBe('starting');
     act(() => openVm(beta.id));
-    act(() => api.emit('vm.removed', { id: beta.id }));
+    act(() => api.emit('vm.removed', { host: 'local', id: beta.id }));
     expect(useStore.getState().vms.byId[beta.id]).toBeUndefined();
     expect(useStore.getState().ui.openVmId).toBeNull();
   });

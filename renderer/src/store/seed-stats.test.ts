@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seedStats } from './events';
 import { STATS_WINDOW } from './store';
 
-const sample = (id: string, t: number) => ({ id, t, cpuPercent: t, rssBytes: t * 2 });
+const sample = (id: string, t: number) => ({ host: 'local', id, t, cpuPercent: t, rssBytes: t * 2 });
 
 describe('seedStats', () => {
   it('gives a VM without samples the engine history as it is', () => {
