@@ -52,7 +52,7 @@ test.describe('a VM with a display', () => {
     await view.back();
   });
 
-  test('the tiles view with running VMs (README screenshot)', async () => {
+  test('the tiles view with running VMs (screenshot)', async () => {
     const info = test.info();
     const tiles = new TilesPage(app.page);
     await tiles.newVmButton.click();

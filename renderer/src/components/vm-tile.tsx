@@ -132,11 +132,6 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
         )}
         <StateBadge name={vm.name} state={vm.state} />
       </header>
-      {vm.spec.note && (
-        <p className="tile-note" title={vm.spec.note} data-testid={`vm-${vm.name}-note`}>
-          {vm.spec.note}
-        </p>
-      )}
       <Thumbnail id={id} />
       {vm.progress && <ProgressBar progress={vm.progress} />}
       {active && <TileStats id={id} memoryMiB={vm.spec.memoryMiB} />}
@@ -159,6 +154,11 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
           </dd>
         </div>
       </dl>
+      {vm.spec.note && (
+        <p className="tile-note" title={vm.spec.note} data-testid={`vm-${vm.name}-note`}>
+          {vm.spec.note}
+        </p>
+      )}
       <PortChips ports={vm.ports} vmName={vm.name} />
       <StopCountdown id={id} />
       {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
