@@ -160,7 +160,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
           {vm.spec.note}
         </p>
       )}
-      <PortChips ports={vm.ports} vmName={vm.name} />
+      <PortChips ports={vm.ports} vmName={vm.name} builtin={vm.spec.source.kind === 'default'} />
       <StopCountdown id={id} />
       {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
