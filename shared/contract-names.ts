@@ -30,6 +30,9 @@ export const METHOD_NAME_LIST = [
   'host.pickFile',
   'path.inspect',
   'image.buildDefault',
+  'vm.export',
+  'vm.import',
+  'vm.clone',
   'engine.stopAll',
 ] as const;
 

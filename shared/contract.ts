@@ -2,7 +2,7 @@
 // schema and its response type. IPC, WebSocket and the engine socket all carry exactly this.
 // Code refers to `Methods`/`Events` keys, never to raw channel strings elsewhere.
 import { z } from 'zod';
-import { forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmPatchSchema, type VmSpec } from './spec';
+import { forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
 import { EVENT_NAME_LIST, METHOD_NAME_LIST, isEventName, isMethod, type EventNameLiteral, type MethodNameLiteral } from './contract-names';
 
@@ -39,7 +39,7 @@ export interface DiskCheck {
 }
 
 export interface Progress {
-  op: 'disk-create' | 'disk-import' | 'image-build';
+  op: 'disk-create' | 'disk-import' | 'image-build' | 'export' | 'import' | 'clone';
   /** 0..100, or null when indeterminate */
   percent: number | null;
   message?: string;
@@ -104,6 +104,13 @@ export interface LogEntry {
   text: string;
 }
 
+export interface ExportResult {
+  path: string;
+  bytes: number;
+  /** archive format version (manifest.json `version`) */
+  formatVersion: number;
+}
+
 export interface PathInfo {
   path: string;
   exists: boolean;
@@ -159,6 +166,12 @@ export const Methods = {
   'host.pickFile': z.object({ title: z.string().max(200).default('Choose a file'), kind: z.enum(['iso', 'disk', 'kernel', 'initrd']) }).strict(),
   'path.inspect': z.object({ path: hostPath, expect: z.enum(['iso', 'disk', 'kernel', 'initrd']).optional() }).strict(),
   'image.buildDefault': empty,
+  /** Write a stopped VM to one archive file (manifest, spec, disks, sha256 each); never overwrites unless force. */
+  'vm.export': z.object({ id: vmIdSchema, path: hostPath, force: z.boolean().default(false) }).strict(),
+  /** Verify an export archive completely, then create a new VM from it (new id, MAC, UUID; `name` renames it). */
+  'vm.import': z.object({ path: hostPath, name: vmName.optional(), start: z.boolean().default(false) }).strict(),
+  /** Copy a stopped VM: a full copy of its disks, or (linked) qcow2 overlays backed by them. */
+  'vm.clone': z.object({ id: vmIdSchema, name: vmName, linked: z.boolean().default(false), start: z.boolean().default(false) }).strict(),
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(30_000), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
@@ -196,6 +209,9 @@ export interface MethodResults {
   'host.pickFile': { path: string | null };
   'path.inspect': PathInfo;
   'image.buildDefault': { kernelVersion: string; dir: string };
+  'vm.export': ExportResult;
+  'vm.import': VmInfo;
+  'vm.clone': VmInfo;
   'engine.stopAll': { stopped: string[]; keptRunning: string[] };
 }
 

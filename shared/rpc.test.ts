@@ -36,6 +36,9 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'host.pickFile': { kind: 'iso' },
   'path.inspect': { path: '/tmp/a.iso' },
   'image.buildDefault': {},
+  'vm.export': { id: ID, path: '/tmp/web.flotilla' },
+  'vm.import': { path: '/tmp/web.flotilla', name: 'web2' },
+  'vm.clone': { id: ID, name: 'web2', linked: true },
   'engine.stopAll': {},
 };
 

@@ -90,13 +90,25 @@ export type VmConfig = z.output<typeof vmConfigSchema>;
 
 export const vmIdSchema = z.string().regex(/^[a-z0-9]{8,32}$/, 'malformed VM id');
 
+/** A file the VM owns inside its directory: a plain name, never `.`/`..` or a hidden file. */
+export const diskFileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'disk file names are a-z, 0-9, ".", "_" and "-", starting with a letter or digit');
+
+/** Locally administered unicast MACs under QEMU's 52:54:00 prefix. */
+export const macSchema = z.string().regex(/^52:54:00(:[0-9a-f]{2}){3}$/, 'MAC must look like 52:54:00:xx:xx:xx (lower-case hex)');
+
 /** What is stored in vms/<id>/vm.json. */
 export const vmSpecSchema = vmConfigSchema
   .extend({
     id: vmIdSchema,
     createdAt: z.string(),
     /** Disk images owned by this VM (inside its directory), relative file names. */
-    disks: z.array(z.string().regex(/^[a-z0-9._-]+$/)).default([]),
+    disks: z.array(diskFileName).default([]),
+    /** the NIC's MAC address; each VM (clones and imports too) gets its own. Older specs have none: QEMU's default then */
+    mac: macSchema.optional(),
+    /** the SMBIOS system UUID; each VM (clones and imports too) gets its own */
+    uuid: z.string().uuid().optional(),
+    /** a linked clone: its first disk is a qcow2 overlay backed by this VM's first disk */
+    linkedFrom: vmIdSchema.optional(),
   })
   .strict();
 export type VmSpec = z.output<typeof vmSpecSchema>;

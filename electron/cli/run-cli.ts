@@ -8,7 +8,7 @@ import { FlotillaError, toWireError } from '../../shared/errors';
 import { dispatch } from '../../shared/rpc';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { flotillaHome } from '../engine/paths';
-import { parseArgs, parseForward, parseSource, type OptionSpec } from './args';
+import { absPath, parseArgs, parseForward, parseSource, type OptionSpec } from './args';
 import { formatInfo, formatList, formatPorts } from './format';
 import { runServe } from './serve-command';
 
@@ -29,6 +29,9 @@ export const USAGE = `usage: flotilla COMMAND [options]
   logs NAME [--serial] [--follow]            lifecycle + QEMU log, or the serial console log
   exec NAME -- CMD [ARGS...]                 run a command in the guest (needs the agent)
   console NAME                               interactive serial console (Ctrl-] leaves)
+  export NAME FILE [--force]                 write a stopped VM to one archive file
+  import FILE [--name NEW] [--start] [--json]  create a VM from an export archive (verified first)
+  clone SRC NEW [--linked] [--start] [--json]  copy a stopped VM (--linked: copy-on-write overlays)
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
 
@@ -118,6 +121,9 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   exec: {},
   console: {},
   image: { out: { kind: 'string' } },
+  export: { force: { kind: 'bool' } },
+  import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
+  clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
 };
 
 /** Pure part of `create`: turn CLI options into a vm.create config (validated again by the contract). */
@@ -178,7 +184,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -192,8 +198,14 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
   if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
 
+  const second = a.positionals[1];
+  if (command === 'export' && (!name || !second)) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla export NAME FILE [--force]');
+  if (command === 'clone' && (!name || !second)) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla clone SRC NEW [--linked] [--start] [--json]');
+  if (command === 'import' && !name) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla import FILE [--name NEW] [--start] [--json]');
+
   const session = new CliSession(await openEngine({ shell: 'cli' }));
   try {
+    if (command === 'export' || command === 'import' || command === 'clone') return await transferCommand(command, name!, second, o, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();
@@ -296,6 +308,31 @@ async function runCommand(
 }
 
 type ParsedOptions = Record<string, unknown>;
+
+/** export / import / clone: long jobs whose progress goes to stderr (one line per 10 %). */
+async function transferCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  let last = '';
+  s.on('vm.progress', (p) => {
+    if (!p.progress || json) return;
+    const pct = p.progress.percent;
+    const line = `${p.progress.message ?? p.progress.op}${pct === null ? '' : ` ${Math.floor(pct / 10) * 10}%`}`;
+    if (line !== last) io.err(`${line}\n`);
+    last = line;
+  });
+  if (command === 'export') {
+    const vm = await s.find(first);
+    const r = await s.call('vm.export', { id: vm.id, path: absPath(second!), force: o.force === true });
+    io.out(`exported ${vm.name} to ${r.path} (${r.bytes} bytes)\n`);
+    return 0;
+  }
+  const vm =
+    command === 'import'
+      ? await s.call('vm.import', { path: absPath(first), ...(o.name !== undefined ? { name: o.name as string } : {}), start: o.start === true })
+      : await s.call('vm.clone', { id: (await s.find(first)).id, name: second!, linked: o.linked === true, start: o.start === true });
+  if (json) printJson(io, vm);
+  else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
+  return 0;
+}
 
 async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {
   if (o.serial) {

@@ -36,6 +36,10 @@ import type { BackoffOptions } from './restart-backoff';
 import { StatsSampler } from './stats';
 import { Supervisor, type SpawnFn } from './supervisor';
 import { VmStore } from './vm-store';
+import { assertNoLinkedClones, cloneVm } from './lifecycle/clone';
+import type { OpsContext } from './lifecycle/ops-context';
+import { TempJournal } from './lifecycle/temp-journal';
+import { exportVm, importVm } from './lifecycle/transfer';
 
 export const ENGINE_VERSION = '0.1.0';
 
@@ -92,6 +96,9 @@ export class Engine implements ContractHandler {
   private qemuVersion: string | null | undefined;
   private closed = false;
   private lastAgent = new Map<string, string>();
+  private readonly journal: TempJournal;
+  /** what export/import/clone (lifecycle/) use of the engine */
+  private readonly ops: OpsContext;
 
   constructor(private readonly opts: EngineOptions) {
     this.layout = opts.layout;
@@ -100,6 +107,26 @@ export class Engine implements ContractHandler {
     this.ports = new PortAllocator({ file: opts.layout.portsFile, ...(opts.portRange ? { range: opts.portRange } : {}) });
     this.accel = opts.accel ?? null;
     this.display = new DisplayProxy((id) => this.sups.get(id)?.vncSocket() ?? null, this.now);
+    this.journal = new TempJournal(opts.layout.tempJournalDir);
+    this.ops = {
+      layout: this.layout,
+      store: this.store,
+      journal: this.journal,
+      engineVersion: ENGINE_VERSION,
+      runExclusive: (id, fn) => this.mutex.run(id, fn),
+      requireStopped: (id, doing) => {
+        const sup = this.sup(id);
+        if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before ${doing} (it is ${sup.state})`);
+      },
+      progress: (id, progress) => this.emit('vm.progress', { id, progress }),
+      added: async (spec, start) => {
+        const sup = this.addSupervisor(spec.id);
+        await sup.init();
+        this.vmChanged(spec.id);
+        if (start) await sup.start();
+        return this.info(spec.id);
+      },
+    };
   }
 
   /** Load specs and the port table, adopt live QEMUs, start the stats clock. Idempotent. */
@@ -108,6 +135,8 @@ export class Engine implements ContractHandler {
       this.accel ??= await detectAccel();
       await this.ports.load();
       const specs = await this.store.load();
+      // partial archives of exports a killed engine left next to their destinations
+      await this.journal.sweep();
       // one VM that cannot be settled must not keep the engine (and every other VM) down
       await Promise.all(
         specs.map((s) => {
@@ -164,6 +193,7 @@ export class Engine implements ContractHandler {
         agentGraceMs: this.opts.agentGraceMs ?? 60_000,
         ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
         now: this.now,
+        launchGuard: (vmId) => assertNoLinkedClones(this.store, vmId, 'start'),
       },
       {
         changed: () => this.vmChanged(id),
@@ -335,6 +365,12 @@ export class Engine implements ContractHandler {
         return inspectPath(p.path as string, p.expect as never) as Promise<PathInfo>;
       case 'image.buildDefault':
         return this.buildDefault();
+      case 'vm.export':
+        return exportVm(this.ops, id, p.path as string, p.force as boolean);
+      case 'vm.import':
+        return importVm(this.ops, p.path as string, p.name as string | undefined, p.start as boolean);
+      case 'vm.clone':
+        return cloneVm(this.ops, id, p.name as string, p.linked as boolean, p.start as boolean);
       case 'engine.stopAll':
         return this.stopAll({ deadlineMs: p.deadlineMs as number, includeKeepRunning: p.includeKeepRunning as boolean });
     }
@@ -419,6 +455,7 @@ export class Engine implements ContractHandler {
     const sup = this.sup(id);
     await this.mutex.run(id, async () => {
       if (!canDelete(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before deleting it`);
+      assertNoLinkedClones(this.store, id, 'delete');
       await sup.detach();
       await this.store.delete(id);
       await this.ports.forget(id);

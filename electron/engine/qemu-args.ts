@@ -89,6 +89,7 @@ function identityArgs(spec: VmSpec, r: QemuResources): string[] {
     '-no-user-config',
     '-sandbox', SANDBOX_OPTS,
     '-pidfile', r.pidFile,
+    ...(spec.uuid ? ['-uuid', spec.uuid] : []),
   ];
 }
 
@@ -220,9 +221,10 @@ function hostfwd(p: PortEntry): string {
   return `hostfwd=${p.proto}:127.0.0.1:${p.hostPort}-:${p.guestPort}`;
 }
 
-function networkArgs(r: QemuResources, machine: string): string[] {
+function networkArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
   const fwds = r.forwards.filter((p) => p.purpose === 'forward').map(hostfwd);
-  return ['-netdev', ['user', 'id=n0', ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=n0`];
+  // specs from before per-VM MACs have none: QEMU's default MAC then, as before
+  return ['-netdev', ['user', 'id=n0', ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=n0${spec.mac ? `,mac=${spec.mac}` : ''}`];
 }
 
 /** Guests block at boot waiting for entropy without a hardware RNG. */
@@ -253,7 +255,7 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...firmwareArgs(spec, r),
     ...sourceArgs(spec, r, machine),
     ...chardevArgs(spec, r, machine),
-    ...networkArgs(r, machine),
+    ...networkArgs(spec, r, machine),
     ...rngArgs(machine),
     ...displayArgs(spec, r, machine),
     ...(r.startPaused ? ['-S'] : []),

@@ -58,6 +58,8 @@ export interface SupervisorDeps {
   agentGraceMs: number;
   backoff?: BackoffOptions;
   now?: () => number;
+  /** asked under the VM's lock before a user-requested start; throws to refuse it (a linked clone's base) */
+  launchGuard?: (id: string) => void;
 }
 
 export interface SupervisorHooks {
@@ -300,6 +302,7 @@ export class Supervisor {
         throw new FlotillaError('ALREADY_RUNNING', `${this.spec.name} is already ${this.state}`);
       }
       if (!canStart(this)) throw new FlotillaError('INVALID_STATE', `cannot start ${this.spec.name} while it is ${this.state}`);
+      this.deps.launchGuard?.(this.id);
       this.cancelRestart();
       this.backoff.reset();
       await this.launch('start requested', 'stopped');

@@ -1,0 +1,39 @@
+// What the long VM operations (export, import, clone) need from the engine, as one small interface,
+// so they live outside engine.ts and their tests can hand in a real store with a plain runner.
+// Each operation is a function of (context, request, signal): `signal` cancels it, and progress
+// goes out through ctx.progress. Until the per-VM job queue exists, runExclusive is the engine's
+// per-VM mutex (the one start/stop take), so no start can slip in while a VM's disks are read.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Progress, VmInfo } from '../../../shared/contract';
+import type { VmSpec } from '../../../shared/spec';
+import type { HomeLayout } from '../paths';
+import type { VmStore } from '../vm-store';
+import type { TempJournal } from './temp-journal';
+
+export interface OpsContext {
+  layout: HomeLayout;
+  store: VmStore;
+  journal: TempJournal;
+  engineVersion: string;
+  /** run `fn` while holding the VM's lock (no start, stop or other job meanwhile) */
+  runExclusive<T>(id: string, fn: () => Promise<T>): Promise<T>;
+  /** throws INVALID_STATE (naming `doing`) unless the VM is stopped or crashed; call inside runExclusive */
+  requireStopped(id: string, doing: string): void;
+  progress(id: string, p: Progress | null): void;
+  /** a VM that store.create just committed: supervise it, announce it, start it if asked */
+  added(spec: VmSpec, start: boolean): Promise<VmInfo>;
+}
+
+/** A random locally administered MAC under QEMU's 52:54:00 prefix. */
+export function newMac(): string {
+  return ['52', '54', '00', ...Array.from(randomBytes(3), (b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+export function newUuid(): string {
+  return randomUUID();
+}
+
+/** Whole percent of done/total, for Progress (0 when total is 0). */
+export function percentOf(done: number, total: number): number {
+  return total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
+}
