@@ -33,6 +33,9 @@ export const METHOD_NAME_LIST = [
   'vm.export',
   'vm.import',
   'vm.clone',
+  'disk.list',
+  'disk.resize',
+  'disk.add',
   'engine.stopAll',
 ] as const;
 

@@ -2,7 +2,7 @@
 // schema and its response type. IPC, WebSocket and the engine socket all carry exactly this.
 // Code refers to `Methods`/`Events` keys, never to raw channel strings elsewhere.
 import { z } from 'zod';
-import { forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
+import { diskFileName, forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
 import { EVENT_NAME_LIST, METHOD_NAME_LIST, isEventName, isMethod, type EventNameLiteral, type MethodNameLiteral } from './contract-names';
 
@@ -111,6 +111,19 @@ export interface ExportResult {
   formatVersion: number;
 }
 
+/** One of a VM's own disks. */
+export interface DiskInfo {
+  /** file name in the VM's directory, e.g. disk.qcow2, extra-1.qcow2 */
+  name: string;
+  virtualSize: number;
+  /** bytes used on the host; null when not measured */
+  actualSize: number | null;
+  /** a linked clone's disk: the base it reads through to */
+  backingFile?: string;
+  /** for disk.resize: it was grown while the VM ran (QMP block_resize) */
+  online?: boolean;
+}
+
 export interface PathInfo {
   path: string;
   exists: boolean;
@@ -172,6 +185,11 @@ export const Methods = {
   'vm.import': z.object({ path: hostPath, name: vmName.optional(), start: z.boolean().default(false) }).strict(),
   /** Copy a stopped VM: a full copy of its disks, or (linked) qcow2 overlays backed by them. */
   'vm.clone': z.object({ id: vmIdSchema, name: vmName, linked: z.boolean().default(false), start: z.boolean().default(false) }).strict(),
+  'disk.list': idReq,
+  /** Grow a disk (default: the first) to sizeGiB, running (QMP block_resize) or stopped (qemu-img resize); never shrinks. */
+  'disk.resize': z.object({ id: vmIdSchema, disk: diskFileName.optional(), sizeGiB: z.number().int().min(1).max(4096) }).strict(),
+  /** Add a blank qcow2 disk (extra-<n>.qcow2) to a stopped VM. */
+  'disk.add': z.object({ id: vmIdSchema, sizeGiB: z.number().int().min(1).max(4096) }).strict(),
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(30_000), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
@@ -212,6 +230,9 @@ export interface MethodResults {
   'vm.export': ExportResult;
   'vm.import': VmInfo;
   'vm.clone': VmInfo;
+  'disk.list': DiskInfo[];
+  'disk.resize': DiskInfo;
+  'disk.add': VmInfo;
   'engine.stopAll': { stopped: string[]; keptRunning: string[] };
 }
 

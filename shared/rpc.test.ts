@@ -39,6 +39,9 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'vm.export': { id: ID, path: '/tmp/web.flotilla' },
   'vm.import': { path: '/tmp/web.flotilla', name: 'web2' },
   'vm.clone': { id: ID, name: 'web2', linked: true },
+  'disk.list': { id: ID },
+  'disk.resize': { id: ID, sizeGiB: 20 },
+  'disk.add': { id: ID, sizeGiB: 4 },
   'engine.stopAll': {},
 };
 

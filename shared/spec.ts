@@ -53,10 +53,9 @@ export const forwardSchema = z
   .strict();
 export type Forward = z.infer<typeof forwardSchema>;
 
-const forwardsSchema = z
+const forwardList = z
   .array(forwardSchema)
   .max(32)
-  .default([])
   .superRefine((fwds, ctx) => {
     const seen = new Set<string>();
     fwds.forEach((f, i) => {
@@ -70,19 +69,30 @@ const forwardsSchema = z
       }
     });
   });
+const forwardsSchema = forwardList.default([]);
+
+/** The settings a user may also change later, without their create-time defaults (see vmPatchSchema). */
+const settings = {
+  cpus: z.number().int().min(1).max(64),
+  memoryMiB: z.number().int().min(64).max(262144),
+  firmware: z.enum(['bios', 'uefi']),
+  display: z.enum(['none', 'vnc']),
+  restartPolicy: z.enum(['never', 'on-failure']),
+  keepRunningOnQuit: z.boolean(),
+};
 
 /** Everything the user chooses. Defaults give a small headless Linux VM. */
 export const vmConfigSchema = z
   .object({
     name: vmName,
     source: sourceSchema,
-    cpus: z.number().int().min(1).max(64).default(1),
-    memoryMiB: z.number().int().min(64).max(262144).default(256),
-    firmware: z.enum(['bios', 'uefi']).default('bios'),
-    display: z.enum(['none', 'vnc']).default('none'),
+    cpus: settings.cpus.default(1),
+    memoryMiB: settings.memoryMiB.default(256),
+    firmware: settings.firmware.default('bios'),
+    display: settings.display.default('none'),
     forwards: forwardsSchema,
-    restartPolicy: z.enum(['never', 'on-failure']).default('never'),
-    keepRunningOnQuit: z.boolean().default(false),
+    restartPolicy: settings.restartPolicy.default('never'),
+    keepRunningOnQuit: settings.keepRunningOnQuit.default(false),
   })
   .strict();
 export type VmConfigInput = z.input<typeof vmConfigSchema>;
@@ -114,9 +124,19 @@ export const vmSpecSchema = vmConfigSchema
 export type VmSpec = z.output<typeof vmSpecSchema>;
 
 /** Fields the user may change on a stopped VM. */
-export const vmPatchSchema = vmConfigSchema
-  .pick({ name: true, cpus: true, memoryMiB: true, forwards: true, restartPolicy: true, keepRunningOnQuit: true, display: true })
-  .partial()
+// Built from the default-free schemas on purpose: zod 4 keeps `.default()`s through `.partial()`,
+// so a patch picked from vmConfigSchema turned `{ restartPolicy }` into every other setting's default.
+export const vmPatchSchema = z
+  .object({
+    name: vmName.optional(),
+    cpus: settings.cpus.optional(),
+    memoryMiB: settings.memoryMiB.optional(),
+    forwards: forwardList.optional(),
+    restartPolicy: settings.restartPolicy.optional(),
+    keepRunningOnQuit: settings.keepRunningOnQuit.optional(),
+    display: settings.display.optional(),
+    firmware: settings.firmware.optional(),
+  })
   .strict();
 export type VmPatch = z.input<typeof vmPatchSchema>;
 

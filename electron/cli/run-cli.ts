@@ -32,6 +32,12 @@ export const USAGE = `usage: flotilla COMMAND [options]
   export NAME FILE [--force]                 write a stopped VM to one archive file
   import FILE [--name NEW] [--start] [--json]  create a VM from an export archive (verified first)
   clone SRC NEW [--linked] [--start] [--json]  copy a stopped VM (--linked: copy-on-write overlays)
+  set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...
+           [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--json]
+                                             change a stopped VM's settings
+  disk list NAME [--json]                    the VM's own disks and their sizes
+  disk resize NAME GIB [--disk FILE]         grow a disk, running or stopped (never shrinks)
+  disk add NAME GIB [--json]                 add a blank disk to a stopped VM
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
 
@@ -122,6 +128,17 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   console: {},
   image: { out: { kind: 'string' } },
   export: { force: { kind: 'bool' } },
+  set: {
+    ...JSON_OPT,
+    cpus: { kind: 'int' },
+    memory: { kind: 'int' },
+    name: { kind: 'string' },
+    forward: { kind: 'string', multi: true },
+    display: { kind: 'string' },
+    firmware: { kind: 'string' },
+    restart: { kind: 'string' },
+  },
+  disk: { ...JSON_OPT, disk: { kind: 'string' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
 };
@@ -184,7 +201,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -196,6 +213,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   }
   // validate before touching the engine, so a typo never starts one
   const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
+  if (command === 'set') patchFromArgs(o);
   if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
 
   const second = a.positionals[1];
@@ -206,6 +224,8 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   const session = new CliSession(await openEngine({ shell: 'cli' }));
   try {
     if (command === 'export' || command === 'import' || command === 'clone') return await transferCommand(command, name!, second, o, json, session, io);
+    if (command === 'set') return await setCommand(name, o, json, session, io);
+    if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();
@@ -308,6 +328,63 @@ async function runCommand(
 }
 
 type ParsedOptions = Record<string, unknown>;
+
+/** Pure part of `set`: CLI options to a vm.update patch (validated again by the contract). */
+export function patchFromArgs(o: Record<string, unknown>): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  if (o.cpus !== undefined) patch.cpus = o.cpus;
+  if (o.memory !== undefined) patch.memoryMiB = o.memory;
+  if (o.name !== undefined) patch.name = o.name;
+  if (o.forward !== undefined) patch.forwards = (o.forward as string[]).map(parseForward);
+  if (o.display !== undefined) patch.display = o.display;
+  if (o.firmware !== undefined) patch.firmware = o.firmware;
+  if (o.restart !== undefined) patch.restartPolicy = o.restart;
+  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart');
+  return patch;
+}
+
+async function setCommand(name: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const patch = patchFromArgs(o);
+  const vm = await s.find(name);
+  const after = await s.call('vm.update', { id: vm.id, patch: patch as never });
+  if (json) printJson(io, after);
+  else io.out(`updated ${after.name}\n`);
+  return 0;
+}
+
+function gib(text: string | undefined, usage: string): number {
+  if (!text || !/^\d+$/.test(text)) throw new FlotillaError('BAD_REQUEST', `${usage} (GIB is a whole number of GiB)`);
+  return Number(text);
+}
+
+async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const [sub, vmName, size] = pos;
+  const fmt = (b: number): string => `${(b / 2 ** 30).toFixed(2).replace(/\.00$/, '')} GiB`;
+  if (sub === 'list') {
+    const vm = await s.find(vmName);
+    const disks = await s.call('disk.list', { id: vm.id });
+    if (json) printJson(io, disks);
+    else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}\n`).join(''));
+    return 0;
+  }
+  if (sub === 'resize') {
+    const sizeGiB = gib(size, 'usage: flotilla disk resize NAME GIB [--disk FILE]');
+    const vm = await s.find(vmName);
+    const d = await s.call('disk.resize', { id: vm.id, sizeGiB, ...(o.disk !== undefined ? { disk: o.disk as string } : {}) });
+    if (json) printJson(io, d);
+    else io.out(`${vm.name}: ${d.name} is now ${fmt(d.virtualSize)}${d.online ? ' (grown while running; the guest sees it now)' : ''}\n`);
+    return 0;
+  }
+  if (sub === 'add') {
+    const sizeGiB = gib(size, 'usage: flotilla disk add NAME GIB');
+    const vm = await s.find(vmName);
+    const after = await s.call('disk.add', { id: vm.id, sizeGiB });
+    if (json) printJson(io, after);
+    else io.out(`${after.name}: added ${after.spec.disks.at(-1)} (${sizeGiB} GiB)\n`);
+    return 0;
+  }
+  throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk list|resize|add NAME [GIB]');
+}
 
 /** export / import / clone: long jobs whose progress goes to stderr (one line per 10 %). */
 async function transferCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {

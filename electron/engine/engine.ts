@@ -37,6 +37,7 @@ import { StatsSampler } from './stats';
 import { Supervisor, type SpawnFn } from './supervisor';
 import { VmStore } from './vm-store';
 import { assertNoLinkedClones, cloneVm } from './lifecycle/clone';
+import { addDisk, listDisks, resizeDisk } from './lifecycle/disks';
 import type { OpsContext } from './lifecycle/ops-context';
 import { TempJournal } from './lifecycle/temp-journal';
 import { exportVm, importVm } from './lifecycle/transfer';
@@ -119,6 +120,10 @@ export class Engine implements ContractHandler {
         if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before ${doing} (it is ${sup.state})`);
       },
       progress: (id, progress) => this.emit('vm.progress', { id, progress }),
+      state: (id) => this.sup(id).state,
+      qmp: (id, command, args, o) => this.sup(id).qmpExecute(command, args, o),
+      changed: (id) => this.vmChanged(id),
+      info: (id) => this.info(id),
       added: async (spec, start) => {
         const sup = this.addSupervisor(spec.id);
         await sup.init();
@@ -371,6 +376,12 @@ export class Engine implements ContractHandler {
         return importVm(this.ops, p.path as string, p.name as string | undefined, p.start as boolean);
       case 'vm.clone':
         return cloneVm(this.ops, id, p.name as string, p.linked as boolean, p.start as boolean);
+      case 'disk.list':
+        return listDisks(this.ops, id);
+      case 'disk.resize':
+        return resizeDisk(this.ops, id, p.disk as string | undefined, p.sizeGiB as number);
+      case 'disk.add':
+        return addDisk(this.ops, id, p.sizeGiB as number);
       case 'engine.stopAll':
         return this.stopAll({ deadlineMs: p.deadlineMs as number, includeKeepRunning: p.includeKeepRunning as boolean });
     }

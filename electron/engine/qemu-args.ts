@@ -134,6 +134,21 @@ function diskArgs(file: string, format: string, bootindex: number | null, machin
   ];
 }
 
+/** Disks added after create (`flotilla disk add`) are named extra-<n>.qcow2; they never boot. */
+export const EXTRA_DISK_RE = /^extra-(\d+)\.qcow2$/;
+
+function extraDiskArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
+  return spec.disks
+    .filter((d) => EXTRA_DISK_RE.test(d))
+    .flatMap((d) => {
+      const id = `x${EXTRA_DISK_RE.exec(d)![1]}`;
+      return [
+        '-drive', `file=${escapeOptValue(join(r.vmDir, d))},format=qcow2,if=none,id=${id},cache=writeback,discard=unmap`,
+        '-device', `${virtio('blk', machine)},drive=${id}`,
+      ];
+    });
+}
+
 function cdromArgs(iso: string, bootindex: number): string[] {
   return [
     '-drive', `file=${escapeOptValue(iso)},format=raw,if=none,id=cd0,media=cdrom,readonly=on`,
@@ -254,6 +269,7 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...sizingArgs(spec),
     ...firmwareArgs(spec, r),
     ...sourceArgs(spec, r, machine),
+    ...extraDiskArgs(spec, r, machine),
     ...chardevArgs(spec, r, machine),
     ...networkArgs(spec, r, machine),
     ...rngArgs(machine),

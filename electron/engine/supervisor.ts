@@ -917,6 +917,11 @@ export class Supervisor {
     return this.stopRequested;
   }
 
+  /** A QMP command on this VM's QEMU (for disk, media and snapshot jobs); QMP_ERROR when there is none. */
+  qmpExecute<T = unknown>(command: string, args?: object, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.requireQmp().execute<T>(command, args, opts);
+  }
+
   private requireQmp(): QmpClient {
     if (!this.qmp) throw new FlotillaError('QMP_ERROR', `QEMU of ${this.spec.name} is not answering on QMP`);
     return this.qmp;

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Progress, VmInfo } from '../../../shared/contract';
 import type { VmSpec } from '../../../shared/spec';
+import type { VmState } from '../../../shared/state';
 import type { HomeLayout } from '../paths';
 import type { VmStore } from '../vm-store';
 import type { TempJournal } from './temp-journal';
@@ -20,6 +21,13 @@ export interface OpsContext {
   /** throws INVALID_STATE (naming `doing`) unless the VM is stopped or crashed; call inside runExclusive */
   requireStopped(id: string, doing: string): void;
   progress(id: string, p: Progress | null): void;
+  /** the VM's state now */
+  state(id: string): VmState;
+  /** a QMP command on the VM's running QEMU */
+  qmp<T = unknown>(id: string, command: string, args?: object, opts?: { timeoutMs?: number }): Promise<T>;
+  info(id: string): VmInfo;
+  /** tell every client the VM changed (after a spec change) */
+  changed(id: string): void;
   /** a VM that store.create just committed: supervise it, announce it, start it if asked */
   added(spec: VmSpec, start: boolean): Promise<VmInfo>;
 }
