@@ -3,4 +3,4 @@
 #   runtime: QEMU, qemu-img, OVMF (UEFI), apt-utils to fetch the default guest's Debian packages; util-linux for setpriv (long qemu-img jobs die with the engine)
 #   tests:   Debian's Chromium (Playwright drives it), tools that make the test images
 FLOTILLA_RUNTIME_PKGS="qemu-system-x86 qemu-utils ovmf util-linux"
-FLOTILLA_TEST_PKGS="chromium xorriso grub-pc-bin grub-common mtools grub-efi-amd64-bin debian-installer-12-netboot-amd64"
+FLOTILLA_TEST_PKGS="chromium busybox xorriso grub-pc-bin grub-common mtools grub-efi-amd64-bin debian-installer-12-netboot-amd64"

@@ -34,8 +34,8 @@ export function assertNoLinkedClones(store: VmStore, id: string, doing: string):
   );
 }
 
-export async function cloneVm(ctx: OpsContext, id: string, name: string, linked: boolean, start: boolean, signal?: AbortSignal): Promise<VmInfo> {
-  const spec = await ctx.runExclusive(id, async () => {
+export async function cloneVm(ctx: OpsContext, id: string, name: string, linked: boolean, start: boolean): Promise<VmInfo> {
+  const spec = await ctx.runJob(id, 'clone', async (signal, progress) => {
     ctx.requireStopped(id, 'cloning it');
     const src = ctx.store.get(id);
     if (src.source.kind === 'disk' && src.source.mode === 'reference') {
@@ -55,7 +55,7 @@ export async function cloneVm(ctx: OpsContext, id: string, name: string, linked:
     config.forwards = config.forwards.map(({ hostPort: _pinned, ...f }) => f);
     return ctx.store.create(config, {
       beforeCommit: async (s, staging) => {
-        const report = (pct: number | null, message: string): void => ctx.progress(s.id, { op: 'clone', percent: pct, message });
+        const report = (pct: number | null, message: string): void => progress({ op: 'clone', percent: pct, message });
         let before = 0;
         for (const [i, d] of src.disks.entries()) {
           const from = join(srcDir, d);
@@ -67,7 +67,7 @@ export async function cloneVm(ctx: OpsContext, id: string, name: string, linked:
             await qemuImgConvert(from, join(staging, d), {
               outFormat: 'qcow2',
               srcFormat: 'qcow2',
-              ...(signal ? { signal } : {}),
+              signal,
               onProgress: (p) => report(Math.floor((before + (share * p) / 100) * 100), `copying ${d}`),
             });
             before += share;
@@ -81,6 +81,5 @@ export async function cloneVm(ctx: OpsContext, id: string, name: string, linked:
       },
     });
   });
-  ctx.progress(spec.id, null);
   return ctx.added(spec, start);
 }

@@ -57,7 +57,7 @@ export async function listDisks(ctx: OpsContext, id: string): Promise<DiskInfo[]
 }
 
 export async function resizeDisk(ctx: OpsContext, id: string, disk: string | undefined, sizeGiB: number): Promise<DiskInfo> {
-  return ctx.runExclusive(id, async () => {
+  return ctx.runJob(id, 'disk-resize', async () => {
     const spec = ctx.store.get(id);
     const name = diskName(spec, disk);
     assertNoLinkedClones(ctx.store, id, 'resize the disk of');
@@ -91,7 +91,7 @@ export async function resizeDisk(ctx: OpsContext, id: string, disk: string | und
 }
 
 export async function addDisk(ctx: OpsContext, id: string, sizeGiB: number): Promise<VmInfo> {
-  await ctx.runExclusive(id, async () => {
+  await ctx.runJob(id, 'disk-add', async () => {
     ctx.requireStopped(id, 'adding a disk');
     const spec = ctx.store.get(id);
     const dir = ctx.layout.vmDir(id);

@@ -1,8 +1,7 @@
 // What the long VM operations (export, import, clone) need from the engine, as one small interface,
 // so they live outside engine.ts and their tests can hand in a real store with a plain runner.
-// Each operation is a function of (context, request, signal): `signal` cancels it, and progress
-// goes out through ctx.progress. Until the per-VM job queue exists, runExclusive is the engine's
-// per-VM mutex (the one start/stop take), so no start can slip in while a VM's disks are read.
+// Each operation on an existing VM runs as a long job in that VM's queue (vm-job-queue.ts): its
+// guards are checked inside the job, its progress shows on the VM's tile, and it can be cancelled.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Progress, VmInfo } from '../../../shared/contract';
 import type { VmSpec } from '../../../shared/spec';
@@ -16,10 +15,14 @@ export interface OpsContext {
   store: VmStore;
   journal: TempJournal;
   engineVersion: string;
-  /** run `fn` while holding the VM's lock (no start, stop or other job meanwhile) */
-  runExclusive<T>(id: string, fn: () => Promise<T>): Promise<T>;
-  /** throws INVALID_STATE (naming `doing`) unless the VM is stopped or crashed; call inside runExclusive */
+  /**
+   * Run `fn` as a long job in the VM's job queue: no start, stop or other job runs meanwhile;
+   * `progress` shows on the VM's tile; `signal` aborts when the user cancels or force-stops.
+   */
+  runJob<T>(id: string, kind: string, fn: (signal: AbortSignal, progress: (p: Progress | null) => void) => Promise<T>): Promise<T>;
+  /** throws INVALID_STATE (naming `doing`) unless the VM is stopped or crashed; call inside runJob */
   requireStopped(id: string, doing: string): void;
+  /** progress of work that is not (yet) a VM's job: an import */
   progress(id: string, p: Progress | null): void;
   /** the VM's state now */
   state(id: string): VmState;

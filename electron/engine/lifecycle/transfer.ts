@@ -44,9 +44,9 @@ function referencedDisk(spec: VmSpec): string | undefined {
   return undefined;
 }
 
-export async function exportVm(ctx: OpsContext, id: string, dest: string, force: boolean, signal?: AbortSignal): Promise<ExportResult> {
+export async function exportVm(ctx: OpsContext, id: string, dest: string, force: boolean): Promise<ExportResult> {
   await checkDestination(dest, force);
-  return ctx.runExclusive(id, async () => {
+  return ctx.runJob(id, 'export', async (signal, progress) => {
     ctx.requireStopped(id, 'exporting it');
     const spec = ctx.store.get(id);
     const ref = referencedDisk(spec);
@@ -57,7 +57,7 @@ export async function exportVm(ctx: OpsContext, id: string, dest: string, force:
     const temps: string[] = [];
     const tmp = join(dirname(dest), partialNameFor(dest));
     const untrack = await ctx.journal.track(tmp);
-    const report = (pct: number, message: string): void => ctx.progress(id, { op: 'export', percent: pct, message });
+    const report = (pct: number, message: string): void => progress({ op: 'export', percent: pct, message });
     try {
       const files: ArchiveSource[] = [];
       for (const d of spec.disks) {
@@ -67,7 +67,7 @@ export async function exportVm(ctx: OpsContext, id: string, dest: string, force:
           const flat = join(vmDir, `.export-${randomBytes(4).toString('hex')}-${d}${TMP_SUFFIX}`);
           temps.push(flat);
           report(0, `flattening ${d}`);
-          await qemuImgConvert(path, flat, { outFormat: 'qcow2', ...(signal ? { signal } : {}), onProgress: (p) => report(p, `flattening ${d}`) });
+          await qemuImgConvert(path, flat, { outFormat: 'qcow2', signal, onProgress: (p) => report(p, `flattening ${d}`) });
           path = flat;
         }
         files.push({ entry: `disks/${d}`, role: 'disk', path });
@@ -78,7 +78,7 @@ export async function exportVm(ctx: OpsContext, id: string, dest: string, force:
       const bytes = await writeArchive(
         tmp,
         { spec, files, engineVersion: ctx.engineVersion },
-        { ...(signal ? { signal } : {}), onProgress: (p) => report(percentOf(p.done, p.total), `exporting to ${basename(dest)}`) },
+        { signal, onProgress: (p) => report(percentOf(p.done, p.total), `exporting to ${basename(dest)}`) },
       );
       if (force) await rename(tmp, dest);
       else {
@@ -94,7 +94,6 @@ export async function exportVm(ctx: OpsContext, id: string, dest: string, force:
       await rm(tmp, { force: true });
       await untrack();
       for (const t of temps) await rm(t, { force: true });
-      ctx.progress(id, null);
     }
   });
 }
@@ -138,6 +137,7 @@ async function configFromArchive(file: string, raw: unknown, name: string | unde
   return { config, disks: spec.disks };
 }
 
+/** Not a job of any VM (there is none yet): it runs to the end or fails; a killed engine's staging dir is swept. */
 export async function importVm(ctx: OpsContext, file: string, name: string | undefined, start: boolean, signal?: AbortSignal): Promise<VmInfo> {
   await assertReadableFile(file);
   const head = await readArchive(file, signal ? { signal } : {});
