@@ -93,6 +93,36 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     await client.call('vm.delete', { id: copy.id });
   }, 400_000);
 
+  it('a cancelled export or full clone leaves nothing behind and the VM as it was', async () => {
+    // a disk with 96 MiB of random data, so the jobs last long enough to be cancelled midway
+    const raw = join(work, 'big.raw');
+    await run('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', 'count=96', 'status=none']);
+    const big = await client.call('vm.create', { config: { name: 'big', source: { kind: 'disk', path: raw, mode: 'copy' }, memoryMiB: 64 } });
+    await rm(raw);
+    const sum = await sha(diskOf(big));
+    const cancelOnFirstProgress = (op: string): (() => void) =>
+      client.on('vm.progress', (p) => {
+        if (p.id === big.id && p.progress?.op === op) void client.call('vm.cancelJob', { id: big.id });
+      });
+    let off = cancelOnFirstProgress('export');
+    const file = join(work, 'big.flotilla');
+    await expect(client.call('vm.export', { id: big.id, path: file })).rejects.toMatchObject({ code: 'CANCELLED' });
+    off();
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+    expect((await readdir(work)).filter((n) => n.includes('flotilla-partial'))).toEqual([]);
+    expect(await readdir(join(home, 'partials'))).toEqual([]);
+
+    off = cancelOnFirstProgress('clone');
+    const vmsBefore = await vmsDir();
+    await expect(client.call('vm.clone', { id: big.id, name: 'big2' })).rejects.toMatchObject({ code: 'CANCELLED' });
+    off();
+    expect(await vmsDir()).toEqual(vmsBefore);
+    expect((await client.call('vm.get', { id: big.id })).progress).toBeNull();
+    expect(await sha(diskOf(big))).toBe(sum);
+    expect(await client.call('vm.cancelJob', { id: big.id })).toEqual({ cancelled: false });
+    await client.call('vm.delete', { id: big.id });
+  }, 300_000);
+
   it('refuses broken and hostile archives with a clear error and creates nothing', async () => {
     const good = join(work, 'good.flotilla');
     await client.call('vm.export', { id: src.id, path: good, force: true });

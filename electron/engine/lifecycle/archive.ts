@@ -127,9 +127,12 @@ export async function writeArchive(
   // opened here, exclusively, so an existing file is an error before any work starts
   const handle = await open(out, 'wx', 0o600);
   const tarball = pack();
-  const written = pipeline(tarball, createWriteStream('', { fd: handle }), o.signal ? { signal: o.signal } : {});
+  // no signal here: pipeline's abort destroys tar-stream's (streamx) stream with an error nobody
+  // listens to; the loop below checks the signal at every chunk and tears down itself
+  const written = pipeline(tarball, createWriteStream('', { fd: handle }));
   // a failure of the file side must not leave the entry writers below waiting forever
   written.catch(() => tarball.destroy());
+  tarball.on('error', () => undefined); // it also rejects `written` and the entry callbacks
   const header = (name: string, size: number): Partial<Header> & { name: string } => ({ name, size, mode: 0o600, mtime, type: 'file' });
   const addJson = (name: string, value: unknown): Promise<void> => {
     const buf = Buffer.from(JSON.stringify(value, null, 2) + '\n');
@@ -145,13 +148,15 @@ export async function writeArchive(
       let entryDone!: () => void;
       let entryFailed!: (e: Error) => void;
       const finished = new Promise<void>((res, rej) => ((entryDone = res), (entryFailed = rej)));
+      // the entry can fail while the loop below waits (cancel, a write error): awaited at its end
+      finished.catch(() => undefined);
       const sink = tarball.entry(header(f.entry, sizes[i]!), (err) => (err ? entryFailed(err) : entryDone()));
       // read exactly the size recorded in the manifest: a file that grew would otherwise break the entry
       const chunks: AsyncIterable<Buffer> = sizes[i] === 0 ? (async function* () {})() : createReadStream(f.path, { start: 0, end: sizes[i]! - 1 });
       for await (const chunk of chunks) {
         checkAborted(o.signal);
         hash.update(chunk);
-        if (!sink.write(chunk)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
+        if (!sink.write(chunk)) await Promise.race([once(sink as unknown as NodeJS.EventEmitter, 'drain'), finished]);
         done += chunk.length;
         o.onProgress?.({ done, total });
       }
