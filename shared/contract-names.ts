@@ -37,6 +37,8 @@ export const METHOD_NAME_LIST = [
   'vm.import',
   'vm.clone',
   'vm.cancelJob',
+  'media.insert',
+  'media.eject',
   'disk.list',
   'disk.resize',
   'disk.add',

@@ -259,6 +259,9 @@ export const Methods = {
   'vm.clone': z.object({ ...vmRef, name: vmName, linked: z.boolean().default(false), start: z.boolean().default(false) }).strict(),
   /** Cancel the VM's running long job (export, clone, resize…); `cancelled` false when none runs. */
   'vm.cancelJob': idReq,
+  /** Put an ISO in the VM's CD drive, running (QMP) or stopped (spec); the next boot keeps it. */
+  'media.insert': z.object({ ...vmRef, path: hostPath }).strict(),
+  'media.eject': idReq,
   'disk.list': idReq,
   /** Grow a disk (default: the first) to sizeGiB, running (QMP block_resize) or stopped (qemu-img resize); never shrinks. */
   'disk.resize': z.object({ ...vmRef, disk: diskFileName.optional(), sizeGiB: z.number().int().min(1).max(4096) }).strict(),
@@ -309,6 +312,8 @@ export interface MethodResults {
   'vm.import': VmInfo;
   'vm.clone': VmInfo;
   'vm.cancelJob': { cancelled: boolean };
+  'media.insert': VmInfo;
+  'media.eject': VmInfo;
   'disk.list': DiskInfo[];
   'disk.resize': DiskInfo;
   'disk.add': VmInfo;

@@ -43,6 +43,8 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'vm.import': { path: '/tmp/web.flotilla', name: 'web2' },
   'vm.clone': { id: ID, name: 'web2', linked: true },
   'vm.cancelJob': { id: ID },
+  'media.insert': { id: ID, path: '/isos/debian.iso' },
+  'media.eject': { id: ID },
   'disk.list': { id: ID },
   'disk.resize': { id: ID, sizeGiB: 20 },
   'disk.add': { id: ID, sizeGiB: 4 },

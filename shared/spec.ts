@@ -117,6 +117,11 @@ export const vmSpecSchema = vmConfigSchema
     mac: macSchema.optional(),
     /** the SMBIOS system UUID; each VM (clones and imports too) gets its own */
     uuid: z.string().uuid().optional(),
+    /**
+     * The CD drive's medium (`flotilla media insert|eject`): an ISO path, or null for an empty drive.
+     * Absent: an ISO VM's drive holds its source ISO; other VMs have no drive.
+     */
+    cdrom: hostPath.nullable().optional(),
     /** a linked clone: its first disk is a qcow2 overlay backed by this VM's first disk */
     linkedFrom: vmIdSchema.optional(),
   })

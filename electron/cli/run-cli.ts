@@ -38,6 +38,7 @@ export const USAGE = `usage: flotilla COMMAND [options]
   disk list NAME [--json]                    the VM's own disks and their sizes
   disk resize NAME GIB [--disk FILE]         grow a disk, running or stopped (never shrinks)
   disk add NAME GIB [--json]                 add a blank disk to a stopped VM
+  media insert NAME ISO | media eject NAME   change the CD, running or stopped
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
 
@@ -139,6 +140,7 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     restart: { kind: 'string' },
   },
   disk: { ...JSON_OPT, disk: { kind: 'string' } },
+  media: JSON_OPT,
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
 };
@@ -201,7 +203,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -226,6 +228,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     if (command === 'export' || command === 'import' || command === 'clone') return await transferCommand(command, name!, second, o, json, session, io);
     if (command === 'set') return await setCommand(name, o, json, session, io);
     if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
+    if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();
@@ -384,6 +387,25 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
     return 0;
   }
   throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk list|resize|add NAME [GIB]');
+}
+
+async function mediaCommand(pos: string[], json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const [sub, vmName, iso] = pos;
+  if (sub === 'insert' && iso) {
+    const vm = await s.find(vmName);
+    const after = await s.call('media.insert', { id: vm.id, path: absPath(iso) });
+    if (json) printJson(io, after);
+    else io.out(`${after.name}: inserted ${absPath(iso)}\n`);
+    return 0;
+  }
+  if (sub === 'eject' && vmName && !iso) {
+    const vm = await s.find(vmName);
+    const after = await s.call('media.eject', { id: vm.id });
+    if (json) printJson(io, after);
+    else io.out(`${after.name}: ejected the CD\n`);
+    return 0;
+  }
+  throw new FlotillaError('BAD_REQUEST', 'usage: flotilla media insert NAME ISO | flotilla media eject NAME');
 }
 
 /** export / import / clone: long jobs whose progress goes to stderr (one line per 10 %). */

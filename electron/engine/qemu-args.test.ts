@@ -98,7 +98,7 @@ describe('buildQemuArgs: sources', () => {
         ['-drive', `file=${VMDIR}/disk.qcow2,format=qcow2,if=none,id=disk0,cache=writeback,discard=unmap`],
         ['-device', 'virtio-blk-pci,drive=disk0,bootindex=0'],
         ['-drive', 'file=/isos/a,,b.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on'],
-        ['-device', 'ide-cd,drive=cd0,bus=ide.0,bootindex=1'],
+        ['-device', 'ide-cd,drive=cd0,bus=ide.0,id=cdrom0,bootindex=1'],
       ],
       absent: ['-kernel'],
     },

@@ -149,11 +149,29 @@ function extraDiskArgs(spec: VmSpec, r: QemuResources, machine: string): string[
     });
 }
 
-function cdromArgs(iso: string, bootindex: number): string[] {
+/** qdev id of the CD drive: QMP blockdev-change-medium / eject address it by this */
+export const CDROM_QDEV_ID = 'cdrom0';
+
+/** What the CD drive holds: an ISO path, null (an empty drive), or undefined (no drive). */
+export function cdromMedium(spec: VmSpec): string | null | undefined {
+  if (spec.cdrom !== undefined) return spec.cdrom;
+  return spec.source.kind === 'iso' ? spec.source.path : undefined;
+}
+
+function cdromArgs(iso: string | null, bootindex: number | null): string[] {
   return [
-    '-drive', `file=${escapeOptValue(iso)},format=raw,if=none,id=cd0,media=cdrom,readonly=on`,
-    '-device', `ide-cd,drive=cd0,bus=ide.0,bootindex=${bootindex}`,
+    '-drive', `${iso === null ? '' : `file=${escapeOptValue(iso)},format=raw,`}if=none,id=cd0,media=cdrom,readonly=on`,
+    '-device', `ide-cd,drive=cd0,bus=ide.0,id=${CDROM_QDEV_ID}${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
   ];
+}
+
+/** The CD drive, where the VM has one (a microvm has no IDE bus). */
+function mediaArgs(spec: VmSpec, machine: string): string[] {
+  const medium = cdromMedium(spec);
+  if (medium === undefined || machine.startsWith('microvm')) return [];
+  // an ISO VM's CD boots after the (blank, then installed) disk; kernel boots use no bootindex
+  const boot = spec.source.kind === 'iso' || spec.source.kind === 'disk' ? 1 : null;
+  return cdromArgs(medium, boot);
 }
 
 function kernelArgs(kernel: string, initrd: string | undefined, append: string | undefined): string[] {
@@ -184,7 +202,7 @@ function sourceArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
       return kernelArgs(g.kernel, g.initrd, g.append);
     }
     case 'iso':
-      return [...diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine), ...cdromArgs(src.path, 1)];
+      return diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine);
     case 'disk':
       return src.mode === 'copy'
         ? diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine)
@@ -270,6 +288,7 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...firmwareArgs(spec, r),
     ...sourceArgs(spec, r, machine),
     ...extraDiskArgs(spec, r, machine),
+    ...mediaArgs(spec, machine),
     ...chardevArgs(spec, r, machine),
     ...networkArgs(spec, r, machine),
     ...rngArgs(machine),

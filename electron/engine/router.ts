@@ -92,6 +92,18 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       return v.clone(p.name, { linked: p.linked, start: p.start });
     },
     'vm.cancelJob': (p) => ({ cancelled: vm(p).cancelJob?.() ?? false }),
+    'media.insert': async (p) => {
+      const v = vm(p);
+      if (!v.changeMedia) throw unsupported('changing the CD', host(p).id);
+      await v.changeMedia(p.path);
+      return info(p);
+    },
+    'media.eject': async (p) => {
+      const v = vm(p);
+      if (!v.changeMedia) throw unsupported('changing the CD', host(p).id);
+      await v.changeMedia(null);
+      return info(p);
+    },
     'disk.list': (p) => {
       const v = vm(p);
       if (!v.disks) throw unsupported('disk management', host(p).id);

@@ -144,6 +144,11 @@ export class VmStore {
     });
   }
 
+  /** The CD drive's medium (an ISO path, or null for an empty drive). */
+  setMedia(id: string, cdrom: string | null): Promise<VmSpec> {
+    return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), cdrom })));
+  }
+
   setDisks(id: string, disks: string[]): Promise<VmSpec> {
     return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), disks })));
   }

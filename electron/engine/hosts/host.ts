@@ -52,6 +52,8 @@ export interface VmHandle {
   resizeDisk?(disk: string | undefined, sizeGiB: number): Promise<DiskInfo>;
   /** add a blank disk to the stopped VM (caps.disks) */
   addDisk?(sizeGiB: number): Promise<void>;
+  /** put an ISO in the CD drive, or eject it (null); running or stopped (caps.media) */
+  changeMedia?(iso: string | null): Promise<void>;
   /** cancel the VM's running long job; false when there is none */
   cancelJob?(): boolean;
 }

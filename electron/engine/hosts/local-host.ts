@@ -22,6 +22,7 @@ import { VmStore } from '../vm-store';
 import { assertNoLinkedClones, cloneVm } from '../lifecycle/clone';
 import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
 import type { OpsContext } from '../lifecycle/ops-context';
+import { ejectMedia, insertMedia } from '../lifecycle/media';
 import { TempJournal } from '../lifecycle/temp-journal';
 import { exportVm, importVm } from '../lifecycle/transfer';
 import { capsOf, type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
@@ -40,7 +41,7 @@ export interface LocalHostOptions {
 }
 
 /** What a local VM can do today (snapshots, shares and media come with the rest of issue 12). */
-const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks']);
+const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media']);
 
 export class LocalHost implements Host {
   readonly id = LOCAL_HOST;
@@ -272,6 +273,7 @@ export class LocalHost implements Host {
       disks: () => listDisks(this.ops, id),
       resizeDisk: (disk, sizeGiB) => resizeDisk(this.ops, id, disk, sizeGiB),
       addDisk: async (sizeGiB) => void (await addDisk(this.ops, id, sizeGiB)),
+      changeMedia: async (iso) => void (await (iso === null ? ejectMedia(this.ops, id) : insertMedia(this.ops, id, iso))),
       cancelJob: () => sup.cancelJob(),
     };
   }
