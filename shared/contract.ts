@@ -39,7 +39,7 @@ export interface DiskCheck {
 }
 
 export interface Progress {
-  op: 'disk-create' | 'disk-import' | 'image-build' | 'export' | 'import' | 'clone';
+  op: 'disk-create' | 'disk-import' | 'image-build' | 'export' | 'import' | 'clone' | 'snapshot';
   /** a long job the user may cancel (vm.cancelJob) */
   cancellable?: boolean;
   /** 0..100, or null when indeterminate */
@@ -169,6 +169,16 @@ export interface ExportResult {
   formatVersion: number;
 }
 
+/** One snapshot of a VM (internal qcow2 snapshot). */
+export interface SnapshotInfo {
+  name: string;
+  createdAt: string;
+  /** bytes of saved RAM/device state; 0 for a disk-only snapshot */
+  vmStateBytes: number;
+  /** revert of a running VM needs it */
+  includesRam: boolean;
+}
+
 /** One of a VM's own disks. */
 export interface DiskInfo {
   /** file name in the VM's directory, e.g. disk.qcow2, extra-1.qcow2 */
@@ -262,6 +272,12 @@ export const Methods = {
   /** Put an ISO in the VM's CD drive, running (QMP) or stopped (spec); the next boot keeps it. */
   'media.insert': z.object({ ...vmRef, path: hostPath }).strict(),
   'media.eject': idReq,
+  'snapshot.list': idReq,
+  /** With RAM when the VM runs (unless diskOnly); a stopped VM's snapshot holds its disks. */
+  'snapshot.create': z.object({ ...vmRef, name: z.string().min(1).max(200).optional(), diskOnly: z.boolean().default(false) }).strict(),
+  /** A running VM goes on running in the saved state (its clock set from the host); a stopped one stays stopped. */
+  'snapshot.revert': z.object({ ...vmRef, name: z.string().min(1).max(200) }).strict(),
+  'snapshot.delete': z.object({ ...vmRef, name: z.string().min(1).max(200) }).strict(),
   'disk.list': idReq,
   /** Grow a disk (default: the first) to sizeGiB, running (QMP block_resize) or stopped (qemu-img resize); never shrinks. */
   'disk.resize': z.object({ ...vmRef, disk: diskFileName.optional(), sizeGiB: z.number().int().min(1).max(4096) }).strict(),
@@ -314,6 +330,10 @@ export interface MethodResults {
   'vm.cancelJob': { cancelled: boolean };
   'media.insert': VmInfo;
   'media.eject': VmInfo;
+  'snapshot.list': SnapshotInfo[];
+  'snapshot.create': SnapshotInfo;
+  'snapshot.revert': VmInfo;
+  'snapshot.delete': { name: string };
   'disk.list': DiskInfo[];
   'disk.resize': DiskInfo;
   'disk.add': VmInfo;

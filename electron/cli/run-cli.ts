@@ -39,6 +39,9 @@ export const USAGE = `usage: flotilla COMMAND [options]
   disk resize NAME GIB [--disk FILE]         grow a disk, running or stopped (never shrinks)
   disk add NAME GIB [--json]                 add a blank disk to a stopped VM
   media insert NAME ISO | media eject NAME   change the CD, running or stopped
+  snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]
+  snapshot revert NAME SNAP | snapshot rm NAME SNAP
+                                             snapshots (with RAM while running)
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
 
@@ -141,6 +144,7 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   },
   disk: { ...JSON_OPT, disk: { kind: 'string' } },
   media: JSON_OPT,
+  snapshot: { ...JSON_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
 };
@@ -203,7 +207,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -229,6 +233,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     if (command === 'set') return await setCommand(name, o, json, session, io);
     if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
     if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
+    if (command === 'snapshot') return await snapshotCommand(a.positionals, o, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();
@@ -387,6 +392,38 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
     return 0;
   }
   throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk list|resize|add NAME [GIB]');
+}
+
+async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const [sub, vmName, snap] = pos;
+  const usage = 'usage: flotilla snapshot create NAME [SNAP] [--disk-only] | list NAME | revert NAME SNAP | rm NAME SNAP';
+  if (!vmName) throw new FlotillaError('BAD_REQUEST', usage);
+  if (sub === 'create') {
+    const vm = await s.find(vmName);
+    const r = await s.call('snapshot.create', { id: vm.id, ...(snap ? { name: snap } : {}), diskOnly: o['disk-only'] === true });
+    if (json) printJson(io, r);
+    else io.out(`${vm.name}: snapshot ${r.name} taken${r.includesRam ? ' (with RAM)' : ' (disks only)'}\n`);
+    return 0;
+  }
+  if (sub === 'list' && !snap) {
+    const vm = await s.find(vmName);
+    const list = await s.call('snapshot.list', { id: vm.id });
+    if (json) printJson(io, list);
+    else io.out(list.length === 0 ? `${vm.name} has no snapshots\n` : `NAME\tTAKEN\tRAM\n${list.map((x) => `${x.name}\t${x.createdAt}\t${x.includesRam ? `${Math.round(x.vmStateBytes / 2 ** 20)} MiB` : 'no'}\n`).join('')}`);
+    return 0;
+  }
+  if ((sub === 'revert' || sub === 'rm') && snap) {
+    const vm = await s.find(vmName);
+    if (sub === 'revert') {
+      const after = await s.call('snapshot.revert', { id: vm.id, name: snap });
+      io.out(`${after.name}: reverted to ${snap}; it is ${after.state}\n`);
+    } else {
+      await s.call('snapshot.delete', { id: vm.id, name: snap });
+      io.out(`${vm.name}: deleted snapshot ${snap}\n`);
+    }
+    return 0;
+  }
+  throw new FlotillaError('BAD_REQUEST', usage);
 }
 
 async function mediaCommand(pos: string[], json: boolean, s: CliSession, io: CliIo): Promise<number> {

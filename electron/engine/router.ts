@@ -104,6 +104,28 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       await v.changeMedia(null);
       return info(p);
     },
+    'snapshot.list': (p) => {
+      const v = vm(p);
+      if (!v.snapshots) throw unsupported('snapshots', host(p).id);
+      return v.snapshots();
+    },
+    'snapshot.create': (p) => {
+      const v = vm(p);
+      if (!v.snapshotCreate) throw unsupported('snapshots', host(p).id);
+      return v.snapshotCreate(p.name, { diskOnly: p.diskOnly });
+    },
+    'snapshot.revert': async (p) => {
+      const v = vm(p);
+      if (!v.snapshotRevert) throw unsupported('snapshots', host(p).id);
+      await v.snapshotRevert(p.name);
+      return info(p);
+    },
+    'snapshot.delete': async (p) => {
+      const v = vm(p);
+      if (!v.snapshotDelete) throw unsupported('snapshots', host(p).id);
+      await v.snapshotDelete(p.name);
+      return { name: p.name };
+    },
     'disk.list': (p) => {
       const v = vm(p);
       if (!v.disks) throw unsupported('disk management', host(p).id);

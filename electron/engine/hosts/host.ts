@@ -3,7 +3,7 @@
 // reaches VMs only through this interface, so a new kind of host is one class and one
 // `registry.add()`. A host that lacks an operation throws `unsupported()`, never half-works
 // (as Multipass's backends and lima's drivers do), and says so up front in each VmInfo.caps.
-import type { DiskInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, VmInfo } from '../../../shared/contract';
+import type { DiskInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, VmInfo } from '../../../shared/contract';
 import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
@@ -54,6 +54,11 @@ export interface VmHandle {
   addDisk?(sizeGiB: number): Promise<void>;
   /** put an ISO in the CD drive, or eject it (null); running or stopped (caps.media) */
   changeMedia?(iso: string | null): Promise<void>;
+  /** snapshots (caps.snapshots): list, create (with RAM when running, unless diskOnly), revert, delete */
+  snapshots?(): Promise<SnapshotInfo[]>;
+  snapshotCreate?(name: string | undefined, opts: { diskOnly: boolean }): Promise<SnapshotInfo>;
+  snapshotRevert?(name: string): Promise<void>;
+  snapshotDelete?(name: string): Promise<void>;
   /** cancel the VM's running long job; false when there is none */
   cancelJob?(): boolean;
 }

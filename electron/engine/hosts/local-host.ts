@@ -23,6 +23,7 @@ import { assertNoLinkedClones, cloneVm } from '../lifecycle/clone';
 import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
 import type { OpsContext } from '../lifecycle/ops-context';
 import { ejectMedia, insertMedia } from '../lifecycle/media';
+import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from '../lifecycle/snapshots';
 import { TempJournal } from '../lifecycle/temp-journal';
 import { exportVm, importVm } from '../lifecycle/transfer';
 import { capsOf, type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
@@ -41,7 +42,7 @@ export interface LocalHostOptions {
 }
 
 /** What a local VM can do today (snapshots, shares and media come with the rest of issue 12). */
-const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media']);
+const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media', 'snapshots']);
 
 export class LocalHost implements Host {
   readonly id = LOCAL_HOST;
@@ -79,6 +80,7 @@ export class LocalHost implements Host {
       qmp: (id, command, args, o) => this.supervisor(id).requireQmp().execute(command, args, o),
       changed: (id) => this.vmChanged(id),
       info: (id) => this.get(id),
+      agentExec: async (id, command) => (await this.supervisor(id).agentClient(5000)).exec(command, { timeoutMs: 10_000 }),
       added: async (spec, start) => {
         const sup = this.addSupervisor(spec.id);
         await sup.init();
@@ -274,6 +276,10 @@ export class LocalHost implements Host {
       resizeDisk: (disk, sizeGiB) => resizeDisk(this.ops, id, disk, sizeGiB),
       addDisk: async (sizeGiB) => void (await addDisk(this.ops, id, sizeGiB)),
       changeMedia: async (iso) => void (await (iso === null ? ejectMedia(this.ops, id) : insertMedia(this.ops, id, iso))),
+      snapshots: () => listSnapshots(this.ops, id),
+      snapshotCreate: (name, o) => createSnapshot(this.ops, id, name, o.diskOnly),
+      snapshotRevert: (name) => revertSnapshot(this.ops, id, name),
+      snapshotDelete: (name) => deleteSnapshot(this.ops, id, name),
       cancelJob: () => sup.cancelJob(),
     };
   }

@@ -29,6 +29,8 @@ export interface OpsContext {
   /** a QMP command on the VM's running QEMU */
   qmp<T = unknown>(id: string, command: string, args?: object, opts?: { timeoutMs?: number }): Promise<T>;
   info(id: string): VmInfo;
+  /** run a command in the guest through its agent (throws when the agent is not there) */
+  agentExec(id: string, command: string[]): Promise<unknown>;
   /** tell every client the VM changed (after a spec change) */
   changed(id: string): void;
   /** a VM that store.create just committed: supervise it, announce it, start it if asked */

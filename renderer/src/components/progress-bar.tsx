@@ -9,6 +9,7 @@ const OP_TEXT: Record<Progress['op'], string> = {
   export: 'Exporting',
   import: 'Importing',
   clone: 'Cloning',
+  snapshot: 'Snapshot',
 };
 
 export function ProgressBar({ progress }: { progress: Progress }): ReactElement {
