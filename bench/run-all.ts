@@ -3,7 +3,7 @@
 // measure. Engine and raw QEMU runs alternate so both see the same machine; the engine runs
 // in its own process (`flotilla serve`) and is driven over the headless WebSocket.
 //
-// Env: BENCH_RUNS (default 5) scales every count; BENCH_ONLY=boot,start,storm,console,echo,tiles
+// Env: BENCH_RUNS (default 5) scales every count; BENCH_ONLY=boot,start,storm,console,echo,tiles,lifecycle
 // runs a subset and writes to the temp dir instead of bench/results.
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +38,7 @@ import { startEngineProcess, type EngineProcess } from './lib/engine-process';
 import { benchBootBefore } from './lib/boot-before';
 import { bootBreakdown, cpuMs, cpuSplitMs, type BootBreakdown } from './lib/boot-breakdown';
 import { figure, renderMarkdown, round, type Figure } from './lib/figures';
+import { benchLifecycle } from './lib/lifecycle-benches';
 import { benchTiles, tilesFigure } from './lib/tiles-bench';
 
 const root = resolve(__dirname, '..', '..');
@@ -353,6 +354,12 @@ async function main(): Promise<void> {
       }
     }
 
+    if (want('lifecycle')) {
+      engine ??= await startEngineProcess(root, home);
+      log('lifecycle: snapshot save/revert and full clone (bench/lib/lifecycle-benches.ts)');
+      figures.push(...(await benchLifecycle(engine.api, RUNS, log)));
+    }
+
     if (engine) {
       for (const v of await engine.api.invoke('vm.list', {})) await stopAndWait(engine.api, v.id);
       await engine.close();
@@ -382,7 +389,7 @@ async function main(): Promise<void> {
   const boot = figures.find((f) => f.key === 'defaultBootMs');
   const start = figures.find((f) => f.key === 'startOverheadRatio');
   if (boot && start) boot.detail.engineArgsRawBootMs = start.detail.rawMs;
-  const order = ['startOverheadRatio', 'defaultBootMs', 'stormRatio', 'engineRssPerVmMiB', 'qemuRssOverheadMiB', 'consoleThroughputMBps', 'echoLatencyRatio', 'tiles100P95FrameMs'];
+  const order = ['startOverheadRatio', 'defaultBootMs', 'stormRatio', 'engineRssPerVmMiB', 'qemuRssOverheadMiB', 'consoleThroughputMBps', 'echoLatencyRatio', 'tiles100P95FrameMs', 'snapshotSaveMs', 'snapshotRevertMs', 'cloneFullMsPerGiB'];
   figures.sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
   let qemuVersion = 'unknown';
   try {

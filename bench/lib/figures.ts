@@ -26,6 +26,9 @@ export const GOALS: Record<string, { unit: string; goal: Goal; what: string }> =
   qemuRssOverheadMiB: { unit: 'MiB', goal: { op: '<=', value: 48 }, what: 'per QEMU: PSS minus resident guest RAM' },
   consoleThroughputMBps: { unit: 'MB/s', goal: { op: '>=', value: 10 }, what: 'guest → its console (virtio hvc0) → headless WebSocket client' },
   echoLatencyRatio: { unit: '×', goal: { op: '<=', value: 1.5 }, what: 'keystroke → echo, headless ÷ raw chardev socket' },
+  snapshotSaveMs: { unit: 'ms', goal: { op: '<=', value: 3000 }, what: 'full snapshot (RAM + disk) of the running built-in Linux, 256 MiB' },
+  snapshotRevertMs: { unit: 'ms', goal: { op: '<=', value: 2000 }, what: 'revert of that snapshot, running → running' },
+  cloneFullMsPerGiB: { unit: 'ms/GiB', goal: { op: '<=', value: 10000 }, what: 'full clone (qemu-img convert) per GiB of data' },
   tiles100P95FrameMs: { unit: 'ms', goal: { op: '<=', value: 16 }, what: '100 tiles with 1 Hz stats in Chromium: p95 main-thread work per frame, over 60 Hz refreshes' },
 };
 
