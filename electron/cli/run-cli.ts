@@ -2,12 +2,17 @@
 // client of the running engine, or (when none runs) a short-lived engine of its own that
 // lets go of its VMs on exit (they keep running, detached, and are adopted later).
 // Errors are one line on stderr and exit code 1; --json prints the contract DTOs.
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
 import { FlotillaError, toWireError } from '../../shared/errors';
 import { dispatch } from '../../shared/rpc';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { flotillaHome } from '../engine/paths';
+import { SSH_PUBLIC_KEY_RE } from '../../shared/spec';
+import { sshArgs } from '../engine/builtin-vm';
 import { absPath, parseArgs, parseForward, parseSource, type OptionSpec } from './args';
 import { formatInfo, formatList, formatPorts } from './format';
 import { runServe } from './serve-command';
@@ -19,7 +24,7 @@ export const USAGE = `usage: flotilla COMMAND [options]
               [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]
               [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]
               [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]
-              [--start] [--json]
+              [--ssh-key FILE]... [--start] [--json]
   start NAME [--wait-agent] [--json]         boot a VM
   stop NAME [--force]                        ACPI powerdown, then quit/kill after a deadline
   restart|pause|resume NAME                  reset, pause or resume a running VM
@@ -42,6 +47,7 @@ export const USAGE = `usage: flotilla COMMAND [options]
   snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]
   snapshot revert NAME SNAP | snapshot rm NAME SNAP
                                              snapshots (with RAM while running)
+  ssh NAME [--identity FILE] [-- CMD...]     SSH into the built-in Linux (host key checked)
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
 
@@ -117,6 +123,7 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     forward: { kind: 'string', multi: true },
     restart: { kind: 'string' },
     'keep-running': { kind: 'bool' },
+    'ssh-key': { kind: 'string', multi: true },
     start: { kind: 'bool' },
   },
   start: { ...JSON_OPT, 'wait-agent': { kind: 'bool' } },
@@ -130,6 +137,7 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   logs: { serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
   exec: {},
   console: {},
+  ssh: { identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
   export: { force: { kind: 'bool' } },
   set: {
@@ -204,7 +212,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   const spec = COMMAND_OPTIONS[command];
   if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}; run \`flotilla help\``);
   const a = parseArgs(args, spec, command);
-  if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
+  if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
   const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3 };
@@ -220,6 +228,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   // validate before touching the engine, so a typo never starts one
   const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
   if (command === 'set') patchFromArgs(o);
+  if (createConfig && o['ssh-key'] !== undefined) createConfig.sshKeys = await readSshKeyFiles((o['ssh-key'] as string[]).map((f) => absPath(f)));
   if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
 
   const second = a.positionals[1];
@@ -325,6 +334,10 @@ async function runCommand(
     }
     case 'console':
       return consoleCommand(await s.find(name), s, io);
+    case 'ssh': {
+      const info = await s.call('vm.sshInfo', { id: (await s.find(name)).id });
+      return runSsh(sshArgs(info, { ...(o.identity !== undefined ? { identity: absPath(o.identity as string) } : {}), command: rest }));
+    }
     case 'image': {
       s.on('engine.progress', (p) => io.err(`${p.percent === null ? '' : `[${p.percent}%] `}${p.message ?? p.op}\n`));
       const r = await s.call('image.buildDefault', {});
@@ -354,7 +367,7 @@ export function patchFromArgs(o: Record<string, unknown>): Record<string, unknow
 async function setCommand(name: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
   const patch = patchFromArgs(o);
   const vm = await s.find(name);
-  const after = await s.call('vm.update', { id: vm.id, patch: patch as never });
+  const after = await s.call('vm.update', { host: vm.host, id: vm.id, patch: patch as never });
   if (json) printJson(io, after);
   else io.out(`updated ${after.name}\n`);
   return 0;
@@ -370,7 +383,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   const fmt = (b: number): string => `${(b / 2 ** 30).toFixed(2).replace(/\.00$/, '')} GiB`;
   if (sub === 'list') {
     const vm = await s.find(vmName);
-    const disks = await s.call('disk.list', { id: vm.id });
+    const disks = await s.call('disk.list', { host: vm.host, id: vm.id });
     if (json) printJson(io, disks);
     else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}\n`).join(''));
     return 0;
@@ -378,7 +391,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   if (sub === 'resize') {
     const sizeGiB = gib(size, 'usage: flotilla disk resize NAME GIB [--disk FILE]');
     const vm = await s.find(vmName);
-    const d = await s.call('disk.resize', { id: vm.id, sizeGiB, ...(o.disk !== undefined ? { disk: o.disk as string } : {}) });
+    const d = await s.call('disk.resize', { host: vm.host, id: vm.id, sizeGiB, ...(o.disk !== undefined ? { disk: o.disk as string } : {}) });
     if (json) printJson(io, d);
     else io.out(`${vm.name}: ${d.name} is now ${fmt(d.virtualSize)}${d.online ? ' (grown while running; the guest sees it now)' : ''}\n`);
     return 0;
@@ -386,7 +399,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   if (sub === 'add') {
     const sizeGiB = gib(size, 'usage: flotilla disk add NAME GIB');
     const vm = await s.find(vmName);
-    const after = await s.call('disk.add', { id: vm.id, sizeGiB });
+    const after = await s.call('disk.add', { host: vm.host, id: vm.id, sizeGiB });
     if (json) printJson(io, after);
     else io.out(`${after.name}: added ${after.spec.disks.at(-1)} (${sizeGiB} GiB)\n`);
     return 0;
@@ -400,14 +413,14 @@ async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s
   if (!vmName) throw new FlotillaError('BAD_REQUEST', usage);
   if (sub === 'create') {
     const vm = await s.find(vmName);
-    const r = await s.call('snapshot.create', { id: vm.id, ...(snap ? { name: snap } : {}), diskOnly: o['disk-only'] === true });
+    const r = await s.call('snapshot.create', { host: vm.host, id: vm.id, ...(snap ? { name: snap } : {}), diskOnly: o['disk-only'] === true });
     if (json) printJson(io, r);
     else io.out(`${vm.name}: snapshot ${r.name} taken${r.includesRam ? ' (with RAM)' : ' (disks only)'}\n`);
     return 0;
   }
   if (sub === 'list' && !snap) {
     const vm = await s.find(vmName);
-    const list = await s.call('snapshot.list', { id: vm.id });
+    const list = await s.call('snapshot.list', { host: vm.host, id: vm.id });
     if (json) printJson(io, list);
     else io.out(list.length === 0 ? `${vm.name} has no snapshots\n` : `NAME\tTAKEN\tRAM\n${list.map((x) => `${x.name}\t${x.createdAt}\t${x.includesRam ? `${Math.round(x.vmStateBytes / 2 ** 20)} MiB` : 'no'}\n`).join('')}`);
     return 0;
@@ -415,10 +428,10 @@ async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s
   if ((sub === 'revert' || sub === 'rm') && snap) {
     const vm = await s.find(vmName);
     if (sub === 'revert') {
-      const after = await s.call('snapshot.revert', { id: vm.id, name: snap });
+      const after = await s.call('snapshot.revert', { host: vm.host, id: vm.id, name: snap });
       io.out(`${after.name}: reverted to ${snap}; it is ${after.state}\n`);
     } else {
-      await s.call('snapshot.delete', { id: vm.id, name: snap });
+      await s.call('snapshot.delete', { host: vm.host, id: vm.id, name: snap });
       io.out(`${vm.name}: deleted snapshot ${snap}\n`);
     }
     return 0;
@@ -430,14 +443,14 @@ async function mediaCommand(pos: string[], json: boolean, s: CliSession, io: Cli
   const [sub, vmName, iso] = pos;
   if (sub === 'insert' && iso) {
     const vm = await s.find(vmName);
-    const after = await s.call('media.insert', { id: vm.id, path: absPath(iso) });
+    const after = await s.call('media.insert', { host: vm.host, id: vm.id, path: absPath(iso) });
     if (json) printJson(io, after);
     else io.out(`${after.name}: inserted ${absPath(iso)}\n`);
     return 0;
   }
   if (sub === 'eject' && vmName && !iso) {
     const vm = await s.find(vmName);
-    const after = await s.call('media.eject', { id: vm.id });
+    const after = await s.call('media.eject', { host: vm.host, id: vm.id });
     if (json) printJson(io, after);
     else io.out(`${after.name}: ejected the CD\n`);
     return 0;
@@ -457,17 +470,45 @@ async function transferCommand(command: 'export' | 'import' | 'clone', first: st
   });
   if (command === 'export') {
     const vm = await s.find(first);
-    const r = await s.call('vm.export', { id: vm.id, path: absPath(second!), force: o.force === true });
+    const r = await s.call('vm.export', { host: vm.host, id: vm.id, path: absPath(second!), force: o.force === true });
     io.out(`exported ${vm.name} to ${r.path} (${r.bytes} bytes)\n`);
     return 0;
   }
   const vm =
     command === 'import'
       ? await s.call('vm.import', { path: absPath(first), ...(o.name !== undefined ? { name: o.name as string } : {}), start: o.start === true })
-      : await s.call('vm.clone', { id: (await s.find(first)).id, name: second!, linked: o.linked === true, start: o.start === true });
+      : await s.call('vm.clone', { ...((v) => ({ host: v.host, id: v.id }))(await s.find(first)), name: second!, linked: o.linked === true, start: o.start === true });
   if (json) printJson(io, vm);
   else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
   return 0;
+}
+
+/** The public keys of `--ssh-key FILE`s: every valid key line; a file without one is an error naming it. */
+export async function readSshKeyFiles(files: string[]): Promise<string[]> {
+  const keys: string[] = [];
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new FlotillaError('FILE_NOT_FOUND', `--ssh-key ${f}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const bad = lines.find((l) => !SSH_PUBLIC_KEY_RE.test(l));
+    if (bad !== undefined || !lines.length) {
+      throw new FlotillaError('BAD_REQUEST', `--ssh-key ${f} is not a public key file (give the .pub file, e.g. ~/.ssh/id_ed25519.pub)`);
+    }
+    keys.push(...lines);
+  }
+  return keys;
+}
+
+/** Runs the user's ssh client on this terminal; resolves with its exit code. */
+function runSsh(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', args, { stdio: 'inherit' });
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new FlotillaError('FILE_NOT_FOUND', e.code === 'ENOENT' ? 'ssh is not installed (install openssh-client)' : `could not run ssh: ${e.message}`)),
+    );
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1)));
+  });
 }
 
 async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {

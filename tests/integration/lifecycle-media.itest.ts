@@ -36,7 +36,7 @@ describe.skipIf(!haveIsoTools())('CD media', () => {
   });
 
   const cd = async (id: string): Promise<BlockInfo | undefined> =>
-    (await engine.supervisor(id).requireQmp().execute<BlockInfo[]>('query-block')).find((b) => b.qdev?.includes('cdrom0'));
+    (await engine.supervisor(id).requireQmp().execute<BlockInfo[]>('query-block')).find((b) => b.qdev === 'cd0' || b.qdev?.endsWith('/cd0') === true);
   const cmdline = async (pid: number): Promise<string[]> => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
 
   it('ejects and re-inserts the CD of a running VM, and a stopped VM keeps what it was given', async () => {
@@ -65,7 +65,7 @@ describe.skipIf(!haveIsoTools())('CD media', () => {
     await client.call('media.eject', { id: vm.id });
     const up = await client.call('vm.start', { id: vm.id });
     const args = await cmdline(up.pid!);
-    expect(args).toContain('if=none,id=cd0,media=cdrom,readonly=on');
+    expect(args).toContain('ide-cd,id=cd0,bus=ide.0,bootindex=1');
     expect(args.some((a) => a.includes(images.iso))).toBe(false);
     expect((await cd(vm.id))?.inserted).toBeUndefined();
     await client.call('vm.stop', { id: vm.id, force: true });
@@ -83,7 +83,7 @@ describe.skipIf(!haveIsoTools())('CD media', () => {
     expect((await client.call('vm.get', { id: vm.id })).spec.cdrom).toBeUndefined();
     await client.call('media.insert', { id: vm.id, path: images.iso });
     const up = await client.call('vm.start', { id: vm.id });
-    expect((await cmdline(up.pid!)).some((a) => a.startsWith(`file=${images.iso},format=raw,if=none,id=cd0`))).toBe(true);
+    expect((await cmdline(up.pid!)).some((a) => a.startsWith(`driver=file,filename=${images.iso},node-name=cd0-file`))).toBe(true);
     expect((await cd(vm.id))?.inserted?.file).toBe(images.iso);
     await client.call('vm.stop', { id: vm.id, force: true });
     expect(await processesUsing(home)).toEqual([]);

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import type { Engine } from '../../electron/engine/engine';
 import { writeArchive } from '../../electron/engine/lifecycle/archive';
+import { OVMF_VARS_FILE } from '../../electron/engine/qemu-args';
 import { cleanupHome, makeHome, openTestEngine, processesUsing, run, runLeftovers, type TestClient } from './fixtures/engine-harness';
 import { haveIsoTools, ISO_MARKER, makeGrubImages } from './fixtures/third-party-images';
 
@@ -61,7 +62,7 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     expect((await readdir(work)).filter((n) => n.includes('flotilla-partial'))).toEqual([]);
     expect(await readdir(join(home, 'partials'))).toEqual([]);
     const listing = await run('tar', ['-tf', file]);
-    expect(listing.stdout.trim().split('\n')).toEqual(['manifest.json', 'vm.json', 'disks/disk.qcow2', 'nvram/ovmf-vars.fd', 'checksums.json']);
+    expect(listing.stdout.trim().split('\n')).toEqual(['manifest.json', 'vm.json', 'disks/disk.qcow2', `nvram/${OVMF_VARS_FILE}`, 'checksums.json']);
 
     const before = await sha(file);
     await expect(client.call('vm.export', { id: src.id, path: file })).rejects.toMatchObject({ code: 'FILE_EXISTS', message: `${file} already exists; pass --force to overwrite it` });
@@ -88,7 +89,7 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     expect(copy.spec.mac).not.toBe(src.spec.mac);
     expect(copy.spec.uuid).not.toBe(src.spec.uuid);
     expect((await run('qemu-img', ['compare', diskOf(src), diskOf(copy)])).code).toBe(0);
-    expect(await sha(join(home, 'vms', copy.id, 'ovmf-vars.fd'))).toBe(await sha(join(home, 'vms', src.id, 'ovmf-vars.fd')));
+    expect(await sha(join(home, 'vms', copy.id, OVMF_VARS_FILE))).toBe(await sha(join(home, 'vms', src.id, OVMF_VARS_FILE)));
     await bootsToMarker(copy);
     await client.call('vm.delete', { id: copy.id });
   }, 400_000);

@@ -6,8 +6,8 @@
 //   resumed (`cont`) so the VM is not left frozen.
 // - Stopped: `qemu-img snapshot -c/-a/-d` on each disk, `qemu-img info` to list.
 // A full snapshot (with RAM) needs every writable disk to be qcow2: a disk used by reference that
-// is raw, or the raw UEFI variable store, rules it out, and the error says which and offers
-// --disk-only. After a revert of a running VM the guest clock is set from the host through the agent.
+// is raw rules it out, and the error says which and offers --disk-only. (The UEFI variable store is
+// a qcow2 of its own and is part of every full snapshot.) After a revert of a running VM the guest clock is set from the host through the agent.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import type { SnapshotInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmSpec } from '../../../shared/spec';
 import { QEMU_IMG, qemuImgInfo } from '../images';
+import { OVMF_VARS_FILE } from '../qemu-args';
 import type { OpsContext } from './ops-context';
 
 export const SNAPSHOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -43,7 +44,7 @@ async function fullSnapshotBlocker(spec: VmSpec): Promise<string | null> {
   const src = spec.source;
   const ref = src.kind === 'disk' && src.mode === 'reference' ? src.path : src.kind === 'kernel' ? src.disk : undefined;
   if (ref && (await qemuImgInfo(ref)).format !== 'qcow2') return `its disk ${ref} is used in place and is not qcow2, so QEMU cannot store the RAM state with it`;
-  if (spec.firmware === 'uefi') return 'its UEFI variable store is a raw file, which QEMU cannot snapshot';
+  if (spec.firmware === 'uefi' && !OVMF_VARS_FILE.endsWith('.qcow2')) return 'its UEFI variable store is a raw file, which QEMU cannot snapshot';
   return null;
 }
 
@@ -59,9 +60,11 @@ interface Job {
   error?: string;
 }
 
+/** The qcow2 nodes of the VM's own disks, and of its UEFI variable store (qcow2 too), which a full snapshot must cover. */
 async function ownNodes(ctx: OpsContext, id: string, spec: VmSpec): Promise<string[]> {
   const dir = ctx.layout.vmDir(id);
   const want = new Set(spec.disks.map((d) => join(dir, d)));
+  if (spec.firmware === 'uefi' && OVMF_VARS_FILE.endsWith('.qcow2')) want.add(join(dir, OVMF_VARS_FILE));
   const nodes = (await ctx.qmp<Node[]>(id, 'query-named-block-nodes', { flat: true })).filter((n) => n.drv === 'qcow2' && want.has(n.file));
   if (nodes.length !== want.size) throw new FlotillaError('QMP_ERROR', `QEMU of ${spec.name} shows ${nodes.length} of its ${want.size} qcow2 disks`);
   return nodes.map((n) => n['node-name']);

@@ -160,7 +160,11 @@ export async function importVm(ctx: OpsContext, file: string, name: string | und
         const check = await qemuImgCheck(path);
         if (check.exitCode !== 0) throw badSpec(file, `disk ${d} fails qemu-img check (exit ${check.exitCode}): ${check.summary.split('\n').at(-1)}`);
       }
-      if (config.firmware === 'uefi' && got.files.has(`nvram/${OVMF_VARS_FILE}`)) await assertSelfContainedImage(join(staging, OVMF_VARS_FILE), 'raw');
+      if (config.firmware === 'uefi' && got.files.has(`nvram/${OVMF_VARS_FILE}`)) {
+        await assertSelfContainedImage(join(staging, OVMF_VARS_FILE), OVMF_VARS_FILE.endsWith('.qcow2') ? 'qcow2' : 'raw').catch((e: FlotillaError) => {
+          throw badSpec(file, e.message);
+        });
+      }
       s.disks.push(...disks);
     },
   });
