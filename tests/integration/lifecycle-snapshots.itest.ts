@@ -5,7 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../electron/engine/engine';
 import { cleanupHome, makeHome, openTestEngine, processesUsing, run, type TestClient } from './fixtures/engine-harness';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { haveEfiGrub, haveIsoTools, makeGrubImages } from './fixtures/third-party-images';
 
 describe('snapshots', () => {
   let home: string;
@@ -78,8 +81,11 @@ describe('snapshots', () => {
     expect(await processesUsing(home)).toEqual([]);
   }, 400_000);
 
-  it('a UEFI VM (its variable store is qcow2) takes full and disk-only snapshots', async () => {
-    const vm = await client.call('vm.create', { config: { name: 'efi', source: { kind: 'default' }, memoryMiB: 256, firmware: 'uefi' } });
+  it.skipIf(!haveIsoTools() || !haveEfiGrub())('a UEFI VM (its variable store is qcow2) takes full and disk-only snapshots', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'flt-snap-'));
+    const { qcow2 } = await makeGrubImages(work);
+    const vm = await client.call('vm.create', { config: { name: 'efi', source: { kind: 'disk', path: qcow2, mode: 'copy' }, memoryMiB: 128, firmware: 'uefi' } });
+    await rm(work, { recursive: true, force: true });
     await client.call('vm.start', { id: vm.id });
     expect(await client.call('snapshot.create', { id: vm.id, name: 'full' })).toMatchObject({ name: 'full', includesRam: true });
     expect(await client.call('snapshot.create', { id: vm.id, name: 'd', diskOnly: true })).toMatchObject({ name: 'd', includesRam: false });

@@ -67,7 +67,9 @@ async function ownNodes(ctx: OpsContext, id: string, spec: VmSpec): Promise<stri
   if (spec.firmware === 'uefi' && OVMF_VARS_FILE.endsWith('.qcow2')) want.add(join(dir, OVMF_VARS_FILE));
   const nodes = (await ctx.qmp<Node[]>(id, 'query-named-block-nodes', { flat: true })).filter((n) => n.drv === 'qcow2' && want.has(n.file));
   if (nodes.length !== want.size) throw new FlotillaError('QMP_ERROR', `QEMU of ${spec.name} shows ${nodes.length} of its ${want.size} qcow2 disks`);
-  return nodes.map((n) => n['node-name']);
+  // the first disk's node first: it holds the RAM state (vmstate), and snapshot.list reads that disk
+  const first = join(dir, spec.disks[0]!);
+  return nodes.sort((a, b) => Number(b.file === first) - Number(a.file === first)).map((n) => n['node-name']);
 }
 
 /** Run a QMP snapshot job to its end; its error (only in query-jobs) becomes the thrown message. */
