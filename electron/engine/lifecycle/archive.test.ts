@@ -104,7 +104,8 @@ async function refused(file: string, pattern: RegExp, freeBytes?: number): Promi
   await rm(to, { recursive: true, force: true });
 }
 
-describe('export archive', () => {
+// a 60 s budget per case: writes and extractions fsync, which on a loaded shared box took seconds
+describe('export archive', { timeout: 60_000 }, () => {
   it('round-trips manifest, spec and files with matching checksums', async () => {
     const file = await goodArchive('good.tar');
     const listing = execFileSync('tar', ['-tvf', file], { encoding: 'utf8' });
