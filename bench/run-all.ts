@@ -5,7 +5,7 @@
 // process (`flotilla serve`) and is driven over the headless WebSocket.
 //
 // Env: BENCH_RUNS (default 5) scales every count; BENCH_ONLY=a,b,… runs a subset (boot, start,
-// loadedstart, storm, console, echo, tiles, tiles500, cli, firsttile, idle) and writes to the
+// loadedstart, storm, console, echo, tiles, tiles500, cli, firsttile, idle, lifecycle) and writes to the
 // temp dir instead of bench/results.
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -41,6 +41,7 @@ import { benchBootBefore } from './lib/boot-before';
 import { bootBreakdown, cpuMs, cpuSplitMs, type BootBreakdown } from './lib/boot-breakdown';
 import { attempt, failedFigure, figure, FIGURE_ORDER, renderMarkdown, round, type Figure } from './lib/figures';
 import { cliList, engineIdleCpu, firstTile, startAll, underCpuHog } from './lib/scale-benches';
+import { benchLifecycle } from './lib/lifecycle-benches';
 import { benchTiles, tilesFigure } from './lib/tiles-bench';
 
 const root = resolve(__dirname, '..', '..');
@@ -459,6 +460,15 @@ async function main(): Promise<void> {
       for (const v of await eng.api.invoke('vm.list', {}).catch(() => [])) await stopAndWait(eng.api, v.id).catch(() => undefined);
       await eng.close().catch(() => undefined);
     }
+
+    if (want('lifecycle')) await attempt(['snapshotSaveMs', 'snapshotRevertMs', 'cloneFullMsPerGiB'], figures, async () => {
+      const eng = await startEngineProcess(root, home);
+      engine = eng;
+      log('lifecycle: snapshot save/revert and full clone (bench/lib/lifecycle-benches.ts)');
+      figures.push(...(await benchLifecycle(eng.api, RUNS, log)));
+      engine = null;
+      await eng.close();
+    }, log);
 
     // scale: SCALE_VMS running built-in VMs behind `flotilla serve` with the built renderer
     const scaleKeys = [...(want('cli') ? ['cliListMs'] : []), ...(want('firsttile') ? ['firstTileMs'] : []), ...(want('idle') ? ['engineIdleCpuPct'] : [])];

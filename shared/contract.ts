@@ -2,7 +2,7 @@
 // schema and its response type. IPC, WebSocket and the engine socket all carry exactly this.
 // Code refers to `Methods`/`Events` keys, never to raw channel strings elsewhere.
 import { z } from 'zod';
-import { forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmPatchSchema, type VmSpec } from './spec';
+import { diskFileName, forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
 import { EVENT_NAME_LIST, METHOD_NAME_LIST, isEventName, isMethod, type EventNameLiteral, type MethodNameLiteral } from './contract-names';
 
@@ -39,7 +39,9 @@ export interface DiskCheck {
 }
 
 export interface Progress {
-  op: 'disk-create' | 'disk-import' | 'image-build';
+  op: 'disk-create' | 'disk-import' | 'image-build' | 'export' | 'import' | 'clone' | 'snapshot';
+  /** a long job the user may cancel (vm.cancelJob) */
+  cancellable?: boolean;
   /** 0..100, or null when indeterminate */
   percent: number | null;
   message?: string;
@@ -55,7 +57,7 @@ export const hostIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'malfo
  * What a VM's backend can do. The UI hides what a VM cannot do and the engine refuses it with
  * UNSUPPORTED ("not available on this host"). A helper adding a feature adds its name here.
  */
-export const VM_CAPS = ['lifecycle', 'pause', 'edit', 'forwards', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'shares', 'clone', 'export'] as const;
+export const VM_CAPS = ['lifecycle', 'pause', 'edit', 'forwards', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'shares', 'clone', 'export', 'disks', 'media'] as const;
 export type VmCap = (typeof VM_CAPS)[number];
 export type VmCaps = Record<VmCap, boolean>;
 
@@ -188,6 +190,36 @@ export interface LogEntry {
   text: string;
 }
 
+export interface ExportResult {
+  path: string;
+  bytes: number;
+  /** archive format version (manifest.json `version`) */
+  formatVersion: number;
+}
+
+/** One snapshot of a VM (internal qcow2 snapshot). */
+export interface SnapshotInfo {
+  name: string;
+  createdAt: string;
+  /** bytes of saved RAM/device state; 0 for a disk-only snapshot */
+  vmStateBytes: number;
+  /** revert of a running VM needs it */
+  includesRam: boolean;
+}
+
+/** One of a VM's own disks. */
+export interface DiskInfo {
+  /** file name in the VM's directory, e.g. disk.qcow2, extra-1.qcow2 */
+  name: string;
+  virtualSize: number;
+  /** bytes used on the host; null when not measured */
+  actualSize: number | null;
+  /** a linked clone's disk: the base it reads through to */
+  backingFile?: string;
+  /** for disk.resize: it was grown while the VM ran (QMP block_resize) */
+  online?: boolean;
+}
+
 export interface PathInfo {
   path: string;
   exists: boolean;
@@ -269,6 +301,28 @@ export const Methods = {
    * what the engine's user can read; dotfiles only when asked; one directory, never recursive.
    */
   'fs.list': z.object({ path: hostPath.optional(), showHidden: z.boolean().default(false) }).strict(),
+  /** Write a stopped VM to one archive file (manifest, spec, disks, sha256 each); never overwrites unless force. */
+  'vm.export': z.object({ ...vmRef, path: hostPath, force: z.boolean().default(false) }).strict(),
+  /** Verify an export archive completely, then create a new VM from it (new id, MAC, UUID; `name` renames it). */
+  'vm.import': z.object({ host: hostIdSchema.optional(), path: hostPath, name: vmName.optional(), start: z.boolean().default(false) }).strict(),
+  /** Copy a stopped VM: a full copy of its disks, or (linked) qcow2 overlays backed by them. */
+  'vm.clone': z.object({ ...vmRef, name: vmName, linked: z.boolean().default(false), start: z.boolean().default(false) }).strict(),
+  /** Cancel the VM's running long job (export, clone, resize…); `cancelled` false when none runs. */
+  'vm.cancelJob': idReq,
+  /** Put an ISO in the VM's CD drive, running (QMP) or stopped (spec); the next boot keeps it. */
+  'media.insert': z.object({ ...vmRef, path: hostPath }).strict(),
+  'media.eject': idReq,
+  'snapshot.list': idReq,
+  /** With RAM when the VM runs (unless diskOnly); a stopped VM's snapshot holds its disks. */
+  'snapshot.create': z.object({ ...vmRef, name: z.string().min(1).max(200).optional(), diskOnly: z.boolean().default(false) }).strict(),
+  /** A running VM goes on running in the saved state (its clock set from the host); a stopped one stays stopped. */
+  'snapshot.revert': z.object({ ...vmRef, name: z.string().min(1).max(200) }).strict(),
+  'snapshot.delete': z.object({ ...vmRef, name: z.string().min(1).max(200) }).strict(),
+  'disk.list': idReq,
+  /** Grow a disk (default: the first) to sizeGiB, running (QMP block_resize) or stopped (qemu-img resize); never shrinks. */
+  'disk.resize': z.object({ ...vmRef, disk: diskFileName.optional(), sizeGiB: z.number().int().min(1).max(4096) }).strict(),
+  /** Add a blank qcow2 disk (extra-<n>.qcow2) to a stopped VM. */
+  'disk.add': z.object({ ...vmRef, sizeGiB: z.number().int().min(1).max(4096) }).strict(),
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(STOP_DEADLINE_MS), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
@@ -324,6 +378,19 @@ export interface MethodResults {
   'image.buildDefault': { kernelVersion: string; dir: string };
   'stats.history': { samples: VmStats[] };
   'fs.list': DirListing;
+  'vm.export': ExportResult;
+  'vm.import': VmInfo;
+  'vm.clone': VmInfo;
+  'vm.cancelJob': { cancelled: boolean };
+  'media.insert': VmInfo;
+  'media.eject': VmInfo;
+  'snapshot.list': SnapshotInfo[];
+  'snapshot.create': SnapshotInfo;
+  'snapshot.revert': VmInfo;
+  'snapshot.delete': { name: string };
+  'disk.list': DiskInfo[];
+  'disk.resize': DiskInfo;
+  'disk.add': VmInfo;
   'engine.stopAll': { stopped: string[]; keptRunning: string[] };
 }
 

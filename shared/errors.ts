@@ -18,6 +18,9 @@ export const ERROR_CODES = [
   'AGENT_ERROR',
   'TIMEOUT',
   'IMAGE_ERROR', // qemu-img failed
+  'FILE_EXISTS', // a file the user named as a destination exists (and no --force)
+  'BAD_ARCHIVE', // an import archive is not a Flotilla export, is truncated, tampered with or unsafe
+  'CANCELLED', // a long job was cancelled
   'DEFAULT_IMAGE_MISSING',
   'ENGINE_BUSY', // another engine owns the data directory
   'UNAUTHORIZED',

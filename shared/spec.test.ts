@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { issuesToFieldErrors, vmConfigSchema } from './spec';
+import { issuesToFieldErrors, vmConfigSchema, vmPatchSchema } from './spec';
 
 describe('VM config schema', () => {
   it('fills defaults for the default guest', () => {
@@ -32,5 +32,18 @@ describe('VM config schema', () => {
     ]) {
       expect(vmConfigSchema.safeParse({ name: 'vm', source }).success).toBe(true);
     }
+  });
+});
+
+describe('vmPatchSchema', () => {
+  it('holds only the fields given: no create-time defaults sneak into a patch', () => {
+    expect(vmPatchSchema.parse({ restartPolicy: 'never' })).toEqual({ restartPolicy: 'never' });
+    expect(vmPatchSchema.parse({})).toEqual({});
+    expect(vmPatchSchema.parse({ firmware: 'uefi', cpus: 2 })).toEqual({ firmware: 'uefi', cpus: 2 });
+  });
+  it('still validates what it holds', () => {
+    expect(vmPatchSchema.safeParse({ cpus: 0 }).success).toBe(false);
+    expect(vmPatchSchema.safeParse({ forwards: [{ guestPort: 22 }, { guestPort: 22 }] }).success).toBe(false);
+    expect(vmPatchSchema.safeParse({ source: { kind: 'default' } }).success).toBe(false);
   });
 });

@@ -61,10 +61,9 @@ export const forwardSchema = z
   .strict();
 export type Forward = z.infer<typeof forwardSchema>;
 
-const forwardsSchema = z
+const forwardList = z
   .array(forwardSchema)
   .max(32)
-  .default([])
   .superRefine((fwds, ctx) => {
     const seen = new Set<string>();
     fwds.forEach((f, i) => {
@@ -78,6 +77,18 @@ const forwardsSchema = z
       }
     });
   });
+const forwardsSchema = forwardList.default([]);
+
+/** The settings a user may also change later, without their create-time defaults (see vmPatchSchema). */
+const settings = {
+  cpus: z.number().int().min(1).max(64),
+  memoryMiB: z.number().int().min(64).max(262144),
+  firmware: z.enum(['bios', 'uefi']),
+  display: z.enum(['none', 'vnc']),
+  restartPolicy: z.enum(['never', 'on-failure']),
+  keepRunningOnQuit: z.boolean(),
+  note: z.string().max(500, 'a note can be at most 500 characters'),
+};
 
 /**
  * One OpenSSH public key line: type, base64 blob, optional comment. Nothing else (no options such
@@ -94,15 +105,15 @@ export const vmConfigSchema = z
   .object({
     name: vmName,
     source: sourceSchema,
-    cpus: z.number().int().min(1).max(64).default(1),
-    memoryMiB: z.number().int().min(64).max(262144).default(256),
-    firmware: z.enum(['bios', 'uefi']).default('bios'),
-    display: z.enum(['none', 'vnc']).default('none'),
+    cpus: settings.cpus.default(1),
+    memoryMiB: settings.memoryMiB.default(256),
+    firmware: settings.firmware.default('bios'),
+    display: settings.display.default('none'),
     forwards: forwardsSchema,
-    restartPolicy: z.enum(['never', 'on-failure']).default('never'),
-    keepRunningOnQuit: z.boolean().default(false),
+    restartPolicy: settings.restartPolicy.default('never'),
+    keepRunningOnQuit: settings.keepRunningOnQuit.default(false),
     /** the user's own words about this VM, shown on its tile */
-    note: z.string().max(500, 'a note can be at most 500 characters').optional(),
+    note: settings.note.optional(),
     /** public keys the built-in Linux accepts for root over SSH, besides the engine user's ~/.ssh/*.pub */
     sshKeys: z.array(sshPublicKey).max(32).default([]),
   })
@@ -112,21 +123,49 @@ export type VmConfig = z.output<typeof vmConfigSchema>;
 
 export const vmIdSchema = z.string().regex(/^[a-z0-9]{8,32}$/, 'malformed VM id');
 
+/** A file the VM owns inside its directory: a plain name, never `.`/`..` or a hidden file. */
+export const diskFileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'disk file names are a-z, 0-9, ".", "_" and "-", starting with a letter or digit');
+
+/** Locally administered unicast MACs under QEMU's 52:54:00 prefix. */
+export const macSchema = z.string().regex(/^52:54:00(:[0-9a-f]{2}){3}$/, 'MAC must look like 52:54:00:xx:xx:xx (lower-case hex)');
+
 /** What is stored in vms/<id>/vm.json. */
 export const vmSpecSchema = vmConfigSchema
   .extend({
     id: vmIdSchema,
     createdAt: z.string(),
     /** Disk images owned by this VM (inside its directory), relative file names. */
-    disks: z.array(z.string().regex(/^[a-z0-9._-]+$/)).default([]),
+    disks: z.array(diskFileName).default([]),
+    /** the NIC's MAC address; each VM (clones and imports too) gets its own. Older specs have none: QEMU's default then */
+    mac: macSchema.optional(),
+    /** the SMBIOS system UUID; each VM (clones and imports too) gets its own */
+    uuid: z.string().uuid().optional(),
+    /**
+     * The CD drive's medium (`flotilla media insert|eject`): an ISO path, or null for an empty drive.
+     * Absent: an ISO VM's drive holds its source ISO; other VMs have no drive.
+     */
+    cdrom: hostPath.nullable().optional(),
+    /** a linked clone: its first disk is a qcow2 overlay backed by this VM's first disk */
+    linkedFrom: vmIdSchema.optional(),
   })
   .strict();
 export type VmSpec = z.output<typeof vmSpecSchema>;
 
 /** Fields the user may change on a stopped VM. */
-export const vmPatchSchema = vmConfigSchema
-  .pick({ name: true, cpus: true, memoryMiB: true, forwards: true, restartPolicy: true, keepRunningOnQuit: true, display: true, note: true })
-  .partial()
+// Built from the default-free schemas on purpose: zod 4 keeps `.default()`s through `.partial()`,
+// so a patch picked from vmConfigSchema turned `{ restartPolicy }` into every other setting's default.
+export const vmPatchSchema = z
+  .object({
+    name: vmName.optional(),
+    cpus: settings.cpus.optional(),
+    memoryMiB: settings.memoryMiB.optional(),
+    forwards: forwardList.optional(),
+    restartPolicy: settings.restartPolicy.optional(),
+    keepRunningOnQuit: settings.keepRunningOnQuit.optional(),
+    display: settings.display.optional(),
+    firmware: settings.firmware.optional(),
+    note: settings.note.optional(),
+  })
   .strict();
 export type VmPatch = z.input<typeof vmPatchSchema>;
 

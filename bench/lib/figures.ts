@@ -37,6 +37,10 @@ export const GOALS: Record<string, { unit: string; goal: Goal; what: string }> =
   engineIdleCpuPct: { unit: '%', goal: { op: '<=', value: 1 }, what: 'engine CPU (% of one core) with 16 idle built-in VMs running and one browser on the grid' },
   cliListMs: { unit: 'ms', goal: { op: '<=', value: 120 }, what: '`flotilla list --json` wall time, an engine running with 16 VMs' },
   firstTileMs: { unit: 'ms', goal: { op: '<=', value: 400 }, what: 'browser navigation → first tile painted, 16 VMs' },
+  // issue 12 (BENCH_ONLY=lifecycle)
+  snapshotSaveMs: { unit: 'ms', goal: { op: '<=', value: 3000 }, what: 'full snapshot (RAM + disk) of the running built-in Linux, 256 MiB' },
+  snapshotRevertMs: { unit: 'ms', goal: { op: '<=', value: 2000 }, what: 'revert of that snapshot, running → running' },
+  cloneFullMsPerGiB: { unit: 'ms/GiB', goal: { op: '<=', value: 10000 }, what: 'full clone (qemu-img convert) per GiB of data' },
 };
 
 /** The order of the report. */

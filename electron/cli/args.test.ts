@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, parseForward, parseSource } from './args';
-import { createConfigFromArgs } from './run-cli';
+import { createConfigFromArgs, patchFromArgs } from './run-cli';
 
 describe('parseArgs', () => {
   const spec = { json: { kind: 'bool' as const }, cpus: { kind: 'int' as const }, forward: { kind: 'string' as const, multi: true } };
@@ -76,5 +76,21 @@ describe('createConfigFromArgs', () => {
   });
   it('needs a name', () => {
     expect(() => createConfigFromArgs(undefined, {})).toThrow('NAME');
+  });
+});
+
+describe('flotilla set', () => {
+  it('maps only the options given to a vm.update patch', () => {
+    expect(patchFromArgs({ cpus: 2, memory: 512, firmware: 'uefi', forward: ['22', '80:8080'] })).toEqual({
+      cpus: 2,
+      memoryMiB: 512,
+      firmware: 'uefi',
+      forwards: [
+        { proto: 'tcp', guestPort: 22 },
+        { proto: 'tcp', guestPort: 80, hostPort: 8080 },
+      ],
+    });
+    expect(patchFromArgs({ name: 'b', restart: 'on-failure', display: 'vnc' })).toEqual({ name: 'b', restartPolicy: 'on-failure', display: 'vnc' });
+    expect(() => patchFromArgs({})).toThrow(/nothing to change/);
   });
 });

@@ -34,6 +34,19 @@ export const USAGE = `usage: flotilla COMMAND [options]
   logs NAME [--serial] [--follow]            lifecycle + QEMU log, or the serial console log
   exec NAME -- CMD [ARGS...]                 run a command in the guest (needs the agent)
   console NAME                               interactive serial console (Ctrl-] leaves)
+  export NAME FILE [--force]                 write a stopped VM to one archive file
+  import FILE [--name NEW] [--start] [--json]  create a VM from an export archive (verified first)
+  clone SRC NEW [--linked] [--start] [--json]  copy a stopped VM (--linked: copy-on-write overlays)
+  set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...
+           [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--json]
+                                             change a stopped VM's settings
+  disk list NAME [--json]                    the VM's own disks and their sizes
+  disk resize NAME GIB [--disk FILE]         grow a disk, running or stopped (never shrinks)
+  disk add NAME GIB [--json]                 add a blank disk to a stopped VM
+  media insert NAME ISO | media eject NAME   change the CD, running or stopped
+  snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]
+  snapshot revert NAME SNAP | snapshot rm NAME SNAP
+                                             snapshots (with RAM while running)
   ssh NAME [--identity FILE] [-- CMD...]     SSH into the built-in Linux (host key checked)
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
@@ -126,6 +139,22 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   console: {},
   ssh: { identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
+  export: { force: { kind: 'bool' } },
+  set: {
+    ...JSON_OPT,
+    cpus: { kind: 'int' },
+    memory: { kind: 'int' },
+    name: { kind: 'string' },
+    forward: { kind: 'string', multi: true },
+    display: { kind: 'string' },
+    firmware: { kind: 'string' },
+    restart: { kind: 'string' },
+  },
+  disk: { ...JSON_OPT, disk: { kind: 'string' } },
+  media: JSON_OPT,
+  snapshot: { ...JSON_OPT, 'disk-only': { kind: 'bool' } },
+  import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
+  clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
 };
 
 /** Pure part of `create`: turn CLI options into a vm.create config (validated again by the contract). */
@@ -188,7 +217,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -200,11 +229,22 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   }
   // validate before touching the engine, so a typo never starts one
   const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
+  if (command === 'set') patchFromArgs(o);
   if (createConfig && o['ssh-key'] !== undefined) createConfig.sshKeys = await readSshKeyFiles((o['ssh-key'] as string[]).map((f) => absPath(f)));
   if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
 
+  const second = a.positionals[1];
+  if (command === 'export' && (!name || !second)) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla export NAME FILE [--force]');
+  if (command === 'clone' && (!name || !second)) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla clone SRC NEW [--linked] [--start] [--json]');
+  if (command === 'import' && !name) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla import FILE [--name NEW] [--start] [--json]');
+
   const session = new CliSession(await openEngine({ shell: 'cli' }));
   try {
+    if (command === 'export' || command === 'import' || command === 'clone') return await transferCommand(command, name!, second, o, json, session, io);
+    if (command === 'set') return await setCommand(name, o, json, session, io);
+    if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
+    if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
+    if (command === 'snapshot') return await snapshotCommand(a.positionals, o, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();
@@ -311,6 +351,139 @@ async function runCommand(
 }
 
 type ParsedOptions = Record<string, unknown>;
+
+/** Pure part of `set`: CLI options to a vm.update patch (validated again by the contract). */
+export function patchFromArgs(o: Record<string, unknown>): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  if (o.cpus !== undefined) patch.cpus = o.cpus;
+  if (o.memory !== undefined) patch.memoryMiB = o.memory;
+  if (o.name !== undefined) patch.name = o.name;
+  if (o.forward !== undefined) patch.forwards = (o.forward as string[]).map(parseForward);
+  if (o.display !== undefined) patch.display = o.display;
+  if (o.firmware !== undefined) patch.firmware = o.firmware;
+  if (o.restart !== undefined) patch.restartPolicy = o.restart;
+  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart');
+  return patch;
+}
+
+async function setCommand(name: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const patch = patchFromArgs(o);
+  const vm = await s.find(name);
+  const after = await s.call('vm.update', { host: vm.host, id: vm.id, patch: patch as never });
+  if (json) printJson(io, after);
+  else io.out(`updated ${after.name}\n`);
+  return 0;
+}
+
+function gib(text: string | undefined, usage: string): number {
+  if (!text || !/^\d+$/.test(text)) throw new FlotillaError('BAD_REQUEST', `${usage} (GIB is a whole number of GiB)`);
+  return Number(text);
+}
+
+async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const [sub, vmName, size] = pos;
+  const fmt = (b: number): string => `${(b / 2 ** 30).toFixed(2).replace(/\.00$/, '')} GiB`;
+  if (sub === 'list') {
+    const vm = await s.find(vmName);
+    const disks = await s.call('disk.list', { host: vm.host, id: vm.id });
+    if (json) printJson(io, disks);
+    else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}\n`).join(''));
+    return 0;
+  }
+  if (sub === 'resize') {
+    const sizeGiB = gib(size, 'usage: flotilla disk resize NAME GIB [--disk FILE]');
+    const vm = await s.find(vmName);
+    const d = await s.call('disk.resize', { host: vm.host, id: vm.id, sizeGiB, ...(o.disk !== undefined ? { disk: o.disk as string } : {}) });
+    if (json) printJson(io, d);
+    else io.out(`${vm.name}: ${d.name} is now ${fmt(d.virtualSize)}${d.online ? ' (grown while running; the guest sees it now)' : ''}\n`);
+    return 0;
+  }
+  if (sub === 'add') {
+    const sizeGiB = gib(size, 'usage: flotilla disk add NAME GIB');
+    const vm = await s.find(vmName);
+    const after = await s.call('disk.add', { host: vm.host, id: vm.id, sizeGiB });
+    if (json) printJson(io, after);
+    else io.out(`${after.name}: added ${after.spec.disks.at(-1)} (${sizeGiB} GiB)\n`);
+    return 0;
+  }
+  throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk list|resize|add NAME [GIB]');
+}
+
+async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const [sub, vmName, snap] = pos;
+  const usage = 'usage: flotilla snapshot create NAME [SNAP] [--disk-only] | list NAME | revert NAME SNAP | rm NAME SNAP';
+  if (!vmName) throw new FlotillaError('BAD_REQUEST', usage);
+  if (sub === 'create') {
+    const vm = await s.find(vmName);
+    const r = await s.call('snapshot.create', { host: vm.host, id: vm.id, ...(snap ? { name: snap } : {}), diskOnly: o['disk-only'] === true });
+    if (json) printJson(io, r);
+    else io.out(`${vm.name}: snapshot ${r.name} taken${r.includesRam ? ' (with RAM)' : ' (disks only)'}\n`);
+    return 0;
+  }
+  if (sub === 'list' && !snap) {
+    const vm = await s.find(vmName);
+    const list = await s.call('snapshot.list', { host: vm.host, id: vm.id });
+    if (json) printJson(io, list);
+    else io.out(list.length === 0 ? `${vm.name} has no snapshots\n` : `NAME\tTAKEN\tRAM\n${list.map((x) => `${x.name}\t${x.createdAt}\t${x.includesRam ? `${Math.round(x.vmStateBytes / 2 ** 20)} MiB` : 'no'}\n`).join('')}`);
+    return 0;
+  }
+  if ((sub === 'revert' || sub === 'rm') && snap) {
+    const vm = await s.find(vmName);
+    if (sub === 'revert') {
+      const after = await s.call('snapshot.revert', { host: vm.host, id: vm.id, name: snap });
+      io.out(`${after.name}: reverted to ${snap}; it is ${after.state}\n`);
+    } else {
+      await s.call('snapshot.delete', { host: vm.host, id: vm.id, name: snap });
+      io.out(`${vm.name}: deleted snapshot ${snap}\n`);
+    }
+    return 0;
+  }
+  throw new FlotillaError('BAD_REQUEST', usage);
+}
+
+async function mediaCommand(pos: string[], json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  const [sub, vmName, iso] = pos;
+  if (sub === 'insert' && iso) {
+    const vm = await s.find(vmName);
+    const after = await s.call('media.insert', { host: vm.host, id: vm.id, path: absPath(iso) });
+    if (json) printJson(io, after);
+    else io.out(`${after.name}: inserted ${absPath(iso)}\n`);
+    return 0;
+  }
+  if (sub === 'eject' && vmName && !iso) {
+    const vm = await s.find(vmName);
+    const after = await s.call('media.eject', { host: vm.host, id: vm.id });
+    if (json) printJson(io, after);
+    else io.out(`${after.name}: ejected the CD\n`);
+    return 0;
+  }
+  throw new FlotillaError('BAD_REQUEST', 'usage: flotilla media insert NAME ISO | flotilla media eject NAME');
+}
+
+/** export / import / clone: long jobs whose progress goes to stderr (one line per 10 %). */
+async function transferCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  let last = '';
+  s.on('vm.progress', (p) => {
+    if (!p.progress || json) return;
+    const pct = p.progress.percent;
+    const line = `${p.progress.message ?? p.progress.op}${pct === null ? '' : ` ${Math.floor(pct / 10) * 10}%`}`;
+    if (line !== last) io.err(`${line}\n`);
+    last = line;
+  });
+  if (command === 'export') {
+    const vm = await s.find(first);
+    const r = await s.call('vm.export', { host: vm.host, id: vm.id, path: absPath(second!), force: o.force === true });
+    io.out(`exported ${vm.name} to ${r.path} (${r.bytes} bytes)\n`);
+    return 0;
+  }
+  const vm =
+    command === 'import'
+      ? await s.call('vm.import', { path: absPath(first), ...(o.name !== undefined ? { name: o.name as string } : {}), start: o.start === true })
+      : await s.call('vm.clone', { ...((v) => ({ host: v.host, id: v.id }))(await s.find(first)), name: second!, linked: o.linked === true, start: o.start === true });
+  if (json) printJson(io, vm);
+  else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
+  return 0;
+}
 
 /** The public keys of `--ssh-key FILE`s: every valid key line; a file without one is an error naming it. */
 export async function readSshKeyFiles(files: string[]): Promise<string[]> {

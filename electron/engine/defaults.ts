@@ -9,3 +9,6 @@ export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
 export function qemuBinary(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
   return explicit ?? env.FLOTILLA_QEMU ?? DEFAULT_QEMU_BINARY;
 }
+
+/** the engine's version: engine.info, and the archives `flotilla export` writes */
+export const ENGINE_VERSION = '0.1.0';

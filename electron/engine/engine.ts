@@ -9,7 +9,7 @@ import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { cpus as hostCpus, freemem, totalmem } from 'node:os';
 import type { CallContext, ContractHandler, EngineInfo, EventName, EventPayloads, Method, MethodParams, MethodResult, Progress } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { qemuBinary, STOP_DEADLINE_MS } from './defaults';
+import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from './defaults';
 import { buildDefaultGuest, readDefaultGuest } from './guest/build-default';
 import { HostRegistry, type Host } from './hosts/host';
 import { LocalHost } from './hosts/local-host';
@@ -22,7 +22,7 @@ import { EngineStreams } from './streams';
 import type { Supervisor, SpawnFn } from './supervisor';
 import type { VmStore } from './vm-store';
 
-export const ENGINE_VERSION = '0.1.0';
+export { ENGINE_VERSION };
 
 export interface EngineOptions {
   layout: HomeLayout;

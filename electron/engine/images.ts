@@ -2,6 +2,7 @@
 // the user typed (exists? readable? what is it?). QEMU's image locking stays on: nothing here
 // passes -U/force-share except `info`, which only reads the header. Errors name the path.
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import type { PathInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
@@ -96,6 +97,8 @@ export async function qemuImgInfo(path: string): Promise<ImageInfo> {
 
 export interface ConvertOptions {
   outFormat?: string;
+  /** aborting kills qemu-img (the partial dst is removed) and rejects with CANCELLED */
+  signal?: AbortSignal;
   /** default: let qemu-img detect it */
   srcFormat?: string;
   /** 0..100, called when the whole percent changes */
@@ -120,22 +123,59 @@ export function progressParser(onProgress: (pct: number) => void): (chunk: strin
   };
 }
 
+/**
+ * A long qemu-img run must not outlive a killed engine: it would go on writing into a staging
+ * directory the next engine has already swept. setpriv (util-linux) sets PR_SET_PDEATHSIG, so the
+ * kernel kills qemu-img when the engine dies; without setpriv it runs as before.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+const haveSetpriv = existsSync(SETPRIV);
+
+function diesWithEngine(cmd: string, args: string[]): [string, string[]] {
+  return haveSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+}
+
 /** Converts src to dst (flattening any backing chain). A failed convert removes the partial dst. */
 export async function qemuImgConvert(src: string, dst: string, opts: ConvertOptions = {}): Promise<void> {
   await assertReadableFile(src, 'disk');
   const args = ['convert', '-p', ...(opts.srcFormat ? ['-f', opts.srcFormat] : []), '-O', opts.outFormat ?? 'qcow2', src, dst];
   const parse = opts.onProgress ? progressParser(opts.onProgress) : undefined;
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(QEMU_IMG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...diesWithEngine(QEMU_IMG, args), { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.signal ? { signal: opts.signal } : {}) });
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => parse?.(d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-8000)));
-    child.on('error', reject);
+    // an abort surfaces as an 'error' (AbortError) and then 'close'; settle on 'close' so dst is no longer written
+    child.on('error', (e) => (e.name === 'AbortError' ? undefined : reject(e)));
     child.on('close', (c) => resolve({ code: c, stderr: err }));
   });
   if (code !== 0) {
     await rm(dst, { force: true });
+    if (opts.signal?.aborted) throw new FlotillaError('CANCELLED', `copying ${src} was cancelled`);
     throw imageError('convert', src, stderr, code);
+  }
+}
+
+/** A qcow2 overlay at `path` whose reads fall through to `base` (absolute), which it never writes. */
+export async function qemuImgCreateOverlay(path: string, base: string): Promise<void> {
+  await assertReadableFile(base, 'disk');
+  await runQemuImg(['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', path], path);
+}
+
+/**
+ * For files that came from elsewhere (an import): the format must be the one expected, and a qcow2
+ * must not name a backing file or an external data file. QEMU would open either on the host, so a
+ * crafted image could hand the guest any file the user can read.
+ */
+export async function assertSelfContainedImage(path: string, format: 'qcow2' | 'raw'): Promise<void> {
+  const j = JSON.parse(await runQemuImg(['info', '--output=json', path], path)) as Record<string, unknown>;
+  if (j.format !== format) throw new FlotillaError('IMAGE_ERROR', `${path} is ${String(j.format)}, not ${format}`, { path });
+  const specific = (j['format-specific'] as { data?: Record<string, unknown> } | undefined)?.data ?? {};
+  if (j['backing-filename'] !== undefined || j['full-backing-filename'] !== undefined) {
+    throw new FlotillaError('IMAGE_ERROR', `${path} names a backing file (${String(j['backing-filename'])}); an imported disk must be self-contained`, { path });
+  }
+  if (specific['data-file'] !== undefined) {
+    throw new FlotillaError('IMAGE_ERROR', `${path} names an external data file (${String(specific['data-file'])}); an imported disk must be self-contained`, { path });
   }
 }
 

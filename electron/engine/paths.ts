@@ -32,6 +32,8 @@ export class HomeLayout {
   readonly imagesDir: string;
   readonly defaultImageDir: string;
   readonly cacheDir: string;
+  /** records of temp files made outside the data directory (an export's partial archive), swept at engine start */
+  readonly tempJournalDir: string;
 
   constructor(readonly home: string) {
     this.vmsDir = join(home, 'vms');
@@ -41,6 +43,7 @@ export class HomeLayout {
     this.imagesDir = join(home, 'images');
     this.defaultImageDir = join(this.imagesDir, 'default');
     this.cacheDir = join(home, 'cache');
+    this.tempJournalDir = join(home, 'partials');
   }
 
   vmDir(id: string): string {

@@ -120,6 +120,7 @@ function identityArgs(spec: VmSpec, r: QemuResources): string[] {
     '-no-user-config',
     '-sandbox', SANDBOX_OPTS,
     '-pidfile', r.pidFile,
+    ...(spec.uuid ? ['-uuid', spec.uuid] : []),
   ];
 }
 
@@ -186,11 +187,45 @@ function diskArgs(file: string, format: string, bootindex: number | null, machin
   ];
 }
 
-function cdromArgs(iso: string, bootindex: number): string[] {
+/** Disks added after create (`flotilla disk add`) are named extra-<n>.qcow2; they never boot. */
+export const EXTRA_DISK_RE = /^extra-(\d+)\.qcow2$/;
+
+function extraDiskArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
+  return spec.disks
+    .filter((d) => EXTRA_DISK_RE.test(d))
+    .flatMap((d) => {
+      const id = `x${EXTRA_DISK_RE.exec(d)![1]}`;
+      return [
+        ...blockdevArgs(id, join(r.vmDir, d), 'qcow2', false),
+        '-device', `${virtio('blk', machine)},drive=${id}-fmt,id=${id},write-cache=on`,
+      ];
+    });
+}
+
+/** qdev id of the CD drive: QMP blockdev-change-medium / eject address it by this */
+export const CDROM_QDEV_ID = CDROM_ID;
+
+/** What the CD drive holds: an ISO path, null (an empty drive), or undefined (no drive). */
+export function cdromMedium(spec: VmSpec): string | null | undefined {
+  if (spec.cdrom !== undefined) return spec.cdrom;
+  return spec.source.kind === 'iso' ? spec.source.path : undefined;
+}
+
+function cdromArgs(iso: string | null, bootindex: number | null): string[] {
   return [
-    ...blockdevArgs(CDROM_ID, iso, 'raw', true),
-    '-device', `ide-cd,drive=${CDROM_ID}-fmt,id=${CDROM_ID},bus=ide.0,bootindex=${bootindex}`,
+    // an empty drive has no block node at all: the device alone (QMP can insert a medium later)
+    ...(iso === null ? [] : blockdevArgs(CDROM_ID, iso, 'raw', true)),
+    '-device', `ide-cd,${iso === null ? '' : `drive=${CDROM_ID}-fmt,`}id=${CDROM_QDEV_ID},bus=ide.0${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
   ];
+}
+
+/** The CD drive, where the VM has one (a microvm has no IDE bus). */
+function mediaArgs(spec: VmSpec, machine: string): string[] {
+  const medium = cdromMedium(spec);
+  if (medium === undefined || machine.startsWith('microvm')) return [];
+  // an ISO VM's CD boots after the (blank, then installed) disk; kernel boots use no bootindex
+  const boot = spec.source.kind === 'iso' || spec.source.kind === 'disk' ? 1 : null;
+  return cdromArgs(medium, boot);
 }
 
 function kernelArgs(kernel: string, initrd: string | undefined, append: string | undefined): string[] {
@@ -229,7 +264,7 @@ function sourceArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
       ];
     }
     case 'iso':
-      return [...diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine), ...cdromArgs(src.path, 1)];
+      return diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine);
     case 'disk':
       return src.mode === 'copy'
         ? diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine)
@@ -283,9 +318,10 @@ function hostfwd(p: PortEntry): string {
   return `hostfwd=${p.proto}:127.0.0.1:${p.hostPort}-:${p.guestPort}`;
 }
 
-function networkArgs(r: QemuResources, machine: string): string[] {
+function networkArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
   const fwds = r.forwards.filter((p) => p.purpose === 'forward').map(hostfwd);
-  return ['-netdev', ['user', 'id=n0', ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=n0`];
+  // specs from before per-VM MACs have none: QEMU's default MAC then, as before
+  return ['-netdev', ['user', 'id=n0', ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=n0${spec.mac ? `,mac=${spec.mac}` : ''}`];
 }
 
 /** Guests block at boot waiting for entropy without a hardware RNG. */
@@ -328,8 +364,10 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...sizingArgs(spec),
     ...firmwareArgs(spec, r),
     ...sourceArgs(spec, r, machine),
+    ...extraDiskArgs(spec, r, machine),
+    ...mediaArgs(spec, machine),
     ...chardevArgs(spec, r, machine),
-    ...networkArgs(r, machine),
+    ...networkArgs(spec, r, machine),
     ...rngArgs(machine),
     ...displayArgs(spec, r, machine),
     ...(r.startPaused ? ['-S'] : []),

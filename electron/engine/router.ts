@@ -84,6 +84,72 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'path.inspect': (p) => inspectPath(p.path, p.expect),
     'fs.list': (p) => listDirectory(p.path, { showHidden: p.showHidden }),
     'image.buildDefault': d.buildDefault,
+    'vm.export': (p) => {
+      const v = vm(p);
+      if (!v.exportTo) throw unsupported('export', host(p).id);
+      return v.exportTo(p.path, p.force);
+    },
+    'vm.import': (p) => {
+      const h = host(p);
+      if (!h.importVm) throw unsupported('import', h.id);
+      return h.importVm(p.path, { ...(p.name !== undefined ? { name: p.name } : {}), start: p.start });
+    },
+    'vm.clone': (p) => {
+      const v = vm(p);
+      if (!v.clone) throw unsupported('clone', host(p).id);
+      return v.clone(p.name, { linked: p.linked, start: p.start });
+    },
+    'vm.cancelJob': (p) => ({ cancelled: vm(p).cancelJob?.() ?? false }),
+    'media.insert': async (p) => {
+      const v = vm(p);
+      if (!v.changeMedia) throw unsupported('changing the CD', host(p).id);
+      await v.changeMedia(p.path);
+      return info(p);
+    },
+    'media.eject': async (p) => {
+      const v = vm(p);
+      if (!v.changeMedia) throw unsupported('changing the CD', host(p).id);
+      await v.changeMedia(null);
+      return info(p);
+    },
+    'snapshot.list': (p) => {
+      const v = vm(p);
+      if (!v.snapshots) throw unsupported('snapshots', host(p).id);
+      return v.snapshots();
+    },
+    'snapshot.create': (p) => {
+      const v = vm(p);
+      if (!v.snapshotCreate) throw unsupported('snapshots', host(p).id);
+      return v.snapshotCreate(p.name, { diskOnly: p.diskOnly });
+    },
+    'snapshot.revert': async (p) => {
+      const v = vm(p);
+      if (!v.snapshotRevert) throw unsupported('snapshots', host(p).id);
+      await v.snapshotRevert(p.name);
+      return info(p);
+    },
+    'snapshot.delete': async (p) => {
+      const v = vm(p);
+      if (!v.snapshotDelete) throw unsupported('snapshots', host(p).id);
+      await v.snapshotDelete(p.name);
+      return { name: p.name };
+    },
+    'disk.list': (p) => {
+      const v = vm(p);
+      if (!v.disks) throw unsupported('disk management', host(p).id);
+      return v.disks();
+    },
+    'disk.resize': (p) => {
+      const v = vm(p);
+      if (!v.resizeDisk) throw unsupported('disk management', host(p).id);
+      return v.resizeDisk(p.disk, p.sizeGiB);
+    },
+    'disk.add': async (p) => {
+      const v = vm(p);
+      if (!v.addDisk) throw unsupported('disk management', host(p).id);
+      await v.addDisk(p.sizeGiB);
+      return info(p);
+    },
     'engine.stopAll': d.stopAll,
   } satisfies HandlerTable;
 }

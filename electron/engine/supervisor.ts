@@ -63,6 +63,8 @@ export interface SupervisorDeps {
   backoff?: BackoffOptions;
   /** `qemu-img check` after an unclean end (tests gate it) */
   diskCheck?: (path: string) => Promise<CheckResult>;
+  /** asked inside the start job; throws to refuse the start (a linked clone's base must not change) */
+  launchGuard?: (id: string) => void;
   now?: () => number;
   /** records the VM's owned disk files in its spec (a built-in VM's disk made at start) */
   setDisks?: (id: string, disks: string[]) => Promise<unknown>;
@@ -162,6 +164,11 @@ export class Supervisor {
     return this.record.lastDiskCheck;
   }
 
+  /** Cancel the running long job (export, clone, …); false when none runs. */
+  cancelJob(): boolean {
+    return this.jobs.cancel();
+  }
+
   /** Run `body` as a job of this VM (the API later long jobs such as snapshots use). */
   job<T>(opts: JobOptions, body: JobBody<T>): Promise<T> {
     return this.jobs.run(opts, body);
@@ -178,6 +185,7 @@ export class Supervisor {
     await this.jobs.run({ kind: 'start', cancellable: true }, async (signal) => {
       if (isActive(this)) throw new FlotillaError('ALREADY_RUNNING', `${this.spec.name} is already ${this.state}`);
       if (!canStart(this)) throw new FlotillaError('INVALID_STATE', `cannot start ${this.spec.name} while it is ${this.state}`);
+      this.deps.launchGuard?.(this.id);
       this.restartPolicy.reset();
       await this.run.launch(signal, 'start requested', 'stopped');
     });

@@ -18,6 +18,7 @@ import {
 } from '../../shared/spec';
 import { cleanupTempFiles, writeFileAtomic } from './atomic-file';
 import type { HomeLayout } from './paths';
+import { newMac, newUuid } from './lifecycle/ops-context';
 import { KeyedMutex } from './mutex';
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -111,7 +112,8 @@ export class VmStore {
     const id = newVmId();
     const staging = join(this.layout.vmsDir, `${STAGING_PREFIX}${id}`);
     try {
-      const spec: VmSpec = { ...parsed.data, id, createdAt: new Date().toISOString(), disks: [] };
+      // every new VM (created, cloned or imported) gets its own MAC and SMBIOS UUID
+      const spec: VmSpec = { ...parsed.data, id, createdAt: new Date().toISOString(), disks: [], mac: newMac(), uuid: newUuid() };
       await mkdir(this.layout.vmsDir, { recursive: true, mode: 0o700 });
       await mkdir(staging, { mode: 0o700 });
       await opts.beforeCommit?.(spec, staging);
@@ -140,6 +142,11 @@ export class VmStore {
         return this.commit(next);
       });
     });
+  }
+
+  /** The CD drive's medium (an ISO path, or null for an empty drive). */
+  setMedia(id: string, cdrom: string | null): Promise<VmSpec> {
+    return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), cdrom })));
   }
 
   setDisks(id: string, disks: string[]): Promise<VmSpec> {

@@ -3,7 +3,7 @@
 // reaches VMs only through this interface, so a new kind of host is one class and one
 // `registry.add()`. A host that lacks an operation throws `unsupported()`, never half-works
 // (as Multipass's backends and lima's drivers do), and says so up front in each VmInfo.caps.
-import type { EventName, EventPayloads, ExecResult, HostInfo, LogEntry, PortEntry, VmInfo } from '../../../shared/contract';
+import type { DiskInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, VmInfo } from '../../../shared/contract';
 import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
@@ -41,6 +41,26 @@ export interface VmHandle {
   displayUrl(): Promise<string>;
   /** one sample, or null when the VM has no process */
   stats(): Promise<{ cpuPercent: number; rssBytes: number } | null>;
+  // optional: a backend without them leaves them out (and its caps say so); the router answers UNSUPPORTED
+  /** write the stopped VM to one archive file (caps.export) */
+  exportTo?(path: string, force: boolean): Promise<ExportResult>;
+  /** a new VM copied from this stopped one (caps.clone) */
+  clone?(name: string, opts: { linked: boolean; start: boolean }): Promise<VmInfo>;
+  /** the VM's own disks (caps.disks) */
+  disks?(): Promise<DiskInfo[]>;
+  /** grow a disk, running or stopped; never shrinks (caps.disks) */
+  resizeDisk?(disk: string | undefined, sizeGiB: number): Promise<DiskInfo>;
+  /** add a blank disk to the stopped VM (caps.disks) */
+  addDisk?(sizeGiB: number): Promise<void>;
+  /** put an ISO in the CD drive, or eject it (null); running or stopped (caps.media) */
+  changeMedia?(iso: string | null): Promise<void>;
+  /** snapshots (caps.snapshots): list, create (with RAM when running, unless diskOnly), revert, delete */
+  snapshots?(): Promise<SnapshotInfo[]>;
+  snapshotCreate?(name: string | undefined, opts: { diskOnly: boolean }): Promise<SnapshotInfo>;
+  snapshotRevert?(name: string): Promise<void>;
+  snapshotDelete?(name: string): Promise<void>;
+  /** cancel the VM's running long job; false when there is none */
+  cancelJob?(): boolean;
 }
 
 export interface Host {
@@ -57,6 +77,8 @@ export interface Host {
   find(nameOrId: string): VmInfo | undefined;
   create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo>;
   delete(id: string): Promise<void>;
+  /** a new VM from an export archive; hosts without it leave it out */
+  importVm?(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo>;
   /** NOT_FOUND when there is no such VM */
   vm(id: string): VmHandle;
   stopAll(opts: { deadlineMs: number; includeKeepRunning: boolean }): Promise<StopAllResult>;

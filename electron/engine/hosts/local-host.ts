@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { LOCAL_HOST, type HostInfo, type PortEntry, type Progress, type SshInfo, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch, VmSpec } from '../../../shared/spec';
-import { isActive } from '../../../shared/state';
+import { canEdit, isActive } from '../../../shared/state';
 import { defaultGuestBoot } from '../default-guest-boot';
-import { qemuBinary, STOP_DEADLINE_MS } from '../defaults';
+import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
 import { assertReadableFile, qemuImgConvert, qemuImgCreate } from '../images';
 import type { HomeLayout } from '../paths';
@@ -20,6 +20,13 @@ import type { BackoffOptions } from '../restart-backoff';
 import { StatsSampler } from '../stats';
 import { Supervisor, type SpawnFn } from '../supervisor';
 import { VmStore } from '../vm-store';
+import { assertNoLinkedClones, cloneVm } from '../lifecycle/clone';
+import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
+import type { OpsContext } from '../lifecycle/ops-context';
+import { ejectMedia, insertMedia } from '../lifecycle/media';
+import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from '../lifecycle/snapshots';
+import { TempJournal } from '../lifecycle/temp-journal';
+import { exportVm, importVm } from '../lifecycle/transfer';
 import { capsOf, type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
 
 export interface LocalHostOptions {
@@ -35,8 +42,8 @@ export interface LocalHostOptions {
   defaultGuest?: (vmName: string) => Promise<DefaultGuestBoot>;
 }
 
-/** What a local VM can do today (snapshots, shares, clone and export come with issue 12). */
-const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs']);
+/** What a local VM can do today (snapshots, shares and media come with the rest of issue 12). */
+const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media', 'snapshots']);
 
 export class LocalHost implements Host {
   readonly id = LOCAL_HOST;
@@ -50,11 +57,39 @@ export class LocalHost implements Host {
   private readonly display: DisplayProxy;
   private readonly lastAgent = new Map<string, string>();
   private closed = false;
+  private readonly journal: TempJournal;
+  /** what export/import/clone/disks (lifecycle/) use of this host */
+  private readonly ops: OpsContext;
 
   constructor(private readonly opts: LocalHostOptions) {
     this.store = new VmStore(opts.layout);
     this.allocator = new PortAllocator({ file: opts.layout.portsFile, ...(opts.portRange ? { range: opts.portRange } : {}) });
     this.display = new DisplayProxy((id) => this.sups.get(id)?.vncSocket() ?? null, opts.now);
+    this.journal = new TempJournal(opts.layout.tempJournalDir);
+    this.ops = {
+      layout: opts.layout,
+      store: this.store,
+      journal: this.journal,
+      engineVersion: ENGINE_VERSION,
+      runJob: (id, kind, fn) => this.supervisor(id).job({ kind, async: true, cancellable: true }, fn),
+      requireStopped: (id, doing) => {
+        const sup = this.supervisor(id);
+        if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before ${doing} (it is ${sup.state})`);
+      },
+      progress: (id, progress) => this.emit('vm.progress', { host: this.id, id, progress }),
+      state: (id) => this.supervisor(id).state,
+      qmp: (id, command, args, o) => this.supervisor(id).requireQmp().execute(command, args, o),
+      changed: (id) => this.vmChanged(id),
+      info: (id) => this.get(id),
+      agentExec: async (id, command) => (await this.supervisor(id).agentClient(5000)).exec(command, { timeoutMs: 10_000 }),
+      added: async (spec, start) => {
+        const sup = this.addSupervisor(spec.id);
+        await sup.init();
+        this.vmChanged(spec.id);
+        if (start) await sup.start();
+        return this.get(spec.id);
+      },
+    };
   }
 
   info(): HostInfo {
@@ -73,6 +108,8 @@ export class LocalHost implements Host {
   async start(): Promise<void> {
     await this.allocator.load();
     const specs = await this.store.load();
+    // partial archives of exports a killed engine left next to their destinations
+    await this.journal.sweep();
     // one VM that cannot be settled must not keep the engine (and every other VM) down
     await Promise.all(
       specs.map((s) => {
@@ -123,6 +160,7 @@ export class LocalHost implements Host {
         agentGraceMs: o.agentGraceMs ?? 60_000,
         ...(o.backoff ? { backoff: o.backoff } : {}),
         now: o.now,
+        launchGuard: (vmId) => assertNoLinkedClones(this.store, vmId, 'start'),
       },
       {
         changed: () => this.vmChanged(id),
@@ -234,6 +272,17 @@ export class LocalHost implements Host {
       thumbnailUnsubscribe: (key) => sup.thumbnails.unsubscribe(key),
       displayUrl: () => this.display.open(id),
       stats: async () => (sup.pid !== null && isActive(sup) ? this.sampler.sample(sup.pid) : null),
+      exportTo: (path, force) => exportVm(this.ops, id, path, force),
+      clone: (newName, o) => cloneVm(this.ops, id, newName, o.linked, o.start),
+      disks: () => listDisks(this.ops, id),
+      resizeDisk: (disk, sizeGiB) => resizeDisk(this.ops, id, disk, sizeGiB),
+      addDisk: async (sizeGiB) => void (await addDisk(this.ops, id, sizeGiB)),
+      changeMedia: async (iso) => void (await (iso === null ? ejectMedia(this.ops, id) : insertMedia(this.ops, id, iso))),
+      snapshots: () => listSnapshots(this.ops, id),
+      snapshotCreate: (name, o) => createSnapshot(this.ops, id, name, o.diskOnly),
+      snapshotRevert: (name) => revertSnapshot(this.ops, id, name),
+      snapshotDelete: (name) => deleteSnapshot(this.ops, id, name),
+      cancelJob: () => sup.cancelJob(),
     };
   }
 
@@ -288,9 +337,15 @@ export class LocalHost implements Host {
     return this.get(spec.id);
   }
 
+  /** A new VM from an export archive (lifecycle/transfer.ts verifies it before anything appears). */
+  importVm(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo> {
+    return importVm(this.ops, path, opts.name, opts.start);
+  }
+
   async delete(id: string): Promise<void> {
     const sup = this.supervisor(id);
     await sup.delete(async () => {
+      assertNoLinkedClones(this.store, id, 'delete');
       await sup.detach();
       await this.store.delete(id);
       await this.allocator.forget(id);

@@ -2,7 +2,15 @@
 import type { ReactElement } from 'react';
 import type { Progress } from '../../../shared/contract';
 
-const OP_TEXT: Record<Progress['op'], string> = { 'disk-create': 'Creating disk', 'disk-import': 'Importing disk', 'image-build': 'Building image' };
+const OP_TEXT: Record<Progress['op'], string> = {
+  'disk-create': 'Creating disk',
+  'disk-import': 'Importing disk',
+  'image-build': 'Building image',
+  export: 'Exporting',
+  import: 'Importing',
+  clone: 'Cloning',
+  snapshot: 'Snapshot',
+};
 
 export function ProgressBar({ progress }: { progress: Progress }): ReactElement {
   const label = progress.message ?? OP_TEXT[progress.op];

@@ -44,7 +44,7 @@ export interface LibvirtHostOptions extends ConnectionOptions {
 /** What a VM on a libvirt host can do (the UI hides the rest). */
 export const LIBVIRT_CAPS = {
   lifecycle: true, pause: true, edit: false, forwards: false, console: true, display: true, exec: true,
-  files: false, stats: true, logs: true, snapshots: true, shares: false, clone: false, export: false,
+  files: false, stats: true, logs: true, snapshots: true, shares: false, clone: false, export: false, disks: false, media: false,
 } as const;
 
 const now = () => new Date().toISOString();

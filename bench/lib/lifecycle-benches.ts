@@ -1,0 +1,56 @@
+// Issue 12's figures: snapshot save and revert of a running built-in Linux (256 MiB, a 1 GiB qcow2
+// disk added to hold the snapshots), and a full clone's time per GiB of data copied. Each run is
+// timed from the contract call to its reply, through the real engine. (shareWriteMBps waits for
+// shared folders, which are not built yet.)
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChannelClient } from '../../shared/rpc';
+import { MEMORY_MIB, stopAndWait } from './engine-benches';
+import { figure, round, type Figure } from './figures';
+
+const DATA_MIB = 512;
+
+export async function benchLifecycle(api: ChannelClient, runs: number, log: (s: string) => void): Promise<Figure[]> {
+  const out: Figure[] = [];
+  let vm = await api.invoke('vm.create', { config: { name: 'bench-snap', source: { kind: 'default' }, cpus: 1, memoryMiB: MEMORY_MIB } });
+  vm = await api.invoke('disk.add', { id: vm.id, sizeGiB: 1 });
+  await api.invoke('vm.start', { id: vm.id, waitAgent: true });
+  const save: number[] = [];
+  const revert: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now();
+    const s = await api.invoke('snapshot.create', { id: vm.id, name: `b${i}` });
+    save.push(performance.now() - t);
+    t = performance.now();
+    await api.invoke('snapshot.revert', { id: vm.id, name: `b${i}` });
+    revert.push(performance.now() - t);
+    log(`snapshot ${i}: save ${round(save.at(-1)!, 0)} ms (${round(s.vmStateBytes / 2 ** 20, 1)} MiB state), revert ${round(revert.at(-1)!, 0)} ms`);
+  }
+  out.push(figure('snapshotSaveMs', save, 'snapshot.create of the running built-in Linux (256 MiB), with RAM'));
+  out.push(figure('snapshotRevertMs', revert, 'snapshot.revert of the same, running → running in the saved state'));
+  await stopAndWait(api, vm.id);
+  await api.invoke('vm.delete', { id: vm.id });
+
+  // a disk of incompressible data, so the copy moves every byte
+  const work = await mkdtemp(join(tmpdir(), 'flb-clone-'));
+  try {
+    const raw = join(work, 'data.raw');
+    execFileSync('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', `count=${DATA_MIB}`, 'status=none']);
+    const src = await api.invoke('vm.create', { config: { name: 'bench-clone', source: { kind: 'disk', path: raw, mode: 'copy' }, memoryMiB: 64 } });
+    await rm(raw);
+    const perGiB: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      const c = await api.invoke('vm.clone', { id: src.id, name: `bench-clone-${i}` });
+      perGiB.push((performance.now() - t) / (DATA_MIB / 1024));
+      await api.invoke('vm.delete', { id: c.id });
+    }
+    out.push(figure('cloneFullMsPerGiB', perGiB, `vm.clone (full) of a VM whose qcow2 holds ${DATA_MIB} MiB of random data, ms ÷ GiB`, { dataMiB: DATA_MIB }));
+    await api.invoke('vm.delete', { id: src.id });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+// `flotilla export` and `flotilla import`: a stopped VM to one archive file and back (archive.ts
+// has the format). Export writes a journaled temp file next to the destination and links or
+// renames it into place only when complete, so a reader never sees half an archive and a killed
+// engine's leftover is swept at the next start. Import verifies the whole archive inside the store's
+// staging directory (invisible, swept after a crash) before the new VM's directory appears.
+import { randomBytes } from 'node:crypto';
+import { link, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { ExportResult, VmInfo } from '../../../shared/contract';
+import { FlotillaError } from '../../../shared/errors';
+import { vmConfigSchema, vmSpecSchema, type VmConfig, type VmSpec } from '../../../shared/spec';
+import { TMP_SUFFIX } from '../atomic-file';
+import { assertReadableFile, assertSelfContainedImage, inspectPath, qemuImgCheck, qemuImgConvert, qemuImgInfo } from '../images';
+import { OVMF_VARS_FILE } from '../qemu-args';
+import { ARCHIVE_VERSION, readArchive, writeArchive, type ArchiveSource } from './archive';
+import { percentOf, type OpsContext } from './ops-context';
+import { partialNameFor } from './temp-journal';
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fd = await open(dir, 'r');
+  try {
+    await fd.sync();
+  } finally {
+    await fd.close();
+  }
+}
+
+/** The destination's directory must exist; the destination must not be a directory, nor exist without force. */
+async function checkDestination(dest: string, force: boolean): Promise<void> {
+  const dir = dirname(dest);
+  const d = await stat(dir).catch(() => null);
+  if (!d) throw new FlotillaError('FILE_NOT_FOUND', `the directory ${dir} does not exist; create it first or export elsewhere`, { path: dir });
+  if (!d.isDirectory()) throw new FlotillaError('FILE_NOT_FOUND', `${dir} is not a directory`, { path: dir });
+  const f = await stat(dest).catch(() => null);
+  if (f?.isDirectory()) throw new FlotillaError('FILE_EXISTS', `${dest} is a directory; name the archive file to write`, { path: dest });
+  if (f && !force) throw new FlotillaError('FILE_EXISTS', `${dest} already exists; pass --force to overwrite it`, { path: dest });
+}
+
+/** Disks the VM does not own (used in place) cannot travel in an archive. */
+function referencedDisk(spec: VmSpec): string | undefined {
+  const src = spec.source;
+  if (src.kind === 'disk' && src.mode === 'reference') return src.path;
+  if (src.kind === 'kernel') return src.disk;
+  return undefined;
+}
+
+export async function exportVm(ctx: OpsContext, id: string, dest: string, force: boolean): Promise<ExportResult> {
+  await checkDestination(dest, force);
+  return ctx.runJob(id, 'export', async (signal, progress) => {
+    ctx.requireStopped(id, 'exporting it');
+    const spec = ctx.store.get(id);
+    const ref = referencedDisk(spec);
+    if (ref) {
+      throw new FlotillaError('INVALID_STATE', `${spec.name} uses the disk ${ref} in place (by reference); an export holds only disks the VM owns. Create a VM that copies it (--disk-mode copy) to export it`, { path: ref });
+    }
+    const vmDir = ctx.layout.vmDir(id);
+    const temps: string[] = [];
+    const tmp = join(dirname(dest), partialNameFor(dest));
+    const untrack = await ctx.journal.track(tmp);
+    const report = (pct: number, message: string): void => progress({ op: 'export', percent: pct, message });
+    try {
+      const files: ArchiveSource[] = [];
+      for (const d of spec.disks) {
+        let path = join(vmDir, d);
+        // a linked clone's disk is an overlay: the archive gets it flattened, standalone
+        if ((await qemuImgInfo(path)).backingFile !== undefined) {
+          const flat = join(vmDir, `.export-${randomBytes(4).toString('hex')}-${d}${TMP_SUFFIX}`);
+          temps.push(flat);
+          report(0, `flattening ${d}`);
+          await qemuImgConvert(path, flat, { outFormat: 'qcow2', signal, onProgress: (p) => report(p, `flattening ${d}`) });
+          path = flat;
+        }
+        files.push({ entry: `disks/${d}`, role: 'disk', path });
+      }
+      const vars = join(vmDir, OVMF_VARS_FILE);
+      if (spec.firmware === 'uefi' && (await stat(vars).catch(() => null))) files.push({ entry: `nvram/${OVMF_VARS_FILE}`, role: 'firmware-vars', path: vars });
+      report(0, `exporting to ${basename(dest)}`);
+      const bytes = await writeArchive(
+        tmp,
+        { spec, files, engineVersion: ctx.engineVersion },
+        { signal, onProgress: (p) => report(percentOf(p.done, p.total), `exporting to ${basename(dest)}`) },
+      );
+      if (force) await rename(tmp, dest);
+      else {
+        // link() fails if dest appeared meanwhile: never overwrite without --force, even then
+        await link(tmp, dest).catch((e: NodeJS.ErrnoException) => {
+          throw e.code === 'EEXIST' ? new FlotillaError('FILE_EXISTS', `${dest} already exists; pass --force to overwrite it`, { path: dest }) : e;
+        });
+        await rm(tmp, { force: true });
+      }
+      await fsyncDir(dirname(dest));
+      return { path: dest, bytes, formatVersion: ARCHIVE_VERSION };
+    } finally {
+      await rm(tmp, { force: true });
+      await untrack();
+      for (const t of temps) await rm(t, { force: true });
+    }
+  });
+}
+
+function badSpec(file: string, why: string): FlotillaError {
+  return new FlotillaError('BAD_ARCHIVE', `${file} cannot be imported: ${why}; nothing was created`, { path: file });
+}
+
+/** The archive's spec, checked and turned into a config for a new VM. Host paths it names must be what they claim to be. */
+async function configFromArchive(file: string, raw: unknown, name: string | undefined, fileRoles: { entry: string; role: string }[]): Promise<{ config: VmConfig; disks: string[] }> {
+  const r = vmSpecSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw badSpec(file, `vm.json is not a valid VM spec (${i.path.join('.') || 'spec'}: ${i.message})`);
+  }
+  const spec = r.data;
+  const disks = fileRoles.filter((f) => f.role === 'disk').map((f) => f.entry.slice('disks/'.length));
+  if (JSON.stringify(disks) !== JSON.stringify(spec.disks)) throw badSpec(file, `vm.json lists disks ${JSON.stringify(spec.disks)} but the archive holds ${JSON.stringify(disks)}`);
+  for (const f of fileRoles) {
+    if (f.role === 'firmware-vars' && (f.entry !== `nvram/${OVMF_VARS_FILE}` || spec.firmware !== 'uefi')) throw badSpec(file, `unexpected firmware file ${f.entry}`);
+  }
+  const src = spec.source;
+  // an archive may come from anyone: it must not make a VM that reads host files it names
+  if (src.kind === 'disk' && src.mode === 'reference') throw badSpec(file, `the VM uses the host disk ${src.path} in place; an import cannot attach host disks`);
+  if (src.kind === 'disk' && spec.disks.length === 0) throw badSpec(file, 'the VM has no disk');
+  if (src.kind === 'kernel' && src.disk) throw badSpec(file, `the VM uses the host disk ${src.disk} in place; an import cannot attach host disks`);
+  const mustBe = async (path: string, kinds: string[], what: string): Promise<void> => {
+    const info = await inspectPath(path, what === 'ISO' ? 'iso' : 'kernel');
+    if (!info.readable || !info.format || !kinds.includes(info.format)) {
+      throw badSpec(file, `the VM boots from the ${what} ${path}, which ${info.exists ? `is not ${what === 'ISO' ? 'an' : 'a'} ${what} on this host` : 'is not on this host'}; put it there first`);
+    }
+  };
+  if (src.kind === 'iso') await mustBe(src.path, ['iso'], 'ISO');
+  if (src.kind === 'kernel') {
+    await mustBe(src.kernel, ['kernel', 'elf'], 'kernel');
+    if (src.initrd) await mustBe(src.initrd, ['cpio', 'gzip', 'xz', 'zstd'], 'initrd');
+  }
+  const keys = Object.keys(vmConfigSchema.shape) as (keyof VmConfig)[];
+  const config = Object.fromEntries(keys.filter((k) => spec[k] !== undefined).map((k) => [k, spec[k]])) as VmConfig;
+  if (name) config.name = name;
+  return { config, disks: spec.disks };
+}
+
+/** Not a job of any VM (there is none yet): it runs to the end or fails; a killed engine's staging dir is swept. */
+export async function importVm(ctx: OpsContext, file: string, name: string | undefined, start: boolean, signal?: AbortSignal): Promise<VmInfo> {
+  await assertReadableFile(file);
+  const head = await readArchive(file, signal ? { signal } : {});
+  const { config, disks } = await configFromArchive(file, head.spec, name, head.manifest.files);
+  const spec = await ctx.store.create(config, {
+    beforeCommit: async (s, staging) => {
+      const report = (pct: number, message: string): void => ctx.progress(s.id, { op: 'import', percent: pct, message });
+      report(0, `importing ${basename(file)}`);
+      const got = await readArchive(file, { extractTo: staging, ...(signal ? { signal } : {}), onProgress: (p) => report(percentOf(p.done, p.total), `importing ${basename(file)}`) });
+      // the head read earlier must be the head extracted now (the file could have changed in between)
+      if (JSON.stringify(got.spec) !== JSON.stringify(head.spec) || JSON.stringify(got.manifest) !== JSON.stringify(head.manifest)) {
+        throw badSpec(file, 'the file changed while it was being imported');
+      }
+      for (const d of disks) {
+        const path = join(staging, d);
+        await assertSelfContainedImage(path, 'qcow2').catch((e: FlotillaError) => {
+          throw badSpec(file, e.message);
+        });
+        report(100, `checking ${d}`);
+        const check = await qemuImgCheck(path);
+        if (check.exitCode !== 0) throw badSpec(file, `disk ${d} fails qemu-img check (exit ${check.exitCode}): ${check.summary.split('\n').at(-1)}`);
+      }
+      if (config.firmware === 'uefi' && got.files.has(`nvram/${OVMF_VARS_FILE}`)) {
+        await assertSelfContainedImage(join(staging, OVMF_VARS_FILE), OVMF_VARS_FILE.endsWith('.qcow2') ? 'qcow2' : 'raw').catch((e: FlotillaError) => {
+          throw badSpec(file, e.message);
+        });
+      }
+      s.disks.push(...disks);
+    },
+  });
+  ctx.progress(spec.id, null);
+  return ctx.added(spec, start);
+}
