@@ -7,33 +7,13 @@ import type { CallContext, ContractHandler, EventName, EventPayloads, Method, Me
 import { FlotillaError, toWireError } from '../../shared/errors';
 import { dispatch } from '../../shared/rpc';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
+import { ENGINE_VERSION } from '../engine/engine';
 import { flotillaHome } from '../engine/paths';
 import { parseArgs, parseForward, parseSource, type OptionSpec } from './args';
+import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatInfo, formatList, formatPorts } from './format';
+import { commandHelp, overview } from './help';
 import { runServe } from './serve-command';
-
-export const USAGE = `usage: flotilla COMMAND [options]
-
-  list [--json]                              all VMs
-  create NAME [--from default|iso:PATH|disk:PATH|kernel:PATH] [--initrd PATH] [--append STR]
-              [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]
-              [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]
-              [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]
-              [--start] [--json]
-  start NAME [--wait-agent] [--json]         boot a VM
-  stop NAME [--force]                        ACPI powerdown, then quit/kill after a deadline
-  restart|pause|resume NAME                  reset, pause or resume a running VM
-  rm NAME                                    delete a stopped VM and its disks
-  info NAME [--json]                         settings, state and last exit
-  ports [NAME] [--json]                      forwarded host ports (127.0.0.1)
-  logs NAME [--serial] [--follow]            lifecycle + QEMU log, or the serial console log
-  exec NAME -- CMD [ARGS...]                 run a command in the guest (needs the agent)
-  console NAME                               interactive serial console (Ctrl-] leaves)
-  image build-default [--out DIR]            build the embedded default guest
-  serve [options]                            run the engine with the web UI (see flotilla serve --help)
-
-FLOTILLA_HOME sets the data directory (default $XDG_DATA_HOME/flotilla).
-`;
 
 export interface CliIo {
   out: (s: string) => void;
@@ -87,7 +67,7 @@ export class CliSession {
 
 const JSON_OPT: Record<string, OptionSpec> = { json: { kind: 'bool' } };
 
-const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
+export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   list: JSON_OPT,
   create: {
     ...JSON_OPT,
@@ -118,6 +98,9 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   exec: {},
   console: {},
   image: { out: { kind: 'string' } },
+  help: {},
+  completion: {},
+  [COMPLETE_VMS_COMMAND]: {},
 };
 
 /** Pure part of `create`: turn CLI options into a vm.create config (validated again by the contract). */
@@ -167,13 +150,29 @@ async function buildDefaultDirect(outDir: string, io: CliIo): Promise<number> {
 
 export async function runCli(argv: readonly string[], io: CliIo = realIo): Promise<number> {
   const [command, ...args] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    io.out(USAGE);
-    return command ? 0 : 1;
+  if (!command) {
+    io.err(overview(ENGINE_VERSION));
+    return 1;
+  }
+  if (command === '--help' || command === '-h') {
+    io.out(overview(ENGINE_VERSION));
+    return 0;
+  }
+  if (command === '--version' || command === 'version') {
+    io.out(`flotilla ${ENGINE_VERSION}\n`);
+    return 0;
   }
   if (command === 'serve') return runServe(args);
   const spec = COMMAND_OPTIONS[command];
   if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}; run \`flotilla help\``);
+  // --help anywhere before `--` wins over everything else, even a half-typed command line
+  const dashDash = args.indexOf('--');
+  if ((dashDash < 0 ? args : args.slice(0, dashDash)).some((x) => x === '--help' || x === '-h')) {
+    io.out(commandHelp(command) ?? overview(ENGINE_VERSION));
+    return 0;
+  }
+  if (command === 'help') return helpCommand(args, io);
+  if (command === 'completion') return completionCommand(args, io);
   const a = parseArgs(args, spec, command);
   if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
@@ -234,13 +233,11 @@ async function runCommand(
       else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
       return 0;
     }
-    case 'stop': {
-      const vm = await s.find(name);
-      const after = await s.call('vm.stop', { id: vm.id, force: o.force === true });
-      if (json) printJson(io, after);
-      else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
+    case 'stop':
+      return stopCommand(await s.find(name), o.force === true, json, s, io);
+    case COMPLETE_VMS_COMMAND:
+      for (const vm of await s.call('vm.list', {})) io.out(`${vm.name}\n`);
       return 0;
-    }
     case 'restart':
     case 'pause':
     case 'resume': {
@@ -296,6 +293,49 @@ async function runCommand(
 }
 
 type ParsedOptions = Record<string, unknown>;
+
+function helpCommand(args: string[], io: CliIo): number {
+  if (args.length === 0) {
+    io.out(overview(ENGINE_VERSION));
+    return 0;
+  }
+  if (args.length > 1) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla help [COMMAND]');
+  const text = commandHelp(args[0]!);
+  if (!text) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(args[0])}; run \`flotilla help\` for the list`);
+  io.out(text);
+  return 0;
+}
+
+function completionCommand(args: string[], io: CliIo): number {
+  const shell = args[0];
+  if (args.length !== 1 || (shell !== 'bash' && shell !== 'zsh')) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla completion bash|zsh');
+  io.out(shell === 'bash' ? bashCompletion({ options: COMMAND_OPTIONS }) : zshCompletion({ options: COMMAND_OPTIONS }));
+  return 0;
+}
+
+const isDown = (vm: VmInfo): boolean => vm.state === 'stopped' || vm.state === 'crashed';
+
+/** Stop is idempotent: a VM that is already down (or goes down while we ask) is success. */
+async function stopCommand(vm: VmInfo, force: boolean, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  let after: VmInfo;
+  let already = isDown(vm);
+  if (already) after = vm;
+  else {
+    try {
+      after = await s.call('vm.stop', { id: vm.id, force });
+    } catch (err) {
+      // it stopped on its own between our look and the stop: the engine refuses, the user's wish holds
+      if (!(err instanceof FlotillaError && err.code === 'INVALID_STATE')) throw err;
+      after = await s.call('vm.get', { id: vm.id });
+      if (!isDown(after)) throw err;
+      already = true;
+    }
+  }
+  if (json) printJson(io, after);
+  else if (already) io.out(`${after.name} is already ${after.state === 'crashed' ? 'stopped (it crashed)' : 'stopped'}\n`);
+  else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
+  return 0;
+}
 
 async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {
   if (o.serial) {
