@@ -4,7 +4,8 @@
 // Errors are one line on stderr and exit code 1; --json prints the contract DTOs.
 import { EventEmitter } from 'node:events';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
-import { FlotillaError, toWireError } from '../../shared/errors';
+import { FlotillaError, invalidArgument, toWireError } from '../../shared/errors';
+import { vmConfigSchema } from '../../shared/spec';
 import { dispatch } from '../../shared/rpc';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { ENGINE_VERSION } from '../engine/engine';
@@ -125,7 +126,15 @@ export function createConfigFromArgs(name: string | undefined, o: Record<string,
   if (o.forward !== undefined) config.forwards = (o.forward as string[]).map(parseForward);
   if (o.restart !== undefined) config.restartPolicy = o.restart;
   if (o['keep-running']) config.keepRunningOnQuit = true;
+  // the engine validates it again; checking here means a typo never starts an engine
+  const r = vmConfigSchema.safeParse(config);
+  if (!r.success) throw invalidArgument(r.error.issues);
   return config;
+}
+
+/** On stderr, also with --json (whose stdout stays the DTO, warnings included). */
+function printWarnings(io: CliIo, warnings: readonly string[] | undefined): void {
+  for (const w of warnings ?? []) io.err(`flotilla: warning: ${w}\n`);
 }
 
 function printJson(io: CliIo, v: unknown): void {
@@ -224,6 +233,7 @@ async function runCommand(
       const vm = await s.call('vm.create', { config: createConfig as never, start: o.start === true });
       if (json) printJson(io, vm);
       else io.out(`created ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
+      printWarnings(io, vm.warnings);
       return 0;
     }
     case 'start': {
@@ -231,6 +241,7 @@ async function runCommand(
       const after = await s.call('vm.start', { id: vm.id, waitAgent: o['wait-agent'] === true });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
+      printWarnings(io, after.warnings);
       return 0;
     }
     case 'stop':

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { diskFullError, isNoSpace } from './disk-full';
 
 /** Every temp file ends with this, so a restart can find and remove leftovers of a killed writer. */
 export const TMP_SUFFIX = '.flotilla-tmp';
@@ -20,7 +21,16 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** A full disk is a DISK_FULL error naming `path` (Node's own says "ENOSPC …, write" and no file). */
 export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  try {
+    await writeAndRename(path, data, mode);
+  } catch (err) {
+    throw isNoSpace(err) ? diskFullError(path) : err;
+  }
+}
+
+async function writeAndRename(path: string, data: string | Buffer, mode: number): Promise<void> {
   const tmp = tempPathFor(path);
   try {
     const fd = await open(tmp, 'wx', mode);

@@ -22,12 +22,14 @@ import type {
   VmInfo,
 } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import type { VmConfig, VmSpec } from '../../shared/spec';
+import type { VmConfig, VmPatch, VmSpec } from '../../shared/spec';
 import { canDelete, canEdit, isActive } from '../../shared/state';
 import { defaultGuestBoot } from './default-guest-boot';
 import { DisplayProxy } from './display-proxy';
 import { buildDefaultGuest, readDefaultGuest } from './guest/build-default';
-import { assertReadableFile, inspectPath, qemuImgConvert, qemuImgCreate } from './images';
+import { diskFullError, isNoSpace, namingFullDisk } from './disk-full';
+import { assertMemoryFits, readHostMemory, warnBeforeStart } from './host-memory';
+import { inspectPath, qemuImgConvert, qemuImgCreate } from './images';
 import { KeyedMutex } from './mutex';
 import type { HomeLayout } from './paths';
 import { PortAllocator } from './port-allocator';
@@ -35,6 +37,7 @@ import { OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, VM_DISK_FILE, type DefaultGuestBoot
 import type { BackoffOptions } from './restart-backoff';
 import { StatsSampler } from './stats';
 import { Supervisor, type SpawnFn } from './supervisor';
+import { checkNewVm } from './vm-checks';
 import { VmStore } from './vm-store';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -241,7 +244,13 @@ export class Engine implements ContractHandler {
   async handle<M extends Method>(method: M, params: MethodParams<M>, ctx: CallContext): Promise<MethodResult<M>> {
     if (this.closed) throw new FlotillaError('DISCONNECTED', 'the engine is shutting down');
     await this.start();
-    return (await this.route(method, params as never, ctx)) as MethodResult<M>;
+    try {
+      return (await this.route(method, params as never, ctx)) as MethodResult<M>;
+    } catch (err) {
+      // a write that named no file (the callers that know theirs already said so)
+      if (isNoSpace(err)) throw diskFullError(this.layout.home, { dataDir: true });
+      throw err;
+    }
   }
 
   private async route(method: Method, p: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
@@ -260,15 +269,19 @@ export class Engine implements ContractHandler {
       case 'vm.update': {
         const sup = this.sup(id);
         if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before changing its settings`);
+        const memoryMiB = (p.patch as VmPatch).memoryMiB;
+        if (memoryMiB !== undefined) assertMemoryFits(memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
         await this.mutex.run(id, () => this.store.update(id, p.patch as never));
         this.vmChanged(id);
         return this.info(id);
       }
       case 'vm.delete':
         return this.deleteVm(id);
-      case 'vm.start':
+      case 'vm.start': {
+        const warnings = await this.startWarnings(id);
         await this.sup(id).start({ waitAgent: p.waitAgent as boolean });
-        return this.info(id);
+        return { ...this.info(id), warnings };
+      }
       case 'vm.stop':
         await this.sup(id).stop({ force: p.force as boolean });
         return this.info(id);
@@ -371,22 +384,15 @@ export class Engine implements ContractHandler {
   // ------------------------------------------------------------------ create / delete
 
   /** Check every user path first, then make the VM's own files; a failure leaves nothing behind. */
-  private async createVm(config: VmConfig, start: boolean): Promise<VmInfo> {
+  private async createVm(config: VmConfig, start: boolean): Promise<VmInfo & { warnings?: string[] }> {
     const src = config.source;
-    if (src.kind === 'iso') await assertReadableFile(src.path, 'iso');
-    if (src.kind === 'disk') await assertReadableFile(src.path, 'disk');
-    if (src.kind === 'kernel') {
-      await assertReadableFile(src.kernel, 'kernel');
-      if (src.initrd) await assertReadableFile(src.initrd, 'initrd');
-      if (src.disk) await assertReadableFile(src.disk, 'disk');
-    }
-    for (const f of config.forwards) {
-      if (f.hostPort === undefined) continue;
-      const taken = this.ports.entries().find((e) => e.hostPort === f.hostPort && e.proto === f.proto);
-      if (taken) throw new FlotillaError('PORT_TAKEN', `host port ${f.hostPort}/${f.proto} is already used by another VM; choose another`, { hostPort: f.hostPort });
-      const probe = await this.checkPort(f.proto, f.hostPort);
-      if (!probe.free) throw new FlotillaError('PORT_TAKEN', `host port ${f.hostPort}/${f.proto} is in use on 127.0.0.1; choose another`, { hostPort: f.hostPort });
-    }
+    await checkNewVm(config, {
+      heldBy: (proto, hostPort) => {
+        const owner = this.ports.entries().find((e) => e.hostPort === hostPort && e.proto === proto);
+        return owner ? (this.sups.get(owner.vmId)?.spec.name ?? owner.vmId) : null;
+      },
+      probe: (proto, hostPort) => this.checkPort(proto, hostPort),
+    });
     let disks: string[] = [];
     const spec = await this.store.create(config, {
       beforeCommit: async (s: VmSpec, dir: string) => {
@@ -403,7 +409,7 @@ export class Engine implements ContractHandler {
           });
           disks = [VM_DISK_FILE];
         }
-        if (config.firmware === 'uefi') await copyFile(OVMF_VARS_TEMPLATE, join(dir, OVMF_VARS_FILE));
+        if (config.firmware === 'uefi') await namingFullDisk(join(dir, OVMF_VARS_FILE), () => copyFile(OVMF_VARS_TEMPLATE, join(dir, OVMF_VARS_FILE)));
         s.disks.push(...disks);
         progress(null);
       },
@@ -411,8 +417,10 @@ export class Engine implements ContractHandler {
     const sup = this.addSupervisor(spec.id);
     await sup.init();
     this.vmChanged(spec.id);
-    if (start) await sup.start();
-    return this.info(spec.id);
+    if (!start) return this.info(spec.id);
+    const warnings = await this.startWarnings(spec.id);
+    await sup.start();
+    return { ...this.info(spec.id), warnings };
   }
 
   private async deleteVm(id: string): Promise<{ id: string }> {
@@ -431,6 +439,21 @@ export class Engine implements ContractHandler {
   }
 
   // ------------------------------------------------------------------ misc
+
+  /** Memory warnings for starting VM `id` next to the VMs running now (shown, never refused). */
+  private async startWarnings(id: string): Promise<string[]> {
+    const sup = this.sup(id);
+    if (isActive(sup)) return []; // start will refuse it with its own message
+    const running = [...this.sups.values()].filter((s) => s.id !== id && isActive(s) && s.pid !== null);
+    try {
+      return await warnBeforeStart(
+        { name: sup.spec.name, memoryMiB: sup.spec.memoryMiB },
+        running.map((s) => ({ name: s.spec.name, memoryMiB: s.spec.memoryMiB, pid: s.pid! })),
+      );
+    } catch {
+      return []; // no /proc/meminfo: nothing to warn with
+    }
+  }
 
   /** Free on 127.0.0.1 and not handed to any VM? Probed by binding, then released at once. */
   async checkPort(proto: 'tcp' | 'udp', hostPort: number): Promise<{ free: boolean; reason?: string }> {

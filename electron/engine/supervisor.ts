@@ -356,6 +356,7 @@ export class Supervisor {
           if (requested) {
             throw new FlotillaError('PORT_TAKEN', `host port ${bind.hostPort}/${bind.proto} is already in use; choose another port for this forward`, {
               hostPort: bind.hostPort,
+              proto: bind.proto,
             });
           }
           this.lifecycle(`QEMU could not bind host port ${bind.hostPort}; retrying with a fresh port (attempt ${attempt + 1} of ${START_ATTEMPTS})`);

@@ -43,7 +43,7 @@ describe('create VM dialog', () => {
   };
 
   it('shows a clashing name on the Name field and creates nothing', async () => {
-    createAnswer = new FlotillaError('NAME_TAKEN', 'a VM named web already exists');
+    createAnswer = new FlotillaError('NAME_TAKEN', 'a VM named web already exists', { name: 'web' });
     render(<CreateVmDialog />);
     const name = screen.getByLabelText('Name');
     fireEvent.change(name, { target: { value: 'web' } });
@@ -65,7 +65,7 @@ describe('create VM dialog', () => {
   });
 
   it('shows a taken host port on its forward row', async () => {
-    createAnswer = new FlotillaError('PORT_TAKEN', 'host port 45022 is in use', { hostPort: 45022 });
+    createAnswer = new FlotillaError('PORT_TAKEN', 'host port 45022 is in use', { hostPort: 45022, proto: 'tcp' });
     render(<CreateVmDialog />);
     fireEvent.change(screen.getByLabelText('Host port of forward 1'), { target: { value: '45022' } });
     await submit();
@@ -74,7 +74,7 @@ describe('create VM dialog', () => {
   });
 
   it('maps schema errors from the engine (config.* paths) to fields', async () => {
-    createAnswer = new FlotillaError('BAD_REQUEST', 'invalid request', { fields: { 'config.cpus': 'too many CPUs for this host' } });
+    createAnswer = new FlotillaError('INVALID_ARGUMENT', 'too many CPUs for this host', { fields: [{ path: 'config.cpus', message: 'too many CPUs for this host' }] });
     render(<CreateVmDialog />);
     await submit();
     expect(describedText(screen.getByLabelText('CPUs'))).toContain('too many CPUs for this host');
