@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'PORT_TAKEN', // a user-requested host port is in use
   'PORTS_EXHAUSTED',
   'QEMU_FAILED', // QEMU exited or refused during start
+  'ABORTED', // cut short by another operation (a start by a force stop) or cancelled by the user
   'QMP_ERROR',
   'AGENT_UNAVAILABLE',
   'AGENT_ERROR',
@@ -46,7 +47,8 @@ export interface ErrorDetails {
   BAD_REQUEST: undefined;
   INVALID_ARGUMENT: { fields: FieldError[] };
   UNKNOWN_METHOD: undefined;
-  NOT_FOUND: undefined;
+  /** host: the host id, when it is the host (not a VM) that is missing */
+  NOT_FOUND: { host: string } | undefined;
   NAME_TAKEN: { name: string };
   INVALID_STATE: undefined;
   ALREADY_RUNNING: undefined;
@@ -57,6 +59,7 @@ export interface ErrorDetails {
   PORT_TAKEN: { hostPort: number; proto: 'tcp' | 'udp'; usedBy?: string };
   PORTS_EXHAUSTED: undefined;
   QEMU_FAILED: { logTail: string[] } | undefined;
+  ABORTED: undefined;
   /** class: QMP's error class; errno: when the socket could not be reached */
   QMP_ERROR: { class?: string; desc?: string; errno?: string } | undefined;
   AGENT_UNAVAILABLE: undefined;
@@ -66,7 +69,8 @@ export interface ErrorDetails {
   DEFAULT_IMAGE_MISSING: undefined;
   ENGINE_BUSY: undefined;
   UNAUTHORIZED: undefined;
-  UNSUPPORTED: undefined;
+  /** host and what: set when a host (or a VM's backend) lacks the operation */
+  UNSUPPORTED: { host: string; what: string } | undefined;
   DISCONNECTED: undefined;
   INTERNAL: undefined;
 }

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VmSpec } from '../../shared/spec';
-import { KeyedMutex } from './mutex';
 import { HomeLayout } from './paths';
 import { PortAllocator } from './port-allocator';
 import { Supervisor, type SupervisorDeps } from './supervisor';
@@ -45,7 +44,6 @@ describe('Supervisor with a fake QEMU', () => {
     const deps: SupervisorDeps = {
       layout,
       ports: new PortAllocator({ file: layout.portsFile }),
-      mutex: new KeyedMutex(),
       spawn: (_cmd, args, opts) => nodeSpawn(process.execPath, [FAKE, ...args], { ...opts, env: { ...process.env, FAKE_QEMU_MODE: mode } }),
       qemuBinary: 'qemu-system-x86_64',
       accel: 'tcg',
@@ -205,7 +203,6 @@ describe('Supervisor without a QEMU binary', () => {
       {
         layout,
         ports: new PortAllocator({ file: layout.portsFile }),
-        mutex: new KeyedMutex(),
         spawn: (cmd, args, opts) => nodeSpawn(cmd, args, opts),
         qemuBinary: '/nonexistent/qemu-system-x86_64',
         accel: 'tcg',

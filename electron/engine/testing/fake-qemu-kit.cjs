@@ -2,6 +2,11 @@
 // engine passed (pidfile, QMP socket, chardev sockets), writing the pidfile, listening on the
 // chardev sockets, and serving QMP line by line after the greeting. Each fake decides only how
 // to answer a command (`onCommand(msg, conn)`); conn.send writes one JSON line.
+//
+// Gates, for interleaving tests: with FAKE_QEMU_GATE=<dir>, a file <dir>/hold-<point> (point:
+// `greeting` or a QMP command name) makes the fake write <dir>/at-<point> when it gets there and
+// hold that reply (only that one: later commands are served) until the hold file is removed.
+// <dir>/fail-<command> makes that command answer with a QMP error instead.
 'use strict';
 const net = require('node:net');
 const fs = require('node:fs');
@@ -22,6 +27,23 @@ function readQemuArgs(args) {
     chardevPaths: args.filter((a, i) => args[i - 1] === '-chardev').map(sockOf).filter(Boolean),
   };
 }
+
+const gateDir = process.env.FAKE_QEMU_GATE;
+
+/** Resolves when the test lets `point` pass (at once when no hold file names it). */
+function gate(point) {
+  if (!gateDir || !fs.existsSync(`${gateDir}/hold-${point}`)) return Promise.resolve();
+  fs.writeFileSync(`${gateDir}/at-${point}`, String(process.pid));
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (fs.existsSync(`${gateDir}/hold-${point}`)) return;
+      clearInterval(t);
+      resolve();
+    }, 10);
+  });
+}
+
+const failing = (command) => Boolean(gateDir && command && fs.existsSync(`${gateDir}/fail-${command}`));
 
 function listenUnix(path, onConn) {
   fs.rmSync(path, { force: true });
@@ -51,7 +73,7 @@ function startFakeQemu(args, { onCommand, onConnect, lineEnd = '\n' }) {
       event: (name, data) => conn.send({ event: name, data, timestamp: { seconds: 0, microseconds: 0 } }),
     };
     onConnect?.(conn);
-    conn.send(GREETING);
+    const greeted = gate('greeting').then(() => conn.send(GREETING));
     let buf = '';
     c.on('data', (d) => {
       buf += d.toString('utf8');
@@ -65,7 +87,12 @@ function startFakeQemu(args, { onCommand, onConnect, lineEnd = '\n' }) {
         } catch {
           continue;
         }
-        onCommand(msg, conn);
+        void greeted
+          .then(() => gate(msg.execute))
+          .then(() => {
+            if (failing(msg.execute)) conn.send({ error: { class: 'GenericError', desc: `${msg.execute} failed (test)` }, id: msg.id });
+            else onCommand(msg, conn);
+          });
       }
     });
   });

@@ -1,0 +1,276 @@
+// Interleavings of one VM's operations, against the gated fake QEMU (testing/fake-qemu-kit.cjs):
+// the test holds QMP (or the disk check, or the default-guest lookup) at a point it chooses, fires
+// a second operation there, then lets the first go on. Each case is a defect that the per-VM job
+// queue closes: a force stop at every await point of a start, a start during the post-crash disk
+// check, an update racing a start, and adoption failing at each of its steps.
+import { spawn as nodeSpawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { VmSpec } from '../../shared/spec';
+import { Engine } from './engine';
+import { qemuImgCheck } from './images';
+import { HomeLayout } from './paths';
+import { PortAllocator } from './port-allocator';
+import { isPidAlive } from './proc-identity';
+import { Supervisor, type SupervisorDeps } from './supervisor';
+
+const FAKE = join(__dirname, 'testing', 'fake-qemu.cjs');
+const ID = 'gatedvm00001';
+
+// Adoption proves a pid is a QEMU by /proc/<pid>/exe, so the fake runs under node reached
+// through a file named qemu-system-x86_64 (a hard link, or a copy across filesystems).
+let binDir: string;
+let fakeExe: string;
+beforeAll(async () => {
+  binDir = await mkdtemp(join(tmpdir(), 'jobs-bin-'));
+  fakeExe = join(binDir, 'qemu-system-x86_64');
+  await link(process.execPath, fakeExe).catch(() => copyFile(process.execPath, fakeExe));
+});
+afterAll(async () => {
+  await rm(binDir, { recursive: true, force: true });
+});
+
+function spec(over: Partial<VmSpec> = {}): VmSpec {
+  return {
+    id: ID,
+    name: 'gated',
+    createdAt: new Date(0).toISOString(),
+    disks: [],
+    source: { kind: 'default' },
+    cpus: 1,
+    memoryMiB: 64,
+    firmware: 'bios',
+    display: 'none',
+    forwards: [],
+    restartPolicy: 'never',
+    keepRunningOnQuit: false,
+    ...over,
+  } as VmSpec;
+}
+
+/** A point the test holds shut until it calls open(). */
+class Gate {
+  reached!: Promise<void>;
+  private arrive!: () => void;
+  private release!: () => void;
+  private readonly opened: Promise<void>;
+  constructor() {
+    this.reached = new Promise((r) => (this.arrive = r));
+    this.opened = new Promise((r) => (this.release = r));
+  }
+  async pass(): Promise<void> {
+    this.arrive();
+    await this.opened;
+  }
+  open(): void {
+    this.release();
+  }
+}
+
+const until = async (what: () => boolean | Promise<boolean>, label: string): Promise<void> => {
+  for (let i = 0; i < 1500; i++) {
+    if (await what()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`gave up waiting for ${label}`);
+};
+
+describe('one VM, two operations at once (gated fake QEMU)', () => {
+  let home: string;
+  let gateDir: string;
+  let sups: Supervisor[];
+  let current: VmSpec;
+  let spawned: number[];
+
+  const deps = (over: Partial<SupervisorDeps> = {}): SupervisorDeps => {
+    const layout = new HomeLayout(home);
+    return {
+      layout,
+      ports: new PortAllocator({ file: layout.portsFile }),
+      spawn: (_cmd, args, opts) => {
+        const child = nodeSpawn(fakeExe, [FAKE, ...args], { ...opts, env: { ...process.env, FAKE_QEMU_MODE: 'obedient', FAKE_QEMU_GATE: gateDir } });
+        if (child.pid) spawned.push(child.pid);
+        return child;
+      },
+      qemuBinary: 'qemu-system-x86_64',
+      accel: 'tcg',
+      defaultGuest: async () => ({ kernel: '/k', initrd: '/i', append: '' }),
+      stopDeadlineMs: 300,
+      agentGraceMs: 200,
+      ...over,
+    } as SupervisorDeps;
+  };
+  const make = (over: Partial<SupervisorDeps> = {}, s: Partial<VmSpec> = {}): Supervisor => {
+    current = spec(s);
+    const sup = new Supervisor(ID, () => current, deps(over), { changed: () => undefined, log: () => undefined, progress: () => undefined });
+    sups.push(sup);
+    return sup;
+  };
+  const hold = (point: string): Promise<void> => writeFile(join(gateDir, `hold-${point}`), '');
+  const letGo = (point: string): Promise<void> => rm(join(gateDir, `hold-${point}`), { force: true });
+  const reached = (point: string): Promise<void> => until(() => existsSync(join(gateDir, `at-${point}`)), `the fake to reach ${point}`);
+
+  beforeEach(async () => {
+    home = await mkdtemp(join(tmpdir(), 'jobs-'));
+    gateDir = join(home, 'gates');
+    await mkdir(gateDir);
+    sups = [];
+    spawned = [];
+  });
+
+  afterEach(async () => {
+    for (const s of sups) await s.detach().catch(() => undefined);
+    for (const pid of spawned) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await rm(home, { recursive: true, force: true });
+  });
+
+  // ---------------------------------------------------------------- defect 4
+
+  const ABORTED = 'start of gated was aborted: force-stopped by the user';
+
+  it.each(['greeting', 'qmp_capabilities', 'query-status'])('a force stop while start waits for QMP %s: the start says it was aborted; the VM is stopped', async (point) => {
+    const s = make();
+    await s.init();
+    await hold(point);
+    const start = s.start();
+    start.catch(() => undefined);
+    await reached(point);
+    const stop = s.stop({ force: true });
+    await expect(start).rejects.toMatchObject({ code: 'ABORTED', message: ABORTED });
+    await stop;
+    expect(s.state).toBe('stopped');
+    expect(s.pid).toBeNull();
+    for (const pid of spawned) await until(async () => !(await isPidAlive(pid)), `fake ${pid} to be gone`);
+    await letGo(point);
+    // and the VM starts normally afterwards
+    await s.start();
+    expect(s.state).toBe('running');
+    await s.stop({ force: true });
+  });
+
+  it('a force stop while start prepares (before QEMU is spawned): aborted, nothing spawned', async () => {
+    const g = new Gate();
+    const s = make({ defaultGuest: async () => (await g.pass(), { kernel: '/k', initrd: '/i', append: '' }) });
+    await s.init();
+    const start = s.start();
+    start.catch(() => undefined);
+    await g.reached;
+    const stop = s.stop({ force: true });
+    g.open();
+    await expect(start).rejects.toMatchObject({ code: 'ABORTED', message: ABORTED });
+    await stop;
+    expect(s.state).toBe('stopped');
+    expect(spawned).toEqual([]);
+  });
+
+  // ---------------------------------------------------------------- defect 5
+
+  it('a start during the post-crash disk check waits for the check to finish', async () => {
+    const layout = new HomeLayout(home);
+    await mkdir(layout.vmDir(ID), { recursive: true });
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(layout.vmDir(ID), 'disk.qcow2'), '16M']);
+    const events: string[] = [];
+    const g = new Gate();
+    const s = make(
+      {
+        diskCheck: async (path: string) => {
+          events.push('check-begin');
+          await g.pass();
+          const r = await qemuImgCheck(path);
+          events.push('check-end');
+          return r;
+        },
+      } as Partial<SupervisorDeps>,
+      { disks: ['disk.qcow2'] },
+    );
+    await s.init();
+    await s.start();
+    const pid = s.pid!;
+    process.kill(pid, 'SIGKILL');
+    await g.reached;
+    expect(s.state).toBe('crashed');
+    const start = s.start().then(() => events.push('started'));
+    // whatever a start could do while the check is held, it has done by now
+    await new Promise((r) => setTimeout(r, 300));
+    events.push('released');
+    g.open();
+    await start;
+    expect(events).toEqual(['check-begin', 'released', 'check-end', 'started']);
+    expect(s.lastDiskCheck?.exitCode).toBe(0);
+    await s.stop({ force: true });
+  });
+
+  // ---------------------------------------------------------------- defect 2
+
+  it.each(['ports.mark', 'qmp silent', 'query-status error'])('adoption failing at %s leaves the VM running and adopted; a later start neither cleans nor kills it', async (step) => {
+    const a = make();
+    await a.init();
+    await a.start();
+    const pid = a.pid!;
+    await a.detach();
+    const layout = new HomeLayout(home);
+    const ports = new PortAllocator({ file: layout.portsFile });
+    await ports.load();
+    if (step === 'ports.mark') {
+      ports.mark = async () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      };
+    }
+    if (step === 'qmp silent') await hold('greeting');
+    if (step === 'query-status error') await writeFile(join(gateDir, 'fail-query-status'), '');
+    const b = make({ ports });
+    await b.init().catch(() => undefined);
+    expect(b.pid).toBe(pid);
+    expect(b.adopted).toBe(true);
+    expect(['running', 'paused']).toContain(b.state);
+    await expect(b.start()).rejects.toMatchObject({ code: 'ALREADY_RUNNING' });
+    expect(await isPidAlive(pid)).toBe(true);
+    expect(existsSync(layout.qmpSock(ID))).toBe(true);
+    expect(existsSync(layout.pidFile(ID))).toBe(true);
+    await letGo('greeting');
+    await rm(join(gateDir, 'fail-query-status'), { force: true });
+  });
+});
+
+// ---------------------------------------------------------------- defect 6
+
+describe('vm.update racing a start (engine, gated fake QEMU)', () => {
+  let home: string;
+  let engine: Engine | null = null;
+  afterEach(async () => {
+    await engine?.close({ stopVms: true });
+    engine = null;
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('an update queued behind a start is checked when its turn comes, and refused', async () => {
+    home = await mkdtemp(join(tmpdir(), 'jobs-upd-'));
+    const ctx = { clientId: 't', emit: () => undefined, onClose: () => undefined };
+    engine = new Engine({
+      layout: new HomeLayout(home),
+      accel: 'tcg',
+      spawn: (_cmd, args, opts) => nodeSpawn(process.execPath, [FAKE, ...args], { ...opts, env: { ...process.env, FAKE_QEMU_MODE: 'obedient' } }),
+      defaultGuest: async () => ({ kernel: '/k', initrd: '/i', append: '' }),
+      stopDeadlineMs: 300,
+    });
+    const vm = await engine.handle('vm.create', { config: { name: 'upd', source: { kind: 'default' }, cpus: 1, memoryMiB: 64, firmware: 'bios', display: 'none', forwards: [], restartPolicy: 'never', keepRunningOnQuit: false }, start: false } as never, ctx as never);
+    const first = engine.handle('vm.update', { id: vm.id, patch: { memoryMiB: 128 } } as never, ctx as never);
+    const start = engine.handle('vm.start', { id: vm.id } as never, ctx as never);
+    const second = engine.handle('vm.update', { id: vm.id, patch: { memoryMiB: 512 } } as never, ctx as never);
+    await first;
+    await start;
+    await expect(second).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    const after = await engine.handle('vm.get', { id: vm.id } as never, ctx as never);
+    expect(after.state).toBe('running');
+    expect(after.spec.memoryMiB).toBe(128);
+  });
+});
