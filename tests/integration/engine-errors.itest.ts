@@ -105,8 +105,13 @@ describe('bad input', () => {
 
   it('QEMU refusing to start is QEMU_FAILED with its own words, and nothing keeps running', async () => {
     const notAKernel = join(home, 'not-a-kernel');
-    await writeFile(notAKernel, 'this is not a Linux kernel\n');
+    // create refuses a file that is not a kernel (WRONG_FILE_TYPE); one that turns into garbage
+    // after create reaches QEMU, which refuses it in its own words
+    const header = Buffer.alloc(0x400);
+    header.write('HdrS', 0x202, 'latin1');
+    await writeFile(notAKernel, header);
     const vm = await client.call('vm.create', { config: { name: 'badkernel', source: { kind: 'kernel', kernel: notAKernel }, memoryMiB: 64 } });
+    await writeFile(notAKernel, 'this is not a Linux kernel\n');
     const e = await errorOf(client.call('vm.start', { id: vm.id }));
     expect(e.code).toBe('QEMU_FAILED');
     expect(e.message).toMatch(/^QEMU failed to start badkernel: .*kernel/i);
