@@ -42,17 +42,33 @@ export interface FieldError {
 /** What a user-named file was supposed to be. */
 export type FileRole = 'iso' | 'disk' | 'kernel' | 'initrd' | 'file';
 
+/** `field`: the form field (request key) an error is about, where the message alone does not say. */
+export interface OnField {
+  field?: string;
+}
+
+/** An error a host's own tool reported (virsh on a libvirt host): which host, which command. */
+export interface HostToolDetails {
+  host: string;
+  command?: string;
+}
+
+/** Why a libvirt host could not be reached or used. */
+export type HostFailure = 'unreachable' | 'auth-failed' | 'host-key-unknown' | 'host-key-changed' | 'no-libvirtd';
+
 /** The details each error code carries (`undefined`: none). */
 export interface ErrorDetails {
-  BAD_REQUEST: undefined;
+  /** file: a configuration file that could not be used */
+  BAD_REQUEST: (OnField & { file?: string }) | undefined;
   INVALID_ARGUMENT: { fields: FieldError[] };
   UNKNOWN_METHOD: undefined;
-  /** host: the host id, when it is the host (not a VM) that is missing */
-  NOT_FOUND: { host: string } | undefined;
-  NAME_TAKEN: { name: string };
-  INVALID_STATE: undefined;
+  /** host: the host id (and id: the VM there) when it is known which host was asked */
+  NOT_FOUND: (HostToolDetails & { id?: string }) | undefined;
+  /** name: the name that is taken */
+  NAME_TAKEN: OnField & { name?: string; host?: string; command?: string };
+  INVALID_STATE: HostToolDetails | undefined;
   ALREADY_RUNNING: undefined;
-  FILE_NOT_FOUND: { path: string };
+  FILE_NOT_FOUND: OnField & { path: string };
   WRONG_FILE_TYPE: { path: string; expected: FileRole; found: string | null };
   DISK_FULL: { path: string };
   /** usedBy: the VM (name, or id where only that is known) holding the port; absent when another program holds it */
@@ -62,17 +78,17 @@ export interface ErrorDetails {
   ABORTED: undefined;
   /** class: QMP's error class; errno: when the socket could not be reached */
   QMP_ERROR: { class?: string; desc?: string; errno?: string } | undefined;
-  AGENT_UNAVAILABLE: undefined;
+  AGENT_UNAVAILABLE: HostToolDetails | undefined;
   AGENT_ERROR: { class?: string } | undefined;
-  TIMEOUT: undefined;
+  TIMEOUT: { host?: string; command?: string; reason?: HostFailure } | undefined;
   IMAGE_ERROR: { path?: string; stderr?: string; exitCode?: number | null } | undefined;
   DEFAULT_IMAGE_MISSING: undefined;
   ENGINE_BUSY: undefined;
-  UNAUTHORIZED: undefined;
-  /** host and what: set when a host (or a VM's backend) lacks the operation */
-  UNSUPPORTED: { host: string; what: string } | undefined;
-  DISCONNECTED: undefined;
-  INTERNAL: undefined;
+  UNAUTHORIZED: { host?: string; reason?: HostFailure } | undefined;
+  /** host (and what): set when a host (or a VM's backend) lacks the operation */
+  UNSUPPORTED: (OnField & { host?: string; what?: string }) | undefined;
+  DISCONNECTED: { host?: string; command?: string; reason?: HostFailure } | undefined;
+  INTERNAL: HostToolDetails | undefined;
 }
 
 // every code has a details entry, and nothing else does

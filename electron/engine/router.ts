@@ -47,9 +47,10 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'vm.delete': async (p) => (await host(p).delete(p.id), { id: p.id }),
     'vm.start': async (p) => {
       const handle = vm(p);
-      const warnings = (await handle.startWarnings?.()) ?? [];
+      // not awaited before start: the start must join the VM's queue in the order it arrived
+      const warnings = handle.startWarnings?.() ?? Promise.resolve([]);
       await handle.start({ waitAgent: p.waitAgent });
-      return { ...info(p), warnings };
+      return { ...info(p), warnings: await warnings };
     },
     'vm.stop': async (p) => (await vm(p).stop({ force: p.force }), info(p)),
     'vm.restart': async (p) => (await vm(p).restart(), info(p)),

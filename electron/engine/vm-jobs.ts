@@ -117,6 +117,8 @@ export class VmJobs {
     });
     if (!reached && !session.client) session.markUnhealthy();
     vm.lifecycle(`→ ${vm.state}: ${vm.reason}`);
+    // what the guest printed before this engine: the console, tiles and `logs --serial` show it
+    vm.console.restoreFromLog();
     vm.console.attach();
     vm.agentWatch.seed(rec.agent, rec.ips, rec.agentSeenAt);
     vm.agentWatch.begin();

@@ -20,7 +20,11 @@ export interface StopAllResult {
 /** One VM on a host: lifecycle, console, display, exec, stats. */
 export interface VmHandle {
   start(opts: { waitAgent: boolean }): Promise<void>;
-  /** what the user should know before this start (e.g. host memory running short); never refuses */
+  /**
+   * What the user should know about a start (e.g. host memory running short); never refuses and
+   * never rejects. Called right before start() without awaiting: it must read the state it
+   * judges synchronously.
+   */
   startWarnings?(): Promise<string[]>;
   stop(opts: { force: boolean }): Promise<void>;
   restart(): Promise<void>;

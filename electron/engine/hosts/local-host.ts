@@ -219,8 +219,11 @@ export class LocalHost implements Host {
       pause: () => sup.pause(),
       resume: () => sup.resume(),
       update: async (patch: VmPatch) => {
-        if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
-        await sup.update(() => this.store.update(id, patch));
+        // checked inside the VM's job, so the update keeps its place in the queue
+        await sup.update(async () => {
+          if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
+          return this.store.update(id, patch);
+        });
         this.vmChanged(id);
       },
       exec: async (command, o) => (await sup.agentClient()).exec(command, o),
@@ -282,7 +285,11 @@ export class LocalHost implements Host {
     return { ...this.get(spec.id), warnings };
   }
 
-  /** Memory warnings for starting VM `id` next to the VMs running now (shown, never refused). */
+  /**
+   * Memory warnings for starting VM `id` next to the VMs running now (shown, never refused). The
+   * running set is taken before the first await, so a caller can start the VM right after
+   * calling this without waiting, and the start keeps its place in the VM's queue.
+   */
   private async startWarnings(id: string): Promise<string[]> {
     const sup = this.supervisor(id);
     if (isActive(sup)) return []; // start refuses it with its own message

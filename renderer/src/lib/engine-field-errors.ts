@@ -1,7 +1,8 @@
 // Put an engine error on the form field it is about, from the error's typed details (never its
-// message): field errors by their path, a clashing name on the name, a missing or wrong file on
-// the path field holding that path, a taken port on the forward row asking for it.
-import type { ErrorCode, ErrorDetails } from '../../../shared/errors';
+// message): field errors by their path, an error naming its field on that field, a clashing name
+// on the name, a missing or wrong file on the path field holding that path, a taken port on the
+// forward row asking for it.
+import type { ErrorCode, ErrorDetails, OnField } from '../../../shared/errors';
 import type { UiError } from '../store/store';
 import { fieldErrors } from '../store/errors';
 
@@ -20,6 +21,9 @@ function detailsOf<C extends ErrorCode>(err: UiError, code: C): Partial<NonNulla
 
 export function engineFieldErrors(err: UiError, ctx: FieldContext): Record<string, string> {
   const out = fieldErrors(err);
+  // an error that names its form field (OnField in shared/errors.ts: a host's URI, a key file)
+  const onField = (err.details as OnField | undefined)?.field;
+  if (typeof onField === 'string') out[onField] ??= err.message;
   if (err.code === 'NAME_TAKEN') out['name'] ??= err.message;
   const file = detailsOf(err, 'FILE_NOT_FOUND') ?? detailsOf(err, 'WRONG_FILE_TYPE');
   if (file) {
