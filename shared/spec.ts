@@ -103,15 +103,25 @@ export const hostPath = z
   .refine((p) => p.startsWith('/'), 'path must be absolute (start with /)')
   .refine((p) => !p.includes('\0'), 'path must not contain NUL bytes');
 
+/** The built-in Linux's own disk (mounted at /root in the guest): sparse, so 8 GiB costs little until used. */
+export const DEFAULT_ROOT_DISK_GIB = 8;
+
+const diskSizeGiB = (dflt: number) => wholeNumber('disk size must be a whole number of GiB, at least 1 (at most 4096)', 1, 4096).default(dflt);
+
 export const sourceSchema = z.discriminatedUnion(
   'kind',
   [
-  z.object({ kind: z.literal('default') }).strict(),
+  z
+    .object({
+      kind: z.literal('default'),
+      diskSizeGiB: diskSizeGiB(DEFAULT_ROOT_DISK_GIB),
+    })
+    .strict(),
   z
     .object({
       kind: z.literal('iso'),
       path: hostPath,
-      diskSizeGiB: wholeNumber('disk size must be a whole number of GiB, at least 1 (at most 4096)', 1, 4096).default(16),
+      diskSizeGiB: diskSizeGiB(16),
     })
     .strict(),
   z
@@ -169,6 +179,16 @@ export const MAX_CPUS = 64;
 export const MIN_MEMORY_MIB = 64;
 export const MAX_MEMORY_MIB = 262144;
 
+/**
+ * One OpenSSH public key line: type, base64 blob, optional comment. Nothing else (no options such
+ * as command="…", no newlines): the guest appends these lines to root's authorized_keys.
+ */
+export const SSH_PUBLIC_KEY_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]{0,200})?$/;
+export const sshPublicKey = z
+  .string()
+  .max(16384, 'an SSH public key is at most 16 KiB')
+  .regex(SSH_PUBLIC_KEY_RE, 'not an SSH public key line (expected e.g. "ssh-ed25519 AAAA… comment", as in ~/.ssh/id_ed25519.pub)');
+
 /** Everything the user chooses. Defaults give a small headless Linux VM. */
 export const vmConfigSchema = z
   .object({
@@ -182,6 +202,8 @@ export const vmConfigSchema = z
     forwards: forwardsSchema,
     restartPolicy: choice('restart policy', ['never', 'on-failure']).default('never'),
     keepRunningOnQuit: z.boolean({ error: 'keep running on quit must be true or false' }).default(false),
+    /** public keys the built-in Linux accepts for root over SSH, besides the engine user's ~/.ssh/*.pub */
+    sshKeys: z.array(sshPublicKey, { error: 'SSH keys must be a list' }).max(32, 'at most 32 SSH keys').default([]),
   })
   .strict();
 export type VmConfigInput = z.input<typeof vmConfigSchema>;

@@ -26,7 +26,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       '       [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]\n' +
       '       [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]\n' +
       '       [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]\n' +
-      '       [--start] [--json]',
+      '       [--ssh-key FILE]... [--start] [--json]',
     summary: 'create a VM (stopped, unless --start)',
     options: [
       ['--from SOURCE', 'default (the built-in Linux), iso:PATH (boot an installer CD onto a new blank disk), disk:PATH (a qcow2 or raw disk image), kernel:PATH (boot a Linux kernel directly)'],
@@ -36,12 +36,13 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ['--disk-mode MODE', 'copy (default: the VM gets its own copy) or reference (use the disk in place), for --from disk:PATH'],
       ['--cpus N', 'virtual CPUs, 1 to 64 (default 1)'],
       ['--memory MIB', 'memory in MiB, from 64 up to what this machine has (default 256)'],
-      ['--disk-size GIB', 'size of the blank disk for --from iso:PATH, a whole number of GiB, 1 to 4096 (default 16)'],
+      ['--disk-size GIB', 'disk size, a whole number of GiB from 1 to 4096: the built-in Linux’s /root disk (default 8) or the blank disk for --from iso:PATH (default 16)'],
       ['--firmware bios|uefi', 'firmware (default bios)'],
       ['--display none|vnc', 'vnc gives the VM a graphical display (default none: serial console only)'],
       ['--forward GUEST[:HOST][/udp]', 'forward 127.0.0.1:HOST to the guest port; without HOST a free port is picked at start; repeatable'],
       ['--restart never|on-failure', 'restart the VM when it crashes (default never)'],
       ['--keep-running', 'keep the VM running when the desktop app quits'],
+      ['--ssh-key FILE', 'a public key file (.pub) the built-in Linux accepts for root over SSH, besides your ~/.ssh/*.pub; repeatable'],
       ['--start', 'start the VM once it is created'],
       JSON_HELP,
     ],
@@ -83,6 +84,12 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   console: { usage: 'console NAME', summary: 'interactive serial console (Ctrl-] leaves; the VM keeps running)', takesVm: true },
+  ssh: {
+    usage: 'ssh NAME [--identity FILE] [-- CMD...]',
+    summary: 'SSH into the built-in Linux on its forwarded port (host key checked)',
+    options: [['--identity FILE', 'the private key to offer (default: ssh’s own choice)']],
+    takesVm: true,
+  },
   image: {
     usage: 'image build-default [--out DIR]',
     summary: 'build the embedded default guest (kernel + initramfs from Debian packages)',
