@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { FlotillaError } from '../../shared/errors';
 import { diskFullError, isNoSpace } from './disk-full';
 
 /** Every temp file ends with this, so a restart can find and remove leftovers of a killed writer. */
@@ -65,6 +66,10 @@ export async function produceFileAtomic(target: string, make: (tmp: string) => P
     }
     // link() fails with EEXIST where rename() would silently replace a file made meanwhile
     await link(tmp, target);
+  } catch (err) {
+    // a full disk is about the file the user will look for, not our temp name for it
+    const full = isNoSpace(err) || (err instanceof FlotillaError && err.code === 'DISK_FULL');
+    throw full ? diskFullError(target) : err;
   } finally {
     await rm(tmp, { force: true });
   }
