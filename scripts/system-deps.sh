@@ -3,6 +3,7 @@
 #   runtime: QEMU, qemu-img, OVMF (UEFI), apt-utils to fetch the default guest's Debian packages,
 #            the ssh client `flotilla ssh` runs, util-linux for setpriv (long qemu-img jobs die with the engine)
 #   tests:   Debian's Chromium (Playwright drives it), tools that make the test images,
-#            libvirt and an sshd for the libvirt-host tests (scripts/libvirt-test-setup.sh)
+#            libvirt and an sshd for the libvirt-host tests (scripts/libvirt-test-setup.sh),
+#            zsh for the completion tests
 FLOTILLA_RUNTIME_PKGS="qemu-system-x86 qemu-utils ovmf openssh-client util-linux"
-FLOTILLA_TEST_PKGS="chromium busybox xorriso grub-pc-bin grub-common mtools grub-efi-amd64-bin debian-installer-12-netboot-amd64 libvirt-daemon-system libvirt-clients openssh-server"
+FLOTILLA_TEST_PKGS="chromium busybox zsh xorriso grub-pc-bin grub-common mtools grub-efi-amd64-bin debian-installer-12-netboot-amd64 libvirt-daemon-system libvirt-clients openssh-server"

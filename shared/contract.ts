@@ -347,10 +347,12 @@ export interface MethodResults {
   'host.list': HostInfo[];
   'vm.get': VmInfo;
   'vm.find': VmInfo;
-  'vm.create': VmInfo;
+  /** with start: the warnings of vm.start */
+  'vm.create': VmInfo & { warnings?: string[] };
   'vm.update': VmInfo;
   'vm.delete': { id: string };
-  'vm.start': VmInfo;
+  /** warnings: things the user should know that did not stop the start (memory the host may run short of) */
+  'vm.start': VmInfo & { warnings: string[] };
   'vm.stop': VmInfo;
   'vm.restart': VmInfo;
   'vm.pause': VmInfo;

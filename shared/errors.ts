@@ -1,14 +1,19 @@
 // Error codes that cross every transport (IPC, WebSocket, engine socket) as
-// `{ code, message, details? }`, and the typed error both sides rebuild from them.
+// `{ code, message, details? }`, and the typed error both sides rebuild from them. Each code's
+// details have one shape (`ErrorDetails`), so a UI or the CLI reads fields (which form field,
+// which port, which file) and never parses a message.
 
 export const ERROR_CODES = [
-  'BAD_REQUEST', // request failed schema validation
+  'BAD_REQUEST', // a malformed request or command line (no details)
+  'INVALID_ARGUMENT', // a value the user chose is not allowed: per-field messages in plain words
   'UNKNOWN_METHOD',
   'NOT_FOUND', // no VM with that id/name
   'NAME_TAKEN',
   'INVALID_STATE', // e.g. start while running
   'ALREADY_RUNNING',
   'FILE_NOT_FOUND', // a user-named path is missing or unreadable
+  'WRONG_FILE_TYPE', // a user-named file is not what it was named as (an ISO that is not ISO 9660, an empty file)
+  'DISK_FULL', // no space left (or quota exceeded) writing a file of the data directory
   'PORT_TAKEN', // a user-requested host port is in use
   'PORTS_EXHAUSTED',
   'QEMU_FAILED', // QEMU exited or refused during start
@@ -31,20 +36,99 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** One field the user got wrong: `path` is the request's field path (`config.memoryMiB`), `message` plain words without it. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** What a user-named file was supposed to be. */
+export type FileRole = 'iso' | 'disk' | 'kernel' | 'initrd' | 'file';
+
+/** `field`: the form field (request key) an error is about, where the message alone does not say. */
+export interface OnField {
+  field?: string;
+}
+
+/** An error a host's own tool reported (virsh on a libvirt host): which host, which command. */
+export interface HostToolDetails {
+  host: string;
+  command?: string;
+}
+
+/** Why a libvirt host could not be reached or used. */
+export type HostFailure = 'unreachable' | 'auth-failed' | 'host-key-unknown' | 'host-key-changed' | 'no-libvirtd';
+
+/** The details each error code carries (`undefined`: none). */
+export interface ErrorDetails {
+  /** file: a configuration file that could not be used */
+  BAD_REQUEST: (OnField & { file?: string }) | undefined;
+  INVALID_ARGUMENT: { fields: FieldError[] };
+  UNKNOWN_METHOD: undefined;
+  /** host: the host id (and id: the VM there) when it is known which host was asked */
+  NOT_FOUND: (HostToolDetails & { id?: string }) | undefined;
+  /** name: the name that is taken */
+  NAME_TAKEN: OnField & { name?: string; host?: string; command?: string };
+  /** linkedClones: the clones whose base this VM's disk is; path: the file that makes the state wrong */
+  INVALID_STATE: { host?: string; command?: string; linkedClones?: string[]; path?: string } | undefined;
+  ALREADY_RUNNING: undefined;
+  FILE_NOT_FOUND: OnField & { path: string };
+  WRONG_FILE_TYPE: { path: string; expected: FileRole; found: string | null };
+  DISK_FULL: { path: string };
+  /** usedBy: the VM (name, or id where only that is known) holding the port; absent when another program holds it */
+  PORT_TAKEN: { hostPort: number; proto: 'tcp' | 'udp'; usedBy?: string };
+  PORTS_EXHAUSTED: undefined;
+  QEMU_FAILED: { logTail: string[] } | undefined;
+  ABORTED: undefined;
+  /** class: QMP's error class; errno: when the socket could not be reached */
+  QMP_ERROR: { class?: string; desc?: string; errno?: string } | undefined;
+  AGENT_UNAVAILABLE: HostToolDetails | undefined;
+  AGENT_ERROR: { class?: string } | undefined;
+  TIMEOUT: { host?: string; command?: string; reason?: HostFailure } | undefined;
+  IMAGE_ERROR: { path?: string; stderr?: string; exitCode?: number | null } | undefined;
+  /** path: the destination that exists */
+  FILE_EXISTS: { path: string };
+  /** path: the archive; entry: the member at fault, when one is */
+  BAD_ARCHIVE: { path: string; entry?: string; [k: string]: unknown };
+  CANCELLED: undefined;
+  DEFAULT_IMAGE_MISSING: undefined;
+  ENGINE_BUSY: undefined;
+  UNAUTHORIZED: { host?: string; reason?: HostFailure } | undefined;
+  /** host (and what): set when a host (or a VM's backend) lacks the operation */
+  UNSUPPORTED: (OnField & { host?: string; what?: string; diskOnly?: boolean }) | undefined;
+  DISCONNECTED: { host?: string; command?: string; reason?: HostFailure } | undefined;
+  INTERNAL: HostToolDetails | undefined;
+}
+
+// every code has a details entry, and nothing else does
+const detailsCoverCodes: [ErrorCode] extends [keyof ErrorDetails] ? ([keyof ErrorDetails] extends [ErrorCode] ? true : false) : false = true;
+void detailsCoverCodes;
+
 export interface WireError {
   code: ErrorCode;
   message: string;
   details?: unknown;
 }
 
-export class FlotillaError extends Error {
+/** Arguments after the message: the details, required where the code's details are. */
+type DetailsArg<C extends ErrorCode> = undefined extends ErrorDetails[C] ? [details?: ErrorDetails[C]] : [details: ErrorDetails[C]];
+
+export class FlotillaError<C extends ErrorCode = ErrorCode> extends Error {
   override readonly name = 'FlotillaError';
+  /** required by the constructor where the code's details are, so this is exactly the code's type */
+  readonly details: ErrorDetails[C];
   constructor(
-    readonly code: ErrorCode,
+    readonly code: C,
     message: string,
-    readonly details?: unknown,
+    ...details: DetailsArg<C>
   ) {
     super(message);
+    this.details = details[0] as ErrorDetails[C];
+  }
+
+  /** Narrow to one code, so its details are typed: `if (err.is('PORT_TAKEN')) err.details.hostPort`. */
+  is<K extends ErrorCode>(code: K): this is FlotillaError<K> & { details: ErrorDetails[K] } {
+    return (this.code as ErrorCode) === code;
   }
 
   toWire(): WireError {
@@ -53,9 +137,34 @@ export class FlotillaError extends Error {
       : { code: this.code, message: this.message, details: this.details };
   }
 
+  /** Details from a peer are trusted only as far as their declared shape (see parseWireError). */
   static fromWire(e: WireError): FlotillaError {
-    return new FlotillaError(e.code, e.message, e.details);
+    return new (FlotillaError as new (code: ErrorCode, message: string, details?: unknown) => FlotillaError)(e.code, e.message, e.details);
   }
+}
+
+/**
+ * An INVALID_ARGUMENT from validation issues (zod's, or hand-made): one FieldError per field
+ * (the first issue of each), and a message made of the plain-words field messages, no paths.
+ */
+export function invalidArgument(issues: readonly { path: readonly PropertyKey[]; message: string }[]): FlotillaError<'INVALID_ARGUMENT'> {
+  const fields: FieldError[] = [];
+  for (const i of issues) {
+    const path = i.path.map(String).join('.');
+    if (!fields.some((f) => f.path === path)) fields.push({ path, message: i.message });
+  }
+  const message = [...new Set(fields.map((f) => f.message))].join('; ') || 'invalid request';
+  return new FlotillaError('INVALID_ARGUMENT', message, { fields });
+}
+
+/** Field errors of an INVALID_ARGUMENT (or a NAME_TAKEN, which is about the name), else none. */
+export function fieldErrorsOf(err: { code: string; details?: unknown } | null | undefined): FieldError[] {
+  if (!err) return [];
+  const d = err.details as { fields?: unknown; name?: unknown } | undefined;
+  if (err.code === 'INVALID_ARGUMENT' && Array.isArray(d?.fields)) {
+    return d.fields.filter((f): f is FieldError => !!f && typeof (f as FieldError).path === 'string' && typeof (f as FieldError).message === 'string');
+  }
+  return [];
 }
 
 export function isErrorCode(v: unknown): v is ErrorCode {

@@ -2,7 +2,7 @@
 // their codes, unknown methods and bad payloads are refused, events reach the right client.
 import { describe, expect, it } from 'vitest';
 import { EVENT_NAMES, METHOD_NAMES, type CallContext, type ContractHandler, type EventName, type EventPayloads, type Method, type MethodRequest } from './contract';
-import { ERROR_CODES, FlotillaError } from './errors';
+import { ERROR_CODES, FlotillaError, fieldErrorsOf } from './errors';
 import { ChannelClient, channelPair, serveChannel } from './rpc';
 
 const ID = 'abc123def456';
@@ -126,7 +126,7 @@ describe('contract over an in-memory pair', () => {
   it.each(ERROR_CODES)('error code %s crosses intact', async (code) => {
     const h = echoHandler();
     const { api } = connect(h.handler);
-    h.throwOnce(new FlotillaError(code, `boom ${code}`, { hint: code }));
+    h.throwOnce(FlotillaError.fromWire({ code, message: `boom ${code}`, details: { hint: code } }));
     const err = await api.invoke('vm.get', { id: ID }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FlotillaError);
     expect(err).toMatchObject({ code, message: `boom ${code}`, details: { hint: code } });
@@ -151,19 +151,21 @@ describe('contract over an in-memory pair', () => {
   it.each([
     ['vm.get', { id: '../../etc' }, 'id'],
     ['vm.get', {}, 'id'],
-    ['vm.start', { id: ID, extra: 1 }, '_'],
+    ['vm.start', { id: ID, extra: 1 }, ''],
     ['vm.create', { config: { name: 'Bad Name!', source: { kind: 'default' } } }, 'config.name'],
     ['vm.create', { config: { name: 'x', source: { kind: 'iso', path: 'file:///x.iso' } } }, 'config.source.path'],
     ['path.inspect', { path: 'relative/path' }, 'path'],
     ['vm.exec', { id: ID, command: [] }, 'command'],
     ['vm.checkPort', { proto: 'tcp', hostPort: 70000 }, 'hostPort'],
-    ['engine.info', { __proto__: { polluted: true }, x: 1 }, '_'],
-  ] as const)('%s with %j → BAD_REQUEST naming %s', async (method, params, field) => {
+    ['engine.info', { __proto__: { polluted: true }, x: 1 }, ''],
+  ] as const)('%s with %j → INVALID_ARGUMENT naming %j', async (method, params, field) => {
     const h = echoHandler();
     const { api } = connect(h.handler);
     const err = (await api.invoke(method, params as never).catch((e: unknown) => e)) as FlotillaError;
-    expect(err.code).toBe('BAD_REQUEST');
-    expect(Object.keys((err.details as { fields: Record<string, string> }).fields)).toContain(field);
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(fieldErrorsOf(err).map((f) => f.path)).toContain(field);
+    // plain words: no schema path, no zod wording
+    for (const f of fieldErrorsOf(err)) expect(f.message).not.toMatch(/Invalid input|expected \w+, received|config\.|NaN/);
     expect(h.seen).toHaveLength(0);
   });
 

@@ -19,8 +19,7 @@ import {
   type MethodRequest,
   type MethodResult,
 } from './contract';
-import { FlotillaError, parseWireError, toWireError, type WireError } from './errors';
-import { issuesToFieldErrors } from './spec';
+import { FlotillaError, invalidArgument, parseWireError, toWireError, type WireError } from './errors';
 
 export interface TextChannel {
   send(text: string): void;
@@ -47,10 +46,7 @@ export async function dispatch(handler: ContractHandler, method: unknown, params
   }
   const parsed = Methods[method].safeParse(params ?? {});
   if (!parsed.success) {
-    const fields = issuesToFieldErrors(parsed.error.issues);
-    const first = Object.entries(fields)[0];
-    const message = first ? `invalid request for ${method}: ${first[0] === '_' ? '' : first[0] + ': '}${first[1]}` : `invalid request for ${method}`;
-    return { ok: false, error: { code: 'BAD_REQUEST', message, details: { fields } } };
+    return { ok: false, error: invalidArgument(parsed.error.issues).toWire() };
   }
   try {
     const value = await handler.handle(method, parsed.data as never, ctx);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { invalidArgument } from './errors';
 import { issuesToFieldErrors, vmConfigSchema, vmPatchSchema } from './spec';
 
 describe('VM config schema', () => {
@@ -45,5 +46,39 @@ describe('vmPatchSchema', () => {
     expect(vmPatchSchema.safeParse({ cpus: 0 }).success).toBe(false);
     expect(vmPatchSchema.safeParse({ forwards: [{ guestPort: 22 }, { guestPort: 22 }] }).success).toBe(false);
     expect(vmPatchSchema.safeParse({ source: { kind: 'default' } }).success).toBe(false);
+  });
+});
+
+describe('messages in plain words', () => {
+  const base = { name: 'ok', source: { kind: 'default' } };
+  const fieldsOf = (input: unknown, schema: { safeParse: (v: unknown) => { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } } = vmConfigSchema) => {
+    const r = schema.safeParse(input);
+    expect(r.success).toBe(false);
+    return invalidArgument(r.error!.issues);
+  };
+  // the wording issue 14 quotes, and what each now says instead
+  it.each([
+    [{ ...base, forwards: [{ guestPort: Number('') }] }, 'forwards.0.guestPort', 'guest port must be a whole number from 1 to 65535'],
+    [{ ...base, forwards: [{ guestPort: 22, hostPort: 0 }] }, 'forwards.0.hostPort', 'host port must be from 1024 to 65535 (lower ports need root), or left empty to pick a free port'],
+    [{ ...base, memoryMiB: 300000 }, 'memoryMiB', 'memory must be a whole number of MiB from 64 to 262144'],
+    [{ ...base, memoryMiB: 1.5 }, 'memoryMiB', 'memory must be a whole number of MiB from 64 to 262144'],
+    [{ ...base, firmware: 'efi' }, 'firmware', 'firmware must be bios or uefi'],
+    [{ ...base, name: 'Bad_Name' }, 'name', 'name must be 1–63 characters of a-z, 0-9 and "-", starting with a letter or digit'],
+    [{ ...base, source: { kind: 'iso', path: '/x.iso', diskSizeGiB: -1 } }, 'source.diskSizeGiB', 'disk size must be a whole number of GiB, at least 1 (at most 4096)'],
+    [{ ...base, source: { kind: 'floppy' } }, 'source.kind', 'source must be default, iso (an installer CD), disk (a disk image) or kernel (a Linux kernel)'],
+    [{ ...base, restartPolicy: 'always' }, 'restartPolicy', 'restart policy must be never or on-failure'],
+    [{ ...base, keepRunningOnQuit: 'yes' }, 'keepRunningOnQuit', 'keep running on quit must be true or false'],
+    [{ ...base, colour: 'red' }, '', 'unknown setting "colour"'],
+    [{ source: { kind: 'default' } }, 'name', 'name is required'],
+  ])('%j: %s says %s', (input, path, message) => {
+    const err = invalidArgument(vmConfigSchema.safeParse(input).error!.issues);
+    expect(err.details.fields).toEqual([{ path, message }]);
+    expect(err.message).toBe(message);
+  });
+  it('never shows zod wording, a schema path or NaN, for any field', () => {
+    const err = fieldsOf({ name: 7, source: { kind: 'iso', path: 3, diskSizeGiB: NaN }, cpus: 'x', memoryMiB: NaN, display: 1, forwards: [{ proto: 'sctp', guestPort: NaN, hostPort: 'x' }], extra: 1 });
+    expect(err.details.fields.length).toBeGreaterThan(6);
+    for (const f of err.details.fields) expect(f.message).not.toMatch(/Invalid|expected|received|NaN|config\.|<=|>=/);
+    expect(fieldsOf({ cpus: 0, name: 'UP' }, vmPatchSchema).message).toBe('name must be 1–63 characters of a-z, 0-9 and "-", starting with a letter or digit; CPUs must be a whole number from 1 to 64');
   });
 });

@@ -1,15 +1,103 @@
 // The VM spec: the one schema every side validates against. `vm.json` holds a VmSpec.
+// Every message a schema gives is read by a user (the create dialog, the Settings tab, the CLI):
+// it says in plain words what is allowed, never a schema path, a type name or `NaN`. Fields set
+// their own messages; `humanError` below words whatever is left (unknown keys, a wrong type in a
+// hand-written request).
 import { z } from 'zod';
+
+/** Words for a field in messages that zod makes, by its key. */
+const FIELD_WORDS: Record<string, string> = {
+  name: 'name',
+  source: 'source',
+  kind: 'source',
+  path: 'path',
+  kernel: 'kernel path',
+  initrd: 'initrd path',
+  disk: 'disk path',
+  append: 'kernel command line',
+  diskSizeGiB: 'disk size',
+  mode: 'disk mode',
+  cpus: 'CPUs',
+  memoryMiB: 'memory',
+  firmware: 'firmware',
+  display: 'display',
+  forwards: 'port forwards',
+  proto: 'protocol',
+  guestPort: 'guest port',
+  hostPort: 'host port',
+  restartPolicy: 'restart policy',
+  keepRunningOnQuit: 'keep running on quit',
+  id: 'VM id',
+};
+
+function fieldWords(path: readonly PropertyKey[] | undefined): string {
+  const key = [...(path ?? [])].reverse().find((k) => typeof k === 'string');
+  return key === undefined ? 'value' : (FIELD_WORDS[key] ?? `"${key}"`);
+}
+
+const TYPE_WORDS: Record<string, string> = { number: 'a number', string: 'text', boolean: 'yes or no (true/false)', array: 'a list', object: 'a set of settings', int: 'a whole number' };
+
+const orList = (values: readonly unknown[]): string => {
+  const v = values.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+  return v.length <= 1 ? (v[0] ?? '') : `${v.slice(0, -1).join(', ')} or ${v.at(-1)}`;
+};
+
+/**
+ * The wording of any issue a field did not word itself. Installed as zod's global error map
+ * (below), so it covers every schema of the contract; a field's own message still wins.
+ */
+export function humanError(iss: { code?: string; path?: readonly PropertyKey[]; input?: unknown; [k: string]: unknown }): string {
+  const what = fieldWords(iss.path);
+  switch (iss.code) {
+    case 'invalid_type':
+      if (iss.input === undefined) return `${what} is required`;
+      return `${what} must be ${TYPE_WORDS[String(iss.expected)] ?? String(iss.expected)}`;
+    case 'too_small':
+      if (iss.origin === 'string') return iss.minimum === 1 ? `${what} must not be empty` : `${what} must be at least ${String(iss.minimum)} characters`;
+      if (iss.origin === 'array') return `${what} needs at least ${String(iss.minimum)}`;
+      return `${what} must be at least ${String(iss.minimum)}`;
+    case 'too_big':
+      if (iss.origin === 'string') return `${what} must be at most ${String(iss.maximum)} characters`;
+      if (iss.origin === 'array') return `at most ${String(iss.maximum)} ${what}`;
+      return `${what} must be at most ${String(iss.maximum)}`;
+    case 'invalid_value':
+      return `${what} must be ${orList((iss.values as unknown[] | undefined) ?? [])}`;
+    case 'unrecognized_keys': {
+      const keys = (iss.keys as string[] | undefined) ?? [];
+      return `unknown setting${keys.length === 1 ? '' : 's'} ${keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    case 'invalid_union':
+      return `${what} is not one of the allowed kinds`;
+    case 'invalid_format':
+      return `${what} is not in the expected format`;
+    case 'not_multiple_of':
+      return `${what} must be a whole number`;
+    default:
+      return `${what} is not valid`;
+  }
+}
+
+z.config({ customError: (iss) => humanError(iss as never) });
+
+/** A whole number in a range, with one message for every way to miss it (empty, NaN, 1.5, too big). */
+function wholeNumber(message: string, min: number, max: number) {
+  return z.number({ error: message }).int(message).min(min, message).max(max, message);
+}
+
+/** The allowed choices, worded once for every way to miss them. */
+function choice<const T extends readonly [string, ...string[]]>(what: string, values: T) {
+  return z.enum(values, { error: `${what} must be ${orList(values)}` });
+}
 
 export const VM_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export const vmName = z
-  .string()
+  .string({ error: 'name is required' })
   .regex(VM_NAME_RE, 'name must be 1–63 characters of a-z, 0-9 and "-", starting with a letter or digit');
 
 /** A host path the user named. Absolute, no NUL bytes, no `file:` URLs. */
 export const hostPath = z
-  .string()
+  .string({ error: 'path is required' })
   .min(1, 'path is required')
   .max(4096, 'path is too long')
   .refine((p) => p.startsWith('/'), 'path must be absolute (start with /)')
@@ -18,25 +106,29 @@ export const hostPath = z
 /** The built-in Linux's own disk (mounted at /root in the guest): sparse, so 8 GiB costs little until used. */
 export const DEFAULT_ROOT_DISK_GIB = 8;
 
-export const sourceSchema = z.discriminatedUnion('kind', [
+const diskSizeGiB = (dflt: number) => wholeNumber('disk size must be a whole number of GiB, at least 1 (at most 4096)', 1, 4096).default(dflt);
+
+export const sourceSchema = z.discriminatedUnion(
+  'kind',
+  [
   z
     .object({
       kind: z.literal('default'),
-      diskSizeGiB: z.number().int().min(1).max(4096).default(DEFAULT_ROOT_DISK_GIB),
+      diskSizeGiB: diskSizeGiB(DEFAULT_ROOT_DISK_GIB),
     })
     .strict(),
   z
     .object({
       kind: z.literal('iso'),
       path: hostPath,
-      diskSizeGiB: z.number().int().min(1).max(4096).default(16),
+      diskSizeGiB: diskSizeGiB(16),
     })
     .strict(),
   z
     .object({
       kind: z.literal('disk'),
       path: hostPath,
-      mode: z.enum(['copy', 'reference']).default('copy'),
+      mode: choice('disk mode', ['copy', 'reference']).default('copy'),
     })
     .strict(),
   z
@@ -44,26 +136,30 @@ export const sourceSchema = z.discriminatedUnion('kind', [
       kind: z.literal('kernel'),
       kernel: hostPath,
       initrd: hostPath.optional(),
-      append: z.string().max(4096).optional(),
+      append: z.string().max(4096, 'the kernel command line must be at most 4096 characters').optional(),
       disk: hostPath.optional(),
     })
     .strict(),
-]);
+  ],
+  { error: 'source must be default, iso (an installer CD), disk (a disk image) or kernel (a Linux kernel)' },
+);
 export type VmSource = z.infer<typeof sourceSchema>;
 export type VmSourceKind = VmSource['kind'];
 
 export const forwardSchema = z
   .object({
-    proto: z.enum(['tcp', 'udp']).default('tcp'),
-    guestPort: z.number().int().min(1).max(65535),
-    hostPort: z.number().int().min(1024, 'host ports below 1024 need root').max(65535).optional(),
+    proto: choice('protocol', ['tcp', 'udp']).default('tcp'),
+    guestPort: wholeNumber('guest port must be a whole number from 1 to 65535', 1, 65535),
+    // 1..1023 are privileged on Linux (binding them needs root), and 0 means "any port" to the
+    // kernel: Flotilla picks a free port itself when the host port is left empty
+    hostPort: wholeNumber('host port must be from 1024 to 65535 (lower ports need root), or left empty to pick a free port', 1024, 65535).optional(),
   })
   .strict();
 export type Forward = z.infer<typeof forwardSchema>;
 
 const forwardList = z
-  .array(forwardSchema)
-  .max(32)
+  .array(forwardSchema, { error: 'port forwards must be a list' })
+  .max(32, 'at most 32 port forwards')
   .superRefine((fwds, ctx) => {
     const seen = new Set<string>();
     fwds.forEach((f, i) => {
@@ -79,15 +175,20 @@ const forwardList = z
   });
 const forwardsSchema = forwardList.default([]);
 
+export const MAX_CPUS = 64;
+export const MIN_MEMORY_MIB = 64;
+export const MAX_MEMORY_MIB = 262144;
+
 /** The settings a user may also change later, without their create-time defaults (see vmPatchSchema). */
 const settings = {
-  cpus: z.number().int().min(1).max(64),
-  memoryMiB: z.number().int().min(64).max(262144),
-  firmware: z.enum(['bios', 'uefi']),
-  display: z.enum(['none', 'vnc']),
-  restartPolicy: z.enum(['never', 'on-failure']),
-  keepRunningOnQuit: z.boolean(),
-  note: z.string().max(500, 'a note can be at most 500 characters'),
+  cpus: wholeNumber(`CPUs must be a whole number from 1 to ${MAX_CPUS}`, 1, MAX_CPUS),
+  // the host's own memory is the real limit; the engine checks it (host-memory.ts)
+  memoryMiB: wholeNumber(`memory must be a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`, MIN_MEMORY_MIB, MAX_MEMORY_MIB),
+  firmware: choice('firmware', ['bios', 'uefi']),
+  display: choice('display', ['none', 'vnc']),
+  restartPolicy: choice('restart policy', ['never', 'on-failure']),
+  keepRunningOnQuit: z.boolean({ error: 'keep running on quit must be true or false' }),
+  note: z.string({ error: 'a note must be text' }).max(500, 'a note can be at most 500 characters'),
 };
 
 /**
@@ -115,13 +216,13 @@ export const vmConfigSchema = z
     /** the user's own words about this VM, shown on its tile */
     note: settings.note.optional(),
     /** public keys the built-in Linux accepts for root over SSH, besides the engine user's ~/.ssh/*.pub */
-    sshKeys: z.array(sshPublicKey).max(32).default([]),
+    sshKeys: z.array(sshPublicKey, { error: 'SSH keys must be a list' }).max(32, 'at most 32 SSH keys').default([]),
   })
   .strict();
 export type VmConfigInput = z.input<typeof vmConfigSchema>;
 export type VmConfig = z.output<typeof vmConfigSchema>;
 
-export const vmIdSchema = z.string().regex(/^[a-z0-9]{8,32}$/, 'malformed VM id');
+export const vmIdSchema = z.string({ error: 'VM id is required' }).regex(/^[a-z0-9]{8,32}$/, 'malformed VM id');
 
 /** A file the VM owns inside its directory: a plain name, never `.`/`..` or a hidden file. */
 export const diskFileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'disk file names are a-z, 0-9, ".", "_" and "-", starting with a letter or digit');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, parseForward, parseSource } from './args';
-import { createConfigFromArgs, patchFromArgs } from './run-cli';
+import { COMMAND_OPTIONS, createConfigFromArgs, patchFromArgs } from './run-cli';
 
 describe('parseArgs', () => {
   const spec = { json: { kind: 'bool' as const }, cpus: { kind: 'int' as const }, forward: { kind: 'string' as const, multi: true } };
@@ -32,8 +32,12 @@ describe('parseForward', () => {
 
   it('refuses malformed forwards and privileged host ports', () => {
     expect(() => parseForward('ssh')).toThrow('GUEST[:HOST][/udp]');
-    expect(() => parseForward('22:80')).toThrow('1024');
-    expect(() => parseForward('0')).toThrow('1–65535');
+    expect(() => parseForward('22:80')).toThrow('--forward 22:80: host port must be from 1024 to 65535 (lower ports need root), or left empty to pick a free port');
+    expect(() => parseForward('22:0')).toThrow('host port must be from 1024 to 65535');
+    expect(() => parseForward('0')).toThrow('--forward 0: guest port must be a whole number from 1 to 65535');
+    expect(() => parseForward('22:08080')).toThrow('--forward 22:08080: write ports without leading zeros (8080, not 08080)');
+    expect(() => parseForward('022')).toThrow('leading zeros');
+    expect(() => parseForward('22:70000')).toThrow('host port must be from 1024 to 65535');
   });
 });
 
@@ -92,5 +96,29 @@ describe('flotilla set', () => {
     });
     expect(patchFromArgs({ name: 'b', restart: 'on-failure', display: 'vnc' })).toEqual({ name: 'b', restartPolicy: 'on-failure', display: 'vnc' });
     expect(() => patchFromArgs({})).toThrow(/nothing to change/);
+  });
+});
+
+describe('create options in plain words', () => {
+  it.each([
+    [['--from', 'iso:/x.iso', '--disk-size', '-1'], 'disk size must be a whole number of GiB, at least 1 (at most 4096)'],
+    [['--memory', '300000'], 'memory must be a whole number of MiB from 64 to 262144'],
+    [['--firmware', 'efi'], 'firmware must be bios or uefi'],
+    [['--cpus', '0'], 'CPUs must be a whole number from 1 to 64'],
+    [['--display', 'sdl'], 'display must be none or vnc'],
+  ])('%j → %s', (argv, message) => {
+    const a = parseArgs(argv, COMMAND_OPTIONS.create!, 'create');
+    expect(() => createConfigFromArgs('vm', a.options)).toThrow(message);
+    try {
+      createConfigFromArgs('vm', a.options);
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', message });
+    }
+  });
+  it('a name error says what a name may be, without a schema path', () => {
+    expect(() => createConfigFromArgs('Bad_Name', {})).toThrow(/^name must be 1–63 characters of a-z, 0-9 and "-", starting with a letter or digit$/);
+  });
+  it('a word where a number goes is refused by the parser', () => {
+    expect(() => parseArgs(['--disk-size', 'big'], COMMAND_OPTIONS.create!, 'create')).toThrow('--disk-size must be a whole number, not "big"');
   });
 });

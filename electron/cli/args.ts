@@ -4,7 +4,7 @@
 // the option and the command, so a typo never silently does something else.
 import { isAbsolute, resolve } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
-import { DEFAULT_ROOT_DISK_GIB, type Forward, type VmSource } from '../../shared/spec';
+import { DEFAULT_ROOT_DISK_GIB, forwardSchema, type Forward, type VmSource } from '../../shared/spec';
 
 export type OptionKind = 'bool' | 'string' | 'int';
 
@@ -55,7 +55,9 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
     }
     let v: string | number | boolean = value;
     if (opt.kind === 'int') {
-      if (typeof value !== 'string' || !/^\d+$/.test(value)) throw bad(`--${name} must be a whole number, not ${JSON.stringify(value)}`);
+      // a sign is let through: the schema then says what range is allowed ("at least 1"), which is
+      // more use than "not a number" for `--disk-size -1`
+      if (typeof value !== 'string' || !/^-?\d{1,15}$/.test(value)) throw bad(`--${name} must be a whole number, not ${JSON.stringify(value)}`);
       v = Number(value);
     }
     if (opt.multi) {
@@ -70,15 +72,21 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
   return out;
 }
 
-/** `GUEST[:HOST][/udp|/tcp]`, e.g. `22`, `80:8080`, `53/udp`. */
+/** `GUEST[:HOST][/udp|/tcp]`, e.g. `22`, `80:8080`, `53/udp`. Ranges are the schema's, in its words. */
 export function parseForward(text: string): Forward {
   const m = /^(\d{1,5})(?::(\d{1,5}))?(?:\/(tcp|udp))?$/.exec(text);
   if (!m) throw bad(`--forward ${JSON.stringify(text)} is not GUEST[:HOST][/udp], e.g. 22 or 80:8080 or 53/udp`);
-  const guestPort = Number(m[1]);
-  const hostPort = m[2] === undefined ? undefined : Number(m[2]);
-  if (guestPort < 1 || guestPort > 65535) throw bad(`--forward ${text}: guest port must be 1–65535`);
-  if (hostPort !== undefined && (hostPort < 1024 || hostPort > 65535)) throw bad(`--forward ${text}: host port must be 1024–65535`);
-  return { proto: (m[3] as 'tcp' | 'udp' | undefined) ?? 'tcp', guestPort, ...(hostPort === undefined ? {} : { hostPort }) };
+  // 08080 is not 8080 to everyone (octal to some tools): refuse rather than guess
+  for (const p of [m[1], m[2]]) {
+    if (p !== undefined && p.length > 1 && p.startsWith('0')) throw bad(`--forward ${text}: write ports without leading zeros (${Number(p)}, not ${p})`);
+  }
+  const r = forwardSchema.safeParse({
+    proto: m[3] ?? 'tcp',
+    guestPort: Number(m[1]),
+    ...(m[2] === undefined ? {} : { hostPort: Number(m[2]) }),
+  });
+  if (!r.success) throw bad(`--forward ${text}: ${r.error.issues[0]!.message}`);
+  return r.data;
 }
 
 /** Relative paths are the user's shorthand for paths from the current directory. */

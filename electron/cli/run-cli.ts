@@ -7,52 +7,19 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
-import { FlotillaError, toWireError } from '../../shared/errors';
+import { FlotillaError, invalidArgument, toWireError } from '../../shared/errors';
+import { vmConfigSchema } from '../../shared/spec';
 import { dispatch } from '../../shared/rpc';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
+import { ENGINE_VERSION } from '../engine/engine';
 import { flotillaHome } from '../engine/paths';
 import { SSH_PUBLIC_KEY_RE } from '../../shared/spec';
 import { sshArgs } from '../engine/builtin-vm';
 import { absPath, parseArgs, parseForward, parseSource, type OptionSpec } from './args';
+import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatInfo, formatList, formatPorts } from './format';
+import { commandHelp, overview } from './help';
 import { runServe } from './serve-command';
-
-export const USAGE = `usage: flotilla COMMAND [options]
-
-  list [--json]                              all VMs
-  create NAME [--from default|iso:PATH|disk:PATH|kernel:PATH] [--initrd PATH] [--append STR]
-              [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]
-              [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]
-              [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]
-              [--ssh-key FILE]... [--start] [--json]
-  start NAME [--wait-agent] [--json]         boot a VM
-  stop NAME [--force]                        ACPI powerdown, then quit/kill after a deadline
-  restart|pause|resume NAME                  reset, pause or resume a running VM
-  rm NAME                                    delete a stopped VM and its disks
-  info NAME [--json]                         settings, state and last exit
-  ports [NAME] [--json]                      forwarded host ports (127.0.0.1)
-  logs NAME [--serial] [--follow]            lifecycle + QEMU log, or the serial console log
-  exec NAME -- CMD [ARGS...]                 run a command in the guest (needs the agent)
-  console NAME                               interactive serial console (Ctrl-] leaves)
-  export NAME FILE [--force]                 write a stopped VM to one archive file
-  import FILE [--name NEW] [--start] [--json]  create a VM from an export archive (verified first)
-  clone SRC NEW [--linked] [--start] [--json]  copy a stopped VM (--linked: copy-on-write overlays)
-  set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...
-           [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--json]
-                                             change a stopped VM's settings
-  disk list NAME [--json]                    the VM's own disks and their sizes
-  disk resize NAME GIB [--disk FILE]         grow a disk, running or stopped (never shrinks)
-  disk add NAME GIB [--json]                 add a blank disk to a stopped VM
-  media insert NAME ISO | media eject NAME   change the CD, running or stopped
-  snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]
-  snapshot revert NAME SNAP | snapshot rm NAME SNAP
-                                             snapshots (with RAM while running)
-  ssh NAME [--identity FILE] [-- CMD...]     SSH into the built-in Linux (host key checked)
-  image build-default [--out DIR]            build the embedded default guest
-  serve [options]                            run the engine with the web UI (see flotilla serve --help)
-
-FLOTILLA_HOME sets the data directory (default $XDG_DATA_HOME/flotilla).
-`;
 
 export interface CliIo {
   out: (s: string) => void;
@@ -106,7 +73,7 @@ export class CliSession {
 
 const JSON_OPT: Record<string, OptionSpec> = { json: { kind: 'bool' } };
 
-const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
+export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   list: JSON_OPT,
   create: {
     ...JSON_OPT,
@@ -155,6 +122,9 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   snapshot: { ...JSON_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
+  help: {},
+  completion: {},
+  [COMPLETE_VMS_COMMAND]: {},
 };
 
 /** Pure part of `create`: turn CLI options into a vm.create config (validated again by the contract). */
@@ -181,7 +151,15 @@ export function createConfigFromArgs(name: string | undefined, o: Record<string,
   else if (source.kind === 'default') config.forwards = [{ proto: 'tcp', guestPort: 22 }];
   if (o.restart !== undefined) config.restartPolicy = o.restart;
   if (o['keep-running']) config.keepRunningOnQuit = true;
+  // the engine validates it again; checking here means a typo never starts an engine
+  const r = vmConfigSchema.safeParse(config);
+  if (!r.success) throw invalidArgument(r.error.issues);
   return config;
+}
+
+/** On stderr, also with --json (whose stdout stays the DTO, warnings included). */
+function printWarnings(io: CliIo, warnings: readonly string[] | undefined): void {
+  for (const w of warnings ?? []) io.err(`flotilla: warning: ${w}\n`);
 }
 
 function printJson(io: CliIo, v: unknown): void {
@@ -206,13 +184,29 @@ async function buildDefaultDirect(outDir: string, io: CliIo): Promise<number> {
 
 export async function runCli(argv: readonly string[], io: CliIo = realIo): Promise<number> {
   const [command, ...args] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    io.out(USAGE);
-    return command ? 0 : 1;
+  if (!command) {
+    io.err(overview(ENGINE_VERSION));
+    return 1;
+  }
+  if (command === '--help' || command === '-h') {
+    io.out(overview(ENGINE_VERSION));
+    return 0;
+  }
+  if (command === '--version' || command === 'version') {
+    io.out(`flotilla ${ENGINE_VERSION}\n`);
+    return 0;
   }
   if (command === 'serve') return runServe(args);
   const spec = COMMAND_OPTIONS[command];
   if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}; run \`flotilla help\``);
+  // --help anywhere before `--` wins over everything else, even a half-typed command line
+  const dashDash = args.indexOf('--');
+  if ((dashDash < 0 ? args : args.slice(0, dashDash)).some((x) => x === '--help' || x === '-h')) {
+    io.out(commandHelp(command) ?? overview(ENGINE_VERSION));
+    return 0;
+  }
+  if (command === 'help') return helpCommand(args, io);
+  if (command === 'completion') return completionCommand(args, io);
   const a = parseArgs(args, spec, command);
   if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
@@ -276,6 +270,7 @@ async function runCommand(
       const vm = await s.call('vm.create', { config: createConfig as never, start: o.start === true });
       if (json) printJson(io, vm);
       else io.out(`created ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
+      printWarnings(io, vm.warnings);
       return 0;
     }
     case 'start': {
@@ -283,15 +278,14 @@ async function runCommand(
       const after = await s.call('vm.start', { host: vm.host, id: vm.id, waitAgent: o['wait-agent'] === true });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
+      printWarnings(io, after.warnings);
       return 0;
     }
-    case 'stop': {
-      const vm = await s.find(name);
-      const after = await s.call('vm.stop', { host: vm.host, id: vm.id, force: o.force === true });
-      if (json) printJson(io, after);
-      else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
+    case 'stop':
+      return stopCommand(await s.find(name), o.force === true, json, s, io);
+    case COMPLETE_VMS_COMMAND:
+      for (const vm of await s.call('vm.list', {})) io.out(`${vm.name}\n`);
       return 0;
-    }
     case 'restart':
     case 'pause':
     case 'resume': {
@@ -485,12 +479,55 @@ async function transferCommand(command: 'export' | 'import' | 'clone', first: st
   return 0;
 }
 
+function helpCommand(args: string[], io: CliIo): number {
+  if (args.length === 0) {
+    io.out(overview(ENGINE_VERSION));
+    return 0;
+  }
+  if (args.length > 1) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla help [COMMAND]');
+  const text = commandHelp(args[0]!);
+  if (!text) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(args[0])}; run \`flotilla help\` for the list`);
+  io.out(text);
+  return 0;
+}
+
+function completionCommand(args: string[], io: CliIo): number {
+  const shell = args[0];
+  if (args.length !== 1 || (shell !== 'bash' && shell !== 'zsh')) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla completion bash|zsh');
+  io.out(shell === 'bash' ? bashCompletion({ options: COMMAND_OPTIONS }) : zshCompletion({ options: COMMAND_OPTIONS }));
+  return 0;
+}
+
+const isDown = (vm: VmInfo): boolean => vm.state === 'stopped' || vm.state === 'crashed';
+
+/** Stop is idempotent: a VM that is already down (or goes down while we ask) is success. */
+async function stopCommand(vm: VmInfo, force: boolean, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  let after: VmInfo;
+  let already = isDown(vm);
+  if (already) after = vm;
+  else {
+    try {
+      after = await s.call('vm.stop', { host: vm.host, id: vm.id, force });
+    } catch (err) {
+      // it stopped on its own between our look and the stop: the engine refuses, the user's wish holds
+      if (!(err instanceof FlotillaError && err.code === 'INVALID_STATE')) throw err;
+      after = await s.call('vm.get', { host: vm.host, id: vm.id });
+      if (!isDown(after)) throw err;
+      already = true;
+    }
+  }
+  if (json) printJson(io, after);
+  else if (already) io.out(`${after.name} is already ${after.state === 'crashed' ? 'stopped (it crashed)' : 'stopped'}\n`);
+  else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
+  return 0;
+}
+
 /** The public keys of `--ssh-key FILE`s: every valid key line; a file without one is an error naming it. */
 export async function readSshKeyFiles(files: string[]): Promise<string[]> {
   const keys: string[] = [];
   for (const f of files) {
     const text = await readFile(f, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      throw new FlotillaError('FILE_NOT_FOUND', `--ssh-key ${f}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+      throw new FlotillaError('FILE_NOT_FOUND', `--ssh-key ${f}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { path: f });
     });
     const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     const bad = lines.find((l) => !SSH_PUBLIC_KEY_RE.test(l));
@@ -507,7 +544,7 @@ function runSsh(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn('ssh', args, { stdio: 'inherit' });
     child.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new FlotillaError('FILE_NOT_FOUND', e.code === 'ENOENT' ? 'ssh is not installed (install openssh-client)' : `could not run ssh: ${e.message}`)),
+      reject(new FlotillaError('FILE_NOT_FOUND', e.code === 'ENOENT' ? 'ssh is not installed (install openssh-client)' : `could not run ssh: ${e.message}`, { path: 'ssh' })),
     );
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1)));
   });

@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { FlotillaError } from '../../shared/errors';
+import { diskFullError, isNoSpace } from './disk-full';
 
 /** Every temp file ends with this, so a restart can find and remove leftovers of a killed writer. */
 export const TMP_SUFFIX = '.flotilla-tmp';
@@ -20,7 +22,16 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** A full disk is a DISK_FULL error naming `path` (Node's own says "ENOSPC …, write" and no file). */
 export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  try {
+    await writeAndRename(path, data, mode);
+  } catch (err) {
+    throw isNoSpace(err) ? diskFullError(path) : err;
+  }
+}
+
+async function writeAndRename(path: string, data: string | Buffer, mode: number): Promise<void> {
   const tmp = tempPathFor(path);
   try {
     const fd = await open(tmp, 'wx', mode);
@@ -55,6 +66,10 @@ export async function produceFileAtomic(target: string, make: (tmp: string) => P
     }
     // link() fails with EEXIST where rename() would silently replace a file made meanwhile
     await link(tmp, target);
+  } catch (err) {
+    // a full disk is about the file the user will look for, not our temp name for it
+    const full = isNoSpace(err) || (err instanceof FlotillaError && err.code === 'DISK_FULL');
+    throw full ? diskFullError(target) : err;
   } finally {
     await rm(tmp, { force: true });
   }

@@ -10,6 +10,7 @@ import { cpus as hostCpus, freemem, totalmem } from 'node:os';
 import type { CallContext, ContractHandler, EngineInfo, EventName, EventPayloads, Method, MethodParams, MethodResult, Progress } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from './defaults';
+import { diskFullError, isNoSpace } from './disk-full';
 import { buildDefaultGuest, readDefaultGuest } from './guest/build-default';
 import { HostRegistry, type Host } from './hosts/host';
 import { LocalHost } from './hosts/local-host';
@@ -184,7 +185,13 @@ export class Engine implements ContractHandler {
     await this.start();
     const handler = this.handlers[method] as Handler<M> | undefined;
     if (!handler) throw new FlotillaError('UNKNOWN_METHOD', `unknown method: ${String(method)}`);
-    return handler(params, ctx);
+    try {
+      return await handler(params, ctx);
+    } catch (err) {
+      // a write that named no file (the writers that know theirs already said so)
+      if (isNoSpace(err)) throw diskFullError(this.layout.home, { dataDir: true });
+      throw err;
+    }
   }
 
   private async engineInfo(): Promise<EngineInfo> {

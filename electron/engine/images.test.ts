@@ -119,15 +119,18 @@ describe('inspectPath', () => {
   });
 
   it('recognises an ISO, a bzImage kernel and a gzip initrd by their magic', async () => {
-    const iso = Buffer.alloc(0x9000);
-    iso.write('CD001', 0x8001, 'latin1');
+    // a primary volume descriptor, an El Torito boot record, the set terminator
+    const iso = Buffer.alloc(0x9800);
+    iso.write('\x01CD001', 0x8000, 'latin1');
+    iso.write('\x00CD001\x01EL TORITO SPECIFICATION', 0x8800, 'latin1');
+    iso.write('\xffCD001', 0x9000, 'latin1');
     await writeFile(join(dir, 'a.iso'), iso);
     const kernel = Buffer.alloc(0x400);
     kernel.write('HdrS', 0x202, 'latin1');
     await writeFile(join(dir, 'vmlinuz'), kernel);
     await writeFile(join(dir, 'initrd.gz'), Buffer.from([0x1f, 0x8b, 8, 0]));
     const i = await inspectPath(join(dir, 'a.iso'), 'iso');
-    expect(i).toMatchObject({ exists: true, readable: true, isFile: true, size: 0x9000, format: 'iso' });
+    expect(i).toMatchObject({ exists: true, readable: true, isFile: true, size: 0x9800, format: 'iso' });
     expect(i.error).toBeUndefined();
     expect((await inspectPath(join(dir, 'vmlinuz'), 'kernel')).format).toBe('kernel');
     expect((await inspectPath(join(dir, 'initrd.gz'), 'initrd')).format).toBe('gzip');

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import type { PathInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
+import { diskFullError, mentionsNoSpace } from './disk-full';
 
 export type PathKind = 'iso' | 'disk' | 'kernel' | 'initrd';
 
@@ -57,31 +58,33 @@ export async function assertReadableFile(path: string, kind?: PathKind): Promise
   }
 }
 
-function imageError(sub: string, path: string, stderr: string, exitCode: number | null): FlotillaError {
+function imageError(sub: string, path: string, stderr: string, exitCode: number | null, outPath?: string): FlotillaError {
+  if (outPath && mentionsNoSpace(stderr)) return diskFullError(outPath);
   const detail = stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${exitCode}`;
   return new FlotillaError('IMAGE_ERROR', `qemu-img ${sub} failed for ${path}: ${detail.replace(/^qemu-img: /, '')}`, {
+    path,
     stderr: stderr.slice(-4000),
     exitCode,
   });
 }
 
-function runQemuImg(args: string[], subject: string): Promise<string> {
+function runQemuImg(args: string[], subject: string, outPath?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(QEMU_IMG, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(imageError(args[0]!, subject, stderr || err.message, typeof err.code === 'number' ? err.code : null));
+      if (err) reject(imageError(args[0]!, subject, stderr || err.message, typeof err.code === 'number' ? err.code : null, outPath));
       else resolve(stdout);
     });
   });
 }
 
 export async function qemuImgCreate(path: string, sizeGiB: number, format = 'qcow2'): Promise<void> {
-  if (!Number.isInteger(sizeGiB) || sizeGiB < 1) throw new FlotillaError('BAD_REQUEST', `disk size must be a whole number of GiB ≥ 1, got ${sizeGiB}`);
+  if (!Number.isInteger(sizeGiB) || sizeGiB < 1) throw new FlotillaError('BAD_REQUEST', `disk size must be a whole number of GiB, at least 1 (got ${sizeGiB})`);
   const exists = await stat(path).then(
     () => true,
     () => false,
   );
   if (exists) throw new FlotillaError('IMAGE_ERROR', `refusing to overwrite an existing image: ${path}`, { path });
-  await runQemuImg(['create', '-q', '-f', format, path, `${sizeGiB}G`], path);
+  await runQemuImg(['create', '-q', '-f', format, path, `${sizeGiB}G`], path, path);
 }
 
 export async function qemuImgInfo(path: string): Promise<ImageInfo> {
@@ -152,7 +155,7 @@ export async function qemuImgConvert(src: string, dst: string, opts: ConvertOpti
   if (code !== 0) {
     await rm(dst, { force: true });
     if (opts.signal?.aborted) throw new FlotillaError('CANCELLED', `copying ${src} was cancelled`);
-    throw imageError('convert', src, stderr, code);
+    throw imageError('convert', src, stderr, code, dst);
   }
 }
 
@@ -230,6 +233,90 @@ export function sniffFormat(h: Buffer): string | null {
   return null;
 }
 
+const ISO_SECTOR = 2048;
+/** ISO 9660 volume descriptors start at sector 16 (32 KiB); El Torito's boot record is one of them. */
+const ISO_DESCRIPTORS_AT = 16 * ISO_SECTOR;
+const ISO_DESCRIPTORS_READ = 16;
+
+async function readAt(path: string, offset: number, length: number): Promise<Buffer> {
+  const fd = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fd.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fd.close();
+  }
+}
+
+/** Reads the volume descriptor set (sectors 16…): an ISO 9660 image? with an El Torito boot record? */
+export function isoDescriptors(descriptors: Buffer): { iso: boolean; bootable: boolean } {
+  let iso = false;
+  let bootable = false;
+  for (let off = 0; off + 7 <= descriptors.length; off += ISO_SECTOR) {
+    if (!at(descriptors, off + 1, 'CD001')) break;
+    iso = true;
+    const type = descriptors[off]!;
+    if (type === 0 && at(descriptors, off + 7, 'EL TORITO SPECIFICATION')) bootable = true;
+    if (type === 255) break; // set terminator
+  }
+  return { iso, bootable };
+}
+
+function wrongType(path: string, expected: PathKind, found: string | null, why: string): FlotillaError<'WRONG_FILE_TYPE'> {
+  return new FlotillaError('WRONG_FILE_TYPE', `${why}: ${path}`, { path, expected, found });
+}
+
+/** A raw image is anything to qemu-img; one worth attaching has a partition table, an ISO or a filesystem. */
+function looksLikeRawDisk(h: Buffer): boolean {
+  const mbr = h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa;
+  const gpt = at(h, 512, 'EFI PART');
+  const ext = h.length >= 0x43a && h[0x438] === 0x53 && h[0x439] === 0xef;
+  return mbr || gpt || ext || at(h, 0x8001, 'CD001') || at(h, 3, 'NTFS    ') || at(h, 0x52, 'FAT32   ') || at(h, 0x36, 'FAT');
+}
+
+/**
+ * The file the user named is what it was named as, or WRONG_FILE_TYPE saying what it is not:
+ * an ISO is an ISO 9660 image with an El Torito boot record (else the VM boots to "No bootable
+ * device" while it shows Running), a disk is an image qemu-img reads (and, if raw, has a
+ * partition table or filesystem), a kernel has the bzImage "HdrS" header or is ELF. An empty
+ * file is refused for every role. FILE_NOT_FOUND first, if it is missing or unreadable.
+ */
+export async function assertFileIs(path: string, kind: PathKind): Promise<void> {
+  await assertReadableFile(path, kind);
+  const what = label(kind);
+  const st = await stat(path);
+  if (st.isFile() && st.size === 0) throw wrongType(path, kind, 'empty', `${what} is an empty file (0 bytes)`);
+  const head = await readHeader(path);
+  const found = sniffFormat(head);
+  switch (kind) {
+    case 'iso': {
+      const { iso, bootable } = isoDescriptors(await readAt(path, ISO_DESCRIPTORS_AT, ISO_DESCRIPTORS_READ * ISO_SECTOR));
+      if (!iso) throw wrongType(path, kind, found, 'not an ISO 9660 CD/DVD image (no "CD001" volume descriptor at 32 KiB); choose an installer .iso');
+      if (!bootable) throw wrongType(path, kind, 'iso', 'this ISO image is not bootable (it has no El Torito boot record), so a VM cannot start from it');
+      return;
+    }
+    case 'kernel':
+      if (found !== 'kernel' && found !== 'elf') throw wrongType(path, kind, found, 'not a Linux kernel (no bzImage "HdrS" header, and not an ELF file)');
+      return;
+    case 'disk': {
+      let info: ImageInfo;
+      try {
+        info = await qemuImgInfo(path);
+      } catch (err) {
+        if (err instanceof FlotillaError && err.code === 'IMAGE_ERROR') throw wrongType(path, kind, found, `not a disk image qemu-img can read (${err.message.replace(/^qemu-img info failed for [^:]*: /, '')})`);
+        throw err;
+      }
+      if (info.format === 'raw' && st.isFile() && !looksLikeRawDisk(head)) {
+        throw wrongType(path, kind, found, 'not a disk image: it is no known image format, and read as a raw disk it has no partition table (MBR or GPT) or filesystem');
+      }
+      return;
+    }
+    case 'initrd':
+      return;
+  }
+}
+
 /** What the UI shows next to a path field. Never throws: problems go into `error`. */
 export async function inspectPath(path: string, expect?: PathKind): Promise<PathInfo> {
   const info: PathInfo = { path, exists: false, readable: false, isFile: false, size: null, format: null };
@@ -246,6 +333,7 @@ export async function inspectPath(path: string, expect?: PathKind): Promise<Path
     info.readable = true;
     info.format = sniffFormat(await readHeader(path));
     if (expect === 'disk' && (info.format === null || info.format === 'iso')) info.format = (await qemuImgInfo(path)).format;
+    if (expect) await assertFileIs(path, expect);
   } catch (err) {
     info.error = err instanceof Error ? err.message : String(err);
   }

@@ -75,10 +75,15 @@ describe('PortAllocator', () => {
     await expect(a.allocate('vmaaaaaaaaaa', fwd(22, BASE + 5))).rejects.toMatchObject({
       code: 'PORT_TAKEN',
       message: new RegExp(`host port ${BASE + 5}/tcp .* in use by another program`),
-      details: { port: BASE + 5, proto: 'tcp' },
+      details: { hostPort: BASE + 5, proto: 'tcp' },
     });
+    await expect(a.allocate('vmaaaaaaaaaa', fwd(22, BASE + 5))).rejects.not.toHaveProperty('details.usedBy');
     await a.allocate('vmaaaaaaaaaa', fwd(22, BASE + 6));
-    await expect(a.allocate('vmbbbbbbbbbb', fwd(22, BASE + 6))).rejects.toMatchObject({ code: 'PORT_TAKEN', message: /by VM vmaaaaaaaaaa/ });
+    await expect(a.allocate('vmbbbbbbbbbb', fwd(22, BASE + 6))).rejects.toMatchObject({
+      code: 'PORT_TAKEN',
+      message: /by VM vmaaaaaaaaaa/,
+      details: { hostPort: BASE + 6, proto: 'tcp', usedBy: 'vmaaaaaaaaaa' },
+    });
     // the same VM asking again keeps its port
     await expect(a.allocate('vmaaaaaaaaaa', fwd(22, BASE + 6))).resolves.toMatchObject({ hostPort: BASE + 6 });
     expect(a.entries('vmaaaaaaaaaa')).toHaveLength(1);

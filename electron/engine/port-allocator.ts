@@ -159,7 +159,7 @@ export class PortAllocator {
       const i = this.rows.findIndex((r) => r.vmId === vmId && r.hostPort === hostPort);
       const row = this.rows[i];
       if (!row) throw new FlotillaError('NOT_FOUND', `VM ${vmId} holds no host port ${hostPort}`);
-      if (row.requested) throw this.takenError(hostPort, row.proto, 'by another program');
+      if (row.requested) throw this.takenError(hostPort, row.proto, null);
       const fresh: Row = { ...row, hostPort: await this.findFreePort(row.proto, vmId) };
       this.rows = this.rows.map((r, j) => (j === i ? fresh : r));
       this.remember(vmId);
@@ -217,10 +217,10 @@ export class PortAllocator {
   private async claimRequested(vmId: string, req: PortRequest): Promise<number> {
     const port = req.hostPort!;
     const other = this.rows.find((r) => r.hostPort === port && r.vmId !== vmId);
-    if (other) throw this.takenError(port, req.proto, `by VM ${other.vmId}`);
+    if (other) throw this.takenError(port, req.proto, other.vmId);
     // the same VM asking again (e.g. restart without release) keeps its port; its QEMU may hold it
     if (this.rows.some((r) => r.hostPort === port && r.vmId === vmId && r.proto === req.proto)) return port;
-    if (!(await this.probe(port, req.proto))) throw this.takenError(port, req.proto, 'by another program');
+    if (!(await this.probe(port, req.proto))) throw this.takenError(port, req.proto, null);
     return port;
   }
 
@@ -268,10 +268,12 @@ export class PortAllocator {
     throw new FlotillaError('PORTS_EXHAUSTED', `no free ${proto} port in ${lo}-${hi}; widen FLOTILLA_PORT_RANGE or stop some VMs`);
   }
 
-  private takenError(port: number, proto: string, by: string): FlotillaError {
+  private takenError(port: number, proto: 'tcp' | 'udp', usedBy: string | null): FlotillaError {
+    const by = usedBy === null ? 'by another program' : `by VM ${usedBy}`;
     return new FlotillaError('PORT_TAKEN', `host port ${port}/${proto} on 127.0.0.1 is already in use ${by}; choose another port or leave it empty`, {
-      port,
+      hostPort: port,
       proto,
+      ...(usedBy === null ? {} : { usedBy }),
     });
   }
 

@@ -159,7 +159,7 @@ export class QmpClient extends EventEmitter {
     if ('error' in msg) {
       const err = isObject(msg.error) ? msg.error : {};
       const desc = typeof err.desc === 'string' ? err.desc : 'unknown error';
-      p.reject(new FlotillaError('QMP_ERROR', `QMP ${p.command} failed: ${desc}`, { class: err.class, desc }));
+      p.reject(new FlotillaError('QMP_ERROR', `QMP ${p.command} failed: ${desc}`, { ...(typeof err.class === 'string' ? { class: err.class } : {}), desc }));
     } else {
       p.resolve(msg.return);
     }

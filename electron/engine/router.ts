@@ -46,7 +46,13 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'vm.create': (p) => host(p).create(p.config, { start: p.start }),
     'vm.update': async (p) => (await vm(p).update(p.patch), info(p)),
     'vm.delete': async (p) => (await host(p).delete(p.id), { id: p.id }),
-    'vm.start': async (p) => (await vm(p).start({ waitAgent: p.waitAgent }), info(p)),
+    'vm.start': async (p) => {
+      const handle = vm(p);
+      // not awaited before start: the start must join the VM's queue in the order it arrived
+      const warnings = handle.startWarnings?.() ?? Promise.resolve([]);
+      await handle.start({ waitAgent: p.waitAgent });
+      return { ...info(p), warnings: await warnings };
+    },
     'vm.stop': async (p) => (await vm(p).stop({ force: p.force }), info(p)),
     'vm.restart': async (p) => (await vm(p).restart(), info(p)),
     'vm.pause': async (p) => (await vm(p).pause(), info(p)),

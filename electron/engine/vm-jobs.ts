@@ -170,7 +170,7 @@ export class VmJobs {
         const ours = bind !== null && forwards.some((f) => f.hostPort === bind.hostPort && f.proto === bind.proto);
         if (bind && ours && attempt < START_ATTEMPTS) {
           if (spec.forwards.some((f) => f.hostPort === bind.hostPort && f.proto === bind.proto)) {
-            throw new FlotillaError('PORT_TAKEN', `host port ${bind.hostPort}/${bind.proto} is already in use; choose another port for this forward`, { hostPort: bind.hostPort });
+            throw new FlotillaError('PORT_TAKEN', `host port ${bind.hostPort}/${bind.proto} is already in use; choose another port for this forward`, { hostPort: bind.hostPort, proto: bind.proto });
           }
           vm.lifecycle(`QEMU could not bind host port ${bind.hostPort}; retrying with a fresh port (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
           this.release(proc);

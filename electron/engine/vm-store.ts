@@ -6,9 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FlotillaError } from '../../shared/errors';
+import { FlotillaError, invalidArgument } from '../../shared/errors';
 import {
-  issuesToFieldErrors,
   vmConfigSchema,
   vmPatchSchema,
   vmSpecSchema,
@@ -17,6 +16,7 @@ import {
   type VmSpec,
 } from '../../shared/spec';
 import { cleanupTempFiles, writeFileAtomic } from './atomic-file';
+import { namingFullDisk } from './disk-full';
 import type { HomeLayout } from './paths';
 import { newMac, newUuid } from './lifecycle/ops-context';
 import { KeyedMutex } from './mutex';
@@ -40,13 +40,6 @@ export function newVmId(): string {
   return Array.from(randomBytes(12), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('');
 }
 
-function badRequest(what: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): FlotillaError {
-  const fields = issuesToFieldErrors(issues);
-  const summary = Object.entries(fields)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('; ');
-  return new FlotillaError('BAD_REQUEST', `${what}: ${summary}`, { fields });
-}
 
 function serialize(spec: VmSpec): string {
   return JSON.stringify(spec, null, 2) + '\n';
@@ -106,7 +99,7 @@ export class VmStore {
    */
   async create(config: VmConfigInput, opts: { beforeCommit?: (spec: VmSpec, dir: string) => Promise<void> } = {}): Promise<VmSpec> {
     const parsed = vmConfigSchema.safeParse(config);
-    if (!parsed.success) throw badRequest('invalid VM settings', parsed.error.issues);
+    if (!parsed.success) throw invalidArgument(parsed.error.issues);
     const name = parsed.data.name;
     await this.reserveName(name);
     const id = newVmId();
@@ -114,8 +107,10 @@ export class VmStore {
     try {
       // every new VM (created, cloned or imported) gets its own MAC and SMBIOS UUID
       const spec: VmSpec = { ...parsed.data, id, createdAt: new Date().toISOString(), disks: [], mac: newMac(), uuid: newUuid() };
-      await mkdir(this.layout.vmsDir, { recursive: true, mode: 0o700 });
-      await mkdir(staging, { mode: 0o700 });
+      await namingFullDisk(staging, async () => {
+        await mkdir(this.layout.vmsDir, { recursive: true, mode: 0o700 });
+        await mkdir(staging, { mode: 0o700 });
+      });
       await opts.beforeCommit?.(spec, staging);
       const final = this.validSpec(spec);
       await writeFileAtomic(join(staging, 'vm.json'), serialize(final));
@@ -132,7 +127,7 @@ export class VmStore {
 
   update(id: string, patch: VmPatch): Promise<VmSpec> {
     const parsed = vmPatchSchema.safeParse(patch);
-    if (!parsed.success) return Promise.reject(badRequest('invalid VM settings', parsed.error.issues));
+    if (!parsed.success) return Promise.reject(invalidArgument(parsed.error.issues));
     return this.mutex.run(id, async () => {
       const current = this.get(id);
       const next = this.validSpec({ ...current, ...parsed.data });
@@ -173,7 +168,7 @@ export class VmStore {
 
   private validSpec(spec: VmSpec): VmSpec {
     const r = vmSpecSchema.safeParse(spec);
-    if (!r.success) throw badRequest('invalid VM spec', r.error.issues);
+    if (!r.success) throw invalidArgument(r.error.issues);
     return r.data;
   }
 
@@ -186,7 +181,7 @@ export class VmStore {
 
   private assertNameFree(name: string): void {
     if (this.findByName(name) || this.reservedNames.has(name)) {
-      throw new FlotillaError('NAME_TAKEN', `a VM named "${name}" already exists; choose another name`, { fields: { name: 'name is taken' } });
+      throw new FlotillaError('NAME_TAKEN', `a VM named "${name}" already exists; choose another name`, { name });
     }
   }
 

@@ -147,7 +147,7 @@ describe('contract over the WebSocket', () => {
     const vms = await api.invoke('vm.list', {});
     expect(vms.map((v) => v.name)).toEqual(['alpha']);
     await expect(api.invoke('vm.get', { id: 'zzzzzzzzzzzz' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(api.invoke('vm.get', { id: '../x' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(api.invoke('vm.get', { id: '../x' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'malformed VM id' });
     ws.close();
   });
 

@@ -154,7 +154,7 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessServ
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'EADDRINUSE'
-          ? new FlotillaError('PORT_TAKEN', `port ${opts.port} on ${host} is in use: pick another with --port`)
+          ? new FlotillaError('PORT_TAKEN', `port ${opts.port} on ${host} is in use: pick another with --port`, { hostPort: opts.port ?? 0, proto: 'tcp' })
           : new FlotillaError('INTERNAL', `could not listen on ${host}:${opts.port ?? 0}: ${err.message}`),
       ),
     );

@@ -184,7 +184,7 @@ export class MockApi implements Transport {
         return out([...this.vms.values()].map((v) => ({ ...v })));
       case 'vm.create': {
         const cfg = vmConfigSchema.parse((r['config'] as object) ?? {});
-        if ([...this.vms.values()].some((v) => v.name === cfg.name)) throw new FlotillaError('NAME_TAKEN', `a VM named ${cfg.name} already exists`);
+        if ([...this.vms.values()].some((v) => v.name === cfg.name)) throw new FlotillaError('NAME_TAKEN', `a VM named ${cfg.name} already exists`, { name: cfg.name });
         if (cfg.source.kind === 'iso' && !cfg.source.path.endsWith('.iso')) throw new FlotillaError('FILE_NOT_FOUND', `ISO not found: ${cfg.source.path}`, { path: cfg.source.path });
         const vm = this.make(cfg);
         this.vms.set(vm.id, vm);
@@ -197,7 +197,7 @@ export class MockApi implements Transport {
         await new Promise((res) => setTimeout(res, 600));
         const v = this.change(vm, { state: 'running', reason: 'QEMU started', pid: 5000 + this.seq, agent: 'connecting' });
         this.boot(vm);
-        return out(v);
+        return out({ ...v, warnings: [] });
       }
       case 'vm.stop': {
         const vm = this.get(id);
@@ -219,7 +219,7 @@ export class MockApi implements Transport {
       case 'vm.update': {
         const vm = this.get(id);
         const patch = r['patch'] as Partial<VmConfig>;
-        if (patch.name && [...this.vms.values()].some((v) => v.name === patch.name && v.id !== id)) throw new FlotillaError('NAME_TAKEN', `a VM named ${patch.name} already exists`);
+        if (patch.name && [...this.vms.values()].some((v) => v.name === patch.name && v.id !== id)) throw new FlotillaError('NAME_TAKEN', `a VM named ${patch.name} already exists`, { name: patch.name });
         return out(this.change(vm, { name: patch.name ?? vm.name, spec: { ...vm.spec, ...patch } }));
       }
       case 'vm.exec': {

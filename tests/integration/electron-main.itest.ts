@@ -177,7 +177,7 @@ describe('Electron main process wiring (real main.js bundle, real engine)', () =
       ok: false,
       error: { code: 'UNAUTHORIZED' },
     });
-    expect(await fromMainFrame('vm.get', { id: '../etc' })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await fromMainFrame('vm.get', { id: '../etc' })).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
     expect(await fromMainFrame('host.pickFile', { kind: 'iso' })).toEqual({ ok: true, value: { path: null } });
   });
 

@@ -47,17 +47,18 @@ describe('bad input', () => {
 
   it('a taken requested host port is PORT_TAKEN naming the port', async () => {
     const e = await errorOf(client.call('vm.create', { config: { name: 'p1', source: { kind: 'default' }, forwards: [{ guestPort: 80, hostPort: heldPort }] } }));
-    expect(e.code).toBe('PORT_TAKEN');
+    expect(e).toMatchObject({ code: 'PORT_TAKEN', details: { hostPort: heldPort, proto: 'tcp' } });
+    expect(e.details).not.toHaveProperty('usedBy');
     expect(e.message).toContain(String(heldPort));
     expect(await vmDirs()).toEqual([]);
   });
 
-  it('a bad spec is BAD_REQUEST naming the field', async () => {
+  it('a bad spec is INVALID_ARGUMENT naming the field in its details, and the rule in plain words', async () => {
     const e = await errorOf(client.call('vm.create', { config: { name: 'Not Valid!', source: { kind: 'default' } } }));
-    expect(e.code).toBe('BAD_REQUEST');
-    expect(e.message).toMatch(/config\.name/);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', details: { fields: [{ path: 'config.name', message: e.message }] } });
+    expect(e.message).toMatch(/^name must be 1–63 characters/);
     const e2 = await errorOf(client.call('vm.create', { config: { name: 'ok', source: { kind: 'default' }, memoryMiB: 1 } }));
-    expect(e2.message).toMatch(/memoryMiB/);
+    expect(e2).toMatchObject({ message: 'memory must be a whole number of MiB from 64 to 262144', details: { fields: [{ path: 'config.memoryMiB' }] } });
     expect(await vmDirs()).toEqual([]);
   });
 
@@ -79,7 +80,7 @@ describe('bad input', () => {
     await new Promise<void>((r) => thief.listen(port, '127.0.0.1', () => r()));
     const e = await errorOf(client.call('vm.start', { id: vm.id }));
     thief.close();
-    expect(e.code).toBe('PORT_TAKEN');
+    expect(e).toMatchObject({ code: 'PORT_TAKEN', details: { hostPort: port, proto: 'tcp' } });
     expect(e.message).toContain(String(port));
     const after = await client.call('vm.get', { id: vm.id });
     expect(after.state).toBe('stopped');
@@ -104,8 +105,13 @@ describe('bad input', () => {
 
   it('QEMU refusing to start is QEMU_FAILED with its own words, and nothing keeps running', async () => {
     const notAKernel = join(home, 'not-a-kernel');
-    await writeFile(notAKernel, 'this is not a Linux kernel\n');
+    // create refuses a file that is not a kernel (WRONG_FILE_TYPE); one that turns into garbage
+    // after create reaches QEMU, which refuses it in its own words
+    const header = Buffer.alloc(0x400);
+    header.write('HdrS', 0x202, 'latin1');
+    await writeFile(notAKernel, header);
     const vm = await client.call('vm.create', { config: { name: 'badkernel', source: { kind: 'kernel', kernel: notAKernel }, memoryMiB: 64 } });
+    await writeFile(notAKernel, 'this is not a Linux kernel\n');
     const e = await errorOf(client.call('vm.start', { id: vm.id }));
     expect(e.code).toBe('QEMU_FAILED');
     expect(e.message).toMatch(/^QEMU failed to start badkernel: .*kernel/i);

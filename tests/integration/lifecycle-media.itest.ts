@@ -56,7 +56,7 @@ describe.skipIf(!haveIsoTools())('CD media', () => {
 
     // bad input changes nothing
     await expect(client.call('media.insert', { id: vm.id, path: join(work, 'missing.iso') })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: `ISO not found: ${join(work, 'missing.iso')}` });
-    await expect(client.call('media.insert', { id: vm.id, path: images.qcow2 })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/is not an ISO image \(it looks like qcow2\)/) });
+    await expect(client.call('media.insert', { id: vm.id, path: images.qcow2 })).rejects.toMatchObject({ code: 'WRONG_FILE_TYPE', message: expect.stringMatching(/is not an ISO image \(it looks like qcow2\)/) });
     await expect(client.call('media.insert', { id: vm.id, path: work })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: expect.stringMatching(/is a directory/) });
     expect((await cd(vm.id))?.inserted?.file).toBe(images.iso);
 

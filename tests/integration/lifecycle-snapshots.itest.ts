@@ -40,7 +40,7 @@ describe('snapshots', () => {
     await sh(vm.id, 'echo before > /tmp/state');
 
     for (const bad of ['a/b', '../x', 'has space', '-x', '']) {
-      await expect(client.call('snapshot.create', { id: vm.id, name: bad })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(client.call('snapshot.create', { id: vm.id, name: bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     }
     const snap = await client.call('snapshot.create', { id: vm.id, name: 'one' });
     expect(snap).toMatchObject({ name: 'one', includesRam: true });

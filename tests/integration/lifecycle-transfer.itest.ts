@@ -227,7 +227,7 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     await expect(client.call('vm.clone', { id: src.id, name: 'x' })).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/^stop src before cloning it/) });
     await client.call('vm.stop', { id: src.id, force: true });
     await expect(client.call('vm.clone', { id: src.id, name: 'src' })).rejects.toMatchObject({ code: 'NAME_TAKEN' });
-    await expect(client.call('vm.clone', { id: src.id, name: 'Bad Name' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(client.call('vm.clone', { id: src.id, name: 'Bad Name' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect((await vmsDir()).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(await processesUsing(home)).toEqual([]);
     expect(await runLeftovers(home)).toEqual([]);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PortEntry } from '../../shared/contract';
+import type { PortEntry, VmInfo } from '../../shared/contract';
 import type { Engine } from '../../electron/engine/engine';
 import { cleanupHome, makeHome, openTestEngine, processesUsing, type TestClient } from '../integration/fixtures/engine-harness';
 import { blankDisk, heldConfig, heldSpawn } from './fixtures/cheap-vm';
@@ -71,7 +71,7 @@ describe('check 4: SIGKILL of a QEMU', () => {
 
   it(`on-failure restarts after a growing backoff, ${RESTARTS} crashes in a row`, async () => {
     const vm = await client.call('vm.create', { config: heldConfig('phoenix', blankDisk(home), { restartPolicy: 'on-failure', forwards: [{ proto: 'tcp', guestPort: 80 }] }) });
-    let up = await client.call('vm.start', { id: vm.id });
+    let up: VmInfo = await client.call('vm.start', { id: vm.id });
     const delays: number[] = [];
     for (let n = 0; n < RESTARTS; n++) {
       const crashed = client.waitVm(vm.id, (v) => v.state === 'crashed', 'crashed', 10_000);

@@ -78,7 +78,7 @@ describe('the host seam', () => {
     await expect(call('vm.exec', { host: 'lab', id: vm.id, command: ['true'] })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await expect(call('vm.ports', { host: 'lab' })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await expect(call('vm.get', { host: 'nowhere', id: vm.id })).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'no host with id nowhere' });
-    await expect(call('vm.get', { host: 'Bad Host!', id: vm.id })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(call('vm.get', { host: 'Bad Host!', id: vm.id })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('streams a remote VM console to its subscriber, with the host, until the client goes away', async () => {

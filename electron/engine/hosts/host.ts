@@ -20,6 +20,12 @@ export interface StopAllResult {
 /** One VM on a host: lifecycle, console, display, exec, stats. */
 export interface VmHandle {
   start(opts: { waitAgent: boolean }): Promise<void>;
+  /**
+   * What the user should know about a start (e.g. host memory running short); never refuses and
+   * never rejects. Called right before start() without awaiting: it must read the state it
+   * judges synchronously.
+   */
+  startWarnings?(): Promise<string[]>;
   stop(opts: { force: boolean }): Promise<void>;
   restart(): Promise<void>;
   pause(): Promise<void>;
@@ -75,7 +81,8 @@ export interface Host {
   /** NOT_FOUND when there is no such VM */
   get(id: string): VmInfo;
   find(nameOrId: string): VmInfo | undefined;
-  create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo>;
+  /** with start: the start's warnings too */
+  create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo & { warnings?: string[] }>;
   delete(id: string): Promise<void>;
   /** a new VM from an export archive; hosts without it leave it out */
   importVm?(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo>;

@@ -10,15 +10,18 @@ import { canEdit, isActive } from '../../../shared/state';
 import { defaultGuestBoot } from '../default-guest-boot';
 import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
-import { assertReadableFile, qemuImgConvert, qemuImgCreate } from '../images';
+import { namingFullDisk } from '../disk-full';
+import { assertMemoryFits, readHostMemory, warnBeforeStart } from '../host-memory';
+import { qemuImgConvert, qemuImgCreate } from '../images';
 import type { HomeLayout } from '../paths';
 import { PortAllocator, probePort } from '../port-allocator';
-import { VM_DISK_FILE, type DefaultGuestBoot } from '../qemu-args';
+import { OVMF_VARS_FILE, VM_DISK_FILE, type DefaultGuestBoot } from '../qemu-args';
 import { ensureRootDisk, sshInfoFor } from '../builtin-vm';
 import { ensureOvmfVars } from '../firmware-vars';
 import type { BackoffOptions } from '../restart-backoff';
 import { StatsSampler } from '../stats';
 import { Supervisor, type SpawnFn } from '../supervisor';
+import { checkNewVm } from '../vm-checks';
 import { VmStore } from '../vm-store';
 import { assertNoLinkedClones, cloneVm } from '../lifecycle/clone';
 import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
@@ -250,12 +253,17 @@ export class LocalHost implements Host {
     const name = (): string => sup.spec.name;
     return {
       start: (o) => sup.start(o),
+      startWarnings: () => this.startWarnings(id),
       stop: (o) => sup.stop(o),
       restart: () => sup.restart(),
       pause: () => sup.pause(),
       resume: () => sup.resume(),
       update: async (patch: VmPatch) => {
-        await sup.update(() => this.store.update(id, patch));
+        // checked inside the VM's job, so the update keeps its place in the queue
+        await sup.update(async () => {
+          if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
+          return this.store.update(id, patch);
+        });
         this.vmChanged(id);
       },
       exec: async (command, o) => (await sup.agentClient()).exec(command, o),
@@ -289,22 +297,15 @@ export class LocalHost implements Host {
   // ------------------------------------------------------------------ create / delete
 
   /** Check every user path first, then make the VM's own files; a failure leaves nothing behind. */
-  async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo> {
+  async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo & { warnings?: string[] }> {
     const src = config.source;
-    if (src.kind === 'iso') await assertReadableFile(src.path, 'iso');
-    if (src.kind === 'disk') await assertReadableFile(src.path, 'disk');
-    if (src.kind === 'kernel') {
-      await assertReadableFile(src.kernel, 'kernel');
-      if (src.initrd) await assertReadableFile(src.initrd, 'initrd');
-      if (src.disk) await assertReadableFile(src.disk, 'disk');
-    }
-    for (const f of config.forwards) {
-      if (f.hostPort === undefined) continue;
-      const taken = this.allocator.entries().find((e) => e.hostPort === f.hostPort && e.proto === f.proto);
-      if (taken) throw new FlotillaError('PORT_TAKEN', `host port ${f.hostPort}/${f.proto} is already used by another VM; choose another`, { hostPort: f.hostPort });
-      const probe = await this.checkPort(f.proto, f.hostPort);
-      if (!probe.free) throw new FlotillaError('PORT_TAKEN', `host port ${f.hostPort}/${f.proto} is in use on 127.0.0.1; choose another`, { hostPort: f.hostPort });
-    }
+    await checkNewVm(config, {
+      heldBy: (proto, hostPort) => {
+        const owner = this.allocator.entries().find((e) => e.hostPort === hostPort && e.proto === proto);
+        return owner ? (this.sups.get(owner.vmId)?.spec.name ?? owner.vmId) : null;
+      },
+      probe: (proto, hostPort) => this.checkPort(proto, hostPort),
+    });
     let disks: string[] = [];
     const spec = await this.store.create(config, {
       beforeCommit: async (s: VmSpec, dir: string) => {
@@ -325,7 +326,7 @@ export class LocalHost implements Host {
           });
           disks = [VM_DISK_FILE];
         }
-        if (config.firmware === 'uefi') await ensureOvmfVars(dir);
+        if (config.firmware === 'uefi') await namingFullDisk(join(dir, OVMF_VARS_FILE), () => ensureOvmfVars(dir));
         s.disks.push(...disks);
         progress(null);
       },
@@ -333,8 +334,29 @@ export class LocalHost implements Host {
     const sup = this.addSupervisor(spec.id);
     await sup.init();
     this.vmChanged(spec.id);
-    if (opts.start) await sup.start();
-    return this.get(spec.id);
+    if (!opts.start) return this.get(spec.id);
+    const warnings = await this.startWarnings(spec.id);
+    await sup.start();
+    return { ...this.get(spec.id), warnings };
+  }
+
+  /**
+   * Memory warnings for starting VM `id` next to the VMs running now (shown, never refused). The
+   * running set is taken before the first await, so a caller can start the VM right after
+   * calling this without waiting, and the start keeps its place in the VM's queue.
+   */
+  private async startWarnings(id: string): Promise<string[]> {
+    const sup = this.supervisor(id);
+    if (isActive(sup)) return []; // start refuses it with its own message
+    const running = [...this.sups.values()].filter((s) => s.id !== id && isActive(s) && s.pid !== null);
+    try {
+      return await warnBeforeStart(
+        { name: sup.spec.name, memoryMiB: sup.spec.memoryMiB },
+        running.map((s) => ({ name: s.spec.name, memoryMiB: s.spec.memoryMiB, pid: s.pid! })),
+      );
+    } catch {
+      return []; // no /proc/meminfo: nothing to weigh against
+    }
   }
 
   /** A new VM from an export archive (lifecycle/transfer.ts verifies it before anything appears). */

@@ -66,7 +66,8 @@ export async function resizeDisk(ctx: OpsContext, id: string, disk: string | und
     const state = ctx.state(id);
     const growOnly = (current: number): void => {
       if (want <= current) {
-        throw new FlotillaError('BAD_REQUEST', `${name} of ${spec.name} is ${fmtGiB(current)}; a resize must make it larger (shrinking would destroy data and is refused)`, { currentBytes: current });
+        const message = `${name} of ${spec.name} is ${fmtGiB(current)}; a resize must make it larger (shrinking would destroy data and is refused)`;
+        throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'sizeGiB', message }] });
       }
     };
     if (state === 'running' || state === 'paused') {

@@ -12,7 +12,7 @@ import type { OpsContext } from './ops-context';
 export async function insertMedia(ctx: OpsContext, id: string, iso: string): Promise<VmInfo> {
   await assertReadableFile(iso, 'iso');
   const info = await inspectPath(iso, 'iso');
-  if (info.format !== 'iso') throw new FlotillaError('BAD_REQUEST', `${iso} is not an ISO image (it looks like ${info.format ?? 'no known format'})`, { path: iso });
+  if (info.format !== 'iso') throw new FlotillaError('WRONG_FILE_TYPE', `${iso} is not an ISO image (it looks like ${info.format ?? 'no known format'})`, { path: iso, expected: 'iso', found: info.format });
   return changeMedia(ctx, id, iso);
 }
 

@@ -22,7 +22,8 @@ export const SNAPSHOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function checkSnapshotName(name: string): string {
   if (!SNAPSHOT_NAME_RE.test(name)) {
-    throw new FlotillaError('BAD_REQUEST', `snapshot name ${JSON.stringify(name)} is not allowed: use 1–64 of A-Z a-z 0-9 . _ - (no "/" or spaces), starting with a letter or digit`, { fields: { name: 'invalid snapshot name' } });
+    const message = `snapshot name ${JSON.stringify(name)} is not allowed: use 1–64 of A-Z a-z 0-9 . _ - (no "/" or spaces), starting with a letter or digit`;
+    throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'name', message }] });
   }
   return name;
 }
@@ -117,7 +118,7 @@ export async function createSnapshot(ctx: OpsContext, id: string, name: string |
   return ctx.runJob(id, 'snapshot', async (signal, progress) => {
     const spec = ctx.store.get(id);
     requireDisks(spec);
-    if ((await listSnapshots(ctx, id)).some((s) => s.name === snap)) throw new FlotillaError('NAME_TAKEN', `${spec.name} already has a snapshot named ${snap}`);
+    if ((await listSnapshots(ctx, id)).some((s) => s.name === snap)) throw new FlotillaError('NAME_TAKEN', `${spec.name} already has a snapshot named ${snap}`, { field: 'name', name: snap });
     const state = ctx.state(id);
     const running = state === 'running' || state === 'paused';
     if (!running && state !== 'stopped' && state !== 'crashed') throw new FlotillaError('INVALID_STATE', `${spec.name} is ${state}; take the snapshot once it is running or stopped`);

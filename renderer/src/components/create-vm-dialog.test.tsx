@@ -43,7 +43,7 @@ describe('create VM dialog', () => {
   };
 
   it('shows a clashing name on the Name field and creates nothing', async () => {
-    createAnswer = new FlotillaError('NAME_TAKEN', 'a VM named web already exists');
+    createAnswer = new FlotillaError('NAME_TAKEN', 'a VM named web already exists', { name: 'web' });
     render(<CreateVmDialog />);
     const name = screen.getByLabelText('Name');
     fireEvent.change(name, { target: { value: 'web' } });
@@ -65,7 +65,7 @@ describe('create VM dialog', () => {
   });
 
   it('shows a taken host port on its forward row', async () => {
-    createAnswer = new FlotillaError('PORT_TAKEN', 'host port 45022 is in use', { hostPort: 45022 });
+    createAnswer = new FlotillaError('PORT_TAKEN', 'host port 45022 is in use', { hostPort: 45022, proto: 'tcp' });
     render(<CreateVmDialog />);
     fireEvent.change(screen.getByLabelText('Host port of forward 1'), { target: { value: '45022' } });
     await submit();
@@ -74,10 +74,36 @@ describe('create VM dialog', () => {
   });
 
   it('maps schema errors from the engine (config.* paths) to fields', async () => {
-    createAnswer = new FlotillaError('BAD_REQUEST', 'invalid request', { fields: { 'config.cpus': 'too many CPUs for this host' } });
+    createAnswer = new FlotillaError('INVALID_ARGUMENT', 'too many CPUs for this host', { fields: [{ path: 'config.cpus', message: 'too many CPUs for this host' }] });
     render(<CreateVmDialog />);
     await submit();
     expect(describedText(screen.getByLabelText('CPUs'))).toContain('too many CPUs for this host');
+  });
+
+  it('says in plain words what a port may be: no NaN, no validator wording, the real rule for host port 0', async () => {
+    render(<CreateVmDialog />);
+    fireEvent.change(screen.getByLabelText('Guest port of forward 1'), { target: { value: '' } });
+    fireEvent.change(screen.getByLabelText('Host port of forward 1'), { target: { value: '0' } });
+    await submit();
+    // the row shows one message at a time: the guest port's first
+    expect(screen.getByLabelText('Guest port of forward 1').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByLabelText('Host port of forward 1').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByRole('alert').textContent).toBe('guest port must be a whole number from 1 to 65535');
+    fireEvent.change(screen.getByLabelText('Guest port of forward 1'), { target: { value: '22' } });
+    await submit();
+    expect(screen.getByRole('alert').textContent).toBe('host port must be from 1024 to 65535 (lower ports need root), or left empty to pick a free port');
+    expect(document.body.textContent).not.toMatch(/NaN|Invalid input|expected number|config\./);
+    expect(api.calls.some((c) => c.method === 'vm.create')).toBe(false);
+  });
+
+  it('puts a wrong file type on the field holding that path, by the error details', async () => {
+    createAnswer = new FlotillaError('WRONG_FILE_TYPE', 'not an ISO 9660 CD/DVD image: /etc/passwd', { path: '/etc/passwd', expected: 'iso', found: null });
+    render(<CreateVmDialog />);
+    fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
+    const iso = screen.getByLabelText('ISO image');
+    fireEvent.change(iso, { target: { value: '/etc/passwd' } });
+    await submit();
+    expect(describedText(iso)).toContain('not an ISO 9660 CD/DVD image: /etc/passwd');
   });
 
   it('checks the shared schema before asking the engine', async () => {

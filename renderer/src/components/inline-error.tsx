@@ -6,8 +6,9 @@ import { Icon } from './icons';
 function detailText(details: unknown): string | null {
   if (details === undefined || details === null) return null;
   if (typeof details === 'string') return details;
-  const d = details as { fields?: Record<string, string>; logTail?: unknown; stderr?: unknown };
-  if (d.fields && typeof d.fields === 'object') return Object.entries(d.fields).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const d = details as { fields?: unknown; logTail?: unknown; stderr?: unknown };
+  // field errors: the message already says each in plain words, and the form shows them by the field
+  if (Array.isArray(d.fields)) return null;
   if (Array.isArray(d.logTail)) return d.logTail.join('\n');
   if (typeof d.stderr === 'string') return d.stderr;
   try {

@@ -1,5 +1,8 @@
-// Put an engine error on the form field it is about: schema errors by their path, a clashing
-// name on the name, a missing file on the path field that names it, a taken port on its row.
+// Put an engine error on the form field it is about, from the error's typed details (never its
+// message): field errors by their path, an error naming its field on that field, a clashing name
+// on the name, a missing or wrong file on the path field holding that path, a taken port on the
+// forward row asking for it.
+import type { ErrorCode, ErrorDetails, OnField } from '../../../shared/errors';
 import type { UiError } from '../store/store';
 import { fieldErrors } from '../store/errors';
 
@@ -10,29 +13,27 @@ export interface FieldContext {
   hostPorts: (number | undefined)[];
 }
 
+/** The details of `err` if it has `code` (details crossed the wire: trust their shape, check the fields used). */
+function detailsOf<C extends ErrorCode>(err: UiError, code: C): Partial<NonNullable<ErrorDetails[C]>> | null {
+  if (err.code !== code || !err.details || typeof err.details !== 'object') return null;
+  return err.details as Partial<NonNullable<ErrorDetails[C]>>;
+}
+
 export function engineFieldErrors(err: UiError, ctx: FieldContext): Record<string, string> {
   const out = fieldErrors(err);
-  const details = (err.details ?? {}) as { path?: unknown; hostPort?: unknown; port?: unknown; field?: unknown };
-  if (typeof details.field === 'string' && !out[details.field]) out[details.field] = err.message;
-  switch (err.code) {
-    case 'NAME_TAKEN':
-      out['name'] ??= err.message;
-      break;
-    case 'FILE_NOT_FOUND': {
-      const entries = Object.entries(ctx.paths).filter(([, v]) => v);
-      const named =
-        entries.find(([, v]) => v === details.path) ?? entries.find(([, v]) => err.message.includes(v)) ?? entries[0];
-      out[named ? named[0] : '_'] ??= err.message;
-      break;
-    }
-    case 'PORT_TAKEN': {
-      const port = typeof details.hostPort === 'number' ? details.hostPort : typeof details.port === 'number' ? details.port : Number(/\b(\d{2,5})\b/.exec(err.message)?.[1]);
-      const i = ctx.hostPorts.findIndex((p) => p !== undefined && p === port);
-      out[i >= 0 ? `forwards.${i}.hostPort` : 'forwards'] ??= err.message;
-      break;
-    }
-    default:
-      break;
+  // an error that names its form field (OnField in shared/errors.ts: a host's URI, a key file)
+  const onField = (err.details as OnField | undefined)?.field;
+  if (typeof onField === 'string') out[onField] ??= err.message;
+  if (err.code === 'NAME_TAKEN') out['name'] ??= err.message;
+  const file = detailsOf(err, 'FILE_NOT_FOUND') ?? detailsOf(err, 'WRONG_FILE_TYPE');
+  if (file) {
+    const named = Object.entries(ctx.paths).find(([, v]) => v && v === file.path);
+    out[named ? named[0] : '_'] ??= err.message;
+  }
+  const port = detailsOf(err, 'PORT_TAKEN');
+  if (port) {
+    const i = ctx.hostPorts.findIndex((p) => p !== undefined && p === port.hostPort);
+    out[i >= 0 ? `forwards.${i}.hostPort` : 'forwards'] ??= err.message;
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Turn anything thrown by an Api call into the UiError a tile or form shows.
-import { FlotillaError } from '../../../shared/errors';
+import { FlotillaError, fieldErrorsOf } from '../../../shared/errors';
 import type { UiError } from './store';
 
 export function toUiError(err: unknown, action?: string): UiError {
@@ -10,15 +10,12 @@ export function toUiError(err: unknown, action?: string): UiError {
   return action ? { ...base, action } : base;
 }
 
-/** `details.fields` of a BAD_REQUEST, with the request's `config.`/`patch.` prefixes removed. */
+/** The fields of an INVALID_ARGUMENT by form key: the request's `config.`/`patch.` prefixes removed, `_` for the whole form. */
 export function fieldErrors(err: UiError | null): Record<string, string> {
-  if (!err) return {};
-  const d = err.details as { fields?: unknown } | undefined;
   const out: Record<string, string> = {};
-  if (d && typeof d === 'object' && d.fields && typeof d.fields === 'object') {
-    for (const [k, v] of Object.entries(d.fields as Record<string, unknown>)) {
-      if (typeof v === 'string') out[k.replace(/^(config|patch)\./, '')] = v;
-    }
+  for (const f of fieldErrorsOf(err)) {
+    const key = f.path.replace(/^(config|patch)(\.|$)/, '') || '_';
+    out[key] ??= f.message;
   }
   return out;
 }

@@ -124,7 +124,7 @@ export class SshMaster {
   async start(): Promise<void> {
     if (this.target.identity) {
       await access(this.target.identity, fsConstants.R_OK).catch(() => {
-        throw new FlotillaError('FILE_NOT_FOUND', `ssh key file ${this.target.identity} does not exist or is not readable`, { field: 'identity' });
+        throw new FlotillaError('FILE_NOT_FOUND', `ssh key file ${this.target.identity} does not exist or is not readable`, { path: this.target.identity!, field: 'identity' });
       });
     }
     this.dir = await mkdtemp(join(this.opts.parentDir ?? tmpdir(), 'flt-ssh-')); // mkdtemp makes it 0700

@@ -1,0 +1,199 @@
+// Help text of the `flotilla` commands: one entry per command (usage line, one-line summary,
+// its options in words), from which `flotilla help`, `flotilla help CMD`, `CMD --help` and the
+// shell completion scripts are all made. A command that parses options must have an entry here
+// (a unit test checks every entry of the option table), so help can never lag behind a new
+// command.
+
+export interface CommandHelp {
+  /** the words after `flotilla`, e.g. `start NAME [--wait-agent] [--json]` */
+  usage: string;
+  summary: string;
+  /** `[--option VALUE, what it does]` */
+  options?: [string, string][];
+  /** paragraphs after the options */
+  notes?: string;
+  /** the first positional is a VM name (shell completion offers VM names) */
+  takesVm?: boolean;
+}
+
+const JSON_HELP: [string, string] = ['--json', 'print the result as JSON (the contract DTO)'];
+
+export const COMMAND_HELP: Record<string, CommandHelp> = {
+  list: { usage: 'list [--json]', summary: 'list all VMs with state, agent, IPs and forwarded ports', options: [JSON_HELP] },
+  create: {
+    usage:
+      'create NAME [--from default|iso:PATH|disk:PATH|kernel:PATH] [--initrd PATH] [--append STR]\n' +
+      '       [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]\n' +
+      '       [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]\n' +
+      '       [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]\n' +
+      '       [--ssh-key FILE]... [--start] [--json]',
+    summary: 'create a VM (stopped, unless --start)',
+    options: [
+      ['--from SOURCE', 'default (the built-in Linux), iso:PATH (boot an installer CD onto a new blank disk), disk:PATH (a qcow2 or raw disk image), kernel:PATH (boot a Linux kernel directly)'],
+      ['--initrd PATH', 'initramfs for --from kernel:PATH'],
+      ['--append STR', 'kernel command line for --from kernel:PATH'],
+      ['--kernel-disk PATH', 'a disk image to attach to a --from kernel:PATH VM'],
+      ['--disk-mode MODE', 'copy (default: the VM gets its own copy) or reference (use the disk in place), for --from disk:PATH'],
+      ['--cpus N', 'virtual CPUs, 1 to 64 (default 1)'],
+      ['--memory MIB', 'memory in MiB, from 64 up to what this machine has (default 256)'],
+      ['--disk-size GIB', 'disk size, a whole number of GiB from 1 to 4096: the built-in Linux’s /root disk (default 8) or the blank disk for --from iso:PATH (default 16)'],
+      ['--firmware bios|uefi', 'firmware (default bios)'],
+      ['--display none|vnc', 'vnc gives the VM a graphical display (default none: serial console only)'],
+      ['--forward GUEST[:HOST][/udp]', 'forward 127.0.0.1:HOST to the guest port; without HOST a free port is picked at start; repeatable'],
+      ['--restart never|on-failure', 'restart the VM when it crashes (default never)'],
+      ['--keep-running', 'keep the VM running when the desktop app quits'],
+      ['--ssh-key FILE', 'a public key file (.pub) the built-in Linux accepts for root over SSH, besides your ~/.ssh/*.pub; repeatable'],
+      ['--start', 'start the VM once it is created'],
+      JSON_HELP,
+    ],
+    notes: 'Relative paths are taken from the current directory. Files are checked before anything is created: an ISO must be an ISO 9660 image, a disk a disk image qemu-img reads, a kernel a Linux kernel (bzImage or ELF).',
+  },
+  start: {
+    usage: 'start NAME [--wait-agent] [--json]',
+    summary: 'boot a VM',
+    options: [['--wait-agent', 'return once the guest agent answers (fails after 60 s of silence; the VM keeps running)'], JSON_HELP],
+    notes: 'Warns when the running VMs together would need more memory than the host has free.',
+    takesVm: true,
+  },
+  stop: {
+    usage: 'stop NAME [--force] [--json]',
+    summary: 'shut a VM down: ACPI powerdown, then quit and kill after a 30 s deadline',
+    options: [['--force', 'skip the powerdown: quit QEMU at once (SIGKILL if it does not exit)'], JSON_HELP],
+    notes: 'Stopping a VM that is already stopped succeeds and says so.',
+    takesVm: true,
+  },
+  restart: { usage: 'restart NAME [--json]', summary: 'hardware reset of a running VM (same process, same ports)', options: [JSON_HELP], takesVm: true },
+  pause: { usage: 'pause NAME [--json]', summary: 'pause a running VM', options: [JSON_HELP], takesVm: true },
+  resume: { usage: 'resume NAME [--json]', summary: 'resume a paused VM', options: [JSON_HELP], takesVm: true },
+  rm: { usage: 'rm NAME [--json]', summary: 'delete a stopped VM and its disks', options: [JSON_HELP], takesVm: true },
+  info: { usage: 'info NAME [--json]', summary: 'settings, state and last exit of a VM', options: [JSON_HELP], takesVm: true },
+  ports: { usage: 'ports [NAME] [--json]', summary: 'forwarded host ports (always on 127.0.0.1)', options: [JSON_HELP], takesVm: true },
+  logs: {
+    usage: 'logs NAME [--serial] [--follow] [--tail N]',
+    summary: 'lifecycle and QEMU log, or the serial console log',
+    options: [
+      ['--serial', 'print the serial console log instead'],
+      ['--follow', 'keep printing until Ctrl-C'],
+      ['--tail N', 'how many log lines to print first (default 200)'],
+    ],
+    takesVm: true,
+  },
+  exec: {
+    usage: 'exec NAME -- CMD [ARGS...]',
+    summary: 'run a command in the guest through its agent; exits with the command’s exit code',
+    takesVm: true,
+  },
+  console: { usage: 'console NAME', summary: 'interactive serial console (Ctrl-] leaves; the VM keeps running)', takesVm: true },
+  ssh: {
+    usage: 'ssh NAME [--identity FILE] [-- CMD...]',
+    summary: 'SSH into the built-in Linux on its forwarded port (host key checked)',
+    options: [['--identity FILE', 'the private key to offer (default: ssh’s own choice)']],
+    takesVm: true,
+  },
+  set: {
+    usage: 'set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...\n' + '    [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--json]',
+    summary: 'change a stopped VM’s settings (what the Settings tab changes); only the options given change',
+    options: [
+      ['--cpus N', 'virtual CPUs, 1 to 64'],
+      ['--memory MIB', 'memory in MiB, from 64 up to what this machine has'],
+      ['--name NEW', 'rename the VM'],
+      ['--forward GUEST[:HOST][/udp]', 'replaces the whole forward list; repeatable'],
+      ['--display none|vnc', 'graphical display or serial console only'],
+      ['--firmware bios|uefi', 'firmware'],
+      ['--restart never|on-failure', 'restart the VM when it crashes'],
+      JSON_HELP,
+    ],
+    takesVm: true,
+  },
+  disk: {
+    usage: 'disk list NAME [--json] | disk resize NAME GIB [--disk FILE] | disk add NAME GIB [--json]',
+    summary: 'list a VM’s disks, grow one (running or stopped; never shrinks), or add a blank one (stopped)',
+    options: [['--disk FILE', 'which disk to resize, a name from `disk list` (default: the first)'], JSON_HELP],
+    notes: 'A running VM’s disk grows at once (QMP block_resize); grow the partition and filesystem inside the guest.',
+  },
+  media: {
+    usage: 'media insert NAME ISO [--json] | media eject NAME [--json]',
+    summary: 'insert, change or eject the CD of a running or stopped VM',
+    options: [JSON_HELP],
+  },
+  snapshot: {
+    usage: 'snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]\n' + '    | snapshot revert NAME SNAP | snapshot rm NAME SNAP',
+    summary: 'snapshots: with RAM while the VM runs, disks only while it is stopped',
+    options: [['--disk-only', 'leave the RAM out of a running VM’s snapshot'], JSON_HELP],
+    notes: 'Names are 1–64 of A-Z a-z 0-9 . _ - (no "/"). Reverting a running VM leaves it running in the saved state, its clock set from the host; a stopped VM stays stopped.',
+  },
+  export: {
+    usage: 'export NAME FILE [--force]',
+    summary: 'write a stopped VM to one archive file (manifest, spec, disks, a sha256 for each)',
+    options: [['--force', 'overwrite FILE if it exists']],
+    takesVm: true,
+  },
+  import: {
+    usage: 'import FILE [--name NEW] [--start] [--json]',
+    summary: 'create a VM from an export archive, verified completely before anything is created',
+    options: [['--name NEW', 'the new VM’s name (default: the exported one)'], ['--start', 'start it once imported'], JSON_HELP],
+  },
+  clone: {
+    usage: 'clone SRC NEW [--linked] [--start] [--json]',
+    summary: 'copy a stopped VM, with a new id, MAC and UUID',
+    options: [['--linked', 'copy-on-write disks backed by the source’s (the source then refuses rm, start and resize while clones exist)'], ['--start', 'start the clone'], JSON_HELP],
+    takesVm: true,
+  },
+  image: {
+    usage: 'image build-default [--out DIR]',
+    summary: 'build the embedded default guest (kernel + initramfs from Debian packages)',
+    options: [['--out DIR', 'build into DIR instead of the data directory, without an engine']],
+  },
+  serve: { usage: 'serve [options]', summary: 'run the engine with the web UI on 127.0.0.1 (see `flotilla serve --help`)' },
+  help: { usage: 'help [COMMAND]', summary: 'this overview, or the help of one command' },
+  completion: {
+    usage: 'completion bash|zsh',
+    summary: 'print a shell completion script (commands, options and VM names)',
+    notes:
+      'bash: add `source <(flotilla completion bash)` to ~/.bashrc.\n' +
+      'zsh:  add `source <(flotilla completion zsh)` to ~/.zshrc (after compinit).',
+  },
+};
+
+/** Commands in the order the overview lists them. */
+export const COMMAND_ORDER = Object.keys(COMMAND_HELP);
+
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+}
+
+export function overview(version: string): string {
+  const w = Math.max(...COMMAND_ORDER.map((c) => c.length));
+  const rows = COMMAND_ORDER.map((c) => `  ${c.padEnd(w)}  ${COMMAND_HELP[c]!.summary}`);
+  return (
+    `flotilla ${version}: run many QEMU virtual machines side by side\n\n` +
+    `usage: flotilla COMMAND [options]\n\n` +
+    `${rows.join('\n')}\n\n` +
+    `Run \`flotilla help COMMAND\` or \`flotilla COMMAND --help\` for a command's options.\n` +
+    `\`flotilla --version\` prints the version. NAME may also be a VM id.\n` +
+    `FLOTILLA_HOME sets the data directory (default $XDG_DATA_HOME/flotilla).\n`
+  );
+}
+
+export function commandHelp(command: string): string | null {
+  const h = COMMAND_HELP[command];
+  if (!h) return null;
+  const options: [string, string][] = [...(h.options ?? []), ['-h, --help', 'print this help']];
+  const w = Math.min(30, Math.max(...options.map(([o]) => o.length)));
+  let out = `usage: flotilla ${h.usage}\n\n${h.summary}\n\noptions:\n`;
+  for (const [o, what] of options) {
+    const pad = o.length > w ? `\n${' '.repeat(w + 4)}` : ' '.repeat(w - o.length);
+    out += `  ${o}${pad}  ${wrap(what, 96 - w - 4, ' '.repeat(w + 4))}\n`;
+  }
+  if (h.notes) out += `\n${h.notes.split('\n').map((l) => (l.length > 92 ? wrap(l, 92, '') : l)).join('\n')}\n`;
+  return out;
+}
