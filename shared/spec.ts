@@ -88,6 +88,8 @@ export const vmConfigSchema = z
 export type VmConfigInput = z.input<typeof vmConfigSchema>;
 export type VmConfig = z.output<typeof vmConfigSchema>;
 
+export const macSchema = z.string().regex(/^52:54:00(:[0-9a-f]{2}){3}$/, 'MAC must be 52:54:00:xx:xx:xx (lower-case hex)');
+
 export const vmIdSchema = z.string().regex(/^[a-z0-9]{8,32}$/, 'malformed VM id');
 
 /** What is stored in vms/<id>/vm.json. */
@@ -97,6 +99,13 @@ export const vmSpecSchema = vmConfigSchema
     createdAt: z.string(),
     /** Disk images owned by this VM (inside its directory), relative file names. */
     disks: z.array(z.string().regex(/^[a-z0-9._-]+$/)).default([]),
+    /**
+     * The NIC's MAC address, locally administered in QEMU's 52:54:00 range and unique among
+     * this engine's VMs, and the VM's SMBIOS UUID. Given at creation; specs written before they
+     * existed get them on load (the store writes them back), so they are always there at start.
+     */
+    mac: macSchema.optional(),
+    uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'malformed UUID').optional(),
   })
   .strict();
 export type VmSpec = z.output<typeof vmSpecSchema>;
