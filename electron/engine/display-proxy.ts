@@ -10,6 +10,9 @@ import { FlotillaError } from '../../shared/errors';
 
 export const TICKET_TTL_MS = 60_000;
 
+/** A VNC unix socket path, or a TCP port on 127.0.0.1 (never another address). */
+export type VncTarget = string | { port: number };
+
 interface Ticket {
   vmId: string;
   expires: number;
@@ -24,8 +27,11 @@ export class DisplayProxy {
   private readonly live = new Set<WebSocket>();
 
   constructor(
-    /** the VM's VNC unix socket, or null if it has no running display */
-    private readonly vncSocketOf: (vmId: string) => string | null,
+    /**
+     * the VM's VNC unix socket, or null if it has no running display. A libvirt host's domain may
+     * instead have VNC on its host's loopback TCP port (hosts/libvirt/libvirt-vm.ts).
+     */
+    private readonly vncSocketOf: (vmId: string) => VncTarget | null,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -98,9 +104,9 @@ export class DisplayProxy {
     wss.handleUpgrade(req, socket, head, (ws) => this.bridge(ws, vnc));
   }
 
-  private bridge(ws: WebSocket, vncSock: string): void {
+  private bridge(ws: WebSocket, vnc: VncTarget): void {
     this.live.add(ws);
-    const tcp = connect(vncSock);
+    const tcp = typeof vnc === 'string' ? connect(vnc) : connect(vnc.port, '127.0.0.1');
     const end = (): void => {
       this.live.delete(ws);
       tcp.destroy();

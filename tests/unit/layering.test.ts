@@ -9,7 +9,9 @@ async function restrictedImportErrors(filePath: string, code: string): Promise<s
   return (res?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
 }
 
-describe('layering lint rule', () => {
+// The first lint loads the whole ESLint config (typescript-eslint, plugins): seconds on a busy
+// 2-core box, over vitest's 5 s default. The cost is start-up, not the rule, so the budget is wide.
+describe('layering lint rule', { timeout: 60_000 }, () => {
   const cases: [string, string, string][] = [
     ['shared/x.ts', "import { readFileSync } from 'node:fs';\nexport const a = readFileSync;\n", 'Node built-ins'],
     ['shared/x.ts', "import { Engine } from '../electron/engine/engine';\nexport const a = Engine;\n", 'must import neither'],

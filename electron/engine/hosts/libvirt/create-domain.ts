@@ -1,0 +1,93 @@
+// Creating a domain on a libvirt host from the same VmConfig the local host takes:
+//   default → the built-in guest's kernel and initrd uploaded once into the "flotilla" pool
+//             (storage.ts) and booted directly, plus a small qcow2 disk so libvirt's internal
+//             snapshots (which need every disk to be qcow2) work;
+//   iso     → a new qcow2 disk in the pool and the ISO (a path on that host) as a cdrom;
+//   disk    → a disk image that is on that host, referenced in place;
+//   kernel  → a kernel (+ initrd, + disk) that are on that host.
+// The XML is defined from a private temp file; a failure after a volume was made removes it.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlotillaError } from '../../../../shared/errors';
+import type { VmConfig } from '../../../../shared/spec';
+import { DEFAULT_GUEST_PROFILE, guestHostname } from '../../guest/boot-profile';
+import { readDefaultGuest } from '../../guest/build-default';
+import type { KeyedMutex } from '../../mutex';
+import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
+import { createDiskVolume, deleteVolume, ensurePool, ensureUploaded } from './storage';
+import type { Virsh } from './virsh';
+
+export interface CreateContext {
+  virsh: Virsh;
+  home: string;
+  /** serializes pool set-up and uploads per host */
+  lock: KeyedMutex;
+}
+
+/** Where QEMU's qboot ROM is on Debian hosts (qemu-system-data); the built-in guest boots faster with it. */
+export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
+
+export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: string): Promise<string> {
+  if (config.forwards.length > 0) {
+    throw new FlotillaError('UNSUPPORTED', 'port forwards are not available on libvirt hosts (they need libvirt user networking with passt); reach the guest on its address instead', { field: 'forwards' });
+  }
+  if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
+  const short = uuid.slice(0, 8);
+  const madeVolumes: string[] = [];
+  const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display } as const;
+  let input: DomainXmlInput;
+  try {
+    const src = config.source;
+    if (src.kind === 'default') {
+      const g = await readDefaultGuest(ctx.home);
+      if (!g.ready || !g.manifest) throw new FlotillaError('DEFAULT_IMAGE_MISSING', `the default guest image is not built (${g.dir}): run \`flotilla image build-default\``);
+      const m = g.manifest;
+      const [kernel, initrd] = await ctx.lock.run('storage', async () => {
+        await ensurePool(ctx.virsh);
+        const k = await ensureUploaded(ctx.virsh, `default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, join(g.dir, 'vmlinuz'));
+        const i = await ensureUploaded(ctx.virsh, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`, join(g.dir, 'initrd.img'));
+        return [k, i] as const;
+      });
+      const diskVol = `${config.name}-${short}.qcow2`;
+      const disk = await createDiskVolume(ctx.virsh, diskVol, 1);
+      madeVolumes.push(diskVol);
+      input = {
+        ...base,
+        kernel: { kernel, initrd, cmdline: [m.cmdline, `${m.nameParam}=${guestHostname(config.name)}`].join(' ') },
+        ...(m.bios === 'qboot.rom' ? { romLoader: QBOOT_ROM } : {}),
+        ...(DEFAULT_GUEST_PROFILE.cpu ? { cpu: { model: 'qemu64', features: ['rdrand'] } } : {}),
+        disks: [{ path: disk, format: 'qcow2', device: 'disk' }],
+        metadata: {},
+      };
+    } else if (src.kind === 'iso') {
+      await ctx.lock.run('storage', () => ensurePool(ctx.virsh));
+      const diskVol = `${config.name}-${short}.qcow2`;
+      const disk = await createDiskVolume(ctx.virsh, diskVol, src.diskSizeGiB);
+      madeVolumes.push(diskVol);
+      input = { ...base, disks: [{ path: disk, format: 'qcow2', device: 'disk' }, { path: src.path, format: 'raw', device: 'cdrom' }], metadata: {} };
+    } else if (src.kind === 'disk') {
+      input = { ...base, disks: [{ path: src.path, format: src.path.endsWith('.qcow2') ? 'qcow2' : 'raw', device: 'disk' }], metadata: {} };
+    } else {
+      const disks: DomainDisk[] = src.disk ? [{ path: src.disk, format: src.disk.endsWith('.qcow2') ? 'qcow2' : 'raw', device: 'disk' }] : [];
+      input = { ...base, kernel: { kernel: src.kernel, ...(src.initrd ? { initrd: src.initrd } : {}), ...(src.append ? { cmdline: src.append } : {}) }, disks, metadata: {} };
+    }
+    input.metadata = { spec: { ...config, id: uuid.replace(/-/g, ''), createdAt: new Date().toISOString(), disks: [] }, volumes: madeVolumes };
+    await defineXml(ctx.virsh, buildDomainXml(input));
+    return uuid;
+  } catch (err) {
+    for (const v of madeVolumes) await deleteVolume(ctx.virsh, v).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function defineXml(virsh: Virsh, xml: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'flt-xml-'));
+  try {
+    const file = join(dir, 'domain.xml');
+    await writeFile(file, xml, { mode: 0o600 });
+    await virsh.run(['define', '--file', file]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,115 @@
+// Per-domain operations that go through the guest agent or libvirt's query APIs: exec
+// (guest-exec through `qemu-agent-command`), IPs (`domifaddr --source agent`), stats
+// (`domstats`), snapshots (libvirt's snapshot API) and screenshots. Every reply is untrusted
+// and parsed defensively; domains are addressed by UUID only.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecResult } from '../../../../shared/contract';
+import { FlotillaError } from '../../../../shared/errors';
+import type { Virsh } from './virsh';
+import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from './virsh-parse';
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const b64 = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : '');
+
+export async function agentCommand(virsh: Virsh, uuid: string, cmd: Record<string, unknown>, timeoutSec = 10): Promise<unknown> {
+  const r = await virsh.run(['qemu-agent-command', '--domain', uuid, '--timeout', String(timeoutSec), JSON.stringify(cmd)], { timeoutMs: (timeoutSec + 10) * 1000 });
+  try {
+    return parseAgentReturn(r.stdout.trim());
+  } catch (err) {
+    throw new FlotillaError('AGENT_ERROR', (err as Error).message);
+  }
+}
+
+export async function agentPing(virsh: Virsh, uuid: string): Promise<boolean> {
+  try {
+    await agentCommand(virsh, uuid, { execute: 'guest-ping' }, 3);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a program in the guest (no shell unless the command names one) and waits for it. */
+export async function guestExec(virsh: Virsh, uuid: string, command: string[], opts: { stdin?: string; timeoutMs: number }): Promise<ExecResult> {
+  const started = await agentCommand(virsh, uuid, {
+    execute: 'guest-exec',
+    arguments: {
+      path: command[0],
+      arg: command.slice(1),
+      'capture-output': true,
+      ...(opts.stdin !== undefined ? { 'input-data': Buffer.from(opts.stdin).toString('base64') } : {}),
+    },
+  });
+  const pid = (started as { pid?: unknown } | null)?.pid;
+  if (typeof pid !== 'number' || !Number.isInteger(pid)) throw new FlotillaError('AGENT_ERROR', 'guest-exec answered without a pid');
+  const deadline = Date.now() + opts.timeoutMs;
+  for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
+    const st = (await agentCommand(virsh, uuid, { execute: 'guest-exec-status', arguments: { pid } })) as Record<string, unknown> | null;
+    if (st && st.exited === true) {
+      return {
+        exitCode: typeof st.exitcode === 'number' ? st.exitcode : null,
+        ...(typeof st.signal === 'number' ? { signal: st.signal } : {}),
+        stdout: b64(st['out-data']),
+        stderr: b64(st['err-data']),
+        ...(st['out-truncated'] === true || st['err-truncated'] === true ? { truncated: true } : {}),
+      };
+    }
+    if (Date.now() > deadline) throw new FlotillaError('TIMEOUT', `the command did not finish within ${opts.timeoutMs} ms (it may still run in the guest, pid ${pid})`);
+    await delay(wait);
+  }
+}
+
+export async function guestIps(virsh: Virsh, uuid: string): Promise<string[]> {
+  const r = await virsh.run(['domifaddr', '--domain', uuid, '--source', 'agent'], { timeoutMs: 20_000 });
+  return parseDomifaddr(r.stdout);
+}
+
+export interface CpuSample {
+  t: number;
+  cpuNs: number;
+}
+
+/** One domstats sample; cpuPercent comes from the previous sample of the same domain. */
+export async function domainStats(virsh: Virsh, uuid: string, prev: CpuSample | null): Promise<{ sample: CpuSample; cpuPercent: number; rssBytes: number }> {
+  const r = await virsh.run(['domstats', '--state', '--cpu-total', '--balloon', uuid], { timeoutMs: 20_000 });
+  const s = parseDomstats(r.stdout);
+  const sample = { t: Date.now(), cpuNs: s.get('cpu.time') ?? 0 };
+  const dt = prev ? sample.t - prev.t : 0;
+  const cpuPercent = prev && dt > 0 ? Math.max(0, ((sample.cpuNs - prev.cpuNs) / 1e6 / dt) * 100) : 0;
+  return { sample, cpuPercent, rssBytes: (s.get('balloon.rss') ?? 0) * 1024 };
+}
+
+// ------------------------------------------------------------------ snapshots
+
+const SNAP_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+function snapName(name: string): string {
+  if (!SNAP_NAME_RE.test(name)) throw new FlotillaError('BAD_REQUEST', 'snapshot name must be 1–64 characters of letters, digits, ".", "_" and "-"', { field: 'name' });
+  return name;
+}
+
+export async function snapshotCreate(virsh: Virsh, uuid: string, name: string, description?: string): Promise<void> {
+  await virsh.run(['snapshot-create-as', '--domain', uuid, '--name', snapName(name), ...(description ? ['--description', description.slice(0, 1000)] : [])], { timeoutMs: 600_000 });
+}
+export async function snapshotList(virsh: Virsh, uuid: string): Promise<string[]> {
+  return parseNameList((await virsh.run(['snapshot-list', '--domain', uuid, '--name'])).stdout);
+}
+export async function snapshotRevert(virsh: Virsh, uuid: string, name: string): Promise<void> {
+  await virsh.run(['snapshot-revert', '--domain', uuid, '--snapshotname', snapName(name)], { timeoutMs: 600_000 });
+}
+export async function snapshotDelete(virsh: Virsh, uuid: string, name: string): Promise<void> {
+  await virsh.run(['snapshot-delete', '--domain', uuid, '--snapshotname', snapName(name)], { timeoutMs: 600_000 });
+}
+
+/** A screenshot of the domain's display (PPM or PNG as QEMU writes it), via a private temp dir. */
+export async function screenshot(virsh: Virsh, uuid: string): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'flt-shot-'));
+  try {
+    const file = join(dir, 'screen');
+    await virsh.run(['screenshot', '--domain', uuid, '--file', file], { timeoutMs: 30_000 });
+    return await readFile(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,63 @@
+// Golden tests for the generated domain XML: one file per case in testdata/domain-xml/, as
+// libvirt keeps qemuxml2argvdata. A change in the XML shows up as a diff of that file in review.
+// Regenerate with UPDATE_GOLDEN=1 after checking the change is wanted.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildDomainXml, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
+
+const dir = join(__dirname, 'testdata', 'domain-xml');
+const base = { uuid: '11111111-2222-3333-4444-555555555555', memoryMiB: 256, cpus: 1, display: 'none', metadata: { spec: { name: 'x' } } } as const;
+
+const cases: Record<string, DomainXmlInput> = {
+  'builtin-guest': {
+    ...base,
+    name: 'web1',
+    kernel: { kernel: '/var/lib/libvirt/flotilla/default-vmlinuz-0123', initrd: '/var/lib/libvirt/flotilla/default-initrd-4567', cmdline: 'console=ttyS0 console=hvc0 quiet flotilla.name=web1' },
+    romLoader: '/usr/share/qemu/qboot.rom',
+    cpu: { model: 'qemu64', features: ['rdrand'] },
+    disks: [{ path: '/var/lib/libvirt/flotilla/web1-11111111.qcow2', format: 'qcow2', device: 'disk' }],
+  },
+  'iso-with-vnc': {
+    ...base,
+    name: 'installer',
+    memoryMiB: 2048,
+    cpus: 2,
+    display: 'vnc',
+    disks: [
+      { path: '/var/lib/libvirt/flotilla/installer-11111111.qcow2', format: 'qcow2', device: 'disk' },
+      { path: '/srv/iso/debian-12.iso', format: 'raw', device: 'cdrom' },
+    ],
+  },
+  'disk-on-host': { ...base, name: 'legacy', disks: [{ path: '/srv/vm/legacy.img', format: 'raw', device: 'disk' }] },
+  'kernel-initrd': { ...base, name: 'k1', kernel: { kernel: '/srv/k/vmlinuz', initrd: '/srv/k/initrd' }, disks: [] },
+  'escaping': {
+    ...base,
+    name: 'a<b>&"c\'',
+    kernel: { kernel: "/srv/it's/<k>&", cmdline: 'x="</cmdline><devices>"' },
+    disks: [],
+    metadata: { note: '</flotilla:vm><evil/>' },
+  },
+};
+
+describe('buildDomainXml (golden files)', () => {
+  it.each(Object.keys(cases))('%s', (name) => {
+    const xml = buildDomainXml(cases[name]!);
+    const file = join(dir, `${name}.xml`);
+    if (process.env.UPDATE_GOLDEN) writeFileSync(file, xml);
+    expect(xml).toBe(readFileSync(file, 'utf8'));
+  });
+
+  it('refuses relative paths and bad uuids', () => {
+    expect(() => buildDomainXml({ ...cases['disk-on-host']!, disks: [{ path: 'rel.img', format: 'raw', device: 'disk' }] })).toThrow(/absolute path/);
+    expect(() => buildDomainXml({ ...cases['disk-on-host']!, uuid: 'x' })).toThrow(/uuid/);
+  });
+
+  it('metadata reads back, and odd metadata is ignored', () => {
+    const xml = buildDomainXml(cases['escaping']!);
+    const inner = /<flotilla:vm[^]*?<\/flotilla:vm>/.exec(xml)![0];
+    expect(parseFlotillaMetadata(inner)).toEqual({ note: '</flotilla:vm><evil/>' });
+    expect(parseFlotillaMetadata('<flotilla:vm>[1,2]</flotilla:vm>')).toBeNull();
+    expect(parseFlotillaMetadata('<flotilla:vm>{bad</flotilla:vm>')).toBeNull();
+  });
+});

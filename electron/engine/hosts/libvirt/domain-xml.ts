@@ -1,0 +1,131 @@
+// Domain XML for VMs Flotilla creates on a libvirt host: a pure builder (golden tests in
+// testdata/domain-xml/, one file per case, as libvirt keeps qemuxml2argvdata). It follows
+// libvirt's conventions: type='qemu' (TCG; KVM hosts can change it later), the guest agent on
+// the org.qemu.guest_agent.0 channel, a virtio console (hvc0, the built-in guest's console),
+// VNC on loopback only, user networking. Every value is XML-escaped.
+import { FlotillaError } from '../../../../shared/errors';
+
+export interface DomainDisk {
+  /** a path on the libvirt host (a volume path or a user-named file there) */
+  path: string;
+  format: 'qcow2' | 'raw';
+  device: 'disk' | 'cdrom';
+}
+
+export interface DomainXmlInput {
+  name: string;
+  uuid: string;
+  memoryMiB: number;
+  cpus: number;
+  /** boot a kernel directly (built-in guest, kernel source) instead of from a disk */
+  kernel?: { kernel: string; initrd?: string; cmdline?: string };
+  /** firmware ROM for direct kernel boot (the built-in guest uses QEMU's qboot) */
+  romLoader?: string;
+  disks: DomainDisk[];
+  display: 'vnc' | 'none';
+  /** CPU model and features (the built-in guest: qemu64 + rdrand) */
+  cpu?: { model: string; features: string[] };
+  /** JSON kept in the domain's <metadata> so Flotilla knows what it created */
+  metadata: Record<string, unknown>;
+}
+
+export const FLOTILLA_METADATA_NS = 'https://flotilla.invalid/libvirt/vm/1';
+
+export function xmlEscape(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
+
+function checkPath(p: string, what: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!p.startsWith('/') || /[\u0000-\u001f]/.test(p) || p.length > 4096) throw new FlotillaError('BAD_REQUEST', `${what} must be an absolute path on the host`);
+  return xmlEscape(p);
+}
+
+export function buildDomainXml(d: DomainXmlInput): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(d.uuid)) throw new FlotillaError('INTERNAL', `bad uuid ${d.uuid}`);
+  const L: string[] = [];
+  L.push(`<domain type='qemu'>`);
+  L.push(`  <name>${xmlEscape(d.name)}</name>`);
+  L.push(`  <uuid>${d.uuid}</uuid>`);
+  L.push(`  <metadata>`);
+  L.push(`    <flotilla:vm xmlns:flotilla='${FLOTILLA_METADATA_NS}'>${xmlEscape(JSON.stringify(d.metadata))}</flotilla:vm>`);
+  L.push(`  </metadata>`);
+  L.push(`  <memory unit='MiB'>${Math.trunc(d.memoryMiB)}</memory>`);
+  L.push(`  <vcpu>${Math.trunc(d.cpus)}</vcpu>`);
+  L.push(`  <os>`);
+  L.push(`    <type arch='x86_64' machine='q35'>hvm</type>`);
+  if (d.romLoader) L.push(`    <loader type='rom' readonly='yes'>${checkPath(d.romLoader, 'firmware')}</loader>`);
+  if (d.kernel) {
+    L.push(`    <kernel>${checkPath(d.kernel.kernel, 'kernel')}</kernel>`);
+    if (d.kernel.initrd) L.push(`    <initrd>${checkPath(d.kernel.initrd, 'initrd')}</initrd>`);
+    if (d.kernel.cmdline) L.push(`    <cmdline>${xmlEscape(d.kernel.cmdline)}</cmdline>`);
+  } else {
+    const cdrom = d.disks.some((x) => x.device === 'cdrom');
+    if (cdrom) L.push(`    <boot dev='cdrom'/>`);
+    L.push(`    <boot dev='hd'/>`);
+  }
+  L.push(`  </os>`);
+  L.push(`  <features><acpi/></features>`);
+  if (d.cpu) {
+    L.push(`  <cpu mode='custom' match='exact' check='none'>`);
+    L.push(`    <model fallback='allow'>${xmlEscape(d.cpu.model)}</model>`);
+    for (const f of d.cpu.features) L.push(`    <feature policy='require' name='${xmlEscape(f)}'/>`);
+    L.push(`  </cpu>`);
+  }
+  L.push(`  <on_poweroff>destroy</on_poweroff>`);
+  L.push(`  <on_reboot>restart</on_reboot>`);
+  L.push(`  <on_crash>destroy</on_crash>`);
+  L.push(`  <devices>`);
+  d.disks.forEach((disk, i) => {
+    const dev = disk.device === 'cdrom' ? `sd${String.fromCharCode(97 + i)}` : `vd${String.fromCharCode(97 + i)}`;
+    L.push(`    <disk type='file' device='${disk.device}'>`);
+    L.push(`      <driver name='qemu' type='${disk.format}'/>`);
+    L.push(`      <source file='${checkPath(disk.path, 'disk')}'/>`);
+    L.push(`      <target dev='${dev}' bus='${disk.device === 'cdrom' ? 'sata' : 'virtio'}'/>`);
+    if (disk.device === 'cdrom') L.push(`      <readonly/>`);
+    L.push(`    </disk>`);
+  });
+  L.push(`    <controller type='virtio-serial' index='0'/>`);
+  L.push(`    <console type='pty'>`);
+  L.push(`      <target type='virtio' port='0'/>`);
+  L.push(`    </console>`);
+  L.push(`    <channel type='unix'>`);
+  L.push(`      <target type='virtio' name='org.qemu.guest_agent.0'/>`);
+  L.push(`    </channel>`);
+  L.push(`    <interface type='user'>`);
+  L.push(`      <model type='virtio'/>`);
+  L.push(`    </interface>`);
+  L.push(`    <rng model='virtio'>`);
+  L.push(`      <backend model='random'>/dev/urandom</backend>`);
+  L.push(`    </rng>`);
+  if (d.display === 'vnc') {
+    L.push(`    <graphics type='vnc' autoport='yes' listen='127.0.0.1'>`);
+    L.push(`      <listen type='address' address='127.0.0.1'/>`);
+    L.push(`    </graphics>`);
+    L.push(`    <video>`);
+    L.push(`      <model type='vga'/>`);
+    L.push(`    </video>`);
+    L.push(`    <input type='tablet' bus='usb'/>`);
+  } else {
+    L.push(`    <video>`);
+    L.push(`      <model type='none'/>`);
+    L.push(`    </video>`);
+  }
+  L.push(`    <memballoon model='none'/>`);
+  L.push(`  </devices>`);
+  L.push(`</domain>`);
+  return L.join('\n') + '\n';
+}
+
+/** Reads Flotilla's metadata back from `virsh metadata DOMAIN URI` output (untrusted). */
+export function parseFlotillaMetadata(text: string): Record<string, unknown> | null {
+  const m = /^<flotilla:vm[^>]*>([^<]{0,65536})<\/flotilla:vm>\s*$/.exec(text.trim()) ?? /^<vm[^>]*>([^<]{0,65536})<\/vm>\s*$/.exec(text.trim());
+  if (!m) return null;
+  const json = m[1]!.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' })[e]!);
+  try {
+    const v: unknown = JSON.parse(json);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,376 @@
+// A libvirt host: every domain on one libvirt connection, shown as Flotilla VMs (also those
+// defined outside Flotilla). State comes from the connection's one event stream; the domain
+// list is loaded once per (re)connect. While the host is unreachable its VMs keep their last
+// known state and say "host unreachable" (HostInfo.state = failed), never "stopped".
+// VM ids are the domains' UUIDs without dashes; domains are addressed by UUID only, so a name
+// a remote host sends is shown as text and never used as a command word or a path.
+import { randomUUID } from 'node:crypto';
+import type { VmInfo } from '../../../../shared/contract';
+import { FlotillaError } from '../../../../shared/errors';
+import { vmSpecSchema, type VmConfig, type VmSpec } from '../../../../shared/spec';
+import type { AgentState, VmState } from '../../../../shared/state';
+import { DisplayProxy } from '../../display-proxy';
+import { KeyedMutex } from '../../mutex';
+import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
+import { parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
+import { agentPing, guestIps } from './domain-ops';
+import type { HostEntry } from './host-store';
+import { createDomain, type CreateContext } from './create-domain';
+import { LibvirtVm } from './libvirt-vm';
+import { idToUuid, parseDominfo, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
+
+export interface LibvirtDomain {
+  uuid: string;
+  /** the name as libvirt has it (display text only) */
+  name: string;
+  state: VmState;
+  reason: string;
+  stateSince: string;
+  cpus: number;
+  memoryMiB: number;
+  agent: AgentState;
+  ips: string[];
+  /** what Flotilla recorded when it created the domain (null for foreign domains) */
+  meta: Record<string, unknown> | null;
+}
+
+export interface LibvirtHostOptions extends ConnectionOptions {
+  /** the data directory's home (the built-in guest lives in images/default) */
+  home: string;
+  stopDeadlineMs?: number;
+  agentWaitMs?: number;
+}
+
+/** What a VM on a libvirt host can do (the UI hides the rest). */
+export const LIBVIRT_CAPS = {
+  lifecycle: true, pause: true, edit: false, forwards: false, console: true, display: true, exec: true,
+  files: false, stats: true, logs: true, snapshots: true, shares: false, clone: false, export: false,
+} as const;
+
+const now = () => new Date().toISOString();
+
+/** A spec-shaped name for a foreign domain (the real name stays in VmInfo.name). */
+function specName(name: string): string {
+  const n = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63);
+  return n || 'domain';
+}
+
+export class LibvirtHost {
+  readonly kind = 'libvirt';
+  readonly conn: LibvirtConnection;
+  private readonly domains = new Map<string, LibvirtDomain>();
+  private readonly vms = new Map<string, LibvirtVm>();
+  private readonly log: string[] = [];
+  private readonly changeListeners = new Set<(vm: VmInfo | { removed: string }) => void>();
+  private readonly hostListeners = new Set<() => void>();
+  /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
+  readonly ops = new KeyedMutex();
+  /** noVNC bridge for this host's domains (VNC on the host's loopback, forwarded over ssh when remote) */
+  readonly display = new DisplayProxy((id) => {
+    const uuid = idToUuid(id);
+    return (uuid && this.vms.get(uuid)?.vncTarget) || null;
+  });
+  readonly stopDeadlineMs: number;
+  readonly agentWaitMs: number;
+
+  constructor(
+    readonly entry: HostEntry,
+    private readonly opts: LibvirtHostOptions,
+  ) {
+    this.conn = new LibvirtConnection(entry.name, entry.uri, entry.identity, opts);
+    this.stopDeadlineMs = opts.stopDeadlineMs ?? 30_000;
+    this.agentWaitMs = opts.agentWaitMs ?? 180_000;
+    this.conn.onState(() => this.onConnState(this.conn.state));
+    this.conn.onEvent((e) => void this.onDomainEvent(e).catch((err: unknown) => this.note(`event handling failed: ${(err as Error).message}`)));
+  }
+
+  get id(): string {
+    return this.entry.name;
+  }
+
+  info(): { id: string; name: string; kind: string; uri: string; state: ConnectionState; reason: string | null; vmCount: number } {
+    return { id: this.id, name: this.id, kind: this.kind, uri: this.entry.uri, state: this.conn.state, reason: this.conn.reason, vmCount: this.domains.size };
+  }
+
+  onChanged(cb: () => void): () => void {
+    this.hostListeners.add(cb);
+    return () => this.hostListeners.delete(cb);
+  }
+
+  /** vm.changed (full info) or removal of a VM on this host. */
+  onVm(cb: (vm: VmInfo | { removed: string }) => void): () => void {
+    this.changeListeners.add(cb);
+    return () => this.changeListeners.delete(cb);
+  }
+
+  /** Connects in the background (state says how it goes). */
+  start(): void {
+    this.conn.start();
+  }
+
+  /** One connection attempt that throws the classified error (for `host add`). */
+  async connectNow(): Promise<void> {
+    await this.conn.connect();
+  }
+
+  async close(): Promise<void> {
+    for (const v of this.vms.values()) v.closeConsole();
+    await this.display.close();
+    await this.conn.close();
+  }
+
+  note(line: string): void {
+    this.log.push(`${now()} ${safeText(line, 500)}`);
+    if (this.log.length > 500) this.log.splice(0, this.log.length - 500);
+  }
+
+  private emitHost(): void {
+    for (const cb of [...this.hostListeners]) cb();
+  }
+
+  emitVm(uuid: string): void {
+    const d = this.domains.get(uuid);
+    const msg = d ? this.toInfo(d) : { removed: uuidToId(uuid) };
+    for (const cb of [...this.changeListeners]) cb(msg);
+  }
+
+  private onConnState(state: ConnectionState): void {
+    this.note(`connection ${state}${this.conn.reason ? `: ${this.conn.reason}` : ''}`);
+    if (state === 'connected') {
+      void this.reload().catch((err: unknown) => this.note(`loading the domains failed: ${(err as Error).message}`));
+    } else {
+      for (const v of this.vms.values()) v.closeConsole();
+      for (const uuid of this.domains.keys()) this.emitVm(uuid);
+    }
+    this.emitHost();
+  }
+
+  /** Loads every domain (after each connect): the one full read; events keep it current after. */
+  async reload(): Promise<void> {
+    const uuids = parseUuidList((await this.conn.virsh.run(['list', '--all', '--uuid'])).stdout);
+    const seen = new Set<string>();
+    for (const uuid of uuids) {
+      seen.add(uuid);
+      await this.loadDomain(uuid).catch(() => undefined); // undefined in between: its event says so
+    }
+    for (const uuid of [...this.domains.keys()]) {
+      if (!seen.has(uuid)) {
+        this.domains.delete(uuid);
+        this.emitVm(uuid);
+      }
+    }
+    this.emitHost();
+  }
+
+  /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
+  private async loadDomain(ref: string): Promise<LibvirtDomain> {
+    const info = parseDominfo((await this.conn.virsh.run(['dominfo', '--domain', ref])).stdout);
+    const meta = await this.conn.virsh
+      .run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS])
+      .then((r) => parseFlotillaMetadata(r.stdout))
+      .catch(() => null);
+    const prev = this.domains.get(info.uuid);
+    const d: LibvirtDomain = {
+      uuid: info.uuid,
+      name: info.name,
+      state: info.state,
+      reason: prev && prev.state === info.state ? prev.reason : `libvirt reports ${info.stateWord || 'unknown'}`,
+      stateSince: prev && prev.state === info.state ? prev.stateSince : now(),
+      cpus: info.cpus,
+      memoryMiB: info.memoryMiB,
+      agent: info.state === 'running' ? (prev?.agent ?? 'connecting') : 'unknown',
+      ips: info.state === 'running' ? (prev?.ips ?? []) : [],
+      meta,
+    };
+    this.domains.set(info.uuid, d);
+    if (d.state === 'running' && d.agent !== 'ready') void this.refreshAgent(d.uuid);
+    if (!prev) this.emitHost();
+    this.emitVm(info.uuid);
+    return d;
+  }
+
+  /**
+   * Asks the agent whether it answers, then for the guest's addresses. A guest whose agent is up
+   * before its network is asked again a few times (the agent sends no event when an address
+   * appears), then left until the next agent event.
+   */
+  async refreshAgent(uuid: string, retries = 20): Promise<void> {
+    const ok = await agentPing(this.conn.virsh, uuid);
+    const d = this.domains.get(uuid);
+    if (!d) return;
+    d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
+    if (ok) d.ips = await guestIps(this.conn.virsh, uuid).catch(() => d.ips);
+    this.emitVm(uuid);
+    if (ok && d.ips.length === 0 && retries > 0 && d.state === 'running') {
+      setTimeout(() => void this.refreshAgent(uuid, retries - 1).catch(() => undefined), 1000).unref();
+    }
+  }
+
+  private byName(name: string): LibvirtDomain | undefined {
+    for (const d of this.domains.values()) if (d.name === name) return d;
+    return undefined;
+  }
+
+  private async onDomainEvent(e: DomainEvent): Promise<void> {
+    if (e.kind === 'unparsed') return this.reload();
+    const known = this.byName(safeText(e.name));
+    if (e.kind === 'agent') {
+      if (!known) return;
+      if (e.connected) return this.refreshAgent(known.uuid);
+      known.agent = known.state === 'running' ? 'connecting' : 'unknown';
+      known.ips = [];
+      return this.emitVm(known.uuid);
+    }
+    if (e.kind === 'lifecycle') {
+      this.note(`domain ${safeText(e.name)}: ${e.event} ${e.detail}`);
+      const next = stateAfterEvent(e.event, e.detail);
+      if (next === 'removed') {
+        if (known) {
+          this.domains.delete(known.uuid);
+          this.vms.get(known.uuid)?.closeConsole();
+          this.vms.delete(known.uuid);
+          this.emitVm(known.uuid);
+          this.emitHost();
+        }
+        return;
+      }
+      if (known && next) {
+        if (known.state !== next) known.stateSince = now();
+        known.state = next;
+        known.reason = `${e.event} ${e.detail}`.trim().toLowerCase();
+        if (next !== 'running' && next !== 'paused') {
+          known.agent = 'unknown';
+          known.ips = [];
+        }
+        this.vms.get(known.uuid)?.onState(next);
+        return this.emitVm(known.uuid);
+      }
+    }
+    // a domain we do not know yet (defined elsewhere), or an event that changes its definition
+    await this.loadDomain(known?.uuid ?? e.name).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ VmInfo
+
+  toInfo(d: LibvirtDomain): VmInfo {
+    const id = uuidToId(d.uuid);
+    const metaSpec = d.meta?.spec ? vmSpecSchema.safeParse(d.meta.spec) : null;
+    const spec: VmSpec = metaSpec?.success
+      ? { ...metaSpec.data, id, cpus: d.cpus || metaSpec.data.cpus, memoryMiB: Math.max(64, d.memoryMiB || metaSpec.data.memoryMiB) }
+      : {
+          id,
+          name: specName(d.name),
+          // a domain Flotilla did not make: its disks are whatever its XML says; shown as "disk"
+          source: { kind: 'disk', path: '/', mode: 'reference' },
+          cpus: Math.max(1, Math.min(64, d.cpus || 1)),
+          memoryMiB: Math.max(64, Math.min(262144, d.memoryMiB || 64)),
+          firmware: 'bios',
+          display: 'vnc',
+          forwards: [],
+          restartPolicy: 'never',
+          keepRunningOnQuit: true,
+          createdAt: '',
+          disks: [],
+        };
+    const reachable = this.conn.state === 'connected';
+    const info: VmInfo & { host: string; caps: typeof LIBVIRT_CAPS; broken: null } = {
+      id,
+      host: this.id,
+      caps: LIBVIRT_CAPS,
+      broken: null,
+      name: d.name,
+      spec,
+      state: d.state,
+      reason: reachable ? d.reason : `host ${this.id} unreachable (last known: ${d.state}): ${this.conn.reason ?? ''}`.trim(),
+      stateSince: d.stateSince,
+      pid: null,
+      agent: reachable ? d.agent : 'unknown',
+      ips: d.ips,
+      ports: [],
+      hasDisplay: spec.display === 'vnc',
+      progress: null,
+      lastExit: null,
+      lastDiskCheck: null,
+      adopted: true,
+      qmpHealthy: reachable,
+      // libvirt runs the deadline inside its own shutdown; the agent is asked on events, not watched
+      stopDeadline: null,
+      agentLastSeen: null,
+    };
+    return info;
+  }
+
+  list(): VmInfo[] {
+    return [...this.domains.values()].map((d) => this.toInfo(d));
+  }
+
+  dom(id: string): LibvirtDomain {
+    const uuid = idToUuid(id);
+    const d = uuid ? this.domains.get(uuid) : undefined;
+    if (!d) throw new FlotillaError('NOT_FOUND', `no VM ${id} on host ${this.id}`, { host: this.id, id });
+    return d;
+  }
+
+  get(id: string): VmInfo {
+    return this.toInfo(this.dom(id));
+  }
+
+  find(nameOrId: string): VmInfo | undefined {
+    const d = (idToUuid(nameOrId) && this.domains.get(idToUuid(nameOrId)!)) || this.byName(nameOrId) || [...this.domains.values()].find((x) => specName(x.name) === nameOrId);
+    return d ? this.toInfo(d) : undefined;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Waits (on event-driven state, not by asking libvirt) until `pred` holds; false on timeout. */
+  async waitFor(uuid: string, pred: (d: LibvirtDomain | undefined) => boolean, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (pred(this.domains.get(uuid))) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return pred(this.domains.get(uuid));
+  }
+
+  /** The per-VM handle: lifecycle, console, exec, stats, snapshots, display. */
+  vm(id: string): LibvirtVm {
+    const d = this.dom(id);
+    let v = this.vms.get(d.uuid);
+    if (!v) {
+      v = new LibvirtVm(this, d.uuid, this.opts.virshBinary);
+      this.vms.set(d.uuid, v);
+    }
+    return v;
+  }
+
+  /** Undefine (with the snapshots' metadata); storage too when asked (never the shared kernel volumes). */
+  async deleteVm(id: string, opts: { storage: boolean }): Promise<void> {
+    const d = this.dom(id);
+    await this.ops.run(d.uuid, async () => {
+      if (d.state !== 'stopped' && d.state !== 'crashed') throw new FlotillaError('INVALID_STATE', `stop ${d.name} before deleting it`);
+      const args = ['undefine', '--domain', d.uuid, '--snapshots-metadata', '--nvram'];
+      if (opts.storage) args.push('--remove-all-storage');
+      await this.conn.virsh.run(args);
+      await this.waitFor(d.uuid, (x) => !x, 10_000);
+    });
+  }
+
+  async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo> {
+    if ([...this.domains.values()].some((d) => d.name === config.name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${config.name} exists on host ${this.id}`, { field: 'name' });
+    const ctx: CreateContext = { virsh: this.conn.virsh, home: this.opts.home, lock: this.ops };
+    const uuid = await createDomain(ctx, config, randomUUID());
+    await this.waitFor(uuid, (x) => !!x, 10_000);
+    if (!this.domains.has(uuid)) await this.loadDomain(uuid);
+    const id = uuidToId(uuid);
+    if (opts.start) await this.vm(id).start({ waitAgent: false });
+    return this.get(id);
+  }
+
+  /** Lifecycle lines of this host and of one domain (the host keeps no QEMU log of remote VMs). */
+  logLines(name: string, tail: number): { t: string; source: 'lifecycle'; text: string }[] {
+    return this.log
+      .filter((l) => l.includes(`domain ${name}:`) || l.includes(' connection '))
+      .slice(-tail)
+      .map((l) => ({ t: l.slice(0, 24), source: 'lifecycle' as const, text: l.slice(25) }));
+  }
+}

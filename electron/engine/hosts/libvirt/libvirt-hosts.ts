@@ -1,0 +1,85 @@
+// The user's libvirt hosts as a set: loaded from hosts.json at engine start (each connects in
+// the background and shows its state), added (validated, connected once so a bad key or an
+// unknown host key is reported at once, then stored atomically), and removed (disconnected and
+// forgotten; its VMs keep running on the host).
+import { FlotillaError } from '../../../../shared/errors';
+import { HostStore, RESERVED_HOST_NAMES, type HostEntry } from './host-store';
+import { LibvirtHost, type LibvirtHostOptions } from './libvirt-host';
+
+export interface LibvirtHostsOptions extends Omit<LibvirtHostOptions, 'home'> {
+  home: string;
+  /** called with each host once it exists (the engine registers it) */
+  onAdded?: (host: LibvirtHost) => void;
+  /** called when a host is removed (the engine unregisters it) */
+  onRemoved?: (host: LibvirtHost) => void;
+}
+
+export class LibvirtHosts {
+  readonly store: HostStore;
+  private readonly hosts = new Map<string, LibvirtHost>();
+
+  constructor(private readonly opts: LibvirtHostsOptions) {
+    this.store = new HostStore(opts.home);
+  }
+
+  /** Loads hosts.json and starts connecting to each host; a broken file is reported, not fatal. */
+  async load(): Promise<{ error: string | null }> {
+    let entries: HostEntry[];
+    try {
+      entries = await this.store.list();
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+    for (const e of entries) {
+      const host = new LibvirtHost(e, this.opts);
+      this.hosts.set(e.name, host);
+      this.opts.onAdded?.(host);
+      host.start();
+    }
+    return { error: null };
+  }
+
+  all(): LibvirtHost[] {
+    return [...this.hosts.values()];
+  }
+
+  get(name: string): LibvirtHost | undefined {
+    return this.hosts.get(name);
+  }
+
+  /**
+   * Validates the URI, connects once (the error names what to fix: an unknown host key, a
+   * refused key, an unreachable host), and only then stores the host. Nothing is stored when
+   * the first connection fails.
+   */
+  async add(name: string, uri: string, identity?: string): Promise<LibvirtHost> {
+    if (RESERVED_HOST_NAMES.has(name)) throw new FlotillaError('NAME_TAKEN', `"${name}" is reserved; choose another host name`, { field: 'name' });
+    if (this.hosts.has(name)) throw new FlotillaError('NAME_TAKEN', `a host named ${name} exists already`, { field: 'name' });
+    const host = new LibvirtHost({ name, uri: uri.trim(), ...(identity ? { identity } : {}), addedAt: new Date().toISOString() }, this.opts);
+    try {
+      await host.connectNow();
+      await this.store.add({ name, uri, ...(identity ? { identity } : {}) });
+    } catch (err) {
+      await host.close();
+      throw err;
+    }
+    // the connection made to check the host is the one it keeps
+    this.hosts.set(name, host);
+    this.opts.onAdded?.(host);
+    return host;
+  }
+
+  async remove(name: string): Promise<void> {
+    const host = this.hosts.get(name);
+    await this.store.remove(name);
+    this.hosts.delete(name);
+    if (host) {
+      this.opts.onRemoved?.(host);
+      await host.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((h) => h.close()));
+  }
+}

@@ -1,0 +1,217 @@
+// One domain on a libvirt host, as the engine's per-VM handle: lifecycle (start, graceful
+// shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
+// the guest agent, stats, the console stream, snapshots and the VNC display. One job at a time
+// per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
+import type { ExecResult, VmInfo } from '../../../../shared/contract';
+import { FlotillaError } from '../../../../shared/errors';
+import type { VmState } from '../../../../shared/state';
+import type { VncTarget } from '../../display-proxy';
+import { DomainConsole } from './console';
+import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshotDelete, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import type { LibvirtDomain, LibvirtHost } from './libvirt-host';
+import { parseVncDisplay } from './virsh-parse';
+
+export class LibvirtVm {
+  private console: DomainConsole | null = null;
+  private cpuSample: CpuSample | null = null;
+  /** forwarded VNC socket of a remote domain, by remote port */
+  private vncForward: { port: number; socket: string } | null = null;
+  /** what the display proxy connects to, once displayUrl() resolved it */
+  vncTarget: VncTarget | null = null;
+
+  constructor(
+    private readonly host: LibvirtHost,
+    readonly uuid: string,
+    private readonly virshBinary?: string,
+  ) {}
+
+  private get virsh() {
+    return this.host.conn.virsh;
+  }
+
+  private get d(): LibvirtDomain {
+    return this.host.dom(this.uuid.replace(/-/g, ''));
+  }
+
+  private info(): VmInfo {
+    return this.host.toInfo(this.d);
+  }
+
+  private job<T>(fn: () => Promise<T>): Promise<T> {
+    return this.host.ops.run(this.uuid, fn);
+  }
+
+  /** Called by the host on every state change from the event stream. */
+  onState(state: VmState): void {
+    if (state !== 'running' && state !== 'paused') {
+      this.cpuSample = null;
+      this.vncForward = null;
+      this.vncTarget = null;
+    }
+    if (state === 'running' && this.console?.subscribers) this.console.attach();
+  }
+
+  closeConsole(): void {
+    this.console?.detach();
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  start(opts: { waitAgent: boolean }): Promise<VmInfo> {
+    return this.job(async () => {
+      await this.virsh.run(['start', '--domain', this.uuid]);
+      await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 30_000);
+      if (opts.waitAgent) await this.waitAgent();
+      return this.info();
+    });
+  }
+
+  private async waitAgent(): Promise<void> {
+    const deadline = Date.now() + this.host.agentWaitMs;
+    while (Date.now() < deadline) {
+      if (await agentPing(this.virsh, this.uuid)) {
+        await this.host.refreshAgent(this.uuid);
+        return;
+      }
+      if (this.d.state !== 'running') throw new FlotillaError('INVALID_STATE', 'the VM stopped before its guest agent answered');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new FlotillaError('AGENT_UNAVAILABLE', `the guest agent did not answer within ${this.host.agentWaitMs} ms (is qemu-guest-agent installed in the guest?)`);
+  }
+
+  /** Graceful: libvirt's shutdown (agent, then ACPI), a deadline, then destroy. Force: destroy. */
+  stop(opts: { force: boolean }): Promise<VmInfo> {
+    const run = async () => {
+      if (opts.force) {
+        await this.virsh.run(['destroy', '--domain', this.uuid]);
+      } else {
+        await this.virsh.run(['shutdown', '--domain', this.uuid]);
+        if (!(await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped', this.host.stopDeadlineMs))) {
+          this.host.note(`domain ${this.d.name}: no shutdown within ${this.host.stopDeadlineMs} ms, destroying`);
+          await this.virsh.run(['destroy', '--domain', this.uuid]).catch(() => undefined);
+        }
+      }
+      await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped' || x.state === 'crashed', 30_000);
+      return this.info();
+    };
+    return opts.force ? run() : this.job(run);
+  }
+
+  private simple(op: 'reset' | 'suspend' | 'resume', wantState: VmState | null): Promise<VmInfo> {
+    return this.job(async () => {
+      await this.virsh.run([op, '--domain', this.uuid]);
+      if (wantState) await this.host.waitFor(this.uuid, (x) => x?.state === wantState, 10_000);
+      return this.info();
+    });
+  }
+
+  /** A hard reset of the running domain (libvirt's `reset`, as QEMU's system_reset). */
+  restart(): Promise<VmInfo> {
+    return this.simple('reset', null);
+  }
+  pause(): Promise<VmInfo> {
+    return this.simple('suspend', 'paused');
+  }
+  resume(): Promise<VmInfo> {
+    return this.simple('resume', 'running');
+  }
+
+  // ------------------------------------------------------------------ guest access
+
+  exec(command: string[], opts: { stdin?: string; timeoutMs: number }): Promise<ExecResult> {
+    return guestExec(this.virsh, this.uuid, command, opts);
+  }
+
+  async stats(): Promise<{ cpuPercent: number; rssBytes: number } | null> {
+    const st = this.d.state;
+    if (st !== 'running' && st !== 'paused') return null;
+    const r = await domainStats(this.virsh, this.uuid, this.cpuSample);
+    this.cpuSample = r.sample;
+    return { cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
+  }
+
+  logs(tail: number): { t: string; source: 'lifecycle'; text: string }[] {
+    return this.host.logLines(this.d.name, tail);
+  }
+
+  private consoleOf(): DomainConsole {
+    this.console ??= new DomainConsole(() => this.virsh.currentUri(), this.uuid, this.virshBinary);
+    const st = this.d.state;
+    if (st === 'running' || st === 'paused') this.console.attach();
+    return this.console;
+  }
+
+  consoleSubscribe(key: string, cb: (data: string) => void): string {
+    return this.consoleOf().subscribe(key, cb);
+  }
+  consoleUnsubscribe(key: string): void {
+    this.console?.unsubscribe(key);
+    if (this.console && this.console.subscribers === 0) this.console.detach();
+  }
+  consoleInput(data: string): boolean {
+    return this.consoleOf().input(data);
+  }
+
+  // ------------------------------------------------------------------ snapshots (libvirt's own API)
+
+  snapshotCreate(name: string, description?: string): Promise<string[]> {
+    return this.job(async () => {
+      await snapshotCreate(this.virsh, this.uuid, name, description);
+      return snapshotList(this.virsh, this.uuid);
+    });
+  }
+  snapshotList(): Promise<string[]> {
+    return snapshotList(this.virsh, this.uuid);
+  }
+  snapshotRevert(name: string): Promise<VmInfo> {
+    return this.job(async () => {
+      await snapshotRevert(this.virsh, this.uuid, name);
+      // revert replaces the QEMU process: the event stream reports the new state
+      await this.host.waitFor(this.uuid, (x) => x?.state === 'running' || x?.state === 'stopped' || x?.state === 'paused', 30_000);
+      return this.info();
+    });
+  }
+  snapshotDelete(name: string): Promise<string[]> {
+    return this.job(async () => {
+      await snapshotDelete(this.virsh, this.uuid, name);
+      return snapshotList(this.virsh, this.uuid);
+    });
+  }
+
+  // ------------------------------------------------------------------ display
+
+  /** A screenshot of the display as libvirt returns it (PPM from QEMU). */
+  screenshot(): Promise<Buffer> {
+    return screenshot(this.virsh, this.uuid);
+  }
+
+  /**
+   * Where the noVNC proxy connects: the domain's VNC port on the host's loopback directly for a
+   * local host, or a unix socket forwarded over the host's ssh connection for a remote one.
+   */
+  async vncEndpoint(): Promise<VncTarget> {
+    const st = this.d.state;
+    if (st !== 'running' && st !== 'paused') throw new FlotillaError('INVALID_STATE', 'the VM has no running display');
+    const r = await this.virsh.run(['domdisplay', '--domain', this.uuid, '--type', 'vnc']);
+    const vnc = parseVncDisplay(r.stdout);
+    if (!vnc) throw new FlotillaError('UNSUPPORTED', "this domain has no VNC display on its host's loopback", { host: this.host.id });
+    const master = this.host.conn.master;
+    if (!master) {
+      this.vncTarget = { port: vnc.port };
+      return this.vncTarget;
+    }
+    if (this.vncForward?.port !== vnc.port) {
+      const socket = master.socketPath(`vnc-${this.uuid.slice(0, 8)}-${vnc.port}.sock`);
+      await master.forward(socket, `127.0.0.1:${vnc.port}`);
+      this.vncForward = { port: vnc.port, socket };
+    }
+    this.vncTarget = this.vncForward!.socket;
+    return this.vncTarget;
+  }
+
+  /** A single-use loopback WebSocket URL for noVNC (the engine's display proxy, as for local VMs). */
+  async displayUrl(): Promise<string> {
+    await this.vncEndpoint();
+    return this.host.display.open(this.uuid.replace(/-/g, ''));
+  }
+}

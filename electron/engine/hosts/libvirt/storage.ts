@@ -1,0 +1,69 @@
+// Storage on a libvirt host, through libvirt's storage API: the "flotilla" directory pool
+// (defined, built and started when missing), the built-in guest's kernel and initrd uploaded
+// into it once per content hash (`vol-upload`) and reused by every VM, and per-VM disk volumes.
+import { stat } from 'node:fs/promises';
+import { FlotillaError } from '../../../../shared/errors';
+import type { Virsh } from './virsh';
+
+export const POOL = 'flotilla';
+export const POOL_TARGET = '/var/lib/libvirt/flotilla';
+
+async function exists(virsh: Virsh, args: string[]): Promise<boolean> {
+  try {
+    await virsh.run(args, { timeoutMs: 30_000 });
+    return true;
+  } catch (err) {
+    if (err instanceof FlotillaError && (err.code === 'DISCONNECTED' || err.code === 'TIMEOUT')) throw err;
+    return false;
+  }
+}
+
+/** The pool exists, is built and active (created when missing). */
+export async function ensurePool(virsh: Virsh): Promise<void> {
+  if (!(await exists(virsh, ['pool-info', '--pool', POOL]))) {
+    await virsh.run(['pool-define-as', '--name', POOL, '--type', 'dir', '--target', POOL_TARGET]);
+    await virsh.run(['pool-build', '--pool', POOL]);
+    await virsh.run(['pool-autostart', '--pool', POOL]).catch(() => undefined);
+  }
+  const info = await virsh.run(['pool-info', '--pool', POOL]);
+  if (!/^State:\s+running/m.test(info.stdout)) await virsh.run(['pool-start', '--pool', POOL]);
+}
+
+/** A volume's path on the host. */
+export async function volPath(virsh: Virsh, vol: string): Promise<string> {
+  const r = await virsh.run(['vol-path', '--pool', POOL, '--vol', vol]);
+  const p = r.stdout.trim();
+  if (!p.startsWith('/') || p.includes('\n')) throw new FlotillaError('INTERNAL', `libvirt gave an odd path for volume ${vol}`);
+  return p;
+}
+
+/**
+ * Uploads a local file as volume `vol` unless a volume of that name and size is there already
+ * (names carry the content hash, so the same name means the same bytes). A half-done upload is
+ * deleted, so the next attempt starts over instead of reusing it.
+ */
+export async function ensureUploaded(virsh: Virsh, vol: string, localFile: string): Promise<string> {
+  const size = (await stat(localFile)).size;
+  const info = await virsh.run(['vol-info', '--pool', POOL, '--vol', vol, '--bytes']).catch(() => null);
+  if (info && new RegExp(`^Capacity:\\s+${size} bytes`, 'm').test(info.stdout)) return volPath(virsh, vol);
+  if (info) await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]);
+  await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${size}b`, '--format', 'raw']);
+  try {
+    await virsh.run(['vol-upload', '--pool', POOL, '--vol', vol, '--file', localFile], { timeoutMs: 600_000 });
+  } catch (err) {
+    await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]).catch(() => undefined);
+    throw err;
+  }
+  return volPath(virsh, vol);
+}
+
+export async function createDiskVolume(virsh: Virsh, vol: string, sizeGiB: number): Promise<string> {
+  await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${sizeGiB}G`, '--format', 'qcow2']);
+  return volPath(virsh, vol);
+}
+
+export async function deleteVolume(virsh: Virsh, vol: string): Promise<void> {
+  await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]).catch((err: unknown) => {
+    if (!(err instanceof FlotillaError && /not found|no storage vol/i.test(err.message))) throw err;
+  });
+}

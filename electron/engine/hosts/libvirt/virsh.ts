@@ -1,0 +1,62 @@
+// The one way Flotilla talks to libvirt: `virsh --connect URI …` spawned with an argument
+// array (never a shell), C locale for parseable output, a timeout per call. virsh's "error: …"
+// lines become typed errors that name the host and the command.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { FlotillaError, type ErrorCode } from '../../../../shared/errors';
+import { safeText } from './virsh-parse';
+
+export interface VirshResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Classifies virsh's stderr into an error code. */
+export function virshErrorCode(stderr: string): ErrorCode {
+  if (/failed to get domain|Domain not found|no domain with matching/i.test(stderr)) return 'NOT_FOUND';
+  if (/guest agent is not (responding|connected)|QEMU guest agent is not|Guest agent not available/i.test(stderr)) return 'AGENT_UNAVAILABLE';
+  if (/domain is already (active|running)|is not running|domain is not running|Requested operation is not valid/i.test(stderr)) return 'INVALID_STATE';
+  if (/failed to connect to the hypervisor|Cannot recv data|End of file while reading data|Connection reset|no connection driver|Failed to connect socket|client socket is closed|Cannot write data/i.test(stderr)) return 'DISCONNECTED';
+  if (/already exists/i.test(stderr)) return 'NAME_TAKEN';
+  return 'INTERNAL';
+}
+
+export class Virsh {
+  constructor(
+    /** the URI virsh connects to (for ssh hosts: the forwarded local socket) */
+    private readonly uri: () => string,
+    /** the host's name, for error messages */
+    private readonly hostName: string,
+    private readonly binary = 'virsh',
+  ) {}
+
+  /** the URI in use now (throws DISCONNECTED while the host is unreachable) */
+  currentUri(): string {
+    return this.uri();
+  }
+
+  args(args: readonly string[]): string[] {
+    return ['--quiet', '--connect', this.uri(), ...args];
+  }
+
+  run(args: readonly string[], opts: { timeoutMs?: number; maxBuffer?: number } = {}): Promise<VirshResult> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        this.binary,
+        this.args(args),
+        { timeout: opts.timeoutMs ?? 60_000, maxBuffer: opts.maxBuffer ?? 16 << 20, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' },
+        (err, stdout, stderr) => {
+          if (!err) return resolve({ stdout, stderr });
+          const killed = (err as { killed?: boolean }).killed;
+          const text = safeText(stderr.replace(/^error:\s*/gm, '').trim().split('\n').filter(Boolean).join('; '), 600);
+          const code: ErrorCode = killed ? 'TIMEOUT' : virshErrorCode(stderr);
+          reject(new FlotillaError(code, `libvirt host ${this.hostName}: virsh ${args[0]} failed: ${killed ? 'timed out' : text || err.message}`, { host: this.hostName, command: args[0] }));
+        },
+      );
+    });
+  }
+
+  /** A long-lived virsh (event stream); the caller owns the process. */
+  spawn(args: readonly string[]): ChildProcess {
+    return spawn(this.binary, this.args(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  }
+}

@@ -1,0 +1,112 @@
+// A libvirt host that cannot be used says why, in words that name the fix: a bad URI, an ssh
+// host key that is not in known_hosts, a key file the host does not accept, a missing key file.
+// Against the real loopback sshd of scripts/libvirt-test-setup.sh.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FlotillaError } from '../../shared/errors';
+import { LibvirtConnection } from '../../electron/engine/hosts/libvirt/connection';
+import { LibvirtHosts } from '../../electron/engine/hosts/libvirt/libvirt-hosts';
+import { libvirtTestEnv } from './fixtures/libvirt-env';
+
+const env = libvirtTestEnv();
+const scratch = mkdtempSync(join(tmpdir(), 'lvt-err-'));
+const conns: LibvirtConnection[] = [];
+
+afterAll(async () => {
+  for (const c of conns) await c.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+async function failure(uri: string, identity?: string): Promise<FlotillaError> {
+  const c = new LibvirtConnection('t-err', uri, identity, { backoff: { baseMs: 60_000 } });
+  conns.push(c);
+  const err = await c.connect().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FlotillaError);
+  expect(c.state).toBe('failed');
+  expect(c.reason).toBe((err as FlotillaError).message);
+  return err as FlotillaError;
+}
+
+describe('connection errors', () => {
+  it('a bad URI is refused before anything runs', () => {
+    expect(() => new LibvirtConnection('x', 'qemu+ssh://root@127.0.0.1:2222/system?command=/bin/sh', undefined)).toThrow(/"command" is refused/);
+    expect(() => new LibvirtConnection('x', 'qemu+tcp://host/system', undefined)).toThrow(/transport "qemu\+tcp" is not supported/);
+  });
+
+  it('an unknown host key is refused with the command that accepts it', async () => {
+    const emptyKnownHosts = join(scratch, 'known_hosts_empty');
+    writeFileSync(emptyKnownHosts, '');
+    const err = await failure(`${env.sshUri}?known_hosts=${emptyKnownHosts}`, env.key);
+    expect(err.code).toBe('UNAUTHORIZED');
+    expect(err.details).toMatchObject({ reason: 'host-key-unknown' });
+    expect(err.message).toContain(`ssh-keyscan -p 2222 127.0.0.1 >> ${emptyKnownHosts}`);
+  });
+
+  it('a key the host does not accept is refused, naming --identity and never asking for a password', async () => {
+    const stranger = join(scratch, 'stranger_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+    const err = await failure(`${env.sshUri}?known_hosts=${env.knownHosts}`, stranger);
+    expect(err.code).toBe('UNAUTHORIZED');
+    expect(err.details).toMatchObject({ reason: 'auth-failed' });
+    expect(err.message).toMatch(/refused the key .*stranger_key.*--identity KEYFILE.*never uses passwords/s);
+  });
+
+  it('a missing key file is named', async () => {
+    const err = await failure(`${env.sshUri}?known_hosts=${env.knownHosts}`, join(scratch, 'no-such-key'));
+    expect(err.code).toBe('FILE_NOT_FOUND');
+    expect(err.message).toContain('no-such-key');
+  });
+
+  it('a host where nothing listens is unreachable', async () => {
+    const err = await failure(`qemu+ssh://root@127.0.0.1:1/system?known_hosts=${env.knownHosts}`, env.key);
+    expect(err.code).toBe('DISCONNECTED');
+    expect(err.message).toMatch(/cannot reach root@\[127\.0\.0\.1\]:1.*Connection refused/s);
+  });
+});
+
+describe('adding hosts', () => {
+  it('stores a host only after its first connection worked; a refused one leaves hosts.json alone', async () => {
+    const home = mkdtempSync(join(scratch, 'home-'));
+    const hostsSet = new LibvirtHosts({ home, backoff: { baseMs: 60_000 } });
+    try {
+      const emptyKnownHosts = join(scratch, 'kh-add');
+      writeFileSync(emptyKnownHosts, '');
+      const err = await hostsSet.add('lab', `${env.sshUri}?known_hosts=${emptyKnownHosts}`, env.key).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UNAUTHORIZED', details: { reason: 'host-key-unknown' } });
+      expect(existsSync(join(home, 'hosts.json'))).toBe(false);
+      await expect(hostsSet.add('lab', 'qemu+ssh://root@h/system?no_verify=1')).rejects.toThrow(/"no_verify" is refused/);
+      await expect(hostsSet.add('local', 'qemu:///system')).rejects.toThrow(/reserved/);
+
+      const host = await hostsSet.add('lab', `${env.sshUri}?known_hosts=${env.knownHosts}`, env.key);
+      expect(host.info()).toMatchObject({ id: 'lab', state: 'connected' });
+      expect(await hostsSet.store.list()).toMatchObject([{ name: 'lab', uri: `${env.sshUri}?known_hosts=${env.knownHosts}`, identity: env.key }]);
+      await expect(hostsSet.add('lab', 'qemu:///system')).rejects.toThrow(/exists already/);
+
+      // a second engine on the same data directory loads and connects it
+      const again = new LibvirtHosts({ home });
+      expect(await again.load()).toEqual({ error: null });
+      await until(() => again.get('lab')?.info().state === 'connected');
+      await again.close();
+
+      await hostsSet.remove('lab');
+      expect(await hostsSet.store.list()).toEqual([]);
+      expect(host.info().state).not.toBe('connected');
+    } finally {
+      await hostsSet.close();
+    }
+  });
+});
+
+async function until(pred: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
