@@ -165,6 +165,9 @@ export function sendConsoleInput(id: string, data: string): void {
 export function setFilter(filter: string): void {
   useStore.setState((s) => ({ ui: { ...s.ui, filter } }));
 }
+export function setHostFilter(hostFilter: string | null): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, hostFilter } }));
+}
 export function setSort(sort: SortKey): void {
   useStore.setState((s) => ({ ui: { ...s.ui, sort } }));
 }

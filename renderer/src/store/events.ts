@@ -1,6 +1,6 @@
 // The renderer's ONE subscription to engine events. It writes into the store and nothing
 // else does. On every (re)connect it fetches the full state once, then applies events.
-import type { EventPayloads, Progress, VmInfo, VmStats } from '../../../shared/contract';
+import type { EventPayloads, HostInfo, Progress, VmInfo, VmStats } from '../../../shared/contract';
 import { isActive } from '../../../shared/state';
 import type { Transport } from '../api/transport';
 import { toUiError } from './errors';
@@ -140,16 +140,24 @@ function appendLog({ id, entry }: EventPayloads['vm.log']): void {
   });
 }
 
+function applyHost(host: HostInfo): void {
+  useStore.setState((s) => {
+    const known = s.vms.hosts.some((h) => h.id === host.id);
+    const hosts = known ? s.vms.hosts.map((h) => (h.id === host.id ? host : h)) : [...s.vms.hosts, host];
+    return { vms: { ...s.vms, hosts } };
+  });
+}
+
 /** Replace the VM list with a fresh one from the engine, keeping tile-local state. */
 export async function refreshAll(api: Transport): Promise<void> {
   try {
-    const [info, list] = await Promise.all([api.invoke('engine.info', {}), api.invoke('vm.list', {})]);
+    const [info, list, hosts] = await Promise.all([api.invoke('engine.info', {}), api.invoke('vm.list', {}), api.invoke('host.list', {})]);
     useStore.setState((s: StoreState) => {
       const byId: Record<string, VmInfo> = {};
       for (const vm of list) byId[vm.id] = vm;
       const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
       return {
-        vms: { ...s.vms, byId, ops: keep(s.vms.ops), stats: keep(s.vms.stats), loaded: true },
+        vms: { ...s.vms, byId, hosts, ops: keep(s.vms.ops), stats: keep(s.vms.stats), loaded: true },
         ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null },
       };
     });
@@ -166,6 +174,7 @@ export function connectStore(api: Transport): () => void {
   const offs = [
     api.on('vm.changed', applyVm),
     api.on('vm.removed', ({ id }) => applyRemoved(id)),
+    api.on('host.changed', applyHost),
     api.on('vm.stats', queueStats),
     api.on('vm.agent', ({ id, agent, ips }) => patchVm(id, (vm) => ({ ...vm, agent, ips }))),
     api.on('vm.progress', ({ id, progress }) => applyProgress(id, progress)),

@@ -5,7 +5,7 @@
 // Components select single fields; actions (store/actions.ts) are module functions that call
 // useStore.setState. Only store/events.ts writes engine events in.
 import { create } from 'zustand';
-import type { EngineInfo, ExecResult, LogEntry, Progress, VmInfo } from '../../../shared/contract';
+import type { EngineInfo, ExecResult, HostInfo, LogEntry, Progress, VmInfo } from '../../../shared/contract';
 import type { ErrorCode } from '../../../shared/errors';
 import type { ConnectionStatus } from '../api/transport';
 
@@ -58,6 +58,8 @@ export interface VmsSlice {
   creating: Record<string, CreatingVm>;
   ops: Record<string, TileOp>;
   stats: Record<string, StatsSeries>;
+  /** the hosts VMs live on (host.list, then host.changed) */
+  hosts: HostInfo[];
   /** the first full list has arrived */
   loaded: boolean;
 }
@@ -74,6 +76,8 @@ export interface ConsolesSlice {
 
 export interface UiSlice {
   filter: string;
+  /** show only this host's VMs (the toolbar offers it when there is more than one host) */
+  hostFilter: string | null;
   sort: SortKey;
   openVmId: string | null;
   tab: VmTab;
@@ -95,10 +99,11 @@ export interface StoreState {
 
 export function initialState(): StoreState {
   return {
-    vms: { byId: {}, creating: {}, ops: {}, stats: {}, loaded: false },
+    vms: { byId: {}, creating: {}, ops: {}, stats: {}, hosts: [], loaded: false },
     consoles: { text: {}, thumbs: {}, logs: {}, exec: {} },
     ui: {
       filter: '',
+      hostFilter: null,
       sort: 'name',
       openVmId: null,
       tab: 'console',
