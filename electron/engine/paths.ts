@@ -75,10 +75,15 @@ export class HomeLayout {
     return join(this.runDir(id), 'qemu.pid');
   }
 
+  /** Every unix socket QEMU makes in a VM's run dir: the one list the length check, the 0600 fix and the clean-up use. */
+  runSockets(id: string): string[] {
+    return [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)];
+  }
+
   /** Creates run/ and run/<id>/ as 0700 (chmod too: mkdir's mode is filtered by the umask). */
   async ensureRunDir(id: string): Promise<string> {
     const dir = this.runDir(id);
-    const longest = [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)].reduce((a, b) =>
+    const longest = this.runSockets(id).reduce((a, b) =>
       Buffer.byteLength(a) >= Buffer.byteLength(b) ? a : b,
     );
     if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
@@ -102,7 +107,7 @@ export class HomeLayout {
    */
   async restrictSockets(id: string): Promise<string[]> {
     const fixed: string[] = [];
-    for (const sock of [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)]) {
+    for (const sock of this.runSockets(id)) {
       const st = await lstat(sock).catch(() => undefined);
       if (!st?.isSocket()) continue;
       if ((st.mode & 0o777) !== 0o600) {
