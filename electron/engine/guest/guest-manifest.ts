@@ -27,10 +27,18 @@ export const GuestManifestSchema = z.object({
   /** 'pvh-elf': vmlinuz is the uncompressed ELF vmlinux, booted by QEMU through its PVH entry */
   kernelFormat: z.enum(['pvh-elf', 'bzimage']),
   packages: z.array(z.object({ name: z.string(), version: z.string(), sha256 })),
+  /** guest-recipe.ts's fingerprint of the recipe that built it; additive field (older guests: none, so stale) */
+  recipe: sha256.optional(),
   modules: z.array(z.string()),
   files: z.object({
     vmlinuz: z.object({ sha256, size: z.number().int().nonnegative() }),
     'initrd.img': z.object({ sha256, size: z.number().int().nonnegative() }),
+    /**
+     * Debian's own bzImage, kept beside a pvh-elf vmlinuz for UEFI boots: OVMF loads a -kernel
+     * from fw_cfg as an EFI application, which the EFI stub of a bzImage is and a bare ELF is not
+     * (OVMF then reports "failed to load Boot0001 'UEFI Non-Block Boot Device'"). Additive field.
+     */
+    bzImage: z.object({ sha256, size: z.number().int().nonnegative() }).optional(),
   }),
 });
 
@@ -46,9 +54,11 @@ export interface ManifestInput {
   initrdCompression: 'none' | 'gzip';
   kernelFormat: 'pvh-elf' | 'bzimage';
   packages: { name: string; version: string; sha256: string }[];
+  recipe: string;
   modules: string[];
   vmlinuz: { sha256: string; size: number };
   initrd: { sha256: string; size: number };
+  bzImage?: { sha256: string; size: number };
 }
 
 /** Builds the manifest; packages are sorted by name so the file is stable. */
@@ -64,8 +74,9 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     initrdCompression: m.initrdCompression,
     kernelFormat: m.kernelFormat,
     packages: [...m.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
+    recipe: m.recipe,
     modules: [...m.modules],
-    files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd } },
+    files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd }, ...(m.bzImage ? { bzImage: { ...m.bzImage } } : {}) },
   };
 }
 

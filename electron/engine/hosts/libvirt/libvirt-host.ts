@@ -269,6 +269,7 @@ export class LibvirtHost {
           forwards: [],
           restartPolicy: 'never',
           keepRunningOnQuit: true,
+          sshKeys: [],
           createdAt: '',
           disks: [],
         };
