@@ -166,6 +166,11 @@ export class VmStore {
     });
   }
 
+  /** The VM's own disks (the built-in guest's root disk is made at its first start). */
+  setDisks(id: string, disks: string[]): Promise<VmSpec> {
+    return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), disks })));
+  }
+
   /** Re-read a broken VM's vm.json (the user repaired it): its spec, or still broken (with the new reason). */
   async retryBroken(id: string): Promise<VmSpec | undefined> {
     const b = this.broken.get(id);

@@ -5,7 +5,7 @@
 // start or get reads it again) or deletes the VM.
 import { capsOf, LOCAL_HOST, type PortEntry, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import type { VmSpec } from '../../../shared/spec';
+import { vmSpecSchema, type VmSpec } from '../../../shared/spec';
 import type { HomeLayout } from '../paths';
 import { isOurQemu, isPidAlive, readPidFile } from '../proc-identity';
 import type { BrokenSpec } from '../vm-store';
@@ -19,20 +19,8 @@ export async function liveQemuOf(layout: HomeLayout, id: string): Promise<number
 
 /** Placeholders for a spec that cannot be read: the UI shows `broken`, not these. */
 function placeholderSpec(b: BrokenSpec): VmSpec {
-  return {
-    id: b.id,
-    name: b.name ?? b.id,
-    createdAt: '',
-    disks: [],
-    source: { kind: 'default' },
-    cpus: 1,
-    memoryMiB: 64,
-    firmware: 'bios',
-    display: 'none',
-    forwards: [],
-    restartPolicy: 'never',
-    keepRunningOnQuit: false,
-  };
+  // parsed, so every field a later spec gains gets its default here too
+  return vmSpecSchema.parse({ id: b.id, name: b.name ?? b.id, createdAt: '', source: { kind: 'default' } });
 }
 
 export function brokenInfo(b: BrokenSpec, pid: number | null, ports: PortEntry[], since: string): VmInfo {
