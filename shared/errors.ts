@@ -61,8 +61,8 @@ export type HostFailure = 'unreachable' | 'auth-failed' | 'host-key-unknown' | '
 
 /** The details each error code carries (`undefined`: none). */
 export interface ErrorDetails {
-  /** file: a configuration file that could not be used */
-  BAD_REQUEST: (OnField & { file?: string }) | undefined;
+  /** file: a configuration file that could not be used; path/owner/mode: a data directory that is not safe to use */
+  BAD_REQUEST: (OnField & { file?: string; path?: string; owner?: number; mode?: number }) | undefined;
   INVALID_ARGUMENT: { fields: FieldError[] };
   UNKNOWN_METHOD: undefined;
   /** host: the host id (and id: the VM there) when it is known which host was asked */
@@ -70,7 +70,7 @@ export interface ErrorDetails {
   /** name: the name that is taken */
   NAME_TAKEN: OnField & { name?: string; host?: string; command?: string };
   /** linkedClones: the clones whose base this VM's disk is; path: the file that makes the state wrong */
-  INVALID_STATE: { host?: string; command?: string; linkedClones?: string[]; path?: string } | undefined;
+  INVALID_STATE: { host?: string; command?: string; linkedClones?: string[]; path?: string; broken?: boolean } | undefined;
   ALREADY_RUNNING: undefined;
   FILE_NOT_FOUND: OnField & { path: string };
   WRONG_FILE_TYPE: { path: string; expected: FileRole; found: string | null };

@@ -237,9 +237,12 @@ export const vmSpecSchema = vmConfigSchema
     createdAt: z.string(),
     /** Disk images owned by this VM (inside its directory), relative file names. */
     disks: z.array(diskFileName).default([]),
-    /** the NIC's MAC address; each VM (clones and imports too) gets its own. Older specs have none: QEMU's default then */
+    /**
+     * The NIC's MAC address, locally administered in QEMU's 52:54:00 range and unique among
+     * this engine's VMs (clones and imports get their own), and the VM's SMBIOS UUID. Given at
+     * creation; specs written before they existed get them on load (the store writes them back).
+     */
     mac: macSchema.optional(),
-    /** the SMBIOS system UUID; each VM (clones and imports too) gets its own */
     uuid: z.string().uuid().optional(),
     /**
      * The CD drive's medium (`flotilla media insert|eject`): an ISO path, or null for an empty drive.

@@ -18,10 +18,6 @@ export function canTransition(from: VmState, to: VmState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-export function allowedTransitions(from: VmState): readonly VmState[] {
-  return TRANSITIONS[from];
-}
-
 interface HasState {
   state: VmState;
 }

@@ -22,9 +22,12 @@ export function agentText(vm: VmInfo, long = false): string {
 
 export function formatList(vms: readonly VmInfo[]): string {
   if (vms.length === 0) return 'no VMs yet: create one with `flotilla create NAME`\n';
-  const rows = [['NAME', 'STATE', 'AGENT', 'PID', 'IPS', 'PORTS']];
+  // a HOST column once VMs live on more than one host
+  const withHost = new Set(vms.map((v) => v.host)).size > 1;
+  const rows = [[...(withHost ? ['HOST'] : []), 'NAME', 'STATE', 'AGENT', 'PID', 'IPS', 'PORTS']];
   for (const vm of vms) {
-    rows.push([vm.name, vm.state, agentText(vm), vm.pid === null ? '-' : String(vm.pid), vm.ips.join(',') || '-', formatPorts(vm.ports) || '-']);
+    const state = vm.broken ? `broken (${vm.state})` : vm.state;
+    rows.push([...(withHost ? [vm.host] : []), vm.name, state, agentText(vm), vm.pid === null ? '-' : String(vm.pid), vm.ips.join(',') || '-', formatPorts(vm.ports) || '-']);
   }
   return formatTable(rows);
 }
@@ -61,6 +64,7 @@ export function formatInfo(vm: VmInfo): string {
     ['restart', vm.spec.restartPolicy],
     ['keep running on quit', vm.spec.keepRunningOnQuit ? 'yes' : 'no'],
   ];
+  if (vm.broken) lines.push(['broken', vm.broken.reason]);
   if (vm.stopDeadline) lines.push(['forced stop at', vm.stopDeadline]);
   if (!vm.qmpHealthy) lines.push(['qmp', 'not answering (the VM is left alone)']);
   if (vm.lastExit) lines.push(['last exit', `${vm.lastExit.reason} at ${vm.lastExit.at}`]);

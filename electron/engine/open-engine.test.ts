@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tryEngineLock } from './engine-lock';
 import { openEngine, type OpenedEngine } from './open-engine';
+import { assertSafeHome, HomeLayout } from './paths';
 
 describe('openEngine', () => {
   let home: string;
@@ -59,5 +60,48 @@ describe('openEngine', () => {
     const lock = await tryEngineLock(home);
     expect(lock).not.toBeNull();
     await lock!.release();
+  });
+});
+
+describe('a data directory that is not safely ours', () => {
+  let home: string;
+  beforeEach(async () => {
+    home = await mkdtemp(join(tmpdir(), 'oe-own-'));
+  });
+  afterEach(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('is refused when others can write to it, saying to chmod 700, and nothing is created in it', async () => {
+    await chmod(home, 0o777);
+    await expect(openEngine({ home, shell: 'cli', engine: { accel: 'tcg' } })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: `the data directory ${home} is writable by other users (mode 777); run \`chmod 700 ${home}\``,
+    });
+    expect(await readdir(home)).toEqual([]);
+  });
+
+  it('is refused when its run directory is group-writable', async () => {
+    await mkdir(join(home, 'run'), { mode: 0o700 });
+    await chmod(join(home, 'run'), 0o770);
+    await expect(openEngine({ home, shell: 'cli', engine: { accel: 'tcg' } })).rejects.toMatchObject({ message: expect.stringContaining(`chmod 700 ${join(home, 'run')}`) });
+  });
+
+  it('is refused when another user owns it', async () => {
+    const me = process.getuid!();
+    await expect(assertSafeHome(new HomeLayout(home), me + 1)).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(new RegExp(`belongs to another user \\(uid ${me}, you are uid ${me + 1}\\)`)),
+    });
+    // a real foreign owner, where this test may chown (root)
+    if (me === 0) {
+      await chown(home, 65534, 65534);
+      await expect(openEngine({ home, shell: 'cli', engine: { accel: 'tcg' } })).rejects.toMatchObject({ message: expect.stringContaining('belongs to another user (uid 65534') });
+    }
+  });
+
+  it('a 0700 home of ours is accepted', async () => {
+    await chmod(home, 0o700);
+    await expect(assertSafeHome(new HomeLayout(home))).resolves.toBeUndefined();
   });
 });

@@ -23,7 +23,7 @@ import { streamCall, streamKey, SubscriptionTable, trackStreamCall } from '../..
 import { connectApiSocket, serveApiSocket, socketChannel, type ApiSocketServer } from './api-socket';
 import { Engine, type EngineOptions } from './engine';
 import { tryEngineLock } from './engine-lock';
-import { flotillaHome, HomeLayout } from './paths';
+import { assertSafeHome, flotillaHome, HomeLayout } from './paths';
 
 export interface OpenedEngine {
   handler: ContractHandler;
@@ -81,6 +81,8 @@ export class RemoteHandler implements ContractHandler {
 
 export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine> {
   const layout = new HomeLayout(opts.home ?? flotillaHome());
+  // never trust an engine.sock (or VM files) in a directory someone else can write to
+  await assertSafeHome(layout);
   // ~20 s: a process that holds the lock is starting an engine (adoption can take a while)
   for (let attempt = 0; attempt < 200; attempt++) {
     const sock = await connectApiSocket(layout.engineSock);

@@ -1,6 +1,6 @@
 // Where Flotilla keeps its data: the data directory ($FLOTILLA_HOME) and the fixed layout inside it.
 // Every path the engine uses comes from HomeLayout, so tests can point the whole engine at a temp dir.
-import { chmod, lstat, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
@@ -78,10 +78,15 @@ export class HomeLayout {
     return join(this.runDir(id), 'qemu.pid');
   }
 
+  /** Every unix socket QEMU makes in a VM's run dir: the one list the length check, the 0600 fix and the clean-up use. */
+  runSockets(id: string): string[] {
+    return [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)];
+  }
+
   /** Creates run/ and run/<id>/ as 0700 (chmod too: mkdir's mode is filtered by the umask). */
   async ensureRunDir(id: string): Promise<string> {
     const dir = this.runDir(id);
-    const longest = [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)].reduce((a, b) =>
+    const longest = this.runSockets(id).reduce((a, b) =>
       Buffer.byteLength(a) >= Buffer.byteLength(b) ? a : b,
     );
     if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
@@ -105,7 +110,7 @@ export class HomeLayout {
    */
   async restrictSockets(id: string): Promise<string[]> {
     const fixed: string[] = [];
-    for (const sock of [this.qmpSock(id), this.serialSock(id), this.agentSock(id), this.vncSock(id), this.uartSock(id)]) {
+    for (const sock of this.runSockets(id)) {
       const st = await lstat(sock).catch(() => undefined);
       if (!st?.isSocket()) continue;
       if ((st.mode & 0o777) !== 0o600) {
@@ -114,5 +119,40 @@ export class HomeLayout {
       }
     }
     return fixed;
+  }
+}
+
+/**
+ * Refuse a data directory (or its run/ dir) that another user owns or that others may write
+ * to (issue 11 defect 9): whoever can write there can plant an engine.sock that the CLI would
+ * trust, swap a vm.json, or read the VMs' consoles. Missing directories are fine (they are
+ * created 0700). The message says what to fix.
+ */
+export async function assertSafeHome(layout: HomeLayout, uid: number | null = typeof process.getuid === 'function' ? process.getuid() : null): Promise<void> {
+  if (uid === null) return;
+  for (const [dir, what] of [
+    [layout.home, 'the data directory'],
+    [layout.runRoot, 'its run directory'],
+  ] as const) {
+    const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw new FlotillaError('BAD_REQUEST', `cannot check ${what} ${dir}: ${err.message}`);
+    });
+    if (!st) continue;
+    if (!st.isDirectory()) throw new FlotillaError('BAD_REQUEST', `${what} ${dir} is not a directory; set FLOTILLA_HOME to a directory of your own`, { path: dir });
+    if (st.uid !== uid) {
+      throw new FlotillaError(
+        'BAD_REQUEST',
+        `${what} ${dir} belongs to another user (uid ${st.uid}, you are uid ${uid}); use a directory of your own (set FLOTILLA_HOME) or take it over with \`chown -R ${uid} ${dir}\``,
+        { path: dir, owner: st.uid },
+      );
+    }
+    if ((st.mode & 0o022) !== 0) {
+      throw new FlotillaError(
+        'BAD_REQUEST',
+        `${what} ${dir} is writable by other users (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}); run \`chmod 700 ${dir}\``,
+        { path: dir, mode: st.mode & 0o777 },
+      );
+    }
   }
 }

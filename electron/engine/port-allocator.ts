@@ -113,19 +113,27 @@ export class PortAllocator {
     this.probe = opts.probe ?? probePort;
   }
 
-  /** Reads the persisted table; a missing or unreadable file starts empty (adoption re-marks live VMs). */
-  async load(): Promise<void> {
-    await this.locked(async () => {
+  /**
+   * Reads the persisted table. A missing file starts empty; an unreadable one too, and the
+   * answer says why, so the engine can rebuild live VMs' forwards from their QEMU command lines
+   * and say so (issue 11 defect 7) instead of silently forgetting them.
+   */
+  async load(): Promise<{ problem: string | null }> {
+    return this.locked(async () => {
       let parsed: unknown;
+      let problem: string | null = null;
       try {
         parsed = JSON.parse(await readFile(this.opts.file, 'utf8'));
-      } catch {
+        if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { entries?: unknown }).entries)) problem = 'it holds no port table';
+      } catch (err) {
         parsed = undefined;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problem = (err as Error).message;
       }
       const rows = (parsed as { entries?: unknown } | undefined)?.entries;
       this.rows = Array.isArray(rows) ? rows.filter(isRow).map((r) => ({ ...r, host: '127.0.0.1', requested: Boolean(r.requested) })) : [];
       const remembered = (parsed as { remembered?: unknown } | undefined)?.remembered;
       this.remembered = Array.isArray(remembered) ? remembered.filter(isRemembered) : [];
+      return { problem };
     });
   }
 

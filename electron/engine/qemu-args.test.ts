@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PortEntry } from '../../shared/contract';
 import { vmSpecSchema, type VmSpec } from '../../shared/spec';
-import { buildQemuArgs, SANDBOX_OPTS, type QemuResources } from './qemu-args';
+import { buildQemuArgs, parseHostfwds, SANDBOX_OPTS, type QemuResources } from './qemu-args';
 
 const ID = 'abcdef123456';
 const RUN = `/h/run/${ID}`;
@@ -290,6 +290,29 @@ describe('buildQemuArgs: chardevs, network, display', () => {
     const proxy: PortEntry = { vmId: ID, purpose: 'display-proxy', proto: 'tcp', hostPort: 40010, host: '127.0.0.1' };
     const args = buildQemuArgs(spec({}), res({ forwards: [fwd('tcp', 40001, 22), fwd('udp', 40002, 53), proxy] }));
     expect(values(args, '-netdev')).toEqual(['user,id=n0,hostfwd=tcp:127.0.0.1:40001-:22,hostfwd=udp:127.0.0.1:40002-:53']);
+  });
+
+  it("the VM's identity: -uuid and the NIC's mac= from its spec; none given, QEMU's defaults", () => {
+    const uuid = '0b6f1e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
+    const args = buildQemuArgs(spec({ mac: '52:54:00:ab:cd:ef', uuid }), res());
+    expect(values(args, '-uuid')).toEqual([uuid]);
+    expect(values(args, '-device').filter((d) => d.startsWith('virtio-net'))).toEqual(['virtio-net-pci,netdev=n0,mac=52:54:00:ab:cd:ef']);
+    const old = buildQemuArgs(spec({}), res());
+    expect(values(old, '-uuid')).toEqual([]);
+    expect(values(old, '-device').filter((d) => d.startsWith('virtio-net'))).toEqual(['virtio-net-pci,netdev=n0']);
+    expect(() => spec({ mac: '02:00:00:00:00:01' })).toThrow(/52:54:00/);
+    expect(() => spec({ uuid: 'not-a-uuid' })).toThrow(/UUID/);
+  });
+
+  it('parseHostfwds reads the forwards back from a command line (for a lost port table)', () => {
+    const args = buildQemuArgs(spec({}), res({ forwards: [fwd('tcp', 40001, 22), fwd('udp', 40002, 53)] }));
+    expect(parseHostfwds(args)).toEqual([
+      { proto: 'tcp', hostPort: 40001, guestPort: 22 },
+      { proto: 'udp', hostPort: 40002, guestPort: 53 },
+    ]);
+    expect(parseHostfwds(['-netdev', 'user,id=n0'])).toEqual([]);
+    // only -netdev values count, and only loopback forwards
+    expect(parseHostfwds(['-append', 'hostfwd=tcp:127.0.0.1:1-:2', '-netdev', 'user,id=n0,hostfwd=tcp::5555-:22'])).toEqual([]);
   });
 
   it('no forwards still gives the VM user networking', () => {

@@ -116,6 +116,7 @@ function virtio(kind: 'blk' | 'net' | 'serial' | 'rng', machine: string): string
 function identityArgs(spec: VmSpec, r: QemuResources): string[] {
   return [
     '-name', `guest=${spec.name},process=flotilla-${spec.id}`,
+    ...(spec.uuid ? ['-uuid', spec.uuid] : []),
     '-nodefaults',
     '-no-user-config',
     '-sandbox', SANDBOX_OPTS,
@@ -313,6 +314,21 @@ function chardevArgs(spec: VmSpec, r: QemuResources, machine: string): string[] 
   ];
 }
 
+/**
+ * The forwards a QEMU command line holds (`hostfwd=tcp:127.0.0.1:H-:G` in its -netdev), read
+ * back from /proc/PID/cmdline to rebuild an adopted VM's ports when ports.json was lost.
+ */
+export function parseHostfwds(args: readonly string[]): { proto: 'tcp' | 'udp'; hostPort: number; guestPort: number }[] {
+  const out: { proto: 'tcp' | 'udp'; hostPort: number; guestPort: number }[] = [];
+  args.forEach((a, i) => {
+    if (args[i - 1] !== '-netdev') return;
+    for (const m of a.matchAll(/(?:^|,)hostfwd=(tcp|udp):127\.0\.0\.1:(\d+)-:(\d+)(?=,|$)/g)) {
+      out.push({ proto: m[1] as 'tcp' | 'udp', hostPort: Number(m[2]), guestPort: Number(m[3]) });
+    }
+  });
+  return out;
+}
+
 function hostfwd(p: PortEntry): string {
   if (p.guestPort === undefined) throw new FlotillaError('INTERNAL', `forward on host port ${p.hostPort} has no guest port`);
   return `hostfwd=${p.proto}:127.0.0.1:${p.hostPort}-:${p.guestPort}`;
@@ -320,7 +336,7 @@ function hostfwd(p: PortEntry): string {
 
 function networkArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
   const fwds = r.forwards.filter((p) => p.purpose === 'forward').map(hostfwd);
-  // specs from before per-VM MACs have none: QEMU's default MAC then, as before
+  // without mac= every guest gets QEMU's 52:54:00:12:34:56, which collides once VMs share a network
   return ['-netdev', ['user', 'id=n0', ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=n0${spec.mac ? `,mac=${spec.mac}` : ''}`];
 }
 

@@ -25,7 +25,7 @@ const LIVENESS_POLL_MS = 250;
 
 /** The files a VM's QEMU leaves in its run dir; removed before a start and after an exit. */
 export function runFiles(layout: HomeLayout, id: string): string[] {
-  return [layout.pidFile(id), layout.qmpSock(id), layout.serialSock(id), layout.agentSock(id), layout.vncSock(id), layout.uartSock(id), join(layout.runDir(id), 'shot.png')];
+  return [layout.pidFile(id), ...layout.runSockets(id), join(layout.runDir(id), 'shot.png')];
 }
 
 export async function cleanRunFiles(layout: HomeLayout, id: string): Promise<void> {

@@ -39,10 +39,6 @@ export class Thumbnailer {
     return this.listeners.size;
   }
 
-  get latestPng(): string | null {
-    return this.latest;
-  }
-
   /** Take one now (also used by tests and `vm.thumbnail` on demand). */
   async tick(): Promise<string | null> {
     if (this.busy) return this.latest;

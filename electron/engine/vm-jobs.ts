@@ -298,7 +298,11 @@ export class VmJobs {
     }
   }
 
-  /** Forget a process: its session, agent, console and thumbnails go with it. */
+  /**
+   * Forget a process: its session, agent and console socket go with it. Console and thumbnail
+   * subscribers stay: the console reconnects and the thumbnail clock keeps ticking (a capture
+   * with no QEMU is skipped), so both keep flowing across a restart.
+   */
   private teardown(proc: QemuProcess): void {
     const vm = this.vm;
     proc.release();
@@ -307,7 +311,6 @@ export class VmJobs {
     vm.session = null;
     vm.agentWatch.end();
     vm.console.detach();
-    vm.thumbnails.stop();
     vm.proc = null;
   }
 

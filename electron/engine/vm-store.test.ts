@@ -147,3 +147,83 @@ describe('VmStore', () => {
     expect(existsSync(layout.vmDir(bad.id))).toBe(true);
   });
 });
+
+describe('VmStore: identity', () => {
+  it('gives each new VM a unique locally administered MAC and a UUID, kept in vm.json', async () => {
+    const s = await fresh();
+    const specs = [];
+    for (let i = 0; i < 20; i++) specs.push(await s.create({ name: `m${i}`, source: { kind: 'default' } }));
+    for (const spec of specs) {
+      expect(spec.mac).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+      expect(spec.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(JSON.parse(await readFile(layout.vmSpecFile(spec.id), 'utf8'))).toMatchObject({ mac: spec.mac, uuid: spec.uuid });
+    }
+    expect(new Set(specs.map((x) => x.mac)).size).toBe(20);
+    expect(new Set(specs.map((x) => x.uuid)).size).toBe(20);
+  });
+
+  it('gives an old spec without identity a MAC and a UUID on load and writes them back; a copied MAC is replaced', async () => {
+    const s = await fresh();
+    const a = await s.create({ name: 'a', source: { kind: 'default' } });
+    const b = await s.create({ name: 'b', source: { kind: 'default' } });
+    const { mac: _mac, uuid: _uuid, ...old } = a;
+    await writeFile(layout.vmSpecFile(a.id), JSON.stringify(old));
+    // b's directory copied by hand keeps b's MAC: the younger of the two gets a new one
+    await writeFile(layout.vmSpecFile(b.id), JSON.stringify({ ...b, mac: '52:54:00:aa:bb:cc' }));
+    const c = await s.create({ name: 'c', source: { kind: 'default' } });
+    await writeFile(layout.vmSpecFile(c.id), JSON.stringify({ ...c, mac: '52:54:00:aa:bb:cc' }));
+    const r = await fresh();
+    const [ra, rb, rc] = [r.get(a.id), r.get(b.id), r.get(c.id)];
+    expect(ra.mac).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    expect(ra.uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(rb.mac).toBe('52:54:00:aa:bb:cc');
+    expect(rc.mac).not.toBe('52:54:00:aa:bb:cc');
+    expect(rc.uuid).toBe(c.uuid);
+    expect(JSON.parse(await readFile(layout.vmSpecFile(a.id), 'utf8'))).toMatchObject({ mac: ra.mac, uuid: ra.uuid });
+    expect(JSON.parse(await readFile(layout.vmSpecFile(c.id), 'utf8'))).toMatchObject({ mac: rc.mac });
+    expect((await readdir(layout.vmDir(a.id))).filter((f) => f.includes(TMP_SUFFIX))).toEqual([]);
+    // and the next load leaves them as they are
+    expect((await fresh()).list()).toEqual(r.list());
+  });
+});
+
+describe('VmStore: a broken vm.json', () => {
+  it('lists the VM as broken by id with the reason, keeps its name reserved, and can delete it', async () => {
+    const s = await fresh();
+    const a = await s.create({ name: 'alpha', source: { kind: 'default' } });
+    await writeFile(layout.vmSpecFile(a.id), JSON.stringify({ ...a, memoryMiB: 'lots' }));
+    const r = await fresh();
+    expect(r.list()).toEqual([]);
+    const broken = r.broken.get(a.id);
+    expect(broken).toMatchObject({ id: a.id, file: layout.vmSpecFile(a.id), name: 'alpha' });
+    expect(broken!.reason).toMatch(/memoryMiB/);
+    expect(broken!.reason).toMatch(/Repair the file, or delete the VM$/);
+    await expect(r.create({ name: 'alpha', source: { kind: 'default' } })).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+    await r.delete(a.id);
+    expect(r.broken.size).toBe(0);
+    expect(existsSync(layout.vmDir(a.id))).toBe(false);
+    expect((await r.create({ name: 'alpha', source: { kind: 'default' } })).name).toBe('alpha');
+  });
+
+  it('refuses disk names that leave the VM directory (the file is then broken), and takes a repaired file back', async () => {
+    const s = await fresh();
+    const a = await s.create({ name: 'beta', source: { kind: 'default' } });
+    await writeFile(layout.vmSpecFile(a.id), JSON.stringify({ ...a, disks: ['../../etc/passwd'] }));
+    const r = await fresh();
+    expect(r.broken.get(a.id)?.reason).toMatch(/disks/);
+    expect(await r.retryBroken(a.id)).toBeUndefined();
+    await writeFile(layout.vmSpecFile(a.id), JSON.stringify(a));
+    expect(await r.retryBroken(a.id)).toEqual(a);
+    expect(r.broken.size).toBe(0);
+    expect(r.get(a.id)).toEqual(a);
+  });
+
+  it('a truncated file is broken too', async () => {
+    const s = await fresh();
+    const a = await s.create({ name: 'gamma', source: { kind: 'default' } });
+    await writeFile(layout.vmSpecFile(a.id), '{"id": "');
+    const r = await fresh();
+    expect(r.broken.get(a.id)).toMatchObject({ name: null });
+    expect(r.broken.get(a.id)!.reason).toMatch(/JSON/);
+  });
+});

@@ -3,13 +3,15 @@
 // into place only once vm.json is written, and a delete renames the directory away before
 // removing it, so a crash at any point leaves either a whole VM or nothing (leftovers are swept
 // by load()).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlotillaError, invalidArgument } from '../../shared/errors';
 import {
   vmConfigSchema,
   vmPatchSchema,
+  vmIdSchema,
+  vmName,
   vmSpecSchema,
   type VmConfigInput,
   type VmPatch,
@@ -18,7 +20,6 @@ import {
 import { cleanupTempFiles, writeFileAtomic } from './atomic-file';
 import { namingFullDisk } from './disk-full';
 import type { HomeLayout } from './paths';
-import { newMac, newUuid } from './lifecycle/ops-context';
 import { KeyedMutex } from './mutex';
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -31,9 +32,27 @@ export interface SkippedSpec {
   error: string;
 }
 
+/** A VM directory whose vm.json cannot be used: listed by id so the user can repair or delete it. */
+export interface BrokenSpec {
+  id: string;
+  file: string;
+  reason: string;
+  /** the name the file still gives, when it parses that far: kept reserved */
+  name: string | null;
+}
+
 export interface VmStoreOptions {
   /** called for each vm.json that load() had to skip */
   onSkip?: (skipped: SkippedSpec) => void;
+}
+
+/** A locally administered MAC in QEMU's 52:54:00 range that none of `taken` has. */
+export function newMac(taken: ReadonlySet<string>): string {
+  for (;;) {
+    const mac = `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+    // 52:54:00:12:34:56 is what QEMU gives a NIC without mac=: never hand it out
+    if (!taken.has(mac) && mac !== '52:54:00:12:34:56') return mac;
+  }
 }
 
 export function newVmId(): string {
@@ -52,6 +71,8 @@ export class VmStore {
   private readonly mutex = new KeyedMutex();
   /** vm.json files load() skipped, with why */
   readonly skipped: SkippedSpec[] = [];
+  /** VM directories whose vm.json is unusable, by id */
+  readonly broken = new Map<string, BrokenSpec>();
 
   constructor(
     private readonly layout: HomeLayout,
@@ -63,6 +84,7 @@ export class VmStore {
     await mkdir(this.layout.vmsDir, { recursive: true, mode: 0o700 });
     this.specs.clear();
     this.skipped.length = 0;
+    this.broken.clear();
     for (const entry of await readdir(this.layout.vmsDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const dir = join(this.layout.vmsDir, entry.name);
@@ -74,6 +96,7 @@ export class VmStore {
       const spec = await this.readSpec(join(dir, 'vm.json'), entry.name);
       if (spec) this.specs.set(spec.id, spec);
     }
+    await this.giveIdentities();
     return this.list();
   }
 
@@ -106,7 +129,7 @@ export class VmStore {
     const staging = join(this.layout.vmsDir, `${STAGING_PREFIX}${id}`);
     try {
       // every new VM (created, cloned or imported) gets its own MAC and SMBIOS UUID
-      const spec: VmSpec = { ...parsed.data, id, createdAt: new Date().toISOString(), disks: [], mac: newMac(), uuid: newUuid() };
+      const spec: VmSpec = { ...parsed.data, id, createdAt: new Date().toISOString(), disks: [], mac: newMac(this.macs()), uuid: randomUUID() };
       await namingFullDisk(staging, async () => {
         await mkdir(this.layout.vmsDir, { recursive: true, mode: 0o700 });
         await mkdir(staging, { mode: 0o700 });
@@ -144,13 +167,36 @@ export class VmStore {
     return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), cdrom })));
   }
 
+  /** The VM's own disks (the built-in guest's root disk is made at its first start). */
   setDisks(id: string, disks: string[]): Promise<VmSpec> {
     return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), disks })));
+  }
+
+  /** Re-read a broken VM's vm.json (the user repaired it): its spec, or still broken (with the new reason). */
+  async retryBroken(id: string): Promise<VmSpec | undefined> {
+    const b = this.broken.get(id);
+    if (!b) return this.specs.get(id);
+    return this.mutex.run(id, async () => {
+      this.broken.delete(id);
+      const spec = await this.readSpec(b.file, id);
+      if (!spec) return undefined;
+      this.specs.set(id, spec);
+      await this.giveIdentities();
+      return this.specs.get(id);
+    });
   }
 
   /** Removes the VM's directory (its disks and logs too) and its run directory. The caller ensures it is stopped. */
   delete(id: string): Promise<void> {
     return this.mutex.run(id, async () => {
+      if (this.broken.has(id)) {
+        const trash = join(this.layout.vmsDir, `${TRASH_PREFIX}${id}`);
+        await rename(this.layout.vmDir(id), trash);
+        this.broken.delete(id);
+        await rm(trash, { recursive: true, force: true });
+        await rm(this.layout.runDir(id), { recursive: true, force: true });
+        return;
+      }
       this.get(id);
       const trash = join(this.layout.vmsDir, `${TRASH_PREFIX}${id}`);
       await rename(this.layout.vmDir(id), trash);
@@ -179,22 +225,61 @@ export class VmStore {
     });
   }
 
+  private macs(): Set<string> {
+    return new Set([...this.specs.values()].flatMap((s) => (s.mac ? [s.mac] : [])));
+  }
+
+  /**
+   * Specs written before VMs had an identity get a MAC and a UUID now, and a MAC two specs share
+   * (a directory copied by hand) is replaced on the younger one; each change is written back atomically.
+   */
+  private async giveIdentities(): Promise<void> {
+    const seen = new Set<string>();
+    for (const spec of this.list()) {
+      const dupMac = spec.mac !== undefined && seen.has(spec.mac);
+      if (spec.mac && !dupMac) seen.add(spec.mac);
+      if (spec.mac && !dupMac && spec.uuid) continue;
+      const mac = spec.mac && !dupMac ? spec.mac : newMac(new Set([...seen, ...this.macs()]));
+      seen.add(mac);
+      await this.mutex.run(spec.id, () => this.commit(this.validSpec({ ...spec, mac, uuid: spec.uuid ?? randomUUID() })));
+    }
+  }
+
   private assertNameFree(name: string): void {
-    if (this.findByName(name) || this.reservedNames.has(name)) {
-      throw new FlotillaError('NAME_TAKEN', `a VM named "${name}" already exists; choose another name`, { name });
+    const brokenName = [...this.broken.values()].some((b) => b.name === name);
+    if (this.findByName(name) || this.reservedNames.has(name) || brokenName) {
+      throw new FlotillaError('NAME_TAKEN', `a VM named "${name}" already exists; choose another name`, { field: 'name', name });
     }
   }
 
   private async readSpec(file: string, dirName: string): Promise<VmSpec | undefined> {
+    let raw: unknown;
     try {
-      const spec = vmSpecSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+      raw = JSON.parse(await readFile(file, 'utf8'));
+      const r = vmSpecSchema.safeParse(raw);
+      if (!r.success) {
+        const { fields } = invalidArgument(r.error.issues).details;
+        throw new Error(`invalid settings (${fields.map((f) => `${f.path}: ${f.message}`).join('; ')})`);
+      }
+      const spec = r.data;
       if (spec.id !== dirName) throw new Error(`id ${spec.id} does not match its directory ${dirName}`);
       if (this.findByName(spec.name)) throw new Error(`name ${spec.name} is used by another VM`);
       return spec;
     } catch (err) {
-      const skipped = { file, error: err instanceof Error ? err.message : String(err) };
+      const error = err instanceof Error ? err.message : String(err);
+      const skipped = { file, error };
       this.skipped.push(skipped);
       this.opts.onSkip?.(skipped);
+      // a directory named like a VM id is a VM the user must see: listed as broken, by id
+      if (vmIdSchema.safeParse(dirName).success) {
+        const name = (raw as { name?: unknown } | undefined)?.name;
+        this.broken.set(dirName, {
+          id: dirName,
+          file,
+          reason: `${file} is unreadable: ${error}. Repair the file, or delete the VM`,
+          name: typeof name === 'string' && vmName.safeParse(name).success && !this.findByName(name) ? name : null,
+        });
+      }
       return undefined;
     }
   }

@@ -118,6 +118,20 @@ describe('WebSocket upgrade', () => {
       expect(third.token).not.toBe(oldToken);
       const r = await attempt(['flotilla.v1', `flotilla-token.${oldToken}`], { Origin: `http://127.0.0.1:${third.port}` }, `ws://127.0.0.1:${third.port}/api`);
       expect(r).toEqual({ opened: false, status: 401 });
+      // the page's token check tells a tab holding the old token that it is refused
+      const check = (t: string, host = `127.0.0.1:${third.port}`) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: third.port, path: '/api/token-check', headers: { 'x-flotilla-token': t, Host: host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      expect(await check(oldToken)).toBe(401);
+      expect(await check('')).toBe(401);
+      expect(await check(third.token)).toBe(204);
+      expect(await check(third.token, `evil.example:${third.port}`)).toBe(403);
     } finally {
       await third.close();
     }

@@ -11,7 +11,8 @@ import type { ContractHandler } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { MAX_FRAME_BYTES, serveChannel, type TextChannel } from '../../shared/rpc';
 import { RENDERER_CSP, contentTypeFor, resolveStatic } from './static-files';
-import { WS_PROTOCOL, allowedHostHeaders, checkUpgrade, isLoopbackHost } from './ws-auth';
+import { TOKEN_CHECK_PATH } from '../../shared/ws-protocol';
+import { WS_PROTOCOL, allowedHostHeaders, checkUpgrade, isLoopbackHost, tokenCheckStatus } from './ws-auth';
 
 export interface HeadlessOptions {
   handler: ContractHandler;
@@ -87,6 +88,11 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessServ
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if ((req.url ?? '').split('?')[0] === TOKEN_CHECK_PATH) {
+      // how a page holding a token from an earlier run learns it is refused (and stops retrying)
+      res.writeHead(tokenCheckStatus(req.headers, token), { 'Cache-Control': 'no-store', ...SECURITY_HEADERS }).end();
       return;
     }
     const file = await resolveStatic(opts.rendererDir, req.url ?? '/');

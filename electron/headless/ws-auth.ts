@@ -4,9 +4,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 
-export const WS_PATH = '/api';
-export const WS_PROTOCOL = 'flotilla.v1';
-export const TOKEN_PROTOCOL_PREFIX = 'flotilla-token.';
+import { TOKEN_HEADER, TOKEN_PROTOCOL_PREFIX, WS_PATH, WS_PROTOCOL } from '../../shared/ws-protocol';
+
+export { TOKEN_PROTOCOL_PREFIX, WS_PATH, WS_PROTOCOL };
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
@@ -41,6 +41,12 @@ function tokenMatches(given: string, token: string): boolean {
   const a = Buffer.from(given, 'utf8');
   const b = Buffer.from(token, 'utf8');
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The page's token check (TOKEN_CHECK_PATH): does the token in its header match this run's? */
+export function tokenCheckStatus(headers: Record<string, string | string[] | undefined>, token: string): 204 | 401 {
+  const given = headers[TOKEN_HEADER];
+  return typeof given === 'string' && tokenMatches(given, token) ? 204 : 401;
 }
 
 export function checkUpgrade(req: UpgradeRequestView, allowedHosts: ReadonlySet<string>, token: string): AuthResult {

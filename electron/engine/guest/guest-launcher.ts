@@ -6,6 +6,7 @@ import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { qemuBinary } from '../defaults';
 import { consoleAndAgentArgs } from '../qemu-args';
 import { DEFAULT_GUEST_PROFILE, defaultGuestAppend, type GuestBootProfile } from './boot-profile';
 
@@ -111,7 +112,7 @@ export async function launchGuest(o: LaunchOptions): Promise<LaunchedGuest> {
   const runDir = await qemuRunDir('flotilla-guest-');
   const socks = { serial: join(runDir, 'serial.sock'), agent: join(runDir, 'agent.sock'), qmp: join(runDir, 'qmp.sock') };
   const args = guestQemuArgs(o, socks);
-  return { ...spawnQemu(o.qemu ?? 'qemu-system-x86_64', args, runDir), runDir, serialSock: socks.serial, agentSock: socks.agent, qmpSock: socks.qmp, args };
+  return { ...spawnQemu(o.qemu ?? qemuBinary(), args, runDir), runDir, serialSock: socks.serial, agentSock: socks.agent, qmpSock: socks.qmp, args };
 }
 
 /** Connects to a unix socket QEMU is about to create, retrying while it does not exist yet. */

@@ -30,6 +30,8 @@ import { ejectMedia, insertMedia } from '../lifecycle/media';
 import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from '../lifecycle/snapshots';
 import { TempJournal } from '../lifecycle/temp-journal';
 import { exportVm, importVm } from '../lifecycle/transfer';
+import { brokenInfo, killBrokenQemu, liveQemuOf } from './broken-vm';
+import { rebuildForwards } from './rebuild-forwards';
 import { capsOf, type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
 
 export interface LocalHostOptions {
@@ -59,6 +61,8 @@ export class LocalHost implements Host {
   private readonly sampler = new StatsSampler();
   private readonly display: DisplayProxy;
   private readonly lastAgent = new Map<string, string>();
+  /** broken VMs (unreadable vm.json) and the pid of a QEMU one left running */
+  private readonly brokenPids = new Map<string, { pid: number | null; since: string }>();
   private closed = false;
   private readonly journal: TempJournal;
   /** what export/import/clone/disks (lifecycle/) use of this host */
@@ -96,7 +100,7 @@ export class LocalHost implements Host {
   }
 
   info(): HostInfo {
-    return { id: this.id, name: 'This computer', kind: this.kind, state: 'connected', reason: null, vmCount: this.sups.size };
+    return { id: this.id, name: 'This computer', kind: this.kind, state: 'connected', reason: null, vmCount: this.sups.size + this.brokenPids.size };
   }
 
   onChanged(cb: () => void): () => void {
@@ -109,15 +113,19 @@ export class LocalHost implements Host {
   }
 
   async start(): Promise<void> {
-    await this.allocator.load();
+    const table = await this.allocator.load();
     const specs = await this.store.load();
     // partial archives of exports a killed engine left next to their destinations
     await this.journal.sweep();
+    const since = new Date(this.opts.now()).toISOString();
+    for (const id of this.store.broken.keys()) this.brokenPids.set(id, { pid: await liveQemuOf(this.opts.layout, id), since });
     // one VM that cannot be settled must not keep the engine (and every other VM) down
     await Promise.all(
       specs.map((s) => {
         const sup = this.addSupervisor(s.id);
-        return sup.init().catch((err: unknown) => sup.lifecycle(`could not settle this VM at engine start: ${(err as Error).message}`));
+        return rebuildForwards(this.opts.layout, this.allocator, sup, table.problem)
+          .then(() => sup.init())
+          .catch((err: unknown) => sup.lifecycle(`could not settle this VM at engine start: ${(err as Error).message}`));
       }),
     );
   }
@@ -177,6 +185,10 @@ export class LocalHost implements Host {
   }
 
   private vmChanged(id: string): void {
+    if (this.brokenPids.has(id) && !this.closed) {
+      this.emit('vm.changed', this.brokenVm(id));
+      return;
+    }
     const sup = this.sups.get(id);
     if (!sup || this.closed) return;
     let info: VmInfo;
@@ -229,10 +241,11 @@ export class LocalHost implements Host {
   }
 
   list(): VmInfo[] {
-    return [...this.sups.values()].map((s) => this.toInfo(s));
+    return [...[...this.sups.values()].map((s) => this.toInfo(s)), ...[...this.brokenPids.keys()].map((id) => this.brokenVm(id))];
   }
 
   get(id: string): VmInfo {
+    if (this.brokenPids.has(id)) return this.brokenVm(id);
     return this.toInfo(this.supervisor(id));
   }
 
@@ -240,7 +253,65 @@ export class LocalHost implements Host {
     const byId = this.sups.get(nameOrId);
     if (byId) return this.toInfo(byId);
     const spec = this.store.findByName(nameOrId);
-    return spec ? this.get(spec.id) : undefined;
+    if (spec) return this.get(spec.id);
+    const broken = [...this.store.broken.values()].find((b) => b.id === nameOrId || b.name === nameOrId);
+    return broken && this.brokenPids.has(broken.id) ? this.brokenVm(broken.id) : undefined;
+  }
+
+  private brokenVm(id: string): VmInfo {
+    const b = this.store.broken.get(id);
+    const live = this.brokenPids.get(id);
+    if (!b || !live) throw new FlotillaError('NOT_FOUND', `no VM with id ${id}`);
+    return brokenInfo(b, live.pid, this.allocator.entries(id), live.since);
+  }
+
+  /** The user repaired a broken vm.json: read it again and supervise the VM (adopting a QEMU it left running). */
+  private async repair(id: string): Promise<Supervisor> {
+    const spec = await this.store.retryBroken(id);
+    if (!spec) {
+      this.vmChanged(id);
+      throw new FlotillaError('INVALID_STATE', this.brokenVm(id).reason, { broken: true });
+    }
+    this.brokenPids.delete(id);
+    const sup = this.addSupervisor(id);
+    await sup.init();
+    this.vmChanged(id);
+    return sup;
+  }
+
+  /** What a broken VM can do: be repaired and started, force-stopped, or deleted (host.delete). */
+  private brokenHandle(id: string): VmHandle {
+    const refuse = (): never => {
+      throw new FlotillaError('INVALID_STATE', this.brokenVm(id).reason, { broken: true });
+    };
+    return {
+      start: async (o) => {
+        const sup = await this.repair(id);
+        if (!isActive(sup)) await sup.start(o);
+      },
+      stop: async (o) => {
+        if (!o.force) refuse();
+        await killBrokenQemu(this.opts.layout, id);
+        const b = this.brokenPids.get(id);
+        if (b) this.brokenPids.set(id, { pid: null, since: new Date(this.opts.now()).toISOString() });
+        this.vmChanged(id);
+      },
+      restart: refuse,
+      pause: refuse,
+      resume: refuse,
+      update: refuse,
+      exec: refuse,
+      readFile: refuse,
+      writeFile: refuse,
+      logs: async () => [],
+      consoleSubscribe: refuse,
+      consoleUnsubscribe: () => undefined,
+      consoleInput: refuse,
+      thumbnailSubscribe: refuse,
+      thumbnailUnsubscribe: () => undefined,
+      displayUrl: refuse,
+      stats: async () => null,
+    };
   }
 
   ports(id?: string): PortEntry[] {
@@ -249,6 +320,7 @@ export class LocalHost implements Host {
   }
 
   vm(id: string): VmHandle {
+    if (this.brokenPids.has(id)) return this.brokenHandle(id);
     const sup = this.supervisor(id);
     const name = (): string => sup.spec.name;
     return {
@@ -365,6 +437,7 @@ export class LocalHost implements Host {
   }
 
   async delete(id: string): Promise<void> {
+    if (this.brokenPids.has(id)) return this.deleteBroken(id);
     const sup = this.supervisor(id);
     await sup.delete(async () => {
       assertNoLinkedClones(this.store, id, 'delete');
@@ -379,6 +452,16 @@ export class LocalHost implements Host {
     this.hostChanged();
   }
 
+  private async deleteBroken(id: string): Promise<void> {
+    const pid = await liveQemuOf(this.opts.layout, id);
+    if (pid !== null) throw new FlotillaError('INVALID_STATE', `its QEMU (pid ${pid}) is still running: force-stop it before deleting it`, { broken: true });
+    await this.store.delete(id);
+    await this.allocator.forget(id);
+    this.brokenPids.delete(id);
+    this.emit('vm.removed', { host: this.id, id });
+    this.hostChanged();
+  }
+
   /** Free on 127.0.0.1 and not handed to any VM? Probed by binding (the allocator's own probe), then released at once. */
   /** How to ssh into a built-in VM, its host key read through the agent into its own known_hosts. */
   sshInfo(id: string): Promise<SshInfo> {
@@ -389,7 +472,7 @@ export class LocalHost implements Host {
   async checkPort(proto: 'tcp' | 'udp', hostPort: number): Promise<{ free: boolean; reason?: string }> {
     const owner = this.allocator.entries().find((e) => e.hostPort === hostPort && e.proto === proto);
     if (owner) {
-      const name = this.sups.get(owner.vmId)?.spec.name ?? owner.vmId;
+      const name = this.sups.get(owner.vmId)?.spec.name ?? this.store.broken.get(owner.vmId)?.name ?? owner.vmId;
       return { free: false, reason: `used by VM ${name}` };
     }
     return (await probePort(hostPort, proto)) ? { free: true } : { free: false, reason: 'in use by another program' };

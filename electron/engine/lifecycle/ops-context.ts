@@ -2,7 +2,6 @@
 // so they live outside engine.ts and their tests can hand in a real store with a plain runner.
 // Each operation on an existing VM runs as a long job in that VM's queue (vm-job-queue.ts): its
 // guards are checked inside the job, its progress shows on the VM's tile, and it can be cancelled.
-import { randomBytes, randomUUID } from 'node:crypto';
 import type { Progress, VmInfo } from '../../../shared/contract';
 import type { VmSpec } from '../../../shared/spec';
 import type { VmState } from '../../../shared/state';
@@ -35,15 +34,6 @@ export interface OpsContext {
   changed(id: string): void;
   /** a VM that store.create just committed: supervise it, announce it, start it if asked */
   added(spec: VmSpec, start: boolean): Promise<VmInfo>;
-}
-
-/** A random locally administered MAC under QEMU's 52:54:00 prefix. */
-export function newMac(): string {
-  return ['52', '54', '00', ...Array.from(randomBytes(3), (b) => b.toString(16).padStart(2, '0'))].join(':');
-}
-
-export function newUuid(): string {
-  return randomUUID();
 }
 
 /** Whole percent of done/total, for Progress (0 when total is 0). */

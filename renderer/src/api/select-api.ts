@@ -3,7 +3,7 @@
 import { BridgeApi } from './bridge-api';
 import { takeToken } from './token';
 import type { Transport } from './transport';
-import { WsApi, apiUrl } from './ws-api';
+import { WsApi, apiUrl, checkTokenOverHttp } from './ws-api';
 
 export type ApiChoice = { ok: true; api: Transport } | { ok: false; reason: string };
 
@@ -16,5 +16,5 @@ export function selectApi(win: Window = window): ApiChoice {
       reason: 'This page needs the access token from `flotilla serve`. Open the URL it printed (it ends in #token=…).',
     };
   }
-  return { ok: true, api: new WsApi({ url: apiUrl(win.location), token }) };
+  return { ok: true, api: new WsApi({ url: apiUrl(win.location), token, checkToken: (t) => checkTokenOverHttp(t, win.location) }) };
 }

@@ -111,6 +111,25 @@ describe('WsApi', () => {
   });
 });
 
+describe('a token the server refuses', () => {
+  it('ends in an unauthorized status once the token check says no (no endless retries); an undecided check keeps retrying', async () => {
+    const srv = await startServer(fakeHandler());
+    const url = `ws://127.0.0.1:${srv.port}/nothing-here`; // every upgrade fails, as with a stale token
+    const checks: string[] = [];
+    const stale = new WsApi({ url, token: TOKEN, backoffMs: [20], checkToken: async (t) => (checks.push(t), 'refused') });
+    const refused = await waitFor(stale, 'unauthorized');
+    expect(refused.kind === 'unauthorized' && refused.reason).toMatch(/refused this page’s access token/);
+    expect(checks).toEqual([TOKEN]);
+    stale.close();
+    let undecided = 0;
+    const flaky = new WsApi({ url, token: TOKEN, backoffMs: [20], checkToken: async () => (undecided++, 'unknown') });
+    await waitFor(flaky, 'offline');
+    await expect.poll(() => undecided).toBeGreaterThan(1);
+    flaky.close();
+    srv.wss.close();
+  });
+});
+
 describe('takeToken', () => {
   it('moves the token from the hash into sessionStorage and out of the URL', () => {
     history.replaceState(null, '', `/some/page?x=1#token=${TOKEN}`);

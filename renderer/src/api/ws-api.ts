@@ -7,8 +7,9 @@ import { FlotillaError } from '../../../shared/errors';
 import { ChannelClient, type TextChannel } from '../../../shared/rpc';
 import type { ConnectionStatus, Transport } from './transport';
 
-export const WS_PROTOCOL = 'flotilla.v1';
-export const TOKEN_PROTOCOL_PREFIX = 'flotilla-token.';
+import { TOKEN_CHECK_PATH, TOKEN_HEADER, TOKEN_PROTOCOL_PREFIX, WS_PATH, WS_PROTOCOL } from '../../../shared/ws-protocol';
+
+export { TOKEN_PROTOCOL_PREFIX, WS_PROTOCOL };
 
 export interface WsApiOptions {
   url: string;
@@ -16,6 +17,18 @@ export interface WsApiOptions {
   /** delays between attempts, ms; the last one repeats */
   backoffMs?: readonly number[];
   WebSocketImpl?: typeof WebSocket;
+  /** asks the server whether it accepts the token: 'refused' only on a definite no */
+  checkToken?: (token: string) => Promise<'accepted' | 'refused' | 'unknown'>;
+}
+
+/** The server's token check, over plain HTTP on the page's own origin. */
+export async function checkTokenOverHttp(token: string, loc: Location = window.location): Promise<'accepted' | 'refused' | 'unknown'> {
+  try {
+    const r = await fetch(`${loc.protocol}//${loc.host}${TOKEN_CHECK_PATH}`, { headers: { [TOKEN_HEADER]: token } });
+    return r.status === 204 ? 'accepted' : r.status === 401 ? 'refused' : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Adapt a browser WebSocket to the TextChannel shared/rpc expects. */
@@ -29,7 +42,7 @@ export function webSocketChannel(ws: WebSocket): TextChannel {
 }
 
 export function apiUrl(loc: Location = window.location): string {
-  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/api`;
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}${WS_PATH}`;
 }
 
 export class WsApi implements Transport {
@@ -116,13 +129,19 @@ export class WsApi implements Transport {
     ws.addEventListener('close', (e: CloseEvent) => {
       this.client = null;
       if (this.stopped) return;
-      // The server refuses a bad token before the upgrade, which a browser only sees as a
-      // failed connection; after a few failures in a row without ever opening, say so.
-      if (e.code === 4401) {
-        this.setStatus({ kind: 'unauthorized', reason: 'the engine refused this page’s access token' });
+      void e;
+      if (opened) {
+        this.scheduleRetry('the connection to the engine was lost');
         return;
       }
-      this.scheduleRetry(opened ? 'the connection to the engine was lost' : 'could not reach the engine');
+      // The server refuses a bad token before the upgrade, which a browser only sees as a
+      // failed connection (a tab still holding the token of an earlier `flotilla serve` run
+      // would retry forever): ask the server's token check, and stop with a clear status.
+      void (this.opts.checkToken ?? (() => Promise.resolve('unknown' as const)))(this.opts.token).then((verdict) => {
+        if (this.stopped) return;
+        if (verdict === 'refused') this.setStatus({ kind: 'unauthorized', reason: 'the engine refused this page’s access token (flotilla serve was restarted)' });
+        else this.scheduleRetry('could not reach the engine');
+      });
     });
   }
 

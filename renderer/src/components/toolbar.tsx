@@ -1,13 +1,16 @@
 // The top bar of the tiles view: filter, sort, new VM, shortcuts help.
 import { useEffect, useRef, type ReactElement } from 'react';
-import { openDialog, setFilter, setSort } from '../store/actions';
-import { selectVmCount } from '../store/selectors';
+import { useShallow } from 'zustand/react/shallow';
+import { openDialog, setFilter, setHostFilter, setSort } from '../store/actions';
+import { selectHosts, selectVmCount } from '../store/selectors';
 import { useStore, type SortKey } from '../store/store';
 import { Icon } from './icons';
 
 export function Toolbar(): ReactElement {
   const filter = useStore((s) => s.ui.filter);
   const sort = useStore((s) => s.ui.sort);
+  const hosts = useStore(useShallow(selectHosts));
+  const hostFilter = useStore((s) => s.ui.hostFilter);
   const count = useStore(selectVmCount);
   const focusSeq = useStore((s) => s.ui.focusFilterSeq);
   const input = useRef<HTMLInputElement>(null);
@@ -36,6 +39,17 @@ export function Toolbar(): ReactElement {
             />
             <kbd aria-hidden="true">/</kbd>
           </div>
+          {hosts.length > 1 && (
+            <select aria-label="Show VMs on host" value={hostFilter ?? ''} onChange={(e) => setHostFilter(e.target.value || null)}>
+              <option value="">All hosts</option>
+              {hosts.map((h) => (
+                <option key={h.id} value={h.id}>
+                  {h.name}
+                  {h.state === 'connected' ? '' : ` (${h.state})`}
+                </option>
+              ))}
+            </select>
+          )}
           <select aria-label="Sort by" value={sort} onChange={(e) => setSort(e.target.value as SortKey)}>
             <option value="name">Sort: Name</option>
             <option value="state">Sort: State</option>

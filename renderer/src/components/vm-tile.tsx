@@ -7,6 +7,7 @@ import { formatBytes, formatMiB, formatPercent } from '../lib/format';
 import { useConsoleScreen } from '../lib/use-console-screen';
 import { useVisible } from '../lib/use-visible';
 import { clearTileError, openVm, setFocused } from '../store/actions';
+import { selectHostName } from '../store/selectors';
 import { acquire } from '../store/streams';
 import { useStore } from '../store/store';
 import { Icon } from './icons';
@@ -108,6 +109,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
   const vm = useStore((s) => s.vms.byId[id]);
   const pending = useStore((s) => s.vms.ops[id]?.pending ?? null);
   const error = useStore((s) => s.vms.ops[id]?.error ?? null);
+  const hostName = useStore((s) => (vm ? selectHostName(s, vm.host) : null));
   if (!vm) return null;
   const active = isActive(vm);
   return (
@@ -133,6 +135,16 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
         )}
         <StateBadge name={vm.name} state={vm.state} />
       </header>
+      {hostName && (
+        <p className="tile-host" aria-label={`${vm.name} is on host ${hostName}`}>
+          {hostName}
+        </p>
+      )}
+      {vm.broken && (
+        <p className="tile-broken" role="alert">
+          Broken: {vm.broken.reason}
+        </p>
+      )}
       <Thumbnail id={id} />
       {vm.progress && <ProgressBar progress={vm.progress} />}
       {active && <TileStats id={id} memoryMiB={vm.spec.memoryMiB} />}

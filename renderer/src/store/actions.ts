@@ -8,7 +8,7 @@ import { defaultTabFor } from '../lib/router';
 import { rememberTheme, type ThemeChoice } from '../lib/theme';
 import { toUiError } from './errors';
 import { applyRemoved, applyVm } from './events';
-import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type StoreState, type UiError, type VmTab } from './store';
+import { IDLE_OP, useStore, vmRef, type CreatingVm, type Dialog, type SortKey, type StoreState, type UiError, type VmTab } from './store';
 
 function setOp(id: string, patch: Partial<typeof IDLE_OP>): void {
   useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));
@@ -28,18 +28,18 @@ async function runOp(id: string, label: string, action: string, fn: () => Promis
   }
 }
 
-export const startVm = (id: string): Promise<boolean> => runOp(id, 'Starting…', 'Start', () => getApi().invoke('vm.start', { id }));
-export const stopVm = (id: string): Promise<boolean> => runOp(id, 'Stopping…', 'Stop', () => getApi().invoke('vm.stop', { id }));
+export const startVm = (id: string): Promise<boolean> => runOp(id, 'Starting…', 'Start', () => getApi().invoke('vm.start', vmRef(id)));
+export const stopVm = (id: string): Promise<boolean> => runOp(id, 'Stopping…', 'Stop', () => getApi().invoke('vm.stop', vmRef(id)));
 export const forceStopVm = (id: string): Promise<boolean> =>
-  runOp(id, 'Forcing off…', 'Force stop', () => getApi().invoke('vm.stop', { id, force: true }));
-export const pauseVm = (id: string): Promise<boolean> => runOp(id, 'Pausing…', 'Pause', () => getApi().invoke('vm.pause', { id }));
-export const resumeVm = (id: string): Promise<boolean> => runOp(id, 'Resuming…', 'Resume', () => getApi().invoke('vm.resume', { id }));
-export const restartVm = (id: string): Promise<boolean> => runOp(id, 'Restarting…', 'Restart', () => getApi().invoke('vm.restart', { id }));
+  runOp(id, 'Forcing off…', 'Force stop', () => getApi().invoke('vm.stop', { ...vmRef(id), force: true }));
+export const pauseVm = (id: string): Promise<boolean> => runOp(id, 'Pausing…', 'Pause', () => getApi().invoke('vm.pause', vmRef(id)));
+export const resumeVm = (id: string): Promise<boolean> => runOp(id, 'Resuming…', 'Resume', () => getApi().invoke('vm.resume', vmRef(id)));
+export const restartVm = (id: string): Promise<boolean> => runOp(id, 'Restarting…', 'Restart', () => getApi().invoke('vm.restart', vmRef(id)));
 
 export async function deleteVm(id: string): Promise<boolean> {
   closeDialog();
   const ok = await runOp(id, 'Deleting…', 'Delete', async () => {
-    await getApi().invoke('vm.delete', { id });
+    await getApi().invoke('vm.delete', vmRef(id));
   });
   if (ok) applyRemoved(id);
   return ok;
@@ -51,7 +51,7 @@ export function clearTileError(id: string): void {
 
 export async function updateVm(id: string, patch: VmPatch): Promise<UiError | null> {
   try {
-    applyVm(await getApi().invoke('vm.update', { id, patch }));
+    applyVm(await getApi().invoke('vm.update', { ...vmRef(id), patch }));
     return null;
   } catch (err) {
     return toUiError(err, 'Save settings');
@@ -140,7 +140,7 @@ export async function execInVm(id: string, command: string): Promise<void> {
     });
   put(entry);
   try {
-    const result = await getApi().invoke('vm.exec', { id, command: ['/bin/sh', '-c', command] });
+    const result = await getApi().invoke('vm.exec', { ...vmRef(id), command: ['/bin/sh', '-c', command] });
     put({ ...entry, result });
   } catch (err) {
     put({ ...entry, error: toUiError(err, 'Run') });
@@ -149,7 +149,7 @@ export async function execInVm(id: string, command: string): Promise<void> {
 
 export async function loadLogs(id: string): Promise<UiError | null> {
   try {
-    const { entries } = await getApi().invoke('vm.logs', { id, tail: 500 });
+    const { entries } = await getApi().invoke('vm.logs', { ...vmRef(id), tail: 500 });
     useStore.setState((s) => ({ consoles: { ...s.consoles, logs: { ...s.consoles.logs, [id]: entries } } }));
     return null;
   } catch (err) {
@@ -159,7 +159,7 @@ export async function loadLogs(id: string): Promise<UiError | null> {
 
 export function sendConsoleInput(id: string, data: string): void {
   getApi()
-    .invoke('console.input', { id, data })
+    .invoke('console.input', { ...vmRef(id), data })
     .catch(() => {});
 }
 
@@ -167,6 +167,9 @@ export function sendConsoleInput(id: string, data: string): void {
 
 export function setFilter(filter: string): void {
   useStore.setState((s) => ({ ui: { ...s.ui, filter } }));
+}
+export function setHostFilter(hostFilter: string | null): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, hostFilter } }));
 }
 export function setSort(sort: SortKey): void {
   useStore.setState((s) => ({ ui: { ...s.ui, sort } }));

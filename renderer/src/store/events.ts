@@ -1,6 +1,6 @@
 // The renderer's ONE subscription to engine events. It writes into the store and nothing
 // else does. On every (re)connect it fetches the full state once, then applies events.
-import type { EventPayloads, Progress, VmInfo, VmStats } from '../../../shared/contract';
+import type { EventPayloads, HostInfo, Progress, VmInfo, VmStats } from '../../../shared/contract';
 import { isActive } from '../../../shared/state';
 import type { Transport } from '../api/transport';
 import { toUiError } from './errors';
@@ -141,6 +141,14 @@ function appendLog({ id, entry }: EventPayloads['vm.log']): void {
   });
 }
 
+function applyHost(host: HostInfo): void {
+  useStore.setState((s) => {
+    const known = s.vms.hosts.some((h) => h.id === host.id);
+    const hosts = known ? s.vms.hosts.map((h) => (h.id === host.id ? host : h)) : [...s.vms.hosts, host];
+    return { vms: { ...s.vms, hosts } };
+  });
+}
+
 /**
  * Seed sparklines from the engine's recent history: a VM we have no samples for takes the
  * history as it is; one we do have keeps its own and gains the older history in front.
@@ -165,9 +173,10 @@ export function seedStats(stats: Record<string, StatsSeries>, history: readonly 
 export async function refreshAll(api: Transport): Promise<void> {
   try {
     // an engine from before stats.history answers without it: sparklines then start empty
-    const [info, list, history] = await Promise.all([
+    const [info, list, hosts, history] = await Promise.all([
       api.invoke('engine.info', {}),
       api.invoke('vm.list', {}),
+      api.invoke('host.list', {}),
       api.invoke('stats.history', {}).catch(() => ({ samples: [] as VmStats[] })),
     ]);
     useStore.setState((s: StoreState) => {
@@ -175,7 +184,7 @@ export async function refreshAll(api: Transport): Promise<void> {
       for (const vm of list) byId[vm.id] = vm;
       const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
       return {
-        vms: { ...s.vms, byId, ops: keep(s.vms.ops), stats: seedStats(keep(s.vms.stats), history.samples, (id) => !!byId[id] && isActive(byId[id])), loaded: true },
+        vms: { ...s.vms, byId, hosts, ops: keep(s.vms.ops), stats: seedStats(keep(s.vms.stats), history.samples, (id) => !!byId[id] && isActive(byId[id])), loaded: true },
         ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null, selected: keep(s.ui.selected) },
       };
     });
@@ -192,6 +201,7 @@ export function connectStore(api: Transport): () => void {
   const offs = [
     api.on('vm.changed', applyVm),
     api.on('vm.removed', ({ id }) => applyRemoved(id)),
+    api.on('host.changed', applyHost),
     api.on('vm.stats', queueStats),
     api.on('vm.agent', ({ id, agent, ips }) => patchVm(id, (vm) => ({ ...vm, agent, ips }))),
     api.on('vm.progress', ({ id, progress }) => applyProgress(id, progress)),

@@ -1,6 +1,6 @@
 // Derived reads. Lists are returned as fresh arrays; callers wrap them in useShallow so a
 // component re-renders only when the list's members change, not on every store write.
-import type { VmInfo } from '../../../shared/contract';
+import type { HostInfo, VmInfo } from '../../../shared/contract';
 import type { VmState } from '../../../shared/state';
 import type { SortKey, StoreState } from './store';
 
@@ -16,8 +16,19 @@ export function compareVms(sort: SortKey): (a: VmInfo, b: VmInfo) => number {
 /** Ids of the VMs the tiles view shows, filtered and sorted. */
 export function selectVisibleIds(s: StoreState): string[] {
   const q = s.ui.filter.trim().toLowerCase();
-  const vms = Object.values(s.vms.byId).filter((vm) => !q || vm.name.toLowerCase().includes(q));
+  const host = s.ui.hostFilter;
+  const vms = Object.values(s.vms.byId).filter((vm) => (!q || vm.name.toLowerCase().includes(q)) && (host === null || vm.host === host));
   return vms.sort(compareVms(s.ui.sort)).map((vm) => vm.id);
+}
+
+/** The hosts, when there is more than one (only then do tiles name their host and the toolbar filter by it). */
+export const selectHosts = (s: StoreState): HostInfo[] => (s.vms.hosts.length > 1 ? s.vms.hosts : NO_HOSTS);
+const NO_HOSTS: HostInfo[] = [];
+
+/** The name of a VM's host, or null when there is only one host. */
+export function selectHostName(s: StoreState, hostId: string): string | null {
+  if (s.vms.hosts.length < 2) return null;
+  return s.vms.hosts.find((h) => h.id === hostId)?.name ?? hostId;
 }
 
 export const selectVmCount = (s: StoreState): number => Object.keys(s.vms.byId).length;

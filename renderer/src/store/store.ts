@@ -5,7 +5,7 @@
 // Components select single fields; actions (store/actions.ts) are module functions that call
 // useStore.setState. Only store/events.ts writes engine events in.
 import { create } from 'zustand';
-import type { EngineInfo, ExecResult, LogEntry, Progress, VmInfo } from '../../../shared/contract';
+import type { EngineInfo, ExecResult, HostInfo, LogEntry, Progress, VmInfo } from '../../../shared/contract';
 import type { ErrorCode } from '../../../shared/errors';
 import type { ConnectionStatus } from '../api/transport';
 import type { ThemeChoice } from '../lib/theme';
@@ -65,6 +65,8 @@ export interface VmsSlice {
   creating: Record<string, CreatingVm>;
   ops: Record<string, TileOp>;
   stats: Record<string, StatsSeries>;
+  /** the hosts VMs live on (host.list, then host.changed) */
+  hosts: HostInfo[];
   /** the first full list has arrived */
   loaded: boolean;
 }
@@ -81,6 +83,8 @@ export interface ConsolesSlice {
 
 export interface UiSlice {
   filter: string;
+  /** show only this host's VMs (the toolbar offers it when there is more than one host) */
+  hostFilter: string | null;
   sort: SortKey;
   openVmId: string | null;
   tab: VmTab;
@@ -106,10 +110,11 @@ export interface StoreState {
 
 export function initialState(): StoreState {
   return {
-    vms: { byId: {}, creating: {}, ops: {}, stats: {}, loaded: false },
+    vms: { byId: {}, creating: {}, ops: {}, stats: {}, hosts: [], loaded: false },
     consoles: { text: {}, thumbs: {}, logs: {}, exec: {} },
     ui: {
       filter: '',
+      hostFilter: null,
       sort: 'name',
       openVmId: null,
       tab: 'console',
@@ -133,3 +138,8 @@ export function resetStore(): void {
 }
 
 export const IDLE_OP: TileOp = { pending: null, error: null };
+
+/** How a request names a VM: its host (from its info; `local` until the list has it) and id. */
+export function vmRef(id: string): { host: string; id: string } {
+  return { host: useStore.getState().vms.byId[id]?.host ?? 'local', id };
+}

@@ -2,7 +2,7 @@
 // stream while they are visible and release it after; the engine is asked once per VM.
 // After a reconnect every live stream is re-subscribed (the server forgot us).
 import { getApi } from '../api/current';
-import { useStore } from './store';
+import { useStore, vmRef } from './store';
 
 export const CONSOLE_CAP = 256 * 1024;
 
@@ -53,10 +53,10 @@ async function subscribe(kind: Kind, id: string): Promise<void> {
   const api = getApi();
   try {
     if (kind === 'console') {
-      const { scrollback } = await api.invoke('console.subscribe', { id });
+      const { scrollback } = await api.invoke('console.subscribe', vmRef(id));
       if (counts.console.has(id)) setConsoleText(id, scrollback);
     } else {
-      const { pngBase64 } = await api.invoke('thumbnail.subscribe', { id });
+      const { pngBase64 } = await api.invoke('thumbnail.subscribe', vmRef(id));
       if (pngBase64) setThumb(id, pngBase64);
     }
   } catch {
@@ -80,7 +80,7 @@ export function acquire(kind: Kind, id: string): () => void {
     }
     m.delete(id);
     getApi()
-      .invoke(kind === 'console' ? 'console.unsubscribe' : 'thumbnail.unsubscribe', { id })
+      .invoke(kind === 'console' ? 'console.unsubscribe' : 'thumbnail.unsubscribe', vmRef(id))
       .catch(() => {});
     useStore.setState((s) => {
       const key = kind === 'console' ? 'text' : 'thumbs';
@@ -96,10 +96,6 @@ export function resubscribeAll(onlyId?: string): void {
   for (const kind of ['console', 'thumbnail'] as const) {
     for (const id of counts[kind].keys()) if (!onlyId || id === onlyId) void subscribe(kind, id);
   }
-}
-
-export function isSubscribed(kind: Kind, id: string): boolean {
-  return counts[kind].has(id);
 }
 
 export function resetStreams(): void {

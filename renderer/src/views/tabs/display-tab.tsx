@@ -10,7 +10,7 @@ import { Icon } from '../../components/icons';
 import { InlineError } from '../../components/inline-error';
 import { screenshotName } from '../../lib/format';
 import { toUiError } from '../../store/errors';
-import { useStore, type UiError } from '../../store/store';
+import { useStore, vmRef, type UiError } from '../../store/store';
 
 type Phase = 'idle' | 'connecting' | 'connected' | 'disconnected';
 
@@ -44,7 +44,7 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
     setPhase('connecting');
     setError(null);
     getApi()
-      .invoke('display.open', { id })
+      .invoke('display.open', vmRef(id))
       .then(({ url }) => {
         if (!live) return;
         rfb = new RFB(el, url, { shared: true });
