@@ -14,6 +14,7 @@ import type { VmInfo } from '../../shared/contract';
 import { vmConfigSchema } from '../../shared/spec';
 import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
+import { decodePng } from './fixtures/png';
 import { ensureTestGuest } from './fixtures/test-guest';
 
 const env = libvirtTestEnv();
@@ -112,6 +113,11 @@ describe.each([
       const url = await host.vm(vm.id).displayUrl();
       expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/vnc\//);
       expect(await rfbBanner(url)).toMatch(/^RFB 003\.00\d\n$/);
+      const shots: string[] = [];
+      host.vm(vm.id).thumbnailSubscribe('test', (png) => shots.push(png));
+      const shot = decodePng(Buffer.from(await until('a thumbnail', () => shots[0]), 'base64'));
+      expect(shot.width).toBeGreaterThan(100);
+      host.vm(vm.id).thumbnailUnsubscribe('test');
 
       const stats = await until('stats', async () => (await host.vm(vm.id).stats()) ?? undefined);
       expect(stats.rssBytes).toBeGreaterThan(0);

@@ -114,7 +114,7 @@ export class LibvirtHost {
   }
 
   async close(): Promise<void> {
-    for (const v of this.vms.values()) v.closeConsole();
+    for (const v of this.vms.values()) v.close();
     await this.display.close();
     await this.conn.close();
   }
@@ -183,6 +183,7 @@ export class LibvirtHost {
       meta,
     };
     this.domains.set(info.uuid, d);
+    this.vms.get(info.uuid)?.onState(d.state); // after a reconnect: a watched console attaches again
     if (d.state === 'running' && d.agent !== 'ready') void this.refreshAgent(d.uuid);
     if (!prev) this.emitHost();
     this.emitVm(info.uuid);
@@ -227,7 +228,7 @@ export class LibvirtHost {
       if (next === 'removed') {
         if (known) {
           this.domains.delete(known.uuid);
-          this.vms.get(known.uuid)?.closeConsole();
+          this.vms.get(known.uuid)?.close();
           this.vms.delete(known.uuid);
           this.emitVm(known.uuid);
           this.emitHost();

@@ -6,7 +6,9 @@ import type { ExecResult, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
+import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
+import { screenshotToPng } from './ppm-to-png';
 import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshotDelete, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import type { LibvirtDomain, LibvirtHost } from './libvirt-host';
 import { parseVncDisplay } from './virsh-parse';
@@ -14,6 +16,7 @@ import { parseVncDisplay } from './virsh-parse';
 export class LibvirtVm {
   private console: DomainConsole | null = null;
   private cpuSample: CpuSample | null = null;
+  private thumbs: Thumbnailer | null = null;
   /** forwarded VNC socket of a remote domain, by remote port */
   private vncForward: { port: number; socket: string } | null = null;
   /** what the display proxy connects to, once displayUrl() resolved it */
@@ -53,6 +56,12 @@ export class LibvirtVm {
 
   closeConsole(): void {
     this.console?.detach();
+  }
+
+  /** The host dropped this VM (undefined, or the host is closing). */
+  close(): void {
+    this.console?.detach();
+    this.thumbs?.close();
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -180,9 +189,17 @@ export class LibvirtVm {
 
   // ------------------------------------------------------------------ display
 
-  /** A screenshot of the display as libvirt returns it (PPM from QEMU). */
-  screenshot(): Promise<Buffer> {
-    return screenshot(this.virsh, this.uuid);
+  /** Thumbnails of the display from libvirt's screenshot API, taken only while someone watches. */
+  thumbnailSubscribe(key: string, cb: (pngBase64: string) => void): string | null {
+    this.thumbs ??= new Thumbnailer(async () => {
+      const st = this.d.state;
+      if (st !== 'running' && st !== 'paused') return null;
+      return screenshotToPng(await screenshot(this.virsh, this.uuid));
+    });
+    return this.thumbs.subscribe(key, cb);
+  }
+  thumbnailUnsubscribe(key: string): void {
+    this.thumbs?.unsubscribe(key);
   }
 
   /**
