@@ -50,6 +50,17 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await expect.poll(async () => ((await view.terminal.innerText()).match(new RegExp(marker, 'g')) ?? []).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
     expect(await seriousViolations(app.page)).toEqual([]);
     await app.page.screenshot({ path: info.outputPath('console.png') });
+
+    // the tile's thumbnail shows what a terminal shows: DEC line drawing as box characters
+    // (issue 14 #10; a regex over the stream showed "lqqk"), the box drawn by the guest's printf
+    const G0 = '\\033(0'; // DEC special graphics on (G0); ASCII back with \033(B
+    const A = '\\033(B';
+    await view.typeInConsole(`printf '${G0}lqqk${A}\\n${G0}x${A}ab${G0}x${A}\\n${G0}mqqj${A}\\n'\n`);
+    await view.back();
+    const thumb = new TilesPage(app.page).tile(VM).consoleThumb.locator('pre');
+    await expect(thumb).toContainText('┌──┐', { timeout: 60_000 });
+    await expect(thumb).toContainText('│ab│');
+    await expect(thumb).toContainText('└──┘');
   });
 
   test('3. exec uname -r shows the kernel version', async () => {

@@ -5,6 +5,7 @@
 export const METHOD_NAME_LIST = [
   'engine.info',
   'vm.list',
+  'host.list',
   'vm.get',
   'vm.find',
   'vm.create',
@@ -26,6 +27,8 @@ export const METHOD_NAME_LIST = [
   'console.input',
   'thumbnail.subscribe',
   'thumbnail.unsubscribe',
+  'stats.subscribe',
+  'stats.unsubscribe',
   'display.open',
   'host.pickFile',
   'path.inspect',
@@ -43,6 +46,7 @@ export const EVENT_NAME_LIST = [
   'console.data',
   'vm.thumbnail',
   'engine.progress',
+  'host.changed',
   'ui.newVm',
 ] as const;
 

@@ -45,9 +45,57 @@ export interface Progress {
   message?: string;
 }
 
+// ---------------------------------------------------------------------------- hosts
+
+/** The host every VM lives on unless a request names another: Flotilla's own engine. */
+export const LOCAL_HOST = 'local';
+export const hostIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'malformed host id');
+
+/**
+ * What a VM's backend can do. The UI hides what a VM cannot do and the engine refuses it with
+ * UNSUPPORTED ("not available on this host"). A helper adding a feature adds its name here.
+ */
+export const VM_CAPS = ['lifecycle', 'pause', 'edit', 'forwards', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'shares', 'clone', 'export'] as const;
+export type VmCap = (typeof VM_CAPS)[number];
+export type VmCaps = Record<VmCap, boolean>;
+
+/** Caps with the listed capabilities on and the rest off. */
+export function capsOf(on: readonly VmCap[]): VmCaps {
+  const set = new Set(on);
+  return Object.fromEntries(VM_CAPS.map((c) => [c, set.has(c)])) as VmCaps;
+}
+
+export type HostState = 'connecting' | 'connected' | 'failed';
+
+export interface HostInfo {
+  id: string;
+  /** what the user reads (tiles, filter) */
+  name: string;
+  /** 'local' | 'libvirt' | … */
+  kind: string;
+  state: HostState;
+  /** why it is connecting or failed; null when connected */
+  reason: string | null;
+  vmCount: number;
+}
+
+/** A VM whose vm.json cannot be read: still listed (by id) so the user sees it and can delete or repair it. */
+export interface BrokenVm {
+  /** what is wrong, in words that say what to fix */
+  reason: string;
+  /** the file at fault */
+  file: string;
+}
+
 /** Plain data describing one VM, made by the engine's toInfo(). */
 export interface VmInfo {
   id: string;
+  /** the host this VM lives on (HostInfo.id) */
+  host: string;
+  /** what this VM's backend can do */
+  caps: VmCaps;
+  /** set when the VM's spec is unreadable; spec then holds placeholders and only delete is offered */
+  broken: BrokenVm | null;
   name: string;
   spec: VmSpec;
   state: VmState;
@@ -77,6 +125,7 @@ export interface VmInfo {
 }
 
 export interface VmStats {
+  host: string;
   id: string;
   /** ms since epoch */
   t: number;
@@ -124,42 +173,56 @@ export interface PathInfo {
 
 // ---------------------------------------------------------------------------- methods
 
-const idReq = z.object({ id: vmIdSchema }).strict();
+/** How long a graceful stop waits for the guest before QEMU is told to quit. */
+export const STOP_DEADLINE_MS = 30_000;
+
+/**
+ * How every VM-addressed request names its VM: a host (absent means `local`, so callers that
+ * know one host need not name it) and the VM's id there.
+ */
+const vmRef = { host: hostIdSchema.optional(), id: vmIdSchema };
+const idReq = z.object(vmRef).strict();
 const empty = z.object({}).strict();
 
 /** Request schemas, keyed by method. Response types are in `MethodResults`. */
 export const Methods = {
   'engine.info': empty,
   'vm.list': empty,
+  /** every host the engine knows, with its connection state */
+  'host.list': empty,
   'vm.get': idReq,
   /** resolve a name or id (CLI convenience) */
-  'vm.find': z.object({ nameOrId: z.string().min(1).max(128) }).strict(),
-  'vm.create': z.object({ config: vmConfigSchema, start: z.boolean().default(false) }).strict(),
-  'vm.update': z.object({ id: vmIdSchema, patch: vmPatchSchema }).strict(),
+  'vm.find': z.object({ nameOrId: z.string().min(1).max(128), host: hostIdSchema.optional() }).strict(),
+  'vm.create': z.object({ host: hostIdSchema.optional(), config: vmConfigSchema, start: z.boolean().default(false) }).strict(),
+  'vm.update': z.object({ ...vmRef, patch: vmPatchSchema }).strict(),
   'vm.delete': idReq,
-  'vm.start': z.object({ id: vmIdSchema, waitAgent: z.boolean().default(false) }).strict(),
-  'vm.stop': z.object({ id: vmIdSchema, force: z.boolean().default(false) }).strict(),
+  'vm.start': z.object({ ...vmRef, waitAgent: z.boolean().default(false) }).strict(),
+  'vm.stop': z.object({ ...vmRef, force: z.boolean().default(false) }).strict(),
   'vm.restart': idReq,
   'vm.pause': idReq,
   'vm.resume': idReq,
   'vm.exec': z
     .object({
-      id: vmIdSchema,
+      ...vmRef,
       command: z.array(z.string().max(65536)).min(1).max(256),
       stdin: z.string().max(1 << 20).optional(),
       timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
     })
     .strict(),
-  'vm.readFile': z.object({ id: vmIdSchema, path: hostPath }).strict(),
-  'vm.writeFile': z.object({ id: vmIdSchema, path: hostPath, dataBase64: z.string().max(8 << 20) }).strict(),
-  'vm.logs': z.object({ id: vmIdSchema, tail: z.number().int().min(1).max(10_000).default(500) }).strict(),
-  'vm.ports': z.object({ id: vmIdSchema.optional() }).strict(),
+  'vm.readFile': z.object({ ...vmRef, path: hostPath }).strict(),
+  'vm.writeFile': z.object({ ...vmRef, path: hostPath, dataBase64: z.string().max(8 << 20) }).strict(),
+  'vm.logs': z.object({ ...vmRef, tail: z.number().int().min(1).max(10_000).default(500) }).strict(),
+  /** the local port table (forwards bind 127.0.0.1 of this machine), of one VM or all */
+  'vm.ports': z.object({ host: hostIdSchema.optional(), id: vmIdSchema.optional() }).strict(),
   'vm.checkPort': z.object({ proto: forwardSchema.shape.proto, hostPort: z.number().int().min(1).max(65535) }).strict(),
   'console.subscribe': idReq,
   'console.unsubscribe': idReq,
-  'console.input': z.object({ id: vmIdSchema, data: z.string().min(1).max(65536) }).strict(),
+  'console.input': z.object({ ...vmRef, data: z.string().min(1).max(65536) }).strict(),
   'thumbnail.subscribe': idReq,
   'thumbnail.unsubscribe': idReq,
+  /** `vm.stats` events for every running VM, to this client, until unsubscribed (the engine samples only while someone listens) */
+  'stats.subscribe': empty,
+  'stats.unsubscribe': empty,
   /** A single-use loopback WebSocket URL for noVNC, proxied by the engine to the VM's VNC unix socket. */
   'display.open': idReq,
   /** Native file picker. Only the Electron shell answers it; elsewhere UNSUPPORTED (type a path instead). */
@@ -167,7 +230,7 @@ export const Methods = {
   'path.inspect': z.object({ path: hostPath, expect: z.enum(['iso', 'disk', 'kernel', 'initrd']).optional() }).strict(),
   'image.buildDefault': empty,
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
-  'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(30_000), includeKeepRunning: z.boolean().default(false) }).strict(),
+  'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(STOP_DEADLINE_MS), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
 
 export type Method = keyof typeof Methods;
@@ -176,6 +239,7 @@ export const METHOD_NAMES: readonly Method[] = METHOD_NAME_LIST;
 export interface MethodResults {
   'engine.info': EngineInfo;
   'vm.list': VmInfo[];
+  'host.list': HostInfo[];
   'vm.get': VmInfo;
   'vm.find': VmInfo;
   'vm.create': VmInfo;
@@ -199,6 +263,9 @@ export interface MethodResults {
   /** latest PNG if any, then `vm.thumbnail` events */
   'thumbnail.subscribe': { pngBase64: string | null };
   'thumbnail.unsubscribe': { ok: true };
+  /** `vm.stats` events follow */
+  'stats.subscribe': { ok: true };
+  'stats.unsubscribe': { ok: true };
   'display.open': { url: string };
   'host.pickFile': { path: string | null };
   'path.inspect': PathInfo;
@@ -215,22 +282,49 @@ export type MethodResult<M extends Method> = MethodResults[M];
 export interface EventPayloads {
   /** full info after any change (state, agent, ips, ports, progress) */
   'vm.changed': VmInfo;
-  'vm.removed': { id: string };
+  'vm.removed': VmRef;
+  /** only to subscribers of stats */
   'vm.stats': VmStats;
-  'vm.agent': { id: string; agent: AgentState; ips: string[] };
-  'vm.progress': { id: string; progress: Progress | null };
-  'vm.log': { id: string; entry: LogEntry };
+  'vm.agent': VmRef & { agent: AgentState; ips: string[] };
+  'vm.progress': VmRef & { progress: Progress | null };
+  'vm.log': VmRef & { entry: LogEntry };
   /** only to subscribers of that VM's console */
-  'console.data': { id: string; data: string };
+  'console.data': VmRef & { data: string };
   /** only to subscribers of that VM's thumbnail */
-  'vm.thumbnail': { id: string; pngBase64: string };
+  'vm.thumbnail': VmRef & { pngBase64: string };
+  /** a host was added, connected, failed or its VM count changed */
+  'host.changed': HostInfo;
   'engine.progress': Progress;
   /** a shell-side UI request (the app menu's New VM); never emitted by the engine */
   'ui.newVm': { source: 'menu' };
 }
 
+/** A VM's address: its host and its id there. */
+export interface VmRef {
+  host: string;
+  id: string;
+}
+
 export type EventName = keyof EventPayloads;
 export const EVENT_NAMES: readonly EventName[] = EVENT_NAME_LIST;
+
+// ---------------------------------------------------------------------------- streams
+
+/**
+ * Per-client streams. `subscribe` answers with what exists so far (scrollback, the latest
+ * frame), then `event` carries each new piece to that client only (through CallContext.emit),
+ * until `unsubscribe` or the client goes away. A stream is either per VM (its request names
+ * the VM) or engine-wide. The engine, a socket client sharing one connection and a shell that
+ * takes over a lost engine all keep their subscriptions by this table (shared/streams.ts).
+ */
+export const STREAMS = {
+  console: { subscribe: 'console.subscribe', unsubscribe: 'console.unsubscribe', event: 'console.data', perVm: true },
+  thumbnail: { subscribe: 'thumbnail.subscribe', unsubscribe: 'thumbnail.unsubscribe', event: 'vm.thumbnail', perVm: true },
+  stats: { subscribe: 'stats.subscribe', unsubscribe: 'stats.unsubscribe', event: 'vm.stats', perVm: false },
+} as const satisfies Record<string, { subscribe: Method; unsubscribe: Method; event: EventName; perVm: boolean }>;
+export type StreamKind = keyof typeof STREAMS;
+/** Events that only stream subscribers receive: never broadcast. */
+export const STREAM_EVENTS: ReadonlySet<EventName> = new Set(Object.values(STREAMS).map((s) => s.event));
 
 // The zod-free name lists (used by the preload) must name exactly the schemas' methods and the
 // event map's events: each line fails to compile if one side gains a name the other lacks.

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'PORT_TAKEN', // a user-requested host port is in use
   'PORTS_EXHAUSTED',
   'QEMU_FAILED', // QEMU exited or refused during start
+  'ABORTED', // cut short by another operation (a start by a force stop) or cancelled by the user
   'QMP_ERROR',
   'AGENT_UNAVAILABLE',
   'AGENT_ERROR',

@@ -11,6 +11,7 @@ const ID = 'abc123def456';
 const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'engine.info': {},
   'vm.list': {},
+  'host.list': {},
   'vm.get': { id: ID },
   'vm.find': { nameOrId: 'web' },
   'vm.create': { config: { name: 'web', source: { kind: 'default' } } },
@@ -32,6 +33,8 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'console.input': { id: ID, data: 'ls\n' },
   'thumbnail.subscribe': { id: ID },
   'thumbnail.unsubscribe': { id: ID },
+  'stats.subscribe': {},
+  'stats.unsubscribe': {},
   'display.open': { id: ID },
   'host.pickFile': { kind: 'iso' },
   'path.inspect': { path: '/tmp/a.iso' },
@@ -169,14 +172,14 @@ describe('contract over an in-memory pair', () => {
       b.api.on(e, (p) => got.b!.push([e, p]));
     }
     await a.api.invoke('console.subscribe', { id: ID });
-    h.broadcast('vm.removed', { id: ID });
-    h.seen[0]!.ctx.emit('console.data', { id: ID, data: 'login: ' });
+    h.broadcast('vm.removed', { host: 'local', id: ID });
+    h.seen[0]!.ctx.emit('console.data', { host: 'local', id: ID, data: 'login: ' });
     await new Promise((r) => setTimeout(r, 10));
     expect(got.a).toEqual([
-      ['vm.removed', { id: ID }],
-      ['console.data', { id: ID, data: 'login: ' }],
+      ['vm.removed', { host: 'local', id: ID }],
+      ['console.data', { host: 'local', id: ID, data: 'login: ' }],
     ]);
-    expect(got.b).toEqual([['vm.removed', { id: ID }]]);
+    expect(got.b).toEqual([['vm.removed', { host: 'local', id: ID }]]);
   });
 
   it('unsubscribing stops delivery', async () => {
@@ -185,7 +188,7 @@ describe('contract over an in-memory pair', () => {
     const got: unknown[] = [];
     const off = api.on('vm.removed', (p) => got.push(p));
     off();
-    h.broadcast('vm.removed', { id: ID });
+    h.broadcast('vm.removed', { host: 'local', id: ID });
     await new Promise((r) => setTimeout(r, 10));
     expect(got).toEqual([]);
   });

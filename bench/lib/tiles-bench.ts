@@ -64,7 +64,7 @@ class HundredVms implements ContractHandler {
       const t = Date.now();
       this.tick++;
       for (const [i, vm] of this.vms.entries()) {
-        const payload = { id: vm.id, t, cpuPercent: (Math.sin(this.tick / 3 + i) + 1) * 40, rssBytes: (200 + ((this.tick + i) % 50)) * 1024 * 1024 };
+        const payload = { host: 'local', id: vm.id, t, cpuPercent: (Math.sin(this.tick / 3 + i) + 1) * 40, rssBytes: (200 + ((this.tick + i) % 50)) * 1024 * 1024 };
         for (const l of [...this.listeners]) l('vm.stats', payload);
       }
     }, 1000);

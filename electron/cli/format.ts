@@ -14,11 +14,17 @@ export function formatTable(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** The agent state, marked when it is the last known one (from an earlier engine's record). */
+export function agentText(vm: VmInfo, long = false): string {
+  if (vm.agentLastSeen === null) return vm.agent;
+  return long ? `${vm.agent} (last known, seen ${vm.agentLastSeen})` : `${vm.agent} (last known)`;
+}
+
 export function formatList(vms: readonly VmInfo[]): string {
   if (vms.length === 0) return 'no VMs yet: create one with `flotilla create NAME`\n';
   const rows = [['NAME', 'STATE', 'AGENT', 'PID', 'IPS', 'PORTS']];
   for (const vm of vms) {
-    rows.push([vm.name, vm.state, vm.agent, vm.pid === null ? '-' : String(vm.pid), vm.ips.join(',') || '-', formatPorts(vm.ports) || '-']);
+    rows.push([vm.name, vm.state, agentText(vm), vm.pid === null ? '-' : String(vm.pid), vm.ips.join(',') || '-', formatPorts(vm.ports) || '-']);
   }
   return formatTable(rows);
 }
@@ -43,7 +49,7 @@ export function formatInfo(vm: VmInfo): string {
     ['id', vm.id],
     ['state', `${vm.state} (${vm.reason}) since ${vm.stateSince}`],
     ['pid', vm.pid === null ? '-' : String(vm.pid) + (vm.adopted ? ' (adopted)' : '')],
-    ['agent', vm.agent],
+    ['agent', agentText(vm, true)],
     ['ips', vm.ips.join(', ') || '-'],
     ['ports', formatPorts(vm.ports) || '-'],
     ['source', sourceText(vm)],
@@ -55,6 +61,7 @@ export function formatInfo(vm: VmInfo): string {
     ['restart', vm.spec.restartPolicy],
     ['keep running on quit', vm.spec.keepRunningOnQuit ? 'yes' : 'no'],
   ];
+  if (vm.stopDeadline) lines.push(['forced stop at', vm.stopDeadline]);
   if (!vm.qmpHealthy) lines.push(['qmp', 'not answering (the VM is left alone)']);
   if (vm.lastExit) lines.push(['last exit', `${vm.lastExit.reason} at ${vm.lastExit.at}`]);
   if (vm.lastDiskCheck) lines.push(['last disk check', `exit ${vm.lastDiskCheck.exitCode}: ${vm.lastDiskCheck.summary}`]);

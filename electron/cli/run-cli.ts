@@ -229,14 +229,14 @@ async function runCommand(
     }
     case 'start': {
       const vm = await s.find(name);
-      const after = await s.call('vm.start', { id: vm.id, waitAgent: o['wait-agent'] === true });
+      const after = await s.call('vm.start', { host: vm.host, id: vm.id, waitAgent: o['wait-agent'] === true });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
       return 0;
     }
     case 'stop': {
       const vm = await s.find(name);
-      const after = await s.call('vm.stop', { id: vm.id, force: o.force === true });
+      const after = await s.call('vm.stop', { host: vm.host, id: vm.id, force: o.force === true });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
       return 0;
@@ -246,14 +246,14 @@ async function runCommand(
     case 'resume': {
       const vm = await s.find(name);
       const method = command === 'restart' ? 'vm.restart' : command === 'pause' ? 'vm.pause' : 'vm.resume';
-      const after = await s.call(method, { id: vm.id });
+      const after = await s.call(method, { host: vm.host, id: vm.id });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}\n`);
       return 0;
     }
     case 'rm': {
       const vm = await s.find(name);
-      const r = await s.call('vm.delete', { id: vm.id });
+      const r = await s.call('vm.delete', { host: vm.host, id: vm.id });
       if (json) printJson(io, r);
       else io.out(`deleted ${vm.name}\n`);
       return 0;
@@ -276,7 +276,7 @@ async function runCommand(
       return logsCommand(await s.find(name), o, s, io);
     case 'exec': {
       const vm = await s.find(name);
-      const r = await s.call('vm.exec', { id: vm.id, command: rest, timeoutMs: 600_000 });
+      const r = await s.call('vm.exec', { host: vm.host, id: vm.id, command: rest, timeoutMs: 600_000 });
       if (r.stdout) io.out(r.stdout);
       if (r.stderr) io.err(r.stderr);
       if (r.truncated) io.err('flotilla: output was truncated by the guest agent\n');
@@ -300,14 +300,14 @@ type ParsedOptions = Record<string, unknown>;
 async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {
   if (o.serial) {
     if (o.follow) s.on('console.data', (p) => p.id === vm.id && io.out(p.data));
-    const { scrollback } = await s.call('console.subscribe', { id: vm.id });
+    const { scrollback } = await s.call('console.subscribe', { host: vm.host, id: vm.id });
     io.out(scrollback);
     if (!o.follow) return 0;
     await untilInterrupted(s);
     return 0;
   }
   const tail = (o.tail as number | undefined) ?? 200;
-  const { entries } = await s.call('vm.logs', { id: vm.id, tail });
+  const { entries } = await s.call('vm.logs', { host: vm.host, id: vm.id, tail });
   for (const e of entries) io.out(`${e.t} [${e.source}] ${e.text}\n`);
   if (!o.follow) return 0;
   s.on('vm.log', (p) => p.id === vm.id && io.out(`${p.entry.t} [${p.entry.source}] ${p.entry.text}\n`));
@@ -327,7 +327,7 @@ async function consoleCommand(vm: VmInfo, s: CliSession, io: CliIo): Promise<num
       done();
     }
   });
-  const { scrollback } = await s.call('console.subscribe', { id: vm.id });
+  const { scrollback } = await s.call('console.subscribe', { host: vm.host, id: vm.id });
   io.err(`[connected to ${vm.name}'s serial console; Ctrl-] leaves]\r\n`);
   io.out(scrollback);
   const raw = stdin.isTTY === true;
@@ -336,7 +336,7 @@ async function consoleCommand(vm: VmInfo, s: CliSession, io: CliIo): Promise<num
   const onData = (buf: Buffer): void => {
     const quit = buf.indexOf(0x1d);
     const chunk = quit >= 0 ? buf.subarray(0, quit) : buf;
-    if (chunk.length) void s.call('console.input', { id: vm.id, data: chunk.toString('utf8') }).catch((e: unknown) => io.err(`\r\n[flotilla: ${(e as Error).message}]\r\n`));
+    if (chunk.length) void s.call('console.input', { host: vm.host, id: vm.id, data: chunk.toString('utf8') }).catch((e: unknown) => io.err(`\r\n[flotilla: ${(e as Error).message}]\r\n`));
     if (quit >= 0) done();
   };
   stdin.on('data', onData);

@@ -43,7 +43,7 @@ class FakeEngine implements ContractHandler {
   }
 
   consoleData(data: string): void {
-    for (const ctx of this.subs.values()) ctx.emit('console.data', { id: ID, data });
+    for (const ctx of this.subs.values()) ctx.emit('console.data', { host: 'local', id: ID, data });
   }
 }
 
@@ -92,7 +92,7 @@ describe('API socket', () => {
     expect(await remote.handle('console.subscribe', { id: ID }, ctx('a'))).toEqual({ scrollback: 'old lines\n' });
     await remote.handle('console.subscribe', { id: ID }, ctx('b'));
     engine.consoleData('hello');
-    engine.broadcast('vm.removed', { id: ID });
+    engine.broadcast('vm.removed', { host: 'local', id: ID });
     await tick();
     expect(got).toEqual({ a: ['hello'], b: ['hello'] });
     expect(events).toEqual(['vm.removed']);

@@ -45,7 +45,12 @@ export function socketChannel(sock: Socket, opts: { onOversize?: (bytes: number)
 
 export interface ApiSocketServer {
   path: string;
-  close(): Promise<void>;
+  /**
+   * Stop listening and close every connection. With `drain`, keep serving until no client is
+   * connected, then stop listening in that same tick: a client is only ever cut off before
+   * its first answer (openEngine then looks again), never in the middle of a request.
+   */
+  close(opts?: { drain?: boolean }): Promise<void>;
 }
 
 /**
@@ -56,9 +61,13 @@ export async function serveApiSocket(handler: ContractHandler, path: string, run
   await mkdir(runRoot, { recursive: true, mode: 0o700 });
   await chmod(runRoot, 0o700);
   const conns = new Set<Socket>();
+  let whenIdle: (() => void) | null = null;
   const server: Server = createServer((sock) => {
     conns.add(sock);
-    sock.on('close', () => conns.delete(sock));
+    sock.on('close', () => {
+      conns.delete(sock);
+      if (conns.size === 0) whenIdle?.();
+    });
     serveChannel(handler, socketChannel(sock));
   });
   await new Promise<void>((resolve, reject) => {
@@ -72,9 +81,15 @@ export async function serveApiSocket(handler: ContractHandler, path: string, run
   server.unref();
   return {
     path,
-    async close() {
-      for (const c of conns) c.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+    async close(opts = {}) {
+      let closed: Promise<void>;
+      if (opts.drain && conns.size > 0) {
+        closed = new Promise<void>((r) => (whenIdle = () => server.close(() => r())));
+      } else {
+        for (const c of conns) c.destroy();
+        closed = new Promise<void>((r) => server.close(() => r()));
+      }
+      await closed;
       await rm(path, { force: true });
     },
   };

@@ -43,6 +43,18 @@ describe('CappedLog', () => {
     await log.close();
   });
 
+  it('tailBytes(n) returns the last n bytes across rotations, oldest first, and nothing for a missing log', async () => {
+    const f = join(dir, 's.log');
+    const log = new CappedLog(f, { maxBytes: 30, keep: 3 });
+    for (let i = 0; i < 20; i++) log.write(`l${String(i).padStart(2, '0')}\n`);
+    expect(log.tailBytes(8).toString()).toBe('l18\nl19\n');
+    // 7 lines per file: 40 bytes span the live file and the newest rotation
+    expect(log.tailBytes(40).toString()).toBe(Array.from({ length: 10 }, (_, i) => `l${i + 10}\n`).join(''));
+    expect(log.tailBytes(10_000).toString()).toMatch(/^l\d\d\n(l\d\d\n)*l19\n$/);
+    await log.close();
+    expect(new CappedLog(join(dir, 'none.log')).tailBytes(100).length).toBe(0);
+  });
+
   it('a single write larger than the cap keeps its tail', async () => {
     const f = join(dir, 'big.log');
     const log = new CappedLog(f, { maxBytes: 16 });

@@ -1,7 +1,7 @@
 // A size-capped, rotating log file (QEMU's stdout/stderr, lifecycle lines, the serial console).
 // Writes are synchronous so they can be called from any event handler without ordering surprises,
 // and never throw: a full disk must not take down the VM's supervisor (the error is kept in lastError).
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -59,6 +59,39 @@ export class CappedLog {
       if (out.length >= lines) break;
     }
     return out;
+  }
+
+  /**
+   * The last `bytes` bytes across the live file and its rotations, oldest first; what cannot be
+   * read (missing, unreadable) counts as empty. Synchronous, like write(), so it sees every write
+   * made so far.
+   */
+  tailBytes(bytes: number): Buffer {
+    const parts: Buffer[] = [];
+    let want = bytes;
+    for (const f of this.filesNewestFirst()) {
+      if (want <= 0) break;
+      let fd: number | undefined;
+      try {
+        fd = openSync(f, 'r');
+        const size = fstatSync(fd).size;
+        const n = Math.min(size, want);
+        const buf = Buffer.alloc(n);
+        let got = 0;
+        while (got < n) {
+          const r = readSync(fd, buf, got, n - got, size - n + got);
+          if (r === 0) break;
+          got += r;
+        }
+        parts.unshift(buf.subarray(0, got));
+        want -= got;
+      } catch {
+        // missing or unreadable: nothing from this file
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
+    return Buffer.concat(parts);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CappedLog } from './capped-log';
 import { ConsoleHub } from './console-hub';
 
 // QEMU's side of the serial chardev: a unix socket server that accepts one client at a time.
@@ -151,5 +152,28 @@ describe('ConsoleHub', () => {
     expect(events[2]).toBe('\n');
     expect(hub.scrollback()).toBe('$ one two three\n');
     server.close();
+  });
+
+  it('restores the scrollback from the serial log (an adopting engine), from a line start, once', async () => {
+    const logFile = join(dir, 'logs', 'serial.log');
+    const before = new ConsoleHub({ sockPath: join(dir, 'none.sock'), logFile, scrollbackBytes: 64 });
+    // what an earlier engine logged: more than the scrollback holds
+    const earlier = new CappedLog(logFile);
+    for (let i = 0; i < 20; i++) earlier.write(`boot line ${i}\n`);
+    earlier.write('vm:~# ');
+    await earlier.close();
+    before.restoreFromLog();
+    const restored = before.scrollback();
+    expect(restored.length).toBeLessThanOrEqual(64);
+    expect(restored).toMatch(/^boot line \d+\n/);
+    expect(restored.endsWith('boot line 19\nvm:~# ')).toBe(true);
+    // a second call (or one after live output) does not add it again
+    before.restoreFromLog();
+    expect(before.scrollback()).toBe(restored);
+    await before.close();
+    // a VM with no log yet starts empty
+    hub = new ConsoleHub({ sockPath: join(dir, 'none.sock'), logFile: join(dir, 'other', 'serial.log') });
+    hub.restoreFromLog();
+    expect(hub.scrollback()).toBe('');
   });
 });

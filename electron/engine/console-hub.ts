@@ -40,6 +40,26 @@ export class ConsoleHub {
     this.log = new CappedLog(opts.logFile);
   }
 
+  /**
+   * Refill the scrollback from the serial log (an engine that adopts a running VM: the output it
+   * printed before is in the log, not in this new engine's memory). Only into an empty
+   * scrollback, before attach(), so nothing is shown twice. When the log holds more than fits,
+   * the restored text starts at a line start: a cut escape sequence or UTF-8 character would
+   * show as garbage.
+   */
+  restoreFromLog(): void {
+    if (this.ring.size > 0) return;
+    const cap = this.ring.capacity;
+    const tail = this.log.tailBytes(cap + 1);
+    if (tail.length === 0) return;
+    let from = 0;
+    if (tail.length > cap) {
+      const nl = tail.indexOf(0x0a, tail.length - cap);
+      from = nl < 0 ? tail.length - cap : nl + 1;
+    }
+    this.ring.push(tail.subarray(from));
+  }
+
   /** Connect (and keep reconnecting while attached) to QEMU's serial socket. */
   attach(): void {
     if (this.closed) return;

@@ -14,7 +14,10 @@ describe('openEngine', () => {
   });
 
   afterEach(async () => {
-    for (const o of opened.splice(0).reverse()) await o.close();
+    // clients first: a CLI's engine serves its clients until they leave (it drains before closing)
+    const all = opened.splice(0);
+    for (const o of all.filter((x) => x.role === 'client')) await o.close();
+    for (const o of all.filter((x) => x.role === 'engine')) await o.close();
     await rm(home, { recursive: true, force: true });
   });
 
@@ -32,6 +35,21 @@ describe('openEngine', () => {
     const o = await openEngine({ home, shell: 'cli', engine: { accel: 'tcg' } });
     opened.push(o);
     expect(o.role).toBe('engine');
+  });
+
+  it("a CLI's engine answers its clients before it lets go", async () => {
+    const engine = await openEngine({ home, shell: 'cli', engine: { accel: 'tcg' } });
+    const client = await openEngine({ home, shell: 'cli', engine: { accel: 'tcg' } });
+    expect([engine.role, client.role]).toEqual(['engine', 'client']);
+    let closed = false;
+    const closing = engine.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(false);
+    const ctx = { clientId: 'x', emit: () => undefined, onClose: () => undefined };
+    expect(await client.handler.handle('vm.list', {}, ctx)).toEqual([]);
+    await client.close();
+    await closing;
+    expect(closed).toBe(true);
   });
 
   it('holds the engine lock while it runs and lets go on close', async () => {

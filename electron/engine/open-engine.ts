@@ -5,6 +5,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import {
   EVENT_NAMES,
+  STREAM_EVENTS,
+  STREAMS,
+  type StreamKind,
+  type VmRef,
   type CallContext,
   type ContractHandler,
   type EventName,
@@ -15,6 +19,7 @@ import {
 } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { ChannelClient } from '../../shared/rpc';
+import { streamCall, streamKey, SubscriptionTable, trackStreamCall } from '../../shared/streams';
 import { connectApiSocket, serveApiSocket, socketChannel, type ApiSocketServer } from './api-socket';
 import { Engine, type EngineOptions } from './engine';
 import { tryEngineLock } from './engine-lock';
@@ -37,53 +42,39 @@ export interface OpenEngineOptions {
   engine?: Partial<Omit<EngineOptions, 'layout' | 'shell'>>;
 }
 
-/** Events that reach only the subscribing client (through ctx.emit), not every listener. */
-const PRIVATE_EVENTS: ReadonlySet<EventName> = new Set<EventName>(['console.data', 'vm.thumbnail']);
-
 /** A ContractHandler that forwards to a remote engine over its socket. */
 export class RemoteHandler implements ContractHandler {
-  /** local subscribers per "<kind>:<vmId>", so a shared connection unsubscribes only when the last one leaves */
-  private readonly subs = new Map<string, Map<string, (payload: unknown) => void>>();
+  /**
+   * Local subscribers per stream, so that callers sharing this one connection each get their
+   * stream events, and the remote subscription ends only when the last of them leaves.
+   */
+  private readonly subs = new SubscriptionTable<(payload: unknown) => void>();
 
   constructor(readonly client: ChannelClient) {
-    client.on('console.data', (p) => this.deliver(`console:${p.id}`, p));
-    client.on('vm.thumbnail', (p) => this.deliver(`thumb:${p.id}`, p));
-  }
-
-  private deliver(key: string, payload: unknown): void {
-    for (const cb of [...(this.subs.get(key)?.values() ?? [])]) cb(payload);
+    for (const [kind, s] of Object.entries(STREAMS) as [StreamKind, (typeof STREAMS)[StreamKind]][]) {
+      client.on(s.event, (p) => {
+        const ref = s.perVm ? (p as VmRef) : null;
+        for (const cb of this.subs.values(streamKey(kind, ref))) cb(p);
+      });
+    }
   }
 
   async handle<M extends Method>(method: M, params: MethodParams<M>, ctx: CallContext): Promise<MethodResult<M>> {
-    const sub = method === 'console.subscribe' ? 'console' : method === 'thumbnail.subscribe' ? 'thumb' : null;
-    const unsub = method === 'console.unsubscribe' ? 'console' : method === 'thumbnail.unsubscribe' ? 'thumb' : null;
-    if (sub) {
-      const id = (params as { id: string }).id;
-      const key = `${sub}:${id}`;
-      const event: EventName = sub === 'console' ? 'console.data' : 'vm.thumbnail';
-      let m = this.subs.get(key);
-      if (!m) this.subs.set(key, (m = new Map()));
-      m.set(ctx.clientId, (p) => ctx.emit(event, p as never));
-      ctx.onClose(() => void this.dropSub(key, ctx.clientId, sub, id));
+    const tracked = trackStreamCall(this.subs, method, params, ctx, () => (p: unknown) => ctx.emit(streamCall(method, params)!.event, p as never), (call, last) => {
+      if (last && !this.client.closed) void this.client.invoke(STREAMS[call.kind].unsubscribe, call.ref ?? {}).catch(() => undefined);
+    });
+    if (tracked?.call.action === 'unsubscribe') return { ok: true } as MethodResult<M>;
+    try {
+      return (await this.client.invoke(method, params as never)) as MethodResult<M>;
+    } catch (err) {
+      // a refused subscribe leaves no local subscriber behind
+      if (tracked) this.subs.remove(tracked.call.key, ctx.clientId);
+      throw err;
     }
-    if (unsub) {
-      const id = (params as { id: string }).id;
-      await this.dropSub(`${unsub}:${id}`, ctx.clientId, unsub, id);
-      return { ok: true } as MethodResult<M>;
-    }
-    return (await this.client.invoke(method, params as never)) as MethodResult<M>;
-  }
-
-  private async dropSub(key: string, clientId: string, kind: 'console' | 'thumb', id: string): Promise<void> {
-    const m = this.subs.get(key);
-    if (!m?.delete(clientId) || m.size > 0) return;
-    this.subs.delete(key);
-    if (this.client.closed) return;
-    await this.client.invoke(kind === 'console' ? 'console.unsubscribe' : 'thumbnail.unsubscribe', { id }).catch(() => undefined);
   }
 
   onEvent(listener: <E extends EventName>(event: E, payload: EventPayloads[E]) => void): () => void {
-    const offs = EVENT_NAMES.filter((e) => !PRIVATE_EVENTS.has(e)).map((e) => this.client.on(e, (p) => listener(e, p)));
+    const offs = EVENT_NAMES.filter((e) => !STREAM_EVENTS.has(e)).map((e) => this.client.on(e, (p) => listener(e, p)));
     return () => offs.forEach((off) => off());
   }
 }
@@ -151,7 +142,10 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
       role: 'engine',
       engine,
       close: async () => {
-        await server.close();
+        // A CLI's short-lived engine may have clients: other CLI commands started meanwhile
+        // (issue 11 defect 1). It answers them all before it lets go; a window or `serve`
+        // closes at once (its clients take over through takeover.ts).
+        await server.close({ drain: opts.shell === 'cli' });
         await engine.close();
         await lock.release();
       },

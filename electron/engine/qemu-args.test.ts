@@ -205,6 +205,16 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
     expect(values(older, '-serial')).toEqual(['chardev:ser0']);
   });
 
+  it("a default guest whose manifest says vport gets its console as a plain virtio-serial port (throttled by QEMU, never dropped) and its UART on uart.sock", () => {
+    const g = { kernel: '/k', initrd: '/i', append: 'console=ttyS0', console: 'vport' as const };
+    const args = buildQemuArgs(spec({}), res({ defaultGuest: g }));
+    expect(values(args, '-serial')).toEqual(['chardev:uart0']);
+    expect(values(args, '-chardev')).toContain(`socket,id=uart0,path=${RUN}/uart.sock,server=on,wait=off`);
+    const devices = values(args, '-device');
+    expect(devices).toContain('virtserialport,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0');
+    expect(devices.some((d) => d.startsWith('virtconsole'))).toBe(false);
+  });
+
   it('bios adds no pflash', () => {
     expect(buildQemuArgs(spec({ firmware: 'bios' }), res()).join(' ')).not.toContain('pflash');
   });

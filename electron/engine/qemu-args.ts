@@ -16,6 +16,20 @@ import { FlotillaError } from '../../shared/errors';
 import type { VmSpec } from '../../shared/spec';
 import { UART_SOCK } from './paths';
 
+/**
+ * Where a default guest's console (the engine's serial socket) is, as its manifest records it:
+ * - 'ttyS0': the first UART. Lossless (a 16550 waits for its reader) but ~0.3 MB/s under TCG.
+ * - 'hvc0': a virtio *console* port (guests built before 'vport'). ~30× faster than the UART, but
+ *   QEMU never throttles console ports: what the socket cannot take at once is dropped.
+ * - 'vport': a plain virtio-serial port, which QEMU throttles when the socket is full (the guest's
+ *   writer then waits), so nothing is dropped; in the guest a relay (socat) joins it to a pty
+ *   running the shell. The kernel's log stays on the UART.
+ */
+export type GuestConsoleKind = 'ttyS0' | 'hvc0' | 'vport';
+
+/** The console port's name on the virtio-serial bus; the guest's relay finds its port by it. */
+export const CONSOLE_PORT_NAME = 'org.flotilla.console.0';
+
 export const DEFAULT_MACHINE = 'q35';
 export const VM_DISK_FILE = 'disk.qcow2';
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -34,12 +48,8 @@ export interface DefaultGuestBoot {
   tcgAccelProps?: string;
   /** from the guest's boot profile: CPU model under TCG (KVM always uses `host`) */
   tcgCpu?: string;
-  /**
-   * from the guest's manifest: where its console is. 'hvc0': the serial socket is a virtio console
-   * port (the first port of the virtio-serial bus, so the guest sees hvc0); the UART goes to uart.sock;
-   * default 'ttyS0', the UART. A virtio console moves text some 30× faster than an emulated 16550.
-   */
-  console?: 'ttyS0' | 'hvc0';
+  /** from the guest's manifest: where its console is (see GuestConsoleKind); default 'ttyS0' */
+  console?: GuestConsoleKind;
   /** from the guest's manifest: a -bios firmware file from QEMU's data dir (qboot.rom boots it faster than SeaBIOS) */
   bios?: string;
 }
@@ -186,18 +196,20 @@ function socketChardev(id: string, path: string): string {
 }
 
 /**
- * The console, the UART and the agent's port (one virtio-serial bus). With a virtio console the
- * serial socket is port 0 of the bus (the guest's hvc0) and the UART (early kernel messages, a
+ * The console, the UART and the agent's port (one virtio-serial bus). With a virtio console or
+ * port ('hvc0', 'vport') the serial socket is a port of the bus and the UART (kernel messages, a
  * second root shell on ttyS0) gets its own socket next to it, which the engine does not read;
- * otherwise the serial socket is the UART. Shared with the default guest's test/bench launcher.
+ * with 'ttyS0' the serial socket is the UART. Shared with the default guest's test/bench launcher.
  */
-export function consoleAndAgentArgs(o: { serialSock: string; agentSock: string; virtioSerial: string; virtioConsole: boolean }): string[] {
-  const uart = o.virtioConsole ? ['-chardev', socketChardev('uart0', join(dirname(o.serialSock), UART_SOCK)), '-serial', 'chardev:uart0'] : ['-serial', 'chardev:ser0'];
+export function consoleAndAgentArgs(o: { serialSock: string; agentSock: string; virtioSerial: string; console: GuestConsoleKind }): string[] {
+  const onBus = o.console !== 'ttyS0';
+  const uart = onBus ? ['-chardev', socketChardev('uart0', join(dirname(o.serialSock), UART_SOCK)), '-serial', 'chardev:uart0'] : ['-serial', 'chardev:ser0'];
+  const port = o.console === 'hvc0' ? 'virtconsole' : 'virtserialport';
   return [
     '-chardev', socketChardev('ser0', o.serialSock),
     ...uart,
     '-device', `${o.virtioSerial},id=vser0`,
-    ...(o.virtioConsole ? ['-device', 'virtconsole,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0'] : []),
+    ...(onBus ? ['-device', `${port},bus=vser0.0,chardev=ser0,name=${CONSOLE_PORT_NAME}`] : []),
     '-chardev', socketChardev('qga0', o.agentSock),
     '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0',
   ];
@@ -210,7 +222,7 @@ function chardevArgs(spec: VmSpec, r: QemuResources, machine: string): string[] 
       serialSock: r.serialSock,
       agentSock: r.agentSock,
       virtioSerial: virtio('serial', machine),
-      virtioConsole: spec.source.kind === 'default' && r.defaultGuest?.console === 'hvc0',
+      console: spec.source.kind === 'default' ? (r.defaultGuest?.console ?? 'ttyS0') : 'ttyS0',
     }),
   ];
 }

@@ -185,8 +185,12 @@ export class Supervisor {
   async stop(opts: { force?: boolean; deadlineMs?: number; reason?: string } = {}): Promise<void> {
     if (opts.force) return this.forceStop(opts.reason ?? 'force-stopped by the user');
     const reason = opts.reason ?? 'stopped by the user';
+    // a VM that was up when the stop was asked and is down when its turn comes (another
+    // client's stop, the guest powering off) is what the caller wanted: not an error
+    const wasActive = isActive(this);
     try {
       await this.jobs.run({ kind: 'stop', cancellable: true }, async (signal) => {
+        if (wasActive && !isActive(this)) return;
         if (!canStop(this)) throw new FlotillaError('INVALID_STATE', `${this.spec.name} is ${this.state}, not running`);
         const proc = this.proc;
         if (!proc) throw new FlotillaError('INVALID_STATE', `${this.spec.name} has no QEMU process`);
@@ -208,11 +212,13 @@ export class Supervisor {
   }
 
   private forceStop(reason: string): Promise<void> {
+    const wasActive = isActive(this);
     const preempted = this.jobs.preempt(reason);
     const done = this.jobs.run({ kind: 'force-stop', front: true }, async () => {
       if (!canForceStop(this) || !this.proc) {
-        // the job it pre-empted already ended the VM (an aborted start kills its QEMU)
-        if (preempted && !isActive(this)) return;
+        // the job it pre-empted already ended the VM (an aborted start kills its QEMU), or
+        // the VM went down while this waited
+        if ((preempted || wasActive) && !isActive(this)) return;
         throw new FlotillaError('INVALID_STATE', `${this.spec.name} is ${this.state}, not running`);
       }
       const proc = this.proc;

@@ -5,22 +5,19 @@
 // quicker). Callers keep one handler throughout: event listeners move to the new engine, open
 // console/thumbnail subscriptions are made again, and every VM's current info is re-announced
 // so views that missed changes during the gap catch up.
-import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodParams, MethodResult } from '../../shared/contract';
+import { LOCAL_HOST, type CallContext, type ContractHandler, type EventName, type EventPayloads, type Method, type MethodParams, type MethodResult, type VmRef } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
+import { SubscriptionTable, trackStreamCall } from '../../shared/streams';
 import { openEngine, type OpenEngineOptions, type OpenedEngine } from './open-engine';
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;
 
+/** A subscribe call to make again on the next engine. */
 interface Subscription {
-  method: 'console.subscribe' | 'thumbnail.subscribe';
-  params: { id: string };
+  method: Method;
+  params: unknown;
   ctx: CallContext;
 }
-
-const UNSUBSCRIBE: Partial<Record<Method, Subscription['method']>> = {
-  'console.unsubscribe': 'console.subscribe',
-  'thumbnail.unsubscribe': 'thumbnail.subscribe',
-};
 
 export interface TakeoverEvents {
   /** the connection to the owning engine was lost; a new one is being opened */
@@ -37,8 +34,8 @@ export class TakeoverHandler implements ContractHandler {
   private closed = false;
   private readonly listeners = new Set<Listener>();
   private detachCurrent: () => void = () => undefined;
-  private readonly subs = new Map<string, Subscription>();
-  /** VM ids the listeners have been told about, to announce the ones that vanished during a gap */
+  private readonly subs = new SubscriptionTable<Subscription>();
+  /** VMs ("host\nid") the listeners have been told about, to announce the ones that vanished during a gap */
   private readonly known = new Set<string>();
 
   private constructor(
@@ -67,15 +64,9 @@ export class TakeoverHandler implements ContractHandler {
   async handle<M extends Method>(method: M, params: MethodParams<M>, ctx: CallContext): Promise<MethodResult<M>> {
     if (this.reopening) await this.reopening;
     if (this.closed) throw new FlotillaError('DISCONNECTED', 'the engine connection is closed');
-    if (method === 'console.subscribe' || method === 'thumbnail.subscribe') {
-      const key = subKey(method, (params as { id: string }).id, ctx.clientId);
-      if (!this.subs.has(key)) ctx.onClose(() => this.subs.delete(key));
-      this.subs.set(key, { method, params: params as { id: string }, ctx });
-    }
-    const unsub = UNSUBSCRIBE[method];
-    if (unsub) this.subs.delete(subKey(unsub, (params as { id: string }).id, ctx.clientId));
+    trackStreamCall(this.subs, method, params, ctx, () => ({ method, params, ctx }));
     const result = await this.current.handler.handle(method, params, ctx);
-    if (method === 'vm.list') for (const vm of result as MethodResult<'vm.list'>) this.known.add(vm.id);
+    if (method === 'vm.list') for (const vm of result as MethodResult<'vm.list'>) this.known.add(refKey(vm));
     return result;
   }
 
@@ -101,8 +92,8 @@ export class TakeoverHandler implements ContractHandler {
   }
 
   private fanOut<E extends EventName>(event: E, payload: EventPayloads[E]): void {
-    if (event === 'vm.changed') this.known.add((payload as EventPayloads['vm.changed']).id);
-    if (event === 'vm.removed') this.known.delete((payload as EventPayloads['vm.removed']).id);
+    if (event === 'vm.changed') this.known.add(refKey(payload as EventPayloads['vm.changed']));
+    if (event === 'vm.removed') this.known.delete(refKey(payload as EventPayloads['vm.removed']));
     for (const l of [...this.listeners]) l(event, payload);
   }
 
@@ -132,11 +123,11 @@ export class TakeoverHandler implements ContractHandler {
 
   /** Live output resumes; the scrollback the new engine returns is not sent again (the view has it). */
   private async resubscribe(next: OpenedEngine): Promise<void> {
-    for (const [key, s] of [...this.subs]) {
+    for (const { key, clientId, value: s } of this.subs.entries()) {
       try {
-        await next.handler.handle(s.method, s.params, s.ctx);
+        await next.handler.handle(s.method, s.params as never, s.ctx);
       } catch {
-        this.subs.delete(key); // the VM is gone or stopped: the view will see that from vm.changed/vm.removed
+        this.subs.remove(key, clientId); // the VM is gone or stopped: the view will see that from vm.changed/vm.removed
       }
     }
   }
@@ -145,8 +136,8 @@ export class TakeoverHandler implements ContractHandler {
     const internal: CallContext = { clientId: 'takeover', emit: () => undefined, onClose: () => undefined };
     try {
       const vms = await next.handler.handle('vm.list', {}, internal);
-      const now = new Set(vms.map((v) => v.id));
-      for (const id of [...this.known]) if (!now.has(id)) this.fanOut('vm.removed', { id });
+      const now = new Set(vms.map((v) => refKey(v)));
+      for (const key of [...this.known]) if (!now.has(key)) this.fanOut('vm.removed', refOf(key));
       for (const vm of vms) this.fanOut('vm.changed', vm);
     } catch (err) {
       this.events.onError?.(err);
@@ -154,6 +145,11 @@ export class TakeoverHandler implements ContractHandler {
   }
 }
 
-function subKey(method: string, id: string, clientId: string): string {
-  return `${method}\n${id}\n${clientId}`;
+function refKey(ref: VmRef): string {
+  return `${ref.host}\n${ref.id}`;
+}
+
+function refOf(key: string): VmRef {
+  const [host = LOCAL_HOST, id = ''] = key.split('\n');
+  return { host, id };
 }

@@ -145,7 +145,7 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
     start.catch(() => undefined);
     await reached(point);
     const stop = s.stop({ force: true });
-    await expect(start).rejects.toMatchObject({ message: ABORTED });
+    await expect(start).rejects.toMatchObject({ code: 'ABORTED', message: ABORTED });
     await stop;
     expect(s.state).toBe('stopped');
     expect(s.pid).toBeNull();
@@ -166,7 +166,7 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
     await g.reached;
     const stop = s.stop({ force: true });
     g.open();
-    await expect(start).rejects.toMatchObject({ message: ABORTED });
+    await expect(start).rejects.toMatchObject({ code: 'ABORTED', message: ABORTED });
     await stop;
     expect(s.state).toBe('stopped');
     expect(spawned).toEqual([]);

@@ -117,6 +117,8 @@ export class VmJobs {
     });
     if (!reached && !session.client) session.markUnhealthy();
     vm.lifecycle(`→ ${vm.state}: ${vm.reason}`);
+    // what the guest printed before this engine: the console, tiles and `logs --serial` show it
+    vm.console.restoreFromLog();
     vm.console.attach();
     vm.agentWatch.seed(rec.agent, rec.ips, rec.agentSeenAt);
     vm.agentWatch.begin();
@@ -182,7 +184,7 @@ export class VmJobs {
       vm.saveRecord();
     } catch (caught) {
       const aborted = signal.aborted;
-      const err = aborted ? new FlotillaError('QEMU_FAILED', `start of ${spec.name} was aborted: ${(signal.reason as JobAborted).why}`) : caught;
+      const err = aborted ? new FlotillaError('ABORTED', `start of ${spec.name} was aborted: ${(signal.reason as JobAborted).why}`) : caught;
       const tail = proc?.tail() ?? [];
       if (proc) {
         // the exit of a QEMU we just killed (or that failed) is part of this failed start, not a crash

@@ -175,7 +175,7 @@ describe('contract over the WebSocket', () => {
     const a = await connectApi();
     const got: string[] = [];
     a.api.on('vm.removed', (p) => got.push(p.id));
-    fake.broadcast('vm.removed', { id: 'bbbbbbbbbbbb' });
+    fake.broadcast('vm.removed', { host: 'local', id: 'bbbbbbbbbbbb' });
     await expect.poll(() => got).toEqual(['bbbbbbbbbbbb']);
     a.ws.close();
   });

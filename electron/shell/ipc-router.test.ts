@@ -108,12 +108,12 @@ describe('events to the window', () => {
   it('forwards broadcasts and this window’s console stream on the event channel', async () => {
     const { router, ours, fake } = setup();
     await router.handle(mainFrameEvent(ours), 'console.subscribe', { id: 'aaaaaaaaaaaa' });
-    fake.broadcast('vm.removed', { id: 'bbbbbbbbbbbb' });
+    fake.broadcast('vm.removed', { host: 'local', id: 'bbbbbbbbbbbb' });
     fake.consoleOut('aaaaaaaaaaaa', 'hello\r\n');
     router.broadcast('ui.newVm', { source: 'menu' });
     expect(ours.sent).toEqual([
-      [IPC_EVENT, 'vm.removed', { id: 'bbbbbbbbbbbb' }],
-      [IPC_EVENT, 'console.data', { id: 'aaaaaaaaaaaa', data: 'hello\r\n' }],
+      [IPC_EVENT, 'vm.removed', { host: 'local', id: 'bbbbbbbbbbbb' }],
+      [IPC_EVENT, 'console.data', { host: 'local', id: 'aaaaaaaaaaaa', data: 'hello\r\n' }],
       [IPC_EVENT, 'ui.newVm', { source: 'menu' }],
     ]);
   });
@@ -132,7 +132,7 @@ describe('events to the window', () => {
   it('does not send to a destroyed window', () => {
     const { ours, fake } = setup();
     ours.destroy();
-    fake.broadcast('vm.removed', { id: 'bbbbbbbbbbbb' });
+    fake.broadcast('vm.removed', { host: 'local', id: 'bbbbbbbbbbbb' });
     expect(ours.sent).toEqual([]);
   });
 });

@@ -2,10 +2,10 @@
 // with a deadline, via engine.stopAll which honours keepRunningOnQuit) or keep them running
 // in the background for the next start to adopt. Closing the engine never stops VMs.
 import { app, dialog, type BrowserWindow } from 'electron';
-import type { CallContext, ContractHandler, VmInfo } from '../../shared/contract';
+import { STOP_DEADLINE_MS, type CallContext, type ContractHandler, type VmInfo } from '../../shared/contract';
 import { planQuit, quitQuestion } from './quit-plan';
 
-export const STOP_DEADLINE_MS = 30_000;
+export { STOP_DEADLINE_MS };
 
 const quitCtx: CallContext = { clientId: 'main-quit', emit: () => {}, onClose: () => {} };
 

@@ -1,7 +1,7 @@
 // DEV ONLY (never bundled into dist/renderer): an in-memory fake engine implementing the
 // renderer's Transport, for designing the UI and taking screenshots without QEMU.
 // Loaded by dev/mock.html; `?scenario=empty` starts with no VMs.
-import type { EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
+import { capsOf, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { vmConfigSchema, type VmConfig } from '../../shared/spec';
 import type { VmState } from '../../shared/state';
@@ -90,6 +90,9 @@ export class MockApi implements Transport {
     const id = `mock${String(this.seq++).padStart(8, '0')}`;
     return {
       id,
+      host: 'local',
+      caps: capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', ...(cfg.display === 'vnc' ? (['display'] as const) : [])]),
+      broken: null,
       name: cfg.name,
       spec: { ...cfg, id, createdAt: new Date(Date.now() - this.seq * 3600_000).toISOString(), disks: ['disk.qcow2'] },
       state: 'stopped',
@@ -118,7 +121,7 @@ export class MockApi implements Transport {
     const phase = t / 9000 + vm.id.charCodeAt(vm.id.length - 1);
     const cpu = Math.max(0.5, 8 + 6 * Math.sin(phase) + 4 * Math.sin(phase * 3.1) + Math.random() * 3);
     const rss = vm.spec.memoryMiB * 1024 * 1024 * (0.45 + 0.05 * Math.sin(phase / 2));
-    this.emit('vm.stats', { id: vm.id, t, cpuPercent: cpu, rssBytes: rss });
+    this.emit('vm.stats', { host: 'local', id: vm.id, t, cpuPercent: cpu, rssBytes: rss });
   }
 
   private tick(): void {
@@ -128,7 +131,7 @@ export class MockApi implements Transport {
         const percent = Math.min(100, vm.progress.percent + 3);
         const progress = percent >= 100 ? null : { ...vm.progress, percent };
         vm.progress = progress;
-        this.emit('vm.progress', { id: vm.id, progress });
+        this.emit('vm.progress', { host: 'local', id: vm.id, progress });
       }
     }
   }
@@ -162,7 +165,7 @@ export class MockApi implements Transport {
 
   private console(id: string, data: string): void {
     this.consoles.set(id, (this.consoles.get(id) ?? '') + data);
-    if (this.subsConsole.has(id)) this.emit('console.data', { id, data });
+    if (this.subsConsole.has(id)) this.emit('console.data', { host: 'local', id, data });
   }
 
   async invoke<M extends Method>(method: M, req: MethodRequest<M>): Promise<MethodResult<M>> {
@@ -211,7 +214,7 @@ export class MockApi implements Transport {
       case 'vm.delete':
         this.get(id);
         this.vms.delete(id);
-        this.emit('vm.removed', { id });
+        this.emit('vm.removed', { host: 'local', id });
         return out({ id });
       case 'vm.update': {
         const vm = this.get(id);
@@ -265,6 +268,11 @@ export class MockApi implements Transport {
         throw new FlotillaError('UNSUPPORTED', 'the mock engine has no VNC');
       case 'host.pickFile':
         throw new FlotillaError('UNSUPPORTED', 'no native picker in a browser');
+      case 'host.list':
+        return out([{ id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: this.vms.size }]);
+      case 'stats.subscribe':
+      case 'stats.unsubscribe':
+        return out({ ok: true });
       default:
         throw new FlotillaError('UNSUPPORTED', `mock does not implement ${method}`);
     }

@@ -1,11 +1,13 @@
 // Issue 3: kill -9 of the engine while 2 VMs run; a new engine adopts both, with the same
-// PIDs and ports, without restarting them.
+// PIDs and ports, without restarting them. Issue 14 #12: the adopting engine's consoles show what
+// the guests printed before (restored from each VM's serial log), in the contract's scrollback
+// and in `flotilla logs VM --serial`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import { openEngine, type OpenedEngine } from '../../electron/engine/open-engine';
-import { bundle, ENGINE_PROCESS_ENTRY } from './fixtures/bundle';
-import { cleanupHome, makeHome, processesUsing, runLeftovers, TestClient } from './fixtures/engine-harness';
+import { bundle, CLI_ENTRY, ENGINE_PROCESS_ENTRY } from './fixtures/bundle';
+import { cleanupHome, makeHome, processesUsing, run, runLeftovers, TestClient } from './fixtures/engine-harness';
 import type { Engine } from '../../electron/engine/engine';
 
 function startEngineProcess(script: string, home: string): Promise<ChildProcess> {
@@ -52,6 +54,14 @@ describe('kill -9 of the engine while VMs run', () => {
     );
     const running: VmInfo[] = [];
     for (const vm of made) running.push(await call('vm.start', { id: vm.id, waitAgent: true }, ctx));
+    // something only this engine saw: typed into a1's console, answered by its shell
+    let before = '';
+    const seen = { ...ctx, clientId: 'adopt-console', emit: (e: string, p: unknown) => void (e === 'console.data' && (before += (p as { data: string }).data)) };
+    before += (await call('console.subscribe', { id: made[0]!.id }, seen)).scrollback;
+    for (let i = 0; i < 1200 && !before.includes('a1:~# '); i++) await new Promise((r) => setTimeout(r, 100));
+    await call('console.input', { id: made[0]!.id, data: 'echo before-$((6*7))-restart\n' }, seen);
+    for (let i = 0; i < 600 && !before.includes('before-42-restart\r\n'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(before).toContain('before-42-restart\r\n');
     // pause one: adoption must keep its state too
     await call('vm.pause', { id: running[1]!.id }, ctx);
     await client.close();
@@ -74,6 +84,17 @@ describe('kill -9 of the engine while VMs run', () => {
     const vm0 = await t.waitVm(r0!.id, (v) => v.agent === 'ready', 'agent of adopted a1');
     expect(vm0.pid).toBe(r0!.pid);
     expect((await t.call('vm.exec', { id: r0!.id, command: ['/bin/echo', 'adopted'] })).stdout).toBe('adopted\n');
+
+    // the consoles come back with what the guests printed before the restart
+    const { scrollback } = await t.call('console.subscribe', { id: r0!.id });
+    expect(scrollback).toContain('FLOTILLA-READY a1 ');
+    expect(scrollback).toContain('before-42-restart\r\n');
+    // once: restored from the log, not repeated
+    expect(scrollback.split('before-42-restart\r\n')).toHaveLength(2);
+    const cli = await run(process.execPath, [await bundle(CLI_ENTRY), 'logs', 'a1', '--serial'], { env: { ...process.env, FLOTILLA_HOME: home }, timeoutMs: 120_000 });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('FLOTILLA-READY a1 ');
+    expect(cli.stdout).toContain('before-42-restart\r\n');
 
     await t.call('engine.stopAll', { deadlineMs: 15_000, includeKeepRunning: true });
     t.close();

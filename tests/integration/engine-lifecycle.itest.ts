@@ -41,7 +41,8 @@ describe('a VM through its life', () => {
     await expect(client.call('vm.start', { id: vm.id })).rejects.toMatchObject({ code: 'ALREADY_RUNNING' });
   });
 
-  it('reports CPU and memory of its QEMU at 1 Hz', async () => {
+  it('reports CPU and memory of its QEMU at 1 Hz to a stats subscriber', async () => {
+    await client.call('stats.subscribe', {});
     const s = await client.waitFor('vm.stats', (p) => p.id === vm.id && p.rssBytes > 0, 'stats', 10_000);
     expect(s.rssBytes).toBeGreaterThan(16 << 20);
     expect(s.cpuPercent).toBeGreaterThanOrEqual(0);

@@ -8,14 +8,17 @@
 //      through PVH, so no guest-side decompression; qboot (QEMU's minimal firmware, shipped with
 //      qemu-system-data) instead of SeaBIOS. Both cut the time before the kernel runs several-fold.
 //   -device <virtioSerial>,id=vser0 -chardev socket,id=ser0,path=<sock>,server=on,wait=off
-//   -device virtconsole,bus=vser0.0,chardev=ser0 (first port)                       → hvc0, the console
+//   -device virtserialport,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0     → the console: socat relays it to a pty shell
 //   -chardev socket,id=ga0,path=<sock>,server=on,wait=off
 //   -device virtserialport,chardev=ga0,name=org.qemu.guest_agent.0                  → qemu-ga
 //   -chardev socket,id=uart0,path=<uart.sock>,... -serial chardev:uart0            → ttyS0 (kernel messages, a second shell)
-//   the console is the virtio port: an emulated 16550 moves ~0.3 MB/s under TCG, hvc0 ~30× that
+//   the console is a virtio port: an emulated 16550 moves ~0.3 MB/s under TCG, a virtio port ~30×
+//   that; a plain port rather than a virtconsole because QEMU throttles it instead of dropping
 //   -netdev user,id=n0,hostfwd=tcp:127.0.0.1:H-:G -device <virtioNet>,netdev=n0      → eth0, 10.0.2.15/24
 //   -qmp unix:<sock>,server=on,wait=off                                             → system_powerdown = ACPI button
 // Disks, if any, use <virtioBlk> (ext4 is built into the kernel).
+
+import type { GuestConsoleKind } from '../qemu-args';
 
 export type VirtioTransport = 'pci' | 'mmio';
 
@@ -31,8 +34,8 @@ export interface GuestBootProfile {
   virtioSerial: string;
   virtioNet: string;
   virtioBlk: string;
-  /** the guest's console: hvc0 = the first port of the virtio-serial bus, ttyS0 = the UART (written to the manifest) */
-  console: 'hvc0' | 'ttyS0';
+  /** the guest's console (written to the manifest; see GuestConsoleKind in qemu-args.ts) */
+  console: GuestConsoleKind;
   /** pass -no-reboot: a guest reboot (or panic) ends QEMU instead of looping */
   noReboot: boolean;
   /** recommended memory in MiB; the guest runs from its initramfs */
@@ -53,7 +56,7 @@ export const DEFAULT_GUEST_PROFILE: GuestBootProfile = {
   virtioSerial: 'virtio-serial-pci',
   virtioNet: 'virtio-net-pci',
   virtioBlk: 'virtio-blk-pci',
-  console: 'hvc0',
+  console: 'vport',
   noReboot: false,
   memoryMiB: 256,
   // TCG's translation buffer (default 1 GiB, resident as it fills) was most of QEMU's own memory.
@@ -69,12 +72,11 @@ export const GUEST_NAME_PARAM = 'flotilla.name';
 
 /** Kernel parameters that do not depend on the VM. Each one is here because it saves boot time or is needed. */
 export const DEFAULT_GUEST_CMDLINE: readonly string[] = [
-  // kernel messages go to the UART (ttyS0, from the first instruction: a panic before the
-  // modules load is still visible there) and to the console proper, a virtio console port (the
-  // terminal tab and the readiness line). hvc0 comes last, so it is /dev/console; it exists once
-  // /init loads virtio_console, and the kernel replays its log to it then
+  // kernel messages (and busybox init's) go to the UART only, ttyS0, from the first instruction:
+  // a panic before the modules load is still visible there. The console proper is a virtio-serial
+  // port relayed to the shell's pty (console 'vport'), which the kernel cannot write to; its log
+  // would not belong in the terminal anyway
   'console=ttyS0',
-  'console=hvc0',
   'quiet', // fewer boot messages to format and replay
   'cryptomgr.notests', // crypto self-tests: ~0.7 s of emulated CPU at boot
   // initcalls that only self-test or set up tracing interfaces nobody uses in this guest

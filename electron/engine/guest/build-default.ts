@@ -1,6 +1,6 @@
 // Builds the embedded default guest (<home>/images/default: vmlinuz, initrd.img, manifest.json)
-// from Debian packages: the cloud kernel, busybox-static, qemu-guest-agent and the agent's
-// shared libraries, all from their .debs, never from the host's /lib. The initramfs is written
+// from Debian packages: the cloud kernel, busybox-static, qemu-guest-agent, socat (the console's
+// relay) and their shared libraries, all from their .debs, never from the host's /lib. The initramfs is written
 // here (cpio.ts) so that the same package versions always give a byte-identical initrd.img.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile, lstat } from 'node:fs/promises';
@@ -29,6 +29,9 @@ export interface BuildDefaultGuestOptions {
 const KERNEL_META = 'linux-image-cloud-amd64';
 const BUSYBOX = 'busybox-static';
 const AGENT = 'qemu-guest-agent';
+/** The console relay (assets/guest/console): joins the console port to the shell's pty. */
+const RELAY = 'socat';
+const RELAY_BIN = 'usr/bin/socat';
 const LIBDIR = 'lib/x86_64-linux-gnu';
 /** The parts of the kernel package the guest can need (its modules' dependencies stay in these dirs). */
 const KERNEL_MEMBERS = [
@@ -120,14 +123,15 @@ async function readInTree(root: string, path: string, depth = 0): Promise<{ path
 
 const LIB_SEARCH = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu', 'lib', 'usr/lib'];
 
-/** Collects qemu-ga plus every shared object it needs (by ELF DT_NEEDED), from the unpacked debs. */
-export async function collectAgentFiles(root: string): Promise<{ agent: Buffer; libs: Map<string, Buffer> }> {
-  const agentFile = await readInTree(root, 'usr/sbin/qemu-ga');
-  if (!agentFile) throw new Error('qemu-guest-agent package has no usr/sbin/qemu-ga');
+/** Collects one program plus every shared object it needs (by ELF DT_NEEDED), from the unpacked debs. */
+export async function collectProgramFiles(root: string, binPath: string, pkg: string): Promise<{ bin: Buffer; libs: Map<string, Buffer> }> {
+  const what = posix.basename(binPath);
+  const binFile = await readInTree(root, binPath);
+  if (!binFile) throw new Error(`${pkg} package has no ${binPath}`);
   const libs = new Map<string, Buffer>();
-  const queue: { what: string; data: Buffer }[] = [{ what: 'qemu-ga', data: agentFile.data }];
-  const agentInfo = readElfDynamic(agentFile.data, 'qemu-ga');
-  const loaderName = posix.basename(agentInfo.interp ?? `/lib64/${LOADER}`);
+  const queue: { what: string; data: Buffer }[] = [{ what, data: binFile.data }];
+  const info = readElfDynamic(binFile.data, what);
+  const loaderName = posix.basename(info.interp ?? `/lib64/${LOADER}`);
   const wanted = [loaderName];
   while (queue.length || wanted.length) {
     const next = queue.shift();
@@ -142,11 +146,17 @@ export async function collectAgentFiles(root: string): Promise<{ agent: Buffer; 
         break;
       }
     }
-    if (!found) throw new Error(`qemu-ga needs ${soname}, which none of its dependency packages provides`);
+    if (!found) throw new Error(`${what} needs ${soname}, which none of its dependency packages provides`);
     libs.set(soname, found);
     queue.push({ what: soname, data: found });
   }
-  return { agent: agentFile.data, libs };
+  return { bin: binFile.data, libs };
+}
+
+/** Collects qemu-ga plus every shared object it needs (by ELF DT_NEEDED), from the unpacked debs. */
+export async function collectAgentFiles(root: string): Promise<{ agent: Buffer; libs: Map<string, Buffer> }> {
+  const { bin, libs } = await collectProgramFiles(root, 'usr/sbin/qemu-ga', AGENT);
+  return { agent: bin, libs };
 }
 
 /** All busybox applet names, asked from the guest's own busybox (static x86-64, runs on the build host). */
@@ -166,7 +176,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
   const compression = opts.compression ?? 'none';
 
   progress('resolving packages', 0);
-  const [meta, busybox, agent] = await cache.fetch([KERNEL_META, BUSYBOX, AGENT]);
+  const [meta, busybox, agent, relay] = await cache.fetch([KERNEL_META, BUSYBOX, AGENT, RELAY]);
   const kernelPkgName = parseDependsField((await debControl(meta!.file)).get('Depends') ?? '').find((d) => /^linux-image-.*-cloud-amd64$/.test(d));
   if (!kernelPkgName) throw new Error(`${KERNEL_META} does not depend on a linux-image-*-cloud-amd64 package`);
 
@@ -185,10 +195,11 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       return k!;
     })();
     const agentTask = (async () => {
-      // the agent's library packages: Depends/Pre-Depends closure, one apt round trip per level
-      const debs: FetchedDeb[] = [agent!];
-      const seen = new Set<string>([AGENT]);
-      let frontier: FetchedDeb[] = [agent!];
+      // the agent's and the relay's library packages: Depends/Pre-Depends closure, one apt round
+      // trip per level (both unpack into one tree: their libraries are shared where they overlap)
+      const debs: FetchedDeb[] = [agent!, relay!];
+      const seen = new Set<string>([AGENT, RELAY]);
+      let frontier: FetchedDeb[] = [agent!, relay!];
       while (frontier.length) {
         const next = new Set<string>();
         for (const deb of frontier) {
@@ -242,6 +253,8 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       await collectModules();
     }
     const { agent: agentBin, libs } = await collectAgentFiles(aroot);
+    const relayFiles = await collectProgramFiles(aroot, RELAY_BIN, RELAY);
+    for (const [soname, data] of relayFiles.libs) libs.set(soname, data);
     const busyboxPath = join(broot, 'bin/busybox');
     const busyboxBin = await readFile(busyboxPath);
     const applets = await busyboxApplets(busyboxPath);
@@ -271,6 +284,9 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     file('etc/flotilla/modules', Buffer.from(`${moduleLines.join('\n')}\n`));
     for (const [name, data] of moduleFiles) file(`lib/modules/${name}.ko`, data);
     file('usr/sbin/qemu-ga', agentBin, 0o755);
+    // the console: socat relays the console port to a pty shell (assets/guest/console)
+    file(RELAY_BIN, relayFiles.bin, 0o755);
+    file('sbin/flotilla-console', await asset('console'), 0o755);
     for (const [soname, data] of libs) file(`${LIBDIR}/${soname}`, data, 0o755);
     link(`lib64/${LOADER}`, `../${LIBDIR}/${LOADER}`);
     if (!applets) progress('could not list busybox applets on this host; the guest installs them at boot', null);

@@ -136,6 +136,11 @@ describe('manifest', () => {
     expect(parseManifest(JSON.stringify(older)).console).toBe('ttyS0');
   });
 
+  it('keeps the console kind of guests built before the relayed port (hvc0) and reads the new one (vport)', () => {
+    expect(parseManifest(serializeManifest(makeManifest(input))).console).toBe('hvc0');
+    expect(parseManifest(serializeManifest(makeManifest({ ...input, console: 'vport' }))).console).toBe('vport');
+  });
+
   it('names what is wrong with a bad manifest', () => {
     expect(() => parseManifest('{', '/x/manifest.json')).toThrow(/\/x\/manifest.json is not valid JSON/);
     expect(() => parseManifest(JSON.stringify({ ...makeManifest(input), kernelVersion: 3 }))).toThrow(/kernelVersion/);
@@ -148,8 +153,9 @@ describe('boot profile', () => {
     expect(guestHostname('my vm_2')).toBe('my-vm-2');
     expect(guestHostname('---')).toBe('flotilla');
     expect(guestHostname('x'.repeat(100))).toHaveLength(63);
-    // both consoles; hvc0 last, so it is /dev/console
-    expect(defaultGuestAppend('my vm')).toMatch(/(^| )console=ttyS0 console=hvc0( |$)/);
+    // the kernel's console is the UART only: the terminal's console port is not a kernel console
+    expect(defaultGuestAppend('my vm')).toMatch(/(^| )console=ttyS0( |$)/);
+    expect(defaultGuestAppend('my vm')).not.toMatch(/console=hvc0/);
     expect(defaultGuestAppend('my vm')).toMatch(/ flotilla\.name=my-vm$/);
   });
 });

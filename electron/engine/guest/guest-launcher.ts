@@ -47,7 +47,7 @@ export function guestQemuArgs(o: LaunchOptions, socks: { serial: string; agent: 
     '-kernel', join(o.dir, 'vmlinuz'),
     '-initrd', join(o.dir, 'initrd.img'),
     '-append', o.append ?? defaultGuestAppend(o.name),
-    ...consoleAndAgentArgs({ serialSock: socks.serial, agentSock: socks.agent, virtioSerial: p.virtioSerial, virtioConsole: p.console === 'hvc0' }),
+    ...consoleAndAgentArgs({ serialSock: socks.serial, agentSock: socks.agent, virtioSerial: p.virtioSerial, console: p.console }),
     '-netdev', `user,id=n0${fwd}`,
     '-device', `${p.virtioNet},netdev=n0`,
     '-qmp', `unix:${socks.qmp},server=on,wait=off`,

@@ -1,6 +1,7 @@
 // manifest.json of a built default guest: what it was made from (package names, versions and
 // checksums), checksums of the outputs, the kernel version and how to boot it.
 import { z } from 'zod';
+import type { GuestConsoleKind } from '../qemu-args';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -15,11 +16,11 @@ export const GuestManifestSchema = z.object({
   nameParam: z.string(),
   machine: z.string(),
   /**
-   * the device the guest's console and shell are on: 'hvc0' = a virtio console port (the engine
-   * attaches its serial socket as a virtconsole), 'ttyS0' = the first UART; additive field, guests
-   * built before it have ttyS0
+   * the device the guest's console and shell are on (GuestConsoleKind in qemu-args.ts: 'vport' = a
+   * virtio-serial port relayed to a pty, 'hvc0' = a virtio console port, 'ttyS0' = the first UART);
+   * additive field, guests built before it have ttyS0, guests built before 'vport' keep hvc0
    */
-  console: z.enum(['ttyS0', 'hvc0']).default('ttyS0'),
+  console: z.enum(['ttyS0', 'hvc0', 'vport']).default('ttyS0'),
   /** recommended -bios (QEMU data-dir file name), null = QEMU's default firmware; additive field */
   bios: z.string().nullable().default(null),
   initrdCompression: z.enum(['none', 'gzip']),
@@ -40,7 +41,7 @@ export interface ManifestInput {
   cmdline: string;
   nameParam: string;
   machine: string;
-  console: 'ttyS0' | 'hvc0';
+  console: GuestConsoleKind;
   bios: string | null;
   initrdCompression: 'none' | 'gzip';
   kernelFormat: 'pvh-elf' | 'bzimage';

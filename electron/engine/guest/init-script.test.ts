@@ -48,7 +48,10 @@ describe.skipIf(!busybox)('guest init recipe', () => {
   it('starts the agent on the org.qemu.guest_agent.0 port and prints the readiness line', () => {
     const init = readFileSync(join(assets, 'init'), 'utf8');
     expect(init).toContain('/dev/virtio-ports/org.qemu.guest_agent.0');
-    expect(init).toMatch(/echo "FLOTILLA-READY \$name \$\(uname -r\)"/);
+    expect(init).toMatch(/ready="FLOTILLA-READY \$name \$\(uname -r\)"/);
+    expect(init).toMatch(/echo "\$ready"$/m);
+    // and leaves it for the console's shell, which prints it first (never written to the port by init)
+    expect(init).toMatch(/echo "\$ready" > \/run\/flotilla-ready/);
     expect(init).toMatch(/ip addr add 10\.0\.2\.15\/24 dev eth0/);
     expect(init).toMatch(/ip route add default via 10\.0\.2\.2/);
     expect(init).toContain('nameserver 10.0.2.3');
@@ -71,10 +74,33 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     }
   });
 
-  it('inittab keeps a shell on the console (hvc0) and on the UART (ttyS0), and syncs before power-off', () => {
+  it('inittab keeps the console relay and a shell on the UART (ttyS0), and syncs before power-off', () => {
     const inittab = readFileSync(join(assets, 'inittab'), 'utf8');
-    expect(inittab).toMatch(/^hvc0::respawn:-\/bin\/sh$/m);
+    expect(inittab).toMatch(/^::respawn:\/sbin\/flotilla-console$/m);
     expect(inittab).toMatch(/^ttyS0::respawn:-\/bin\/sh$/m);
     expect(inittab).toMatch(/^::shutdown:\/bin\/sync$/m);
+  });
+
+  it('the console relay joins the named port to a pty shell with socat, waiting out "host absent"', () => {
+    const relay = readFileSync(join(assets, 'console'), 'utf8');
+    expect(() => execFileSync(busybox!, ['sh', '-n', join(assets, 'console')])).not.toThrow();
+    expect(relay).toContain('PORT_NAME=org.flotilla.console.0');
+    expect(relay).toMatch(/exec socat .*"GOPEN:\$dev,ignoreeof" "EXEC:\/sbin\/flotilla-console shell,pty,setsid,ctty,stderr,sane"/);
+  });
+
+  it("the relay's shell side prints the readiness line once, then runs the login shell", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-relay-'));
+    try {
+      // stand-ins for /run/flotilla-ready and the login shell
+      const ready = join(dir, 'ready');
+      writeFileSync(ready, 'FLOTILLA-READY vm 6.1\n');
+      const script = readFileSync(join(assets, 'console'), 'utf8').replaceAll('/run/flotilla-ready', ready).replace('exec /bin/sh -l', 'echo login-shell; exit 0');
+      writeFileSync(join(dir, 'console'), script);
+      const run = () => execFileSync(busybox!, ['sh', join(dir, 'console'), 'shell'], { encoding: 'utf8' });
+      expect(run()).toBe('FLOTILLA-READY vm 6.1\nlogin-shell\n');
+      expect(run()).toBe('login-shell\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 // A small ContractHandler for transport tests (the transport is the unit under test): it
 // answers vm.list, streams console data to subscribers and records client lifetimes.
-import type { CallContext, ContractHandler, EventName, EventPayloads, VmInfo } from '../../../shared/contract';
+import { capsOf, type CallContext, type ContractHandler, type EventName, type EventPayloads, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;
@@ -8,6 +8,9 @@ type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => vo
 export function fakeVm(id: string, name: string, over: Partial<VmInfo> = {}): VmInfo {
   return {
     id,
+    host: 'local',
+    caps: capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs']),
+    broken: null,
     name,
     spec: {
       id,
@@ -85,6 +88,6 @@ export class FakeHandler implements ContractHandler {
 
   /** Push console output to every subscriber, as the console hub does. */
   consoleOut(id: string, data: string): void {
-    for (const ctx of this.consoleSubs.values()) ctx.emit('console.data', { id, data });
+    for (const ctx of this.consoleSubs.values()) ctx.emit('console.data', { host: 'local', id, data });
   }
 }

@@ -85,8 +85,8 @@ describe('WsApi', () => {
     expect(err).toBeInstanceOf(FlotillaError);
     expect((err as FlotillaError).code).toBe('NOT_FOUND');
     const got = new Promise((r) => api.on('vm.removed', r));
-    handler.fire('vm.removed', { id: 'abcdefgh1234' });
-    expect(await got).toEqual({ id: 'abcdefgh1234' });
+    handler.fire('vm.removed', { host: 'local', id: 'abcdefgh1234' });
+    expect(await got).toEqual({ host: 'local', id: 'abcdefgh1234' });
   });
 
   it('reports a lost connection, retries with backoff and comes back with a new generation', async () => {

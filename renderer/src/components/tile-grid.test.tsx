@@ -38,11 +38,11 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
     // role queries over 100 tiles are slow in jsdom; the labels are checked on one tile below
     expect(container.querySelectorAll('section[aria-label^="VM vm-"]')).toHaveLength(100);
     // a first second of stats for everyone, then settle
-    act(() => ids.forEach((id, i) => applyStats({ id, t: 1000, cpuPercent: i % 50, rssBytes: 100e6 })));
+    act(() => ids.forEach((id, i) => applyStats({ host: 'local', id, t: 1000, cpuPercent: i % 50, rssBytes: 100e6 })));
     renders.clear();
 
     const target = ids[42]!;
-    act(() => applyStats({ id: target, t: 2000, cpuPercent: 73, rssBytes: 120e6 }));
+    act(() => applyStats({ host: 'local', id: target, t: 2000, cpuPercent: 73, rssBytes: 120e6 }));
 
     expect([...renders.keys()]).toEqual([target]);
     expect(renders.get(target)).toBe(1);
@@ -65,7 +65,7 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
     );
     renders.clear();
     gridRenders = 0;
-    act(() => ids.forEach((id) => applyStats({ id, t: 3000, cpuPercent: 5, rssBytes: 90e6 })));
+    act(() => ids.forEach((id) => applyStats({ host: 'local', id, t: 3000, cpuPercent: 5, rssBytes: 90e6 })));
     expect(renders.size).toBe(100);
     expect([...renders.values()].every((n) => n === 1)).toBe(true);
     expect(gridRenders).toBe(0);
@@ -83,7 +83,7 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
 
   it('keeps only the last 60 samples per VM', () => {
     const [id] = seed(1);
-    for (let t = 0; t < 75; t++) applyStats({ id: id!, t, cpuPercent: t, rssBytes: t });
+    for (let t = 0; t < 75; t++) applyStats({ host: 'local', id: id!, t, cpuPercent: t, rssBytes: t });
     const s = useStore.getState().vms.stats[id!]!;
     expect(s.cpu).toHaveLength(60);
     expect(s.cpu[0]).toBe(15);
@@ -101,7 +101,7 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
         sizes.push(now - seen);
         seen = now;
       });
-      ids.forEach((id, i) => queueStats({ id, t: 5000, cpuPercent: i % 10, rssBytes: 1e6 }));
+      ids.forEach((id, i) => queueStats({ host: 'local', id, t: 5000, cpuPercent: i % 10, rssBytes: 1e6 }));
       expect(sizes).toEqual([]);
       vi.advanceTimersByTime(200);
       off();
@@ -121,7 +121,7 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
       let updates = 0;
       const off = useStore.subscribe(() => void (updates += 1));
       // 40 seconds of samples from 100 VMs, e.g. after the page was busy elsewhere
-      for (let t = 1; t <= 40; t++) for (const id of ids) queueStats({ id, t, cpuPercent: 1, rssBytes: 1e6 });
+      for (let t = 1; t <= 40; t++) for (const id of ids) queueStats({ host: 'local', id, t, cpuPercent: 1, rssBytes: 1e6 });
       vi.advanceTimersByTime(2000);
       off();
       expect(updates).toBeLessThanOrEqual(30);

@@ -3,7 +3,8 @@
 // part of one tile.
 import { memo, useEffect, useRef, type ReactElement } from 'react';
 import { isActive } from '../../../shared/state';
-import { formatBytes, formatMiB, formatPercent, tailLines } from '../lib/format';
+import { formatBytes, formatMiB, formatPercent } from '../lib/format';
+import { useConsoleScreen } from '../lib/use-console-screen';
 import { useVisible } from '../lib/use-visible';
 import { clearTileError, openVm, setFocused } from '../store/actions';
 import { acquire } from '../store/streams';
@@ -58,12 +59,12 @@ function ScreenThumb({ id, name }: { id: string; name: string }): ReactElement {
   );
 }
 
+/** What the console's terminal shows now (a headless terminal's screen; see use-console-screen.ts). */
 function ConsoleThumb({ id, name }: { id: string; name: string }): ReactElement {
-  const text = useStore((s) => s.consoles.text[id]);
-  const tail = text ? tailLines(text, 10) : '';
-  return tail ? (
+  const screen = useConsoleScreen(id);
+  return screen.trim() ? (
     <pre className="thumb-text" data-testid={`vm-${name}-console-thumb`}>
-      {tail}
+      {screen}
     </pre>
   ) : (
     <div className="thumb-empty">Waiting for console output…</div>

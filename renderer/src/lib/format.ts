@@ -18,18 +18,6 @@ export function formatPercent(p: number): string {
   return `${p < 10 ? p.toFixed(1) : Math.round(p)}%`;
 }
 
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]/g;
-
-/** The last `n` non-empty lines of terminal output as plain text (no escapes, no CRs). */
-export function tailLines(text: string, n: number): string {
-  const plain = text.slice(-8192).replace(ANSI, '').replace(/\r(?!\n)/g, '\n').replace(/\r/g, '');
-  // eslint-disable-next-line no-control-regex
-  const lines = plain.split('\n').map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trimEnd());
-  while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines.slice(-n).join('\n');
-}
-
 export function relativeTime(iso: string, now = Date.now()): string {
   const t = Date.parse(iso);
   if (!Number.isFinite(t)) return '';

@@ -45,7 +45,7 @@ describe('engine events into the store', () => {
     act(() => api.emit('vm.changed', { ...beta, state: 'starting' }));
     expect(useStore.getState().vms.byId[beta.id]?.state).toBe('starting');
     act(() => openVm(beta.id));
-    act(() => api.emit('vm.removed', { id: beta.id }));
+    act(() => api.emit('vm.removed', { host: 'local', id: beta.id }));
     expect(useStore.getState().vms.byId[beta.id]).toBeUndefined();
     expect(useStore.getState().ui.openVmId).toBeNull();
   });

@@ -154,6 +154,8 @@ export async function refreshAll(api: Transport): Promise<void> {
       };
     });
     resubscribeAll();
+    // tiles show stats: ask for them on every (re)connect, the engine samples only while someone listens
+    await api.invoke('stats.subscribe', {});
   } catch (err) {
     useStore.setState((s) => ({ ui: { ...s.ui, notice: toUiError(err, 'Load VMs') } }));
   }

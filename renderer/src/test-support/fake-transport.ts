@@ -1,6 +1,6 @@
 // Test helper: a Transport whose calls are answered by a function and whose events the test
 // pushes by hand. For unit tests of renderer logic only; e2e runs against the real engine.
-import type { EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../../shared/contract';
+import { capsOf, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { ConnectionStatus, Transport } from '../api/transport';
 
@@ -53,6 +53,9 @@ export function makeVm(name: string, patch: Partial<VmInfo> = {}): VmInfo {
   const id = patch.id ?? `vm${String(n).padStart(10, '0')}`;
   return {
     id,
+    host: 'local',
+    caps: capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs']),
+    broken: null,
     name,
     spec: {
       id,

@@ -1,0 +1,81 @@
+// The contract's handler table: one entry per method, checked by the compiler against the
+// contract (a missing method, or a handler whose params or result type differ from the
+// contract's, fails to compile). Every VM-addressed method reaches its VM through the host
+// registry by {host, id}; streams go through the engine's one stream table (streams.ts).
+import { LOCAL_HOST, type CallContext, type Method, type MethodParams, type MethodResult } from '../../shared/contract';
+import { FlotillaError } from '../../shared/errors';
+import type { Host, HostRegistry, VmHandle } from './hosts/host';
+import { unsupported } from './hosts/host';
+import { inspectPath } from './images';
+import type { LocalHost } from './hosts/local-host';
+import type { EngineStreams } from './streams';
+
+export type Handler<M extends Method> = (params: MethodParams<M>, ctx: CallContext) => Promise<MethodResult<M>> | MethodResult<M>;
+export type HandlerTable = { [M in Method]: Handler<M> };
+
+/** What the table needs from the engine beyond its hosts. */
+export interface RouterDeps {
+  hosts: HostRegistry;
+  local: LocalHost;
+  streams: EngineStreams;
+  engineInfo: Handler<'engine.info'>;
+  buildDefault: Handler<'image.buildDefault'>;
+  stopAll: Handler<'engine.stopAll'>;
+}
+
+type Ref = { host?: string | undefined; id: string };
+
+export function makeHandlers(d: RouterDeps): HandlerTable {
+  const host = (p: { host?: string | undefined }): Host => d.hosts.get(p.host ?? LOCAL_HOST);
+  const vm = (p: Ref): VmHandle => host(p).vm(p.id);
+  const info = (p: Ref) => host(p).get(p.id);
+  return {
+    'engine.info': d.engineInfo,
+    'vm.list': () => d.hosts.all().flatMap((h) => h.list()),
+    'host.list': () => d.hosts.all().map((h) => h.info()),
+    'vm.get': (p) => info(p),
+    'vm.find': (p) => {
+      const hosts = p.host !== undefined ? [d.hosts.get(p.host)] : d.hosts.all();
+      for (const h of hosts) {
+        const found = h.find(p.nameOrId);
+        if (found) return found;
+      }
+      throw new FlotillaError('NOT_FOUND', `no VM named ${JSON.stringify(p.nameOrId)}`);
+    },
+    'vm.create': (p) => host(p).create(p.config, { start: p.start }),
+    'vm.update': async (p) => (await vm(p).update(p.patch), info(p)),
+    'vm.delete': async (p) => (await host(p).delete(p.id), { id: p.id }),
+    'vm.start': async (p) => (await vm(p).start({ waitAgent: p.waitAgent }), info(p)),
+    'vm.stop': async (p) => (await vm(p).stop({ force: p.force }), info(p)),
+    'vm.restart': async (p) => (await vm(p).restart(), info(p)),
+    'vm.pause': async (p) => (await vm(p).pause(), info(p)),
+    'vm.resume': async (p) => (await vm(p).resume(), info(p)),
+    'vm.exec': (p) => vm(p).exec(p.command, { ...(p.stdin !== undefined ? { stdin: p.stdin } : {}), timeoutMs: p.timeoutMs }),
+    'vm.readFile': async (p) => ({ dataBase64: (await vm(p).readFile(p.path)).toString('base64') }),
+    'vm.writeFile': async (p) => ({ bytes: await vm(p).writeFile(p.path, Buffer.from(p.dataBase64, 'base64')) }),
+    'vm.logs': async (p) => ({ entries: await vm(p).logs(p.tail) }),
+    'vm.ports': (p) => {
+      const h = host(p);
+      if (!h.ports) throw unsupported('host port forwards', h.id);
+      return h.ports(p.id);
+    },
+    'vm.checkPort': (p) => d.local.checkPort(p.proto, p.hostPort),
+    'console.subscribe': (p, ctx) => d.streams.subscribe('console.subscribe', p, ctx),
+    'console.unsubscribe': (p, ctx) => d.streams.unsubscribe('console.unsubscribe', p, ctx),
+    'console.input': (p) => {
+      if (!vm(p).consoleInput(p.data)) throw new FlotillaError('INVALID_STATE', `the serial console of ${info(p).name} is not connected (is it running?)`);
+      return { ok: true };
+    },
+    'thumbnail.subscribe': (p, ctx) => d.streams.subscribe('thumbnail.subscribe', p, ctx),
+    'thumbnail.unsubscribe': (p, ctx) => d.streams.unsubscribe('thumbnail.unsubscribe', p, ctx),
+    'stats.subscribe': (p, ctx) => d.streams.subscribe('stats.subscribe', p, ctx),
+    'stats.unsubscribe': (p, ctx) => d.streams.unsubscribe('stats.unsubscribe', p, ctx),
+    'display.open': async (p) => ({ url: await vm(p).displayUrl() }),
+    'host.pickFile': () => {
+      throw new FlotillaError('UNSUPPORTED', 'file pickers exist only in the desktop app; type the path instead');
+    },
+    'path.inspect': (p) => inspectPath(p.path, p.expect),
+    'image.buildDefault': d.buildDefault,
+    'engine.stopAll': d.stopAll,
+  } satisfies HandlerTable;
+}

@@ -1,0 +1,103 @@
+// The engine's end of the contract's streams (console, thumbnail, stats: STREAMS in
+// shared/contract.ts): who is subscribed to what, kept in the one SubscriptionTable
+// (shared/streams.ts), opened on the VM's host handle and closed when the client leaves.
+// Console and thumbnail subscribers are held by the VM's own hub, which keeps them across a
+// QEMU restart; stats are sampled here, only while someone listens.
+import { LOCAL_HOST, type CallContext, type EventPayloads, type MethodParams, type MethodResult, type VmRef } from '../../shared/contract';
+import { SubscriptionTable, trackStreamCall } from '../../shared/streams';
+import type { HostRegistry } from './hosts/host';
+
+type SubscribeMethod = 'console.subscribe' | 'thumbnail.subscribe' | 'stats.subscribe';
+type UnsubscribeMethod = 'console.unsubscribe' | 'thumbnail.unsubscribe' | 'stats.unsubscribe';
+
+export class EngineStreams {
+  private readonly table = new SubscriptionTable<CallContext>();
+  private statsTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly hosts: HostRegistry,
+    private readonly statsIntervalMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  async subscribe<M extends SubscribeMethod>(method: M, params: MethodParams<M>, ctx: CallContext): Promise<MethodResult<M>> {
+    // open the source first: a VM that does not exist or cannot stream leaves no subscription behind
+    const p = params as Partial<VmRef>;
+    const ref: VmRef | null = p.id !== undefined ? { host: p.host ?? LOCAL_HOST, id: p.id } : null;
+    let result: unknown;
+    if (method === 'console.subscribe' && ref) {
+      const h = this.hosts.get(ref.host).vm(ref.id);
+      result = { scrollback: h.consoleSubscribe(ctx.clientId, (data) => ctx.emit('console.data', { ...ref, data })) };
+    } else if (method === 'thumbnail.subscribe' && ref) {
+      const h = this.hosts.get(ref.host).vm(ref.id);
+      result = { pngBase64: h.thumbnailSubscribe(ctx.clientId, (png) => ctx.emit('vm.thumbnail', { ...ref, pngBase64: png })) };
+    } else {
+      result = { ok: true };
+    }
+    trackStreamCall(this.table, method, params, ctx, () => ctx, (call) => this.closeSource(call.kind, call.ref, ctx.clientId));
+    if (method === 'stats.subscribe') this.statsClock();
+    return result as MethodResult<M>;
+  }
+
+  async unsubscribe<M extends UnsubscribeMethod>(method: M, params: MethodParams<M>, ctx: CallContext): Promise<MethodResult<M>> {
+    // per-VM sources are held per client: leaving closes this client's one
+    trackStreamCall(this.table, method, params, ctx, () => ctx, (call) => this.closeSource(call.kind, call.ref, ctx.clientId));
+    return { ok: true } as MethodResult<M>;
+  }
+
+  private closeSource(kind: string, ref: VmRef | null, clientId: string): void {
+    if (kind === 'stats') {
+      if (this.table.size('stats') === 0) this.stopStatsClock();
+      return;
+    }
+    if (!ref || !this.hosts.has(ref.host)) return;
+    try {
+      const h = this.hosts.get(ref.host).vm(ref.id);
+      if (kind === 'console') h.consoleUnsubscribe(clientId);
+      else h.thumbnailUnsubscribe(clientId);
+    } catch {
+      /* the VM is gone, and its subscriptions with it */
+    }
+  }
+
+  /** A VM was deleted: forget its streams (their sources went with it). */
+  vmRemoved(ref: VmRef): void {
+    for (const kind of ['console', 'thumbnail'] as const) this.table.dropKey(`${kind}\n${ref.host}\n${ref.id}`);
+  }
+
+  private statsClock(): void {
+    if (this.statsTimer || this.closed) return;
+    this.statsTimer = setInterval(() => void this.sampleStats(), this.statsIntervalMs);
+    this.statsTimer.unref();
+  }
+
+  private stopStatsClock(): void {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+  }
+
+  private async sampleStats(): Promise<void> {
+    const t = this.now();
+    const samples: EventPayloads['vm.stats'][] = [];
+    await Promise.all(
+      this.hosts.all().flatMap((host) =>
+        host.list().map(async (vm) => {
+          if (!vm.caps.stats || vm.pid === null) return;
+          const r = await host
+            .vm(vm.id)
+            .stats()
+            .catch(() => null);
+          if (r) samples.push({ host: host.id, id: vm.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes });
+        }),
+      ),
+    );
+    if (this.closed) return;
+    for (const ctx of this.table.values('stats')) for (const s of samples) ctx.emit('vm.stats', s);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopStatsClock();
+  }
+}
