@@ -3,13 +3,14 @@
 // lets go of its VMs on exit (they keep running, detached, and are adopted later).
 // Errors are one line on stderr and exit code 1; --json prints the contract DTOs.
 import { EventEmitter } from 'node:events';
+import { resolve } from 'node:path';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
 import { FlotillaError, toWireError } from '../../shared/errors';
 import { dispatch } from '../../shared/rpc';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { flotillaHome } from '../engine/paths';
 import { parseArgs, parseForward, parseSource, type OptionSpec } from './args';
-import { formatInfo, formatList, formatPorts } from './format';
+import { formatHosts, formatInfo, formatList, formatPorts } from './format';
 import { runServe } from './serve-command';
 
 export const USAGE = `usage: flotilla COMMAND [options]
@@ -31,6 +32,13 @@ export const USAGE = `usage: flotilla COMMAND [options]
   console NAME                               interactive serial console (Ctrl-] leaves)
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
+  host add NAME URI [--identity KEYFILE] [--json]   add a libvirt host (qemu:///system, qemu+ssh://user@host/system)
+  host list [--json]                         hosts: name, URI, state, VM count
+  host rm NAME                               forget a libvirt host (its VMs keep running there)
+
+--host NAME picks the host of the VM (list, create, start, stop, restart, pause, resume, rm,
+info, logs, exec, console); without it a VM is found by name on any host, and created locally.
+rm --storage also deletes a libvirt domain's disks.
 
 FLOTILLA_HOME sets the data directory (default $XDG_DATA_HOME/flotilla).
 `;
@@ -73,9 +81,9 @@ export class CliSession {
     this.events.on(event, cb as (p: unknown) => void);
   }
 
-  async find(nameOrId: string | undefined): Promise<VmInfo> {
+  async find(nameOrId: string | undefined, host?: unknown): Promise<VmInfo> {
     if (!nameOrId) throw new FlotillaError('BAD_REQUEST', 'which VM? give its NAME');
-    return this.call('vm.find', { nameOrId });
+    return this.call('vm.find', { nameOrId, ...(typeof host === 'string' ? { host } : {}) });
   }
 
   async close(): Promise<void> {
@@ -86,11 +94,13 @@ export class CliSession {
 }
 
 const JSON_OPT: Record<string, OptionSpec> = { json: { kind: 'bool' } };
+const HOST_OPT: Record<string, OptionSpec> = { host: { kind: 'string' } };
 
 const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
-  list: JSON_OPT,
+  list: { ...JSON_OPT, ...HOST_OPT },
   create: {
     ...JSON_OPT,
+    ...HOST_OPT,
     from: { kind: 'string' },
     initrd: { kind: 'string' },
     append: { kind: 'string' },
@@ -106,17 +116,18 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     'keep-running': { kind: 'bool' },
     start: { kind: 'bool' },
   },
-  start: { ...JSON_OPT, 'wait-agent': { kind: 'bool' } },
-  stop: { ...JSON_OPT, force: { kind: 'bool' } },
-  restart: JSON_OPT,
-  pause: JSON_OPT,
-  resume: JSON_OPT,
-  rm: JSON_OPT,
-  info: JSON_OPT,
+  start: { ...JSON_OPT, ...HOST_OPT, 'wait-agent': { kind: 'bool' } },
+  stop: { ...JSON_OPT, ...HOST_OPT, force: { kind: 'bool' } },
+  restart: { ...JSON_OPT, ...HOST_OPT },
+  pause: { ...JSON_OPT, ...HOST_OPT },
+  resume: { ...JSON_OPT, ...HOST_OPT },
+  rm: { ...JSON_OPT, ...HOST_OPT, storage: { kind: 'bool' } },
+  info: { ...JSON_OPT, ...HOST_OPT },
   ports: JSON_OPT,
-  logs: { serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
-  exec: {},
-  console: {},
+  logs: { ...HOST_OPT, serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
+  exec: HOST_OPT,
+  console: HOST_OPT,
+  host: { ...JSON_OPT, identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
 };
 
@@ -178,7 +189,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, host: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -192,8 +203,11 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
   if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
 
+  const hostArgs = command === 'host' ? hostCommandArgs(a.positionals, o) : null;
+
   const session = new CliSession(await openEngine({ shell: 'cli' }));
   try {
+    if (hostArgs) return await hostCommand(hostArgs, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();
@@ -213,7 +227,11 @@ async function runCommand(
   const vmInfo = (vm: VmInfo): void => (json ? printJson(io, vm) : io.out(formatInfo(vm)));
   switch (command) {
     case 'list': {
-      const vms = await s.call('vm.list', {});
+      const all = await s.call('vm.list', {});
+      const vms = typeof o.host === 'string' ? all.filter((v) => v.host === o.host) : all;
+      if (typeof o.host === 'string' && !(await s.call('host.list', {})).some((h) => h.id === o.host)) {
+        throw new FlotillaError('NOT_FOUND', `no host named ${o.host}: see \`flotilla host list\``);
+      }
       if (json) printJson(io, vms);
       else io.out(formatList(vms));
       return 0;
@@ -222,20 +240,20 @@ async function runCommand(
       s.on('vm.progress', (p) => {
         if (p.progress && !json) io.err(`${p.progress.message ?? p.progress.op}${p.progress.percent === null ? '' : ` ${p.progress.percent.toFixed(0)}%`}\n`);
       });
-      const vm = await s.call('vm.create', { config: createConfig as never, start: o.start === true });
+      const vm = await s.call('vm.create', { ...(typeof o.host === 'string' ? { host: o.host } : {}), config: createConfig as never, start: o.start === true });
       if (json) printJson(io, vm);
       else io.out(`created ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
       return 0;
     }
     case 'start': {
-      const vm = await s.find(name);
+      const vm = await s.find(name, o.host);
       const after = await s.call('vm.start', { host: vm.host, id: vm.id, waitAgent: o['wait-agent'] === true });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
       return 0;
     }
     case 'stop': {
-      const vm = await s.find(name);
+      const vm = await s.find(name, o.host);
       const after = await s.call('vm.stop', { host: vm.host, id: vm.id, force: o.force === true });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
@@ -244,7 +262,7 @@ async function runCommand(
     case 'restart':
     case 'pause':
     case 'resume': {
-      const vm = await s.find(name);
+      const vm = await s.find(name, o.host);
       const method = command === 'restart' ? 'vm.restart' : command === 'pause' ? 'vm.pause' : 'vm.resume';
       const after = await s.call(method, { host: vm.host, id: vm.id });
       if (json) printJson(io, after);
@@ -252,17 +270,17 @@ async function runCommand(
       return 0;
     }
     case 'rm': {
-      const vm = await s.find(name);
-      const r = await s.call('vm.delete', { host: vm.host, id: vm.id });
+      const vm = await s.find(name, o.host);
+      const r = await s.call('vm.delete', { host: vm.host, id: vm.id, ...(o.storage === true ? { storage: true } : {}) });
       if (json) printJson(io, r);
       else io.out(`deleted ${vm.name}\n`);
       return 0;
     }
     case 'info':
-      vmInfo(await s.find(name));
+      vmInfo(await s.find(name, o.host));
       return 0;
     case 'ports': {
-      const id = name ? (await s.find(name)).id : undefined;
+      const id = name ? (await s.find(name, o.host)).id : undefined;
       const ports = await s.call('vm.ports', id ? { id } : {});
       if (json) printJson(io, ports);
       else {
@@ -273,9 +291,9 @@ async function runCommand(
       return 0;
     }
     case 'logs':
-      return logsCommand(await s.find(name), o, s, io);
+      return logsCommand(await s.find(name, o.host), o, s, io);
     case 'exec': {
-      const vm = await s.find(name);
+      const vm = await s.find(name, o.host);
       const r = await s.call('vm.exec', { host: vm.host, id: vm.id, command: rest, timeoutMs: 600_000 });
       if (r.stdout) io.out(r.stdout);
       if (r.stderr) io.err(r.stderr);
@@ -284,7 +302,7 @@ async function runCommand(
       return r.signal !== undefined ? 128 + r.signal : 1;
     }
     case 'console':
-      return consoleCommand(await s.find(name), s, io);
+      return consoleCommand(await s.find(name, o.host), s, io);
     case 'image': {
       s.on('engine.progress', (p) => io.err(`${p.percent === null ? '' : `[${p.percent}%] `}${p.message ?? p.op}\n`));
       const r = await s.call('image.buildDefault', {});
@@ -296,6 +314,41 @@ async function runCommand(
 }
 
 type ParsedOptions = Record<string, unknown>;
+
+type HostArgs = { op: 'add'; name: string; uri: string; identity?: string } | { op: 'list' } | { op: 'rm'; name: string };
+
+/** Pure part of `flotilla host …`: which operation, checked before an engine is touched. */
+export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = process.cwd()): HostArgs {
+  const [op, name, uri] = pos;
+  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] | host list | host rm NAME';
+  if (op !== 'add' && o.identity !== undefined) throw new FlotillaError('BAD_REQUEST', '--identity goes with `flotilla host add`');
+  if (op === 'add') {
+    if (!name || !uri) throw new FlotillaError('BAD_REQUEST', `${usage} (e.g. flotilla host add lab qemu+ssh://root@lab.example.org/system)`);
+    return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolve(cwd, o.identity) } : {}) };
+  }
+  if (op === 'list' && !name) return { op };
+  if (op === 'rm' && name && !uri) return { op, name };
+  throw new FlotillaError('BAD_REQUEST', usage);
+}
+
+async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  if (h.op === 'add') {
+    const info = await s.call('host.add', { name: h.name, uri: h.uri, ...(h.identity ? { identity: h.identity } : {}) });
+    if (json) printJson(io, info);
+    else io.out(`added host ${info.name} (${info.uri ?? ''}): ${info.state}, ${info.vmCount} VM${info.vmCount === 1 ? '' : 's'}\n`);
+    return 0;
+  }
+  if (h.op === 'rm') {
+    const r = await s.call('host.remove', { name: h.name });
+    if (json) printJson(io, r);
+    else io.out(`removed host ${r.name} (its VMs keep running there)\n`);
+    return 0;
+  }
+  const hosts = await s.call('host.list', {});
+  if (json) printJson(io, hosts);
+  else io.out(formatHosts(hosts));
+  return 0;
+}
 
 async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {
   if (o.serial) {

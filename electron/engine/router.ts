@@ -7,6 +7,7 @@ import { FlotillaError } from '../../shared/errors';
 import type { Host, HostRegistry, VmHandle } from './hosts/host';
 import { unsupported } from './hosts/host';
 import { inspectPath } from './images';
+import type { LibvirtHosts } from './hosts/libvirt/libvirt-hosts';
 import type { LocalHost } from './hosts/local-host';
 import type { EngineStreams } from './streams';
 
@@ -21,6 +22,8 @@ export interface RouterDeps {
   engineInfo: Handler<'engine.info'>;
   buildDefault: Handler<'image.buildDefault'>;
   stopAll: Handler<'engine.stopAll'>;
+  /** the user's libvirt hosts (hosts.json) */
+  libvirt: LibvirtHosts;
 }
 
 type Ref = { host?: string | undefined; id: string };
@@ -33,6 +36,12 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'engine.info': d.engineInfo,
     'vm.list': () => d.hosts.all().flatMap((h) => h.list()),
     'host.list': () => d.hosts.all().map((h) => h.info()),
+    'host.add': async (p) => (await d.libvirt.add(p.name, p.uri, p.identity)).info(),
+    'host.remove': async (p) => {
+      if (!d.libvirt.get(p.name)) throw new FlotillaError('NOT_FOUND', d.hosts.has(p.name) ? `host ${p.name} cannot be removed` : `no host named ${p.name}`, { host: p.name });
+      await d.libvirt.remove(p.name);
+      return { name: p.name };
+    },
     'vm.get': (p) => info(p),
     'vm.find': (p) => {
       const hosts = p.host !== undefined ? [d.hosts.get(p.host)] : d.hosts.all();
@@ -44,7 +53,7 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     },
     'vm.create': (p) => host(p).create(p.config, { start: p.start }),
     'vm.update': async (p) => (await vm(p).update(p.patch), info(p)),
-    'vm.delete': async (p) => (await host(p).delete(p.id), { id: p.id }),
+    'vm.delete': async (p) => (await host(p).delete(p.id, p.storage === undefined ? {} : { storage: p.storage }), { id: p.id }),
     'vm.start': async (p) => (await vm(p).start({ waitAgent: p.waitAgent }), info(p)),
     'vm.stop': async (p) => (await vm(p).stop({ force: p.force }), info(p)),
     'vm.restart': async (p) => (await vm(p).restart(), info(p)),

@@ -90,7 +90,8 @@ describe.each([
     expect(vm.state).toBe('stopped');
     expect(host.list().map((v) => v.name)).toContain(name);
     try {
-      vm = await host.vm(vm.id).start({ waitAgent: true });
+      await host.vm(vm.id).start({ waitAgent: true });
+      vm = host.get(vm.id);
       expect(vm.state).toBe('running');
       await until('agent ready with an address', () => host.get(vm.id).agent === 'ready' && host.get(vm.id).ips.length > 0);
       expect(host.get(vm.id).ips).toContain('10.0.2.15');
@@ -130,11 +131,12 @@ describe.each([
         await until('agent after revert', async () => (await host.vm(vm.id).exec(['/bin/sh', '-c', 'cat /tmp/mark 2>/dev/null || echo none'], { timeoutMs: 10_000 })).stdout === 'none\n', 60_000);
         expect(await host.vm(vm.id).snapshotDelete('s1')).toEqual([]);
       }
-      vm = await host.vm(vm.id).stop({ force: false });
+      await host.vm(vm.id).stop({ force: false });
+      vm = host.get(vm.id);
       expect(vm.state).toBe('stopped');
     } finally {
       if (host.get(vm.id).state !== 'stopped') await host.vm(vm.id).stop({ force: true });
-      await host.deleteVm(vm.id, { storage: true });
+      await host.delete(vm.id, { storage: true });
     }
     expect(host.find(name)).toBeUndefined();
     const vols = execFileSync('virsh', ['--connect', 'qemu:///system', 'vol-list', '--pool', 'flotilla'], { encoding: 'utf8' });

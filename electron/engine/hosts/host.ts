@@ -56,7 +56,8 @@ export interface Host {
   get(id: string): VmInfo;
   find(nameOrId: string): VmInfo | undefined;
   create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo>;
-  delete(id: string): Promise<void>;
+  /** `storage`: also delete the VM's disks where the host keeps them apart (libvirt); local VMs always lose theirs */
+  delete(id: string, opts?: { storage?: boolean }): Promise<void>;
   /** NOT_FOUND when there is no such VM */
   vm(id: string): VmHandle;
   stopAll(opts: { deadlineMs: number; includeKeepRunning: boolean }): Promise<StopAllResult>;

@@ -2,10 +2,12 @@
 // shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
 // the guest agent, stats, the console stream, snapshots and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
-import type { ExecResult, VmInfo } from '../../../../shared/contract';
+import type { ExecResult, LogEntry, VmInfo } from '../../../../shared/contract';
+import type { VmPatch } from '../../../../shared/spec';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
+import { unsupported, type VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
 import { screenshotToPng } from './ppm-to-png';
@@ -13,7 +15,7 @@ import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshot
 import type { LibvirtDomain, LibvirtHost } from './libvirt-host';
 import { parseVncDisplay } from './virsh-parse';
 
-export class LibvirtVm {
+export class LibvirtVm implements VmHandle {
   private console: DomainConsole | null = null;
   private cpuSample: CpuSample | null = null;
   private thumbs: Thumbnailer | null = null;
@@ -66,12 +68,11 @@ export class LibvirtVm {
 
   // ------------------------------------------------------------------ lifecycle
 
-  start(opts: { waitAgent: boolean }): Promise<VmInfo> {
+  start(opts: { waitAgent: boolean }): Promise<void> {
     return this.job(async () => {
       await this.virsh.run(['start', '--domain', this.uuid]);
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 30_000);
       if (opts.waitAgent) await this.waitAgent();
-      return this.info();
     });
   }
 
@@ -89,7 +90,7 @@ export class LibvirtVm {
   }
 
   /** Graceful: libvirt's shutdown (agent, then ACPI), a deadline, then destroy. Force: destroy. */
-  stop(opts: { force: boolean }): Promise<VmInfo> {
+  stop(opts: { force: boolean }): Promise<void> {
     const run = async () => {
       if (opts.force) {
         await this.virsh.run(['destroy', '--domain', this.uuid]);
@@ -101,27 +102,25 @@ export class LibvirtVm {
         }
       }
       await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped' || x.state === 'crashed', 30_000);
-      return this.info();
     };
     return opts.force ? run() : this.job(run);
   }
 
-  private simple(op: 'reset' | 'suspend' | 'resume', wantState: VmState | null): Promise<VmInfo> {
+  private simple(op: 'reset' | 'suspend' | 'resume', wantState: VmState | null): Promise<void> {
     return this.job(async () => {
       await this.virsh.run([op, '--domain', this.uuid]);
       if (wantState) await this.host.waitFor(this.uuid, (x) => x?.state === wantState, 10_000);
-      return this.info();
     });
   }
 
   /** A hard reset of the running domain (libvirt's `reset`, as QEMU's system_reset). */
-  restart(): Promise<VmInfo> {
+  restart(): Promise<void> {
     return this.simple('reset', null);
   }
-  pause(): Promise<VmInfo> {
+  pause(): Promise<void> {
     return this.simple('suspend', 'paused');
   }
-  resume(): Promise<VmInfo> {
+  resume(): Promise<void> {
     return this.simple('resume', 'running');
   }
 
@@ -139,8 +138,19 @@ export class LibvirtVm {
     return { cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
   }
 
-  logs(tail: number): { t: string; source: 'lifecycle'; text: string }[] {
+  async logs(tail: number): Promise<LogEntry[]> {
     return this.host.logLines(this.d.name, tail);
+  }
+
+  // editing a domain's definition, and file copy through the agent, are not offered here (caps say so)
+  async update(_patch: VmPatch): Promise<void> {
+    throw unsupported('changing a libvirt domain (use virsh edit)', this.host.id);
+  }
+  async readFile(_path: string): Promise<Buffer> {
+    throw unsupported('copying files', this.host.id);
+  }
+  async writeFile(_path: string, _data: Buffer): Promise<number> {
+    throw unsupported('copying files', this.host.id);
   }
 
   private consoleOf(): DomainConsole {
