@@ -5,6 +5,7 @@ import type { VmConfigInput, VmPatch } from '../../../shared/spec';
 import { getApi } from '../api/current';
 import { toUiError } from './errors';
 import { applyRemoved, applyVm } from './events';
+import { vmRef } from './vm-ref';
 import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type UiError, type VmTab } from './store';
 
 function setOp(id: string, patch: Partial<typeof IDLE_OP>): void {
@@ -25,18 +26,18 @@ async function runOp(id: string, label: string, action: string, fn: () => Promis
   }
 }
 
-export const startVm = (id: string): Promise<boolean> => runOp(id, 'Starting…', 'Start', () => getApi().invoke('vm.start', { id }));
-export const stopVm = (id: string): Promise<boolean> => runOp(id, 'Stopping…', 'Stop', () => getApi().invoke('vm.stop', { id }));
+export const startVm = (id: string): Promise<boolean> => runOp(id, 'Starting…', 'Start', () => getApi().invoke('vm.start', vmRef(id)));
+export const stopVm = (id: string): Promise<boolean> => runOp(id, 'Stopping…', 'Stop', () => getApi().invoke('vm.stop', vmRef(id)));
 export const forceStopVm = (id: string): Promise<boolean> =>
-  runOp(id, 'Forcing off…', 'Force stop', () => getApi().invoke('vm.stop', { id, force: true }));
-export const pauseVm = (id: string): Promise<boolean> => runOp(id, 'Pausing…', 'Pause', () => getApi().invoke('vm.pause', { id }));
-export const resumeVm = (id: string): Promise<boolean> => runOp(id, 'Resuming…', 'Resume', () => getApi().invoke('vm.resume', { id }));
-export const restartVm = (id: string): Promise<boolean> => runOp(id, 'Restarting…', 'Restart', () => getApi().invoke('vm.restart', { id }));
+  runOp(id, 'Forcing off…', 'Force stop', () => getApi().invoke('vm.stop', { ...vmRef(id), force: true }));
+export const pauseVm = (id: string): Promise<boolean> => runOp(id, 'Pausing…', 'Pause', () => getApi().invoke('vm.pause', vmRef(id)));
+export const resumeVm = (id: string): Promise<boolean> => runOp(id, 'Resuming…', 'Resume', () => getApi().invoke('vm.resume', vmRef(id)));
+export const restartVm = (id: string): Promise<boolean> => runOp(id, 'Restarting…', 'Restart', () => getApi().invoke('vm.restart', vmRef(id)));
 
 export async function deleteVm(id: string): Promise<boolean> {
   closeDialog();
   const ok = await runOp(id, 'Deleting…', 'Delete', async () => {
-    await getApi().invoke('vm.delete', { id });
+    await getApi().invoke('vm.delete', vmRef(id));
   });
   if (ok) applyRemoved(id);
   return ok;
@@ -48,7 +49,7 @@ export function clearTileError(id: string): void {
 
 export async function updateVm(id: string, patch: VmPatch): Promise<UiError | null> {
   try {
-    applyVm(await getApi().invoke('vm.update', { id, patch }));
+    applyVm(await getApi().invoke('vm.update', { ...vmRef(id), patch }));
     return null;
   } catch (err) {
     return toUiError(err, 'Save settings');
@@ -137,7 +138,7 @@ export async function execInVm(id: string, command: string): Promise<void> {
     });
   put(entry);
   try {
-    const result = await getApi().invoke('vm.exec', { id, command: ['/bin/sh', '-c', command] });
+    const result = await getApi().invoke('vm.exec', { ...vmRef(id), command: ['/bin/sh', '-c', command] });
     put({ ...entry, result });
   } catch (err) {
     put({ ...entry, error: toUiError(err, 'Run') });
@@ -146,7 +147,7 @@ export async function execInVm(id: string, command: string): Promise<void> {
 
 export async function loadLogs(id: string): Promise<UiError | null> {
   try {
-    const { entries } = await getApi().invoke('vm.logs', { id, tail: 500 });
+    const { entries } = await getApi().invoke('vm.logs', { ...vmRef(id), tail: 500 });
     useStore.setState((s) => ({ consoles: { ...s.consoles, logs: { ...s.consoles.logs, [id]: entries } } }));
     return null;
   } catch (err) {
@@ -156,7 +157,7 @@ export async function loadLogs(id: string): Promise<UiError | null> {
 
 export function sendConsoleInput(id: string, data: string): void {
   getApi()
-    .invoke('console.input', { id, data })
+    .invoke('console.input', { ...vmRef(id), data })
     .catch(() => {});
 }
 

@@ -2,6 +2,7 @@
 // stream while they are visible and release it after; the engine is asked once per VM.
 // After a reconnect every live stream is re-subscribed (the server forgot us).
 import { getApi } from '../api/current';
+import { vmRef } from './vm-ref';
 import { useStore } from './store';
 
 export const CONSOLE_CAP = 256 * 1024;
@@ -53,10 +54,10 @@ async function subscribe(kind: Kind, id: string): Promise<void> {
   const api = getApi();
   try {
     if (kind === 'console') {
-      const { scrollback } = await api.invoke('console.subscribe', { id });
+      const { scrollback } = await api.invoke('console.subscribe', vmRef(id));
       if (counts.console.has(id)) setConsoleText(id, scrollback);
     } else {
-      const { pngBase64 } = await api.invoke('thumbnail.subscribe', { id });
+      const { pngBase64 } = await api.invoke('thumbnail.subscribe', vmRef(id));
       if (pngBase64) setThumb(id, pngBase64);
     }
   } catch {
@@ -80,7 +81,7 @@ export function acquire(kind: Kind, id: string): () => void {
     }
     m.delete(id);
     getApi()
-      .invoke(kind === 'console' ? 'console.unsubscribe' : 'thumbnail.unsubscribe', { id })
+      .invoke(kind === 'console' ? 'console.unsubscribe' : 'thumbnail.unsubscribe', vmRef(id))
       .catch(() => {});
     useStore.setState((s) => {
       const key = kind === 'console' ? 'text' : 'thumbs';

@@ -1,6 +1,7 @@
 // The VM's screen through noVNC, over a one-time loopback WebSocket URL from `display.open`.
 // Scaling toggle and Ctrl-Alt-Del; a plain message when the VM has no display.
 import RFB from '@novnc/novnc';
+import { vmRef } from '../../store/vm-ref';
 import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { isActive } from '../../../../shared/state';
 import { getApi } from '../../api/current';
@@ -30,7 +31,7 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
     setPhase('connecting');
     setError(null);
     getApi()
-      .invoke('display.open', { id })
+      .invoke('display.open', vmRef(id))
       .then(({ url }) => {
         if (!live) return;
         rfb = new RFB(el, url, { shared: true });
