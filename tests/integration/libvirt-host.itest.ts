@@ -5,7 +5,7 @@
 // the host unreachable (VMs keep their state) and it reconnects.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,5 +180,26 @@ describe('the ssh connection', () => {
     } finally {
       execFileSync('virsh', ['--connect', 'qemu:///system', 'undefine', name]);
     }
+  });
+});
+
+describe('other sources on the host', () => {
+  it('a kernel and initrd that are on the host boot with the agent', async () => {
+    const host = await connected('t-kernel', 'qemu:///system');
+    const g = join(guestHome, 'images', 'default');
+    const manifest = JSON.parse(readFileSync(join(g, 'manifest.json'), 'utf8')) as { cmdline: string };
+    const name = `lvt-kernel-${randomBytes(3).toString('hex')}`;
+    const config = vmConfigSchema.parse({ name, source: { kind: 'kernel', kernel: join(g, 'vmlinuz'), initrd: join(g, 'initrd.img'), append: manifest.cmdline }, memoryMiB: 256 });
+    const vm = await host.create(config, { start: false });
+    try {
+      expect(vm.spec.source).toMatchObject({ kind: 'kernel', kernel: join(g, 'vmlinuz') });
+      await host.vm(vm.id).start({ waitAgent: true });
+      expect(host.get(vm.id)).toMatchObject({ state: 'running', agent: 'ready' });
+    } finally {
+      await host.vm(vm.id).stop({ force: true });
+      await host.delete(vm.id, { storage: false });
+    }
+    // the user's kernel is referenced in place, never deleted with the domain
+    expect(readFileSync(join(g, 'vmlinuz')).length).toBeGreaterThan(0);
   });
 });
