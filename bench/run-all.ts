@@ -1,16 +1,18 @@
-// `npm run bench`: every figure of issue 7 in one run, written to bench/results/latest.json
-// and latest.md. A benchmark, not a test: it asserts nothing and fails only when it cannot
-// measure. Engine and raw QEMU runs alternate so both see the same machine; the engine runs
-// in its own process (`flotilla serve`) and is driven over the headless WebSocket.
+// `npm run bench`: every figure of issues 7 and 15 in one run, written to bench/results/latest.json
+// and latest.md. A benchmark, not a test: it asserts nothing, and it always finishes: a part that
+// cannot measure records its figures as failed, with the error (attempt()), and the rest runs.
+// Engine and raw QEMU runs alternate so both see the same machine; the engine runs in its own
+// process (`flotilla serve`) and is driven over the headless WebSocket.
 //
-// Env: BENCH_RUNS (default 5) scales every count; BENCH_ONLY=boot,start,storm,console,echo,tiles
-// runs a subset and writes to the temp dir instead of bench/results.
+// Env: BENCH_RUNS (default 5) scales every count; BENCH_ONLY=a,b,… runs a subset (boot, start,
+// loadedstart, storm, console, echo, tiles, tiles500, cli, firsttile, idle) and writes to the
+// temp dir instead of bench/results.
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { buildDefaultGuest } from '../electron/engine/guest/build-default';
+import { buildDefaultGuest, readDefaultGuest } from '../electron/engine/guest/build-default';
 import { cleanupHome } from '../tests/integration/fixtures/engine-harness';
 import { TEST_DEB_CACHE } from '../tests/integration/fixtures/test-guest';
 import { benchDefaultBoot, stat } from './boot';
@@ -37,7 +39,8 @@ import {
 import { startEngineProcess, type EngineProcess } from './lib/engine-process';
 import { benchBootBefore } from './lib/boot-before';
 import { bootBreakdown, cpuMs, cpuSplitMs, type BootBreakdown } from './lib/boot-breakdown';
-import { figure, renderMarkdown, round, type Figure } from './lib/figures';
+import { attempt, failedFigure, figure, FIGURE_ORDER, renderMarkdown, round, type Figure } from './lib/figures';
+import { cliList, engineIdleCpu, firstTile, startAll, underCpuHog } from './lib/scale-benches';
 import { benchTiles, tilesFigure } from './lib/tiles-bench';
 
 const root = resolve(__dirname, '..', '..');
@@ -45,6 +48,9 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const ONLY = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
 const want = (s: string) => ONLY.size === 0 || ONLY.has(s);
 const STORM_VMS = Number(process.env.BENCH_STORM_VMS ?? 8);
+/** the VMs of the scale figures (cliListMs, firstTileMs, engineIdleCpuPct) */
+const SCALE_VMS = Number(process.env.BENCH_SCALE_VMS ?? 16);
+const IDLE_WINDOW_S = Number(process.env.BENCH_IDLE_WINDOW_S ?? 20);
 
 /**
  * `count` engine/raw pairs, alternating which side goes first (engine-raw, raw-engine, …): TCG
@@ -85,9 +91,21 @@ async function main(): Promise<void> {
   let engine: EngineProcess | null = null;
   try {
     log(`building the default guest from the current sources into ${home}`);
-    const guest = await buildDefaultGuest({ home, cacheDir: process.env.FLOTILLA_TEST_DEB_CACHE ?? TEST_DEB_CACHE });
+    // BENCH_GUEST_FROM=<a home with images/default built from these sources>: copy it instead of
+    // building (development runs of single figures; a full run builds)
+    const from = process.env.BENCH_GUEST_FROM;
+    const made = from
+      ? cp(join(from, 'images', 'default'), join(home, 'images', 'default'), { recursive: true }).then(async () => ({ dir: join(home, 'images', 'default'), manifest: (await readDefaultGuest(home)).manifest }))
+      : buildDefaultGuest({ home, cacheDir: process.env.FLOTILLA_TEST_DEB_CACHE ?? TEST_DEB_CACHE });
+    const guest = await made.catch((err: unknown) => {
+      // nothing of the engine or guest can be measured without it: every such figure records why
+      const keys = FIGURE_ORDER.filter((k) => !k.startsWith('tiles'));
+      for (const k of keys) figures.push(failedFigure(k, new Error(`the default guest could not be built: ${(err as Error).message}`)));
+      return null;
+    });
+    if (guest) {
 
-    if (want('boot')) {
+    if (want('boot')) await attempt(['defaultBootMs'], figures, async () => {
       log(`defaultBootMs: ${RUNS} boots (bench/boot.ts)`);
       const s = await benchDefaultBoot({ dir: guest.dir, runs: RUNS, log });
       // "before": the same guest booted the way it was first built (bzImage, SeaBIOS, gzip initramfs)
@@ -115,9 +133,16 @@ async function main(): Promise<void> {
           beforeIs: 'same packages, init and agent; distribution bzImage through SeaBIOS, gzip initramfs, cmdline "console=ttyS0 quiet", default CPU model',
         }),
       );
-    }
+    }, log);
 
-    if (want('start') || want('storm') || want('console') || want('echo')) {
+    const engineKeys = [
+      ...(want('start') ? ['startOverheadRatio'] : []),
+      ...(want('loadedstart') ? ['loadedStartOverheadRatio'] : []),
+      ...(want('storm') ? ['stormRatio', 'engineRssPerVmMiB', 'qemuRssOverheadMiB'] : []),
+      ...(want('console') ? ['consoleThroughputMBps', 'consoleLostBytes'] : []),
+      ...(want('echo') ? ['echoLatencyRatio'] : []),
+    ];
+    if (engineKeys.length) await attempt(engineKeys, figures, async () => {
       const eng = await startEngineProcess(root, home);
       engine = eng;
       const api = eng.api;
@@ -133,7 +158,7 @@ async function main(): Promise<void> {
       await warmRaw.raw.dispose();
       notes.push(`Engine QEMU command line (raw QEMU gets the same, sockets moved): \`${args.argv.join(' ')}\``);
 
-      if (want('start')) {
+      if (want('start')) await attempt(['startOverheadRatio'], figures, async () => {
         const e: number[] = [];
         const r: number[] = [];
         const phases: StartPhases[] = [];
@@ -177,9 +202,45 @@ async function main(): Promise<void> {
             },
           }),
         );
-      }
+      }, log);
 
-      if (want('storm')) {
+      if (want('loadedstart')) await attempt(['loadedStartOverheadRatio'], figures, async (partial) => {
+        // the same pairs with a CPU hog on every core for both sides (started before each pair)
+        const e: number[] = [];
+        const r: number[] = [];
+        partial.engineMs = e;
+        partial.rawMs = r;
+        const pairs = Math.max(3, RUNS);
+        for (let i = 0; i < pairs; i++) {
+          await underCpuHog(() =>
+            alternatingPairs(
+              1,
+              async () => {
+                const a = await engineStartMs(api, first.id);
+                e.push(a.ms);
+                await stopAndWait(api, first.id);
+                return a.ms;
+              },
+              async () => {
+                const b = await rawStartMs(args);
+                r.push(b.ms);
+                await b.raw.dispose();
+                return b.ms;
+              },
+              (_, em, rm) => log(`loaded start ${i + 1}/${pairs}: engine ${ms(em)} ms, raw ${ms(rm)} ms`),
+            ),
+          );
+        }
+        figures.push(
+          figure('loadedStartOverheadRatio', e.map((v, i) => v / r[i]!), 'as startOverheadRatio (pairs, engine side first), with a CPU hog (one busy process per core) running through the pair; run = engine ms ÷ raw ms', {
+            engineMs: stat(e.map(ms)),
+            rawMs: stat(r.map(ms)),
+            ratioOfMedians: round(median(e) / median(r)),
+          }),
+        );
+      }, log);
+
+      if (want('storm')) await attempt(['stormRatio', 'engineRssPerVmMiB', 'qemuRssOverheadMiB'], figures, async () => {
         const rounds = Math.max(2, 2 * Math.ceil(RUNS / 4));
         const ratios: number[] = [];
         const eMs: number[] = [];
@@ -263,11 +324,11 @@ async function main(): Promise<void> {
             leverTcgTbSize_oneIdleRawTwin: levers,
           }),
         );
-      }
+      }, log);
 
       if (want('console') || want('echo')) {
         await engineStartMs(api, first.id);
-        if (want('console')) {
+        if (want('console')) await attempt(['consoleThroughputMBps', 'consoleLostBytes'], figures, async (partial) => {
           // 4 MiB: at virtio-console speed (several MB/s) a smaller write is over before timing means much
           const bytes = Number(process.env.BENCH_CONSOLE_BYTES ?? 4 * 1024 * 1024);
           // one raw twin beside the engine's VM; a warm-up pair first (the first write through a fresh
@@ -292,38 +353,75 @@ async function main(): Promise<void> {
             const b1 = process.cpuUsage(b0);
             return { r, engine: (cpuMs(engine.pid) ?? NaN) - e0, qemu: (cpuMs(qemuPid) ?? NaN) - q0, bench: (b1.user + b1.system) / 1000 };
           };
+          // bytes lost on each side, per run; every run counts for consoleLostBytes
+          const lost = { headless: [] as number[], raw: [] as number[], headlessLoaded: [] as number[], rawLoaded: [] as number[] };
+          const loadedRuns: number[] = [];
+          partial.lostBytes = lost;
           try {
             await makeBenchFile(api, first.id, bytes);
             await consoleThroughput(engine, first.id, bytes, { fileReady: true });
             await twin.run();
-            for (let i = 0; i < Math.max(3, RUNS); i++) {
-              const h = await cpuOf(vmPid, () => consoleThroughput(engine, first.id, bytes, { fileReady: true }));
-              const r = h.r;
-              engineCpu.push(h.engine);
-              qemuCpu.headless.push(h.qemu);
-              benchCpu.headless.push(round(h.bench));
-              runs.push(r.mbps);
-              times.push(r.ms);
-              events.push(r.events);
-              const w = await cpuOf(twin.pid, () => twin.run());
-              const t = w.r;
-              qemuCpu.raw.push(w.qemu);
-              benchCpu.raw.push(round(w.bench));
-              raw.push(t.mbps);
-              reads.push(t.reads);
-              log(`console ${i + 1}: headless ${bytes} bytes in ${ms(r.ms)} ms = ${r.mbps.toFixed(3)} MB/s; raw ${t.mbps.toFixed(3)} MB/s`);
+            // twice the runs: the odd ones with a CPU hog on every core (for both sides), for
+            // consoleLostBytes; the throughput figure is the unloaded runs, the loaded ones beside it
+            const n = 2 * Math.max(3, RUNS);
+            for (let i = 0; i < n; i++) {
+              const loaded = i % 2 === 1;
+              const pair = async (): Promise<void> => {
+                const h = await cpuOf(vmPid, () => consoleThroughput(engine, first.id, bytes, { fileReady: true }));
+                const w = await cpuOf(twin.pid, () => twin.run());
+                const r = h.r;
+                const t = w.r;
+                (loaded ? lost.headlessLoaded : lost.headless).push(r.lost);
+                (loaded ? lost.rawLoaded : lost.raw).push(t.lost);
+                log(`console ${i + 1}/${n}${loaded ? ' (CPU hog)' : ''}: headless ${r.mbps.toFixed(3)} MB/s, lost ${r.lost}; raw ${t.mbps.toFixed(3)} MB/s, lost ${t.lost}`);
+                if (loaded) {
+                  if (!r.lost) loadedRuns.push(r.mbps);
+                  return;
+                }
+                engineCpu.push(h.engine);
+                qemuCpu.headless.push(h.qemu);
+                benchCpu.headless.push(round(h.bench));
+                if (!r.lost) {
+                  runs.push(r.mbps);
+                  times.push(r.ms);
+                  events.push(r.events);
+                }
+                qemuCpu.raw.push(w.qemu);
+                benchCpu.raw.push(round(w.bench));
+                if (!t.lost) {
+                  raw.push(t.mbps);
+                  reads.push(t.reads);
+                }
+              };
+              await (loaded ? underCpuHog(pair) : pair());
             }
           } finally {
             await twin.close();
           }
+          const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+          const lostDetail = {
+            bytesPerRun: bytes,
+            headlessUnloaded: lost.headless,
+            headlessUnderCpuHog: lost.headlessLoaded,
+            rawUnloaded: lost.raw,
+            rawUnderCpuHog: lost.rawLoaded,
+          };
           figures.push(
-            figure('consoleThroughputMBps', runs, `the guest writes ${bytes} bytes to /dev/console, its virtio console hvc0 (vm.exec); timed at a headless WebSocket client from the first to the last byte; after a warm-up, alternating with the raw twin`, {
+            figure('consoleLostBytes', [sum(lost.headless) + sum(lost.headlessLoaded)], `all ${lost.headless.length + lost.headlessLoaded.length} console runs of ${bytes} bytes (half of them with a CPU hog on every core); run = bytes that did not reach the headless client, summed`, {
+              lostBytesPerRun: lostDetail,
+              rawSideLostBytes: sum(lost.raw) + sum(lost.rawLoaded),
+            }),
+          );
+          if (!runs.length) throw new Error(`no console run delivered all ${bytes} bytes (lost per run: ${JSON.stringify(lostDetail)})`);
+          figures.push(
+            figure('consoleThroughputMBps', runs, `the guest writes ${bytes} bytes to its console's terminal (/dev/flotilla-console, the pty relayed to the console port; vm.exec); timed at a headless WebSocket client from the first to the last byte; after a warm-up, alternating with the raw twin; runs without a CPU hog (those with one are in the details)`, {
               bytes,
               ms: stat(times.map(ms)),
-              rawChardevSocketMBps: stat(raw.map((v) => round(v))),
-              headlessShareOfRaw: round(median(runs) / median(raw)),
+              rawChardevSocketMBps: raw.length ? stat(raw.map((v) => round(v))) : 'no complete raw run',
+              headlessUnderCpuHogMBps: loadedRuns.length ? stat(loadedRuns.map((v) => round(v))) : 'no complete run',
+              headlessShareOfRaw: raw.length ? round(median(runs) / median(raw)) : null,
               headlessBytesPerConsoleDataEvent: round(bytes / median(events), 1),
-              rawBytesPerSocketRead: round(bytes / median(reads), 1),
+              rawBytesPerSocketRead: reads.length ? round(bytes / median(reads), 1) : null,
               cpuMsPerRun: {
                 what: 'CPU ms used during one run (the write and its delivery) by the engine (all threads), the QEMU written through, and the bench process (WebSocket client; raw: its reader thread)',
                 engine: stat(engineCpu),
@@ -335,10 +433,10 @@ async function main(): Promise<void> {
               guestCatToDevNullMBps_agentRoundTripIncluded: round(twin.producerMBps),
             }),
           );
-        }
-        if (want('echo')) {
+        }, log);
+        if (want('echo')) await attempt(['echoLatencyRatio'], figures, async () => {
           const blocks = Math.max(3, Math.ceil(RUNS * 1.2));
-          const res = await echoLatency(engine, first.id, args, blocks * 10, log);
+          const res = await echoLatency(eng, first.id, args, blocks * 10, log);
           const ratios: number[] = [];
           for (let b = 0; b < blocks; b++) ratios.push(median(res.engineMs.slice(b * 10, b * 10 + 10)) / median(res.rawMs.slice(b * 10, b * 10 + 10)));
           figures.push(
@@ -348,18 +446,65 @@ async function main(): Promise<void> {
               ratioOfMedians: round(median(res.engineMs) / median(res.rawMs)),
             }),
           );
-        }
+        }, log);
         await stopAndWait(api, first.id);
       }
-    }
+    }, log);
 
-    if (engine) {
-      for (const v of await engine.api.invoke('vm.list', {})) await stopAndWait(engine.api, v.id);
-      await engine.close();
+    // (set inside the parts above; TypeScript cannot see assignments made in callbacks)
+    const left = engine as EngineProcess | null;
+    if (left) {
+      const eng = left;
       engine = null;
+      for (const v of await eng.api.invoke('vm.list', {}).catch(() => [])) await stopAndWait(eng.api, v.id).catch(() => undefined);
+      await eng.close().catch(() => undefined);
     }
 
-    if (want('tiles')) {
+    // scale: SCALE_VMS running built-in VMs behind `flotilla serve` with the built renderer
+    const scaleKeys = [...(want('cli') ? ['cliListMs'] : []), ...(want('firsttile') ? ['firstTileMs'] : []), ...(want('idle') ? ['engineIdleCpuPct'] : [])];
+    if (scaleKeys.length) await attempt(scaleKeys, figures, async () => {
+      const eng = await startEngineProcess(root, home, { rendererDir: join(root, 'dist', 'renderer') });
+      engine = eng;
+      const vms = await ensureVms(eng.api, SCALE_VMS);
+      // a few at a time: SCALE_VMS TCG boots at once on 2 cores only measure the storm again
+      for (let i = 0; i < vms.length; i += 4) await startAll(eng.api, vms.slice(i, i + 4).map((v) => v.id));
+      log(`scale: ${vms.length} VMs running behind ${eng.url.replace(/#.*/, '#…')}`);
+      if (want('cli')) await attempt(['cliListMs'], figures, async () => {
+        const r = await cliList(root, home, 2 * RUNS, vms.length);
+        log(`cliListMs: ${r.cliMs.map(ms).join(', ')} ms (node -e 0: ${r.nodeMs.map(ms).join(', ')} ms)`);
+        figures.push(
+          figure('cliListMs', r.cliMs, `\`node dist/cli/flotilla.js list --json\` with the engine serving ${vms.length} running VMs, spawn → exit; alternating with the reference, a bare \`node -e 0\``, {
+            nodeBareMs: stat(r.nodeMs.map(ms)),
+            overBareNodeMs: ms(median(r.cliMs) - median(r.nodeMs)),
+          }),
+        );
+      }, log);
+      if (want('firsttile')) await attempt(['firstTileMs'], figures, async () => {
+        const r = await firstTile(root, eng.url, RUNS);
+        log(`firstTileMs: ${r.tileMs.map(ms).join(', ')} ms (first contentful paint: ${r.fcpMs.map(ms).join(', ')} ms)`);
+        figures.push(
+          figure('firstTileMs', r.tileMs, `a fresh tab navigates to the served app (${vms.length} running VMs; a warm-up load first, so the HTTP cache is warm) → the first tile is in the DOM and a frame after it was produced (two rAFs); performance.now() from the navigation's start`, {
+            firstTileInDomMs: stat(r.inDomMs.map(ms)),
+            reference_firstContentfulPaintMs: stat(r.fcpMs.map(ms)),
+          }),
+        );
+      }, log);
+      if (want('idle')) await attempt(['engineIdleCpuPct'], figures, async () => {
+        const r = await engineIdleCpu(root, eng, eng.url, 3, IDLE_WINDOW_S);
+        log(`engineIdleCpuPct: ${r.withClientPct.map((v) => v.toFixed(2)).join(', ')} % (no client: ${r.noClientPct.toFixed(2)} %)`);
+        figures.push(
+          figure('engineIdleCpuPct', r.withClientPct, `engine process CPU (user + system, all threads) ÷ wall time, in % of one core, over a ${IDLE_WINDOW_S} s window (3 in a row, ${3 * IDLE_WINDOW_S} s) with ${vms.length} idle running VMs and one Chromium tab on the grid (thumbnails and stats on)`, {
+            tilesShown: r.tilesShown,
+            reference_noClientPct: round(r.noClientPct, 2),
+          }),
+        );
+      }, log);
+      engine = null;
+      for (const v of vms) await stopAndWait(eng.api, v.id).catch(() => undefined);
+      await eng.close();
+    }, log);
+
+    if (want('tiles')) await attempt(['tiles100P95FrameMs'], figures, async () => {
       const windows = 3;
       const seconds = 4;
       // BENCH_TILES_BEFORE=<a built renderer dir>: the same bench on an older renderer first, same run
@@ -369,11 +514,20 @@ async function main(): Promise<void> {
       if (before) f.detail.sameRunBefore = { rendererDir: beforeDir, runs: before.runs, median: before.median, ...before.detail };
       log(`tiles: p95 frame work per window ${f.runs.map((v) => v.toFixed(1)).join(', ')} ms${before ? ` (before: ${before.runs.map((v) => v.toFixed(1)).join(', ')} ms)` : ''}`);
       figures.push(f);
+    }, log);
+    if (want('tiles500')) await attempt(['tiles500P95FrameMs'], figures, async () => {
+      const windows = 3;
+      const seconds = 4;
+      const f = tilesFigure(await benchTiles(root, { vms: 500, seconds: windows * seconds }), seconds, windows, 'tiles500P95FrameMs');
+      log(`tiles500: p95 frame work per window ${f.runs.map((v) => v.toFixed(1)).join(', ')} ms`);
+      figures.push(f);
+    }, log);
     }
   } finally {
-    if (engine) {
-      for (const v of await engine.api.invoke('vm.list', {}).catch(() => [])) await stopAndWait(engine.api, v.id).catch(() => undefined);
-      await engine.close().catch(() => undefined);
+    const left = engine as EngineProcess | null;
+    if (left) {
+      for (const v of await left.api.invoke('vm.list', {}).catch(() => [])) await stopAndWait(left.api, v.id).catch(() => undefined);
+      await left.close().catch(() => undefined);
     }
     await cleanupHome(home);
   }
@@ -382,8 +536,7 @@ async function main(): Promise<void> {
   const boot = figures.find((f) => f.key === 'defaultBootMs');
   const start = figures.find((f) => f.key === 'startOverheadRatio');
   if (boot && start) boot.detail.engineArgsRawBootMs = start.detail.rawMs;
-  const order = ['startOverheadRatio', 'defaultBootMs', 'stormRatio', 'engineRssPerVmMiB', 'qemuRssOverheadMiB', 'consoleThroughputMBps', 'echoLatencyRatio', 'tiles100P95FrameMs'];
-  figures.sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
+  figures.sort((a, b) => FIGURE_ORDER.indexOf(a.key) - FIGURE_ORDER.indexOf(b.key));
   let qemuVersion = 'unknown';
   try {
     qemuVersion = /version ([^\s]+)/.exec(execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }))?.[1] ?? qemuVersion;

@@ -24,6 +24,7 @@ export const METHOD_NAME_LIST = [
   'vm.logs',
   'vm.ports',
   'vm.checkPort',
+  'vm.sshInfo',
   'console.subscribe',
   'console.unsubscribe',
   'console.input',

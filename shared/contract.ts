@@ -228,6 +228,11 @@ export const Methods = {
   /** the local port table (forwards bind 127.0.0.1 of this machine), of one VM or all */
   'vm.ports': z.object({ host: hostIdSchema.optional(), id: vmIdSchema.optional() }).strict(),
   'vm.checkPort': z.object({ proto: forwardSchema.shape.proto, hostPort: z.number().int().min(1).max(65535) }).strict(),
+  /**
+   * How to reach a VM's SSH server on its port-22 forward. The engine reads the guest's host key
+   * through the agent and writes it to a Flotilla-managed known_hosts file first (built-in Linux).
+   */
+  'vm.sshInfo': idReq,
   'console.subscribe': idReq,
   'console.unsubscribe': idReq,
   'console.input': z.object({ ...vmRef, data: z.string().min(1).max(65536) }).strict(),
@@ -245,6 +250,17 @@ export const Methods = {
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(STOP_DEADLINE_MS), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
+
+/** `ssh -p port -o HostKeyAlias=… -o UserKnownHostsFile=… user@host`, with the key it will check. */
+export interface SshInfo {
+  host: string;
+  port: number;
+  user: string;
+  hostKeyAlias: string;
+  knownHostsFile: string;
+  /** the guest's host public key, `ssh-ed25519 AAAA…` */
+  hostKey: string;
+}
 
 export type Method = keyof typeof Methods;
 export const METHOD_NAMES: readonly Method[] = METHOD_NAME_LIST;
@@ -271,6 +287,7 @@ export interface MethodResults {
   'vm.logs': { entries: LogEntry[] };
   'vm.ports': PortEntry[];
   'vm.checkPort': { free: boolean; reason?: string };
+  'vm.sshInfo': SshInfo;
   /** scrollback so far, then `console.data` events */
   'console.subscribe': { scrollback: string };
   'console.unsubscribe': { ok: true };

@@ -30,6 +30,7 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'vm.logs': { id: ID },
   'vm.ports': {},
   'vm.checkPort': { proto: 'tcp', hostPort: 8080 },
+  'vm.sshInfo': { id: 'abcdef123456' },
   'console.subscribe': { id: ID },
   'console.unsubscribe': { id: ID },
   'console.input': { id: ID, data: 'ls\n' },

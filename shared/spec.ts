@@ -15,8 +15,16 @@ export const hostPath = z
   .refine((p) => p.startsWith('/'), 'path must be absolute (start with /)')
   .refine((p) => !p.includes('\0'), 'path must not contain NUL bytes');
 
+/** The built-in Linux's own disk (mounted at /root in the guest): sparse, so 8 GiB costs little until used. */
+export const DEFAULT_ROOT_DISK_GIB = 8;
+
 export const sourceSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('default') }).strict(),
+  z
+    .object({
+      kind: z.literal('default'),
+      diskSizeGiB: z.number().int().min(1).max(4096).default(DEFAULT_ROOT_DISK_GIB),
+    })
+    .strict(),
   z
     .object({
       kind: z.literal('iso'),
@@ -71,6 +79,16 @@ const forwardsSchema = z
     });
   });
 
+/**
+ * One OpenSSH public key line: type, base64 blob, optional comment. Nothing else (no options such
+ * as command="…", no newlines): the guest appends these lines to root's authorized_keys.
+ */
+export const SSH_PUBLIC_KEY_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]{0,200})?$/;
+export const sshPublicKey = z
+  .string()
+  .max(16384, 'an SSH public key is at most 16 KiB')
+  .regex(SSH_PUBLIC_KEY_RE, 'not an SSH public key line (expected e.g. "ssh-ed25519 AAAA… comment", as in ~/.ssh/id_ed25519.pub)');
+
 /** Everything the user chooses. Defaults give a small headless Linux VM. */
 export const vmConfigSchema = z
   .object({
@@ -83,6 +101,8 @@ export const vmConfigSchema = z
     forwards: forwardsSchema,
     restartPolicy: z.enum(['never', 'on-failure']).default('never'),
     keepRunningOnQuit: z.boolean().default(false),
+    /** public keys the built-in Linux accepts for root over SSH, besides the engine user's ~/.ssh/*.pub */
+    sshKeys: z.array(sshPublicKey).max(32).default([]),
   })
   .strict();
 export type VmConfigInput = z.input<typeof vmConfigSchema>;

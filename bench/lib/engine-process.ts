@@ -39,12 +39,18 @@ export function connectWs(port: number, token: string): Promise<{ api: ChannelCl
   });
 }
 
-/** Starts `node dist/cli/flotilla.js serve --json` on FLOTILLA_HOME=home under TCG. */
-export async function startEngineProcess(root: string, home: string): Promise<EngineProcess> {
-  // the engine benches never load the page: a stub keeps them independent of dist/renderer
-  const rendererDir = join(home, 'stub-renderer');
-  await mkdir(rendererDir, { recursive: true });
-  await writeFile(join(rendererDir, 'index.html'), '<!doctype html><title>Flotilla bench</title>\n');
+/**
+ * Starts `node dist/cli/flotilla.js serve --json` on FLOTILLA_HOME=home under TCG. `rendererDir`:
+ * the page it serves; by default a stub (the engine benches never load the page, so they do not
+ * depend on dist/renderer), the built renderer for the benches that put a browser on the grid.
+ */
+export async function startEngineProcess(root: string, home: string, opts: { rendererDir?: string } = {}): Promise<EngineProcess & { url: string }> {
+  let rendererDir = opts.rendererDir;
+  if (!rendererDir) {
+    rendererDir = join(home, 'stub-renderer');
+    await mkdir(rendererDir, { recursive: true });
+    await writeFile(join(rendererDir, 'index.html'), '<!doctype html><title>Flotilla bench</title>\n');
+  }
   // bench-only instrumentation: SIGUSR2 makes the engine collect garbage, so RSS samples compare
   // live memory rather than wherever the heap happened to be between collections
   const gcHook = join(home, 'gc-on-signal.cjs');
@@ -75,9 +81,10 @@ export async function startEngineProcess(root: string, home: string): Promise<En
     child.stdout!.on('data', onData);
     void exited.then(() => reject(new Error(`flotilla serve exited before it printed its URL: ${err}`)));
   });
-  const { port, token } = JSON.parse(first) as { port: number; token: string };
+  const { port, token, url } = JSON.parse(first) as { port: number; token: string; url: string };
   const { api } = await connectWs(port, token);
   return {
+    url,
     pid: child.pid!,
     port,
     token,

@@ -24,7 +24,10 @@ export async function spawnRaw(argv: string[], engineRunDir: string): Promise<Ra
   const runDir = await qemuRunDir('fbr-');
   const [bin, ...args] = argv;
   const moved = args.map((a) => a.split(engineRunDir).join(runDir));
-  return { ...spawnQemu(bin!, moved, runDir, 16_000), runDir, serialSock: join(runDir, 'ser.sock'), agentSock: join(runDir, 'qga.sock') };
+  // detached like the engine's QEMUs (qemu-process.ts): with autogroup scheduling each session
+  // gets one share of the CPU, and a raw QEMU in the bench's session would share its group with
+  // the bench, its CPU hogs and its other raw QEMUs while each engine QEMU had a group of its own
+  return { ...spawnQemu(bin!, moved, runDir, 16_000, { detached: true }), runDir, serialSock: join(runDir, 'ser.sock'), agentSock: join(runDir, 'qga.sock') };
 }
 
 const nap = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -243,11 +243,11 @@ function windowDetail(w: TilesWindow): Record<string, unknown> {
   };
 }
 
-/** The tiles100P95FrameMs figure: one run = p95 frame cost over the 60 Hz refreshes of one window. */
-export function tilesFigure(r: TilesResult, seconds: number, windows: number): Figure {
+/** The tiles100P95FrameMs / tiles500P95FrameMs figure: one run = p95 frame cost over the 60 Hz refreshes of one window. */
+export function tilesFigure(r: TilesResult, seconds: number, windows: number, key: 'tiles100P95FrameMs' | 'tiles500P95FrameMs' = 'tiles100P95FrameMs'): Figure {
   const runs = windowsOf(r.withStats.frames, seconds, windows).map((w) => refreshQuantile(w, 0.95));
   return figure(
-    'tiles100P95FrameMs',
+    key,
     runs.length ? runs : [Number.NaN],
     `a ${seconds} s window (${windows} consecutive) with stats arriving; run = p95, over the window's 60 Hz refreshes, of the main-thread work of the frame each refresh waited for (Chromium trace)`,
     {

@@ -42,13 +42,14 @@ describe('parseSource', () => {
     expect(parseSource('iso:x.iso', { diskSizeGiB: 4 }, '/home/u')).toEqual({ kind: 'iso', path: '/home/u/x.iso', diskSizeGiB: 4 });
     expect(parseSource('disk:/d.qcow2', { diskMode: 'reference' })).toEqual({ kind: 'disk', path: '/d.qcow2', mode: 'reference' });
     expect(parseSource('kernel:/k', { initrd: 'i', append: 'console=ttyS0' }, '/b')).toEqual({ kind: 'kernel', kernel: '/k', initrd: '/b/i', append: 'console=ttyS0' });
-    expect(parseSource(undefined, {})).toEqual({ kind: 'default' });
+    expect(parseSource(undefined, {})).toEqual({ kind: 'default', diskSizeGiB: 8 });
+    expect(parseSource('default', { diskSizeGiB: 3 })).toEqual({ kind: 'default', diskSizeGiB: 3 });
   });
   it('says which option does not fit', () => {
     expect(() => parseSource('iso:', {})).toThrow('needs a path');
     expect(() => parseSource('floppy:/x', {})).toThrow('--from must be');
     expect(() => parseSource('default', { initrd: '/i' })).toThrow('--initrd');
-    expect(() => parseSource('default', { diskSizeGiB: 3 })).toThrow('--disk-size');
+    expect(() => parseSource('disk:/d.qcow2', { diskSizeGiB: 3 })).toThrow('--disk-size only applies to --from default and --from iso:PATH');
   });
 });
 
@@ -56,7 +57,7 @@ describe('createConfigFromArgs', () => {
   it('maps CLI options to a vm.create config', () => {
     expect(createConfigFromArgs('web', { cpus: 2, memory: 512, forward: ['22', '80:8080'], restart: 'on-failure', 'keep-running': true, display: 'vnc' })).toEqual({
       name: 'web',
-      source: { kind: 'default' },
+      source: { kind: 'default', diskSizeGiB: 8 },
       cpus: 2,
       memoryMiB: 512,
       display: 'vnc',

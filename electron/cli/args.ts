@@ -4,7 +4,7 @@
 // the option and the command, so a typo never silently does something else.
 import { isAbsolute, resolve } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
-import type { Forward, VmSource } from '../../shared/spec';
+import { DEFAULT_ROOT_DISK_GIB, type Forward, type VmSource } from '../../shared/spec';
 
 export type OptionKind = 'bool' | 'string' | 'int';
 
@@ -106,12 +106,12 @@ export function parseSource(
     }
   };
   kernelOnly();
-  if (extra.diskSizeGiB !== undefined && kind !== 'iso') throw bad('--disk-size only applies to --from iso:PATH');
+  if (extra.diskSizeGiB !== undefined && kind !== 'iso' && kind !== 'default') throw bad('--disk-size only applies to --from default and --from iso:PATH');
   if (extra.diskMode !== undefined && kind !== 'disk') throw bad('--disk-mode only applies to --from disk:PATH');
   switch (kind) {
     case 'default':
       if (path) throw bad('--from default takes no path');
-      return { kind: 'default' };
+      return { kind: 'default', diskSizeGiB: extra.diskSizeGiB ?? DEFAULT_ROOT_DISK_GIB };
     case 'iso':
       return { kind: 'iso', path: needPath(), diskSizeGiB: extra.diskSizeGiB ?? 16 };
     case 'disk': {

@@ -2,14 +2,19 @@
 // client of the running engine, or (when none runs) a short-lived engine of its own that
 // lets go of its VMs on exit (they keep running, detached, and are adopted later).
 // Errors are one line on stderr and exit code 1; --json prints the contract DTOs.
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
 import { FlotillaError, toWireError } from '../../shared/errors';
 import { dispatch } from '../../shared/rpc';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { flotillaHome } from '../engine/paths';
-import { parseArgs, parseForward, parseSource, type OptionSpec } from './args';
+import { SSH_PUBLIC_KEY_RE } from '../../shared/spec';
+import { sshArgs } from '../engine/builtin-vm';
+import { absPath, parseArgs, parseForward, parseSource, type OptionSpec } from './args';
 import { formatHosts, formatInfo, formatList, formatPorts } from './format';
 import { runServe } from './serve-command';
 
@@ -20,7 +25,7 @@ export const USAGE = `usage: flotilla COMMAND [options]
               [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]
               [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]
               [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]
-              [--start] [--json]
+              [--ssh-key FILE]... [--start] [--json]
   start NAME [--wait-agent] [--json]         boot a VM
   stop NAME [--force]                        ACPI powerdown, then quit/kill after a deadline
   restart|pause|resume NAME                  reset, pause or resume a running VM
@@ -30,6 +35,7 @@ export const USAGE = `usage: flotilla COMMAND [options]
   logs NAME [--serial] [--follow]            lifecycle + QEMU log, or the serial console log
   exec NAME -- CMD [ARGS...]                 run a command in the guest (needs the agent)
   console NAME                               interactive serial console (Ctrl-] leaves)
+  ssh NAME [--identity FILE] [-- CMD...]     SSH into the built-in Linux (host key checked)
   image build-default [--out DIR]            build the embedded default guest
   serve [options]                            run the engine with the web UI (see flotilla serve --help)
   host add NAME URI [--identity KEYFILE] [--json]   add a libvirt host (qemu:///system, qemu+ssh://user@host/system)
@@ -114,6 +120,7 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     forward: { kind: 'string', multi: true },
     restart: { kind: 'string' },
     'keep-running': { kind: 'bool' },
+    'ssh-key': { kind: 'string', multi: true },
     start: { kind: 'bool' },
   },
   start: { ...JSON_OPT, ...HOST_OPT, 'wait-agent': { kind: 'bool' } },
@@ -128,6 +135,7 @@ const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   exec: HOST_OPT,
   console: HOST_OPT,
   host: { ...JSON_OPT, identity: { kind: 'string' } },
+  ssh: { ...HOST_OPT, identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
 };
 
@@ -186,7 +194,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   const spec = COMMAND_OPTIONS[command];
   if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}; run \`flotilla help\``);
   const a = parseArgs(args, spec, command);
-  if (a.rest.length && command !== 'exec') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
+  if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
   const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, host: 3 };
@@ -201,6 +209,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   }
   // validate before touching the engine, so a typo never starts one
   const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
+  if (createConfig && o['ssh-key'] !== undefined) createConfig.sshKeys = await readSshKeyFiles((o['ssh-key'] as string[]).map((f) => absPath(f)));
   if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
 
   const hostArgs = command === 'host' ? hostCommandArgs(a.positionals, o) : null;
@@ -303,6 +312,11 @@ async function runCommand(
     }
     case 'console':
       return consoleCommand(await s.find(name, o.host), s, io);
+    case 'ssh': {
+      const vm = await s.find(name, o.host);
+      const info = await s.call('vm.sshInfo', { host: vm.host, id: vm.id });
+      return runSsh(sshArgs(info, { ...(o.identity !== undefined ? { identity: absPath(o.identity as string) } : {}), command: rest }));
+    }
     case 'image': {
       s.on('engine.progress', (p) => io.err(`${p.percent === null ? '' : `[${p.percent}%] `}${p.message ?? p.op}\n`));
       const r = await s.call('image.buildDefault', {});
@@ -324,7 +338,7 @@ export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = 
   if (op !== 'add' && o.identity !== undefined) throw new FlotillaError('BAD_REQUEST', '--identity goes with `flotilla host add`');
   if (op === 'add') {
     if (!name || !uri) throw new FlotillaError('BAD_REQUEST', `${usage} (e.g. flotilla host add lab qemu+ssh://root@lab.example.org/system)`);
-    return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolve(cwd, o.identity) } : {}) };
+    return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolvePath(cwd, o.identity) } : {}) };
   }
   if (op === 'list' && !name) return { op };
   if (op === 'rm' && name && !uri) return { op, name };
@@ -348,6 +362,34 @@ async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo)
   if (json) printJson(io, hosts);
   else io.out(formatHosts(hosts));
   return 0;
+}
+
+/** The public keys of `--ssh-key FILE`s: every valid key line; a file without one is an error naming it. */
+export async function readSshKeyFiles(files: string[]): Promise<string[]> {
+  const keys: string[] = [];
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new FlotillaError('FILE_NOT_FOUND', `--ssh-key ${f}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const bad = lines.find((l) => !SSH_PUBLIC_KEY_RE.test(l));
+    if (bad !== undefined || !lines.length) {
+      throw new FlotillaError('BAD_REQUEST', `--ssh-key ${f} is not a public key file (give the .pub file, e.g. ~/.ssh/id_ed25519.pub)`);
+    }
+    keys.push(...lines);
+  }
+  return keys;
+}
+
+/** Runs the user's ssh client on this terminal; resolves with its exit code. */
+function runSsh(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', args, { stdio: 'inherit' });
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new FlotillaError('FILE_NOT_FOUND', e.code === 'ENOENT' ? 'ssh is not installed (install openssh-client)' : `could not run ssh: ${e.message}`)),
+    );
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1)));
+  });
 }
 
 async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {

@@ -1,5 +1,5 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -119,5 +119,40 @@ describe('API socket', () => {
     for (let i = 0; i < 100 && !reply.includes('\n'); i++) await tick();
     expect(JSON.parse(reply.split('\n')[0]!)).toEqual({ t: 'res', id: 7, ok: true, value: [] });
     raw.destroy();
+  });
+
+  it('marks where a slow client lost console output, with how much, instead of losing it silently', async () => {
+    const path = join(dir, 'slow.sock');
+    let resolveSide: (s: Socket) => void = () => {};
+    const serverSide = new Promise<Socket>((r) => (resolveSide = r));
+    const srv = createServer((s) => resolveSide(s));
+    await new Promise<void>((r) => srv.listen(path, r));
+    const client = connect(path);
+    await new Promise((r) => client.once('connect', r));
+    client.pause(); // reads nothing: the engine's side backs up
+    const ch = socketChannel(await serverSide, { maxBacklogBytes: 64 * 1024 });
+    const chunk = 'x'.repeat(16 * 1024);
+    const frame = (data: string) => JSON.stringify({ t: 'evt', event: 'console.data', payload: { id: ID, data } });
+    const sent = 200;
+    for (let i = 0; i < sent; i++) ch.send(frame(chunk));
+    let text = '';
+    client.setEncoding('utf8');
+    client.on('data', (d: string) => (text += d));
+    client.resume();
+    for (let i = 0; i < 500 && text.split('\n').length - 1 < 10; i++) await tick();
+    // drained: the next console output carries the marker first
+    await new Promise((r) => setTimeout(r, 200));
+    ch.send(frame('after'));
+    for (let i = 0; i < 500 && !text.includes('after'); i++) await tick();
+    const datas = text.trim().split('\n').map((l) => (JSON.parse(l) as { payload: { data: string } }).payload.data);
+    const last = datas.at(-1)!;
+    const m = /\[flotilla: (\d+) characters of console output were lost here: this client read too slowly\]/.exec(last);
+    expect(m).not.toBeNull();
+    expect(last.endsWith('after')).toBe(true);
+    const delivered = datas.slice(0, -1).reduce((n, d) => n + d.length, 0);
+    expect(delivered).toBeLessThan(sent * chunk.length); // some were dropped…
+    expect(delivered + Number(m![1])).toBe(sent * chunk.length); // …and the marker says exactly how much
+    client.destroy();
+    srv.close();
   });
 });

@@ -1,7 +1,9 @@
 // The engine's API socket ($FLOTILLA_HOME/run/engine.sock): shared/rpc.ts frames as NDJSON
 // lines over a unix socket (0600, in a 0700 dir). JSON.stringify never emits a raw newline,
 // so one line is one frame. Lines longer than the frame cap are dropped, not parsed; a slow
-// reader loses broadcast events rather than growing the engine's memory without bound.
+// reader loses broadcast events rather than growing the engine's memory without bound. Console
+// output it loses that way is not lost silently: the next console output it gets for that VM
+// starts with a marker saying how much is missing there (consoleLossMarker).
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { ContractHandler } from '../../shared/contract';
@@ -11,8 +13,19 @@ import { LineSplitter } from './line-splitter';
 /** Beyond this much unsent output to one client, events for it are dropped (responses never are). */
 export const MAX_CLIENT_BACKLOG_BYTES = 32 << 20;
 
+/** What a terminal shows where a client missed console output: visible (reverse video), on its own line. */
+export function consoleLossMarker(chars: number): string {
+  return `\r\n\x1b[7m[flotilla: ${chars} characters of console output were lost here: this client read too slowly]\x1b[0m\r\n`;
+}
+
+const CONSOLE_EVENT = '"event":"console.data"';
+type ConsoleFrame = { t: 'evt'; event: 'console.data'; payload: { id: string; data: string } };
+
 /** A TextChannel over a connected socket, one frame per line. */
-export function socketChannel(sock: Socket, opts: { onOversize?: (bytes: number) => void } = {}): TextChannel {
+export function socketChannel(sock: Socket, opts: { onOversize?: (bytes: number) => void; maxBacklogBytes?: number } = {}): TextChannel {
+  const maxBacklog = opts.maxBacklogBytes ?? MAX_CLIENT_BACKLOG_BYTES;
+  /** console output dropped for this client, per VM id, not yet marked (parsed only when dropping) */
+  const lostConsole = new Map<string, number>();
   const msgCbs: ((t: string) => void)[] = [];
   const closeCbs: (() => void)[] = [];
   let closed = false;
@@ -34,7 +47,22 @@ export function socketChannel(sock: Socket, opts: { onOversize?: (bytes: number)
   return {
     send(text) {
       if (closed || sock.destroyed) throw new Error('socket closed');
-      if (sock.writableLength > MAX_CLIENT_BACKLOG_BYTES && text.startsWith('{"t":"evt"')) return;
+      const isEvent = text.startsWith('{"t":"evt"');
+      if (isEvent && sock.writableLength > maxBacklog) {
+        if (text.includes(CONSOLE_EVENT)) {
+          const { payload } = JSON.parse(text) as ConsoleFrame;
+          lostConsole.set(payload.id, (lostConsole.get(payload.id) ?? 0) + payload.data.length);
+        }
+        return;
+      }
+      if (isEvent && lostConsole.size > 0 && text.includes(CONSOLE_EVENT)) {
+        const frame = JSON.parse(text) as ConsoleFrame;
+        const lost = lostConsole.get(frame.payload.id);
+        if (lost !== undefined) {
+          lostConsole.delete(frame.payload.id);
+          text = JSON.stringify({ ...frame, payload: { ...frame.payload, data: consoleLossMarker(lost) + frame.payload.data } });
+        }
+      }
       sock.write(text + '\n');
     },
     onMessage: (cb) => void msgCbs.push(cb),

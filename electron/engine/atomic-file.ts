@@ -1,7 +1,7 @@
 // Crash-safe file replacement: readers see the old file or the new one, never a torn write.
 // Write a temp file in the same directory, fsync it, rename over the target, fsync the directory.
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { link, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Every temp file ends with this, so a restart can find and remove leftovers of a killed writer. */
@@ -36,6 +36,29 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
     throw err;
   }
   await fsyncDir(dirname(path));
+}
+
+/**
+ * Makes a file with a tool (qemu-img, …) atomically: `make` writes the temp path it is given, which
+ * is then fsynced and renamed onto target. A crash leaves either no target or a complete one, plus
+ * at most a temp file that cleanupTempFiles removes. Refuses to replace an existing target.
+ */
+export async function produceFileAtomic(target: string, make: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = tempPathFor(target);
+  try {
+    await make(tmp);
+    const fd = await open(tmp, 'r+');
+    try {
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+    // link() fails with EEXIST where rename() would silently replace a file made meanwhile
+    await link(tmp, target);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  await fsyncDir(dirname(target));
 }
 
 /**

@@ -1,7 +1,8 @@
 // One VM's serial console, held by the engine: a client connection to QEMU's serial socket, a
 // scrollback ring, a size-capped serial log, and any number of subscribers. The socket is read
-// on the console reader thread (console-link.ts), always, even with nobody watching: QEMU drops
-// console output it cannot hand over at once. Reads arrive coalesced per burst window, so there
+// on the console reader thread (console-link.ts), always, even with nobody watching: a virtio
+// console (older guests) drops output it cannot hand over at once, and a throttled port (today's
+// guest) would stall the guest's writer. Reads arrive coalesced per burst window, so there
 // is one log write and one event per subscriber per window, not per socket read; memory stays
 // bounded by the ring.
 import { StringDecoder } from 'node:string_decoder';

@@ -1,12 +1,14 @@
-// Console sockets read on their own thread. QEMU's virtio console (`virtconsole`) does not wait
-// for a slow reader: when its chardev socket is full it drops the bytes (QEMU says so in
-// virtio-console.c, because the guest's hvc driver writes with spinlocks held). A guest writes
-// ~10 MB/s under TCG and the socket holds ~100–200 KiB, so a reader that pauses for 10–20 ms
-// loses output — and the engine's main thread pauses that long for GC, a burst of RPC work, or a
-// busy neighbour on a 2-core box (measured: a reader stalling 30 ms every 50 reads lost 44 % of a
-// 4 MiB write). So every VM's console socket lives in one worker thread that does nothing but
-// read (and write keystrokes); reads are handed to the main thread, which may be late but
-// loses nothing.
+// Console sockets read on their own thread. QEMU's virtio console (`virtconsole`, the console of
+// default guests built before the 'vport' kind) does not wait for a slow reader: when its chardev
+// socket is full it drops the bytes (QEMU says so in virtio-console.c, because the guest's hvc
+// driver writes with spinlocks held). A guest writes ~10 MB/s under TCG and the socket holds
+// ~100–200 KiB, so a reader that pauses for 10–20 ms loses output — and the engine's main thread
+// pauses that long for GC, a burst of RPC work, or a busy neighbour on a 2-core box (measured: a
+// reader stalling 30 ms every 50 reads lost 44 % of a 4 MiB write). Today's default guest puts its
+// console on a plain virtio-serial port ('vport', qemu-args.ts), which QEMU throttles instead: no
+// loss whatever the reader does, but a late reader now slows the guest's writer. Either way every
+// VM's console socket lives in one worker thread that does nothing but read (and write
+// keystrokes); reads are handed to the main thread, which may be late but loses nothing.
 import { Worker } from 'node:worker_threads';
 
 /**

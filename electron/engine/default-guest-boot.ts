@@ -20,6 +20,8 @@ export async function defaultGuestBoot(home: string, vmName: string): Promise<De
     machine: m.machine,
     console: m.console,
     ...(m.bios ? { bios: m.bios } : {}),
+    // a bzImage (with its EFI stub) for UEFI: the one kept beside a PVH ELF, or the only kernel
+    ...(m.files.bzImage ? { uefiKernel: join(g.dir, 'bzImage') } : m.kernelFormat === 'bzimage' ? { uefiKernel: join(g.dir, 'vmlinuz') } : {}),
     ...(DEFAULT_GUEST_PROFILE.cpu ? { tcgCpu: DEFAULT_GUEST_PROFILE.cpu } : {}),
     ...(DEFAULT_GUEST_PROFILE.tcgAccelProps ? { tcgAccelProps: DEFAULT_GUEST_PROFILE.tcgAccelProps } : {}),
     ...(DEFAULT_GUEST_PROFILE.noReboot ? { noReboot: true } : {}),

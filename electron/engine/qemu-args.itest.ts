@@ -1,7 +1,7 @@
 // Keeps the argument builder honest: real QEMU must accept what it builds. Started paused (-S),
 // asked for its status over QMP, then told to quit.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import type { PortEntry } from '../../shared/contract';
 import { vmSpecSchema } from '../../shared/spec';
 import { HomeLayout } from './paths';
 import { PortAllocator } from './port-allocator';
-import { buildQemuArgs, OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, type QemuResources } from './qemu-args';
+import { ensureOvmfVars } from './firmware-vars';
+import { buildQemuArgs, type QemuResources } from './qemu-args';
 
 let home: string;
 beforeAll(async () => {
@@ -21,26 +22,28 @@ afterAll(async () => {
 });
 
 /** Minimal QMP exchange written inline, so this test does not depend on the QMP client under test elsewhere. */
-function qmpStatusThenQuit(sock: string): Promise<string> {
+function qmpStatusThenQuit(sock: string): Promise<{ status: string; nodes: string[] }> {
   return new Promise((resolve, reject) => {
     const s = createConnection(sock);
     let buf = '';
     let status = '';
+    let nodes: string[] = [];
     s.on('data', (d) => {
       buf += d.toString();
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const msg = JSON.parse(buf.slice(0, i)) as { QMP?: unknown; id?: string; return?: { status?: string } };
+        const msg = JSON.parse(buf.slice(0, i)) as { QMP?: unknown; id?: string; return?: { status?: string } | { 'node-name': string }[] };
         buf = buf.slice(i + 1);
-        if (msg.QMP) s.write('{"execute":"qmp_capabilities","id":"c"}\n{"execute":"query-status","id":"s"}\n');
-        if (msg.id === 's') {
+        if (msg.QMP) s.write('{"execute":"qmp_capabilities","id":"c"}\n{"execute":"query-named-block-nodes","arguments":{"flat":true},"id":"n"}\n{"execute":"query-status","id":"s"}\n');
+        if (msg.id === 'n' && Array.isArray(msg.return)) nodes = msg.return.map((n) => n['node-name']).sort();
+        if (msg.id === 's' && !Array.isArray(msg.return)) {
           status = msg.return?.status ?? '';
           s.write('{"execute":"quit","id":"q"}\n');
         }
       }
     });
     // QEMU may reset the connection as it quits; only an error before the status counts.
-    s.on('error', (e) => (status ? resolve(status) : reject(e)));
-    s.on('close', () => resolve(status));
+    s.on('error', (e) => (status ? resolve({ status, nodes }) : reject(e)));
+    s.on('close', () => resolve({ status, nodes }));
   });
 }
 
@@ -68,7 +71,7 @@ async function bootPaused(id: string, specIn: Record<string, unknown>, extra: Pa
   execFileSync('mkdir', ['-p', vmDir]);
   const spec = vmSpecSchema.parse({ id, name: `vm-${id}`, createdAt: 'x', ...specIn });
   if (spec.disks.length) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(vmDir, spec.disks[0]!), '1G']);
-  if (spec.firmware === 'uefi') await copyFile(OVMF_VARS_TEMPLATE, join(vmDir, OVMF_VARS_FILE));
+  if (spec.firmware === 'uefi') await ensureOvmfVars(vmDir);
   const ports = new PortAllocator({ file: layout.portsFile });
   const forwards = await ports.allocateMany(id, [
     { purpose: 'forward', proto: 'tcp', guestPort: 22 },
@@ -92,10 +95,10 @@ async function bootPaused(id: string, specIn: Record<string, unknown>, extra: Pa
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   await waitForSocket(layout.qmpSock(id), child, () => stderr);
   const seen = await inspectProcess(child.pid!, forwards);
-  const status = await qmpStatusThenQuit(layout.qmpSock(id));
+  const { status, nodes } = await qmpStatusThenQuit(layout.qmpSock(id));
   const code = await exited;
   await ports.release(id);
-  return { status, code, stderr, seen, qmpSock: layout.qmpSock(id) };
+  return { status, nodes, code, stderr, seen, qmpSock: layout.qmpSock(id) };
 }
 
 /** What an auditor checks from outside: seccomp mode, the command line, and where the forwards listen. */
@@ -140,6 +143,8 @@ describe('buildQemuArgs against real QEMU (paused, TCG)', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe('prelaunch');
     expect(r.code).toBe(0);
+    // the node names QMP snapshot and media commands address
+    expect(r.nodes).toEqual(['cd0-file', 'cd0-fmt', 'disk0-file', 'disk0-fmt', 'pflash0-file', 'pflash0-fmt', 'pflash1-file', 'pflash1-fmt']);
     // issue 6 checks 3, 6 and 15, seen from outside the process
     expect(r.seen.seccomp).toBe('2');
     expect(r.seen.cmdline).toEqual(expect.arrayContaining(['-nodefaults', '-no-user-config', '-sandbox']));
@@ -153,6 +158,7 @@ describe('buildQemuArgs against real QEMU (paused, TCG)', () => {
     const r = await bootPaused('diskvm00001', { source: { kind: 'disk', path: disk, mode: 'reference' } }, { referenceDiskFormat: 'raw' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe('prelaunch');
+    expect(r.nodes).toEqual(['disk0-file', 'disk0-fmt']);
     expect(r.code).toBe(0);
   });
 });

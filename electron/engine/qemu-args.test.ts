@@ -95,23 +95,33 @@ describe('buildQemuArgs: sources', () => {
       spec: { source: { kind: 'iso', path: '/isos/a,b.iso', diskSizeGiB: 8 }, disks: ['disk.qcow2'] },
       want: [
         ['-machine', 'q35'],
-        ['-drive', `file=${VMDIR}/disk.qcow2,format=qcow2,if=none,id=disk0,cache=writeback,discard=unmap`],
-        ['-device', 'virtio-blk-pci,drive=disk0,bootindex=0'],
-        ['-drive', 'file=/isos/a,,b.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on'],
-        ['-device', 'ide-cd,drive=cd0,bus=ide.0,bootindex=1'],
+        ['-blockdev', `driver=file,filename=${VMDIR}/disk.qcow2,node-name=disk0-file,discard=unmap`],
+        ['-blockdev', 'driver=qcow2,file=disk0-file,node-name=disk0-fmt,discard=unmap'],
+        ['-device', 'virtio-blk-pci,drive=disk0-fmt,id=disk0,write-cache=on,bootindex=0'],
+        ['-blockdev', 'driver=file,filename=/isos/a,,b.iso,node-name=cd0-file,read-only=on'],
+        ['-blockdev', 'driver=raw,file=cd0-file,node-name=cd0-fmt,read-only=on'],
+        ['-device', 'ide-cd,drive=cd0-fmt,id=cd0,bus=ide.0,bootindex=1'],
       ],
       absent: ['-kernel'],
     },
     {
       name: 'disk copy uses the VM-owned qcow2',
       spec: { source: { kind: 'disk', path: '/user/a.img', mode: 'copy' }, disks: ['disk.qcow2'] },
-      want: [['-drive', `file=${VMDIR}/disk.qcow2,format=qcow2,if=none,id=disk0,cache=writeback,discard=unmap`]],
+      want: [
+        ['-blockdev', `driver=file,filename=${VMDIR}/disk.qcow2,node-name=disk0-file,discard=unmap`],
+        ['-blockdev', 'driver=qcow2,file=disk0-file,node-name=disk0-fmt,discard=unmap'],
+        ['-device', 'virtio-blk-pci,drive=disk0-fmt,id=disk0,write-cache=on,bootindex=0'],
+      ],
     },
     {
       name: 'disk reference uses the user file with its detected format',
       spec: { source: { kind: 'disk', path: '/user/a.img', mode: 'reference' } },
       r: { referenceDiskFormat: 'raw' },
-      want: [['-drive', 'file=/user/a.img,format=raw,if=none,id=disk0,cache=writeback,discard=unmap']],
+      want: [
+        ['-blockdev', `driver=file,filename=/user/a.img,node-name=disk0-file,discard=unmap`],
+        ['-blockdev', 'driver=raw,file=disk0-file,node-name=disk0-fmt,discard=unmap'],
+        ['-device', 'virtio-blk-pci,drive=disk0-fmt,id=disk0,write-cache=on,bootindex=0'],
+      ],
     },
     {
       name: 'kernel without disk',
@@ -121,7 +131,7 @@ describe('buildQemuArgs: sources', () => {
         ['-initrd', '/k/initrd.gz'],
         ['-append', 'console=ttyS0'],
       ],
-      absent: ['-drive'],
+      absent: ['-drive', '-blockdev'],
     },
     {
       name: 'kernel with a disk and no initrd/append',
@@ -129,7 +139,9 @@ describe('buildQemuArgs: sources', () => {
       r: { referenceDiskFormat: 'qcow2' },
       want: [
         ['-kernel', '/k/vmlinuz'],
-        ['-drive', 'file=/k/root.qcow2,format=qcow2,if=none,id=disk0,cache=writeback,discard=unmap'],
+        ['-blockdev', `driver=file,filename=/k/root.qcow2,node-name=disk0-file,discard=unmap`],
+        ['-blockdev', 'driver=qcow2,file=disk0-file,node-name=disk0-fmt,discard=unmap'],
+        ['-device', 'virtio-blk-pci,drive=disk0-fmt,id=disk0,write-cache=on'],
       ],
       absent: ['-initrd', '-append'],
     },
@@ -179,7 +191,7 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
   });
 
   it('the default guest boots with its own -bios firmware (qboot) under BIOS only; other sources keep SeaBIOS', () => {
-    const g = { kernel: '/k', initrd: '/i', append: '', bios: 'qboot.rom' };
+    const g = { kernel: '/k', initrd: '/i', append: '', bios: 'qboot.rom', uefiKernel: '/bz' };
     expect(values(buildQemuArgs(spec({}), res({ defaultGuest: g })), '-bios')).toEqual(['qboot.rom']);
     expect(values(buildQemuArgs(spec({ firmware: 'uefi' }), res({ defaultGuest: g })), '-bios')).toEqual([]);
     expect(values(buildQemuArgs(spec({ source: { kind: 'kernel', kernel: '/k' } }), res({ defaultGuest: g })), '-bios')).toEqual([]);
@@ -219,14 +231,42 @@ describe('buildQemuArgs: machine, sizing, firmware', () => {
     expect(buildQemuArgs(spec({ firmware: 'bios' }), res()).join(' ')).not.toContain('pflash');
   });
 
-  it('uefi: read-only OVMF code and the per-VM vars copy', () => {
-    const args = buildQemuArgs(spec({ firmware: 'uefi' }), res());
-    expect(values(args, '-drive')).toEqual([
-      'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
-      `if=pflash,format=raw,unit=1,file=${VMDIR}/ovmf-vars.fd`,
+  it('uefi: read-only OVMF code and the per-VM qcow2 vars, as named nodes on the machine\'s pflash', () => {
+    const args = buildQemuArgs(spec({ firmware: 'uefi', source: { kind: 'kernel', kernel: '/k' } }), res());
+    expect(values(args, '-machine')).toEqual(['q35,pflash0=pflash0-fmt,pflash1=pflash1-fmt']);
+    expect(values(args, '-blockdev')).toEqual([
+      'driver=file,filename=/usr/share/OVMF/OVMF_CODE_4M.fd,node-name=pflash0-file,read-only=on',
+      'driver=raw,file=pflash0-file,node-name=pflash0-fmt,read-only=on',
+      `driver=file,filename=${VMDIR}/ovmf-vars.qcow2,node-name=pflash1-file,discard=unmap`,
+      'driver=qcow2,file=pflash1-file,node-name=pflash1-fmt,discard=unmap',
     ]);
-    const custom = buildQemuArgs(spec({ firmware: 'uefi' }), res({ ovmfCode: '/fw/c.fd', ovmfVars: '/fw/v.fd' }));
-    expect(values(custom, '-drive')[1]).toBe('if=pflash,format=raw,unit=1,file=/fw/v.fd');
+    expect(args).not.toContain('-drive');
+    const custom = buildQemuArgs(spec({ firmware: 'uefi', source: { kind: 'kernel', kernel: '/k' } }), res({ ovmfCode: '/fw/c.fd', ovmfVars: '/fw/v,x.qcow2' }));
+    expect(values(custom, '-blockdev')[2]).toBe('driver=file,filename=/fw/v,,x.qcow2,node-name=pflash1-file,discard=unmap');
+  });
+
+  it('built-in Linux: its own disk (serial flotilla-root, not a boot device), the SSH keys by fw_cfg, the bzImage under UEFI', () => {
+    const g = { kernel: '/img/vmlinuz', initrd: '/img/initrd', append: 'quiet', uefiKernel: '/img/bzImage' };
+    const args = buildQemuArgs(spec({ disks: ['disk.qcow2'] }), res({ defaultGuest: g, authorizedKeys: '/h/vms/x,y/authorized_keys' }));
+    expect(values(args, '-blockdev')).toEqual([
+      `driver=file,filename=${VMDIR}/disk.qcow2,node-name=disk0-file,discard=unmap`,
+      'driver=qcow2,file=disk0-file,node-name=disk0-fmt,discard=unmap',
+    ]);
+    expect(values(args, '-device')).toContain('virtio-blk-pci,drive=disk0-fmt,id=disk0,write-cache=on,serial=flotilla-root');
+    expect(values(args, '-fw_cfg')).toEqual(['name=opt/org.flotilla/authorized_keys,file=/h/vms/x,,y/authorized_keys']);
+    expect(values(args, '-kernel')).toEqual(['/img/vmlinuz']);
+    const efi = buildQemuArgs(spec({ disks: ['disk.qcow2'], firmware: 'uefi' }), res({ defaultGuest: g }));
+    expect(values(efi, '-kernel')).toEqual(['/img/bzImage']);
+    expect(values(efi, '-fw_cfg')).toEqual([]);
+    // a guest image from before UEFI support has no EFI-bootable kernel: say how to fix it
+    expect(() => buildQemuArgs(spec({ firmware: 'uefi' }), res({ defaultGuest: { ...g, uefiKernel: undefined } }))).toThrow(/rebuild it with `flotilla image build-default`/);
+  });
+
+  it('no disk kind uses -drive, and a format name that is not one word is refused', () => {
+    for (const s of [{ source: { kind: 'iso', path: '/i.iso' }, disks: ['disk.qcow2'] }, { source: { kind: 'disk', path: '/d.qcow2', mode: 'copy' }, disks: ['disk.qcow2'] }]) {
+      expect(buildQemuArgs(spec(s), res())).not.toContain('-drive');
+    }
+    expect(() => buildQemuArgs(spec({ source: { kind: 'disk', path: '/d.img', mode: 'reference' } }), res({ referenceDiskFormat: 'raw,file.x=y' }))).toThrow(/not a disk format name/);
   });
 
   it('start paused adds -S', () => {

@@ -10,6 +10,10 @@
 //   disk and boots the CD; once an OS is installed, the disk boots without detaching the ISO.
 // - Every user path put inside a QEMU option string has its commas doubled, QEMU's escape, so a
 //   path cannot inject extra options.
+// - Every disk, CD and firmware flash is attached with two -blockdev nodes of fixed names, a file
+//   node `<id>-file` under a format node `<id>-fmt`, and a device with id `<id>`: QMP jobs that name
+//   nodes (snapshot-save/-load, block_resize, blockdev-change-medium) can then address them.
+//   `-drive` would give the nodes generated names (#block123) that change from run to run.
 import { dirname, join } from 'node:path';
 import type { PortEntry } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
@@ -34,7 +38,13 @@ export const DEFAULT_MACHINE = 'q35';
 export const VM_DISK_FILE = 'disk.qcow2';
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS_TEMPLATE = '/usr/share/OVMF/OVMF_VARS_4M.fd';
-export const OVMF_VARS_FILE = 'ovmf-vars.fd';
+/**
+ * Per-VM UEFI variables, qcow2 so that a full (RAM + disks) snapshot can include them; QEMU's
+ * snapshot-save refuses a writable raw node. VMs made before this keep a raw `ovmf-vars.fd`, which
+ * firmware-vars.ts converts on their next start.
+ */
+export const OVMF_VARS_FILE = 'ovmf-vars.qcow2';
+export const OVMF_VARS_LEGACY_FILE = 'ovmf-vars.fd';
 export const SANDBOX_OPTS = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
 
 export interface DefaultGuestBoot {
@@ -52,6 +62,11 @@ export interface DefaultGuestBoot {
   console?: GuestConsoleKind;
   /** from the guest's manifest: a -bios firmware file from QEMU's data dir (qboot.rom boots it faster than SeaBIOS) */
   bios?: string;
+  /**
+   * the kernel for UEFI boots: one with an EFI stub (Debian's bzImage). OVMF runs a fw_cfg kernel
+   * as an EFI application; the PVH ELF in `kernel` is not one. Absent in guests built before this.
+   */
+  uefiKernel?: string;
 }
 
 export interface QemuResources {
@@ -68,7 +83,7 @@ export interface QemuResources {
   forwards: PortEntry[];
   defaultGuest?: DefaultGuestBoot;
   ovmfCode?: string;
-  /** per-VM writable copy of OVMF_VARS; default <vmDir>/ovmf-vars.fd */
+  /** per-VM writable qcow2 copy of OVMF_VARS; default <vmDir>/ovmf-vars.qcow2 */
   ovmfVars?: string;
   startPaused?: boolean;
   /**
@@ -76,7 +91,13 @@ export interface QemuResources {
    * by qemuImgInfo. Required then: guessing raw for a qcow2 file would let the guest corrupt it.
    */
   referenceDiskFormat?: string;
+  /** built-in Linux: a file of SSH public keys, passed to the guest as fw_cfg opt/org.flotilla/authorized_keys */
+  authorizedKeys?: string;
 }
+
+/** The serial of the built-in Linux's own disk: the guest's init mounts the disk with it at /root. */
+export const ROOT_DISK_SERIAL = 'flotilla-root';
+export const FW_CFG_AUTHORIZED_KEYS = 'opt/org.flotilla/authorized_keys';
 
 /** QEMU's option parser splits on commas; a literal comma is written twice. */
 export function escapeOptValue(v: string): string {
@@ -112,9 +133,11 @@ function accelArgs(r: QemuResources, tcgProps: string, tcgCpu: string | undefine
 
 function machineArgs(spec: VmSpec, machine: string, r: QemuResources): string[] {
   const guest = spec.source.kind === 'default' ? r.defaultGuest : undefined;
+  // UEFI flash is attached through the machine's pflash0/pflash1 properties (the -blockdev form of if=pflash)
+  const flash = spec.firmware === 'uefi' ? `,pflash0=${PFLASH_CODE}-fmt,pflash1=${PFLASH_VARS}-fmt` : '';
   return [
     '-machine',
-    machine,
+    `${machine}${flash}`,
     ...accelArgs(r, guest?.tcgAccelProps ?? '', guest?.tcgCpu),
     ...(guest?.bios && spec.firmware === 'bios' ? ['-bios', guest.bios] : []),
     ...(guest?.noReboot ? ['-no-reboot'] : []),
@@ -125,28 +148,48 @@ function sizingArgs(spec: VmSpec): string[] {
   return ['-m', String(spec.memoryMiB), '-smp', String(spec.cpus)];
 }
 
+export const PFLASH_CODE = 'pflash0';
+export const PFLASH_VARS = 'pflash1';
+/** Device ids of the disks and the CD; their nodes are `<id>-file` and `<id>-fmt`. */
+export const DISK_ID = 'disk0';
+export const CDROM_ID = 'cd0';
+
+/** A format driver name from qemu-img info; anything else could smuggle options into -blockdev. */
+const FORMAT_RE = /^[a-z0-9]+$/;
+
+/**
+ * The two nodes of one image: `<id>-file` (the host file) under `<id>-fmt` (the format driver).
+ * Writable images get writeback caching (QEMU's default for -blockdev: no O_DIRECT, flushes
+ * honoured) and pass guest discards down so a qcow2 stays sparse.
+ */
+export function blockdevArgs(id: string, file: string, format: string, readOnly: boolean): string[] {
+  if (!FORMAT_RE.test(format)) throw new FlotillaError('INTERNAL', `not a disk format name: ${JSON.stringify(format)}`);
+  const opts = readOnly ? ',read-only=on' : ',discard=unmap';
+  return [
+    '-blockdev', `driver=file,filename=${escapeOptValue(file)},node-name=${id}-file${opts}`,
+    '-blockdev', `driver=${format},file=${id}-file,node-name=${id}-fmt${opts}`,
+  ];
+}
+
 function firmwareArgs(spec: VmSpec, r: QemuResources): string[] {
   if (spec.firmware !== 'uefi') return [];
   const code = r.ovmfCode ?? OVMF_CODE;
   const vars = r.ovmfVars ?? join(r.vmDir, OVMF_VARS_FILE);
-  return [
-    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${escapeOptValue(code)}`,
-    '-drive', `if=pflash,format=raw,unit=1,file=${escapeOptValue(vars)}`,
-  ];
+  return [...blockdevArgs(PFLASH_CODE, code, 'raw', true), ...blockdevArgs(PFLASH_VARS, vars, 'qcow2', false)];
 }
 
 /** bootindex null: not a boot device (a -kernel boot, whose linuxboot ROM takes bootindex 0). */
-function diskArgs(file: string, format: string, bootindex: number | null, machine: string): string[] {
+function diskArgs(file: string, format: string, bootindex: number | null, machine: string, serial?: string): string[] {
   return [
-    '-drive', `file=${escapeOptValue(file)},format=${format},if=none,id=disk0,cache=writeback,discard=unmap`,
-    '-device', `${virtio('blk', machine)},drive=disk0${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
+    ...blockdevArgs(DISK_ID, file, format, false),
+    '-device', `${virtio('blk', machine)},drive=${DISK_ID}-fmt,id=${DISK_ID},write-cache=on${serial ? `,serial=${serial}` : ''}${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
   ];
 }
 
 function cdromArgs(iso: string, bootindex: number): string[] {
   return [
-    '-drive', `file=${escapeOptValue(iso)},format=raw,if=none,id=cd0,media=cdrom,readonly=on`,
-    '-device', `ide-cd,drive=cd0,bus=ide.0,bootindex=${bootindex}`,
+    ...blockdevArgs(CDROM_ID, iso, 'raw', true),
+    '-device', `ide-cd,drive=${CDROM_ID}-fmt,id=${CDROM_ID},bus=ide.0,bootindex=${bootindex}`,
   ];
 }
 
@@ -175,7 +218,15 @@ function sourceArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
     case 'default': {
       const g = r.defaultGuest;
       if (!g) throw new FlotillaError('DEFAULT_IMAGE_MISSING', 'the default guest image is missing: run `flotilla image build-default`');
-      return kernelArgs(g.kernel, g.initrd, g.append);
+      if (spec.firmware === 'uefi' && !g.uefiKernel) {
+        throw new FlotillaError('DEFAULT_IMAGE_MISSING', 'the default guest image was built before UEFI support: rebuild it with `flotilla image build-default`, or use BIOS firmware');
+      }
+      return [
+        ...kernelArgs(spec.firmware === 'uefi' ? g.uefiKernel! : g.kernel, g.initrd, g.append),
+        // its own disk (from the spec; the supervisor makes it before launch), not a boot device
+        ...(spec.disks[0] ? diskArgs(ownedDisk(spec, r), 'qcow2', null, machine, ROOT_DISK_SERIAL) : []),
+        ...(r.authorizedKeys ? ['-fw_cfg', `name=${FW_CFG_AUTHORIZED_KEYS},file=${escapeOptValue(r.authorizedKeys)}`] : []),
+      ];
     }
     case 'iso':
       return [...diskArgs(ownedDisk(spec, r), 'qcow2', 0, machine), ...cdromArgs(src.path, 1)];

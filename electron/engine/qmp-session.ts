@@ -79,7 +79,10 @@ export class QmpSession {
     this.healthTimer.unref();
   }
 
-  /** QMP would not answer at adoption: keep trying quietly. */
+  /**
+   * QMP failed at adoption: shown as unhealthy; with no connection it is retried quietly, and
+   * with one the health probe marks it healthy once query-status answers.
+   */
   markUnhealthy(): void {
     this.healthy = false;
     void this.reconnect();

@@ -69,6 +69,11 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       return h.ports(p.id);
     },
     'vm.checkPort': (p) => d.local.checkPort(p.proto, p.hostPort),
+    'vm.sshInfo': (p) => {
+      const h = host(p);
+      if (h !== d.local) throw unsupported('SSH into the built-in Linux (flotilla ssh)', h.id);
+      return d.local.sshInfo(p.id);
+    },
     'console.subscribe': (p, ctx) => d.streams.subscribe('console.subscribe', p, ctx),
     'console.unsubscribe': (p, ctx) => d.streams.unsubscribe('console.unsubscribe', p, ctx),
     'console.input': (p) => {

@@ -22,6 +22,7 @@ function spec(over: Partial<VmSpec> = {}): VmSpec {
     source: { kind: 'kernel', kernel: '/nonexistent/vmlinuz' },
     cpus: 1,
     memoryMiB: 64,
+    sshKeys: [],
     firmware: 'bios',
     display: 'none',
     forwards: [],

@@ -6,6 +6,7 @@
 //   stop-ladder.ts   powerdown → quit → kill           exit-policy.ts   exit verdict, disk check, restart
 //   agent-watch.ts   the guest agent and IPs           runtime-record.ts vms/<id>/runtime.json
 //   vm-launch.ts     what a start needs                vm-jobs.ts       adoption and settling an exit
+//   vm-logs.ts       lifecycle.log + qemu.log
 //
 // Decisions worth knowing:
 // - A pid proven ours by /proc whose QMP does not answer is adopted with qmpHealthy=false, not
@@ -37,9 +38,11 @@ import { forcedStop, gracefulStop, POWERDOWN_REPEAT_MS, type LadderTarget } from
 import { screendumpPng, Thumbnailer } from './thumbnails';
 import { JobAborted, VmJobQueue, type JobBody, type JobOptions } from './vm-job-queue';
 import { VmJobs } from './vm-jobs';
+import { mergedTail } from './vm-logs';
 
 export { describeExit } from './exit-policy';
-export { parseHostfwdFailure, stripStamp, vmStateOfStatus } from './vm-launch';
+export { parseHostfwdFailure, vmStateOfStatus } from './vm-launch';
+export { stripStamp } from './vm-logs';
 export { RUNTIME_FILE } from './runtime-record';
 export type { SpawnFn } from './qemu-process';
 
@@ -61,6 +64,10 @@ export interface SupervisorDeps {
   /** `qemu-img check` after an unclean end (tests gate it) */
   diskCheck?: (path: string) => Promise<CheckResult>;
   now?: () => number;
+  /** records the VM's owned disk files in its spec (a built-in VM's disk made at start) */
+  setDisks?: (id: string, disks: string[]) => Promise<unknown>;
+  /** the engine user's SSH public keys, passed to built-in VMs at boot (default: ~/.ssh/*.pub) */
+  userPublicKeys?: () => Promise<string[]>;
 }
 
 export interface SupervisorHooks {
@@ -327,16 +334,8 @@ export class Supervisor {
     return screendumpPng(qmp, join(this.deps.layout.runDir(this.id), 'shot.png'));
   }
 
-  async logs(tail: number): Promise<LogEntry[]> {
-    const parse = (source: LogEntry['source'], lines: string[]): LogEntry[] =>
-      lines.map((l) => {
-        const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (.*)$/.exec(l);
-        return { t: m?.[1] ?? '', source, text: m?.[2] ?? l };
-      });
-    const [life, qemu] = await Promise.all([this.lifecycleLog.tail(tail), this.qemuLog.tail(tail)]);
-    const all = [...parse('lifecycle', life), ...parse('qemu', qemu)].filter((e) => e.text !== '');
-    all.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
-    return all.slice(-tail);
+  logs(tail: number): Promise<LogEntry[]> {
+    return mergedTail(this.lifecycleLog, this.qemuLog, tail);
   }
 
   transition(to: VmState, reason: string): void {

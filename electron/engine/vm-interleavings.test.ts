@@ -39,7 +39,7 @@ function spec(over: Partial<VmSpec> = {}): VmSpec {
     name: 'gated',
     createdAt: new Date(0).toISOString(),
     disks: [],
-    source: { kind: 'default' },
+    source: { kind: 'default', diskSizeGiB: 1 },
     cpus: 1,
     memoryMiB: 64,
     firmware: 'bios',
@@ -47,6 +47,7 @@ function spec(over: Partial<VmSpec> = {}): VmSpec {
     forwards: [],
     restartPolicy: 'never',
     keepRunningOnQuit: false,
+    sshKeys: [],
     ...over,
   } as VmSpec;
 }
@@ -157,9 +158,18 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
     await s.stop({ force: true });
   });
 
-  it('a force stop while start prepares (before QEMU is spawned): aborted, nothing spawned', async () => {
+  it.each(['default guest lookup', 'port allocation'])('a force stop while start prepares (%s, before QEMU is spawned): aborted, nothing spawned', async (point) => {
     const g = new Gate();
-    const s = make({ defaultGuest: async () => (await g.pass(), { kernel: '/k', initrd: '/i', append: '' }) });
+    const over: Partial<SupervisorDeps> = {};
+    if (point === 'default guest lookup') over.defaultGuest = async () => (await g.pass(), { kernel: '/k', initrd: '/i', append: '' });
+    else {
+      const layout = new HomeLayout(home);
+      const ports = new PortAllocator({ file: layout.portsFile });
+      const allocate = ports.allocateMany.bind(ports);
+      ports.allocateMany = async (vmId, reqs) => (await g.pass(), allocate(vmId, reqs));
+      over.ports = ports;
+    }
+    const s = make(over, { forwards: [{ proto: 'tcp', guestPort: 22 }] });
     await s.init();
     const start = s.start();
     start.catch(() => undefined);
@@ -170,6 +180,23 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
     await stop;
     expect(s.state).toBe('stopped');
     expect(spawned).toEqual([]);
+    // the allocation that went on after the abort is released, not leaked
+    await until(() => s.ports().length === 0, 'the ports to be released');
+  });
+
+  it('a force stop while a restart waits for system_reset: the restart finishes, then the VM is stopped', async () => {
+    const s = make();
+    await s.init();
+    await s.start();
+    await hold('system_reset');
+    const restart = s.restart();
+    await reached('system_reset');
+    const stop = s.stop({ force: true });
+    await letGo('system_reset');
+    await restart;
+    await stop;
+    expect(s.state).toBe('stopped');
+    expect(s.lastExit?.reason).toBe('force-stopped by the user');
   });
 
   // ---------------------------------------------------------------- defect 5
@@ -232,12 +259,28 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
     expect(b.pid).toBe(pid);
     expect(b.adopted).toBe(true);
     expect(['running', 'paused']).toContain(b.state);
+    expect(b.qmpHealthy).toBe(step === 'ports.mark');
     await expect(b.start()).rejects.toMatchObject({ code: 'ALREADY_RUNNING' });
     expect(await isPidAlive(pid)).toBe(true);
     expect(existsSync(layout.qmpSock(ID))).toBe(true);
     expect(existsSync(layout.pidFile(ID))).toBe(true);
     await letGo('greeting');
     await rm(join(gateDir, 'fail-query-status'), { force: true });
+  });
+
+  it('a start that finds a live QEMU of this VM (never adopted) takes it over instead of cleaning or killing it', async () => {
+    const a = make();
+    await a.init();
+    await a.start();
+    const pid = a.pid!;
+    await a.detach();
+    // as if adoption had failed before it recorded anything: the VM says stopped
+    const b = make();
+    expect(b.state).toBe('stopped');
+    await expect(b.start()).rejects.toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`pid ${pid}`) });
+    expect(b).toMatchObject({ state: 'running', adopted: true, pid });
+    expect(await isPidAlive(pid)).toBe(true);
+    expect(existsSync(new HomeLayout(home).qmpSock(ID))).toBe(true);
   });
 });
 

@@ -14,7 +14,8 @@ import { cleanRunFiles, LOG_TAIL_LINES, QemuProcess, readStartTime, type ExitInf
 import { QmpClient } from './qmp-client';
 import { connectQmpLoop, QmpSession, type QmpEventMsg } from './qmp-session';
 import type { Supervisor } from './supervisor';
-import { launchResources, parseHostfwdFailure, stripStamp, vmStateOfStatus } from './vm-launch';
+import { launchResources, parseHostfwdFailure, vmStateOfStatus } from './vm-launch';
+import { stripStamp } from './vm-logs';
 import { JobAborted, step } from './vm-job-queue';
 
 const START_ATTEMPTS = 3;
@@ -115,7 +116,7 @@ export class VmJobs {
       session.attach(qmp);
       vm.state = vmStateOfStatus((await qmp.execute<{ status: string }>('query-status')).status);
     });
-    if (!reached && !session.client) session.markUnhealthy();
+    if (!reached) session.markUnhealthy();
     vm.lifecycle(`→ ${vm.state}: ${vm.reason}`);
     // what the guest printed before this engine: the console, tiles and `logs --serial` show it
     vm.console.restoreFromLog();
@@ -144,10 +145,12 @@ export class VmJobs {
       throw new FlotillaError('ALREADY_RUNNING', `${vm.spec.name} is already running (its QEMU, pid ${live}, is adopted now)`);
     }
     vm.transition('starting', reason);
-    const spec = vm.spec;
+    let spec = vm.spec;
     let proc: QemuProcess | null = null;
     try {
       const res = await step(signal, launchResources({ ...this.deps }, vm.id, spec));
+      // launchResources may have recorded a built-in VM's new disk in the spec
+      spec = vm.spec;
       await step(signal, ports.release(vm.id));
       let forwards = await step(
         signal,

@@ -1,12 +1,13 @@
 // What a start needs besides the QEMU process itself: the resources QEMU's arguments name
-// (sockets, the default guest's kernel, a reference disk's format, the UEFI variable store),
+// (sockets, the default guest's kernel, its own disk and SSH keys, a reference disk's format,
+// the UEFI variable store),
 // the run state a QMP status means, and the host port a failed hostfwd names.
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { VmSpec } from '../../shared/spec';
+import { ensureRootDisk, userPublicKeys, writeAuthorizedKeys } from './builtin-vm';
+import { ensureOvmfVars } from './firmware-vars';
 import { qemuImgInfo } from './images';
 import type { HomeLayout } from './paths';
-import { OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, type DefaultGuestBoot, type QemuResources } from './qemu-args';
+import { VM_DISK_FILE, type DefaultGuestBoot, type QemuResources } from './qemu-args';
 import { cleanRunFiles } from './qemu-process';
 
 /** The host port QEMU could not bind, from its "Could not set up host forwarding rule" error. */
@@ -27,16 +28,14 @@ export function vmStateOfStatus(status: string): 'running' | 'paused' {
   return status === 'running' ? 'running' : 'paused';
 }
 
-/** Lines of our timestamped logs are "<ISO time> <text>". */
-export function stripStamp(line: string): string {
-  return line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '');
-}
-
 export interface LaunchEnv {
   layout: HomeLayout;
   qemuBinary: string;
   accel: 'kvm' | 'tcg' | 'kvm:tcg';
   defaultGuest: (vmName: string) => Promise<DefaultGuestBoot>;
+  /** records a built-in VM's disk in its spec when the start made it */
+  setDisks?: (id: string, disks: string[]) => Promise<unknown>;
+  userPublicKeys?: () => Promise<string[]>;
 }
 
 /** Everything but the forwards: a clean run dir and the paths and formats QEMU's arguments name. */
@@ -56,16 +55,16 @@ export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec):
     vmDir,
   };
   const src = spec.source;
-  if (src.kind === 'default') res.defaultGuest = await env.defaultGuest(spec.name);
+  if (src.kind === 'default') {
+    res.defaultGuest = await env.defaultGuest(spec.name);
+    // its own disk: made here for a VM from before built-in VMs had one, or whose file was removed
+    if ((await ensureRootDisk(vmDir, spec)) && !spec.disks.length) await env.setDisks?.(id, [VM_DISK_FILE]);
+    const keys = await writeAuthorizedKeys(vmDir, spec, await (env.userPublicKeys ?? userPublicKeys)());
+    if (keys) res.authorizedKeys = keys;
+  }
   if (src.kind === 'disk' && src.mode === 'reference') res.referenceDiskFormat = (await qemuImgInfo(src.path)).format;
   if (src.kind === 'kernel' && src.disk) res.referenceDiskFormat = (await qemuImgInfo(src.disk)).format;
-  if (spec.firmware === 'uefi') {
-    const vars = join(vmDir, OVMF_VARS_FILE);
-    // normally copied at create time; recreate if the user removed it
-    await copyFile(OVMF_VARS_TEMPLATE, vars, 1 /* COPYFILE_EXCL */).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
-    res.ovmfVars = vars;
-  }
+  // normally made at create time; made here for a VM from before qcow2 VARS or whose file was removed
+  if (spec.firmware === 'uefi') res.ovmfVars = await ensureOvmfVars(vmDir);
   return res;
 }

@@ -133,7 +133,7 @@ describe('custom sources with third-party images', () => {
     const vm = await client.call('vm.create', {
       config: { name: 'uefi', source: { kind: 'iso', path: images!.iso, diskSizeGiB: 1 }, firmware: 'uefi', memoryMiB: 256 },
     });
-    expect(await readdir(join(home, 'vms', vm.id))).toContain('ovmf-vars.fd');
+    expect(await readdir(join(home, 'vms', vm.id))).toContain('ovmf-vars.qcow2');
     await client.call('vm.start', { id: vm.id });
     await client.waitConsole(vm.id, ISO_MARKER, 120_000);
     await forceStopAndCheck(vm.id);

@@ -39,7 +39,7 @@ describe('check 17: serial console flood', () => {
     await mkdir(logs, { recursive: true });
     await writeFile(join(logs, 'serial.log'), 'earlier output\n'.repeat(Math.floor((LOG_CAP - 200 * 1024) / 15)));
     await client.call('vm.start', { id: vm.id, waitAgent: true });
-    const flood = `(end=$(($(date +%s)+${FLOOD_S})); while [ $(date +%s) -lt $end ]; do cat /proc/cpuinfo /proc/self/maps; done) > /dev/console 2>&1 </dev/null &`;
+    const flood = `until [ -L /dev/flotilla-console ]; do usleep 50000; done; (end=$(($(date +%s)+${FLOOD_S})); while [ $(date +%s) -lt $end ]; do cat /proc/cpuinfo /proc/self/maps; done) > /dev/flotilla-console 2>&1 </dev/null &`;
     global.gc?.();
     const rss0 = process.memoryUsage().rss;
     await client.call('vm.exec', { id: vm.id, command: ['/bin/sh', '-c', flood] });

@@ -3,16 +3,16 @@
 // relay) and their shared libraries, all from their .debs, never from the host's /lib. The initramfs is written
 // here (cpio.ts) so that the same package versions always give a byte-identical initrd.img.
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile, lstat } from 'node:fs/promises';
-import { join, dirname, posix } from 'node:path';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import { writeCpio, type CpioEntry } from './cpio';
 import { DebCache, debControl, debExtract, debExtractMatching, parseDependsField, run, type FetchedDeb } from './deb-cache';
-import { isElf, readElfDynamic } from './elf';
 import { findGuestAssetsDir } from './guest-assets';
 import { makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
 import { resolveModules } from './kernel-modules';
 import { extractVmlinux, hasPvhNote } from './vmlinux';
+import { collectPrograms, GUEST_LOADER, GUEST_PROGRAMS } from './guest-programs';
 import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM } from './boot-profile';
 
 export type { GuestManifest } from './guest-manifest';
@@ -28,10 +28,6 @@ export interface BuildDefaultGuestOptions {
 
 const KERNEL_META = 'linux-image-cloud-amd64';
 const BUSYBOX = 'busybox-static';
-const AGENT = 'qemu-guest-agent';
-/** The console relay (assets/guest/console): joins the console port to the shell's pty. */
-const RELAY = 'socat';
-const RELAY_BIN = 'usr/bin/socat';
 const LIBDIR = 'lib/x86_64-linux-gnu';
 /** The parts of the kernel package the guest can need (its modules' dependencies stay in these dirs). */
 const KERNEL_MEMBERS = [
@@ -44,8 +40,8 @@ const KERNEL_MEMBERS = [
   './lib/modules/*/kernel/drivers/acpi/*',
   './lib/modules/*/kernel/drivers/input/*',
   './lib/modules/*/kernel/net/core/*',
+  './lib/modules/*/kernel/drivers/firmware/*',
 ];
-const LOADER = 'ld-linux-x86-64.so.2';
 
 /**
  * Module groups loaded by /init, in this order. "pci"/"mmio": the virtio transport (one of them is
@@ -62,6 +58,8 @@ export const MODULE_GROUPS: readonly { group: string; modules: string[] }[] = [
   { group: 'net', modules: ['virtio_net'] },
   { group: 'power', modules: ['button', 'evdev'] },
   { group: 'extra', modules: ['virtio_blk'] },
+  // /sys/firmware/qemu_fw_cfg: how the engine passes per-VM files (the SSH authorized keys) at boot
+  { group: 'fwcfg', modules: ['qemu_fw_cfg'] },
 ];
 
 export function isLibraryPackage(name: string): boolean {
@@ -107,58 +105,6 @@ function sha256(buf: Buffer): string {
   return createHash('sha256').update(buf).digest('hex');
 }
 
-/** Follows symlinks inside an unpacked package tree (targets resolved against the tree, not the host). */
-async function readInTree(root: string, path: string, depth = 0): Promise<{ path: string; data: Buffer } | null> {
-  if (depth > 16) return null;
-  const full = join(root, path);
-  const st = await lstat(full).catch(() => null);
-  if (!st) return null;
-  if (st.isSymbolicLink()) {
-    const target = await readlink(full);
-    const next = target.startsWith('/') ? target.slice(1) : posix.join(posix.dirname(path), target);
-    return readInTree(root, posix.normalize(next), depth + 1);
-  }
-  return { path, data: await readFile(full) };
-}
-
-const LIB_SEARCH = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu', 'lib', 'usr/lib'];
-
-/** Collects one program plus every shared object it needs (by ELF DT_NEEDED), from the unpacked debs. */
-export async function collectProgramFiles(root: string, binPath: string, pkg: string): Promise<{ bin: Buffer; libs: Map<string, Buffer> }> {
-  const what = posix.basename(binPath);
-  const binFile = await readInTree(root, binPath);
-  if (!binFile) throw new Error(`${pkg} package has no ${binPath}`);
-  const libs = new Map<string, Buffer>();
-  const queue: { what: string; data: Buffer }[] = [{ what, data: binFile.data }];
-  const info = readElfDynamic(binFile.data, what);
-  const loaderName = posix.basename(info.interp ?? `/lib64/${LOADER}`);
-  const wanted = [loaderName];
-  while (queue.length || wanted.length) {
-    const next = queue.shift();
-    if (next) wanted.push(...readElfDynamic(next.data, next.what).needed);
-    const soname = wanted.shift();
-    if (!soname || libs.has(soname)) continue;
-    let found: Buffer | null = null;
-    for (const dir of LIB_SEARCH) {
-      const f = await readInTree(root, `${dir}/${soname}`);
-      if (f && isElf(f.data)) {
-        found = f.data;
-        break;
-      }
-    }
-    if (!found) throw new Error(`${what} needs ${soname}, which none of its dependency packages provides`);
-    libs.set(soname, found);
-    queue.push({ what: soname, data: found });
-  }
-  return { bin: binFile.data, libs };
-}
-
-/** Collects qemu-ga plus every shared object it needs (by ELF DT_NEEDED), from the unpacked debs. */
-export async function collectAgentFiles(root: string): Promise<{ agent: Buffer; libs: Map<string, Buffer> }> {
-  const { bin, libs } = await collectProgramFiles(root, 'usr/sbin/qemu-ga', AGENT);
-  return { agent: bin, libs };
-}
-
 /** All busybox applet names, asked from the guest's own busybox (static x86-64, runs on the build host). */
 async function busyboxApplets(busybox: string): Promise<string[] | null> {
   const r = await run(busybox, ['--list']);
@@ -176,7 +122,8 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
   const compression = opts.compression ?? 'none';
 
   progress('resolving packages', 0);
-  const [meta, busybox, agent, relay] = await cache.fetch([KERNEL_META, BUSYBOX, AGENT, RELAY]);
+  const programPkgs = [...new Set(GUEST_PROGRAMS.map((p) => p.pkg))];
+  const [meta, busybox, ...programDebs] = await cache.fetch([KERNEL_META, BUSYBOX, ...programPkgs]);
   const kernelPkgName = parseDependsField((await debControl(meta!.file)).get('Depends') ?? '').find((d) => /^linux-image-.*-cloud-amd64$/.test(d));
   if (!kernelPkgName) throw new Error(`${KERNEL_META} does not depend on a linux-image-*-cloud-amd64 package`);
 
@@ -195,18 +142,17 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       return k!;
     })();
     const agentTask = (async () => {
-      // the agent's and the relay's library packages: Depends/Pre-Depends closure, one apt round
-      // trip per level (both unpack into one tree: their libraries are shared where they overlap)
-      const debs: FetchedDeb[] = [agent!, relay!];
-      const seen = new Set<string>([AGENT, RELAY]);
-      let frontier: FetchedDeb[] = [agent!, relay!];
+      // the programs' library packages: Depends/Pre-Depends closure, one apt round trip per level
+      const debs: FetchedDeb[] = [...programDebs];
+      const seen = new Set<string>(programPkgs);
+      let frontier: FetchedDeb[] = [...programDebs];
       while (frontier.length) {
         const next = new Set<string>();
         for (const deb of frontier) {
           const ctl = await debControl(deb.file);
           for (const dep of parseDependsField([ctl.get('Pre-Depends'), ctl.get('Depends')].filter(Boolean).join(','))) {
             // only shared-library packages (Debian names them lib*/zlib*); the rest (init-system-helpers,
-            // usrmerge → perl …) are for installing on a full system, not for running qemu-ga
+            // usrmerge → perl …) are for installing on a full system, not for running the programs
             if (!seen.has(dep) && isLibraryPackage(dep)) next.add(dep);
           }
         }
@@ -252,9 +198,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       await debExtract(kernelPkg!.file, kroot);
       await collectModules();
     }
-    const { agent: agentBin, libs } = await collectAgentFiles(aroot);
-    const relayFiles = await collectProgramFiles(aroot, RELAY_BIN, RELAY);
-    for (const [soname, data] of relayFiles.libs) libs.set(soname, data);
+    const { programs, libs } = await collectPrograms(aroot, GUEST_PROGRAMS);
     const busyboxPath = join(broot, 'bin/busybox');
     const busyboxBin = await readFile(busyboxPath);
     const applets = await busyboxApplets(busyboxPath);
@@ -283,12 +227,10 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     file('etc/group', Buffer.from('root:x:0:\ntty:x:5:\n'));
     file('etc/flotilla/modules', Buffer.from(`${moduleLines.join('\n')}\n`));
     for (const [name, data] of moduleFiles) file(`lib/modules/${name}.ko`, data);
-    file('usr/sbin/qemu-ga', agentBin, 0o755);
-    // the console: socat relays the console port to a pty shell (assets/guest/console)
-    file(RELAY_BIN, relayFiles.bin, 0o755);
+    for (const [path, data] of programs) file(path, data, 0o755);
     file('sbin/flotilla-console', await asset('console'), 0o755);
     for (const [soname, data] of libs) file(`${LIBDIR}/${soname}`, data, 0o755);
-    link(`lib64/${LOADER}`, `../${LIBDIR}/${LOADER}`);
+    link(`lib64/${GUEST_LOADER}`, `../${LIBDIR}/${GUEST_LOADER}`);
     if (!applets) progress('could not list busybox applets on this host; the guest installs them at boot', null);
 
     const cpio = writeCpio(entries);
@@ -308,6 +250,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       modules: [...moduleFiles.keys()],
       vmlinuz: { sha256: sha256(vmlinuz), size: vmlinuz.length },
       initrd: { sha256: sha256(initrd), size: initrd.length },
+      ...(pvh ? { bzImage: { sha256: sha256(bzImage), size: bzImage.length } } : {}),
     });
 
     progress('installing', 90);
@@ -315,6 +258,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     await mkdir(stage);
     await writeFile(join(stage, 'vmlinuz'), vmlinuz);
     await writeFile(join(stage, 'initrd.img'), initrd);
+    if (pvh) await writeFile(join(stage, 'bzImage'), bzImage);
     await writeFile(join(stage, 'manifest.json'), serializeManifest(manifest));
     await chmod(stage, 0o755);
     // swap in atomically-ish: the old guest (if any) moves aside, the new one takes its name

@@ -72,9 +72,15 @@ export interface SpawnedQemu {
   dispose: () => Promise<void>;
 }
 
-/** Spawns QEMU (argument array) whose sockets live in `runDir`, keeping the start of its stderr. */
-export function spawnQemu(bin: string, args: string[], runDir: string, stderrCap = 64_000): SpawnedQemu {
-  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: runDir });
+/**
+ * Spawns QEMU (argument array) whose sockets live in `runDir`, keeping the start of its stderr.
+ * `detached`: in a session of its own, as the engine spawns it. With the kernel's autogroup
+ * scheduling (on by default on desktop kernels) each session shares the CPU as one group, so a
+ * QEMU left in its spawner's session competes with everything else in it (a bench and its CPU
+ * hogs); comparisons with the engine's QEMUs need the same placement.
+ */
+export function spawnQemu(bin: string, args: string[], runDir: string, stderrCap = 64_000, opts: { detached?: boolean } = {}): SpawnedQemu {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: runDir, detached: opts.detached ?? false });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => {

@@ -31,6 +31,12 @@ export const GuestManifestSchema = z.object({
   files: z.object({
     vmlinuz: z.object({ sha256, size: z.number().int().nonnegative() }),
     'initrd.img': z.object({ sha256, size: z.number().int().nonnegative() }),
+    /**
+     * Debian's own bzImage, kept beside a pvh-elf vmlinuz for UEFI boots: OVMF loads a -kernel
+     * from fw_cfg as an EFI application, which the EFI stub of a bzImage is and a bare ELF is not
+     * (OVMF then reports "failed to load Boot0001 'UEFI Non-Block Boot Device'"). Additive field.
+     */
+    bzImage: z.object({ sha256, size: z.number().int().nonnegative() }).optional(),
   }),
 });
 
@@ -49,6 +55,7 @@ export interface ManifestInput {
   modules: string[];
   vmlinuz: { sha256: string; size: number };
   initrd: { sha256: string; size: number };
+  bzImage?: { sha256: string; size: number };
 }
 
 /** Builds the manifest; packages are sorted by name so the file is stable. */
@@ -65,7 +72,7 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     kernelFormat: m.kernelFormat,
     packages: [...m.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
     modules: [...m.modules],
-    files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd } },
+    files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd }, ...(m.bzImage ? { bzImage: { ...m.bzImage } } : {}) },
   };
 }
 

@@ -94,7 +94,7 @@ describe.skipIf(!busybox)('guest init recipe', () => {
       // stand-ins for /run/flotilla-ready and the login shell
       const ready = join(dir, 'ready');
       writeFileSync(ready, 'FLOTILLA-READY vm 6.1\n');
-      const script = readFileSync(join(assets, 'console'), 'utf8').replaceAll('/run/flotilla-ready', ready).replace('exec /bin/sh -l', 'echo login-shell; exit 0');
+      const script = readFileSync(join(assets, 'console'), 'utf8').replaceAll('/run/flotilla-ready', ready).replace('ln -sf "$(tty)" /dev/flotilla-console', ':').replace('exec /bin/sh -l', 'echo login-shell; exit 0');
       writeFileSync(join(dir, 'console'), script);
       const run = () => execFileSync(busybox!, ['sh', join(dir, 'console'), 'shell'], { encoding: 'utf8' });
       expect(run()).toBe('FLOTILLA-READY vm 6.1\nlogin-shell\n');
@@ -102,5 +102,47 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('replaces only the managed block of authorized_keys with the keys passed at boot', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-keys-'));
+    try {
+      const ak = join(dir, 'authorized_keys');
+      const passed = join(dir, 'raw');
+      writeFileSync(ak, 'ssh-rsa AAAAmine user-added\n');
+      writeFileSync(passed, 'ssh-ed25519 AAAAone a\nnot a key\nssh-ed25519 AAAAtwo b\n');
+      const keys = (src: string) => sh(`. ./init; ssh_authorized_keys "$AK" "$SRC"; cat "$AK"`, { FLOTILLA_INIT_SOURCE: '1', AK: ak, SRC: src });
+      const first = keys(passed);
+      expect(first).toMatch(/^ssh-rsa AAAAmine user-added\n# BEGIN flotilla-managed[^\n]*\nssh-ed25519 AAAAone a\nssh-ed25519 AAAAtwo b\n# END flotilla-managed keys\n$/);
+      writeFileSync(passed, 'ssh-ed25519 AAAAthree c\n');
+      expect(keys(passed)).toMatch(/^ssh-rsa AAAAmine user-added\n# BEGIN[^\n]*\nssh-ed25519 AAAAthree c\n# END[^\n]*\n$/);
+      // no keys passed this boot: the managed block goes, the user's line stays
+      expect(keys(join(dir, 'absent'))).toBe('ssh-rsa AAAAmine user-added\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('treats only an all-zero disk as blank (never formats one holding data)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-blank-'));
+    try {
+      writeFileSync(join(dir, 'zero'), Buffer.alloc(2 << 20));
+      const data = Buffer.alloc(2 << 20);
+      data[1048575] = 1;
+      writeFileSync(join(dir, 'data'), data);
+      const blank = (f: string) => sh(`. ./init; if is_blank "$F"; then echo yes; else echo no; fi`, { FLOTILLA_INIT_SOURCE: '1', F: join(dir, f) }).trim();
+      expect(blank('zero')).toBe('yes');
+      expect(blank('data')).toBe('no');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('mounts the disk before the agent starts, and starts SSH after the network', () => {
+    const init = readFileSync(join(assets, 'init'), 'utf8');
+    const main = init.slice(init.indexOf('main() {'));
+    expect(main.indexOf('persist_root')).toBeLessThan(main.indexOf('qemu-ga -m virtio-serial'));
+    expect(main.indexOf('ssh_start')).toBeGreaterThan(main.indexOf('ip route add default'));
+    expect(main.indexOf('ssh_start')).toBeLessThan(main.indexOf('FLOTILLA-READY'));
   });
 });

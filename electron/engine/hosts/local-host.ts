@@ -2,9 +2,8 @@
 // store, the port allocator and one Supervisor per VM; the engine's router reaches it only
 // through the Host interface (host.ts), exactly as it will reach a libvirt host.
 import { spawn as nodeSpawn } from 'node:child_process';
-import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOCAL_HOST, type HostInfo, type PortEntry, type Progress, type VmInfo } from '../../../shared/contract';
+import { LOCAL_HOST, type HostInfo, type PortEntry, type Progress, type SshInfo, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch, VmSpec } from '../../../shared/spec';
 import { isActive } from '../../../shared/state';
@@ -14,7 +13,9 @@ import { DisplayProxy } from '../display-proxy';
 import { assertReadableFile, qemuImgConvert, qemuImgCreate } from '../images';
 import type { HomeLayout } from '../paths';
 import { PortAllocator, probePort } from '../port-allocator';
-import { OVMF_VARS_FILE, OVMF_VARS_TEMPLATE, VM_DISK_FILE, type DefaultGuestBoot } from '../qemu-args';
+import { VM_DISK_FILE, type DefaultGuestBoot } from '../qemu-args';
+import { ensureRootDisk, sshInfoFor } from '../builtin-vm';
+import { ensureOvmfVars } from '../firmware-vars';
 import type { BackoffOptions } from '../restart-backoff';
 import { StatsSampler } from '../stats';
 import { Supervisor, type SpawnFn } from '../supervisor';
@@ -118,6 +119,7 @@ export class LocalHost implements Host {
         accel: o.accel(),
         defaultGuest: o.defaultGuest ?? ((name) => defaultGuestBoot(o.layout.home, name)),
         stopDeadlineMs: o.stopDeadlineMs ?? STOP_DEADLINE_MS,
+        setDisks: (vmId, disks) => this.store.setDisks(vmId, disks),
         agentGraceMs: o.agentGraceMs ?? 60_000,
         ...(o.backoff ? { backoff: o.backoff } : {}),
         now: o.now,
@@ -258,7 +260,11 @@ export class LocalHost implements Host {
     const spec = await this.store.create(config, {
       beforeCommit: async (s: VmSpec, dir: string) => {
         const progress = (p: Progress | null): void => this.emit('vm.progress', { host: this.id, id: s.id, progress: p });
-        if (src.kind === 'iso') {
+        if (src.kind === 'default') {
+          progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
+          await ensureRootDisk(dir, s);
+          disks = [VM_DISK_FILE];
+        } else if (src.kind === 'iso') {
           progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
           await qemuImgCreate(join(dir, VM_DISK_FILE), src.diskSizeGiB, 'qcow2');
           disks = [VM_DISK_FILE];
@@ -270,7 +276,7 @@ export class LocalHost implements Host {
           });
           disks = [VM_DISK_FILE];
         }
-        if (config.firmware === 'uefi') await copyFile(OVMF_VARS_TEMPLATE, join(dir, OVMF_VARS_FILE));
+        if (config.firmware === 'uefi') await ensureOvmfVars(dir);
         s.disks.push(...disks);
         progress(null);
       },
@@ -297,6 +303,12 @@ export class LocalHost implements Host {
   }
 
   /** Free on 127.0.0.1 and not handed to any VM? Probed by binding (the allocator's own probe), then released at once. */
+  /** How to ssh into a built-in VM, its host key read through the agent into its own known_hosts. */
+  sshInfo(id: string): Promise<SshInfo> {
+    const vm = this.vm(id);
+    return sshInfoFor({ id, name: this.get(id).name, vmDir: this.opts.layout.vmDir(id), ports: this.ports(id), readGuestFile: (path) => vm.readFile(path) });
+  }
+
   async checkPort(proto: 'tcp' | 'udp', hostPort: number): Promise<{ free: boolean; reason?: string }> {
     const owner = this.allocator.entries().find((e) => e.hostPort === hostPort && e.proto === proto);
     if (owner) {

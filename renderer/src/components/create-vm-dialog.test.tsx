@@ -88,13 +88,21 @@ describe('create VM dialog', () => {
     expect(api.calls.some((c) => c.method === 'vm.create')).toBe(false);
   });
 
+  it('the built-in Linux takes a size for its /root disk', async () => {
+    createAnswer = makeVm('linux-1', { state: 'stopped' });
+    render(<CreateVmDialog />);
+    fireEvent.change(screen.getByLabelText('Disk size (GiB), mounted at /root'), { target: { value: '3' } });
+    await submit();
+    expect(api.calls.find((c) => c.method === 'vm.create')?.req).toMatchObject({ config: { source: { kind: 'default', diskSizeGiB: 3 } } });
+  });
+
   it('creates, closes, and starts the new VM', async () => {
     const vm = makeVm('linux-1', { state: 'stopped' });
     createAnswer = vm;
     render(<CreateVmDialog />);
     await submit();
     const create = api.calls.find((c) => c.method === 'vm.create');
-    expect(create?.req).toMatchObject({ config: { name: 'linux-1', source: { kind: 'default' }, forwards: [{ proto: 'tcp', guestPort: 22 }] } });
+    expect(create?.req).toMatchObject({ config: { name: 'linux-1', source: { kind: 'default', diskSizeGiB: 8 }, forwards: [{ proto: 'tcp', guestPort: 22 }] } });
     expect(useStore.getState().vms.byId[vm.id]?.name).toBe('linux-1');
     expect(useStore.getState().ui.dialog).toBeNull();
     expect(api.calls.some((c) => c.method === 'vm.start')).toBe(true);

@@ -1,7 +1,7 @@
 // Create a VM: pick a source, name it, size it, forward ports. The form checks itself with
 // the shared zod schema first, then shows the engine's own verdict on the field it concerns.
 import { useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
-import { issuesToFieldErrors, vmConfigSchema, type VmConfigInput, type VmSourceKind } from '../../../shared/spec';
+import { DEFAULT_ROOT_DISK_GIB, issuesToFieldErrors, vmConfigSchema, type VmConfigInput, type VmSourceKind } from '../../../shared/spec';
 import { engineFieldErrors } from '../lib/engine-field-errors';
 import { closeDialog, createVm, nextDefaultName } from '../store/actions';
 import { useStore, type UiError } from '../store/store';
@@ -31,6 +31,7 @@ export function CreateVmDialog(): ReactElement {
   const [display, setDisplay] = useState<'none' | 'vnc'>('none');
   const [isoPath, setIsoPath] = useState('');
   const [diskSize, setDiskSize] = useState('16');
+  const [rootDiskSize, setRootDiskSize] = useState(String(DEFAULT_ROOT_DISK_GIB));
   const [diskPath, setDiskPath] = useState('');
   const [diskMode, setDiskMode] = useState<'copy' | 'reference'>('copy');
   const [kernel, setKernel] = useState('');
@@ -62,7 +63,7 @@ export function CreateVmDialog(): ReactElement {
   const buildConfig = (): VmConfigInput => {
     const source: VmConfigInput['source'] =
       kind === 'default'
-        ? { kind }
+        ? { kind, diskSizeGiB: Number(rootDiskSize) }
         : kind === 'iso'
           ? { kind, path: isoPath.trim(), diskSizeGiB: Number(diskSize) }
           : kind === 'disk'
@@ -124,6 +125,11 @@ export function CreateVmDialog(): ReactElement {
             </div>
           </fieldset>
 
+          {kind === 'default' && (
+            <Field label="Disk size (GiB), mounted at /root" error={errors['source.diskSizeGiB']} className="narrow">
+              {(p) => <input {...p} type="number" min={1} max={4096} value={rootDiskSize} onChange={(e) => setRootDiskSize(e.target.value)} />}
+            </Field>
+          )}
           {kind === 'iso' && (
             <div className="row">
               <div className="grow">

@@ -1,12 +1,18 @@
 // Forwarded ports as chips: `127.0.0.1:40022 → 22`. Web-ish guest ports open in the browser;
-// every chip has a copy button for the host address.
+// every chip has a copy button for the host address, and the port-22 chip one for the ssh
+// command (as root on the built-in Linux, whose SSH server takes the user's keys; as the
+// user's own name elsewhere). `flotilla ssh NAME` is the variant that checks the host key.
 import type { ReactElement } from 'react';
 import type { PortEntry } from '../../../shared/contract';
 import { CopyButton } from './copy-button';
 
 const WEB_PORTS: Record<number, 'http' | 'https'> = { 80: 'http', 443: 'https', 3000: 'http', 5000: 'http', 8000: 'http', 8080: 'http', 8443: 'https', 8888: 'http' };
 
-export function PortChips({ ports, vmName }: { ports: readonly PortEntry[]; vmName: string }): ReactElement | null {
+export function sshCommand(p: PortEntry, builtin: boolean): string {
+  return `ssh -p ${p.hostPort} ${builtin ? 'root@' : ''}${p.host}`;
+}
+
+export function PortChips({ ports, vmName, builtin = false }: { ports: readonly PortEntry[]; vmName: string; builtin?: boolean }): ReactElement | null {
   const forwards = ports.filter((p) => p.purpose === 'forward');
   if (forwards.length === 0) return null;
   return (
@@ -25,6 +31,9 @@ export function PortChips({ ports, vmName }: { ports: readonly PortEntry[]; vmNa
               <span className="chip-text">{text}</span>
             )}
             <CopyButton text={addr} label={`Copy ${addr}`} className="chip-copy" />
+            {p.proto === 'tcp' && p.guestPort === 22 && (
+              <CopyButton text={sshCommand(p, builtin)} label={`Copy ssh command for ${vmName}`} className="chip-copy chip-copy-ssh" />
+            )}
           </li>
         );
       })}

@@ -83,6 +83,19 @@ describe('VM tile', () => {
     expect(within(tile).getByRole('button', { name: /^Copy 127\.0\.0\.1:\d+$/ })).toBeTruthy();
   });
 
+  it('offers the ssh command on the port-22 chip, as root on the built-in Linux', async () => {
+    const writes: string[] = [];
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });
+    const vm = makeVm('linux-1', { state: 'running' });
+    applyVm(vm);
+    render(<TileGrid />);
+    const tile = screen.getByRole('region', { name: 'VM linux-1' });
+    const port = vm.ports.find((p) => p.guestPort === 22)!;
+    await act(async () => fireEvent.click(within(tile).getByRole('button', { name: 'Copy ssh command for linux-1' })));
+    expect(writes).toEqual([`ssh -p ${port.hostPort} root@127.0.0.1`]);
+    expect(within(tile).getByRole('button', { name: `Copied ssh -p ${port.hostPort} root@127.0.0.1` })).toBeTruthy();
+  });
+
   it('asks before deleting and says the disks go too', async () => {
     applyVm(makeVm('old', { state: 'stopped', spec: { ...makeVm('x').spec, name: 'old', disks: ['disk.qcow2'] } }));
     const { App } = await import('../app');

@@ -152,7 +152,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
           </dd>
         </div>
       </dl>
-      <PortChips ports={vm.ports} vmName={vm.name} />
+      <PortChips ports={vm.ports} vmName={vm.name} builtin={vm.spec.source.kind === 'default'} />
       {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
       <footer className="tile-foot">

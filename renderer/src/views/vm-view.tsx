@@ -60,7 +60,7 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         </div>
         <div className="vm-view-meta">
           <span>{vm.ips[0] ?? 'No IP yet'}</span>
-          <PortChips ports={vm.ports} vmName={vm.name} />
+          <PortChips ports={vm.ports} vmName={vm.name} builtin={vm.spec.source.kind === 'default'} />
         </div>
         <VmActions id={id} showOpen={false} />
       </div>

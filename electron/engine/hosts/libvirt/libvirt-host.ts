@@ -295,6 +295,7 @@ export class LibvirtHost implements Host {
           forwards: [],
           restartPolicy: 'never',
           keepRunningOnQuit: true,
+          sshKeys: [],
           createdAt: '',
           disks: [],
         };
