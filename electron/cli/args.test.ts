@@ -69,6 +69,11 @@ describe('createConfigFromArgs', () => {
       keepRunningOnQuit: true,
     });
   });
+  it('forwards SSH for the built-in Linux unless --forward says otherwise', () => {
+    expect(createConfigFromArgs('a', {}).forwards).toEqual([{ proto: 'tcp', guestPort: 22 }]);
+    expect(createConfigFromArgs('a', { forward: ['80'] }).forwards).toEqual([{ proto: 'tcp', guestPort: 80 }]);
+    expect(createConfigFromArgs('a', { from: 'iso:/x.iso' }).forwards).toBeUndefined();
+  });
   it('needs a name', () => {
     expect(() => createConfigFromArgs(undefined, {})).toThrow('NAME');
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../electron/engine/engine';
 import { sshArgs } from '../../electron/engine/builtin-vm';
 import { qemuImgInfo } from '../../electron/engine/images';
+import { bundle, CLI_ENTRY } from './fixtures/bundle';
 import { cleanupHome, makeHome, openTestEngine, run, type TestClient } from './fixtures/engine-harness';
 
 function sh(client: TestClient, id: string, script: string) {
@@ -125,5 +126,25 @@ describe('the built-in Linux', () => {
     expect(forged.code).toBe(255);
     expect(forged.stderr).toMatch(/HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
     await client.call('vm.stop', { id: vm.id });
+  });
+
+  it('flotilla create --ssh-key and flotilla ssh -- CMD, as a user runs them', async () => {
+    const [cliHome, cli] = await Promise.all([makeHome(), bundle(CLI_ENTRY)]);
+    const flotilla = (...args: string[]) => run(process.execPath, [cli, ...args], { env: { ...process.env, FLOTILLA_HOME: cliHome, FLOTILLA_ACCEL: 'tcg' }, timeoutMs: 240_000 });
+    try {
+      const created = await flotilla('create', 'shell', '--disk-size', '1', '--ssh-key', join(keys, 'id_test.pub'));
+      expect(created.code, created.stderr).toBe(0);
+      const bad = await flotilla('create', 'nokey', '--ssh-key', join(keys, 'id_test'));
+      expect(bad).toMatchObject({ code: 1, stderr: expect.stringMatching(/--ssh-key .*id_test is not a public key file/) });
+      expect((await flotilla('start', 'shell', '--wait-agent')).code).toBe(0);
+      const r = await flotilla('ssh', 'shell', '--identity', join(keys, 'id_test'), '--', 'cat', '/proc/sys/kernel/hostname');
+      expect(r.stdout, r.stderr).toBe('shell\n');
+      expect(r.code, r.stderr).toBe(0);
+      // the remote command's exit code is flotilla's
+      expect((await flotilla('ssh', 'shell', '--identity', join(keys, 'id_test'), '--', 'exit', '7')).code).toBe(7);
+      expect((await flotilla('stop', 'shell')).code).toBe(0);
+    } finally {
+      await cleanupHome(cliHome);
+    }
   });
 });

@@ -10,6 +10,7 @@ import { writeCpio, type CpioEntry } from './cpio';
 import { DebCache, debControl, debExtract, debExtractMatching, parseDependsField, run, type FetchedDeb } from './deb-cache';
 import { findGuestAssetsDir } from './guest-assets';
 import { makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
+import { recipeFingerprint } from './guest-recipe';
 import { resolveModules } from './kernel-modules';
 import { extractVmlinux, hasPvhNote } from './vmlinux';
 import { collectPrograms, GUEST_LOADER, GUEST_PROGRAMS } from './guest-programs';
@@ -80,25 +81,47 @@ export function defaultDebCacheDir(home: string): string {
  * The user's own build in `<home>/images/default` wins; otherwise a packaged app's bundled copy
  * (FLOTILLA_BUNDLED_GUEST, set by the Electron shell to `<resources>/default-guest`) is used as is.
  */
-export async function readDefaultGuest(home: string, env: NodeJS.ProcessEnv = process.env): Promise<{ ready: boolean; dir: string; manifest: GuestManifest | null }> {
+export async function readDefaultGuest(home: string, env: NodeJS.ProcessEnv = process.env): Promise<DefaultGuestState> {
   const own = await readGuestDir(defaultGuestDir(home));
   if (own.ready || !env.FLOTILLA_BUNDLED_GUEST) return own;
   const bundled = await readGuestDir(env.FLOTILLA_BUNDLED_GUEST);
   return bundled.ready ? bundled : own;
 }
 
-async function readGuestDir(dir: string): Promise<{ ready: boolean; dir: string; manifest: GuestManifest | null }> {
+/**
+ * `ready`: complete and bootable. `stale`: built from another recipe than this checkout's
+ * (guest-recipe.ts) — it boots as its manifest says, but a build replaces it and tests never use it.
+ */
+export interface DefaultGuestState {
+  ready: boolean;
+  stale: boolean;
+  dir: string;
+  manifest: GuestManifest | null;
+}
+
+/** This checkout's recipe fingerprint, for the default build settings. */
+export function currentRecipe(compression: 'none' | 'gzip' = 'none'): string {
+  return recipeFingerprint({ kernelMembers: KERNEL_MEMBERS, moduleGroups: MODULE_GROUPS, compression });
+}
+
+async function readGuestDir(dir: string): Promise<DefaultGuestState> {
   let manifest: GuestManifest;
   try {
     manifest = parseManifest(await readFile(join(dir, 'manifest.json'), 'utf8'), join(dir, 'manifest.json'));
   } catch {
-    return { ready: false, dir, manifest: null };
+    return { ready: false, stale: false, dir, manifest: null };
+  }
+  let stale: boolean;
+  try {
+    stale = manifest.recipe !== currentRecipe(manifest.initrdCompression);
+  } catch {
+    stale = false; // no recipe to compare with (assets not found): nothing says it is old
   }
   for (const [file, want] of Object.entries(manifest.files)) {
     const s = await stat(join(dir, file)).catch(() => null);
-    if (!s || s.size !== want.size) return { ready: false, dir, manifest };
+    if (!s || s.size !== want.size) return { ready: false, stale, dir, manifest };
   }
-  return { ready: true, dir, manifest };
+  return { ready: true, stale, dir, manifest };
 }
 
 function sha256(buf: Buffer): string {
@@ -247,6 +270,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       initrdCompression: compression,
       kernelFormat: pvh ? 'pvh-elf' : 'bzimage',
       packages: [meta!, kernelPkg!, busybox!, ...agentDebs],
+      recipe: currentRecipe(compression),
       modules: [...moduleFiles.keys()],
       vmlinuz: { sha256: sha256(vmlinuz), size: vmlinuz.length },
       initrd: { sha256: sha256(initrd), size: initrd.length },

@@ -118,6 +118,7 @@ describe('manifest', () => {
       { name: 'qemu-guest-agent', version: '1:7.2+dfsg-7', sha256: 'a'.repeat(64) },
       { name: 'busybox-static', version: '1:1.35.0-4', sha256: 'b'.repeat(64) },
     ],
+    recipe: 'e'.repeat(64),
     modules: ['virtio_ring', 'virtio'],
     vmlinuz: { sha256: 'c'.repeat(64), size: 10 },
     initrd: { sha256: 'd'.repeat(64), size: 20 },

@@ -27,6 +27,8 @@ export const GuestManifestSchema = z.object({
   /** 'pvh-elf': vmlinuz is the uncompressed ELF vmlinux, booted by QEMU through its PVH entry */
   kernelFormat: z.enum(['pvh-elf', 'bzimage']),
   packages: z.array(z.object({ name: z.string(), version: z.string(), sha256 })),
+  /** guest-recipe.ts's fingerprint of the recipe that built it; additive field (older guests: none, so stale) */
+  recipe: sha256.optional(),
   modules: z.array(z.string()),
   files: z.object({
     vmlinuz: z.object({ sha256, size: z.number().int().nonnegative() }),
@@ -52,6 +54,7 @@ export interface ManifestInput {
   initrdCompression: 'none' | 'gzip';
   kernelFormat: 'pvh-elf' | 'bzimage';
   packages: { name: string; version: string; sha256: string }[];
+  recipe: string;
   modules: string[];
   vmlinuz: { sha256: string; size: number };
   initrd: { sha256: string; size: number };
@@ -71,6 +74,7 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     initrdCompression: m.initrdCompression,
     kernelFormat: m.kernelFormat,
     packages: [...m.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
+    recipe: m.recipe,
     modules: [...m.modules],
     files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd }, ...(m.bzImage ? { bzImage: { ...m.bzImage } } : {}) },
   };
