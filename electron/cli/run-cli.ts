@@ -159,8 +159,9 @@ export function createConfigFromArgs(name: string | undefined, o: Record<string,
   if (o.firmware !== undefined) config.firmware = o.firmware;
   if (o.display !== undefined) config.display = o.display;
   if (o.forward !== undefined) config.forwards = (o.forward as string[]).map(parseForward);
-  // as in the create dialog: the built-in Linux comes with its SSH port forwarded (flotilla ssh)
-  else if (source.kind === 'default') config.forwards = [{ proto: 'tcp', guestPort: 22 }];
+  // as in the create dialog: the built-in Linux comes with its SSH port forwarded (flotilla ssh);
+  // not on a libvirt host (--host), which has no port forwards (its caps say so)
+  else if (source.kind === 'default' && (o.host === undefined || o.host === 'local')) config.forwards = [{ proto: 'tcp', guestPort: 22 }];
   if (o.restart !== undefined) config.restartPolicy = o.restart;
   if (o['keep-running']) config.keepRunningOnQuit = true;
   return config;
