@@ -1,10 +1,7 @@
 // A VM with a graphical display, created from a bootable ISO in the dialog: its tile shows
-// the screen and the Display tab (noVNC) draws a non-blank picture. Also saves the README
-// screenshot of the tiles view with two running VMs (FLOTILLA_UPDATE_DOCS=1 copies it to
-// docs/screenshot.png).
+// the screen and the Display tab (noVNC) draws a non-blank picture. Also a screenshot of the
+// tiles view with two running VMs (in the test's output; the README's is ui-conveniences').
 import { expect, test } from '@playwright/test';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { seriousViolations } from './fixtures/axe';
 import { bootableIso } from './fixtures/bootable-iso';
 import { inkFraction } from './fixtures/pixels';
@@ -12,7 +9,6 @@ import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
 import { useServedApp } from './fixtures/flotilla-serve';
-import { ROOT } from './shell-helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -56,7 +52,7 @@ test.describe('a VM with a display', () => {
     await view.back();
   });
 
-  test('the tiles view with running VMs (README screenshot)', async () => {
+  test('the tiles view with running VMs (screenshot)', async () => {
     const info = test.info();
     const tiles = new TilesPage(app.page);
     await tiles.newVmButton.click();
@@ -78,12 +74,11 @@ test.describe('a VM with a display', () => {
     expect(await seriousViolations(app.page)).toEqual([]);
     const shot = info.outputPath('tiles-two-running.png');
     await app.page.screenshot({ path: shot });
-    // refresh the README's picture only when asked, so a test run leaves the tree clean
-    if (process.env.FLOTILLA_UPDATE_DOCS === '1') {
-      mkdirSync(join(ROOT, 'docs'), { recursive: true });
-      copyFileSync(shot, join(ROOT, 'docs', 'screenshot.png'));
+    // (the README's picture is taken by ui-conveniences.spec.ts, at 1440×900 with more VMs)
+    for (const name of ['linux-1', VM]) {
+      await tiles.tile(name).button('Force stop').click();
+      await app.page.getByRole('alertdialog', { name: `Force stop ${name}?` }).getByRole('button', { name: 'Force stop' }).click();
     }
-    for (const name of ['linux-1', VM]) await tiles.tile(name).button('Force stop').click();
     await tiles.tile('linux-1').expectState('stopped', 60_000);
     await tiles.tile(VM).expectState('stopped', 60_000);
   });

@@ -65,6 +65,8 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
 
   test('3. exec uname -r shows the kernel version', async () => {
     const info = test.info();
+    // test 2 ends on the tiles (its thumbnail check)
+    await new TilesPage(app.page).tile(VM).open();
     const view = new VmViewPage(app.page, VM);
     await view.selectTab('Exec');
     // the agent needs a moment after boot; a failed run shows its error and can be retried

@@ -36,6 +36,8 @@ export const METHOD_NAME_LIST = [
   'host.pickFile',
   'path.inspect',
   'image.buildDefault',
+  'stats.history',
+  'fs.list',
   'engine.stopAll',
 ] as const;
 

@@ -154,6 +154,34 @@ export interface EngineInfo {
   defaultImage: { ready: boolean; kernelVersion: string | null; path: string };
   /** 'electron' | 'serve' | 'cli' */
   shell: string;
+  /** the machine the engine runs on, for the host bar (running VMs' CPUs and memory against these) */
+  hostTotals?: HostTotals;
+}
+
+export interface HostTotals {
+  cpus: number;
+  memoryBytes: number;
+  /** free memory (MemAvailable) when engine.info answered */
+  freeMemoryBytes: number;
+}
+
+/** One entry of a host directory listing (fs.list). Names are plain text, never markup. */
+export interface DirEntry {
+  name: string;
+  kind: 'dir' | 'file';
+  /** bytes, for files */
+  size: number | null;
+}
+
+export interface DirListing {
+  /** the directory listed, resolved (symlinks and `..` followed); without a path in the request, the user's home */
+  path: string;
+  /** its parent, or null at / */
+  parent: string | null;
+  /** directories first, then files; each sorted by name */
+  entries: DirEntry[];
+  /** more entries than the engine sends (FS_LIST_MAX) */
+  truncated: boolean;
 }
 
 export interface LogEntry {
@@ -247,6 +275,13 @@ export const Methods = {
   'host.pickFile': z.object({ title: z.string().max(200).default('Choose a file'), kind: z.enum(['iso', 'disk', 'kernel', 'initrd']) }).strict(),
   'path.inspect': z.object({ path: hostPath, expect: z.enum(['iso', 'disk', 'kernel', 'initrd']).optional() }).strict(),
   'image.buildDefault': empty,
+  /** The last samples of every running VM (oldest first), so a fresh window's sparklines start full. */
+  'stats.history': empty,
+  /**
+   * One host directory's entries, for the browser's file picker (the app uses host.pickFile). Only
+   * what the engine's user can read; dotfiles only when asked; one directory, never recursive.
+   */
+  'fs.list': z.object({ path: hostPath.optional(), showHidden: z.boolean().default(false) }).strict(),
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(STOP_DEADLINE_MS), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
@@ -302,6 +337,8 @@ export interface MethodResults {
   'host.pickFile': { path: string | null };
   'path.inspect': PathInfo;
   'image.buildDefault': { kernelVersion: string; dir: string };
+  'stats.history': { samples: VmStats[] };
+  'fs.list': DirListing;
   'engine.stopAll': { stopped: string[]; keptRunning: string[] };
 }
 

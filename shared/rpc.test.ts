@@ -43,6 +43,8 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'path.inspect': { path: '/tmp/a.iso' },
   'image.buildDefault': {},
   'engine.stopAll': {},
+  'stats.history': {},
+  'fs.list': { path: '/home' },
 };
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;

@@ -101,6 +101,8 @@ export const vmConfigSchema = z
     forwards: forwardsSchema,
     restartPolicy: z.enum(['never', 'on-failure']).default('never'),
     keepRunningOnQuit: z.boolean().default(false),
+    /** the user's own words about this VM, shown on its tile */
+    note: z.string().max(500, 'a note can be at most 500 characters').optional(),
     /** public keys the built-in Linux accepts for root over SSH, besides the engine user's ~/.ssh/*.pub */
     sshKeys: z.array(sshPublicKey).max(32).default([]),
   })
@@ -123,7 +125,7 @@ export type VmSpec = z.output<typeof vmSpecSchema>;
 
 /** Fields the user may change on a stopped VM. */
 export const vmPatchSchema = vmConfigSchema
-  .pick({ name: true, cpus: true, memoryMiB: true, forwards: true, restartPolicy: true, keepRunningOnQuit: true, display: true })
+  .pick({ name: true, cpus: true, memoryMiB: true, forwards: true, restartPolicy: true, keepRunningOnQuit: true, display: true, note: true })
   .partial()
   .strict();
 export type VmPatch = z.input<typeof vmPatchSchema>;

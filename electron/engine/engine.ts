@@ -6,6 +6,7 @@
 // tests can swap the clock, the spawner, the QEMU binary or the deadlines without monkey-patching.
 import { execFile } from 'node:child_process';
 import { access, constants as fsConstants, readFile } from 'node:fs/promises';
+import { cpus as hostCpus, freemem, totalmem } from 'node:os';
 import type { CallContext, ContractHandler, EngineInfo, EventName, EventPayloads, Method, MethodParams, MethodResult, Progress } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { qemuBinary, STOP_DEADLINE_MS } from './defaults';
@@ -130,6 +131,7 @@ export class Engine implements ContractHandler {
     this.hosts.add(host);
     const offEvents = host.onEvent((event, payload) => {
       if (event === 'vm.removed') this.streams.vmRemoved(payload as EventPayloads['vm.removed']);
+      if (event === 'vm.changed') this.streams.vmChanged(payload as EventPayloads['vm.changed']);
       this.emit(event, payload);
     });
     const offChanged = host.onChanged(() => this.emit('host.changed', host.info()));
@@ -213,6 +215,7 @@ export class Engine implements ContractHandler {
       kvm: this.accel !== 'tcg',
       defaultImage: { ready: g.ready, kernelVersion: g.manifest?.kernelVersion ?? null, path: g.dir },
       shell: this.opts.shell ?? 'engine',
+      hostTotals: { cpus: hostCpus().length, memoryBytes: totalmem(), freeMemoryBytes: freemem() },
     };
   }
 

@@ -308,6 +308,13 @@ describe('buildQemuArgs: chardevs, network, display', () => {
     expect(values(args, '-vnc')).toEqual([`unix:${RUN}/vnc.sock`]);
     expect(hasPair(args, '-device', 'VGA')).toBe(true);
     expect(hasPair(args, '-device', 'usb-tablet,bus=xhci0.0')).toBe(true);
+    // clipboard both ways through QEMU's vdagent, on the port spice-vdagent opens
+    expect(hasPair(args, '-chardev', 'qemu-vdagent,id=vdagent0,name=vdagent,clipboard=on')).toBe(true);
+    expect(hasPair(args, '-device', 'virtserialport,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0')).toBe(true);
+  });
+
+  it('a headless VM gets no clipboard agent', () => {
+    expect(buildQemuArgs(spec({ display: 'none' }), res()).join(' ')).not.toContain('vdagent');
   });
 
   it('display vnc on microvm (no PCI): VNC socket without PCI display devices', () => {

@@ -304,8 +304,21 @@ function displayArgs(spec: VmSpec, r: QemuResources, machine: string): string[] 
     // an absolute pointer, so a browser VNC viewer's cursor matches the guest's
     '-device', 'qemu-xhci,id=xhci0',
     '-device', 'usb-tablet,bus=xhci0.0',
+    ...CLIPBOARD_ARGS,
   ];
 }
+
+/**
+ * Clipboard text between the VNC viewer and the guest: QEMU's own vdagent speaks the SPICE agent
+ * protocol on the port a guest's spice-vdagent looks for (com.redhat.spice.0) and hands the
+ * clipboard to the VNC server's clipboard extension, which noVNC uses. Guests without
+ * spice-vdagent simply never open the port. It is the last port of the console/agent bus
+ * (vser0), so hvc0 and the agent's port keep their numbers.
+ */
+const CLIPBOARD_ARGS = [
+  '-chardev', 'qemu-vdagent,id=vdagent0,name=vdagent,clipboard=on',
+  '-device', 'virtserialport,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0',
+];
 
 export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
   const machine = machineFor(spec, r);

@@ -6,6 +6,7 @@ import { LOCAL_HOST, type CallContext, type Method, type MethodParams, type Meth
 import { FlotillaError } from '../../shared/errors';
 import type { Host, HostRegistry, VmHandle } from './hosts/host';
 import { unsupported } from './hosts/host';
+import { listDirectory } from './fs-list';
 import { inspectPath } from './images';
 import type { LibvirtHosts } from './hosts/libvirt/libvirt-hosts';
 import type { LocalHost } from './hosts/local-host';
@@ -84,11 +85,13 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'thumbnail.unsubscribe': (p, ctx) => d.streams.unsubscribe('thumbnail.unsubscribe', p, ctx),
     'stats.subscribe': (p, ctx) => d.streams.subscribe('stats.subscribe', p, ctx),
     'stats.unsubscribe': (p, ctx) => d.streams.unsubscribe('stats.unsubscribe', p, ctx),
+    'stats.history': () => ({ samples: d.streams.history() }),
     'display.open': async (p) => ({ url: await vm(p).displayUrl() }),
     'host.pickFile': () => {
       throw new FlotillaError('UNSUPPORTED', 'file pickers exist only in the desktop app; type the path instead');
     },
     'path.inspect': (p) => inspectPath(p.path, p.expect),
+    'fs.list': (p) => listDirectory(p.path, { showHidden: p.showHidden }),
     'image.buildDefault': d.buildDefault,
     'engine.stopAll': d.stopAll,
   } satisfies HandlerTable;

@@ -2,10 +2,13 @@
 // shared/contract.ts): who is subscribed to what, kept in the one SubscriptionTable
 // (shared/streams.ts), opened on the VM's host handle and closed when the client leaves.
 // Console and thumbnail subscribers are held by the VM's own hub, which keeps them across a
-// QEMU restart; stats are sampled here, only while someone listens.
+// QEMU restart; stats are sampled here, only while someone listens, and the last minute of
+// them is kept (StatsHistory) for `stats.history`, so a new window's sparklines start full.
 import { LOCAL_HOST, type CallContext, type EventPayloads, type MethodParams, type MethodResult, type VmRef } from '../../shared/contract';
+import { isActive } from '../../shared/state';
 import { SubscriptionTable, trackStreamCall } from '../../shared/streams';
 import type { HostRegistry } from './hosts/host';
+import { StatsHistory } from './stats-history';
 
 type SubscribeMethod = 'console.subscribe' | 'thumbnail.subscribe' | 'stats.subscribe';
 type UnsubscribeMethod = 'console.unsubscribe' | 'thumbnail.unsubscribe' | 'stats.unsubscribe';
@@ -13,6 +16,7 @@ type UnsubscribeMethod = 'console.unsubscribe' | 'thumbnail.unsubscribe' | 'stat
 export class EngineStreams {
   private readonly table = new SubscriptionTable<CallContext>();
   private statsTimer: NodeJS.Timeout | null = null;
+  private readonly statsHistory = new StatsHistory();
   private closed = false;
 
   constructor(
@@ -64,6 +68,17 @@ export class EngineStreams {
   /** A VM was deleted: forget its streams (their sources went with it). */
   vmRemoved(ref: VmRef): void {
     for (const kind of ['console', 'thumbnail'] as const) this.table.dropKey(`${kind}\n${ref.host}\n${ref.id}`);
+    this.statsHistory.forget(ref.host, ref.id);
+  }
+
+  /** A VM that stopped has no live numbers: its history ends with the run. */
+  vmChanged(vm: EventPayloads['vm.changed']): void {
+    if (!isActive(vm)) this.statsHistory.forget(vm.host, vm.id);
+  }
+
+  /** The recent samples of every running VM, oldest first per VM. */
+  history(): EventPayloads['vm.stats'][] {
+    return this.statsHistory.all();
   }
 
   private statsClock(): void {
@@ -83,12 +98,19 @@ export class EngineStreams {
     await Promise.all(
       this.hosts.all().flatMap((host) =>
         host.list().map(async (vm) => {
-          if (!vm.caps.stats || vm.pid === null) return;
+          const pid = vm.pid;
+          if (!vm.caps.stats || pid === null) {
+            this.statsHistory.forget(host.id, vm.id);
+            return;
+          }
           const r = await host
             .vm(vm.id)
             .stats()
             .catch(() => null);
-          if (r) samples.push({ host: host.id, id: vm.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes });
+          if (!r) return;
+          const sample = { host: host.id, id: vm.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
+          samples.push(sample);
+          this.statsHistory.push(sample, pid);
         }),
       ),
     );

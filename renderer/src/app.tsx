@@ -2,12 +2,16 @@
 // the first-run empty state) or one opened VM; dialogs on top.
 import { lazy, Suspense, type ProfilerOnRenderCallback, type ReactElement } from 'react';
 import { ConfirmDelete } from './components/confirm-delete';
+import { ConfirmForceStop, ConfirmStopAll } from './components/confirm-force-stop';
 import { ConnectionBanner } from './components/connection-banner';
 import { CreateVmDialog } from './components/create-vm-dialog';
 import { EmptyState } from './components/empty-state';
 import { HelpOverlay } from './components/help-overlay';
+import { HostBar } from './components/host-bar';
 import { Icon } from './components/icons';
 import { InlineError } from './components/inline-error';
+import { SelectionBar } from './components/selection-bar';
+import { ThemeSwitch } from './components/theme-switch';
 import { TileGrid } from './components/tile-grid';
 import { Toolbar } from './components/toolbar';
 import { useShortcuts } from './lib/use-shortcuts';
@@ -24,6 +28,8 @@ function Dialogs(): ReactElement | null {
   if (!dialog) return null;
   if (dialog.kind === 'create') return <CreateVmDialog />;
   if (dialog.kind === 'delete') return <ConfirmDelete id={dialog.id} />;
+  if (dialog.kind === 'forceStop') return <ConfirmForceStop id={dialog.id} />;
+  if (dialog.kind === 'stopAll') return <ConfirmStopAll />;
   return <HelpOverlay />;
 }
 
@@ -52,7 +58,17 @@ function Main({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback | unde
   return (
     <>
       <h1 className="visually-hidden">Virtual machines</h1>
-      {count === 0 ? <EmptyState /> : <TileGrid {...(onTileRender ? { onTileRender } : {})} />}
+      {count === 0 ? (
+        <EmptyState />
+      ) : (
+        <>
+          <div className="grid-head">
+            <HostBar />
+            <SelectionBar />
+          </div>
+          <TileGrid {...(onTileRender ? { onTileRender } : {})} />
+        </>
+      )}
     </>
   );
 }
@@ -71,6 +87,7 @@ export function App({ onTileRender }: { onTileRender?: ProfilerOnRenderCallback 
           <span className="brand-name">Flotilla</span>
         </div>
         {!openId && <Toolbar />}
+        <ThemeSwitch />
         <button type="button" className="icon-btn" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" onClick={() => openDialog({ kind: 'help' })}>
           <Icon name="keyboard" />
         </button>

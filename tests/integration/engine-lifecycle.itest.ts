@@ -48,6 +48,18 @@ describe('a VM through its life', () => {
     expect(s.cpuPercent).toBeGreaterThanOrEqual(0);
   });
 
+  it('keeps the last samples, so a window that opens now draws full sparklines', async () => {
+    // two more samples after the one above: the history holds at least those, oldest first
+    let n = 0;
+    await client.waitFor('vm.stats', (p) => p.id === vm.id && ++n === 2, 'two more stats samples', 10_000);
+    const { samples } = await client.call('stats.history', {});
+    const mine = samples.filter((x) => x.id === vm.id);
+    expect(mine.length).toBeGreaterThanOrEqual(3);
+    expect(mine.length).toBeLessThanOrEqual(60);
+    expect(mine.map((x) => x.t)).toEqual(mine.map((x) => x.t).sort((a, b) => a - b));
+    expect(mine.every((x) => x.rssBytes > 0)).toBe(true);
+  });
+
   it('pauses and resumes through QMP, and a reset keeps the same QEMU', async () => {
     expect((await client.call('vm.pause', { id: vm.id })).state).toBe('paused');
     expect((await client.call('vm.resume', { id: vm.id })).state).toBe('running');
@@ -62,7 +74,14 @@ describe('a VM through its life', () => {
   });
 
   it('a graceful stop powers the guest off by ACPI and cleans up', async () => {
+    const stopping = client.waitFor('vm.changed', (v) => v.id === vm.id && v.state === 'stopping', 'the stopping state');
+    const asked = Date.now();
     const stopped = await client.call('vm.stop', { id: vm.id });
+    // the stopping state says when the engine would force the VM off (the UI's countdown)
+    const deadline = Date.parse((await stopping).stopDeadline ?? '');
+    expect(deadline).toBeGreaterThanOrEqual(asked + 60_000 - 1000);
+    expect(stopped.stopDeadline).toBeNull();
+    expect((await client.call('stats.history', {})).samples.filter((x) => x.id === vm.id)).toEqual([]);
     expect(stopped).toMatchObject({ state: 'stopped', pid: null, reason: 'stopped by the user' });
     expect(stopped.lastExit).toMatchObject({ code: 0, signal: null });
     const logs = await client.call('vm.logs', { id: vm.id, tail: 100 });

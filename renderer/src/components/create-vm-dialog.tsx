@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { DEFAULT_ROOT_DISK_GIB, issuesToFieldErrors, vmConfigSchema, type VmConfigInput, type VmSourceKind } from '../../../shared/spec';
 import { engineFieldErrors } from '../lib/engine-field-errors';
+import { formatMiB } from '../lib/format';
 import { closeDialog, createVm, nextDefaultName } from '../store/actions';
 import { useStore, type UiError } from '../store/store';
 import { Field } from './fields';
@@ -18,7 +19,8 @@ const SOURCES: { kind: VmSourceKind; title: string; text: string }[] = [
   { kind: 'kernel', title: 'Kernel + initrd', text: 'Direct kernel boot with a command line.' },
 ];
 
-const MEMORY_CHOICES = [128, 256, 512, 1024, 2048, 4096, 8192];
+/** Suggestions only: the field takes any size the schema allows. */
+const MEMORY_SUGGESTIONS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 export function CreateVmDialog(): ReactElement {
   const names = useStore((s) => s.vms.byId);
@@ -192,15 +194,18 @@ export function CreateVmDialog(): ReactElement {
             <Field label="CPUs" error={errors['cpus']} className="narrow">
               {(p) => <input {...p} type="number" min={1} max={64} value={cpus} onChange={(e) => setCpus(e.target.value)} />}
             </Field>
-            <Field label="Memory" error={errors['memoryMiB']} className="narrow">
+            <Field label="Memory (MiB)" error={errors['memoryMiB']} className="narrow">
               {(p) => (
-                <select {...p} value={memory} onChange={(e) => setMemory(e.target.value)}>
-                  {MEMORY_CHOICES.map((m) => (
-                    <option key={m} value={m}>
-                      {m >= 1024 ? `${m / 1024} GiB` : `${m} MiB`}
-                    </option>
-                  ))}
-                </select>
+                <>
+                  <input {...p} type="number" min={64} step={1} list="memory-suggestions" value={memory} onChange={(e) => setMemory(e.target.value)} />
+                  <datalist id="memory-suggestions">
+                    {MEMORY_SUGGESTIONS.map((m) => (
+                      <option key={m} value={m}>
+                        {formatMiB(m)}
+                      </option>
+                    ))}
+                  </datalist>
+                </>
               )}
             </Field>
           </div>

@@ -38,6 +38,8 @@ export function Modal({
       return;
     }
     if (e.key !== 'Tab' || !box.current) return;
+    // a dialog opened from a dialog (the file picker) keeps Tab to itself
+    e.stopPropagation();
     const items = [...box.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
     const first = items[0];
     const last = items[items.length - 1];

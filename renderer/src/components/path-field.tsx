@@ -1,10 +1,11 @@
-// A host path input. In Electron a Browse… button opens the native picker; everywhere the
-// engine checks the path as you type (debounced) and says what it found.
+// A host path input with Browse…: the native picker in the app, the engine-served FilePicker in
+// a browser. Everywhere the engine checks the path as you type (debounced) and says what it found.
 import { useEffect, useState, type ReactElement } from 'react';
 import type { PathInfo } from '../../../shared/contract';
 import { getApi } from '../api/current';
 import { formatBytes } from '../lib/format';
 import { Field } from './fields';
+import { FilePicker } from './file-picker';
 import { Icon } from './icons';
 
 type Kind = 'iso' | 'disk' | 'kernel' | 'initrd';
@@ -35,6 +36,7 @@ export function PathField({
 }): ReactElement {
   const electron = getApi().nativePicker;
   const [check, setCheck] = useState<{ path: string; ok: boolean; text: string } | null>(null);
+  const [picking, setPicking] = useState(false);
   useEffect(() => {
     if (!value.startsWith('/')) return;
     let live = true;
@@ -61,6 +63,10 @@ export function PathField({
     'An absolute path on the computer running Flotilla'
   );
   const browse = async (): Promise<void> => {
+    if (!electron) {
+      setPicking(true);
+      return;
+    }
     try {
       const { path } = await getApi().invoke('host.pickFile', { title: `Choose ${label.toLowerCase()}`, kind });
       if (path) onChange(path);
@@ -73,11 +79,10 @@ export function PathField({
       {(p) => (
         <div className="path-row">
           <input {...p} type="text" spellCheck={false} autoComplete="off" placeholder={kind === 'iso' ? '/home/me/Downloads/debian.iso' : '/path/to/file'} value={value} onChange={(e) => onChange(e.target.value)} />
-          {electron && (
-            <button type="button" className="btn" onClick={() => void browse()}>
-              <Icon name="folder" size={14} /> Browse…
-            </button>
-          )}
+          <button type="button" className="btn" aria-label={`Browse for ${label.toLowerCase()}`} onClick={() => void browse()}>
+            <Icon name="folder" size={14} /> Browse…
+          </button>
+          {picking && <FilePicker title={`Choose ${label.toLowerCase()}`} value={value} onPick={onChange} onClose={() => setPicking(false)} />}
         </div>
       )}
     </Field>

@@ -22,7 +22,7 @@ export const Sparkline = memo(function Sparkline({ values, max, label, tone }: P
   const line = pts.length > 1 ? `M${pts.join('L')}` : '';
   const area = pts.length > 1 ? `${line}L${W},${H}L${x0.toFixed(1)},${H}Z` : '';
   return (
-    <svg className={`spark spark-${tone}`} viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={label}>
+    <svg className={`spark spark-${tone}`} viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={label} data-samples={values.length}>
       <path className="spark-base" d={`M0,${H - 0.5}H${W}`} />
       {area && <path className="spark-area" d={area} />}
       {line && <path className="spark-line" d={line} vectorEffect="non-scaling-stroke" />}

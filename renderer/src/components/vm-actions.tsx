@@ -2,7 +2,7 @@
 // Disabled while this VM has an action in flight; other VMs are unaffected.
 import type { ReactElement } from 'react';
 import { canDelete, canForceStop, canPause, canRestart, canResume, canStart, canStop } from '../../../shared/state';
-import { forceStopVm, openDialog, openVm, pauseVm, restartVm, resumeVm, startVm, stopVm } from '../store/actions';
+import { openDialog, openVm, pauseVm, restartVm, resumeVm, startVm, stopVm } from '../store/actions';
 import { useStore } from '../store/store';
 import { Icon, type IconName } from './icons';
 
@@ -34,7 +34,7 @@ export function VmActions({ id, showOpen = true }: { id: string; showOpen?: bool
       {canPause(vm) && <IconAction icon="pause" label="Pause" disabled={busy} onClick={() => void pauseVm(id)} />}
       {canResume(vm) && <IconAction icon="play" label="Resume" disabled={busy} onClick={() => void resumeVm(id)} />}
       {canRestart(vm) && <IconAction icon="restart" label="Restart" disabled={busy} onClick={() => void restartVm(id)} />}
-      {canForceStop(vm) && <IconAction icon="power" label="Force stop" danger disabled={false} onClick={() => void forceStopVm(id)} />}
+      {canForceStop(vm) && <IconAction icon="power" label="Force stop" danger disabled={false} onClick={() => openDialog({ kind: 'forceStop', id })} />}
       {canDelete(vm) && <IconAction icon="trash" label="Delete" danger disabled={busy} onClick={() => openDialog({ kind: 'delete', id })} />}
       <span className="spacer" />
       {showOpen && (

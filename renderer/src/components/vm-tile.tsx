@@ -13,8 +13,10 @@ import { Icon } from './icons';
 import { InlineError } from './inline-error';
 import { PortChips } from './port-chips';
 import { ProgressBar } from './progress-bar';
+import { SelectTile } from './selection-bar';
 import { Sparkline } from './sparkline';
 import { StateBadge } from './state-badge';
+import { StopCountdown } from './stop-countdown';
 import { VmActions } from './vm-actions';
 
 const EMPTY: number[] = [];
@@ -117,6 +119,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
       onFocus={() => setFocused(id)}
     >
       <header className="tile-head">
+        <SelectTile id={id} name={vm.name} />
         <h2 className="tile-name" title={vm.name}>
           <button type="button" className="linklike" onClick={() => openVm(id)}>
             {vm.name}
@@ -152,7 +155,13 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
           </dd>
         </div>
       </dl>
+      {vm.spec.note && (
+        <p className="tile-note" title={vm.spec.note} data-testid={`vm-${vm.name}-note`}>
+          {vm.spec.note}
+        </p>
+      )}
       <PortChips ports={vm.ports} vmName={vm.name} builtin={vm.spec.source.kind === 'default'} />
+      <StopCountdown id={id} />
       {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
       <footer className="tile-foot">

@@ -27,3 +27,8 @@ export function relativeTime(iso: string, now = Date.now()): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
   return `${Math.floor(s / 86400)}d ago`;
 }
+/** e.g. web-1-2026-12-05-103455.png: sorts by time, no characters a file system dislikes */
+export function screenshotName(vmName: string, at: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${vmName}-${at.getFullYear()}-${p(at.getMonth() + 1)}-${p(at.getDate())}-${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}.png`;
+}

@@ -1,12 +1,15 @@
 // Everything the UI can ask for. Module functions that call the Api and write results into
 // the store; each VM action marks its tile pending and puts any error on that tile.
 import type { ExecResult, VmInfo } from '../../../shared/contract';
+import { canStart, canStop } from '../../../shared/state';
 import type { VmConfigInput, VmPatch } from '../../../shared/spec';
 import { getApi } from '../api/current';
+import { defaultTabFor } from '../lib/router';
+import { rememberTheme, type ThemeChoice } from '../lib/theme';
 import { toUiError } from './errors';
 import { applyRemoved, applyVm } from './events';
+import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type StoreState, type UiError, type VmTab } from './store';
 import { vmRef } from './vm-ref';
-import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type UiError, type VmTab } from './store';
 
 function setOp(id: string, patch: Partial<typeof IDLE_OP>): void {
   useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));
@@ -169,8 +172,9 @@ export function setFilter(filter: string): void {
 export function setSort(sort: SortKey): void {
   useStore.setState((s) => ({ ui: { ...s.ui, sort } }));
 }
+/** Open a VM; without a tab, a graphical VM opens on its Display and a headless one on its Console. */
 export function openVm(id: string, tab?: VmTab): void {
-  useStore.setState((s) => ({ ui: { ...s.ui, openVmId: id, tab: tab ?? s.ui.tab } }));
+  useStore.setState((s) => ({ ui: { ...s.ui, openVmId: id, tab: tab ?? defaultTabFor(s.vms.byId[id]) } }));
 }
 export function closeVm(): void {
   useStore.setState((s) => ({ ui: { ...s.ui, openVmId: null } }));
@@ -191,6 +195,59 @@ export function setFocused(id: string | null): void {
 export function requestFilterFocus(): void {
   useStore.setState((s) => ({ ui: { ...s.ui, openVmId: null, focusFilterSeq: s.ui.focusFilterSeq + 1 } }));
 }
+export function setTheme(theme: ThemeChoice): void {
+  rememberTheme(theme);
+  useStore.setState((s) => ({ ui: { ...s.ui, theme } }));
+}
+
+// ---------------------------------------------------------------------- several VMs at once
+
+export function toggleSelected(id: string, on: boolean): void {
+  useStore.setState((s) => {
+    const selected = { ...s.ui.selected };
+    if (on) selected[id] = true;
+    else delete selected[id];
+    return { ui: { ...s.ui, selected } };
+  });
+}
+
+export function clearSelection(): void {
+  useStore.setState((s) => ({ ui: { ...s.ui, selected: {} } }));
+}
+
+/** The selected VMs the guards allow `action` on (a stopped VM is not "stopped" again). */
+export function selectedFor(s: StoreState, action: 'start' | 'stop'): string[] {
+  return Object.keys(s.ui.selected).filter((id) => {
+    const vm = s.vms.byId[id];
+    if (!vm || s.vms.ops[id]?.pending) return false;
+    return action === 'start' ? canStart(vm) : canStop(vm);
+  });
+}
+
+/** Start or stop the selected VMs together; each tile shows its own progress and error. */
+export async function startSelected(): Promise<void> {
+  await Promise.all(selectedFor(useStore.getState(), 'start').map((id) => startVm(id)));
+}
+export async function stopSelected(): Promise<void> {
+  await Promise.all(selectedFor(useStore.getState(), 'stop').map((id) => stopVm(id)));
+}
+
+/** "Stop all": a graceful stop of every VM that can stop, each on its own tile. */
+export async function stopAllVms(): Promise<void> {
+  closeDialog();
+  const s = useStore.getState();
+  const ids = Object.values(s.vms.byId)
+    .filter((vm) => canStop(vm) && !s.vms.ops[vm.id]?.pending)
+    .map((vm) => vm.id);
+  await Promise.all(ids.map((id) => stopVm(id)));
+}
+
+/** Force stop from its confirmation (or straight from a stop countdown's "Force now"). */
+export function confirmForceStop(id: string): void {
+  closeDialog();
+  void forceStopVm(id);
+}
+
 export function dismissNotice(): void {
   useStore.setState((s) => ({ ui: { ...s.ui, notice: null } }));
 }

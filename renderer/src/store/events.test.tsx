@@ -26,6 +26,7 @@ describe('engine events into the store', () => {
       if (m === 'vm.list') return list;
       if (m === 'engine.info') return { version: 't', home: '/h', pid: 1, qemuVersion: null, kvm: false, defaultImage: { ready: true, kernelVersion: null, path: '' }, shell: 'serve' };
       if (m === 'console.subscribe') return { scrollback: 'boot\r\n' };
+      if (m === 'stats.history') return { samples: [1, 2, 3].map((t) => ({ host: 'local', id: list[0]!.id, t, cpuPercent: t, rssBytes: t << 20 })) };
       return { ok: true };
     });
     setApi(api);
@@ -41,6 +42,8 @@ describe('engine events into the store', () => {
     const s = useStore.getState();
     expect(s.vms.loaded).toBe(true);
     expect(Object.values(s.vms.byId).map((v) => v.name).sort()).toEqual(['alpha', 'beta']);
+    // the engine's recent samples seed the sparklines of the running VM at once
+    expect(s.vms.stats[list[0]!.id]?.cpu).toEqual([1, 2, 3]);
     const beta = list[1]!;
     act(() => api.emit('vm.changed', { ...beta, state: 'starting' }));
     expect(useStore.getState().vms.byId[beta.id]?.state).toBe('starting');

@@ -102,6 +102,7 @@ export function applyRemoved(id: string): void {
         ...s.ui,
         openVmId: s.ui.openVmId === id ? null : s.ui.openVmId,
         focusedId: s.ui.focusedId === id ? null : s.ui.focusedId,
+        selected: drop(s.ui.selected),
         dialog: s.ui.dialog?.kind === 'delete' && s.ui.dialog.id === id ? null : s.ui.dialog,
       },
     };
@@ -140,17 +141,42 @@ function appendLog({ id, entry }: EventPayloads['vm.log']): void {
   });
 }
 
+/**
+ * Seed sparklines from the engine's recent history: a VM we have no samples for takes the
+ * history as it is; one we do have keeps its own and gains the older history in front.
+ */
+export function seedStats(stats: Record<string, StatsSeries>, history: readonly VmStats[], known: (id: string) => boolean): Record<string, StatsSeries> {
+  const byId = new Map<string, VmStats[]>();
+  for (const h of history) if (known(h.id)) byId.set(h.id, [...(byId.get(h.id) ?? []), h]);
+  if (byId.size === 0) return stats;
+  const out = { ...stats };
+  for (const [id, samples] of byId) {
+    const cur = out[id] ?? { t: [], cpu: [], rss: [] };
+    const first = cur.t[0] ?? Infinity;
+    const older = samples.filter((x) => x.t < first).sort((a, b) => a.t - b.t);
+    const keep = Math.max(0, STATS_WINDOW - cur.t.length);
+    const add = older.slice(Math.max(0, older.length - keep));
+    out[id] = { t: [...add.map((x) => x.t), ...cur.t], cpu: [...add.map((x) => x.cpuPercent), ...cur.cpu], rss: [...add.map((x) => x.rssBytes), ...cur.rss] };
+  }
+  return out;
+}
+
 /** Replace the VM list with a fresh one from the engine, keeping tile-local state. */
 export async function refreshAll(api: Transport): Promise<void> {
   try {
-    const [info, list] = await Promise.all([api.invoke('engine.info', {}), api.invoke('vm.list', {})]);
+    // an engine from before stats.history answers without it: sparklines then start empty
+    const [info, list, history] = await Promise.all([
+      api.invoke('engine.info', {}),
+      api.invoke('vm.list', {}),
+      api.invoke('stats.history', {}).catch(() => ({ samples: [] as VmStats[] })),
+    ]);
     useStore.setState((s: StoreState) => {
       const byId: Record<string, VmInfo> = {};
       for (const vm of list) byId[vm.id] = vm;
       const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
       return {
-        vms: { ...s.vms, byId, ops: keep(s.vms.ops), stats: keep(s.vms.stats), loaded: true },
-        ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null },
+        vms: { ...s.vms, byId, ops: keep(s.vms.ops), stats: seedStats(keep(s.vms.stats), history.samples, (id) => !!byId[id] && isActive(byId[id])), loaded: true },
+        ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null, selected: keep(s.ui.selected) },
       };
     });
     resubscribeAll();

@@ -8,6 +8,7 @@ import { create } from 'zustand';
 import type { EngineInfo, ExecResult, LogEntry, Progress, VmInfo } from '../../../shared/contract';
 import type { ErrorCode } from '../../../shared/errors';
 import type { ConnectionStatus } from '../api/transport';
+import type { ThemeChoice } from '../lib/theme';
 
 export interface UiError {
   code: ErrorCode;
@@ -41,7 +42,13 @@ export interface ExecEntry {
 
 export type SortKey = 'name' | 'state' | 'created';
 export type VmTab = 'console' | 'display' | 'exec' | 'logs' | 'settings';
-export type Dialog = { kind: 'create' } | { kind: 'delete'; id: string } | { kind: 'help' } | null;
+export type Dialog =
+  | { kind: 'create' }
+  | { kind: 'delete'; id: string }
+  | { kind: 'forceStop'; id: string }
+  | { kind: 'stopAll' }
+  | { kind: 'help' }
+  | null;
 
 /** A VM being created: shown as a tile with a progress bar before the engine commits it. */
 export interface CreatingVm {
@@ -85,6 +92,10 @@ export interface UiSlice {
   notice: UiError | null;
   /** bumps to ask the filter input to take focus */
   focusFilterSeq: number;
+  /** the user's theme choice (remembered in localStorage by lib/theme) */
+  theme: ThemeChoice;
+  /** tiles ticked for a start/stop of several VMs at once */
+  selected: Record<string, true>;
 }
 
 export interface StoreState {
@@ -108,6 +119,8 @@ export function initialState(): StoreState {
       engine: null,
       notice: null,
       focusFilterSeq: 0,
+      theme: 'system',
+      selected: {},
     },
   };
 }

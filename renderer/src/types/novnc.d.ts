@@ -20,5 +20,8 @@ declare module '@novnc/novnc' {
     focus(options?: FocusOptions): void;
     blur(): void;
     getImageData(): ImageData;
+    toBlob(callback: (blob: Blob | null) => void, type?: string, quality?: number): void;
+    /** send text to the server's clipboard (QEMU hands it to the guest's vdagent) */
+    clipboardPasteFrom(text: string): void;
   }
 }

@@ -6,6 +6,7 @@ import { InlineError } from '../components/inline-error';
 import { PortChips } from '../components/port-chips';
 import { ProgressBar } from '../components/progress-bar';
 import { StateBadge } from '../components/state-badge';
+import { StopCountdown } from '../components/stop-countdown';
 import { VmActions } from '../components/vm-actions';
 import { clearTileError, closeVm, setTab } from '../store/actions';
 import { useStore, type VmTab } from '../store/store';
@@ -64,6 +65,7 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         </div>
         <VmActions id={id} showOpen={false} />
       </div>
+      <StopCountdown id={id} />
       {vm.progress && <ProgressBar progress={vm.progress} />}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
       <div className="tabs" role="tablist" aria-label={`${vm.name} views`}>

@@ -1,5 +1,7 @@
 // The VM's screen through noVNC, over a one-time loopback WebSocket URL from `display.open`.
-// Scaling toggle and Ctrl-Alt-Del; a plain message when the VM has no display.
+// Scaling toggle, Ctrl-Alt-Del, full screen, a PNG screenshot, and clipboard text both ways
+// (QEMU's vdagent relays it to a guest running spice-vdagent); a plain message when the VM has
+// no display.
 import RFB from '@novnc/novnc';
 import { vmRef } from '../../store/vm-ref';
 import { useEffect, useRef, useState, type ReactElement } from 'react';
@@ -7,6 +9,7 @@ import { isActive } from '../../../../shared/state';
 import { getApi } from '../../api/current';
 import { Icon } from '../../components/icons';
 import { InlineError } from '../../components/inline-error';
+import { screenshotName } from '../../lib/format';
 import { toUiError } from '../../store/errors';
 import { useStore, type UiError } from '../../store/store';
 
@@ -22,6 +25,17 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
   const [phase, setPhase] = useState<Phase>('idle');
   const [error, setError] = useState<UiError | null>(null);
   const [attempt, setAttempt] = useState(0);
+  const tabRef = useRef<HTMLDivElement>(null);
+  const [fullscreen, setFullscreen] = useState(false);
+  const [clipOpen, setClipOpen] = useState(false);
+  const [clipText, setClipText] = useState('');
+  const [clipNote, setClipNote] = useState('');
+
+  useEffect(() => {
+    const onChange = (): void => setFullscreen(document.fullscreenElement !== null && document.fullscreenElement === tabRef.current);
+    document.addEventListener('fullscreenchange', onChange);
+    return () => document.removeEventListener('fullscreenchange', onChange);
+  }, []);
 
   useEffect(() => {
     if (!hasDisplay || !active || !screen.current) return;
@@ -39,6 +53,11 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
         rfb.background = 'transparent';
         rfb.addEventListener('connect', () => live && setPhase('connected'));
         rfb.addEventListener('disconnect', () => live && setPhase('disconnected'));
+        rfb.addEventListener('clipboard', (e: Event) => {
+          if (!live) return;
+          setClipText((e as CustomEvent<{ text: string }>).detail.text);
+          setClipNote('The guest copied this text.');
+        });
         rfbRef.current = rfb;
       })
       .catch((err: unknown) => {
@@ -61,6 +80,32 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
     if (rfbRef.current) rfbRef.current.scaleViewport = scale;
   }, [scale, phase]);
 
+  const toggleFullscreen = (): void => {
+    if (document.fullscreenElement) void document.exitFullscreen().catch(() => undefined);
+    else void tabRef.current?.requestFullscreen().catch((err: unknown) => setError(toUiError(err, 'Full screen')));
+  };
+  const screenshot = (): void => {
+    rfbRef.current?.toBlob((blob) => {
+      if (!blob) return;
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = screenshotName(name, new Date());
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    }, 'image/png');
+  };
+  const sendClipboard = (): void => {
+    rfbRef.current?.clipboardPasteFrom(clipText);
+    setClipNote('Sent: the guest can paste it now.');
+  };
+  const copyToHost = (): void => {
+    navigator.clipboard?.writeText(clipText).then(
+      () => setClipNote('Copied to this computer’s clipboard.'),
+      () => setClipNote('This browser did not allow copying; select the text and copy it.'),
+    );
+  };
+
   if (!hasDisplay) {
     return (
       <div className="placeholder">
@@ -80,7 +125,7 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
     );
   }
   return (
-    <div className="display-tab">
+    <div className={`display-tab${fullscreen ? ' is-fullscreen' : ''}`} ref={tabRef}>
       <div className="pane-bar">
         <span className="muted" role="status">
           {phase === 'connected' ? 'Connected' : phase === 'connecting' ? 'Connecting…' : phase === 'disconnected' ? 'Disconnected' : ''}
@@ -93,6 +138,15 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
         <button type="button" className="btn btn-sm" disabled={phase !== 'connected'} onClick={() => rfbRef.current?.sendCtrlAltDel()}>
           Send Ctrl-Alt-Del
         </button>
+        <button type="button" className="btn btn-sm" disabled={phase !== 'connected'} onClick={screenshot}>
+          <Icon name="camera" size={14} /> Screenshot
+        </button>
+        <button type="button" className="btn btn-sm" aria-pressed={clipOpen} onClick={() => setClipOpen((o) => !o)}>
+          <Icon name="clipboard" size={14} /> Clipboard
+        </button>
+        <button type="button" className="btn btn-sm" aria-pressed={fullscreen} onClick={toggleFullscreen}>
+          <Icon name="expand" size={14} /> {fullscreen ? 'Exit full screen' : 'Full screen'}
+        </button>
         {phase === 'disconnected' && (
           <button type="button" className="btn btn-sm" onClick={() => setAttempt((a) => a + 1)}>
             Reconnect
@@ -100,6 +154,23 @@ export function DisplayTab({ id }: { id: string }): ReactElement {
         )}
       </div>
       {error && <InlineError error={error} />}
+      {clipOpen && (
+        <div className="clipboard-panel">
+          <label htmlFor={`clip-${id}`}>Clipboard text</label>
+          <textarea id={`clip-${id}`} rows={3} value={clipText} onChange={(e) => setClipText(e.target.value)} aria-describedby={`clip-${id}-hint`} />
+          <div className="clipboard-actions">
+            <button type="button" className="btn btn-sm" disabled={phase !== 'connected' || clipText === ''} onClick={sendClipboard}>
+              Send to guest
+            </button>
+            <button type="button" className="btn btn-sm" disabled={clipText === ''} onClick={copyToHost}>
+              Copy here
+            </button>
+            <span className="field-hint" id={`clip-${id}-hint`} role="status">
+              {clipNote || 'Text the guest copies shows up here. Both ways need spice-vdagent running in the guest.'}
+            </span>
+          </div>
+        </div>
+      )}
       <div className={`display-screen${scale ? '' : ' unscaled'}`} ref={screen} role="region" aria-label={`Display of ${name}`} data-testid={`vm-${name}-display`} />
     </div>
   );

@@ -1,5 +1,5 @@
 // Edit a stopped VM: name, CPUs, memory, display, forwards, restart policy, keep running on
-// quit. Checked with the shared patch schema as you type; the engine's answer lands on the
+// quit, and a free-text note shown on its tile. Checked with the shared patch schema as you type; the engine's answer lands on the
 // field it concerns.
 import { useMemo, useState, type FormEvent, type ReactElement } from 'react';
 import { issuesToFieldErrors, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
@@ -20,6 +20,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   const [display, setDisplay] = useState<'none' | 'vnc'>(spec?.display ?? 'none');
   const [restart, setRestart] = useState<'never' | 'on-failure'>(spec?.restartPolicy ?? 'never');
   const [keep, setKeep] = useState(spec?.keepRunningOnQuit ?? false);
+  const [note, setNote] = useState(spec?.note ?? '');
   const [forwards, setForwards] = useState<ForwardDraft[]>(
     () => spec?.forwards.map((f) => ({ proto: f.proto, guestPort: String(f.guestPort), hostPort: f.hostPort === undefined ? '' : String(f.hostPort) })) ?? [],
   );
@@ -29,8 +30,8 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   const [saved, setSaved] = useState(false);
 
   const patch: VmPatch = useMemo(
-    () => ({ name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, forwards: forwardsFromDraft(forwards) }),
-    [name, cpus, memory, display, restart, keep, forwards],
+    () => ({ name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, forwards: forwardsFromDraft(forwards), note: note.trim() }),
+    [name, cpus, memory, display, restart, keep, forwards, note],
   );
   const localErrors = useMemo(() => {
     const r = vmPatchSchema.safeParse(patch);
@@ -101,10 +102,19 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
             )}
           </Field>
         </div>
-        <label className="check">
-          <input type="checkbox" checked={keep} onChange={(e) => touch(setKeep)(e.target.checked)} />
-          Keep running when Flotilla quits
-        </label>
+        <Field label="Note" error={errors['note']} hint="Shown on the tile, e.g. what this VM is for.">
+          {(p) => <textarea {...p} rows={2} maxLength={500} value={note} onChange={(e) => touch(setNote)(e.target.value)} />}
+        </Field>
+        <div className="check-block">
+          <label className="check">
+            <input type="checkbox" checked={keep} onChange={(e) => touch(setKeep)(e.target.checked)} aria-describedby="keep-running-help" />
+            Keep running when the Flotilla app quits
+          </label>
+          <p className="field-hint" id="keep-running-help">
+            Quitting the desktop app offers to stop running VMs (a clean shutdown, forced after 30 s); a ticked VM is left running and the app picks it up
+            again next time. Stopping <code>flotilla serve</code> or a <code>flotilla</code> command never stops any VM.
+          </p>
+        </div>
         <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} />
       </fieldset>
       {formError && <InlineError error={formError} onDismiss={() => setFormError(null)} />}

@@ -1,0 +1,311 @@
+// Issue 14 in the browser, against `flotilla serve` with real QEMU: sparklines that survive a
+// reload, the host bar and a wide grid, per-VM URLs (Back, Forward, reload, bookmark) with the
+// token never in a request, a graphical VM opening on its Display (screenshot, full screen,
+// clipboard), the stop countdown with "Force now", Force stop's confirmation, several VMs at
+// once and Stop all, a note on a VM, the engine-served file picker, any memory size, and the
+// theme switch (remembered, axe-clean in both themes). Saves the README's screenshot
+// (FLOTILLA_UPDATE_DOCS=1 copies it to docs/screenshot.png).
+import { expect, test, type Page } from '@playwright/test';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seriousViolations } from './fixtures/axe';
+import { bootableIso } from './fixtures/bootable-iso';
+import { useServedApp } from './fixtures/flotilla-serve';
+import { CreateVmDialog } from './pages/create-vm-dialog';
+import { TilesPage } from './pages/tiles-page';
+import { VmViewPage } from './pages/vm-view-page';
+import { cli, ROOT } from './shell-helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+function mustCli(home: string, args: string[]): void {
+  const r = cli(home, args);
+  if (r.status !== 0) throw new Error(`flotilla ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+}
+
+async function samples(page: Page, vm: string): Promise<number> {
+  return Number(await new TilesPage(page).tile(vm).cpuSparkline.getAttribute('data-samples'));
+}
+
+test.describe('issue 14 conveniences in the browser', () => {
+  const app = useServedApp({ viewport: { width: 1440, height: 900 } });
+  const requests: string[] = [];
+
+  test('VMs made with the CLI show up; the host bar counts them; the grid uses a wide window', async () => {
+    const page = app.page;
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('websocket', (ws) => requests.push(ws.url()));
+    mustCli(app.home, ['create', 'web', '--memory', '256', '--forward', '22', '--start']);
+    mustCli(app.home, ['create', 'db', '--memory', '256', '--forward', '22', '--forward', '5432', '--start']);
+    mustCli(app.home, ['create', 'grub', '--from', `iso:${bootableIso()}`, '--disk-size', '1', '--display', 'vnc', '--start']);
+    mustCli(app.home, ['create', 'api', '--memory', '256', '--forward', '8080', '--start']);
+    mustCli(app.home, ['create', 'spare']);
+    mustCli(app.home, ['create', 'build-box', '--cpus', '2', '--memory', '1024']);
+    const tiles = new TilesPage(page);
+    for (const vm of ['web', 'db', 'grub', 'api']) await tiles.tile(vm).expectState('running');
+    const host = page.getByRole('region', { name: 'This computer' });
+    await expect(host).toContainText('4 running');
+    await expect(host.getByRole('meter', { name: /^Memory 1\.0 GiB of / })).toBeVisible();
+    await expect(host.getByRole('meter', { name: /^CPUs 4 of \d+$/ })).toBeVisible();
+
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    // (e2e compiles without DOM types: the browser-side code goes in as strings)
+    const columns = Number(await page.evaluate(`getComputedStyle(document.querySelector('[aria-label="Virtual machines"]')).gridTemplateColumns.split(' ').length`));
+    expect(columns).toBeGreaterThan(4);
+    await page.setViewportSize({ width: 1440, height: 900 });
+  });
+
+  test('sparklines come back full after a reload (the engine keeps a short history)', async () => {
+    const page = app.page;
+    await expect.poll(() => samples(page, 'web'), { timeout: 60_000 }).toBeGreaterThanOrEqual(8);
+    const before = Date.now();
+    await page.reload();
+    const tile = new TilesPage(page).tile('web');
+    await expect(tile.cpuSparkline).toBeVisible();
+    const n = await samples(page, 'web');
+    const elapsedS = (Date.now() - before) / 1000;
+    // at 1 Hz a page without history could hold at most one sample per second since the reload
+    expect(n).toBeGreaterThan(Math.ceil(elapsedS) + 1);
+  });
+
+  test('a note written in Settings shows on the tile', async () => {
+    const page = app.page;
+    const tiles = new TilesPage(page);
+    await tiles.tile('spare').open();
+    const view = new VmViewPage(page, 'spare');
+    await view.selectTab('Settings');
+    await expect(view.panel.getByText(/never stops any VM/)).toBeVisible();
+    // text with a '<' in it: shown as written, never read as markup
+    const text = 'Nightly docs build, keep it <2 GiB <b>';
+    await view.panel.getByLabel('Note').fill(text);
+    await view.panel.getByRole('button', { name: 'Save changes' }).click();
+    await expect(view.panel.getByRole('status')).toHaveText('Saved');
+    await view.back();
+    const note = tiles.tile('spare').root.getByTestId('vm-spare-note');
+    await expect(note).toHaveText(text);
+    await expect(note.locator('b')).toHaveCount(0);
+    // and the note a person would write, for the README's picture
+    await tiles.tile('spare').open();
+    await view.selectTab('Settings');
+    await view.panel.getByLabel('Note').fill('Nightly docs build');
+    await view.panel.getByRole('button', { name: 'Save changes' }).click();
+    await expect(view.panel.getByRole('status')).toHaveText('Saved');
+    await view.back();
+    await expect(note).toHaveText('Nightly docs build');
+  });
+
+  test('the tiles with running VMs (README screenshot)', async () => {
+    const page = app.page;
+    const tiles = new TilesPage(page);
+    await expect(tiles.tile('web').consoleThumb.locator('pre')).toHaveText(/\S/, { timeout: 120_000 });
+    await expect(tiles.tile('db').consoleThumb.locator('pre')).toHaveText(/\S/, { timeout: 120_000 });
+    await expect(tiles.tile('api').consoleThumb.locator('pre')).toHaveText(/\S/, { timeout: 120_000 });
+    await expect(tiles.tile('grub').screenThumb).toBeVisible({ timeout: 120_000 });
+    // running VMs first, so the picture's first row shows them at work
+    const sort = page.getByRole('combobox', { name: 'Sort by' });
+    await sort.selectOption('state');
+    expect(await seriousViolations(page)).toEqual([]);
+    const shot = test.info().outputPath('tiles-1440x900.png');
+    await page.screenshot({ path: shot });
+    await sort.selectOption('name');
+    // refresh the README's picture only when asked, so a test run leaves the tree clean
+    if (process.env.FLOTILLA_UPDATE_DOCS === '1') {
+      mkdirSync(join(ROOT, 'docs'), { recursive: true });
+      copyFileSync(shot, join(ROOT, 'docs', 'screenshot.png'));
+    }
+  });
+
+  test('each VM view and tab has a URL: Back, Forward, reload and a bookmark land there', async () => {
+    const page = app.page;
+    const tiles = new TilesPage(page);
+    await tiles.tile('web').open();
+    const view = new VmViewPage(page, 'web');
+    // a headless VM opens on its console
+    await expect(view.tab('Console')).toHaveAttribute('aria-selected', 'true');
+    await expect(page).toHaveURL(/#\/vm\/[a-z0-9]+\/console$/);
+    await view.selectTab('Logs');
+    await expect(page).toHaveURL(/#\/vm\/[a-z0-9]+\/logs$/);
+    const vmUrl = page.url();
+
+    await page.reload();
+    await expect(view.tab('Logs')).toHaveAttribute('aria-selected', 'true');
+    await page.goBack();
+    await expect(tiles.tile('web').root).toBeVisible();
+    await expect(page.getByRole('tablist', { name: 'web views' })).toHaveCount(0);
+    await page.goForward();
+    await expect(view.tab('Logs')).toHaveAttribute('aria-selected', 'true');
+    await view.back();
+    await expect(tiles.tile('web').root).toBeVisible();
+    // a bookmark opened in the tab
+    await page.goto(vmUrl);
+    await expect(view.tab('Logs')).toHaveAttribute('aria-selected', 'true');
+    await view.back();
+
+    // the token never travelled in a request (it lives in the tab's sessionStorage)
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((u) => u.includes(app.serve.token))).toEqual([]);
+  });
+
+  test('a graphical VM opens on its Display: screenshot, full screen and a clipboard panel', async () => {
+    const page = app.page;
+    await new TilesPage(page).tile('grub').open();
+    const view = new VmViewPage(page, 'grub');
+    await expect(view.tab('Display')).toHaveAttribute('aria-selected', 'true');
+    await expect(page).toHaveURL(/\/display$/);
+    await expect(view.panel.getByRole('status').first()).toHaveText('Connected', { timeout: 60_000 });
+
+    const download = page.waitForEvent('download');
+    await view.panel.getByRole('button', { name: 'Screenshot' }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/^grub-\d{4}-\d{2}-\d{2}-\d{6}\.png$/);
+    const png = readFileSync(await file.path());
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(png.length).toBeGreaterThan(500);
+
+    await view.panel.getByRole('button', { name: 'Full screen' }).click();
+    await expect(view.panel.getByRole('button', { name: 'Exit full screen' })).toHaveAttribute('aria-pressed', 'true');
+    expect(await page.evaluate(`document.fullscreenElement?.classList.contains('display-tab') ?? false`)).toBe(true);
+    await view.panel.getByRole('button', { name: 'Exit full screen' }).click();
+    await expect(view.panel.getByRole('button', { name: 'Full screen' })).toBeVisible();
+
+    await view.panel.getByRole('button', { name: 'Clipboard' }).click();
+    const clip = view.panel.getByLabel('Clipboard text');
+    await clip.fill('hello guest');
+    await view.panel.getByRole('button', { name: 'Send to guest' }).click();
+    await expect(view.panel.getByText('Sent: the guest can paste it now.')).toBeVisible();
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
+  test('stopping a guest that ignores ACPI shows the countdown, and Force now ends it at once', async () => {
+    const page = app.page;
+    const view = new VmViewPage(page, 'grub');
+    // GRUB's menu ignores the power button: the engine waits for its deadline
+    await view.root.getByRole('button', { name: 'Stop', exact: true }).click();
+    const countdown = view.root.getByRole('group', { name: 'Stopping grub' });
+    await expect(countdown).toContainText(/forcing off in \d+ s/);
+    await page.screenshot({ path: test.info().outputPath('countdown.png') });
+    await countdown.getByRole('button', { name: 'Force now' }).click();
+    // no confirmation from the countdown: the user already asked for the stop
+    await expect(page.getByRole('alertdialog')).toHaveCount(0);
+    await expect(view.root.getByTestId('vm-grub-state')).toHaveText('stopped', { timeout: 60_000 });
+    await expect(countdown).toHaveCount(0);
+    await view.back();
+  });
+
+  test('Force stop asks first', async () => {
+    const page = app.page;
+    const tile = new TilesPage(page).tile('db');
+    await tile.button('Force stop').click();
+    const ask = page.getByRole('alertdialog', { name: 'Force stop db?' });
+    await expect(ask).toContainText(/pulling its power cord/);
+    expect(await seriousViolations(page)).toEqual([]);
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await expect(ask).toHaveCount(0);
+    await tile.expectState('running');
+    await tile.button('Force stop').click();
+    await ask.getByRole('button', { name: 'Force stop' }).click();
+    await tile.expectState('stopped', 60_000);
+  });
+
+  test('several tiles start and stop together; Stop all stops every running VM', async () => {
+    const page = app.page;
+    const tiles = new TilesPage(page);
+    const bar = page.getByRole('toolbar', { name: 'Several VMs' });
+    await tiles.tile('db').root.getByRole('checkbox', { name: 'Select db' }).check();
+    await tiles.tile('spare').root.getByRole('checkbox', { name: 'Select spare' }).check();
+    await expect(bar.getByRole('status')).toHaveText('2 selected');
+    await bar.getByRole('button', { name: 'Start selected' }).click();
+    await tiles.tile('db').expectState('running');
+    await tiles.tile('spare').expectState('running');
+    await bar.getByRole('button', { name: 'Stop selected' }).click();
+    await tiles.tile('db').expectState('stopped');
+    await tiles.tile('spare').expectState('stopped');
+    await expect(tiles.tile('web').state).toHaveText('running');
+    await expect(tiles.tile('api').state).toHaveText('running');
+    await bar.getByRole('button', { name: 'Clear selection' }).click();
+
+    await bar.getByRole('button', { name: 'Stop all' }).click();
+    const ask = page.getByRole('alertdialog', { name: 'Stop all VMs?' });
+    await expect(ask).toContainText('web');
+    await ask.getByRole('button', { name: 'Stop all' }).click();
+    await tiles.tile('web').expectState('stopped');
+    await tiles.tile('api').expectState('stopped');
+    await expect(page.getByRole('region', { name: 'This computer' })).toContainText('0 running');
+  });
+
+  test('Browse opens the engine-served picker; any memory size is accepted', async () => {
+    const page = app.page;
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-pick-'));
+    try {
+      mkdirSync(join(dir, 'sub'));
+      writeFileSync(join(dir, 'sub', 'inner.iso'), 'x');
+      writeFileSync(join(dir, '.hidden.iso'), 'x');
+      const tricky = '<img src=x onerror=alert(1)>.iso';
+      writeFileSync(join(dir, tricky), 'x');
+      writeFileSync(join(dir, 'debian.iso'), 'x'.repeat(2048));
+
+      await new TilesPage(page).newVmButton.click();
+      const dialog = new CreateVmDialog(page);
+      await dialog.chooseSource('Install from ISO');
+      await dialog.field('ISO image').fill(`${dir}/`);
+      await dialog.root.getByRole('button', { name: 'Browse for iso image' }).click();
+      const picker = page.getByRole('dialog', { name: 'Choose iso image' });
+      const list = picker.getByRole('list', { name: `Contents of ${dir}` });
+      await expect(list.getByRole('button', { name: 'debian.iso' })).toBeVisible();
+      // a name is text, never markup
+      await expect(list.getByRole('button', { name: tricky })).toBeVisible();
+      await expect(list.locator('img')).toHaveCount(0);
+      await expect(list.getByRole('button', { name: '.hidden.iso' })).toHaveCount(0);
+      await picker.getByRole('checkbox', { name: 'Show hidden files' }).check();
+      await expect(list.getByRole('button', { name: '.hidden.iso' })).toBeVisible();
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.screenshot({ path: test.info().outputPath('picker.png') });
+
+      await list.getByRole('button', { name: 'sub' }).click();
+      const inner = picker.getByRole('list', { name: `Contents of ${join(dir, 'sub')}` });
+      await expect(inner.getByRole('button', { name: 'inner.iso' })).toBeVisible();
+      await picker.getByRole('button', { name: 'Up' }).click();
+      await list.getByRole('button', { name: 'debian.iso' }).click();
+      await picker.getByRole('button', { name: 'Choose' }).click();
+      await expect(picker).toHaveCount(0);
+      await expect(dialog.field('ISO image')).toHaveValue(join(dir, 'debian.iso'));
+
+      // any memory size, not a fixed list: a default VM with 300 MiB
+      await dialog.chooseSource('Built-in Linux');
+      await dialog.field('Name').fill('odd-size');
+      await dialog.field('Memory (MiB)').fill('300');
+      await dialog.startAfterCreating.uncheck();
+      await dialog.submit();
+      await expect(new TilesPage(page).tile('odd-size').root).toContainText('300 MiB');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the theme switch is remembered, and axe is clean in dark and light', async () => {
+    const page = app.page;
+    const html = page.locator('html');
+    const theme = page.getByRole('combobox', { name: 'Theme' });
+    await theme.selectOption('dark');
+    await expect(html).toHaveAttribute('data-theme', 'dark');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.reload();
+    await expect(theme).toHaveValue('dark');
+    await expect(html).toHaveAttribute('data-theme', 'dark');
+    await expect(new TilesPage(page).tile('web').root).toBeVisible();
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.screenshot({ path: test.info().outputPath('tiles-dark.png') });
+    await new TilesPage(page).tile('web').open();
+    expect(await seriousViolations(page)).toEqual([]);
+    await new VmViewPage(page, 'web').back();
+
+    await theme.selectOption('light');
+    await expect(html).toHaveAttribute('data-theme', 'light');
+    await page.reload();
+    await expect(html).toHaveAttribute('data-theme', 'light');
+    expect(await seriousViolations(page)).toEqual([]);
+    await theme.selectOption('system');
+    expect(await page.evaluate(`localStorage.getItem('flotilla.theme')`)).toBeNull();
+  });
+});

@@ -1,0 +1,55 @@
+// The host bar: how much of this computer the running VMs take, as configured (vCPUs, memory)
+// against the host's totals from engine.info. Overcommitting CPUs is normal; memory past the
+// host's total is what makes guests swap or fail, so that is the number that turns red.
+import type { ReactElement } from 'react';
+import type { HostTotals, VmInfo } from '../../../shared/contract';
+import { isActive } from '../../../shared/state';
+import { formatBytes } from '../lib/format';
+import { useStore } from '../store/store';
+
+export interface HostUse {
+  running: number;
+  cpus: number;
+  memoryBytes: number;
+}
+
+export function hostUse(vms: Iterable<Pick<VmInfo, 'state' | 'spec'>>): HostUse {
+  let running = 0;
+  let cpus = 0;
+  let memoryBytes = 0;
+  for (const vm of vms) {
+    if (!isActive(vm)) continue;
+    running++;
+    cpus += vm.spec.cpus;
+    memoryBytes += vm.spec.memoryMiB * 1024 * 1024;
+  }
+  return { running, cpus, memoryBytes };
+}
+
+function Meter({ label, value, max, text, over }: { label: string; value: number; max: number; text: string; over: boolean }): ReactElement {
+  return (
+    <div className={`host-meter${over ? ' over' : ''}`}>
+      <span className="host-meter-label">{label}</span>
+      <meter aria-label={`${label} ${text}`} min={0} max={max} value={Math.min(value, max)} />
+      <span className="host-meter-text">{text}</span>
+    </div>
+  );
+}
+
+export function HostBar(): ReactElement | null {
+  const totals: HostTotals | undefined = useStore((s) => s.ui.engine?.hostTotals);
+  // three numbers, each selected on its own so a stats tick never re-renders the bar
+  const running = useStore((s) => hostUse(Object.values(s.vms.byId)).running);
+  const cpus = useStore((s) => hostUse(Object.values(s.vms.byId)).cpus);
+  const mem = useStore((s) => hostUse(Object.values(s.vms.byId)).memoryBytes);
+  if (!totals) return null;
+  return (
+    <section className="host-bar" aria-label="This computer">
+      <span className="host-running">
+        {running} running
+      </span>
+      <Meter label="CPUs" value={cpus} max={totals.cpus} text={`${cpus} of ${totals.cpus}`} over={false} />
+      <Meter label="Memory" value={mem} max={totals.memoryBytes} text={`${formatBytes(mem)} of ${formatBytes(totals.memoryBytes)}`} over={mem > totals.memoryBytes} />
+    </section>
+  );
+}
