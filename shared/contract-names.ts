@@ -6,6 +6,8 @@ export const METHOD_NAME_LIST = [
   'engine.info',
   'vm.list',
   'host.list',
+  'host.add',
+  'host.remove',
   'vm.get',
   'vm.find',
   'vm.create',

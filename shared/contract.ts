@@ -79,6 +79,8 @@ export interface HostInfo {
   /** why it is connecting or failed; null when connected */
   reason: string | null;
   vmCount: number;
+  /** the libvirt connection URI, for hosts that have one */
+  uri?: string;
 }
 
 /** A VM whose vm.json cannot be read: still listed (by id) so the user sees it and can delete or repair it. */
@@ -250,12 +252,23 @@ export const Methods = {
   'vm.list': empty,
   /** every host the engine knows, with its connection state */
   'host.list': empty,
+  /** add a libvirt host: the URI is validated and connected once before it is stored (hosts.json) */
+  'host.add': z
+    .object({
+      name: hostIdSchema,
+      uri: z.string().min(1).max(2048),
+      identity: z.string().startsWith('/', 'the key file path must be absolute').max(4096).optional(),
+    })
+    .strict(),
+  /** forget a libvirt host (its VMs keep running there) */
+  'host.remove': z.object({ name: hostIdSchema }).strict(),
   'vm.get': idReq,
   /** resolve a name or id (CLI convenience) */
   'vm.find': z.object({ nameOrId: z.string().min(1).max(128), host: hostIdSchema.optional() }).strict(),
   'vm.create': z.object({ host: hostIdSchema.optional(), config: vmConfigSchema, start: z.boolean().default(false) }).strict(),
   'vm.update': z.object({ ...vmRef, patch: vmPatchSchema }).strict(),
-  'vm.delete': idReq,
+  /** `storage`: libvirt hosts also delete the domain's disks (local VMs always lose theirs) */
+  'vm.delete': z.object({ ...vmRef, storage: z.boolean().optional() }).strict(),
   'vm.start': z.object({ ...vmRef, waitAgent: z.boolean().default(false) }).strict(),
   'vm.stop': z.object({ ...vmRef, force: z.boolean().default(false) }).strict(),
   'vm.restart': idReq,
@@ -345,6 +358,8 @@ export interface MethodResults {
   'engine.info': EngineInfo;
   'vm.list': VmInfo[];
   'host.list': HostInfo[];
+  'host.add': HostInfo;
+  'host.remove': { name: string };
   'vm.get': VmInfo;
   'vm.find': VmInfo;
   /** with start: the warnings of vm.start */

@@ -12,6 +12,8 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'engine.info': {},
   'vm.list': {},
   'host.list': {},
+  'host.add': { name: 'lab', uri: 'qemu:///system' },
+  'host.remove': { name: 'lab' },
   'vm.get': { id: ID },
   'vm.find': { nameOrId: 'web' },
   'vm.create': { config: { name: 'web', source: { kind: 'default' } } },

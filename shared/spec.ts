@@ -243,7 +243,7 @@ export const vmSpecSchema = vmConfigSchema
      * creation; specs written before they existed get them on load (the store writes them back).
      */
     mac: macSchema.optional(),
-    uuid: z.string().uuid().optional(),
+    uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'malformed UUID').optional(),
     /**
      * The CD drive's medium (`flotilla media insert|eject`): an ISO path, or null for an empty drive.
      * Absent: an ISO VM's drive holds its source ISO; other VMs have no drive.

@@ -1,5 +1,5 @@
 // Human-readable output of the CLI (the --json output is the contract DTOs themselves).
-import type { PortEntry, VmInfo } from '../../shared/contract';
+import { LOCAL_HOST, type HostInfo, type PortEntry, type VmInfo } from '../../shared/contract';
 
 export function formatPorts(ports: readonly PortEntry[]): string {
   return ports
@@ -22,13 +22,19 @@ export function agentText(vm: VmInfo, long = false): string {
 
 export function formatList(vms: readonly VmInfo[]): string {
   if (vms.length === 0) return 'no VMs yet: create one with `flotilla create NAME`\n';
-  // a HOST column once VMs live on more than one host
-  const withHost = new Set(vms.map((v) => v.host)).size > 1;
+  // a HOST column once any VM lives on another host than this machine
+  const withHost = vms.some((v) => v.host !== LOCAL_HOST);
   const rows = [[...(withHost ? ['HOST'] : []), 'NAME', 'STATE', 'AGENT', 'PID', 'IPS', 'PORTS']];
   for (const vm of vms) {
     const state = vm.broken ? `broken (${vm.state})` : vm.state;
     rows.push([...(withHost ? [vm.host] : []), vm.name, state, agentText(vm), vm.pid === null ? '-' : String(vm.pid), vm.ips.join(',') || '-', formatPorts(vm.ports) || '-']);
   }
+  return formatTable(rows);
+}
+
+export function formatHosts(hosts: readonly HostInfo[]): string {
+  const rows = [['NAME', 'KIND', 'URI', 'STATE', 'VMS']];
+  for (const h of hosts) rows.push([h.name, h.kind, h.uri ?? '-', h.state === 'failed' && h.reason ? `failed: ${h.reason}` : h.state, String(h.vmCount)]);
   return formatTable(rows);
 }
 

@@ -88,7 +88,7 @@ describe('completion scripts', () => {
 
   it('zsh: commands, options, choices, files and VM names as literal words', () => {
     expect(zsh(['flotilla', 'st'])).toEqual(expect.arrayContaining(['start', 'stop', 'completion']));
-    expect(zsh(['flotilla', 'stop', '--'])).toEqual(['--json', '--force', '--help']);
+    expect(zsh(['flotilla', 'stop', '--'])).toEqual(['--json', '--host', '--force', '--help']);
     expect(zsh(['flotilla', 'create', 'x', '--display', ''])).toEqual(['none', 'vnc']);
     expect(zsh(['flotilla', 'create', 'x', '--kernel-disk', ''])).toEqual(['<files>']);
     expect(zsh(['flotilla', 'start', ''])).toEqual(['web1', 'web2', `$(touch ${pwned})`, `w\`touch ${pwned}\``, 'db']);

@@ -17,9 +17,10 @@ export interface CommandHelp {
 }
 
 const JSON_HELP: [string, string] = ['--json', 'print the result as JSON (the contract DTO)'];
+const HOST_HELP: [string, string] = ['--host NAME', 'the host the VM lives on (see `flotilla host list`); default: found by name on any host, created locally'];
 
 export const COMMAND_HELP: Record<string, CommandHelp> = {
-  list: { usage: 'list [--json]', summary: 'list all VMs with state, agent, IPs and forwarded ports', options: [JSON_HELP] },
+  list: { usage: 'list [--json]', summary: 'list all VMs with state, agent, IPs and forwarded ports', options: [HOST_HELP, JSON_HELP] },
   create: {
     usage:
       'create NAME [--from default|iso:PATH|disk:PATH|kernel:PATH] [--initrd PATH] [--append STR]\n' +
@@ -28,7 +29,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       '       [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]\n' +
       '       [--ssh-key FILE]... [--start] [--json]',
     summary: 'create a VM (stopped, unless --start)',
-    options: [
+    options: [HOST_HELP, 
       ['--from SOURCE', 'default (the built-in Linux), iso:PATH (boot an installer CD onto a new blank disk), disk:PATH (a qcow2 or raw disk image), kernel:PATH (boot a Linux kernel directly)'],
       ['--initrd PATH', 'initramfs for --from kernel:PATH'],
       ['--append STR', 'kernel command line for --from kernel:PATH'],
@@ -51,27 +52,27 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   start: {
     usage: 'start NAME [--wait-agent] [--json]',
     summary: 'boot a VM',
-    options: [['--wait-agent', 'return once the guest agent answers (fails after 60 s of silence; the VM keeps running)'], JSON_HELP],
+    options: [HOST_HELP, ['--wait-agent', 'return once the guest agent answers (fails after 60 s of silence; the VM keeps running)'], JSON_HELP],
     notes: 'Warns when the running VMs together would need more memory than the host has free.',
     takesVm: true,
   },
   stop: {
     usage: 'stop NAME [--force] [--json]',
     summary: 'shut a VM down: ACPI powerdown, then quit and kill after a 30 s deadline',
-    options: [['--force', 'skip the powerdown: quit QEMU at once (SIGKILL if it does not exit)'], JSON_HELP],
+    options: [HOST_HELP, ['--force', 'skip the powerdown: quit QEMU at once (SIGKILL if it does not exit)'], JSON_HELP],
     notes: 'Stopping a VM that is already stopped succeeds and says so.',
     takesVm: true,
   },
-  restart: { usage: 'restart NAME [--json]', summary: 'hardware reset of a running VM (same process, same ports)', options: [JSON_HELP], takesVm: true },
-  pause: { usage: 'pause NAME [--json]', summary: 'pause a running VM', options: [JSON_HELP], takesVm: true },
-  resume: { usage: 'resume NAME [--json]', summary: 'resume a paused VM', options: [JSON_HELP], takesVm: true },
-  rm: { usage: 'rm NAME [--json]', summary: 'delete a stopped VM and its disks', options: [JSON_HELP], takesVm: true },
-  info: { usage: 'info NAME [--json]', summary: 'settings, state and last exit of a VM', options: [JSON_HELP], takesVm: true },
+  restart: { usage: 'restart NAME [--json]', summary: 'hardware reset of a running VM (same process, same ports)', options: [HOST_HELP, JSON_HELP], takesVm: true },
+  pause: { usage: 'pause NAME [--json]', summary: 'pause a running VM', options: [HOST_HELP, JSON_HELP], takesVm: true },
+  resume: { usage: 'resume NAME [--json]', summary: 'resume a paused VM', options: [HOST_HELP, JSON_HELP], takesVm: true },
+  rm: { usage: 'rm NAME [--json]', summary: 'delete a stopped VM and its disks', options: [HOST_HELP, ['--storage', 'on a libvirt host, also delete the domain’s disks'], JSON_HELP], takesVm: true },
+  info: { usage: 'info NAME [--json]', summary: 'settings, state and last exit of a VM', options: [HOST_HELP, JSON_HELP], takesVm: true },
   ports: { usage: 'ports [NAME] [--json]', summary: 'forwarded host ports (always on 127.0.0.1)', options: [JSON_HELP], takesVm: true },
   logs: {
     usage: 'logs NAME [--serial] [--follow] [--tail N]',
     summary: 'lifecycle and QEMU log, or the serial console log',
-    options: [
+    options: [HOST_HELP, 
       ['--serial', 'print the serial console log instead'],
       ['--follow', 'keep printing until Ctrl-C'],
       ['--tail N', 'how many log lines to print first (default 200)'],
@@ -80,14 +81,15 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   exec: {
     usage: 'exec NAME -- CMD [ARGS...]',
+    options: [HOST_HELP],
     summary: 'run a command in the guest through its agent; exits with the command’s exit code',
     takesVm: true,
   },
-  console: { usage: 'console NAME', summary: 'interactive serial console (Ctrl-] leaves; the VM keeps running)', takesVm: true },
+  console: { usage: 'console NAME', options: [HOST_HELP], summary: 'interactive serial console (Ctrl-] leaves; the VM keeps running)', takesVm: true },
   ssh: {
     usage: 'ssh NAME [--identity FILE] [-- CMD...]',
     summary: 'SSH into the built-in Linux on its forwarded port (host key checked)',
-    options: [['--identity FILE', 'the private key to offer (default: ssh’s own choice)']],
+    options: [HOST_HELP, ['--identity FILE', 'the private key to offer (default: ssh’s own choice)']],
     takesVm: true,
   },
   set: {
@@ -119,7 +121,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   snapshot: {
     usage: 'snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]\n' + '    | snapshot revert NAME SNAP | snapshot rm NAME SNAP',
     summary: 'snapshots: with RAM while the VM runs, disks only while it is stopped',
-    options: [['--disk-only', 'leave the RAM out of a running VM’s snapshot'], JSON_HELP],
+    options: [HOST_HELP, ['--disk-only', 'leave the RAM out of a running VM’s snapshot'], JSON_HELP],
     notes: 'Names are 1–64 of A-Z a-z 0-9 . _ - (no "/"). Reverting a running VM leaves it running in the saved state, its clock set from the host; a stopped VM stays stopped.',
   },
   export: {
@@ -138,6 +140,14 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     summary: 'copy a stopped VM, with a new id, MAC and UUID',
     options: [['--linked', 'copy-on-write disks backed by the source’s (the source then refuses rm, start and resize while clones exist)'], ['--start', 'start the clone'], JSON_HELP],
     takesVm: true,
+  },
+  host: {
+    usage: 'host add NAME URI [--identity KEYFILE] [--json] | host list [--json] | host rm NAME',
+    summary: 'libvirt hosts: add (qemu:///system, qemu+ssh://user@host/system), list with state and VM count, or forget one',
+    options: [['--identity KEYFILE', 'the ssh private key for a qemu+ssh host (default: your ssh agent or ssh’s own choice)'], JSON_HELP],
+    notes:
+      'A remote host must be in your ~/.ssh/known_hosts (add it with ssh-keyscan after checking its fingerprint); keys or the agent only, never passwords. ' +
+      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console and snapshot.',
   },
   image: {
     usage: 'image build-default [--out DIR]',

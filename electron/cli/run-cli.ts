@@ -2,6 +2,7 @@
 // client of the running engine, or (when none runs) a short-lived engine of its own that
 // lets go of its VMs on exit (they keep running, detached, and are adopted later).
 // Errors are one line on stderr and exit code 1; --json prints the contract DTOs.
+import { resolve as resolvePath } from 'node:path';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import { SSH_PUBLIC_KEY_RE } from '../../shared/spec';
 import { sshArgs } from '../engine/builtin-vm';
 import { absPath, parseArgs, parseForward, parseSource, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
-import { formatInfo, formatList, formatPorts } from './format';
+import { formatHosts, formatInfo, formatList, formatPorts } from './format';
 import { commandHelp, overview } from './help';
 import { runServe } from './serve-command';
 
@@ -59,9 +60,9 @@ export class CliSession {
     this.events.on(event, cb as (p: unknown) => void);
   }
 
-  async find(nameOrId: string | undefined): Promise<VmInfo> {
+  async find(nameOrId: string | undefined, host?: unknown): Promise<VmInfo> {
     if (!nameOrId) throw new FlotillaError('BAD_REQUEST', 'which VM? give its NAME');
-    return this.call('vm.find', { nameOrId });
+    return this.call('vm.find', { nameOrId, ...(typeof host === 'string' ? { host } : {}) });
   }
 
   async close(): Promise<void> {
@@ -73,10 +74,13 @@ export class CliSession {
 
 const JSON_OPT: Record<string, OptionSpec> = { json: { kind: 'bool' } };
 
+const HOST_OPT: Record<string, OptionSpec> = { host: { kind: 'string' } };
+
 export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
-  list: JSON_OPT,
+  list: { ...JSON_OPT, ...HOST_OPT },
   create: {
     ...JSON_OPT,
+    ...HOST_OPT,
     from: { kind: 'string' },
     initrd: { kind: 'string' },
     append: { kind: 'string' },
@@ -93,18 +97,19 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     'ssh-key': { kind: 'string', multi: true },
     start: { kind: 'bool' },
   },
-  start: { ...JSON_OPT, 'wait-agent': { kind: 'bool' } },
-  stop: { ...JSON_OPT, force: { kind: 'bool' } },
-  restart: JSON_OPT,
-  pause: JSON_OPT,
-  resume: JSON_OPT,
-  rm: JSON_OPT,
-  info: JSON_OPT,
+  start: { ...JSON_OPT, ...HOST_OPT, 'wait-agent': { kind: 'bool' } },
+  stop: { ...JSON_OPT, ...HOST_OPT, force: { kind: 'bool' } },
+  restart: { ...JSON_OPT, ...HOST_OPT },
+  pause: { ...JSON_OPT, ...HOST_OPT },
+  resume: { ...JSON_OPT, ...HOST_OPT },
+  rm: { ...JSON_OPT, ...HOST_OPT, storage: { kind: 'bool' } },
+  info: { ...JSON_OPT, ...HOST_OPT },
   ports: JSON_OPT,
-  logs: { serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
-  exec: {},
-  console: {},
-  ssh: { identity: { kind: 'string' } },
+  logs: { ...HOST_OPT, serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
+  exec: HOST_OPT,
+  console: HOST_OPT,
+  host: { ...JSON_OPT, identity: { kind: 'string' } },
+  ssh: { ...HOST_OPT, identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
   export: { force: { kind: 'bool' } },
   set: {
@@ -119,7 +124,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   },
   disk: { ...JSON_OPT, disk: { kind: 'string' } },
   media: JSON_OPT,
-  snapshot: { ...JSON_OPT, 'disk-only': { kind: 'bool' } },
+  snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
   help: {},
@@ -148,7 +153,8 @@ export function createConfigFromArgs(name: string | undefined, o: Record<string,
   if (o.display !== undefined) config.display = o.display;
   if (o.forward !== undefined) config.forwards = (o.forward as string[]).map(parseForward);
   // as in the create dialog: the built-in Linux comes with its SSH port forwarded (flotilla ssh)
-  else if (source.kind === 'default') config.forwards = [{ proto: 'tcp', guestPort: 22 }];
+  // not on a libvirt host (--host), which has no port forwards (its caps say so)
+  else if (source.kind === 'default' && (o.host === undefined || o.host === 'local')) config.forwards = [{ proto: 'tcp', guestPort: 22 }];
   if (o.restart !== undefined) config.restartPolicy = o.restart;
   if (o['keep-running']) config.keepRunningOnQuit = true;
   // the engine validates it again; checking here means a typo never starts an engine
@@ -211,7 +217,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3, host: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -232,8 +238,11 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (command === 'clone' && (!name || !second)) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla clone SRC NEW [--linked] [--start] [--json]');
   if (command === 'import' && !name) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla import FILE [--name NEW] [--start] [--json]');
 
+  const hostArgs = command === 'host' ? hostCommandArgs(a.positionals, o) : null;
+
   const session = new CliSession(await openEngine({ shell: 'cli' }));
   try {
+    if (hostArgs) return await hostCommand(hostArgs, json, session, io);
     if (command === 'export' || command === 'import' || command === 'clone') return await transferCommand(command, name!, second, o, json, session, io);
     if (command === 'set') return await setCommand(name, o, json, session, io);
     if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
@@ -258,7 +267,11 @@ async function runCommand(
   const vmInfo = (vm: VmInfo): void => (json ? printJson(io, vm) : io.out(formatInfo(vm)));
   switch (command) {
     case 'list': {
-      const vms = await s.call('vm.list', {});
+      const all = await s.call('vm.list', {});
+      const vms = typeof o.host === 'string' ? all.filter((v) => v.host === o.host) : all;
+      if (typeof o.host === 'string' && !(await s.call('host.list', {})).some((h) => h.id === o.host)) {
+        throw new FlotillaError('NOT_FOUND', `no host named ${o.host}: see \`flotilla host list\``);
+      }
       if (json) printJson(io, vms);
       else io.out(formatList(vms));
       return 0;
@@ -267,14 +280,14 @@ async function runCommand(
       s.on('vm.progress', (p) => {
         if (p.progress && !json) io.err(`${p.progress.message ?? p.progress.op}${p.progress.percent === null ? '' : ` ${p.progress.percent.toFixed(0)}%`}\n`);
       });
-      const vm = await s.call('vm.create', { config: createConfig as never, start: o.start === true });
+      const vm = await s.call('vm.create', { ...(typeof o.host === 'string' ? { host: o.host } : {}), config: createConfig as never, start: o.start === true });
       if (json) printJson(io, vm);
       else io.out(`created ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
       printWarnings(io, vm.warnings);
       return 0;
     }
     case 'start': {
-      const vm = await s.find(name);
+      const vm = await s.find(name, o.host);
       const after = await s.call('vm.start', { host: vm.host, id: vm.id, waitAgent: o['wait-agent'] === true });
       if (json) printJson(io, after);
       else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
@@ -282,14 +295,14 @@ async function runCommand(
       return 0;
     }
     case 'stop':
-      return stopCommand(await s.find(name), o.force === true, json, s, io);
+      return stopCommand(await s.find(name, o.host), o.force === true, json, s, io);
     case COMPLETE_VMS_COMMAND:
       for (const vm of await s.call('vm.list', {})) io.out(`${vm.name}\n`);
       return 0;
     case 'restart':
     case 'pause':
     case 'resume': {
-      const vm = await s.find(name);
+      const vm = await s.find(name, o.host);
       const method = command === 'restart' ? 'vm.restart' : command === 'pause' ? 'vm.pause' : 'vm.resume';
       const after = await s.call(method, { host: vm.host, id: vm.id });
       if (json) printJson(io, after);
@@ -297,17 +310,17 @@ async function runCommand(
       return 0;
     }
     case 'rm': {
-      const vm = await s.find(name);
-      const r = await s.call('vm.delete', { host: vm.host, id: vm.id });
+      const vm = await s.find(name, o.host);
+      const r = await s.call('vm.delete', { host: vm.host, id: vm.id, ...(o.storage === true ? { storage: true } : {}) });
       if (json) printJson(io, r);
       else io.out(`deleted ${vm.name}\n`);
       return 0;
     }
     case 'info':
-      vmInfo(await s.find(name));
+      vmInfo(await s.find(name, o.host));
       return 0;
     case 'ports': {
-      const id = name ? (await s.find(name)).id : undefined;
+      const id = name ? (await s.find(name, o.host)).id : undefined;
       const ports = await s.call('vm.ports', id ? { id } : {});
       if (json) printJson(io, ports);
       else {
@@ -318,9 +331,9 @@ async function runCommand(
       return 0;
     }
     case 'logs':
-      return logsCommand(await s.find(name), o, s, io);
+      return logsCommand(await s.find(name, o.host), o, s, io);
     case 'exec': {
-      const vm = await s.find(name);
+      const vm = await s.find(name, o.host);
       const r = await s.call('vm.exec', { host: vm.host, id: vm.id, command: rest, timeoutMs: 600_000 });
       if (r.stdout) io.out(r.stdout);
       if (r.stderr) io.err(r.stderr);
@@ -329,9 +342,10 @@ async function runCommand(
       return r.signal !== undefined ? 128 + r.signal : 1;
     }
     case 'console':
-      return consoleCommand(await s.find(name), s, io);
+      return consoleCommand(await s.find(name, o.host), s, io);
     case 'ssh': {
-      const info = await s.call('vm.sshInfo', { id: (await s.find(name)).id });
+      const vm = await s.find(name, o.host);
+      const info = await s.call('vm.sshInfo', { host: vm.host, id: vm.id });
       return runSsh(sshArgs(info, { ...(o.identity !== undefined ? { identity: absPath(o.identity as string) } : {}), command: rest }));
     }
     case 'image': {
@@ -345,6 +359,41 @@ async function runCommand(
 }
 
 type ParsedOptions = Record<string, unknown>;
+
+type HostArgs = { op: 'add'; name: string; uri: string; identity?: string } | { op: 'list' } | { op: 'rm'; name: string };
+
+/** Pure part of `flotilla host …`: which operation, checked before an engine is touched. */
+export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = process.cwd()): HostArgs {
+  const [op, name, uri] = pos;
+  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] | host list | host rm NAME';
+  if (op !== 'add' && o.identity !== undefined) throw new FlotillaError('BAD_REQUEST', '--identity goes with `flotilla host add`');
+  if (op === 'add') {
+    if (!name || !uri) throw new FlotillaError('BAD_REQUEST', `${usage} (e.g. flotilla host add lab qemu+ssh://root@lab.example.org/system)`);
+    return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolvePath(cwd, o.identity) } : {}) };
+  }
+  if (op === 'list' && !name) return { op };
+  if (op === 'rm' && name && !uri) return { op, name };
+  throw new FlotillaError('BAD_REQUEST', usage);
+}
+
+async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  if (h.op === 'add') {
+    const info = await s.call('host.add', { name: h.name, uri: h.uri, ...(h.identity ? { identity: h.identity } : {}) });
+    if (json) printJson(io, info);
+    else io.out(`added host ${info.name} (${info.uri ?? ''}): ${info.state}, ${info.vmCount} VM${info.vmCount === 1 ? '' : 's'}\n`);
+    return 0;
+  }
+  if (h.op === 'rm') {
+    const r = await s.call('host.remove', { name: h.name });
+    if (json) printJson(io, r);
+    else io.out(`removed host ${r.name} (its VMs keep running there)\n`);
+    return 0;
+  }
+  const hosts = await s.call('host.list', {});
+  if (json) printJson(io, hosts);
+  else io.out(formatHosts(hosts));
+  return 0;
+}
 
 /** Pure part of `set`: CLI options to a vm.update patch (validated again by the contract). */
 export function patchFromArgs(o: Record<string, unknown>): Record<string, unknown> {
@@ -362,7 +411,7 @@ export function patchFromArgs(o: Record<string, unknown>): Record<string, unknow
 
 async function setCommand(name: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
   const patch = patchFromArgs(o);
-  const vm = await s.find(name);
+  const vm = await s.find(name, o.host);
   const after = await s.call('vm.update', { host: vm.host, id: vm.id, patch: patch as never });
   if (json) printJson(io, after);
   else io.out(`updated ${after.name}\n`);

@@ -13,6 +13,7 @@ import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from './defaults';
 import { diskFullError, isNoSpace } from './disk-full';
 import { buildDefaultGuest, readDefaultGuest } from './guest/build-default';
 import { HostRegistry, type Host } from './hosts/host';
+import { LibvirtHosts } from './hosts/libvirt/libvirt-hosts';
 import { LocalHost } from './hosts/local-host';
 import type { HomeLayout } from './paths';
 import type { PortAllocator } from './port-allocator';
@@ -66,6 +67,8 @@ export class Engine implements ContractHandler {
   readonly layout: HomeLayout;
   readonly hosts = new HostRegistry();
   readonly local: LocalHost;
+  /** the user's libvirt hosts, each registered beside `local` */
+  readonly libvirt: LibvirtHosts;
   private readonly listeners = new Set<Listener>();
   private readonly streams: EngineStreams;
   private readonly handlers: HandlerTable;
@@ -93,6 +96,11 @@ export class Engine implements ContractHandler {
       ...(opts.defaultGuest ? { defaultGuest: opts.defaultGuest } : {}),
     });
     this.streams = new EngineStreams(this.hosts, opts.statsIntervalMs ?? 1000, this.now);
+    this.libvirt = new LibvirtHosts({
+      home: opts.layout.home,
+      onAdded: (h) => this.addHost(h),
+      onRemoved: (h) => void this.removeHost(h.id),
+    });
     this.handlers = makeHandlers({
       hosts: this.hosts,
       local: this.local,
@@ -100,6 +108,7 @@ export class Engine implements ContractHandler {
       engineInfo: () => this.engineInfo(),
       buildDefault: () => this.buildDefault(),
       stopAll: (p) => this.stopAll(p),
+      libvirt: this.libvirt,
     });
     this.addHost(this.local);
   }
@@ -146,6 +155,9 @@ export class Engine implements ContractHandler {
   start(): Promise<void> {
     this.readyPromise ??= (async () => {
       this.accel ??= await detectAccel();
+      // a broken hosts.json does not stop the engine: local VMs still work, and the file is named
+      const loaded = await this.libvirt.load();
+      if (loaded.error) process.emitWarning(`flotilla: libvirt hosts not loaded: ${loaded.error}`);
       await Promise.all(this.hosts.all().map((h) => h.start()));
     })();
     return this.readyPromise;

@@ -121,7 +121,6 @@ function identityArgs(spec: VmSpec, r: QemuResources): string[] {
     '-no-user-config',
     '-sandbox', SANDBOX_OPTS,
     '-pidfile', r.pidFile,
-    ...(spec.uuid ? ['-uuid', spec.uuid] : []),
   ];
 }
 

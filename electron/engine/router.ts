@@ -8,6 +8,7 @@ import type { Host, HostRegistry, VmHandle } from './hosts/host';
 import { unsupported } from './hosts/host';
 import { listDirectory } from './fs-list';
 import { inspectPath } from './images';
+import type { LibvirtHosts } from './hosts/libvirt/libvirt-hosts';
 import type { LocalHost } from './hosts/local-host';
 import type { EngineStreams } from './streams';
 
@@ -22,6 +23,8 @@ export interface RouterDeps {
   engineInfo: Handler<'engine.info'>;
   buildDefault: Handler<'image.buildDefault'>;
   stopAll: Handler<'engine.stopAll'>;
+  /** the user's libvirt hosts (hosts.json) */
+  libvirt: LibvirtHosts;
 }
 
 type Ref = { host?: string | undefined; id: string };
@@ -34,6 +37,12 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'engine.info': d.engineInfo,
     'vm.list': () => d.hosts.all().flatMap((h) => h.list()),
     'host.list': () => d.hosts.all().map((h) => h.info()),
+    'host.add': async (p) => (await d.libvirt.add(p.name, p.uri, p.identity)).info(),
+    'host.remove': async (p) => {
+      if (!d.libvirt.get(p.name)) throw new FlotillaError('NOT_FOUND', d.hosts.has(p.name) ? `host ${p.name} cannot be removed` : `no host named ${p.name}`, { host: p.name });
+      await d.libvirt.remove(p.name);
+      return { name: p.name };
+    },
     'vm.get': (p) => info(p),
     'vm.find': (p) => {
       const hosts = p.host !== undefined ? [d.hosts.get(p.host)] : d.hosts.all();
@@ -45,7 +54,7 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     },
     'vm.create': (p) => host(p).create(p.config, { start: p.start }),
     'vm.update': async (p) => (await vm(p).update(p.patch), info(p)),
-    'vm.delete': async (p) => (await host(p).delete(p.id), { id: p.id }),
+    'vm.delete': async (p) => (await host(p).delete(p.id, p.storage === undefined ? {} : { storage: p.storage }), { id: p.id }),
     'vm.start': async (p) => {
       const handle = vm(p);
       // not awaited before start: the start must join the VM's queue in the order it arrived

@@ -11,7 +11,7 @@ describe('host methods', () => {
     const h = withHostMethods(new FakeHandler(), { pickFile: async (p) => (asked.push(p), '/isos/debian.iso') });
     expect(await dispatch(h, 'host.pickFile', { kind: 'iso' }, ctx)).toEqual({ ok: true, value: { path: '/isos/debian.iso' } });
     expect(asked).toEqual([{ kind: 'iso', title: 'Choose a file' }]);
-    expect(await dispatch(h, 'host.pickFile', { kind: 'exe' }, ctx)).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await dispatch(h, 'host.pickFile', { kind: 'exe' }, ctx)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
     expect(await dispatch(h, 'vm.list', {}, ctx)).toMatchObject({ ok: true, value: [{ name: 'alpha' }] });
   });
   it('filters by kind and always leaves "All files" for extension-less kernels', () => {

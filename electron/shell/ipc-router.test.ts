@@ -87,10 +87,10 @@ describe('sender check', () => {
 });
 
 describe('envelopes', () => {
-  it('validates with the contract schema: bad payload → BAD_REQUEST with fields', async () => {
+  it('validates with the contract schema: bad payload → INVALID_ARGUMENT with fields', async () => {
     const { router, ours } = setup();
     const env = await router.handle(mainFrameEvent(ours), 'vm.get', { id: '../../etc/passwd' });
-    expect(env).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', details: { fields: { id: expect.any(String) } } } });
+    expect(env).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', details: { fields: [{ path: 'id', message: expect.any(String) }] } } });
   });
 
   it('unknown method → UNKNOWN_METHOD', async () => {

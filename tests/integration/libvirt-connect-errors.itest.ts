@@ -70,6 +70,27 @@ describe('connection errors', () => {
   });
 });
 
+describe('closing', () => {
+  /** ssh masters to the test host now running (by their command line; none are left by the others tests) */
+  const masters = (): string[] =>
+    execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('ssh -p 2222') && l.includes('ControlMaster=yes'))
+      .map((l) => l.trim().split(' ')[0]!);
+
+  it.each([0, 30, 150, 400])('a connection closed %i ms into connecting leaves no ssh behind', async (ms) => {
+    const before = new Set(masters());
+    const c = new LibvirtConnection('t-close', `${env.sshUri}?known_hosts=${env.knownHosts}`, env.key, { backoff: { baseMs: 60_000 } });
+    const attempt = c.connect().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, ms));
+    await c.close();
+    // checked before the attempt settles: a CLI engine exits right after close() resolves
+    await new Promise((r) => setTimeout(r, 100));
+    expect(masters().filter((p) => !before.has(p))).toEqual([]);
+    await attempt;
+  });
+});
+
 describe('adding hosts', () => {
   it('stores a host only after its first connection worked; a refused one leaves hosts.json alone', async () => {
     const home = mkdtempSync(join(scratch, 'home-'));

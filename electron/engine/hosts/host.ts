@@ -83,7 +83,8 @@ export interface Host {
   find(nameOrId: string): VmInfo | undefined;
   /** with start: the start's warnings too */
   create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo & { warnings?: string[] }>;
-  delete(id: string): Promise<void>;
+  /** `storage`: also delete the VM's disks where the host keeps them apart (libvirt); local VMs always lose theirs */
+  delete(id: string, opts?: { storage?: boolean }): Promise<void>;
   /** a new VM from an export archive; hosts without it leave it out */
   importVm?(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo>;
   /** NOT_FOUND when there is no such VM */

@@ -28,7 +28,7 @@ export function checkSnapshotName(name: string): string {
   return name;
 }
 
-function defaultName(now: Date): string {
+export function defaultSnapshotName(now: Date): string {
   return `snap-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
 }
 
@@ -114,7 +114,7 @@ function requireDisks(spec: VmSpec): void {
 }
 
 export async function createSnapshot(ctx: OpsContext, id: string, name: string | undefined, diskOnly: boolean, now: () => Date = () => new Date()): Promise<SnapshotInfo> {
-  const snap = checkSnapshotName(name ?? defaultName(now()));
+  const snap = checkSnapshotName(name ?? defaultSnapshotName(now()));
   return ctx.runJob(id, 'snapshot', async (signal, progress) => {
     const spec = ctx.store.get(id);
     requireDisks(spec);

@@ -8,7 +8,8 @@ import { defaultTabFor } from '../lib/router';
 import { rememberTheme, type ThemeChoice } from '../lib/theme';
 import { toUiError } from './errors';
 import { applyRemoved, applyVm } from './events';
-import { IDLE_OP, useStore, vmRef, type CreatingVm, type Dialog, type SortKey, type StoreState, type UiError, type VmTab } from './store';
+import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type StoreState, type UiError, type VmTab } from './store';
+import { vmRef } from './vm-ref';
 
 function setOp(id: string, patch: Partial<typeof IDLE_OP>): void {
   useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));

@@ -138,8 +138,3 @@ export function resetStore(): void {
 }
 
 export const IDLE_OP: TileOp = { pending: null, error: null };
-
-/** How a request names a VM: its host (from its info; `local` until the list has it) and id. */
-export function vmRef(id: string): { host: string; id: string } {
-  return { host: useStore.getState().vms.byId[id]?.host ?? 'local', id };
-}

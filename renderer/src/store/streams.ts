@@ -2,7 +2,8 @@
 // stream while they are visible and release it after; the engine is asked once per VM.
 // After a reconnect every live stream is re-subscribed (the server forgot us).
 import { getApi } from '../api/current';
-import { useStore, vmRef } from './store';
+import { vmRef } from './vm-ref';
+import { useStore } from './store';
 
 export const CONSOLE_CAP = 256 * 1024;
 

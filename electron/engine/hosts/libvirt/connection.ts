@@ -28,6 +28,8 @@ export class LibvirtConnection {
   reason: string | null = 'not connected yet';
   lastError: FlotillaError | null = null;
   master: SshMaster | null = null;
+  /** a master still connecting: close() stops it too, so an engine that exits leaves no ssh behind */
+  private starting: SshMaster | null = null;
   private effectiveUri = '';
   private events: ChildProcess | null = null;
   private closed = false;
@@ -92,7 +94,12 @@ export class LibvirtConnection {
           { user: t.user, host: t.host, port: t.port, identity: this.identity ?? t.keyfile, knownHosts: t.knownHosts },
           { sshBinary: this.opts.sshBinary, connectTimeoutMs: this.opts.connectTimeoutMs },
         );
-        await master.start();
+        this.starting = master;
+        try {
+          await master.start();
+        } finally {
+          this.starting = null;
+        }
         if (gen !== this.generation || this.closed) {
           await master.stop();
           return;
@@ -184,6 +191,7 @@ export class LibvirtConnection {
     const m = this.master;
     this.master = null;
     if (m) await m.stop();
+    await this.starting?.stop();
   }
 
   async close(): Promise<void> {

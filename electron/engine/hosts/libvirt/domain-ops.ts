@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecResult } from '../../../../shared/contract';
+import type { SnapshotInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { Virsh } from './virsh';
 import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from './virsh-parse';
@@ -94,6 +95,24 @@ export async function snapshotCreate(virsh: Virsh, uuid: string, name: string, d
 }
 export async function snapshotList(virsh: Virsh, uuid: string): Promise<string[]> {
   return parseNameList((await virsh.run(['snapshot-list', '--domain', uuid, '--name'])).stdout);
+}
+
+/**
+ * One snapshot as the seam describes it, from libvirt's own metadata (snapshot-dumpxml):
+ * creationTime (epoch seconds) and the domain state it saved — running/paused means its RAM is
+ * in it. libvirt does not say how large the RAM state is: 0. The XML is the host's: only two
+ * numeric/word fields are read from it, never used as a path or markup.
+ */
+export async function snapshotDetails(virsh: Virsh, uuid: string, name: string): Promise<SnapshotInfo> {
+  const xml = (await virsh.run(['snapshot-dumpxml', '--domain', uuid, '--snapshotname', snapName(name)])).stdout;
+  const created = Number(/<creationTime>(\d{1,12})<\/creationTime>/.exec(xml)?.[1] ?? 0);
+  const state = /<state>([a-z ]{1,32})<\/state>/.exec(xml)?.[1] ?? '';
+  return {
+    name,
+    createdAt: new Date(created * 1000).toISOString(),
+    vmStateBytes: 0,
+    includesRam: state === 'running' || state === 'paused',
+  };
 }
 export async function snapshotRevert(virsh: Virsh, uuid: string, name: string): Promise<void> {
   await virsh.run(['snapshot-revert', '--domain', uuid, '--snapshotname', snapName(name)], { timeoutMs: 600_000 });

@@ -5,11 +5,12 @@
 // VM ids are the domains' UUIDs without dashes; domains are addressed by UUID only, so a name
 // a remote host sends is shown as text and never used as a command word or a path.
 import { randomUUID } from 'node:crypto';
-import type { VmInfo } from '../../../../shared/contract';
+import { capsOf, type HostInfo, type VmCaps, type VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import { vmSpecSchema, type VmConfig, type VmSpec } from '../../../../shared/spec';
 import type { AgentState, VmState } from '../../../../shared/state';
 import { DisplayProxy } from '../../display-proxy';
+import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
 import { parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
@@ -39,13 +40,15 @@ export interface LibvirtHostOptions extends ConnectionOptions {
   home: string;
   stopDeadlineMs?: number;
   agentWaitMs?: number;
+  /** how long start() waits for the first connection to load the domains or fail */
+  settleMs?: number;
 }
 
-/** What a VM on a libvirt host can do (the UI hides the rest). */
-export const LIBVIRT_CAPS = {
-  lifecycle: true, pause: true, edit: false, forwards: false, console: true, display: true, exec: true,
-  files: false, stats: true, logs: true, snapshots: true, shares: false, clone: false, export: false, disks: false, media: false,
-} as const;
+/**
+ * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
+ * user networking needs passt for them), no file copy or edit through Flotilla (yet).
+ */
+export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'console', 'display', 'exec', 'stats', 'logs', 'snapshots']);
 
 const now = () => new Date().toISOString();
 
@@ -55,13 +58,18 @@ function specName(name: string): string {
   return n || 'domain';
 }
 
-export class LibvirtHost {
+export class LibvirtHost implements Host {
   readonly kind = 'libvirt';
   readonly conn: LibvirtConnection;
   private readonly domains = new Map<string, LibvirtDomain>();
   private readonly vms = new Map<string, LibvirtVm>();
   private readonly log: string[] = [];
-  private readonly changeListeners = new Set<(vm: VmInfo | { removed: string }) => void>();
+  private readonly eventListeners = new Set<HostListener>();
+  private started = false;
+  private startWait: Promise<void> | null = null;
+  private settle!: () => void;
+  /** the first connection attempt loaded the domains, or failed */
+  private readonly settled = new Promise<void>((r) => (this.settle = r));
   private readonly hostListeners = new Set<() => void>();
   /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
   readonly ops = new KeyedMutex();
@@ -88,7 +96,7 @@ export class LibvirtHost {
     return this.entry.name;
   }
 
-  info(): { id: string; name: string; kind: string; uri: string; state: ConnectionState; reason: string | null; vmCount: number } {
+  info(): HostInfo {
     return { id: this.id, name: this.id, kind: this.kind, uri: this.entry.uri, state: this.conn.state, reason: this.conn.reason, vmCount: this.domains.size };
   }
 
@@ -97,24 +105,36 @@ export class LibvirtHost {
     return () => this.hostListeners.delete(cb);
   }
 
-  /** vm.changed (full info) or removal of a VM on this host. */
-  onVm(cb: (vm: VmInfo | { removed: string }) => void): () => void {
-    this.changeListeners.add(cb);
-    return () => this.changeListeners.delete(cb);
+  /** vm.changed (full info) and vm.removed for this host's VMs. */
+  onEvent(listener: HostListener): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
-  /** Connects in the background (state says how it goes). */
-  start(): void {
-    this.conn.start();
+  /**
+   * Connects (once: later calls do nothing) and waits, up to `settleMs`, for the first attempt
+   * to load the domains or fail: an engine answers its first request (a CLI's `list`, `start
+   * --host`) with the host's VMs in place, and a dead host delays it by at most that.
+   */
+  start(): Promise<void> {
+    if (this.startWait) return this.startWait;
+    if (!this.started) this.conn.start();
+    this.started = true;
+    let timer: NodeJS.Timeout | undefined;
+    this.startWait = Promise.race([this.settled, new Promise<void>((r) => (timer = setTimeout(r, this.opts.settleMs ?? 15_000)))]).finally(() => clearTimeout(timer));
+    return this.startWait;
   }
 
-  /** One connection attempt that throws the classified error (for `host add`). */
+  /** One connection attempt that throws the classified error (for `host add`); counts as started. */
   async connectNow(): Promise<void> {
+    this.started = true;
     await this.conn.connect();
+    await this.settled;
   }
 
+  /** Disconnects. The domains are the libvirt host's: they keep running whatever `stopVms` says. */
   async close(): Promise<void> {
-    for (const v of this.vms.values()) v.closeConsole();
+    for (const v of this.vms.values()) v.close();
     await this.display.close();
     await this.conn.close();
   }
@@ -130,15 +150,20 @@ export class LibvirtHost {
 
   emitVm(uuid: string): void {
     const d = this.domains.get(uuid);
-    const msg = d ? this.toInfo(d) : { removed: uuidToId(uuid) };
-    for (const cb of [...this.changeListeners]) cb(msg);
+    for (const l of [...this.eventListeners]) {
+      if (d) l('vm.changed', this.toInfo(d));
+      else l('vm.removed', { host: this.id, id: uuidToId(uuid) });
+    }
   }
 
   private onConnState(state: ConnectionState): void {
     this.note(`connection ${state}${this.conn.reason ? `: ${this.conn.reason}` : ''}`);
     if (state === 'connected') {
-      void this.reload().catch((err: unknown) => this.note(`loading the domains failed: ${(err as Error).message}`));
+      void this.reload()
+        .catch((err: unknown) => this.note(`loading the domains failed: ${(err as Error).message}`))
+        .finally(() => this.settle());
     } else {
+      if (state === 'failed') this.settle();
       for (const v of this.vms.values()) v.closeConsole();
       for (const uuid of this.domains.keys()) this.emitVm(uuid);
     }
@@ -183,6 +208,7 @@ export class LibvirtHost {
       meta,
     };
     this.domains.set(info.uuid, d);
+    this.vms.get(info.uuid)?.onState(d.state); // after a reconnect: a watched console attaches again
     if (d.state === 'running' && d.agent !== 'ready') void this.refreshAgent(d.uuid);
     if (!prev) this.emitHost();
     this.emitVm(info.uuid);
@@ -227,7 +253,7 @@ export class LibvirtHost {
       if (next === 'removed') {
         if (known) {
           this.domains.delete(known.uuid);
-          this.vms.get(known.uuid)?.closeConsole();
+          this.vms.get(known.uuid)?.close();
           this.vms.delete(known.uuid);
           this.emitVm(known.uuid);
           this.emitHost();
@@ -274,10 +300,10 @@ export class LibvirtHost {
           disks: [],
         };
     const reachable = this.conn.state === 'connected';
-    const info: VmInfo & { host: string; caps: typeof LIBVIRT_CAPS; broken: null } = {
+    const info: VmInfo = {
       id,
       host: this.id,
-      caps: LIBVIRT_CAPS,
+      caps: { ...LIBVIRT_CAPS, display: spec.display === 'vnc' },
       broken: null,
       name: d.name,
       spec,
@@ -344,8 +370,13 @@ export class LibvirtHost {
     return v;
   }
 
+  /** Quitting Flotilla leaves a libvirt host's domains to that host: none is stopped. */
+  async stopAll(): Promise<StopAllResult> {
+    return { stopped: [], keptRunning: [...this.domains.values()].filter((d) => d.state === 'running' || d.state === 'paused').map((d) => uuidToId(d.uuid)) };
+  }
+
   /** Undefine (with the snapshots' metadata); storage too when asked (never the shared kernel volumes). */
-  async deleteVm(id: string, opts: { storage: boolean }): Promise<void> {
+  async delete(id: string, opts: { storage?: boolean } = {}): Promise<void> {
     const d = this.dom(id);
     await this.ops.run(d.uuid, async () => {
       if (d.state !== 'stopped' && d.state !== 'crashed') throw new FlotillaError('INVALID_STATE', `stop ${d.name} before deleting it`);

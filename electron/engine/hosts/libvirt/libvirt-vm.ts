@@ -2,18 +2,24 @@
 // shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
 // the guest agent, stats, the console stream, snapshots and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
-import type { ExecResult, VmInfo } from '../../../../shared/contract';
+import type { ExecResult, LogEntry, SnapshotInfo, VmInfo } from '../../../../shared/contract';
+import type { VmPatch } from '../../../../shared/spec';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
+import { unsupported, type VmHandle } from '../host';
+import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
-import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshotDelete, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { screenshotToPng } from './ppm-to-png';
+import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain, LibvirtHost } from './libvirt-host';
 import { parseVncDisplay } from './virsh-parse';
 
-export class LibvirtVm {
+export class LibvirtVm implements VmHandle {
   private console: DomainConsole | null = null;
   private cpuSample: CpuSample | null = null;
+  private thumbs: Thumbnailer | null = null;
   /** forwarded VNC socket of a remote domain, by remote port */
   private vncForward: { port: number; socket: string } | null = null;
   /** what the display proxy connects to, once displayUrl() resolved it */
@@ -55,14 +61,19 @@ export class LibvirtVm {
     this.console?.detach();
   }
 
+  /** The host dropped this VM (undefined, or the host is closing). */
+  close(): void {
+    this.console?.detach();
+    this.thumbs?.close();
+  }
+
   // ------------------------------------------------------------------ lifecycle
 
-  start(opts: { waitAgent: boolean }): Promise<VmInfo> {
+  start(opts: { waitAgent: boolean }): Promise<void> {
     return this.job(async () => {
       await this.virsh.run(['start', '--domain', this.uuid]);
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 30_000);
       if (opts.waitAgent) await this.waitAgent();
-      return this.info();
     });
   }
 
@@ -80,7 +91,7 @@ export class LibvirtVm {
   }
 
   /** Graceful: libvirt's shutdown (agent, then ACPI), a deadline, then destroy. Force: destroy. */
-  stop(opts: { force: boolean }): Promise<VmInfo> {
+  stop(opts: { force: boolean }): Promise<void> {
     const run = async () => {
       if (opts.force) {
         await this.virsh.run(['destroy', '--domain', this.uuid]);
@@ -92,27 +103,25 @@ export class LibvirtVm {
         }
       }
       await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped' || x.state === 'crashed', 30_000);
-      return this.info();
     };
     return opts.force ? run() : this.job(run);
   }
 
-  private simple(op: 'reset' | 'suspend' | 'resume', wantState: VmState | null): Promise<VmInfo> {
+  private simple(op: 'reset' | 'suspend' | 'resume', wantState: VmState | null): Promise<void> {
     return this.job(async () => {
       await this.virsh.run([op, '--domain', this.uuid]);
       if (wantState) await this.host.waitFor(this.uuid, (x) => x?.state === wantState, 10_000);
-      return this.info();
     });
   }
 
   /** A hard reset of the running domain (libvirt's `reset`, as QEMU's system_reset). */
-  restart(): Promise<VmInfo> {
+  restart(): Promise<void> {
     return this.simple('reset', null);
   }
-  pause(): Promise<VmInfo> {
+  pause(): Promise<void> {
     return this.simple('suspend', 'paused');
   }
-  resume(): Promise<VmInfo> {
+  resume(): Promise<void> {
     return this.simple('resume', 'running');
   }
 
@@ -130,8 +139,19 @@ export class LibvirtVm {
     return { cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
   }
 
-  logs(tail: number): { t: string; source: 'lifecycle'; text: string }[] {
+  async logs(tail: number): Promise<LogEntry[]> {
     return this.host.logLines(this.d.name, tail);
+  }
+
+  // editing a domain's definition, and file copy through the agent, are not offered here (caps say so)
+  async update(_patch: VmPatch): Promise<void> {
+    throw unsupported('changing a libvirt domain (use virsh edit)', this.host.id);
+  }
+  async readFile(_path: string): Promise<Buffer> {
+    throw unsupported('copying files', this.host.id);
+  }
+  async writeFile(_path: string, _data: Buffer): Promise<number> {
+    throw unsupported('copying files', this.host.id);
   }
 
   private consoleOf(): DomainConsole {
@@ -154,35 +174,46 @@ export class LibvirtVm {
 
   // ------------------------------------------------------------------ snapshots (libvirt's own API)
 
-  snapshotCreate(name: string, description?: string): Promise<string[]> {
+  snapshotCreate(name: string | undefined, opts: { diskOnly: boolean }): Promise<SnapshotInfo> {
     return this.job(async () => {
-      await snapshotCreate(this.virsh, this.uuid, name, description);
-      return snapshotList(this.virsh, this.uuid);
+      // libvirt's internal snapshots of a running domain always hold its RAM; a disk-only one
+      // would be external (a new overlay file on the host), which Flotilla does not manage there
+      if (opts.diskOnly && this.info().state !== 'stopped') {
+        throw new FlotillaError('UNSUPPORTED', 'a disk-only snapshot of a running VM on a libvirt host is not available; stop it first, or take a full snapshot', { what: 'snapshots', diskOnly: false });
+      }
+      const snap = name ?? defaultSnapshotName(new Date());
+      await snapshotCreate(this.virsh, this.uuid, snap);
+      return snapshotDetails(this.virsh, this.uuid, snap);
     });
   }
-  snapshotList(): Promise<string[]> {
-    return snapshotList(this.virsh, this.uuid);
+  async snapshots(): Promise<SnapshotInfo[]> {
+    const names = await snapshotList(this.virsh, this.uuid);
+    return Promise.all(names.map((n) => snapshotDetails(this.virsh, this.uuid, n)));
   }
-  snapshotRevert(name: string): Promise<VmInfo> {
+  snapshotRevert(name: string): Promise<void> {
     return this.job(async () => {
       await snapshotRevert(this.virsh, this.uuid, name);
       // revert replaces the QEMU process: the event stream reports the new state
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running' || x?.state === 'stopped' || x?.state === 'paused', 30_000);
-      return this.info();
     });
   }
-  snapshotDelete(name: string): Promise<string[]> {
-    return this.job(async () => {
-      await snapshotDelete(this.virsh, this.uuid, name);
-      return snapshotList(this.virsh, this.uuid);
-    });
+  snapshotDelete(name: string): Promise<void> {
+    return this.job(() => snapshotDelete(this.virsh, this.uuid, name));
   }
 
   // ------------------------------------------------------------------ display
 
-  /** A screenshot of the display as libvirt returns it (PPM from QEMU). */
-  screenshot(): Promise<Buffer> {
-    return screenshot(this.virsh, this.uuid);
+  /** Thumbnails of the display from libvirt's screenshot API, taken only while someone watches. */
+  thumbnailSubscribe(key: string, cb: (pngBase64: string) => void): string | null {
+    this.thumbs ??= new Thumbnailer(async () => {
+      const st = this.d.state;
+      if (st !== 'running' && st !== 'paused') return null;
+      return screenshotToPng(await screenshot(this.virsh, this.uuid));
+    });
+    return this.thumbs.subscribe(key, cb);
+  }
+  thumbnailUnsubscribe(key: string): void {
+    this.thumbs?.unsubscribe(key);
   }
 
   /**

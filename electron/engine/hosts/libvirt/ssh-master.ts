@@ -92,6 +92,7 @@ export class SshMaster {
   private dir: string | null = null;
   private child: ChildProcess | null = null;
   private exitListeners = new Set<(reason: string) => void>();
+  private stopped = false;
   private readonly ssh: string;
   private readonly timeoutMs: number;
   /** local end of the forwarded libvirt socket */
@@ -128,6 +129,10 @@ export class SshMaster {
       });
     }
     this.dir = await mkdtemp(join(this.opts.parentDir ?? tmpdir(), 'flt-ssh-')); // mkdtemp makes it 0700
+    if (this.stopped) {
+      await this.cleanupDir();
+      throw new FlotillaError('DISCONNECTED', 'the connection was closed while it was being made');
+    }
     const base = sshBaseArgs(this.target, this.controlPath);
     const child = spawn(this.ssh, [...base, '-M', '-N', '-o', 'ControlMaster=yes', '-o', 'ControlPersist=no', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '-o', 'ExitOnForwardFailure=yes', '-o', `ConnectTimeout=${Math.ceil(this.timeoutMs / 1000)}`, '--', this.target.host], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -198,6 +203,8 @@ export class SshMaster {
   }
 
   async stop(): Promise<void> {
+    // also while start() is under way: it checks this after each step, so no ssh outlives us
+    this.stopped = true;
     const child = this.child;
     this.child = null;
     this.exitListeners.clear();

@@ -3,6 +3,7 @@
 // (QEMU's vdagent relays it to a guest running spice-vdagent); a plain message when the VM has
 // no display.
 import RFB from '@novnc/novnc';
+import { vmRef } from '../../store/vm-ref';
 import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { isActive } from '../../../../shared/state';
 import { getApi } from '../../api/current';
@@ -10,7 +11,7 @@ import { Icon } from '../../components/icons';
 import { InlineError } from '../../components/inline-error';
 import { screenshotName } from '../../lib/format';
 import { toUiError } from '../../store/errors';
-import { useStore, vmRef, type UiError } from '../../store/store';
+import { useStore, type UiError } from '../../store/store';
 
 type Phase = 'idle' | 'connecting' | 'connected' | 'disconnected';
 

@@ -1,0 +1,83 @@
+// The CLI on libvirt hosts, as a user runs it (real `flotilla` processes, each a short-lived
+// engine that loads hosts.json): host add (refusals first, then the loopback ssh host), host
+// list, and create/start/exec/list/stop/rm of a built-in VM with --host; host rm.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { HostInfo, VmInfo } from '../../shared/contract';
+import { bundle, CLI_ENTRY } from './fixtures/bundle';
+import { cleanupHome, makeHome, run } from './fixtures/engine-harness';
+import { libvirtTestEnv } from './fixtures/libvirt-env';
+import { installTestGuest } from './fixtures/test-guest';
+
+const env = libvirtTestEnv();
+const uri = `${env.sshUri}?known_hosts=${env.knownHosts}`;
+
+describe('flotilla host and --host', () => {
+  let home: string;
+  let cli: string;
+  const flotilla = (...args: string[]) => run(process.execPath, [cli, ...args], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' }, timeoutMs: 170_000 });
+
+  beforeAll(async () => {
+    [home, cli] = await Promise.all([makeHome(), bundle(CLI_ENTRY)]);
+    await installTestGuest(home);
+  });
+
+  afterAll(async () => {
+    await cleanupHome(home);
+  });
+
+  it('host add refuses a bad URI and an unknown host key, each in one clear line', async () => {
+    let r = await flotilla('host', 'add', 'lab', 'qemu+ssh://root@127.0.0.1:2222/system?command=/bin/sh');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^flotilla: libvirt URI .*"command" is refused/);
+    const empty = join(mkdtempSync(join(home, 'kh-')), 'known_hosts');
+    writeFileSync(empty, '');
+    r = await flotilla('host', 'add', 'lab', `${env.sshUri}?known_hosts=${empty}`, '--identity', env.key);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`ssh-keyscan -p 2222 127.0.0.1 >> ${empty}`);
+    expect(JSON.parse((await flotilla('host', 'list', '--json')).stdout)).toEqual([expect.objectContaining({ id: 'local' })]);
+  });
+
+  it('adds the ssh host and runs a built-in VM there with --host', async () => {
+    const added = await flotilla('host', 'add', 'lab', uri, '--identity', env.key, '--json');
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ id: 'lab', kind: 'libvirt', state: 'connected', uri });
+
+    const hosts = JSON.parse((await flotilla('host', 'list', '--json')).stdout) as HostInfo[];
+    expect(hosts.map((h) => [h.id, h.state])).toEqual([['local', 'connected'], ['lab', 'connected']]);
+    expect((await flotilla('host', 'list')).stdout).toMatch(/^lab\s+libvirt\s+qemu\+ssh:\/\/root@127\.0\.0\.1:2222\/system\S*\s+connected\s+\d+$/m);
+
+    const name = `cli-${randomBytes(3).toString('hex')}`;
+    const created = await flotilla('create', name, '--host', 'lab', '--memory', '256', '--json');
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name, host: 'lab', state: 'stopped', caps: { forwards: false, console: true } });
+    try {
+      const started = await flotilla('start', name, '--host', 'lab', '--wait-agent', '--json');
+      expect(started.code, started.stderr).toBe(0);
+      expect(JSON.parse(started.stdout)).toMatchObject({ host: 'lab', state: 'running', agent: 'ready' });
+
+      const ex = await flotilla('exec', name, '--host', 'lab', '--', '/bin/sh', '-c', 'echo hi-$((40+2)); exit 5');
+      expect(ex).toMatchObject({ code: 5, stdout: 'hi-42\n' });
+
+      const listed = JSON.parse((await flotilla('list', '--host', 'lab', '--json')).stdout) as VmInfo[];
+      expect(listed.find((v) => v.name === name)).toMatchObject({ host: 'lab', state: 'running' });
+      expect(listed.every((v) => v.host === 'lab')).toBe(true);
+      expect((await flotilla('list')).stdout).toMatch(new RegExp(`^HOST\\s+NAME[^\\n]*\\n(?:.*\\n)*lab\\s+${name}\\s+running`, 'm'));
+
+      const stopped = await flotilla('stop', name, '--host', 'lab', '--json');
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(JSON.parse(stopped.stdout)).toMatchObject({ state: 'stopped' });
+    } finally {
+      await flotilla('stop', name, '--host', 'lab', '--force');
+      const rm = await flotilla('rm', name, '--host', 'lab', '--storage');
+      expect(rm.code, rm.stderr).toBe(0);
+    }
+    expect(JSON.parse((await flotilla('list', '--host', 'lab', '--json')).stdout).some((v: VmInfo) => v.name === name)).toBe(false);
+
+    const removed = await flotilla('host', 'rm', 'lab');
+    expect(removed).toMatchObject({ code: 0, stdout: 'removed host lab (its VMs keep running there)\n' });
+    expect((await flotilla('list', '--host', 'lab')).stderr).toMatch(/no host named lab/);
+  });
+});
