@@ -5,13 +5,13 @@ import { spawn as nodeSpawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LOCAL_HOST, type HostInfo, type PortEntry, type Progress, type SshInfo, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import type { VmConfig, VmPatch, VmSpec } from '../../../shared/spec';
+import type { VmConfig, VmSpec } from '../../../shared/spec';
 import { canEdit, isActive } from '../../../shared/state';
 import { defaultGuestBoot } from '../default-guest-boot';
 import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
 import { namingFullDisk } from '../disk-full';
-import { assertMemoryFits, readHostMemory, warnBeforeStart } from '../host-memory';
+import { warnBeforeStart } from '../host-memory';
 import { qemuImgConvert, qemuImgCreate } from '../images';
 import type { HomeLayout } from '../paths';
 import { PortAllocator, probePort } from '../port-allocator';
@@ -23,13 +23,11 @@ import { StatsSampler } from '../stats';
 import { Supervisor, type SpawnFn } from '../supervisor';
 import { checkNewVm } from '../vm-checks';
 import { VmStore } from '../vm-store';
-import { assertNoLinkedClones, cloneVm } from '../lifecycle/clone';
-import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
+import { assertNoLinkedClones } from '../lifecycle/clone';
 import type { OpsContext } from '../lifecycle/ops-context';
-import { ejectMedia, insertMedia } from '../lifecycle/media';
-import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from '../lifecycle/snapshots';
 import { TempJournal } from '../lifecycle/temp-journal';
-import { exportVm, importVm } from '../lifecycle/transfer';
+import { importVm } from '../lifecycle/transfer';
+import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { brokenInfo, killBrokenQemu, liveQemuOf } from './broken-vm';
 import { rebuildForwards } from './rebuild-forwards';
 import { capsOf, type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
@@ -279,39 +277,16 @@ export class LocalHost implements Host {
     return sup;
   }
 
-  /** What a broken VM can do: be repaired and started, force-stopped, or deleted (host.delete). */
   private brokenHandle(id: string): VmHandle {
-    const refuse = (): never => {
-      throw new FlotillaError('INVALID_STATE', this.brokenVm(id).reason, { broken: true });
-    };
-    return {
-      start: async (o) => {
-        const sup = await this.repair(id);
-        if (!isActive(sup)) await sup.start(o);
-      },
-      stop: async (o) => {
-        if (!o.force) refuse();
+    return brokenVmHandle({
+      info: () => this.brokenVm(id),
+      repair: () => this.repair(id),
+      forceStop: async () => {
         await killBrokenQemu(this.opts.layout, id);
-        const b = this.brokenPids.get(id);
-        if (b) this.brokenPids.set(id, { pid: null, since: new Date(this.opts.now()).toISOString() });
+        if (this.brokenPids.has(id)) this.brokenPids.set(id, { pid: null, since: new Date(this.opts.now()).toISOString() });
         this.vmChanged(id);
       },
-      restart: refuse,
-      pause: refuse,
-      resume: refuse,
-      update: refuse,
-      exec: refuse,
-      readFile: refuse,
-      writeFile: refuse,
-      logs: async () => [],
-      consoleSubscribe: refuse,
-      consoleUnsubscribe: () => undefined,
-      consoleInput: refuse,
-      thumbnailSubscribe: refuse,
-      thumbnailUnsubscribe: () => undefined,
-      displayUrl: refuse,
-      stats: async () => null,
-    };
+    });
   }
 
   ports(id?: string): PortEntry[] {
@@ -321,49 +296,15 @@ export class LocalHost implements Host {
 
   vm(id: string): VmHandle {
     if (this.brokenPids.has(id)) return this.brokenHandle(id);
-    const sup = this.supervisor(id);
-    const name = (): string => sup.spec.name;
-    return {
-      start: (o) => sup.start(o),
+    return localVmHandle(this.supervisor(id), {
+      id,
+      ops: this.ops,
+      display: this.display,
+      sampler: this.sampler,
+      updateSpec: (patch) => this.store.update(id, patch),
       startWarnings: () => this.startWarnings(id),
-      stop: (o) => sup.stop(o),
-      restart: () => sup.restart(),
-      pause: () => sup.pause(),
-      resume: () => sup.resume(),
-      update: async (patch: VmPatch) => {
-        // checked inside the VM's job, so the update keeps its place in the queue
-        await sup.update(async () => {
-          if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
-          return this.store.update(id, patch);
-        });
-        this.vmChanged(id);
-      },
-      exec: async (command, o) => (await sup.agentClient()).exec(command, o),
-      readFile: async (path) => (await sup.agentClient()).readFile(path),
-      writeFile: async (path, data) => (await sup.agentClient()).writeFile(path, data),
-      logs: (tail) => sup.logs(tail),
-      consoleSubscribe: (key, cb) => sup.console.subscribe(key, cb),
-      consoleUnsubscribe: (key) => sup.console.unsubscribe(key),
-      consoleInput: (data) => sup.console.write(data),
-      thumbnailSubscribe: (key, cb) => {
-        if (sup.spec.display !== 'vnc') throw new FlotillaError('INVALID_STATE', `${name()} has no display`);
-        return sup.thumbnails.subscribe(key, cb);
-      },
-      thumbnailUnsubscribe: (key) => sup.thumbnails.unsubscribe(key),
-      displayUrl: () => this.display.open(id),
-      stats: async () => (sup.pid !== null && isActive(sup) ? this.sampler.sample(sup.pid) : null),
-      exportTo: (path, force) => exportVm(this.ops, id, path, force),
-      clone: (newName, o) => cloneVm(this.ops, id, newName, o.linked, o.start),
-      disks: () => listDisks(this.ops, id),
-      resizeDisk: (disk, sizeGiB) => resizeDisk(this.ops, id, disk, sizeGiB),
-      addDisk: async (sizeGiB) => void (await addDisk(this.ops, id, sizeGiB)),
-      changeMedia: async (iso) => void (await (iso === null ? ejectMedia(this.ops, id) : insertMedia(this.ops, id, iso))),
-      snapshots: () => listSnapshots(this.ops, id),
-      snapshotCreate: (name, o) => createSnapshot(this.ops, id, name, o.diskOnly),
-      snapshotRevert: (name) => revertSnapshot(this.ops, id, name),
-      snapshotDelete: (name) => deleteSnapshot(this.ops, id, name),
-      cancelJob: () => sup.cancelJob(),
-    };
+      changed: () => this.vmChanged(id),
+    });
   }
 
   // ------------------------------------------------------------------ create / delete
