@@ -1,7 +1,8 @@
-// The lifecycle buttons for one VM, offered exactly as shared/state.ts's guards allow.
+// The lifecycle buttons for one VM, offered exactly as shared/offers.ts allows: the state
+// guards, what the VM's host can do (caps), and whether its spec could be read (broken).
 // Disabled while this VM has an action in flight; other VMs are unaffected.
 import type { ReactElement } from 'react';
-import { canDelete, canForceStop, canPause, canRestart, canResume, canStart, canStop } from '../../../shared/state';
+import { offers } from '../../../shared/offers';
 import { openDialog, openVm, pauseVm, restartVm, resumeVm, startVm, stopVm } from '../store/actions';
 import { useStore } from '../store/store';
 import { Icon, type IconName } from './icons';
@@ -16,26 +17,28 @@ function IconAction({ icon, label, onClick, disabled, danger }: { icon: IconName
 
 export function VmActions({ id, showOpen = true }: { id: string; showOpen?: boolean }): ReactElement | null {
   const state = useStore((s) => s.vms.byId[id]?.state);
+  const caps = useStore((s) => s.vms.byId[id]?.caps);
+  const broken = useStore((s) => s.vms.byId[id]?.broken ?? null);
   const busy = useStore((s) => (s.vms.ops[id]?.pending ?? null) !== null);
-  if (!state) return null;
-  const vm = { state };
+  if (!state || !caps) return null;
+  const vm = { state, caps, broken };
   return (
     <div className="actions" role="group" aria-label="Actions">
-      {canStart(vm) && (
+      {offers(vm, 'start') && (
         <button type="button" className="btn btn-primary btn-sm" disabled={busy} onClick={() => void startVm(id)}>
           <Icon name="play" size={14} /> Start
         </button>
       )}
-      {canStop(vm) && (
+      {offers(vm, 'stop') && (
         <button type="button" className="btn btn-sm" disabled={busy} onClick={() => void stopVm(id)}>
           <Icon name="stop" size={14} /> Stop
         </button>
       )}
-      {canPause(vm) && <IconAction icon="pause" label="Pause" disabled={busy} onClick={() => void pauseVm(id)} />}
-      {canResume(vm) && <IconAction icon="play" label="Resume" disabled={busy} onClick={() => void resumeVm(id)} />}
-      {canRestart(vm) && <IconAction icon="restart" label="Restart" disabled={busy} onClick={() => void restartVm(id)} />}
-      {canForceStop(vm) && <IconAction icon="power" label="Force stop" danger disabled={false} onClick={() => openDialog({ kind: 'forceStop', id })} />}
-      {canDelete(vm) && <IconAction icon="trash" label="Delete" danger disabled={busy} onClick={() => openDialog({ kind: 'delete', id })} />}
+      {offers(vm, 'pause') && <IconAction icon="pause" label="Pause" disabled={busy} onClick={() => void pauseVm(id)} />}
+      {offers(vm, 'resume') && <IconAction icon="play" label="Resume" disabled={busy} onClick={() => void resumeVm(id)} />}
+      {offers(vm, 'restart') && <IconAction icon="restart" label="Restart" disabled={busy} onClick={() => void restartVm(id)} />}
+      {offers(vm, 'forceStop') && <IconAction icon="power" label="Force stop" danger disabled={false} onClick={() => openDialog({ kind: 'forceStop', id })} />}
+      {offers(vm, 'delete') && <IconAction icon="trash" label="Delete" danger disabled={busy} onClick={() => openDialog({ kind: 'delete', id })} />}
       <span className="spacer" />
       {showOpen && (
         <button type="button" className="btn btn-ghost btn-sm" onClick={() => openVm(id)}>

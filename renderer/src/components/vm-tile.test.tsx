@@ -3,6 +3,7 @@
 // the tile it belongs to, with its detail, while other tiles stay clean.
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { setApi } from '../api/current';
 import { applyVm } from '../store/events';
@@ -49,6 +50,34 @@ describe('VM tile', () => {
     expect(buttons(screen.getByRole('region', { name: 'VM zzz' }))).toEqual(['Stop', 'Resume', 'Restart', 'Force stop', 'Open']);
     expect(buttons(screen.getByRole('region', { name: 'VM bye' }))).toEqual(['Force stop', 'Open']);
     expect(screen.getByTestId('vm-run-state').textContent).toBe('running');
+  });
+
+  it('offers only what the VM\'s host can do, and a broken VM only start, force stop and delete', () => {
+    applyVm(makeVm('lv', { state: 'running', host: 'lab', caps: capsOf(['lifecycle', 'console', 'display', 'exec', 'stats', 'logs', 'snapshots']) }));
+    applyVm(makeVm('ro', { state: 'stopped', caps: capsOf([]) }));
+    const broken = { reason: 'vm.json is not valid JSON', file: '/h/vms/x/vm.json' };
+    applyVm(makeVm('bad', { state: 'running', broken, caps: capsOf([]) }));
+    applyVm(makeVm('bad2', { state: 'stopped', broken, caps: capsOf([]) }));
+    render(<TileGrid />);
+    // no pause on a host without it
+    expect(buttons(screen.getByRole('region', { name: 'VM lv' }))).toEqual(['Stop', 'Restart', 'Force stop', 'Open']);
+    expect(buttons(screen.getByRole('region', { name: 'VM ro' }))).toEqual(['Open']);
+    expect(buttons(screen.getByRole('region', { name: 'VM bad' }))).toEqual(['Force stop', 'Open']);
+    expect(buttons(screen.getByRole('region', { name: 'VM bad2' }))).toEqual(['Start', 'Delete', 'Open']);
+  });
+
+  it('asks whether to delete a libvirt VM\'s disks too, and passes the answer', async () => {
+    applyVm(makeVm('lv2', { state: 'stopped', host: 'lab' }));
+    const { App } = await import('../app');
+    useStore.setState((s) => ({ vms: { ...s.vms, loaded: true } }));
+    render(<App />);
+    fireEvent.click(within(screen.getByRole('region', { name: 'VM lv2' })).getByRole('button', { name: 'Delete' }));
+    const dialog = screen.getByRole('alertdialog', { name: 'Delete lv2?' });
+    expect(dialog.textContent).toContain('lab');
+    expect(within(dialog).getByRole('button', { name: 'Delete VM, keep disks' })).toBeTruthy();
+    fireEvent.click(within(dialog).getByRole('checkbox'));
+    await act(async () => fireEvent.click(within(dialog).getByRole('button', { name: 'Delete VM and disks' })));
+    expect(api.calls.find((c) => c.method === 'vm.delete')?.req).toMatchObject({ host: 'lab', storage: true });
   });
 
   it('shows pending on the tile, then the engine error with its detail on that tile only', async () => {

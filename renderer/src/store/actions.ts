@@ -37,10 +37,11 @@ export const pauseVm = (id: string): Promise<boolean> => runOp(id, 'Pausing…',
 export const resumeVm = (id: string): Promise<boolean> => runOp(id, 'Resuming…', 'Resume', () => getApi().invoke('vm.resume', vmRef(id)));
 export const restartVm = (id: string): Promise<boolean> => runOp(id, 'Restarting…', 'Restart', () => getApi().invoke('vm.restart', vmRef(id)));
 
-export async function deleteVm(id: string): Promise<boolean> {
+/** `storage`: on a libvirt host, also delete the domain's disks (local VMs always lose theirs). */
+export async function deleteVm(id: string, opts: { storage?: boolean } = {}): Promise<boolean> {
   closeDialog();
   const ok = await runOp(id, 'Deleting…', 'Delete', async () => {
-    await getApi().invoke('vm.delete', vmRef(id));
+    await getApi().invoke('vm.delete', { ...vmRef(id), ...(opts.storage !== undefined ? { storage: opts.storage } : {}) });
   });
   if (ok) applyRemoved(id);
   return ok;

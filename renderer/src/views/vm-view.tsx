@@ -1,6 +1,7 @@
 // One VM, opened: header with state and actions, then tabs (a proper ARIA tablist with arrow
 // keys) for console, display, exec, logs and settings.
 import { useRef, type KeyboardEvent, type ReactElement } from 'react';
+import { offersTab } from '../../../shared/offers';
 import { Icon } from '../components/icons';
 import { InlineError } from '../components/inline-error';
 import { PortChips } from '../components/port-chips';
@@ -26,18 +27,21 @@ const TABS: { id: VmTab; label: string }[] = [
 
 export function VmView({ id }: { id: string }): ReactElement | null {
   const vm = useStore((s) => s.vms.byId[id]);
-  const tab = useStore((s) => s.ui.tab);
+  const chosenTab = useStore((s) => s.ui.tab);
   const pending = useStore((s) => s.vms.ops[id]?.pending ?? null);
   const error = useStore((s) => s.vms.ops[id]?.error ?? null);
   const tabRefs = useRef<(HTMLButtonElement | null)[]>([]);
   if (!vm) return null;
+  // only the tabs this VM's host can serve (a libvirt VM has no Settings; a broken VM only Logs)
+  const tabs = TABS.filter((t) => offersTab(vm, t.id));
+  const tab = tabs.some((t) => t.id === chosenTab) ? chosenTab : (tabs[0]?.id ?? 'logs');
 
   const onTabKey = (e: KeyboardEvent, i: number): void => {
-    const n = TABS.length;
+    const n = tabs.length;
     const to = e.key === 'ArrowRight' ? (i + 1) % n : e.key === 'ArrowLeft' ? (i - 1 + n) % n : e.key === 'Home' ? 0 : e.key === 'End' ? n - 1 : -1;
     if (to < 0) return;
     e.preventDefault();
-    const t = TABS[to];
+    const t = tabs[to];
     if (!t) return;
     setTab(t.id);
     tabRefs.current[to]?.focus();
@@ -69,7 +73,7 @@ export function VmView({ id }: { id: string }): ReactElement | null {
       {vm.progress && <ProgressBar progress={vm.progress} />}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
       <div className="tabs" role="tablist" aria-label={`${vm.name} views`}>
-        {TABS.map((t, i) => (
+        {tabs.map((t, i) => (
           <button
             key={t.id}
             ref={(el) => {
