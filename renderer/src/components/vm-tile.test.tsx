@@ -139,3 +139,28 @@ describe('VM tile', () => {
     expect(screen.queryByRole('region', { name: 'VM old' })).toBeNull();
   });
 });
+
+describe('start warnings', () => {
+  beforeEach(() => {
+    resetStore();
+    resetStreams();
+  });
+  afterEach(() => cleanup());
+
+  it('shows what the engine warned about on the started tile, until dismissed', async () => {
+    const warning = 'starting w needs 2048 MiB; running VMs may use 20000 MiB of the 21000 MiB this machine has available';
+    const api = new FakeTransport((method, req) => {
+      if (method === 'vm.start') return { ...makeVm('w', { id: (req as { id: string }).id, state: 'running' }), warnings: [warning] };
+      return { ok: true };
+    });
+    setApi(api);
+    applyVm(makeVm('w', { state: 'stopped' }));
+    render(<TileGrid />);
+    const tile = screen.getByRole('region', { name: 'VM w' });
+    await act(async () => fireEvent.click(within(tile).getByRole('button', { name: 'Start' })));
+    const status = await within(tile).findByText(warning);
+    expect(status).toBeTruthy();
+    fireEvent.click(within(tile).getByRole('button', { name: 'Dismiss warning' }));
+    expect(within(tile).queryByText(warning)).toBeNull();
+  });
+});

@@ -6,12 +6,14 @@ import { isActive } from '../../../shared/state';
 import { formatBytes, formatMiB, formatPercent } from '../lib/format';
 import { useConsoleScreen } from '../lib/use-console-screen';
 import { useVisible } from '../lib/use-visible';
-import { clearTileError, openVm, setFocused } from '../store/actions';
+import { clearTileError, clearTileWarnings, openVm, setFocused } from '../store/actions';
+import { useShallow } from 'zustand/react/shallow';
 import { selectHostName } from '../store/selectors';
 import { acquire } from '../store/streams';
 import { useStore } from '../store/store';
 import { Icon } from './icons';
 import { InlineError } from './inline-error';
+import { InlineWarnings } from './inline-warnings';
 import { PortChips } from './port-chips';
 import { ProgressBar } from './progress-bar';
 import { SelectTile } from './selection-bar';
@@ -109,6 +111,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
   const vm = useStore((s) => s.vms.byId[id]);
   const pending = useStore((s) => s.vms.ops[id]?.pending ?? null);
   const error = useStore((s) => s.vms.ops[id]?.error ?? null);
+  const warnings = useStore(useShallow((s) => s.vms.ops[id]?.warnings ?? []));
   const hostName = useStore((s) => (vm ? selectHostName(s, vm.host) : null));
   if (!vm) return null;
   const active = isActive(vm);
@@ -176,6 +179,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
       <StopCountdown id={id} />
       {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
+      <InlineWarnings warnings={warnings} onDismiss={() => clearTileWarnings(id)} />
       <footer className="tile-foot">
         <VmActions id={id} />
       </footer>

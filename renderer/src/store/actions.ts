@@ -29,7 +29,18 @@ async function runOp(id: string, label: string, action: string, fn: () => Promis
   }
 }
 
-export const startVm = (id: string): Promise<boolean> => runOp(id, 'Starting…', 'Start', () => getApi().invoke('vm.start', vmRef(id)));
+export const startVm = (id: string): Promise<boolean> => {
+  setOp(id, { warnings: [] });
+  return runOp(id, 'Starting…', 'Start', async () => {
+    const { warnings, ...vm } = await getApi().invoke('vm.start', vmRef(id));
+    if (warnings && warnings.length > 0) setOp(id, { warnings });
+    return vm;
+  });
+};
+
+export function clearTileWarnings(id: string): void {
+  setOp(id, { warnings: [] });
+}
 export const stopVm = (id: string): Promise<boolean> => runOp(id, 'Stopping…', 'Stop', () => getApi().invoke('vm.stop', vmRef(id)));
 export const forceStopVm = (id: string): Promise<boolean> =>
   runOp(id, 'Forcing off…', 'Force stop', () => getApi().invoke('vm.stop', { ...vmRef(id), force: true }));

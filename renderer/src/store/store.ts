@@ -22,6 +22,8 @@ export interface TileOp {
   /** label of the running action ("Starting…"), null when idle */
   pending: string | null;
   error: UiError | null;
+  /** what the engine said to watch out for after an action that succeeded (a start short of host memory) */
+  warnings?: string[];
 }
 
 /** Last STATS_WINDOW samples, oldest first. */
