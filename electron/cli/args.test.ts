@@ -95,6 +95,7 @@ describe('flotilla set', () => {
       ],
     });
     expect(patchFromArgs({ name: 'b', restart: 'on-failure', display: 'vnc' })).toEqual({ name: 'b', restartPolicy: 'on-failure', display: 'vnc' });
+    expect(patchFromArgs({ note: 'web server for the demo' })).toEqual({ note: 'web server for the demo' });
     expect(() => patchFromArgs({})).toThrow(/nothing to change/);
   });
 });

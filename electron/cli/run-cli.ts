@@ -121,6 +121,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     display: { kind: 'string' },
     firmware: { kind: 'string' },
     restart: { kind: 'string' },
+    note: { kind: 'string' },
   },
   disk: { ...JSON_OPT, disk: { kind: 'string' } },
   media: JSON_OPT,
@@ -405,7 +406,8 @@ export function patchFromArgs(o: Record<string, unknown>): Record<string, unknow
   if (o.display !== undefined) patch.display = o.display;
   if (o.firmware !== undefined) patch.firmware = o.firmware;
   if (o.restart !== undefined) patch.restartPolicy = o.restart;
-  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart');
+  if (o.note !== undefined) patch.note = o.note;
+  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart --note');
   return patch;
 }
 

@@ -51,6 +51,9 @@ describe.skipIf(!haveIsoTools())('flotilla set / disk / export / import / clone'
     await fails(/^flotilla: nothing to change: give at least one of/, 'set', 'b');
     await fails(/^flotilla: no VM named "a"/, 'set', 'a', '--cpus', '1');
     await ok('set', 'b', '--restart', 'never');
+    // the note a tile shows, set from the CLI; the settings set before are kept
+    const noted = JSON.parse(await ok('set', 'b', '--note', 'build box for the demo', '--json')) as VmInfo;
+    expect(noted.spec).toMatchObject({ note: 'build box for the demo', cpus: 2, restartPolicy: 'never' });
 
     const disk = join(home, 'vms', b.id, 'disk.qcow2');
     const [d0] = JSON.parse(await ok('disk', 'list', 'b', '--json')) as DiskInfo[];
