@@ -66,6 +66,25 @@ describe('VM tile', () => {
     expect(buttons(screen.getByRole('region', { name: 'VM bad2' }))).toEqual(['Start', 'Delete', 'Open']);
   });
 
+  it('says when a VM\'s host is unreachable, keeping the state it last saw', () => {
+    applyVm(makeVm('far', { state: 'running', host: 'lab' }));
+    applyVm(makeVm('near', { state: 'running' }));
+    useStore.setState((s) => ({
+      vms: {
+        ...s.vms,
+        hosts: [
+          { id: 'local', name: 'local', kind: 'local', state: 'connected', reason: null, vmCount: 1 },
+          { id: 'lab', name: 'lab', kind: 'libvirt', state: 'failed', reason: 'ssh: connect to host 127.0.0.1 port 2222: Connection refused', vmCount: 1 },
+        ],
+      },
+    }));
+    render(<TileGrid />);
+    const far = screen.getByRole('region', { name: 'VM far' });
+    expect(within(far).getByText(/Host lab is unreachable: ssh: connect to host/).textContent).toContain('Shown as last seen');
+    expect(screen.getByTestId('vm-far-state').textContent).toBe('running');
+    expect(within(screen.getByRole('region', { name: 'VM near' })).queryByText(/unreachable/)).toBeNull();
+  });
+
   it('asks whether to delete a libvirt VM\'s disks too, and passes the answer', async () => {
     applyVm(makeVm('lv2', { state: 'stopped', host: 'lab' }));
     const { App } = await import('../app');

@@ -8,7 +8,7 @@ import { useConsoleScreen } from '../lib/use-console-screen';
 import { useVisible } from '../lib/use-visible';
 import { clearTileError, clearTileWarnings, openVm, setFocused } from '../store/actions';
 import { useShallow } from 'zustand/react/shallow';
-import { selectHostName } from '../store/selectors';
+import { selectHostName, selectHostTrouble } from '../store/selectors';
 import { acquire } from '../store/streams';
 import { useStore } from '../store/store';
 import { Icon } from './icons';
@@ -113,6 +113,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
   const error = useStore((s) => s.vms.ops[id]?.error ?? null);
   const warnings = useStore(useShallow((s) => s.vms.ops[id]?.warnings ?? []));
   const hostName = useStore((s) => (vm ? selectHostName(s, vm.host) : null));
+  const hostTrouble = useStore((s) => (vm ? selectHostTrouble(s, vm.host) : null));
   if (!vm) return null;
   const active = isActive(vm);
   return (
@@ -141,6 +142,11 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
       {hostName && (
         <p className="tile-host" aria-label={`${vm.name} is on host ${hostName}`}>
           {hostName}
+        </p>
+      )}
+      {hostTrouble && (
+        <p className="tile-unreachable" role="status">
+          Host {hostTrouble}. Shown as last seen.
         </p>
       )}
       {vm.broken && (

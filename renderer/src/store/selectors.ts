@@ -31,6 +31,13 @@ export function selectHostName(s: StoreState, hostId: string): string | null {
   return s.vms.hosts.find((h) => h.id === hostId)?.name ?? hostId;
 }
 
+/** Why a VM's host cannot be reached right now (its last known state stays on the tile), or null. */
+export function selectHostTrouble(s: StoreState, hostId: string): string | null {
+  const h = s.vms.hosts.find((x) => x.id === hostId);
+  if (!h || h.state === 'connected') return null;
+  return h.state === 'connecting' ? `connecting to ${h.name}…` : `${h.name} is unreachable${h.reason ? `: ${h.reason}` : ''}`;
+}
+
 export const selectVmCount = (s: StoreState): number => Object.keys(s.vms.byId).length;
 
 export function selectNames(s: StoreState): string[] {
