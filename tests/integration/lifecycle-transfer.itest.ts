@@ -2,7 +2,7 @@
 // made from a real bootable disk (GRUB, printing a marker on the serial port), so "the copy boots"
 // is checked by booting it; "the same data" is checked with `qemu-img compare`.
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,10 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     // a disk with 96 MiB of random data, so the jobs last long enough to be cancelled midway
     const raw = join(work, 'big.raw');
     await run('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', 'count=96', 'status=none']);
+    // a boot-sector signature, so the engine takes it as the raw disk it stands for (random bytes alone are refused)
+    const fh = await open(raw, 'r+');
+    await fh.write(Buffer.from([0x55, 0xaa]), 0, 2, 510);
+    await fh.close();
     const big = await client.call('vm.create', { config: { name: 'big', source: { kind: 'disk', path: raw, mode: 'copy' }, memoryMiB: 64 } });
     await rm(raw);
     const sum = await sha(diskOf(big));
