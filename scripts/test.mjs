@@ -12,6 +12,50 @@ const results = join(root, 'test-results');
 mkdirSync(results, { recursive: true });
 const bin = (name) => join(root, 'node_modules/.bin', name);
 
+function vitestCounts(r) {
+  return { passed: r.numPassedTests, failed: r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0), skipped: r.numPendingTests + r.numTodoTests };
+}
+
+/** The first lines of a failure message, without colour codes: enough to name the cause. */
+const excerpt = (msg) =>
+  String(msg ?? '')
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => l.trim() && !l.includes('node_modules/'))
+    .slice(0, 6)
+    .map((l) => `      ${l.slice(0, 300)}`)
+    .join('\n');
+
+/** Failed tests (and suites that failed to run) from a vitest JSON report. */
+function vitestFailures(r) {
+  const out = [];
+  for (const file of r.testResults ?? []) {
+    const name = file.name.replace(root + '/', '');
+    const failed = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
+    for (const a of failed) out.push({ where: `${name} > ${a.fullName}`, why: excerpt(a.failureMessages?.join('\n')) });
+    if (!failed.length && file.status === 'failed') out.push({ where: name, why: excerpt(file.message) });
+  }
+  return out;
+}
+
+/** Failed or flaky tests from a Playwright JSON report. */
+function playwrightFailures(r) {
+  const out = [];
+  const walk = (suite) => {
+    for (const spec of suite.specs ?? []) {
+      for (const t of spec.tests ?? []) {
+        if (t.status === 'unexpected' || t.status === 'flaky') {
+          const err = t.results?.find((x) => x.error)?.error;
+          out.push({ where: `${spec.file}:${spec.line} > ${spec.title} (${t.status})`, why: excerpt(err?.message) });
+        }
+      }
+    }
+    for (const s of suite.suites ?? []) walk(s);
+  };
+  for (const s of r.suites ?? []) walk(s);
+  return out;
+}
+
 /** Each step: a command, and optionally a parser of its JSON report into counts. */
 const steps = [
   { name: 'typecheck', cmd: ['npm', 'run', '-s', 'typecheck'] },
@@ -21,19 +65,22 @@ const steps = [
     name: 'vitest (unit + integration)',
     cmd: [bin('vitest'), 'run', '--project', 'unit', '--project', 'integration', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'vitest.json')}`],
     report: join(results, 'vitest.json'),
-    parse: (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0), skipped: r.numPendingTests + r.numTodoTests }),
+    parse: vitestCounts,
+    failures: vitestFailures,
   },
   {
     name: 'reliability (CI size)',
     cmd: [bin('vitest'), 'run', '--project', 'reliability', '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'reliability.json')}`],
     report: join(results, 'reliability.json'),
-    parse: (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0), skipped: r.numPendingTests + r.numTodoTests }),
+    parse: vitestCounts,
+    failures: vitestFailures,
   },
   {
     name: 'playwright (e2e)',
     cmd: [bin('playwright'), 'test'],
     report: join(results, 'e2e.json'),
     parse: (r) => ({ passed: r.stats.expected, failed: r.stats.unexpected + (r.stats.flaky ?? 0), skipped: r.stats.skipped }),
+    failures: playwrightFailures,
   },
 ];
 
@@ -55,14 +102,17 @@ for (const step of steps) {
   const r = spawnSync(step.cmd[0], step.cmd.slice(1), { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
   const ok = r.status === 0;
   let counts = null;
+  let failures = [];
   if (step.parse && existsSync(step.report)) {
     try {
-      counts = step.parse(JSON.parse(readFileSync(step.report, 'utf8')));
+      const report = JSON.parse(readFileSync(step.report, 'utf8'));
+      counts = step.parse(report);
+      failures = step.failures?.(report) ?? [];
     } catch {
       counts = null;
     }
   }
-  summary.push({ name: step.name, ok, counts, secs: (Date.now() - s0) / 1000 });
+  summary.push({ name: step.name, ok, counts, failures, secs: (Date.now() - s0) / 1000 });
 }
 
 let passed = 0;
@@ -82,5 +132,11 @@ for (const s of summary) {
   console.log(`${s.ok ? '✔' : '✘'} ${s.name.padEnd(30)} ${detail.padEnd(40)} ${s.secs.toFixed(1)}s`);
 }
 console.log(`total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+// The failures again, last, so the tail of a long CI log names them.
+const failures = summary.flatMap((s) => s.failures ?? []);
+if (failures.length) {
+  console.log('\n━━ failed ━━');
+  for (const f of failures) console.log(`  ✘ ${f.where}\n${f.why}`);
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(summary.every((s) => s.ok) ? 0 : 1);
