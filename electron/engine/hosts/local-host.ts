@@ -26,7 +26,7 @@ import { VmStore } from '../vm-store';
 import { assertNoLinkedClones } from '../lifecycle/clone';
 import type { OpsContext } from '../lifecycle/ops-context';
 import { TempJournal } from '../lifecycle/temp-journal';
-import { importVm } from '../lifecycle/transfer';
+import { ImportJobs } from '../lifecycle/import-jobs';
 import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { brokenInfo, killBrokenQemu, liveQemuOf } from './broken-vm';
 import { rebuildForwards } from './rebuild-forwards';
@@ -59,6 +59,7 @@ export class LocalHost implements Host {
   private readonly sampler = new StatsSampler();
   private readonly display: DisplayProxy;
   private readonly lastAgent = new Map<string, string>();
+  private readonly imports = new ImportJobs();
   /** broken VMs (unreadable vm.json) and the pid of a QEMU one left running */
   private readonly brokenPids = new Map<string, { pid: number | null; since: string }>();
   private closed = false;
@@ -76,7 +77,9 @@ export class LocalHost implements Host {
       store: this.store,
       journal: this.journal,
       engineVersion: ENGINE_VERSION,
-      runJob: (id, kind, fn) => this.supervisor(id).job({ kind, async: true, cancellable: true }, fn),
+      // every long job is cancellable (vm.cancelJob), and its progress says so for the UI's Cancel
+      runJob: (id, kind, fn) =>
+        this.supervisor(id).job({ kind, async: true, cancellable: true }, (signal, progress) => fn(signal, (p) => progress(p && { ...p, cancellable: true }))),
       requireStopped: (id, doing) => {
         const sup = this.supervisor(id);
         if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before ${doing} (it is ${sup.state})`);
@@ -374,7 +377,11 @@ export class LocalHost implements Host {
 
   /** A new VM from an export archive (lifecycle/transfer.ts verifies it before anything appears). */
   importVm(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo> {
-    return importVm(this.ops, path, opts.name, opts.start);
+    return this.imports.run(this.ops, path, opts);
+  }
+
+  cancelImport(id: string): boolean {
+    return this.imports.cancel(id);
   }
 
   async delete(id: string): Promise<void> {
