@@ -10,6 +10,7 @@ import { HelpOverlay } from './components/help-overlay';
 import { HostBar } from './components/host-bar';
 import { Icon } from './components/icons';
 import { InlineError } from './components/inline-error';
+import { AddDiskDialog, CloneDialog, ExportDialog, ImportDialog, InsertCdDialog } from './components/lifecycle-dialogs';
 import { SelectionBar } from './components/selection-bar';
 import { ThemeSwitch } from './components/theme-switch';
 import { TileGrid } from './components/tile-grid';
@@ -30,6 +31,11 @@ function Dialogs(): ReactElement | null {
   if (dialog.kind === 'delete') return <ConfirmDelete id={dialog.id} />;
   if (dialog.kind === 'forceStop') return <ConfirmForceStop id={dialog.id} />;
   if (dialog.kind === 'stopAll') return <ConfirmStopAll />;
+  if (dialog.kind === 'clone') return <CloneDialog id={dialog.id} />;
+  if (dialog.kind === 'export') return <ExportDialog id={dialog.id} />;
+  if (dialog.kind === 'addDisk') return <AddDiskDialog id={dialog.id} />;
+  if (dialog.kind === 'insertCd') return <InsertCdDialog id={dialog.id} />;
+  if (dialog.kind === 'import') return <ImportDialog />;
   return <HelpOverlay />;
 }
 

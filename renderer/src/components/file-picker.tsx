@@ -35,7 +35,23 @@ async function listFolder(path: string | undefined, showHidden: boolean, fallbac
   }
 }
 
-export function FilePicker({ title, value, onPick, onClose }: { title: string; value: string; onPick: (path: string) => void; onClose: () => void }): ReactElement {
+/**
+ * `folder` mode (a destination, such as an export's): Choose takes the file clicked (to replace
+ * it) or else the folder shown, and tells which it was.
+ */
+export function FilePicker({
+  title,
+  value,
+  onPick,
+  onClose,
+  mode = 'file',
+}: {
+  title: string;
+  value: string;
+  onPick: (path: string, kind: 'file' | 'dir') => void;
+  onClose: () => void;
+  mode?: 'file' | 'folder';
+}): ReactElement {
   const [listing, setListing] = useState<DirListing | null>(null);
   const [hidden, setHidden] = useState(false);
   const [chosen, setChosen] = useState<string | null>(null);
@@ -68,8 +84,8 @@ export function FilePicker({ title, value, onPick, onClose }: { title: string; v
     };
   }, [first]);
 
-  const pick = (path: string): void => {
-    onPick(path);
+  const pick = (path: string, kind: 'file' | 'dir' = 'file'): void => {
+    onPick(path, kind);
     onClose();
   };
 
@@ -122,14 +138,20 @@ export function FilePicker({ title, value, onPick, onClose }: { title: string; v
         {listing?.truncated && <p className="field-hint">Only the first {listing.entries.length} entries are shown; type the path for others.</p>}
       </div>
       <div className="modal-foot">
-        <span className="picker-chosen">{chosen ?? 'No file chosen'}</span>
+        <span className="picker-chosen">{chosen ?? (mode === 'folder' ? `Save in ${listing?.path ?? '…'}` : 'No file chosen')}</span>
         <span className="spacer" />
         <button type="button" className="btn" onClick={onClose}>
           Cancel
         </button>
-        <button type="button" className="btn btn-primary" disabled={!chosen} onClick={() => chosen && pick(chosen)}>
-          Choose
-        </button>
+        {mode === 'folder' ? (
+          <button type="button" className="btn btn-primary" disabled={!chosen && !listing} onClick={() => (chosen ? pick(chosen) : listing && pick(listing.path, 'dir'))}>
+            {chosen ? 'Replace this file' : 'Save here'}
+          </button>
+        ) : (
+          <button type="button" className="btn btn-primary" disabled={!chosen} onClick={() => chosen && pick(chosen)}>
+            Choose
+          </button>
+        )}
       </div>
     </Modal>,
     document.body,

@@ -15,7 +15,7 @@ import { Icon } from './icons';
 import { InlineError } from './inline-error';
 import { InlineWarnings } from './inline-warnings';
 import { PortChips } from './port-chips';
-import { ProgressBar } from './progress-bar';
+import { JobProgress } from './job-progress';
 import { SelectTile } from './selection-bar';
 import { Sparkline } from './sparkline';
 import { StateBadge } from './state-badge';
@@ -155,7 +155,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
         </p>
       )}
       <Thumbnail id={id} />
-      {vm.progress && <ProgressBar progress={vm.progress} />}
+      {vm.progress && <JobProgress id={id} progress={vm.progress} />}
       {active && <TileStats id={id} memoryMiB={vm.spec.memoryMiB} />}
       <dl className="facts">
         <div>

@@ -43,13 +43,18 @@ export interface ExecEntry {
 }
 
 export type SortKey = 'name' | 'state' | 'created';
-export type VmTab = 'console' | 'display' | 'exec' | 'logs' | 'settings';
+export type VmTab = 'console' | 'display' | 'exec' | 'snapshots' | 'logs' | 'settings';
 export type Dialog =
   | { kind: 'create' }
   | { kind: 'delete'; id: string }
   | { kind: 'forceStop'; id: string }
   | { kind: 'stopAll' }
   | { kind: 'help' }
+  | { kind: 'clone'; id: string }
+  | { kind: 'export'; id: string }
+  | { kind: 'addDisk'; id: string }
+  | { kind: 'insertCd'; id: string }
+  | { kind: 'import' }
   | null;
 
 /** A VM being created: shown as a tile with a progress bar before the engine commits it. */
@@ -60,6 +65,8 @@ export interface CreatingVm {
   vmId: string | null;
   progress: Progress | null;
   error: UiError | null;
+  /** what makes it: a new VM (vm.create) or an archive being imported (vm.import, which can be cancelled) */
+  op?: 'create' | 'import';
 }
 
 export interface VmsSlice {
