@@ -1,7 +1,7 @@
 // DEV ONLY (never bundled into dist/renderer): an in-memory fake engine implementing the
 // renderer's Transport, for designing the UI and taking screenshots without QEMU.
 // Loaded by dev/mock.html; `?scenario=empty` starts with no VMs.
-import { capsOf, type DiskInfo, type Progress, type SnapshotInfo, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../shared/contract';
+import { capsOf, type DiskInfo, type Progress, type ShareInfo, type SnapshotInfo, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { vmConfigSchema, type VmConfig } from '../../shared/spec';
 import type { VmState } from '../../shared/state';
@@ -59,6 +59,7 @@ export class MockApi implements Transport {
   private nextPort = 40022;
   private snaps = new Map<string, SnapshotInfo[]>();
   private disks = new Map<string, DiskInfo[]>();
+  private shares = new Map<string, ShareInfo[]>();
   /** long jobs in flight (mock: a timer per VM id), so vm.cancelJob can stop them */
   private jobs = new Map<string, () => void>();
 
@@ -105,7 +106,7 @@ export class MockApi implements Transport {
       id,
       host: 'local',
       caps: capsOf([
-        'lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'snapshots', 'clone', 'export', 'disks', 'media',
+        'lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'snapshots', 'clone', 'export', 'disks', 'media', 'shares',
         ...(cfg.display === 'vnc' ? (['display'] as const) : []),
       ]),
       broken: null,
@@ -353,6 +354,31 @@ export class MockApi implements Transport {
         this.emit('vm.changed', { ...vm });
         return out({ ...vm });
       }
+      case 'share.list':
+        this.get(id);
+        return out([...(this.shares.get(id) ?? [])]);
+      case 'share.add': {
+        const vm = this.get(id);
+        const hostPath = r['hostPath'] as string;
+        const tag = (r['tag'] as string | undefined) ?? (hostPath.split('/').pop() ?? 'share').toLowerCase();
+        const list = this.shares.get(id) ?? [];
+        if (list.some((x) => x.tag === tag)) throw new FlotillaError('NAME_TAKEN', `${vm.name} already shares a folder tagged ${tag}`, { field: 'tag', name: tag });
+        const share: ShareInfo = {
+          tag,
+          hostPath,
+          readOnly: !!r['readOnly'],
+          state: 'inactive',
+          pid: null,
+          reason: null,
+          guestPath: vm.spec.source.kind === 'default' ? `/mnt/${tag}` : null,
+          mountCommand: `mount -t virtiofs ${tag} /mnt/${tag}`,
+        };
+        this.shares.set(id, [...list, share]);
+        return out(share);
+      }
+      case 'share.remove':
+        this.shares.set(id, (this.shares.get(id) ?? []).filter((x) => x.tag !== r['tag']));
+        return out({ tag: r['tag'] });
       case 'vm.cancelJob': {
         const cancel = this.jobs.get(id);
         cancel?.();

@@ -86,6 +86,17 @@ try {
     await page.waitForTimeout(900);
     await shot(page, 'import-progress');
     await page.waitForTimeout(3000);
+    await tile('build-runner').getByRole('button', { name: 'Open' }).click();
+    await page.getByRole('tab', { name: 'Settings' }).click();
+    await page.getByRole('textbox', { name: 'Folder to share' }).fill('/home/me/projects');
+    await page.getByRole('button', { name: 'Share folder' }).click();
+    await page.getByRole('textbox', { name: 'Folder to share' }).fill('/srv/datasets');
+    await page.getByRole('checkbox', { name: 'Read-only' }).check();
+    await page.getByRole('button', { name: 'Share folder' }).click();
+    await page.waitForTimeout(500);
+    await page.getByRole('region', { name: 'Shared folders' }).scrollIntoViewIfNeeded();
+    await shot(page, 'settings-shares');
+    await page.getByRole('button', { name: 'All VMs' }).click();
     await tile('debian-installer').getByRole('button', { name: 'Open' }).click();
     await page.waitForTimeout(500);
     await shot(page, 'vm-view-cd');

@@ -2,7 +2,7 @@
 // functions. Long ones mark the tile pending (its progress bar comes from vm.progress events)
 // and answer the dialog that asked with null or the UiError to show inline; the dialog stays
 // open on an error so the user can fix the field it names.
-import type { DiskInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
+import type { DiskInfo, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
 import { getApi } from '../api/current';
 import { closeDialog, startVm } from './actions';
 import { toUiError } from './errors';
@@ -207,4 +207,32 @@ export function parseGiB(text: string): number | null {
 /** The smallest whole GiB a disk may be grown to: more than it is now. */
 export function minGrowGiB(virtualSize: number): number {
   return Math.floor(virtualSize / 2 ** 30) + 1;
+}
+
+// ---------------------------------------------------------------------- shares
+
+export async function listShares(id: string): Promise<{ list: ShareInfo[]; error: UiError | null }> {
+  try {
+    return { list: await getApi().invoke('share.list', vmRef(id)), error: null };
+  } catch (err) {
+    return { list: [], error: toUiError(err, 'List shared folders') };
+  }
+}
+
+export async function addShare(id: string, hostPath: string, tag: string, readOnly: boolean): Promise<UiError | null> {
+  try {
+    await getApi().invoke('share.add', { ...vmRef(id), hostPath, ...(tag ? { tag } : {}), readOnly });
+    return null;
+  } catch (err) {
+    return toUiError(err, 'Share folder');
+  }
+}
+
+export async function removeShare(id: string, tag: string): Promise<UiError | null> {
+  try {
+    await getApi().invoke('share.remove', { ...vmRef(id), tag });
+    return null;
+  } catch (err) {
+    return toUiError(err, 'Stop sharing');
+  }
 }

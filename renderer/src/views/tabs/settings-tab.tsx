@@ -10,6 +10,7 @@ import { InlineError } from '../../components/inline-error';
 import { engineFieldErrors } from '../../lib/engine-field-errors';
 import { updateVm } from '../../store/actions';
 import { DiskSection } from './disk-section';
+import { SharesSection } from './shares-section';
 import { useStore, type UiError } from '../../store/store';
 
 export function SettingsTab({ id }: { id: string }): ReactElement | null {
@@ -132,6 +133,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
       </div>
     </form>
     <DiskSection id={id} />
+    <SharesSection id={id} />
     </div>
   );
 }
