@@ -21,6 +21,7 @@ import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completio
 import { formatHosts, formatInfo, formatList, formatPorts } from './format';
 import { commandHelp, overview } from './help';
 import { runServe } from './serve-command';
+import { parseShareOption, shareCommand } from './share-command';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -95,6 +96,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     restart: { kind: 'string' },
     'keep-running': { kind: 'bool' },
     'ssh-key': { kind: 'string', multi: true },
+    share: { kind: 'string', multi: true },
     start: { kind: 'bool' },
   },
   start: { ...JSON_OPT, ...HOST_OPT, 'wait-agent': { kind: 'bool' } },
@@ -125,6 +127,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   },
   disk: { ...JSON_OPT, disk: { kind: 'string' } },
   media: JSON_OPT,
+  share: { ...JSON_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
   snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
@@ -158,6 +161,7 @@ export function createConfigFromArgs(name: string | undefined, o: Record<string,
   else if (source.kind === 'default' && (o.host === undefined || o.host === 'local')) config.forwards = [{ proto: 'tcp', guestPort: 22 }];
   if (o.restart !== undefined) config.restartPolicy = o.restart;
   if (o['keep-running']) config.keepRunningOnQuit = true;
+  if (o.share !== undefined) config.shares = (o.share as string[]).map((x) => parseShareOption(x, cwd));
   // the engine validates it again; checking here means a typo never starts an engine
   const r = vmConfigSchema.safeParse(config);
   if (!r.success) throw invalidArgument(r.error.issues);
@@ -218,7 +222,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3, host: 3 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3, share: 3, host: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -249,6 +253,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
     if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
     if (command === 'snapshot') return await snapshotCommand(a.positionals, o, json, session, io);
+    if (command === 'share') return await shareCommand(a.positionals, o, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();
