@@ -4,7 +4,18 @@
 import { z } from 'zod';
 import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
-import { EVENT_NAME_LIST, METHOD_NAME_LIST, isEventName, isMethod, type EventNameLiteral, type MethodNameLiteral } from './contract-names';
+import {
+  EVENT_NAME_LIST,
+  LOCAL_HOST,
+  METHOD_NAME_LIST,
+  STREAMS,
+  STREAM_EVENTS,
+  isEventName,
+  isMethod,
+  type EventNameLiteral,
+  type MethodNameLiteral,
+  type StreamKind,
+} from './contract-names';
 
 // ---------------------------------------------------------------------------- DTOs
 
@@ -49,8 +60,8 @@ export interface Progress {
 
 // ---------------------------------------------------------------------------- hosts
 
-/** The host every VM lives on unless a request names another: Flotilla's own engine. */
-export const LOCAL_HOST = 'local';
+/** The host every VM lives on unless a request names another: Flotilla's own engine (contract-names.ts). */
+export { LOCAL_HOST };
 export const hostIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'malformed host id');
 
 /**
@@ -487,21 +498,11 @@ export const EVENT_NAMES: readonly EventName[] = EVENT_NAME_LIST;
 
 // ---------------------------------------------------------------------------- streams
 
-/**
- * Per-client streams. `subscribe` answers with what exists so far (scrollback, the latest
- * frame), then `event` carries each new piece to that client only (through CallContext.emit),
- * until `unsubscribe` or the client goes away. A stream is either per VM (its request names
- * the VM) or engine-wide. The engine, a socket client sharing one connection and a shell that
- * takes over a lost engine all keep their subscriptions by this table (shared/streams.ts).
- */
-export const STREAMS = {
-  console: { subscribe: 'console.subscribe', unsubscribe: 'console.unsubscribe', event: 'console.data', perVm: true },
-  thumbnail: { subscribe: 'thumbnail.subscribe', unsubscribe: 'thumbnail.unsubscribe', event: 'vm.thumbnail', perVm: true },
-  stats: { subscribe: 'stats.subscribe', unsubscribe: 'stats.unsubscribe', event: 'vm.stats', perVm: false },
-} as const satisfies Record<string, { subscribe: Method; unsubscribe: Method; event: EventName; perVm: boolean }>;
-export type StreamKind = keyof typeof STREAMS;
-/** Events that only stream subscribers receive: never broadcast. */
-export const STREAM_EVENTS: ReadonlySet<EventName> = new Set(Object.values(STREAMS).map((s) => s.event));
+// STREAMS, StreamKind and STREAM_EVENTS live in contract-names.ts (zod-free, for the CLI's client
+// path) and are re-exported here.
+export { STREAMS, STREAM_EVENTS, type StreamKind };
+const streamsMatch = STREAMS satisfies Record<string, { subscribe: Method; unsubscribe: Method; event: EventName; perVm: boolean }>;
+void streamsMatch;
 
 // The zod-free name lists (used by the preload) must name exactly the schemas' methods and the
 // event map's events: each line fails to compile if one side gains a name the other lacks.

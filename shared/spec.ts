@@ -4,6 +4,7 @@
 // their own messages; `humanError` below words whatever is left (unknown keys, a wrong type in a
 // hand-written request).
 import { z } from 'zod';
+import { VM_ID_RE } from './contract-names';
 
 /** Words for a field in messages that zod makes, by its key. */
 const FIELD_WORDS: Record<string, string> = {
@@ -284,7 +285,7 @@ export const vmConfigSchema = z
 export type VmConfigInput = z.input<typeof vmConfigSchema>;
 export type VmConfig = z.output<typeof vmConfigSchema>;
 
-export const vmIdSchema = z.string({ error: 'VM id is required' }).regex(/^[a-z0-9]{8,32}$/, 'malformed VM id');
+export const vmIdSchema = z.string({ error: 'VM id is required' }).regex(VM_ID_RE, 'malformed VM id');
 
 /** A file the VM owns inside its directory: a plain name, never `.`/`..` or a hidden file. */
 export const diskFileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'disk file names are a-z, 0-9, ".", "_" and "-", starting with a letter or digit');

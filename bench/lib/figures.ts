@@ -45,6 +45,10 @@ export const GOALS: Record<string, { unit: string; goal: Goal; what: string }> =
   // should keep at least a quarter of the host's own fsync'd write speed
   shareWriteMBps: { unit: 'MB/s', goal: { op: '>=', value: 50 }, what: 'dd 64 MiB conv=fsync from the built-in Linux into a shared folder (virtio-fs)' },
   shareWriteRatio: { unit: '×', goal: { op: '>=', value: 0.25 }, what: 'shareWriteMBps ÷ the same dd on the host, same directory, same run' },
+  // issue 13 (BENCH_ONLY=libvirt)
+  libvirtStartRatio: { unit: '×', goal: { op: '<=', value: 1 }, what: "Flotilla's local engine start → agent ready ÷ `virsh start` → first guest-ping answered, same built-in guest" },
+  libvirtHostOverheadRatio: { unit: '×', goal: { op: '<=', value: 1.1 }, what: 'a start through Flotilla on the libvirt host (qemu:///system) ÷ `virsh start` alone (→ first guest-ping)' },
+  remoteListMs: { unit: 'ms', goal: { op: '<=', value: 500 }, what: '`flotilla list --host` on the loopback ssh host, connection warm (beside it: `virsh list` over a fresh ssh connection)' },
 };
 
 /** The order of the report. */
