@@ -4,7 +4,8 @@
 // host); a symlink in the share to a host file does not give the guest that file; bad inputs
 // are refused with a clear error and change nothing; kill -9 of the engine → the next engine
 // adopts the same virtiofsd (not a second one) and the share still works; a killed virtiofsd is
-// reported; a stop leaves no helper and no socket behind.
+// reported; a stop (forced or graceful) leaves no helper and no socket behind, and the next
+// start serves the shares again.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -201,6 +202,14 @@ describe('shared folders', () => {
     for (let i = 0; i < 50 && (await virtiofsdsOf(home)).length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await virtiofsdsOf(home)).toEqual([]);
     expect((await t.call('share.list', { id })).map((s) => s.state)).toEqual(['inactive', 'inactive']);
+
+    // the next start serves both again (fresh helpers), and a graceful stop ends them too
+    await t.call('vm.start', { id, waitAgent: true });
+    expect((await sh(second, 'cat /mnt/docs/readme.txt /mnt/work/again.txt')).stdout).toBe('read me\nagain\n');
+    expect((await t.call('share.list', { id })).map((s) => s.state)).toEqual(['running', 'running']);
+    await t.call('vm.stop', { id });
+    for (let i = 0; i < 50 && (await virtiofsdsOf(home)).length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await virtiofsdsOf(home)).toEqual([]);
     t.close();
     expect(await processesUsing(home)).toEqual([]);
     expect((await runLeftovers(home)).filter((f) => f.endsWith('.sock'))).toEqual([]);
