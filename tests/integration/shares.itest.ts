@@ -211,6 +211,18 @@ describe('shared folders', () => {
     for (let i = 0; i < 50 && (await virtiofsdsOf(home)).length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await virtiofsdsOf(home)).toEqual([]);
     t.close();
+
+    // a helper no record names (an engine killed between its spawn and the record write) is
+    // found by its socket in the VM's run dir and ended by the next engine
+    const stray = spawn('/usr/lib/qemu/virtiofsd', [`--socket-path=${join(home, 'run', id, 'fs7.sock')}`, '-o', `source=${rw}`, '-o', 'sandbox=namespace'], { detached: true, stdio: 'ignore' });
+    stray.unref();
+    for (let i = 0; i < 50 && (await virtiofsdsOf(home)).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await virtiofsdsOf(home)).toEqual([stray.pid]);
+    await second.close();
+    second = await openEngine({ home, shell: 'serve', engine: { accel: 'tcg', stopDeadlineMs: 8000 } });
+    expect(second.role).toBe('engine');
+    for (let i = 0; i < 50 && (await virtiofsdsOf(home)).length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await virtiofsdsOf(home)).toEqual([]);
     expect(await processesUsing(home)).toEqual([]);
     expect((await runLeftovers(home)).filter((f) => f.endsWith('.sock'))).toEqual([]);
   }, 900_000);

@@ -3,7 +3,7 @@
 // next engine, killed and their sockets removed when the VM stops, and a death while the VM
 // runs reported in the VM's lifecycle log and in its ShareInfo state.
 import { readFile, realpath, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ShareInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { Share } from '../../../shared/spec';
@@ -11,7 +11,7 @@ import type { HomeLayout } from '../paths';
 import type { SpawnFn } from '../qemu-process';
 import { describeExit } from '../exit-policy';
 import type { RuntimeRecord } from '../runtime-record';
-import { isOurVirtiofsd, Virtiofsd, virtiofsdBinary, virtiofsdPlan } from './virtiofsd';
+import { findVirtiofsdsIn, isOurVirtiofsd, Virtiofsd, virtiofsdBinary, virtiofsdPlan } from './virtiofsd';
 
 /** What QEMU's arguments need per share. */
 export interface QemuShare {
@@ -115,7 +115,10 @@ export class ShareHelpers {
   /** Engine start found no QEMU: end helpers an earlier engine left (proved ours), forget them. */
   async reapLeftovers(): Promise<void> {
     const rec = this.h.record();
-    for (const r of rec.shareHelpers) {
+    // and any the record never heard of (an engine killed between spawn and its record write)
+    const known = new Set(rec.shareHelpers.map((r) => r.pid));
+    const strays = (await findVirtiofsdsIn(this.h.layout.runDir(this.h.id))).filter((p) => !known.has(p.pid));
+    for (const r of [...rec.shareHelpers, ...strays.map((p) => ({ tag: `(unrecorded, ${basename(p.sock)})`, ...p }))]) {
       if ((await isOurVirtiofsd(r.pid, r.sock)).ours) {
         const proc = await Virtiofsd.adopt(r.pid, r.sock);
         await proc.kill();

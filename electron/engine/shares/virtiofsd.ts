@@ -10,7 +10,7 @@
 // (sandbox=namespace: pivot_root into the shared directory) keeps every path, symlinks
 // included, inside the directory.
 import { closeSync, openSync } from 'node:fs';
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { SpawnFn } from '../qemu-process';
 import { readStartTime } from '../qemu-process';
@@ -59,6 +59,31 @@ export async function isOurVirtiofsd(pid: number, sock: string): Promise<{ ours:
   } catch (err) {
     return { ours: false, why: `cannot inspect process ${pid}: ${(err as Error).message}` };
   }
+}
+
+/**
+ * virtiofsd processes serving a socket in `runDir` (`--socket-path=<runDir>/fs<N>.sock`), for the
+ * window where an engine died after spawning one but before its pid reached the runtime record.
+ * Matching the VM's own run dir (not a process name) is what makes this safe. A helper's
+ * sandbox child (same command line, forked into new namespaces) is left to die with its parent.
+ */
+export async function findVirtiofsdsIn(runDir: string): Promise<{ pid: number; sock: string }[]> {
+  const out: { pid: number; sock: string }[] = [];
+  const prefix = `--socket-path=${runDir}/fs`;
+  for (const e of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const arg = (await readFile(`/proc/${e}/cmdline`, 'utf8')).split('\0').find((a) => a.startsWith(prefix));
+      if (!arg || !/^fs\d+\.sock$/.test(arg.slice(prefix.length - 2))) continue;
+      const sock = arg.slice('--socket-path='.length);
+      if ((await isOurVirtiofsd(Number(e), sock)).ours) out.push({ pid: Number(e), sock });
+    } catch {
+      /* gone */
+    }
+  }
+  const pids = new Set(out.map((p) => p.pid));
+  const parents = await Promise.all(out.map(async (p) => Number((await readFile(`/proc/${p.pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ')[1])));
+  return out.filter((_, i) => !pids.has(parents[i]!));
 }
 
 const POLL_MS = 1000;
