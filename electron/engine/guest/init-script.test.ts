@@ -61,6 +61,10 @@ describe.skipIf(!busybox)('guest init recipe', () => {
         'flotilla: skipping share with a malformed tag',
         'flotilla: skipping share with a malformed tag',
       ]);
+      // only a VM the engine marks on the command line loads fw_cfg before its agent
+      const init = readFileSync(join(assets, 'init'), 'utf8');
+      expect(init).toMatch(/\*" flotilla\.shares=1 "\*\) load fwcfg; mount_shares/);
+      expect(init.indexOf('mount_shares "$SHARES_FW_CFG"')).toBeLessThan(init.indexOf('qemu-ga -m virtio-serial'));
       // no list (no shares): nothing loaded, nothing mounted
       expect(sh(`. ./init; load() { echo load; }; mount_shares /nonexistent`, { FLOTILLA_INIT_SOURCE: '1' })).toBe('');
     } finally {

@@ -35,6 +35,8 @@ export interface ShareHelpersHost {
 const SOCKET_WAIT_MS = 10_000;
 /** In the run dir: the built-in Linux's list of shares to mount (fw_cfg), written at each start. */
 export const SHARE_LIST_FILE = 'shares.list';
+/** On the built-in Linux's kernel command line when it has shares: its init then mounts them. */
+export const SHARES_PARAM = 'flotilla.shares=1';
 
 /** The mount command a user types in a guest other than the built-in Linux. */
 export function mountCommand(s: Pick<Share, 'tag' | 'readOnly'>): string {
