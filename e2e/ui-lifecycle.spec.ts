@@ -3,6 +3,8 @@
 // stopped VM that then starts, and import of a file written by `flotilla export`. One data
 // directory and one page for the whole story (serial).
 import { expect, test } from '@playwright/test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seriousViolations } from './fixtures/axe';
 import { useServedApp } from './fixtures/flotilla-serve';
@@ -122,5 +124,55 @@ test.describe('snapshots, clone and import in the browser', () => {
     await imported.expectState('stopped');
     await expect(dialog).toHaveCount(0);
     await app.page.screenshot({ path: info.outputPath('imported.png') });
+  });
+
+  test('4. a folder shared in Settings is mounted at /mnt/TAG in the built-in Linux', async () => {
+    const info = test.info();
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-e2e-share-'));
+    const content = `shared-${Date.now()}`;
+    writeFileSync(join(dir, 'f'), `${content}\n`);
+    try {
+      const tiles = new TilesPage(app.page);
+      await tiles.tile(VM).expectState('stopped');
+      await tiles.tile(VM).open();
+      const view = new VmViewPage(app.page, VM);
+      await view.selectTab('Settings');
+      const section = view.panel.getByRole('region', { name: 'Shared folders' });
+      await section.getByRole('textbox', { name: 'Folder to share' }).fill(dir);
+      await section.getByRole('textbox', { name: 'Tag' }).fill('data');
+      await section.getByRole('checkbox', { name: 'Read-only' }).check();
+      await section.getByRole('button', { name: 'Share folder' }).click();
+      const row = section.getByTestId('share-data');
+      await expect(row).toContainText('/mnt/data');
+      await expect(row).toContainText('Read-only');
+      expect(await seriousViolations(app.page)).toEqual([]);
+      await row.scrollIntoViewIfNeeded();
+      await app.page.screenshot({ path: info.outputPath('settings-shares.png') });
+
+      await view.root.getByRole('button', { name: 'Start', exact: true }).click();
+      await expect(app.page.getByTestId(`vm-${VM}-state`)).toHaveText('running', { timeout: 150_000 });
+      await expect(row).toContainText('Serving');
+      await expect.poll(() => guest('cat /mnt/data/f'), { timeout: 180_000, intervals: [3000] }).toContain(content);
+      // read-only on the host side: the guest cannot write into it
+      expect(await guest('echo x > /mnt/data/g; test -e /mnt/data/g && echo wrote || echo refused')).toContain('refused');
+
+      // a shared folder rules out a snapshot with RAM: the dialog says why and offers a disk-only one
+      await view.selectTab('Snapshots');
+      await view.panel.getByRole('button', { name: 'Take snapshot' }).click();
+      const dialog = app.page.getByRole('dialog', { name: `Take a snapshot of ${VM}` });
+      await dialog.getByRole('textbox', { name: 'Name' }).fill('with-share');
+      await dialog.getByRole('button', { name: 'Take snapshot' }).click();
+      const diskOnly = dialog.getByRole('button', { name: 'Take a disk-only snapshot' });
+      await expect(diskOnly).toBeVisible({ timeout: 60_000 });
+      await app.page.screenshot({ path: info.outputPath('snapshot-disk-only-offer.png') });
+      await diskOnly.click();
+      await expect(dialog).toHaveCount(0, { timeout: 120_000 });
+      await expect(view.snapshotRow('with-share').getByText('Disks only')).toBeVisible();
+      await view.root.getByRole('button', { name: 'Force stop' }).click();
+      await app.page.getByRole('alertdialog').getByRole('button', { name: /Force stop/ }).click();
+      await expect(app.page.getByTestId(`vm-${VM}-state`)).toHaveText('stopped', { timeout: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
