@@ -58,7 +58,8 @@ function CreateSnapshot({ id, onDone, onClose }: { id: string; onDone: () => voi
           </p>
           {error && diskOnly ? (
             <div className="confirm-inline" role="alert">
-              <p>{error.message}</p>
+              {/* the engine's words name the CLI flag; here the button below is the way */}
+              <p>{error.message.replace(/ \(--disk-only\)/, '')}</p>
               <button type="button" className="btn btn-sm" disabled={busy} onClick={() => void take(true)}>
                 Take a disk-only snapshot
               </button>
