@@ -5,8 +5,8 @@
 // process (`flotilla serve`) and is driven over the headless WebSocket.
 //
 // Env: BENCH_RUNS (default 5) scales every count; BENCH_ONLY=a,b,… runs a subset (boot, start,
-// loadedstart, storm, console, echo, tiles, tiles500, cli, firsttile, idle, lifecycle) and writes to the
-// temp dir instead of bench/results.
+// loadedstart, storm, console, echo, tiles, tiles500, cli, firsttile, idle, lifecycle, libvirt, or
+// a libvirt figure's own key) and writes to the temp dir instead of bench/results.
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,6 +42,7 @@ import { bootBreakdown, cpuMs, cpuSplitMs, type BootBreakdown } from './lib/boot
 import { attempt, failedFigure, figure, FIGURE_ORDER, renderMarkdown, round, type Figure } from './lib/figures';
 import { cliList, engineIdleCpu, firstTile, startAll, underCpuHog } from './lib/scale-benches';
 import { benchLifecycle } from './lib/lifecycle-benches';
+import { benchLibvirt } from './lib/libvirt-benches';
 import { benchTiles, tilesFigure } from './lib/tiles-bench';
 
 const root = resolve(__dirname, '..', '..');
@@ -467,6 +468,19 @@ async function main(): Promise<void> {
       log('lifecycle: snapshot save/revert and full clone (bench/lib/lifecycle-benches.ts)');
       figures.push(...(await benchLifecycle(eng.api, RUNS, log)));
       engine = null;
+      await eng.close();
+    }, log);
+
+    // issue 13: libvirt hosts (the set-up of scripts/libvirt-test-setup.sh), each key alone or all
+    const libvirtKeys = ['libvirtStartRatio', 'libvirtHostOverheadRatio', 'remoteListMs'];
+    const wantLibvirt = (k: string) => want('libvirt') || ONLY.has(k);
+    if (libvirtKeys.some(wantLibvirt)) await attempt(libvirtKeys.filter(wantLibvirt), figures, async () => {
+      const eng = await startEngineProcess(root, home);
+      engine = eng;
+      log('libvirt: starts beside virsh, and a remote list (bench/lib/libvirt-benches.ts)');
+      await benchLibvirt(root, home, eng.api, RUNS, wantLibvirt, figures, log);
+      engine = null;
+      for (const v of await eng.api.invoke('vm.list', {}).catch(() => [])) if (!v.host || v.host === 'local') await stopAndWait(eng.api, v.id).catch(() => undefined);
       await eng.close();
     }, log);
 

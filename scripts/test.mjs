@@ -86,9 +86,11 @@ const steps = [
 
 const only = process.argv.slice(2);
 
-// The libvirt-host tests need libvirtd and a loopback sshd (scripts/libvirt-test-setup.sh: safe to
-// run twice; CI stops them afterwards). As root, start them here; otherwise those tests say how.
-if (process.getuid?.() === 0 && (!only.length || only.some((o) => 'vitest'.startsWith(o) || o.startsWith('vitest')))) {
+// The libvirt-host tests (vitest) and the libvirt e2e (playwright) need libvirtd and a loopback
+// sshd (scripts/libvirt-test-setup.sh: safe to run twice; CI stops them afterwards). As root, start
+// them here; otherwise those tests say how (the e2e skips, naming the script).
+const needsLibvirt = (o) => ['vitest', 'playwright'].some((n) => n.startsWith(o) || o.startsWith(n));
+if (process.getuid?.() === 0 && (!only.length || only.some(needsLibvirt))) {
   const r = spawnSync('bash', [join(root, 'scripts/libvirt-test-setup.sh')], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) console.log('libvirt test set-up failed: the libvirt-host tests will say what is missing');
 }

@@ -53,6 +53,9 @@ export const METHOD_NAME_LIST = [
   'disk.list',
   'disk.resize',
   'disk.add',
+  'share.list',
+  'share.add',
+  'share.remove',
   'engine.stopAll',
 ] as const;
 

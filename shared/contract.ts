@@ -2,7 +2,7 @@
 // schema and its response type. IPC, WebSocket and the engine socket all carry exactly this.
 // Code refers to `Methods`/`Events` keys, never to raw channel strings elsewhere.
 import { z } from 'zod';
-import { diskFileName, forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
+import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
 import {
   EVENT_NAME_LIST,
@@ -233,6 +233,33 @@ export interface DiskInfo {
   online?: boolean;
 }
 
+/** The state of the helper process (virtiofsd) that serves a share to its running VM. */
+export type ShareState =
+  /** the VM is not running: no helper */
+  | 'inactive'
+  /** the helper serves the share */
+  | 'running'
+  /** the helper died while the VM ran (see `reason`); the guest's mount fails until the VM restarts */
+  | 'dead';
+
+/** One shared folder of a VM, with its helper's state. */
+export interface ShareInfo {
+  tag: string;
+  /** the host directory, as resolved when it was added (symlinks followed) */
+  hostPath: string;
+  /** enforced on the host: the helper sees a read-only view of the directory */
+  readOnly: boolean;
+  state: ShareState;
+  /** the helper's pid while it runs */
+  pid: number | null;
+  /** why it is dead, in words (exit code or signal); null otherwise */
+  reason: string | null;
+  /** where the built-in Linux mounts it (/mnt/<tag>); null for other guests */
+  guestPath: string | null;
+  /** what to type in another Linux guest to mount it: `mount -t virtiofs TAG /mnt/TAG` */
+  mountCommand: string;
+}
+
 export interface PathInfo {
   path: string;
   exists: boolean;
@@ -347,6 +374,15 @@ export const Methods = {
   'disk.resize': z.object({ ...vmRef, disk: diskFileName.optional(), sizeGiB: z.number().int().min(1).max(4096) }).strict(),
   /** Add a blank qcow2 disk (extra-<n>.qcow2) to a stopped VM. */
   'disk.add': z.object({ ...vmRef, sizeGiB: z.number().int().min(1).max(4096) }).strict(),
+  /** The VM's shared folders with their helpers' state (caps.shares). */
+  'share.list': idReq,
+  /**
+   * Share a host directory (it must exist; never /). Stopped VM: changes the spec. `tag` defaults
+   * to a tag made from the directory's name. A running VM refuses (INVALID_STATE: stop it first).
+   */
+  'share.add': z.object({ ...vmRef, hostPath: shareHostPath, tag: shareTag.optional(), readOnly: z.boolean().default(false) }).strict(),
+  /** Stop sharing; on a stopped VM (a running one refuses, as share.add). */
+  'share.remove': z.object({ ...vmRef, tag: shareTag }).strict(),
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(STOP_DEADLINE_MS), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
@@ -419,6 +455,9 @@ export interface MethodResults {
   'disk.list': DiskInfo[];
   'disk.resize': DiskInfo;
   'disk.add': VmInfo;
+  'share.list': ShareInfo[];
+  'share.add': ShareInfo;
+  'share.remove': { tag: string };
   'engine.stopAll': { stopped: string[]; keptRunning: string[] };
 }
 

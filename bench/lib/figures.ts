@@ -41,6 +41,10 @@ export const GOALS: Record<string, { unit: string; goal: Goal; what: string }> =
   snapshotSaveMs: { unit: 'ms', goal: { op: '<=', value: 3000 }, what: 'full snapshot (RAM + disk) of the running built-in Linux, 256 MiB' },
   snapshotRevertMs: { unit: 'ms', goal: { op: '<=', value: 2000 }, what: 'revert of that snapshot, running → running' },
   cloneFullMsPerGiB: { unit: 'ms/GiB', goal: { op: '<=', value: 10000 }, what: 'full clone (qemu-img convert) per GiB of data' },
+  // issue 13 (BENCH_ONLY=libvirt)
+  libvirtStartRatio: { unit: '×', goal: { op: '<=', value: 1 }, what: "Flotilla's local engine start → agent ready ÷ `virsh start` → first guest-ping answered, same built-in guest" },
+  libvirtHostOverheadRatio: { unit: '×', goal: { op: '<=', value: 1.1 }, what: 'a start through Flotilla on the libvirt host (qemu:///system) ÷ `virsh start` alone (→ first guest-ping)' },
+  remoteListMs: { unit: 'ms', goal: { op: '<=', value: 500 }, what: '`flotilla list --host` on the loopback ssh host, connection warm (beside it: `virsh list` over a fresh ssh connection)' },
 };
 
 /** The order of the report. */

@@ -5,10 +5,9 @@
 // VM ids are the domains' UUIDs without dashes; domains are addressed by UUID only, so a name
 // a remote host sends is shown as text and never used as a command word or a path.
 import { randomUUID } from 'node:crypto';
-import { capsOf, type HostInfo, type VmCaps, type VmInfo } from '../../../../shared/contract';
+import type { HostInfo, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
-import { vmSpecSchema, type VmConfig, type VmSpec } from '../../../../shared/spec';
-import type { AgentState, VmState } from '../../../../shared/state';
+import type { VmConfig } from '../../../../shared/spec';
 import { DisplayProxy } from '../../display-proxy';
 import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
@@ -17,23 +16,9 @@ import { parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
 import { agentPing, guestIps } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
+import { domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { LibvirtVm } from './libvirt-vm';
 import { idToUuid, parseDominfo, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
-
-export interface LibvirtDomain {
-  uuid: string;
-  /** the name as libvirt has it (display text only) */
-  name: string;
-  state: VmState;
-  reason: string;
-  stateSince: string;
-  cpus: number;
-  memoryMiB: number;
-  agent: AgentState;
-  ips: string[];
-  /** what Flotilla recorded when it created the domain (null for foreign domains) */
-  meta: Record<string, unknown> | null;
-}
 
 export interface LibvirtHostOptions extends ConnectionOptions {
   /** the data directory's home (the built-in guest lives in images/default) */
@@ -44,24 +29,15 @@ export interface LibvirtHostOptions extends ConnectionOptions {
   settleMs?: number;
 }
 
-/**
- * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
- * user networking needs passt for them), no file copy or edit through Flotilla (yet).
- */
-export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'console', 'display', 'exec', 'stats', 'logs', 'snapshots']);
-
 const now = () => new Date().toISOString();
-
-/** A spec-shaped name for a foreign domain (the real name stays in VmInfo.name). */
-function specName(name: string): string {
-  const n = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63);
-  return n || 'domain';
-}
 
 export class LibvirtHost implements Host {
   readonly kind = 'libvirt';
   readonly conn: LibvirtConnection;
   private readonly domains = new Map<string, LibvirtDomain>();
+  /** removals so far, and at which count each UUID was removed (one small entry per deleted domain) */
+  private removals = 0;
+  private readonly removedAt = new Map<string, number>();
   private readonly vms = new Map<string, LibvirtVm>();
   private readonly log: string[] = [];
   private readonly eventListeners = new Set<HostListener>();
@@ -180,7 +156,7 @@ export class LibvirtHost implements Host {
     }
     for (const uuid of [...this.domains.keys()]) {
       if (!seen.has(uuid)) {
-        this.domains.delete(uuid);
+        this.forget(uuid);
         this.emitVm(uuid);
       }
     }
@@ -189,11 +165,15 @@ export class LibvirtHost implements Host {
 
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   private async loadDomain(ref: string): Promise<LibvirtDomain> {
+    const began = this.removals;
     const info = parseDominfo((await this.conn.virsh.run(['dominfo', '--domain', ref])).stdout);
     const meta = await this.conn.virsh
       .run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS])
       .then((r) => parseFlotillaMetadata(r.stdout))
       .catch(() => null);
+    // Undefined while this read was under way (a "Shutdown Finished" event's read, then a delete):
+    // what it read is stale, and storing it would bring a deleted domain back
+    if ((this.removedAt.get(info.uuid) ?? -1) >= began) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
     const prev = this.domains.get(info.uuid);
     const d: LibvirtDomain = {
       uuid: info.uuid,
@@ -232,6 +212,12 @@ export class LibvirtHost implements Host {
     }
   }
 
+  /** Drops a domain that libvirt no longer has, marking when (see loadDomain). */
+  private forget(uuid: string): void {
+    this.domains.delete(uuid);
+    this.removedAt.set(uuid, this.removals++);
+  }
+
   private byName(name: string): LibvirtDomain | undefined {
     for (const d of this.domains.values()) if (d.name === name) return d;
     return undefined;
@@ -252,7 +238,7 @@ export class LibvirtHost implements Host {
       const next = stateAfterEvent(e.event, e.detail);
       if (next === 'removed') {
         if (known) {
-          this.domains.delete(known.uuid);
+          this.forget(known.uuid);
           this.vms.get(known.uuid)?.close();
           this.vms.delete(known.uuid);
           this.emitVm(known.uuid);
@@ -276,55 +262,11 @@ export class LibvirtHost implements Host {
     await this.loadDomain(known?.uuid ?? e.name).catch(() => undefined);
   }
 
-  // ------------------------------------------------------------------ VmInfo
+  // ------------------------------------------------------------------ VmInfo (domain-info.ts)
 
   toInfo(d: LibvirtDomain): VmInfo {
-    const id = uuidToId(d.uuid);
-    const metaSpec = d.meta?.spec ? vmSpecSchema.safeParse(d.meta.spec) : null;
-    const spec: VmSpec = metaSpec?.success
-      ? { ...metaSpec.data, id, cpus: d.cpus || metaSpec.data.cpus, memoryMiB: Math.max(64, d.memoryMiB || metaSpec.data.memoryMiB) }
-      : {
-          id,
-          name: specName(d.name),
-          // a domain Flotilla did not make: its disks are whatever its XML says; shown as "disk"
-          source: { kind: 'disk', path: '/', mode: 'reference' },
-          cpus: Math.max(1, Math.min(64, d.cpus || 1)),
-          memoryMiB: Math.max(64, Math.min(262144, d.memoryMiB || 64)),
-          firmware: 'bios',
-          display: 'vnc',
-          forwards: [],
-          restartPolicy: 'never',
-          keepRunningOnQuit: true,
-          sshKeys: [],
-          createdAt: '',
-          disks: [],
-        };
     const reachable = this.conn.state === 'connected';
-    const info: VmInfo = {
-      id,
-      host: this.id,
-      caps: { ...LIBVIRT_CAPS, display: spec.display === 'vnc' },
-      broken: null,
-      name: d.name,
-      spec,
-      state: d.state,
-      reason: reachable ? d.reason : `host ${this.id} unreachable (last known: ${d.state}): ${this.conn.reason ?? ''}`.trim(),
-      stateSince: d.stateSince,
-      pid: null,
-      agent: reachable ? d.agent : 'unknown',
-      ips: d.ips,
-      ports: [],
-      hasDisplay: spec.display === 'vnc',
-      progress: null,
-      lastExit: null,
-      lastDiskCheck: null,
-      adopted: true,
-      qmpHealthy: reachable,
-      // libvirt runs the deadline inside its own shutdown; the agent is asked on events, not watched
-      stopDeadline: null,
-      agentLastSeen: null,
-    };
-    return info;
+    return domainInfo(d, { host: this.id, reachable, reason: this.conn.reason });
   }
 
   list(): VmInfo[] {

@@ -13,7 +13,8 @@ import { DomainConsole } from './console';
 import { screenshotToPng } from './ppm-to-png';
 import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
-import type { LibvirtDomain, LibvirtHost } from './libvirt-host';
+import type { LibvirtDomain } from './domain-info';
+import type { LibvirtHost } from './libvirt-host';
 import { parseVncDisplay } from './virsh-parse';
 
 export class LibvirtVm implements VmHandle {

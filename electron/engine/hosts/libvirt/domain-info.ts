@@ -1,0 +1,84 @@
+// A libvirt domain as Flotilla holds it (from dominfo, its metadata and the event stream), and
+// how it shows as a VmInfo: the spec Flotilla recorded when it made the domain, or one shaped from
+// libvirt's numbers for a domain made elsewhere; a host that is unreachable shows each domain's
+// last known state with the reason, never a made-up "stopped".
+import { capsOf, type VmCaps, type VmInfo } from '../../../../shared/contract';
+import { vmSpecSchema, type VmSpec } from '../../../../shared/spec';
+import type { AgentState, VmState } from '../../../../shared/state';
+import { uuidToId } from './virsh-parse';
+
+export interface LibvirtDomain {
+  uuid: string;
+  /** the name as libvirt has it (display text only) */
+  name: string;
+  state: VmState;
+  reason: string;
+  stateSince: string;
+  cpus: number;
+  memoryMiB: number;
+  agent: AgentState;
+  ips: string[];
+  /** what Flotilla recorded when it created the domain (null for foreign domains) */
+  meta: Record<string, unknown> | null;
+}
+
+/**
+ * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
+ * user networking needs passt for them), no file copy or edit through Flotilla (yet).
+ */
+export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'console', 'display', 'exec', 'stats', 'logs', 'snapshots']);
+
+/** A spec-shaped name for a foreign domain (the real name stays in VmInfo.name). */
+export function specName(name: string): string {
+  const n = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63);
+  return n || 'domain';
+}
+
+export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: boolean; reason: string | null }): VmInfo {
+  const id = uuidToId(d.uuid);
+  const metaSpec = d.meta?.spec ? vmSpecSchema.safeParse(d.meta.spec) : null;
+  const spec: VmSpec = metaSpec?.success
+    ? { ...metaSpec.data, id, cpus: d.cpus || metaSpec.data.cpus, memoryMiB: Math.max(64, d.memoryMiB || metaSpec.data.memoryMiB) }
+    : {
+        id,
+        name: specName(d.name),
+        // a domain Flotilla did not make: its disks are whatever its XML says; shown as "disk"
+        source: { kind: 'disk', path: '/', mode: 'reference' },
+        cpus: Math.max(1, Math.min(64, d.cpus || 1)),
+        memoryMiB: Math.max(64, Math.min(262144, d.memoryMiB || 64)),
+        firmware: 'bios',
+        display: 'vnc',
+        forwards: [],
+        restartPolicy: 'never',
+        keepRunningOnQuit: true,
+        sshKeys: [],
+        createdAt: '',
+        disks: [],
+      };
+  const reachable = host.reachable;
+  const info: VmInfo = {
+    id,
+    host: host.host,
+    caps: { ...LIBVIRT_CAPS, display: spec.display === 'vnc' },
+    broken: null,
+    name: d.name,
+    spec,
+    state: d.state,
+    reason: reachable ? d.reason : `host ${host.host} unreachable (last known: ${d.state}): ${host.reason ?? ''}`.trim(),
+    stateSince: d.stateSince,
+    pid: null,
+    agent: reachable ? d.agent : 'unknown',
+    ips: d.ips,
+    ports: [],
+    hasDisplay: spec.display === 'vnc',
+    progress: null,
+    lastExit: null,
+    lastDiskCheck: null,
+    adopted: true,
+    qmpHealthy: reachable,
+    // libvirt runs the deadline inside its own shutdown; the agent is asked on events, not watched
+    stopDeadline: null,
+    agentLastSeen: null,
+  };
+  return info;
+}
