@@ -27,6 +27,7 @@ import { assertNoLinkedClones } from '../lifecycle/clone';
 import type { OpsContext } from '../lifecycle/ops-context';
 import { TempJournal } from '../lifecycle/temp-journal';
 import { importVm } from '../lifecycle/transfer';
+import { resolveShareDir } from '../lifecycle/shares';
 import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { brokenInfo, killBrokenQemu, liveQemuOf, watchPidExit } from './broken-vm';
 import { rebuildForwards } from './rebuild-forwards';
@@ -45,8 +46,8 @@ export interface LocalHostOptions {
   defaultGuest?: (vmName: string) => Promise<DefaultGuestBoot>;
 }
 
-/** What a local VM can do today (snapshots, shares and media come with the rest of issue 12). */
-const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media', 'snapshots']);
+/** What a local VM can do. */
+const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media', 'snapshots', 'shares']);
 
 export class LocalHost implements Host {
   readonly id = LOCAL_HOST;
@@ -322,6 +323,7 @@ export class LocalHost implements Host {
       display: this.display,
       sampler: this.sampler,
       updateSpec: (patch) => this.store.update(id, patch),
+      setShares: (vmId, shares) => this.store.setShares(vmId, shares),
       startWarnings: () => this.startWarnings(id),
       changed: () => this.vmChanged(id),
     });
@@ -332,6 +334,8 @@ export class LocalHost implements Host {
   /** Check every user path first, then make the VM's own files; a failure leaves nothing behind. */
   async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo & { warnings?: string[] }> {
     const src = config.source;
+    // each shared folder resolved once, here: the stored path is the directory itself, not a symlink to it
+    if (config.shares) config = { ...config, shares: await Promise.all(config.shares.map(async (s, i) => ({ ...s, hostPath: await resolveShareDir(s.hostPath, `config.shares.${i}.hostPath`) }))) };
     await checkNewVm(config, {
       heldBy: (proto, hostPort) => {
         const owner = this.allocator.entries().find((e) => e.hostPort === hostPort && e.proto === proto);
