@@ -9,6 +9,7 @@ import { useVisible } from '../lib/use-visible';
 import { clearTileError, clearTileWarnings, openVm, setFocused } from '../store/actions';
 import { useShallow } from 'zustand/react/shallow';
 import { selectHostName, selectHostTrouble } from '../store/selectors';
+import { useVmStats } from '../store/stats-store';
 import { acquire } from '../store/streams';
 import { useStore } from '../store/store';
 import { Icon } from './icons';
@@ -25,7 +26,7 @@ import { VmActions } from './vm-actions';
 const EMPTY: number[] = [];
 
 function TileStats({ id, memoryMiB }: { id: string; memoryMiB: number }): ReactElement {
-  const series = useStore((s) => s.vms.stats[id]);
+  const series = useVmStats(id);
   const cpu = series?.cpu ?? EMPTY;
   const rss = series?.rss ?? EMPTY;
   const lastCpu = cpu[cpu.length - 1];

@@ -1,5 +1,6 @@
 // The one renderer store, in three slices:
-//   vms      — what the engine says about each VM, plus each tile's own pending/error and stats
+//   vms      — what the engine says about each VM, plus each tile's own pending/error
+//              (its stats live in stats-store.ts, notified per VM)
 //   consoles — streams from guests: serial text, screen thumbnails, logs, exec history
 //   ui       — view state: filter, sort, open VM, dialogs, connection
 // Components select single fields; actions (store/actions.ts) are module functions that call
@@ -9,6 +10,7 @@ import type { EngineInfo, ExecResult, HostInfo, LogEntry, Progress, VmInfo } fro
 import type { ErrorCode } from '../../../shared/errors';
 import type { ConnectionStatus } from '../api/transport';
 import type { ThemeChoice } from '../lib/theme';
+import { resetStats } from './stats-store';
 
 export interface UiError {
   code: ErrorCode;
@@ -73,7 +75,6 @@ export interface VmsSlice {
   byId: Record<string, VmInfo>;
   creating: Record<string, CreatingVm>;
   ops: Record<string, TileOp>;
-  stats: Record<string, StatsSeries>;
   /** the hosts VMs live on (host.list, then host.changed) */
   hosts: HostInfo[];
   /** the first full list has arrived */
@@ -119,7 +120,7 @@ export interface StoreState {
 
 export function initialState(): StoreState {
   return {
-    vms: { byId: {}, creating: {}, ops: {}, stats: {}, hosts: [], loaded: false },
+    vms: { byId: {}, creating: {}, ops: {}, hosts: [], loaded: false },
     consoles: { text: {}, thumbs: {}, logs: {}, exec: {} },
     ui: {
       filter: '',
@@ -144,6 +145,7 @@ export const useStore = create<StoreState>()(() => initialState());
 /** Test helper: back to a fresh store. */
 export function resetStore(): void {
   useStore.setState(initialState(), true);
+  resetStats();
 }
 
 export const IDLE_OP: TileOp = { pending: null, error: null };
