@@ -57,12 +57,19 @@ export async function startServe(home: string, extra: string[] = []): Promise<Se
     child.once('exit', (code) => reject(new Error(`flotilla serve exited (${code}) before printing its URL:\n${err}`)));
   });
   const info = JSON.parse(first) as { url: string; token: string; port: number };
+  // A serve that dies under a test would otherwise show only as "connection lost" in the page:
+  // say how it ended and what it last wrote, in the runner's output (the CI log keeps it).
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`flotilla serve (pid ${child.pid}) ended by itself: code ${code}, signal ${signal}; its stderr:\n${err.slice(-8000)}`);
+  });
   return {
     ...info,
     child,
     stderr: () => err,
     stop: () =>
       new Promise((resolve) => {
+        stopping = true;
         if (child.exitCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill('SIGTERM');
