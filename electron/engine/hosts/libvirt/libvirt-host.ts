@@ -37,11 +37,15 @@ export class LibvirtHost implements Host {
   readonly kind = 'libvirt';
   readonly conn: LibvirtConnection;
   private readonly domains = new Map<string, LibvirtDomain>();
-  /** removals so far, and at which count each UUID was removed (one small entry per deleted domain) */
-  private removals = 0;
+  /**
+   * Event-driven changes so far, and at which count each domain last changed (removed, or its
+   * state or agent changed by an event): a read begun before that is stale (see loadDomain).
+   * One small entry per domain ever seen.
+   */
+  private changes = 0;
   /** connections so far (a reload scheduled for an earlier one does not run) */
   private connects = 0;
-  private readonly removedAt = new Map<string, number>();
+  private readonly changedAt = new Map<string, number>();
   private readonly vms = new Map<string, LibvirtVm>();
   private readonly log: string[] = [];
   private readonly eventListeners = new Set<HostListener>();
@@ -177,16 +181,22 @@ export class LibvirtHost implements Host {
 
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   private async loadDomain(ref: string): Promise<LibvirtDomain> {
-    const began = this.removals;
+    const began = this.changes;
     const info = parseDominfo((await this.conn.virsh.run(['dominfo', '--domain', ref])).stdout);
     const meta = await this.conn.virsh
       .run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS])
       .then((r) => parseFlotillaMetadata(r.stdout))
       .catch(() => null);
-    // Undefined while this read was under way (a "Shutdown Finished" event's read, then a delete):
-    // what it read is stale, and storing it would bring a deleted domain back
-    if ((this.removedAt.get(info.uuid) ?? -1) >= began) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
+    // An event changed this domain while the read was under way (a "Shutdown Finished" event's
+    // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
+    // deleted domain back, or a stopped one back to running; the events' word stands.
     const prev = this.domains.get(info.uuid);
+    if ((this.changedAt.get(info.uuid) ?? -1) >= began) {
+      if (!prev) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
+      prev.meta = meta ?? prev.meta;
+      this.emitVm(info.uuid);
+      return prev;
+    }
     const d: LibvirtDomain = {
       uuid: info.uuid,
       name: info.name,
@@ -213,9 +223,10 @@ export class LibvirtHost implements Host {
    * appears), then left until the next agent event.
    */
   async refreshAgent(uuid: string, retries = 20): Promise<void> {
-    const ok = await agentPing(this.conn.virsh, uuid);
+    let ok = await agentPing(this.conn.virsh, uuid);
     const d = this.domains.get(uuid);
     if (!d) return;
+    if (d.state !== 'running') ok = false; // stopped while the ping was under way
     d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
     if (ok) d.ips = await guestIps(this.conn.virsh, uuid).catch(() => d.ips);
     this.emitVm(uuid);
@@ -227,7 +238,11 @@ export class LibvirtHost implements Host {
   /** Drops a domain that libvirt no longer has, marking when (see loadDomain). */
   private forget(uuid: string): void {
     this.domains.delete(uuid);
-    this.removedAt.set(uuid, this.removals++);
+    this.touch(uuid);
+  }
+
+  private touch(uuid: string): void {
+    this.changedAt.set(uuid, this.changes++);
   }
 
   private byName(name: string): LibvirtDomain | undefined {
@@ -241,6 +256,7 @@ export class LibvirtHost implements Host {
     if (e.kind === 'agent') {
       if (!known) return;
       if (e.connected) return this.refreshAgent(known.uuid);
+      this.touch(known.uuid);
       known.agent = known.state === 'running' ? 'connecting' : 'unknown';
       known.ips = [];
       return this.emitVm(known.uuid);
@@ -259,6 +275,7 @@ export class LibvirtHost implements Host {
         return;
       }
       if (known && next) {
+        this.touch(known.uuid);
         if (known.state !== next) known.stateSince = now();
         known.state = next;
         known.reason = `${e.event} ${e.detail}`.trim().toLowerCase();
