@@ -1,6 +1,8 @@
 // The contract's method and event names alone, with no schema library: what the sandboxed
-// preload needs to refuse names outside the contract, without bundling zod into every window.
-// contract.ts checks at compile time that these lists and its schemas name exactly the same things.
+// preload needs to refuse names outside the contract, without bundling zod into every window,
+// and what the CLI's client path needs to talk to a running engine without loading zod (its
+// start-up is the whole cost of `flotilla list`). contract.ts checks at compile time that these
+// lists and its schemas name exactly the same things, and re-exports the constants below.
 
 export const METHOD_NAME_LIST = [
   'engine.info',
@@ -51,6 +53,9 @@ export const METHOD_NAME_LIST = [
   'disk.list',
   'disk.resize',
   'disk.add',
+  'share.list',
+  'share.add',
+  'share.remove',
   'engine.stopAll',
 ] as const;
 
@@ -80,3 +85,25 @@ export function isMethod(v: unknown): v is MethodNameLiteral {
 export function isEventName(v: unknown): v is EventNameLiteral {
   return typeof v === 'string' && eventSet.has(v);
 }
+
+/** The host every VM lives on unless a request names another: Flotilla's own engine. */
+export const LOCAL_HOST = 'local';
+
+/**
+ * Per-client streams. `subscribe` answers with what exists so far (scrollback, the latest
+ * frame), then `event` carries each new piece to that client only (through CallContext.emit),
+ * until `unsubscribe` or the client goes away. A stream is either per VM (its request names
+ * the VM) or engine-wide. The engine, a socket client sharing one connection and a shell that
+ * takes over a lost engine all keep their subscriptions by this table (shared/streams.ts).
+ */
+export const STREAMS = {
+  console: { subscribe: 'console.subscribe', unsubscribe: 'console.unsubscribe', event: 'console.data', perVm: true },
+  thumbnail: { subscribe: 'thumbnail.subscribe', unsubscribe: 'thumbnail.unsubscribe', event: 'vm.thumbnail', perVm: true },
+  stats: { subscribe: 'stats.subscribe', unsubscribe: 'stats.unsubscribe', event: 'vm.stats', perVm: false },
+} as const satisfies Record<string, { subscribe: MethodNameLiteral; unsubscribe: MethodNameLiteral; event: EventNameLiteral; perVm: boolean }>;
+export type StreamKind = keyof typeof STREAMS;
+/** Events that only stream subscribers receive: never broadcast. */
+export const STREAM_EVENTS: ReadonlySet<EventNameLiteral> = new Set(Object.values(STREAMS).map((s) => s.event));
+
+/** A VM id (also a path component in the data directory): the pattern vmIdSchema checks. */
+export const VM_ID_RE = /^[a-z0-9]{8,32}$/;

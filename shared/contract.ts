@@ -2,9 +2,20 @@
 // schema and its response type. IPC, WebSocket and the engine socket all carry exactly this.
 // Code refers to `Methods`/`Events` keys, never to raw channel strings elsewhere.
 import { z } from 'zod';
-import { diskFileName, forwardSchema, hostPath, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
+import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
-import { EVENT_NAME_LIST, METHOD_NAME_LIST, isEventName, isMethod, type EventNameLiteral, type MethodNameLiteral } from './contract-names';
+import {
+  EVENT_NAME_LIST,
+  LOCAL_HOST,
+  METHOD_NAME_LIST,
+  STREAMS,
+  STREAM_EVENTS,
+  isEventName,
+  isMethod,
+  type EventNameLiteral,
+  type MethodNameLiteral,
+  type StreamKind,
+} from './contract-names';
 
 // ---------------------------------------------------------------------------- DTOs
 
@@ -49,8 +60,8 @@ export interface Progress {
 
 // ---------------------------------------------------------------------------- hosts
 
-/** The host every VM lives on unless a request names another: Flotilla's own engine. */
-export const LOCAL_HOST = 'local';
+/** The host every VM lives on unless a request names another: Flotilla's own engine (contract-names.ts). */
+export { LOCAL_HOST };
 export const hostIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'malformed host id');
 
 /**
@@ -222,6 +233,33 @@ export interface DiskInfo {
   online?: boolean;
 }
 
+/** The state of the helper process (virtiofsd) that serves a share to its running VM. */
+export type ShareState =
+  /** the VM is not running: no helper */
+  | 'inactive'
+  /** the helper serves the share */
+  | 'running'
+  /** the helper died while the VM ran (see `reason`); the guest's mount fails until the VM restarts */
+  | 'dead';
+
+/** One shared folder of a VM, with its helper's state. */
+export interface ShareInfo {
+  tag: string;
+  /** the host directory, as resolved when it was added (symlinks followed) */
+  hostPath: string;
+  /** enforced on the host: the helper sees a read-only view of the directory */
+  readOnly: boolean;
+  state: ShareState;
+  /** the helper's pid while it runs */
+  pid: number | null;
+  /** why it is dead, in words (exit code or signal); null otherwise */
+  reason: string | null;
+  /** where the built-in Linux mounts it (/mnt/<tag>); null for other guests */
+  guestPath: string | null;
+  /** what to type in another Linux guest to mount it: `mount -t virtiofs TAG /mnt/TAG` */
+  mountCommand: string;
+}
+
 export interface PathInfo {
   path: string;
   exists: boolean;
@@ -336,6 +374,15 @@ export const Methods = {
   'disk.resize': z.object({ ...vmRef, disk: diskFileName.optional(), sizeGiB: z.number().int().min(1).max(4096) }).strict(),
   /** Add a blank qcow2 disk (extra-<n>.qcow2) to a stopped VM. */
   'disk.add': z.object({ ...vmRef, sizeGiB: z.number().int().min(1).max(4096) }).strict(),
+  /** The VM's shared folders with their helpers' state (caps.shares). */
+  'share.list': idReq,
+  /**
+   * Share a host directory (it must exist; never /). Stopped VM: changes the spec. `tag` defaults
+   * to a tag made from the directory's name. A running VM refuses (INVALID_STATE: stop it first).
+   */
+  'share.add': z.object({ ...vmRef, hostPath: shareHostPath, tag: shareTag.optional(), readOnly: z.boolean().default(false) }).strict(),
+  /** Stop sharing; on a stopped VM (a running one refuses, as share.add). */
+  'share.remove': z.object({ ...vmRef, tag: shareTag }).strict(),
   /** Stop every running VM (graceful with a deadline), honouring keepRunningOnQuit unless `all`. */
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(STOP_DEADLINE_MS), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
@@ -408,6 +455,9 @@ export interface MethodResults {
   'disk.list': DiskInfo[];
   'disk.resize': DiskInfo;
   'disk.add': VmInfo;
+  'share.list': ShareInfo[];
+  'share.add': ShareInfo;
+  'share.remove': { tag: string };
   'engine.stopAll': { stopped: string[]; keptRunning: string[] };
 }
 
@@ -448,21 +498,11 @@ export const EVENT_NAMES: readonly EventName[] = EVENT_NAME_LIST;
 
 // ---------------------------------------------------------------------------- streams
 
-/**
- * Per-client streams. `subscribe` answers with what exists so far (scrollback, the latest
- * frame), then `event` carries each new piece to that client only (through CallContext.emit),
- * until `unsubscribe` or the client goes away. A stream is either per VM (its request names
- * the VM) or engine-wide. The engine, a socket client sharing one connection and a shell that
- * takes over a lost engine all keep their subscriptions by this table (shared/streams.ts).
- */
-export const STREAMS = {
-  console: { subscribe: 'console.subscribe', unsubscribe: 'console.unsubscribe', event: 'console.data', perVm: true },
-  thumbnail: { subscribe: 'thumbnail.subscribe', unsubscribe: 'thumbnail.unsubscribe', event: 'vm.thumbnail', perVm: true },
-  stats: { subscribe: 'stats.subscribe', unsubscribe: 'stats.unsubscribe', event: 'vm.stats', perVm: false },
-} as const satisfies Record<string, { subscribe: Method; unsubscribe: Method; event: EventName; perVm: boolean }>;
-export type StreamKind = keyof typeof STREAMS;
-/** Events that only stream subscribers receive: never broadcast. */
-export const STREAM_EVENTS: ReadonlySet<EventName> = new Set(Object.values(STREAMS).map((s) => s.event));
+// STREAMS, StreamKind and STREAM_EVENTS live in contract-names.ts (zod-free, for the CLI's client
+// path) and are re-exported here.
+export { STREAMS, STREAM_EVENTS, type StreamKind };
+const streamsMatch = STREAMS satisfies Record<string, { subscribe: Method; unsubscribe: Method; event: EventName; perVm: boolean }>;
+void streamsMatch;
 
 // The zod-free name lists (used by the preload) must name exactly the schemas' methods and the
 // event map's events: each line fails to compile if one side gains a name the other lacks.

@@ -18,6 +18,13 @@ describe('VM config schema', () => {
     [{ name: 'ok', source: { kind: 'default' }, cpus: 0 }, 'cpus'],
     [{ name: 'ok', source: { kind: 'default' }, forwards: [{ guestPort: 22, hostPort: 80 }] }, 'forwards.0.hostPort'],
     [{ name: 'ok', source: { kind: 'default' }, forwards: [{ guestPort: 22 }, { guestPort: 22 }] }, 'forwards.1.guestPort'],
+    [{ name: 'ok', source: { kind: 'default' }, shares: [{ tag: 'Src', hostPath: '/srv/src' }] }, 'shares.0.tag'],
+    [{ name: 'ok', source: { kind: 'default' }, shares: [{ tag: 'a'.repeat(37), hostPath: '/srv/src' }] }, 'shares.0.tag'],
+    [{ name: 'ok', source: { kind: 'default' }, shares: [{ tag: '-x', hostPath: '/srv/src' }] }, 'shares.0.tag'],
+    [{ name: 'ok', source: { kind: 'default' }, shares: [{ tag: 'src', hostPath: 'srv/src' }] }, 'shares.0.hostPath'],
+    [{ name: 'ok', source: { kind: 'default' }, shares: [{ tag: 'root', hostPath: '/' }] }, 'shares.0.hostPath'],
+    [{ name: 'ok', source: { kind: 'default' }, shares: [{ tag: 'root', hostPath: '//./' }] }, 'shares.0.hostPath'],
+    [{ name: 'ok', source: { kind: 'default' }, shares: [{ tag: 'a', hostPath: '/x' }, { tag: 'a', hostPath: '/y' }] }, 'shares.1.tag'],
     [{ name: 'ok', source: { kind: 'default' }, __proto__: { polluted: true }, extra: 1 }, '_'],
   ])('rejects %j at %s', (input, field) => {
     const r = vmConfigSchema.safeParse(input);
@@ -33,6 +40,19 @@ describe('VM config schema', () => {
     ]) {
       expect(vmConfigSchema.safeParse({ name: 'vm', source }).success).toBe(true);
     }
+  });
+});
+
+describe('shared folders in the config', () => {
+  it('accepts tags of a-z 0-9 _ - up to 36 characters, read-write by default', () => {
+    const c = vmConfigSchema.parse({ name: 'vm', source: { kind: 'default' }, shares: [{ tag: 'src_1-a', hostPath: '/srv/src' }, { tag: 'b'.repeat(36), hostPath: '/srv/b', readOnly: true }] });
+    expect(c.shares).toEqual([
+      { tag: 'src_1-a', hostPath: '/srv/src', readOnly: false },
+      { tag: 'b'.repeat(36), hostPath: '/srv/b', readOnly: true },
+    ]);
+  });
+  it('leaves shares out when none are given (specs written before keep their shape)', () => {
+    expect(vmConfigSchema.parse({ name: 'vm', source: { kind: 'default' } }).shares).toBeUndefined();
   });
 });
 

@@ -4,6 +4,7 @@
 // their own messages; `humanError` below words whatever is left (unknown keys, a wrong type in a
 // hand-written request).
 import { z } from 'zod';
+import { VM_ID_RE } from './contract-names';
 
 /** Words for a field in messages that zod makes, by its key. */
 const FIELD_WORDS: Record<string, string> = {
@@ -28,6 +29,10 @@ const FIELD_WORDS: Record<string, string> = {
   restartPolicy: 'restart policy',
   keepRunningOnQuit: 'keep running on quit',
   id: 'VM id',
+  shares: 'shared folders',
+  tag: 'share tag',
+  hostPath: 'shared folder path',
+  readOnly: 'read-only',
 };
 
 function fieldWords(path: readonly PropertyKey[] | undefined): string {
@@ -102,6 +107,48 @@ export const hostPath = z
   .max(4096, 'path is too long')
   .refine((p) => p.startsWith('/'), 'path must be absolute (start with /)')
   .refine((p) => !p.includes('\0'), 'path must not contain NUL bytes');
+
+/**
+ * A shared folder's tag: what the guest mounts (`mount -t virtiofs TAG DIR`) and the built-in
+ * Linux's mount point (/mnt/TAG). Only these characters, so a tag can never be read as an option,
+ * a path component or shell syntax by anything it reaches; 36 is virtio-fs's tag limit.
+ */
+export const SHARE_TAG_RE = /^[a-z0-9][a-z0-9_-]{0,35}$/;
+export const shareTag = z
+  .string({ error: 'share tag is required' })
+  .regex(SHARE_TAG_RE, 'a share tag is 1–36 characters of a-z, 0-9, "_" and "-", starting with a letter or digit');
+
+/** `/a//b/./c/` → `/a/b/c`; `..` is kept (only the host can resolve it against symlinks). */
+export function tidyHostPath(p: string): string {
+  const parts = p.split('/').filter((x) => x !== '' && x !== '.');
+  return `/${parts.join('/')}`;
+}
+
+/** A host directory to share: absolute, and never the whole host file system. */
+export const shareHostPath = hostPath.refine((p) => tidyHostPath(p) !== '/', 'sharing / (the whole host) is not allowed; name the directory to share');
+
+export const MAX_SHARES = 16;
+
+/** One host directory shared with the guest (virtio-fs). Read-only is enforced on the host. */
+export const shareSchema = z
+  .object({
+    tag: shareTag,
+    hostPath: shareHostPath,
+    readOnly: z.boolean({ error: 'read-only must be true or false' }).default(false),
+  })
+  .strict();
+export type Share = z.output<typeof shareSchema>;
+
+const shareList = z
+  .array(shareSchema, { error: 'shared folders must be a list' })
+  .max(MAX_SHARES, `at most ${MAX_SHARES} shared folders`)
+  .superRefine((shares, ctx) => {
+    const seen = new Set<string>();
+    shares.forEach((s, i) => {
+      if (seen.has(s.tag)) ctx.addIssue({ code: 'custom', message: `share tag ${s.tag} is used twice`, path: [i, 'tag'] });
+      seen.add(s.tag);
+    });
+  });
 
 /** The built-in Linux's own disk (mounted at /root in the guest): sparse, so 8 GiB costs little until used. */
 export const DEFAULT_ROOT_DISK_GIB = 8;
@@ -217,12 +264,17 @@ export const vmConfigSchema = z
     note: settings.note.optional(),
     /** public keys the built-in Linux accepts for root over SSH, besides the engine user's ~/.ssh/*.pub */
     sshKeys: z.array(sshPublicKey, { error: 'SSH keys must be a list' }).max(32, 'at most 32 SSH keys').default([]),
+    /**
+     * Host directories shared with the guest (virtio-fs; local host only, caps.shares). The
+     * built-in Linux mounts each at /mnt/<tag>; changed later with share.add / share.remove.
+     */
+    shares: shareList.optional(),
   })
   .strict();
 export type VmConfigInput = z.input<typeof vmConfigSchema>;
 export type VmConfig = z.output<typeof vmConfigSchema>;
 
-export const vmIdSchema = z.string({ error: 'VM id is required' }).regex(/^[a-z0-9]{8,32}$/, 'malformed VM id');
+export const vmIdSchema = z.string({ error: 'VM id is required' }).regex(VM_ID_RE, 'malformed VM id');
 
 /** A file the VM owns inside its directory: a plain name, never `.`/`..` or a hidden file. */
 export const diskFileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'disk file names are a-z, 0-9, ".", "_" and "-", starting with a letter or digit');

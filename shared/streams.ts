@@ -3,7 +3,8 @@
 // several callers, and a shell that re-subscribes after taking over a lost engine all keep
 // their subscriptions in a SubscriptionTable and read calls through streamCall(), so what a
 // subscription is, how it is keyed and when it ends is written down once.
-import { LOCAL_HOST, STREAMS, type CallContext, type EventName, type Method, type StreamKind, type VmRef } from './contract';
+import type { CallContext, EventName, Method, VmRef } from './contract';
+import { LOCAL_HOST, STREAMS, type StreamKind } from './contract-names';
 
 export interface StreamCall {
   kind: StreamKind;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parseForward, parseSource } from './args';
-import { COMMAND_OPTIONS, createConfigFromArgs, patchFromArgs } from './run-cli';
+import { parseArgs } from './args';
+import { createConfigFromArgs, parseForward, parseSource, patchFromArgs } from './config-args';
+import { COMMAND_OPTIONS } from './run-cli';
 
 describe('parseArgs', () => {
   const spec = { json: { kind: 'bool' as const }, cpus: { kind: 'int' as const }, forward: { kind: 'string' as const, multi: true } };

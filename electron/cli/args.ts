@@ -4,7 +4,6 @@
 // the option and the command, so a typo never silently does something else.
 import { isAbsolute, resolve } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
-import { DEFAULT_ROOT_DISK_GIB, forwardSchema, type Forward, type VmSource } from '../../shared/spec';
 
 export type OptionKind = 'bool' | 'string' | 'int';
 
@@ -20,7 +19,7 @@ export interface ParsedArgs {
   rest: string[];
 }
 
-function bad(message: string): FlotillaError {
+export function bad(message: string): FlotillaError {
   return new FlotillaError('BAD_REQUEST', message);
 }
 
@@ -72,70 +71,7 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
   return out;
 }
 
-/** `GUEST[:HOST][/udp|/tcp]`, e.g. `22`, `80:8080`, `53/udp`. Ranges are the schema's, in its words. */
-export function parseForward(text: string): Forward {
-  const m = /^(\d{1,5})(?::(\d{1,5}))?(?:\/(tcp|udp))?$/.exec(text);
-  if (!m) throw bad(`--forward ${JSON.stringify(text)} is not GUEST[:HOST][/udp], e.g. 22 or 80:8080 or 53/udp`);
-  // 08080 is not 8080 to everyone (octal to some tools): refuse rather than guess
-  for (const p of [m[1], m[2]]) {
-    if (p !== undefined && p.length > 1 && p.startsWith('0')) throw bad(`--forward ${text}: write ports without leading zeros (${Number(p)}, not ${p})`);
-  }
-  const r = forwardSchema.safeParse({
-    proto: m[3] ?? 'tcp',
-    guestPort: Number(m[1]),
-    ...(m[2] === undefined ? {} : { hostPort: Number(m[2]) }),
-  });
-  if (!r.success) throw bad(`--forward ${text}: ${r.error.issues[0]!.message}`);
-  return r.data;
-}
-
 /** Relative paths are the user's shorthand for paths from the current directory. */
 export function absPath(p: string, cwd = process.cwd()): string {
   return isAbsolute(p) ? p : resolve(cwd, p);
-}
-
-/** `--from default|iso:PATH|disk:PATH|kernel:PATH` plus the options that refine it. */
-export function parseSource(
-  from: string | undefined,
-  extra: { initrd?: string; append?: string; diskSizeGiB?: number; diskMode?: string; kernelDisk?: string },
-  cwd = process.cwd(),
-): VmSource {
-  const text = from ?? 'default';
-  const colon = text.indexOf(':');
-  const kind = colon < 0 ? text : text.slice(0, colon);
-  const path = colon < 0 ? '' : text.slice(colon + 1);
-  const needPath = (): string => {
-    if (!path) throw bad(`--from ${kind}: needs a path, e.g. --from ${kind}:/path/to/file`);
-    return absPath(path, cwd);
-  };
-  const kernelOnly = (): void => {
-    if (kind !== 'kernel' && (extra.initrd !== undefined || extra.append !== undefined || extra.kernelDisk !== undefined)) {
-      throw bad('--initrd, --append and --kernel-disk only apply to --from kernel:PATH');
-    }
-  };
-  kernelOnly();
-  if (extra.diskSizeGiB !== undefined && kind !== 'iso' && kind !== 'default') throw bad('--disk-size only applies to --from default and --from iso:PATH');
-  if (extra.diskMode !== undefined && kind !== 'disk') throw bad('--disk-mode only applies to --from disk:PATH');
-  switch (kind) {
-    case 'default':
-      if (path) throw bad('--from default takes no path');
-      return { kind: 'default', diskSizeGiB: extra.diskSizeGiB ?? DEFAULT_ROOT_DISK_GIB };
-    case 'iso':
-      return { kind: 'iso', path: needPath(), diskSizeGiB: extra.diskSizeGiB ?? 16 };
-    case 'disk': {
-      const mode = extra.diskMode ?? 'copy';
-      if (mode !== 'copy' && mode !== 'reference') throw bad('--disk-mode must be copy or reference');
-      return { kind: 'disk', path: needPath(), mode };
-    }
-    case 'kernel':
-      return {
-        kind: 'kernel',
-        kernel: needPath(),
-        ...(extra.initrd !== undefined ? { initrd: absPath(extra.initrd, cwd) } : {}),
-        ...(extra.append !== undefined ? { append: extra.append } : {}),
-        ...(extra.kernelDisk !== undefined ? { disk: absPath(extra.kernelDisk, cwd) } : {}),
-      };
-    default:
-      throw bad(`--from must be default, iso:PATH, disk:PATH or kernel:PATH (got ${JSON.stringify(text)})`);
-  }
 }

@@ -1,5 +1,6 @@
 // Human-readable output of the CLI (the --json output is the contract DTOs themselves).
-import { LOCAL_HOST, type HostInfo, type PortEntry, type VmInfo } from '../../shared/contract';
+import type { HostInfo, PortEntry, VmInfo } from '../../shared/contract';
+import { LOCAL_HOST } from '../../shared/contract-names';
 
 export function formatPorts(ports: readonly PortEntry[]): string {
   return ports

@@ -5,22 +5,16 @@
 import { resolve as resolvePath } from 'node:path';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
-import { FlotillaError, invalidArgument, toWireError } from '../../shared/errors';
-import { vmConfigSchema } from '../../shared/spec';
-import { dispatch } from '../../shared/rpc';
+import { FlotillaError, toWireError } from '../../shared/errors';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
-import { ENGINE_VERSION } from '../engine/engine';
+import { ENGINE_VERSION } from '../engine/version';
 import { flotillaHome } from '../engine/paths';
-import { SSH_PUBLIC_KEY_RE } from '../../shared/spec';
-import { sshArgs } from '../engine/builtin-vm';
-import { absPath, parseArgs, parseForward, parseSource, type OptionSpec } from './args';
+import { absPath, parseArgs, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatHosts, formatInfo, formatList, formatPorts } from './format';
 import { commandHelp, overview } from './help';
-import { runServe } from './serve-command';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -50,6 +44,17 @@ export class CliSession {
   }
 
   async call<M extends Method>(method: M, req: MethodRequest<M>): Promise<MethodResult<M>> {
+    if (this.opened.role === 'client') {
+      // A running engine validates the call (shared/rpc.ts dispatch, on its side of the socket)
+      // and answers with the same wire errors; validating here too would load the schemas for
+      // nothing. Errors are rebuilt from their wire form as dispatch's are.
+      try {
+        return await this.handler.handle(method, req as never, this.ctx);
+      } catch (err) {
+        throw FlotillaError.fromWire(toWireError(err));
+      }
+    }
+    const { dispatch } = await import('../../shared/rpc');
     const env = await dispatch(this.handler, method, req, this.ctx);
     if (!env.ok) throw FlotillaError.fromWire(env.error);
     return env.value as MethodResult<M>;
@@ -133,37 +138,6 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   [COMPLETE_VMS_COMMAND]: {},
 };
 
-/** Pure part of `create`: turn CLI options into a vm.create config (validated again by the contract). */
-export function createConfigFromArgs(name: string | undefined, o: Record<string, unknown>, cwd = process.cwd()): Record<string, unknown> {
-  if (!name) throw new FlotillaError('BAD_REQUEST', 'create needs a NAME, e.g. `flotilla create web1`');
-  const source = parseSource(
-    o.from as string | undefined,
-    {
-      ...(o.initrd !== undefined ? { initrd: o.initrd as string } : {}),
-      ...(o.append !== undefined ? { append: o.append as string } : {}),
-      ...(o['disk-size'] !== undefined ? { diskSizeGiB: o['disk-size'] as number } : {}),
-      ...(o['disk-mode'] !== undefined ? { diskMode: o['disk-mode'] as string } : {}),
-      ...(o['kernel-disk'] !== undefined ? { kernelDisk: o['kernel-disk'] as string } : {}),
-    },
-    cwd,
-  );
-  const config: Record<string, unknown> = { name, source };
-  if (o.cpus !== undefined) config.cpus = o.cpus;
-  if (o.memory !== undefined) config.memoryMiB = o.memory;
-  if (o.firmware !== undefined) config.firmware = o.firmware;
-  if (o.display !== undefined) config.display = o.display;
-  if (o.forward !== undefined) config.forwards = (o.forward as string[]).map(parseForward);
-  // as in the create dialog: the built-in Linux comes with its SSH port forwarded (flotilla ssh)
-  // not on a libvirt host (--host), which has no port forwards (its caps say so)
-  else if (source.kind === 'default' && (o.host === undefined || o.host === 'local')) config.forwards = [{ proto: 'tcp', guestPort: 22 }];
-  if (o.restart !== undefined) config.restartPolicy = o.restart;
-  if (o['keep-running']) config.keepRunningOnQuit = true;
-  // the engine validates it again; checking here means a typo never starts an engine
-  const r = vmConfigSchema.safeParse(config);
-  if (!r.success) throw invalidArgument(r.error.issues);
-  return config;
-}
-
 /** On stderr, also with --json (whose stdout stays the DTO, warnings included). */
 function printWarnings(io: CliIo, warnings: readonly string[] | undefined): void {
   for (const w of warnings ?? []) io.err(`flotilla: warning: ${w}\n`);
@@ -203,7 +177,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     io.out(`flotilla ${ENGINE_VERSION}\n`);
     return 0;
   }
-  if (command === 'serve') return runServe(args);
+  if (command === 'serve') return (await import('./serve-command')).runServe(args);
   const spec = COMMAND_OPTIONS[command];
   if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}; run \`flotilla help\``);
   // --help anywhere before `--` wins over everything else, even a half-typed command line
@@ -229,9 +203,11 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     if (o.out !== undefined) return buildDefaultDirect(o.out as string, io);
   }
   // validate before touching the engine, so a typo never starts one
-  const createConfig = command === 'create' ? createConfigFromArgs(name, o) : null;
-  if (command === 'set') patchFromArgs(o);
-  if (createConfig && o['ssh-key'] !== undefined) createConfig.sshKeys = await readSshKeyFiles((o['ssh-key'] as string[]).map((f) => absPath(f)));
+  // (config-args loads the spec's schemas: only for the commands that build a config)
+  const configArgs = command === 'create' || command === 'set' ? await import('./config-args') : null;
+  const createConfig = command === 'create' ? configArgs!.createConfigFromArgs(name, o) : null;
+  if (command === 'set') configArgs!.patchFromArgs(o);
+  if (createConfig && o['ssh-key'] !== undefined) createConfig.sshKeys = await configArgs!.readSshKeyFiles((o['ssh-key'] as string[]).map((f) => absPath(f)));
   if (command === 'exec' && a.rest.length === 0) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla exec NAME -- CMD [ARGS...]');
 
   const second = a.positionals[1];
@@ -347,6 +323,7 @@ async function runCommand(
     case 'ssh': {
       const vm = await s.find(name, o.host);
       const info = await s.call('vm.sshInfo', { host: vm.host, id: vm.id });
+      const { sshArgs } = await import('../engine/builtin-vm');
       return runSsh(sshArgs(info, { ...(o.identity !== undefined ? { identity: absPath(o.identity as string) } : {}), command: rest }));
     }
     case 'image': {
@@ -396,23 +373,8 @@ async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo)
   return 0;
 }
 
-/** Pure part of `set`: CLI options to a vm.update patch (validated again by the contract). */
-export function patchFromArgs(o: Record<string, unknown>): Record<string, unknown> {
-  const patch: Record<string, unknown> = {};
-  if (o.cpus !== undefined) patch.cpus = o.cpus;
-  if (o.memory !== undefined) patch.memoryMiB = o.memory;
-  if (o.name !== undefined) patch.name = o.name;
-  if (o.forward !== undefined) patch.forwards = (o.forward as string[]).map(parseForward);
-  if (o.display !== undefined) patch.display = o.display;
-  if (o.firmware !== undefined) patch.firmware = o.firmware;
-  if (o.restart !== undefined) patch.restartPolicy = o.restart;
-  if (o.note !== undefined) patch.note = o.note;
-  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart --note');
-  return patch;
-}
-
 async function setCommand(name: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
-  const patch = patchFromArgs(o);
+  const patch = (await import('./config-args')).patchFromArgs(o);
   const vm = await s.find(name, o.host);
   const after = await s.call('vm.update', { host: vm.host, id: vm.id, patch: patch as never });
   if (json) printJson(io, after);
@@ -571,23 +533,6 @@ async function stopCommand(vm: VmInfo, force: boolean, json: boolean, s: CliSess
   else if (already) io.out(`${after.name} is already ${after.state === 'crashed' ? 'stopped (it crashed)' : 'stopped'}\n`);
   else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
   return 0;
-}
-
-/** The public keys of `--ssh-key FILE`s: every valid key line; a file without one is an error naming it. */
-export async function readSshKeyFiles(files: string[]): Promise<string[]> {
-  const keys: string[] = [];
-  for (const f of files) {
-    const text = await readFile(f, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      throw new FlotillaError('FILE_NOT_FOUND', `--ssh-key ${f}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { path: f });
-    });
-    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    const bad = lines.find((l) => !SSH_PUBLIC_KEY_RE.test(l));
-    if (bad !== undefined || !lines.length) {
-      throw new FlotillaError('BAD_REQUEST', `--ssh-key ${f} is not a public key file (give the .pub file, e.g. ~/.ssh/id_ed25519.pub)`);
-    }
-    keys.push(...lines);
-  }
-  return keys;
 }
 
 /** Runs the user's ssh client on this terminal; resolves with its exit code. */

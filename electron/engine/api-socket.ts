@@ -7,7 +7,7 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { ContractHandler } from '../../shared/contract';
-import { MAX_FRAME_BYTES, serveChannel, type TextChannel } from '../../shared/rpc';
+import { MAX_FRAME_BYTES, type TextChannel } from '../../shared/rpc-client';
 import { LineSplitter } from './line-splitter';
 
 /** Beyond this much unsent output to one client, events for it are dropped (responses never are). */
@@ -86,6 +86,9 @@ export interface ApiSocketServer {
  * whether that is a live engine or a stale file.
  */
 export async function serveApiSocket(handler: ContractHandler, path: string, runRoot: string): Promise<ApiSocketServer> {
+  // loaded here, not at the top: a CLI that is only a client of a running engine imports this
+  // module for connectApiSocket/socketChannel and should not load the contract's schemas
+  const { serveChannel } = await import('../../shared/rpc');
   await mkdir(runRoot, { recursive: true, mode: 0o700 });
   await chmod(runRoot, 0o700);
   const conns = new Set<Socket>();

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { PortEntry, SshInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
+import { sshCheckedArgs } from '../../shared/ssh-command';
 import { SSH_PUBLIC_KEY_RE, DEFAULT_ROOT_DISK_GIB, type VmSpec } from '../../shared/spec';
 import { produceFileAtomic, writeFileAtomic } from './atomic-file';
 import { qemuImgCreate } from './images';
@@ -121,14 +122,11 @@ export async function sshInfoFor(vm: {
 
 /** The ssh(1) argument array for sshInfoFor's answer: host key checked strictly against the VM's own file. */
 export function sshArgs(info: SshInfo, opts: { identity?: string; command?: string[] } = {}): string[] {
+  const checked = sshCheckedArgs(info);
   return [
-    '-p', String(info.port),
-    '-o', `HostKeyAlias=${info.hostKeyAlias}`,
-    '-o', `UserKnownHostsFile=${info.knownHostsFile}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
+    ...checked.slice(0, -1),
     ...(opts.identity ? ['-i', opts.identity, '-o', 'IdentitiesOnly=yes'] : []),
-    `${info.user}@${info.host}`,
+    ...checked.slice(-1),
     ...(opts.command?.length ? ['--', ...opts.command] : []),
   ];
 }

@@ -10,5 +10,4 @@ export function qemuBinary(explicit?: string, env: NodeJS.ProcessEnv = process.e
   return explicit ?? env.FLOTILLA_QEMU ?? DEFAULT_QEMU_BINARY;
 }
 
-/** the engine's version: engine.info, and the archives `flotilla export` writes */
-export const ENGINE_VERSION = '0.1.0';
+export { ENGINE_VERSION } from './version';

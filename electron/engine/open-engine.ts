@@ -2,26 +2,17 @@
 // connects to run/engine.sock: if an engine answers, we are its client and calls are
 // forwarded over the socket; if not (no socket, or a stale one nobody listens on), we
 // remove the stale file, listen ourselves and become the engine.
+// The client path loads neither the engine nor the contract's schemas (the engine validates
+// every call it is sent): `flotilla list` against a running engine costs little more than Node's
+// own start (issue 15, cliListMs). The engine is imported only when this process becomes it.
 import { mkdir, rm } from 'node:fs/promises';
-import {
-  EVENT_NAMES,
-  STREAM_EVENTS,
-  STREAMS,
-  type StreamKind,
-  type VmRef,
-  type CallContext,
-  type ContractHandler,
-  type EventName,
-  type EventPayloads,
-  type Method,
-  type MethodParams,
-  type MethodResult,
-} from '../../shared/contract';
+import type { VmRef, CallContext, ContractHandler, EventName, EventPayloads, Method, MethodParams, MethodResult } from '../../shared/contract';
+import { EVENT_NAME_LIST, STREAM_EVENTS, STREAMS, type StreamKind } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
-import { ChannelClient } from '../../shared/rpc';
+import { ChannelClient } from '../../shared/rpc-client';
 import { streamCall, streamKey, SubscriptionTable, trackStreamCall } from '../../shared/streams';
 import { connectApiSocket, serveApiSocket, socketChannel, type ApiSocketServer } from './api-socket';
-import { Engine, type EngineOptions } from './engine';
+import type { Engine, EngineOptions } from './engine';
 import { tryEngineLock } from './engine-lock';
 import { assertSafeHome, flotillaHome, HomeLayout } from './paths';
 
@@ -74,7 +65,7 @@ export class RemoteHandler implements ContractHandler {
   }
 
   onEvent(listener: <E extends EventName>(event: E, payload: EventPayloads[E]) => void): () => void {
-    const offs = EVENT_NAMES.filter((e) => !STREAM_EVENTS.has(e)).map((e) => this.client.on(e, (p) => listener(e, p)));
+    const offs = EVENT_NAME_LIST.filter((e) => !STREAM_EVENTS.has(e)).map((e) => this.client.on(e, (p) => listener(e, p)));
     return () => offs.forEach((off) => off());
   }
 }
@@ -123,7 +114,14 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
       continue;
     }
     let server: ApiSocketServer;
-    const engine = new Engine({ layout, shell: opts.shell, ...opts.engine });
+    let engine: Engine;
+    try {
+      const { Engine } = await import('./engine');
+      engine = new Engine({ layout, shell: opts.shell, ...opts.engine });
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
     try {
       await rm(layout.engineSock, { force: true });
       server = await serveApiSocket(engine, layout.engineSock, layout.runRoot);

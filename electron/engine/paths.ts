@@ -4,7 +4,7 @@ import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
-import { vmIdSchema } from '../../shared/spec';
+import { VM_ID_RE } from '../../shared/contract-names';
 
 /** file name of the UART socket in a VM's run dir (qemu-args derives it from the serial socket's dir) */
 export const UART_SOCK = 'uart.sock';
@@ -20,7 +20,7 @@ export function flotillaHome(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Ids become path components: refuse anything that is not a plain id (no `..`, no `/`). */
 function checkedId(id: string): string {
-  if (!vmIdSchema.safeParse(id).success) throw new FlotillaError('BAD_REQUEST', `malformed VM id: ${JSON.stringify(id)}`);
+  if (!VM_ID_RE.test(id)) throw new FlotillaError('BAD_REQUEST', `malformed VM id: ${JSON.stringify(id)}`);
   return id;
 }
 

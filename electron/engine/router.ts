@@ -165,6 +165,22 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       await v.addDisk(p.sizeGiB);
       return info(p);
     },
+    'share.list': (p) => {
+      const v = vm(p);
+      if (!v.shares) throw unsupported('shared folders', host(p).id);
+      return v.shares();
+    },
+    'share.add': (p) => {
+      const v = vm(p);
+      if (!v.shareAdd) throw unsupported('shared folders', host(p).id);
+      return v.shareAdd({ hostPath: p.hostPath, ...(p.tag !== undefined ? { tag: p.tag } : {}), readOnly: p.readOnly });
+    },
+    'share.remove': async (p) => {
+      const v = vm(p);
+      if (!v.shareRemove) throw unsupported('shared folders', host(p).id);
+      await v.shareRemove(p.tag);
+      return { tag: p.tag };
+    },
     'engine.stopAll': d.stopAll,
   } satisfies HandlerTable;
 }

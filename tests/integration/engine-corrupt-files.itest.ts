@@ -85,6 +85,22 @@ describe('corrupt files under a running VM', () => {
     expect(await client.call('vm.ports', {})).toEqual([]);
   });
 
+  it('shows a broken VM stopped when its QEMU ends on its own', async () => {
+    let dies = await client.call('vm.create', { config: { name: 'dies', source: { kind: 'default' }, memoryMiB: 128 } });
+    dies = await client.call('vm.start', { id: dies.id });
+    client.close();
+    await engine!.close();
+    engine = null;
+    await writeFile(`${home}/vms/${dies.id}/vm.json`, '{"id": "trunc');
+    await reopen();
+    expect(await client.call('vm.get', { id: dies.id })).toMatchObject({ state: 'running', pid: dies.pid, broken: { file: `${home}/vms/${dies.id}/vm.json` } });
+    const gone = client.waitFor('vm.changed', (v) => v.id === dies.id && v.state === 'stopped', 'the broken VM shown stopped', 15_000);
+    process.kill(dies.pid!, 'SIGKILL');
+    expect(await gone).toMatchObject({ pid: null, broken: { file: `${home}/vms/${dies.id}/vm.json` } });
+    expect((await client.call('vm.get', { id: dies.id })).reason).not.toMatch(/still running/);
+    await client.call('vm.delete', { id: dies.id });
+  });
+
   it('keeps sending thumbnails to a subscriber across a stop and a start of the VM', async () => {
     let disp = await client.call('vm.create', { config: { name: 'screen', source: { kind: 'default' }, memoryMiB: 128, display: 'vnc' } });
     disp = await client.call('vm.start', { id: disp.id });

@@ -1,7 +1,7 @@
 // A local VM whose vm.json cannot be used (issue 11 defect 3). It is not dropped: it is listed
 // by id with the reason, its ports stay in the table (nothing releases them), its name stays
 // reserved (VmStore), and a QEMU it left running is found by its pidfile and proved ours, so
-// the list says it runs and a force stop can end it. The user repairs the file (the next
+// the list says it runs and a force stop can end it; if it ends on its own, the list says so. The user repairs the file (the next
 // start or get reads it again) or deletes the VM.
 import { capsOf, LOCAL_HOST, type PortEntry, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
@@ -61,4 +61,26 @@ export async function killBrokenQemu(layout: HomeLayout, id: string): Promise<vo
     throw new FlotillaError('INTERNAL', `could not stop QEMU ${pid}: ${(err as Error).message}`);
   }
   while (await isPidAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * Calls onExit once `pid` is gone. A broken VM's QEMU is not supervised (nothing holds its QMP),
+ * so /proc is polled: Node has no pidfd, and a QMP connection would take the one the repair's
+ * adoption needs. Returns the function that stops watching.
+ */
+export function watchPidExit(pid: number, onExit: () => void, intervalMs = 2000): () => void {
+  let stopped = false;
+  const timer = setInterval(() => {
+    void isPidAlive(pid).then((alive) => {
+      if (alive || stopped) return;
+      stop();
+      onExit();
+    });
+  }, intervalMs);
+  timer.unref();
+  const stop = (): void => {
+    stopped = true;
+    clearInterval(timer);
+  };
+  return stop;
 }

@@ -3,7 +3,7 @@
 // reaches VMs only through this interface, so a new kind of host is one class and one
 // `registry.add()`. A host that lacks an operation throws `unsupported()`, never half-works
 // (as Multipass's backends and lima's drivers do), and says so up front in each VmInfo.caps.
-import type { DiskInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, VmInfo } from '../../../shared/contract';
+import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, VmInfo } from '../../../shared/contract';
 import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
@@ -65,6 +65,10 @@ export interface VmHandle {
   snapshotCreate?(name: string | undefined, opts: { diskOnly: boolean }): Promise<SnapshotInfo>;
   snapshotRevert?(name: string): Promise<void>;
   snapshotDelete?(name: string): Promise<void>;
+  /** shared folders (caps.shares): list with their helpers' state; add/remove on a stopped VM */
+  shares?(): Promise<ShareInfo[]>;
+  shareAdd?(share: { hostPath: string; tag?: string; readOnly: boolean }): Promise<ShareInfo>;
+  shareRemove?(tag: string): Promise<void>;
   /** cancel the VM's running long job; false when there is none */
   cancelJob?(): boolean;
 }

@@ -28,7 +28,7 @@ import type { OpsContext } from '../lifecycle/ops-context';
 import { TempJournal } from '../lifecycle/temp-journal';
 import { importVm } from '../lifecycle/transfer';
 import { brokenVmHandle, localVmHandle } from './local-vm-handle';
-import { brokenInfo, killBrokenQemu, liveQemuOf } from './broken-vm';
+import { brokenInfo, killBrokenQemu, liveQemuOf, watchPidExit } from './broken-vm';
 import { rebuildForwards } from './rebuild-forwards';
 import { capsOf, type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
 
@@ -60,7 +60,7 @@ export class LocalHost implements Host {
   private readonly display: DisplayProxy;
   private readonly lastAgent = new Map<string, string>();
   /** broken VMs (unreadable vm.json) and the pid of a QEMU one left running */
-  private readonly brokenPids = new Map<string, { pid: number | null; since: string }>();
+  private readonly brokenPids = new Map<string, { pid: number | null; since: string; unwatch?: () => void }>();
   private closed = false;
   private readonly journal: TempJournal;
   /** what export/import/clone/disks (lifecycle/) use of this host */
@@ -116,7 +116,7 @@ export class LocalHost implements Host {
     // partial archives of exports a killed engine left next to their destinations
     await this.journal.sweep();
     const since = new Date(this.opts.now()).toISOString();
-    for (const id of this.store.broken.keys()) this.brokenPids.set(id, { pid: await liveQemuOf(this.opts.layout, id), since });
+    for (const id of this.store.broken.keys()) this.setBrokenPid(id, await liveQemuOf(this.opts.layout, id), since);
     // one VM that cannot be settled must not keep the engine (and every other VM) down
     await Promise.all(
       specs.map((s) => {
@@ -132,6 +132,7 @@ export class LocalHost implements Host {
     if (this.closed) return;
     if (opts.stopVms) await this.stopAll({ deadlineMs: this.opts.stopDeadlineMs ?? STOP_DEADLINE_MS, includeKeepRunning: true });
     this.closed = true;
+    for (const b of this.brokenPids.values()) b.unwatch?.();
     await this.display.close();
     await Promise.all([...this.sups.values()].map((s) => s.detach()));
     this.listeners.clear();
@@ -270,11 +271,30 @@ export class LocalHost implements Host {
       this.vmChanged(id);
       throw new FlotillaError('INVALID_STATE', this.brokenVm(id).reason, { broken: true });
     }
-    this.brokenPids.delete(id);
+    this.dropBroken(id);
     const sup = this.addSupervisor(id);
     await sup.init();
     this.vmChanged(id);
     return sup;
+  }
+
+  /** Record a broken VM's QEMU (or none), watching it so that its own exit shows as stopped. */
+  private setBrokenPid(id: string, pid: number | null, since: string): void {
+    this.brokenPids.get(id)?.unwatch?.();
+    const entry: { pid: number | null; since: string; unwatch?: () => void } = { pid, since };
+    if (pid !== null) {
+      entry.unwatch = watchPidExit(pid, () => {
+        if (this.brokenPids.get(id) !== entry) return;
+        this.setBrokenPid(id, null, new Date(this.opts.now()).toISOString());
+        this.vmChanged(id);
+      });
+    }
+    this.brokenPids.set(id, entry);
+  }
+
+  private dropBroken(id: string): void {
+    this.brokenPids.get(id)?.unwatch?.();
+    this.brokenPids.delete(id);
   }
 
   private brokenHandle(id: string): VmHandle {
@@ -283,7 +303,7 @@ export class LocalHost implements Host {
       repair: () => this.repair(id),
       forceStop: async () => {
         await killBrokenQemu(this.opts.layout, id);
-        if (this.brokenPids.has(id)) this.brokenPids.set(id, { pid: null, since: new Date(this.opts.now()).toISOString() });
+        if (this.brokenPids.has(id)) this.setBrokenPid(id, null, new Date(this.opts.now()).toISOString());
         this.vmChanged(id);
       },
     });
@@ -398,7 +418,7 @@ export class LocalHost implements Host {
     if (pid !== null) throw new FlotillaError('INVALID_STATE', `its QEMU (pid ${pid}) is still running: force-stop it before deleting it`, { broken: true });
     await this.store.delete(id);
     await this.allocator.forget(id);
-    this.brokenPids.delete(id);
+    this.dropBroken(id);
     this.emit('vm.removed', { host: this.id, id });
     this.hostChanged();
   }

@@ -19,16 +19,31 @@ async function writeClipboard(text: string): Promise<void> {
   }
 }
 
-export function CopyButton({ text, label, className = 'icon-btn' }: { text: string; label: string; className?: string }): ReactElement {
-  const [done, setDone] = useState(false);
+/**
+ * `text` is the string to copy, or a function that fetches it when clicked (the ssh command of a
+ * built-in VM needs the engine to read the guest's host key first). A fetch that fails says why
+ * in the button's label instead of copying something else.
+ */
+export function CopyButton({ text, label, className = 'icon-btn' }: { text: string | (() => Promise<string>); label: string; className?: string }): ReactElement {
+  const [done, setDone] = useState<{ text: string } | { error: string } | null>(null);
   useEffect(() => {
     if (!done) return;
-    const t = setTimeout(() => setDone(false), 1500);
+    const t = setTimeout(() => setDone(null), 'error' in done ? 6000 : 1500);
     return () => clearTimeout(t);
   }, [done]);
+  const copy = async (): Promise<void> => {
+    try {
+      const value = typeof text === 'string' ? text : await text();
+      await writeClipboard(value);
+      setDone({ text: value });
+    } catch (err) {
+      setDone({ error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+  const shown = done === null ? label : 'error' in done ? `Could not copy: ${done.error}` : `Copied ${done.text}`;
   return (
-    <button type="button" className={className} aria-label={done ? `Copied ${text}` : label} title={label} onClick={() => void writeClipboard(text).then(() => setDone(true))}>
-      <Icon name={done ? 'check' : 'copy'} size={14} />
+    <button type="button" className={className} aria-label={shown} title={shown} onClick={() => void copy()}>
+      <Icon name={done === null ? 'copy' : 'error' in done ? 'alert' : 'check'} size={14} />
     </button>
   );
 }

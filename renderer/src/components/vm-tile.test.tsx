@@ -21,11 +21,12 @@ function buttons(tile: HTMLElement): string[] {
 describe('VM tile', () => {
   let api: FakeTransport;
   let release: (() => void) | null;
+  let sshFailsFor = '';
   beforeEach(() => {
     resetStore();
     resetStreams();
     release = null;
-    api = new FakeTransport((method) => {
+    api = new FakeTransport((method, req) => {
       if (method === 'vm.start') {
         return new Promise((_, reject) => {
           release = () =>
@@ -33,6 +34,11 @@ describe('VM tile', () => {
         });
       }
       if (method === 'console.subscribe') return { scrollback: 'Welcome\r\nlinux-1:~# ' };
+      if (method === 'vm.sshInfo') {
+        const { id } = req as { id: string };
+        if (id === sshFailsFor) return new FlotillaError('AGENT_ERROR', 'cannot read the SSH host key of linux-2');
+        return { host: '127.0.0.1', port: 40022, user: 'root', hostKeyAlias: `flotilla-${id}`, knownHostsFile: `/h/vms/${id}/known_hosts`, hostKey: 'ssh-ed25519 AAAA' };
+      }
       return { ok: true };
     });
     setApi(api);
@@ -131,17 +137,38 @@ describe('VM tile', () => {
     expect(within(tile).getByRole('button', { name: /^Copy 127\.0\.0\.1:\d+$/ })).toBeTruthy();
   });
 
-  it('offers the ssh command on the port-22 chip, as root on the built-in Linux', async () => {
+  it('copies an ssh command that pins the built-in guest host key, and says why when it cannot', async () => {
     const writes: string[] = [];
     Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });
     const vm = makeVm('linux-1', { state: 'running' });
+    const other = makeVm('linux-2', { state: 'running' });
+    sshFailsFor = other.id;
     applyVm(vm);
+    applyVm(other);
     render(<TileGrid />);
     const tile = screen.getByRole('region', { name: 'VM linux-1' });
-    const port = vm.ports.find((p) => p.guestPort === 22)!;
     await act(async () => fireEvent.click(within(tile).getByRole('button', { name: 'Copy ssh command for linux-1' })));
-    expect(writes).toEqual([`ssh -p ${port.hostPort} root@127.0.0.1`]);
-    expect(within(tile).getByRole('button', { name: `Copied ssh -p ${port.hostPort} root@127.0.0.1` })).toBeTruthy();
+    expect(api.calls.find((c) => c.method === 'vm.sshInfo')?.req).toEqual({ host: 'local', id: vm.id });
+    const cmd = `ssh -p 40022 -o HostKeyAlias=flotilla-${vm.id} -o UserKnownHostsFile=/h/vms/${vm.id}/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes root@127.0.0.1`;
+    expect(writes).toEqual([cmd]);
+    expect(within(tile).getByRole('button', { name: `Copied ${cmd}` })).toBeTruthy();
+
+    const tile2 = screen.getByRole('region', { name: 'VM linux-2' });
+    await act(async () => fireEvent.click(within(tile2).getByRole('button', { name: 'Copy ssh command for linux-2' })));
+    expect(writes).toHaveLength(1);
+    expect(within(tile2).getByRole('button', { name: 'Could not copy: cannot read the SSH host key of linux-2' })).toBeTruthy();
+  });
+
+  it('copies plain ssh for a guest that is not the built-in Linux', async () => {
+    const writes: string[] = [];
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });
+    const vm = makeVm('iso-vm', { state: 'running' });
+    applyVm({ ...vm, spec: { ...vm.spec, source: { kind: 'iso', path: '/isos/x.iso', diskSizeGiB: 16 } } });
+    render(<TileGrid />);
+    const tile = screen.getByRole('region', { name: 'VM iso-vm' });
+    await act(async () => fireEvent.click(within(tile).getByRole('button', { name: 'Copy ssh command for iso-vm' })));
+    expect(writes).toEqual([`ssh -p ${vm.ports[0]!.hostPort} 127.0.0.1`]);
+    expect(api.calls.some((c) => c.method === 'vm.sshInfo')).toBe(false);
   });
 
   it('asks before deleting and says the disks go too', async () => {

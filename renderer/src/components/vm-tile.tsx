@@ -181,7 +181,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
           {vm.spec.note}
         </p>
       )}
-      <PortChips ports={vm.ports} vmName={vm.name} builtin={vm.spec.source.kind === 'default'} />
+      <PortChips ports={vm.ports} vmName={vm.name} builtinOf={vm.spec.source.kind === 'default' ? { host: vm.host, id: vm.id } : undefined} />
       <StopCountdown id={id} />
       {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}

@@ -65,7 +65,7 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         </div>
         <div className="vm-view-meta">
           <span>{vm.ips[0] ?? 'No IP yet'}</span>
-          <PortChips ports={vm.ports} vmName={vm.name} builtin={vm.spec.source.kind === 'default'} />
+          <PortChips ports={vm.ports} vmName={vm.name} builtinOf={vm.spec.source.kind === 'default' ? { host: vm.host, id: vm.id } : undefined} />
         </div>
         <VmActions id={id} showOpen={false} />
       </div>

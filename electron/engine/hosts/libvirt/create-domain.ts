@@ -32,6 +32,7 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
   if (config.forwards.length > 0) {
     throw new FlotillaError('UNSUPPORTED', 'port forwards are not available on libvirt hosts (they need libvirt user networking with passt); reach the guest on its address instead', { field: 'forwards' });
   }
+  if ((config.shares ?? []).length > 0) throw new FlotillaError('UNSUPPORTED', 'shared folders are not available on libvirt hosts; create the VM on the local host to share a folder', { field: 'shares' });
   if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];

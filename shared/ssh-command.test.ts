@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import type { SshInfo } from './contract';
+import { shellQuote, sshCheckedArgs, sshCommandLine } from './ssh-command';
+
+const info: SshInfo = {
+  host: '127.0.0.1',
+  port: 40022,
+  user: 'root',
+  hostKeyAlias: 'flotilla-abcdef123456',
+  knownHostsFile: "/home/ann's files/.local/share/flotilla/vms/abcdef123456/known_hosts",
+  hostKey: 'ssh-ed25519 AAAA',
+};
+
+describe('the checked ssh command', () => {
+  it('pins the VM host key and refuses any other', () => {
+    const args = sshCheckedArgs(info);
+    expect(args).toContain('StrictHostKeyChecking=yes');
+    expect(args).toContain('HostKeyAlias=flotilla-abcdef123456');
+    expect(args.at(-1)).toBe('root@127.0.0.1');
+  });
+
+  it('quotes what a shell would split or expand, and only that', () => {
+    expect(shellQuote('root@127.0.0.1')).toBe('root@127.0.0.1');
+    expect(shellQuote('a b')).toBe(`'a b'`);
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(shellQuote('$(rm -rf ~)')).toBe(`'$(rm -rf ~)'`);
+    expect(sshCommandLine(info)).toBe(
+      `ssh -p 40022 -o HostKeyAlias=flotilla-abcdef123456 -o 'UserKnownHostsFile=/home/ann'\\''s files/.local/share/flotilla/vms/abcdef123456/known_hosts' -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes root@127.0.0.1`,
+    );
+  });
+});
