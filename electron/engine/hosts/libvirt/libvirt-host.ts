@@ -32,6 +32,8 @@ export interface LibvirtHostOptions extends ConnectionOptions {
 const now = () => new Date().toISOString();
 /** the second full read after a connect (see onConnState) */
 const RELOAD_AFTER_CONNECT_MS = 3000;
+/** how often a running guest with an agent but no address yet is asked again (see refreshAgent) */
+const IP_RETRIES = 40;
 
 export class LibvirtHost implements Host {
   readonly kind = 'libvirt';
@@ -219,10 +221,11 @@ export class LibvirtHost implements Host {
 
   /**
    * Asks the agent whether it answers, then for the guest's addresses. A guest whose agent is up
-   * before its network is asked again a few times (the agent sends no event when an address
-   * appears), then left until the next agent event.
+   * before its network (the built-in guest starts its agent first) is asked again, every second
+   * for 20 s and then every 5 s up to about 2 minutes (the agent sends no event when an address
+   * appears; a loaded TCG host took longer than 20 s), then left until the next agent event.
    */
-  async refreshAgent(uuid: string, retries = 20): Promise<void> {
+  async refreshAgent(uuid: string, retries = IP_RETRIES): Promise<void> {
     let ok = await agentPing(this.conn.virsh, uuid);
     const d = this.domains.get(uuid);
     if (!d) return;
@@ -231,7 +234,8 @@ export class LibvirtHost implements Host {
     if (ok) d.ips = await guestIps(this.conn.virsh, uuid).catch(() => d.ips);
     this.emitVm(uuid);
     if (ok && d.ips.length === 0 && retries > 0 && d.state === 'running') {
-      setTimeout(() => void this.refreshAgent(uuid, retries - 1).catch(() => undefined), 1000).unref();
+      const delay = IP_RETRIES - retries < 20 ? 1000 : 5000;
+      setTimeout(() => void this.refreshAgent(uuid, retries - 1).catch(() => undefined), delay).unref();
     }
   }
 
