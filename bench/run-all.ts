@@ -5,8 +5,8 @@
 // process (`flotilla serve`) and is driven over the headless WebSocket.
 //
 // Env: BENCH_RUNS (default 5) scales every count; BENCH_ONLY=a,b,… runs a subset (boot, start,
-// loadedstart, storm, console, echo, tiles, tiles500, cli, firsttile, idle, lifecycle, libvirt, or
-// a libvirt figure's own key) and writes to the temp dir instead of bench/results.
+// loadedstart, storm, console, echo, tiles, tiles500, cli, firsttile, idle, lifecycle, shares,
+// libvirt, or a libvirt figure's own key) and writes to the temp dir instead of bench/results.
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ import { benchBootBefore } from './lib/boot-before';
 import { bootBreakdown, cpuMs, cpuSplitMs, type BootBreakdown } from './lib/boot-breakdown';
 import { attempt, failedFigure, figure, FIGURE_ORDER, renderMarkdown, round, type Figure } from './lib/figures';
 import { cliList, engineIdleCpu, firstTile, startAll, underCpuHog } from './lib/scale-benches';
-import { benchLifecycle } from './lib/lifecycle-benches';
+import { benchLifecycle, benchShareWrite } from './lib/lifecycle-benches';
 import { benchLibvirt } from './lib/libvirt-benches';
 import { benchTiles, tilesFigure } from './lib/tiles-bench';
 
@@ -467,6 +467,15 @@ async function main(): Promise<void> {
       engine = eng;
       log('lifecycle: snapshot save/revert and full clone (bench/lib/lifecycle-benches.ts)');
       figures.push(...(await benchLifecycle(eng.api, RUNS, log)));
+      engine = null;
+      await eng.close();
+    }, log);
+
+    if (want('shares')) await attempt(['shareWriteMBps', 'shareWriteRatio'], figures, async () => {
+      const eng = await startEngineProcess(root, home);
+      engine = eng;
+      log('shares: dd into a shared folder from the guest and on the host (bench/lib/lifecycle-benches.ts)');
+      figures.push(...(await benchShareWrite(eng.api, RUNS, log)));
       engine = null;
       await eng.close();
     }, log);

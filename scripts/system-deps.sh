@@ -2,6 +2,8 @@
 # The system packages Flotilla needs, in one place for the setup script, .ci/run and the README.
 #   runtime: QEMU, qemu-img, OVMF (UEFI), apt-utils to fetch the default guest's Debian packages,
 #            the ssh client `flotilla ssh` runs, util-linux for setpriv (long qemu-img jobs die with the engine)
+#            and unshare/mount (read-only shared folders); shared folders' virtiofsd comes with
+#            qemu-system-x86 (qemu-system-common's /usr/lib/qemu/virtiofsd on Debian 12)
 #   tests:   Debian's Chromium (Playwright drives it), tools that make the test images,
 #            libvirt and an sshd for the libvirt-host tests (scripts/libvirt-test-setup.sh),
 #            zsh for the completion tests

@@ -19,6 +19,7 @@ function vitestCounts(r) {
 /** The first lines of a failure message, without colour codes: enough to name the cause. */
 const excerpt = (msg) =>
   String(msg ?? '')
+    // eslint-disable-next-line no-control-regex -- colour codes are what it removes
     .replace(/\x1b\[[0-9;]*m/g, '')
     .split('\n')
     .filter((l) => l.trim() && !l.includes('node_modules/'))

@@ -43,7 +43,7 @@ export interface FieldError {
 }
 
 /** What a user-named file was supposed to be. */
-export type FileRole = 'iso' | 'disk' | 'kernel' | 'initrd' | 'file';
+export type FileRole = 'iso' | 'disk' | 'kernel' | 'initrd' | 'file' | 'dir';
 
 /** `field`: the form field (request key) an error is about, where the message alone does not say. */
 export interface OnField {

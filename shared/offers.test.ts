@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { capsOf, VM_CAPS } from './contract';
-import { offers, offersTab } from './offers';
+import { cdMedium, offerOp, offers, offersTab } from './offers';
 
 const all = capsOf([...VM_CAPS]);
 
@@ -37,5 +37,44 @@ describe('offers', () => {
     expect(offersTab({ state: 'running', caps: libvirtLike, broken: null }, 'console')).toBe(true);
     expect(offersTab({ state: 'running', caps: all, broken: { reason: 'x', file: 'y' } }, 'console')).toBe(false);
     expect(offersTab({ state: 'running', caps: all, broken: { reason: 'x', file: 'y' } }, 'logs')).toBe(true);
+  });
+});
+
+describe('offerOp', () => {
+  const vm = (state: 'running' | 'stopped' | 'paused', spec: { cdrom?: string | null; source: { kind: string; path?: string } } = { source: { kind: 'default' } }, caps = all) => ({
+    state,
+    caps,
+    broken: null,
+    spec,
+  });
+
+  it('hides what the host cannot do and whatever a broken VM has', () => {
+    expect(offerOp(vm('stopped', undefined, capsOf(['lifecycle'])), 'clone')).toEqual({ shown: false });
+    expect(offerOp(vm('stopped', undefined, capsOf(['lifecycle'])), 'snapshots')).toEqual({ shown: false });
+    expect(offerOp({ ...vm('stopped'), broken: { reason: 'x', file: 'y' } }, 'export')).toEqual({ shown: false });
+  });
+
+  it('disables stopped-only operations on a running VM, with the reason', () => {
+    expect(offerOp(vm('stopped'), 'clone')).toEqual({ shown: true, disabledReason: null });
+    expect(offerOp(vm('running'), 'clone')).toEqual({ shown: true, disabledReason: 'Stop the VM to clone it' });
+    expect(offerOp(vm('running'), 'export')).toEqual({ shown: true, disabledReason: 'Stop the VM to export it' });
+    expect(offerOp(vm('running'), 'addDisk')).toEqual({ shown: true, disabledReason: 'Stop the VM to add a disk' });
+  });
+
+  it('allows snapshots and growing a disk running or stopped, not paused', () => {
+    expect(offerOp(vm('running'), 'snapshots')).toEqual({ shown: true, disabledReason: null });
+    expect(offerOp(vm('stopped'), 'resizeDisk')).toEqual({ shown: true, disabledReason: null });
+    expect(offerOp(vm('paused'), 'snapshots')).toEqual({ shown: true, disabledReason: 'Not while the VM is paused' });
+  });
+
+  it('offers a CD only where there is (or, stopped, can be) a drive, and Eject only with a disc in it', () => {
+    expect(cdMedium(vm('stopped', { source: { kind: 'iso', path: '/a.iso' } }))).toBe('/a.iso');
+    expect(cdMedium(vm('stopped', { cdrom: null, source: { kind: 'iso', path: '/a.iso' } }))).toBeNull();
+    expect(cdMedium(vm('stopped'))).toBeUndefined();
+    expect(offerOp(vm('stopped'), 'insertCd')).toEqual({ shown: true, disabledReason: null });
+    expect(offerOp(vm('running'), 'insertCd').shown && (offerOp(vm('running'), 'insertCd') as { disabledReason: string }).disabledReason).toMatch(/no CD drive/);
+    expect(offerOp(vm('running', { cdrom: null, source: { kind: 'default' } }), 'insertCd')).toEqual({ shown: true, disabledReason: null });
+    expect(offerOp(vm('running'), 'ejectCd')).toEqual({ shown: false });
+    expect(offerOp(vm('running', { cdrom: '/b.iso', source: { kind: 'default' } }), 'ejectCd')).toEqual({ shown: true, disabledReason: null });
   });
 });

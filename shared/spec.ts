@@ -129,6 +129,17 @@ export const shareHostPath = hostPath.refine((p) => tidyHostPath(p) !== '/', 'sh
 
 export const MAX_SHARES = 16;
 
+/** A tag made from a directory's last name (lower case, a-z 0-9 _ -), unique among `taken`. */
+export function defaultShareTag(dir: string, taken: ReadonlySet<string> = new Set()): string {
+  const last = dir.split('/').filter(Boolean).at(-1) ?? '';
+  const base = last.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+/, '').slice(0, 32) || 'share';
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) {
+    const t = `${base}-${n}`;
+    if (!taken.has(t)) return t;
+  }
+}
+
 /** One host directory shared with the guest (virtio-fs). Read-only is enforced on the host. */
 export const shareSchema = z
   .object({

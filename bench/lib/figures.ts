@@ -41,6 +41,10 @@ export const GOALS: Record<string, { unit: string; goal: Goal; what: string }> =
   snapshotSaveMs: { unit: 'ms', goal: { op: '<=', value: 3000 }, what: 'full snapshot (RAM + disk) of the running built-in Linux, 256 MiB' },
   snapshotRevertMs: { unit: 'ms', goal: { op: '<=', value: 2000 }, what: 'revert of that snapshot, running → running' },
   cloneFullMsPerGiB: { unit: 'ms/GiB', goal: { op: '<=', value: 10000 }, what: 'full clone (qemu-img convert) per GiB of data' },
+  // issue 12 (BENCH_ONLY=shares); goals: issue 12 measured ~100 MiB/s under TCG, and a share
+  // should keep at least a quarter of the host's own fsync'd write speed
+  shareWriteMBps: { unit: 'MB/s', goal: { op: '>=', value: 50 }, what: 'dd 64 MiB conv=fsync from the built-in Linux into a shared folder (virtio-fs)' },
+  shareWriteRatio: { unit: '×', goal: { op: '>=', value: 0.25 }, what: 'shareWriteMBps ÷ the same dd on the host, same directory, same run' },
   // issue 13 (BENCH_ONLY=libvirt)
   libvirtStartRatio: { unit: '×', goal: { op: '<=', value: 1 }, what: "Flotilla's local engine start → agent ready ÷ `virsh start` → first guest-ping answered, same built-in guest" },
   libvirtHostOverheadRatio: { unit: '×', goal: { op: '<=', value: 1.1 }, what: 'a start through Flotilla on the libvirt host (qemu:///system) ÷ `virsh start` alone (→ first guest-ping)' },

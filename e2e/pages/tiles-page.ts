@@ -82,4 +82,10 @@ export class VmTile {
   async open(): Promise<void> {
     await this.button('Open').click();
   }
+
+  /** Open the VM's ⋯ menu and pick an item (Clone…, Export…, Add disk…). */
+  async menu(item: string): Promise<void> {
+    await this.button(`More actions for ${this.name}`).click();
+    await this.page.getByRole('menu', { name: `${this.name} actions` }).getByRole('menuitem', { name: item }).click();
+  }
 }

@@ -10,11 +10,11 @@ export class VmViewPage {
     this.root = page.getByRole('main').getByRole('region', { name: `VM ${name}`, exact: true });
   }
 
-  tab(name: 'Console' | 'Display' | 'Exec' | 'Logs' | 'Settings'): Locator {
+  tab(name: 'Console' | 'Display' | 'Exec' | 'Snapshots' | 'Logs' | 'Settings'): Locator {
     return this.root.getByRole('tab', { name });
   }
 
-  async selectTab(name: 'Console' | 'Display' | 'Exec' | 'Logs' | 'Settings'): Promise<void> {
+  async selectTab(name: 'Console' | 'Display' | 'Exec' | 'Snapshots' | 'Logs' | 'Settings'): Promise<void> {
     await this.tab(name).click();
     await expect(this.tab(name)).toHaveAttribute('aria-selected', 'true');
   }
@@ -50,6 +50,15 @@ export class VmViewPage {
     await this.commandInput.fill(command);
     await this.panel.getByRole('button', { name: 'Run' }).click();
     return this.panel.getByRole('list', { name: 'Command history' }).getByRole('listitem', { name: `Command ${command}` }).first();
+  }
+
+  // ---- snapshots
+  get snapshotTable(): Locator {
+    return this.panel.getByRole('table', { name: `Snapshots of ${this.name}` });
+  }
+
+  snapshotRow(snap: string): Locator {
+    return this.snapshotTable.getByRole('row').filter({ has: this.page.getByRole('rowheader', { name: snap, exact: true }) });
   }
 
   // ---- display

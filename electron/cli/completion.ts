@@ -21,7 +21,7 @@ const VALUE_CHOICES: Record<string, string[]> = {
   restart: ['never', 'on-failure'],
 };
 /** Options whose value is a file or directory. */
-const PATH_OPTIONS = ['initrd', 'kernel-disk', 'out', 'ssh-key', 'identity'];
+const PATH_OPTIONS = ['initrd', 'kernel-disk', 'out', 'ssh-key', 'identity', 'share'];
 
 const SHELL_WORD = /^[A-Za-z0-9_:.-]+$/;
 

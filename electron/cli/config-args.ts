@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { FlotillaError, invalidArgument } from '../../shared/errors';
 import { DEFAULT_ROOT_DISK_GIB, forwardSchema, SSH_PUBLIC_KEY_RE, vmConfigSchema, type Forward, type VmSource } from '../../shared/spec';
 import { absPath, bad } from './args';
+import { parseShareOption } from './share-command';
 
 /** `GUEST[:HOST][/udp|/tcp]`, e.g. `22`, `80:8080`, `53/udp`. Ranges are the schema's, in its words. */
 export function parseForward(text: string): Forward {
@@ -95,6 +96,7 @@ export function createConfigFromArgs(name: string | undefined, o: Record<string,
   else if (source.kind === 'default' && (o.host === undefined || o.host === 'local')) config.forwards = [{ proto: 'tcp', guestPort: 22 }];
   if (o.restart !== undefined) config.restartPolicy = o.restart;
   if (o['keep-running']) config.keepRunningOnQuit = true;
+  if (o.share !== undefined) config.shares = (o.share as string[]).map((x) => parseShareOption(x, cwd));
   // the engine validates it again; checking here means a typo never starts an engine
   const r = vmConfigSchema.safeParse(config);
   if (!r.success) throw invalidArgument(r.error.issues);

@@ -27,7 +27,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       '       [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]\n' +
       '       [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]\n' +
       '       [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]\n' +
-      '       [--ssh-key FILE]... [--start] [--json]',
+      '       [--ssh-key FILE]... [--share HOSTPATH[:TAG][:ro]]... [--start] [--json]',
     summary: 'create a VM (stopped, unless --start)',
     options: [HOST_HELP, 
       ['--from SOURCE', 'default (the built-in Linux), iso:PATH (boot an installer CD onto a new blank disk), disk:PATH (a qcow2 or raw disk image), kernel:PATH (boot a Linux kernel directly)'],
@@ -44,6 +44,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ['--restart never|on-failure', 'restart the VM when it crashes (default never)'],
       ['--keep-running', 'keep the VM running when the desktop app quits'],
       ['--ssh-key FILE', 'a public key file (.pub) the built-in Linux accepts for root over SSH, besides your ~/.ssh/*.pub; repeatable'],
+      ['--share HOSTPATH[:TAG][:ro]', 'share a host directory with the guest (virtio-fs; TAG defaults to the directory’s name, :ro makes it read-only); the built-in Linux mounts it at /mnt/TAG; repeatable'],
       ['--start', 'start the VM once it is created'],
       JSON_HELP,
     ],
@@ -118,6 +119,18 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     usage: 'media insert NAME ISO [--json] | media eject NAME [--json]',
     summary: 'insert, change or eject the CD of a running or stopped VM',
     options: [JSON_HELP],
+  },
+  share: {
+    usage: 'share add NAME HOSTPATH [--tag TAG] [--read-only] [--json] | share rm NAME TAG | share list NAME [--json]',
+    summary: 'shared folders: host directories the guest mounts (virtio-fs)',
+    options: [
+      ['--tag TAG', 'what the guest mounts: 1–36 of a-z 0-9 _ - (default: made from the directory’s name)'],
+      ['--read-only', 'the guest can read but not write; enforced on the host, so no guest mount option undoes it'],
+      JSON_HELP,
+    ],
+    notes:
+      'Add and rm change a stopped VM (a running one is refused: stop it first). The directory must exist; / is refused; symlinks are resolved when it is added, and symlinks inside it cannot lead the guest out of it. ' +
+      'The built-in Linux mounts each share at /mnt/TAG when it boots; in another Linux guest: mount -t virtiofs TAG /mnt/TAG. A VM with shares takes disk-only snapshots only (--disk-only).',
   },
   snapshot: {
     usage: 'snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]\n' + '    | snapshot revert NAME SNAP | snapshot rm NAME SNAP',

@@ -100,6 +100,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     restart: { kind: 'string' },
     'keep-running': { kind: 'bool' },
     'ssh-key': { kind: 'string', multi: true },
+    share: { kind: 'string', multi: true },
     start: { kind: 'bool' },
   },
   start: { ...JSON_OPT, ...HOST_OPT, 'wait-agent': { kind: 'bool' } },
@@ -130,6 +131,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   },
   disk: { ...JSON_OPT, disk: { kind: 'string' } },
   media: JSON_OPT,
+  share: { ...JSON_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
   snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
@@ -192,7 +194,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3, host: 3 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3, share: 3, host: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -225,6 +227,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
     if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
     if (command === 'snapshot') return await snapshotCommand(a.positionals, o, json, session, io);
+    if (command === 'share') return await (await import('./share-command')).shareCommand(a.positionals, o, json, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();

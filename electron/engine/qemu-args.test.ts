@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PortEntry } from '../../shared/contract';
 import { vmSpecSchema, type VmSpec } from '../../shared/spec';
-import { buildQemuArgs, parseHostfwds, SANDBOX_OPTS, type QemuResources } from './qemu-args';
+import { buildQemuArgs, parseHostfwds, SANDBOX_OPTS, shareListText, type QemuResources } from './qemu-args';
 
 const ID = 'abcdef123456';
 const RUN = `/h/run/${ID}`;
@@ -352,5 +352,33 @@ describe('buildQemuArgs: chardevs, network, display', () => {
     const args = buildQemuArgs(spec({}), res({ qmpSock: '/h,x/qmp.sock', serialSock: '/h,x/ser.sock' }));
     expect(values(args, '-qmp')).toEqual(['unix:/h,,x/qmp.sock,server=on,wait=off']);
     expect(values(args, '-chardev')[0]).toBe('socket,id=ser0,path=/h,,x/ser.sock,server=on,wait=off');
+  });
+});
+
+describe('buildQemuArgs: shared folders', () => {
+  const shares = [
+    { tag: 'work', sock: `${RUN}/fs0.sock`, readOnly: false },
+    { tag: 'docs', sock: `${RUN}/fs1.sock`, readOnly: true },
+  ];
+  it('gives a VM with shares shareable memfd RAM on one NUMA node and a vhost-user-fs device per share', () => {
+    const args = buildQemuArgs(spec({ memoryMiB: 512, shares: [{ tag: 'work', hostPath: '/srv/w' }, { tag: 'docs', hostPath: '/srv/d', readOnly: true }] }), res({ shares, shareList: `${RUN}/shares.list` }));
+    expect(hasPair(args, '-object', 'memory-backend-memfd,id=mem,size=512M,share=on')).toBe(true);
+    expect(hasPair(args, '-numa', 'node,memdev=mem')).toBe(true);
+    expect(values(args, '-chardev')).toEqual(expect.arrayContaining([`socket,id=fs0,path=${RUN}/fs0.sock`, `socket,id=fs1,path=${RUN}/fs1.sock`]));
+    expect(values(args, '-device')).toEqual(expect.arrayContaining(['vhost-user-fs-pci,chardev=fs0,tag=work', 'vhost-user-fs-pci,chardev=fs1,tag=docs']));
+    expect(hasPair(args, '-fw_cfg', `name=opt/org.flotilla/shares,file=${RUN}/shares.list`)).toBe(true);
+    // the chardevs are clients of virtiofsd's sockets: no server=on
+    expect(values(args, '-chardev').filter((c) => c.startsWith('socket,id=fs')).every((c) => !c.includes('server'))).toBe(true);
+  });
+  it('leaves all of it out without shares, and the fw_cfg list out for guests other than the built-in Linux', () => {
+    const none = buildQemuArgs(spec({}), res());
+    expect(none).not.toContain('-numa');
+    expect(values(none, '-object').some((o) => o.startsWith('memory-backend'))).toBe(false);
+    const iso = buildQemuArgs(spec({ source: { kind: 'iso', path: '/x.iso' }, disks: ['disk.qcow2'], shares: [{ tag: 'work', hostPath: '/srv/w' }] }), res({ shares: shares.slice(0, 1), shareList: `${RUN}/shares.list` }));
+    expect(values(iso, '-device')).toContain('vhost-user-fs-pci,chardev=fs0,tag=work');
+    expect(values(iso, '-fw_cfg').some((f) => f.includes('shares'))).toBe(false);
+  });
+  it('lists the tags for the guest one per line with ro/rw', () => {
+    expect(shareListText([{ tag: 'work', readOnly: false }, { tag: 'docs', readOnly: true }])).toBe('work rw\ndocs ro\n');
   });
 });

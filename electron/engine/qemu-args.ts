@@ -93,11 +93,16 @@ export interface QemuResources {
   referenceDiskFormat?: string;
   /** built-in Linux: a file of SSH public keys, passed to the guest as fw_cfg opt/org.flotilla/authorized_keys */
   authorizedKeys?: string;
+  /** shared folders: each one's virtiofsd socket, ready before QEMU starts (shares/share-helpers.ts) */
+  shares?: { tag: string; sock: string; readOnly: boolean }[];
+  /** built-in Linux: a file of `TAG ro|rw` lines, passed as fw_cfg opt/org.flotilla/shares; the guest mounts each at /mnt/TAG */
+  shareList?: string;
 }
 
 /** The serial of the built-in Linux's own disk: the guest's init mounts the disk with it at /root. */
 export const ROOT_DISK_SERIAL = 'flotilla-root';
 export const FW_CFG_AUTHORIZED_KEYS = 'opt/org.flotilla/authorized_keys';
+export const FW_CFG_SHARES = 'opt/org.flotilla/shares';
 
 /** QEMU's option parser splits on commas; a literal comma is written twice. */
 export function escapeOptValue(v: string): string {
@@ -147,6 +152,29 @@ function machineArgs(spec: VmSpec, machine: string, r: QemuResources): string[] 
 
 function sizingArgs(spec: VmSpec): string[] {
   return ['-m', String(spec.memoryMiB), '-smp', String(spec.cpus)];
+}
+
+/**
+ * Shared folders (virtio-fs): virtiofsd maps the guest's RAM, so the RAM must be a shareable
+ * memfd given to the one NUMA node; each share is a vhost-user-fs device on its virtiofsd's
+ * socket (QEMU connects as the client: the socket must exist first). Tags are validated
+ * (a-z 0-9 _ -), so they need no escaping.
+ */
+function shareArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
+  const shares = r.shares ?? [];
+  if (shares.length === 0) return [];
+  const dev = machine.startsWith('microvm') ? 'vhost-user-fs-device' : 'vhost-user-fs-pci';
+  return [
+    '-object', `memory-backend-memfd,id=mem,size=${spec.memoryMiB}M,share=on`,
+    '-numa', 'node,memdev=mem',
+    ...shares.flatMap((s, i) => ['-chardev', `socket,id=fs${i},path=${escapeOptValue(s.sock)}`, '-device', `${dev},chardev=fs${i},tag=${s.tag}`]),
+    ...(spec.source.kind === 'default' && r.shareList ? ['-fw_cfg', `name=${FW_CFG_SHARES},file=${escapeOptValue(r.shareList)}`] : []),
+  ];
+}
+
+/** The built-in Linux's list of shares to mount: one `TAG ro|rw` line each. */
+export function shareListText(shares: readonly { tag: string; readOnly: boolean }[]): string {
+  return shares.map((s) => `${s.tag} ${s.readOnly ? 'ro' : 'rw'}\n`).join('');
 }
 
 export const PFLASH_CODE = 'pflash0';
@@ -377,6 +405,7 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...identityArgs(spec, r),
     ...machineArgs(spec, machine, r),
     ...sizingArgs(spec),
+    ...shareArgs(spec, r, machine),
     ...firmwareArgs(spec, r),
     ...sourceArgs(spec, r, machine),
     ...extraDiskArgs(spec, r, machine),

@@ -114,7 +114,8 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       if (!v.clone) throw unsupported('clone', host(p).id);
       return v.clone(p.name, { linked: p.linked, start: p.start });
     },
-    'vm.cancelJob': (p) => ({ cancelled: vm(p).cancelJob?.() ?? false }),
+    // an import has no VM yet: its progress events name the id it will have, and so does Cancel
+    'vm.cancelJob': (p) => ({ cancelled: host(p).cancelImport?.(p.id) || (vm(p).cancelJob?.() ?? false) }),
     'media.insert': async (p) => {
       const v = vm(p);
       if (!v.changeMedia) throw unsupported('changing the CD', host(p).id);

@@ -24,6 +24,15 @@ export interface RuntimeRecord {
   agent: AgentState;
   ips: string[];
   agentSeenAt: string | null;
+  /** the virtiofsd helpers serving the VM's shares while it runs (adopted, or killed, by the next engine) */
+  shareHelpers: ShareHelperRecord[];
+}
+
+export interface ShareHelperRecord {
+  tag: string;
+  pid: number;
+  /** its vhost-user socket: with the pid, what proves a process is this helper */
+  sock: string;
 }
 
 export const emptyRecord = (): RuntimeRecord => ({
@@ -35,6 +44,7 @@ export const emptyRecord = (): RuntimeRecord => ({
   agent: 'unknown',
   ips: [],
   agentSeenAt: null,
+  shareHelpers: [],
 });
 
 /** Reads and writes one VM's record; writes are atomic and land in call order. */
@@ -59,6 +69,9 @@ export class RuntimeRecordFile {
       if (raw.agent === 'ready' || raw.agent === 'unavailable') rec.agent = raw.agent;
       rec.ips = Array.isArray(raw.ips) ? raw.ips.filter((ip): ip is string => typeof ip === 'string') : [];
       rec.agentSeenAt = typeof raw.agentSeenAt === 'string' ? raw.agentSeenAt : null;
+      rec.shareHelpers = Array.isArray(raw.shareHelpers)
+        ? raw.shareHelpers.filter((h): h is ShareHelperRecord => typeof h?.tag === 'string' && Number.isSafeInteger(h.pid) && h.pid > 1 && typeof h.sock === 'string')
+        : [];
     } catch {
       /* first start of this VM, or unreadable: start clean */
     }

@@ -35,6 +35,7 @@ import type { QmpSession } from './qmp-session';
 import type { BackoffOptions } from './restart-backoff';
 import { emptyRecord, RuntimeRecordFile, type RuntimeRecord } from './runtime-record';
 import { forcedStop, gracefulStop, POWERDOWN_REPEAT_MS, type LadderTarget } from './stop-ladder';
+import { ShareHelpers } from './shares/share-helpers';
 import { screendumpPng, Thumbnailer } from './thumbnails';
 import { JobAborted, VmJobQueue, type JobBody, type JobOptions } from './vm-job-queue';
 import { VmJobs } from './vm-jobs';
@@ -95,6 +96,8 @@ export class Supervisor {
   readonly restartPolicy: RestartPolicy;
   readonly recordFile: RuntimeRecordFile;
   record: RuntimeRecord = emptyRecord();
+  /** the virtiofsd helpers of the VM's shared folders */
+  readonly shareHelpers: ShareHelpers;
   /** the QEMU process, while there is one */
   proc: QemuProcess | null = null;
   session: QmpSession | null = null;
@@ -128,6 +131,16 @@ export class Supervisor {
       state: () => this.state,
       log: (t) => this.lifecycle(t),
       changed: () => this.agentChanged(),
+    });
+    this.shareHelpers = new ShareHelpers({
+      id,
+      layout: deps.layout,
+      spawn: deps.spawn,
+      record: () => this.record,
+      saveRecord: () => this.saveRecord(),
+      log: (t) => this.lifecycle(t),
+      changed: () => this.hooks.changed(),
+      qemuAlive: async () => this.proc !== null && this.proc.exited === null && (await this.proc.checkAlive()),
     });
     this.run = new VmJobs(this);
   }
@@ -418,6 +431,7 @@ export class Supervisor {
     this.agentWatch.end();
     this.thumbnails.close();
     this.proc?.release();
+    this.shareHelpers.release();
     await this.console.close();
     await this.flush();
     await this.lifecycleLog.close();

@@ -14,7 +14,7 @@ import { cleanRunFiles, LOG_TAIL_LINES, QemuProcess, readStartTime, type ExitInf
 import { QmpClient } from './qmp-client';
 import { connectQmpLoop, QmpSession, type QmpEventMsg } from './qmp-session';
 import type { Supervisor } from './supervisor';
-import { launchResources, parseHostfwdFailure, vmStateOfStatus } from './vm-launch';
+import { launchResources, parseHostfwdFailure, shareResources, vmStateOfStatus } from './vm-launch';
 import { stripStamp } from './vm-logs';
 import { JobAborted, step } from './vm-job-queue';
 
@@ -38,6 +38,7 @@ export class VmJobs {
       return;
     }
     const { layout, ports } = this.deps;
+    await vm.shareHelpers.reapLeftovers();
     await cleanRunFiles(layout, vm.id);
     await ports.release(vm.id);
     const rec = vm.record;
@@ -109,6 +110,7 @@ export class VmJobs {
         return false;
       }
     };
+    await tryStep('take over its shared folders\' helpers', () => vm.shareHelpers.adopt());
     await tryStep('record its forwarded ports (they stay reserved in memory)', () => this.deps.ports.mark(vm.id, this.deps.ports.entries(vm.id)));
     const reached = await tryStep('reach QMP; will keep trying', async () => {
       const qmp = await QmpClient.connect(this.deps.layout.qmpSock(vm.id), { timeoutMs: 3000 });
@@ -160,6 +162,8 @@ export class VmJobs {
         ),
       );
       for (let attempt = 1; ; attempt++) {
+        // virtiofsd serves one QEMU and exits with it: each attempt starts them afresh
+        if (spec.shares?.length) Object.assign(res, await step(signal, shareResources(vm, spec, res, signal)));
         const args = buildQemuArgs(spec, { ...res, forwards });
         vm.lifecycle(`spawning ${this.deps.qemuBinary} ${args.join(' ')}`);
         proc = QemuProcess.spawn({ spawn: this.deps.spawn, binary: this.deps.qemuBinary, args, cwd: res.vmDir, log: vm.qemuLog, now: vm.now });
@@ -196,6 +200,7 @@ export class VmJobs {
         await proc.waitExit(5000);
         this.teardown(proc);
       }
+      await vm.shareHelpers.stopAll();
       await cleanRunFiles(this.deps.layout, vm.id);
       await ports.release(vm.id);
       const why = err instanceof Error ? err.message : String(err);
@@ -331,6 +336,7 @@ export class VmJobs {
     const verdict = judgeExit(exit, requested, proc.guestShutdown);
     const upFor = vm.now() - vm.runningSince;
     this.teardown(proc);
+    await vm.shareHelpers.stopAll();
     await cleanRunFiles(this.deps.layout, vm.id);
     await this.deps.ports.release(vm.id);
     const rec = vm.record;

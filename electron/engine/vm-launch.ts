@@ -7,8 +7,11 @@ import { ensureRootDisk, userPublicKeys, writeAuthorizedKeys } from './builtin-v
 import { ensureOvmfVars } from './firmware-vars';
 import { qemuImgInfo } from './images';
 import type { HomeLayout } from './paths';
-import { VM_DISK_FILE, type DefaultGuestBoot, type QemuResources } from './qemu-args';
+import { shareListText, VM_DISK_FILE, type DefaultGuestBoot, type QemuResources } from './qemu-args';
 import { cleanRunFiles } from './qemu-process';
+import { SHARE_LIST_FILE, SHARES_PARAM, type ShareHelpers } from './shares/share-helpers';
+import { writeFileAtomic } from './atomic-file';
+import { join } from 'node:path';
 
 /** The host port QEMU could not bind, from its "Could not set up host forwarding rule" error. */
 export function parseHostfwdFailure(lines: readonly string[]): { proto: 'tcp' | 'udp'; hostPort: number } | null {
@@ -67,4 +70,26 @@ export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec):
   // normally made at create time; made here for a VM from before qcow2 VARS or whose file was removed
   if (spec.firmware === 'uefi') res.ovmfVars = await ensureOvmfVars(vmDir);
   return res;
+}
+
+/**
+ * The shared folders' part of a start: their virtiofsd helpers, each socket ready before QEMU
+ * connects, and for the built-in Linux the list of tags it mounts (read from fw_cfg, not the
+ * kernel command line, so nothing of it is ever parsed as a kernel or shell argument).
+ */
+export async function shareResources(
+  vm: { id: string; shareHelpers: ShareHelpers; deps: { layout: HomeLayout } },
+  spec: VmSpec,
+  res: Pick<QemuResources, 'defaultGuest'>,
+  signal: AbortSignal,
+): Promise<Pick<QemuResources, 'shares' | 'shareList' | 'defaultGuest'>> {
+  const shares = spec.shares ?? [];
+  const out: Pick<QemuResources, 'shares' | 'shareList' | 'defaultGuest'> = { shares: await vm.shareHelpers.startAll(shares, signal) };
+  if (spec.source.kind === 'default' && res.defaultGuest) {
+    out.shareList = join(vm.deps.layout.runDir(vm.id), SHARE_LIST_FILE);
+    await writeFileAtomic(out.shareList, shareListText(shares), 0o600);
+    // tells the guest's init to read the list before its agent starts (VMs without shares skip that)
+    if (!/(^| )flotilla\.shares=1( |$)/.test(res.defaultGuest.append)) out.defaultGuest = { ...res.defaultGuest, append: `${res.defaultGuest.append} ${SHARES_PARAM}` };
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ import {
   vmIdSchema,
   vmName,
   vmSpecSchema,
+  type Share,
   type VmConfigInput,
   type VmPatch,
   type VmSpec,
@@ -165,6 +166,11 @@ export class VmStore {
   /** The CD drive's medium (an ISO path, or null for an empty drive). */
   setMedia(id: string, cdrom: string | null): Promise<VmSpec> {
     return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), cdrom })));
+  }
+
+  /** The VM's shared folders (share.add / share.remove on a stopped VM). */
+  setShares(id: string, shares: Share[]): Promise<VmSpec> {
+    return this.mutex.run(id, () => this.commit(this.validSpec({ ...this.get(id), shares })));
   }
 
   /** The VM's own disks (the built-in guest's root disk is made at its first start). */

@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ContractHandler } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { MAX_FRAME_BYTES, serveChannel, type TextChannel } from '../../shared/rpc';
-import { RENDERER_CSP, contentTypeFor, resolveStatic } from './static-files';
+import { RENDERER_CSP, cacheControlFor, contentTypeFor, resolveStatic } from './static-files';
 import { TOKEN_CHECK_PATH } from '../../shared/ws-protocol';
 import { WS_PROTOCOL, allowedHostHeaders, checkUpgrade, isLoopbackHost, tokenCheckStatus } from './ws-auth';
 
@@ -100,7 +100,7 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessServ
       res.writeHead(404, { 'Content-Type': 'text/plain', ...SECURITY_HEADERS }).end('not found\n');
       return;
     }
-    const headers = { 'Content-Type': contentTypeFor(file), 'Cache-Control': file.endsWith('.html') ? 'no-store' : 'no-cache', ...SECURITY_HEADERS };
+    const headers = { 'Content-Type': contentTypeFor(file), 'Cache-Control': cacheControlFor(file), ...SECURITY_HEADERS };
     res.writeHead(200, headers);
     if (req.method === 'HEAD') {
       res.end();

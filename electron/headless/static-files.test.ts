@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RENDERER_CSP, contentTypeFor } from './static-files';
+import { RENDERER_CSP, cacheControlFor, contentTypeFor } from './static-files';
 
 const directives = (csp: string) =>
   Object.fromEntries(
@@ -35,5 +35,16 @@ describe('renderer CSP', () => {
     expect(contentTypeFor('/x/a.css')).toBe('text/css; charset=utf-8');
     expect(contentTypeFor('/x/a.woff2')).toBe('font/woff2');
     expect(contentTypeFor('/x/unknown.bin')).toBe('application/octet-stream');
+  });
+});
+
+describe('cache control', () => {
+  it('never stores the page, keeps content-hashed assets for good, checks anything else', () => {
+    expect(cacheControlFor('/app/dist/renderer/index.html')).toBe('no-store');
+    expect(cacheControlFor('/app/dist/renderer/assets/index-DhwrqbaY.js')).toBe('public, max-age=31536000, immutable');
+    expect(cacheControlFor('/app/dist/renderer/assets/vm-view-C9iWSyp9.js')).toBe('public, max-age=31536000, immutable');
+    expect(cacheControlFor('/app/dist/renderer/assets/index-APgru_ov.css')).toBe('public, max-age=31536000, immutable');
+    expect(cacheControlFor('/app/dist/renderer/favicon.svg')).toBe('no-cache');
+    expect(cacheControlFor('/app/dist/renderer/assets/logo.svg')).toBe('no-cache');
   });
 });

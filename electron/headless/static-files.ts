@@ -26,6 +26,22 @@ export function contentTypeFor(file: string): string {
 }
 
 /** The renderer's Content-Security-Policy: the meta tag in renderer/index.html plus frame-ancestors, which only works as a header. */
+/** Vite's build output: `assets/<name>-<8-char content hash>.<ext>`; a new build gives new names. */
+const HASHED_ASSET = /(?:^|\/)assets\/[^/]+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$/;
+
+/**
+ * How long a browser may keep a file. The page (index.html) is never stored: it names the assets
+ * of the current build. Content-hashed assets never change under their name, so they are kept for
+ * good and a new tab runs them from the cache (and Chromium's code cache) instead of fetching and
+ * compiling them again: without a validator, `no-cache` made every tab download all the renderer's
+ * JS (issue 15, firstTileMs). Anything else is checked every time.
+ */
+export function cacheControlFor(file: string): string {
+  if (file.endsWith('.html')) return 'no-store';
+  if (HASHED_ASSET.test(file.split(sep).join('/'))) return 'public, max-age=31536000, immutable';
+  return 'no-cache';
+}
+
 export const RENDERER_CSP = [
   "default-src 'self'",
   "script-src 'self'",

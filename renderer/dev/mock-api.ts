@@ -1,7 +1,7 @@
 // DEV ONLY (never bundled into dist/renderer): an in-memory fake engine implementing the
 // renderer's Transport, for designing the UI and taking screenshots without QEMU.
 // Loaded by dev/mock.html; `?scenario=empty` starts with no VMs.
-import { capsOf, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../shared/contract';
+import { capsOf, type DiskInfo, type Progress, type ShareInfo, type SnapshotInfo, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { vmConfigSchema, type VmConfig } from '../../shared/spec';
 import type { VmState } from '../../shared/state';
@@ -57,6 +57,11 @@ export class MockApi implements Transport {
   private subsThumb = new Set<string>();
   private seq = 1;
   private nextPort = 40022;
+  private snaps = new Map<string, SnapshotInfo[]>();
+  private disks = new Map<string, DiskInfo[]>();
+  private shares = new Map<string, ShareInfo[]>();
+  /** long jobs in flight (mock: a timer per VM id), so vm.cancelJob can stop them */
+  private jobs = new Map<string, () => void>();
 
   constructor(scenario: string) {
     if (scenario !== 'empty') this.seed();
@@ -76,6 +81,15 @@ export class MockApi implements Transport {
       this.vms.set(vm.id, vm);
     };
     add('linux-1', 'running', { cpus: 2, memoryMiB: 512 });
+    const first = [...this.vms.values()][0];
+    if (first) {
+      const h = 3600_000;
+      this.snaps.set(first.id, [
+        { name: 'fresh-install', createdAt: new Date(Date.now() - 50 * h).toISOString(), vmStateBytes: 0, includesRam: false },
+        { name: 'before-upgrade', createdAt: new Date(Date.now() - 3 * h).toISOString(), vmStateBytes: 187_432_960, includesRam: true },
+        { name: 'nginx-configured', createdAt: new Date(Date.now() - 20 * 60_000).toISOString(), vmStateBytes: 201_326_592, includesRam: true },
+      ]);
+    }
     add('web-staging', 'running', { forwards: [{ proto: 'tcp', guestPort: 80 }, { proto: 'tcp', guestPort: 22 }] });
     add('debian-installer', 'running', { display: 'vnc', memoryMiB: 2048, cpus: 2, source: { kind: 'iso', path: '/home/me/Downloads/debian-12.iso', diskSizeGiB: 16 }, forwards: [] });
     add('build-runner', 'stopped', { memoryMiB: 1024 }, { reason: 'stopped by user' });
@@ -91,7 +105,10 @@ export class MockApi implements Transport {
     return {
       id,
       host: 'local',
-      caps: capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', ...(cfg.display === 'vnc' ? (['display'] as const) : [])]),
+      caps: capsOf([
+        'lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'snapshots', 'clone', 'export', 'disks', 'media', 'shares',
+        ...(cfg.display === 'vnc' ? (['display'] as const) : []),
+      ]),
       broken: null,
       name: cfg.name,
       spec: { ...cfg, id, createdAt: new Date(Date.now() - this.seq * 3600_000).toISOString(), disks: ['disk.qcow2'] },
@@ -127,7 +144,7 @@ export class MockApi implements Transport {
   private tick(): void {
     for (const vm of this.vms.values()) {
       if (vm.state === 'running') this.emitStats(vm);
-      if (vm.progress && vm.progress.percent !== null) {
+      if (vm.progress && vm.progress.percent !== null && !this.jobs.has(vm.id)) {
         const percent = Math.min(100, vm.progress.percent + 3);
         const progress = percent >= 100 ? null : { ...vm.progress, percent };
         vm.progress = progress;
@@ -261,7 +278,7 @@ export class MockApi implements Transport {
         return out({ ok: true });
       case 'path.inspect': {
         const p = r['path'] as string;
-        const ok = p.endsWith('.iso') || p.endsWith('.qcow2');
+        const ok = p.endsWith('.iso') || p.endsWith('.qcow2') || p.endsWith('web-staging.flotilla');
         return out({ path: p, exists: ok, readable: ok, isFile: ok, size: ok ? 658_505_728 : null, format: ok ? (p.endsWith('.iso') ? 'iso' : 'qcow2') : null });
       }
       case 'display.open':
@@ -273,9 +290,161 @@ export class MockApi implements Transport {
       case 'stats.subscribe':
       case 'stats.unsubscribe':
         return out({ ok: true });
+      case 'fs.list': {
+        const path = (r['path'] as string | undefined) ?? '/home/me';
+        const parent = path === '/' ? null : path.slice(0, path.lastIndexOf('/')) || '/';
+        const entries =
+          path === '/home/me'
+            ? [
+                { name: 'Downloads', kind: 'dir', size: null },
+                { name: 'exports', kind: 'dir', size: null },
+                { name: 'web-staging.flotilla', kind: 'file', size: 734_003_200 },
+              ]
+            : [{ name: 'debian-12.iso', kind: 'file', size: 658_505_728 }];
+        return out({ path, parent, entries, truncated: false });
+      }
+      case 'snapshot.list':
+        this.get(id);
+        return out([...(this.snaps.get(id) ?? [])]);
+      case 'snapshot.create': {
+        const vm = this.get(id);
+        const name = (r['name'] as string | undefined) ?? `snap-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
+        const list = this.snaps.get(id) ?? [];
+        if (list.some((x) => x.name === name)) throw new FlotillaError('NAME_TAKEN', `${vm.name} already has a snapshot named ${name}`, { field: 'name', name });
+        if (name.includes('/')) throw new FlotillaError('INVALID_ARGUMENT', 'a snapshot name cannot contain /', { fields: [{ path: 'name', message: 'a snapshot name cannot contain /' }] });
+        const ram = vm.state === 'running' && !r['diskOnly'];
+        await this.job(vm, { op: 'snapshot', percent: null, message: `saving snapshot ${name}` }, 1500);
+        const snap = { name, createdAt: new Date().toISOString(), vmStateBytes: ram ? vm.spec.memoryMiB * 400_000 : 0, includesRam: ram };
+        this.snaps.set(id, [...list, snap]);
+        return out(snap);
+      }
+      case 'snapshot.revert': {
+        const vm = this.get(id);
+        await this.job(vm, { op: 'snapshot', percent: null, message: `reverting to ${String(r['name'])}` }, 1000);
+        return out({ ...vm });
+      }
+      case 'snapshot.delete':
+        this.snaps.set(id, (this.snaps.get(id) ?? []).filter((x) => x.name !== r['name']));
+        return out({ name: r['name'] });
+      case 'vm.clone': {
+        const src = this.get(id);
+        const name = r['name'] as string;
+        if ([...this.vms.values()].some((v) => v.name === name)) throw new FlotillaError('NAME_TAKEN', `a VM named ${name} already exists`, { name });
+        await this.job(src, { op: 'clone', percent: 0, message: 'copying disk.qcow2' }, 3000);
+        const vm = this.make({ ...src.spec, name });
+        this.vms.set(vm.id, vm);
+        this.emit('vm.changed', { ...vm });
+        return out({ ...vm });
+      }
+      case 'vm.export': {
+        const vm = this.get(id);
+        const path = r['path'] as string;
+        if (path.endsWith('web-staging.flotilla') && !r['force']) throw new FlotillaError('FILE_EXISTS', `${path} already exists; pass --force to overwrite it`, { path });
+        await this.job(vm, { op: 'export', percent: 0, message: `exporting to ${path.split('/').pop() ?? path}` }, 3000);
+        return out({ path, bytes: 734_003_200, formatVersion: 1 });
+      }
+      case 'vm.import': {
+        const path = r['path'] as string;
+        if (!path.endsWith('.flotilla')) throw new FlotillaError('BAD_ARCHIVE', `${path} cannot be imported: it is not a Flotilla export (no manifest.json); nothing was created`, { path });
+        const name = (r['name'] as string | undefined) ?? (path.split('/').pop() ?? 'imported').replace(/\.flotilla$/, '');
+        if ([...this.vms.values()].some((v) => v.name === name)) throw new FlotillaError('NAME_TAKEN', `a VM named ${name} already exists`, { name });
+        const vm = this.make(vmConfigSchema.parse({ name, source: { kind: 'default' } }));
+        await this.job(vm, { op: 'import', percent: 0, message: `importing ${path.split('/').pop() ?? path}` }, 3000);
+        this.vms.set(vm.id, vm);
+        this.emit('vm.changed', { ...vm });
+        return out({ ...vm });
+      }
+      case 'share.list':
+        this.get(id);
+        return out([...(this.shares.get(id) ?? [])]);
+      case 'share.add': {
+        const vm = this.get(id);
+        const hostPath = r['hostPath'] as string;
+        const tag = (r['tag'] as string | undefined) ?? (hostPath.split('/').pop() ?? 'share').toLowerCase();
+        const list = this.shares.get(id) ?? [];
+        if (list.some((x) => x.tag === tag)) throw new FlotillaError('NAME_TAKEN', `${vm.name} already shares a folder tagged ${tag}`, { field: 'tag', name: tag });
+        const share: ShareInfo = {
+          tag,
+          hostPath,
+          readOnly: !!r['readOnly'],
+          state: 'inactive',
+          pid: null,
+          reason: null,
+          guestPath: vm.spec.source.kind === 'default' ? `/mnt/${tag}` : null,
+          mountCommand: `mount -t virtiofs ${tag} /mnt/${tag}`,
+        };
+        this.shares.set(id, [...list, share]);
+        return out(share);
+      }
+      case 'share.remove':
+        this.shares.set(id, (this.shares.get(id) ?? []).filter((x) => x.tag !== r['tag']));
+        return out({ tag: r['tag'] });
+      case 'vm.cancelJob': {
+        const cancel = this.jobs.get(id);
+        cancel?.();
+        return out({ cancelled: !!cancel });
+      }
+      case 'disk.list': {
+        const vm = this.get(id);
+        if (!this.disks.has(id)) this.disks.set(id, vm.spec.disks.map((name) => ({ name, virtualSize: 8 * 2 ** 30, actualSize: 1_342_177_280 })));
+        return out(this.disks.get(id));
+      }
+      case 'disk.resize': {
+        const list = this.disks.get(id) ?? [];
+        const d = list.find((x) => x.name === r['disk']) ?? list[0];
+        const want = (r['sizeGiB'] as number) * 2 ** 30;
+        if (!d) throw new FlotillaError('NOT_FOUND', 'no such disk');
+        if (want <= d.virtualSize) throw new FlotillaError('INVALID_ARGUMENT', 'disks only grow', { fields: [{ path: 'sizeGiB', message: 'disks only grow' }] });
+        d.virtualSize = want;
+        return out({ ...d });
+      }
+      case 'disk.add': {
+        const vm = this.get(id);
+        const name = `extra-${vm.spec.disks.length}.qcow2`;
+        this.disks.get(id)?.push({ name, virtualSize: (r['sizeGiB'] as number) * 2 ** 30, actualSize: 200_704 });
+        return out(this.change(vm, { spec: { ...vm.spec, disks: [...vm.spec.disks, name] } }));
+      }
+      case 'media.insert': {
+        const path = r['path'] as string;
+        if (!path.endsWith('.iso')) throw new FlotillaError('WRONG_FILE_TYPE', `${path} is not an ISO image`, { path, expected: 'iso', found: null });
+        const vm = this.get(id);
+        return out(this.change(vm, { spec: { ...vm.spec, cdrom: path } }));
+      }
+      case 'media.eject': {
+        const vm = this.get(id);
+        return out(this.change(vm, { spec: { ...vm.spec, cdrom: null } }));
+      }
       default:
         throw new FlotillaError('UNSUPPORTED', `mock does not implement ${method}`);
     }
+  }
+
+  /** A long job: progress events (cancellable) until it ends after `ms`, or CANCELLED by vm.cancelJob. */
+  private job(vm: VmInfo, start: Progress, ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t0 = Date.now();
+      const report = (progress: Progress | null): void => {
+        vm.progress = progress;
+        this.emit('vm.progress', { host: 'local', id: vm.id, progress });
+      };
+      report({ ...start, cancellable: true });
+      const timer = setInterval(() => {
+        const pct = Math.min(100, ((Date.now() - t0) / ms) * 100);
+        if (pct >= 100) {
+          finish();
+          resolve();
+        } else if (start.percent !== null) report({ ...start, percent: pct, cancellable: true });
+      }, 200);
+      const finish = (): void => {
+        clearInterval(timer);
+        this.jobs.delete(vm.id);
+        report(null);
+      };
+      this.jobs.set(vm.id, () => {
+        finish();
+        reject(new FlotillaError('CANCELLED', `${start.op} cancelled by the user`));
+      });
+    });
   }
 
   on<E extends EventName>(event: E, cb: (payload: EventPayloads[E]) => void): () => void {

@@ -4,12 +4,12 @@ import { lazy, Suspense, type ProfilerOnRenderCallback, type ReactElement } from
 import { ConfirmDelete } from './components/confirm-delete';
 import { ConfirmForceStop, ConfirmStopAll } from './components/confirm-force-stop';
 import { ConnectionBanner } from './components/connection-banner';
-import { CreateVmDialog } from './components/create-vm-dialog';
 import { EmptyState } from './components/empty-state';
 import { HelpOverlay } from './components/help-overlay';
 import { HostBar } from './components/host-bar';
 import { Icon } from './components/icons';
 import { InlineError } from './components/inline-error';
+import { AddDiskDialog, CloneDialog, ExportDialog, ImportDialog, InsertCdDialog } from './components/lifecycle-dialogs';
 import { SelectionBar } from './components/selection-bar';
 import { ThemeSwitch } from './components/theme-switch';
 import { TileGrid } from './components/tile-grid';
@@ -22,14 +22,27 @@ import { useStore } from './store/store';
 // The VM view carries xterm.js and noVNC; load them when a VM is first opened, so the
 // tiles view comes up fast.
 const VmView = lazy(() => import('./views/vm-view').then((m) => ({ default: m.VmView })));
+// The create dialog validates with the VM spec's schemas (zod, ~100 KB): loaded when first opened,
+// not before the first tile (issue 15, firstTileMs).
+const CreateVmDialog = lazy(() => import('./components/create-vm-dialog').then((m) => ({ default: m.CreateVmDialog })));
 
 function Dialogs(): ReactElement | null {
   const dialog = useStore((s) => s.ui.dialog);
   if (!dialog) return null;
-  if (dialog.kind === 'create') return <CreateVmDialog />;
+  if (dialog.kind === 'create')
+    return (
+      <Suspense fallback={null}>
+        <CreateVmDialog />
+      </Suspense>
+    );
   if (dialog.kind === 'delete') return <ConfirmDelete id={dialog.id} />;
   if (dialog.kind === 'forceStop') return <ConfirmForceStop id={dialog.id} />;
   if (dialog.kind === 'stopAll') return <ConfirmStopAll />;
+  if (dialog.kind === 'clone') return <CloneDialog id={dialog.id} />;
+  if (dialog.kind === 'export') return <ExportDialog id={dialog.id} />;
+  if (dialog.kind === 'addDisk') return <AddDiskDialog id={dialog.id} />;
+  if (dialog.kind === 'insertCd') return <InsertCdDialog id={dialog.id} />;
+  if (dialog.kind === 'import') return <ImportDialog />;
   return <HelpOverlay />;
 }
 

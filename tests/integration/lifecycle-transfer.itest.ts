@@ -125,6 +125,22 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     expect((await client.call('vm.get', { id: big.id })).progress).toBeNull();
     expect(await sha(diskOf(big))).toBe(sum);
     expect(await client.call('vm.cancelJob', { id: big.id })).toEqual({ cancelled: false });
+
+    // an import has no VM yet: Cancel names the id its progress events carry
+    await client.call('vm.export', { id: big.id, path: file });
+    const seen: (boolean | undefined)[] = [];
+    off = client.on('vm.progress', (p) => {
+      if (p.progress?.op !== 'import') return;
+      seen.push(p.progress.cancellable);
+      void client.call('vm.cancelJob', { id: p.id });
+    });
+    const listed = (await client.call('vm.list', {})).length;
+    await expect(client.call('vm.import', { path: file, name: 'big3' })).rejects.toMatchObject({ code: 'CANCELLED' });
+    off();
+    expect(seen[0]).toBe(true);
+    expect(await vmsDir()).toEqual(vmsBefore);
+    expect((await client.call('vm.list', {})).length).toBe(listed);
+    await rm(file);
     await client.call('vm.delete', { id: big.id });
   }, 300_000);
 

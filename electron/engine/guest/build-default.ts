@@ -42,6 +42,7 @@ const KERNEL_MEMBERS = [
   './lib/modules/*/kernel/drivers/input/*',
   './lib/modules/*/kernel/net/core/*',
   './lib/modules/*/kernel/drivers/firmware/*',
+  './lib/modules/*/kernel/fs/fuse/*',
 ];
 
 /**
@@ -61,6 +62,8 @@ export const MODULE_GROUPS: readonly { group: string; modules: string[] }[] = [
   { group: 'extra', modules: ['virtio_blk'] },
   // /sys/firmware/qemu_fw_cfg: how the engine passes per-VM files (the SSH authorized keys) at boot
   { group: 'fwcfg', modules: ['qemu_fw_cfg'] },
+  // shared folders (virtio-fs): loaded only when the engine passes a list of shares
+  { group: 'virtiofs', modules: ['fuse', 'virtiofs'] },
 ];
 
 export function isLibraryPackage(name: string): boolean {

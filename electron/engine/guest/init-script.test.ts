@@ -45,6 +45,33 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     }
   });
 
+  it('mounts only valid share tags, each at /mnt/TAG, ro when listed ro', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-shares-'));
+    try {
+      // the same rule as SHARE_TAG_RE on the host, checked by the guest on its own
+      const valid = (tag: string) => sh(`. ./init; valid_tag "$T" && echo yes || echo no`, { FLOTILLA_INIT_SOURCE: '1', T: tag }).trim();
+      for (const t of ['work', 'a', 'x_1-2', 'b'.repeat(36)]) expect(valid(t), t).toBe('yes');
+      for (const t of ['', '-x', '_x', 'A', 'a b', 'a/b', '$(reboot)', 'a;b', '..', 'b'.repeat(37)]) expect(valid(t), t).toBe('no');
+      // stand-ins for load/mkdir/mount print what would run
+      writeFileSync(join(dir, 'list'), 'work rw\ndocs ro\n$(id) rw\n../etc ro\n');
+      const out = sh(`. ./init; load() { :; }; mkdir() { :; }; mount() { echo "mount $*"; }; mount_shares "$L"`, { FLOTILLA_INIT_SOURCE: '1', L: join(dir, 'list') });
+      expect(out.trim().split('\n')).toEqual([
+        'mount -t virtiofs -o rw work /mnt/work',
+        'mount -t virtiofs -o ro docs /mnt/docs',
+        'flotilla: skipping share with a malformed tag',
+        'flotilla: skipping share with a malformed tag',
+      ]);
+      // only a VM the engine marks on the command line loads fw_cfg before its agent
+      const init = readFileSync(join(assets, 'init'), 'utf8');
+      expect(init).toMatch(/\*" flotilla\.shares=1 "\*\) load fwcfg; mount_shares/);
+      expect(init.indexOf('mount_shares "$SHARES_FW_CFG"')).toBeLessThan(init.indexOf('qemu-ga -m virtio-serial'));
+      // no list (no shares): nothing loaded, nothing mounted
+      expect(sh(`. ./init; load() { echo load; }; mount_shares /nonexistent`, { FLOTILLA_INIT_SOURCE: '1' })).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('starts the agent on the org.qemu.guest_agent.0 port and prints the readiness line', () => {
     const init = readFileSync(join(assets, 'init'), 'utf8');
     expect(init).toContain('/dev/virtio-ports/org.qemu.guest_agent.0');

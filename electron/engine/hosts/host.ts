@@ -91,6 +91,8 @@ export interface Host {
   delete(id: string, opts?: { storage?: boolean }): Promise<void>;
   /** a new VM from an export archive; hosts without it leave it out */
   importVm?(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo>;
+  /** cancel an import in flight, named by the id its vm.progress events carry; false when none */
+  cancelImport?(id: string): boolean;
   /** NOT_FOUND when there is no such VM */
   vm(id: string): VmHandle;
   stopAll(opts: { deadlineMs: number; includeKeepRunning: boolean }): Promise<StopAllResult>;

@@ -26,7 +26,8 @@ import { VmStore } from '../vm-store';
 import { assertNoLinkedClones } from '../lifecycle/clone';
 import type { OpsContext } from '../lifecycle/ops-context';
 import { TempJournal } from '../lifecycle/temp-journal';
-import { importVm } from '../lifecycle/transfer';
+import { ImportJobs } from '../lifecycle/import-jobs';
+import { resolveShareDir } from '../lifecycle/shares';
 import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { brokenInfo, killBrokenQemu, liveQemuOf, watchPidExit } from './broken-vm';
 import { rebuildForwards } from './rebuild-forwards';
@@ -45,8 +46,8 @@ export interface LocalHostOptions {
   defaultGuest?: (vmName: string) => Promise<DefaultGuestBoot>;
 }
 
-/** What a local VM can do today (snapshots, shares and media come with the rest of issue 12). */
-const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media', 'snapshots']);
+/** What a local VM can do. */
+const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media', 'snapshots', 'shares']);
 
 export class LocalHost implements Host {
   readonly id = LOCAL_HOST;
@@ -59,6 +60,7 @@ export class LocalHost implements Host {
   private readonly sampler = new StatsSampler();
   private readonly display: DisplayProxy;
   private readonly lastAgent = new Map<string, string>();
+  private readonly imports = new ImportJobs();
   /** broken VMs (unreadable vm.json) and the pid of a QEMU one left running */
   private readonly brokenPids = new Map<string, { pid: number | null; since: string; unwatch?: () => void }>();
   private closed = false;
@@ -76,7 +78,9 @@ export class LocalHost implements Host {
       store: this.store,
       journal: this.journal,
       engineVersion: ENGINE_VERSION,
-      runJob: (id, kind, fn) => this.supervisor(id).job({ kind, async: true, cancellable: true }, fn),
+      // every long job is cancellable (vm.cancelJob), and its progress says so for the UI's Cancel
+      runJob: (id, kind, fn) =>
+        this.supervisor(id).job({ kind, async: true, cancellable: true }, (signal, progress) => fn(signal, (p) => progress(p && { ...p, cancellable: true }))),
       requireStopped: (id, doing) => {
         const sup = this.supervisor(id);
         if (!canEdit(sup)) throw new FlotillaError('INVALID_STATE', `stop ${sup.spec.name} before ${doing} (it is ${sup.state})`);
@@ -322,6 +326,7 @@ export class LocalHost implements Host {
       display: this.display,
       sampler: this.sampler,
       updateSpec: (patch) => this.store.update(id, patch),
+      setShares: (vmId, shares) => this.store.setShares(vmId, shares),
       startWarnings: () => this.startWarnings(id),
       changed: () => this.vmChanged(id),
     });
@@ -332,6 +337,8 @@ export class LocalHost implements Host {
   /** Check every user path first, then make the VM's own files; a failure leaves nothing behind. */
   async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo & { warnings?: string[] }> {
     const src = config.source;
+    // each shared folder resolved once, here: the stored path is the directory itself, not a symlink to it
+    if (config.shares) config = { ...config, shares: await Promise.all(config.shares.map(async (s, i) => ({ ...s, hostPath: await resolveShareDir(s.hostPath, `config.shares.${i}.hostPath`) }))) };
     await checkNewVm(config, {
       heldBy: (proto, hostPort) => {
         const owner = this.allocator.entries().find((e) => e.hostPort === hostPort && e.proto === proto);
@@ -394,7 +401,11 @@ export class LocalHost implements Host {
 
   /** A new VM from an export archive (lifecycle/transfer.ts verifies it before anything appears). */
   importVm(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo> {
-    return importVm(this.ops, path, opts.name, opts.start);
+    return this.imports.run(this.ops, path, opts);
+  }
+
+  cancelImport(id: string): boolean {
+    return this.imports.cancel(id);
   }
 
   async delete(id: string): Promise<void> {

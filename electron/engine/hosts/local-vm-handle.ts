@@ -12,6 +12,7 @@ import { cloneVm } from '../lifecycle/clone';
 import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
 import { ejectMedia, insertMedia } from '../lifecycle/media';
 import type { OpsContext } from '../lifecycle/ops-context';
+import { addShare, listShares, removeShare, type ShareOps } from '../lifecycle/shares';
 import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from '../lifecycle/snapshots';
 import { exportVm } from '../lifecycle/transfer';
 import type { StatsSampler } from '../stats';
@@ -26,10 +27,12 @@ export interface LocalVmDeps {
   updateSpec(patch: VmPatch): Promise<VmSpec>;
   startWarnings(): Promise<string[]>;
   changed(): void;
+  setShares: ShareOps['setShares'];
 }
 
 export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
   const { id, ops } = d;
+  const shareOps: ShareOps = { ctx: ops, helpers: () => sup.shareHelpers, setShares: d.setShares };
   return {
     start: (o) => sup.start(o),
     startWarnings: () => d.startWarnings(),
@@ -69,6 +72,9 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
     snapshotCreate: (name, o) => createSnapshot(ops, id, name, o.diskOnly),
     snapshotRevert: (name) => revertSnapshot(ops, id, name),
     snapshotDelete: (name) => deleteSnapshot(ops, id, name),
+    shares: async () => listShares(shareOps, id),
+    shareAdd: (share) => addShare(shareOps, id, share),
+    shareRemove: (tag) => removeShare(shareOps, id, tag),
     cancelJob: () => sup.cancelJob(),
   };
 }

@@ -46,6 +46,8 @@ async function fullSnapshotBlocker(spec: VmSpec): Promise<string | null> {
   const ref = src.kind === 'disk' && src.mode === 'reference' ? src.path : src.kind === 'kernel' ? src.disk : undefined;
   if (ref && (await qemuImgInfo(ref)).format !== 'qcow2') return `its disk ${ref} is used in place and is not qcow2, so QEMU cannot store the RAM state with it`;
   if (spec.firmware === 'uefi' && !OVMF_VARS_FILE.endsWith('.qcow2')) return 'its UEFI variable store is a raw file, which QEMU cannot snapshot';
+  // vhost-user-fs blocks migration, and snapshot-save is a migration to the disk
+  if (spec.shares?.length) return `it has shared folders (${spec.shares.map((s) => s.tag).join(', ')}), whose virtio-fs state QEMU cannot save`;
   return null;
 }
 

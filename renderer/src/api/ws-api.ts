@@ -2,9 +2,9 @@
 // here so they survive reconnects. On a lost connection we back off and retry, and report
 // the status so the UI can show a banner. The token travels as a subprotocol, never in a URL.
 import type { EventName, EventPayloads, Method, MethodRequest, MethodResult } from '../../../shared/contract';
-import { EVENT_NAMES } from '../../../shared/contract';
+import { EVENT_NAME_LIST } from '../../../shared/contract-names';
 import { FlotillaError } from '../../../shared/errors';
-import { ChannelClient, type TextChannel } from '../../../shared/rpc';
+import { ChannelClient, type TextChannel } from '../../../shared/rpc-client';
 import type { ConnectionStatus, Transport } from './transport';
 
 import { TOKEN_CHECK_PATH, TOKEN_HEADER, TOKEN_PROTOCOL_PREFIX, WS_PATH, WS_PROTOCOL } from '../../../shared/ws-protocol';
@@ -119,7 +119,7 @@ export class WsApi implements Transport {
     ws.addEventListener('open', () => {
       opened = true;
       const client = new ChannelClient(webSocketChannel(ws));
-      for (const event of EVENT_NAMES) client.on(event, (p) => this.emit(event, p));
+      for (const event of EVENT_NAME_LIST) client.on(event, (p) => this.emit(event, p));
       this.client = client;
       this.attempt = 0;
       this.lastLoss = null;

@@ -2,7 +2,7 @@
 // On a libvirt host the domain's disks live in the host's storage pools, apart from its
 // definition: the user chooses whether they go too (as virt-manager asks).
 import { useState, type ReactElement } from 'react';
-import { LOCAL_HOST } from '../../../shared/contract';
+import { LOCAL_HOST } from '../../../shared/contract-names';
 import { closeDialog, deleteVm } from '../store/actions';
 import { useStore } from '../store/store';
 import { Modal } from './modal';

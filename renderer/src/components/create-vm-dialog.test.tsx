@@ -148,7 +148,8 @@ describe('a create with disk work', () => {
     useStore.setState((s) => ({ vms: { ...s.vms, loaded: true }, ui: { ...s.ui, dialog: { kind: 'create' } } }));
     const { App } = await import('../app');
     render(<App />);
-    fireEvent.click(screen.getByRole('radio', { name: /Disk image/ }));
+    // the dialog's module is loaded when it first opens
+    fireEvent.click(await screen.findByRole('radio', { name: /Disk image/ }));
     fireEvent.change(screen.getByLabelText('Disk image'), { target: { value: '/srv/big.qcow2' } });
     fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'imported' } });
     fireEvent.click(screen.getByRole('checkbox', { name: 'Start after creating' }));

@@ -5,7 +5,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { dismissCreating } from '../store/actions';
 import { useStore } from '../store/store';
 import { InlineError } from './inline-error';
-import { ProgressBar } from './progress-bar';
+import { JobProgress } from './job-progress';
 
 /** Keys of creations that have started disk work (or failed after it). */
 export function useCreatingKeys(): string[] {
@@ -22,15 +22,15 @@ export function CreatingTile({ k }: { k: string }): ReactElement | null {
         <span className={`badge ${c.error ? 'badge-crashed' : 'badge-starting'}`}>
           <span className="badge-dot" aria-hidden="true" />
           <span className="visually-hidden">State: </span>
-          <span data-testid={`vm-${c.name}-state`}>{c.error ? 'failed' : 'creating'}</span>
+          <span data-testid={`vm-${c.name}-state`}>{c.error ? 'failed' : c.op === 'import' ? 'importing' : 'creating'}</span>
         </span>
       </header>
       <div className="thumb thumb-creating">
         <div className="thumb-empty thumb-off">
-          <span className="thumb-off-state">{c.error ? 'Not created' : 'Preparing the disk'}</span>
+          <span className="thumb-off-state">{c.error ? (c.op === 'import' ? 'Not imported' : 'Not created') : c.op === 'import' ? 'Importing' : 'Preparing the disk'}</span>
         </div>
       </div>
-      {c.progress && <ProgressBar progress={c.progress} />}
+      {c.progress && c.vmId && <JobProgress id={c.vmId} progress={c.progress} />}
       {c.error && <InlineError error={c.error} onDismiss={() => dismissCreating(k)} />}
     </section>
   );

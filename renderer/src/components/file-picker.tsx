@@ -35,7 +35,26 @@ async function listFolder(path: string | undefined, showHidden: boolean, fallbac
   }
 }
 
-export function FilePicker({ title, value, onPick, onClose }: { title: string; value: string; onPick: (path: string) => void; onClose: () => void }): ReactElement {
+/**
+ * `folder` mode (a destination, such as an export's): Choose takes the file clicked (to replace
+ * it) or else the folder shown, and tells which it was.
+ */
+export function FilePicker({
+  title,
+  value,
+  onPick,
+  onClose,
+  mode = 'file',
+  folderOnly = false,
+}: {
+  title: string;
+  value: string;
+  onPick: (path: string, kind: 'file' | 'dir') => void;
+  onClose: () => void;
+  mode?: 'file' | 'folder';
+  /** folder mode: only a folder can be chosen (a shared folder), files are shown but not taken */
+  folderOnly?: boolean;
+}): ReactElement {
   const [listing, setListing] = useState<DirListing | null>(null);
   const [hidden, setHidden] = useState(false);
   const [chosen, setChosen] = useState<string | null>(null);
@@ -68,8 +87,8 @@ export function FilePicker({ title, value, onPick, onClose }: { title: string; v
     };
   }, [first]);
 
-  const pick = (path: string): void => {
-    onPick(path);
+  const pick = (path: string, kind: 'file' | 'dir' = 'file'): void => {
+    onPick(path, kind);
     onClose();
   };
 
@@ -107,8 +126,9 @@ export function FilePicker({ title, value, onPick, onClose }: { title: string; v
                     type="button"
                     className={`picker-entry${chosen === full ? ' selected' : ''}`}
                     aria-pressed={e.kind === 'file' ? chosen === full : undefined}
+                    disabled={e.kind === 'file' && folderOnly}
                     onClick={() => (e.kind === 'dir' ? void load(full, hidden, false) : setChosen(full))}
-                    onDoubleClick={() => e.kind === 'file' && pick(full)}
+                    onDoubleClick={() => e.kind === 'file' && !folderOnly && pick(full)}
                   >
                     <Icon name={e.kind === 'dir' ? 'folder' : 'file'} size={14} />
                     <span className="picker-name">{e.name}</span>
@@ -122,14 +142,20 @@ export function FilePicker({ title, value, onPick, onClose }: { title: string; v
         {listing?.truncated && <p className="field-hint">Only the first {listing.entries.length} entries are shown; type the path for others.</p>}
       </div>
       <div className="modal-foot">
-        <span className="picker-chosen">{chosen ?? 'No file chosen'}</span>
+        <span className="picker-chosen">{chosen ?? (mode === 'folder' ? `${folderOnly ? 'Share' : 'Save in'} ${listing?.path ?? '…'}` : 'No file chosen')}</span>
         <span className="spacer" />
         <button type="button" className="btn" onClick={onClose}>
           Cancel
         </button>
-        <button type="button" className="btn btn-primary" disabled={!chosen} onClick={() => chosen && pick(chosen)}>
-          Choose
-        </button>
+        {mode === 'folder' ? (
+          <button type="button" className="btn btn-primary" disabled={!chosen && !listing} onClick={() => (chosen ? pick(chosen) : listing && pick(listing.path, 'dir'))}>
+            {chosen ? 'Replace this file' : folderOnly ? 'Choose this folder' : 'Save here'}
+          </button>
+        ) : (
+          <button type="button" className="btn btn-primary" disabled={!chosen} onClick={() => chosen && pick(chosen)}>
+            Choose
+          </button>
+        )}
       </div>
     </Modal>,
     document.body,

@@ -118,6 +118,31 @@ const paths = {
       <path d="M9 4.5h6v2.5H9z" />
     </>
   ),
+  more: (
+    <>
+      <circle cx="5.5" cy="12" r="1.2" />
+      <circle cx="12" cy="12" r="1.2" />
+      <circle cx="18.5" cy="12" r="1.2" />
+    </>
+  ),
+  disc: (
+    <>
+      <circle cx="12" cy="12" r="8.5" />
+      <circle cx="12" cy="12" r="2.5" />
+    </>
+  ),
+  eject: (
+    <>
+      <path d="M12 5l7 8H5z" />
+      <path d="M5 18h14" />
+    </>
+  ),
+  import: (
+    <>
+      <path d="M12 4v11M7.5 10.5L12 15l4.5-4.5" />
+      <path d="M4.5 15.5v3a1.5 1.5 0 0 0 1.5 1.5h12a1.5 1.5 0 0 0 1.5-1.5v-3" />
+    </>
+  ),
   sun: (
     <>
       <circle cx="12" cy="12" r="4" />

@@ -4,6 +4,7 @@ import { act, cleanup, render, screen } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setApi } from '../api/current';
 import { applyStats, applyVm, queueStats, STATS_PER_FRAME } from '../store/events';
+import { getStats, subscribeStats } from '../store/stats-store';
 import { resetStreams } from '../store/streams';
 import { resetStore, useStore } from '../store/store';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
@@ -84,7 +85,7 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
   it('keeps only the last 60 samples per VM', () => {
     const [id] = seed(1);
     for (let t = 0; t < 75; t++) applyStats({ host: 'local', id: id!, t, cpuPercent: t, rssBytes: t });
-    const s = useStore.getState().vms.stats[id!]!;
+    const s = getStats(id!)!;
     expect(s.cpu).toHaveLength(60);
     expect(s.cpu[0]).toBe(15);
     expect(s.cpu[59]).toBe(74);
@@ -96,8 +97,8 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
       const ids = seed(100);
       const sizes: number[] = [];
       let seen = 0;
-      const off = useStore.subscribe((s) => {
-        const now = ids.filter((id) => s.vms.stats[id]?.t.at(-1) === 5000).length;
+      const off = subscribeStats(() => {
+        const now = ids.filter((id) => getStats(id)?.t.at(-1) === 5000).length;
         sizes.push(now - seen);
         seen = now;
       });
@@ -107,8 +108,8 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
       off();
       expect(sizes).toEqual(Array<number>(Math.ceil(100 / STATS_PER_FRAME)).fill(STATS_PER_FRAME));
       // first come, first applied
-      expect(useStore.getState().vms.stats[ids[0]!]?.cpu.at(-1)).toBe(0);
-      expect(ids.every((id) => useStore.getState().vms.stats[id]?.t.at(-1) === 5000)).toBe(true);
+      expect(getStats(ids[0]!)?.cpu.at(-1)).toBe(0);
+      expect(ids.every((id) => getStats(id)?.t.at(-1) === 5000)).toBe(true);
     } finally {
       vi.useRealTimers();
     }
@@ -119,13 +120,13 @@ describe('tiles render performance', { timeout: 30_000 }, () => {
     try {
       const ids = seed(100);
       let updates = 0;
-      const off = useStore.subscribe(() => void (updates += 1));
+      const off = subscribeStats(() => void (updates += 1));
       // 40 seconds of samples from 100 VMs, e.g. after the page was busy elsewhere
       for (let t = 1; t <= 40; t++) for (const id of ids) queueStats({ host: 'local', id, t, cpuPercent: 1, rssBytes: 1e6 });
       vi.advanceTimersByTime(2000);
       off();
       expect(updates).toBeLessThanOrEqual(30);
-      expect(ids.every((id) => useStore.getState().vms.stats[id]?.t.at(-1) === 40)).toBe(true);
+      expect(ids.every((id) => getStats(id)?.t.at(-1) === 40)).toBe(true);
     } finally {
       vi.useRealTimers();
     }

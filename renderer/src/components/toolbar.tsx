@@ -57,6 +57,10 @@ export function Toolbar(): ReactElement {
           </select>
         </>
       )}
+      <button type="button" className="btn" aria-label="Import VM" title="Import a VM from an exported file" onClick={() => openDialog({ kind: 'import' })}>
+        <Icon name="import" size={14} />
+        <span className="btn-label">Import</span>
+      </button>
       <button type="button" className="btn btn-primary" aria-label="New VM" title="New VM (n)" onClick={() => openDialog({ kind: 'create' })}>
         <Icon name="plus" size={14} />
         <span className="btn-label">New VM</span>

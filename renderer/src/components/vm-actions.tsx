@@ -6,6 +6,7 @@ import { offers } from '../../../shared/offers';
 import { openDialog, openVm, pauseVm, restartVm, resumeVm, startVm, stopVm } from '../store/actions';
 import { useStore } from '../store/store';
 import { Icon, type IconName } from './icons';
+import { VmMenu } from './vm-menu';
 
 function IconAction({ icon, label, onClick, disabled, danger }: { icon: IconName; label: string; onClick: () => void; disabled: boolean; danger?: boolean }): ReactElement {
   return (
@@ -39,6 +40,7 @@ export function VmActions({ id, showOpen = true }: { id: string; showOpen?: bool
       {offers(vm, 'restart') && <IconAction icon="restart" label="Restart" disabled={busy} onClick={() => void restartVm(id)} />}
       {offers(vm, 'forceStop') && <IconAction icon="power" label="Force stop" danger disabled={false} onClick={() => openDialog({ kind: 'forceStop', id })} />}
       {offers(vm, 'delete') && <IconAction icon="trash" label="Delete" danger disabled={busy} onClick={() => openDialog({ kind: 'delete', id })} />}
+      <VmMenu id={id} disabled={busy} />
       <span className="spacer" />
       {showOpen && (
         <button type="button" className="btn btn-ghost btn-sm" onClick={() => openVm(id)}>

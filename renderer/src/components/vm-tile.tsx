@@ -9,13 +9,14 @@ import { useVisible } from '../lib/use-visible';
 import { clearTileError, clearTileWarnings, openVm, setFocused } from '../store/actions';
 import { useShallow } from 'zustand/react/shallow';
 import { selectHostName, selectHostTrouble } from '../store/selectors';
+import { useVmStats } from '../store/stats-store';
 import { acquire } from '../store/streams';
 import { useStore } from '../store/store';
 import { Icon } from './icons';
 import { InlineError } from './inline-error';
 import { InlineWarnings } from './inline-warnings';
 import { PortChips } from './port-chips';
-import { ProgressBar } from './progress-bar';
+import { JobProgress } from './job-progress';
 import { SelectTile } from './selection-bar';
 import { Sparkline } from './sparkline';
 import { StateBadge } from './state-badge';
@@ -25,7 +26,7 @@ import { VmActions } from './vm-actions';
 const EMPTY: number[] = [];
 
 function TileStats({ id, memoryMiB }: { id: string; memoryMiB: number }): ReactElement {
-  const series = useStore((s) => s.vms.stats[id]);
+  const series = useVmStats(id);
   const cpu = series?.cpu ?? EMPTY;
   const rss = series?.rss ?? EMPTY;
   const lastCpu = cpu[cpu.length - 1];
@@ -155,7 +156,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
         </p>
       )}
       <Thumbnail id={id} />
-      {vm.progress && <ProgressBar progress={vm.progress} />}
+      {vm.progress && <JobProgress id={id} progress={vm.progress} />}
       {active && <TileStats id={id} memoryMiB={vm.spec.memoryMiB} />}
       <dl className="facts">
         <div>

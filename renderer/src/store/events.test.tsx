@@ -9,6 +9,7 @@ import { handleShortcut } from '../lib/use-shortcuts';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
 import { openVm } from './actions';
 import { connectStore } from './events';
+import { getStats } from './stats-store';
 import { acquire, resetStreams } from './streams';
 import { resetStore, useStore } from './store';
 
@@ -43,7 +44,7 @@ describe('engine events into the store', () => {
     expect(s.vms.loaded).toBe(true);
     expect(Object.values(s.vms.byId).map((v) => v.name).sort()).toEqual(['alpha', 'beta']);
     // the engine's recent samples seed the sparklines of the running VM at once
-    expect(s.vms.stats[list[0]!.id]?.cpu).toEqual([1, 2, 3]);
+    expect(getStats(list[0]!.id)?.cpu).toEqual([1, 2, 3]);
     const beta = list[1]!;
     act(() => api.emit('vm.changed', { ...beta, state: 'starting' }));
     expect(useStore.getState().vms.byId[beta.id]?.state).toBe('starting');

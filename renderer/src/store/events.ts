@@ -4,6 +4,7 @@ import type { EventPayloads, HostInfo, Progress, VmInfo, VmStats } from '../../.
 import { isActive } from '../../../shared/state';
 import type { Transport } from '../api/transport';
 import { toUiError } from './errors';
+import { getAllStats, getStats, replaceAllStats, setStats } from './stats-store';
 import { appendConsole, resubscribeAll, setThumb } from './streams';
 import { STATS_WINDOW, useStore, type StatsSeries, type StoreState } from './store';
 
@@ -13,19 +14,17 @@ function push<T>(arr: readonly T[], v: T): T[] {
   return out;
 }
 
-/** Apply many stats samples in ONE store update; only the VMs in the batch get new series objects. */
+/** Apply many stats samples in ONE change; only the VMs in the batch get new series objects (and re-render). */
 export function applyStatsBatch(batch: readonly VmStats[]): void {
   if (batch.length === 0) return;
-  useStore.setState((s) => {
-    let stats: Record<string, StatsSeries> | null = null;
-    for (const st of batch) {
-      if (!s.vms.byId[st.id]) continue;
-      stats ??= { ...s.vms.stats };
-      const prev: StatsSeries = stats[st.id] ?? { t: [], cpu: [], rss: [] };
-      stats[st.id] = { t: push(prev.t, st.t), cpu: push(prev.cpu, st.cpuPercent), rss: push(prev.rss, st.rssBytes) };
-    }
-    return stats ? { vms: { ...s.vms, stats } } : s;
-  });
+  const known = useStore.getState().vms.byId;
+  const changes: Record<string, StatsSeries> = {};
+  for (const st of batch) {
+    if (!known[st.id]) continue;
+    const prev: StatsSeries = changes[st.id] ?? getStats(st.id) ?? { t: [], cpu: [], rss: [] };
+    changes[st.id] = { t: push(prev.t, st.t), cpu: push(prev.cpu, st.cpuPercent), rss: push(prev.rss, st.rssBytes) };
+  }
+  setStats(changes);
 }
 
 export function applyStats(st: VmStats): void {
@@ -75,20 +74,20 @@ function scheduleStatsFlush(): void {
 
 export function applyVm(vm: VmInfo): void {
   const before = useStore.getState().vms.byId[vm.id];
+  // a VM that stopped has no live numbers; its sparklines restart on the next run
+  if (!isActive(vm) && getStats(vm.id)) setStats({ [vm.id]: undefined });
   useStore.setState((s) => {
-    const stats = { ...s.vms.stats };
-    // a VM that stopped has no live numbers; its sparklines restart on the next run
-    if (!isActive(vm)) delete stats[vm.id];
     // the engine committed a VM we showed as "creating": the real tile replaces it
     const creating = Object.values(s.vms.creating).some((c) => c.vmId === vm.id || (c.name === vm.name && !c.error))
       ? Object.fromEntries(Object.entries(s.vms.creating).filter(([, c]) => !(c.vmId === vm.id || (c.name === vm.name && !c.error))))
       : s.vms.creating;
-    return { vms: { ...s.vms, byId: { ...s.vms.byId, [vm.id]: vm }, stats, creating } };
+    return { vms: { ...s.vms, byId: { ...s.vms.byId, [vm.id]: vm }, creating } };
   });
   if (before && !isActive(before) && isActive(vm)) resubscribeAll(vm.id);
 }
 
 export function applyRemoved(id: string): void {
+  if (getStats(id)) setStats({ [id]: undefined });
   useStore.setState((s) => {
     const drop = <T,>(r: Record<string, T>): Record<string, T> => {
       const o = { ...r };
@@ -96,7 +95,7 @@ export function applyRemoved(id: string): void {
       return o;
     };
     return {
-      vms: { ...s.vms, byId: drop(s.vms.byId), ops: drop(s.vms.ops), stats: drop(s.vms.stats) },
+      vms: { ...s.vms, byId: drop(s.vms.byId), ops: drop(s.vms.ops) },
       consoles: { text: drop(s.consoles.text), thumbs: drop(s.consoles.thumbs), logs: drop(s.consoles.logs), exec: drop(s.consoles.exec) },
       ui: {
         ...s.ui,
@@ -179,15 +178,14 @@ export async function refreshAll(api: Transport): Promise<void> {
       api.invoke('host.list', {}),
       api.invoke('stats.history', {}).catch(() => ({ samples: [] as VmStats[] })),
     ]);
-    useStore.setState((s: StoreState) => {
-      const byId: Record<string, VmInfo> = {};
-      for (const vm of list) byId[vm.id] = vm;
-      const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
-      return {
-        vms: { ...s.vms, byId, hosts, ops: keep(s.vms.ops), stats: seedStats(keep(s.vms.stats), history.samples, (id) => !!byId[id] && isActive(byId[id])), loaded: true },
-        ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null, selected: keep(s.ui.selected) },
-      };
-    });
+    const byId: Record<string, VmInfo> = {};
+    for (const vm of list) byId[vm.id] = vm;
+    const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
+    replaceAllStats(seedStats(keep(getAllStats()), history.samples, (id) => !!byId[id] && isActive(byId[id])));
+    useStore.setState((s: StoreState) => ({
+      vms: { ...s.vms, byId, hosts, ops: keep(s.vms.ops), loaded: true },
+      ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null, selected: keep(s.ui.selected) },
+    }));
     resubscribeAll();
     // tiles show stats: ask for them on every (re)connect, the engine samples only while someone listens
     await api.invoke('stats.subscribe', {});

@@ -1,5 +1,6 @@
 // The one renderer store, in three slices:
-//   vms      — what the engine says about each VM, plus each tile's own pending/error and stats
+//   vms      — what the engine says about each VM, plus each tile's own pending/error
+//              (its stats live in stats-store.ts, notified per VM)
 //   consoles — streams from guests: serial text, screen thumbnails, logs, exec history
 //   ui       — view state: filter, sort, open VM, dialogs, connection
 // Components select single fields; actions (store/actions.ts) are module functions that call
@@ -9,6 +10,7 @@ import type { EngineInfo, ExecResult, HostInfo, LogEntry, Progress, VmInfo } fro
 import type { ErrorCode } from '../../../shared/errors';
 import type { ConnectionStatus } from '../api/transport';
 import type { ThemeChoice } from '../lib/theme';
+import { resetStats } from './stats-store';
 
 export interface UiError {
   code: ErrorCode;
@@ -43,13 +45,18 @@ export interface ExecEntry {
 }
 
 export type SortKey = 'name' | 'state' | 'created';
-export type VmTab = 'console' | 'display' | 'exec' | 'logs' | 'settings';
+export type VmTab = 'console' | 'display' | 'exec' | 'snapshots' | 'logs' | 'settings';
 export type Dialog =
   | { kind: 'create' }
   | { kind: 'delete'; id: string }
   | { kind: 'forceStop'; id: string }
   | { kind: 'stopAll' }
   | { kind: 'help' }
+  | { kind: 'clone'; id: string }
+  | { kind: 'export'; id: string }
+  | { kind: 'addDisk'; id: string }
+  | { kind: 'insertCd'; id: string }
+  | { kind: 'import' }
   | null;
 
 /** A VM being created: shown as a tile with a progress bar before the engine commits it. */
@@ -60,13 +67,14 @@ export interface CreatingVm {
   vmId: string | null;
   progress: Progress | null;
   error: UiError | null;
+  /** what makes it: a new VM (vm.create) or an archive being imported (vm.import, which can be cancelled) */
+  op?: 'create' | 'import';
 }
 
 export interface VmsSlice {
   byId: Record<string, VmInfo>;
   creating: Record<string, CreatingVm>;
   ops: Record<string, TileOp>;
-  stats: Record<string, StatsSeries>;
   /** the hosts VMs live on (host.list, then host.changed) */
   hosts: HostInfo[];
   /** the first full list has arrived */
@@ -112,7 +120,7 @@ export interface StoreState {
 
 export function initialState(): StoreState {
   return {
-    vms: { byId: {}, creating: {}, ops: {}, stats: {}, hosts: [], loaded: false },
+    vms: { byId: {}, creating: {}, ops: {}, hosts: [], loaded: false },
     consoles: { text: {}, thumbs: {}, logs: {}, exec: {} },
     ui: {
       filter: '',
@@ -137,6 +145,7 @@ export const useStore = create<StoreState>()(() => initialState());
 /** Test helper: back to a fresh store. */
 export function resetStore(): void {
   useStore.setState(initialState(), true);
+  resetStats();
 }
 
 export const IDLE_OP: TileOp = { pending: null, error: null };

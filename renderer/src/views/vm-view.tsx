@@ -5,7 +5,8 @@ import { offersTab } from '../../../shared/offers';
 import { Icon } from '../components/icons';
 import { InlineError } from '../components/inline-error';
 import { PortChips } from '../components/port-chips';
-import { ProgressBar } from '../components/progress-bar';
+import { JobProgress } from '../components/job-progress';
+import { MediaControls } from '../components/media-controls';
 import { StateBadge } from '../components/state-badge';
 import { StopCountdown } from '../components/stop-countdown';
 import { VmActions } from '../components/vm-actions';
@@ -16,11 +17,13 @@ import { DisplayTab } from './tabs/display-tab';
 import { ExecTab } from './tabs/exec-tab';
 import { LogsTab } from './tabs/logs-tab';
 import { SettingsTab } from './tabs/settings-tab';
+import { SnapshotsTab } from './tabs/snapshots-tab';
 
 const TABS: { id: VmTab; label: string }[] = [
   { id: 'console', label: 'Console' },
   { id: 'display', label: 'Display' },
   { id: 'exec', label: 'Exec' },
+  { id: 'snapshots', label: 'Snapshots' },
   { id: 'logs', label: 'Logs' },
   { id: 'settings', label: 'Settings' },
 ];
@@ -66,11 +69,12 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         <div className="vm-view-meta">
           <span>{vm.ips[0] ?? 'No IP yet'}</span>
           <PortChips ports={vm.ports} vmName={vm.name} builtinOf={vm.spec.source.kind === 'default' ? { host: vm.host, id: vm.id } : undefined} />
+          <MediaControls id={id} />
         </div>
         <VmActions id={id} showOpen={false} />
       </div>
       <StopCountdown id={id} />
-      {vm.progress && <ProgressBar progress={vm.progress} />}
+      {vm.progress && <JobProgress id={id} progress={vm.progress} />}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
       <div className="tabs" role="tablist" aria-label={`${vm.name} views`}>
         {tabs.map((t, i) => (
@@ -97,6 +101,7 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         {tab === 'console' && <ConsoleTab id={id} />}
         {tab === 'display' && <DisplayTab id={id} />}
         {tab === 'exec' && <ExecTab id={id} />}
+        {tab === 'snapshots' && <SnapshotsTab id={id} />}
         {tab === 'logs' && <LogsTab id={id} />}
         {tab === 'settings' && <SettingsTab key={id} id={id} />}
       </div>

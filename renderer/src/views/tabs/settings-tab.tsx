@@ -9,6 +9,8 @@ import { ForwardsEditor, forwardsFromDraft, type ForwardDraft } from '../../comp
 import { InlineError } from '../../components/inline-error';
 import { engineFieldErrors } from '../../lib/engine-field-errors';
 import { updateVm } from '../../store/actions';
+import { DiskSection } from './disk-section';
+import { SharesSection } from './shares-section';
 import { useStore, type UiError } from '../../store/store';
 
 export function SettingsTab({ id }: { id: string }): ReactElement | null {
@@ -65,6 +67,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   };
 
   return (
+    <div className="settings-page">
     <form className="settings" onSubmit={(e) => void submit(e)} noValidate>
       {!editable && (
         <p className="notice" role="note">
@@ -129,5 +132,8 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
         </button>
       </div>
     </form>
+    <DiskSection id={id} />
+    <SharesSection id={id} />
+    </div>
   );
 }

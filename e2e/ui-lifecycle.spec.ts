@@ -1,0 +1,178 @@
+// Issue 12 in the browser, against `flotilla serve` with real QEMU: snapshots of a running
+// built-in VM (take, change the guest, revert: the change is gone and it still runs), clone of a
+// stopped VM that then starts, and import of a file written by `flotilla export`. One data
+// directory and one page for the whole story (serial).
+import { expect, test } from '@playwright/test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seriousViolations } from './fixtures/axe';
+import { useServedApp } from './fixtures/flotilla-serve';
+import { TilesPage } from './pages/tiles-page';
+import { VmViewPage } from './pages/vm-view-page';
+import { cli } from './shell-helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+test.describe('snapshots, clone and import in the browser', () => {
+  const app = useServedApp();
+  const VM = 'keeper';
+
+  /** Run a command in the guest from the VM view's Exec tab (its agent); what the run shows once it ends. */
+  let runs = 0;
+  const guest = async (cmd: string): Promise<string> => {
+    const view = new VmViewPage(app.page, VM);
+    await view.selectTab('Exec');
+    // each run its own command line, so the history item found is this run's
+    const item = await view.exec(`${cmd} # run ${++runs}`);
+    await expect(item).toContainText(/exit \d+|failed/, { timeout: 60_000 });
+    return item.innerText();
+  };
+
+  test('1. a snapshot taken while running is reverted to: the file written since is gone and the VM runs on', async () => {
+    const info = test.info();
+    const made = cli(app.home, ['create', VM, '--memory', '256']);
+    expect(made.status, made.stderr).toBe(0);
+    const tiles = new TilesPage(app.page);
+    const tile = tiles.tile(VM);
+    await tile.expectState('stopped');
+    await tile.button('Start').click();
+    await tile.expectState('running');
+    await tile.open();
+    const view = new VmViewPage(app.page, VM);
+    // the agent answers once the guest has booted (and mounted its disk at /root)
+    await expect.poll(() => guest("grep -q ' /root ' /proc/mounts && echo mounted-root"), { timeout: 180_000, intervals: [3000] }).toContain('mounted-root');
+    await view.selectTab('Snapshots');
+    await expect(view.panel.getByText('No snapshots yet')).toBeVisible();
+    await view.panel.getByRole('button', { name: 'Take snapshot' }).click();
+    const dialog = app.page.getByRole('dialog', { name: `Take a snapshot of ${VM}` });
+    await dialog.getByRole('textbox', { name: 'Name' }).fill('clean');
+    await dialog.getByRole('button', { name: 'Take snapshot' }).click();
+    await expect(dialog).toHaveCount(0, { timeout: 120_000 });
+    const row = view.snapshotRow('clean');
+    await expect(row).toBeVisible();
+    await expect(row.getByText('Disks + RAM')).toBeVisible();
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('snapshots-tab.png') });
+
+    const marker = `written-after-${Date.now()}`;
+    expect(await guest(`echo ${marker} > /root/after && sync && cat /root/after`)).toMatch(/exit 0/);
+    await view.selectTab('Snapshots');
+
+    await row.getByRole('button', { name: 'Revert to clean' }).click();
+    const confirm = app.page.getByRole('alertdialog', { name: `Revert ${VM} to clean?` });
+    await expect(confirm).toContainText('goes on running');
+    await app.page.screenshot({ path: info.outputPath('snapshot-revert-confirm.png') });
+    await confirm.getByRole('button', { name: 'Revert' }).click();
+    await expect(confirm).toHaveCount(0, { timeout: 120_000 });
+
+    await expect(app.page.getByTestId(`vm-${VM}-state`)).toHaveText('running');
+    // the agent comes back in the restored state; the file written after the snapshot is not there
+    await expect.poll(() => guest('test -e /root/after && echo file-present || echo file-absent'), { timeout: 120_000, intervals: [2000] }).toContain('file-absent');
+    await expect(app.page.getByTestId(`vm-${VM}-state`)).toHaveText('running');
+  });
+
+  test('2. a stopped VM is cloned from its menu and the clone starts', async () => {
+    const info = test.info();
+    const view = new VmViewPage(app.page, VM);
+    await view.root.getByRole('button', { name: 'Stop', exact: true }).click();
+    await view.back();
+    const tiles = new TilesPage(app.page);
+    const tile = tiles.tile(VM);
+    await tile.expectState('stopped');
+
+    await tile.menu('Clone…');
+    const dialog = app.page.getByRole('dialog', { name: `Clone ${VM}` });
+    await expect(dialog.getByRole('textbox', { name: 'Name of the copy' })).toHaveValue(`${VM}-clone`);
+    await dialog.getByRole('checkbox', { name: 'Start the copy when it is made' }).check();
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('clone-dialog.png') });
+    await dialog.getByRole('button', { name: 'Clone' }).click();
+
+    const clone = tiles.tile(`${VM}-clone`);
+    await expect(clone.root).toBeVisible({ timeout: 150_000 });
+    await expect(dialog).toHaveCount(0);
+    await clone.expectState('running');
+    await tile.expectState('stopped');
+    await app.page.screenshot({ path: info.outputPath('clone-running.png') });
+    await clone.button('Force stop').click();
+    await app.page.getByRole('alertdialog').getByRole('button', { name: /Force stop/ }).click();
+    await clone.expectState('stopped');
+  });
+
+  test('3. a file written by `flotilla export` is imported through the toolbar', async () => {
+    const info = test.info();
+    const file = join(app.home, 'keeper.flotilla');
+    const exported = cli(app.home, ['export', VM, file]);
+    expect(exported.status, exported.stderr).toBe(0);
+
+    const tiles = new TilesPage(app.page);
+    await app.page.getByRole('button', { name: 'Import VM' }).click();
+    const dialog = app.page.getByRole('dialog', { name: 'Import a VM' });
+    // a file that is not an archive: refused in the dialog, in words, and nothing appears
+    await dialog.getByRole('textbox', { name: 'Archive' }).fill(join(app.home, 'nope.flotilla'));
+    await dialog.getByRole('button', { name: 'Import' }).click();
+    await expect(dialog.getByText(/nope\.flotilla/).first()).toBeVisible();
+    await app.page.screenshot({ path: info.outputPath('import-error.png') });
+
+    await dialog.getByRole('textbox', { name: 'Archive' }).fill(file);
+    await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('imported');
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await dialog.getByRole('button', { name: 'Import' }).click();
+    const imported = tiles.tile('imported');
+    await expect(imported.root).toBeVisible({ timeout: 150_000 });
+    await imported.expectState('stopped');
+    await expect(dialog).toHaveCount(0);
+    await app.page.screenshot({ path: info.outputPath('imported.png') });
+  });
+
+  test('4. a folder shared in Settings is mounted at /mnt/TAG in the built-in Linux', async () => {
+    const info = test.info();
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-e2e-share-'));
+    const content = `shared-${Date.now()}`;
+    writeFileSync(join(dir, 'f'), `${content}\n`);
+    try {
+      const tiles = new TilesPage(app.page);
+      await tiles.tile(VM).expectState('stopped');
+      await tiles.tile(VM).open();
+      const view = new VmViewPage(app.page, VM);
+      await view.selectTab('Settings');
+      const section = view.panel.getByRole('region', { name: 'Shared folders' });
+      await section.getByRole('textbox', { name: 'Folder to share' }).fill(dir);
+      await section.getByRole('textbox', { name: 'Tag' }).fill('data');
+      await section.getByRole('checkbox', { name: 'Read-only' }).check();
+      await section.getByRole('button', { name: 'Share folder' }).click();
+      const row = section.getByTestId('share-data');
+      await expect(row).toContainText('/mnt/data');
+      await expect(row).toContainText('Read-only');
+      expect(await seriousViolations(app.page)).toEqual([]);
+      await row.scrollIntoViewIfNeeded();
+      await app.page.screenshot({ path: info.outputPath('settings-shares.png') });
+
+      await view.root.getByRole('button', { name: 'Start', exact: true }).click();
+      await expect(app.page.getByTestId(`vm-${VM}-state`)).toHaveText('running', { timeout: 150_000 });
+      await expect(row).toContainText('Serving');
+      await expect.poll(() => guest('cat /mnt/data/f'), { timeout: 180_000, intervals: [3000] }).toContain(content);
+      // read-only on the host side: the guest cannot write into it
+      expect(await guest('echo x > /mnt/data/g; test -e /mnt/data/g && echo wrote || echo refused')).toContain('refused');
+
+      // a shared folder rules out a snapshot with RAM: the dialog says why and offers a disk-only one
+      await view.selectTab('Snapshots');
+      await view.panel.getByRole('button', { name: 'Take snapshot' }).click();
+      const dialog = app.page.getByRole('dialog', { name: `Take a snapshot of ${VM}` });
+      await dialog.getByRole('textbox', { name: 'Name' }).fill('with-share');
+      await dialog.getByRole('button', { name: 'Take snapshot' }).click();
+      const diskOnly = dialog.getByRole('button', { name: 'Take a disk-only snapshot' });
+      await expect(diskOnly).toBeVisible({ timeout: 60_000 });
+      await app.page.screenshot({ path: info.outputPath('snapshot-disk-only-offer.png') });
+      await diskOnly.click();
+      await expect(dialog).toHaveCount(0, { timeout: 120_000 });
+      await expect(view.snapshotRow('with-share').getByText('Disks only')).toBeVisible();
+      await view.root.getByRole('button', { name: 'Force stop' }).click();
+      await app.page.getByRole('alertdialog').getByRole('button', { name: /Force stop/ }).click();
+      await expect(app.page.getByTestId(`vm-${VM}-state`)).toHaveText('stopped', { timeout: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,115 @@
+// @vitest-environment jsdom
+// The issue-12 UI logic over a fake transport: which errors offer a disk-only snapshot, the
+// grow-only size rule, a clone/export dialog that hands over to the tile once the job reports
+// progress, an import's placeholder tile with Cancel naming the id its progress carries, and
+// the Snapshots tab's confirmations.
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { capsOf, VM_CAPS, type SnapshotInfo } from '../../../shared/contract';
+import { FlotillaError } from '../../../shared/errors';
+import { setApi } from '../api/current';
+import { CreatingTile } from '../components/creating-tile';
+import { growError } from '../views/tabs/disk-section';
+import { SnapshotsTab } from '../views/tabs/snapshots-tab';
+import { FakeTransport, makeVm } from '../test-support/fake-transport';
+import { openDialog } from './actions';
+import { applyProgress, applyVm } from './events';
+import { cloneVm, importArchive, minGrowGiB, offersDiskOnly, parseGiB } from './lifecycle-actions';
+import { resetStore, useStore } from './store';
+
+const GiB = 2 ** 30;
+const all = capsOf([...VM_CAPS]);
+
+describe('lifecycle logic', () => {
+  afterEach(() => cleanup());
+  beforeEach(() => resetStore());
+
+  it('offers a disk-only snapshot only when the engine says so in the error details', () => {
+    expect(offersDiskOnly({ code: 'UNSUPPORTED', message: 'x', details: { diskOnly: true } })).toBe(true);
+    expect(offersDiskOnly({ code: 'UNSUPPORTED', message: 'x', details: { host: 'lab' } })).toBe(false);
+    expect(offersDiskOnly({ code: 'QMP_ERROR', message: 'x', details: { diskOnly: true } })).toBe(false);
+    expect(offersDiskOnly(null)).toBe(false);
+  });
+
+  it('grows disks only: sizes not above the current one are refused, in words', () => {
+    expect(parseGiB('12')).toBe(12);
+    expect(parseGiB('1.5')).toBeNull();
+    expect(parseGiB('0')).toBeNull();
+    expect(parseGiB('5000')).toBeNull();
+    expect(minGrowGiB(8 * GiB)).toBe(9);
+    expect(minGrowGiB(8.5 * GiB)).toBe(9);
+    expect(growError('8', 8 * GiB)).toBe('Disks only grow: choose 9 GiB or more (it is 8.0 GiB)');
+    expect(growError('4', 8 * GiB)).toMatch(/^Disks only grow/);
+    expect(growError('9', 8 * GiB)).toBeNull();
+    expect(growError('x', 8 * GiB)).toBe('A whole number of GiB, from 1 to 4096');
+  });
+
+  it('a clone dialog closes once the job reports progress; a later error lands on the tile', async () => {
+    let fail: (e: Error) => void = () => {};
+    setApi(new FakeTransport((m) => (m === 'vm.clone' ? new Promise((_, reject) => (fail = reject)) : { ok: true })));
+    const src = makeVm('src', { state: 'stopped', caps: all });
+    applyVm(src);
+    openDialog({ kind: 'clone', id: src.id });
+    const done = cloneVm(src.id, 'copy', { linked: false, start: false });
+    expect(useStore.getState().ui.dialog).toEqual({ kind: 'clone', id: src.id });
+    act(() => applyProgress(src.id, { op: 'clone', percent: 10, cancellable: true }));
+    expect(useStore.getState().ui.dialog).toBeNull();
+    fail(new FlotillaError('IMAGE_ERROR', 'qemu-img convert failed: No space left'));
+    expect(await done).toBeNull();
+    expect(useStore.getState().vms.ops[src.id]?.error).toMatchObject({ code: 'IMAGE_ERROR', action: 'Clone' });
+  });
+
+  it('a clone refused before any progress keeps its error for the dialog', async () => {
+    setApi(new FakeTransport((m) => (m === 'vm.clone' ? new FlotillaError('NAME_TAKEN', 'a VM named copy already exists', { name: 'copy' }) : { ok: true })));
+    const src = makeVm('src2', { state: 'stopped', caps: all });
+    applyVm(src);
+    openDialog({ kind: 'clone', id: src.id });
+    expect(await cloneVm(src.id, 'copy', { linked: false, start: false })).toMatchObject({ code: 'NAME_TAKEN' });
+    expect(useStore.getState().ui.dialog).toEqual({ kind: 'clone', id: src.id });
+    expect(useStore.getState().vms.ops[src.id]?.error ?? null).toBeNull();
+  });
+
+  it('an import shows a placeholder tile whose Cancel names the id its progress carries; a cancelled import leaves no tile', async () => {
+    let fail: (e: Error) => void = () => {};
+    const api = new FakeTransport((m) => (m === 'vm.import' ? new Promise((_, reject) => (fail = reject)) : { cancelled: true }));
+    setApi(api);
+    let underway = false;
+    const done = importArchive('/home/me/web.flotilla', '', false, () => (underway = true));
+    const key = Object.keys(useStore.getState().vms.creating)[0]!;
+    expect(useStore.getState().vms.creating[key]).toMatchObject({ name: 'web', op: 'import', vmId: null });
+    act(() => applyProgress('vm00000000ab', { op: 'import', percent: 40, cancellable: true, message: 'importing web.flotilla' }));
+    expect(underway).toBe(true);
+    render(<CreatingTile k={key} />);
+    expect(screen.getByTestId('vm-web-state').textContent).toBe('importing');
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(api.calls.filter((c) => c.method === 'vm.cancelJob').map((c) => c.req)).toEqual([{ id: 'vm00000000ab' }]);
+    fail(new FlotillaError('CANCELLED', 'import cancelled by the user'));
+    expect((await done).error).toMatchObject({ code: 'CANCELLED' });
+    expect(useStore.getState().vms.creating).toEqual({});
+  });
+
+  it('the Snapshots tab lists snapshots, confirms a revert, and disables reverting a running VM to a disk-only one', async () => {
+    const snaps: SnapshotInfo[] = [
+      { name: 'ram', createdAt: '2026-12-01T10:00:00Z', vmStateBytes: 100 * 2 ** 20, includesRam: true },
+      { name: 'disk', createdAt: '2026-11-01T10:00:00Z', vmStateBytes: 0, includesRam: false },
+    ];
+    const vm = makeVm('snappy', { caps: all, state: 'running' });
+    const api = new FakeTransport((m) => (m === 'snapshot.list' ? snaps : m === 'snapshot.revert' ? { ...vm } : { ok: true }));
+    setApi(api);
+    applyVm(vm);
+    render(<SnapshotsTab id={vm.id} />);
+    const table = await screen.findByRole('table', { name: 'Snapshots of snappy' });
+    expect(within(table).getAllByRole('rowheader').map((r) => r.textContent)).toEqual(['ram', 'disk']);
+    expect(within(table).getByText('100 MiB')).toBeTruthy();
+    const diskRevert = within(table).getByRole('button', { name: 'Revert to disk' }) as HTMLButtonElement;
+    expect(diskRevert.disabled).toBe(true);
+    expect(diskRevert.title).toBe('A disk-only snapshot: stop the VM to revert to it');
+    fireEvent.click(within(table).getByRole('button', { name: 'Revert to ram' }));
+    const confirm = screen.getByRole('alertdialog', { name: 'Revert snappy to ram?' });
+    expect(api.calls.some((c) => c.method === 'snapshot.revert')).toBe(false);
+    await act(async () => {
+      fireEvent.click(within(confirm).getByRole('button', { name: 'Revert' }));
+    });
+    expect(api.calls.filter((c) => c.method === 'snapshot.revert').map((c) => c.req)).toEqual([{ id: vm.id, name: 'ram' }]);
+  });
+});
