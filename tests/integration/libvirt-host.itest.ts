@@ -87,6 +87,7 @@ describe.each([
     const name = `lvt-${label}-${randomBytes(3).toString('hex')}`;
     const config = vmConfigSchema.parse({ name, source: { kind: 'default' }, memoryMiB: 256, cpus: 1, display: 'vnc' });
     let vm: VmInfo = await host.create(config, { start: false });
+    let failed: unknown = null;
     expect(vm.state).toBe('stopped');
     expect(host.list().map((v) => v.name)).toContain(name);
     try {
@@ -142,10 +143,15 @@ describe.each([
       await host.vm(vm.id).stop({ force: false });
       vm = host.get(vm.id);
       expect(vm.state).toBe('stopped');
+    } catch (err) {
+      // a failure above must stay the reported one: the clean-up below may fail because of it
+      failed = err;
+      throw err;
     } finally {
-      // a failure above must stay the reported one: the force stop may find the domain stopped already
       if (host.get(vm.id).state !== 'stopped') await host.vm(vm.id).stop({ force: true }).catch(() => undefined);
-      await host.delete(vm.id, { storage: true });
+      await host.delete(vm.id, { storage: true }).catch((err: unknown) => {
+        if (!failed) throw err;
+      });
     }
     expect(host.find(name)).toBeUndefined();
     const vols = execFileSync('virsh', ['--connect', 'qemu:///system', 'vol-list', '--pool', 'flotilla'], { encoding: 'utf8' });

@@ -81,12 +81,16 @@ export class LibvirtVm implements VmHandle {
   private async waitAgent(): Promise<void> {
     const deadline = Date.now() + this.host.agentWaitMs;
     while (Date.now() < deadline) {
+      if (this.d.agent === 'ready') return;
       if (await agentPing(this.virsh, this.uuid)) {
         await this.host.refreshAgent(this.uuid);
         return;
       }
       if (this.d.state !== 'running') throw new FlotillaError('INVALID_STATE', 'the VM stopped before its guest agent answered');
-      await new Promise((r) => setTimeout(r, 500));
+      // libvirt's agent-lifecycle event (the guest opened the agent's port) has the host ping the
+      // agent and mark it ready (LibvirtHost.refreshAgent): that ends this wait within 100 ms. A
+      // ping of our own every 2 s is the fallback for an event that never comes.
+      await this.host.waitFor(this.uuid, (x) => !x || x.state !== 'running' || x.agent === 'ready', 2000);
     }
     throw new FlotillaError('AGENT_UNAVAILABLE', `the guest agent did not answer within ${this.host.agentWaitMs} ms (is qemu-guest-agent installed in the guest?)`);
   }
