@@ -53,6 +53,13 @@ class HundredVms implements ContractHandler {
         return { scrollback: `FLOTILLA-READY ${p.id ?? ''} 6.1.0\r\n~ # ` } as never;
       case 'console.unsubscribe':
         return { ok: true } as never;
+      // the renderer subscribes to stats and asks for their history on connect, as with the real
+      // engine; unanswered, its connect step failed (a "Load VMs" notice) while stats still came
+      case 'stats.subscribe':
+      case 'stats.unsubscribe':
+        return { ok: true } as never;
+      case 'stats.history':
+        return { samples: [] } as never;
       default:
         this.unexpected.add(method);
         throw new FlotillaError('UNSUPPORTED', `the tiles bench fixture does not do ${method}`);
