@@ -122,6 +122,42 @@ describe('create VM dialog', () => {
     expect(api.calls.find((c) => c.method === 'vm.create')?.req).toMatchObject({ config: { source: { kind: 'default', diskSizeGiB: 3 } } });
   });
 
+  it('creates on a libvirt host: its paths are not checked or browsed here, and forwards and UEFI are not offered', async () => {
+    createAnswer = makeVm('web', { state: 'stopped', host: 'lab' });
+    useStore.setState((s) => ({
+      vms: {
+        ...s.vms,
+        hosts: [
+          { id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: 0 },
+          { id: 'lab', name: 'lab', kind: 'libvirt', state: 'connected', reason: null, vmCount: 0, uri: 'qemu+ssh://root@lab/system' },
+          { id: 'far', name: 'far', kind: 'libvirt', state: 'failed', reason: 'ssh: connection refused', vmCount: 0 },
+        ],
+      },
+    }));
+    render(<CreateVmDialog />);
+    const host = screen.getByLabelText('Host') as HTMLSelectElement;
+    expect(within(host).getByRole('option', { name: 'far (failed)' }).hasAttribute('disabled')).toBe(true);
+    fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
+    expect(screen.getByRole('button', { name: 'Browse for iso image' })).toBeTruthy(); // on this computer
+    expect(screen.getByRole('button', { name: 'Add forward' })).toBeTruthy();
+    fireEvent.change(host, { target: { value: 'lab' } });
+    const iso = screen.getByLabelText('ISO image');
+    fireEvent.change(iso, { target: { value: '/var/lib/libvirt/images/debian.iso' } });
+    expect(describedText(iso)).toContain('An absolute path on lab');
+    expect(screen.queryByRole('button', { name: 'Browse for iso image' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Add forward' })).toBeNull();
+    expect(screen.getByText(/Port forwards are not available on lab/)).toBeTruthy();
+    expect(within(screen.getByLabelText('Firmware')).getByRole('option', { name: /UEFI/ }).hasAttribute('disabled')).toBe(true);
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'web' } });
+    await submit();
+    await new Promise((r) => setTimeout(r, 500)); // past the path check's debounce: none may run
+    expect(api.calls.some((c) => c.method === 'path.inspect')).toBe(false);
+    expect(api.calls.find((c) => c.method === 'vm.create')?.req).toMatchObject({
+      host: 'lab',
+      config: { name: 'web', firmware: 'bios', forwards: [], source: { kind: 'iso', path: '/var/lib/libvirt/images/debian.iso' } },
+    });
+  });
+
   it('creates, closes, and starts the new VM', async () => {
     const vm = makeVm('linux-1', { state: 'stopped' });
     createAnswer = vm;

@@ -1,6 +1,9 @@
-// Create a VM: pick a source, name it, size it, forward ports. The form checks itself with
-// the shared zod schema first, then shows the engine's own verdict on the field it concerns.
+// Create a VM: pick a host (when libvirt hosts were added), a source, name it, size it, forward
+// ports. The form checks itself with the shared zod schema first, then shows the engine's own
+// verdict on the field it concerns. On a libvirt host paths are that host's (not browsed or
+// checked here), and what it cannot do (port forwards, UEFI) is not offered.
 import { useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
+import { LOCAL_HOST } from '../../../shared/contract-names';
 import { DEFAULT_ROOT_DISK_GIB, issuesToFieldErrors, vmConfigSchema, type VmConfigInput, type VmSourceKind } from '../../../shared/spec';
 import { engineFieldErrors } from '../lib/engine-field-errors';
 import { formatMiB } from '../lib/format';
@@ -24,6 +27,11 @@ const MEMORY_SUGGESTIONS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 export function CreateVmDialog(): ReactElement {
   const names = useStore((s) => s.vms.byId);
+  const hosts = useStore((s) => s.vms.hosts);
+  const hostFilter = useStore((s) => s.ui.hostFilter);
+  const [hostId, setHostId] = useState<string>(() => (hostFilter && hosts.some((h) => h.id === hostFilter && h.state === 'connected') ? hostFilter : LOCAL_HOST));
+  const host = hosts.find((h) => h.id === hostId);
+  const remote = hostId !== LOCAL_HOST ? (host?.name ?? hostId) : undefined;
   const [kind, setKind] = useState<VmSourceKind>('default');
   const [name, setName] = useState(() => nextDefaultName(Object.values(names).map((v) => v.name)));
   const [nameTouched, setNameTouched] = useState(false);
@@ -77,7 +85,15 @@ export function CreateVmDialog(): ReactElement {
                 ...(append.trim() ? { append: append.trim() } : {}),
                 ...(kernelDisk.trim() ? { disk: kernelDisk.trim() } : {}),
               };
-    return { name: name.trim(), source, cpus: Number(cpus), memoryMiB: Number(memory), firmware, display, forwards: forwardsFromDraft(forwards) };
+    return {
+      name: name.trim(),
+      source,
+      cpus: Number(cpus),
+      memoryMiB: Number(memory),
+      firmware: remote ? 'bios' : firmware,
+      display,
+      forwards: remote ? [] : forwardsFromDraft(forwards),
+    };
   };
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -92,7 +108,7 @@ export function CreateVmDialog(): ReactElement {
     setErrors({});
     setBusy(true);
     waitingFor.current = { name: config.name };
-    const { vm, error } = await createVm(config, start);
+    const { vm, error } = await createVm(config, start, hostId);
     waitingFor.current = null;
     if (useStore.getState().ui.dialog?.kind !== 'create') return; // closed meanwhile; the tile has it
     setBusy(false);
@@ -114,6 +130,20 @@ export function CreateVmDialog(): ReactElement {
     <Modal title="New virtual machine" onClose={closeDialog} wide>
       <form className="create-form" onSubmit={(e) => void submit(e)} noValidate>
         <div className="modal-body">
+          {hosts.length > 1 && (
+            <Field label="Host">
+              {(p) => (
+                <select {...p} value={hostId} onChange={(e) => setHostId(e.target.value)}>
+                  {hosts.map((h) => (
+                    <option key={h.id} value={h.id} disabled={h.state !== 'connected'}>
+                      {h.name}
+                      {h.state !== 'connected' ? ` (${h.state})` : ''}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          )}
           <fieldset className="sources">
             <legend>Source</legend>
             <div className="source-grid" role="radiogroup" aria-label="Source">
@@ -135,7 +165,7 @@ export function CreateVmDialog(): ReactElement {
           {kind === 'iso' && (
             <div className="row">
               <div className="grow">
-                <PathField label="ISO image" kind="iso" value={isoPath} onChange={setIsoPath} error={errors['source.path']} />
+                <PathField onHost={remote} label="ISO image" kind="iso" value={isoPath} onChange={setIsoPath} error={errors['source.path']} />
               </div>
               <Field label="Disk size (GiB)" error={errors['source.diskSizeGiB']} className="narrow">
                 {(p) => <input {...p} type="number" min={1} max={4096} value={diskSize} onChange={(e) => setDiskSize(e.target.value)} />}
@@ -144,7 +174,7 @@ export function CreateVmDialog(): ReactElement {
           )}
           {kind === 'disk' && (
             <>
-              <PathField label="Disk image" kind="disk" value={diskPath} onChange={setDiskPath} error={errors['source.path']} />
+              <PathField onHost={remote} label="Disk image" kind="disk" value={diskPath} onChange={setDiskPath} error={errors['source.path']} />
               <div className="segmented" role="radiogroup" aria-label="Use the image">
                 <label className={diskMode === 'copy' ? 'selected' : ''}>
                   <input type="radio" name="disk-mode" checked={diskMode === 'copy'} onChange={() => setDiskMode('copy')} />
@@ -161,16 +191,16 @@ export function CreateVmDialog(): ReactElement {
             <>
               <div className="row">
                 <div className="grow">
-                  <PathField label="Kernel" kind="kernel" value={kernel} onChange={setKernel} error={errors['source.kernel']} />
+                  <PathField onHost={remote} label="Kernel" kind="kernel" value={kernel} onChange={setKernel} error={errors['source.kernel']} />
                 </div>
                 <div className="grow">
-                  <PathField label="Initrd" kind="initrd" value={initrd} onChange={setInitrd} error={errors['source.initrd']} optional />
+                  <PathField onHost={remote} label="Initrd" kind="initrd" value={initrd} onChange={setInitrd} error={errors['source.initrd']} optional />
                 </div>
               </div>
               <Field label="Kernel command line" error={errors['source.append']}>
                 {(p) => <input {...p} type="text" spellCheck={false} value={append} onChange={(e) => setAppend(e.target.value)} />}
               </Field>
-              <PathField label="Root disk" kind="disk" value={kernelDisk} onChange={setKernelDisk} error={errors['source.disk']} optional />
+              <PathField onHost={remote} label="Root disk" kind="disk" value={kernelDisk} onChange={setKernelDisk} error={errors['source.disk']} optional />
             </>
           )}
 
@@ -212,9 +242,11 @@ export function CreateVmDialog(): ReactElement {
           <div className="row">
             <Field label="Firmware" error={errors['firmware']} className="grow">
               {(p) => (
-                <select {...p} value={firmware} onChange={(e) => setFirmware(e.target.value as 'bios' | 'uefi')}>
+                <select {...p} value={remote ? 'bios' : firmware} onChange={(e) => setFirmware(e.target.value as 'bios' | 'uefi')}>
                   <option value="bios">BIOS (SeaBIOS)</option>
-                  <option value="uefi">UEFI (OVMF)</option>
+                  <option value="uefi" disabled={remote !== undefined}>
+                    UEFI (OVMF){remote ? ' — not on libvirt hosts yet' : ''}
+                  </option>
                 </select>
               )}
             </Field>
@@ -227,7 +259,11 @@ export function CreateVmDialog(): ReactElement {
               )}
             </Field>
           </div>
-          <ForwardsEditor rows={forwards} onChange={setForwards} errors={errors} />
+          {remote ? (
+            <p className="hint">Port forwards are not available on {remote}: its tile shows the guest&apos;s address instead.</p>
+          ) : (
+            <ForwardsEditor rows={forwards} onChange={setForwards} errors={errors} />
+          )}
           {formError && <InlineError error={formError} onDismiss={() => setFormError(null)} />}
         </div>
         <div className="modal-foot">

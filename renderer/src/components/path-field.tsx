@@ -26,6 +26,7 @@ export function PathField({
   onChange,
   error,
   optional,
+  onHost,
 }: {
   label: string;
   kind: Kind;
@@ -33,12 +34,14 @@ export function PathField({
   onChange: (v: string) => void;
   error?: string | undefined;
   optional?: boolean;
+  /** the name of another host the path is on: neither checked nor browsed from this computer */
+  onHost?: string | undefined;
 }): ReactElement {
   const electron = getApi().nativePicker;
   const [check, setCheck] = useState<{ path: string; ok: boolean; text: string } | null>(null);
   const [picking, setPicking] = useState(false);
   useEffect(() => {
-    if (!value.startsWith('/')) return;
+    if (!value.startsWith('/') || onHost) return;
     let live = true;
     const t = setTimeout(() => {
       getApi()
@@ -50,13 +53,15 @@ export function PathField({
       live = false;
       clearTimeout(t);
     };
-  }, [value, kind]);
-  const current = check && check.path === value && value.startsWith('/') ? check : null;
+  }, [value, kind, onHost]);
+  const current = check && check.path === value && value.startsWith('/') && !onHost ? check : null;
   const shownError = error ?? (current && !current.ok ? current.text : undefined);
   const hint = current?.ok ? (
     <span className="ok">
       <Icon name="check" size={12} /> {current.text}
     </span>
+  ) : onHost ? (
+    `${optional ? 'Optional. ' : ''}An absolute path on ${onHost}; that host checks it when the VM is created`
   ) : optional ? (
     'Optional'
   ) : (
@@ -79,9 +84,11 @@ export function PathField({
       {(p) => (
         <div className="path-row">
           <input {...p} type="text" spellCheck={false} autoComplete="off" placeholder={kind === 'iso' ? '/home/me/Downloads/debian.iso' : '/path/to/file'} value={value} onChange={(e) => onChange(e.target.value)} />
-          <button type="button" className="btn" aria-label={`Browse for ${label.toLowerCase()}`} onClick={() => void browse()}>
-            <Icon name="folder" size={14} /> Browse…
-          </button>
+          {!onHost && (
+            <button type="button" className="btn" aria-label={`Browse for ${label.toLowerCase()}`} onClick={() => void browse()}>
+              <Icon name="folder" size={14} /> Browse…
+            </button>
+          )}
           {picking && <FilePicker title={`Choose ${label.toLowerCase()}`} value={value} onPick={onChange} onClose={() => setPicking(false)} />}
         </div>
       )}

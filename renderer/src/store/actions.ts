@@ -88,7 +88,7 @@ export function dismissCreating(key: string): void {
   setCreating(key, null);
 }
 
-export async function createVm(config: VmConfigInput, start: boolean): Promise<{ vm: VmInfo | null; error: UiError | null }> {
+export async function createVm(config: VmConfigInput, start: boolean, host?: string): Promise<{ vm: VmInfo | null; error: UiError | null }> {
   const api = getApi();
   const key = `create-${createSeq++}`;
   useStore.setState((s) => ({
@@ -96,7 +96,7 @@ export async function createVm(config: VmConfigInput, start: boolean): Promise<{
   }));
   let vm: VmInfo;
   try {
-    vm = await api.invoke('vm.create', { config, start: false });
+    vm = await api.invoke('vm.create', { ...(host ? { host } : {}), config, start: false });
   } catch (err) {
     const error = toUiError(err, 'Create');
     // Once disk work began the dialog is gone and the placeholder tile carries the error.
