@@ -3,22 +3,18 @@
 // through the Host interface (host.ts), exactly as it will reach a libvirt host. Beside it:
 //   broken-vm.ts      VMs whose vm.json cannot be read      new-vm-files.ts  a new VM's disk and firmware
 //   local-vm-info.ts  a VM's VmInfo                         local-vm-handle.ts a VM's VmHandle
-import { spawn as nodeSpawn } from 'node:child_process';
+//   local-host-options.ts  its options, and each Supervisor's deps made from them
 import { LOCAL_HOST, type HostInfo, type PortEntry, type SshInfo, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmSpec } from '../../../shared/spec';
 import { canEdit, isActive } from '../../../shared/state';
-import { defaultGuestBoot } from '../default-guest-boot';
-import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from '../defaults';
+import { ENGINE_VERSION, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
 import { warnBeforeStart } from '../host-memory';
-import type { HomeLayout } from '../paths';
 import { PortAllocator, probePort } from '../port-allocator';
-import type { DefaultGuestBoot } from '../qemu-args';
 import { sshInfoFor } from '../builtin-vm';
-import type { BackoffOptions } from '../restart-backoff';
 import { StatsSampler } from '../stats';
-import { Supervisor, type SpawnFn } from '../supervisor';
+import { Supervisor } from '../supervisor';
 import { checkNewVm } from '../vm-checks';
 import { VmStore } from '../vm-store';
 import { assertNoLinkedClones } from '../lifecycle/clone';
@@ -28,23 +24,13 @@ import { ImportJobs } from '../lifecycle/import-jobs';
 import { resolveShareDir } from '../lifecycle/shares';
 import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { BrokenVms } from './broken-vm';
+import { supervisorDeps, type LocalHostOptions } from './local-host-options';
 import { makeNewVmFiles } from './new-vm-files';
 import { localVmInfo } from './local-vm-info';
 import { rebuildForwards } from './rebuild-forwards';
 import { type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
 
-export interface LocalHostOptions {
-  layout: HomeLayout;
-  accel: () => 'kvm' | 'tcg' | 'kvm:tcg';
-  qemuBinary?: string;
-  spawn?: SpawnFn;
-  now: () => number;
-  stopDeadlineMs?: number;
-  agentGraceMs?: number;
-  backoff?: BackoffOptions;
-  portRange?: [number, number];
-  defaultGuest?: (vmName: string) => Promise<DefaultGuestBoot>;
-}
+export type { LocalHostOptions };
 
 export class LocalHost implements Host {
   readonly id = LOCAL_HOST;
@@ -161,24 +147,10 @@ export class LocalHost implements Host {
   };
 
   private addSupervisor(id: string): Supervisor {
-    const o = this.opts;
     const sup = new Supervisor(
       id,
       () => this.store.get(id),
-      {
-        layout: o.layout,
-        ports: this.allocator,
-        spawn: o.spawn ?? ((cmd, args, so) => nodeSpawn(cmd, args, so)),
-        qemuBinary: qemuBinary(o.qemuBinary),
-        accel: o.accel(),
-        defaultGuest: o.defaultGuest ?? ((name) => defaultGuestBoot(o.layout.home, name)),
-        stopDeadlineMs: o.stopDeadlineMs ?? STOP_DEADLINE_MS,
-        setDisks: (vmId, disks) => this.store.setDisks(vmId, disks),
-        agentGraceMs: o.agentGraceMs ?? 60_000,
-        ...(o.backoff ? { backoff: o.backoff } : {}),
-        now: o.now,
-        launchGuard: (vmId) => assertNoLinkedClones(this.store, vmId, 'start'),
-      },
+      supervisorDeps(this.opts, this.store, this.allocator),
       {
         changed: () => this.vmChanged(id),
         log: (entry) => this.emit('vm.log', { host: this.id, id, entry }),
