@@ -62,7 +62,7 @@ export const METHOD_NAME_LIST = [
 export const EVENT_NAME_LIST = [
   'vm.changed',
   'vm.removed',
-  'vm.stats',
+  'vm.statsBatch',
   'vm.agent',
   'vm.progress',
   'vm.log',
@@ -99,7 +99,7 @@ export const LOCAL_HOST = 'local';
 export const STREAMS = {
   console: { subscribe: 'console.subscribe', unsubscribe: 'console.unsubscribe', event: 'console.data', perVm: true },
   thumbnail: { subscribe: 'thumbnail.subscribe', unsubscribe: 'thumbnail.unsubscribe', event: 'vm.thumbnail', perVm: true },
-  stats: { subscribe: 'stats.subscribe', unsubscribe: 'stats.unsubscribe', event: 'vm.stats', perVm: false },
+  stats: { subscribe: 'stats.subscribe', unsubscribe: 'stats.unsubscribe', event: 'vm.statsBatch', perVm: false },
 } as const satisfies Record<string, { subscribe: MethodNameLiteral; unsubscribe: MethodNameLiteral; event: EventNameLiteral; perVm: boolean }>;
 export type StreamKind = keyof typeof STREAMS;
 /** Events that only stream subscribers receive: never broadcast. */

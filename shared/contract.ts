@@ -336,7 +336,7 @@ export const Methods = {
   'console.input': z.object({ ...vmRef, data: z.string().min(1).max(65536) }).strict(),
   'thumbnail.subscribe': idReq,
   'thumbnail.unsubscribe': idReq,
-  /** `vm.stats` events for every running VM, to this client, until unsubscribed (the engine samples only while someone listens) */
+  /** one `vm.statsBatch` event per sampling tick (every running VM's sample), to this client, until unsubscribed (the engine samples only while someone listens) */
   'stats.subscribe': empty,
   'stats.unsubscribe': empty,
   /** A single-use loopback WebSocket URL for noVNC, proxied by the engine to the VM's VNC unix socket. */
@@ -433,7 +433,7 @@ export interface MethodResults {
   /** latest PNG if any, then `vm.thumbnail` events */
   'thumbnail.subscribe': { pngBase64: string | null };
   'thumbnail.unsubscribe': { ok: true };
-  /** `vm.stats` events follow */
+  /** `vm.statsBatch` events follow */
   'stats.subscribe': { ok: true };
   'stats.unsubscribe': { ok: true };
   'display.open': { url: string };
@@ -471,8 +471,12 @@ export interface EventPayloads {
   /** full info after any change (state, agent, ips, ports, progress) */
   'vm.changed': VmInfo;
   'vm.removed': VmRef;
-  /** only to subscribers of stats */
-  'vm.stats': VmStats;
+  /**
+   * only to subscribers of stats: every running VM's sample of one tick, in one event. One event
+   * per VM was one WebSocket message each for the renderer to parse and dispatch (500 a second
+   * with 500 VMs: most of the 500-tile frame time, issue 15).
+   */
+  'vm.statsBatch': { samples: VmStats[] };
   'vm.agent': VmRef & { agent: AgentState; ips: string[] };
   'vm.progress': VmRef & { progress: Progress | null };
   'vm.log': VmRef & { entry: LogEntry };

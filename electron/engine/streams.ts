@@ -2,9 +2,9 @@
 // shared/contract.ts): who is subscribed to what, kept in the one SubscriptionTable
 // (shared/streams.ts), opened on the VM's host handle and closed when the client leaves.
 // Console and thumbnail subscribers are held by the VM's own hub, which keeps them across a
-// QEMU restart; stats are sampled here, only while someone listens, and the last minute of
-// them is kept (StatsHistory) for `stats.history`, so a new window's sparklines start full.
-import { LOCAL_HOST, type CallContext, type EventPayloads, type MethodParams, type MethodResult, type VmRef } from '../../shared/contract';
+// QEMU restart; stats are sampled here, only while someone listens, sent to each subscriber as
+// one vm.statsBatch per tick, and the last minute of them is kept (StatsHistory) for `stats.history`, so a new window's sparklines start full.
+import { LOCAL_HOST, type CallContext, type EventPayloads, type MethodParams, type MethodResult, type VmRef, type VmStats } from '../../shared/contract';
 import { isActive } from '../../shared/state';
 import { SubscriptionTable, trackStreamCall } from '../../shared/streams';
 import type { HostRegistry } from './hosts/host';
@@ -77,7 +77,7 @@ export class EngineStreams {
   }
 
   /** The recent samples of every running VM, oldest first per VM. */
-  history(): EventPayloads['vm.stats'][] {
+  history(): VmStats[] {
     return this.statsHistory.all();
   }
 
@@ -94,7 +94,7 @@ export class EngineStreams {
 
   private async sampleStats(): Promise<void> {
     const t = this.now();
-    const samples: EventPayloads['vm.stats'][] = [];
+    const samples: VmStats[] = [];
     await Promise.all(
       this.hosts.all().flatMap((host) =>
         host.list().map(async (vm) => {
@@ -114,8 +114,10 @@ export class EngineStreams {
         }),
       ),
     );
-    if (this.closed) return;
-    for (const ctx of this.table.values('stats')) for (const s of samples) ctx.emit('vm.stats', s);
+    // one event per subscriber per tick, however many VMs: a message each cost the client a parse
+    // and a dispatch per VM (issue 15); nothing running, nothing sent
+    if (this.closed || samples.length === 0) return;
+    for (const ctx of this.table.values('stats')) ctx.emit('vm.statsBatch', { samples });
   }
 
   close(): void {

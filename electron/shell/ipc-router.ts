@@ -1,7 +1,7 @@
 // The one IPC wrapper's logic: every contract method arrives here with its sender, which is
 // checked (main frame of a window we created, showing our page), then validated and
 // dispatched through shared/rpc's `dispatch`, and answered with an Envelope. Each window is a
-// client: broadcast events and its own stream subscriptions (console.data, vm.thumbnail, vm.stats) are pushed
+// client: broadcast events and its own stream subscriptions (console.data, vm.thumbnail, vm.statsBatch) are pushed
 // to it. No runtime electron import, so it is unit tested in plain Node; electron/main.ts binds it to ipcMain.
 import type { CallContext, ContractHandler, EventName, EventPayloads } from '../../shared/contract';
 import { dispatch, type Envelope } from '../../shared/rpc';

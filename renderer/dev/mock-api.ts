@@ -1,7 +1,7 @@
 // DEV ONLY (never bundled into dist/renderer): an in-memory fake engine implementing the
 // renderer's Transport, for designing the UI and taking screenshots without QEMU.
 // Loaded by dev/mock.html; `?scenario=empty` starts with no VMs.
-import { capsOf, type DiskInfo, type Progress, type ShareInfo, type SnapshotInfo, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../shared/contract';
+import { capsOf, type DiskInfo, type Progress, type ShareInfo, type SnapshotInfo, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo, type VmStats } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { vmConfigSchema, type VmConfig } from '../../shared/spec';
 import type { VmState } from '../../shared/state';
@@ -134,16 +134,19 @@ export class MockApi implements Transport {
     for (const cb of this.listeners.get(event) ?? []) cb(payload);
   }
 
-  private emitStats(vm: VmInfo, t = Date.now()): void {
+  private statsOf(vm: VmInfo, t: number): VmStats {
     const phase = t / 9000 + vm.id.charCodeAt(vm.id.length - 1);
     const cpu = Math.max(0.5, 8 + 6 * Math.sin(phase) + 4 * Math.sin(phase * 3.1) + Math.random() * 3);
     const rss = vm.spec.memoryMiB * 1024 * 1024 * (0.45 + 0.05 * Math.sin(phase / 2));
-    this.emit('vm.stats', { host: 'local', id: vm.id, t, cpuPercent: cpu, rssBytes: rss });
+    return { host: 'local', id: vm.id, t, cpuPercent: cpu, rssBytes: rss };
   }
 
   private tick(): void {
+    // as the engine: one event per tick with every running VM's sample
+    const t = Date.now();
+    const samples = [...this.vms.values()].filter((vm) => vm.state === 'running').map((vm) => this.statsOf(vm, t));
+    if (samples.length) this.emit('vm.statsBatch', { samples });
     for (const vm of this.vms.values()) {
-      if (vm.state === 'running') this.emitStats(vm);
       if (vm.progress && vm.progress.percent !== null && !this.jobs.has(vm.id)) {
         const percent = Math.min(100, vm.progress.percent + 3);
         const progress = percent >= 100 ? null : { ...vm.progress, percent };
@@ -196,7 +199,8 @@ export class MockApi implements Transport {
       case 'vm.list':
         // backfill a minute of stats once the store has the list, so sparklines have history
         setTimeout(() => {
-          for (const vm of this.vms.values()) if (vm.state === 'running') for (let i = 0; i < 60; i++) this.emitStats(vm, Date.now() - (60 - i) * 1000);
+          const running = [...this.vms.values()].filter((vm) => vm.state === 'running');
+          for (let i = 0; i < 60; i++) this.emit('vm.statsBatch', { samples: running.map((vm) => this.statsOf(vm, Date.now() - (60 - i) * 1000)) });
         }, 50);
         return out([...this.vms.values()].map((v) => ({ ...v })));
       case 'vm.create': {

@@ -43,7 +43,10 @@ describe('a VM through its life', () => {
 
   it('reports CPU and memory of its QEMU at 1 Hz to a stats subscriber', async () => {
     await client.call('stats.subscribe', {});
-    const s = await client.waitFor('vm.stats', (p) => p.id === vm.id && p.rssBytes > 0, 'stats', 10_000);
+    // one vm.statsBatch per tick carries every running VM's sample
+    const batch = await client.waitFor('vm.statsBatch', (p) => p.samples.some((x) => x.id === vm.id && x.rssBytes > 0), 'stats', 10_000);
+    const s = batch.samples.find((x) => x.id === vm.id)!;
+    expect(batch.samples.filter((x) => x.id === vm.id)).toHaveLength(1);
     expect(s.rssBytes).toBeGreaterThan(16 << 20);
     expect(s.cpuPercent).toBeGreaterThanOrEqual(0);
   });
@@ -51,7 +54,7 @@ describe('a VM through its life', () => {
   it('keeps the last samples, so a window that opens now draws full sparklines', async () => {
     // two more samples after the one above: the history holds at least those, oldest first
     let n = 0;
-    await client.waitFor('vm.stats', (p) => p.id === vm.id && ++n === 2, 'two more stats samples', 10_000);
+    await client.waitFor('vm.statsBatch', (p) => p.samples.some((x) => x.id === vm.id) && ++n === 2, 'two more stats samples', 10_000);
     const { samples } = await client.call('stats.history', {});
     const mine = samples.filter((x) => x.id === vm.id);
     expect(mine.length).toBeGreaterThanOrEqual(3);

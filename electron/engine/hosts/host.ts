@@ -9,7 +9,7 @@ import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
 
 /** Events a host emits; the engine passes them on to every client. Stream data goes through VmHandle subscriptions instead. */
-export type HostEventName = Exclude<EventName, 'ui.newVm' | 'console.data' | 'vm.thumbnail' | 'vm.stats' | 'host.changed' | 'engine.progress'>;
+export type HostEventName = Exclude<EventName, 'ui.newVm' | 'console.data' | 'vm.thumbnail' | 'vm.statsBatch' | 'host.changed' | 'engine.progress'>;
 export type HostListener = <E extends HostEventName>(event: E, payload: EventPayloads[E]) => void;
 
 export interface StopAllResult {

@@ -2,7 +2,7 @@
 // The one event subscription: full state on connect and on every reconnect, then events;
 // a lost connection shows in the UI; live console streams are re-subscribed after reconnect.
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setApi } from '../api/current';
 import { ConnectionBanner } from '../components/connection-banner';
 import { handleShortcut } from '../lib/use-shortcuts';
@@ -52,6 +52,17 @@ describe('engine events into the store', () => {
     act(() => api.emit('vm.removed', { host: 'local', id: beta.id }));
     expect(useStore.getState().vms.byId[beta.id]).toBeUndefined();
     expect(useStore.getState().ui.openVmId).toBeNull();
+  });
+
+  it('applies a vm.statsBatch: every sample of a known VM, none of an unknown one', async () => {
+    await flush();
+    const alpha = list[0]!;
+    const unknown = makeVm('ghost');
+    act(() => api.emit('vm.statsBatch', { samples: [4, 5].flatMap((t) => [alpha, unknown].map((vm) => ({ host: 'local', id: vm.id, t, cpuPercent: t * 10, rssBytes: t << 20 }))) }));
+    // applied on the next animation frame (or, with the page hidden, a timer)
+    await act(() => vi.waitFor(() => expect(getStats(alpha.id)?.cpu).toEqual([1, 2, 3, 40, 50])));
+    expect(getStats(alpha.id)?.t).toEqual([1, 2, 3, 4, 5]);
+    expect(getStats(unknown.id)).toBeUndefined();
   });
 
   it('shows a lost connection and refetches + re-subscribes when it comes back', async () => {

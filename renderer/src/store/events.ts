@@ -53,7 +53,13 @@ const MAX_FRAMES_PER_BACKLOG = 30;
  * nothing, so there a timer applies everything at once.
  */
 export function queueStats(st: VmStats): void {
-  pendingStats.push(st);
+  queueStatsBatch([st]);
+}
+
+/** The engine's one event per tick (`vm.statsBatch`): every running VM's sample, queued as above. */
+export function queueStatsBatch(samples: readonly VmStats[]): void {
+  if (samples.length === 0) return;
+  pendingStats.push(...samples);
   scheduleStatsFlush();
 }
 
@@ -200,7 +206,7 @@ export function connectStore(api: Transport): () => void {
     api.on('vm.changed', applyVm),
     api.on('vm.removed', ({ id }) => applyRemoved(id)),
     api.on('host.changed', applyHost),
-    api.on('vm.stats', queueStats),
+    api.on('vm.statsBatch', ({ samples }) => queueStatsBatch(samples)),
     api.on('vm.agent', ({ id, agent, ips }) => patchVm(id, (vm) => ({ ...vm, agent, ips }))),
     api.on('vm.progress', ({ id, progress }) => applyProgress(id, progress)),
     api.on('vm.log', appendLog),
