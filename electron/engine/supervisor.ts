@@ -6,7 +6,7 @@
 //   stop-ladder.ts   powerdown → quit → kill           exit-policy.ts   exit verdict, disk check, restart
 //   agent-watch.ts   the guest agent and IPs           runtime-record.ts vms/<id>/runtime.json
 //   vm-launch.ts     what a start needs                vm-jobs.ts       adoption and settling an exit
-//   vm-logs.ts       lifecycle.log + qemu.log
+//   vm-logs.ts       lifecycle.log + qemu.log          vm-stop-jobs.ts  graceful and forced stop jobs
 //
 // Decisions worth knowing:
 // - A pid proven ours by /proc whose QMP does not answer is adopted with qmpHealthy=false, not
@@ -19,7 +19,7 @@ import type { DiskCheck, LastExit, LogEntry, PortEntry, Progress } from '../../s
 import { FlotillaError } from '../../shared/errors';
 import type { VmSpec } from '../../shared/spec';
 import type { AgentState, VmState } from '../../shared/state';
-import { canDelete, canEdit, canForceStop, canPause, canRestart, canResume, canStart, canStop, canTransition, isActive } from '../../shared/state';
+import { canDelete, canEdit, canPause, canRestart, canResume, canStart, canTransition, isActive } from '../../shared/state';
 import type { AgentClient } from './agent-client';
 import { AgentWatch } from './agent-watch';
 import { CappedLog } from './capped-log';
@@ -34,11 +34,11 @@ import type { QmpClient } from './qmp-client';
 import type { QmpSession } from './qmp-session';
 import type { BackoffOptions } from './restart-backoff';
 import { emptyRecord, RuntimeRecordFile, type RuntimeRecord } from './runtime-record';
-import { forcedStop, gracefulStop, POWERDOWN_REPEAT_MS, type LadderTarget } from './stop-ladder';
 import { ShareHelpers } from './shares/share-helpers';
 import { screendumpPng, Thumbnailer } from './thumbnails';
-import { JobAborted, VmJobQueue, type JobBody, type JobOptions } from './vm-job-queue';
+import { VmJobQueue, type JobBody, type JobOptions } from './vm-job-queue';
 import { VmJobs } from './vm-jobs';
+import { VmStopJobs } from './vm-stop-jobs';
 import { mergedTail } from './vm-logs';
 
 export { describeExit } from './exit-policy';
@@ -107,8 +107,7 @@ export class Supervisor {
 
   private readonly lifecycleLog: CappedLog;
   private readonly run: VmJobs;
-  /** the force stop that pre-empted a job, for the pre-empted graceful stop to wait on */
-  private forceStopping: Promise<void> = Promise.resolve();
+  private readonly stops: VmStopJobs;
 
   constructor(
     readonly id: string,
@@ -143,6 +142,7 @@ export class Supervisor {
       qemuAlive: async () => this.proc !== null && this.proc.exited === null && (await this.proc.checkAlive()),
     });
     this.run = new VmJobs(this);
+    this.stops = new VmStopJobs(this, (proc, reason) => this.run.settle(proc, reason));
   }
 
   get spec(): VmSpec {
@@ -210,56 +210,9 @@ export class Supervisor {
     return this.agentWatch.waitReady(timeoutMs);
   }
 
-  async stop(opts: { force?: boolean; deadlineMs?: number; reason?: string } = {}): Promise<void> {
-    if (opts.force) return this.forceStop(opts.reason ?? 'force-stopped by the user');
-    const reason = opts.reason ?? 'stopped by the user';
-    // a VM that was up when the stop was asked and is down when its turn comes (another
-    // client's stop, the guest powering off) is what the caller wanted: not an error
-    const wasActive = isActive(this);
-    try {
-      await this.jobs.run({ kind: 'stop', cancellable: true }, async (signal) => {
-        if (wasActive && !isActive(this)) return;
-        if (!canStop(this)) throw new FlotillaError('INVALID_STATE', `${this.spec.name} is ${this.state}, not running`);
-        const proc = this.proc;
-        if (!proc) throw new FlotillaError('INVALID_STATE', `${this.spec.name} has no QEMU process`);
-        this.restartPolicy.cancel();
-        const deadline = opts.deadlineMs ?? this.deps.stopDeadlineMs;
-        this.wantStopped();
-        const wasPaused = this.state === 'paused';
-        this.stopDeadline = new Date(this.now() + deadline).toISOString();
-        this.transition('stopping', `graceful stop requested: ACPI powerdown, then quit after ${Math.round(deadline / 1000)} s`);
-        await gracefulStop(this.ladder(proc), { deadlineMs: deadline, repeatMs: this.deps.powerdownRepeatMs ?? POWERDOWN_REPEAT_MS, wasPaused, signal });
-        if (signal.aborted) throw signal.reason as Error;
-        if (proc.exited) await this.run.settle(proc, reason);
-      });
-    } catch (err) {
-      // a force stop cut this stop short: the VM ends stopped all the same, once it has
-      if (!(err instanceof JobAborted)) throw err;
-      await this.forceStopping;
-    }
-  }
-
-  private forceStop(reason: string): Promise<void> {
-    const wasActive = isActive(this);
-    const preempted = this.jobs.preempt(reason);
-    const done = this.jobs.run({ kind: 'force-stop', front: true }, async () => {
-      if (!canForceStop(this) || !this.proc) {
-        // the job it pre-empted already ended the VM (an aborted start kills its QEMU), or
-        // the VM went down while this waited
-        if ((preempted || wasActive) && !isActive(this)) return;
-        throw new FlotillaError('INVALID_STATE', `${this.spec.name} is ${this.state}, not running`);
-      }
-      const proc = this.proc;
-      this.restartPolicy.cancel();
-      this.wantStopped();
-      this.stopDeadline = null;
-      if (this.state !== 'stopping') this.transition('stopping', 'force stop requested: quit, then kill');
-      else this.hooks.changed();
-      await forcedStop(this.ladder(proc));
-      if (proc.exited) await this.run.settle(proc, reason);
-    });
-    this.forceStopping = done.catch(() => undefined);
-    return done;
+  /** Graceful (powerdown, then quit at the deadline) or forced; vm-stop-jobs.ts runs both. */
+  stop(opts: { force?: boolean; deadlineMs?: number; reason?: string } = {}): Promise<void> {
+    return this.stops.stop(opts);
   }
 
   async pause(): Promise<void> {
@@ -312,23 +265,6 @@ export class Supervisor {
       if (!canDelete(this)) throw new FlotillaError('INVALID_STATE', `stop ${this.spec.name} before deleting it`);
       await remove();
     });
-  }
-
-  private wantStopped(): void {
-    this.record.wantRunning = false;
-    this.record.stopPending = true;
-    this.saveRecord();
-  }
-
-  ladder(proc: QemuProcess): LadderTarget {
-    return {
-      proc,
-      qmpSock: this.deps.layout.qmpSock(this.id),
-      qmp: () => this.qmp,
-      agent: () => (this.agentWatch.state === 'ready' ? this.agentWatch.client : null),
-      log: (t) => this.lifecycle(t),
-      now: this.now,
-    };
   }
 
   requireQmp(): QmpClient {

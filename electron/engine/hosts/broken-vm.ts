@@ -2,7 +2,7 @@
 // by id with the reason, its ports stay in the table (nothing releases them), its name stays
 // reserved (VmStore), and a QEMU it left running is found by its pidfile and proved ours, so
 // the list says it runs and a force stop can end it; if it ends on its own, the list says so. The user repairs the file (the next
-// start or get reads it again) or deletes the VM.
+// start or get reads it again) or deletes the VM. BrokenVms is the local host's table of them.
 import { capsOf, LOCAL_HOST, type PortEntry, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { vmSpecSchema, type VmSpec } from '../../../shared/spec';
@@ -83,4 +83,92 @@ export function watchPidExit(pid: number, onExit: () => void, intervalMs = 2000)
     clearInterval(timer);
   };
   return stop;
+}
+
+interface BrokenEntry {
+  pid: number | null;
+  since: string;
+  unwatch?: () => void;
+}
+
+/**
+ * The local host's broken VMs (unreadable vm.json) and the pid of a QEMU each left running,
+ * watched so that its own exit shows as stopped. local-host.ts lists, repairs and deletes
+ * through it.
+ */
+export class BrokenVms {
+  private readonly entries = new Map<string, BrokenEntry>();
+
+  constructor(
+    private readonly d: {
+      layout: HomeLayout;
+      /** the store's broken specs (VmStore.broken) */
+      specs: () => ReadonlyMap<string, BrokenSpec>;
+      ports: (id: string) => PortEntry[];
+      now: () => number;
+      /** the VM's info changed (its QEMU ended) */
+      changed: (id: string) => void;
+    },
+  ) {}
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** At engine start: every broken spec the store found, with its QEMU if one is ours and alive. */
+  async load(since: string): Promise<void> {
+    for (const id of this.d.specs().keys()) this.setPid(id, await liveQemuOf(this.d.layout, id), since);
+  }
+
+  info(id: string): VmInfo {
+    const b = this.d.specs().get(id);
+    const live = this.entries.get(id);
+    if (!b || !live) throw new FlotillaError('NOT_FOUND', `no VM with id ${id}`);
+    return brokenInfo(b, live.pid, this.d.ports(id), live.since);
+  }
+
+  /** Record a broken VM's QEMU (or none), watching it so that its own exit shows as stopped. */
+  setPid(id: string, pid: number | null, since: string): void {
+    this.entries.get(id)?.unwatch?.();
+    const entry: BrokenEntry = { pid, since };
+    if (pid !== null) {
+      entry.unwatch = watchPidExit(pid, () => {
+        if (this.entries.get(id) !== entry) return;
+        this.setPid(id, null, new Date(this.d.now()).toISOString());
+        this.d.changed(id);
+      });
+    }
+    this.entries.set(id, entry);
+  }
+
+  /** Force-stop a broken VM's QEMU (proved ours first) and show it stopped. */
+  async forceStop(id: string): Promise<void> {
+    await killBrokenQemu(this.d.layout, id);
+    if (this.entries.has(id)) this.setPid(id, null, new Date(this.d.now()).toISOString());
+    this.d.changed(id);
+  }
+
+  /** Refuse while its QEMU runs: deleting the files under a live QEMU would orphan it. */
+  async assertDeletable(id: string): Promise<void> {
+    const pid = await liveQemuOf(this.d.layout, id);
+    if (pid !== null) throw new FlotillaError('INVALID_STATE', `its QEMU (pid ${pid}) is still running: force-stop it before deleting it`, { broken: true });
+  }
+
+  drop(id: string): void {
+    this.entries.get(id)?.unwatch?.();
+    this.entries.delete(id);
+  }
+
+  /** Stop watching every QEMU (engine close). */
+  close(): void {
+    for (const b of this.entries.values()) b.unwatch?.();
+  }
 }

@@ -1,26 +1,20 @@
 // The `local` host: Flotilla's own engine supervising QEMU on this machine. It owns the spec
 // store, the port allocator and one Supervisor per VM; the engine's router reaches it only
-// through the Host interface (host.ts), exactly as it will reach a libvirt host.
-import { spawn as nodeSpawn } from 'node:child_process';
-import { join } from 'node:path';
-import { LOCAL_HOST, type HostInfo, type PortEntry, type Progress, type SshInfo, type VmInfo } from '../../../shared/contract';
+// through the Host interface (host.ts), exactly as it will reach a libvirt host. Beside it:
+//   broken-vm.ts      VMs whose vm.json cannot be read      new-vm-files.ts  a new VM's disk and firmware
+//   local-vm-info.ts  a VM's VmInfo                         local-vm-handle.ts a VM's VmHandle
+//   local-host-options.ts  its options, and each Supervisor's deps made from them
+import { LOCAL_HOST, type HostInfo, type PortEntry, type SshInfo, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmSpec } from '../../../shared/spec';
 import { canEdit, isActive } from '../../../shared/state';
-import { defaultGuestBoot } from '../default-guest-boot';
-import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from '../defaults';
+import { ENGINE_VERSION, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
-import { namingFullDisk } from '../disk-full';
 import { warnBeforeStart } from '../host-memory';
-import { qemuImgConvert, qemuImgCreate } from '../images';
-import type { HomeLayout } from '../paths';
 import { PortAllocator, probePort } from '../port-allocator';
-import { OVMF_VARS_FILE, VM_DISK_FILE, type DefaultGuestBoot } from '../qemu-args';
-import { ensureRootDisk, sshInfoFor } from '../builtin-vm';
-import { ensureOvmfVars } from '../firmware-vars';
-import type { BackoffOptions } from '../restart-backoff';
+import { sshInfoFor } from '../builtin-vm';
 import { StatsSampler } from '../stats';
-import { Supervisor, type SpawnFn } from '../supervisor';
+import { Supervisor } from '../supervisor';
 import { checkNewVm } from '../vm-checks';
 import { VmStore } from '../vm-store';
 import { assertNoLinkedClones } from '../lifecycle/clone';
@@ -29,25 +23,14 @@ import { TempJournal } from '../lifecycle/temp-journal';
 import { ImportJobs } from '../lifecycle/import-jobs';
 import { resolveShareDir } from '../lifecycle/shares';
 import { brokenVmHandle, localVmHandle } from './local-vm-handle';
-import { brokenInfo, killBrokenQemu, liveQemuOf, watchPidExit } from './broken-vm';
+import { BrokenVms } from './broken-vm';
+import { supervisorDeps, type LocalHostOptions } from './local-host-options';
+import { makeNewVmFiles } from './new-vm-files';
+import { localVmInfo } from './local-vm-info';
 import { rebuildForwards } from './rebuild-forwards';
-import { capsOf, type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
+import { type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
 
-export interface LocalHostOptions {
-  layout: HomeLayout;
-  accel: () => 'kvm' | 'tcg' | 'kvm:tcg';
-  qemuBinary?: string;
-  spawn?: SpawnFn;
-  now: () => number;
-  stopDeadlineMs?: number;
-  agentGraceMs?: number;
-  backoff?: BackoffOptions;
-  portRange?: [number, number];
-  defaultGuest?: (vmName: string) => Promise<DefaultGuestBoot>;
-}
-
-/** What a local VM can do. */
-const LOCAL_CAPS = capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'clone', 'export', 'disks', 'media', 'snapshots', 'shares']);
+export type { LocalHostOptions };
 
 export class LocalHost implements Host {
   readonly id = LOCAL_HOST;
@@ -62,7 +45,7 @@ export class LocalHost implements Host {
   private readonly lastAgent = new Map<string, string>();
   private readonly imports = new ImportJobs();
   /** broken VMs (unreadable vm.json) and the pid of a QEMU one left running */
-  private readonly brokenPids = new Map<string, { pid: number | null; since: string; unwatch?: () => void }>();
+  private readonly broken: BrokenVms;
   private closed = false;
   private readonly journal: TempJournal;
   /** what export/import/clone/disks (lifecycle/) use of this host */
@@ -73,6 +56,13 @@ export class LocalHost implements Host {
     this.allocator = new PortAllocator({ file: opts.layout.portsFile, ...(opts.portRange ? { range: opts.portRange } : {}) });
     this.display = new DisplayProxy((id) => this.sups.get(id)?.vncSocket() ?? null, opts.now);
     this.journal = new TempJournal(opts.layout.tempJournalDir);
+    this.broken = new BrokenVms({
+      layout: opts.layout,
+      specs: () => this.store.broken,
+      ports: (id) => this.allocator.entries(id),
+      now: opts.now,
+      changed: (id) => this.vmChanged(id),
+    });
     this.ops = {
       layout: opts.layout,
       store: this.store,
@@ -102,7 +92,7 @@ export class LocalHost implements Host {
   }
 
   info(): HostInfo {
-    return { id: this.id, name: 'This computer', kind: this.kind, state: 'connected', reason: null, vmCount: this.sups.size + this.brokenPids.size };
+    return { id: this.id, name: 'This computer', kind: this.kind, state: 'connected', reason: null, vmCount: this.sups.size + this.broken.size };
   }
 
   onChanged(cb: () => void): () => void {
@@ -119,8 +109,7 @@ export class LocalHost implements Host {
     const specs = await this.store.load();
     // partial archives of exports a killed engine left next to their destinations
     await this.journal.sweep();
-    const since = new Date(this.opts.now()).toISOString();
-    for (const id of this.store.broken.keys()) this.setBrokenPid(id, await liveQemuOf(this.opts.layout, id), since);
+    await this.broken.load(new Date(this.opts.now()).toISOString());
     // one VM that cannot be settled must not keep the engine (and every other VM) down
     await Promise.all(
       specs.map((s) => {
@@ -136,7 +125,7 @@ export class LocalHost implements Host {
     if (this.closed) return;
     if (opts.stopVms) await this.stopAll({ deadlineMs: this.opts.stopDeadlineMs ?? STOP_DEADLINE_MS, includeKeepRunning: true });
     this.closed = true;
-    for (const b of this.brokenPids.values()) b.unwatch?.();
+    this.broken.close();
     await this.display.close();
     await Promise.all([...this.sups.values()].map((s) => s.detach()));
     this.listeners.clear();
@@ -158,24 +147,10 @@ export class LocalHost implements Host {
   };
 
   private addSupervisor(id: string): Supervisor {
-    const o = this.opts;
     const sup = new Supervisor(
       id,
       () => this.store.get(id),
-      {
-        layout: o.layout,
-        ports: this.allocator,
-        spawn: o.spawn ?? ((cmd, args, so) => nodeSpawn(cmd, args, so)),
-        qemuBinary: qemuBinary(o.qemuBinary),
-        accel: o.accel(),
-        defaultGuest: o.defaultGuest ?? ((name) => defaultGuestBoot(o.layout.home, name)),
-        stopDeadlineMs: o.stopDeadlineMs ?? STOP_DEADLINE_MS,
-        setDisks: (vmId, disks) => this.store.setDisks(vmId, disks),
-        agentGraceMs: o.agentGraceMs ?? 60_000,
-        ...(o.backoff ? { backoff: o.backoff } : {}),
-        now: o.now,
-        launchGuard: (vmId) => assertNoLinkedClones(this.store, vmId, 'start'),
-      },
+      supervisorDeps(this.opts, this.store, this.allocator),
       {
         changed: () => this.vmChanged(id),
         log: (entry) => this.emit('vm.log', { host: this.id, id, entry }),
@@ -188,8 +163,8 @@ export class LocalHost implements Host {
   }
 
   private vmChanged(id: string): void {
-    if (this.brokenPids.has(id) && !this.closed) {
-      this.emit('vm.changed', this.brokenVm(id));
+    if (this.broken.has(id) && !this.closed) {
+      this.emit('vm.changed', this.broken.info(id));
       return;
     }
     const sup = this.sups.get(id);
@@ -210,30 +185,7 @@ export class LocalHost implements Host {
 
   /** Plain data for one VM: what crosses every transport. */
   toInfo(sup: Supervisor): VmInfo {
-    const spec = this.store.get(sup.id);
-    return structuredClone({
-      id: spec.id,
-      host: this.id,
-      caps: { ...LOCAL_CAPS, display: spec.display === 'vnc' },
-      broken: null,
-      name: spec.name,
-      spec,
-      state: sup.state,
-      reason: sup.reason,
-      stateSince: sup.stateSince,
-      pid: sup.pid,
-      agent: sup.agentState,
-      ips: sup.ips,
-      ports: this.allocator.entries(sup.id),
-      hasDisplay: spec.display === 'vnc',
-      progress: sup.progress,
-      lastExit: sup.lastExit,
-      lastDiskCheck: sup.lastDiskCheck,
-      adopted: sup.adopted,
-      qmpHealthy: sup.qmpHealthy,
-      stopDeadline: sup.stopDeadline,
-      agentLastSeen: sup.agentLastSeen,
-    });
+    return localVmInfo(sup, this.store.get(sup.id), this.allocator.entries(sup.id));
   }
 
   /** The supervisor of a VM (tests and the engine's own stop-all). */
@@ -244,11 +196,11 @@ export class LocalHost implements Host {
   }
 
   list(): VmInfo[] {
-    return [...[...this.sups.values()].map((s) => this.toInfo(s)), ...[...this.brokenPids.keys()].map((id) => this.brokenVm(id))];
+    return [...[...this.sups.values()].map((s) => this.toInfo(s)), ...this.broken.ids().map((id) => this.broken.info(id))];
   }
 
   get(id: string): VmInfo {
-    if (this.brokenPids.has(id)) return this.brokenVm(id);
+    if (this.broken.has(id)) return this.broken.info(id);
     return this.toInfo(this.supervisor(id));
   }
 
@@ -258,14 +210,7 @@ export class LocalHost implements Host {
     const spec = this.store.findByName(nameOrId);
     if (spec) return this.get(spec.id);
     const broken = [...this.store.broken.values()].find((b) => b.id === nameOrId || b.name === nameOrId);
-    return broken && this.brokenPids.has(broken.id) ? this.brokenVm(broken.id) : undefined;
-  }
-
-  private brokenVm(id: string): VmInfo {
-    const b = this.store.broken.get(id);
-    const live = this.brokenPids.get(id);
-    if (!b || !live) throw new FlotillaError('NOT_FOUND', `no VM with id ${id}`);
-    return brokenInfo(b, live.pid, this.allocator.entries(id), live.since);
+    return broken && this.broken.has(broken.id) ? this.broken.info(broken.id) : undefined;
   }
 
   /** The user repaired a broken vm.json: read it again and supervise the VM (adopting a QEMU it left running). */
@@ -273,43 +218,20 @@ export class LocalHost implements Host {
     const spec = await this.store.retryBroken(id);
     if (!spec) {
       this.vmChanged(id);
-      throw new FlotillaError('INVALID_STATE', this.brokenVm(id).reason, { broken: true });
+      throw new FlotillaError('INVALID_STATE', this.broken.info(id).reason, { broken: true });
     }
-    this.dropBroken(id);
+    this.broken.drop(id);
     const sup = this.addSupervisor(id);
     await sup.init();
     this.vmChanged(id);
     return sup;
   }
 
-  /** Record a broken VM's QEMU (or none), watching it so that its own exit shows as stopped. */
-  private setBrokenPid(id: string, pid: number | null, since: string): void {
-    this.brokenPids.get(id)?.unwatch?.();
-    const entry: { pid: number | null; since: string; unwatch?: () => void } = { pid, since };
-    if (pid !== null) {
-      entry.unwatch = watchPidExit(pid, () => {
-        if (this.brokenPids.get(id) !== entry) return;
-        this.setBrokenPid(id, null, new Date(this.opts.now()).toISOString());
-        this.vmChanged(id);
-      });
-    }
-    this.brokenPids.set(id, entry);
-  }
-
-  private dropBroken(id: string): void {
-    this.brokenPids.get(id)?.unwatch?.();
-    this.brokenPids.delete(id);
-  }
-
   private brokenHandle(id: string): VmHandle {
     return brokenVmHandle({
-      info: () => this.brokenVm(id),
+      info: () => this.broken.info(id),
       repair: () => this.repair(id),
-      forceStop: async () => {
-        await killBrokenQemu(this.opts.layout, id);
-        if (this.brokenPids.has(id)) this.setBrokenPid(id, null, new Date(this.opts.now()).toISOString());
-        this.vmChanged(id);
-      },
+      forceStop: () => this.broken.forceStop(id),
     });
   }
 
@@ -319,7 +241,7 @@ export class LocalHost implements Host {
   }
 
   vm(id: string): VmHandle {
-    if (this.brokenPids.has(id)) return this.brokenHandle(id);
+    if (this.broken.has(id)) return this.brokenHandle(id);
     return localVmHandle(this.supervisor(id), {
       id,
       ops: this.ops,
@@ -336,7 +258,6 @@ export class LocalHost implements Host {
 
   /** Check every user path first, then make the VM's own files; a failure leaves nothing behind. */
   async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo & { warnings?: string[] }> {
-    const src = config.source;
     // each shared folder resolved once, here: the stored path is the directory itself, not a symlink to it
     if (config.shares) config = { ...config, shares: await Promise.all(config.shares.map(async (s, i) => ({ ...s, hostPath: await resolveShareDir(s.hostPath, `config.shares.${i}.hostPath`) }))) };
     await checkNewVm(config, {
@@ -346,30 +267,8 @@ export class LocalHost implements Host {
       },
       probe: (proto, hostPort) => this.checkPort(proto, hostPort),
     });
-    let disks: string[] = [];
     const spec = await this.store.create(config, {
-      beforeCommit: async (s: VmSpec, dir: string) => {
-        const progress = (p: Progress | null): void => this.emit('vm.progress', { host: this.id, id: s.id, progress: p });
-        if (src.kind === 'default') {
-          progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
-          await ensureRootDisk(dir, s);
-          disks = [VM_DISK_FILE];
-        } else if (src.kind === 'iso') {
-          progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
-          await qemuImgCreate(join(dir, VM_DISK_FILE), src.diskSizeGiB, 'qcow2');
-          disks = [VM_DISK_FILE];
-        } else if (src.kind === 'disk' && src.mode === 'copy') {
-          progress({ op: 'disk-import', percent: 0, message: `copying ${src.path}` });
-          await qemuImgConvert(src.path, join(dir, VM_DISK_FILE), {
-            outFormat: 'qcow2',
-            onProgress: (pct: number) => progress({ op: 'disk-import', percent: pct, message: `copying ${src.path}` }),
-          });
-          disks = [VM_DISK_FILE];
-        }
-        if (config.firmware === 'uefi') await namingFullDisk(join(dir, OVMF_VARS_FILE), () => ensureOvmfVars(dir));
-        s.disks.push(...disks);
-        progress(null);
-      },
+      beforeCommit: (s: VmSpec, dir: string) => makeNewVmFiles(config, s, dir, (p) => this.emit('vm.progress', { host: this.id, id: s.id, progress: p })),
     });
     const sup = this.addSupervisor(spec.id);
     await sup.init();
@@ -409,7 +308,7 @@ export class LocalHost implements Host {
   }
 
   async delete(id: string): Promise<void> {
-    if (this.brokenPids.has(id)) return this.deleteBroken(id);
+    if (this.broken.has(id)) return this.deleteBroken(id);
     const sup = this.supervisor(id);
     await sup.delete(async () => {
       assertNoLinkedClones(this.store, id, 'delete');
@@ -425,22 +324,21 @@ export class LocalHost implements Host {
   }
 
   private async deleteBroken(id: string): Promise<void> {
-    const pid = await liveQemuOf(this.opts.layout, id);
-    if (pid !== null) throw new FlotillaError('INVALID_STATE', `its QEMU (pid ${pid}) is still running: force-stop it before deleting it`, { broken: true });
+    await this.broken.assertDeletable(id);
     await this.store.delete(id);
     await this.allocator.forget(id);
-    this.dropBroken(id);
+    this.broken.drop(id);
     this.emit('vm.removed', { host: this.id, id });
     this.hostChanged();
   }
 
-  /** Free on 127.0.0.1 and not handed to any VM? Probed by binding (the allocator's own probe), then released at once. */
   /** How to ssh into a built-in VM, its host key read through the agent into its own known_hosts. */
   sshInfo(id: string): Promise<SshInfo> {
     const vm = this.vm(id);
     return sshInfoFor({ id, name: this.get(id).name, vmDir: this.opts.layout.vmDir(id), ports: this.ports(id), readGuestFile: (path) => vm.readFile(path) });
   }
 
+  /** Free on 127.0.0.1 and not handed to any VM? Probed by binding (the allocator's own probe), then released at once. */
   async checkPort(proto: 'tcp' | 'udp', hostPort: number): Promise<{ free: boolean; reason?: string }> {
     const owner = this.allocator.entries().find((e) => e.hostPort === hostPort && e.proto === proto);
     if (owner) {
