@@ -1,8 +1,10 @@
 // The limit Flotilla is measured against: QEMU spawned by the bench itself with exactly the
 // arguments the engine generated (read from the engine's QEMU's /proc/<pid>/cmdline), only
-// the per-VM socket and pidfile paths moved to a fresh directory. Readiness is judged the way
+// the per-VM socket and pidfile paths moved to a fresh directory, and each qcow2 disk of the VM
+// replaced by a copy-on-write overlay of it in that directory. Readiness is judged the way
 // the engine judges it (guest-sync-delimited then guest-ping, with the engine's AgentClient),
 // but polled without pauses, so it is the earliest moment the guest could be called ready.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient } from '../../electron/engine/agent-client';
@@ -23,7 +25,16 @@ export interface RawQemu extends SpawnedQemu {
 export async function spawnRaw(argv: string[], engineRunDir: string): Promise<RawQemu> {
   const runDir = await qemuRunDir('fbr-');
   const [bin, ...args] = argv;
-  const moved = args.map((a) => a.split(engineRunDir).join(runDir));
+  let moved = args.map((a) => a.split(engineRunDir).join(runDir));
+  // The built-in Linux has a disk of its own (vms/<id>/disk.qcow2). QEMU locks an image it writes,
+  // so a second QEMU on the same file fails at once (a storm of raw twins lost 7 of 8): each raw
+  // QEMU writes to its own overlay on top of it instead (the base is then opened read-only, shared).
+  const disks = [...new Set(moved.flatMap((a) => /(?:^|,)filename=([^,]+\.qcow2)(?:,|$)/.exec(a)?.[1] ?? []))].filter((p) => !p.startsWith(runDir));
+  disks.forEach((disk, i) => {
+    const overlay = join(runDir, `overlay-${i}.qcow2`);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', disk, '-F', 'qcow2', overlay]);
+    moved = moved.map((a) => a.split(`filename=${disk}`).join(`filename=${overlay}`));
+  });
   // detached like the engine's QEMUs (qemu-process.ts): with autogroup scheduling each session
   // gets one share of the CPU, and a raw QEMU in the bench's session would share its group with
   // the bench, its CPU hogs and its other raw QEMUs while each engine QEMU had a group of its own
