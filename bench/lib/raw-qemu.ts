@@ -21,23 +21,35 @@ export interface RawQemu extends SpawnedQemu {
   agentSock: string;
 }
 
+const templates = new Map<string, string>();
+
+/** The raw twins' copy of an engine VM disk, made on first use beside the engine's data (removed with it). */
+function templateOf(disk: string, engineRunDir: string): string {
+  let t = templates.get(disk);
+  if (!t) {
+    t = join(engineRunDir, '..', '..', `raw-twin-${templates.size}.qcow2`);
+    execFileSync('qemu-img', ['convert', '-U', '-O', 'qcow2', disk, t]);
+    templates.set(disk, t);
+  }
+  return t;
+}
+
 /** `engineRunDir` is the engine's run/<id> dir that every socket/pidfile path of `argv` lives in. */
 export async function spawnRaw(argv: string[], engineRunDir: string): Promise<RawQemu> {
   const runDir = await qemuRunDir('fbr-');
   const [bin, ...args] = argv;
   let moved = args.map((a) => a.split(engineRunDir).join(runDir));
   // The built-in Linux has a disk of its own (vms/<id>/disk.qcow2). QEMU locks an image it writes,
-  // so a second QEMU on the same file fails at once (a storm of raw twins lost 7 of 8): each raw
-  // QEMU writes to its own overlay on top of it instead (the base is then opened read-only, shared).
+  // so a second QEMU on the same file fails at once (a storm of raw twins lost 7 of 8), and an
+  // overlay on it cannot open its backing file while the engine's VM runs. So each disk is copied
+  // once (qemu-img convert -U: the first raw start comes after the engine's first start and stop,
+  // its disk formatted and idle) and every raw QEMU writes to its own overlay on that copy.
   const disks = [...new Set(moved.flatMap((a) => /(?:^|,)filename=([^,]+\.qcow2)(?:,|$)/.exec(a)?.[1] ?? []))].filter((p) => !p.startsWith(runDir));
   disks.forEach((disk, i) => {
     const overlay = join(runDir, `overlay-${i}.qcow2`);
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', disk, '-F', 'qcow2', overlay]);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', templateOf(disk, engineRunDir), '-F', 'qcow2', overlay]);
     moved = moved.map((a) => a.split(`filename=${disk}`).join(`filename=${overlay}`));
   });
-  // detached like the engine's QEMUs (qemu-process.ts): with autogroup scheduling each session
-  // gets one share of the CPU, and a raw QEMU in the bench's session would share its group with
-  // the bench, its CPU hogs and its other raw QEMUs while each engine QEMU had a group of its own
   return { ...spawnQemu(bin!, moved, runDir, 16_000, { detached: true }), runDir, serialSock: join(runDir, 'ser.sock'), agentSock: join(runDir, 'qga.sock') };
 }
 

@@ -192,7 +192,8 @@ export async function engineIdleCpu(root: string, engine: EngineProcess, url: st
   const withClientPct: number[] = [];
   const tilesShown = await (async () => {
     try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      // bypassCSP: the served app's policy refuses eval, which waitForFunction(string) uses
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
       await page.goto(url);
       await page.waitForFunction("document.querySelectorAll('[data-vm-id]').length > 0", undefined, { timeout: 60_000 });
       await new Promise((r) => setTimeout(r, 5000)); // subscriptions made, first thumbnails and stats sent

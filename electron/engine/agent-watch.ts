@@ -105,7 +105,12 @@ export class AgentWatch {
     while (going()) {
       if (!this.client) {
         try {
-          const a = await AgentClient.connect(this.sock, { timeoutMs: 3000 });
+          // While the guest boots, one long attempt: QEMU holds the sync until the guest opens its
+          // port, so it is answered the moment qemu-ga starts. Short attempts with a nap between
+          // them made a boot just over 3 s wait for the next attempt (up to 1.3 s more than the
+          // guest needed). Capped, so a sync lost to a restarting qemu-ga is retried.
+          const booting = this.state === 'connecting' ? Math.min(Math.max(0, graceEnd - this.now()), 15_000) : 0;
+          const a = await AgentClient.connect(this.sock, { timeoutMs: Math.max(3000, booting) });
           if (!going()) {
             a.close();
             return;

@@ -59,11 +59,12 @@ function rfbBanner(url: string): Promise<string> {
   });
 }
 
-/** `virsh define` of a minimal domain, as a user would outside Flotilla. */
-function virshDefinePlain(name: string): void {
+/** `virsh define` of a minimal domain, as a user would outside Flotilla (headless unless vnc). */
+function virshDefinePlain(name: string, vnc = false): void {
   const dir = mkdtempSync(join(tmpdir(), 'lvt-'));
+  const devices = vnc ? `<devices><graphics type='vnc' autoport='yes' listen='127.0.0.1'/></devices>` : '';
   try {
-    writeFileSync(join(dir, 'd.xml'), `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`);
+    writeFileSync(join(dir, 'd.xml'), `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>${devices}</domain>`);
     execFileSync('virsh', ['--connect', 'qemu:///system', 'define', join(dir, 'd.xml')]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -165,12 +166,18 @@ describe('domains made outside Flotilla', () => {
     const host = await connected('t-foreign', 'qemu:///system');
     const name = `lvt-plain-${randomBytes(3).toString('hex')}`;
     virshDefinePlain(name);
+    virshDefinePlain(`${name}-vnc`, true);
     try {
       const vm = await until('the plain domain to show', () => host.list().find((v) => v.name === name), 30_000);
       expect(vm.state).toBe('stopped');
       expect((vm as VmInfo & { host: string }).host).toBe('t-foreign');
+      // headless: its tile previews the console text; the one with VNC shows screenshots
+      expect(vm.hasDisplay).toBe(false);
+      const withVnc = await until('the plain domain with VNC to show', () => host.list().find((v) => v.name === `${name}-vnc`), 30_000);
+      expect(withVnc.hasDisplay).toBe(true);
     } finally {
       execFileSync('virsh', ['--connect', 'qemu:///system', 'undefine', name]);
+      execFileSync('virsh', ['--connect', 'qemu:///system', 'undefine', `${name}-vnc`]);
     }
     await until('the plain domain to go', () => !host.list().some((v) => v.name === name), 30_000);
   });

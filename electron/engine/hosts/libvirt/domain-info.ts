@@ -20,6 +20,8 @@ export interface LibvirtDomain {
   ips: string[];
   /** what Flotilla recorded when it created the domain (null for foreign domains) */
   meta: Record<string, unknown> | null;
+  /** a foreign domain's XML has a VNC display (read once per load; Flotilla's own say it in meta) */
+  vnc?: boolean;
 }
 
 /**
@@ -47,7 +49,8 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
         cpus: Math.max(1, Math.min(64, d.cpus || 1)),
         memoryMiB: Math.max(64, Math.min(262144, d.memoryMiB || 64)),
         firmware: 'bios',
-        display: 'vnc',
+        // headless, its tile previews the console text instead of a screenshot
+        display: d.vnc ? 'vnc' : 'none',
         forwards: [],
         restartPolicy: 'never',
         keepRunningOnQuit: true,

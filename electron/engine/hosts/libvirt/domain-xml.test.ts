@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDomainXml, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
+import { buildDomainXml, hasVncGraphics, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
 
 const dir = join(__dirname, 'testdata', 'domain-xml');
 const base = { uuid: '11111111-2222-3333-4444-555555555555', memoryMiB: 256, cpus: 1, display: 'none', metadata: { spec: { name: 'x' } } } as const;
@@ -59,5 +59,17 @@ describe('buildDomainXml (golden files)', () => {
     expect(parseFlotillaMetadata(inner)).toEqual({ note: '</flotilla:vm><evil/>' });
     expect(parseFlotillaMetadata('<flotilla:vm>[1,2]</flotilla:vm>')).toBeNull();
     expect(parseFlotillaMetadata('<flotilla:vm>{bad</flotilla:vm>')).toBeNull();
+  });
+});
+
+describe('hasVncGraphics (a foreign domain: screenshot or console text on its tile)', () => {
+  it('finds a VNC display in the devices, in either quoting', () => {
+    expect(hasVncGraphics(`<domain><devices><graphics type='vnc' port='-1' autoport='yes'/></devices></domain>`)).toBe(true);
+    expect(hasVncGraphics(`<domain><devices><graphics autoport="yes" type="vnc"><listen type="address"/></graphics></devices></domain>`)).toBe(true);
+  });
+  it('a headless domain, a SPICE-only one, and a mere mention are not VNC', () => {
+    expect(hasVncGraphics(`<domain type='qemu'><name>x</name><devices><console type='pty'/></devices></domain>`)).toBe(false);
+    expect(hasVncGraphics(`<domain><devices><graphics type='spice' autoport='yes'/></devices></domain>`)).toBe(false);
+    expect(hasVncGraphics(`<domain><description>graphics type='vnc' someday</description><!-- <graphics type='vnc'/> --></domain>`)).toBe(false);
   });
 });

@@ -129,3 +129,13 @@ export function parseFlotillaMetadata(text: string): Record<string, unknown> | n
     return null;
   }
 }
+
+/**
+ * Whether a domain's XML (`virsh dumpxml`, untrusted) has a VNC display the noVNC proxy can use.
+ * Only the element's own attributes are read; a comment or text that merely mentions graphics
+ * does not count.
+ */
+export function hasVncGraphics(xml: string): boolean {
+  const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
+  return /<graphics\b[^>]*\btype\s*=\s*(['"])vnc\1/.test(noComments);
+}

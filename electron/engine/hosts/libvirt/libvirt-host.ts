@@ -12,7 +12,7 @@ import { DisplayProxy } from '../../display-proxy';
 import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
-import { parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
+import { hasVncGraphics, parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
 import { agentPing, guestIps } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
@@ -189,6 +189,8 @@ export class LibvirtHost implements Host {
       .run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS])
       .then((r) => parseFlotillaMetadata(r.stdout))
       .catch(() => null);
+    // a domain Flotilla did not make: whether it has a display decides screenshot or console text
+    const vnc = meta ? undefined : await this.conn.virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => hasVncGraphics(r.stdout), () => false);
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
@@ -210,6 +212,7 @@ export class LibvirtHost implements Host {
       agent: info.state === 'running' ? (prev?.agent ?? 'connecting') : 'unknown',
       ips: info.state === 'running' ? (prev?.ips ?? []) : [],
       meta,
+      ...(vnc !== undefined ? { vnc } : {}),
     };
     this.domains.set(info.uuid, d);
     this.vms.get(info.uuid)?.onState(d.state); // after a reconnect: a watched console attaches again
