@@ -10,15 +10,16 @@
 //   disk and boots the CD; once an OS is installed, the disk boots without detaching the ISO.
 // - Every user path put inside a QEMU option string has its commas doubled, QEMU's escape, so a
 //   path cannot inject extra options.
-// - Every disk, CD and firmware flash is attached with two -blockdev nodes of fixed names, a file
-//   node `<id>-file` under a format node `<id>-fmt`, and a device with id `<id>`: QMP jobs that name
-//   nodes (snapshot-save/-load, block_resize, blockdev-change-medium) can then address them.
-//   `-drive` would give the nodes generated names (#block123) that change from run to run.
+// - Every disk, CD and firmware flash is attached with two -blockdev nodes of fixed names
+//   (qemu-block-args.ts, which builds the disks and the CD drive).
 import { dirname, join } from 'node:path';
 import type { PortEntry } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import type { VmSpec } from '../../shared/spec';
 import { UART_SOCK } from './paths';
+import { blockdevArgs, diskArgs, escapeOptValue, extraDiskArgs, mediaArgs, PFLASH_CODE, PFLASH_VARS, virtio } from './qemu-block-args';
+
+export { blockdevArgs, CDROM_ID, CDROM_QDEV_ID, cdromMedium, DISK_ID, escapeOptValue, EXTRA_DISK_RE, PFLASH_CODE, PFLASH_VARS } from './qemu-block-args';
 
 /**
  * Where a default guest's console (the engine's serial socket) is, as its manifest records it:
@@ -104,18 +105,9 @@ export const ROOT_DISK_SERIAL = 'flotilla-root';
 export const FW_CFG_AUTHORIZED_KEYS = 'opt/org.flotilla/authorized_keys';
 export const FW_CFG_SHARES = 'opt/org.flotilla/shares';
 
-/** QEMU's option parser splits on commas; a literal comma is written twice. */
-export function escapeOptValue(v: string): string {
-  return v.replaceAll(',', ',,');
-}
 
 function machineFor(spec: VmSpec, r: QemuResources): string {
   return spec.source.kind === 'default' && r.defaultGuest?.machine ? r.defaultGuest.machine : DEFAULT_MACHINE;
-}
-
-/** microvm has no PCI bus: its virtio devices are the -device (mmio) variants. */
-function virtio(kind: 'blk' | 'net' | 'serial' | 'rng', machine: string): string {
-  return machine.startsWith('microvm') ? `virtio-${kind}-device` : `virtio-${kind}-pci`;
 }
 
 function identityArgs(spec: VmSpec, r: QemuResources): string[] {
@@ -177,83 +169,11 @@ export function shareListText(shares: readonly { tag: string; readOnly: boolean 
   return shares.map((s) => `${s.tag} ${s.readOnly ? 'ro' : 'rw'}\n`).join('');
 }
 
-export const PFLASH_CODE = 'pflash0';
-export const PFLASH_VARS = 'pflash1';
-/** Device ids of the disks and the CD; their nodes are `<id>-file` and `<id>-fmt`. */
-export const DISK_ID = 'disk0';
-export const CDROM_ID = 'cd0';
-
-/** A format driver name from qemu-img info; anything else could smuggle options into -blockdev. */
-const FORMAT_RE = /^[a-z0-9]+$/;
-
-/**
- * The two nodes of one image: `<id>-file` (the host file) under `<id>-fmt` (the format driver).
- * Writable images get writeback caching (QEMU's default for -blockdev: no O_DIRECT, flushes
- * honoured) and pass guest discards down so a qcow2 stays sparse.
- */
-export function blockdevArgs(id: string, file: string, format: string, readOnly: boolean): string[] {
-  if (!FORMAT_RE.test(format)) throw new FlotillaError('INTERNAL', `not a disk format name: ${JSON.stringify(format)}`);
-  const opts = readOnly ? ',read-only=on' : ',discard=unmap';
-  return [
-    '-blockdev', `driver=file,filename=${escapeOptValue(file)},node-name=${id}-file${opts}`,
-    '-blockdev', `driver=${format},file=${id}-file,node-name=${id}-fmt${opts}`,
-  ];
-}
-
 function firmwareArgs(spec: VmSpec, r: QemuResources): string[] {
   if (spec.firmware !== 'uefi') return [];
   const code = r.ovmfCode ?? OVMF_CODE;
   const vars = r.ovmfVars ?? join(r.vmDir, OVMF_VARS_FILE);
   return [...blockdevArgs(PFLASH_CODE, code, 'raw', true), ...blockdevArgs(PFLASH_VARS, vars, 'qcow2', false)];
-}
-
-/** bootindex null: not a boot device (a -kernel boot, whose linuxboot ROM takes bootindex 0). */
-function diskArgs(file: string, format: string, bootindex: number | null, machine: string, serial?: string): string[] {
-  return [
-    ...blockdevArgs(DISK_ID, file, format, false),
-    '-device', `${virtio('blk', machine)},drive=${DISK_ID}-fmt,id=${DISK_ID},write-cache=on${serial ? `,serial=${serial}` : ''}${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
-  ];
-}
-
-/** Disks added after create (`flotilla disk add`) are named extra-<n>.qcow2; they never boot. */
-export const EXTRA_DISK_RE = /^extra-(\d+)\.qcow2$/;
-
-function extraDiskArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
-  return spec.disks
-    .filter((d) => EXTRA_DISK_RE.test(d))
-    .flatMap((d) => {
-      const id = `x${EXTRA_DISK_RE.exec(d)![1]}`;
-      return [
-        ...blockdevArgs(id, join(r.vmDir, d), 'qcow2', false),
-        '-device', `${virtio('blk', machine)},drive=${id}-fmt,id=${id},write-cache=on`,
-      ];
-    });
-}
-
-/** qdev id of the CD drive: QMP blockdev-change-medium / eject address it by this */
-export const CDROM_QDEV_ID = CDROM_ID;
-
-/** What the CD drive holds: an ISO path, null (an empty drive), or undefined (no drive). */
-export function cdromMedium(spec: VmSpec): string | null | undefined {
-  if (spec.cdrom !== undefined) return spec.cdrom;
-  return spec.source.kind === 'iso' ? spec.source.path : undefined;
-}
-
-function cdromArgs(iso: string | null, bootindex: number | null): string[] {
-  return [
-    // an empty drive has no block node at all: the device alone (QMP can insert a medium later)
-    ...(iso === null ? [] : blockdevArgs(CDROM_ID, iso, 'raw', true)),
-    '-device', `ide-cd,${iso === null ? '' : `drive=${CDROM_ID}-fmt,`}id=${CDROM_QDEV_ID},bus=ide.0${bootindex === null ? '' : `,bootindex=${bootindex}`}`,
-  ];
-}
-
-/** The CD drive, where the VM has one (a microvm has no IDE bus). */
-function mediaArgs(spec: VmSpec, machine: string): string[] {
-  const medium = cdromMedium(spec);
-  if (medium === undefined || machine.startsWith('microvm')) return [];
-  // an ISO VM's CD boots after the (blank, then installed) disk; kernel boots use no bootindex
-  const boot = spec.source.kind === 'iso' || spec.source.kind === 'disk' ? 1 : null;
-  return cdromArgs(medium, boot);
 }
 
 function kernelArgs(kernel: string, initrd: string | undefined, append: string | undefined): string[] {
@@ -408,7 +328,7 @@ export function buildQemuArgs(spec: VmSpec, r: QemuResources): string[] {
     ...shareArgs(spec, r, machine),
     ...firmwareArgs(spec, r),
     ...sourceArgs(spec, r, machine),
-    ...extraDiskArgs(spec, r, machine),
+    ...extraDiskArgs(spec, r.vmDir, machine),
     ...mediaArgs(spec, machine),
     ...chardevArgs(spec, r, machine),
     ...networkArgs(spec, r, machine),
