@@ -104,6 +104,11 @@ export async function createVm(config: VmConfigInput, start: boolean, host?: str
     else setCreating(key, null);
     return { vm: null, error };
   }
+  return placeholderDone(key, vm, start);
+}
+
+/** A create or import placeholder became a VM: drop the placeholder, show the VM, start it if asked. */
+export function placeholderDone(key: string, vm: VmInfo, start: boolean): { vm: VmInfo; error: null } {
   useStore.setState((s) => {
     const creating = { ...s.vms.creating };
     delete creating[key];

@@ -4,7 +4,7 @@
 // open on an error so the user can fix the field it names.
 import type { DiskInfo, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
 import { getApi } from '../api/current';
-import { closeDialog, startVm } from './actions';
+import { closeDialog, placeholderDone, startVm } from './actions';
 import { toUiError } from './errors';
 import { applyVm } from './events';
 import { IDLE_OP, useStore, type TileOp, type UiError } from './store';
@@ -135,14 +135,7 @@ export async function importArchive(path: string, name: string, start: boolean, 
   });
   try {
     const vm = await getApi().invoke('vm.import', { path, ...(name ? { name } : {}), start: false });
-    useStore.setState((s) => {
-      const creating = { ...s.vms.creating };
-      delete creating[key];
-      return { vms: { ...s.vms, creating } };
-    });
-    applyVm(vm);
-    if (start) void startVm(vm.id);
-    return { vm, error: null };
+    return placeholderDone(key, vm, start);
   } catch (err) {
     const error = toUiError(err, 'Import');
     useStore.setState((s) => {
