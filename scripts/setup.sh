@@ -34,8 +34,8 @@ else
   cat >&2 <<MSG
 flotilla: this is not a Debian/Ubuntu system, so packages are not installed automatically.
 Install these, then run this script again:
-  Fedora:  sudo dnf install qemu-system-x86-core qemu-img edk2-ovmf dpkg apt chromium
-  Arch:    sudo pacman -S qemu-system-x86 qemu-img edk2-ovmf dpkg chromium
+  Fedora:  sudo dnf install qemu-system-x86-core qemu-img edk2-ovmf dpkg apt gcc glibc-static chromium
+  Arch:    sudo pacman -S qemu-system-x86 qemu-img edk2-ovmf dpkg gcc chromium
 The default guest is built from Debian packages with apt-get download + dpkg-deb; without apt,
 point a VM at your own kernel and initrd instead (source "kernel" in the New VM dialog).
 MSG

@@ -27,7 +27,7 @@ export { blockdevArgs, CDROM_ID, CDROM_QDEV_ID, cdromMedium, DISK_ID, escapeOptV
  * - 'hvc0': a virtio *console* port (guests built before 'vport'). ~30× faster than the UART, but
  *   QEMU never throttles console ports: what the socket cannot take at once is dropped.
  * - 'vport': a plain virtio-serial port, which QEMU throttles when the socket is full (the guest's
- *   writer then waits), so nothing is dropped; in the guest a relay (socat) joins it to a pty
+ *   writer then waits), so nothing is dropped; in the guest a relay (flotilla-relay) joins it to a pty
  *   running the shell. The kernel's log stays on the UART.
  */
 export type GuestConsoleKind = 'ttyS0' | 'hvc0' | 'vport';

@@ -1,6 +1,6 @@
 // A guest that floods its console loses nothing, whatever the host does meanwhile (issue 11,
 // defect 8). The default guest's console is a plain virtio-serial port that QEMU throttles when
-// the engine's socket is full, relayed in the guest to the shell's pty by socat; see
+// the engine's socket is full, relayed in the guest to the shell's pty by flotilla-relay; see
 // qemu-args.ts (GuestConsoleKind) and assets/guest/console. Real default guest, real QEMU (TCG).
 // 1. The engine's ConsoleHub in this process, both cores loaded by CPU hogs, and the main thread
 //    blocked 40 ms out of every 50 (a long GC pause or a burst of synchronous work): 16 MiB.

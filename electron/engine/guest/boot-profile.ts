@@ -8,7 +8,7 @@
 //      through PVH, so no guest-side decompression; qboot (QEMU's minimal firmware, shipped with
 //      qemu-system-data) instead of SeaBIOS. Both cut the time before the kernel runs several-fold.
 //   -device <virtioSerial>,id=vser0 -chardev socket,id=ser0,path=<sock>,server=on,wait=off
-//   -device virtserialport,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0     → the console: socat relays it to a pty shell
+//   -device virtserialport,bus=vser0.0,chardev=ser0,name=org.flotilla.console.0     → the console: flotilla-relay joins it to a pty shell
 //   -chardev socket,id=ga0,path=<sock>,server=on,wait=off
 //   -device virtserialport,chardev=ga0,name=org.qemu.guest_agent.0                  → qemu-ga
 //   -chardev socket,id=uart0,path=<uart.sock>,... -serial chardev:uart0            → ttyS0 (kernel messages, a second shell)

@@ -1,7 +1,8 @@
 // Builds the embedded default guest (<home>/images/default: vmlinuz, initrd.img, manifest.json)
-// from Debian packages: the cloud kernel, busybox-static, qemu-guest-agent, socat (the console's
-// relay) and their shared libraries, all from their .debs, never from the host's /lib. The initramfs is written
-// here (cpio.ts) so that the same package versions always give a byte-identical initrd.img.
+// from Debian packages: the cloud kernel, busybox-static, qemu-guest-agent, dropbear, mke2fs and their
+// shared libraries, all from their .debs, never from the host's /lib; plus the console relay, compiled
+// here from assets/guest/relay.c (guest-relay.ts). The initramfs is written here (cpio.ts) so that the
+// same package versions (and the same host gcc) always give a byte-identical initrd.img.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
@@ -14,6 +15,7 @@ import { recipeFingerprint } from './guest-recipe';
 import { resolveModules } from './kernel-modules';
 import { extractVmlinux, hasPvhNote } from './vmlinux';
 import { collectPrograms, GUEST_LOADER, GUEST_PROGRAMS } from './guest-programs';
+import { buildRelay, RELAY_GUEST_PATH } from './guest-relay';
 import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM } from './boot-profile';
 
 export type { GuestManifest } from './guest-manifest';
@@ -147,6 +149,9 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
   const cache = new DebCache(opts.cacheDir ?? defaultDebCacheDir(opts.home), (m) => progress(m, null));
   const compression = opts.compression ?? 'none';
 
+  // first, before any download: a host without gcc fails here, at once, saying what to install
+  progress('compiling the console relay', 0);
+  const relay = await buildRelay(findGuestAssetsDir());
   progress('resolving packages', 0);
   const programPkgs = [...new Set(GUEST_PROGRAMS.map((p) => p.pkg))];
   const [meta, busybox, ...programDebs] = await cache.fetch([KERNEL_META, BUSYBOX, ...programPkgs]);
@@ -255,6 +260,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     for (const [name, data] of moduleFiles) file(`lib/modules/${name}.ko`, data);
     for (const [path, data] of programs) file(path, data, 0o755);
     file('sbin/flotilla-console', await asset('console'), 0o755);
+    file(RELAY_GUEST_PATH, relay, 0o755);
     for (const [soname, data] of libs) file(`${LIBDIR}/${soname}`, data, 0o755);
     link(`lib64/${GUEST_LOADER}`, `../${LIBDIR}/${GUEST_LOADER}`);
     if (!applets) progress('could not list busybox applets on this host; the guest installs them at boot', null);

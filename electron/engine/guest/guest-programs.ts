@@ -16,8 +16,6 @@ export interface GuestProgram {
 
 export const GUEST_PROGRAMS: readonly GuestProgram[] = [
   { pkg: 'qemu-guest-agent', from: 'usr/sbin/qemu-ga', to: 'usr/sbin/qemu-ga' },
-  // the console relay (assets/guest/console): joins the console port to the shell's pty
-  { pkg: 'socat', from: 'usr/bin/socat', to: 'usr/bin/socat' },
   // the persistent /root: ext4 (journalled, so a killed VM keeps a consistent disk) on the VM's own
   // disk, made on first boot; busybox's mke2fs makes only ext2
   { pkg: 'e2fsprogs', from: 'sbin/mke2fs', to: 'usr/sbin/mke2fs' },

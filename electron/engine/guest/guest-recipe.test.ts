@@ -33,6 +33,16 @@ describe('guest recipe fingerprint', () => {
     expect(recipeFingerprint(inputs, assets)).toBe(before);
   });
 
+  it('changes when the console relay\'s source changes', async () => {
+    const before = recipeFingerprint(inputs, assets);
+    const relay = join(assets, 'relay.c');
+    const text = await readFile(relay, 'utf8');
+    await writeFile(relay, `${text}\n/* changed */\n`);
+    expect(recipeFingerprint(inputs, assets)).not.toBe(before);
+    await writeFile(relay, text);
+    expect(recipeFingerprint(inputs, assets)).toBe(before);
+  });
+
   it('changes with the modules, kernel members and compression the build picks', () => {
     const base = recipeFingerprint(inputs, assets);
     expect(recipeFingerprint({ ...inputs, moduleGroups: [{ group: 'pci', modules: ['virtio_pci', 'fuse'] }] }, assets)).not.toBe(base);

@@ -12,6 +12,7 @@ import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE } from './boot-profile';
 import { findGuestAssetsDir, GUEST_ASSET_FILES } from './guest-assets';
 import { MANIFEST_FORMAT } from './guest-manifest';
 import { GUEST_PROGRAMS } from './guest-programs';
+import { RELAY_CFLAGS } from './guest-relay';
 
 /** What the build adds beyond the asset files; passed in so build-default's own lists count. */
 export interface RecipeInputs {
@@ -32,6 +33,7 @@ export function recipeFingerprint(inputs: RecipeInputs, assetsDir: string = find
     JSON.stringify({
       format: MANIFEST_FORMAT,
       programs: GUEST_PROGRAMS,
+      relayCflags: RELAY_CFLAGS,
       cmdline: DEFAULT_GUEST_CMDLINE,
       profile: DEFAULT_GUEST_PROFILE,
       ...inputs,

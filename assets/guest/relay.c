@@ -1,0 +1,219 @@
+/*
+ * flotilla-relay PORTDEV -- PROG [ARGS...]
+ *
+ * The default guest's console relay (assets/guest/console runs it): joins a virtio-serial port
+ * (the engine's console socket on the host side) to PROG running on a new pty, as its session
+ * leader with the pty as controlling terminal (job control, ^C). It replaced socat, whose
+ * libraries (libssl, libcrypto, krb5, ...) were ~8 MB of the initramfs, and which wrote each
+ * pty read (at most 4 KiB: n_tty's buffer) to the port on its own; here a burst of output leaves
+ * in writes of up to 32 KiB (what the port takes per write), so there are fewer virtio kicks,
+ * each an exit to QEMU under TCG.
+ *
+ * The port's rules, from the virtio_console driver:
+ *  - while no host has the port's chardev open, a read returns 0 and poll() reports POLLHUP at
+ *    once, every time. That means "host absent", not the end: wait (50 ms naps) and look again.
+ *  - a write waits (here: EAGAIN, then poll) while the host is absent or its queue is full (QEMU
+ *    throttles a port whose socket is full), so output waits in the pty rather than being lost.
+ * Exits when PROG does (init respawns the console), after passing on what PROG printed last.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUT_MAX (32 * 1024) /* the most the port takes in one write */
+#define IN_MAX 4096
+#define ABSENT_NAP_MS 50
+#define BURST_READ 2048 /* a pty read at least this big means a burst: more is likely coming */
+
+static volatile sig_atomic_t child_done;
+
+static void on_child(int sig) {
+  (void)sig;
+  child_done = 1;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "flotilla-relay: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+/* What `stty sane` sets (socat's "sane" option): canonical input with echo and signals, CR→NL in,
+ * NL→CRLF out, the usual control characters. */
+static void make_sane(int fd) {
+  struct termios t;
+  if (tcgetattr(fd, &t) < 0) die("tcgetattr");
+  t.c_iflag &= ~(IGNBRK | INLCR | IGNCR | IXOFF | IUCLC | IXANY | PARMRK | ISTRIP);
+  t.c_iflag |= BRKINT | ICRNL | IMAXBEL | IXON;
+  t.c_oflag &= ~(OLCUC | OCRNL | ONOCR | ONLRET | OFILL | NLDLY | CRDLY | TABDLY | BSDLY | VTDLY | FFDLY);
+  t.c_oflag |= OPOST | ONLCR;
+  t.c_cflag |= CREAD;
+  t.c_lflag &= ~(ECHONL | NOFLSH | XCASE | TOSTOP | ECHOPRT);
+  t.c_lflag |= ISIG | ICANON | IEXTEN | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE;
+  t.c_cc[VINTR] = 3;    /* ^C */
+  t.c_cc[VQUIT] = 28;   /* ^\ */
+  t.c_cc[VERASE] = 127; /* DEL */
+  t.c_cc[VKILL] = 21;   /* ^U */
+  t.c_cc[VEOF] = 4;     /* ^D */
+  t.c_cc[VSUSP] = 26;   /* ^Z */
+  t.c_cc[VMIN] = 1;
+  t.c_cc[VTIME] = 0;
+  if (tcsetattr(fd, TCSANOW, &t) < 0) die("tcsetattr");
+}
+
+
+/* Reads what the pty has ready into buf[*len..cap): keeps reading while more is ready, so a burst
+ * leaves in one port write, but returns as soon as nothing more is (a lone echo goes at once).
+ * Returns -1 once PROG's side is gone (EIO: every slave fd closed). */
+static int fill_from_pty(int master, char *buf, size_t *len, size_t cap) {
+  size_t last = 0; /* the last read's size; 0 once we yielded after it */
+  while (*len < cap) {
+    ssize_t n = read(master, buf + *len, cap - *len);
+    if (n > 0) {
+      *len += (size_t)n;
+      last = (size_t)n;
+      continue;
+    }
+    if (n == 0 || errno == EIO) return -1;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) die("read pty");
+    /* Nothing ready. After a big read (n_tty hands over at most 4 KiB at a time) the writer most
+     * likely has more queued, which a kernel worker moves into the buffer once it runs (one
+     * vCPU): let it run once. After a small one (typed characters, a prompt) send at once. */
+    if (last < BURST_READ) return 0;
+    sched_yield();
+    last = 0;
+  }
+  return 0;
+}
+
+/* Writes as much of buf as the port takes now; returns what is left. Absent host: sets *absent. */
+static size_t put_port(int port, char *buf, size_t len, int *absent) {
+  while (len > 0) {
+    ssize_t n = write(port, buf, len);
+    if (n > 0) {
+      memmove(buf, buf + n, len - (size_t)n);
+      len -= (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) die("write port");
+    struct pollfd p = {port, POLLOUT, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP)) *absent = 1;
+    break;
+  }
+  return len;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4 || strcmp(argv[2], "--") != 0) {
+    fprintf(stderr, "usage: flotilla-relay PORTDEV -- PROG [ARGS...]\n");
+    return 2;
+  }
+  int port = open(argv[1], O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (port < 0) die(argv[1]);
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0) die("posix_openpt");
+  if (grantpt(master) < 0 || unlockpt(master) < 0) die("grantpt/unlockpt");
+  const char *slave_name = ptsname(master);
+  if (!slave_name) die("ptsname");
+
+  sigset_t chld, normal;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_child;
+  sigaction(SIGCHLD, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  /* SIGCHLD is blocked except inside ppoll(), so an exit between the check and the wait is seen */
+  sigprocmask(SIG_BLOCK, &chld, &normal);
+
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, &normal, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    if (setsid() < 0) die("setsid");
+    int slave = open(slave_name, O_RDWR); /* a session leader's first tty becomes its ctty */
+    if (slave < 0) die(slave_name);
+    if (ioctl(slave, TIOCSCTTY, 0) < 0) die("TIOCSCTTY");
+    make_sane(slave);
+    dup2(slave, 0);
+    dup2(slave, 1);
+    dup2(slave, 2);
+    if (slave > 2) close(slave);
+    close(master);
+    execvp(argv[3], argv + 3);
+    die(argv[3]);
+  }
+  if (fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK) < 0) die("fcntl");
+
+  static char out[OUT_MAX], in[IN_MAX];
+  size_t outlen = 0, inlen = 0;
+  int absent = 0, pty_gone = 0;
+  for (;;) {
+    if (child_done && waitpid(child, NULL, WNOHANG) == child) break;
+    if (pty_gone && outlen == 0) break;
+    /* while the host is absent the port is left out of poll (it would report POLLHUP at once,
+     * every time); output stays in `out` and in the pty, and the port is looked at every 50 ms */
+    struct pollfd p[2] = {
+        {absent ? -1 : port, (short)((inlen < IN_MAX ? POLLIN : 0) | (outlen ? POLLOUT : 0)), 0},
+        {pty_gone ? -1 : master, (short)((outlen < OUT_MAX ? POLLIN : 0) | (inlen ? POLLOUT : 0)), 0},
+    };
+    struct timespec tick = {0, ABSENT_NAP_MS * 1000000L};
+    int r = ppoll(p, 2, absent ? &tick : NULL, &normal);
+    if (r < 0 && errno != EINTR) die("ppoll");
+    if (r <= 0) {
+      if (absent) {
+        struct pollfd q = {port, POLLOUT, 0};
+        if (poll(&q, 1, 0) >= 0 && !(q.revents & POLLHUP)) absent = 0;
+      }
+      continue;
+    }
+    if (p[0].revents & POLLHUP) absent = 1;
+    if (p[0].revents & POLLIN) {
+      ssize_t n = read(port, in + inlen, IN_MAX - inlen);
+      if (n > 0) inlen += (size_t)n;
+      else if (n == 0) absent = 1; /* no host connected: not the end */
+      else if (errno != EAGAIN && errno != EINTR) die("read port");
+    }
+    if (inlen) {
+      ssize_t n = write(master, in, inlen);
+      if (n > 0) {
+        memmove(in, in + n, inlen - (size_t)n);
+        inlen -= (size_t)n;
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR && errno != EIO) die("write pty");
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (fill_from_pty(master, out, &outlen, OUT_MAX) < 0) pty_gone = 1;
+    }
+    if (outlen && !absent) outlen = put_port(port, out, outlen, &absent);
+  }
+
+  /* PROG has exited: pass on what it printed last (a bounded amount: a background job could
+   * still be writing), waiting for a host if none is connected */
+  fcntl(port, F_SETFL, fcntl(port, F_GETFL) & ~O_NONBLOCK);
+  for (int round = 0; round < 64; round++) {
+    if (!pty_gone && fill_from_pty(master, out, &outlen, OUT_MAX) < 0) pty_gone = 1;
+    if (outlen == 0) break;
+    for (size_t off = 0; off < outlen;) {
+      ssize_t n = write(port, out + off, outlen - off);
+      if (n > 0) off += (size_t)n;
+      else if (n < 0 && errno != EINTR) return 1;
+    }
+    outlen = 0;
+  }
+  return 0;
+}
