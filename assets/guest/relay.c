@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +34,9 @@
 #define IN_MAX 4096
 #define ABSENT_NAP_MS 50
 #define BURST_READ 2048 /* a pty read at least this big means a burst: more is likely coming */
+#define STREAM_US 5000  /* output read this soon after the last port write is part of a stream */
+#define COALESCE_US 500 /* how long a streaming read waits for more */
+#define MAX_YIELDS 64
 
 static volatile sig_atomic_t child_done;
 
@@ -72,27 +74,43 @@ static void make_sane(int fd) {
 }
 
 
-/* Reads what the pty has ready into buf[*len..cap): keeps reading while more is ready, so a burst
- * leaves in one port write, but returns as soon as nothing more is (a lone echo goes at once).
- * Returns -1 once PROG's side is gone (EIO: every slave fd closed). */
+static long long now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* When the last port write left; output read within STREAM_US of it is part of a stream. */
+static long long last_put_us;
+
+/* Reads what the pty has ready into buf[*len..cap), so that a burst leaves in one port write.
+ * Returns -1 once PROG's side is gone (EIO: every slave fd closed).
+ * The pty hands over at most 4 KiB a read, and line-by-line output (NL→CRLF: one pty write per
+ * line) comes a line a read: sent as read, each line would be a port write and a virtio kick, an
+ * exit to QEMU under TCG (a flood of short lines went at 0.03 MB/s). Nor can the relay wait in
+ * poll(): every line wakes it. So while output streams (a port write went out less than
+ * STREAM_US ago) or a read was big, the relay naps COALESCE_US before reading again, letting the
+ * writer run (one vCPU), and keeps on while each nap brings more, up to 32 KiB. A lone small
+ * write (an echo, a prompt after a pause) is sent as soon as it is read. */
 static int fill_from_pty(int master, char *buf, size_t *len, size_t cap) {
-  size_t last = 0; /* the last read's size; 0 once we yielded after it */
+  size_t fresh = 0; /* bytes read since the last nap */
+  int yields = 0;
   while (*len < cap) {
     ssize_t n = read(master, buf + *len, cap - *len);
     if (n > 0) {
       *len += (size_t)n;
-      last = (size_t)n;
+      fresh += (size_t)n;
       continue;
     }
     if (n == 0 || errno == EIO) return -1;
     if (errno == EINTR) continue;
     if (errno != EAGAIN) die("read pty");
-    /* Nothing ready. After a big read (n_tty hands over at most 4 KiB at a time) the writer most
-     * likely has more queued, which a kernel worker moves into the buffer once it runs (one
-     * vCPU): let it run once. After a small one (typed characters, a prompt) send at once. */
-    if (last < BURST_READ) return 0;
-    sched_yield();
-    last = 0;
+    if (fresh == 0 || yields >= MAX_YIELDS) return 0;
+    if (fresh < BURST_READ && now_us() - last_put_us > STREAM_US) return 0;
+    struct timespec nap = {0, COALESCE_US * 1000L};
+    nanosleep(&nap, NULL);
+    yields++;
+    fresh = 0;
   }
   return 0;
 }
@@ -104,6 +122,7 @@ static size_t put_port(int port, char *buf, size_t len, int *absent) {
     if (n > 0) {
       memmove(buf, buf + n, len - (size_t)n);
       len -= (size_t)n;
+      last_put_us = now_us();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
