@@ -3,7 +3,6 @@
 // lets go of its VMs on exit (they keep running, detached, and are adopted later).
 // Errors are one line on stderr and exit code 1; --json prints the contract DTOs.
 import { resolve as resolvePath } from 'node:path';
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
@@ -539,7 +538,9 @@ async function stopCommand(vm: VmInfo, force: boolean, json: boolean, s: CliSess
 }
 
 /** Runs the user's ssh client on this terminal; resolves with its exit code. */
-function runSsh(args: string[]): Promise<number> {
+async function runSsh(args: string[]): Promise<number> {
+  // node:child_process (and dgram, which it pulls in) only for `flotilla ssh`: every other command starts faster
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn('ssh', args, { stdio: 'inherit' });
     child.once('error', (e: NodeJS.ErrnoException) =>

@@ -27,7 +27,11 @@ const until = async (pred: () => boolean): Promise<void> => {
   expect(pred()).toBe(true);
 };
 
-describe('ConsoleHub', () => {
+// a virtio console's socket is read on the reader thread, a throttled one (port, UART) on the main thread
+describe.each([
+  { link: 'reader thread', dropsWhenSlow: true },
+  { link: 'main thread', dropsWhenSlow: false },
+])('ConsoleHub, socket read on the $link', ({ dropsWhenSlow }) => {
   let dir: string;
   let hub: ConsoleHub;
 
@@ -43,7 +47,7 @@ describe('ConsoleHub', () => {
     const sock = join(dir, 'ser.sock');
     const { server, next } = await fakeSerial(sock);
     hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'logs', 'serial.log'), scrollbackBytes: 1024 });
-    hub.attach();
+    hub.attach({ dropsWhenSlow });
     const qemu = await next();
     const a: string[] = [];
     const b: string[] = [];
@@ -66,7 +70,7 @@ describe('ConsoleHub', () => {
     const { server, next } = await fakeSerial(sock);
     hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), scrollbackBytes: 16, retryMs: 20 });
     expect(hub.write('x')).toBe(false);
-    hub.attach();
+    hub.attach({ dropsWhenSlow });
     // typed while the reader thread is still connecting: it waits and goes out on connect
     expect(hub.write('early\n')).toBe(true);
     const qemu = await next();
@@ -99,7 +103,7 @@ describe('ConsoleHub', () => {
       late.push(l);
     };
     hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), scrollbackBytes: 1024 * 1024, onRead });
-    hub.attach();
+    hub.attach({ dropsWhenSlow });
     const qemu = await next();
     const early: string[] = [];
     hub.subscribe('early', (d) => early.push(d));
@@ -128,7 +132,7 @@ describe('ConsoleHub', () => {
     const { server, next } = await fakeSerial(sock);
     // a wide window, so the test can tell "at once" from "at the window's end" without timing anything tightly
     hub = new ConsoleHub({ sockPath: sock, logFile: join(dir, 'serial.log'), coalesceMs: 1500 });
-    hub.attach();
+    hub.attach({ dropsWhenSlow });
     const qemu = await next();
     const events: string[] = [];
     hub.subscribe('a', (d) => events.push(d));

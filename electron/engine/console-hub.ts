@@ -35,6 +35,7 @@ export class ConsoleHub {
   private wanted = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private onThread = true;
 
   constructor(private readonly opts: ConsoleHubOptions) {
     this.ring = new ByteRing(opts.scrollbackBytes ?? SCROLLBACK_BYTES);
@@ -62,8 +63,14 @@ export class ConsoleHub {
   }
 
   /** Connect (and keep reconnecting while attached) to QEMU's serial socket. */
-  attach(): void {
+  /**
+   * Connect (and reconnect) to QEMU's serial socket. `dropsWhenSlow`: the socket is a virtio
+   * console's, which drops output a late reader misses, so it is read on the reader thread
+   * (console-link.ts); the default, when unknown, is the safe one.
+   */
+  attach(opts: { dropsWhenSlow?: boolean } = {}): void {
     if (this.closed) return;
+    this.onThread = opts.dropsWhenSlow ?? true;
     this.wanted = true;
     if (!this.sock) this.tryConnect();
   }
@@ -133,7 +140,7 @@ export class ConsoleHub {
           this.retryTimer.unref();
         }
       },
-    }, this.opts.coalesceMs);
+    }, { windowMs: this.opts.coalesceMs, onThread: this.onThread });
     this.sock = s;
   }
 

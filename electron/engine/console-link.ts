@@ -6,9 +6,12 @@
 // pauses that long for GC, a burst of RPC work, or a busy neighbour on a 2-core box (measured: a
 // reader stalling 30 ms every 50 reads lost 44 % of a 4 MiB write). Today's default guest puts its
 // console on a plain virtio-serial port ('vport', qemu-args.ts), which QEMU throttles instead: no
-// loss whatever the reader does, but a late reader now slows the guest's writer. Either way every
-// VM's console socket lives in one worker thread that does nothing but read (and write
-// keystrokes); reads are handed to the main thread, which may be late but loses nothing.
+// loss whatever the reader does, but a late reader now slows the guest's writer. So a virtio
+// console's socket lives in one worker thread that does nothing but read (and write keystrokes);
+// reads are handed to the main thread, which may be late but loses nothing. A throttled console
+// (the port, the UART) is read on the main thread: nothing to lose, and a keystroke's echo is
+// spared two thread hops (see ConsoleLinkOptions.onThread).
+import { connect, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -19,6 +22,9 @@ import { Worker } from 'node:worker_threads';
  * than per read (~1/15 of them), and no reader of a terminal can tell 4 ms apart.
  */
 export const COALESCE_MS = 4;
+
+/** A window's gathering goes out early once it holds this much. */
+const MAX_PENDING = 64 * 1024;
 
 export interface ConsoleLinkHandlers {
   onData(buf: Buffer): void;
@@ -41,7 +47,7 @@ export interface ConsoleLink {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { connect } = require('node:net');
-const MAX_PENDING = ${64 * 1024};
+const MAX_PENDING = ${MAX_PENDING};
 const links = new Map();
 function post(id, link) {
   if (link.bytes === 0) return;
@@ -164,8 +170,93 @@ class ReaderThread {
 
 let thread: ReaderThread | null = null;
 
-/** Connects to a console's unix socket from the reader thread (started on first use). */
-export function openConsoleLink(path: string, handlers: ConsoleLinkHandlers, windowMs = COALESCE_MS): ConsoleLink {
+export interface ConsoleLinkOptions {
+  /** the gathering window (COALESCE_MS; tests widen it) */
+  windowMs?: number;
+  /**
+   * Read on the reader thread: for a console that drops what it cannot hand over at once (a
+   * virtio console, QEMU's `virtconsole`). One that QEMU throttles (a virtio-serial port, the
+   * UART) loses nothing to a late reader, so it is read on the calling (main) thread: that saves
+   * a keystroke and its echo a hop to the thread and back each (measured ~0.25 ms of a ~2 ms echo
+   * on this 2-core box).
+   */
+  onThread?: boolean;
+}
+
+/** Connects to a console's unix socket, on the reader thread (started on first use) or on this one. */
+export function openConsoleLink(path: string, handlers: ConsoleLinkHandlers, opts: ConsoleLinkOptions = {}): ConsoleLink {
+  const windowMs = opts.windowMs ?? COALESCE_MS;
+  if (opts.onThread === false) return new DirectLink(path, handlers, windowMs);
   if (!thread || thread.dead) thread = new ReaderThread();
   return thread.open(path, handlers, windowMs);
+}
+
+/** A console socket read on the main thread, with the reader thread's gathering (COALESCE_MS). */
+class DirectLink implements ConsoleLink {
+  connecting = true;
+  destroyed = false;
+  private readonly sock: Socket;
+  private pending: Buffer[] = [];
+  private bytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    path: string,
+    private readonly handlers: ConsoleLinkHandlers,
+    private readonly windowMs: number,
+  ) {
+    this.sock = connect(path);
+    // like the reader thread: an engine may exit with consoles open
+    this.sock.unref();
+    this.sock.on('connect', () => {
+      this.connecting = false;
+    });
+    this.sock.on('data', (b: Buffer) => {
+      this.pending.push(b);
+      this.bytes += b.length;
+      if (!this.timer) {
+        this.post();
+        this.openWindow();
+      } else if (this.bytes >= MAX_PENDING) this.post();
+    });
+    this.sock.on('error', () => {});
+    this.sock.on('close', () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.post();
+      this.connecting = false;
+      if (this.destroyed) return;
+      this.destroyed = true;
+      this.handlers.onClose();
+    });
+  }
+
+  write(data: string): void {
+    if (!this.destroyed) this.sock.write(data);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.sock.destroy();
+  }
+
+  private post(): void {
+    if (this.bytes === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.bytes);
+    this.pending = [];
+    this.bytes = 0;
+    if (!this.destroyed) this.handlers.onData(data);
+  }
+
+  private openWindow(): void {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.bytes === 0) return;
+      this.post();
+      this.openWindow();
+    }, this.windowMs);
+  }
 }

@@ -5,7 +5,6 @@
 // so there is never a stale lock to clean. Only the holder removes a stale engine.sock.
 // (Abstract names have no file permissions: another local user could squat the name and
 // keep this user's engine from starting, but could not talk to it.)
-import { createHash } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
@@ -16,6 +15,9 @@ export interface EngineLock {
 export async function engineLockName(home: string): Promise<string> {
   const real = await realpath(home).catch(() => home);
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  // loaded here, not at the top: a CLI command that finds an engine serving never needs the lock,
+  // and node:crypto is ~10–20 ms of its start-up (cliListMs)
+  const { createHash } = await import('node:crypto');
   return `\0flotilla-engine-${uid}-${createHash('sha256').update(real).digest('hex').slice(0, 32)}`;
 }
 

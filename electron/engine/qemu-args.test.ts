@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PortEntry } from '../../shared/contract';
 import { vmSpecSchema, type VmSpec } from '../../shared/spec';
-import { buildQemuArgs, parseHostfwds, SANDBOX_OPTS, shareListText, type QemuResources } from './qemu-args';
+import { buildQemuArgs, consoleAndAgentArgs, consoleDropsWhenSlow, parseHostfwds, SANDBOX_OPTS, shareListText, type QemuResources } from './qemu-args';
 
 const ID = 'abcdef123456';
 const RUN = `/h/run/${ID}`;
@@ -380,5 +380,20 @@ describe('buildQemuArgs: shared folders', () => {
   });
   it('lists the tags for the guest one per line with ro/rw', () => {
     expect(shareListText([{ tag: 'work', readOnly: false }, { tag: 'docs', readOnly: true }])).toBe('work rw\ndocs ro\n');
+  });
+});
+
+describe('consoleDropsWhenSlow: which consoles the reader thread must read', () => {
+  const argv = (console: 'ttyS0' | 'hvc0' | 'vport'): string[] => [
+    'qemu-system-x86_64',
+    ...consoleAndAgentArgs({ serialSock: '/run/f/ser.sock', agentSock: '/run/f/qga.sock', virtioSerial: 'virtio-serial-pci', console }),
+  ];
+  it('a virtio console drops output it cannot hand over; the port and the UART are throttled', () => {
+    expect(consoleDropsWhenSlow(argv('hvc0'))).toBe(true);
+    expect(consoleDropsWhenSlow(argv('vport'))).toBe(false);
+    expect(consoleDropsWhenSlow(argv('ttyS0'))).toBe(false);
+  });
+  it('an unknown command line (an adopted QEMU whose /proc could not be read) is treated as dropping', () => {
+    expect(consoleDropsWhenSlow(null)).toBe(true);
   });
 });

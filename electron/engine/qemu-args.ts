@@ -225,6 +225,15 @@ function sourceArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
   }
 }
 
+/**
+ * Whether a QEMU command line puts the engine's serial socket on a virtio console, which drops
+ * output its reader is late for (console-link.ts reads those on its own thread). Unknown (null)
+ * counts as yes: the careful way costs only latency.
+ */
+export function consoleDropsWhenSlow(argv: readonly string[] | null): boolean {
+  return argv === null || argv.some((a) => a.startsWith('virtconsole,'));
+}
+
 function socketChardev(id: string, path: string): string {
   return `socket,id=${id},path=${escapeOptValue(path)},server=on,wait=off`;
 }

@@ -43,6 +43,8 @@ export async function readStartTime(pid: number): Promise<number | null> {
 export class QemuProcess {
   pid: number | null;
   startTime: number | null = null;
+  /** its command line: what the engine spawned it with, or /proc's for an adopted one (null if unreadable) */
+  argv: readonly string[] | null = null;
   /** set once the process is gone */
   exited: ExitInfo | null = null;
   /** the guest asked to power off (QMP SHUTDOWN with guest=true): its exit is not a crash */
@@ -77,6 +79,7 @@ export class QemuProcess {
       process.umask(oldUmask);
     }
     const proc = new QemuProcess(false, child.pid ?? null, child);
+    proc.argv = [opts.binary, ...opts.args];
     proc.pipeOutput(child, opts.log, opts.now);
     child.once('error', (err) => {
       const line = `could not run ${opts.binary}: ${err.message}`;
@@ -96,6 +99,10 @@ export class QemuProcess {
   static async adopt(pid: number): Promise<QemuProcess> {
     const proc = new QemuProcess(true, pid, null);
     proc.startTime = await readStartTime(pid);
+    proc.argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+      (t) => t.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1),
+      () => null,
+    );
     proc.pollTimer = setInterval(() => void proc.checkAlive(), LIVENESS_POLL_MS);
     proc.pollTimer.unref();
     return proc;

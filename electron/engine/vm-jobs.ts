@@ -9,7 +9,7 @@ import type { VmSpec } from '../../shared/spec';
 import { canTransition } from '../../shared/state';
 import { checkDisks, describeExit, judgeExit, writableQcow2Disks } from './exit-policy';
 import { findQemuBySocket, isOurQemu, readPidFile } from './proc-identity';
-import { buildQemuArgs, type QemuResources } from './qemu-args';
+import { buildQemuArgs, consoleDropsWhenSlow, type QemuResources } from './qemu-args';
 import { cleanRunFiles, LOG_TAIL_LINES, QemuProcess, readStartTime, type ExitInfo } from './qemu-process';
 import { QmpClient } from './qmp-client';
 import { connectQmpLoop, QmpSession, type QmpEventMsg } from './qmp-session';
@@ -122,7 +122,7 @@ export class VmJobs {
     vm.lifecycle(`→ ${vm.state}: ${vm.reason}`);
     // what the guest printed before this engine: the console, tiles and `logs --serial` show it
     vm.console.restoreFromLog();
-    vm.console.attach();
+    vm.console.attach({ dropsWhenSlow: consoleDropsWhenSlow(proc.argv) });
     vm.agentWatch.seed(rec.agent, rec.ips, rec.agentSeenAt);
     vm.agentWatch.begin();
     vm.saveRecord();
@@ -241,7 +241,7 @@ export class VmJobs {
     const status = (await step(signal, qmp.execute<{ status: string }>('query-status'))).status;
     vm.runningSince = vm.now();
     vm.transition(vmStateOfStatus(status), `QEMU is ${status} (pid ${proc.pid})`);
-    vm.console.attach();
+    vm.console.attach({ dropsWhenSlow: consoleDropsWhenSlow(proc.argv) });
     vm.agentWatch.begin();
     return null;
   }
