@@ -36,7 +36,7 @@
 #define BURST_READ 2048 /* a pty read at least this big means a burst: more is likely coming */
 #define STREAM_US 5000  /* output read this soon after the last port write is part of a stream */
 #define COALESCE_US 500 /* how long a streaming read waits for more */
-#define MAX_YIELDS 64
+#define MAX_NAPS 64
 
 static volatile sig_atomic_t child_done;
 
@@ -94,7 +94,7 @@ static long long last_put_us;
  * write (an echo, a prompt after a pause) is sent as soon as it is read. */
 static int fill_from_pty(int master, char *buf, size_t *len, size_t cap) {
   size_t fresh = 0; /* bytes read since the last nap */
-  int yields = 0;
+  int naps = 0;
   while (*len < cap) {
     ssize_t n = read(master, buf + *len, cap - *len);
     if (n > 0) {
@@ -105,11 +105,11 @@ static int fill_from_pty(int master, char *buf, size_t *len, size_t cap) {
     if (n == 0 || errno == EIO) return -1;
     if (errno == EINTR) continue;
     if (errno != EAGAIN) die("read pty");
-    if (fresh == 0 || yields >= MAX_YIELDS) return 0;
+    if (fresh == 0 || naps >= MAX_NAPS) return 0;
     if (fresh < BURST_READ && now_us() - last_put_us > STREAM_US) return 0;
     struct timespec nap = {0, COALESCE_US * 1000L};
     nanosleep(&nap, NULL);
-    yields++;
+    naps++;
     fresh = 0;
   }
   return 0;
@@ -146,6 +146,10 @@ int main(int argc, char **argv) {
   if (grantpt(master) < 0 || unlockpt(master) < 0) die("grantpt/unlockpt");
   const char *slave_name = ptsname(master);
   if (!slave_name) die("ptsname");
+  /* opened before the fork, so the pty has a slave from the start: a master whose slave is not
+   * (or no longer) open reports POLLHUP and reads EIO, which means "PROG is gone" below */
+  int slave = open(slave_name, O_RDWR | O_NOCTTY);
+  if (slave < 0) die(slave_name);
 
   sigset_t chld, normal;
   sigemptyset(&chld);
@@ -165,9 +169,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     if (setsid() < 0) die("setsid");
-    int slave = open(slave_name, O_RDWR); /* a session leader's first tty becomes its ctty */
-    if (slave < 0) die(slave_name);
-    if (ioctl(slave, TIOCSCTTY, 0) < 0) die("TIOCSCTTY");
+    if (ioctl(slave, TIOCSCTTY, 0) < 0) die("TIOCSCTTY"); /* the new session's controlling tty */
     make_sane(slave);
     dup2(slave, 0);
     dup2(slave, 1);
@@ -177,6 +179,7 @@ int main(int argc, char **argv) {
     execvp(argv[3], argv + 3);
     die(argv[3]);
   }
+  close(slave);
   if (fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK) < 0) die("fcntl");
 
   static char out[OUT_MAX], in[IN_MAX];
