@@ -21,7 +21,7 @@ import { launchGuest, type LaunchedGuest } from '../../electron/engine/guest/gue
 import { openEngine, type OpenedEngine } from '../../electron/engine/open-engine';
 import { bundle, ENGINE_PROCESS_ENTRY } from './fixtures/bundle';
 import { cleanupHome, makeHome } from './fixtures/engine-harness';
-import { ensureTestGuest } from './fixtures/test-guest';
+import { agentWhenUp, ensureTestGuest } from './fixtures/test-guest';
 
 const BYTES = 16 * 1024 * 1024;
 const nap = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -87,17 +87,7 @@ describe('console output of a flooding guest under a loaded host', () => {
     // as the engine reads this guest's console (a throttled port: on the main thread, the one
     // this test blocks; see consoleDropsWhenSlow in qemu-args.ts)
     hub.attach({ dropsWhenSlow: false });
-    const end = Date.now() + 120_000;
-    for (;;) {
-      try {
-        agent = await AgentClient.connect(guest.agentSock, { timeoutMs: 5_000 });
-        await agent.ping(5_000);
-        break;
-      } catch (err) {
-        if (Date.now() > end) throw new Error(`guest agent never answered\n${guest.stderr()}`, { cause: err });
-        await nap(200);
-      }
-    }
+    agent = await agentWhenUp(guest);
   }, 180_000);
 
   afterAll(async () => {

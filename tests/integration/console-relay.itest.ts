@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { AgentClient } from '../../electron/engine/agent-client';
 import { connectWhenReady, launchGuest, type LaunchedGuest } from '../../electron/engine/guest/guest-launcher';
-import { ensureTestGuest } from './fixtures/test-guest';
+import { agentWhenUp, ensureTestGuest } from './fixtures/test-guest';
 
 const nap = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,17 +86,7 @@ describe('the default guest console relay', () => {
     const home = await ensureTestGuest();
     guest = await launchGuest({ dir: join(home, 'images', 'default'), name: 'relay' });
     con = await Console.open(guest.serialSock);
-    const end = Date.now() + 120_000;
-    for (;;) {
-      try {
-        agent = await AgentClient.connect(guest.agentSock, { timeoutMs: 5_000 });
-        await agent.ping(5_000);
-        break;
-      } catch (err) {
-        if (Date.now() > end) throw new Error(`guest agent never answered\n${guest.stderr()}`, { cause: err });
-        await nap(200);
-      }
-    }
+    agent = await agentWhenUp(guest);
     await con.waitFor((c) => c.text().includes('relay:~# '), 'the console shell');
   }, 180_000);
 
