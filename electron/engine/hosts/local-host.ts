@@ -81,6 +81,7 @@ export class LocalHost implements Host {
       changed: (id) => this.vmChanged(id),
       info: (id) => this.get(id),
       agentExec: async (id, command) => (await this.supervisor(id).agentClient(5000)).exec(command, { timeoutMs: 10_000 }),
+      agentReset: (id) => this.supervisor(id).agentWatch.reset(),
       added: async (spec, start) => {
         const sup = this.addSupervisor(spec.id);
         await sup.init();

@@ -30,6 +30,11 @@ export interface OpsContext {
   info(id: string): VmInfo;
   /** run a command in the guest through its agent (throws when the agent is not there) */
   agentExec(id: string, command: string[]): Promise<unknown>;
+  /**
+   * The guest's RAM was replaced (a snapshot with RAM was loaded): a request the agent had been
+   * sent but not yet answered is gone with it, so drop the connection and let it reconnect.
+   */
+  agentReset(id: string): void;
   /** tell every client the VM changed (after a spec change) */
   changed(id: string): void;
   /** a VM that store.create just committed: supervise it, announce it, start it if asked */

@@ -168,6 +168,10 @@ export async function revertSnapshot(ctx: OpsContext, id: string, name: string):
         const st = await ctx.qmp<{ status: string }>(id, 'query-status');
         if (state === 'running' && st.status !== 'running') await ctx.qmp(id, 'cont');
       }
+      // The agent watch pings every few seconds. A ping sent just before the load, already in the
+      // guest's buffers, was wiped with its RAM and never answered: the clock's exec below queued
+      // behind it and waited out its 10 s timeout (1 revert in 5–12 in a create-then-revert loop).
+      ctx.agentReset(id);
       await setGuestClock(ctx, id);
       return;
     }
