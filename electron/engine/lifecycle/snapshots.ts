@@ -172,7 +172,8 @@ export async function revertSnapshot(ctx: OpsContext, id: string, name: string):
       // guest's buffers, was wiped with its RAM and never answered: the clock's exec below queued
       // behind it and waited out its 10 s timeout (1 revert in 5–12 in a create-then-revert loop).
       ctx.agentReset(id);
-      await setGuestClock(ctx, id);
+      // a paused guest cannot answer: its clock is left as the snapshot had it (as after any pause)
+      if (state === 'running') await setGuestClock(ctx, id);
       return;
     }
     if (state !== 'stopped' && state !== 'crashed') throw new FlotillaError('INVALID_STATE', `${spec.name} is ${state}; revert once it is running or stopped`);
