@@ -40,58 +40,88 @@ export interface ConsoleLink {
   destroy(): void;
 }
 
+export interface Gatherer {
+  /** a socket read */
+  push(b: Uint8Array): void;
+  /** the socket closed: what is gathered goes out now */
+  close(): void;
+}
+
+/**
+ * The gathering of COALESCE_MS, for both readers: the first read after a quiet moment goes to
+ * `post` at once and opens a window; reads within it go out together when it ends (or at
+ * `maxPending` bytes); while output keeps coming the windows follow one another. `post` gets one
+ * fresh array (its buffer can be transferred). Self-contained, no outer names: the reader thread
+ * runs it from its source text.
+ */
+export function makeGatherer(windowMs: number, maxPending: number, post: (data: Uint8Array) => void): Gatherer {
+  let pending: Uint8Array[] = [];
+  let bytes = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const flush = (): void => {
+    if (bytes === 0) return;
+    const data = new Uint8Array(bytes);
+    let off = 0;
+    for (const b of pending) {
+      data.set(b, off);
+      off += b.length;
+    }
+    pending = [];
+    bytes = 0;
+    post(data);
+  };
+  const openWindow = (): void => {
+    timer = setTimeout(() => {
+      timer = null;
+      if (bytes === 0) return;
+      flush();
+      openWindow();
+    }, windowMs);
+  };
+  return {
+    push(b) {
+      pending.push(b);
+      bytes += b.length;
+      if (!timer) {
+        flush();
+        openWindow();
+      } else if (bytes >= maxPending) flush();
+    },
+    close() {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      flush();
+    },
+  };
+}
+
 // Plain CommonJS run with `eval`, so the same worker runs from the TS sources (tests), the esbuild
 // bundle and a packaged app without a second file to ship and locate. It moves bytes and
-// coalesces them (see COALESCE_MS): a virtio console kicks the host once per tty chunk (~2 KiB),
-// and one message per read would cost both threads more than the bytes do.
+// coalesces them (makeGatherer, whose source it carries): a virtio console kicks the host once per
+// tty chunk (~2 KiB), and one message per read would cost both threads more than the bytes do.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { connect } = require('node:net');
-const MAX_PENDING = ${MAX_PENDING};
+const makeGatherer = ${makeGatherer.toString()};
 const links = new Map();
-function post(id, link) {
-  if (link.bytes === 0) return;
-  const data = new Uint8Array(link.bytes);
-  let off = 0;
-  for (const b of link.pending) { data.set(b, off); off += b.length; }
-  link.pending = [];
-  link.bytes = 0;
-  parentPort.postMessage({ id, ev: 'data', data: data.buffer }, [data.buffer]);
-}
-function openWindow(id, link) {
-  link.timer = setTimeout(() => {
-    link.timer = null;
-    if (link.bytes === 0) return;
-    post(id, link);
-    openWindow(id, link);
-  }, link.windowMs);
-}
 parentPort.on('message', (m) => {
   if (m.op === 'open') {
     const s = connect(m.path);
-    const link = { sock: s, pending: [], bytes: 0, timer: null, windowMs: m.windowMs };
-    links.set(m.id, link);
+    const gather = makeGatherer(m.windowMs, ${MAX_PENDING}, (data) => parentPort.postMessage({ id: m.id, ev: 'data', data: data.buffer }, [data.buffer]));
+    links.set(m.id, s);
     s.on('connect', () => parentPort.postMessage({ id: m.id, ev: 'connect' }));
-    s.on('data', (b) => {
-      link.pending.push(b);
-      link.bytes += b.length;
-      if (!link.timer) {
-        post(m.id, link);
-        openWindow(m.id, link);
-      } else if (link.bytes >= MAX_PENDING) post(m.id, link);
-    });
+    s.on('data', (b) => gather.push(b));
     s.on('error', () => {});
     s.on('close', () => {
-      if (link.timer) clearTimeout(link.timer);
-      post(m.id, link);
+      gather.close();
       links.delete(m.id);
       parentPort.postMessage({ id: m.id, ev: 'close' });
     });
   } else if (m.op === 'write') {
-    const link = links.get(m.id);
-    if (link && !link.sock.destroyed) link.sock.write(m.data);
+    const s = links.get(m.id);
+    if (s && !s.destroyed) s.write(m.data);
   } else if (m.op === 'close') {
-    links.get(m.id)?.sock.destroy();
+    links.get(m.id)?.destroy();
   }
 });
 `;
@@ -196,38 +226,25 @@ class DirectLink implements ConsoleLink {
   connecting = true;
   destroyed = false;
   private readonly sock: Socket;
-  private pending: Buffer[] = [];
-  private bytes = 0;
-  private timer: NodeJS.Timeout | null = null;
 
-  constructor(
-    path: string,
-    private readonly handlers: ConsoleLinkHandlers,
-    private readonly windowMs: number,
-  ) {
+  constructor(path: string, handlers: ConsoleLinkHandlers, windowMs: number) {
+    const gather = makeGatherer(windowMs, MAX_PENDING, (data) => {
+      if (!this.destroyed) handlers.onData(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    });
     this.sock = connect(path);
     // like the reader thread: an engine may exit with consoles open
     this.sock.unref();
     this.sock.on('connect', () => {
       this.connecting = false;
     });
-    this.sock.on('data', (b: Buffer) => {
-      this.pending.push(b);
-      this.bytes += b.length;
-      if (!this.timer) {
-        this.post();
-        this.openWindow();
-      } else if (this.bytes >= MAX_PENDING) this.post();
-    });
+    this.sock.on('data', (b: Buffer) => gather.push(b));
     this.sock.on('error', () => {});
     this.sock.on('close', () => {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      this.post();
+      gather.close();
       this.connecting = false;
       if (this.destroyed) return;
       this.destroyed = true;
-      this.handlers.onClose();
+      handlers.onClose();
     });
   }
 
@@ -238,25 +255,6 @@ class DirectLink implements ConsoleLink {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
     this.sock.destroy();
-  }
-
-  private post(): void {
-    if (this.bytes === 0) return;
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.bytes);
-    this.pending = [];
-    this.bytes = 0;
-    if (!this.destroyed) this.handlers.onData(data);
-  }
-
-  private openWindow(): void {
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.bytes === 0) return;
-      this.post();
-      this.openWindow();
-    }, this.windowMs);
   }
 }

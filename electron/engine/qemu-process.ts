@@ -99,8 +99,9 @@ export class QemuProcess {
   static async adopt(pid: number): Promise<QemuProcess> {
     const proc = new QemuProcess(true, pid, null);
     proc.startTime = await readStartTime(pid);
+    // NUL-terminated arguments: the last split piece is the empty string after the final NUL
     proc.argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
-      (t) => t.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1),
+      (t) => t.split('\0').slice(0, -1),
       () => null,
     );
     proc.pollTimer = setInterval(() => void proc.checkAlive(), LIVENESS_POLL_MS);
