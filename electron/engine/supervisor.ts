@@ -34,6 +34,7 @@ import type { QmpClient } from './qmp-client';
 import type { QmpSession } from './qmp-session';
 import type { BackoffOptions } from './restart-backoff';
 import { emptyRecord, RuntimeRecordFile, type RuntimeRecord } from './runtime-record';
+import { syncGuestClock } from './guest-clock';
 import { ShareHelpers } from './shares/share-helpers';
 import { screendumpPng, Thumbnailer } from './thumbnails';
 import { VmJobQueue, type JobBody, type JobOptions } from './vm-job-queue';
@@ -229,6 +230,11 @@ export class Supervisor {
       await this.requireQmp().execute('cont');
       if (this.state === 'paused') this.transition('running', 'resumed by the user');
       this.agentWatch.nudge();
+      // the guest's clock stood still while it was paused (guest-clock.ts); an agent that answered
+      // before the pause (or, for an engine that just adopted the VM, the last time one looked)
+      // sets it now, before the resume returns: a few seconds at most
+      const how = this.agentWatch.state === 'ready' ? await this.agentWatch.agent(3000).then(syncGuestClock, () => null) : null;
+      if (how) this.lifecycle(`guest clock set to the host's (${how}): it stood still while paused`);
     });
   }
 

@@ -1,5 +1,5 @@
 // One default-guest VM through its whole life: serial console (scrollback, input, output),
-// 1 Hz stats from /proc, pause/resume, reset (same QEMU), stop-all honouring
+// 1 Hz stats from /proc, pause/resume (the guest's clock set again), reset (same QEMU), stop-all honouring
 // keepRunningOnQuit, graceful stop by ACPI powerdown, and a clean data dir afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
@@ -65,7 +65,14 @@ describe('a VM through its life', () => {
 
   it('pauses and resumes through QMP, and a reset keeps the same QEMU', async () => {
     expect((await client.call('vm.pause', { id: vm.id })).state).toBe('paused');
+    // the guest's clock stands still while it is paused (it was 8 s behind after an 8 s pause,
+    // and stayed so): the resume sets it to the host's through the agent
+    await new Promise((r) => setTimeout(r, 6000));
     expect((await client.call('vm.resume', { id: vm.id })).state).toBe('running');
+    const guestNow = Number((await client.call('vm.exec', { id: vm.id, command: ['/bin/date', '+%s'], timeoutMs: 30_000 })).stdout.trim());
+    expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(3);
+    const logs = await client.call('vm.logs', { id: vm.id, tail: 50 });
+    expect(logs.entries.some((e) => /guest clock set to the host's/.test(e.text))).toBe(true);
     const reset = await client.call('vm.restart', { id: vm.id });
     expect(reset).toMatchObject({ state: 'running', pid: vm.pid, reason: 'reset by the user' });
     await client.waitVm(vm.id, (v) => v.agent === 'ready', 'agent after reset', 60_000);

@@ -26,6 +26,7 @@ import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { BrokenVms } from './broken-vm';
 import { supervisorDeps, type LocalHostOptions } from './local-host-options';
 import { makeNewVmFiles } from './new-vm-files';
+import { syncGuestClock } from '../guest-clock';
 import { localVmInfo } from './local-vm-info';
 import { rebuildForwards } from './rebuild-forwards';
 import { type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
@@ -80,7 +81,11 @@ export class LocalHost implements Host {
       qmp: (id, command, args, o) => this.supervisor(id).requireQmp().execute(command, args, o),
       changed: (id) => this.vmChanged(id),
       info: (id) => this.get(id),
-      agentExec: async (id, command) => (await this.supervisor(id).agentClient(5000)).exec(command, { timeoutMs: 10_000 }),
+      syncClock: (id) =>
+        this.supervisor(id)
+          .agentClient(5000)
+          .then((agent) => syncGuestClock(agent))
+          .catch(() => null),
       agentReset: (id) => this.supervisor(id).agentWatch.reset(),
       added: async (spec, start) => {
         const sup = this.addSupervisor(spec.id);

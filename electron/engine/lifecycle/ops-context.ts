@@ -28,8 +28,8 @@ export interface OpsContext {
   /** a QMP command on the VM's running QEMU */
   qmp<T = unknown>(id: string, command: string, args?: object, opts?: { timeoutMs?: number }): Promise<T>;
   info(id: string): VmInfo;
-  /** run a command in the guest through its agent (throws when the agent is not there) */
-  agentExec(id: string, command: string[]): Promise<unknown>;
+  /** set the guest's clock to the host's through its agent (guest-clock.ts); never throws */
+  syncClock(id: string): Promise<unknown>;
   /**
    * The guest's RAM was replaced (a snapshot with RAM was loaded): a request the agent had been
    * sent but not yet answered is gone with it, so drop the connection and let it reconnect.

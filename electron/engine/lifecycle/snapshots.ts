@@ -143,12 +143,6 @@ export async function createSnapshot(ctx: OpsContext, id: string, name: string |
   });
 }
 
-async function setGuestClock(ctx: OpsContext, id: string): Promise<void> {
-  // the built-in guest has no hwclock, so guest-set-time reports "not supported": set it with date
-  const stamp = new Date().toISOString().replace('T', ' ').slice(0, 19);
-  await ctx.agentExec(id, ['/bin/date', '-u', '-s', stamp]).catch(() => undefined);
-}
-
 export async function revertSnapshot(ctx: OpsContext, id: string, name: string): Promise<void> {
   const snap = checkSnapshotName(name);
   await ctx.runJob(id, 'snapshot-revert', async (signal, progress) => {
@@ -173,7 +167,7 @@ export async function revertSnapshot(ctx: OpsContext, id: string, name: string):
       // behind it and waited out its 10 s timeout (1 revert in 5–12 in a create-then-revert loop).
       ctx.agentReset(id);
       // a paused guest cannot answer: its clock is left as the snapshot had it (as after any pause)
-      if (state === 'running') await setGuestClock(ctx, id);
+      if (state === 'running') await ctx.syncClock(id);
       return;
     }
     if (state !== 'stopped' && state !== 'crashed') throw new FlotillaError('INVALID_STATE', `${spec.name} is ${state}; revert once it is running or stopped`);
