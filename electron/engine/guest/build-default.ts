@@ -15,7 +15,7 @@ import { recipeFingerprint } from './guest-recipe';
 import { resolveModules } from './kernel-modules';
 import { extractVmlinux, hasPvhNote } from './vmlinux';
 import { collectPrograms, GUEST_LOADER, GUEST_PROGRAMS } from './guest-programs';
-import { buildRelay, RELAY_GUEST_PATH } from './guest-relay';
+import { buildRelay, RELAY_GUEST_PATH, relayToolchain } from './guest-relay';
 import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE, GUEST_NAME_PARAM } from './boot-profile';
 
 export type { GuestManifest } from './guest-manifest';
@@ -152,6 +152,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
   // first, before any download: a host without gcc fails here, at once, saying what to install
   progress('compiling the console relay', 0);
   const relay = await buildRelay(findGuestAssetsDir());
+  const toolchain = await relayToolchain();
   progress('resolving packages', 0);
   const programPkgs = [...new Set(GUEST_PROGRAMS.map((p) => p.pkg))];
   const [meta, busybox, ...programDebs] = await cache.fetch([KERNEL_META, BUSYBOX, ...programPkgs]);
@@ -281,6 +282,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       packages: [meta!, kernelPkg!, busybox!, ...agentDebs],
       recipe: currentRecipe(compression),
       modules: [...moduleFiles.keys()],
+      relayToolchain: toolchain,
       vmlinuz: { sha256: sha256(vmlinuz), size: vmlinuz.length },
       initrd: { sha256: sha256(initrd), size: initrd.length },
       ...(pvh ? { bzImage: { sha256: sha256(bzImage), size: bzImage.length } } : {}),

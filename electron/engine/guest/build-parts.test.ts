@@ -130,6 +130,10 @@ describe('manifest', () => {
     expect(m.files['initrd.img']).toEqual({ sha256: 'd'.repeat(64), size: 20 });
     expect(parseManifest(serializeManifest(m))).toEqual(m);
     expect(serializeManifest(makeManifest({ ...input, packages: [...input.packages].reverse() }))).toBe(serializeManifest(m));
+    // what compiled the relay is kept when given (guests built before it have none)
+    const withToolchain = makeManifest({ ...input, relayToolchain: 'gcc 12.2.0, glibc 2.36' });
+    expect(parseManifest(serializeManifest(withToolchain)).relayToolchain).toBe('gcc 12.2.0, glibc 2.36');
+    expect(m.relayToolchain).toBeUndefined();
   });
 
   it('reads a guest built before the console field as a UART console', () => {

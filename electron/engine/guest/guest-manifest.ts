@@ -30,6 +30,8 @@ export const GuestManifestSchema = z.object({
   /** guest-recipe.ts's fingerprint of the recipe that built it; additive field (older guests: none, so stale) */
   recipe: sha256.optional(),
   modules: z.array(z.string()),
+  /** what compiled the console relay (guest-relay.ts), e.g. "gcc 12.2.0, glibc 2.36"; additive field */
+  relayToolchain: z.string().optional(),
   files: z.object({
     vmlinuz: z.object({ sha256, size: z.number().int().nonnegative() }),
     'initrd.img': z.object({ sha256, size: z.number().int().nonnegative() }),
@@ -56,6 +58,7 @@ export interface ManifestInput {
   packages: { name: string; version: string; sha256: string }[];
   recipe: string;
   modules: string[];
+  relayToolchain?: string;
   vmlinuz: { sha256: string; size: number };
   initrd: { sha256: string; size: number };
   bzImage?: { sha256: string; size: number };
@@ -76,6 +79,7 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     packages: [...m.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
     recipe: m.recipe,
     modules: [...m.modules],
+    ...(m.relayToolchain ? { relayToolchain: m.relayToolchain } : {}),
     files: { vmlinuz: { ...m.vmlinuz }, 'initrd.img': { ...m.initrd }, ...(m.bzImage ? { bzImage: { ...m.bzImage } } : {}) },
   };
 }

@@ -37,3 +37,14 @@ export async function buildRelay(assetsDir: string, cc = 'gcc'): Promise<Buffer>
     await rm(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * The compiler and C library the relay is built with, for the manifest: the binary is static, so
+ * its bytes (and the initrd's checksum) depend on both, beside the package versions the manifest
+ * lists. Debian's libc6-dev (libc.a) always has the running glibc's version.
+ */
+export async function relayToolchain(cc = 'gcc'): Promise<string> {
+  const compiler = await run(cc, ['-dumpfullversion']);
+  const libc = await run('getconf', ['GNU_LIBC_VERSION']);
+  return `${cc} ${compiler.code === 0 ? compiler.stdout.trim() : 'version unknown'}, ${libc.code === 0 ? libc.stdout.trim() : 'C library unknown'}`;
+}
