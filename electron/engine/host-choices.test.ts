@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { detectAccel } from './engine';
 import { existsSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
-import { readDefaultGuest } from './guest/build-default';
+import { currentRecipe, readDefaultGuest } from './guest/build-default';
+import { makeManifest, serializeManifest } from './guest/guest-manifest';
 
 describe('detectAccel', () => {
   it('honours FLOTILLA_ACCEL', async () => {
@@ -36,6 +37,47 @@ describe('readDefaultGuest', () => {
     const r = await readDefaultGuest(home, { FLOTILLA_BUNDLED_GUEST: bundled });
     expect(r.ready).toBe(false);
     expect(r.dir).toBe(join(home, 'images', 'default'));
+  });
+
+  // a complete guest as far as readDefaultGuest looks (manifest, files of the listed sizes), built
+  // by this checkout's recipe or by an older one
+  async function completeGuest(dir: string, recipe: string): Promise<void> {
+    await fakeGuest(dir);
+    const m = makeManifest({
+      kernelVersion: '6.1.0-1-cloud-amd64',
+      cmdline: 'console=ttyS0',
+      nameParam: 'flotilla.name',
+      machine: 'q35',
+      console: 'vport',
+      bios: 'qboot.rom',
+      initrdCompression: 'none',
+      kernelFormat: 'pvh-elf',
+      packages: [],
+      recipe,
+      modules: [],
+      vmlinuz: { sha256: 'a'.repeat(64), size: 1 },
+      initrd: { sha256: 'b'.repeat(64), size: 2 },
+    });
+    await writeFile(join(dir, 'manifest.json'), serializeManifest(m));
+  }
+
+  it("keeps the user's own build unless an older recipe made it and the bundled copy is current", async () => {
+    const current = currentRecipe();
+    const older = 'f'.repeat(64);
+    const cases: [own: string, bundled: string, winner: 'own' | 'bundled'][] = [
+      [current, current, 'own'],
+      [current, older, 'own'],
+      [older, current, 'bundled'],
+      [older, older, 'own'],
+    ];
+    for (const [ownRecipe, bundledRecipe, winner] of cases) {
+      const home = await mkdtemp(join(tmpdir(), 'home-'));
+      const bundled = await mkdtemp(join(tmpdir(), 'bundled-'));
+      await completeGuest(join(home, 'images', 'default'), ownRecipe);
+      await completeGuest(bundled, bundledRecipe);
+      const r = await readDefaultGuest(home, { FLOTILLA_BUNDLED_GUEST: bundled });
+      expect({ ownRecipe, bundledRecipe, dir: r.dir, ready: r.ready }).toEqual({ ownRecipe, bundledRecipe, dir: winner === 'own' ? join(home, 'images', 'default') : bundled, ready: true });
+    }
   });
 
   const built = '/tmp/flotilla-test-guest/images/default';

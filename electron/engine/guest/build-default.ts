@@ -83,14 +83,17 @@ export function defaultDebCacheDir(home: string): string {
 
 /**
  * Whether a usable default guest is present and complete. Never throws for a missing or broken one.
- * The user's own build in `<home>/images/default` wins; otherwise a packaged app's bundled copy
- * (FLOTILLA_BUNDLED_GUEST, set by the Electron shell to `<resources>/default-guest`) is used as is.
+ * The user's own build in `<home>/images/default` wins, unless an older recipe built it and a
+ * packaged app's bundled copy (FLOTILLA_BUNDLED_GUEST, set by the Electron shell to
+ * `<resources>/default-guest`) is current: an app update then brings its guest (boot-time
+ * settings, relay fixes) to users who once built their own. Each VM's disk is its own, so the
+ * switch loses nothing. With no usable own build, a complete bundled copy is used as is.
  */
 export async function readDefaultGuest(home: string, env: NodeJS.ProcessEnv = process.env): Promise<DefaultGuestState> {
   const own = await readGuestDir(defaultGuestDir(home));
-  if (own.ready || !env.FLOTILLA_BUNDLED_GUEST) return own;
+  if ((own.ready && !own.stale) || !env.FLOTILLA_BUNDLED_GUEST) return own;
   const bundled = await readGuestDir(env.FLOTILLA_BUNDLED_GUEST);
-  return bundled.ready ? bundled : own;
+  return bundled.ready && (!own.ready || !bundled.stale) ? bundled : own;
 }
 
 /**
