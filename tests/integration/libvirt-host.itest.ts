@@ -1,8 +1,9 @@
 // libvirt hosts against a real libvirtd (qemu:///system) and the loopback sshd
 // (qemu+ssh://root@127.0.0.1:2222/system) that scripts/libvirt-test-setup.sh starts: the
-// built-in guest is created, started, exec'd, typed into (its console), stopped and deleted on both; a
-// domain defined with plain virsh shows up from the event stream; a killed ssh master makes
-// the host unreachable (VMs keep their state) and it reconnects.
+// built-in guest is created, started, exec'd, typed into (its console), paused and resumed (its
+// clock set again), stopped and deleted on both; a domain defined with plain virsh shows up from
+// the event stream; a killed ssh master makes the host unreachable (VMs keep their state) and it
+// reconnects.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -130,6 +131,15 @@ describe.each([
 
       const stats = await until('stats', async () => (await host.vm(vm.id).stats()) ?? undefined);
       expect(stats.rssBytes).toBeGreaterThan(0);
+
+      // suspend and resume; the guest's clock stood still meanwhile, and the resume sets it
+      await host.vm(vm.id).pause();
+      expect(host.get(vm.id).state).toBe('paused');
+      await new Promise((r) => setTimeout(r, 5000));
+      await host.vm(vm.id).resume();
+      expect(host.get(vm.id).state).toBe('running');
+      const guestNow = Number((await host.vm(vm.id).exec(['/bin/date', '+%s'], { timeoutMs: 30_000 })).stdout.trim());
+      expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(3);
 
       if (label === 'local') {
         // libvirt's own snapshot API: internal snapshot with RAM, revert, delete

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ExecResult } from '../../../../shared/contract';
 import type { SnapshotInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
+import type { ClockAgent } from '../../guest-clock';
 import type { Virsh } from './virsh';
 import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from './virsh-parse';
 
@@ -60,6 +61,14 @@ export async function guestExec(virsh: Virsh, uuid: string, command: string[], o
     if (Date.now() > deadline) throw new FlotillaError('TIMEOUT', `the command did not finish within ${opts.timeoutMs} ms (it may still run in the guest, pid ${pid})`);
     await delay(wait);
   }
+}
+
+/** The guest agent through libvirt, in the shape guest-clock.ts's syncGuestClock takes. */
+export function libvirtClockAgent(virsh: Virsh, uuid: string): ClockAgent {
+  return {
+    request: (command, args, timeoutMs = 10_000) => agentCommand(virsh, uuid, { execute: command, ...(args ? { arguments: args } : {}) }, Math.max(1, Math.ceil(timeoutMs / 1000))),
+    exec: (command, opts = {}) => guestExec(virsh, uuid, command, { timeoutMs: opts.timeoutMs ?? 10_000 }),
+  };
 }
 
 export async function guestIps(virsh: Virsh, uuid: string): Promise<string[]> {

@@ -11,7 +11,8 @@ import { unsupported, type VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
 import { screenshotToPng } from './ppm-to-png';
-import { agentPing, domainStats, guestExec, screenshot, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { syncGuestClock } from '../../guest-clock';
+import { agentPing, domainStats, guestExec, libvirtClockAgent, screenshot, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain } from './domain-info';
 import type { LibvirtHost } from './libvirt-host';
@@ -20,6 +21,7 @@ import { parseVncDisplay } from './virsh-parse';
 export class LibvirtVm implements VmHandle {
   private console: DomainConsole | null = null;
   private cpuSample: CpuSample | null = null;
+  private agentBeforePause = false;
   private thumbs: Thumbnailer | null = null;
   /** forwarded VNC socket of a remote domain, by remote port */
   private vncForward: { port: number; socket: string } | null = null;
@@ -112,7 +114,7 @@ export class LibvirtVm implements VmHandle {
     return opts.force ? run() : this.job(run);
   }
 
-  private simple(op: 'reset' | 'suspend' | 'resume', wantState: VmState | null): Promise<void> {
+  private simple(op: 'reset' | 'suspend', wantState: VmState | null): Promise<void> {
     return this.job(async () => {
       await this.virsh.run([op, '--domain', this.uuid]);
       if (wantState) await this.host.waitFor(this.uuid, (x) => x?.state === wantState, 10_000);
@@ -124,10 +126,20 @@ export class LibvirtVm implements VmHandle {
     return this.simple('reset', null);
   }
   pause(): Promise<void> {
+    // whether the agent answered when the domain was paused (libvirt's agent state is unknown
+    // while it is): the resume then sets the guest's clock through it
+    this.agentBeforePause = this.d.agent === 'ready';
     return this.simple('suspend', 'paused');
   }
   resume(): Promise<void> {
-    return this.simple('resume', 'running');
+    return this.job(async () => {
+      await this.virsh.run(['resume', '--domain', this.uuid]);
+      await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 10_000);
+      // the guest's clock stood still while it was paused (guest-clock.ts)
+      const how = this.agentBeforePause ? await syncGuestClock(libvirtClockAgent(this.virsh, this.uuid)) : null;
+      this.agentBeforePause = false;
+      if (how) this.host.note(`domain ${this.d.name}: guest clock set to the host's (${how}) after the pause`);
+    });
   }
 
   // ------------------------------------------------------------------ guest access
