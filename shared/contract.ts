@@ -164,7 +164,11 @@ export interface EngineInfo {
   pid: number;
   qemuVersion: string | null;
   kvm: boolean;
-  defaultImage: { ready: boolean; kernelVersion: string | null; path: string };
+  /**
+   * the built-in Linux: `stale` when an older Flotilla's recipe built it (it boots, but a rebuild
+   * brings this version's kernel settings and guest programs); absent from older engines
+   */
+  defaultImage: { ready: boolean; stale?: boolean; kernelVersion: string | null; path: string };
   /** 'electron' | 'serve' | 'cli' */
   shell: string;
   /** the machine the engine runs on, for the host bar (running VMs' CPUs and memory against these) */

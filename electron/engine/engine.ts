@@ -220,7 +220,7 @@ export class Engine implements ContractHandler {
       pid: process.pid,
       qemuVersion: this.qemuVersion,
       kvm: this.accel !== 'tcg',
-      defaultImage: { ready: g.ready, kernelVersion: g.manifest?.kernelVersion ?? null, path: g.dir },
+      defaultImage: { ready: g.ready, stale: g.ready && g.stale, kernelVersion: g.manifest?.kernelVersion ?? null, path: g.dir },
       shell: this.opts.shell ?? 'engine',
       hostTotals: { cpus: hostCpus().length, memoryBytes: totalmem(), freeMemoryBytes: freemem() },
     };

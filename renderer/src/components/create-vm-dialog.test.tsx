@@ -122,6 +122,30 @@ describe('create VM dialog', () => {
     expect(api.calls.find((c) => c.method === 'vm.create')?.req).toMatchObject({ config: { source: { kind: 'default', diskSizeGiB: 3 } } });
   });
 
+  it('offers to rebuild a built-in Linux that an older Flotilla built, and the notice goes once it is current', async () => {
+    const info = (stale: boolean) => ({ version: 't', home: '/h', pid: 1, qemuVersion: null, kvm: false, defaultImage: { ready: true, stale, kernelVersion: null, path: '/h/images/default' }, shell: 'serve' });
+    api = new FakeTransport((method: Method) => (method === 'engine.info' ? info(false) : { ok: true }));
+    setApi(api);
+    useStore.setState((s) => ({ ui: { ...s.ui, engine: info(true) } }));
+    render(<CreateVmDialog />);
+    expect(screen.getByRole('note').textContent).toMatch(/built by an older version of Flotilla/);
+    // only with the built-in Linux chosen
+    fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
+    expect(screen.queryByRole('note')).toBeNull();
+    fireEvent.click(screen.getByRole('radio', { name: /Built-in Linux/ }));
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Rebuild the built-in Linux' }));
+    });
+    expect(api.calls.map((c) => c.method)).toEqual(['image.buildDefault', 'engine.info']);
+    expect(screen.queryByRole('note')).toBeNull();
+  });
+
+  it('says nothing of the image when it is current', () => {
+    useStore.setState((s) => ({ ui: { ...s.ui, engine: { version: 't', home: '/h', pid: 1, qemuVersion: null, kvm: false, defaultImage: { ready: true, stale: false, kernelVersion: null, path: '' }, shell: 'serve' } } }));
+    render(<CreateVmDialog />);
+    expect(screen.queryByRole('note')).toBeNull();
+  });
+
   it('creates on a libvirt host: its paths are not checked or browsed here, and forwards and UEFI are not offered', async () => {
     createAnswer = makeVm('web', { state: 'stopped', host: 'lab' });
     useStore.setState((s) => ({

@@ -7,7 +7,7 @@ import { LOCAL_HOST } from '../../../shared/contract-names';
 import { DEFAULT_ROOT_DISK_GIB, issuesToFieldErrors, vmConfigSchema, type VmConfigInput, type VmSourceKind } from '../../../shared/spec';
 import { engineFieldErrors } from '../lib/engine-field-errors';
 import { formatMiB } from '../lib/format';
-import { closeDialog, createVm, nextDefaultName } from '../store/actions';
+import { buildDefaultImage, closeDialog, createVm, nextDefaultName } from '../store/actions';
 import { useStore, type UiError } from '../store/store';
 import { Field } from './fields';
 import { ForwardsEditor, forwardsFromDraft, type ForwardDraft } from './forwards-editor';
@@ -158,9 +158,12 @@ export function CreateVmDialog(): ReactElement {
           </fieldset>
 
           {kind === 'default' && (
-            <Field label="Disk size (GiB), mounted at /root" error={errors['source.diskSizeGiB']} className="narrow">
-              {(p) => <input {...p} type="number" min={1} max={4096} value={rootDiskSize} onChange={(e) => setRootDiskSize(e.target.value)} />}
-            </Field>
+            <>
+              <StaleImageNotice />
+              <Field label="Disk size (GiB), mounted at /root" error={errors['source.diskSizeGiB']} className="narrow">
+                {(p) => <input {...p} type="number" min={1} max={4096} value={rootDiskSize} onChange={(e) => setRootDiskSize(e.target.value)} />}
+              </Field>
+            </>
           )}
           {kind === 'iso' && (
             <div className="row">
@@ -282,5 +285,35 @@ export function CreateVmDialog(): ReactElement {
         </div>
       </form>
     </Modal>
+  );
+}
+
+/**
+ * The built-in Linux on this machine was built by an older Flotilla's recipe: it still boots, and
+ * one click rebuilds it with this version's (VMs keep their own disks).
+ */
+function StaleImageNotice(): ReactElement | null {
+  const stale = useStore((s) => s.ui.engine?.defaultImage.stale === true);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  if (!stale) return null;
+  const rebuild = async (): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    setError(await buildDefaultImage());
+    setBusy(false);
+  };
+  return (
+    <div className="notice stale-image" role="note">
+      <p>
+        The built-in Linux on this computer was built by an older version of Flotilla. It still boots; rebuilding it (about a minute) brings this
+        version&rsquo;s faster boot and fixes. VMs keep their disks.
+      </p>
+      <button type="button" className="btn" disabled={busy} onClick={() => void rebuild()}>
+        {busy && <span className="spinner" aria-hidden="true" />}
+        {busy ? 'Rebuilding…' : 'Rebuild the built-in Linux'}
+      </button>
+      {error && <InlineError error={error} onDismiss={() => setError(null)} />}
+    </div>
   );
 }
