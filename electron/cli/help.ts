@@ -81,8 +81,8 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   exec: {
-    usage: 'exec NAME -- CMD [ARGS...]',
-    options: [HOST_HELP],
+    usage: 'exec NAME [--stdin] -- CMD [ARGS...]',
+    options: [HOST_HELP, ['--stdin', 'pass this command’s standard input to CMD (UTF-8 text, at most 1 MiB)']],
     summary: 'run a command in the guest through its agent; exits with the command’s exit code',
     takesVm: true,
   },

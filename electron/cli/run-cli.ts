@@ -111,7 +111,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   info: { ...JSON_OPT, ...HOST_OPT },
   ports: JSON_OPT,
   logs: { ...HOST_OPT, serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
-  exec: HOST_OPT,
+  exec: { ...HOST_OPT, stdin: { kind: 'bool' } },
   console: HOST_OPT,
   host: { ...JSON_OPT, identity: { kind: 'string' } },
   ssh: { ...HOST_OPT, identity: { kind: 'string' } },
@@ -142,6 +142,24 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
 /** On stderr, also with --json (whose stdout stays the DTO, warnings included). */
 function printWarnings(io: CliIo, warnings: readonly string[] | undefined): void {
   for (const w of warnings ?? []) io.err(`flotilla: warning: ${w}\n`);
+}
+
+/** The most `vm.exec` takes as the guest command's input. */
+const EXEC_STDIN_MAX = 1 << 20;
+
+/** All of this process's standard input, for `exec --stdin`: UTF-8 text, at most 1 MiB. */
+async function readStdinText(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > EXEC_STDIN_MAX) throw new FlotillaError('BAD_REQUEST', `--stdin takes at most 1 MiB of input; for bigger files use a shared folder (flotilla share) or scp through flotilla ssh`);
+    chunks.push(chunk);
+  }
+  const data = Buffer.concat(chunks);
+  const text = data.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(data)) throw new FlotillaError('BAD_REQUEST', '--stdin passes text, and this input is not UTF-8; for binary files use a shared folder (flotilla share) or scp through flotilla ssh');
+  return text;
 }
 
 function printJson(io: CliIo, v: unknown): void {
@@ -313,7 +331,9 @@ async function runCommand(
       return logsCommand(await s.find(name, o.host), o, s, io);
     case 'exec': {
       const vm = await s.find(name, o.host);
-      const r = await s.call('vm.exec', { host: vm.host, id: vm.id, command: rest, timeoutMs: 600_000 });
+      // read before the call: a command that waits for input must not start without it
+      const stdin = o.stdin ? await readStdinText() : undefined;
+      const r = await s.call('vm.exec', { host: vm.host, id: vm.id, command: rest, timeoutMs: 600_000, ...(stdin !== undefined ? { stdin } : {}) });
       if (r.stdout) io.out(r.stdout);
       if (r.stderr) io.err(r.stderr);
       if (r.truncated) io.err('flotilla: output was truncated by the guest agent\n');

@@ -60,6 +60,15 @@ describe('flotilla CLI', () => {
 
     const ex = await flotilla('exec', 'web', '--', '/bin/sh', '-c', 'echo out; echo err >&2; exit 3');
     expect(ex).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    // --stdin: this process's input becomes the guest command's (piped, as `cmd | flotilla exec`)
+    const piped = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const p = spawn(process.execPath, [cli, 'exec', 'web', '--stdin', '--', '/bin/sh', '-c', 'read a; echo "got $a"; wc -l'], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' } });
+      let stdout = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.on('close', (code) => resolve({ code, stdout }));
+      p.stdin.end('héllo\nworld\n');
+    });
+    expect(piped).toEqual({ code: 0, stdout: 'got héllo\n1\n' });
 
     const table = await flotilla('list');
     expect(table.stdout).toMatch(/^NAME\s+STATE\s+AGENT/);
