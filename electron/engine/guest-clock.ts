@@ -13,8 +13,8 @@ export type ClockAgent = Pick<AgentClient, 'request' | 'exec'>;
 /**
  * Sets the guest's clock to `now()`. First qemu-ga's guest-set-time (nanoseconds; any guest OS);
  * a guest whose agent refuses it (the built-in Linux has no hwclock, and qemu-ga then reports
- * the command unsupported) gets `date -u -s` instead, to the nearest second. Returns how the
- * clock was set, or null when neither worked (an agent that is gone, a guest with no date).
+ * the command unsupported) gets `date -u -s` instead (setClockByDate). Returns how the clock was
+ * set, or null when neither worked (an agent that is gone, a guest with no date).
  */
 export async function syncGuestClock(agent: ClockAgent, now: () => number = Date.now): Promise<'guest-set-time' | 'date' | null> {
   try {
@@ -23,9 +23,14 @@ export async function syncGuestClock(agent: ClockAgent, now: () => number = Date
   } catch {
     /* refused or unsupported: try date */
   }
+  return setClockByDate(agent.exec.bind(agent), now);
+}
+
+/** `date -u -s` through the agent's guest-exec, to the nearest second; null when it fails. */
+export async function setClockByDate(exec: ClockAgent['exec'], now: () => number = Date.now): Promise<'date' | null> {
   const stamp = new Date(Math.round(now() / 1000) * 1000).toISOString().replace('T', ' ').slice(0, 19);
   try {
-    const r = await agent.exec(['/bin/date', '-u', '-s', stamp], { timeoutMs: CLOCK_TIMEOUT_MS });
+    const r = await exec(['/bin/date', '-u', '-s', stamp], { timeoutMs: CLOCK_TIMEOUT_MS });
     return r.exitCode === 0 ? 'date' : null;
   } catch {
     return null;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ExecResult } from '../../../../shared/contract';
 import type { SnapshotInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
-import type { ClockAgent } from '../../guest-clock';
+import { setClockByDate } from '../../guest-clock';
 import type { Virsh } from './virsh';
 import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from './virsh-parse';
 
@@ -63,12 +63,18 @@ export async function guestExec(virsh: Virsh, uuid: string, command: string[], o
   }
 }
 
-/** The guest agent through libvirt, in the shape guest-clock.ts's syncGuestClock takes. */
-export function libvirtClockAgent(virsh: Virsh, uuid: string): ClockAgent {
-  return {
-    request: (command, args, timeoutMs = 10_000) => agentCommand(virsh, uuid, { execute: command, ...(args ? { arguments: args } : {}) }, Math.max(1, Math.ceil(timeoutMs / 1000))),
-    exec: (command, opts = {}) => guestExec(virsh, uuid, command, { timeoutMs: opts.timeoutMs ?? 10_000 }),
-  };
+/**
+ * Sets a resumed domain's clock: libvirt's `domtime --now` (guest-set-time with the libvirt host's
+ * time, so a guest follows the machine it runs on); a guest whose agent refuses that (the built-in
+ * Linux has no hwclock) gets `date -u -s` through guest-exec, with this machine's time.
+ */
+export async function setDomainClock(virsh: Virsh, uuid: string): Promise<'domtime' | 'date' | null> {
+  try {
+    await virsh.run(['domtime', '--domain', uuid, '--now'], { timeoutMs: 10_000 });
+    return 'domtime';
+  } catch {
+    return setClockByDate((command, opts = {}) => guestExec(virsh, uuid, command, { timeoutMs: opts.timeoutMs ?? 10_000 }));
+  }
 }
 
 export async function guestIps(virsh: Virsh, uuid: string): Promise<string[]> {

@@ -11,8 +11,7 @@ import { unsupported, type VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
 import { screenshotToPng } from './ppm-to-png';
-import { syncGuestClock } from '../../guest-clock';
-import { agentPing, domainStats, guestExec, libvirtClockAgent, screenshot, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { agentPing, domainStats, guestExec, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain } from './domain-info';
 import type { LibvirtHost } from './libvirt-host';
@@ -114,31 +113,28 @@ export class LibvirtVm implements VmHandle {
     return opts.force ? run() : this.job(run);
   }
 
-  private simple(op: 'reset' | 'suspend', wantState: VmState | null): Promise<void> {
-    return this.job(async () => {
-      await this.virsh.run([op, '--domain', this.uuid]);
-      if (wantState) await this.host.waitFor(this.uuid, (x) => x?.state === wantState, 10_000);
-    });
-  }
-
   /** A hard reset of the running domain (libvirt's `reset`, as QEMU's system_reset). */
   restart(): Promise<void> {
-    return this.simple('reset', null);
+    return this.job(() => this.virsh.run(['reset', '--domain', this.uuid]).then(() => undefined));
   }
   pause(): Promise<void> {
-    // whether the agent answered when the domain was paused (libvirt's agent state is unknown
-    // while it is): the resume then sets the guest's clock through it
-    this.agentBeforePause = this.d.agent === 'ready';
-    return this.simple('suspend', 'paused');
+    return this.job(async () => {
+      // whether the agent answered when the domain was paused (libvirt's agent state is unknown
+      // while it is): the resume then sets the guest's clock through it
+      const agentReady = this.d.agent === 'ready';
+      await this.virsh.run(['suspend', '--domain', this.uuid]);
+      await this.host.waitFor(this.uuid, (x) => x?.state === 'paused', 10_000);
+      this.agentBeforePause = agentReady;
+    });
   }
   resume(): Promise<void> {
     return this.job(async () => {
       await this.virsh.run(['resume', '--domain', this.uuid]);
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 10_000);
       // the guest's clock stood still while it was paused (guest-clock.ts)
-      const how = this.agentBeforePause ? await syncGuestClock(libvirtClockAgent(this.virsh, this.uuid)) : null;
+      const how = this.agentBeforePause ? await setDomainClock(this.virsh, this.uuid) : null;
       this.agentBeforePause = false;
-      if (how) this.host.note(`domain ${this.d.name}: guest clock set to the host's (${how}) after the pause`);
+      if (how) this.host.note(`domain ${this.d.name}: guest clock set (${how}) after the pause`);
     });
   }
 
