@@ -320,7 +320,13 @@ export const Methods = {
     .object({
       ...vmRef,
       command: z.array(z.string().max(65536)).min(1).max(256),
+      /** the command's input as text, or (stdinBase64) as bytes; not both */
       stdin: z.string().max(1 << 20).optional(),
+      stdinBase64: z
+        .string()
+        .max(Math.ceil((1 << 20) / 3) * 4)
+        .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+        .optional(),
       timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
     })
     .strict(),

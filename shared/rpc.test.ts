@@ -161,6 +161,7 @@ describe('contract over an in-memory pair', () => {
     ['vm.create', { config: { name: 'x', source: { kind: 'iso', path: 'file:///x.iso' } } }, 'config.source.path'],
     ['path.inspect', { path: 'relative/path' }, 'path'],
     ['vm.exec', { id: ID, command: [] }, 'command'],
+    ['vm.exec', { id: ID, command: ['cat'], stdinBase64: 'not base64!' }, 'stdinBase64'],
     ['vm.checkPort', { proto: 'tcp', hostPort: 70000 }, 'hostPort'],
     ['engine.info', { __proto__: { polluted: true }, x: 1 }, ''],
   ] as const)('%s with %j → INVALID_ARGUMENT naming %j', async (method, params, field) => {

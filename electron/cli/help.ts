@@ -82,7 +82,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   exec: {
     usage: 'exec NAME [--stdin] -- CMD [ARGS...]',
-    options: [HOST_HELP, ['--stdin', 'pass this command’s standard input to CMD (UTF-8 text, at most 1 MiB)']],
+    options: [HOST_HELP, ['--stdin', 'pass this command’s standard input to CMD (any bytes, at most 1 MiB)']],
     summary: 'run a command in the guest through its agent; exits with the command’s exit code',
     takesVm: true,
   },

@@ -147,8 +147,8 @@ function printWarnings(io: CliIo, warnings: readonly string[] | undefined): void
 /** The most `vm.exec` takes as the guest command's input. */
 const EXEC_STDIN_MAX = 1 << 20;
 
-/** All of this process's standard input, for `exec --stdin`: UTF-8 text, at most 1 MiB. */
-async function readStdinText(): Promise<string> {
+/** All of this process's standard input, for `exec --stdin`: any bytes, at most 1 MiB. */
+async function readStdinBytes(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
@@ -156,10 +156,7 @@ async function readStdinText(): Promise<string> {
     if (bytes > EXEC_STDIN_MAX) throw new FlotillaError('BAD_REQUEST', `--stdin takes at most 1 MiB of input; for bigger files use a shared folder (flotilla share) or scp through flotilla ssh`);
     chunks.push(chunk);
   }
-  const data = Buffer.concat(chunks);
-  const text = data.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(data)) throw new FlotillaError('BAD_REQUEST', '--stdin passes text, and this input is not UTF-8; for binary files use a shared folder (flotilla share) or scp through flotilla ssh');
-  return text;
+  return Buffer.concat(chunks);
 }
 
 function printJson(io: CliIo, v: unknown): void {
@@ -332,8 +329,8 @@ async function runCommand(
     case 'exec': {
       const vm = await s.find(name, o.host);
       // read before the call: a command that waits for input must not start without it
-      const stdin = o.stdin ? await readStdinText() : undefined;
-      const r = await s.call('vm.exec', { host: vm.host, id: vm.id, command: rest, timeoutMs: 600_000, ...(stdin !== undefined ? { stdin } : {}) });
+      const stdin = o.stdin ? await readStdinBytes() : undefined;
+      const r = await s.call('vm.exec', { host: vm.host, id: vm.id, command: rest, timeoutMs: 600_000, ...(stdin !== undefined ? { stdinBase64: stdin.toString('base64') } : {}) });
       if (r.stdout) io.out(r.stdout);
       if (r.stderr) io.err(r.stderr);
       if (r.truncated) io.err('flotilla: output was truncated by the guest agent\n');

@@ -106,7 +106,7 @@ export class AgentClient {
     });
   }
 
-  async exec(cmd: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  async exec(cmd: string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
     const [path, ...arg] = cmd;
     if (!path) throw new FlotillaError('BAD_REQUEST', 'exec needs a command');
     const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS);

@@ -66,7 +66,11 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'vm.restart': async (p) => (await vm(p).restart(), info(p)),
     'vm.pause': async (p) => (await vm(p).pause(), info(p)),
     'vm.resume': async (p) => (await vm(p).resume(), info(p)),
-    'vm.exec': (p) => vm(p).exec(p.command, { ...(p.stdin !== undefined ? { stdin: p.stdin } : {}), timeoutMs: p.timeoutMs }),
+    'vm.exec': (p) => {
+      if (p.stdin !== undefined && p.stdinBase64 !== undefined) throw new FlotillaError('BAD_REQUEST', 'give the command input as stdin or as stdinBase64, not both', { field: 'stdinBase64' });
+      const stdin = p.stdinBase64 !== undefined ? Buffer.from(p.stdinBase64, 'base64') : p.stdin;
+      return vm(p).exec(p.command, { ...(stdin !== undefined ? { stdin } : {}), timeoutMs: p.timeoutMs });
+    },
     'vm.readFile': async (p) => ({ dataBase64: (await vm(p).readFile(p.path)).toString('base64') }),
     'vm.writeFile': async (p) => ({ bytes: await vm(p).writeFile(p.path, Buffer.from(p.dataBase64, 'base64')) }),
     'vm.logs': async (p) => ({ entries: await vm(p).logs(p.tail) }),

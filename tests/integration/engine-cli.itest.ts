@@ -2,6 +2,7 @@
 // short-lived engine; VMs it starts keep running after it exits and the next command
 // adopts them. Errors are one line on stderr with exit code 1.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PortEntry, VmInfo } from '../../shared/contract';
 import { bundle, CLI_ENTRY } from './fixtures/bundle';
@@ -60,15 +61,19 @@ describe('flotilla CLI', () => {
 
     const ex = await flotilla('exec', 'web', '--', '/bin/sh', '-c', 'echo out; echo err >&2; exit 3');
     expect(ex).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
-    // --stdin: this process's input becomes the guest command's (piped, as `cmd | flotilla exec`)
-    const piped = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const p = spawn(process.execPath, [cli, 'exec', 'web', '--stdin', '--', '/bin/sh', '-c', 'read a; echo "got $a"; wc -l'], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' } });
-      let stdout = '';
-      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      p.on('close', (code) => resolve({ code, stdout }));
-      p.stdin.end('héllo\nworld\n');
-    });
-    expect(piped).toEqual({ code: 0, stdout: 'got héllo\n1\n' });
+    // --stdin: this process's input becomes the guest command's (piped, as `cmd | flotilla exec`),
+    // text and bytes alike
+    const piped = (input: Buffer, ...command: string[]): Promise<{ code: number | null; stdout: string }> =>
+      new Promise((resolve) => {
+        const p = spawn(process.execPath, [cli, 'exec', 'web', '--stdin', '--', ...command], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' } });
+        let stdout = '';
+        p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        p.on('close', (code) => resolve({ code, stdout }));
+        p.stdin.end(input);
+      });
+    expect(await piped(Buffer.from('héllo\nworld\n'), '/bin/sh', '-c', 'read a; echo "got $a"; wc -l')).toEqual({ code: 0, stdout: 'got héllo\n1\n' });
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256));
+    expect(await piped(bytes, 'sha256sum')).toEqual({ code: 0, stdout: `${createHash('sha256').update(bytes).digest('hex')}  -\n` });
 
     const table = await flotilla('list');
     expect(table.stdout).toMatch(/^NAME\s+STATE\s+AGENT/);

@@ -164,4 +164,9 @@ describe('bad input', () => {
     const e = await errorOf(client.call('host.pickFile', { kind: 'iso' }));
     expect(e.code).toBe('UNSUPPORTED');
   });
+
+  it('vm.exec with its input given both as text and as bytes is BAD_REQUEST naming stdinBase64', async () => {
+    const e = await errorOf(client.call('vm.exec', { id: 'abcdef123456', command: ['cat'], stdin: 'a', stdinBase64: 'YQ==' }));
+    expect(e).toMatchObject({ code: 'BAD_REQUEST', message: 'give the command input as stdin or as stdinBase64, not both' });
+  });
 });

@@ -31,7 +31,7 @@ export interface VmHandle {
   pause(): Promise<void>;
   resume(): Promise<void>;
   update(patch: VmPatch): Promise<void>;
-  exec(command: string[], opts: { stdin?: string; timeoutMs: number }): Promise<ExecResult>;
+  exec(command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult>;
   readFile(path: string): Promise<Buffer>;
   writeFile(path: string, data: Buffer): Promise<number>;
   logs(tail: number): Promise<LogEntry[]>;

@@ -34,7 +34,7 @@ export async function agentPing(virsh: Virsh, uuid: string): Promise<boolean> {
 }
 
 /** Runs a program in the guest (no shell unless the command names one) and waits for it. */
-export async function guestExec(virsh: Virsh, uuid: string, command: string[], opts: { stdin?: string; timeoutMs: number }): Promise<ExecResult> {
+export async function guestExec(virsh: Virsh, uuid: string, command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult> {
   const started = await agentCommand(virsh, uuid, {
     execute: 'guest-exec',
     arguments: {

@@ -140,7 +140,7 @@ export class LibvirtVm implements VmHandle {
 
   // ------------------------------------------------------------------ guest access
 
-  exec(command: string[], opts: { stdin?: string; timeoutMs: number }): Promise<ExecResult> {
+  exec(command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult> {
     return guestExec(this.virsh, this.uuid, command, opts);
   }
 
