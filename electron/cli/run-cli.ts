@@ -112,6 +112,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   ports: JSON_OPT,
   logs: { ...HOST_OPT, serial: { kind: 'bool' }, follow: { kind: 'bool' }, tail: { kind: 'int' } },
   exec: { ...HOST_OPT, stdin: { kind: 'bool' } },
+  cp: HOST_OPT,
   console: HOST_OPT,
   host: { ...JSON_OPT, identity: { kind: 'string' } },
   ssh: { ...HOST_OPT, identity: { kind: 'string' } },
@@ -208,7 +209,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   if (a.rest.length && command !== 'exec' && command !== 'ssh') throw new FlotillaError('BAD_REQUEST', `\`flotilla ${command}\` takes nothing after --`);
   const o = a.options;
   const json = o.json === true;
-  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, disk: 3, media: 3, snapshot: 3, share: 3, host: 3 };
+  const maxPositionals: Record<string, number> = { list: 0, ports: 1, image: 1, export: 2, clone: 2, cp: 2, disk: 3, media: 3, snapshot: 3, share: 3, host: 3 };
   if (a.positionals.length > (maxPositionals[command] ?? 1)) {
     throw new FlotillaError('BAD_REQUEST', `unexpected argument ${JSON.stringify(a.positionals[maxPositionals[command] ?? 1])} for \`flotilla ${command}\``);
   }
@@ -242,6 +243,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
     if (command === 'snapshot') return await snapshotCommand(a.positionals, o, json, session, io);
     if (command === 'share') return await (await import('./share-command')).shareCommand(a.positionals, o, json, session, io);
+    if (command === 'cp') return await (await import('./cp-command')).cpCommand(a.positionals, o.host as string | undefined, session, io);
     return await runCommand(command, name, o, a.rest, json, session, io, createConfig);
   } finally {
     await session.close();

@@ -15,7 +15,11 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
 const FILE_CHUNK_BYTES = 256 * 1024;
-export const MAX_READ_FILE_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest guest file readFile returns: vm.readFile answers it base64 in one RPC frame, and a
+ * frame holds at most 16 MiB (shared/rpc-client.ts), so 11 MiB (~14.7 MiB of base64) fits.
+ */
+export const MAX_READ_FILE_BYTES = 11 * 1024 * 1024;
 
 type Msg = Record<string, unknown>;
 
@@ -125,7 +129,7 @@ export class AgentClient {
         const r = (await this.request('guest-file-read', { handle, count: FILE_CHUNK_BYTES })) as { 'buf-b64': string; eof: boolean };
         const chunk = Buffer.from(r['buf-b64'], 'base64');
         total += chunk.length;
-        if (total > MAX_READ_FILE_BYTES) throw new FlotillaError('AGENT_ERROR', `${path} is larger than ${MAX_READ_FILE_BYTES} bytes`);
+        if (total > MAX_READ_FILE_BYTES) throw new FlotillaError('AGENT_ERROR', `${path} is larger than ${MAX_READ_FILE_BYTES / 1024 / 1024} MiB, the most one read through the guest agent brings; use a shared folder for it`);
         chunks.push(chunk);
         if (r.eof || chunk.length === 0) return Buffer.concat(chunks);
       }

@@ -2,7 +2,10 @@
 // short-lived engine; VMs it starts keep running after it exits and the next command
 // adopts them. Errors are one line on stderr with exit code 1.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PortEntry, VmInfo } from '../../shared/contract';
 import { bundle, CLI_ENTRY } from './fixtures/bundle';
@@ -74,6 +77,28 @@ describe('flotilla CLI', () => {
     expect(await piped(Buffer.from('héllo\nworld\n'), '/bin/sh', '-c', 'read a; echo "got $a"; wc -l')).toEqual({ code: 0, stdout: 'got héllo\n1\n' });
     const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256));
     expect(await piped(bytes, 'sha256sum')).toEqual({ code: 0, stdout: `${createHash('sha256').update(bytes).digest('hex')}  -\n` });
+
+    // cp: one file into the guest and back out, byte for byte (into a directory: the guest name)
+    const blob = randomBytes(300 * 1024);
+    const here = await mkdtemp(join(tmpdir(), 'flotilla-cp-'));
+    try {
+      await writeFile(join(here, 'blob.bin'), blob);
+      const inCp = await flotilla('cp', join(here, 'blob.bin'), 'web:/root/blob.bin');
+      expect(inCp).toMatchObject({ code: 0, stderr: `copied ${blob.length} bytes to web:/root/blob.bin\n` });
+      expect((await flotilla('exec', 'web', '--', 'sha256sum', '/root/blob.bin')).stdout).toBe(`${createHash('sha256').update(blob).digest('hex')}  /root/blob.bin\n`);
+      await mkdir(join(here, 'out'));
+      expect((await flotilla('cp', 'web:/root/blob.bin', join(here, 'out'))).code).toBe(0);
+      expect((await readFile(join(here, 'out', 'blob.bin'))).equals(blob)).toBe(true);
+      expect(await readdir(join(here, 'out'))).toEqual(['blob.bin']);
+      // bad input names what to fix, and nothing is written
+      expect((await flotilla('cp', join(here, 'none'), 'web:/root/x')).stderr).toBe(`flotilla: no such file: ${join(here, 'none')}\n`);
+      expect((await flotilla('cp', join(here, 'blob.bin'), join(here, 'copy'))).stderr).toMatch(/^flotilla: one side must be a VM's file and the other a file here/);
+      const missing = await flotilla('cp', 'web:/root/not-there', join(here, 'out', 'x'));
+      expect(missing.code).toBe(1);
+      expect(await readdir(join(here, 'out'))).toEqual(['blob.bin']);
+    } finally {
+      await rm(here, { recursive: true, force: true });
+    }
 
     const table = await flotilla('list');
     expect(table.stdout).toMatch(/^NAME\s+STATE\s+AGENT/);
