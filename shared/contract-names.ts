@@ -107,3 +107,8 @@ export const STREAM_EVENTS: ReadonlySet<EventNameLiteral> = new Set(Object.value
 
 /** A VM id (also a path component in the data directory): the pattern vmIdSchema checks. */
 export const VM_ID_RE = /^[a-z0-9]{8,32}$/;
+
+/** The most input vm.exec passes to a guest command (stdin, or stdinBase64 decoded). */
+export const EXEC_STDIN_MAX_BYTES = 1 << 20;
+/** The largest file vm.writeFile takes (its dataBase64 is at most 8 MiB). */
+export const WRITE_FILE_MAX_BYTES = 6 << 20;

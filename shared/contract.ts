@@ -6,6 +6,7 @@ import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfi
 import type { AgentState, VmState } from './state';
 import {
   EVENT_NAME_LIST,
+  EXEC_STDIN_MAX_BYTES,
   LOCAL_HOST,
   METHOD_NAME_LIST,
   STREAMS,
@@ -14,8 +15,12 @@ import {
   isMethod,
   type EventNameLiteral,
   type MethodNameLiteral,
+  WRITE_FILE_MAX_BYTES,
   type StreamKind,
 } from './contract-names';
+
+/** Characters of base64 for `bytes` bytes. */
+const base64Length = (bytes: number): number => Math.ceil(bytes / 3) * 4;
 
 // ---------------------------------------------------------------------------- DTOs
 
@@ -321,17 +326,17 @@ export const Methods = {
       ...vmRef,
       command: z.array(z.string().max(65536)).min(1).max(256),
       /** the command's input as text, or (stdinBase64) as bytes; not both */
-      stdin: z.string().max(1 << 20).optional(),
+      stdin: z.string().max(EXEC_STDIN_MAX_BYTES).optional(),
       stdinBase64: z
         .string()
-        .max(Math.ceil((1 << 20) / 3) * 4)
+        .max(base64Length(EXEC_STDIN_MAX_BYTES))
         .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
         .optional(),
       timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
     })
     .strict(),
   'vm.readFile': z.object({ ...vmRef, path: hostPath }).strict(),
-  'vm.writeFile': z.object({ ...vmRef, path: hostPath, dataBase64: z.string().max(8 << 20) }).strict(),
+  'vm.writeFile': z.object({ ...vmRef, path: hostPath, dataBase64: z.string().max(base64Length(WRITE_FILE_MAX_BYTES)) }).strict(),
   'vm.logs': z.object({ ...vmRef, tail: z.number().int().min(1).max(10_000).default(500) }).strict(),
   /** the local port table (forwards bind 127.0.0.1 of this machine), of one VM or all */
   'vm.ports': z.object({ host: hostIdSchema.optional(), id: vmIdSchema.optional() }).strict(),

@@ -1,17 +1,15 @@
 // `flotilla cp SRC DEST`: one file into or out of a running VM through its guest agent
 // (vm.writeFile / vm.readFile), for a config file or a script; a shared folder is the way for
 // big files and directories. Exactly one side is `VM:/absolute/path`.
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { WRITE_FILE_MAX_BYTES } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
+import { writeFileAtomic } from '../engine/atomic-file';
 import { absPath } from './args';
 import type { CliIo, CliSession } from './run-cli';
 
 export const CP_USAGE = 'usage: flotilla cp HOSTFILE VM:/PATH | flotilla cp VM:/PATH HOSTPATH';
-
-/** vm.writeFile takes at most 8 MiB of base64: 6 MiB of file. */
-const MAX_COPY_IN_BYTES = 6 * 1024 * 1024;
 
 export type CpEnd = { vm: string; path: string } | { local: string };
 
@@ -35,7 +33,7 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     const st = await stat(src.local).catch(() => null);
     if (!st) throw new FlotillaError('FILE_NOT_FOUND', `no such file: ${src.local}`, { path: src.local });
     if (!st.isFile()) throw new FlotillaError('BAD_REQUEST', `${src.local} is not a file (a directory goes through a shared folder: flotilla share)`);
-    if (st.size > MAX_COPY_IN_BYTES) throw new FlotillaError('BAD_REQUEST', `${src.local} is ${(st.size / 1024 / 1024).toFixed(1)} MiB; cp takes at most 6 MiB through the guest agent: use a shared folder (flotilla share) or scp through flotilla ssh`);
+    if (st.size > WRITE_FILE_MAX_BYTES) throw new FlotillaError('BAD_REQUEST', `${src.local} is ${(st.size / 1024 / 1024).toFixed(1)} MiB; cp takes at most ${WRITE_FILE_MAX_BYTES >> 20} MiB through the guest agent: use a shared folder (flotilla share) or scp through flotilla ssh`);
     const vm = await session.find(dest.vm, hostId);
     const data = await readFile(src.local);
     const r = await session.call('vm.writeFile', { host: vm.host, id: vm.id, path: dest.path, dataBase64: data.toString('base64') });
@@ -46,18 +44,14 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     const vm = await session.find(src.vm, hostId);
     const r = await session.call('vm.readFile', { host: vm.host, id: vm.id, path: src.path });
     const data = Buffer.from(r.dataBase64, 'base64');
-    // into an existing directory under the guest file's name; written aside and renamed, so an
-    // interrupted copy never leaves half a file under the destination's name
+    // into an existing directory under the guest file's name; written aside and renamed
+    // (atomic-file.ts), so an interrupted copy never leaves half a file under the destination's name
     const isDir = (await stat(dest.local).catch(() => null))?.isDirectory() === true;
     const target = isDir ? join(dest.local, basename(src.path)) : dest.local;
-    const tmp = `${target}.flotilla-${randomBytes(4).toString('hex')}.part`;
-    try {
-      await writeFile(tmp, data, { flag: 'wx' });
-      await rename(tmp, target);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw new FlotillaError('BAD_REQUEST', `cannot write ${target}: ${(err as Error).message.replace(/\.flotilla-[0-9a-f]+\.part/, '')}`, { path: target });
-    }
+    await writeFileAtomic(target, data, 0o644).catch((err: unknown) => {
+      if (err instanceof FlotillaError) throw err;
+      throw new FlotillaError('BAD_REQUEST', `cannot write ${target}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { path: target });
+    });
     io.err(`copied ${data.length} bytes to ${target}\n`);
     return 0;
   }

@@ -6,6 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
+import { EXEC_STDIN_MAX_BYTES } from '../../shared/contract-names';
 import { FlotillaError, toWireError } from '../../shared/errors';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { ENGINE_VERSION } from '../engine/version';
@@ -145,16 +146,13 @@ function printWarnings(io: CliIo, warnings: readonly string[] | undefined): void
   for (const w of warnings ?? []) io.err(`flotilla: warning: ${w}\n`);
 }
 
-/** The most `vm.exec` takes as the guest command's input. */
-const EXEC_STDIN_MAX = 1 << 20;
-
 /** All of this process's standard input, for `exec --stdin`: any bytes, at most 1 MiB. */
 async function readStdinBytes(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     bytes += chunk.length;
-    if (bytes > EXEC_STDIN_MAX) throw new FlotillaError('BAD_REQUEST', `--stdin takes at most 1 MiB of input; for bigger files use a shared folder (flotilla share) or scp through flotilla ssh`);
+    if (bytes > EXEC_STDIN_MAX_BYTES) throw new FlotillaError('BAD_REQUEST', `--stdin takes at most 1 MiB of input; for bigger files use a shared folder (flotilla share) or scp through flotilla ssh`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

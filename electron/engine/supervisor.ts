@@ -233,7 +233,7 @@ export class Supervisor {
       // the guest's clock stood still while it was paused (guest-clock.ts); an agent that answered
       // before the pause (or, for an engine that just adopted the VM, the last time one looked)
       // sets it now, before the resume returns: a few seconds at most
-      const how = this.agentWatch.state === 'ready' ? await this.agentWatch.agent(3000).then(syncGuestClock, () => null) : null;
+      const how = this.agentWatch.state === 'ready' ? await this.setGuestClock(3000) : null;
       if (how) this.lifecycle(`guest clock set to the host's (${how}): it stood still while paused`);
     });
   }
@@ -277,6 +277,11 @@ export class Supervisor {
     const qmp = this.qmp;
     if (!qmp) throw new FlotillaError('QMP_ERROR', `QEMU of ${this.spec.name} is not answering on QMP`);
     return qmp;
+  }
+
+  /** Sets the guest's clock to the host's through its agent (guest-clock.ts); null when it could not. */
+  setGuestClock(waitMs: number): Promise<'guest-set-time' | 'date' | null> {
+    return this.agentWatch.agent(waitMs).then(syncGuestClock, () => null);
   }
 
   /** The agent, waiting briefly for it when it is still connecting. */

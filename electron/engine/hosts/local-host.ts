@@ -26,7 +26,6 @@ import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { BrokenVms } from './broken-vm';
 import { supervisorDeps, type LocalHostOptions } from './local-host-options';
 import { makeNewVmFiles } from './new-vm-files';
-import { syncGuestClock } from '../guest-clock';
 import { localVmInfo } from './local-vm-info';
 import { rebuildForwards } from './rebuild-forwards';
 import { type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
@@ -81,11 +80,7 @@ export class LocalHost implements Host {
       qmp: (id, command, args, o) => this.supervisor(id).requireQmp().execute(command, args, o),
       changed: (id) => this.vmChanged(id),
       info: (id) => this.get(id),
-      syncClock: (id) =>
-        this.supervisor(id)
-          .agentClient(5000)
-          .then((agent) => syncGuestClock(agent))
-          .catch(() => null),
+      syncClock: (id) => this.supervisor(id).setGuestClock(5000),
       agentReset: (id) => this.supervisor(id).agentWatch.reset(),
       added: async (spec, start) => {
         const sup = this.addSupervisor(spec.id);
