@@ -92,6 +92,19 @@ describe('EngineStreams stats', () => {
     expect(a.sent).toHaveLength(1);
   });
 
+  it('a host whose list throws, or a VM gone before its sample, is skipped and the others still sampled', async () => {
+    // a delete between the list and the sample, or a host that cannot answer: on the timer a throw
+    // would be an unhandled rejection, which ends the engine
+    hosts.add({ id: 'broken', list: () => { throw new Error('host list failed'); } } as unknown as Host);
+    const vms = [running('alive0001', 1), running('deleted01', 2)];
+    const local = host('local', vms);
+    hosts.add({ ...local, id: 'local', list: local.list, vm: (id: string) => { if (id === 'deleted01') throw new Error('no VM with id deleted01'); return local.vm(id); } } as unknown as Host);
+    const a = client('a');
+    await streams.subscribe('stats.subscribe', {}, a.ctx);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(a.sent.map((m) => (m.payload as EventPayloads['vm.statsBatch']).samples.map((s) => s.id))).toEqual([['alive0001'], ['alive0001']]);
+  });
+
   it('stops sending to a client that unsubscribed or went away, and keeps the history for stats.history', async () => {
     hosts.add(host('local', [running('one000001', 7)]));
     const a = client('a');

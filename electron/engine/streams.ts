@@ -95,24 +95,30 @@ export class EngineStreams {
   private async sampleStats(): Promise<void> {
     const t = this.now();
     const samples: VmStats[] = [];
+    // a VM deleted (or a host removed) between the list and its sample is skipped, never thrown:
+    // this runs on a timer, where a throw would end the engine (a CI run saw it)
+    const listed = this.hosts.all().flatMap((host) => {
+      try {
+        return host.list().map((vm) => ({ host, vm }));
+      } catch {
+        return [];
+      }
+    });
     await Promise.all(
-      this.hosts.all().flatMap((host) =>
-        host.list().map(async (vm) => {
-          const pid = vm.pid;
-          if (!vm.caps.stats || pid === null) {
-            this.statsHistory.forget(host.id, vm.id);
-            return;
-          }
-          const r = await host
-            .vm(vm.id)
-            .stats()
-            .catch(() => null);
-          if (!r) return;
-          const sample = { host: host.id, id: vm.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
-          samples.push(sample);
-          this.statsHistory.push(sample, pid);
-        }),
-      ),
+      listed.map(async ({ host, vm }) => {
+        const pid = vm.pid;
+        if (!vm.caps.stats || pid === null) {
+          this.statsHistory.forget(host.id, vm.id);
+          return;
+        }
+        const r = await Promise.resolve()
+          .then(() => host.vm(vm.id).stats())
+          .catch(() => null);
+        if (!r) return;
+        const sample = { host: host.id, id: vm.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
+        samples.push(sample);
+        this.statsHistory.push(sample, pid);
+      }),
     );
     // one event per subscriber per tick, however many VMs: a message each cost the client a parse
     // and a dispatch per VM (issue 15); nothing running, nothing sent

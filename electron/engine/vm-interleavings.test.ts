@@ -317,3 +317,53 @@ describe('vm.update racing a start (engine, gated fake QEMU)', () => {
     expect(after.spec.memoryMiB).toBe(128);
   });
 });
+
+// ---------------------------------------------------------------- a delete seen from a list
+
+describe('vm.list while a VM is being deleted (engine, fake QEMU)', () => {
+  let home: string;
+  let engine: Engine | null = null;
+  afterEach(async () => {
+    await engine?.close({ stopVms: true });
+    engine = null;
+    await rm(home, { recursive: true, force: true });
+  });
+
+  // A delete drops the VM's spec, then removes its files and only then its supervisor. A list in
+  // between once threw NOT_FOUND, and the stats sampler's throw on its timer ended `flotilla serve`.
+  it('answers at every turn of the delete, with the VM listed until it is gone', async () => {
+    home = await mkdtemp(join(tmpdir(), 'jobs-del-'));
+    const ctx = { clientId: 't', emit: () => undefined, onClose: () => undefined };
+    engine = new Engine({
+      layout: new HomeLayout(home),
+      accel: 'tcg',
+      spawn: (_cmd, args, opts) => nodeSpawn(process.execPath, [FAKE, ...args], { ...opts, env: { ...process.env, FAKE_QEMU_MODE: 'obedient' } }),
+      defaultGuest: async () => ({ kernel: '/k', initrd: '/i', append: '' }),
+      stopDeadlineMs: 300,
+    });
+    const config = { source: { kind: 'default' }, cpus: 1, memoryMiB: 64, firmware: 'bios', display: 'none', forwards: [], restartPolicy: 'never', keepRunningOnQuit: false };
+    const doomed = await engine.handle('vm.create', { config: { ...config, name: 'doomed' }, start: false } as never, ctx as never);
+    const kept = await engine.handle('vm.create', { config: { ...config, name: 'kept' }, start: false } as never, ctx as never);
+    // files in the VM's directory make its removal take several turns of the event loop
+    for (let i = 0; i < 50; i++) await writeFile(join(new HomeLayout(home).vmDir(doomed.id), `f${i}`), 'x');
+    const e = engine;
+    const seen: string[][] = [];
+    const failures: unknown[] = [];
+    let done = false;
+    const deleting = e.handle('vm.delete', { id: doomed.id } as never, ctx as never).finally(() => (done = true));
+    while (!done) {
+      await e
+        .handle('vm.list', {} as never, ctx as never)
+        .then((vms) => seen.push((vms as { name: string }[]).map((v) => v.name).sort()))
+        .catch((err: unknown) => failures.push(err));
+      await new Promise((r) => setImmediate(r));
+    }
+    await deleting;
+    expect(failures).toEqual([]);
+    expect(seen.length).toBeGreaterThan(5);
+    // listed, then gone, never back; the other VM throughout
+    const gone = seen.findIndex((names) => !names.includes('doomed'));
+    for (const [i, names] of seen.entries()) expect(names).toEqual(gone !== -1 && i >= gone ? ['kept'] : ['doomed', 'kept']);
+    expect(await e.handle('vm.list', {} as never, ctx as never)).toMatchObject([{ id: kept.id }]);
+  });
+});

@@ -105,6 +105,10 @@ export class VmStore {
     return [...this.specs.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
   }
 
+  has(id: string): boolean {
+    return this.specs.has(id);
+  }
+
   get(id: string): VmSpec {
     const spec = this.specs.get(id);
     if (!spec) throw new FlotillaError('NOT_FOUND', `no VM with id ${id}`);

@@ -197,7 +197,9 @@ export class LocalHost implements Host {
   }
 
   list(): VmInfo[] {
-    return [...[...this.sups.values()].map((s) => this.toInfo(s)), ...this.broken.ids().map((id) => this.broken.info(id))];
+    // a VM whose delete has removed its spec but not yet its supervisor is already gone from the list
+    const live = [...this.sups.values()].filter((s) => this.store.has(s.id));
+    return [...live.map((s) => this.toInfo(s)), ...this.broken.ids().map((id) => this.broken.info(id))];
   }
 
   get(id: string): VmInfo {
