@@ -336,7 +336,18 @@ export const Methods = {
     })
     .strict(),
   'vm.readFile': z.object({ ...vmRef, path: hostPath }).strict(),
-  'vm.writeFile': z.object({ ...vmRef, path: hostPath, dataBase64: z.string().max(base64Length(WRITE_FILE_MAX_BYTES)) }).strict(),
+  /** `append`: add to the end of the file instead of replacing it (a big file goes in chunks: shared/file-transfer.ts) */
+  'vm.writeFile': z
+    .object({
+      ...vmRef,
+      path: hostPath,
+      dataBase64: z
+        .string()
+        .max(base64Length(WRITE_FILE_MAX_BYTES))
+        .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'),
+      append: z.boolean().default(false),
+    })
+    .strict(),
   'vm.logs': z.object({ ...vmRef, tail: z.number().int().min(1).max(10_000).default(500) }).strict(),
   /** the local port table (forwards bind 127.0.0.1 of this machine), of one VM or all */
   'vm.ports': z.object({ host: hostIdSchema.optional(), id: vmIdSchema.optional() }).strict(),

@@ -1,10 +1,11 @@
 // `flotilla cp SRC DEST`: one file into or out of a running VM through its guest agent
-// (vm.writeFile / vm.readFile), for a config file or a script; a shared folder is the way for
-// big files and directories. Exactly one side is `VM:/absolute/path`.
-import { readFile, stat } from 'node:fs/promises';
+// (vm.writeFile / vm.readFile). Into the VM any size goes, in chunks (shared/file-transfer.ts);
+// out of it at most what one agent read brings (11 MiB). A shared folder is the way for
+// directories and for a lot of data. Exactly one side is `VM:/absolute/path`.
+import { open, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { WRITE_FILE_MAX_BYTES } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
+import { sendFile } from '../../shared/file-transfer';
 import { writeFileAtomic } from '../engine/atomic-file';
 import { absPath } from './args';
 import type { CliIo, CliSession } from './run-cli';
@@ -33,11 +34,25 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     const st = await stat(src.local).catch(() => null);
     if (!st) throw new FlotillaError('FILE_NOT_FOUND', `no such file: ${src.local}`, { path: src.local });
     if (!st.isFile()) throw new FlotillaError('BAD_REQUEST', `${src.local} is not a file (a directory goes through a shared folder: flotilla share)`);
-    if (st.size > WRITE_FILE_MAX_BYTES) throw new FlotillaError('BAD_REQUEST', `${src.local} is ${(st.size / 1024 / 1024).toFixed(1)} MiB; cp takes at most ${WRITE_FILE_MAX_BYTES >> 20} MiB through the guest agent: use a shared folder (flotilla share) or scp through flotilla ssh`);
     const vm = await session.find(dest.vm, hostId);
-    const data = await readFile(src.local);
-    const r = await session.call('vm.writeFile', { host: vm.host, id: vm.id, path: dest.path, dataBase64: data.toString('base64') });
-    io.err(`copied ${r.bytes} bytes to ${vm.name}:${dest.path}\n`);
+    const file = await open(src.local, 'r');
+    try {
+      const bytes = await sendFile({
+        invoke: (method, req) => session.call(method, req),
+        vm,
+        path: dest.path,
+        size: st.size,
+        read: async (offset, length) => {
+          const buf = Buffer.alloc(length);
+          const { bytesRead } = await file.read(buf, 0, length, offset);
+          return buf.subarray(0, bytesRead);
+        },
+        encode: (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64'),
+      });
+      io.err(`copied ${bytes} bytes to ${vm.name}:${dest.path}\n`);
+    } finally {
+      await file.close();
+    }
     return 0;
   }
   if ('vm' in src && 'local' in dest) {

@@ -138,8 +138,8 @@ export class AgentClient {
     }
   }
 
-  async writeFile(path: string, data: Buffer): Promise<number> {
-    const handle = (await this.request('guest-file-open', { path, mode: 'w' })) as number;
+  async writeFile(path: string, data: Buffer, opts: { append?: boolean } = {}): Promise<number> {
+    const handle = (await this.request('guest-file-open', { path, mode: opts.append ? 'a' : 'w' })) as number;
     try {
       let written = 0;
       for (let off = 0; off < data.length; off += FILE_CHUNK_BYTES) {

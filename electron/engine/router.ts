@@ -72,7 +72,7 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       return vm(p).exec(p.command, { ...(stdin !== undefined ? { stdin } : {}), timeoutMs: p.timeoutMs });
     },
     'vm.readFile': async (p) => ({ dataBase64: (await vm(p).readFile(p.path)).toString('base64') }),
-    'vm.writeFile': async (p) => ({ bytes: await vm(p).writeFile(p.path, Buffer.from(p.dataBase64, 'base64')) }),
+    'vm.writeFile': async (p) => ({ bytes: await vm(p).writeFile(p.path, Buffer.from(p.dataBase64, 'base64'), { append: p.append }) }),
     'vm.logs': async (p) => ({ entries: await vm(p).logs(p.tail) }),
     'vm.ports': (p) => {
       const h = host(p);

@@ -90,6 +90,17 @@ describe('flotilla CLI', () => {
       expect((await flotilla('cp', 'web:/root/blob.bin', join(here, 'out'))).code).toBe(0);
       expect((await readFile(join(here, 'out', 'blob.bin'))).equals(blob)).toBe(true);
       expect(await readdir(join(here, 'out'))).toEqual(['blob.bin']);
+      // beyond one agent write: 9 MiB goes in three chunks through web:/root/big.bin.flotilla-part,
+      // renamed at the end, and no part file is left
+      const big = randomBytes(9 * 1024 * 1024 + 123);
+      await writeFile(join(here, 'big.bin'), big);
+      expect(await flotilla('cp', join(here, 'big.bin'), 'web:/root/big.bin')).toMatchObject({ code: 0, stderr: `copied ${big.length} bytes to web:/root/big.bin\n` });
+      expect((await flotilla('exec', 'web', '--', 'sha256sum', '/root/big.bin')).stdout).toBe(`${createHash('sha256').update(big).digest('hex')}  /root/big.bin\n`);
+      expect((await flotilla('exec', 'web', '--', 'ls', '-a', '/root')).stdout).not.toContain('flotilla-part');
+      // into a folder the VM does not have: the agent's refusal, and nothing left behind
+      const noDir = await flotilla('cp', join(here, 'big.bin'), 'web:/no/such/dir/big.bin');
+      expect(noDir.code).toBe(1);
+      expect(noDir.stderr).toMatch(/^flotilla: .*\/no\/such\/dir\/big\.bin\.flotilla-part.*No such file or directory/);
       // bad input names what to fix, and nothing is written
       expect((await flotilla('cp', join(here, 'none'), 'web:/root/x')).stderr).toBe(`flotilla: no such file: ${join(here, 'none')}\n`);
       expect((await flotilla('cp', join(here, 'blob.bin'), join(here, 'copy'))).stderr).toMatch(/^flotilla: one side must be a VM's file and the other a file here/);

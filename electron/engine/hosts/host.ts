@@ -33,7 +33,7 @@ export interface VmHandle {
   update(patch: VmPatch): Promise<void>;
   exec(command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult>;
   readFile(path: string): Promise<Buffer>;
-  writeFile(path: string, data: Buffer): Promise<number>;
+  writeFile(path: string, data: Buffer, opts?: { append?: boolean }): Promise<number>;
   logs(tail: number): Promise<LogEntry[]>;
   /** scrollback so far; `cb` gets what follows until unsubscribed (subscribers survive a QEMU restart) */
   consoleSubscribe(key: string, cb: (data: string) => void): string;

@@ -50,7 +50,7 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
     },
     exec: async (command, o) => (await sup.agentClient()).exec(command, o),
     readFile: async (path) => (await sup.agentClient()).readFile(path),
-    writeFile: async (path, data) => (await sup.agentClient()).writeFile(path, data),
+    writeFile: async (path, data, opts) => (await sup.agentClient()).writeFile(path, data, opts),
     logs: (tail) => sup.logs(tail),
     consoleSubscribe: (key, cb) => sup.console.subscribe(key, cb),
     consoleUnsubscribe: (key) => sup.console.unsubscribe(key),

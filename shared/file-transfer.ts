@@ -1,0 +1,98 @@
+// Sending a file of any size into a running VM through its guest agent, for `flotilla cp` and the
+// UI's Files tab alike. One vm.writeFile carries at most WRITE_FILE_MAX_BYTES, so a bigger file
+// goes in chunks, the first opening and the rest appending, into `PATH.flotilla-part` beside the
+// destination, and `mv` (an argument list, never a shell line) renames that over it at the end. A
+// transfer cut short (the client closed, the engine killed, the guest's disk full) thus never
+// leaves half a file under the destination's name, and the next try starts the part afresh. A file
+// that fits one chunk is written directly, in one agent write, which also serves guests without `mv`.
+import type { Method, MethodRequest, MethodResult, VmRef } from './contract';
+import { WRITE_FILE_MAX_BYTES } from './contract-names';
+import { FlotillaError } from './errors';
+
+/** Bytes per vm.writeFile: well under its limit, and its base64 (5.3 MB) well under a frame's 16 MiB. */
+export const SEND_CHUNK_BYTES = 4 << 20;
+export const PART_SUFFIX = '.flotilla-part';
+
+export type Invoke = <M extends Method>(method: M, req: MethodRequest<M>) => Promise<MethodResult<M>>;
+
+export interface SendFileOptions {
+  invoke: Invoke;
+  vm: VmRef;
+  /** the destination, an absolute path in the guest */
+  path: string;
+  size: number;
+  /** `length` bytes from `offset` of the source (fewer only at its end) */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  onProgress?(sent: number, size: number): void;
+  signal?: AbortSignal;
+  /** base64 of bytes (the CLI passes Buffer's; the default works in a browser) */
+  encode?(bytes: Uint8Array): string;
+  chunkBytes?: number;
+}
+
+/** base64 without Node's Buffer. */
+export function bytesToBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** The directory and name of an absolute guest path. */
+export function splitGuestPath(path: string): { dir: string; name: string } {
+  const i = path.lastIndexOf('/');
+  return { dir: path.slice(0, i) || '/', name: path.slice(i + 1) };
+}
+
+/** `dir` joined with a file's own name, refusing names that would leave the directory. */
+export function guestPathIn(dir: string, fileName: string): string {
+  if (!dir.startsWith('/')) {
+    const message = `the folder in the VM must be an absolute path (it was ${JSON.stringify(dir)})`;
+    throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'folder', message }] });
+  }
+  if (!fileName || fileName === '.' || fileName === '..' || fileName.includes('/') || fileName.includes('\0')) {
+    const message = `${JSON.stringify(fileName)} cannot be a file name in the VM`;
+    throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'file', message }] });
+  }
+  return `${dir.replace(/\/+$/, '')}/${fileName}`;
+}
+
+/** Sends the file; resolves with the bytes written. On any failure the part file is removed. */
+export async function sendFile(o: SendFileOptions): Promise<number> {
+  const chunk = Math.min(o.chunkBytes ?? SEND_CHUNK_BYTES, WRITE_FILE_MAX_BYTES);
+  const encode = o.encode ?? bytesToBase64;
+  const ref = { host: o.vm.host, id: o.vm.id };
+  const cancelled = (): void => {
+    if (o.signal?.aborted) throw new FlotillaError('CANCELLED', `sending ${o.path} was cancelled`);
+  };
+  const readExactly = async (offset: number, length: number): Promise<Uint8Array> => {
+    const bytes = await o.read(offset, length);
+    if (bytes.length !== length) throw new FlotillaError('FILE_NOT_FOUND', `the file to send changed while it was read (${offset + bytes.length} of ${o.size} bytes were there)`, { path: o.path });
+    return bytes;
+  };
+  cancelled();
+  o.onProgress?.(0, o.size);
+  if (o.size <= chunk) {
+    const { bytes } = await o.invoke('vm.writeFile', { ...ref, path: o.path, dataBase64: encode(await readExactly(0, o.size)) });
+    o.onProgress?.(bytes, o.size);
+    return bytes;
+  }
+  const part = o.path + PART_SUFFIX;
+  let sent = 0;
+  try {
+    for (let off = 0; off < o.size; off += chunk) {
+      cancelled();
+      const bytes = await readExactly(off, Math.min(chunk, o.size - off));
+      const r = await o.invoke('vm.writeFile', { ...ref, path: part, dataBase64: encode(bytes), append: off > 0 });
+      sent += r.bytes;
+      o.onProgress?.(sent, o.size);
+    }
+    if (sent !== o.size) throw new FlotillaError('AGENT_ERROR', `the guest agent wrote ${sent} of ${o.size} bytes to ${part}`);
+    cancelled();
+    const mv = await o.invoke('vm.exec', { ...ref, command: ['mv', '-f', '--', part, o.path] });
+    if (mv.exitCode !== 0) throw new FlotillaError('AGENT_ERROR', `the file arrived as ${part} but could not be renamed to ${o.path}: ${mv.stderr.trim() || `mv exited with ${String(mv.exitCode ?? mv.signal)}`}`);
+    return sent;
+  } catch (err) {
+    await o.invoke('vm.exec', { ...ref, command: ['rm', '-f', '--', part] }).catch(() => undefined);
+    throw err;
+  }
+}
