@@ -1,9 +1,10 @@
 // Issue 12 in the browser, against `flotilla serve` with real QEMU: snapshots of a running
 // built-in VM (take, change the guest, revert: the change is gone and it still runs), clone of a
 // stopped VM that then starts, and import of a file written by `flotilla export`. One data
-// directory and one page for the whole story (serial).
+// directory and one page for the whole story (serial). Then files in and out through the Files tab.
 import { expect, test } from '@playwright/test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seriousViolations } from './fixtures/axe';
@@ -20,8 +21,8 @@ test.describe('snapshots, clone and import in the browser', () => {
 
   /** Run a command in the guest from the VM view's Exec tab (its agent); what the run shows once it ends. */
   let runs = 0;
-  const guest = async (cmd: string): Promise<string> => {
-    const view = new VmViewPage(app.page, VM);
+  const guest = async (cmd: string, vm = VM): Promise<string> => {
+    const view = new VmViewPage(app.page, vm);
     await view.selectTab('Exec');
     // each run its own command line, so the history item found is this run's
     const item = await view.exec(`${cmd} # run ${++runs}`);
@@ -174,5 +175,53 @@ test.describe('snapshots, clone and import in the browser', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('5. files sent from the Files tab arrive whole (one of several chunks too), and a guest file downloads', async () => {
+    const info = test.info();
+    // a VM of its own: keeper's shared folder is gone with test 4's directory (its start says so)
+    const FILES_VM = 'carrier';
+    const made = cli(app.home, ['create', FILES_VM, '--memory', '256']);
+    expect(made.status, made.stderr).toBe(0);
+    await new VmViewPage(app.page, VM).back();
+    const tiles = new TilesPage(app.page);
+    await tiles.tile(FILES_VM).open();
+    const view = new VmViewPage(app.page, FILES_VM);
+    await view.selectTab('Files');
+    // stopped: the tab says what to do, and offers nothing that would fail
+    await expect(view.panel.getByRole('status')).toContainText(`Start ${FILES_VM} to send files`);
+    await expect(view.panel.getByRole('button', { name: 'Choose files…' })).toBeDisabled();
+    await view.root.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect(app.page.getByTestId(`vm-${FILES_VM}-state`)).toHaveText('running', { timeout: 150_000 });
+    await expect(view.panel.getByRole('button', { name: 'Choose files…' })).toBeEnabled({ timeout: 120_000 });
+
+    const note = Buffer.from(`hello from the host ${Date.now()}\n`);
+    const big = randomBytes(9 * 1024 * 1024 + 7);
+    await view.panel.getByLabel('Files to send').setInputFiles([
+      { name: 'note.txt', mimeType: 'text/plain', buffer: note },
+      { name: 'big.bin', mimeType: 'application/octet-stream', buffer: big },
+    ]);
+    const sent = (name: string) => view.panel.getByRole('listitem', { name: `Send ${name}` });
+    await expect(sent('note.txt').getByTestId('transfer-done')).toContainText('sent', { timeout: 60_000 });
+    await expect(sent('big.bin').getByTestId('transfer-done')).toContainText('9.0 MiB sent', { timeout: 180_000 });
+    await expect(sent('big.bin')).toContainText('to /root/big.bin');
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('files-sent.png') });
+    const sums = await guest('sha256sum /root/note.txt /root/big.bin; ls -a /root', FILES_VM);
+    expect(sums).toContain(`${createHash('sha256').update(note).digest('hex')}  /root/note.txt`);
+    expect(sums).toContain(`${createHash('sha256').update(big).digest('hex')}  /root/big.bin`);
+    expect(sums).not.toContain('flotilla-part');
+
+    // and back out, as a download under the guest file's name
+    await view.selectTab('Files');
+    await view.panel.getByRole('textbox', { name: 'Path of a file in the VM' }).fill('/root/note.txt');
+    const [download] = await Promise.all([app.page.waitForEvent('download'), view.panel.getByRole('button', { name: 'Download' }).click()]);
+    expect(download.suggestedFilename()).toBe('note.txt');
+    expect(readFileSync(await download.path())).toEqual(note);
+    // a file the guest does not have: the agent's words, on that transfer's row
+    await view.panel.getByRole('textbox', { name: 'Path of a file in the VM' }).fill('/root/not-there');
+    await view.panel.getByRole('button', { name: 'Download' }).click();
+    await expect(view.panel.getByRole('listitem', { name: 'Get not-there' }).getByRole('alert')).toContainText('No such file or directory');
+    await app.page.screenshot({ path: info.outputPath('files-tab.png') });
   });
 });

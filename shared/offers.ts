@@ -40,12 +40,12 @@ export function offers(vm: Offerable, action: VmAction): boolean {
   }
 }
 
-export type VmTabName = 'console' | 'display' | 'exec' | 'snapshots' | 'logs' | 'settings';
+export type VmTabName = 'console' | 'display' | 'exec' | 'files' | 'snapshots' | 'logs' | 'settings';
 
 /** The VM view's tabs this VM has: each needs its capability; a broken VM has only its logs. */
 export function offersTab(vm: Offerable, tab: VmTabName): boolean {
   if (vm.broken) return tab === 'logs';
-  const need: Record<VmTabName, keyof VmCaps> = { console: 'console', display: 'display', exec: 'exec', snapshots: 'snapshots', logs: 'logs', settings: 'edit' };
+  const need: Record<VmTabName, keyof VmCaps> = { console: 'console', display: 'display', exec: 'exec', files: 'files', snapshots: 'snapshots', logs: 'logs', settings: 'edit' };
   return vm.caps[need[tab]];
 }
 

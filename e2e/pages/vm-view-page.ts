@@ -1,6 +1,8 @@
 // Page object for one opened VM: its tabs and what each tab offers.
 import { expect, type Locator, type Page } from '@playwright/test';
 
+type TabName = 'Console' | 'Display' | 'Exec' | 'Files' | 'Snapshots' | 'Logs' | 'Settings';
+
 export class VmViewPage {
   readonly root: Locator;
   constructor(
@@ -10,11 +12,11 @@ export class VmViewPage {
     this.root = page.getByRole('main').getByRole('region', { name: `VM ${name}`, exact: true });
   }
 
-  tab(name: 'Console' | 'Display' | 'Exec' | 'Snapshots' | 'Logs' | 'Settings'): Locator {
+  tab(name: TabName): Locator {
     return this.root.getByRole('tab', { name });
   }
 
-  async selectTab(name: 'Console' | 'Display' | 'Exec' | 'Snapshots' | 'Logs' | 'Settings'): Promise<void> {
+  async selectTab(name: TabName): Promise<void> {
     await this.tab(name).click();
     await expect(this.tab(name)).toHaveAttribute('aria-selected', 'true');
   }

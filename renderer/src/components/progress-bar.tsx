@@ -13,8 +13,11 @@ const OP_TEXT: Record<Progress['op'], string> = {
 };
 
 export function ProgressBar({ progress }: { progress: Progress }): ReactElement {
-  const label = progress.message ?? OP_TEXT[progress.op];
-  const pct = progress.percent;
+  return <Meter label={progress.message ?? OP_TEXT[progress.op]} percent={progress.percent} />;
+}
+
+/** A labelled bar; `percent` null = indeterminate. */
+export function Meter({ label, percent: pct }: { label: string; percent: number | null }): ReactElement {
   return (
     <div className="progress">
       <div className="progress-head">

@@ -9,7 +9,7 @@
 import type { VmInfo } from '../../../shared/contract';
 import { useStore, type StoreState, type VmTab } from '../store/store';
 
-export const VM_TABS: readonly VmTab[] = ['console', 'display', 'exec', 'snapshots', 'logs', 'settings'];
+export const VM_TABS: readonly VmTab[] = ['console', 'display', 'exec', 'files', 'snapshots', 'logs', 'settings'];
 const ID_RE = /^[a-z0-9]{8,32}$/;
 
 export interface Route {

@@ -45,7 +45,22 @@ export interface ExecEntry {
 }
 
 export type SortKey = 'name' | 'state' | 'created';
-export type VmTab = 'console' | 'display' | 'exec' | 'snapshots' | 'logs' | 'settings';
+export type VmTab = 'console' | 'display' | 'exec' | 'files' | 'snapshots' | 'logs' | 'settings';
+
+/** A file sent into a VM or fetched from it (the Files tab), for this session. */
+export interface FileTransfer {
+  n: number;
+  direction: 'send' | 'fetch';
+  /** the file's own name */
+  name: string;
+  /** where it is (or goes) in the guest */
+  guestPath: string;
+  /** null until known (a fetch learns it at the end) */
+  size: number | null;
+  done: number;
+  state: 'active' | 'done' | 'failed' | 'cancelled';
+  error: UiError | null;
+}
 export type Dialog =
   | { kind: 'create' }
   | { kind: 'delete'; id: string }
@@ -89,6 +104,8 @@ export interface ConsolesSlice {
   /** undefined until the Logs tab loaded them */
   logs: Record<string, LogEntry[] | undefined>;
   exec: Record<string, ExecEntry[]>;
+  /** the Files tab's transfers, oldest first */
+  files: Record<string, FileTransfer[]>;
 }
 
 export interface UiSlice {
@@ -121,7 +138,7 @@ export interface StoreState {
 export function initialState(): StoreState {
   return {
     vms: { byId: {}, creating: {}, ops: {}, hosts: [], loaded: false },
-    consoles: { text: {}, thumbs: {}, logs: {}, exec: {} },
+    consoles: { text: {}, thumbs: {}, logs: {}, exec: {}, files: {} },
     ui: {
       filter: '',
       hostFilter: null,

@@ -1,5 +1,5 @@
 // One VM, opened: header with state and actions, then tabs (a proper ARIA tablist with arrow
-// keys) for console, display, exec, logs and settings.
+// keys) for console, display, exec, files, snapshots, logs and settings.
 import { useRef, type KeyboardEvent, type ReactElement } from 'react';
 import { offersTab } from '../../../shared/offers';
 import { Icon } from '../components/icons';
@@ -15,6 +15,7 @@ import { useStore, type VmTab } from '../store/store';
 import { ConsoleTab } from './tabs/console-tab';
 import { DisplayTab } from './tabs/display-tab';
 import { ExecTab } from './tabs/exec-tab';
+import { FilesTab } from './tabs/files-tab';
 import { LogsTab } from './tabs/logs-tab';
 import { SettingsTab } from './tabs/settings-tab';
 import { SnapshotsTab } from './tabs/snapshots-tab';
@@ -23,6 +24,7 @@ const TABS: { id: VmTab; label: string }[] = [
   { id: 'console', label: 'Console' },
   { id: 'display', label: 'Display' },
   { id: 'exec', label: 'Exec' },
+  { id: 'files', label: 'Files' },
   { id: 'snapshots', label: 'Snapshots' },
   { id: 'logs', label: 'Logs' },
   { id: 'settings', label: 'Settings' },
@@ -101,6 +103,7 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         {tab === 'console' && <ConsoleTab id={id} />}
         {tab === 'display' && <DisplayTab id={id} />}
         {tab === 'exec' && <ExecTab id={id} />}
+        {tab === 'files' && <FilesTab id={id} />}
         {tab === 'snapshots' && <SnapshotsTab id={id} />}
         {tab === 'logs' && <LogsTab id={id} />}
         {tab === 'settings' && <SettingsTab key={id} id={id} />}

@@ -1,0 +1,94 @@
+// The Files tab's transfers: files sent into a running VM (any size, in chunks through its guest
+// agent, shared/file-transfer.ts) and files fetched from it (one agent read, up to 11 MiB), each
+// with its progress, its error and, while it runs, a Cancel.
+import { LOCAL_HOST } from '../../../shared/contract';
+import { guestPathIn, sendFile, splitGuestPath } from '../../../shared/file-transfer';
+import { getApi } from '../api/current';
+import { toUiError } from './errors';
+import { useStore, type FileTransfer, type UiError } from './store';
+import { vmRef } from './vm-ref';
+
+let seq = 1;
+const controllers = new Map<number, AbortController>();
+
+function put(id: string, t: FileTransfer): void {
+  useStore.setState((s) => {
+    const list = s.consoles.files[id] ?? [];
+    const next = list.some((x) => x.n === t.n) ? list.map((x) => (x.n === t.n ? t : x)) : [...list, t].slice(-50);
+    return { consoles: { ...s.consoles, files: { ...s.consoles.files, [id]: next } } };
+  });
+}
+
+/** Sends each file into `folder` in the guest, one after the other; a file that fails does not stop the next. */
+export async function sendFilesToVm(id: string, folder: string, files: readonly File[]): Promise<void> {
+  const ref = vmRef(id);
+  for (const file of files) {
+    const base: FileTransfer = { n: seq++, direction: 'send', name: file.name, guestPath: '', size: file.size, done: 0, state: 'active', error: null };
+    let t = base;
+    try {
+      t = { ...base, guestPath: guestPathIn(folder.trim(), file.name) };
+      put(id, t);
+      const ctl = new AbortController();
+      controllers.set(t.n, ctl);
+      let last = 0;
+      await sendFile({
+        invoke: (method, req) => getApi().invoke(method, req),
+        vm: { host: ref.host ?? LOCAL_HOST, id },
+        path: t.guestPath,
+        size: file.size,
+        read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
+        signal: ctl.signal,
+        onProgress: (sent) => {
+          // a store update per chunk, not per byte
+          if (sent !== last) put(id, (t = { ...t, done: (last = sent) }));
+        },
+      });
+      put(id, { ...t, done: file.size, state: 'done' });
+    } catch (err) {
+      const error = toUiError(err, `Send ${file.name}`);
+      put(id, { ...t, state: error.code === 'CANCELLED' ? 'cancelled' : 'failed', error: error.code === 'CANCELLED' ? null : error });
+    } finally {
+      controllers.delete(t.n);
+    }
+  }
+}
+
+export function cancelTransfer(n: number): void {
+  controllers.get(n)?.abort();
+}
+
+/** Reads a file of the guest and hands it to the browser as a download under its own name. */
+export async function fetchFileFromVm(id: string, guestPath: string): Promise<UiError | null> {
+  const path = guestPath.trim();
+  const { name } = splitGuestPath(path);
+  const t: FileTransfer = { n: seq++, direction: 'fetch', name: name || path, guestPath: path, size: null, done: 0, state: 'active', error: null };
+  put(id, t);
+  try {
+    const { dataBase64 } = await getApi().invoke('vm.readFile', { ...vmRef(id), path });
+    const bytes = Uint8Array.from(atob(dataBase64), (c) => c.charCodeAt(0));
+    saveDownload(bytes, t.name);
+    put(id, { ...t, size: bytes.length, done: bytes.length, state: 'done' });
+    return null;
+  } catch (err) {
+    const error = toUiError(err, `Get ${t.name}`);
+    put(id, { ...t, state: 'failed', error });
+    return error;
+  }
+}
+
+function saveDownload(bytes: Uint8Array<ArrayBuffer>, name: string): void {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.rel = 'noopener';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** Drops the finished transfers from the list. */
+export function clearFinishedTransfers(id: string): void {
+  useStore.setState((s) => ({ consoles: { ...s.consoles, files: { ...s.consoles.files, [id]: (s.consoles.files[id] ?? []).filter((t) => t.state === 'active') } } }));
+}
