@@ -212,6 +212,19 @@ test.describe('snapshots, clone and import in the browser', () => {
     expect(sums).toContain(`${createHash('sha256').update(big).digest('hex')}  /root/big.bin`);
     expect(sums).not.toContain('flotilla-part');
 
+    // dropped on the drop zone, into another folder
+    await view.selectTab('Files');
+    await view.panel.getByRole('textbox', { name: 'Folder in the VM' }).fill('/tmp');
+    // (a string: the e2e project has no DOM types)
+    const dropped = await app.page.evaluateHandle(`(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['dropped on the tile\\n'], 'dropped.txt', { type: 'text/plain' }));
+      return dt;
+    })()`);
+    await view.panel.getByText('Drop files here to send them to /tmp').dispatchEvent('drop', { dataTransfer: dropped });
+    await expect(sent('dropped.txt').getByTestId('transfer-done')).toContainText('20 B sent', { timeout: 60_000 });
+    expect(await guest('cat /tmp/dropped.txt', FILES_VM)).toContain('dropped on the tile');
+
     // and back out, as a download under the guest file's name
     await view.selectTab('Files');
     await view.panel.getByRole('textbox', { name: 'Path of a file in the VM' }).fill('/root/note.txt');
