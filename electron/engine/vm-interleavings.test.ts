@@ -284,20 +284,15 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
   });
 });
 
-// ---------------------------------------------------------------- defect 6
+// ---------------------------------------------------------------- the engine over the obedient fake QEMU
 
-describe('vm.update racing a start (engine, gated fake QEMU)', () => {
+describe('engine operations at once (engine, fake QEMU)', () => {
   let home: string;
   let engine: Engine | null = null;
-  afterEach(async () => {
-    await engine?.close({ stopVms: true });
-    engine = null;
-    await rm(home, { recursive: true, force: true });
-  });
-
-  it('an update queued behind a start is checked when its turn comes, and refused', async () => {
-    home = await mkdtemp(join(tmpdir(), 'jobs-upd-'));
-    const ctx = { clientId: 't', emit: () => undefined, onClose: () => undefined };
+  const ctx = { clientId: 't', emit: () => undefined, onClose: () => undefined } as never;
+  const config = { source: { kind: 'default' }, cpus: 1, memoryMiB: 64, firmware: 'bios', display: 'none', forwards: [], restartPolicy: 'never', keepRunningOnQuit: false };
+  const openEngine = async (prefix: string): Promise<Engine> => {
+    home = await mkdtemp(join(tmpdir(), prefix));
     engine = new Engine({
       layout: new HomeLayout(home),
       accel: 'tcg',
@@ -305,55 +300,44 @@ describe('vm.update racing a start (engine, gated fake QEMU)', () => {
       defaultGuest: async () => ({ kernel: '/k', initrd: '/i', append: '' }),
       stopDeadlineMs: 300,
     });
-    const vm = await engine.handle('vm.create', { config: { name: 'upd', source: { kind: 'default' }, cpus: 1, memoryMiB: 64, firmware: 'bios', display: 'none', forwards: [], restartPolicy: 'never', keepRunningOnQuit: false }, start: false } as never, ctx as never);
-    const first = engine.handle('vm.update', { id: vm.id, patch: { memoryMiB: 128 } } as never, ctx as never);
-    const start = engine.handle('vm.start', { id: vm.id } as never, ctx as never);
-    const second = engine.handle('vm.update', { id: vm.id, patch: { memoryMiB: 512 } } as never, ctx as never);
-    await first;
-    await start;
-    await expect(second).rejects.toMatchObject({ code: 'INVALID_STATE' });
-    const after = await engine.handle('vm.get', { id: vm.id } as never, ctx as never);
-    expect(after.state).toBe('running');
-    expect(after.spec.memoryMiB).toBe(128);
-  });
-});
-
-// ---------------------------------------------------------------- a delete seen from a list
-
-describe('vm.list while a VM is being deleted (engine, fake QEMU)', () => {
-  let home: string;
-  let engine: Engine | null = null;
+    return engine;
+  };
   afterEach(async () => {
     await engine?.close({ stopVms: true });
     engine = null;
     await rm(home, { recursive: true, force: true });
+  });
+
+  // defect 6
+  it('an update queued behind a start is checked when its turn comes, and refused', async () => {
+    const e = await openEngine('jobs-upd-');
+    const vm = await e.handle('vm.create', { config: { ...config, name: 'upd' }, start: false } as never, ctx);
+    const first = e.handle('vm.update', { id: vm.id, patch: { memoryMiB: 128 } } as never, ctx);
+    const start = e.handle('vm.start', { id: vm.id } as never, ctx);
+    const second = e.handle('vm.update', { id: vm.id, patch: { memoryMiB: 512 } } as never, ctx);
+    await first;
+    await start;
+    await expect(second).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    const after = await e.handle('vm.get', { id: vm.id } as never, ctx);
+    expect(after.state).toBe('running');
+    expect(after.spec.memoryMiB).toBe(128);
   });
 
   // A delete drops the VM's spec, then removes its files and only then its supervisor. A list in
   // between once threw NOT_FOUND, and the stats sampler's throw on its timer ended `flotilla serve`.
-  it('answers at every turn of the delete, with the VM listed until it is gone', async () => {
-    home = await mkdtemp(join(tmpdir(), 'jobs-del-'));
-    const ctx = { clientId: 't', emit: () => undefined, onClose: () => undefined };
-    engine = new Engine({
-      layout: new HomeLayout(home),
-      accel: 'tcg',
-      spawn: (_cmd, args, opts) => nodeSpawn(process.execPath, [FAKE, ...args], { ...opts, env: { ...process.env, FAKE_QEMU_MODE: 'obedient' } }),
-      defaultGuest: async () => ({ kernel: '/k', initrd: '/i', append: '' }),
-      stopDeadlineMs: 300,
-    });
-    const config = { source: { kind: 'default' }, cpus: 1, memoryMiB: 64, firmware: 'bios', display: 'none', forwards: [], restartPolicy: 'never', keepRunningOnQuit: false };
-    const doomed = await engine.handle('vm.create', { config: { ...config, name: 'doomed' }, start: false } as never, ctx as never);
-    const kept = await engine.handle('vm.create', { config: { ...config, name: 'kept' }, start: false } as never, ctx as never);
+  it('vm.list answers at every turn of a delete, with the VM listed until it is gone', async () => {
+    const e = await openEngine('jobs-del-');
+    const doomed = await e.handle('vm.create', { config: { ...config, name: 'doomed' }, start: false } as never, ctx);
+    const kept = await e.handle('vm.create', { config: { ...config, name: 'kept' }, start: false } as never, ctx);
     // files in the VM's directory make its removal take several turns of the event loop
     for (let i = 0; i < 50; i++) await writeFile(join(new HomeLayout(home).vmDir(doomed.id), `f${i}`), 'x');
-    const e = engine;
     const seen: string[][] = [];
     const failures: unknown[] = [];
     let done = false;
-    const deleting = e.handle('vm.delete', { id: doomed.id } as never, ctx as never).finally(() => (done = true));
+    const deleting = e.handle('vm.delete', { id: doomed.id } as never, ctx).finally(() => (done = true));
     while (!done) {
       await e
-        .handle('vm.list', {} as never, ctx as never)
+        .handle('vm.list', {} as never, ctx)
         .then((vms) => seen.push((vms as { name: string }[]).map((v) => v.name).sort()))
         .catch((err: unknown) => failures.push(err));
       await new Promise((r) => setImmediate(r));
@@ -364,6 +348,6 @@ describe('vm.list while a VM is being deleted (engine, fake QEMU)', () => {
     // listed, then gone, never back; the other VM throughout
     const gone = seen.findIndex((names) => !names.includes('doomed'));
     for (const [i, names] of seen.entries()) expect(names).toEqual(gone !== -1 && i >= gone ? ['kept'] : ['doomed', 'kept']);
-    expect(await e.handle('vm.list', {} as never, ctx as never)).toMatchObject([{ id: kept.id }]);
+    expect(await e.handle('vm.list', {} as never, ctx)).toMatchObject([{ id: kept.id }]);
   });
 });
