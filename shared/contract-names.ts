@@ -112,3 +112,8 @@ export const VM_ID_RE = /^[a-z0-9]{8,32}$/;
 export const EXEC_STDIN_MAX_BYTES = 1 << 20;
 /** The largest file vm.writeFile takes (its dataBase64 is at most 8 MiB). */
 export const WRITE_FILE_MAX_BYTES = 6 << 20;
+/**
+ * The most one vm.readFile returns: its answer is base64 in one RPC frame of at most 16 MiB
+ * (shared/rpc-client.ts), so 11 MiB (~14.7 MiB of base64). A bigger file is read in ranges.
+ */
+export const READ_FILE_MAX_BYTES = 11 * 1024 * 1024;

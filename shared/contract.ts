@@ -9,6 +9,7 @@ import {
   EXEC_STDIN_MAX_BYTES,
   LOCAL_HOST,
   METHOD_NAME_LIST,
+  READ_FILE_MAX_BYTES,
   STREAMS,
   STREAM_EVENTS,
   isEventName,
@@ -335,7 +336,19 @@ export const Methods = {
       timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
     })
     .strict(),
-  'vm.readFile': z.object({ ...vmRef, path: hostPath }).strict(),
+  /**
+   * A guest file through its agent: all of it (at most READ_FILE_MAX_BYTES, else an error naming
+   * the way), or with `length` the range from `offset` (`eof`: the file ended within it).
+   */
+  'vm.readFile': z
+    .object({
+      ...vmRef,
+      path: hostPath,
+      offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+      length: z.number().int().min(1).max(READ_FILE_MAX_BYTES).optional(),
+    })
+    .strict()
+    .refine((p) => p.offset === undefined || p.length !== undefined, { message: 'offset needs a length', path: ['length'] }),
   /** `append`: add to the end of the file instead of replacing it (a big file goes in chunks: shared/file-transfer.ts) */
   'vm.writeFile': z
     .object({
@@ -446,7 +459,7 @@ export interface MethodResults {
   'vm.pause': VmInfo;
   'vm.resume': VmInfo;
   'vm.exec': ExecResult;
-  'vm.readFile': { dataBase64: string };
+  'vm.readFile': { dataBase64: string; eof: boolean };
   'vm.writeFile': { bytes: number };
   'vm.logs': { entries: LogEntry[] };
   'vm.ports': PortEntry[];

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Method, MethodRequest, MethodResult } from './contract';
 import { FlotillaError } from './errors';
-import { bytesToBase64, guestPathIn, PART_SUFFIX, sendFile, splitGuestPath, type Invoke } from './file-transfer';
+import { base64ToBytes, bytesToBase64, fetchFile, guestPathIn, PART_SUFFIX, sendFile, splitGuestPath, type Invoke } from './file-transfer';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
@@ -108,6 +108,43 @@ describe('sendFile', () => {
   });
 });
 
+describe('fetchFile', () => {
+  /** A guest file served in ranges, as the engine answers vm.readFile with offset and length. */
+  const serving = (file: Uint8Array, calls: string[]): Invoke =>
+    (async (method: Method, req: { offset?: number; length?: number }) => {
+      if (method !== 'vm.readFile') throw new Error(`unexpected ${method}`);
+      const { offset = 0, length = file.length } = req;
+      calls.push(`${offset}+${length}`);
+      const bytes = file.subarray(offset, offset + length);
+      return { dataBase64: bytesToBase64(bytes), eof: bytes.length < length };
+    }) as unknown as Invoke;
+
+  it.each([
+    [10, ['0+4', '4+4', '8+4']],
+    // a size that is a multiple of the range: one more read finds the end
+    [8, ['0+4', '4+4', '8+4']],
+    [0, ['0+4']],
+  ])('reads a file of %i bytes range by range, in order', async (size, ranges) => {
+    const file = Uint8Array.from({ length: size }, (_, i) => i);
+    const calls: string[] = [];
+    const got: number[] = [];
+    const progress: number[] = [];
+    const n = await fetchFile({ invoke: serving(file, calls), vm, path: '/x', chunkBytes: 4, write: (b) => void got.push(...b), onProgress: (r) => progress.push(r) });
+    expect(n).toBe(size);
+    expect(calls).toEqual(ranges);
+    expect(got).toEqual([...file]);
+    expect(progress.at(-1)).toBe(size);
+  });
+
+  it('stops with CANCELLED between ranges', async () => {
+    const calls: string[] = [];
+    const ctl = new AbortController();
+    const err = await fetchFile({ invoke: serving(new Uint8Array(12), calls), vm, path: '/x', chunkBytes: 4, write: () => ctl.abort(), signal: ctl.signal }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    expect(calls).toEqual(['0+4']);
+  });
+});
+
 describe('guest paths and base64', () => {
   it('joins a folder and a file name, refusing names that leave the folder', () => {
     expect(guestPathIn('/root/', 'a b.txt')).toBe('/root/a b.txt');
@@ -122,6 +159,7 @@ describe('guest paths and base64', () => {
     expect(bytesToBase64(enc('hello'))).toBe('aGVsbG8=');
     const bytes = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 256);
     expect(fromBase64(bytesToBase64(bytes))).toEqual(bytes);
+    expect(base64ToBytes(bytesToBase64(bytes))).toEqual(bytes);
     expect(bytesToBase64(new Uint8Array(0))).toBe('');
   });
 });

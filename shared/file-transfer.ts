@@ -1,17 +1,21 @@
-// Sending a file of any size into a running VM through its guest agent, for `flotilla cp` and the
-// UI's Files tab alike. One vm.writeFile carries at most WRITE_FILE_MAX_BYTES, so a bigger file
+// Files of any size into and out of a running VM through its guest agent, for `flotilla cp` and
+// the UI's Files tab alike. Out: ranges of FETCH_CHUNK_BYTES (vm.readFile with offset and length)
+// until the guest says the file ended; the caller writes them aside and renames (CLI) or makes a
+// download of them (UI). In: One vm.writeFile carries at most WRITE_FILE_MAX_BYTES, so a bigger file
 // goes in chunks, the first opening and the rest appending, into `PATH.flotilla-part` beside the
 // destination, and `mv` (an argument list, never a shell line) renames that over it at the end. A
 // transfer cut short (the client closed, the engine killed, the guest's disk full) thus never
 // leaves half a file under the destination's name, and the next try starts the part afresh. A file
 // that fits one chunk is written directly, in one agent write, which also serves guests without `mv`.
 import type { Method, MethodRequest, MethodResult, VmRef } from './contract';
-import { WRITE_FILE_MAX_BYTES } from './contract-names';
+import { READ_FILE_MAX_BYTES, WRITE_FILE_MAX_BYTES } from './contract-names';
 import { FlotillaError } from './errors';
 
 /** Bytes per vm.writeFile: well under its limit, and its base64 (5.3 MB) well under a frame's 16 MiB. */
 export const SEND_CHUNK_BYTES = 4 << 20;
 export const PART_SUFFIX = '.flotilla-part';
+/** Bytes per vm.readFile of a fetch. */
+export const FETCH_CHUNK_BYTES = 4 << 20;
 
 export type Invoke = <M extends Method>(method: M, req: MethodRequest<M>) => Promise<MethodResult<M>>;
 
@@ -94,5 +98,43 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
   } catch (err) {
     await o.invoke('vm.exec', { ...ref, command: ['rm', '-f', '--', part] }).catch(() => undefined);
     throw err;
+  }
+}
+
+export interface FetchFileOptions {
+  invoke: Invoke;
+  vm: VmRef;
+  /** the file, an absolute path in the guest */
+  path: string;
+  /** each range in order, as it arrives */
+  write(bytes: Uint8Array): Promise<void> | void;
+  onProgress?(received: number): void;
+  signal?: AbortSignal;
+  /** bytes of base64 (the CLI passes Buffer's; the default works in a browser) */
+  decode?(base64: string): Uint8Array;
+  chunkBytes?: number;
+}
+
+/** bytes of base64, without Node's Buffer. */
+export function base64ToBytes(base64: string): Uint8Array {
+  const s = atob(base64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Reads the guest file range by range into `write`; resolves with its size. */
+export async function fetchFile(o: FetchFileOptions): Promise<number> {
+  const length = Math.min(o.chunkBytes ?? FETCH_CHUNK_BYTES, READ_FILE_MAX_BYTES);
+  const decode = o.decode ?? base64ToBytes;
+  let offset = 0;
+  for (;;) {
+    if (o.signal?.aborted) throw new FlotillaError('CANCELLED', `getting ${o.path} was cancelled`);
+    const r = await o.invoke('vm.readFile', { host: o.vm.host, id: o.vm.id, path: o.path, offset, length });
+    const bytes = decode(r.dataBase64);
+    if (bytes.length > 0) await o.write(bytes);
+    offset += bytes.length;
+    o.onProgress?.(offset);
+    if (r.eof || bytes.length === 0) return offset;
   }
 }

@@ -162,6 +162,9 @@ describe('contract over an in-memory pair', () => {
     ['path.inspect', { path: 'relative/path' }, 'path'],
     ['vm.exec', { id: ID, command: [] }, 'command'],
     ['vm.exec', { id: ID, command: ['cat'], stdinBase64: 'not base64!' }, 'stdinBase64'],
+    ['vm.writeFile', { id: ID, path: '/root/x', dataBase64: 'not base64!' }, 'dataBase64'],
+    ['vm.readFile', { id: ID, path: '/root/x', offset: 10 }, 'length'],
+    ['vm.readFile', { id: ID, path: '/root/x', offset: 0, length: 12 * 1024 * 1024 }, 'length'],
     ['vm.checkPort', { proto: 'tcp', hostPort: 70000 }, 'hostPort'],
     ['engine.info', { __proto__: { polluted: true }, x: 1 }, ''],
   ] as const)('%s with %j → INVALID_ARGUMENT naming %j', async (method, params, field) => {

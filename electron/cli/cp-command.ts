@@ -1,12 +1,12 @@
 // `flotilla cp SRC DEST`: one file into or out of a running VM through its guest agent
-// (vm.writeFile / vm.readFile). Into the VM any size goes, in chunks (shared/file-transfer.ts);
-// out of it at most what one agent read brings (11 MiB). A shared folder is the way for
-// directories and for a lot of data. Exactly one side is `VM:/absolute/path`.
+// (vm.writeFile / vm.readFile), any size, in chunks (shared/file-transfer.ts). A shared folder is
+// the way for directories and for a lot of data (the agent moves a few MB/s under TCG). Exactly
+// one side is `VM:/absolute/path`.
 import { open, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
-import { sendFile } from '../../shared/file-transfer';
-import { writeFileAtomic } from '../engine/atomic-file';
+import { fetchFile, sendFile } from '../../shared/file-transfer';
+import { produceFileAtomic } from '../engine/atomic-file';
 import { absPath } from './args';
 import type { CliIo, CliSession } from './run-cli';
 
@@ -57,17 +57,33 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
   }
   if ('vm' in src && 'local' in dest) {
     const vm = await session.find(src.vm, hostId);
-    const r = await session.call('vm.readFile', { host: vm.host, id: vm.id, path: src.path });
-    const data = Buffer.from(r.dataBase64, 'base64');
     // into an existing directory under the guest file's name; written aside and renamed
     // (atomic-file.ts), so an interrupted copy never leaves half a file under the destination's name
     const isDir = (await stat(dest.local).catch(() => null))?.isDirectory() === true;
     const target = isDir ? join(dest.local, basename(src.path)) : dest.local;
-    await writeFileAtomic(target, data, 0o644).catch((err: unknown) => {
+    let bytes = 0;
+    await produceFileAtomic(
+      target,
+      async (tmp) => {
+        const out = await open(tmp, 'w', 0o644);
+        try {
+          bytes = await fetchFile({
+            invoke: (method, req) => session.call(method, req),
+            vm,
+            path: src.path,
+            write: async (b) => void (await out.write(b)),
+            decode: (s) => Buffer.from(s, 'base64'),
+          });
+        } finally {
+          await out.close();
+        }
+      },
+      { replace: true },
+    ).catch((err: unknown) => {
       if (err instanceof FlotillaError) throw err;
       throw new FlotillaError('BAD_REQUEST', `cannot write ${target}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { path: target });
     });
-    io.err(`copied ${data.length} bytes to ${target}\n`);
+    io.err(`copied ${bytes} bytes to ${target}\n`);
     return 0;
   }
   throw new FlotillaError('BAD_REQUEST', CP_USAGE);

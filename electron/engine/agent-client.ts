@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
 import type { ExecResult } from '../../shared/contract';
+import { READ_FILE_MAX_BYTES } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
 import { LineSplitter } from './line-splitter';
 
@@ -15,11 +16,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
 const FILE_CHUNK_BYTES = 256 * 1024;
-/**
- * The largest guest file readFile returns: vm.readFile answers it base64 in one RPC frame, and a
- * frame holds at most 16 MiB (shared/rpc-client.ts), so 11 MiB (~14.7 MiB of base64) fits.
- */
-export const MAX_READ_FILE_BYTES = 11 * 1024 * 1024;
 
 type Msg = Record<string, unknown>;
 
@@ -120,19 +116,24 @@ export class AgentClient {
     return this.waitForExit(pid, path, deadline);
   }
 
-  async readFile(path: string): Promise<Buffer> {
+  /** All of a file (at most READ_FILE_MAX_BYTES), or `range.length` bytes from `range.offset` (fewer at its end). */
+  async readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer> {
     const handle = (await this.request('guest-file-open', { path, mode: 'r' })) as number;
     try {
+      if (range && range.offset > 0) await this.request('guest-file-seek', { handle, offset: range.offset, whence: 'set' });
+      const limit = range ? range.length : READ_FILE_MAX_BYTES;
       const chunks: Buffer[] = [];
       let total = 0;
-      while (true) {
-        const r = (await this.request('guest-file-read', { handle, count: FILE_CHUNK_BYTES })) as { 'buf-b64': string; eof: boolean };
+      while (total < limit || !range) {
+        const want = range ? Math.min(FILE_CHUNK_BYTES, limit - total) : FILE_CHUNK_BYTES;
+        const r = (await this.request('guest-file-read', { handle, count: want })) as { 'buf-b64': string; eof: boolean };
         const chunk = Buffer.from(r['buf-b64'], 'base64');
         total += chunk.length;
-        if (total > MAX_READ_FILE_BYTES) throw new FlotillaError('AGENT_ERROR', `${path} is larger than ${MAX_READ_FILE_BYTES / 1024 / 1024} MiB, the most one read through the guest agent brings; use a shared folder for it`);
+        if (!range && total > limit) throw new FlotillaError('AGENT_ERROR', `${path} is larger than ${limit / 1024 / 1024} MiB, the most one read through the guest agent brings: read it in ranges (flotilla cp does)`);
         chunks.push(chunk);
-        if (r.eof || chunk.length === 0) return Buffer.concat(chunks);
+        if (r.eof || chunk.length === 0) break;
       }
+      return Buffer.concat(chunks);
     } finally {
       await this.closeHandle(handle);
     }

@@ -52,9 +52,10 @@ async function writeAndRename(path: string, data: string | Buffer, mode: number)
 /**
  * Makes a file with a tool (qemu-img, …) atomically: `make` writes the temp path it is given, which
  * is then fsynced and renamed onto target. A crash leaves either no target or a complete one, plus
- * at most a temp file that cleanupTempFiles removes. Refuses to replace an existing target.
+ * at most a temp file that cleanupTempFiles removes. Refuses to replace an existing target unless
+ * `replace` (a copy the user asked to overwrite with).
  */
-export async function produceFileAtomic(target: string, make: (tmp: string) => Promise<void>): Promise<void> {
+export async function produceFileAtomic(target: string, make: (tmp: string) => Promise<void>, opts: { replace?: boolean } = {}): Promise<void> {
   const tmp = tempPathFor(target);
   try {
     await make(tmp);
@@ -65,7 +66,8 @@ export async function produceFileAtomic(target: string, make: (tmp: string) => P
       await fd.close();
     }
     // link() fails with EEXIST where rename() would silently replace a file made meanwhile
-    await link(tmp, target);
+    if (opts.replace) await rename(tmp, target);
+    else await link(tmp, target);
   } catch (err) {
     // a full disk is about the file the user will look for, not our temp name for it
     const full = isNoSpace(err) || (err instanceof FlotillaError && err.code === 'DISK_FULL');

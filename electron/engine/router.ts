@@ -71,7 +71,11 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       const stdin = p.stdinBase64 !== undefined ? Buffer.from(p.stdinBase64, 'base64') : p.stdin;
       return vm(p).exec(p.command, { ...(stdin !== undefined ? { stdin } : {}), timeoutMs: p.timeoutMs });
     },
-    'vm.readFile': async (p) => ({ dataBase64: (await vm(p).readFile(p.path)).toString('base64') }),
+    'vm.readFile': async (p) => {
+      const range = p.length !== undefined ? { offset: p.offset ?? 0, length: p.length } : undefined;
+      const data = await vm(p).readFile(p.path, range);
+      return { dataBase64: data.toString('base64'), eof: !range || data.length < range.length };
+    },
     'vm.writeFile': async (p) => ({ bytes: await vm(p).writeFile(p.path, Buffer.from(p.dataBase64, 'base64'), { append: p.append }) }),
     'vm.logs': async (p) => ({ entries: await vm(p).logs(p.tail) }),
     'vm.ports': (p) => {

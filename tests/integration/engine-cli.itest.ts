@@ -97,6 +97,10 @@ describe('flotilla CLI', () => {
       expect(await flotilla('cp', join(here, 'big.bin'), 'web:/root/big.bin')).toMatchObject({ code: 0, stderr: `copied ${big.length} bytes to web:/root/big.bin\n` });
       expect((await flotilla('exec', 'web', '--', 'sha256sum', '/root/big.bin')).stdout).toBe(`${createHash('sha256').update(big).digest('hex')}  /root/big.bin\n`);
       expect((await flotilla('exec', 'web', '--', 'ls', '-a', '/root')).stdout).not.toContain('flotilla-part');
+      // and out again in 4 MiB ranges (more than one vm.readFile answer can carry)
+      expect(await flotilla('cp', 'web:/root/big.bin', join(here, 'out', 'big-back.bin'))).toMatchObject({ code: 0, stderr: `copied ${big.length} bytes to ${join(here, 'out', 'big-back.bin')}\n` });
+      expect((await readFile(join(here, 'out', 'big-back.bin'))).equals(big)).toBe(true);
+      await rm(join(here, 'out', 'big-back.bin'));
       // into a folder the VM does not have: the agent's refusal, and nothing left behind
       const noDir = await flotilla('cp', join(here, 'big.bin'), 'web:/no/such/dir/big.bin');
       expect(noDir.code).toBe(1);

@@ -32,7 +32,8 @@ export interface VmHandle {
   resume(): Promise<void>;
   update(patch: VmPatch): Promise<void>;
   exec(command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult>;
-  readFile(path: string): Promise<Buffer>;
+  /** all of a guest file, or (range) up to `length` bytes from `offset` */
+  readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer>;
   writeFile(path: string, data: Buffer, opts?: { append?: boolean }): Promise<number>;
   logs(tail: number): Promise<LogEntry[]>;
   /** scrollback so far; `cb` gets what follows until unsubscribed (subscribers survive a QEMU restart) */

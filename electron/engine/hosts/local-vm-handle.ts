@@ -49,7 +49,7 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
       d.changed();
     },
     exec: async (command, o) => (await sup.agentClient()).exec(command, o),
-    readFile: async (path) => (await sup.agentClient()).readFile(path),
+    readFile: async (path, range) => (await sup.agentClient()).readFile(path, range),
     writeFile: async (path, data, opts) => (await sup.agentClient()).writeFile(path, data, opts),
     logs: (tail) => sup.logs(tail),
     consoleSubscribe: (key, cb) => sup.console.subscribe(key, cb),

@@ -1,11 +1,11 @@
-// The Files tab's transfers: files sent into a running VM (any size, in chunks through its guest
-// agent, shared/file-transfer.ts) and files fetched from it (one agent read, up to 11 MiB), each
-// with its progress, its error and, while it runs, a Cancel.
+// The Files tab's transfers: files sent into a running VM and files fetched from it, any size, in
+// chunks through its guest agent (shared/file-transfer.ts), each with its progress, its error and,
+// while it runs, a Cancel.
 import { LOCAL_HOST } from '../../../shared/contract';
-import { guestPathIn, sendFile, splitGuestPath } from '../../../shared/file-transfer';
+import { fetchFile, guestPathIn, sendFile, splitGuestPath } from '../../../shared/file-transfer';
 import { getApi } from '../api/current';
 import { toUiError } from './errors';
-import { useStore, type FileTransfer, type UiError } from './store';
+import { useStore, type FileTransfer } from './store';
 import { vmRef } from './vm-ref';
 
 let seq = 1;
@@ -57,27 +57,36 @@ export function cancelTransfer(n: number): void {
   controllers.get(n)?.abort();
 }
 
-/** Reads a file of the guest and hands it to the browser as a download under its own name. */
-export async function fetchFileFromVm(id: string, guestPath: string): Promise<UiError | null> {
+/** Reads a file of the guest, range by range, and hands it to the browser as a download under its own name. */
+export async function fetchFileFromVm(id: string, guestPath: string): Promise<void> {
   const path = guestPath.trim();
   const { name } = splitGuestPath(path);
-  const t: FileTransfer = { n: seq++, direction: 'fetch', name: name || path, guestPath: path, size: null, done: 0, state: 'active', error: null };
+  let t: FileTransfer = { n: seq++, direction: 'fetch', name: name || path, guestPath: path, size: null, done: 0, state: 'active', error: null };
   put(id, t);
+  const ctl = new AbortController();
+  controllers.set(t.n, ctl);
   try {
-    const { dataBase64 } = await getApi().invoke('vm.readFile', { ...vmRef(id), path });
-    const bytes = Uint8Array.from(atob(dataBase64), (c) => c.charCodeAt(0));
-    saveDownload(bytes, t.name);
-    put(id, { ...t, size: bytes.length, done: bytes.length, state: 'done' });
-    return null;
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    const size = await fetchFile({
+      invoke: (method, req) => getApi().invoke(method, req),
+      vm: { host: vmRef(id).host ?? LOCAL_HOST, id },
+      path,
+      write: (bytes) => void parts.push(bytes as Uint8Array<ArrayBuffer>),
+      onProgress: (received) => put(id, (t = { ...t, done: received })),
+      signal: ctl.signal,
+    });
+    saveDownload(parts, t.name);
+    put(id, { ...t, size, done: size, state: 'done' });
   } catch (err) {
     const error = toUiError(err, `Get ${t.name}`);
-    put(id, { ...t, state: 'failed', error });
-    return error;
+    put(id, { ...t, state: error.code === 'CANCELLED' ? 'cancelled' : 'failed', error: error.code === 'CANCELLED' ? null : error });
+  } finally {
+    controllers.delete(t.n);
   }
 }
 
-function saveDownload(bytes: Uint8Array<ArrayBuffer>, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+function saveDownload(parts: Uint8Array<ArrayBuffer>[], name: string): void {
+  const url = URL.createObjectURL(new Blob(parts, { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = name;

@@ -1,6 +1,6 @@
 // Files in and out of a running VM through its guest agent: drop files (or choose them) to send
 // them into a folder of the guest, any size, with progress and Cancel; name a guest file to get it
-// as a download. Like GNOME Boxes' drag-and-drop, without a display or SPICE.
+// as a download, any size too. Like GNOME Boxes' drag-and-drop, without a display or SPICE.
 import { useRef, useState, type DragEvent, type FormEvent, type ReactElement } from 'react';
 import { isActive } from '../../../../shared/state';
 import { Field } from '../../components/fields';
@@ -24,7 +24,7 @@ function TransferRow({ t }: { t: FileTransfer }): ReactElement {
         <span className="transfer-name">{t.name}</span>
         <span className="transfer-where">{where}</span>
         <span className="spacer" />
-        {t.state === 'active' && t.direction === 'send' && (
+        {t.state === 'active' && (
           <button type="button" className="btn btn-ghost btn-sm" onClick={() => cancelTransfer(t.n)}>
             Cancel
           </button>
@@ -126,7 +126,7 @@ export function FilesTab({ id }: { id: string }): ReactElement | null {
             Download
           </button>
         </form>
-        <p className="hint">Up to 11 MiB; for more, share a folder (Settings) or use scp.</p>
+        <p className="hint">Through the guest agent, a few MB/s without KVM: for a lot of data, share a folder (Settings).</p>
       </section>
       {transfers.length > 0 && (
         <section className="files-section" aria-labelledby="files-transfers-title">
