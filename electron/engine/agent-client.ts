@@ -6,8 +6,8 @@
 import { randomInt } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
 import type { ExecResult } from '../../shared/contract';
-import { READ_FILE_MAX_BYTES } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
+import { agentReadFile, agentWriteFile } from './agent-files';
 import { LineSplitter } from './line-splitter';
 
 const SENTINEL = 0xff;
@@ -117,42 +117,12 @@ export class AgentClient {
   }
 
   /** All of a file (at most READ_FILE_MAX_BYTES), or `range.length` bytes from `range.offset` (fewer at its end). */
-  async readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer> {
-    const handle = (await this.request('guest-file-open', { path, mode: 'r' })) as number;
-    try {
-      if (range && range.offset > 0) await this.request('guest-file-seek', { handle, offset: range.offset, whence: 'set' });
-      const limit = range ? range.length : READ_FILE_MAX_BYTES;
-      const chunks: Buffer[] = [];
-      let total = 0;
-      while (total < limit || !range) {
-        const want = range ? Math.min(FILE_CHUNK_BYTES, limit - total) : FILE_CHUNK_BYTES;
-        const r = (await this.request('guest-file-read', { handle, count: want })) as { 'buf-b64': string; eof: boolean };
-        const chunk = Buffer.from(r['buf-b64'], 'base64');
-        total += chunk.length;
-        if (!range && total > limit) throw new FlotillaError('AGENT_ERROR', `${path} is larger than ${limit / 1024 / 1024} MiB, the most one read through the guest agent brings: read it in ranges (flotilla cp does)`);
-        chunks.push(chunk);
-        if (r.eof || chunk.length === 0) break;
-      }
-      return Buffer.concat(chunks);
-    } finally {
-      await this.closeHandle(handle);
-    }
+  readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    return agentReadFile((c, a) => this.request(c, a), path, range, { chunkBytes: FILE_CHUNK_BYTES });
   }
 
-  async writeFile(path: string, data: Buffer, opts: { append?: boolean } = {}): Promise<number> {
-    const handle = (await this.request('guest-file-open', { path, mode: opts.append ? 'a' : 'w' })) as number;
-    try {
-      let written = 0;
-      for (let off = 0; off < data.length; off += FILE_CHUNK_BYTES) {
-        const chunk = data.subarray(off, off + FILE_CHUNK_BYTES);
-        const r = (await this.request('guest-file-write', { handle, 'buf-b64': chunk.toString('base64') })) as { count: number };
-        written += r.count;
-      }
-      await this.request('guest-file-flush', { handle });
-      return written;
-    } finally {
-      await this.closeHandle(handle);
-    }
+  writeFile(path: string, data: Buffer, opts: { append?: boolean } = {}): Promise<number> {
+    return agentWriteFile((c, a) => this.request(c, a), path, data, opts, { chunkBytes: FILE_CHUNK_BYTES });
   }
 
   async ips(): Promise<string[]> {
@@ -188,10 +158,6 @@ export class AgentClient {
       }
       await delay(wait);
     }
-  }
-
-  private async closeHandle(handle: number): Promise<void> {
-    await this.request('guest-file-close', { handle }).catch(() => undefined);
   }
 
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {

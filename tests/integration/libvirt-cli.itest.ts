@@ -3,8 +3,10 @@
 // list, and create/start/exec/list/stop/rm of a built-in VM with --host; host rm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { HostInfo, VmInfo } from '../../shared/contract';
 import { bundle, CLI_ENTRY } from './fixtures/bundle';
 import { cleanupHome, makeHome, run } from './fixtures/engine-harness';
@@ -60,6 +62,21 @@ describe('flotilla host and --host', () => {
 
       const ex = await flotilla('exec', name, '--host', 'lab', '--', '/bin/sh', '-c', 'echo hi-$((40+2)); exit 5');
       expect(ex).toMatchObject({ code: 5, stdout: 'hi-42\n' });
+
+      // a file in and out through the domain's agent over ssh: 200 KiB is four agent writes through
+      // virsh's command line (64 KiB each) into a part file renamed at the end, and four ranged reads back
+      const blob = randomBytes(200 * 1024 + 5);
+      const here = await mkdtemp(join(tmpdir(), 'flotilla-lab-cp-'));
+      try {
+        await writeFile(join(here, 'blob.bin'), blob);
+        expect(await flotilla('cp', join(here, 'blob.bin'), `${name}:/root/blob.bin`, '--host', 'lab')).toMatchObject({ code: 0, stderr: `copied ${blob.length} bytes to ${name}:/root/blob.bin\n` });
+        const sum = await flotilla('exec', name, '--host', 'lab', '--', 'sha256sum', '/root/blob.bin');
+        expect(sum.stdout).toBe(`${createHash('sha256').update(blob).digest('hex')}  /root/blob.bin\n`);
+        expect(await flotilla('cp', `${name}:/root/blob.bin`, join(here, 'back.bin'), '--host', 'lab')).toMatchObject({ code: 0 });
+        expect((await readFile(join(here, 'back.bin'))).equals(blob)).toBe(true);
+      } finally {
+        await rm(here, { recursive: true, force: true });
+      }
 
       const listed = JSON.parse((await flotilla('list', '--host', 'lab', '--json')).stdout) as VmInfo[];
       expect(listed.find((v) => v.name === name)).toMatchObject({ host: 'lab', state: 'running' });

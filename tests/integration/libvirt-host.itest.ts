@@ -101,6 +101,13 @@ describe.each([
 
       const r = await host.vm(vm.id).exec(['/bin/sh', '-c', 'echo out-$((6*7)); echo err >&2; exit 3'], { timeoutMs: 30_000 });
       expect(r).toMatchObject({ exitCode: 3, stdout: 'out-42\n', stderr: 'err\n' });
+      // command input rides in virsh's command line, which holds 128 KiB an argument: 64 KiB goes,
+      // more is refused in words (it used to fail as E2BIG from spawn)
+      expect((await host.vm(vm.id).exec(['wc', '-c'], { stdin: Buffer.alloc(64 * 1024, 0x61), timeoutMs: 30_000 })).stdout.trim()).toBe(String(64 * 1024));
+      await expect(host.vm(vm.id).exec(['wc', '-c'], { stdin: Buffer.alloc(100 * 1024, 0x61), timeoutMs: 30_000 })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+        message: "a libvirt domain's command input goes through virsh's command line: at most 64 KiB (send a file with flotilla cp instead)",
+      });
 
       // the console: libvirt's console stream (`virsh console` under util-linux script) to the
       // guest's shell on hvc0. Typed again until the computed value comes back: bytes typed before

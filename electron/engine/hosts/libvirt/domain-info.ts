@@ -26,9 +26,10 @@ export interface LibvirtDomain {
 
 /**
  * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
- * user networking needs passt for them), no file copy or edit through Flotilla (yet).
+ * user networking needs passt for them), no edits of the definition (virsh edit does those). Files go
+ * through the domain's agent, 64 KiB an agent command (domain-ops.ts).
  */
-export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'console', 'display', 'exec', 'stats', 'logs', 'snapshots']);
+export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots']);
 
 /** A spec-shaped name for a foreign domain (the real name stays in VmInfo.name). */
 export function specName(name: string): string {

@@ -1,5 +1,5 @@
-// Per-domain operations that go through the guest agent or libvirt's query APIs: exec
-// (guest-exec through `qemu-agent-command`), IPs (`domifaddr --source agent`), stats
+// Per-domain operations that go through the guest agent or libvirt's query APIs: exec and files
+// (guest-exec and guest-file-* through `qemu-agent-command`), IPs (`domifaddr --source agent`), stats
 // (`domstats`), snapshots (libvirt's snapshot API) and screenshots. Every reply is untrusted
 // and parsed defensively; domains are addressed by UUID only.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ExecResult } from '../../../../shared/contract';
 import type { SnapshotInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
+import type { AgentRequest } from '../../agent-files';
 import { setClockByDate } from '../../guest-clock';
 import type { Virsh } from './virsh';
 import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from './virsh-parse';
@@ -15,13 +16,28 @@ import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from '
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const b64 = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : '');
 
+/**
+ * Linux takes at most 128 KiB in one command-line argument (MAX_ARG_STRLEN), and an agent command
+ * reaches virsh as one: what an agent command carries stays well under that.
+ */
+export const AGENT_ARG_MAX_BYTES = 120 * 1024;
+/** Bytes of a file per agent command through virsh (their base64 in one argument). */
+export const VIRSH_FILE_CHUNK_BYTES = 64 * 1024;
+
 export async function agentCommand(virsh: Virsh, uuid: string, cmd: Record<string, unknown>, timeoutSec = 10): Promise<unknown> {
-  const r = await virsh.run(['qemu-agent-command', '--domain', uuid, '--timeout', String(timeoutSec), JSON.stringify(cmd)], { timeoutMs: (timeoutSec + 10) * 1000 });
+  const json = JSON.stringify(cmd);
+  if (json.length > AGENT_ARG_MAX_BYTES) throw new FlotillaError('INTERNAL', `agent command ${String(cmd.execute)} is too long for virsh's command line (${json.length} bytes)`);
+  const r = await virsh.run(['qemu-agent-command', '--domain', uuid, '--timeout', String(timeoutSec), json], { timeoutMs: (timeoutSec + 10) * 1000 });
   try {
     return parseAgentReturn(r.stdout.trim());
   } catch (err) {
     throw new FlotillaError('AGENT_ERROR', (err as Error).message);
   }
+}
+
+/** One agent command through virsh, for agent-files.ts. */
+export function virshAgentRequest(virsh: Virsh, uuid: string): AgentRequest {
+  return (command, args) => agentCommand(virsh, uuid, { execute: command, arguments: args }, 30);
 }
 
 export async function agentPing(virsh: Virsh, uuid: string): Promise<boolean> {
@@ -35,6 +51,9 @@ export async function agentPing(virsh: Virsh, uuid: string): Promise<boolean> {
 
 /** Runs a program in the guest (no shell unless the command names one) and waits for it. */
 export async function guestExec(virsh: Virsh, uuid: string, command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult> {
+  if (opts.stdin !== undefined && Buffer.byteLength(opts.stdin) > VIRSH_FILE_CHUNK_BYTES) {
+    throw new FlotillaError('BAD_REQUEST', `a libvirt domain's command input goes through virsh's command line: at most ${VIRSH_FILE_CHUNK_BYTES / 1024} KiB (send a file with flotilla cp instead)`);
+  }
   const started = await agentCommand(virsh, uuid, {
     execute: 'guest-exec',
     arguments: {

@@ -11,7 +11,8 @@ import { unsupported, type VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
 import { screenshotToPng } from './ppm-to-png';
-import { agentPing, domainStats, guestExec, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { agentReadFile, agentWriteFile } from '../../agent-files';
+import { agentPing, domainStats, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain } from './domain-info';
 import type { LibvirtHost } from './libvirt-host';
@@ -156,15 +157,17 @@ export class LibvirtVm implements VmHandle {
     return this.host.logLines(this.d.name, tail);
   }
 
-  // editing a domain's definition, and file copy through the agent, are not offered here (caps say so)
+  // files through the domain's agent, in chunks that fit virsh's command line (domain-ops.ts)
+  readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    return agentReadFile(virshAgentRequest(this.virsh, this.uuid), path, range, { chunkBytes: VIRSH_FILE_CHUNK_BYTES });
+  }
+  writeFile(path: string, data: Buffer, opts: { append?: boolean } = {}): Promise<number> {
+    return agentWriteFile(virshAgentRequest(this.virsh, this.uuid), path, data, opts, { chunkBytes: VIRSH_FILE_CHUNK_BYTES });
+  }
+
+  // editing a domain's definition is not offered here (caps say so)
   async update(_patch: VmPatch): Promise<void> {
     throw unsupported('changing a libvirt domain (use virsh edit)', this.host.id);
-  }
-  async readFile(_path: string): Promise<Buffer> {
-    throw unsupported('copying files', this.host.id);
-  }
-  async writeFile(_path: string, _data: Buffer): Promise<number> {
-    throw unsupported('copying files', this.host.id);
   }
 
   private consoleOf(): DomainConsole {
