@@ -2,6 +2,7 @@
 // chunks through its guest agent (shared/file-transfer.ts), each with its progress, its error and,
 // while it runs, a Cancel.
 import { LOCAL_HOST } from '../../../shared/contract';
+import { FlotillaError } from '../../../shared/errors';
 import { fetchFile, guestPathIn, sendFile, splitGuestPath } from '../../../shared/file-transfer';
 import { getApi } from '../api/current';
 import { toUiError } from './errors';
@@ -27,7 +28,10 @@ export async function sendFilesToVm(id: string, folder: string, files: readonly 
     let t = base;
     try {
       t = { ...base, guestPath: guestPathIn(folder.trim(), file.name) };
+      // two sends to one path would write one part file at once
+      const busy = (useStore.getState().consoles.files[id] ?? []).some((x) => x.direction === 'send' && x.state === 'active' && x.guestPath === t.guestPath);
       put(id, t);
+      if (busy) throw new FlotillaError('INVALID_STATE', `${t.guestPath} is being sent already: wait for it, or cancel it first`);
       const ctl = new AbortController();
       controllers.set(t.n, ctl);
       let last = 0;
