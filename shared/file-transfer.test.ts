@@ -22,7 +22,7 @@ interface Guest {
   invoke: Invoke;
 }
 
-function guest(opts: { failWriteAt?: number; mvExit?: number } = {}): Guest {
+function guest(opts: { failWriteAt?: number; mvExit?: number; noExec?: boolean } = {}): Guest {
   const files = new Map<string, Uint8Array>();
   const calls: string[] = [];
   let writes = 0;
@@ -38,6 +38,7 @@ function guest(opts: { failWriteAt?: number; mvExit?: number } = {}): Guest {
     if (method === 'vm.exec') {
       const argv = req.command as string[];
       calls.push(argv.join(' '));
+      if (opts.noExec) throw new FlotillaError('AGENT_ERROR', 'guest agent: command guest-exec has been disabled');
       if (argv[0] === 'mv') {
         if (opts.mvExit) return { exitCode: opts.mvExit, signal: null, stdout: '', stderr: 'mv: cannot move: Permission denied\n', truncated: false };
         files.set(argv[4]!, files.get(argv[3]!)!);
@@ -54,12 +55,21 @@ const source = (bytes: Uint8Array) => ({ size: bytes.length, read: async (off: n
 const vm = { host: 'local', id: 'abcdefgh1234' };
 
 describe('sendFile', () => {
-  it('writes a file of one chunk directly', async () => {
+  it('a file of one chunk goes through the part file too', async () => {
     const g = guest();
     const data = enc('hello');
     expect(await sendFile({ invoke: g.invoke, vm, path: '/root/a.txt', ...source(data), chunkBytes: 8 })).toBe(5);
-    expect(g.calls).toEqual(['write /root/a.txt']);
+    expect(g.calls).toEqual([`write /root/a.txt${PART_SUFFIX}`, `mv -f -- /root/a.txt${PART_SUFFIX} /root/a.txt`]);
     expect(dec(g.files.get('/root/a.txt'))).toBe('hello');
+    expect(g.files.size).toBe(1);
+  });
+
+  it('a guest that cannot run mv still takes a file of one chunk, written in place; a bigger one is refused', async () => {
+    const g = guest({ noExec: true });
+    expect(await sendFile({ invoke: g.invoke, vm, path: '/c/a.txt', ...source(enc('hello')), chunkBytes: 8 })).toBe(5);
+    expect(dec(g.files.get('/c/a.txt'))).toBe('hello');
+    await expect(sendFile({ invoke: g.invoke, vm, path: '/c/b.bin', ...source(enc('0123456789')), chunkBytes: 4 })).rejects.toThrow('guest-exec has been disabled');
+    expect(g.files.has('/c/b.bin')).toBe(false);
   });
 
   it('sends a bigger file in chunks into the part file, then renames it over the destination', async () => {

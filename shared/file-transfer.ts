@@ -5,8 +5,8 @@
 // goes in chunks, the first opening and the rest appending, into `PATH.flotilla-part` beside the
 // destination, and `mv` (an argument list, never a shell line) renames that over it at the end. A
 // transfer cut short (the client closed, the engine killed, the guest's disk full) thus never
-// leaves half a file under the destination's name, and the next try starts the part afresh. A file
-// that fits one chunk is written directly, in one agent write, which also serves guests without `mv`.
+// leaves half a file under the destination's name, and the next try starts the part afresh. A guest
+// that cannot run `mv` still takes a file of one chunk, written in place.
 import type { Method, MethodRequest, MethodResult, VmRef } from './contract';
 import { READ_FILE_MAX_BYTES, WRITE_FILE_MAX_BYTES } from './contract-names';
 import { FlotillaError } from './errors';
@@ -75,11 +75,6 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
   };
   cancelled();
   o.onProgress?.(0, o.size);
-  if (o.size <= chunk) {
-    const { bytes } = await o.invoke('vm.writeFile', { ...ref, path: o.path, dataBase64: encode(await readExactly(0, o.size)) });
-    o.onProgress?.(bytes, o.size);
-    return bytes;
-  }
   const part = o.path + PART_SUFFIX;
   let sent = 0;
   try {
@@ -92,7 +87,16 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
     }
     if (sent !== o.size) throw new FlotillaError('AGENT_ERROR', `the guest agent wrote ${sent} of ${o.size} bytes to ${part}`);
     cancelled();
-    const mv = await o.invoke('vm.exec', { ...ref, command: ['mv', '-f', '--', part, o.path] });
+    let mv: MethodResult<'vm.exec'>;
+    try {
+      mv = await o.invoke('vm.exec', { ...ref, command: ['mv', '-f', '--', part, o.path] });
+    } catch (err) {
+      // a guest that cannot run mv at all (no such program, guest-exec disabled): a file of one
+      // chunk is written in place instead; its part file stays, for want of a way to remove it
+      if (!(err instanceof FlotillaError && err.code === 'AGENT_ERROR') || o.size > chunk) throw err;
+      const { bytes } = await o.invoke('vm.writeFile', { ...ref, path: o.path, dataBase64: encode(await readExactly(0, o.size)) });
+      return bytes;
+    }
     if (mv.exitCode !== 0) throw new FlotillaError('AGENT_ERROR', `the file arrived as ${part} but could not be renamed to ${o.path}: ${mv.stderr.trim() || `mv exited with ${String(mv.exitCode ?? mv.signal)}`}`);
     return sent;
   } catch (err) {
