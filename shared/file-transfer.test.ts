@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Method, MethodRequest, MethodResult } from './contract';
 import { FlotillaError } from './errors';
-import { base64ToBytes, bytesToBase64, fetchFile, guestPathIn, PART_SUFFIX, sendFile, splitGuestPath, type Invoke } from './file-transfer';
+import { base64ToBytes, bytesToBase64, fetchFile, guestBaseName, guestPathIn, PART_SUFFIX, sendFile, type Invoke } from './file-transfer';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
@@ -161,8 +161,8 @@ describe('guest paths and base64', () => {
     expect(guestPathIn('/', 'x')).toBe('/x');
     for (const bad of ['..', '.', '', 'a/b', 'a\0']) expect(() => guestPathIn('/root', bad)).toThrow('cannot be a file name in the VM');
     expect(() => guestPathIn('root', 'x')).toThrow('the folder in the VM must be an absolute path');
-    expect(splitGuestPath('/var/log/x.log')).toEqual({ dir: '/var/log', name: 'x.log' });
-    expect(splitGuestPath('/x')).toEqual({ dir: '/', name: 'x' });
+    expect(guestBaseName('/var/log/x.log')).toBe('x.log');
+    expect(guestBaseName('/x')).toBe('x');
   });
 
   it('encodes every byte value, across the 32 KiB steps', () => {

@@ -41,10 +41,9 @@ export function bytesToBase64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-/** The directory and name of an absolute guest path. */
-export function splitGuestPath(path: string): { dir: string; name: string } {
-  const i = path.lastIndexOf('/');
-  return { dir: path.slice(0, i) || '/', name: path.slice(i + 1) };
+/** The file name of a guest path (what follows its last `/`). */
+export function guestBaseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 /** `dir` joined with a file's own name, refusing names that would leave the directory. */

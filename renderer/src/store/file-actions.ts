@@ -3,13 +3,18 @@
 // while it runs, a Cancel.
 import { LOCAL_HOST } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import { fetchFile, guestPathIn, sendFile, splitGuestPath } from '../../../shared/file-transfer';
+import { fetchFile, guestBaseName, guestPathIn, sendFile } from '../../../shared/file-transfer';
 import { getApi } from '../api/current';
 import { toUiError } from './errors';
 import { useStore, type FileTransfer } from './store';
 import { vmRef } from './vm-ref';
 
 let seq = 1;
+
+/** The VM's host and id, the host spelled out (the transfer helpers name it on every call). */
+function fullRef(id: string): { host: string; id: string } {
+  return { host: vmRef(id).host ?? LOCAL_HOST, id };
+}
 const controllers = new Map<number, AbortController>();
 
 function put(id: string, t: FileTransfer): void {
@@ -22,7 +27,7 @@ function put(id: string, t: FileTransfer): void {
 
 /** Sends each file into `folder` in the guest, one after the other; a file that fails does not stop the next. */
 export async function sendFilesToVm(id: string, folder: string, files: readonly File[]): Promise<void> {
-  const ref = vmRef(id);
+  const ref = fullRef(id);
   for (const file of files) {
     const base: FileTransfer = { n: seq++, direction: 'send', name: file.name, guestPath: '', size: file.size, done: 0, state: 'active', error: null };
     let t = base;
@@ -37,7 +42,7 @@ export async function sendFilesToVm(id: string, folder: string, files: readonly 
       let last = 0;
       await sendFile({
         invoke: (method, req) => getApi().invoke(method, req),
-        vm: { host: ref.host ?? LOCAL_HOST, id },
+        vm: ref,
         path: t.guestPath,
         size: file.size,
         read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
@@ -64,7 +69,7 @@ export function cancelTransfer(n: number): void {
 /** Reads a file of the guest, range by range, and hands it to the browser as a download under its own name. */
 export async function fetchFileFromVm(id: string, guestPath: string): Promise<void> {
   const path = guestPath.trim();
-  const { name } = splitGuestPath(path);
+  const name = guestBaseName(path);
   let t: FileTransfer = { n: seq++, direction: 'fetch', name: name || path, guestPath: path, size: null, done: 0, state: 'active', error: null };
   put(id, t);
   const ctl = new AbortController();
@@ -73,7 +78,7 @@ export async function fetchFileFromVm(id: string, guestPath: string): Promise<vo
     const parts: Uint8Array<ArrayBuffer>[] = [];
     const size = await fetchFile({
       invoke: (method, req) => getApi().invoke(method, req),
-      vm: { host: vmRef(id).host ?? LOCAL_HOST, id },
+      vm: fullRef(id),
       path,
       write: (bytes) => void parts.push(bytes as Uint8Array<ArrayBuffer>),
       onProgress: (received) => put(id, (t = { ...t, done: received })),
