@@ -225,6 +225,22 @@ test.describe('snapshots, clone and import in the browser', () => {
     await expect(sent('dropped.txt').getByTestId('transfer-done')).toContainText('20 B sent', { timeout: 60_000 });
     expect(await guest('cat /tmp/dropped.txt', FILES_VM)).toContain('dropped on the tile');
 
+    // a send an earlier try cut short (its part file in the guest, as a lost engine leaves it)
+    // carries on from that part, and the row says so
+    const whole = randomBytes(6 * 1024 * 1024);
+    const half = info.outputPath('resume-half.bin');
+    writeFileSync(half, whole.subarray(0, 4 * 1024 * 1024));
+    const placed = cli(app.home, ['cp', half, `${FILES_VM}:/tmp/resume.bin.flotilla-part`]);
+    expect(placed.status, placed.stderr).toBe(0);
+    await view.selectTab('Files');
+    // the folder typed before the other tabs is still there
+    await expect(view.panel.getByRole('textbox', { name: 'Folder in the VM' })).toHaveValue('/tmp');
+    await view.panel.getByLabel('Files to send').setInputFiles([{ name: 'resume.bin', mimeType: 'application/octet-stream', buffer: whole }]);
+    await expect(sent('resume.bin').getByTestId('transfer-done')).toHaveText('6.0 MiB sent, 4.0 MiB of it resumed from an earlier try', { timeout: 120_000 });
+    const resumed = await guest('sha256sum /tmp/resume.bin; ls -a /tmp', FILES_VM);
+    expect(resumed).toContain(`${createHash('sha256').update(whole).digest('hex')}  /tmp/resume.bin`);
+    expect(resumed).not.toContain('flotilla-part');
+
     // and back out, as a download under the guest file's name
     await view.selectTab('Files');
     for (const [name, bytes] of [['note.txt', note], ['big.bin', big]] as const) {

@@ -4,11 +4,17 @@
 // download of them (UI). In: One vm.writeFile carries at most WRITE_FILE_MAX_BYTES, so a bigger file
 // goes in chunks, the first opening and the rest appending, into `PATH.flotilla-part` beside the
 // destination, and `mv` (an argument list, never a shell line) renames that over it at the end. A
-// transfer cut short (the client closed, the engine killed, the guest's disk full) thus never
-// leaves half a file under the destination's name, and the next try starts the part afresh. A guest
-// that cannot run `mv` still takes a file of one chunk, written in place.
+// transfer cut short never leaves half a file under the destination's name.
+//
+// Cut short by the engine going away (killed, restarted, the connection lost), the part file stays
+// in the guest, and a send picks it up: at the start of every try the guest's `sha256sum` of the
+// part is compared with the same prefix of the source, and a match carries on from there (a part of
+// some other file, or of an older version of this one, starts afresh). With `reconnect`, a send or
+// a fetch waits for the engine itself and carries on in the same call; without it, the next send of
+// the same file resumes. Any other failure, and a cancel, removes the part.
 import type { Method, MethodRequest, MethodResult, VmRef } from './contract';
 import { READ_FILE_MAX_BYTES, WRITE_FILE_MAX_BYTES } from './contract-names';
+import { sha256 } from '@noble/hashes/sha2';
 import { FlotillaError } from './errors';
 
 /** Bytes per vm.writeFile: well under its limit, and its base64 (5.3 MB) well under a frame's 16 MiB. */
@@ -32,6 +38,57 @@ export interface SendFileOptions {
   /** base64 of bytes (the CLI passes Buffer's; the default works in a browser) */
   encode?(bytes: Uint8Array): string;
   chunkBytes?: number;
+  /**
+   * The engine was lost mid-transfer (`err`): resolve once `invoke` reaches an engine again, and
+   * the transfer carries on from what the guest holds; reject (with the reason) to give up.
+   */
+  reconnect?(err: FlotillaError): Promise<void>;
+  /** a part left by an earlier try matched the source: sending carries on from `offset` */
+  onResume?(offset: number, size: number): void;
+  /** a SHA-256 to hash the source's prefix with (the CLI passes Node's; the default works in a browser) */
+  hash?(): Hasher;
+}
+
+export interface Hasher {
+  update(bytes: Uint8Array): unknown;
+  /** lowercase hex */
+  hex(): string;
+}
+
+/** SHA-256 in plain JS (@noble/hashes), for a browser. */
+export function jsSha256(): Hasher {
+  const h = sha256.create();
+  return {
+    update: (b) => h.update(b),
+    hex: () => Array.from(h.digest(), (x) => x.toString(16).padStart(2, '0')).join(''),
+  };
+}
+
+/** An error that means the engine (not a remote host, not the guest) went away. */
+export function isEngineLost(err: unknown): err is FlotillaError<'DISCONNECTED'> {
+  return err instanceof FlotillaError && err.is('DISCONNECTED') && !err.details?.host;
+}
+
+/** Reconnects in a row without a byte moving, before a transfer gives up. */
+const MAX_IDLE_RECONNECTS = 3;
+
+/**
+ * Runs `attempt` until it settles; each time the engine is lost, waits for `reconnect` and runs it
+ * again. A lost engine with no `reconnect` (or one that gives up) is thrown as it came.
+ */
+async function withReconnect<T>(reconnect: ((err: FlotillaError) => Promise<void>) | undefined, progress: () => number, attempt: () => Promise<T>): Promise<T> {
+  let idle = 0;
+  for (;;) {
+    const before = progress();
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isEngineLost(err) || !reconnect) throw err;
+      idle = progress() > before ? 0 : idle + 1;
+      if (idle >= MAX_IDLE_RECONNECTS) throw err;
+      await reconnect(err);
+    }
+  }
 }
 
 /** base64 without Node's Buffer. */
@@ -59,7 +116,7 @@ export function guestPathIn(dir: string, fileName: string): string {
   return `${dir.replace(/\/+$/, '')}/${fileName}`;
 }
 
-/** Sends the file; resolves with the bytes written. On any failure the part file is removed. */
+/** Sends the file; resolves with the bytes written. */
 export async function sendFile(o: SendFileOptions): Promise<number> {
   const chunk = Math.min(o.chunkBytes ?? SEND_CHUNK_BYTES, WRITE_FILE_MAX_BYTES);
   const encode = o.encode ?? bytesToBase64;
@@ -76,15 +133,20 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
   o.onProgress?.(0, o.size);
   const part = o.path + PART_SUFFIX;
   let sent = 0;
-  try {
-    for (let off = 0; off < o.size; off += chunk) {
+  const once = async (): Promise<number> => {
+    const before = sent;
+    sent = await resumablePart(o, part, chunk, readExactly);
+    if (sent > 0) o.onResume?.(sent, o.size);
+    if (sent !== before) o.onProgress?.(sent, o.size);
+    // an empty file is one empty write; a part that already holds everything, none
+    for (let first = sent === 0; first || sent < o.size; first = false) {
       cancelled();
-      const bytes = await readExactly(off, Math.min(chunk, o.size - off));
-      const r = await o.invoke('vm.writeFile', { ...ref, path: part, dataBase64: encode(bytes), append: off > 0 });
-      sent += r.bytes;
+      const length = Math.min(chunk, o.size - sent);
+      const r = await o.invoke('vm.writeFile', { ...ref, path: part, dataBase64: encode(await readExactly(sent, length)), append: sent > 0 });
+      if (r.bytes !== length) throw new FlotillaError('AGENT_ERROR', `the guest agent wrote ${sent + r.bytes} of ${o.size} bytes to ${part}`);
+      sent += length;
       o.onProgress?.(sent, o.size);
     }
-    if (sent !== o.size) throw new FlotillaError('AGENT_ERROR', `the guest agent wrote ${sent} of ${o.size} bytes to ${part}`);
     cancelled();
     let mv: MethodResult<'vm.exec'>;
     try {
@@ -98,10 +160,44 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
     }
     if (mv.exitCode !== 0) throw new FlotillaError('AGENT_ERROR', `the file arrived as ${part} but could not be renamed to ${o.path}: ${mv.stderr.trim() || `mv exited with ${String(mv.exitCode ?? mv.signal)}`}`);
     return sent;
+  };
+  try {
+    return await withReconnect(o.reconnect, () => sent, once);
   } catch (err) {
-    await o.invoke('vm.exec', { ...ref, command: ['rm', '-f', '--', part] }).catch(() => undefined);
+    // with the engine gone the part stays for the next try to resume; otherwise it goes
+    if (!isEngineLost(err)) await o.invoke('vm.exec', { ...ref, command: ['rm', '-f', '--', part] }).catch(() => undefined);
     throw err;
   }
+}
+
+/** Guest sha256sum speed assumed for its timeout: slow (TCG, a loaded box) with room to spare. */
+const GUEST_HASH_BYTES_PER_SEC = 4 << 20;
+
+/**
+ * The bytes of an earlier try's part file that can stay: its size when its SHA-256 equals the
+ * source's prefix of that size, else 0 (no part, a part of something else, a guest that cannot
+ * run stat or sha256sum: the send starts afresh and overwrites it).
+ */
+async function resumablePart(o: SendFileOptions, part: string, chunk: number, readExactly: (offset: number, length: number) => Promise<Uint8Array>): Promise<number> {
+  const ref = { host: o.vm.host, id: o.vm.id };
+  const run = async (command: string[], timeoutMs = 30_000): Promise<string | null> => {
+    try {
+      const r = await o.invoke('vm.exec', { ...ref, command, timeoutMs });
+      return r.exitCode === 0 ? r.stdout : null;
+    } catch (err) {
+      if (err instanceof FlotillaError && err.code === 'AGENT_ERROR') return null;
+      throw err;
+    }
+  };
+  const sizeText = await run(['stat', '-c', '%s', '--', part]);
+  const have = sizeText === null ? NaN : Number(sizeText.trim());
+  if (!Number.isSafeInteger(have) || have <= 0 || have > o.size) return 0;
+  const timeoutMs = Math.min(600_000, 30_000 + Math.ceil((have / GUEST_HASH_BYTES_PER_SEC) * 1000));
+  const theirs = (await run(['sha256sum', '--', part], timeoutMs))?.slice(0, 64);
+  if (!theirs || !/^[0-9a-f]{64}$/.test(theirs)) return 0;
+  const h = (o.hash ?? jsSha256)();
+  for (let off = 0; off < have; off += chunk) h.update(await readExactly(off, Math.min(chunk, have - off)));
+  return h.hex() === theirs ? have : 0;
 }
 
 export interface FetchFileOptions {
@@ -116,6 +212,8 @@ export interface FetchFileOptions {
   /** bytes of base64 (the CLI passes Buffer's; the default works in a browser) */
   decode?(base64: string): Uint8Array;
   chunkBytes?: number;
+  /** as SendFileOptions.reconnect: the fetch carries on from the bytes it has */
+  reconnect?(err: FlotillaError): Promise<void>;
 }
 
 /** bytes of base64, without Node's Buffer. */
@@ -131,13 +229,15 @@ export async function fetchFile(o: FetchFileOptions): Promise<number> {
   const length = Math.min(o.chunkBytes ?? FETCH_CHUNK_BYTES, READ_FILE_MAX_BYTES);
   const decode = o.decode ?? base64ToBytes;
   let offset = 0;
-  for (;;) {
-    if (o.signal?.aborted) throw new FlotillaError('CANCELLED', `getting ${o.path} was cancelled`);
-    const r = await o.invoke('vm.readFile', { host: o.vm.host, id: o.vm.id, path: o.path, offset, length });
-    const bytes = decode(r.dataBase64);
-    if (bytes.length > 0) await o.write(bytes);
-    offset += bytes.length;
-    o.onProgress?.(offset);
-    if (r.eof || bytes.length === 0) return offset;
-  }
+  return withReconnect(o.reconnect, () => offset, async () => {
+    for (;;) {
+      if (o.signal?.aborted) throw new FlotillaError('CANCELLED', `getting ${o.path} was cancelled`);
+      const r = await o.invoke('vm.readFile', { host: o.vm.host, id: o.vm.id, path: o.path, offset, length });
+      const bytes = decode(r.dataBase64);
+      if (bytes.length > 0) await o.write(bytes);
+      offset += bytes.length;
+      o.onProgress?.(offset);
+      if (r.eof || bytes.length === 0) return offset;
+    }
+  });
 }

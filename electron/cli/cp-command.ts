@@ -1,11 +1,15 @@
 // `flotilla cp SRC DEST`: one file into or out of a running VM through its guest agent
 // (vm.writeFile / vm.readFile), any size, in chunks (shared/file-transfer.ts). A shared folder is
 // the way for directories and for a lot of data (the agent moves a few MB/s under TCG). Exactly
-// one side is `VM:/absolute/path`.
+// one side is `VM:/absolute/path`. A copy survives its engine: if the engine is lost mid-copy, the
+// command waits for it (or becomes it) and carries on where the VM's part file, or its own
+// received bytes, left off; a copy in that was cut short any other way (the command killed) resumes
+// on the next `flotilla cp` of the same file.
+import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FlotillaError } from '../../shared/errors';
-import { fetchFile, sendFile } from '../../shared/file-transfer';
+import { fetchFile, PART_SUFFIX, sendFile } from '../../shared/file-transfer';
 import { produceFileAtomic } from '../engine/atomic-file';
 import { absPath } from './args';
 import type { CliIo, CliSession } from './run-cli';
@@ -48,6 +52,12 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
           return buf.subarray(0, bytesRead);
         },
         encode: (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64'),
+        hash: () => {
+          const h = createHash('sha256');
+          return { update: (b) => h.update(b), hex: () => h.digest('hex') };
+        },
+        reconnect: (err) => session.reconnect(err, io),
+        onResume: (at, size) => io.err(`resuming: ${at} of ${size} bytes are in ${vm.name}:${dest.path}${PART_SUFFIX} already\n`),
       });
       io.err(`copied ${bytes} bytes to ${vm.name}:${dest.path}\n`);
     } finally {
@@ -73,6 +83,7 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
             path: src.path,
             write: async (b) => void (await out.write(b)),
             decode: (s) => Buffer.from(s, 'base64'),
+            reconnect: (err) => session.reconnect(err, io),
           });
         } finally {
           await out.close();

@@ -89,7 +89,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   cp: {
     usage: 'cp HOSTFILE VM:/PATH | cp VM:/PATH HOSTPATH',
     options: [HOST_HELP],
-    summary: 'copy one file into or out of a running VM through its guest agent (any size, in chunks)',
+    summary: 'copy one file into or out of a running VM through its guest agent (any size, in chunks; carries on after a lost engine, and a cut-short copy in resumes)',
   },
   console: { usage: 'console NAME', options: [HOST_HELP], summary: 'interactive serial console (Ctrl-] leaves; the VM keeps running)', takesVm: true },
   ssh: {

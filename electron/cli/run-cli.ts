@@ -24,13 +24,19 @@ export interface CliIo {
 const realIo: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) };
 
 /** A contract session for one CLI run: validation and error shaping identical to every transport. */
+/** After the engine is lost, how long a command waits for one to come back before becoming it. */
+export const RECONNECT_CLIENT_ONLY_MS = 5_000;
+
 export class CliSession {
   readonly events = new EventEmitter();
   private readonly closers: (() => void)[] = [];
   private readonly ctx: CallContext;
   private offBroadcast: (() => void) | null = null;
 
-  constructor(readonly opened: OpenedEngine) {
+  constructor(
+    private current: OpenedEngine,
+    private readonly reopen: (clientOnlyMs: number) => Promise<OpenedEngine> = (clientOnlyMs) => openEngine({ shell: 'cli', clientOnlyMs }),
+  ) {
     this.events.setMaxListeners(0);
     this.ctx = {
       clientId: `cli-${process.pid}`,
@@ -39,8 +45,29 @@ export class CliSession {
     };
   }
 
+  get opened(): OpenedEngine {
+    return this.current;
+  }
+
   get handler(): ContractHandler {
-    return this.opened.handler;
+    return this.current.handler;
+  }
+
+  /**
+   * The engine this command talked to went away (`lost`): connect to the next one, or after
+   * RECONNECT_CLIENT_ONLY_MS become it, as a command does when none runs. A command that is the
+   * engine has nothing to reconnect to: `lost` is thrown.
+   */
+  async reconnect(lost: FlotillaError, io: CliIo): Promise<void> {
+    if (this.current.role !== 'client') throw lost;
+    io.err(`flotilla: ${lost.message}; waiting for the engine to come back\n`);
+    await this.current.close().catch(() => undefined);
+    this.current = await this.reopen(RECONNECT_CLIENT_ONLY_MS);
+    if (this.offBroadcast) {
+      this.offBroadcast();
+      this.offBroadcast = this.handler.onEvent((e, p) => this.events.emit(e, p));
+    }
+    io.err(`flotilla: ${this.current.role === 'client' ? 'connected to the engine again' : 'no engine came back: this command runs one'}\n`);
   }
 
   async call<M extends Method>(method: M, req: MethodRequest<M>): Promise<MethodResult<M>> {
@@ -73,7 +100,7 @@ export class CliSession {
   async close(): Promise<void> {
     this.offBroadcast?.();
     for (const c of this.closers.splice(0)) c();
-    await this.opened.close();
+    await this.current.close();
   }
 }
 

@@ -31,6 +31,11 @@ export interface OpenEngineOptions {
   shell: 'electron' | 'serve' | 'cli';
   /** extra engine options (tests: deadlines, timings) */
   engine?: Partial<Omit<EngineOptions, 'layout' | 'shell'>>;
+  /**
+   * For this long, only connect to an engine that answers; become the engine only after. A client
+   * whose engine just died gives a supervisor (or a user) that restarts it the first go.
+   */
+  clientOnlyMs?: number;
 }
 
 /** A ContractHandler that forwards to a remote engine over its socket. */
@@ -75,6 +80,7 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
   // never trust an engine.sock (or VM files) in a directory someone else can write to
   await assertSafeHome(layout);
   // ~20 s: a process that holds the lock is starting an engine (adoption can take a while)
+  const clientOnlyUntil = Date.now() + (opts.clientOnlyMs ?? 0);
   for (let attempt = 0; attempt < 200; attempt++) {
     const sock = await connectApiSocket(layout.engineSock);
     if (sock) {
@@ -104,6 +110,11 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
           sock.destroy();
         },
       };
+    }
+    if (Date.now() < clientOnlyUntil) {
+      attempt--;
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
     }
     // nobody listens. Only the holder of the engine lock may remove a stale socket and
     // listen; anyone else is racing a process that is becoming the engine: wait for it.

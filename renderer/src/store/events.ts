@@ -102,7 +102,7 @@ export function applyRemoved(id: string): void {
     };
     return {
       vms: { ...s.vms, byId: drop(s.vms.byId), ops: drop(s.vms.ops) },
-      consoles: { text: drop(s.consoles.text), thumbs: drop(s.consoles.thumbs), logs: drop(s.consoles.logs), exec: drop(s.consoles.exec), files: drop(s.consoles.files) },
+      consoles: { text: drop(s.consoles.text), thumbs: drop(s.consoles.thumbs), logs: drop(s.consoles.logs), exec: drop(s.consoles.exec), files: drop(s.consoles.files), fileFolders: drop(s.consoles.fileFolders) },
       ui: {
         ...s.ui,
         openVmId: s.ui.openVmId === id ? null : s.ui.openVmId,

@@ -1,9 +1,12 @@
 // @vitest-environment jsdom
 // The Files tab's store logic over a fake transport: a second send to a path still being sent is
 // refused on its own row (two sends would write one part file at once), Cancel ends a send and
-// leaves its row "cancelled", and a bad folder is refused before anything is sent. The real
-// transfer is the ui-lifecycle e2e test.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// leaves its row "cancelled", a bad folder is refused before anything is sent, and a send whose
+// connection to the engine drops waits for a new one and carries on. The real transfer is the
+// ui-lifecycle e2e test; a real engine killed under a copy is reliability check 21.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FlotillaError } from '../../../shared/errors';
+import type { ConnectionStatus } from '../api/transport';
 import { setApi } from '../api/current';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
 import { applyVm } from './events';
@@ -60,5 +63,59 @@ describe('Files tab transfers', () => {
     await sendFilesToVm('abcdefgh1234', 'root', [file('c.txt', 3)]);
     expect(rows()[0]).toMatchObject({ state: 'failed', error: { code: 'INVALID_ARGUMENT' } });
     expect(transport.calls).toEqual([]);
+  });
+
+  describe('the connection to the engine lost mid-send', () => {
+    let drops = 0;
+    const setConnection = (connection: ConnectionStatus): void => useStore.setState((st) => ({ ui: { ...st.ui, connection } }));
+    beforeEach(() => {
+      drops = 1;
+      transport = new FakeTransport(async (method, req) => {
+        if (method === 'vm.writeFile') {
+          if (drops > 0) {
+            drops--;
+            throw new FlotillaError('DISCONNECTED', 'connection to the engine was lost');
+          }
+          return { bytes: atob((req as { dataBase64: string }).dataBase64).length };
+        }
+        // no part file left by an earlier try
+        const none = (req as { command: string[] }).command[0] === 'stat';
+        return { exitCode: none ? 1 : 0, signal: null, stdout: '', stderr: none ? 'no such file' : '', truncated: false };
+      });
+      setApi(transport);
+      setConnection({ kind: 'online', generation: 1 });
+    });
+
+    it('waits, saying so, for a new connection (not the one that failed), then carries on', async () => {
+      const sending = sendFilesToVm('abcdefgh1234', '/root', [file('r.bin', BIG)]);
+      await vi.waitFor(() => expect(rows()[0]!.waiting).toBe(true));
+      setConnection({ kind: 'online', generation: 1 });
+      setConnection({ kind: 'connecting', attempt: 1, reason: 'closed' });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(rows()[0]).toMatchObject({ state: 'active', waiting: true });
+      const writesBefore = transport.calls.filter((c) => c.method === 'vm.writeFile').length;
+      expect(writesBefore).toBe(1);
+      setConnection({ kind: 'online', generation: 2 });
+      await sending;
+      expect(rows()[0]).toMatchObject({ state: 'done', waiting: false, error: null, done: BIG });
+      // the send starts over by asking the guest for the part again
+      expect(transport.calls.filter((c) => c.method === 'vm.exec').map((c) => (c.req as { command: string[] }).command[0])).toEqual(['stat', 'stat', 'mv']);
+    });
+
+    it('Cancel while waiting ends it', async () => {
+      const sending = sendFilesToVm('abcdefgh1234', '/root', [file('s.bin', BIG)]);
+      await vi.waitFor(() => expect(rows()[0]!.waiting).toBe(true));
+      cancelTransfer(rows()[0]!.n);
+      await sending;
+      expect(rows()[0]).toMatchObject({ state: 'cancelled', waiting: false, error: null });
+    });
+
+    it('an engine that refuses this window fails it with the lost connection', async () => {
+      const sending = sendFilesToVm('abcdefgh1234', '/root', [file('u.bin', BIG)]);
+      await vi.waitFor(() => expect(rows()[0]!.waiting).toBe(true));
+      setConnection({ kind: 'unauthorized', reason: 'the token was refused' });
+      await sending;
+      expect(rows()[0]).toMatchObject({ state: 'failed', waiting: false, error: { code: 'DISCONNECTED' } });
+    });
   });
 });

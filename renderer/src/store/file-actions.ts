@@ -1,9 +1,12 @@
 // The Files tab's transfers: files sent into a running VM and files fetched from it, any size, in
 // chunks through its guest agent (shared/file-transfer.ts), each with its progress, its error and,
-// while it runs, a Cancel.
+// while it runs, a Cancel. A transfer whose connection to the engine drops waits for it to come
+// back and carries on; a send cut short for good leaves its part file, and sending the same file
+// again resumes it.
 import { LOCAL_HOST } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { fetchFile, guestBaseName, guestPathIn, sendFile } from '../../../shared/file-transfer';
+import type { ConnectionStatus } from '../api/transport';
 import { getApi } from '../api/current';
 import { toUiError } from './errors';
 import { useStore, type FileTransfer } from './store';
@@ -17,6 +20,31 @@ function fullRef(id: string): { host: string; id: string } {
 }
 const controllers = new Map<number, AbortController>();
 
+/**
+ * Resolves once the connection to the engine is back (a new one, not the one that just failed);
+ * rejects with `lost` if the engine refuses this window for good, CANCELLED on Cancel.
+ */
+export function untilReconnected(lost: FlotillaError, signal: AbortSignal): Promise<void> {
+  const at = useStore.getState().ui.connection;
+  const failedGeneration = at.kind === 'online' ? at.generation : null;
+  return new Promise((resolve, reject) => {
+    const finish = (settle: () => void): void => {
+      off();
+      signal.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onAbort = (): void => finish(() => reject(new FlotillaError('CANCELLED', 'cancelled while waiting for the engine')));
+    const check = (c: ConnectionStatus): void => {
+      if (c.kind === 'online' && c.generation !== failedGeneration) finish(resolve);
+      else if (c.kind === 'unauthorized') finish(() => reject(lost));
+    };
+    const off = useStore.subscribe((s) => check(s.ui.connection));
+    signal.addEventListener('abort', onAbort);
+    if (signal.aborted) onAbort();
+    else check(at);
+  });
+}
+
 function put(id: string, t: FileTransfer): void {
   useStore.setState((s) => {
     const list = s.consoles.files[id] ?? [];
@@ -29,7 +57,7 @@ function put(id: string, t: FileTransfer): void {
 export async function sendFilesToVm(id: string, folder: string, files: readonly File[]): Promise<void> {
   const ref = fullRef(id);
   for (const file of files) {
-    const base: FileTransfer = { n: seq++, direction: 'send', name: file.name, guestPath: '', size: file.size, done: 0, state: 'active', error: null };
+    const base: FileTransfer = { n: seq++, direction: 'send', name: file.name, guestPath: '', size: file.size, done: 0, state: 'active', error: null, resumedAt: null, waiting: false };
     let t = base;
     try {
       t = { ...base, guestPath: guestPathIn(folder.trim(), file.name) };
@@ -51,6 +79,8 @@ export async function sendFilesToVm(id: string, folder: string, files: readonly 
           // a store update per chunk, not per byte
           if (sent !== last) put(id, (t = { ...t, done: (last = sent) }));
         },
+        onResume: (at) => put(id, (t = { ...t, resumedAt: at })),
+        reconnect: (lost) => waitForEngine(id, () => t, (next) => (t = next), lost, ctl.signal),
       });
       put(id, { ...t, done: file.size, state: 'done' });
     } catch (err) {
@@ -62,6 +92,21 @@ export async function sendFilesToVm(id: string, folder: string, files: readonly 
   }
 }
 
+/** Waits for the engine to come back, the row saying so meanwhile. */
+async function waitForEngine(id: string, get: () => FileTransfer, set: (t: FileTransfer) => void, lost: FlotillaError, signal: AbortSignal): Promise<void> {
+  const mark = (waiting: boolean): void => {
+    const t = { ...get(), waiting };
+    set(t);
+    put(id, t);
+  };
+  mark(true);
+  try {
+    await untilReconnected(lost, signal);
+  } finally {
+    mark(false);
+  }
+}
+
 export function cancelTransfer(n: number): void {
   controllers.get(n)?.abort();
 }
@@ -70,7 +115,7 @@ export function cancelTransfer(n: number): void {
 export async function fetchFileFromVm(id: string, guestPath: string): Promise<void> {
   const path = guestPath.trim();
   const name = guestBaseName(path);
-  let t: FileTransfer = { n: seq++, direction: 'fetch', name: name || path, guestPath: path, size: null, done: 0, state: 'active', error: null };
+  let t: FileTransfer = { n: seq++, direction: 'fetch', name: name || path, guestPath: path, size: null, done: 0, state: 'active', error: null, resumedAt: null, waiting: false };
   put(id, t);
   const ctl = new AbortController();
   controllers.set(t.n, ctl);
@@ -83,6 +128,7 @@ export async function fetchFileFromVm(id: string, guestPath: string): Promise<vo
       write: (bytes) => void parts.push(bytes as Uint8Array<ArrayBuffer>),
       onProgress: (received) => put(id, (t = { ...t, done: received })),
       signal: ctl.signal,
+      reconnect: (lost) => waitForEngine(id, () => t, (next) => (t = next), lost, ctl.signal),
     });
     saveDownload(parts, t.name);
     put(id, { ...t, size, done: size, state: 'done' });

@@ -60,6 +60,10 @@ export interface FileTransfer {
   done: number;
   state: 'active' | 'done' | 'failed' | 'cancelled';
   error: UiError | null;
+  /** a send that carried on from an earlier try's part file: the bytes that were there */
+  resumedAt: number | null;
+  /** waiting for the engine to come back, to carry on */
+  waiting: boolean;
 }
 export type Dialog =
   | { kind: 'create' }
@@ -106,6 +110,8 @@ export interface ConsolesSlice {
   exec: Record<string, ExecEntry[]>;
   /** the Files tab's transfers, oldest first */
   files: Record<string, FileTransfer[]>;
+  /** the Files tab's folder in the VM, as last typed (kept across tab switches) */
+  fileFolders: Record<string, string>;
 }
 
 export interface UiSlice {
@@ -138,7 +144,7 @@ export interface StoreState {
 export function initialState(): StoreState {
   return {
     vms: { byId: {}, creating: {}, ops: {}, hosts: [], loaded: false },
-    consoles: { text: {}, thumbs: {}, logs: {}, exec: {}, files: {} },
+    consoles: { text: {}, thumbs: {}, logs: {}, exec: {}, files: {}, fileFolders: {} },
     ui: {
       filter: '',
       hostFilter: null,

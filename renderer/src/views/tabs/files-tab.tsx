@@ -32,11 +32,14 @@ function TransferRow({ t }: { t: FileTransfer }): ReactElement {
         {t.state === 'done' && (
           <span className="transfer-status exit-ok" data-testid="transfer-done">
             <Icon name="check" size={14} /> {t.size !== null ? formatBytes(t.size) : ''} {t.direction === 'send' ? 'sent' : 'saved'}
+            {t.resumedAt !== null && `, ${formatBytes(t.resumedAt)} of it resumed from an earlier try`}
           </span>
         )}
         {t.state === 'cancelled' && <span className="transfer-status">Cancelled</span>}
       </div>
-      {t.state === 'active' && <Meter label={`${formatBytes(t.done)} of ${t.size !== null ? formatBytes(t.size) : '…'}`} percent={pct} />}
+      {t.state === 'active' && (
+        <Meter label={`${formatBytes(t.done)} of ${t.size !== null ? formatBytes(t.size) : '…'}${t.waiting ? ' · connection to the engine lost, waiting for it to carry on' : ''}`} percent={pct} />
+      )}
       {t.error && <InlineError error={t.error} />}
     </li>
   );
@@ -45,7 +48,9 @@ function TransferRow({ t }: { t: FileTransfer }): ReactElement {
 export function FilesTab({ id }: { id: string }): ReactElement | null {
   const vm = useStore((s) => s.vms.byId[id]);
   const transfers = useStore((s) => s.consoles.files[id] ?? NO_TRANSFERS);
-  const [folder, setFolder] = useState(() => (vm?.spec.source.kind === 'default' ? '/root' : '/tmp'));
+  const typed = useStore((s) => s.consoles.fileFolders[id]);
+  const folder = typed ?? (vm?.spec.source.kind === 'default' ? '/root' : '/tmp');
+  const setFolder = (f: string): void => useStore.setState((s) => ({ consoles: { ...s.consoles, fileFolders: { ...s.consoles.fileFolders, [id]: f } } }));
   const [fetchPath, setFetchPath] = useState('');
   const [dragging, setDragging] = useState(false);
   const picker = useRef<HTMLInputElement>(null);
