@@ -7,6 +7,7 @@ import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
 import { useServedApp } from './fixtures/flotilla-serve';
+import { cli } from './shell-helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -107,8 +108,15 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     const cpus = view.panel.getByLabel('CPUs', { exact: true });
     await expect(cpus).toBeEnabled();
     await cpus.fill('2');
+    const autostart = view.panel.getByRole('checkbox', { name: 'Start automatically after this computer starts' });
+    await expect(autostart).not.toBeChecked();
+    await autostart.check();
     await view.panel.getByRole('button', { name: 'Save changes' }).click();
     await expect(view.panel.getByRole('status')).toHaveText('Saved');
+    const saved = cli(app.home, ['info', VM, '--json']);
+    expect(saved.status, saved.stderr).toBe(0);
+    expect(JSON.parse(saved.stdout)).toMatchObject({ spec: { cpus: 2, autostart: true } });
+    expect(cli(app.home, ['info', VM]).stdout).toMatch(/^start automatically: +yes, after this computer starts$/m);
     expect(await seriousViolations(app.page)).toEqual([]);
     await app.page.screenshot({ path: info.outputPath('settings.png') });
     await view.back();

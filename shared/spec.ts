@@ -27,6 +27,7 @@ const FIELD_WORDS: Record<string, string> = {
   guestPort: 'guest port',
   hostPort: 'host port',
   restartPolicy: 'restart policy',
+  autostart: 'start automatically',
   keepRunningOnQuit: 'keep running on quit',
   id: 'VM id',
   shares: 'shared folders',
@@ -246,6 +247,7 @@ const settings = {
   display: choice('display', ['none', 'vnc']),
   restartPolicy: choice('restart policy', ['never', 'on-failure']),
   keepRunningOnQuit: z.boolean({ error: 'keep running on quit must be true or false' }),
+  autostart: z.boolean({ error: 'start automatically must be true or false' }),
   note: z.string({ error: 'a note must be text' }).max(500, 'a note can be at most 500 characters'),
 };
 
@@ -271,6 +273,11 @@ export const vmConfigSchema = z
     forwards: forwardsSchema,
     restartPolicy: settings.restartPolicy.default('never'),
     keepRunningOnQuit: settings.keepRunningOnQuit.default(false),
+    /**
+     * Started by the first engine after this computer starts (its boot id differs from the one the
+     * last such start recorded), as libvirt's autostart starts a domain with libvirtd.
+     */
+    autostart: settings.autostart.default(false),
     /** the user's own words about this VM, shown on its tile */
     note: settings.note.optional(),
     /** public keys the built-in Linux accepts for root over SSH, besides the engine user's ~/.ssh/*.pub */
@@ -329,6 +336,7 @@ export const vmPatchSchema = z
     forwards: forwardList.optional(),
     restartPolicy: settings.restartPolicy.optional(),
     keepRunningOnQuit: settings.keepRunningOnQuit.optional(),
+    autostart: settings.autostart.optional(),
     display: settings.display.optional(),
     firmware: settings.firmware.optional(),
     note: settings.note.optional(),

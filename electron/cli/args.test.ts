@@ -74,6 +74,10 @@ describe('createConfigFromArgs', () => {
       keepRunningOnQuit: true,
     });
   });
+  it('--autostart marks the VM; without it the spec default (off) applies', () => {
+    expect(createConfigFromArgs('a', { autostart: true }).autostart).toBe(true);
+    expect(createConfigFromArgs('a', {}).autostart).toBeUndefined();
+  });
   it('forwards SSH for the built-in Linux unless --forward says otherwise', () => {
     expect(createConfigFromArgs('a', {}).forwards).toEqual([{ proto: 'tcp', guestPort: 22 }]);
     expect(createConfigFromArgs('a', { forward: ['80'] }).forwards).toEqual([{ proto: 'tcp', guestPort: 80 }]);
@@ -98,6 +102,9 @@ describe('flotilla set', () => {
     expect(patchFromArgs({ name: 'b', restart: 'on-failure', display: 'vnc' })).toEqual({ name: 'b', restartPolicy: 'on-failure', display: 'vnc' });
     expect(patchFromArgs({ note: 'web server for the demo' })).toEqual({ note: 'web server for the demo' });
     expect(() => patchFromArgs({})).toThrow(/nothing to change/);
+    expect(patchFromArgs({ autostart: 'on' })).toEqual({ autostart: true });
+    expect(patchFromArgs({ autostart: 'off' })).toEqual({ autostart: false });
+    expect(() => patchFromArgs({ autostart: 'yes' })).toThrow('--autostart must be on or off, got "yes"');
   });
 });
 

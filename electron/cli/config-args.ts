@@ -96,11 +96,17 @@ export function createConfigFromArgs(name: string | undefined, o: Record<string,
   else if (source.kind === 'default' && (o.host === undefined || o.host === 'local')) config.forwards = [{ proto: 'tcp', guestPort: 22 }];
   if (o.restart !== undefined) config.restartPolicy = o.restart;
   if (o['keep-running']) config.keepRunningOnQuit = true;
+  if (o.autostart) config.autostart = true;
   if (o.share !== undefined) config.shares = (o.share as string[]).map((x) => parseShareOption(x, cwd));
   // the engine validates it again; checking here means a typo never starts an engine
   const r = vmConfigSchema.safeParse(config);
   if (!r.success) throw invalidArgument(r.error.issues);
   return config;
+}
+
+function onOff(option: string, v: string): boolean {
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new FlotillaError('BAD_REQUEST', `${option} must be on or off, got ${JSON.stringify(v)}`);
 }
 
 /** Pure part of `set`: CLI options to a vm.update patch (validated again by the contract). */
@@ -114,7 +120,8 @@ export function patchFromArgs(o: Record<string, unknown>): Record<string, unknow
   if (o.firmware !== undefined) patch.firmware = o.firmware;
   if (o.restart !== undefined) patch.restartPolicy = o.restart;
   if (o.note !== undefined) patch.note = o.note;
-  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart --note');
+  if (o.autostart !== undefined) patch.autostart = onOff('--autostart', o.autostart as string);
+  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart --autostart --note');
   return patch;
 }
 

@@ -71,6 +71,8 @@ export function formatInfo(vm: VmInfo): string {
     ['restart', vm.spec.restartPolicy],
     ['keep running on quit', vm.spec.keepRunningOnQuit ? 'yes' : 'no'],
   ];
+  // a libvirt domain's autostart is libvirt's (virsh autostart), not this spec's
+  if (vm.caps.edit) lines.push(['start automatically', vm.spec.autostart ? 'yes, after this computer starts' : 'no']);
   if (vm.broken) lines.push(['broken', vm.broken.reason]);
   if (vm.stopDeadline) lines.push(['forced stop at', vm.stopDeadline]);
   if (!vm.qmpHealthy) lines.push(['qmp', 'not answering (the VM is left alone)']);

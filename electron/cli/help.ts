@@ -26,7 +26,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       'create NAME [--from default|iso:PATH|disk:PATH|kernel:PATH] [--initrd PATH] [--append STR]\n' +
       '       [--kernel-disk PATH] [--disk-mode copy|reference] [--cpus N] [--memory MIB]\n' +
       '       [--disk-size GIB] [--firmware bios|uefi] [--display none|vnc]\n' +
-      '       [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running]\n' +
+      '       [--forward GUEST[:HOST][/udp]]... [--restart never|on-failure] [--keep-running] [--autostart]\n' +
       '       [--ssh-key FILE]... [--share HOSTPATH[:TAG][:ro]]... [--start] [--json]',
     summary: 'create a VM (stopped, unless --start)',
     options: [HOST_HELP, 
@@ -43,6 +43,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ['--forward GUEST[:HOST][/udp]', 'forward 127.0.0.1:HOST to the guest port; without HOST a free port is picked at start; repeatable'],
       ['--restart never|on-failure', 'restart the VM when it crashes (default never)'],
       ['--keep-running', 'keep the VM running when the desktop app quits'],
+      ['--autostart', 'start the VM with the first Flotilla (app, serve or command) after this computer starts'],
       ['--ssh-key FILE', 'a public key file (.pub) the built-in Linux accepts for root over SSH, besides your ~/.ssh/*.pub; repeatable'],
       ['--share HOSTPATH[:TAG][:ro]', 'share a host directory with the guest (virtio-fs; TAG defaults to the directory’s name, :ro makes it read-only); the built-in Linux mounts it at /mnt/TAG; repeatable'],
       ['--start', 'start the VM once it is created'],
@@ -99,7 +100,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   set: {
-    usage: 'set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...\n' + '    [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--note TEXT] [--json]',
+    usage: 'set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...\n' + '    [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--autostart on|off] [--note TEXT] [--json]',
     summary: 'change a stopped VM’s settings (what the Settings tab changes); only the options given change',
     options: [
       ['--cpus N', 'virtual CPUs, 1 to 64'],
@@ -109,6 +110,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ['--display none|vnc', 'graphical display or serial console only'],
       ['--firmware bios|uefi', 'firmware'],
       ['--restart never|on-failure', 'restart the VM when it crashes'],
+      ['--autostart on|off', 'start it with the first Flotilla after this computer starts'],
       ['--note TEXT', 'your own words about the VM, shown on its tile ("" clears it)'],
       JSON_HELP,
     ],

@@ -40,6 +40,8 @@ export interface EngineOptions {
   backoff?: BackoffOptions;
   portRange?: [number, number];
   defaultGuest?: (vmName: string) => Promise<DefaultGuestBoot>;
+  /** this computer's boot id, for autostart (tests point it at a file of their own) */
+  bootIdPath?: string;
   buildDefaultGuest?: (onProgress: (p: Progress) => void) => Promise<{ kernelVersion: string; dir: string }>;
 }
 
@@ -94,6 +96,7 @@ export class Engine implements ContractHandler {
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.portRange ? { portRange: opts.portRange } : {}),
       ...(opts.defaultGuest ? { defaultGuest: opts.defaultGuest } : {}),
+      ...(opts.bootIdPath ? { bootIdPath: opts.bootIdPath } : {}),
     });
     this.streams = new EngineStreams(this.hosts, opts.statsIntervalMs ?? 1000, this.now);
     this.libvirt = new LibvirtHosts({

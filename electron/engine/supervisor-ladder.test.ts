@@ -28,6 +28,7 @@ function spec(over: Partial<VmSpec> = {}): VmSpec {
     forwards: [],
     restartPolicy: 'never',
     keepRunningOnQuit: false,
+    autostart: false,
     ...over,
   };
 }

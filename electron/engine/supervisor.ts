@@ -195,13 +195,13 @@ export class Supervisor {
     return this.jobs.run({ kind: 'adopt' }, () => this.run.init());
   }
 
-  async start(opts: { waitAgent?: boolean; agentTimeoutMs?: number } = {}): Promise<void> {
+  async start(opts: { waitAgent?: boolean; agentTimeoutMs?: number; reason?: string } = {}): Promise<void> {
     await this.jobs.run({ kind: 'start', cancellable: true }, async (signal) => {
       if (isActive(this)) throw new FlotillaError('ALREADY_RUNNING', `${this.spec.name} is already ${this.state}`);
       if (!canStart(this)) throw new FlotillaError('INVALID_STATE', `cannot start ${this.spec.name} while it is ${this.state}`);
       this.deps.launchGuard?.(this.id);
       this.restartPolicy.reset();
-      await this.run.launch(signal, 'start requested', 'stopped');
+      await this.run.launch(signal, opts.reason ?? 'start requested', 'stopped');
     });
     if (opts.waitAgent) await this.waitAgent(opts.agentTimeoutMs ?? 180_000);
   }

@@ -23,6 +23,8 @@ export interface LocalHostOptions {
   backoff?: BackoffOptions;
   portRange?: [number, number];
   defaultGuest?: (vmName: string) => Promise<DefaultGuestBoot>;
+  /** where this computer's boot id is read, for autostart (tests: a file of their own) */
+  bootIdPath?: string;
 }
 
 export function supervisorDeps(o: LocalHostOptions, store: VmStore, ports: PortAllocator): SupervisorDeps {

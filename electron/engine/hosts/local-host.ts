@@ -12,6 +12,7 @@ import { ENGINE_VERSION, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
 import { warnBeforeStart } from '../host-memory';
 import { PortAllocator, probePort } from '../port-allocator';
+import { autostartOnce } from '../autostart';
 import { sshInfoFor } from '../builtin-vm';
 import { StatsSampler } from '../stats';
 import { Supervisor } from '../supervisor';
@@ -120,6 +121,20 @@ export class LocalHost implements Host {
           .catch((err: unknown) => sup.lifecycle(`could not settle this VM at engine start: ${(err as Error).message}`));
       }),
     );
+    const auto = await autostartOnce(
+      this.opts.layout.home,
+      () =>
+        [...this.sups.values()]
+          .filter((sup) => this.store.has(sup.id))
+          .map((sup) => ({
+            name: sup.spec.name,
+            due: sup.spec.autostart && !isActive(sup),
+            start: (reason) => sup.start({ reason }),
+            log: (text) => sup.lifecycle(text),
+          })),
+      this.opts.bootIdPath,
+    );
+    if (auto.failed.length) process.emitWarning(`flotilla: autostart: ${auto.failed.map((f) => `${f.name}: ${f.message}`).join('; ')}`);
   }
 
   async close(opts: { stopVms?: boolean } = {}): Promise<void> {

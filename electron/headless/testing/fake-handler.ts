@@ -26,6 +26,7 @@ export function fakeVm(id: string, name: string, over: Partial<VmInfo> = {}): Vm
       sshKeys: [],
       restartPolicy: 'never',
       keepRunningOnQuit: false,
+      autostart: false,
     },
     state: 'stopped',
     reason: 'created',

@@ -70,6 +70,7 @@ export function makeVm(name: string, patch: Partial<VmInfo> = {}): VmInfo {
       forwards: [{ proto: 'tcp', guestPort: 22 }],
       restartPolicy: 'never',
       keepRunningOnQuit: false,
+      autostart: false,
       sshKeys: [],
     },
     state: 'running',

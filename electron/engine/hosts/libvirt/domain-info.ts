@@ -55,6 +55,8 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
         forwards: [],
         restartPolicy: 'never',
         keepRunningOnQuit: true,
+        // libvirt's own autostart is libvirt's to show (virsh autostart)
+        autostart: false,
         sshKeys: [],
         createdAt: '',
         disks: [],

@@ -1,5 +1,5 @@
 // Edit a stopped VM: name, CPUs, memory, display, forwards, restart policy, keep running on
-// quit, and a free-text note shown on its tile. Checked with the shared patch schema as you type; the engine's answer lands on the
+// quit, start automatically, and a free-text note shown on its tile. Checked with the shared patch schema as you type; the engine's answer lands on the
 // field it concerns.
 import { useMemo, useState, type FormEvent, type ReactElement } from 'react';
 import { issuesToFieldErrors, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
@@ -22,6 +22,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   const [display, setDisplay] = useState<'none' | 'vnc'>(spec?.display ?? 'none');
   const [restart, setRestart] = useState<'never' | 'on-failure'>(spec?.restartPolicy ?? 'never');
   const [keep, setKeep] = useState(spec?.keepRunningOnQuit ?? false);
+  const [autostart, setAutostart] = useState(spec?.autostart ?? false);
   const [note, setNote] = useState(spec?.note ?? '');
   const [forwards, setForwards] = useState<ForwardDraft[]>(
     () => spec?.forwards.map((f) => ({ proto: f.proto, guestPort: String(f.guestPort), hostPort: f.hostPort === undefined ? '' : String(f.hostPort) })) ?? [],
@@ -32,8 +33,8 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   const [saved, setSaved] = useState(false);
 
   const patch: VmPatch = useMemo(
-    () => ({ name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, forwards: forwardsFromDraft(forwards), note: note.trim() }),
-    [name, cpus, memory, display, restart, keep, forwards, note],
+    () => ({ name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, autostart, forwards: forwardsFromDraft(forwards), note: note.trim() }),
+    [name, cpus, memory, display, restart, keep, autostart, forwards, note],
   );
   const localErrors = useMemo(() => {
     const r = vmPatchSchema.safeParse(patch);
@@ -116,6 +117,16 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
           <p className="field-hint" id="keep-running-help">
             Quitting the desktop app offers to stop running VMs (a clean shutdown, forced after 30 s); a ticked VM is left running and the app picks it up
             again next time. Stopping <code>flotilla serve</code> or a <code>flotilla</code> command never stops any VM.
+          </p>
+        </div>
+        <div className="check-block">
+          <label className="check">
+            <input type="checkbox" checked={autostart} onChange={(e) => touch(setAutostart)(e.target.checked)} aria-describedby="autostart-help" />
+            Start automatically after this computer starts
+          </label>
+          <p className="field-hint" id="autostart-help">
+            The first Flotilla to run after the computer starts (the app, <code>flotilla serve</code> or any <code>flotilla</code> command) starts it, once: a VM
+            you stop later stays stopped.
           </p>
         </div>
         <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} />
