@@ -120,17 +120,19 @@ export async function fetchFileFromVm(id: string, guestPath: string): Promise<vo
   const ctl = new AbortController();
   controllers.set(t.n, ctl);
   try {
-    const parts: Uint8Array<ArrayBuffer>[] = [];
+    // each range joins a Blob as it arrives: the browser keeps a Blob's bytes in its own store
+    // (Chromium pages it to disk when big), so the page holds one range at a time, not the whole file
+    let blob = new Blob([], { type: 'application/octet-stream' });
     const size = await fetchFile({
       invoke: (method, req) => getApi().invoke(method, req),
       vm: fullRef(id),
       path,
-      write: (bytes) => void parts.push(bytes as Uint8Array<ArrayBuffer>),
+      write: (bytes) => void (blob = new Blob([blob, bytes as Uint8Array<ArrayBuffer>], { type: blob.type })),
       onProgress: (received) => put(id, (t = { ...t, done: received })),
       signal: ctl.signal,
       reconnect: (lost) => waitForEngine(id, () => t, (next) => (t = next), lost, ctl.signal),
     });
-    saveDownload(parts, t.name);
+    saveDownload(blob, t.name);
     put(id, { ...t, size, done: size, state: 'done' });
   } catch (err) {
     const error = toUiError(err, `Get ${t.name}`);
@@ -140,8 +142,8 @@ export async function fetchFileFromVm(id: string, guestPath: string): Promise<vo
   }
 }
 
-function saveDownload(parts: Uint8Array<ArrayBuffer>[], name: string): void {
-  const url = URL.createObjectURL(new Blob(parts, { type: 'application/octet-stream' }));
+function saveDownload(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = name;
