@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
 import type { ExecResult } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { agentReadFile, agentWriteFile } from './agent-files';
+import { agentReadFile, agentWriteFile, type WriteFileOptions } from './agent-files';
 import { LineSplitter } from './line-splitter';
 
 const SENTINEL = 0xff;
@@ -121,7 +121,7 @@ export class AgentClient {
     return agentReadFile((c, a) => this.request(c, a), path, range, { chunkBytes: FILE_CHUNK_BYTES });
   }
 
-  writeFile(path: string, data: Buffer, opts: { append?: boolean } = {}): Promise<number> {
+  writeFile(path: string, data: Buffer, opts: WriteFileOptions = {}): Promise<number> {
     return agentWriteFile((c, a) => this.request(c, a), path, data, opts, { chunkBytes: FILE_CHUNK_BYTES });
   }
 

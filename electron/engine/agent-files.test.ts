@@ -78,4 +78,21 @@ describe('agentWriteFile', () => {
     await expect(agentWriteFile(agent(bytes, log, { 'guest-file-write': { count: 5 } }).request, '/root/f', bytes, {}, { chunkBytes: 128 })).rejects.toThrow('the guest agent wrote 5 of 128 bytes to /root/f');
     expect(log).toEqual(['open', 'write', 'close']);
   });
+
+  it('stops at the next chunk once its caller has gone, closing the file with what was written', async () => {
+    const log: string[] = [];
+    const a = agent(Buffer.alloc(0), log);
+    const ctl = new AbortController();
+    const request: AgentRequest = async (command, args) => {
+      const r = await a.request(command, args);
+      if (command === 'guest-file-write') ctl.abort();
+      return r;
+    };
+    await expect(agentWriteFile(request, '/root/f', bytes, { signal: ctl.signal }, { chunkBytes: 128 })).rejects.toMatchObject({
+      code: 'CANCELLED',
+      message: 'writing /root/f stopped after 128 bytes: its caller went away',
+    });
+    expect(log).toEqual(['open', 'write', 'close']);
+    expect(a.file().equals(bytes.subarray(0, 128))).toBe(true);
+  });
 });

@@ -50,11 +50,19 @@ export function agentReadFile(request: AgentRequest, path: string, range: { offs
   });
 }
 
+export interface WriteFileOptions {
+  /** after the file's end instead of replacing it */
+  append?: boolean;
+  /** stops between chunks (the caller went away): CANCELLED, the file closed with what was written */
+  signal?: AbortSignal;
+}
+
 /** Writes `data` to the file (replacing it, or after its end with `append`); resolves with the bytes written. */
-export function agentWriteFile(request: AgentRequest, path: string, data: Buffer, opts: { append?: boolean }, o: AgentFileOptions): Promise<number> {
+export function agentWriteFile(request: AgentRequest, path: string, data: Buffer, opts: WriteFileOptions, o: AgentFileOptions): Promise<number> {
   return withHandle(request, path, opts.append ? 'a' : 'w', async (handle) => {
     let written = 0;
     for (let off = 0; off < data.length; off += o.chunkBytes) {
+      if (opts.signal?.aborted) throw new FlotillaError('CANCELLED', `writing ${path} stopped after ${written} bytes: its caller went away`);
       const chunk = data.subarray(off, off + o.chunkBytes);
       const r = (await request('guest-file-write', { handle, 'buf-b64': chunk.toString('base64') })) as { count?: unknown } | null;
       if (r?.count !== chunk.length) throw new FlotillaError('AGENT_ERROR', `the guest agent wrote ${String(r?.count)} of ${chunk.length} bytes to ${path}`);

@@ -8,6 +8,7 @@ import type { Host, HostRegistry, VmHandle } from './hosts/host';
 import { unsupported } from './hosts/host';
 import { listDirectory } from './fs-list';
 import { inspectPath } from './images';
+import { KeyedMutex } from './mutex';
 import type { LibvirtHosts } from './hosts/libvirt/libvirt-hosts';
 import type { LocalHost } from './hosts/local-host';
 import type { EngineStreams } from './streams';
@@ -29,7 +30,23 @@ export interface RouterDeps {
 
 type Ref = { host?: string | undefined; id: string };
 
+const clientSignals = new WeakMap<CallContext, AbortSignal>();
+
+/** Aborts when the client that made a call goes away (one listener per client, not per call). */
+function whileClientConnected(ctx: CallContext): AbortSignal {
+  let signal = clientSignals.get(ctx);
+  if (!signal) {
+    const ctl = new AbortController();
+    ctx.onClose(() => ctl.abort());
+    clientSignals.set(ctx, (signal = ctl.signal));
+  }
+  return signal;
+}
+
 export function makeHandlers(d: RouterDeps): HandlerTable {
+  // One write at a time per guest file: a write whose client went away stops at its next chunk,
+  // and the next write of that file (a resumed send's) opens it only once that one has closed.
+  const fileWrites = new KeyedMutex();
   const host = (p: { host?: string | undefined }): Host => d.hosts.get(p.host ?? LOCAL_HOST);
   const vm = (p: Ref): VmHandle => host(p).vm(p.id);
   const info = (p: Ref) => host(p).get(p.id);
@@ -76,7 +93,11 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       const data = await vm(p).readFile(p.path, range);
       return { dataBase64: data.toString('base64'), eof: !range || data.length < range.length };
     },
-    'vm.writeFile': async (p) => ({ bytes: await vm(p).writeFile(p.path, Buffer.from(p.dataBase64, 'base64'), { append: p.append }) }),
+    'vm.writeFile': async (p, ctx) => {
+      const data = Buffer.from(p.dataBase64, 'base64');
+      const bytes = await fileWrites.run(`${p.host ?? LOCAL_HOST}/${p.id}/${p.path}`, () => vm(p).writeFile(p.path, data, { append: p.append, signal: whileClientConnected(ctx) }));
+      return { bytes };
+    },
     'vm.logs': async (p) => ({ entries: await vm(p).logs(p.tail) }),
     'vm.ports': (p) => {
       const h = host(p);

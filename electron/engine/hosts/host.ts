@@ -7,6 +7,7 @@ import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecR
 import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
+import type { WriteFileOptions } from '../agent-files';
 
 /** Events a host emits; the engine passes them on to every client. Stream data goes through VmHandle subscriptions instead. */
 export type HostEventName = Exclude<EventName, 'ui.newVm' | 'console.data' | 'vm.thumbnail' | 'vm.statsBatch' | 'host.changed' | 'engine.progress'>;
@@ -34,7 +35,7 @@ export interface VmHandle {
   exec(command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult>;
   /** all of a guest file, or (range) up to `length` bytes from `offset` */
   readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer>;
-  writeFile(path: string, data: Buffer, opts?: { append?: boolean }): Promise<number>;
+  writeFile(path: string, data: Buffer, opts?: WriteFileOptions): Promise<number>;
   logs(tail: number): Promise<LogEntry[]>;
   /** scrollback so far; `cb` gets what follows until unsubscribed (subscribers survive a QEMU restart) */
   consoleSubscribe(key: string, cb: (data: string) => void): string;

@@ -11,7 +11,7 @@ import { unsupported, type VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
 import { screenshotToPng } from './ppm-to-png';
-import { agentReadFile, agentWriteFile } from '../../agent-files';
+import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
 import { agentPing, domainStats, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain } from './domain-info';
@@ -161,7 +161,7 @@ export class LibvirtVm implements VmHandle {
   readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer> {
     return agentReadFile(virshAgentRequest(this.virsh, this.uuid), path, range, { chunkBytes: VIRSH_FILE_CHUNK_BYTES });
   }
-  writeFile(path: string, data: Buffer, opts: { append?: boolean } = {}): Promise<number> {
+  writeFile(path: string, data: Buffer, opts: WriteFileOptions = {}): Promise<number> {
     return agentWriteFile(virshAgentRequest(this.virsh, this.uuid), path, data, opts, { chunkBytes: VIRSH_FILE_CHUNK_BYTES });
   }
 
