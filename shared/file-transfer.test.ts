@@ -89,7 +89,7 @@ describe('sendFile', () => {
     const g = guest();
     const data = enc('hello');
     expect(await sendFile({ invoke: g.invoke, vm, path: '/root/a.txt', ...source(data), chunkBytes: 8 })).toBe(5);
-    expect(g.calls).toEqual([stat('/root/a.txt'), `write /root/a.txt${PART_SUFFIX}`, `mv -f -- /root/a.txt${PART_SUFFIX} /root/a.txt`]);
+    expect(g.calls).toEqual([stat('/root/a.txt'), `write /root/a.txt${PART_SUFFIX}`, `sha256sum -- /root/a.txt${PART_SUFFIX}`, `mv -f -- /root/a.txt${PART_SUFFIX} /root/a.txt`]);
     expect(dec(g.files.get('/root/a.txt'))).toBe('hello');
     expect(g.files.size).toBe(1);
   });
@@ -109,7 +109,7 @@ describe('sendFile', () => {
     const progress: number[] = [];
     expect(await sendFile({ invoke: g.invoke, vm, path: '/root/b.bin', ...source(data), chunkBytes: 4, onProgress: (sent) => progress.push(sent) })).toBe(10);
     const part = `/root/b.bin${PART_SUFFIX}`;
-    expect(g.calls).toEqual([stat('/root/b.bin'), `write ${part}`, `write ${part} +`, `write ${part} +`, `mv -f -- ${part} /root/b.bin`]);
+    expect(g.calls).toEqual([stat('/root/b.bin'), `write ${part}`, `write ${part} +`, `write ${part} +`, `sha256sum -- ${part}`, `mv -f -- ${part} /root/b.bin`]);
     expect(progress).toEqual([0, 4, 8, 10]);
     expect(dec(g.files.get('/root/b.bin'))).toBe('0123456789');
     expect(g.files.has(part)).toBe(false);
@@ -158,7 +158,7 @@ describe('sendFile after an earlier try', () => {
     const resumed: number[] = [];
     const progress: number[] = [];
     expect(await sendFile({ invoke: g.invoke, vm, path: '/r/f', ...source(data), chunkBytes: 4, onResume: (at) => resumed.push(at), onProgress: (n) => progress.push(n) })).toBe(10);
-    expect(g.calls).toEqual([stat('/r/f'), `sha256sum -- ${part}`, `write ${part} +`, `mv -f -- ${part} /r/f`]);
+    expect(g.calls).toEqual([stat('/r/f'), `sha256sum -- ${part}`, `write ${part} +`, `sha256sum -- ${part}`, `mv -f -- ${part} /r/f`]);
     expect(resumed).toEqual([6]);
     expect(progress).toEqual([0, 6, 10]);
     expect(dec(g.files.get('/r/f'))).toBe('0123456789');
@@ -168,7 +168,7 @@ describe('sendFile after an earlier try', () => {
     const g = guest();
     g.files.set(part, data);
     await sendFile({ invoke: g.invoke, vm, path: '/r/f', ...source(data), chunkBytes: 4 });
-    expect(g.calls).toEqual([stat('/r/f'), `sha256sum -- ${part}`, `mv -f -- ${part} /r/f`]);
+    expect(g.calls).toEqual([stat('/r/f'), `sha256sum -- ${part}`, `sha256sum -- ${part}`, `mv -f -- ${part} /r/f`]);
     expect(dec(g.files.get('/r/f'))).toBe('0123456789');
   });
 
@@ -184,10 +184,27 @@ describe('sendFile after an earlier try', () => {
     expect(dec(g.files.get('/r/f'))).toBe('0123456789');
   });
 
+  it('a part that something else wrote to meanwhile is refused before the rename, and removed', async () => {
+    const g = guest();
+    g.files.set('/r/f', enc('old'));
+    const invoke = (async (m: Method, r: never) => {
+      const out = await g.invoke(m as 'vm.writeFile', r);
+      // a second writer appends to the same part after this send's last chunk
+      if (m === 'vm.writeFile' && (r as { append?: boolean }).append) g.files.set(part, concat(g.files.get(part)!, enc('!')));
+      return out;
+    }) as unknown as Invoke;
+    const err = await sendFile({ invoke, vm, path: '/r/f', ...source(data), chunkBytes: 4 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'AGENT_ERROR' });
+    expect((err as Error).message).toBe(`${part} in the VM does not hold what was sent (its SHA-256 differs): was something else writing it, such as a second copy to /r/f? Nothing was renamed; send the file again`);
+    expect(g.calls.some((c) => c.startsWith('mv'))).toBe(false);
+    expect([...g.files.keys()]).toEqual(['/r/f']);
+    expect(dec(g.files.get('/r/f'))).toBe('old');
+  });
+
   it('an empty file is one empty write, then the rename', async () => {
     const g = guest();
     expect(await sendFile({ invoke: g.invoke, vm, path: '/r/e', ...source(new Uint8Array(0)) })).toBe(0);
-    expect(g.calls).toEqual([stat('/r/e'), `write /r/e${PART_SUFFIX}`, `mv -f -- /r/e${PART_SUFFIX} /r/e`]);
+    expect(g.calls).toEqual([stat('/r/e'), `write /r/e${PART_SUFFIX}`, `sha256sum -- /r/e${PART_SUFFIX}`, `mv -f -- /r/e${PART_SUFFIX} /r/e`]);
     expect(g.files.get('/r/e')).toEqual(new Uint8Array(0));
   });
 
@@ -203,7 +220,7 @@ describe('sendFile after an earlier try', () => {
     });
     expect(n).toBe(10);
     expect(reconnects).toEqual(['connection to the engine was lost']);
-    expect(g.calls).toEqual([stat('/r/f'), `write ${part}`, `write ${part} +`, stat('/r/f'), `sha256sum -- ${part}`, `write ${part} +`, `write ${part} +`, `mv -f -- ${part} /r/f`]);
+    expect(g.calls).toEqual([stat('/r/f'), `write ${part}`, `write ${part} +`, stat('/r/f'), `sha256sum -- ${part}`, `write ${part} +`, `write ${part} +`, `sha256sum -- ${part}`, `mv -f -- ${part} /r/f`]);
     expect(dec(g.files.get('/r/f'))).toBe('0123456789');
     expect(g.files.has(part)).toBe(false);
   });

@@ -11,7 +11,9 @@
 // part is compared with the same prefix of the source, and a match carries on from there (a part of
 // some other file, or of an older version of this one, starts afresh). With `reconnect`, a send or
 // a fetch waits for the engine itself and carries on in the same call; without it, the next send of
-// the same file resumes. Any other failure, and a cancel, removes the part.
+// the same file resumes. Any other failure, and a cancel, removes the part. Before the rename the
+// guest's SHA-256 of the whole part must equal the source's (rsync checks a whole file the same
+// way): a part something else wrote to meanwhile is refused, never renamed into place.
 import type { Method, MethodRequest, MethodResult, VmRef } from './contract';
 import { READ_FILE_MAX_BYTES, WRITE_FILE_MAX_BYTES } from './contract-names';
 import { sha256 } from '@noble/hashes/sha2';
@@ -51,7 +53,7 @@ export interface SendFileOptions {
 
 export interface Hasher {
   update(bytes: Uint8Array): unknown;
-  /** lowercase hex */
+  /** lowercase hex of what was fed so far; more may be fed after */
   hex(): string;
 }
 
@@ -60,7 +62,7 @@ export function jsSha256(): Hasher {
   const h = sha256.create();
   return {
     update: (b) => h.update(b),
-    hex: () => Array.from(h.digest(), (x) => x.toString(16).padStart(2, '0')).join(''),
+    hex: () => Array.from(h.clone().digest(), (x) => x.toString(16).padStart(2, '0')).join(''),
   };
 }
 
@@ -135,17 +137,27 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
   let sent = 0;
   const once = async (): Promise<number> => {
     const before = sent;
-    sent = await resumablePart(o, part, chunk, readExactly);
+    const resumed = await resumablePart(o, part, chunk, readExactly);
+    sent = resumed.have;
+    const hash = resumed.hash;
     if (sent > 0) o.onResume?.(sent, o.size);
     if (sent !== before) o.onProgress?.(sent, o.size);
     // an empty file is one empty write; a part that already holds everything, none
     for (let first = sent === 0; first || sent < o.size; first = false) {
       cancelled();
       const length = Math.min(chunk, o.size - sent);
-      const r = await o.invoke('vm.writeFile', { ...ref, path: part, dataBase64: encode(await readExactly(sent, length)), append: sent > 0 });
+      const bytes = await readExactly(sent, length);
+      hash.update(bytes);
+      const r = await o.invoke('vm.writeFile', { ...ref, path: part, dataBase64: encode(bytes), append: sent > 0 });
       if (r.bytes !== length) throw new FlotillaError('AGENT_ERROR', `the guest agent wrote ${sent + r.bytes} of ${o.size} bytes to ${part}`);
       sent += length;
       o.onProgress?.(sent, o.size);
+    }
+    // the whole part, checked before it takes the file's name: anything else that wrote to it
+    // meanwhile (a second copy to the same path) shows here, not later in the file
+    const theirs = await guestSha256(o, part, o.size);
+    if (theirs !== null && theirs !== hash.hex()) {
+      throw new FlotillaError('AGENT_ERROR', `${part} in the VM does not hold what was sent (its SHA-256 differs): was something else writing it, such as a second copy to ${o.path}? Nothing was renamed; send the file again`);
     }
     cancelled();
     let mv: MethodResult<'vm.exec'>;
@@ -173,31 +185,40 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
 /** Guest sha256sum speed assumed for its timeout: slow (TCG, a loaded box) with room to spare. */
 const GUEST_HASH_BYTES_PER_SEC = 4 << 20;
 
+/** A command's stdout in the guest, or null when it failed or the guest cannot run commands. */
+async function guestOutput(o: SendFileOptions, command: string[], timeoutMs = 30_000): Promise<string | null> {
+  try {
+    const r = await o.invoke('vm.exec', { host: o.vm.host, id: o.vm.id, command, timeoutMs });
+    return r.exitCode === 0 ? r.stdout : null;
+  } catch (err) {
+    if (err instanceof FlotillaError && err.code === 'AGENT_ERROR') return null;
+    throw err;
+  }
+}
+
+/** The guest's SHA-256 of a file of about `bytes`, or null when it cannot tell. */
+async function guestSha256(o: SendFileOptions, path: string, bytes: number): Promise<string | null> {
+  const timeoutMs = Math.min(600_000, 30_000 + Math.ceil((bytes / GUEST_HASH_BYTES_PER_SEC) * 1000));
+  const sum = (await guestOutput(o, ['sha256sum', '--', path], timeoutMs))?.slice(0, 64);
+  return sum && /^[0-9a-f]{64}$/.test(sum) ? sum : null;
+}
+
 /**
- * The bytes of an earlier try's part file that can stay: its size when its SHA-256 equals the
- * source's prefix of that size, else 0 (no part, a part of something else, a guest that cannot
- * run stat or sha256sum: the send starts afresh and overwrites it).
+ * What an earlier try's part file lets this one keep: its size, and the source's hash so far, when
+ * its SHA-256 equals the source's prefix of that size; else nothing, and a fresh hash (no part, a
+ * part of something else, a guest that cannot run stat or sha256sum: the send starts afresh and
+ * overwrites it).
  */
-async function resumablePart(o: SendFileOptions, part: string, chunk: number, readExactly: (offset: number, length: number) => Promise<Uint8Array>): Promise<number> {
-  const ref = { host: o.vm.host, id: o.vm.id };
-  const run = async (command: string[], timeoutMs = 30_000): Promise<string | null> => {
-    try {
-      const r = await o.invoke('vm.exec', { ...ref, command, timeoutMs });
-      return r.exitCode === 0 ? r.stdout : null;
-    } catch (err) {
-      if (err instanceof FlotillaError && err.code === 'AGENT_ERROR') return null;
-      throw err;
-    }
-  };
-  const sizeText = await run(['stat', '-c', '%s', '--', part]);
+async function resumablePart(o: SendFileOptions, part: string, chunk: number, readExactly: (offset: number, length: number) => Promise<Uint8Array>): Promise<{ have: number; hash: Hasher }> {
+  const fresh = (): Hasher => (o.hash ?? jsSha256)();
+  const sizeText = await guestOutput(o, ['stat', '-c', '%s', '--', part]);
   const have = sizeText === null ? NaN : Number(sizeText.trim());
-  if (!Number.isSafeInteger(have) || have <= 0 || have > o.size) return 0;
-  const timeoutMs = Math.min(600_000, 30_000 + Math.ceil((have / GUEST_HASH_BYTES_PER_SEC) * 1000));
-  const theirs = (await run(['sha256sum', '--', part], timeoutMs))?.slice(0, 64);
-  if (!theirs || !/^[0-9a-f]{64}$/.test(theirs)) return 0;
-  const h = (o.hash ?? jsSha256)();
+  if (!Number.isSafeInteger(have) || have <= 0 || have > o.size) return { have: 0, hash: fresh() };
+  const theirs = await guestSha256(o, part, have);
+  if (!theirs) return { have: 0, hash: fresh() };
+  const h = fresh();
   for (let off = 0; off < have; off += chunk) h.update(await readExactly(off, Math.min(chunk, have - off)));
-  return h.hex() === theirs ? have : 0;
+  return h.hex() === theirs ? { have, hash: h } : { have: 0, hash: fresh() };
 }
 
 export interface FetchFileOptions {

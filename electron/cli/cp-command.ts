@@ -54,7 +54,7 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
         encode: (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64'),
         hash: () => {
           const h = createHash('sha256');
-          return { update: (b) => h.update(b), hex: () => h.digest('hex') };
+          return { update: (b) => h.update(b), hex: () => h.copy().digest('hex') };
         },
         reconnect: (err) => session.reconnect(err, io),
         onResume: (at, size) => io.err(`resuming: ${at} of ${size} bytes are in ${vm.name}:${dest.path}${PART_SUFFIX} already\n`),

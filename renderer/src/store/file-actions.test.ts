@@ -99,7 +99,7 @@ describe('Files tab transfers', () => {
       await sending;
       expect(rows()[0]).toMatchObject({ state: 'done', waiting: false, error: null, done: BIG });
       // the send starts over by asking the guest for the part again
-      expect(transport.calls.filter((c) => c.method === 'vm.exec').map((c) => (c.req as { command: string[] }).command[0])).toEqual(['stat', 'stat', 'mv']);
+      expect(transport.calls.filter((c) => c.method === 'vm.exec').map((c) => (c.req as { command: string[] }).command[0])).toEqual(['stat', 'stat', 'sha256sum', 'mv']);
     });
 
     it('Cancel while waiting ends it', async () => {
