@@ -103,6 +103,8 @@ describe('flotilla set', () => {
     expect(patchFromArgs({ note: 'web server for the demo' })).toEqual({ note: 'web server for the demo' });
     expect(() => patchFromArgs({})).toThrow(/nothing to change/);
     expect(patchFromArgs({ autostart: 'on' })).toEqual({ autostart: true });
+    expect(patchFromArgs({ 'keep-running': 'off', autostart: 'off' })).toEqual({ keepRunningOnQuit: false, autostart: false });
+    expect(() => patchFromArgs({ 'keep-running': 'true' })).toThrow('--keep-running must be on or off, got "true"');
     expect(patchFromArgs({ autostart: 'off' })).toEqual({ autostart: false });
     expect(() => patchFromArgs({ autostart: 'yes' })).toThrow('--autostart must be on or off, got "yes"');
   });

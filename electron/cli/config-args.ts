@@ -120,8 +120,9 @@ export function patchFromArgs(o: Record<string, unknown>): Record<string, unknow
   if (o.firmware !== undefined) patch.firmware = o.firmware;
   if (o.restart !== undefined) patch.restartPolicy = o.restart;
   if (o.note !== undefined) patch.note = o.note;
+  if (o['keep-running'] !== undefined) patch.keepRunningOnQuit = onOff('--keep-running', o['keep-running'] as string);
   if (o.autostart !== undefined) patch.autostart = onOff('--autostart', o.autostart as string);
-  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart --autostart --note');
+  if (Object.keys(patch).length === 0) throw new FlotillaError('BAD_REQUEST', 'nothing to change: give at least one of --cpus --memory --name --forward --display --firmware --restart --keep-running --autostart --note');
   return patch;
 }
 

@@ -100,7 +100,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   set: {
-    usage: 'set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...\n' + '    [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--autostart on|off] [--note TEXT] [--json]',
+    usage: 'set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...\n' + '    [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--keep-running on|off]\n' + '    [--autostart on|off] [--note TEXT] [--json]',
     summary: 'change a stopped VM’s settings (what the Settings tab changes); only the options given change',
     options: [
       ['--cpus N', 'virtual CPUs, 1 to 64'],
@@ -110,6 +110,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ['--display none|vnc', 'graphical display or serial console only'],
       ['--firmware bios|uefi', 'firmware'],
       ['--restart never|on-failure', 'restart the VM when it crashes'],
+      ['--keep-running on|off', 'keep it running when the desktop app quits'],
       ['--autostart on|off', 'start it with the first Flotilla after this computer starts'],
       ['--note TEXT', 'your own words about the VM, shown on its tile ("" clears it)'],
       JSON_HELP,

@@ -156,6 +156,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     display: { kind: 'string' },
     firmware: { kind: 'string' },
     restart: { kind: 'string' },
+    'keep-running': { kind: 'string' },
     autostart: { kind: 'string' },
     note: { kind: 'string' },
   },
