@@ -29,6 +29,53 @@ export function parseCpEnd(text: string, cwd = process.cwd()): CpEnd {
   return { local: absPath(text, cwd) };
 }
 
+/** A terminal's progress text: `name: 45% (112.0 of 250.0 MB, 2.4 MB/s)`; without a size, the bytes so far. */
+export function progressText(name: string, done: number, size: number | null, movedSinceStart: number, elapsedMs: number): string {
+  const mb = (n: number): string => (n / 1e6).toFixed(1);
+  const rate = elapsedMs >= 1000 ? `, ${mb((movedSinceStart * 1000) / elapsedMs)} MB/s` : '';
+  return size ? `${name}: ${Math.floor((100 * done) / size)}% (${mb(done)} of ${mb(size)} MB${rate})` : `${name}: ${mb(done)} MB${rate}`;
+}
+
+/**
+ * The copy's progress, kept on the terminal's last line (redrawn with \r at most 4 times a second)
+ * when stderr is a terminal; nothing at all otherwise. Lines of their own go above it (`say`).
+ */
+export class TerminalProgress {
+  private shown = false;
+  private lastDraw = -Infinity;
+  private start = Date.now();
+  private startDone = 0;
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly name: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.start = now();
+  }
+
+  update(done: number, size: number | null): void {
+    if (!this.io.errIsTty) return;
+    const t = this.now();
+    if (t - this.lastDraw < 250 && done !== size) return;
+    this.lastDraw = t;
+    this.io.err(`\r\x1b[K${progressText(this.name, done, size, done - this.startDone, t - this.start)}`);
+    this.shown = true;
+  }
+
+  /** the rate counts from here (a resumed send: what is moved now, not what the part held) */
+  restartFrom(done: number): void {
+    this.startDone = done;
+    this.start = this.now();
+  }
+
+  /** `text` (ending in a newline) on a line of its own, in place of the progress line */
+  say(text: string): void {
+    this.io.err(this.shown ? `\r\x1b[K${text}` : text);
+    this.shown = false;
+  }
+}
+
 export async function cpCommand(positionals: string[], hostId: string | undefined, session: CliSession, io: CliIo): Promise<number> {
   if (positionals.length !== 2) throw new FlotillaError('BAD_REQUEST', CP_USAGE);
   const src = parseCpEnd(positionals[0]!);
@@ -40,6 +87,8 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     if (!st.isFile()) throw new FlotillaError('BAD_REQUEST', `${src.local} is not a file (a directory goes through a shared folder: flotilla share)`);
     const vm = await session.find(dest.vm, hostId);
     const file = await open(src.local, 'r');
+    const progress = new TerminalProgress(io, basename(src.local));
+    const said: CliIo = { ...io, err: (t) => progress.say(t) };
     try {
       const bytes = await sendFile({
         invoke: (method, req) => session.call(method, req),
@@ -56,10 +105,17 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
           const h = createHash('sha256');
           return { update: (b) => h.update(b), hex: () => h.copy().digest('hex') };
         },
-        reconnect: (err) => session.reconnect(err, io),
-        onResume: (at, size) => io.err(`resuming: ${at} of ${size} bytes are in ${vm.name}:${dest.path}${PART_SUFFIX} already\n`),
+        reconnect: (err) => session.reconnect(err, said),
+        onResume: (at, size) => {
+          progress.restartFrom(at);
+          progress.say(`resuming: ${at} of ${size} bytes are in ${vm.name}:${dest.path}${PART_SUFFIX} already\n`);
+        },
+        onProgress: (sent, size) => progress.update(sent, size),
       });
-      io.err(`copied ${bytes} bytes to ${vm.name}:${dest.path}\n`);
+      progress.say(`copied ${bytes} bytes to ${vm.name}:${dest.path}\n`);
+    } catch (err) {
+      progress.say(''); // the error goes on a clean line
+      throw err;
     } finally {
       await file.close();
     }
@@ -72,6 +128,8 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     const isDir = (await stat(dest.local).catch(() => null))?.isDirectory() === true;
     const target = isDir ? join(dest.local, basename(src.path)) : dest.local;
     let bytes = 0;
+    const progress = new TerminalProgress(io, basename(src.path));
+    const said: CliIo = { ...io, err: (t) => progress.say(t) };
     await produceFileAtomic(
       target,
       async (tmp) => {
@@ -83,7 +141,8 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
             path: src.path,
             write: async (b) => void (await out.write(b)),
             decode: (s) => Buffer.from(s, 'base64'),
-            reconnect: (err) => session.reconnect(err, io),
+            reconnect: (err) => session.reconnect(err, said),
+            onProgress: (received) => progress.update(received, null),
           });
         } finally {
           await out.close();
@@ -91,10 +150,11 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
       },
       { replace: true },
     ).catch((err: unknown) => {
+      progress.say(''); // the error goes on a clean line
       if (err instanceof FlotillaError) throw err;
       throw new FlotillaError('BAD_REQUEST', `cannot write ${target}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { path: target });
     });
-    io.err(`copied ${bytes} bytes to ${target}\n`);
+    progress.say(`copied ${bytes} bytes to ${target}\n`);
     return 0;
   }
   throw new FlotillaError('BAD_REQUEST', CP_USAGE);

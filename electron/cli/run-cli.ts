@@ -19,13 +19,16 @@ import { commandHelp, overview } from './help';
 export interface CliIo {
   out: (s: string) => void;
   err: (s: string) => void;
+  /** stderr is a terminal: a long command may keep a progress line there */
+  errIsTty?: boolean;
 }
 
-const realIo: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) };
+const realIo: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), errIsTty: process.stderr.isTTY === true };
 
-/** A contract session for one CLI run: validation and error shaping identical to every transport. */
 /** After the engine is lost, how long a command waits for one to come back before becoming it. */
 export const RECONNECT_CLIENT_ONLY_MS = 5_000;
+
+/** A contract session for one CLI run: validation and error shaping identical to every transport. */
 
 export class CliSession {
   readonly events = new EventEmitter();
