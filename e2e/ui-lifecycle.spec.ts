@@ -194,6 +194,8 @@ test.describe('snapshots, clone and import in the browser', () => {
     await view.root.getByRole('button', { name: 'Start', exact: true }).click();
     await expect(app.page.getByTestId(`vm-${FILES_VM}-state`)).toHaveText('running', { timeout: 150_000 });
     await expect(view.panel.getByRole('button', { name: 'Choose files…' })).toBeEnabled({ timeout: 120_000 });
+    // the header says what the guest's agent says it runs (the built-in Linux: its kernel)
+    await expect(view.root.getByTestId('guest-os')).toHaveText(/^kernel \d+\.\d+\./, { timeout: 30_000 });
 
     const note = Buffer.from(`hello from the host ${Date.now()}\n`);
     const big = randomBytes(9 * 1024 * 1024 + 7);

@@ -126,6 +126,8 @@ export interface VmInfo {
   pid: number | null;
   agent: AgentState;
   ips: string[];
+  /** what the guest's agent says it runs ("Debian GNU/Linux 12 (bookworm) · kernel 6.1.0-28-amd64"); null until it says */
+  guestOs: string | null;
   ports: PortEntry[];
   /** the VM has a graphical display (spec.display === 'vnc'); open it with display.open */
   hasDisplay: boolean;

@@ -61,6 +61,7 @@ export function formatInfo(vm: VmInfo): string {
     ['pid', vm.pid === null ? '-' : String(vm.pid) + (vm.adopted ? ' (adopted)' : '')],
     ['agent', agentText(vm, true)],
     ['ips', vm.ips.join(', ') || '-'],
+    ['guest os', vm.guestOs ?? '-'],
     ['ports', formatPorts(vm.ports) || '-'],
     ['source', sourceText(vm)],
     ['cpus', String(vm.spec.cpus)],

@@ -8,6 +8,7 @@ import { createConnection, type Socket } from 'node:net';
 import type { ExecResult } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from './agent-files';
+import { describeGuestOs } from './guest-os';
 import { LineSplitter } from './line-splitter';
 
 const SENTINEL = 0xff;
@@ -123,6 +124,11 @@ export class AgentClient {
 
   writeFile(path: string, data: Buffer, opts: WriteFileOptions = {}): Promise<number> {
     return agentWriteFile((c, a) => this.request(c, a), path, data, opts, { chunkBytes: FILE_CHUNK_BYTES });
+  }
+
+  /** What the guest says it runs, in one line (guest-os.ts); null when it does not say. */
+  async osInfo(): Promise<string | null> {
+    return describeGuestOs(await this.request('guest-get-osinfo'));
   }
 
   async ips(): Promise<string[]> {

@@ -1,6 +1,7 @@
 // The guest agent of one running VM: connecting → ready (it answers a ping) or unavailable
 // (silent past the grace period), retried quietly for as long as the QEMU process lives, and
-// the guest's IP addresses, refreshed now and then.
+// the guest's IP addresses, refreshed now and then, and what OS it says it runs (asked once per
+// QEMU process).
 //
 // What an earlier engine last saw (the runtime record) seeds the state, marked by `seenAt`,
 // so a one-shot CLI engine can answer `list` with the last known state and IPs instead of
@@ -24,6 +25,9 @@ export interface AgentWatchOwner {
 export class AgentWatch {
   state: AgentState = 'unknown';
   ips: string[] = [];
+  /** what the guest says it runs (guest-os.ts); null until it has said */
+  os: string | null = null;
+  private osAsked = false;
   /** when state and IPs come from the runtime record and not from this engine: the time they were seen */
   seenAt: string | null = null;
   client: AgentClient | null = null;
@@ -51,6 +55,8 @@ export class AgentWatch {
   /** Watch the agent of a QEMU process that just came up. */
   begin(): void {
     const run = ++this.run;
+    this.os = null;
+    this.osAsked = false;
     if (this.seenAt === null) this.set('connecting');
     void this.loop(run);
   }
@@ -139,6 +145,15 @@ export class AgentWatch {
             const ips = await a.ips().catch(() => this.ips);
             this.ipsFetchedAt = this.now();
             if (run === this.run) this.live('ready', ips);
+          }
+          if (!this.osAsked) {
+            // once per process; an agent without the command (or an old one) leaves it unknown
+            this.osAsked = true;
+            const os = await a.osInfo().catch(() => null);
+            if (run === this.run && os !== this.os) {
+              this.os = os;
+              this.owner.changed();
+            }
           }
         }
       } catch {

@@ -164,6 +164,11 @@ export class Supervisor {
   get agentState(): AgentState {
     return this.agentWatch.state;
   }
+  /** what the guest's agent says it runs, once it has said (guest-os.ts) */
+  get guestOs(): string | null {
+    return this.agentWatch.os;
+  }
+
   get ips(): string[] {
     return this.agentWatch.ips;
   }

@@ -118,6 +118,7 @@ export class MockApi implements Transport {
       pid: null,
       agent: 'unknown',
       ips: [],
+      guestOs: null,
       ports: cfg.forwards.map((f) => ({ vmId: id, purpose: 'forward', proto: f.proto, hostPort: f.hostPort ?? this.nextPort++, guestPort: f.guestPort, host: '127.0.0.1' })),
       hasDisplay: cfg.display === 'vnc',
       progress: null,
@@ -176,7 +177,7 @@ export class MockApi implements Transport {
       if (line === undefined || vm.state !== 'running') {
         clearInterval(t);
         this.console(vm.id, '/ # ');
-        this.change(vm, { agent: 'ready', ips: ['10.0.2.15'] });
+        this.change(vm, { agent: 'ready', ips: ['10.0.2.15'], guestOs: 'Debian GNU/Linux 12 (bookworm) · kernel 6.1.0-28-amd64' });
         return;
       }
       this.console(vm.id, line + '\r\n');

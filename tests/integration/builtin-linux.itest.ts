@@ -45,6 +45,10 @@ describe('the built-in Linux', () => {
     expect(info.actualSize).toBeLessThan(2 << 20);
 
     vm = await client.call('vm.start', { id: vm.id, waitAgent: true });
+    // what the guest's agent says it runs: this kernel (the built-in Linux has no os-release)
+    const kernel = (await sh(client, vm.id, 'uname -r')).stdout.trim();
+    expect(kernel).toMatch(/^\d+\.\d+\./);
+    expect((await client.waitVm(vm.id, (v) => v.guestOs !== null, 'guest OS', 30_000)).guestOs).toBe(`kernel ${kernel}`);
     const mounted = await sh(client, vm.id, 'grep " /root " /proc/mounts');
     expect(mounted.stdout).toMatch(/^\/dev\/vd[a-z] \/root ext4 /);
     expect((await sh(client, vm.id, 'echo kept-across-boots > /root/note.txt && sync')).exitCode).toBe(0);

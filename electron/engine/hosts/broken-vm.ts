@@ -39,6 +39,7 @@ export function brokenInfo(b: BrokenSpec, pid: number | null, ports: PortEntry[]
     pid,
     agent: 'unknown',
     ips: [],
+    guestOs: null,
     ports,
     hasDisplay: false,
     progress: null,

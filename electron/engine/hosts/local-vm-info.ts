@@ -22,6 +22,7 @@ export function localVmInfo(sup: Supervisor, spec: VmSpec, ports: PortEntry[]): 
     pid: sup.pid,
     agent: sup.agentState,
     ips: sup.ips,
+    guestOs: sup.guestOs,
     ports,
     hasDisplay: spec.display === 'vnc',
     progress: sup.progress,

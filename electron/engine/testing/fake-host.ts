@@ -68,6 +68,7 @@ export class FakeHost implements Host {
       pid: null,
       agent: 'unknown',
       ips: [],
+      guestOs: null,
       ports: [],
       hasDisplay: false,
       progress: null,

@@ -34,6 +34,7 @@ export function fakeVm(id: string, name: string, over: Partial<VmInfo> = {}): Vm
     pid: null,
     agent: 'unknown',
     ips: [],
+    guestOs: null,
     ports: [],
     hasDisplay: false,
     progress: null,

@@ -79,6 +79,7 @@ export function makeVm(name: string, patch: Partial<VmInfo> = {}): VmInfo {
     pid: 100 + n,
     agent: 'ready',
     ips: ['10.0.2.15'],
+    guestOs: null,
     ports: [{ vmId: id, purpose: 'forward', proto: 'tcp', hostPort: 40000 + n, guestPort: 22, host: '127.0.0.1' }],
     hasDisplay: false,
     progress: null,

@@ -70,6 +70,11 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         </div>
         <div className="vm-view-meta">
           <span>{vm.ips[0] ?? 'No IP yet'}</span>
+          {vm.guestOs && (
+            <span className="vm-os" title={vm.guestOs} data-testid="guest-os">
+              {vm.guestOs}
+            </span>
+          )}
           <PortChips ports={vm.ports} vmName={vm.name} builtinOf={vm.spec.source.kind === 'default' ? { host: vm.host, id: vm.id } : undefined} />
           <MediaControls id={id} />
         </div>

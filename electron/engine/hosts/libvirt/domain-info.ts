@@ -75,6 +75,8 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
     pid: null,
     agent: reachable ? d.agent : 'unknown',
     ips: d.ips,
+    // virsh guestinfo --os could tell; not asked yet
+    guestOs: null,
     ports: [],
     hasDisplay: spec.display === 'vnc',
     progress: null,
