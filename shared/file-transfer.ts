@@ -154,8 +154,9 @@ export async function sendFile(o: SendFileOptions): Promise<number> {
       o.onProgress?.(sent, o.size);
     }
     // the whole part, checked before it takes the file's name: anything else that wrote to it
-    // meanwhile (a second copy to the same path) shows here, not later in the file
-    const theirs = await guestSha256(o, part, o.size);
+    // meanwhile (a second copy to the same path) shows here, not later in the file; a part found
+    // whole by the probe a moment ago was checked by it
+    const theirs = resumed.have > 0 && resumed.have === o.size ? null : await guestSha256(o, part, o.size);
     if (theirs !== null && theirs !== hash.hex()) {
       throw new FlotillaError('AGENT_ERROR', `${part} in the VM does not hold what was sent (its SHA-256 differs): was something else writing it, such as a second copy to ${o.path}? Nothing was renamed; send the file again`);
     }

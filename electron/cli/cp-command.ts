@@ -43,7 +43,7 @@ export function progressText(name: string, done: number, size: number | null, mo
 export class TerminalProgress {
   private shown = false;
   private lastDraw = -Infinity;
-  private start = Date.now();
+  private start: number;
   private startDone = 0;
 
   constructor(
@@ -74,6 +74,11 @@ export class TerminalProgress {
     this.io.err(this.shown ? `\r\x1b[K${text}` : text);
     this.shown = false;
   }
+
+  /** the command's io, with what goes to stderr said above the progress line */
+  get lines(): CliIo {
+    return { ...this.io, err: (t) => this.say(t) };
+  }
 }
 
 export async function cpCommand(positionals: string[], hostId: string | undefined, session: CliSession, io: CliIo): Promise<number> {
@@ -88,7 +93,6 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     const vm = await session.find(dest.vm, hostId);
     const file = await open(src.local, 'r');
     const progress = new TerminalProgress(io, basename(src.local));
-    const said: CliIo = { ...io, err: (t) => progress.say(t) };
     try {
       const bytes = await sendFile({
         invoke: (method, req) => session.call(method, req),
@@ -105,7 +109,7 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
           const h = createHash('sha256');
           return { update: (b) => h.update(b), hex: () => h.copy().digest('hex') };
         },
-        reconnect: (err) => session.reconnect(err, said),
+        reconnect: (err) => session.reconnect(err, progress.lines),
         onResume: (at, size) => {
           progress.restartFrom(at);
           progress.say(`resuming: ${at} of ${size} bytes are in ${vm.name}:${dest.path}${PART_SUFFIX} already\n`);
@@ -129,7 +133,6 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     const target = isDir ? join(dest.local, basename(src.path)) : dest.local;
     let bytes = 0;
     const progress = new TerminalProgress(io, basename(src.path));
-    const said: CliIo = { ...io, err: (t) => progress.say(t) };
     await produceFileAtomic(
       target,
       async (tmp) => {
@@ -141,7 +144,7 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
             path: src.path,
             write: async (b) => void (await out.write(b)),
             decode: (s) => Buffer.from(s, 'base64'),
-            reconnect: (err) => session.reconnect(err, said),
+            reconnect: (err) => session.reconnect(err, progress.lines),
             onProgress: (received) => progress.update(received, null),
           });
         } finally {

@@ -29,7 +29,6 @@ const realIo: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => vo
 export const RECONNECT_CLIENT_ONLY_MS = 5_000;
 
 /** A contract session for one CLI run: validation and error shaping identical to every transport. */
-
 export class CliSession {
   readonly events = new EventEmitter();
   private readonly closers: (() => void)[] = [];

@@ -13,12 +13,12 @@ import { useStore, type FileTransfer } from './store';
 import { vmRef } from './vm-ref';
 
 let seq = 1;
+const controllers = new Map<number, AbortController>();
 
 /** The VM's host and id, the host spelled out (the transfer helpers name it on every call). */
 function fullRef(id: string): { host: string; id: string } {
   return { host: vmRef(id).host ?? LOCAL_HOST, id };
 }
-const controllers = new Map<number, AbortController>();
 
 /**
  * Resolves once the connection to the engine is back (a new one, not the one that just failed);
