@@ -98,6 +98,11 @@ describe.each([
       expect(vm.state).toBe('running');
       await until('agent ready with an address', () => host.get(vm.id).agent === 'ready' && host.get(vm.id).ips.length > 0);
       expect(host.get(vm.id).ips).toContain('10.0.2.15');
+      // what the guest runs, from its agent through libvirt: the built-in Linux names its kernel
+      const release = (await host.vm(vm.id).exec(['uname', '-r'], { timeoutMs: 30_000 })).stdout.trim();
+      expect(release).toMatch(/^\d+\.\d+/);
+      await until('the guest OS line', () => host.get(vm.id).guestOs != null);
+      expect(host.get(vm.id).guestOs).toBe(`kernel ${release}`);
 
       const r = await host.vm(vm.id).exec(['/bin/sh', '-c', 'echo out-$((6*7)); echo err >&2; exit 3'], { timeoutMs: 30_000 });
       expect(r).toMatchObject({ exitCode: 3, stdout: 'out-42\n', stderr: 'err\n' });

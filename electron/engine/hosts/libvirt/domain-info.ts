@@ -18,6 +18,11 @@ export interface LibvirtDomain {
   memoryMiB: number;
   agent: AgentState;
   ips: string[];
+  /**
+   * What the guest's agent says it runs (guest-get-osinfo, guest-os.ts), asked once each time the
+   * agent connects; undefined until then, null when the agent could not say.
+   */
+  guestOs?: string | null;
   /** what Flotilla recorded when it created the domain (null for foreign domains) */
   meta: Record<string, unknown> | null;
   /** a foreign domain's XML has a VNC display (read once per load; Flotilla's own say it in meta) */
@@ -75,8 +80,7 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
     pid: null,
     agent: reachable ? d.agent : 'unknown',
     ips: d.ips,
-    // virsh guestinfo --os could tell; not asked yet
-    guestOs: null,
+    guestOs: reachable ? (d.guestOs ?? null) : null,
     ports: [],
     hasDisplay: spec.display === 'vnc',
     progress: null,

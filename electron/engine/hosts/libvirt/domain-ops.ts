@@ -10,6 +10,7 @@ import type { SnapshotInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { AgentRequest } from '../../agent-files';
 import { setClockByDate } from '../../guest-clock';
+import { describeGuestOs } from '../../guest-os';
 import type { Virsh } from './virsh';
 import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from './virsh-parse';
 
@@ -47,6 +48,11 @@ export async function agentPing(virsh: Virsh, uuid: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** What the guest runs, as one line (guest-os.ts); null when its agent cannot say (no guest-get-osinfo). */
+export async function guestOsOf(virsh: Virsh, uuid: string): Promise<string | null> {
+  return describeGuestOs(await agentCommand(virsh, uuid, { execute: 'guest-get-osinfo' }, 5).catch(() => null));
 }
 
 /** Runs a program in the guest (no shell unless the command names one) and waits for it. */

@@ -13,7 +13,7 @@ import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
 import { hasVncGraphics, parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
-import { agentPing, guestIps } from './domain-ops';
+import { agentPing, guestIps, guestOsOf } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
@@ -211,6 +211,7 @@ export class LibvirtHost implements Host {
       memoryMiB: info.memoryMiB,
       agent: info.state === 'running' ? (prev?.agent ?? 'connecting') : 'unknown',
       ips: info.state === 'running' ? (prev?.ips ?? []) : [],
+      ...(info.state === 'running' && prev?.guestOs !== undefined ? { guestOs: prev.guestOs } : {}),
       meta,
       ...(vnc !== undefined ? { vnc } : {}),
     };
@@ -235,6 +236,8 @@ export class LibvirtHost implements Host {
     if (d.state !== 'running') ok = false; // stopped while the ping was under way
     d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
     if (ok) d.ips = await guestIps(this.conn.virsh, uuid).catch(() => d.ips);
+    // once per agent connection: a guest rebooted inside a running domain may run another kernel
+    if (ok && d.guestOs === undefined) d.guestOs = await guestOsOf(this.conn.virsh, uuid);
     this.emitVm(uuid);
     if (ok && d.ips.length === 0 && retries > 0 && d.state === 'running') {
       const delay = IP_RETRIES - retries < 20 ? 1000 : 5000;
@@ -266,6 +269,7 @@ export class LibvirtHost implements Host {
       this.touch(known.uuid);
       known.agent = known.state === 'running' ? 'connecting' : 'unknown';
       known.ips = [];
+      delete known.guestOs;
       return this.emitVm(known.uuid);
     }
     if (e.kind === 'lifecycle') {
@@ -289,6 +293,7 @@ export class LibvirtHost implements Host {
         if (next !== 'running' && next !== 'paused') {
           known.agent = 'unknown';
           known.ips = [];
+          delete known.guestOs;
         }
         this.vms.get(known.uuid)?.onState(next);
         return this.emitVm(known.uuid);
