@@ -449,13 +449,24 @@ async function main(): Promise<void> {
         if (want('echo')) await attempt(['echoLatencyRatio'], figures, async () => {
           const blocks = Math.max(3, Math.ceil(RUNS * 1.2));
           const res = await echoLatency(eng, first.id, args, blocks * 10, log);
-          const ratios: number[] = [];
-          for (let b = 0; b < blocks; b++) ratios.push(median(res.engineMs.slice(b * 10, b * 10 + 10)) / median(res.rawMs.slice(b * 10, b * 10 + 10)));
+          const blockRatios = (over: number[]): number[] => {
+            const out: number[] = [];
+            for (let b = 0; b < blocks; b++) out.push(median(over.slice(b * 10, b * 10 + 10)) / median(res.rawMs.slice(b * 10, b * 10 + 10)));
+            return out;
+          };
+          const ratios = blockRatios(res.engineMs);
+          const floorRatios = blockRatios(res.floorMs);
           figures.push(
-            figure('echoLatencyRatio', ratios, 'a block of 10 keystrokes each, headless and raw alternating; run = median headless ÷ median raw', {
+            figure('echoLatencyRatio', ratios, 'a block of 10 keystrokes each, headless, raw and the floor relay taking turns to go first; run = median headless ÷ median raw', {
               headlessMs: stat(res.engineMs.map((v) => round(v, 2))),
               rawMs: stat(res.rawMs.map((v) => round(v, 2))),
               ratioOfMedians: round(median(res.engineMs) / median(res.rawMs)),
+              floor_minimalRelay: {
+                what: 'the same keystrokes through bench/echo-relay.ts (a separate process: a ws server on loopback and a unix socket to a second raw QEMU, no engine logic), same blocks; ratio = its median ÷ the raw median of the block',
+                ms: stat(res.floorMs.map((v) => round(v, 2))),
+                ratio: stat(floorRatios.map((v) => round(v))),
+              },
+              headlessOverFloorRatio: round(median(ratios) / median(floorRatios)),
             }),
           );
         }, log);

@@ -1,8 +1,12 @@
 // The figures that need the real engine and real QEMU: start overhead and the 8-VM storm
 // (each against raw QEMU with the engine's own arguments), engine and QEMU memory, serial
 // console throughput and keystroke echo latency through headless mode.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { VmInfo } from '../../shared/contract';
@@ -285,12 +289,64 @@ class RawSerial {
   }
 }
 
-/** Keystroke → echo through headless mode, interleaved with a raw socket to a twin QEMU. */
-export async function echoLatency(engine: EngineProcess, id: string, args: EngineArgs, samples: number, log: (l: string) => void): Promise<{ engineMs: number[]; rawMs: number[] }> {
+/**
+ * The echo floor's client: keystrokes through bench/echo-relay.ts (a separate process with a
+ * `ws` server and nothing else) to `serialSock`, a second raw QEMU's console.
+ */
+async function openFloorRelay(serialSock: string): Promise<{ echo: (ch: string) => Promise<number>; send: (data: string) => void; drain: () => void; close: () => void }> {
+  const relay: ChildProcess = spawn(process.execPath, [join(__dirname, 'echo-relay.js'), serialSock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(createInterface({ input: relay.stdout! }), 'line')) as [string];
+    const { port } = JSON.parse(line) as { port: number };
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    await once(ws, 'open');
+    let buf = '';
+    let wait: (() => void) | null = null;
+    ws.on('message', (m) => {
+      buf += (JSON.parse(String(m)) as { data: string }).data;
+      wait?.();
+    });
+    const send = (data: string): void => ws.send(JSON.stringify({ method: 'console.input', data }));
+    const echo = (ch: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        buf = '';
+        const t0 = performance.now();
+        const t = setTimeout(() => reject(new Error(`floor relay: no echo of ${JSON.stringify(ch)}`)), 10_000);
+        wait = () => {
+          if (!buf.includes(ch)) return;
+          clearTimeout(t);
+          wait = null;
+          resolve(performance.now() - t0);
+        };
+        send(ch);
+      });
+    return {
+      echo,
+      send,
+      drain: () => (buf = ''),
+      close: () => {
+        ws.close();
+        relay.kill();
+      },
+    };
+  } catch (err) {
+    relay.kill();
+    throw err;
+  }
+}
+
+/**
+ * Keystroke → echo through headless mode, interleaved with a raw socket to a twin QEMU and with
+ * the floor: a minimal relay process (bench/echo-relay.ts) to a second twin.
+ */
+export async function echoLatency(engine: EngineProcess, id: string, args: EngineArgs, samples: number, log: (l: string) => void): Promise<{ engineMs: number[]; rawMs: number[]; floorMs: number[] }> {
   const { api, ws } = await engine.connect();
   const { raw } = await rawStartMs(args);
+  let floorRaw: RawQemu | null = null;
   let serial: RawSerial | null = null;
+  let floor: Awaited<ReturnType<typeof openFloorRelay>> | null = null;
   try {
+    floorRaw = (await rawStartMs(args)).raw;
     let ebuf = '';
     let ewait: (() => void) | null = null;
     api.on('console.data', (p) => {
@@ -300,7 +356,9 @@ export async function echoLatency(engine: EngineProcess, id: string, args: Engin
     });
     await api.invoke('console.subscribe', { id });
     serial = await RawSerial.open(raw.serialSock);
+    floor = await openFloorRelay(floorRaw.serialSock);
     const rs = serial;
+    const fl = floor;
     const engineEcho = (ch: string): Promise<number> =>
       new Promise((resolve, reject) => {
         ebuf = '';
@@ -323,39 +381,47 @@ export async function echoLatency(engine: EngineProcess, id: string, args: Engin
       await w;
       return performance.now() - t0;
     };
-    // both shells: a fresh, empty command line
+    // the three shells: a fresh, empty command line
     const reset = async (): Promise<void> => {
       await api.invoke('console.input', { id, data: '\x15' });
       rs.write('\x15');
+      fl.send('\x15');
       await nap(300);
       ebuf = '';
       rs.drain();
+      fl.drain();
     };
     await api.invoke('console.input', { id, data: '\n' });
     rs.write('\n');
+    fl.send('\n');
     await nap(1500);
     await reset();
     const engineMs: number[] = [];
     const rawMs: number[] = [];
+    const floorMs: number[] = [];
+    const arms: [number[], () => Promise<number>][] = [
+      [engineMs, () => engineEcho('x')],
+      [rawMs, () => rawEcho('x')],
+      [floorMs, () => fl.echo('x')],
+    ];
     for (let i = 0; i < samples; i++) {
       if (i && i % 25 === 0) await reset();
-      // alternate who goes first so neither always runs on a just-woken CPU
-      if (i % 2 === 0) {
-        engineMs.push(await engineEcho('x'));
-        rawMs.push(await rawEcho('x'));
-      } else {
-        rawMs.push(await rawEcho('x'));
-        engineMs.push(await engineEcho('x'));
+      // rotate who goes first so none always runs on a just-woken CPU
+      for (let k = 0; k < arms.length; k++) {
+        const [into, run] = arms[(i + k) % arms.length]!;
+        into.push(await run());
       }
       await nap(20);
     }
     await reset();
     log(`echo: ${samples} samples each`);
-    return { engineMs, rawMs };
+    return { engineMs, rawMs, floorMs };
   } finally {
+    floor?.close();
     serial?.close();
     ws.close();
     await raw.dispose();
+    await floorRaw?.dispose();
   }
 }
 
