@@ -267,7 +267,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   const session = new CliSession(await openEngine({ shell: 'cli' }));
   try {
     if (hostArgs) return await hostCommand(hostArgs, json, session, io);
-    if (command === 'export' || command === 'import' || command === 'clone') return await transferCommand(command, name!, second, o, json, session, io);
+    if (command === 'export' || command === 'import' || command === 'clone') return await (await import('./job-command')).jobCommand(command, name!, second, o, json, session, io);
     if (command === 'set') return await setCommand(name, o, json, session, io);
     if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
     if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
@@ -516,31 +516,6 @@ async function mediaCommand(pos: string[], json: boolean, s: CliSession, io: Cli
     return 0;
   }
   throw new FlotillaError('BAD_REQUEST', 'usage: flotilla media insert NAME ISO | flotilla media eject NAME');
-}
-
-/** export / import / clone: long jobs whose progress goes to stderr (one line per 10 %). */
-async function transferCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
-  let last = '';
-  s.on('vm.progress', (p) => {
-    if (!p.progress || json) return;
-    const pct = p.progress.percent;
-    const line = `${p.progress.message ?? p.progress.op}${pct === null ? '' : ` ${Math.floor(pct / 10) * 10}%`}`;
-    if (line !== last) io.err(`${line}\n`);
-    last = line;
-  });
-  if (command === 'export') {
-    const vm = await s.find(first);
-    const r = await s.call('vm.export', { host: vm.host, id: vm.id, path: absPath(second!), force: o.force === true });
-    io.out(`exported ${vm.name} to ${r.path} (${r.bytes} bytes)\n`);
-    return 0;
-  }
-  const vm =
-    command === 'import'
-      ? await s.call('vm.import', { path: absPath(first), ...(o.name !== undefined ? { name: o.name as string } : {}), start: o.start === true })
-      : await s.call('vm.clone', { ...((v) => ({ host: v.host, id: v.id }))(await s.find(first)), name: second!, linked: o.linked === true, start: o.start === true });
-  if (json) printJson(io, vm);
-  else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
-  return 0;
 }
 
 function helpCommand(args: string[], io: CliIo): number {

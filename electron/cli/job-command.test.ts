@@ -1,0 +1,187 @@
+// export / import / clone when the engine goes away mid-job: the interleavings check 22 cannot
+// reach on purpose (the engine killed after the job committed but before it answered), with a
+// stand-in session. Check 22 kills a real engine under the real CLI.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { VmInfo } from '../../shared/contract';
+import { FlotillaError } from '../../shared/errors';
+import { jobCommand, JOB_MAX_ENGINE_LOSSES, outlastEngine } from './job-command';
+import type { CliIo, CliSession } from './run-cli';
+
+const lost = () => new FlotillaError('DISCONNECTED', 'the engine went away');
+
+interface Stand {
+  session: CliSession;
+  calls: string[];
+  reconnects: number;
+}
+
+/** A session whose calls go to `answer`; reconnect always finds the engine again. */
+function standIn(answer: (method: string, req: Record<string, unknown>) => Promise<unknown>): Stand {
+  const st: Stand = { session: null as unknown as CliSession, calls: [], reconnects: 0 };
+  st.session = {
+    call: async (method: string, req: Record<string, unknown>) => {
+      st.calls.push(method);
+      return answer(method, req);
+    },
+    find: async (name: string) => vm(name, 'stopped'),
+    on: () => undefined,
+    reconnect: async () => {
+      st.reconnects++;
+    },
+  } as unknown as CliSession;
+  return st;
+}
+
+function vm(name: string, state: VmInfo['state']): VmInfo {
+  return { id: `id-${name}`, host: 'local', name, state } as VmInfo;
+}
+
+function io(): CliIo & { text: () => string } {
+  let all = '';
+  return { out: (s) => void (all += s), err: (s) => void (all += s), errIsTty: false, text: () => all };
+}
+
+describe('a job that outlasts its engine', () => {
+  it('returns what the job left when it had finished before the engine went, without running it again', async () => {
+    const st = standIn(async () => undefined);
+    const o = io();
+    let runs = 0;
+    const r = await outlastEngine(
+      st.session,
+      o,
+      'clone',
+      async () => {
+        runs++;
+        throw lost();
+      },
+      async () => 'the clone',
+    );
+    expect(r).toBe('the clone');
+    expect(runs).toBe(1);
+    expect(st.reconnects).toBe(1);
+    expect(o.text()).toContain('the clone had finished before the engine went');
+  });
+
+  it('runs the job again when nothing of it was left', async () => {
+    const st = standIn(async () => undefined);
+    const o = io();
+    let runs = 0;
+    const r = await outlastEngine(
+      st.session,
+      o,
+      'import',
+      async () => {
+        if (++runs < 3) throw lost();
+        return 'imported';
+      },
+      async () => null,
+    );
+    expect(r).toBe('imported');
+    expect(runs).toBe(3);
+    expect(o.text()).toContain('the import had not finished (the engine left nothing of it behind); starting it again');
+  });
+
+  it('gives up after too many lost engines, and never retries any other error', async () => {
+    const st = standIn(async () => undefined);
+    let runs = 0;
+    await expect(
+      outlastEngine(
+        st.session,
+        io(),
+        'export',
+        async () => {
+          runs++;
+          throw lost();
+        },
+        async () => null,
+      ),
+    ).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    expect(runs).toBe(JOB_MAX_ENGINE_LOSSES + 1);
+
+    runs = 0;
+    const remote = new FlotillaError('DISCONNECTED', 'host far is unreachable', { host: 'far' });
+    const bad = new FlotillaError('BAD_REQUEST', 'no');
+    for (const err of [remote, bad]) {
+      await expect(
+        outlastEngine(
+          st.session,
+          io(),
+          'export',
+          async () => {
+            runs++;
+            throw err;
+          },
+          async () => 'never asked',
+        ),
+      ).rejects.toBe(err);
+    }
+    expect(runs).toBe(2);
+  });
+});
+
+describe('flotilla export, import and clone across a lost engine', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flt-job-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('export: an archive that appeared while the engine went is the job done; the old file of a --force export is not', async () => {
+    const dest = join(dir, 'web.flotilla');
+    // the engine renamed the archive into place, then died before it answered
+    let st = standIn(async (method) => {
+      if (method !== 'vm.export') throw new Error(method);
+      await writeFile(dest, 'archive');
+      throw lost();
+    });
+    let o = io();
+    expect(await jobCommand('export', 'web', dest, {}, false, st.session, o)).toBe(0);
+    expect(st.calls).toEqual(['vm.export']);
+    expect(o.text()).toContain(`exported web to ${dest} (7 bytes)`);
+
+    // --force over an existing archive, the engine dying before it wrote anything: the old file is no sign of success
+    let n = 0;
+    st = standIn(async () => {
+      if (++n === 1) throw lost();
+      return { path: dest, bytes: 9 };
+    });
+    o = io();
+    expect(await jobCommand('export', 'web', dest, { force: true }, false, st.session, o)).toBe(0);
+    expect(st.calls).toEqual(['vm.export', 'vm.export']);
+    expect(o.text()).toContain('starting it again');
+  });
+
+  it('clone --start: a clone made but not started before the engine went is started, not cloned again', async () => {
+    const st = standIn(async (method, req) => {
+      if (method === 'vm.clone') throw lost();
+      if (method === 'vm.find') return vm(String(req.nameOrId), 'stopped');
+      if (method === 'vm.start') return { ...vm('copy', 'running'), warnings: [] };
+      throw new Error(method);
+    });
+    const o = io();
+    expect(await jobCommand('clone', 'web', 'copy', { start: true }, false, st.session, o)).toBe(0);
+    expect(st.calls).toEqual(['vm.clone', 'vm.find', 'vm.start']);
+    expect(o.text()).toContain('cloned copy (id-copy), running');
+  });
+
+  it('import: no VM of the name after the engine came back means it is imported again', async () => {
+    let imports = 0;
+    const st = standIn(async (method) => {
+      if (method === 'vm.import') {
+        if (++imports === 1) throw lost();
+        return vm('fresh', 'stopped');
+      }
+      if (method === 'vm.find') throw new FlotillaError('NOT_FOUND', 'no VM fresh');
+      throw new Error(method);
+    });
+    const o = io();
+    expect(await jobCommand('import', join(dir, 'a.flotilla'), undefined, { name: 'fresh' }, false, st.session, o)).toBe(0);
+    expect(st.calls).toEqual(['vm.import', 'vm.find', 'vm.import']);
+    expect(o.text()).toContain('imported fresh (id-fresh)');
+  });
+});

@@ -1,0 +1,134 @@
+// `flotilla export`, `import` and `clone`: the long jobs, with their progress on stderr (one line
+// per 10 %). Each survives its engine. A killed engine leaves nothing half-made: the next engine
+// sweeps an export's journaled partial archive and an import's or clone's staging directory
+// (check 19). So when the engine goes away mid-job, the command waits for the next one (or
+// becomes it, CliSession.reconnect), asks whether the job had finished before the engine went
+// (the archive is in place, the new VM is listed), and otherwise runs it again from the start.
+import { stat } from 'node:fs/promises';
+import type { VmInfo } from '../../shared/contract';
+import { FlotillaError } from '../../shared/errors';
+import { isEngineLost } from '../../shared/file-transfer';
+import { absPath, type ParsedArgs } from './args';
+import type { CliIo, CliSession } from './run-cli';
+
+/** Engines lost during one job before the command gives up (each loss starts the job again). */
+export const JOB_MAX_ENGINE_LOSSES = 3;
+
+/**
+ * Runs `job`; when the engine is lost during it, reconnects and returns what `finished` finds
+ * (the job's effect, in place before the engine went), or runs `job` again.
+ */
+export async function outlastEngine<T>(s: CliSession, io: CliIo, what: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
+  for (let lost = 0; ; ) {
+    try {
+      return await job();
+    } catch (err) {
+      if (!isEngineLost(err) || ++lost > JOB_MAX_ENGINE_LOSSES) throw err;
+      await s.reconnect(err, io);
+      const done = await finished();
+      if (done !== null) {
+        io.err(`flotilla: the ${what} had finished before the engine went\n`);
+        return done;
+      }
+      io.err(`flotilla: the ${what} had not finished (the engine left nothing of it behind); starting it again\n`);
+    }
+  }
+}
+
+/** A file's identity, to tell a file the job wrote from one that was there before; null when absent. */
+async function fileId(path: string): Promise<{ ino: number; mtimeMs: number; size: number } | null> {
+  try {
+    const st = await stat(path);
+    return { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** The VM named `name` (on `host`, when given), or null when there is none. */
+async function vmNamed(s: CliSession, name: string, host: string | undefined): Promise<VmInfo | null> {
+  try {
+    return await s.call('vm.find', { nameOrId: name, ...(host !== undefined ? { host } : {}) });
+  } catch (err) {
+    if (err instanceof FlotillaError && err.code === 'NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/** The name an import gives its VM: --name, else the one in the archive's vm.json (read from its head only). */
+async function importName(path: string, name: string | undefined): Promise<string | null> {
+  if (name !== undefined) return name;
+  const { readArchive } = await import('../engine/lifecycle/archive');
+  const spec = (await readArchive(path)).spec as { name?: unknown } | null;
+  return typeof spec?.name === 'string' ? spec.name : null;
+}
+
+export async function jobCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedArgs['options'], json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  let last = '';
+  s.on('vm.progress', (p) => {
+    if (!p.progress || json) return;
+    const pct = p.progress.percent;
+    const line = `${p.progress.message ?? p.progress.op}${pct === null ? '' : ` ${Math.floor(pct / 10) * 10}%`}`;
+    if (line !== last) io.err(`${line}\n`);
+    last = line;
+  });
+  if (command === 'export') {
+    const vm = await s.find(first);
+    const path = absPath(second!);
+    // with --force the destination may exist already: the export's is the file that replaced it
+    const before = await fileId(path);
+    const r = await outlastEngine(
+      s,
+      io,
+      'export',
+      () => s.call('vm.export', { host: vm.host, id: vm.id, path, force: o.force === true }),
+      async () => {
+        const now = await fileId(path);
+        return now && (!before || now.ino !== before.ino || now.mtimeMs !== before.mtimeMs) ? { path, bytes: now.size } : null;
+      },
+    );
+    io.out(`exported ${vm.name} to ${r.path} (${r.bytes} bytes)\n`);
+    return 0;
+  }
+  const start = o.start === true;
+  let made: VmInfo;
+  if (command === 'import') {
+    const path = absPath(first);
+    const name = o.name as string | undefined;
+    made = await outlastEngine(
+      s,
+      io,
+      'import',
+      () => s.call('vm.import', { path, ...(name !== undefined ? { name } : {}), start }),
+      async () => {
+        // the name was free when the import began (the engine refuses a taken one), so a VM of
+        // that name now is the import's, committed whole
+        const n = await importName(path, name);
+        return n === null ? null : startedIfAsked(s, await vmNamed(s, n, undefined), start);
+      },
+    );
+  } else {
+    const src = await s.find(first);
+    made = await outlastEngine(
+      s,
+      io,
+      'clone',
+      () => s.call('vm.clone', { host: src.host, id: src.id, name: second!, linked: o.linked === true, start }),
+      async () => startedIfAsked(s, await vmNamed(s, second!, src.host), start),
+    );
+  }
+  if (json) printJson(io, made);
+  else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${made.name} (${made.id})${made.state === 'running' ? ', running' : ''}\n`);
+  return 0;
+}
+
+/** A VM the job made before the engine went, started now if the job was to start it and had not. */
+async function startedIfAsked(s: CliSession, vm: VmInfo | null, start: boolean): Promise<VmInfo | null> {
+  if (!vm || !start || vm.state !== 'stopped') return vm;
+  return s.call('vm.start', { host: vm.host, id: vm.id, waitAgent: false });
+}
+
+function printJson(io: CliIo, v: unknown): void {
+  io.out(`${JSON.stringify(v, null, 2)}\n`);
+}

@@ -1,0 +1,165 @@
+// Check 22: `flotilla export`, `import` and `clone` survive their engine. The real CLI, a client
+// of a real engine process, with the engine killed (kill -9) at a random moment of each job and a
+// new one started: the same command carries on (it waits for the engine, sees whether the job had
+// finished, else runs it again) and exits 0, and what it made is whole:
+// - export: the archive verifies (every checksum), with no partial file beside it;
+// - import and clone: the new VM is listed once, its disk passes qemu-img check, and a full
+//   clone's disk holds the source's data;
+// - the source VM's disk is unchanged.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readArchive } from '../../electron/engine/lifecycle/archive';
+import { bundle, CLI_ENTRY } from '../integration/fixtures/bundle';
+import { cleanupHome, makeHome, run } from '../integration/fixtures/engine-harness';
+import { EngineConn, killEngineChild, startEngineChild, type EngineChild } from './fixtures/engine-child';
+import { reportFigure, scale } from './fixtures/figures';
+
+const TRIALS = scale(2, 8);
+const DATA_MIB = 128;
+
+async function sha(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(file)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** Whether two disk images hold the same guest-visible bytes (their layouts may differ). */
+function sameData(a: string, b: string): boolean {
+  try {
+    execFileSync('qemu-img', ['compare', '-U', a, b], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Job {
+  pid: number;
+  /** the command's first progress line: the engine has begun the job */
+  begun: Promise<void>;
+  done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
+}
+
+describe('check 22: kill -9 of the engine under flotilla export, import and clone', () => {
+  let home: string;
+  let work: string;
+  let cli: string;
+  let engine: EngineChild | null = null;
+
+  beforeAll(async () => {
+    [home, cli] = await Promise.all([makeHome(false), bundle(CLI_ENTRY)]);
+    work = await mkdtemp(join(tmpdir(), 'flt-r22-'));
+  });
+  afterAll(async () => {
+    if (engine) await killEngineChild(engine);
+    await cleanupHome(home);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const flotilla = (...args: string[]): Job => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let begin!: () => void;
+    const begun = new Promise<void>((r) => (begin = r));
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      begin();
+    });
+    const done = new Promise<Awaited<Job['done']>>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+    void done.then(() => begin());
+    return { pid: child.pid!, begun, done };
+  };
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it(`each command completes whole over ${TRIALS} engine kills per job`, async () => {
+    // a disk with real data (random bytes do not compress), so each job takes a while
+    const raw = join(work, 'data.raw');
+    const fd = await open(raw, 'w');
+    for (let i = 0; i < DATA_MIB; i++) await fd.write(execFileSync('head', ['-c', String(1 << 20), '/dev/urandom']));
+    await fd.close();
+    const seed = join(work, 'seed.qcow2');
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, seed]);
+    await rm(raw);
+
+    engine = await startEngineChild(home);
+    const conn = await EngineConn.open(home);
+    const src = await conn.call('vm.create', { config: { name: 'src', source: { kind: 'disk', path: seed, mode: 'copy' }, memoryMiB: 64 } });
+    const srcDisk = join(home, 'vms', src.id, 'disk.qcow2');
+    const srcSum = await sha(srcDisk);
+    const archive = join(work, 'src.flotilla');
+    await conn.call('vm.export', { id: src.id, path: archive });
+    await conn.close();
+
+    const vmsNamed = async (name: string) => {
+      const c = await EngineConn.open(home);
+      try {
+        return (await c.call('vm.list', {})).filter((v) => v.name === name);
+      } finally {
+        await c.close();
+      }
+    };
+    const madeVmIsWhole = async (name: string, label: string): Promise<void> => {
+      const vms = await vmsNamed(name);
+      expect(vms.map((v) => v.name), `${label}: listed once`).toEqual([name]);
+      const disk = join(home, 'vms', vms[0]!.id, 'disk.qcow2');
+      const c = await run('qemu-img', ['check', disk]);
+      expect(c.code, `${label}: ${c.stdout}${c.stderr}`).toBe(0);
+      expect(sameData(seed, disk), `${label}: the disk holds the source's data`).toBe(true);
+    };
+    const jobs: Record<string, { args: (t: number) => string[]; whole: (t: number, label: string) => Promise<void> }> = {
+      export: {
+        args: (t) => ['export', 'src', join(work, `out-${t}.flotilla`)],
+        whole: async (t, label) => {
+          const check = await mkdtemp(join(work, 'verify-'));
+          await readArchive(join(work, `out-${t}.flotilla`), { extractTo: check }); // throws unless complete and intact
+          expect(sameData(seed, join(check, 'disk.qcow2')), `${label}: the archive's disk holds the source's data`).toBe(true);
+          await rm(check, { recursive: true });
+          expect((await readdir(work)).filter((n) => n.includes('flotilla-partial')), `${label}: partial archive left`).toEqual([]);
+        },
+      },
+      import: { args: (t) => ['import', archive, '--name', `imp-${t}`], whole: (t, label) => madeVmIsWhole(`imp-${t}`, label) },
+      clone: { args: (t) => ['clone', 'src', `cl-${t}`], whole: (t, label) => madeVmIsWhole(`cl-${t}`, label) },
+    };
+
+    let faults = 0;
+    const problems: string[] = [];
+    const outcomes: Record<string, { ranAgain: number; finishedFirst: number; beforeTheKill: number }> = {};
+    for (const [name, job] of Object.entries(jobs)) {
+      outcomes[name] = { ranAgain: 0, finishedFirst: 0, beforeTheKill: 0 };
+      // how long this job takes here and now, from its first progress line, so the kills land inside it
+      const timing = flotilla(...job.args(TRIALS));
+      await timing.begun;
+      const t0 = Date.now();
+      expect((await timing.done).code).toBe(0);
+      const jobMs = Date.now() - t0;
+      for (let t = 0; t < TRIALS; t++) {
+        const label = `${name} trial ${t}`;
+        const cmd = flotilla(...job.args(t));
+        await cmd.begun;
+        await sleep(Math.random() * jobMs * 0.8);
+        await killEngineChild(engine);
+        faults++;
+        engine = await startEngineChild(home);
+        const r = await cmd.done;
+        expect(r, `${label}: ${r.stderr}`).toMatchObject({ code: 0 });
+        const o = outcomes[name]!;
+        if (!r.stderr.includes('waiting for the engine to come back')) o.beforeTheKill++;
+        else if (r.stderr.includes('starting it again')) o.ranAgain++;
+        else o.finishedFirst++;
+        // what was made, and the source, checked after every trial; the figure counts each loss
+        await job.whole(t, label).catch((err: Error) => problems.push(err.message));
+        if ((await sha(srcDisk)) !== srcSum) problems.push(`${label}: the source disk changed`);
+      }
+    }
+    console.log(`[reliability] check 22 outcomes: ${JSON.stringify(outcomes)}`);
+    reportFigure({ check: 22, title: 'kill -9 engine under flotilla export, import and clone', load: `${DATA_MIB} MiB disk, ${TRIALS} kills per command`, faults, badInputs: 0, lost: problems.length });
+    expect(problems).toEqual([]);
+  });
+});
