@@ -6,10 +6,7 @@
 //   archive; no partial file next to it, no journal record left;
 // - the source VM is intact (its disk's sha256 is unchanged and qemu-img check is clean);
 // - no qemu-img outlives the killed engine.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,16 +14,11 @@ import type { VmInfo } from '../../shared/contract';
 import { readArchive } from '../../electron/engine/lifecycle/archive';
 import { cleanupHome, makeHome, run } from '../integration/fixtures/engine-harness';
 import { EngineConn, killEngineChild, startEngineChild, type EngineChild } from './fixtures/engine-child';
+import { randomDataDisk, sha256File } from './fixtures/data-disk';
 import { reportFigure, scale } from './fixtures/figures';
 
 const TRIALS = scale(3, 10);
 const DATA_MIB = 160;
-
-async function sha(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(file)) h.update(c as Buffer);
-  return h.digest('hex');
-}
 
 /** qemu-img processes whose command line names `home` (an orphan would keep writing there) */
 async function qemuImgsUsing(home: string): Promise<number[]> {
@@ -55,20 +47,13 @@ describe('check 19: kill -9 of the engine during export, import and clone', () =
   });
 
   it(`nothing half-made and the source intact, over ${TRIALS} kills per job`, async () => {
-    // a disk with real data (random bytes do not compress or dedupe), so each job takes a while
-    const raw = join(work, 'data.raw');
-    const fd = await open(raw, 'w');
-    for (let i = 0; i < DATA_MIB; i++) await fd.write(execFileSync('head', ['-c', String(1 << 20), '/dev/urandom']));
-    await fd.close();
-    const seed = join(work, 'seed.qcow2');
-    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, seed]);
-    await rm(raw);
+    const seed = await randomDataDisk(work, DATA_MIB);
 
     engine = await startEngineChild(home);
     let conn = await EngineConn.open(home);
     const src = await conn.call('vm.create', { config: { name: 'src', source: { kind: 'disk', path: seed, mode: 'copy' }, memoryMiB: 64 } });
     const srcDisk = join(home, 'vms', src.id, 'disk.qcow2');
-    const srcSum = await sha(srcDisk);
+    const srcSum = await sha256File(srcDisk);
     const archive = join(work, 'src.flotilla');
     const t0 = Date.now();
     await conn.call('vm.export', { id: src.id, path: archive });
@@ -128,7 +113,7 @@ describe('check 19: kill -9 of the engine during export, import and clone', () =
           }
           expect((await readdir(join(home, 'vms', vm.id))).filter((n) => n.endsWith('.flotilla-tmp')), label).toEqual([]);
         }
-        const srcNow = await sha(srcDisk);
+        const srcNow = await sha256File(srcDisk);
         if (srcNow !== srcSum) lost++;
         expect(srcNow, `${label}: source disk changed`).toBe(srcSum);
         expect((await readdir(work)).filter((n) => n.includes('flotilla-partial')), `${label}: partial archive left`).toEqual([]);

@@ -7,9 +7,7 @@
 //   clone's disk holds the source's data;
 // - the source VM's disk is unchanged.
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,16 +15,11 @@ import { readArchive } from '../../electron/engine/lifecycle/archive';
 import { bundle, CLI_ENTRY } from '../integration/fixtures/bundle';
 import { cleanupHome, makeHome, run } from '../integration/fixtures/engine-harness';
 import { EngineConn, killEngineChild, startEngineChild, type EngineChild } from './fixtures/engine-child';
+import { randomDataDisk, sha256File } from './fixtures/data-disk';
 import { reportFigure, scale } from './fixtures/figures';
 
 const TRIALS = scale(2, 8);
 const DATA_MIB = 128;
-
-async function sha(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(file)) h.update(c as Buffer);
-  return h.digest('hex');
-}
 
 /** Whether two disk images hold the same guest-visible bytes (their layouts may differ). */
 function sameData(a: string, b: string): boolean {
@@ -79,20 +72,13 @@ describe('check 22: kill -9 of the engine under flotilla export, import and clon
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
   it(`each command completes whole over ${TRIALS} engine kills per job`, async () => {
-    // a disk with real data (random bytes do not compress), so each job takes a while
-    const raw = join(work, 'data.raw');
-    const fd = await open(raw, 'w');
-    for (let i = 0; i < DATA_MIB; i++) await fd.write(execFileSync('head', ['-c', String(1 << 20), '/dev/urandom']));
-    await fd.close();
-    const seed = join(work, 'seed.qcow2');
-    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, seed]);
-    await rm(raw);
+    const seed = await randomDataDisk(work, DATA_MIB);
 
     engine = await startEngineChild(home);
     const conn = await EngineConn.open(home);
     const src = await conn.call('vm.create', { config: { name: 'src', source: { kind: 'disk', path: seed, mode: 'copy' }, memoryMiB: 64 } });
     const srcDisk = join(home, 'vms', src.id, 'disk.qcow2');
-    const srcSum = await sha(srcDisk);
+    const srcSum = await sha256File(srcDisk);
     const archive = join(work, 'src.flotilla');
     await conn.call('vm.export', { id: src.id, path: archive });
     await conn.close();
@@ -155,7 +141,7 @@ describe('check 22: kill -9 of the engine under flotilla export, import and clon
         else o.finishedFirst++;
         // what was made, and the source, checked after every trial; the figure counts each loss
         await job.whole(t, label).catch((err: Error) => problems.push(err.message));
-        if ((await sha(srcDisk)) !== srcSum) problems.push(`${label}: the source disk changed`);
+        if ((await sha256File(srcDisk)) !== srcSum) problems.push(`${label}: the source disk changed`);
       }
     }
     console.log(`[reliability] check 22 outcomes: ${JSON.stringify(outcomes)}`);
