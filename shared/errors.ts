@@ -167,6 +167,11 @@ export function fieldErrorsOf(err: { code: string; details?: unknown } | null | 
   return [];
 }
 
+/** An error that means the engine (not a remote host, not the guest) went away. */
+export function isEngineLost(err: unknown): err is FlotillaError<'DISCONNECTED'> {
+  return err instanceof FlotillaError && err.is('DISCONNECTED') && !err.details?.host;
+}
+
 export function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
 }

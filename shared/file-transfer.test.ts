@@ -4,8 +4,8 @@
 // engine-cli.itest (flotilla cp of 9 MiB into a built-in VM) and the UI's Files tab e2e test.
 import { describe, expect, it } from 'vitest';
 import type { Method, MethodRequest, MethodResult } from './contract';
-import { FlotillaError } from './errors';
-import { base64ToBytes, bytesToBase64, fetchFile, guestBaseName, guestPathIn, isEngineLost, jsSha256, PART_SUFFIX, sendFile, type Invoke } from './file-transfer';
+import { FlotillaError, isEngineLost } from './errors';
+import { base64ToBytes, bytesToBase64, fetchFile, guestBaseName, guestPathIn, jsSha256, PART_SUFFIX, sendFile, type Invoke } from './file-transfer';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);

@@ -17,7 +17,7 @@
 import type { Method, MethodRequest, MethodResult, VmRef } from './contract';
 import { READ_FILE_MAX_BYTES, WRITE_FILE_MAX_BYTES } from './contract-names';
 import { sha256 } from '@noble/hashes/sha2';
-import { FlotillaError } from './errors';
+import { FlotillaError, isEngineLost } from './errors';
 
 /** Bytes per vm.writeFile: well under its limit, and its base64 (5.3 MB) well under a frame's 16 MiB. */
 export const SEND_CHUNK_BYTES = 4 << 20;
@@ -66,10 +66,6 @@ export function jsSha256(): Hasher {
   };
 }
 
-/** An error that means the engine (not a remote host, not the guest) went away. */
-export function isEngineLost(err: unknown): err is FlotillaError<'DISCONNECTED'> {
-  return err instanceof FlotillaError && err.is('DISCONNECTED') && !err.details?.host;
-}
 
 /** Reconnects in a row without a byte moving, before a transfer gives up. */
 const MAX_IDLE_RECONNECTS = 3;

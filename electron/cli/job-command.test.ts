@@ -157,16 +157,35 @@ describe('flotilla export, import and clone across a lost engine', () => {
   });
 
   it('clone --start: a clone made but not started before the engine went is started, not cloned again', async () => {
+    let cloned = false;
     const st = standIn(async (method, req) => {
-      if (method === 'vm.clone') throw lost();
-      if (method === 'vm.find') return vm(String(req.nameOrId), 'stopped');
+      if (method === 'vm.clone') {
+        cloned = true; // committed, then the engine died before it answered
+        throw lost();
+      }
+      if (method === 'vm.find') {
+        if (!cloned) throw new FlotillaError('NOT_FOUND', 'no VM copy');
+        return vm(String(req.nameOrId), 'stopped');
+      }
       if (method === 'vm.start') return { ...vm('copy', 'running'), warnings: [] };
       throw new Error(method);
     });
     const o = io();
     expect(await jobCommand('clone', 'web', 'copy', { start: true }, false, st.session, o)).toBe(0);
-    expect(st.calls).toEqual(['vm.clone', 'vm.find', 'vm.start']);
+    expect(st.calls).toEqual(['vm.find', 'vm.clone', 'vm.find', 'vm.start']);
     expect(o.text()).toContain('cloned copy (id-copy), running');
+  });
+
+  it('clone: a VM that had the name before the job is not taken for the clone', async () => {
+    let clones = 0;
+    const st = standIn(async (method) => {
+      // the first try was lost before the engine looked at the name; the second is refused
+      if (method === 'vm.clone') throw ++clones === 1 ? lost() : new FlotillaError('NAME_TAKEN', 'a VM named copy already exists', { name: 'copy' });
+      if (method === 'vm.find') return vm('copy', 'stopped');
+      throw new Error(method);
+    });
+    await expect(jobCommand('clone', 'web', 'copy', {}, false, st.session, io())).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+    expect(clones).toBe(2);
   });
 
   it('import: no VM of the name after the engine came back means it is imported again', async () => {
@@ -181,7 +200,7 @@ describe('flotilla export, import and clone across a lost engine', () => {
     });
     const o = io();
     expect(await jobCommand('import', join(dir, 'a.flotilla'), undefined, { name: 'fresh' }, false, st.session, o)).toBe(0);
-    expect(st.calls).toEqual(['vm.import', 'vm.find', 'vm.import']);
+    expect(st.calls).toEqual(['vm.find', 'vm.import', 'vm.find', 'vm.import']);
     expect(o.text()).toContain('imported fresh (id-fresh)');
   });
 });

@@ -6,8 +6,7 @@
 // (the archive is in place, the new VM is listed), and otherwise runs it again from the start.
 import { stat } from 'node:fs/promises';
 import type { VmInfo } from '../../shared/contract';
-import { FlotillaError } from '../../shared/errors';
-import { isEngineLost } from '../../shared/file-transfer';
+import { FlotillaError, isEngineLost } from '../../shared/errors';
 import { absPath, type ParsedArgs } from './args';
 import type { CliIo, CliSession } from './run-cli';
 
@@ -96,31 +95,39 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
   if (command === 'import') {
     const path = absPath(first);
     const name = o.name as string | undefined;
+    // an archive it cannot read is the engine's to refuse, in its words
+    const n = await importName(path, name).catch(() => null);
+    const before = n === null ? null : await vmNamed(s, n, undefined);
     made = await outlastEngine(
       s,
       io,
       'import',
       () => s.call('vm.import', { path, ...(name !== undefined ? { name } : {}), start }),
-      async () => {
-        // the name was free when the import began (the engine refuses a taken one), so a VM of
-        // that name now is the import's, committed whole
-        const n = await importName(path, name);
-        return n === null ? null : startedIfAsked(s, await vmNamed(s, n, undefined), start);
-      },
+      async () => (n === null ? null : startedIfAsked(s, newVm(await vmNamed(s, n, undefined), before), start)),
     );
   } else {
     const src = await s.find(first);
+    const before = await vmNamed(s, second!, src.host);
     made = await outlastEngine(
       s,
       io,
       'clone',
       () => s.call('vm.clone', { host: src.host, id: src.id, name: second!, linked: o.linked === true, start }),
-      async () => startedIfAsked(s, await vmNamed(s, second!, src.host), start),
+      async () => startedIfAsked(s, newVm(await vmNamed(s, second!, src.host), before), start),
     );
   }
   if (json) printJson(io, made);
   else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${made.name} (${made.id})${made.state === 'running' ? ', running' : ''}\n`);
   return 0;
+}
+
+/**
+ * `now`, the VM of the job's name after the engine came back, if it is not the one that had the
+ * name before the job (the engine refuses a taken name, but a first try can be lost before it
+ * looked): the engine commits an import or clone whole or not at all, so a new one is the job's.
+ */
+function newVm(now: VmInfo | null, before: VmInfo | null): VmInfo | null {
+  return now && now.id !== before?.id ? now : null;
 }
 
 /** A VM the job made before the engine went, started now if the job was to start it and had not. */

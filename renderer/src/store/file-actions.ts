@@ -6,9 +6,9 @@
 import { LOCAL_HOST } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { fetchFile, guestBaseName, guestPathIn, sendFile } from '../../../shared/file-transfer';
-import type { ConnectionStatus } from '../api/transport';
 import { getApi } from '../api/current';
 import { toUiError } from './errors';
+import { untilReconnected } from './reconnect';
 import { useStore, type FileTransfer } from './store';
 import { vmRef } from './vm-ref';
 
@@ -18,31 +18,6 @@ const controllers = new Map<number, AbortController>();
 /** The VM's host and id, the host spelled out (the transfer helpers name it on every call). */
 function fullRef(id: string): { host: string; id: string } {
   return { host: vmRef(id).host ?? LOCAL_HOST, id };
-}
-
-/**
- * Resolves once the connection to the engine is back (a new one, not the one that just failed);
- * rejects with `lost` if the engine refuses this window for good, CANCELLED on Cancel.
- */
-export function untilReconnected(lost: FlotillaError, signal: AbortSignal): Promise<void> {
-  const at = useStore.getState().ui.connection;
-  const failedGeneration = at.kind === 'online' ? at.generation : null;
-  return new Promise((resolve, reject) => {
-    const finish = (settle: () => void): void => {
-      off();
-      signal.removeEventListener('abort', onAbort);
-      settle();
-    };
-    const onAbort = (): void => finish(() => reject(new FlotillaError('CANCELLED', 'cancelled while waiting for the engine')));
-    const check = (c: ConnectionStatus): void => {
-      if (c.kind === 'online' && c.generation !== failedGeneration) finish(resolve);
-      else if (c.kind === 'unauthorized') finish(() => reject(lost));
-    };
-    const off = useStore.subscribe((s) => check(s.ui.connection));
-    signal.addEventListener('abort', onAbort);
-    if (signal.aborted) onAbort();
-    else check(at);
-  });
 }
 
 function put(id: string, t: FileTransfer): void {

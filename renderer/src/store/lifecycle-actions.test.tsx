@@ -1,20 +1,22 @@
 // @vitest-environment jsdom
 // The issue-12 UI logic over a fake transport: which errors offer a disk-only snapshot, the
 // grow-only size rule, a clone/export dialog that hands over to the tile once the job reports
-// progress, an import's placeholder tile with Cancel naming the id its progress carries, and
-// the Snapshots tab's confirmations.
+// progress, an import's placeholder tile with Cancel naming the id its progress carries, the
+// Snapshots tab's confirmations, and clone, export and import across a lost engine (what each
+// takes for "it had finished"; check 22 kills a real engine under the CLI's same logic).
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { capsOf, VM_CAPS, type SnapshotInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { setApi } from '../api/current';
+import type { ConnectionStatus } from '../api/transport';
 import { CreatingTile } from '../components/creating-tile';
 import { growError } from '../views/tabs/disk-section';
 import { SnapshotsTab } from '../views/tabs/snapshots-tab';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
 import { openDialog } from './actions';
 import { applyProgress, applyVm } from './events';
-import { cloneVm, importArchive, minGrowGiB, offersDiskOnly, parseGiB } from './lifecycle-actions';
+import { cloneVm, exportVm, importArchive, minGrowGiB, offersDiskOnly, parseGiB } from './lifecycle-actions';
 import { resetStore, useStore } from './store';
 
 const GiB = 2 ** 30;
@@ -111,5 +113,104 @@ describe('lifecycle logic', () => {
       fireEvent.click(within(confirm).getByRole('button', { name: 'Revert' }));
     });
     expect(api.calls.filter((c) => c.method === 'snapshot.revert').map((c) => c.req)).toEqual([{ id: vm.id, name: 'ram' }]);
+  });
+});
+
+describe('clone, export and import outlast a lost engine', () => {
+  afterEach(() => cleanup());
+  beforeEach(() => {
+    resetStore();
+    setConnection({ kind: 'online', generation: 1 });
+  });
+  const lost = () => new FlotillaError('DISCONNECTED', 'connection to the engine was lost');
+  function setConnection(connection: ConnectionStatus): void {
+    useStore.setState((st) => ({ ui: { ...st.ui, connection } }));
+  }
+  /** the engine comes back: a new connection, after the tile said it waits */
+  async function reconnect(id: string | null): Promise<void> {
+    if (id) await vi.waitFor(() => expect(useStore.getState().vms.ops[id]?.pending).toBe('Waiting for the engine…'));
+    const at = useStore.getState().ui.connection;
+    setConnection({ kind: 'connecting', attempt: 1, reason: 'closed' });
+    setConnection({ kind: 'online', generation: (at.kind === 'online' ? at.generation : 1) + 1 });
+  }
+  const count = (api: FakeTransport, method: string) => api.calls.filter((c) => c.method === method).length;
+
+  it('a clone the engine committed before it went is taken as done, not made again', async () => {
+    const src = makeVm('src', { state: 'stopped', caps: all });
+    const made = makeVm('copy', { state: 'stopped', caps: all });
+    const api = new FakeTransport((m) => (m === 'vm.clone' ? lost() : m === 'vm.find' ? made : { ok: true }));
+    setApi(api);
+    applyVm(src);
+    const done = cloneVm(src.id, 'copy', { linked: false, start: false });
+    await reconnect(src.id);
+    expect(await done).toBeNull();
+    expect(count(api, 'vm.clone')).toBe(1);
+    expect(useStore.getState().vms.byId[made.id]?.name).toBe('copy');
+    expect(useStore.getState().vms.ops[src.id]?.pending ?? null).toBeNull();
+  });
+
+  it('a clone that left nothing runs again; a VM that had the name before is not taken for it', async () => {
+    const src = makeVm('src', { state: 'stopped', caps: all });
+    const other = makeVm('copy', { state: 'stopped', caps: all });
+    const made = makeVm('copy', { state: 'stopped', caps: all });
+    let clones = 0;
+    // the engine found the name taken only on the second try (the first was lost before it looked)
+    const api = new FakeTransport((m) => (m === 'vm.clone' ? (++clones === 1 ? lost() : made) : m === 'vm.find' ? other : { ok: true }));
+    setApi(api);
+    applyVm(src);
+    applyVm(other);
+    const done = cloneVm(src.id, 'copy', { linked: false, start: false });
+    await reconnect(src.id);
+    expect(await done).toBeNull();
+    expect(clones).toBe(2);
+  });
+
+  it('an export run again after a lost engine takes its own archive for done only if the file was not there before', async () => {
+    const vm = makeVm('web', { state: 'stopped', caps: all });
+    applyVm(vm);
+    let there = false;
+    let exports = 0;
+    const api = new FakeTransport((m, req) => {
+      if (m === 'fs.list') return { path: (req as { path: string }).path, parent: '/', entries: there ? [{ name: 'web.flotilla', kind: 'file', size: 4096 }] : [], truncated: false };
+      if (m === 'vm.export') {
+        if (++exports === 1) {
+          there = true; // renamed into place, then the engine died before it answered
+          return lost();
+        }
+        return new FlotillaError('FILE_EXISTS', '/home/me/web.flotilla already exists; pass --force to overwrite it', { path: '/home/me/web.flotilla' });
+      }
+      return { ok: true };
+    });
+    setApi(api);
+    openDialog({ kind: 'export', id: vm.id });
+    const done = exportVm(vm.id, '/home/me/web.flotilla', false);
+    await reconnect(vm.id);
+    expect(await done).toBeNull();
+    expect(exports).toBe(2);
+    expect(useStore.getState().ui.dialog).toBeNull();
+
+    // the same, but the file was there all along: the engine's refusal stands
+    exports = 0;
+    openDialog({ kind: 'export', id: vm.id });
+    const again = exportVm(vm.id, '/home/me/web.flotilla', false);
+    await reconnect(vm.id);
+    expect(await again).toMatchObject({ code: 'FILE_EXISTS' });
+  });
+
+  it('an import the engine committed before it went becomes its VM by the id its progress named', async () => {
+    const made = makeVm('web', { id: 'vm00000000cd', state: 'stopped', caps: all });
+    const api = new FakeTransport((m, req) => {
+      if (m === 'vm.import') return lost();
+      if (m === 'vm.find') return (req as { nameOrId: string }).nameOrId === made.id ? made : new FlotillaError('NOT_FOUND', 'no such VM');
+      return { ok: true };
+    });
+    setApi(api);
+    const done = importArchive('/home/me/web.flotilla', '', false);
+    act(() => applyProgress(made.id, { op: 'import', percent: 90, cancellable: true, message: 'importing web.flotilla' }));
+    await vi.waitFor(() => expect(count(api, 'vm.import')).toBe(1));
+    await reconnect(null);
+    expect((await done).vm?.id).toBe(made.id);
+    expect(count(api, 'vm.import')).toBe(1);
+    expect(useStore.getState().vms.creating).toEqual({});
   });
 });

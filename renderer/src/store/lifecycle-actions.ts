@@ -1,12 +1,15 @@
 // The issue-12 operations on a VM (snapshots, clone, export/import, disks, CD) as module
 // functions. Long ones mark the tile pending (its progress bar comes from vm.progress events)
 // and answer the dialog that asked with null or the UiError to show inline; the dialog stays
-// open on an error so the user can fix the field it names.
-import type { DiskInfo, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
+// open on an error so the user can fix the field it names. Clone, export and import outlast
+// their engine as `flotilla` does (cli/job-command.ts): see outlastEngine below.
+import type { DiskInfo, ExportResult, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
+import { FlotillaError, isEngineLost } from '../../../shared/errors';
 import { getApi } from '../api/current';
 import { closeDialog, placeholderDone, startVm } from './actions';
 import { toUiError } from './errors';
 import { applyVm } from './events';
+import { untilReconnected } from './reconnect';
 import { IDLE_OP, useStore, type TileOp, type UiError } from './store';
 import { vmRef } from './vm-ref';
 
@@ -63,6 +66,61 @@ export function offersDiskOnly(err: UiError | null): boolean {
 
 // ---------------------------------------------------------------------- clone / export / import
 
+/** Engines lost during one job before the UI gives up on it (each loss starts the job again). */
+const JOB_MAX_ENGINE_LOSSES = 3;
+
+/**
+ * Runs a long job so that it outlasts its engine. A killed engine leaves nothing of the job
+ * half-made (the next one sweeps it), so when the connection is lost mid-job this waits for a new
+ * one (the tile says so), looks for what the job makes (`finished`: the VM it made, say) and
+ * otherwise runs it again. Other errors, and a connection refused for good, are thrown as they came.
+ */
+async function outlastEngine<T>(id: string | null, label: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
+  for (let lost = 0; ; ) {
+    try {
+      return await job();
+    } catch (err) {
+      if (!isEngineLost(err) || ++lost > JOB_MAX_ENGINE_LOSSES) throw err;
+      if (id) setOp(id, { pending: 'Waiting for the engine…' });
+      await untilReconnected(err, new AbortController().signal);
+      if (id) setOp(id, { pending: label });
+      const done = await finished();
+      if (done !== null) return done;
+    }
+  }
+}
+
+/**
+ * The VM `ref` names, if the engine has one that is not among `before` (the ids there when the
+ * job began: a VM that had the name already is not the job's); else null.
+ */
+async function madeVm(ref: { nameOrId: string; host?: string }, before: ReadonlySet<string>): Promise<VmInfo | null> {
+  try {
+    const vm = await getApi().invoke('vm.find', ref);
+    return before.has(vm.id) ? null : vm;
+  } catch (err) {
+    if (err instanceof FlotillaError && err.code === 'NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+const knownIds = (): ReadonlySet<string> => new Set(Object.keys(useStore.getState().vms.byId));
+
+/** The size of a file on the engine's machine; null when there is none, undefined when its folder cannot say. */
+async function hostFileSize(path: string): Promise<number | null | undefined> {
+  const cut = path.lastIndexOf('/');
+  const dir = path.slice(0, cut) || '/';
+  const name = path.slice(cut + 1);
+  try {
+    const listing = await getApi().invoke('fs.list', { path: dir, showHidden: true });
+    const entry = listing.entries.find((e) => e.name === name);
+    if (entry) return entry.kind === 'file' ? entry.size : undefined;
+    return listing.truncated ? undefined : null;
+  } catch (err) {
+    return err instanceof FlotillaError && err.code === 'NOT_FOUND' ? null : undefined;
+  }
+}
+
 /**
  * Close the dialog once the VM's job reports progress: from then on the tile shows it (with
  * Cancel) and carries any error. Errors before that (a taken name, a missing folder) stay in the
@@ -88,7 +146,17 @@ function errorFor(id: string, err: UiError | null, underway: boolean): UiError |
 
 export async function cloneVm(id: string, name: string, opts: { linked: boolean; start: boolean }): Promise<UiError | null> {
   const watch = closeWhenUnderway(id);
-  const r = await withPending(id, 'Cloning…', 'Clone', () => getApi().invoke('vm.clone', { ...vmRef(id), name, linked: opts.linked, start: false }));
+  const ref = vmRef(id);
+  const before = knownIds();
+  const r = await withPending(id, 'Cloning…', 'Clone', () =>
+    outlastEngine(
+      id,
+      'Cloning…',
+      () => getApi().invoke('vm.clone', { ...ref, name, linked: opts.linked, start: false }),
+      // the engine commits a clone whole or not at all: a new VM of the name is the clone
+      () => madeVm({ nameOrId: name, ...(ref.host ? { host: ref.host } : {}) }, before),
+    ),
+  );
   watch.stop();
   if (!r.value) return errorFor(id, r.error, watch.underway());
   applyVm(r.value);
@@ -100,7 +168,30 @@ export async function cloneVm(id: string, name: string, opts: { linked: boolean;
 
 export async function exportVm(id: string, path: string, force: boolean): Promise<UiError | null> {
   const watch = closeWhenUnderway(id);
-  const r = await withPending(id, 'Exporting…', 'Export', () => getApi().invoke('vm.export', { ...vmRef(id), path, force }));
+  const r = await withPending(id, 'Exporting…', 'Export', async () => {
+    // With force an export replaces what is there, so running it again is always right. Without,
+    // a run after a lost engine meets its own finished archive as FILE_EXISTS: that is the job
+    // done only if the destination was free when the export began (the first try may have been
+    // lost before the engine looked).
+    const freeBefore = !force && (await hostFileSize(path)) === null;
+    let again = false;
+    return outlastEngine(
+      id,
+      'Exporting…',
+      async (): Promise<Pick<ExportResult, 'path' | 'bytes'>> => {
+        try {
+          return await getApi().invoke('vm.export', { ...vmRef(id), path, force });
+        } catch (err) {
+          const size = again && freeBefore && err instanceof FlotillaError && err.code === 'FILE_EXISTS' ? await hostFileSize(path) : undefined;
+          if (typeof size === 'number') return { path, bytes: size };
+          throw err;
+        } finally {
+          again = true;
+        }
+      },
+      async () => null,
+    );
+  });
   watch.stop();
   if (r.value) closeDialog();
   return errorFor(id, r.error, watch.underway());
@@ -134,7 +225,17 @@ export async function importArchive(path: string, name: string, start: boolean, 
     }
   });
   try {
-    const vm = await getApi().invoke('vm.import', { path, ...(name ? { name } : {}), start: false });
+    const before = knownIds();
+    const vm = await outlastEngine(
+      null,
+      '',
+      () => getApi().invoke('vm.import', { path, ...(name ? { name } : {}), start: false }),
+      // committed whole or not at all: the VM its progress named, or a new VM of the name asked for
+      async () => {
+        const made = useStore.getState().vms.creating[key]?.vmId;
+        return (made ? await madeVm({ nameOrId: made }, before) : null) ?? (name ? await madeVm({ nameOrId: name }, before) : null);
+      },
+    );
     return placeholderDone(key, vm, start);
   } catch (err) {
     const error = toUiError(err, 'Import');
