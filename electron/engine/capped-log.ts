@@ -1,7 +1,7 @@
 // A size-capped, rotating log file (QEMU's stdout/stderr, lifecycle lines, the serial console).
 // Writes are synchronous so they can be called from any event handler without ordering surprises,
 // and never throw: a full disk must not take down the VM's supervisor (the error is kept in lastError).
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -103,6 +103,18 @@ export class CappedLog {
   removeFiles(): void {
     this.closeFd();
     for (const f of this.filesNewestFirst()) rmSync(f, { force: true });
+  }
+
+  /** Whether anything was ever logged here (the live file or a rotation holds bytes). */
+  hasContent(): boolean {
+    if (this.fd !== undefined && this.bytes > 0) return true;
+    return this.filesNewestFirst().some((f) => {
+      try {
+        return statSync(f).size > 0;
+      } catch {
+        return false;
+      }
+    });
   }
 
   private filesNewestFirst(): string[] {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CappedLog } from './capped-log';
-import { ConsoleHub } from './console-hub';
+import { bootLabel, ConsoleHub } from './console-hub';
 
 // QEMU's side of the serial chardev: a unix socket server that accepts one client at a time.
 function fakeSerial(path: string): Promise<{ server: Server; next: () => Promise<Socket> }> {
@@ -62,6 +62,38 @@ describe.each([
     expect(hub.scrollback()).toBe('price: €5\n');
     await hub.close();
     expect(await readFile(join(dir, 'logs', 'serial.log'), 'utf8')).toBe('price: €5\n');
+    server.close();
+  });
+
+  it('puts a dim line between the output of one boot and the next, only when there is earlier output', async () => {
+    const sock = join(dir, 'ser.sock');
+    const { server, next } = await fakeSerial(sock);
+    const log = join(dir, 'logs', 'serial.log');
+    hub = new ConsoleHub({ sockPath: sock, logFile: log, scrollbackBytes: 1024 });
+    const seen: string[] = [];
+    hub.subscribe('a', (d) => seen.push(d));
+    hub.separateBoot('-- web started 2026-12-06 04:01:22 --');
+    expect(hub.scrollback()).toBe('');
+    hub.attach({ dropsWhenSlow });
+    const qemu = await next();
+    // the first boot ends mid-character (a killed guest), at a prompt
+    qemu.write(Buffer.concat([Buffer.from('web:~# '), Buffer.from('€').subarray(0, 1)]));
+    await until(() => seen.join('') === 'web:~# ');
+    hub.separateBoot('-- web started 2026-12-06 04:01:22 --');
+    qemu.write('booting\n');
+    // a later engine (empty scrollback) still separates the next boot in the log the last one wrote to
+    const later = (): ConsoleHub => new ConsoleHub({ sockPath: join(dir, 'none.sock'), logFile: log, scrollbackBytes: 1024 });
+    const line = '\r\n\x1b[2m-- web started 2026-12-06 04:01:22 --\x1b[0m\r\n';
+    await until(() => seen.join('').endsWith('booting\n'));
+    expect(seen.join('')).toBe(`web:~# \ufffd${line}booting\n`);
+    expect(hub.scrollback()).toContain(`web:~# `);
+    expect(hub.scrollback()).toContain(`${line}booting\n`);
+    await hub.close();
+    expect(await readFile(log, 'utf8')).toContain(`${line}booting\n`);
+    hub = later();
+    hub.separateBoot('-- web started 2026-12-06 05:00:00 --');
+    await hub.close();
+    expect((await readFile(log, 'utf8')).endsWith('booting\n\r\n\x1b[2m-- web started 2026-12-06 05:00:00 --\x1b[0m\r\n')).toBe(true);
     server.close();
   });
 
@@ -179,5 +211,12 @@ describe.each([
     hub = new ConsoleHub({ sockPath: join(dir, 'none.sock'), logFile: join(dir, 'other', 'serial.log') });
     hub.restoreFromLog();
     expect(hub.scrollback()).toBe('');
+  });
+});
+
+describe('bootLabel', () => {
+  it('names the VM and the local time, to the second', () => {
+    expect(bootLabel('web', new Date(2026, 11, 6, 4, 1, 22))).toBe('-- web started 2026-12-06 04:01:22 --');
+    expect(bootLabel('db', new Date(2027, 0, 2, 13, 5, 9))).toBe('-- db started 2027-01-02 13:05:09 --');
   });
 });

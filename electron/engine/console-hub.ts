@@ -144,6 +144,22 @@ export class ConsoleHub {
     this.sock = s;
   }
 
+  /**
+   * A new boot's output is about to follow the last one's: a dim line between them (journalctl
+   * puts "-- Boot … --" there), in the scrollback, the serial log and to every subscriber. Nothing
+   * when there is no earlier output to separate it from (neither in the scrollback nor the log).
+   */
+  separateBoot(label: string): void {
+    if (this.ring.size === 0 && !this.log.hasContent()) return;
+    // a multibyte character the last boot left half-sent is not finished by the next one
+    this.flushDecoder();
+    const text = `\r\n\x1b[2m${label}\x1b[0m\r\n`;
+    const buf = Buffer.from(text);
+    this.ring.push(buf);
+    this.log.write(buf);
+    this.fanOut(text);
+  }
+
   private onData(buf: Buffer): void {
     this.ring.push(buf);
     this.log.write(buf);
@@ -167,4 +183,10 @@ export class ConsoleHub {
       }
     }
   }
+}
+
+/** "-- web started 2026-12-06 04:01:22 --", the time local to this machine. */
+export function bootLabel(name: string, at: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `-- ${name} started ${at.getFullYear()}-${p(at.getMonth() + 1)}-${p(at.getDate())} ${p(at.getHours())}:${p(at.getMinutes())}:${p(at.getSeconds())} --`;
 }

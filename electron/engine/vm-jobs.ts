@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { FlotillaError } from '../../shared/errors';
 import type { VmSpec } from '../../shared/spec';
 import { canTransition } from '../../shared/state';
+import { bootLabel } from './console-hub';
 import { checkDisks, describeExit, judgeExit, writableQcow2Disks } from './exit-policy';
 import { findQemuBySocket, isOurQemu, readPidFile } from './proc-identity';
 import { buildQemuArgs, consoleDropsWhenSlow, type QemuResources } from './qemu-args';
@@ -241,6 +242,7 @@ export class VmJobs {
     const status = (await step(signal, qmp.execute<{ status: string }>('query-status'))).status;
     vm.runningSince = vm.now();
     vm.transition(vmStateOfStatus(status), `QEMU is ${status} (pid ${proc.pid})`);
+    vm.console.separateBoot(bootLabel(vm.spec.name, new Date(vm.now())));
     vm.console.attach({ dropsWhenSlow: consoleDropsWhenSlow(proc.argv) });
     vm.agentWatch.begin();
     return null;

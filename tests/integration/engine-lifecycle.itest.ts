@@ -1,6 +1,7 @@
 // One default-guest VM through its whole life: serial console (scrollback, input, output),
 // 1 Hz stats from /proc, pause/resume (the guest's clock set again), reset (same QEMU), stop-all honouring
-// keepRunningOnQuit, graceful stop by ACPI powerdown, and a clean data dir afterwards.
+// keepRunningOnQuit, graceful stop by ACPI powerdown, a clean data dir afterwards, and a second
+// boot's console output set apart from the first's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import type { Engine } from '../../electron/engine/engine';
@@ -98,5 +99,16 @@ describe('a VM through its life', () => {
     expect(logs.entries.some((e) => /sending QMP quit/.test(e.text))).toBe(false);
     expect(await processesUsing(home)).toEqual([]);
     expect(await runLeftovers(home)).toEqual([]);
+  });
+
+  it('a second boot follows a line that separates it from the first on the console', async () => {
+    await client.call('vm.start', { id: vm.id, waitAgent: true });
+    // the first boot's output, the dim line, the second boot's output: scrollback and live
+    const esc = String.fromCharCode(27);
+    const line = String.raw`-- life started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d --`;
+    const both = await client.waitConsole(vm.id, new RegExp(String.raw`FLOTILLA-READY life[\s\S]*${esc}\[2m${line}${esc}\[0m\r\n[\s\S]*FLOTILLA-READY life`), 60_000);
+    expect(both.match(/-- life started /g)).toHaveLength(1);
+    await client.call('vm.stop', { id: vm.id, force: true });
+    expect(await processesUsing(home)).toEqual([]);
   });
 });
