@@ -50,6 +50,10 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     // the command line itself plus the shell's output line
     await expect.poll(async () => ((await view.terminal.innerText()).match(new RegExp(marker, 'g')) ?? []).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
     expect(await seriousViolations(app.page)).toEqual([]);
+    // every row the terminal made is inside its frame: the last one (the prompt) is not cut off
+    const frame = (await view.terminal.boundingBox())!;
+    const rows = (await view.terminal.locator('.xterm-screen').boundingBox())!;
+    expect(rows.y + rows.height).toBeLessThanOrEqual(frame.y + frame.height);
     await app.page.screenshot({ path: info.outputPath('console.png') });
 
     // the tile's thumbnail shows what a terminal shows: DEC line drawing as box characters

@@ -112,7 +112,9 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
           Paste
         </button>
       </div>
-      <div className="terminal-host" ref={host} role="region" aria-label={`Console of ${name}`} />
+      <div className="terminal-host" role="region" aria-label={`Console of ${name}`}>
+        <div className="terminal-fit" ref={host} />
+      </div>
     </div>
   );
 }
