@@ -45,6 +45,8 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     const view = new VmViewPage(app.page, VM);
     await view.selectTab('Console');
     await expect(view.terminal).toBeVisible();
+    // where the shell runs in the guest: the built-in Linux's console pty, relayed to a virtio-serial port
+    await expect(view.panel.getByText(/^Console \(virtio-serial, \/dev\/flotilla-console\)\./)).toBeVisible();
     const marker = `ok-${Math.random().toString(36).slice(2, 10)}`;
     await view.typeInConsole(`echo ${marker}\n`);
     // the command line itself plus the shell's output line

@@ -4,6 +4,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import { useEffect, useRef, type ReactElement } from 'react';
+import { LOCAL_HOST } from '../../../../shared/contract-names';
 import { isActive } from '../../../../shared/state';
 import { Icon } from '../../components/icons';
 import { sendConsoleInput } from '../../store/actions';
@@ -21,8 +22,13 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
   const termRef = useRef<Terminal | null>(null);
   const active = useStore((s) => (s.vms.byId[id] ? isActive(s.vms.byId[id]) : false));
   const name = useStore((s) => s.vms.byId[id]?.name ?? '');
-  // the default guest's console is a virtio console port; every other VM gets the first UART
-  const device = useStore((s) => (s.vms.byId[id]?.spec.source.kind === 'default' ? 'virtio console, hvc0' : 'serial, ttyS0'));
+  // where the guest's side is: the built-in Linux's shell runs on the pty its relay joins to a
+  // virtio-serial port (local) or on a virtio console (a libvirt domain's); other VMs get the first UART
+  const device = useStore((s) => {
+    const vm = s.vms.byId[id];
+    if (vm?.spec.source.kind !== 'default') return 'serial, ttyS0';
+    return vm.host === LOCAL_HOST ? 'virtio-serial, /dev/flotilla-console' : 'virtio console, hvc0';
+  });
 
   useEffect(() => {
     const el = host.current;
