@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { jobCommand, JOB_MAX_ENGINE_LOSSES, outlastEngine } from './job-command';
+import { jobCommand, JOB_MAX_ENGINE_LOSSES, outlastEngine, snapshotOutlastingEngine } from './job-command';
 import type { CliIo, CliSession } from './run-cli';
 
 const lost = () => new FlotillaError('DISCONNECTED', 'the engine went away');
@@ -62,7 +62,7 @@ describe('a job that outlasts its engine', () => {
     expect(r).toBe('the clone');
     expect(runs).toBe(1);
     expect(st.reconnects).toBe(1);
-    expect(o.text()).toContain('the clone had finished before the engine went');
+    expect(o.text()).toContain('the clone is complete (the engine went before it could say so)');
   });
 
   it('runs the job again when nothing of it was left', async () => {
@@ -202,5 +202,52 @@ describe('flotilla export, import and clone across a lost engine', () => {
     expect(await jobCommand('import', join(dir, 'a.flotilla'), undefined, { name: 'fresh' }, false, st.session, o)).toBe(0);
     expect(st.calls).toEqual(['vm.find', 'vm.import', 'vm.find', 'vm.import']);
     expect(o.text()).toContain('imported fresh (id-fresh)');
+  });
+});
+
+describe('flotilla snapshot create across a lost engine', () => {
+  const snap = (name: string) => ({ name, createdAt: '2026-12-06T04:00:00Z', vmStateBytes: 1, includesRam: true });
+
+  it('a save QEMU finished after the engine went: not listed yet when asked, then refused as taken, is the command\'s', async () => {
+    let listed = ['old'];
+    let creates = 0;
+    const st = standIn(async (method) => {
+      if (method === 'snapshot.list') return listed.map(snap);
+      if (method === 'snapshot.create') {
+        if (++creates === 1) throw lost();
+        listed = ['old', 'mine']; // the next engine waited for QEMU's save before looking
+        throw new FlotillaError('NAME_TAKEN', 'web already has a snapshot named mine', { field: 'name', name: 'mine' });
+      }
+      throw new Error(method);
+    });
+    expect(await snapshotOutlastingEngine(st.session, io(), vm('web', 'running'), 'mine', false, false)).toMatchObject({ name: 'mine' });
+    expect(creates).toBe(2);
+  });
+
+  it('a name taken before the command began is refused as ever', async () => {
+    let creates = 0;
+    const st = standIn(async (method) => {
+      if (method === 'snapshot.list') return [snap('mine')];
+      if (method === 'snapshot.create') {
+        if (++creates === 1) throw lost();
+        throw new FlotillaError('NAME_TAKEN', 'web already has a snapshot named mine', { field: 'name', name: 'mine' });
+      }
+      throw new Error(method);
+    });
+    await expect(snapshotOutlastingEngine(st.session, io(), vm('web', 'running'), 'mine', false, false)).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+  });
+
+  it('an unnamed snapshot is the one new in the list', async () => {
+    let listed = ['old'];
+    const st = standIn(async (method) => {
+      if (method === 'snapshot.list') return listed.map(snap);
+      if (method === 'snapshot.create') {
+        listed = ['old', 'snapshot-20261206-040000'];
+        throw lost();
+      }
+      throw new Error(method);
+    });
+    expect(await snapshotOutlastingEngine(st.session, io(), vm('web', 'running'), undefined, false, false)).toMatchObject({ name: 'snapshot-20261206-040000' });
+    expect(st.calls.filter((c) => c === 'snapshot.create')).toHaveLength(1);
   });
 });

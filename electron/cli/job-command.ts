@@ -5,7 +5,7 @@
 // becomes it, CliSession.reconnect), asks whether the job had finished before the engine went
 // (the archive is in place, the new VM is listed), and otherwise runs it again from the start.
 import { stat } from 'node:fs/promises';
-import type { VmInfo } from '../../shared/contract';
+import type { SnapshotInfo, VmInfo } from '../../shared/contract';
 import { FlotillaError, isEngineLost } from '../../shared/errors';
 import { absPath, type ParsedArgs } from './args';
 import type { CliIo, CliSession } from './run-cli';
@@ -26,7 +26,7 @@ export async function outlastEngine<T>(s: CliSession, io: CliIo, what: string, j
       await s.reconnect(err, io);
       const done = await finished();
       if (done !== null) {
-        io.err(`flotilla: the ${what} had finished before the engine went\n`);
+        io.err(`flotilla: the ${what} is complete (the engine went before it could say so)\n`);
         return done;
       }
       io.err(`flotilla: the ${what} had not finished (the engine left nothing of it behind); starting it again\n`);
@@ -63,7 +63,8 @@ async function importName(path: string, name: string | undefined): Promise<strin
   return typeof spec?.name === 'string' ? spec.name : null;
 }
 
-export async function jobCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedArgs['options'], json: boolean, s: CliSession, io: CliIo): Promise<number> {
+/** A long job's progress on stderr, one line per 10 % (none with --json). */
+function printProgress(s: CliSession, io: CliIo, json: boolean): void {
   let last = '';
   s.on('vm.progress', (p) => {
     if (!p.progress || json) return;
@@ -72,6 +73,10 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
     if (line !== last) io.err(`${line}\n`);
     last = line;
   });
+}
+
+export async function jobCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedArgs['options'], json: boolean, s: CliSession, io: CliIo): Promise<number> {
+  printProgress(s, io, json);
   if (command === 'export') {
     const vm = await s.find(first);
     const path = absPath(second!);
@@ -138,4 +143,41 @@ async function startedIfAsked(s: CliSession, vm: VmInfo | null, start: boolean):
 
 function printJson(io: CliIo, v: unknown): void {
   io.out(`${JSON.stringify(v, null, 2)}\n`);
+}
+
+/**
+ * `flotilla snapshot create`, across a lost engine. QEMU finishes a snapshot save the killed
+ * engine began, and the next engine waits for it before another (lifecycle/snapshots.ts): so
+ * afterwards the snapshot is listed, or a second try of the same name is refused as taken, and
+ * either way it is this command's (the name was free before it began). An unnamed snapshot gets
+ * its name from the engine: the one new in the list is the command's, and if the save had not
+ * finished, a second is taken.
+ */
+export async function snapshotOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string | undefined, diskOnly: boolean, json: boolean): Promise<SnapshotInfo> {
+  printProgress(s, io, json);
+  const ref = { host: vm.host, id: vm.id };
+  const list = () => s.call('snapshot.list', ref);
+  const before = new Set((await list()).map((x) => x.name));
+  const fresh = async (): Promise<SnapshotInfo | null> => {
+    const made = (await list()).filter((x) => !before.has(x.name) && (name === undefined || x.name === name));
+    return made.length === 1 ? made[0]! : null;
+  };
+  let tries = 0;
+  return outlastEngine(
+    s,
+    io,
+    'snapshot',
+    async () => {
+      try {
+        return await s.call('snapshot.create', { ...ref, ...(name !== undefined ? { name } : {}), diskOnly });
+      } catch (err) {
+        const ours = tries > 0 && name !== undefined && !before.has(name) && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
+        if (ours) return ours;
+        throw err;
+      } finally {
+        tries++;
+      }
+    },
+    fresh,
+  );
 }

@@ -473,7 +473,7 @@ async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s
   if (!vmName) throw new FlotillaError('BAD_REQUEST', usage);
   if (sub === 'create') {
     const vm = await s.find(vmName);
-    const r = await s.call('snapshot.create', { host: vm.host, id: vm.id, ...(snap ? { name: snap } : {}), diskOnly: o['disk-only'] === true });
+    const r = await (await import('./job-command')).snapshotOutlastingEngine(s, io, vm, snap, o['disk-only'] === true, json);
     if (json) printJson(io, r);
     else io.out(`${vm.name}: snapshot ${r.name} taken${r.includesRam ? ' (with RAM)' : ' (disks only)'}\n`);
     return 0;

@@ -1,11 +1,13 @@
-// Check 22: `flotilla export`, `import` and `clone` survive their engine. The real CLI, a client
+// Check 22: `flotilla export`, `import`, `clone` and `snapshot create` survive their engine. The real CLI, a client
 // of a real engine process, with the engine killed (kill -9) at a random moment of each job and a
 // new one started: the same command carries on (it waits for the engine, sees whether the job had
 // finished, else runs it again) and exits 0, and what it made is whole:
 // - export: the archive verifies (every checksum), with no partial file beside it;
 // - import and clone: the new VM is listed once, its disk passes qemu-img check, and a full
 //   clone's disk holds the source's data;
-// - the source VM's disk is unchanged.
+// - the source VM's disk is unchanged;
+// - snapshot create of a running VM (QEMU finishes a save the killed engine began): the snapshot
+//   is listed once, and the VM runs on.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,7 +47,7 @@ describe('check 22: kill -9 of the engine under flotilla export, import and clon
   let engine: EngineChild | null = null;
 
   beforeAll(async () => {
-    [home, cli] = await Promise.all([makeHome(false), bundle(CLI_ENTRY)]);
+    [home, cli] = await Promise.all([makeHome(), bundle(CLI_ENTRY)]);
     work = await mkdtemp(join(tmpdir(), 'flt-r22-'));
   });
   afterAll(async () => {
@@ -146,6 +148,48 @@ describe('check 22: kill -9 of the engine under flotilla export, import and clon
     }
     console.log(`[reliability] check 22 outcomes: ${JSON.stringify(outcomes)}`);
     reportFigure({ check: 22, title: 'kill -9 engine under flotilla export, import and clone', load: `${DATA_MIB} MiB disk, ${TRIALS} kills per command`, faults, badInputs: 0, lost: problems.length });
+    expect(problems).toEqual([]);
+  });
+  it(`snapshot create of a running VM completes once over ${TRIALS * 2} engine kills`, async () => {
+    engine ??= await startEngineChild(home);
+    const conn = await EngineConn.open(home);
+    const vm = await conn.call('vm.create', { config: { name: 'snappy', source: { kind: 'default' }, memoryMiB: 256 } });
+    await conn.call('vm.start', { id: vm.id, waitAgent: true });
+    // memory the save has to write, so that it takes a while
+    await conn.call('vm.exec', { id: vm.id, command: ['sh', '-c', 'head -c 120000000 /dev/urandom > /dev/shm/fill'] });
+    await conn.close();
+    const t0 = Date.now();
+    const timing = await flotilla('snapshot', 'create', 'snappy', 'timing').done;
+    expect(timing.code, timing.stderr).toBe(0);
+    const cmdMs = Date.now() - t0;
+    let faults = 0;
+    const problems: string[] = [];
+    const outcomes = { waited: 0, finishedFirst: 0 };
+    for (let t = 0; t < TRIALS * 2; t++) {
+      const label = `snapshot trial ${t}`;
+      const cmd = flotilla('snapshot', 'create', 'snappy', `s${t}`);
+      // its first line, "saving snapshot …": the engine has begun
+      await cmd.begun;
+      await sleep(Math.random() * cmdMs * 0.5);
+      await killEngineChild(engine);
+      faults++;
+      engine = await startEngineChild(home);
+      const r = await cmd.done;
+      expect(r, `${label}: ${r.stderr}`).toMatchObject({ code: 0 });
+      outcomes[r.stderr.includes('waiting for the engine to come back') ? 'waited' : 'finishedFirst']++;
+      const c = await EngineConn.open(home);
+      try {
+        const names = (await c.call('snapshot.list', { id: vm.id })).map((x) => x.name);
+        if (names.filter((n) => n === `s${t}`).length !== 1) problems.push(`${label}: listed ${JSON.stringify(names)}`);
+        // the new engine adopted the VM, which runs on (a save pauses it only while it writes)
+        const now = await c.call('vm.get', { id: vm.id });
+        if (now.state !== 'running') problems.push(`${label}: the VM is ${now.state}`);
+      } finally {
+        await c.close();
+      }
+    }
+    console.log(`[reliability] check 22 snapshot outcomes: ${JSON.stringify(outcomes)} (one took ${cmdMs} ms)`);
+    reportFigure({ check: 22, title: 'kill -9 engine under flotilla snapshot create', load: `a running 256 MiB VM, ${TRIALS * 2} kills`, faults, badInputs: 0, lost: problems.length });
     expect(problems).toEqual([]);
   });
 });

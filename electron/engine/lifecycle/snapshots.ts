@@ -75,9 +75,27 @@ async function ownNodes(ctx: OpsContext, id: string, spec: VmSpec): Promise<stri
   return nodes.sort((a, b) => Number(b.file === first) - Number(a.file === first)).map((n) => n['node-name']);
 }
 
+/** The ids of the QMP jobs this engine starts. */
+const JOB_PREFIX = 'flt-';
+
+/**
+ * A snapshot job an earlier engine started runs on in QEMU when that engine is killed (its client
+ * then asks again: cli/job-command.ts). Waits for such jobs to end and dismisses them, so the
+ * snapshot they were making is there (or not) before anything else looks or starts another.
+ */
+async function settleLeftoverJobs(ctx: OpsContext, id: string): Promise<void> {
+  for (;;) {
+    const ours = (await ctx.qmp<Job[]>(id, 'query-jobs')).filter((j) => j.id.startsWith(JOB_PREFIX));
+    for (const j of ours) if (j.status === 'concluded') await ctx.qmp(id, 'job-dismiss', { id: j.id }).catch(() => undefined);
+    if (ours.every((j) => j.status === 'concluded')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Run a QMP snapshot job to its end; its error (only in query-jobs) becomes the thrown message. */
 async function runQmpJob(ctx: OpsContext, id: string, command: string, args: Record<string, unknown>, signal: AbortSignal): Promise<void> {
-  const jobId = `flt-${randomBytes(4).toString('hex')}`;
+  await settleLeftoverJobs(ctx, id);
+  const jobId = `${JOB_PREFIX}${randomBytes(4).toString('hex')}`;
   await ctx.qmp(id, command, { 'job-id': jobId, ...args });
   for (;;) {
     const job = (await ctx.qmp<Job[]>(id, 'query-jobs')).find((j) => j.id === jobId);
@@ -120,9 +138,11 @@ export async function createSnapshot(ctx: OpsContext, id: string, name: string |
   return ctx.runJob(id, 'snapshot', async (signal, progress) => {
     const spec = ctx.store.get(id);
     requireDisks(spec);
-    if ((await listSnapshots(ctx, id)).some((s) => s.name === snap)) throw new FlotillaError('NAME_TAKEN', `${spec.name} already has a snapshot named ${snap}`, { field: 'name', name: snap });
     const state = ctx.state(id);
     const running = state === 'running' || state === 'paused';
+    // a save a killed engine left running in QEMU may be making this very name
+    if (running) await settleLeftoverJobs(ctx, id);
+    if ((await listSnapshots(ctx, id)).some((s) => s.name === snap)) throw new FlotillaError('NAME_TAKEN', `${spec.name} already has a snapshot named ${snap}`, { field: 'name', name: snap });
     if (!running && state !== 'stopped' && state !== 'crashed') throw new FlotillaError('INVALID_STATE', `${spec.name} is ${state}; take the snapshot once it is running or stopped`);
     progress({ op: 'snapshot', percent: null, message: `saving snapshot ${snap}` });
     if (running) {

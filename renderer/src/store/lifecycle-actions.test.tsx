@@ -16,7 +16,7 @@ import { SnapshotsTab } from '../views/tabs/snapshots-tab';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
 import { openDialog } from './actions';
 import { applyProgress, applyVm } from './events';
-import { cloneVm, exportVm, importArchive, minGrowGiB, offersDiskOnly, parseGiB } from './lifecycle-actions';
+import { cloneVm, createSnapshot, exportVm, importArchive, minGrowGiB, offersDiskOnly, parseGiB } from './lifecycle-actions';
 import { resetStore, useStore } from './store';
 
 const GiB = 2 ** 30;
@@ -212,5 +212,23 @@ describe('clone, export and import outlast a lost engine', () => {
     expect((await done).vm?.id).toBe(made.id);
     expect(count(api, 'vm.import')).toBe(1);
     expect(useStore.getState().vms.creating).toEqual({});
+  });
+  it('a snapshot QEMU finished after the engine went is taken as done, not taken again', async () => {
+    const vm = makeVm('snapper', { state: 'running', caps: all });
+    applyVm(vm);
+    let listed: string[] = [];
+    const api = new FakeTransport((m) => {
+      if (m === 'snapshot.list') return listed.map((name) => ({ name, createdAt: '2026-12-06T04:00:00Z', vmStateBytes: 1, includesRam: true }));
+      if (m === 'snapshot.create') {
+        listed = ['before-upgrade'];
+        return lost();
+      }
+      return { ok: true };
+    });
+    setApi(api);
+    const done = createSnapshot(vm.id, 'before-upgrade', false);
+    await reconnect(vm.id);
+    expect(await done).toBeNull();
+    expect(count(api, 'snapshot.create')).toBe(1);
   });
 });

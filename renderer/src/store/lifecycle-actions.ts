@@ -40,9 +40,34 @@ export async function listSnapshots(id: string): Promise<{ list: SnapshotInfo[];
 }
 
 export async function createSnapshot(id: string, name: string, diskOnly: boolean): Promise<UiError | null> {
-  const r = await withPending(id, 'Saving snapshot…', 'Take snapshot', () =>
-    getApi().invoke('snapshot.create', { ...vmRef(id), ...(name ? { name } : {}), diskOnly }),
-  );
+  const r = await withPending(id, 'Saving snapshot…', 'Take snapshot', async () => {
+    // QEMU finishes a save whose engine was killed, and the next engine waits for it: then the
+    // snapshot is listed, or taken again under its name is refused as taken (the name was free
+    // before), and either way it is this one (as `flotilla snapshot create`, cli/job-command.ts)
+    const list = () => getApi().invoke('snapshot.list', vmRef(id));
+    const before = new Set((await list()).map((x) => x.name));
+    const fresh = async (): Promise<SnapshotInfo | null> => {
+      const made = (await list()).filter((x) => !before.has(x.name) && (!name || x.name === name));
+      return made.length === 1 ? made[0]! : null;
+    };
+    let again = false;
+    return outlastEngine(
+      id,
+      'Saving snapshot…',
+      async () => {
+        try {
+          return await getApi().invoke('snapshot.create', { ...vmRef(id), ...(name ? { name } : {}), diskOnly });
+        } catch (err) {
+          const ours = again && name && !before.has(name) && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
+          if (ours) return ours;
+          throw err;
+        } finally {
+          again = true;
+        }
+      },
+      fresh,
+    );
+  });
   return r.error;
 }
 
