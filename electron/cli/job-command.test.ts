@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { jobCommand, JOB_MAX_ENGINE_LOSSES, outlastEngine, snapshotOutlastingEngine } from './job-command';
+import { jobCommand, snapshotOutlastingEngine } from './job-command';
 import type { CliIo, CliSession } from './run-cli';
 
 const lost = () => new FlotillaError('DISCONNECTED', 'the engine went away');
@@ -43,84 +43,6 @@ function io(): CliIo & { text: () => string } {
   let all = '';
   return { out: (s) => void (all += s), err: (s) => void (all += s), errIsTty: false, text: () => all };
 }
-
-describe('a job that outlasts its engine', () => {
-  it('returns what the job left when it had finished before the engine went, without running it again', async () => {
-    const st = standIn(async () => undefined);
-    const o = io();
-    let runs = 0;
-    const r = await outlastEngine(
-      st.session,
-      o,
-      'clone',
-      async () => {
-        runs++;
-        throw lost();
-      },
-      async () => 'the clone',
-    );
-    expect(r).toBe('the clone');
-    expect(runs).toBe(1);
-    expect(st.reconnects).toBe(1);
-    expect(o.text()).toContain('the clone is complete (the engine went before it could say so)');
-  });
-
-  it('runs the job again when nothing of it was left', async () => {
-    const st = standIn(async () => undefined);
-    const o = io();
-    let runs = 0;
-    const r = await outlastEngine(
-      st.session,
-      o,
-      'import',
-      async () => {
-        if (++runs < 3) throw lost();
-        return 'imported';
-      },
-      async () => null,
-    );
-    expect(r).toBe('imported');
-    expect(runs).toBe(3);
-    expect(o.text()).toContain('the import had not finished (the engine left nothing of it behind); starting it again');
-  });
-
-  it('gives up after too many lost engines, and never retries any other error', async () => {
-    const st = standIn(async () => undefined);
-    let runs = 0;
-    await expect(
-      outlastEngine(
-        st.session,
-        io(),
-        'export',
-        async () => {
-          runs++;
-          throw lost();
-        },
-        async () => null,
-      ),
-    ).rejects.toMatchObject({ code: 'DISCONNECTED' });
-    expect(runs).toBe(JOB_MAX_ENGINE_LOSSES + 1);
-
-    runs = 0;
-    const remote = new FlotillaError('DISCONNECTED', 'host far is unreachable', { host: 'far' });
-    const bad = new FlotillaError('BAD_REQUEST', 'no');
-    for (const err of [remote, bad]) {
-      await expect(
-        outlastEngine(
-          st.session,
-          io(),
-          'export',
-          async () => {
-            runs++;
-            throw err;
-          },
-          async () => 'never asked',
-        ),
-      ).rejects.toBe(err);
-    }
-    expect(runs).toBe(2);
-  });
-});
 
 describe('flotilla export, import and clone across a lost engine', () => {
   let dir: string;

@@ -6,32 +6,20 @@
 // (the archive is in place, the new VM is listed), and otherwise runs it again from the start.
 import { stat } from 'node:fs/promises';
 import type { SnapshotInfo, VmInfo } from '../../shared/contract';
-import { FlotillaError, isEngineLost } from '../../shared/errors';
+import { FlotillaError } from '../../shared/errors';
+import { createSnapshotOutlasting, outlastEngine } from '../../shared/outlast-engine';
 import { absPath, type ParsedArgs } from './args';
 import type { CliIo, CliSession } from './run-cli';
 
-/** Engines lost during one job before the command gives up (each loss starts the job again). */
-export const JOB_MAX_ENGINE_LOSSES = 3;
+/** A job's run through outlastEngine (shared/outlast-engine.ts), saying on stderr what became of it. */
+function outlast<T>(s: CliSession, io: CliIo, what: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
+  return outlastEngine({ job, finished, reconnect: (lost) => s.reconnect(lost, io), onResumed: (complete) => io.err(resumedLine(what, complete)) });
+}
 
-/**
- * Runs `job`; when the engine is lost during it, reconnects and returns what `finished` finds
- * (the job's effect, in place before the engine went), or runs `job` again.
- */
-export async function outlastEngine<T>(s: CliSession, io: CliIo, what: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
-  for (let lost = 0; ; ) {
-    try {
-      return await job();
-    } catch (err) {
-      if (!isEngineLost(err) || ++lost > JOB_MAX_ENGINE_LOSSES) throw err;
-      await s.reconnect(err, io);
-      const done = await finished();
-      if (done !== null) {
-        io.err(`flotilla: the ${what} is complete (the engine went before it could say so)\n`);
-        return done;
-      }
-      io.err(`flotilla: the ${what} had not finished (the engine left nothing of it behind); starting it again\n`);
-    }
-  }
+function resumedLine(what: string, complete: boolean): string {
+  return complete
+    ? `flotilla: the ${what} is complete (the engine went before it could say so)\n`
+    : `flotilla: the ${what} had not finished (the engine left nothing of it behind); starting it again\n`;
 }
 
 /** A file's identity, to tell a file the job wrote from one that was there before; null when absent. */
@@ -82,7 +70,7 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
     const path = absPath(second!);
     // with --force the destination may exist already: the export's is the file that replaced it
     const before = await fileId(path);
-    const r = await outlastEngine(
+    const r = await outlast(
       s,
       io,
       'export',
@@ -103,7 +91,7 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
     // an archive it cannot read is the engine's to refuse, in its words
     const n = await importName(path, name).catch(() => null);
     const before = n === null ? null : await vmNamed(s, n, undefined);
-    made = await outlastEngine(
+    made = await outlast(
       s,
       io,
       'import',
@@ -113,7 +101,7 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
   } else {
     const src = await s.find(first);
     const before = await vmNamed(s, second!, src.host);
-    made = await outlastEngine(
+    made = await outlast(
       s,
       io,
       'clone',
@@ -145,39 +133,15 @@ function printJson(io: CliIo, v: unknown): void {
   io.out(`${JSON.stringify(v, null, 2)}\n`);
 }
 
-/**
- * `flotilla snapshot create`, across a lost engine. QEMU finishes a snapshot save the killed
- * engine began, and the next engine waits for it before another (lifecycle/snapshots.ts): so
- * afterwards the snapshot is listed, or a second try of the same name is refused as taken, and
- * either way it is this command's (the name was free before it began). An unnamed snapshot gets
- * its name from the engine: the one new in the list is the command's, and if the save had not
- * finished, a second is taken.
- */
-export async function snapshotOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string | undefined, diskOnly: boolean, json: boolean): Promise<SnapshotInfo> {
+/** `flotilla snapshot create`, across a lost engine (shared/outlast-engine.ts), with its progress line. */
+export function snapshotOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string | undefined, diskOnly: boolean, json: boolean): Promise<SnapshotInfo> {
   printProgress(s, io, json);
-  const ref = { host: vm.host, id: vm.id };
-  const list = () => s.call('snapshot.list', ref);
-  const before = new Set((await list()).map((x) => x.name));
-  const fresh = async (): Promise<SnapshotInfo | null> => {
-    const made = (await list()).filter((x) => !before.has(x.name) && (name === undefined || x.name === name));
-    return made.length === 1 ? made[0]! : null;
-  };
-  let tries = 0;
-  return outlastEngine(
-    s,
-    io,
-    'snapshot',
-    async () => {
-      try {
-        return await s.call('snapshot.create', { ...ref, ...(name !== undefined ? { name } : {}), diskOnly });
-      } catch (err) {
-        const ours = tries > 0 && name !== undefined && !before.has(name) && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
-        if (ours) return ours;
-        throw err;
-      } finally {
-        tries++;
-      }
-    },
-    fresh,
+  return createSnapshotOutlasting(
+    (method, req) => s.call(method, req),
+    { host: vm.host, id: vm.id },
+    name,
+    diskOnly,
+    (lost) => s.reconnect(lost, io),
+    (complete) => io.err(resumedLine('snapshot', complete)),
   );
 }

@@ -6,7 +6,6 @@
 // - the command itself killed: the next `flotilla cp` of the same file resumes the part it left;
 // - the engine killed during a copy out of the VM: the command carries on and the file here is
 //   byte for byte the guest's, with nothing half-written beside it.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,17 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PART_SUFFIX } from '../../shared/file-transfer';
 import { bundle, CLI_ENTRY } from '../integration/fixtures/bundle';
 import { cleanupHome, makeHome } from '../integration/fixtures/engine-harness';
+import { runCli, type CliRun } from './fixtures/cli-child';
 import { EngineConn, killEngineChild, startEngineChild, type EngineChild } from './fixtures/engine-child';
 import { reportFigure, scale } from './fixtures/figures';
 
 const TRIALS = scale(3, 10);
 // three 4 MiB chunks (the last short), so kills land inside a chunk and between chunks
 const FILE_MIB = 10;
-
-interface Copy {
-  pid: number;
-  done: Promise<{ code: number | null; signal: string | null; stderr: string }>;
-}
 
 describe('check 21: kill -9 during flotilla cp', () => {
   let home: string;
@@ -43,12 +38,7 @@ describe('check 21: kill -9 during flotilla cp', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  const copy = (...args: string[]): Copy => {
-    const child = spawn(process.execPath, [cli, 'cp', ...args], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    return { pid: child.pid!, done: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stderr }))) };
-  };
+  const copy = (...args: string[]): CliRun => runCli(cli, home, ['cp', ...args]);
   const guestSha = async (path: string): Promise<string> => {
     const conn = await EngineConn.open(home);
     try {

@@ -8,7 +8,7 @@
 // - the source VM's disk is unchanged;
 // - snapshot create of a running VM (QEMU finishes a save the killed engine began): the snapshot
 //   is listed once, and the VM runs on.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { readArchive } from '../../electron/engine/lifecycle/archive';
 import { bundle, CLI_ENTRY } from '../integration/fixtures/bundle';
 import { cleanupHome, makeHome, run } from '../integration/fixtures/engine-harness';
 import { EngineConn, killEngineChild, startEngineChild, type EngineChild } from './fixtures/engine-child';
+import { runCli, type CliRun } from './fixtures/cli-child';
 import { randomDataDisk, sha256File } from './fixtures/data-disk';
 import { reportFigure, scale } from './fixtures/figures';
 
@@ -31,13 +32,6 @@ function sameData(a: string, b: string): boolean {
   } catch {
     return false;
   }
-}
-
-interface Job {
-  pid: number;
-  /** the command's first progress line: the engine has begun the job */
-  begun: Promise<void>;
-  done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
 }
 
 describe('check 22: kill -9 of the engine under flotilla export, import and clone', () => {
@@ -56,21 +50,7 @@ describe('check 22: kill -9 of the engine under flotilla export, import and clon
     await rm(work, { recursive: true, force: true });
   });
 
-  const flotilla = (...args: string[]): Job => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: 'tcg' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let begin!: () => void;
-    const begun = new Promise<void>((r) => (begin = r));
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-      begin();
-    });
-    const done = new Promise<Awaited<Job['done']>>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-    void done.then(() => begin());
-    return { pid: child.pid!, begun, done };
-  };
+  const flotilla = (...args: string[]): CliRun => runCli(cli, home, args);
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
   it(`each command completes whole over ${TRIALS} engine kills per job`, async () => {

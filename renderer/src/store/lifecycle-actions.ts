@@ -2,9 +2,10 @@
 // functions. Long ones mark the tile pending (its progress bar comes from vm.progress events)
 // and answer the dialog that asked with null or the UiError to show inline; the dialog stays
 // open on an error so the user can fix the field it names. Clone, export and import outlast
-// their engine as `flotilla` does (cli/job-command.ts): see outlastEngine below.
+// their engine as `flotilla` does (shared/outlast-engine.ts).
 import type { DiskInfo, ExportResult, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
-import { FlotillaError, isEngineLost } from '../../../shared/errors';
+import { FlotillaError } from '../../../shared/errors';
+import { createSnapshotOutlasting, outlastEngine } from '../../../shared/outlast-engine';
 import { getApi } from '../api/current';
 import { closeDialog, placeholderDone, startVm } from './actions';
 import { toUiError } from './errors';
@@ -40,34 +41,10 @@ export async function listSnapshots(id: string): Promise<{ list: SnapshotInfo[];
 }
 
 export async function createSnapshot(id: string, name: string, diskOnly: boolean): Promise<UiError | null> {
-  const r = await withPending(id, 'Saving snapshot…', 'Take snapshot', async () => {
-    // QEMU finishes a save whose engine was killed, and the next engine waits for it: then the
-    // snapshot is listed, or taken again under its name is refused as taken (the name was free
-    // before), and either way it is this one (as `flotilla snapshot create`, cli/job-command.ts)
-    const list = () => getApi().invoke('snapshot.list', vmRef(id));
-    const before = new Set((await list()).map((x) => x.name));
-    const fresh = async (): Promise<SnapshotInfo | null> => {
-      const made = (await list()).filter((x) => !before.has(x.name) && (!name || x.name === name));
-      return made.length === 1 ? made[0]! : null;
-    };
-    let again = false;
-    return outlastEngine(
-      id,
-      'Saving snapshot…',
-      async () => {
-        try {
-          return await getApi().invoke('snapshot.create', { ...vmRef(id), ...(name ? { name } : {}), diskOnly });
-        } catch (err) {
-          const ours = again && name && !before.has(name) && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
-          if (ours) return ours;
-          throw err;
-        } finally {
-          again = true;
-        }
-      },
-      fresh,
-    );
-  });
+  // QEMU finishes a save whose engine went, and the next engine waits for it (shared/outlast-engine.ts)
+  const r = await withPending(id, 'Saving snapshot…', 'Take snapshot', () =>
+    createSnapshotOutlasting((method, req) => getApi().invoke(method, req), vmRef(id), name || undefined, diskOnly, reconnectFor(id, 'Saving snapshot…')),
+  );
   return r.error;
 }
 
@@ -91,28 +68,21 @@ export function offersDiskOnly(err: UiError | null): boolean {
 
 // ---------------------------------------------------------------------- clone / export / import
 
-/** Engines lost during one job before the UI gives up on it (each loss starts the job again). */
-const JOB_MAX_ENGINE_LOSSES = 3;
-
 /**
- * Runs a long job so that it outlasts its engine. A killed engine leaves nothing of the job
- * half-made (the next one sweeps it), so when the connection is lost mid-job this waits for a new
- * one (the tile says so), looks for what the job makes (`finished`: the VM it made, say) and
- * otherwise runs it again. Other errors, and a connection refused for good, are thrown as they came.
+ * What waits for the next engine when a tile's job lost its own (shared/outlast-engine.ts): the
+ * tile says so meanwhile and shows the job's label again once the connection is back.
  */
-async function outlastEngine<T>(id: string | null, label: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
-  for (let lost = 0; ; ) {
-    try {
-      return await job();
-    } catch (err) {
-      if (!isEngineLost(err) || ++lost > JOB_MAX_ENGINE_LOSSES) throw err;
-      if (id) setOp(id, { pending: 'Waiting for the engine…' });
-      await untilReconnected(err, new AbortController().signal);
-      if (id) setOp(id, { pending: label });
-      const done = await finished();
-      if (done !== null) return done;
-    }
-  }
+function reconnectFor(id: string | null, label: string): (lost: FlotillaError) => Promise<void> {
+  return async (lost) => {
+    if (id) setOp(id, { pending: 'Waiting for the engine…' });
+    await untilReconnected(lost, new AbortController().signal);
+    if (id) setOp(id, { pending: label });
+  };
+}
+
+/** A long job of a tile that outlasts its engine: see shared/outlast-engine.ts. */
+function outlast<T>(id: string | null, label: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
+  return outlastEngine({ job, finished, reconnect: reconnectFor(id, label) });
 }
 
 /**
@@ -174,7 +144,7 @@ export async function cloneVm(id: string, name: string, opts: { linked: boolean;
   const ref = vmRef(id);
   const before = knownIds();
   const r = await withPending(id, 'Cloning…', 'Clone', () =>
-    outlastEngine(
+    outlast(
       id,
       'Cloning…',
       () => getApi().invoke('vm.clone', { ...ref, name, linked: opts.linked, start: false }),
@@ -200,7 +170,7 @@ export async function exportVm(id: string, path: string, force: boolean): Promis
     // lost before the engine looked).
     const freeBefore = !force && (await hostFileSize(path)) === null;
     let again = false;
-    return outlastEngine(
+    return outlast(
       id,
       'Exporting…',
       async (): Promise<Pick<ExportResult, 'path' | 'bytes'>> => {
@@ -251,7 +221,7 @@ export async function importArchive(path: string, name: string, start: boolean, 
   });
   try {
     const before = knownIds();
-    const vm = await outlastEngine(
+    const vm = await outlast(
       null,
       '',
       () => getApi().invoke('vm.import', { path, ...(name ? { name } : {}), start: false }),
