@@ -126,7 +126,12 @@ export async function serveApiSocket(handler: ContractHandler, path: string, run
   };
 }
 
-/** Connect to an engine socket; null when nobody is listening (missing or stale socket). */
+/**
+ * Connect to an engine socket; null when nobody is listening (missing or stale socket), or when
+ * the connection is reset before it is made or the backlog is full: an engine killed while
+ * accepting (kill -9 closes its sockets one by one) resets it, and a client that was waiting for
+ * the next engine must look again rather than fail with ECONNRESET.
+ */
 export function connectApiSocket(path: string, timeoutMs = 3000): Promise<Socket | null> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
@@ -140,7 +145,7 @@ export function connectApiSocket(path: string, timeoutMs = 3000): Promise<Socket
     });
     sock.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(t);
-      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(null);
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT' || err.code === 'ECONNRESET' || err.code === 'EAGAIN') resolve(null);
       else reject(err);
     });
   });
