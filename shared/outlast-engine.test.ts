@@ -3,7 +3,8 @@
 // reliability check 22 kills a real engine under the CLI.
 import { describe, expect, it } from 'vitest';
 import { FlotillaError } from './errors';
-import { JOB_MAX_ENGINE_LOSSES, outlastEngine } from './outlast-engine';
+import type { Invoke } from './file-transfer';
+import { deleteSnapshotOutlasting, JOB_MAX_ENGINE_LOSSES, outlastEngine, revertSnapshotOutlasting } from './outlast-engine';
 
 const lost = () => new FlotillaError('DISCONNECTED', 'the engine went away');
 
@@ -11,7 +12,7 @@ describe('a job that outlasts its engine', () => {
   it('returns what the job left when it was complete before the engine came back, without running it again', async () => {
     let runs = 0;
     let reconnects = 0;
-    const told: boolean[] = [];
+    const told: (boolean | null)[] = [];
     const r = await outlastEngine({
       job: async () => {
         runs++;
@@ -27,7 +28,7 @@ describe('a job that outlasts its engine', () => {
 
   it('runs the job again when nothing of it was left', async () => {
     let runs = 0;
-    const told: boolean[] = [];
+    const told: (boolean | null)[] = [];
     const r = await outlastEngine({
       job: async () => {
         if (++runs < 3) throw lost();
@@ -71,5 +72,43 @@ describe('a job that outlasts its engine', () => {
       ).rejects.toBe(err);
     }
     expect(runs).toBe(2);
+  });
+});
+
+describe('snapshot revert and delete across a lost engine', () => {
+  const snap = (name: string) => ({ name, createdAt: '2026-12-06T04:00:00Z', vmStateBytes: 1, includesRam: true });
+
+  it('a revert simply runs again, saying so', async () => {
+    let reverts = 0;
+    const told: (boolean | null)[] = [];
+    const invoke = (async (method: string) => {
+      if (method !== 'snapshot.revert') throw new Error(method);
+      if (++reverts === 1) throw lost();
+      return { name: 'web', state: 'running' };
+    }) as unknown as Invoke;
+    expect(await revertSnapshotOutlasting(invoke, { id: 'web' }, 'before', async () => undefined, (c) => told.push(c))).toMatchObject({ state: 'running' });
+    expect([reverts, told]).toEqual([2, [null]]);
+  });
+
+  it('a delete that took the snapshot away before the engine went is done; one that did not runs again', async () => {
+    for (const removedFirst of [true, false]) {
+      let listed = ['keep', 'gone'];
+      let deletes = 0;
+      const invoke = (async (method: string) => {
+        if (method === 'snapshot.list') return listed.map(snap);
+        if (method === 'snapshot.delete') {
+          deletes++;
+          if (deletes === 1) {
+            if (removedFirst) listed = ['keep'];
+            throw lost();
+          }
+          listed = ['keep'];
+          return { name: 'gone' };
+        }
+        throw new Error(method);
+      }) as unknown as Invoke;
+      expect(await deleteSnapshotOutlasting(invoke, { id: 'web' }, 'gone', async () => undefined)).toEqual({ name: 'gone' });
+      expect(deletes).toBe(removedFirst ? 1 : 2);
+    }
   });
 });

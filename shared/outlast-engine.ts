@@ -5,21 +5,25 @@
 // lost mid-job waits for the next one, looks for what the job makes, and otherwise runs the job
 // again. What "the job's effect" is, is the caller's: it must not take something that was there
 // before the job for the job's (a first try can be lost before the engine looked at anything).
-import type { SnapshotInfo } from './contract';
+import type { MethodResult, SnapshotInfo } from './contract';
 import { FlotillaError, isEngineLost } from './errors';
 import type { Invoke } from './file-transfer';
+import { defaultSnapshotName } from './snapshot-names';
 
 /** Engines lost during one job before the client gives up on it (each loss starts the job again). */
 export const JOB_MAX_ENGINE_LOSSES = 3;
 
 export interface OutlastOptions<T> {
   job: () => Promise<T>;
-  /** what the job made, looked for once the engine is back; null when it is not there */
-  finished: () => Promise<T | null>;
+  /** what the job made, looked for once the engine is back; null when it is not there. Absent: the job runs again */
+  finished?: () => Promise<T | null>;
   /** waits for the next engine; throws (`lost`, say) when there will be none */
   reconnect: (lost: FlotillaError) => Promise<void>;
-  /** told after each reconnect whether the job was found complete or runs again */
-  onResumed?: (complete: boolean) => void;
+  /**
+   * told after each reconnect whether the job was found complete (true) or runs again (false);
+   * null: a job that is the same done twice (a revert) runs again whatever became of it
+   */
+  onResumed?: (complete: boolean | null) => void;
 }
 
 /** Runs `job`; when the engine is lost during it, reconnects and returns what `finished` finds, or runs `job` again. */
@@ -30,8 +34,8 @@ export async function outlastEngine<T>(o: OutlastOptions<T>): Promise<T> {
     } catch (err) {
       if (!isEngineLost(err) || ++lost > JOB_MAX_ENGINE_LOSSES) throw err;
       await o.reconnect(err);
-      const done = await o.finished();
-      o.onResumed?.(done !== null);
+      const done = o.finished ? await o.finished() : null;
+      o.onResumed?.(o.finished ? done !== null : null);
       if (done !== null) return done;
     }
   }
@@ -40,30 +44,28 @@ export async function outlastEngine<T>(o: OutlastOptions<T>): Promise<T> {
 /**
  * snapshot.create across a lost engine. After the engine is back, the snapshot is listed, or a
  * second try under its name is refused as taken: where the name was free before, either is this
- * save. An unnamed snapshot gets its name from the engine: the one new in the list is this one
- * (and if QEMU had not finished it by then, a second one is taken).
+ * save. An unnamed snapshot is named here the way the engine would name it, so every try asks
+ * for the same one.
  */
 export async function createSnapshotOutlasting(
   invoke: Invoke,
   ref: { host?: string; id: string },
-  name: string | undefined,
+  asked: string | undefined,
   diskOnly: boolean,
   reconnect: OutlastOptions<SnapshotInfo>['reconnect'],
   onResumed?: OutlastOptions<SnapshotInfo>['onResumed'],
 ): Promise<SnapshotInfo> {
+  const name = asked ?? defaultSnapshotName(new Date());
   const list = () => invoke('snapshot.list', ref);
   const before = new Set((await list()).map((x) => x.name));
-  const fresh = async (): Promise<SnapshotInfo | null> => {
-    const made = (await list()).filter((x) => !before.has(x.name) && (name === undefined || x.name === name));
-    return made.length === 1 ? made[0]! : null;
-  };
+  const fresh = async (): Promise<SnapshotInfo | null> => (before.has(name) ? null : ((await list()).find((x) => x.name === name) ?? null));
   let again = false;
   return outlastEngine({
     job: async () => {
       try {
-        return await invoke('snapshot.create', { ...ref, ...(name !== undefined ? { name } : {}), diskOnly });
+        return await invoke('snapshot.create', { ...ref, name, diskOnly });
       } catch (err) {
-        const ours = again && name !== undefined && !before.has(name) && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
+        const ours = again && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
         if (ours) return ours;
         throw err;
       } finally {
@@ -71,6 +73,29 @@ export async function createSnapshotOutlasting(
       }
     },
     finished: fresh,
+    reconnect,
+    ...(onResumed ? { onResumed } : {}),
+  });
+}
+
+/**
+ * snapshot.revert across a lost engine: a revert done twice is the same as once, and the next
+ * engine waits for a load QEMU is still doing, so it simply runs again.
+ */
+export function revertSnapshotOutlasting(invoke: Invoke, ref: { host?: string; id: string }, name: string, reconnect: OutlastOptions<unknown>['reconnect'], onResumed?: OutlastOptions<unknown>['onResumed']): Promise<MethodResult<'snapshot.revert'>> {
+  return outlastEngine({ job: () => invoke('snapshot.revert', { ...ref, name }), reconnect, ...(onResumed ? { onResumed } : {}) });
+}
+
+/**
+ * snapshot.delete across a lost engine: a snapshot that was listed when the delete began and is
+ * gone once the engine is back was deleted by it; otherwise the delete runs again.
+ */
+export async function deleteSnapshotOutlasting(invoke: Invoke, ref: { host?: string; id: string }, name: string, reconnect: OutlastOptions<unknown>['reconnect'], onResumed?: OutlastOptions<unknown>['onResumed']): Promise<MethodResult<'snapshot.delete'>> {
+  const listed = async (): Promise<boolean> => (await invoke('snapshot.list', ref)).some((x) => x.name === name);
+  const was = await listed();
+  return outlastEngine({
+    job: () => invoke('snapshot.delete', { ...ref, name }),
+    finished: async () => (was && !(await listed()) ? { name } : null),
     reconnect,
     ...(onResumed ? { onResumed } : {}),
   });

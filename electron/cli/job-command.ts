@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import type { SnapshotInfo, VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { createSnapshotOutlasting, outlastEngine } from '../../shared/outlast-engine';
+import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, revertSnapshotOutlasting } from '../../shared/outlast-engine';
 import { absPath, type ParsedArgs } from './args';
 import type { CliIo, CliSession } from './run-cli';
 
@@ -16,7 +16,8 @@ function outlast<T>(s: CliSession, io: CliIo, what: string, job: () => Promise<T
   return outlastEngine({ job, finished, reconnect: (lost) => s.reconnect(lost, io), onResumed: (complete) => io.err(resumedLine(what, complete)) });
 }
 
-function resumedLine(what: string, complete: boolean): string {
+function resumedLine(what: string, complete: boolean | null): string {
+  if (complete === null) return `flotilla: doing the ${what} again (twice is the same as once)\n`;
   return complete
     ? `flotilla: the ${what} is complete (the engine went before it could say so)\n`
     : `flotilla: the ${what} had not finished (the engine left nothing of it behind); starting it again\n`;
@@ -144,4 +145,14 @@ export function snapshotOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, n
     (lost) => s.reconnect(lost, io),
     (complete) => io.err(resumedLine('snapshot', complete)),
   );
+}
+
+/** `flotilla snapshot revert`, across a lost engine (shared/outlast-engine.ts). */
+export function revertOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string): Promise<VmInfo> {
+  return revertSnapshotOutlasting((method, req) => s.call(method, req), { host: vm.host, id: vm.id }, name, (lost) => s.reconnect(lost, io), (c) => io.err(resumedLine('revert', c)));
+}
+
+/** `flotilla snapshot rm`, across a lost engine (shared/outlast-engine.ts). */
+export function deleteOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string): Promise<{ name: string }> {
+  return deleteSnapshotOutlasting((method, req) => s.call(method, req), { host: vm.host, id: vm.id }, name, (lost) => s.reconnect(lost, io), (c) => io.err(resumedLine('delete', c)));
 }

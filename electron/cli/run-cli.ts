@@ -487,11 +487,12 @@ async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s
   }
   if ((sub === 'revert' || sub === 'rm') && snap) {
     const vm = await s.find(vmName);
+    const jobs = await import('./job-command');
     if (sub === 'revert') {
-      const after = await s.call('snapshot.revert', { host: vm.host, id: vm.id, name: snap });
+      const after = await jobs.revertOutlastingEngine(s, io, vm, snap);
       io.out(`${after.name}: reverted to ${snap}; it is ${after.state}\n`);
     } else {
-      await s.call('snapshot.delete', { host: vm.host, id: vm.id, name: snap });
+      await jobs.deleteOutlastingEngine(s, io, vm, snap);
       io.out(`${vm.name}: deleted snapshot ${snap}\n`);
     }
     return 0;

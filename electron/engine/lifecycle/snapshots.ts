@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { SnapshotInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
+import { defaultSnapshotName } from '../../../shared/snapshot-names';
 import type { VmSpec } from '../../../shared/spec';
 import { QEMU_IMG, qemuImgInfo } from '../images';
 import { OVMF_VARS_FILE } from '../qemu-args';
@@ -28,9 +29,7 @@ export function checkSnapshotName(name: string): string {
   return name;
 }
 
-export function defaultSnapshotName(now: Date): string {
-  return `snap-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-}
+export { defaultSnapshotName };
 
 function qemuImg(args: string[], subject: string): Promise<string> {
   return new Promise((resolve, reject) =>

@@ -5,7 +5,8 @@
 // their engine as `flotilla` does (shared/outlast-engine.ts).
 import type { DiskInfo, ExportResult, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import { createSnapshotOutlasting, outlastEngine } from '../../../shared/outlast-engine';
+import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, revertSnapshotOutlasting } from '../../../shared/outlast-engine';
+import type { Invoke } from '../../../shared/file-transfer';
 import { getApi } from '../api/current';
 import { closeDialog, placeholderDone, startVm } from './actions';
 import { toUiError } from './errors';
@@ -13,6 +14,8 @@ import { applyVm } from './events';
 import { untilReconnected } from './reconnect';
 import { IDLE_OP, useStore, type TileOp, type UiError } from './store';
 import { vmRef } from './vm-ref';
+
+const invokeApi: Invoke = (method, req) => getApi().invoke(method, req);
 
 function setOp(id: string, patch: Partial<TileOp>): void {
   useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));
@@ -43,19 +46,19 @@ export async function listSnapshots(id: string): Promise<{ list: SnapshotInfo[];
 export async function createSnapshot(id: string, name: string, diskOnly: boolean): Promise<UiError | null> {
   // QEMU finishes a save whose engine went, and the next engine waits for it (shared/outlast-engine.ts)
   const r = await withPending(id, 'Saving snapshot…', 'Take snapshot', () =>
-    createSnapshotOutlasting((method, req) => getApi().invoke(method, req), vmRef(id), name || undefined, diskOnly, reconnectFor(id, 'Saving snapshot…')),
+    createSnapshotOutlasting(invokeApi, vmRef(id), name || undefined, diskOnly, reconnectFor(id, 'Saving snapshot…')),
   );
   return r.error;
 }
 
 export async function revertSnapshot(id: string, name: string): Promise<UiError | null> {
-  const r = await withPending(id, 'Reverting…', 'Revert', () => getApi().invoke('snapshot.revert', { ...vmRef(id), name }));
+  const r = await withPending(id, 'Reverting…', 'Revert', () => revertSnapshotOutlasting(invokeApi, vmRef(id), name, reconnectFor(id, 'Reverting…')));
   if (r.value) applyVm(r.value);
   return r.error;
 }
 
 export async function deleteSnapshot(id: string, name: string): Promise<UiError | null> {
-  return (await withPending(id, 'Deleting snapshot…', 'Delete snapshot', () => getApi().invoke('snapshot.delete', { ...vmRef(id), name }))).error;
+  return (await withPending(id, 'Deleting snapshot…', 'Delete snapshot', () => deleteSnapshotOutlasting(invokeApi, vmRef(id), name, reconnectFor(id, 'Deleting snapshot…')))).error;
 }
 
 /**
