@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlotillaError } from './errors';
 import type { Invoke } from './file-transfer';
-import { deleteSnapshotOutlasting, JOB_MAX_ENGINE_LOSSES, outlastEngine, revertSnapshotOutlasting } from './outlast-engine';
+import { deleteSnapshotOutlasting, JOB_MAX_ENGINE_LOSSES, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting } from './outlast-engine';
 
 const lost = () => new FlotillaError('DISCONNECTED', 'the engine went away');
 
@@ -110,5 +110,49 @@ describe('snapshot revert and delete across a lost engine', () => {
       expect(await deleteSnapshotOutlasting(invoke, { id: 'web' }, 'gone', async () => undefined)).toEqual({ name: 'gone' });
       expect(deletes).toBe(removedFirst ? 1 : 2);
     }
+  });
+});
+
+describe('disk resize across a lost engine', () => {
+  const GiB = 2 ** 30;
+  function disks(sizes: Record<string, number>) {
+    return Object.entries(sizes).map(([name, g]) => ({ name, virtualSize: g * GiB, actualSize: null }));
+  }
+
+  it('a disk grown before the engine went is done; one that was not is grown again; one as big before is refused as ever', async () => {
+    for (const grownFirst of [true, false]) {
+      let sizes = { 'disk.qcow2': 8, 'extra-1.qcow2': 2 };
+      let resizes = 0;
+      const invoke = (async (method: string, req: { disk?: string; sizeGiB?: number }) => {
+        if (method === 'disk.list') return disks(sizes);
+        if (method === 'disk.resize') {
+          resizes++;
+          if (resizes === 1) {
+            if (grownFirst) sizes = { ...sizes, 'extra-1.qcow2': 4 };
+            throw lost();
+          }
+          sizes = { ...sizes, 'extra-1.qcow2': req.sizeGiB! };
+          return { name: req.disk, virtualSize: req.sizeGiB! * GiB, actualSize: null };
+        }
+        throw new Error(method);
+      }) as unknown as Invoke;
+      expect(await resizeDiskOutlasting(invoke, { id: 'web' }, 'extra-1.qcow2', 4, async () => undefined)).toMatchObject({ name: 'extra-1.qcow2', virtualSize: 4 * GiB });
+      expect(resizes).toBe(grownFirst ? 1 : 2);
+    }
+
+    // the first disk when none is named; already 8 GiB before: a lost engine is no sign of success
+    let resizes = 0;
+    const message = 'disk.qcow2 of web is 8 GiB; a resize must make it larger';
+    const refuse = new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'sizeGiB', message }] });
+    const invoke = (async (method: string) => {
+      if (method === 'disk.list') return disks({ 'disk.qcow2': 8 });
+      if (method === 'disk.resize') {
+        if (++resizes === 1) throw lost();
+        throw refuse;
+      }
+      throw new Error(method);
+    }) as unknown as Invoke;
+    await expect(resizeDiskOutlasting(invoke, { id: 'web' }, undefined, 8, async () => undefined)).rejects.toBe(refuse);
+    expect(resizes).toBe(2);
   });
 });

@@ -5,7 +5,7 @@
 // lost mid-job waits for the next one, looks for what the job makes, and otherwise runs the job
 // again. What "the job's effect" is, is the caller's: it must not take something that was there
 // before the job for the job's (a first try can be lost before the engine looked at anything).
-import type { MethodResult, SnapshotInfo } from './contract';
+import type { DiskInfo, MethodResult, SnapshotInfo } from './contract';
 import { FlotillaError, isEngineLost } from './errors';
 import type { Invoke } from './file-transfer';
 import { defaultSnapshotName } from './snapshot-names';
@@ -96,6 +96,30 @@ export async function deleteSnapshotOutlasting(invoke: Invoke, ref: { host?: str
   return outlastEngine({
     job: () => invoke('snapshot.delete', { ...ref, name }),
     finished: async () => (was && !(await listed()) ? { name } : null),
+    reconnect,
+    ...(onResumed ? { onResumed } : {}),
+  });
+}
+
+/**
+ * disk.resize across a lost engine. Disks only grow, so a disk that was smaller than asked when
+ * the resize began and is at least that big once the engine is back was grown by it (asking
+ * again would be refused as not larger); otherwise the resize runs again.
+ */
+export async function resizeDiskOutlasting(invoke: Invoke, ref: { host?: string; id: string }, disk: string | undefined, sizeGiB: number, reconnect: OutlastOptions<unknown>['reconnect'], onResumed?: OutlastOptions<unknown>['onResumed']): Promise<DiskInfo> {
+  const target = async (): Promise<DiskInfo | null> => {
+    const list = await invoke('disk.list', ref);
+    return (disk === undefined ? list[0] : list.find((d) => d.name === disk)) ?? null;
+  };
+  const wanted = sizeGiB * 2 ** 30;
+  const before = await target();
+  return outlastEngine({
+    job: () => invoke('disk.resize', { ...ref, ...(disk !== undefined ? { disk } : {}), sizeGiB }),
+    finished: async () => {
+      if (!before || before.virtualSize >= wanted) return null;
+      const now = await target();
+      return now && now.virtualSize >= wanted ? now : null;
+    },
     reconnect,
     ...(onResumed ? { onResumed } : {}),
   });

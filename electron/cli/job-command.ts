@@ -5,9 +5,9 @@
 // becomes it, CliSession.reconnect), asks whether the job had finished before the engine went
 // (the archive is in place, the new VM is listed), and otherwise runs it again from the start.
 import { stat } from 'node:fs/promises';
-import type { SnapshotInfo, VmInfo } from '../../shared/contract';
+import type { DiskInfo, SnapshotInfo, VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, revertSnapshotOutlasting } from '../../shared/outlast-engine';
+import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting } from '../../shared/outlast-engine';
 import { absPath, type ParsedArgs } from './args';
 import type { CliIo, CliSession } from './run-cli';
 
@@ -155,4 +155,9 @@ export function revertOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, nam
 /** `flotilla snapshot rm`, across a lost engine (shared/outlast-engine.ts). */
 export function deleteOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string): Promise<{ name: string }> {
   return deleteSnapshotOutlasting((method, req) => s.call(method, req), { host: vm.host, id: vm.id }, name, (lost) => s.reconnect(lost, io), (c) => io.err(resumedLine('delete', c)));
+}
+
+/** `flotilla disk resize`, across a lost engine (shared/outlast-engine.ts). */
+export function resizeOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, disk: string | undefined, sizeGiB: number): Promise<DiskInfo> {
+  return resizeDiskOutlasting((method, req) => s.call(method, req), { host: vm.host, id: vm.id }, disk, sizeGiB, (lost) => s.reconnect(lost, io), (c) => io.err(resumedLine('resize', c)));
 }

@@ -451,7 +451,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   if (sub === 'resize') {
     const sizeGiB = gib(size, 'usage: flotilla disk resize NAME GIB [--disk FILE]');
     const vm = await s.find(vmName);
-    const d = await s.call('disk.resize', { host: vm.host, id: vm.id, sizeGiB, ...(o.disk !== undefined ? { disk: o.disk as string } : {}) });
+    const d = await (await import('./job-command')).resizeOutlastingEngine(s, io, vm, o.disk as string | undefined, sizeGiB);
     if (json) printJson(io, d);
     else io.out(`${vm.name}: ${d.name} is now ${fmt(d.virtualSize)}${d.online ? ' (grown while running; the guest sees it now)' : ''}\n`);
     return 0;

@@ -5,7 +5,7 @@
 // their engine as `flotilla` does (shared/outlast-engine.ts).
 import type { DiskInfo, ExportResult, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, revertSnapshotOutlasting } from '../../../shared/outlast-engine';
+import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting } from '../../../shared/outlast-engine';
 import type { Invoke } from '../../../shared/file-transfer';
 import { getApi } from '../api/current';
 import { closeDialog, placeholderDone, startVm } from './actions';
@@ -262,7 +262,7 @@ export async function listDisks(id: string): Promise<{ list: DiskInfo[]; error: 
 }
 
 export async function resizeDisk(id: string, disk: string, sizeGiB: number): Promise<UiError | null> {
-  return (await withPending(id, 'Growing disk…', 'Grow disk', () => getApi().invoke('disk.resize', { ...vmRef(id), disk, sizeGiB }))).error;
+  return (await withPending(id, 'Growing disk…', 'Grow disk', () => resizeDiskOutlasting(invokeApi, vmRef(id), disk, sizeGiB, reconnectFor(id, 'Growing disk…')))).error;
 }
 
 export async function addDisk(id: string, sizeGiB: number): Promise<UiError | null> {
