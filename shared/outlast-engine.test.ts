@@ -86,7 +86,7 @@ describe('snapshot revert and delete across a lost engine', () => {
       if (++reverts === 1) throw lost();
       return { name: 'web', state: 'running' };
     }) as unknown as Invoke;
-    expect(await revertSnapshotOutlasting(invoke, { id: 'web' }, 'before', async () => undefined, (c) => told.push(c))).toMatchObject({ state: 'running' });
+    expect(await revertSnapshotOutlasting({ invoke, reconnect: async () => undefined, onResumed: (c) => told.push(c) }, { id: 'web' }, 'before')).toMatchObject({ state: 'running' });
     expect([reverts, told]).toEqual([2, [null]]);
   });
 
@@ -107,7 +107,7 @@ describe('snapshot revert and delete across a lost engine', () => {
         }
         throw new Error(method);
       }) as unknown as Invoke;
-      expect(await deleteSnapshotOutlasting(invoke, { id: 'web' }, 'gone', async () => undefined)).toEqual({ name: 'gone' });
+      expect(await deleteSnapshotOutlasting({ invoke, reconnect: async () => undefined }, { id: 'web' }, 'gone')).toEqual({ name: 'gone' });
       expect(deletes).toBe(removedFirst ? 1 : 2);
     }
   });
@@ -136,7 +136,7 @@ describe('disk resize across a lost engine', () => {
         }
         throw new Error(method);
       }) as unknown as Invoke;
-      expect(await resizeDiskOutlasting(invoke, { id: 'web' }, 'extra-1.qcow2', 4, async () => undefined)).toMatchObject({ name: 'extra-1.qcow2', virtualSize: 4 * GiB });
+      expect(await resizeDiskOutlasting({ invoke, reconnect: async () => undefined }, { id: 'web' }, 'extra-1.qcow2', 4)).toMatchObject({ name: 'extra-1.qcow2', virtualSize: 4 * GiB });
       expect(resizes).toBe(grownFirst ? 1 : 2);
     }
 
@@ -152,7 +152,7 @@ describe('disk resize across a lost engine', () => {
       }
       throw new Error(method);
     }) as unknown as Invoke;
-    await expect(resizeDiskOutlasting(invoke, { id: 'web' }, undefined, 8, async () => undefined)).rejects.toBe(refuse);
+    await expect(resizeDiskOutlasting({ invoke, reconnect: async () => undefined }, { id: 'web' }, undefined, 8)).rejects.toBe(refuse);
     expect(resizes).toBe(2);
   });
 });

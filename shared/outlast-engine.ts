@@ -13,10 +13,8 @@ import { defaultSnapshotName } from './snapshot-names';
 /** Engines lost during one job before the client gives up on it (each loss starts the job again). */
 export const JOB_MAX_ENGINE_LOSSES = 3;
 
-export interface OutlastOptions<T> {
-  job: () => Promise<T>;
-  /** what the job made, looked for once the engine is back; null when it is not there. Absent: the job runs again */
-  finished?: () => Promise<T | null>;
+/** A front's side of a job across lost engines: how it waits for the next engine and what it says then. */
+export interface Resumer {
   /** waits for the next engine; throws (`lost`, say) when there will be none */
   reconnect: (lost: FlotillaError) => Promise<void>;
   /**
@@ -24,6 +22,17 @@ export interface OutlastOptions<T> {
    * null: a job that is the same done twice (a revert) runs again whatever became of it
    */
   onResumed?: (complete: boolean | null) => void;
+}
+
+/** A Resumer with the front's calls to the engine, for the jobs below. */
+export interface JobClient extends Resumer {
+  invoke: Invoke;
+}
+
+export interface OutlastOptions<T> extends Resumer {
+  job: () => Promise<T>;
+  /** what the job made, looked for once the engine is back; null when it is not there. Absent: the job runs again */
+  finished?: () => Promise<T | null>;
 }
 
 /** Runs `job`; when the engine is lost during it, reconnects and returns what `finished` finds, or runs `job` again. */
@@ -47,23 +56,17 @@ export async function outlastEngine<T>(o: OutlastOptions<T>): Promise<T> {
  * save. An unnamed snapshot is named here the way the engine would name it, so every try asks
  * for the same one.
  */
-export async function createSnapshotOutlasting(
-  invoke: Invoke,
-  ref: { host?: string; id: string },
-  asked: string | undefined,
-  diskOnly: boolean,
-  reconnect: OutlastOptions<SnapshotInfo>['reconnect'],
-  onResumed?: OutlastOptions<SnapshotInfo>['onResumed'],
-): Promise<SnapshotInfo> {
+export async function createSnapshotOutlasting(c: JobClient, ref: { host?: string; id: string }, asked: string | undefined, diskOnly: boolean): Promise<SnapshotInfo> {
   const name = asked ?? defaultSnapshotName(new Date());
-  const list = () => invoke('snapshot.list', ref);
+  const list = () => c.invoke('snapshot.list', ref);
   const before = new Set((await list()).map((x) => x.name));
   const fresh = async (): Promise<SnapshotInfo | null> => (before.has(name) ? null : ((await list()).find((x) => x.name === name) ?? null));
   let again = false;
   return outlastEngine({
+    ...c,
     job: async () => {
       try {
-        return await invoke('snapshot.create', { ...ref, name, diskOnly });
+        return await c.invoke('snapshot.create', { ...ref, name, diskOnly });
       } catch (err) {
         const ours = again && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
         if (ours) return ours;
@@ -73,8 +76,6 @@ export async function createSnapshotOutlasting(
       }
     },
     finished: fresh,
-    reconnect,
-    ...(onResumed ? { onResumed } : {}),
   });
 }
 
@@ -82,22 +83,21 @@ export async function createSnapshotOutlasting(
  * snapshot.revert across a lost engine: a revert done twice is the same as once, and the next
  * engine waits for a load QEMU is still doing, so it simply runs again.
  */
-export function revertSnapshotOutlasting(invoke: Invoke, ref: { host?: string; id: string }, name: string, reconnect: OutlastOptions<unknown>['reconnect'], onResumed?: OutlastOptions<unknown>['onResumed']): Promise<MethodResult<'snapshot.revert'>> {
-  return outlastEngine({ job: () => invoke('snapshot.revert', { ...ref, name }), reconnect, ...(onResumed ? { onResumed } : {}) });
+export function revertSnapshotOutlasting(c: JobClient, ref: { host?: string; id: string }, name: string): Promise<MethodResult<'snapshot.revert'>> {
+  return outlastEngine({ ...c, job: () => c.invoke('snapshot.revert', { ...ref, name }) });
 }
 
 /**
  * snapshot.delete across a lost engine: a snapshot that was listed when the delete began and is
  * gone once the engine is back was deleted by it; otherwise the delete runs again.
  */
-export async function deleteSnapshotOutlasting(invoke: Invoke, ref: { host?: string; id: string }, name: string, reconnect: OutlastOptions<unknown>['reconnect'], onResumed?: OutlastOptions<unknown>['onResumed']): Promise<MethodResult<'snapshot.delete'>> {
-  const listed = async (): Promise<boolean> => (await invoke('snapshot.list', ref)).some((x) => x.name === name);
+export async function deleteSnapshotOutlasting(c: JobClient, ref: { host?: string; id: string }, name: string): Promise<MethodResult<'snapshot.delete'>> {
+  const listed = async (): Promise<boolean> => (await c.invoke('snapshot.list', ref)).some((x) => x.name === name);
   const was = await listed();
   return outlastEngine({
-    job: () => invoke('snapshot.delete', { ...ref, name }),
+    ...c,
+    job: () => c.invoke('snapshot.delete', { ...ref, name }),
     finished: async () => (was && !(await listed()) ? { name } : null),
-    reconnect,
-    ...(onResumed ? { onResumed } : {}),
   });
 }
 
@@ -106,21 +106,20 @@ export async function deleteSnapshotOutlasting(invoke: Invoke, ref: { host?: str
  * the resize began and is at least that big once the engine is back was grown by it (asking
  * again would be refused as not larger); otherwise the resize runs again.
  */
-export async function resizeDiskOutlasting(invoke: Invoke, ref: { host?: string; id: string }, disk: string | undefined, sizeGiB: number, reconnect: OutlastOptions<unknown>['reconnect'], onResumed?: OutlastOptions<unknown>['onResumed']): Promise<DiskInfo> {
+export async function resizeDiskOutlasting(c: JobClient, ref: { host?: string; id: string }, disk: string | undefined, sizeGiB: number): Promise<DiskInfo> {
   const target = async (): Promise<DiskInfo | null> => {
-    const list = await invoke('disk.list', ref);
+    const list = await c.invoke('disk.list', ref);
     return (disk === undefined ? list[0] : list.find((d) => d.name === disk)) ?? null;
   };
   const wanted = sizeGiB * 2 ** 30;
   const before = await target();
   return outlastEngine({
-    job: () => invoke('disk.resize', { ...ref, ...(disk !== undefined ? { disk } : {}), sizeGiB }),
+    ...c,
+    job: () => c.invoke('disk.resize', { ...ref, ...(disk !== undefined ? { disk } : {}), sizeGiB }),
     finished: async () => {
       if (!before || before.virtualSize >= wanted) return null;
       const now = await target();
       return now && now.virtualSize >= wanted ? now : null;
     },
-    reconnect,
-    ...(onResumed ? { onResumed } : {}),
   });
 }

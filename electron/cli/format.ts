@@ -86,3 +86,8 @@ export function formatInfo(vm: VmInfo): string {
   }
   return out;
 }
+
+/** What `--json` prints: the contract's DTO, indented. */
+export function formatJson(v: unknown): string {
+  return `${JSON.stringify(v, null, 2)}\n`;
+}

@@ -7,20 +7,26 @@
 import { stat } from 'node:fs/promises';
 import type { DiskInfo, SnapshotInfo, VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting } from '../../shared/outlast-engine';
+import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting, type JobClient } from '../../shared/outlast-engine';
 import { absPath, type ParsedArgs } from './args';
+import { formatJson } from './format';
 import type { CliIo, CliSession } from './run-cli';
 
-/** A job's run through outlastEngine (shared/outlast-engine.ts), saying on stderr what became of it. */
-function outlast<T>(s: CliSession, io: CliIo, what: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
-  return outlastEngine({ job, finished, reconnect: (lost) => s.reconnect(lost, io), onResumed: (complete) => io.err(resumedLine(what, complete)) });
+/** This command's side of a job across lost engines (shared/outlast-engine.ts): it says on stderr what became of `what`. */
+function jobClient(s: CliSession, io: CliIo, what: string): JobClient {
+  return {
+    invoke: (method, req) => s.call(method, req),
+    reconnect: (lost) => s.reconnect(lost, io),
+    onResumed: (complete) => {
+      if (complete === null) io.err(`flotilla: doing the ${what} again (twice is the same as once)\n`);
+      else if (complete) io.err(`flotilla: the ${what} is complete (the engine went before it could say so)\n`);
+      else io.err(`flotilla: the ${what} had not finished (the engine left nothing of it behind); starting it again\n`);
+    },
+  };
 }
 
-function resumedLine(what: string, complete: boolean | null): string {
-  if (complete === null) return `flotilla: doing the ${what} again (twice is the same as once)\n`;
-  return complete
-    ? `flotilla: the ${what} is complete (the engine went before it could say so)\n`
-    : `flotilla: the ${what} had not finished (the engine left nothing of it behind); starting it again\n`;
+function outlast<T>(s: CliSession, io: CliIo, what: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
+  return outlastEngine({ ...jobClient(s, io, what), job, finished });
 }
 
 /** A file's identity, to tell a file the job wrote from one that was there before; null when absent. */
@@ -110,7 +116,7 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
       async () => startedIfAsked(s, newVm(await vmNamed(s, second!, src.host), before), start),
     );
   }
-  if (json) printJson(io, made);
+  if (json) io.out(formatJson(made));
   else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${made.name} (${made.id})${made.state === 'running' ? ', running' : ''}\n`);
   return 0;
 }
@@ -130,34 +136,23 @@ async function startedIfAsked(s: CliSession, vm: VmInfo | null, start: boolean):
   return s.call('vm.start', { host: vm.host, id: vm.id, waitAgent: false });
 }
 
-function printJson(io: CliIo, v: unknown): void {
-  io.out(`${JSON.stringify(v, null, 2)}\n`);
-}
-
 /** `flotilla snapshot create`, across a lost engine (shared/outlast-engine.ts), with its progress line. */
 export function snapshotOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string | undefined, diskOnly: boolean, json: boolean): Promise<SnapshotInfo> {
   printProgress(s, io, json);
-  return createSnapshotOutlasting(
-    (method, req) => s.call(method, req),
-    { host: vm.host, id: vm.id },
-    name,
-    diskOnly,
-    (lost) => s.reconnect(lost, io),
-    (complete) => io.err(resumedLine('snapshot', complete)),
-  );
+  return createSnapshotOutlasting(jobClient(s, io, 'snapshot'), { host: vm.host, id: vm.id }, name, diskOnly);
 }
 
-/** `flotilla snapshot revert`, across a lost engine (shared/outlast-engine.ts). */
+/** `flotilla snapshot revert`, across a lost engine. */
 export function revertOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string): Promise<VmInfo> {
-  return revertSnapshotOutlasting((method, req) => s.call(method, req), { host: vm.host, id: vm.id }, name, (lost) => s.reconnect(lost, io), (c) => io.err(resumedLine('revert', c)));
+  return revertSnapshotOutlasting(jobClient(s, io, 'revert'), { host: vm.host, id: vm.id }, name);
 }
 
-/** `flotilla snapshot rm`, across a lost engine (shared/outlast-engine.ts). */
+/** `flotilla snapshot rm`, across a lost engine. */
 export function deleteOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, name: string): Promise<{ name: string }> {
-  return deleteSnapshotOutlasting((method, req) => s.call(method, req), { host: vm.host, id: vm.id }, name, (lost) => s.reconnect(lost, io), (c) => io.err(resumedLine('delete', c)));
+  return deleteSnapshotOutlasting(jobClient(s, io, 'delete'), { host: vm.host, id: vm.id }, name);
 }
 
-/** `flotilla disk resize`, across a lost engine (shared/outlast-engine.ts). */
+/** `flotilla disk resize`, across a lost engine. */
 export function resizeOutlastingEngine(s: CliSession, io: CliIo, vm: VmInfo, disk: string | undefined, sizeGiB: number): Promise<DiskInfo> {
-  return resizeDiskOutlasting((method, req) => s.call(method, req), { host: vm.host, id: vm.id }, disk, sizeGiB, (lost) => s.reconnect(lost, io), (c) => io.err(resumedLine('resize', c)));
+  return resizeDiskOutlasting(jobClient(s, io, 'resize'), { host: vm.host, id: vm.id }, disk, sizeGiB);
 }

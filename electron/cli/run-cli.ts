@@ -13,7 +13,7 @@ import { ENGINE_VERSION } from '../engine/version';
 import { flotillaHome } from '../engine/paths';
 import { absPath, parseArgs, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
-import { formatHosts, formatInfo, formatList, formatPorts } from './format';
+import { formatHosts, formatInfo, formatJson, formatList, formatPorts } from './format';
 import { commandHelp, overview } from './help';
 
 export interface CliIo {
@@ -190,10 +190,6 @@ async function readStdinBytes(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function printJson(io: CliIo, v: unknown): void {
-  io.out(JSON.stringify(v, null, 2) + '\n');
-}
-
 /** Resolves on Ctrl-C / SIGTERM, for the commands that follow output; rejects if the engine goes away. */
 function untilInterrupted(s: CliSession): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -290,7 +286,7 @@ async function runCommand(
   io: CliIo,
   createConfig: Record<string, unknown> | null,
 ): Promise<number> {
-  const vmInfo = (vm: VmInfo): void => (json ? printJson(io, vm) : io.out(formatInfo(vm)));
+  const vmInfo = (vm: VmInfo): void => io.out(json ? formatJson(vm) : formatInfo(vm));
   switch (command) {
     case 'list': {
       const all = await s.call('vm.list', {});
@@ -298,7 +294,7 @@ async function runCommand(
       if (typeof o.host === 'string' && !(await s.call('host.list', {})).some((h) => h.id === o.host)) {
         throw new FlotillaError('NOT_FOUND', `no host named ${o.host}: see \`flotilla host list\``);
       }
-      if (json) printJson(io, vms);
+      if (json) io.out(formatJson(vms));
       else io.out(formatList(vms));
       return 0;
     }
@@ -307,7 +303,7 @@ async function runCommand(
         if (p.progress && !json) io.err(`${p.progress.message ?? p.progress.op}${p.progress.percent === null ? '' : ` ${p.progress.percent.toFixed(0)}%`}\n`);
       });
       const vm = await s.call('vm.create', { ...(typeof o.host === 'string' ? { host: o.host } : {}), config: createConfig as never, start: o.start === true });
-      if (json) printJson(io, vm);
+      if (json) io.out(formatJson(vm));
       else io.out(`created ${vm.name} (${vm.id})${vm.state === 'running' ? ', running' : ''}\n`);
       printWarnings(io, vm.warnings);
       return 0;
@@ -315,7 +311,7 @@ async function runCommand(
     case 'start': {
       const vm = await s.find(name, o.host);
       const after = await s.call('vm.start', { host: vm.host, id: vm.id, waitAgent: o['wait-agent'] === true });
-      if (json) printJson(io, after);
+      if (json) io.out(formatJson(after));
       else io.out(`${after.name} is ${after.state}${after.agent === 'ready' ? ', agent ready' : ''}${after.ports.length ? ` (${formatPorts(after.ports)})` : ''}\n`);
       printWarnings(io, after.warnings);
       return 0;
@@ -331,14 +327,14 @@ async function runCommand(
       const vm = await s.find(name, o.host);
       const method = command === 'restart' ? 'vm.restart' : command === 'pause' ? 'vm.pause' : 'vm.resume';
       const after = await s.call(method, { host: vm.host, id: vm.id });
-      if (json) printJson(io, after);
+      if (json) io.out(formatJson(after));
       else io.out(`${after.name} is ${after.state}\n`);
       return 0;
     }
     case 'rm': {
       const vm = await s.find(name, o.host);
       const r = await s.call('vm.delete', { host: vm.host, id: vm.id, ...(o.storage === true ? { storage: true } : {}) });
-      if (json) printJson(io, r);
+      if (json) io.out(formatJson(r));
       else io.out(`deleted ${vm.name}\n`);
       return 0;
     }
@@ -348,7 +344,7 @@ async function runCommand(
     case 'ports': {
       const id = name ? (await s.find(name, o.host)).id : undefined;
       const ports = await s.call('vm.ports', id ? { id } : {});
-      if (json) printJson(io, ports);
+      if (json) io.out(formatJson(ports));
       else {
         const vms = await s.call('vm.list', {});
         const nameOf = new Map(vms.map((v) => [v.id, v.name]));
@@ -408,18 +404,18 @@ export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = 
 async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo): Promise<number> {
   if (h.op === 'add') {
     const info = await s.call('host.add', { name: h.name, uri: h.uri, ...(h.identity ? { identity: h.identity } : {}) });
-    if (json) printJson(io, info);
+    if (json) io.out(formatJson(info));
     else io.out(`added host ${info.name} (${info.uri ?? ''}): ${info.state}, ${info.vmCount} VM${info.vmCount === 1 ? '' : 's'}\n`);
     return 0;
   }
   if (h.op === 'rm') {
     const r = await s.call('host.remove', { name: h.name });
-    if (json) printJson(io, r);
+    if (json) io.out(formatJson(r));
     else io.out(`removed host ${r.name} (its VMs keep running there)\n`);
     return 0;
   }
   const hosts = await s.call('host.list', {});
-  if (json) printJson(io, hosts);
+  if (json) io.out(formatJson(hosts));
   else io.out(formatHosts(hosts));
   return 0;
 }
@@ -428,7 +424,7 @@ async function setCommand(name: string | undefined, o: ParsedOptions, json: bool
   const patch = (await import('./config-args')).patchFromArgs(o);
   const vm = await s.find(name, o.host);
   const after = await s.call('vm.update', { host: vm.host, id: vm.id, patch: patch as never });
-  if (json) printJson(io, after);
+  if (json) io.out(formatJson(after));
   else io.out(`updated ${after.name}\n`);
   return 0;
 }
@@ -444,7 +440,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   if (sub === 'list') {
     const vm = await s.find(vmName);
     const disks = await s.call('disk.list', { host: vm.host, id: vm.id });
-    if (json) printJson(io, disks);
+    if (json) io.out(formatJson(disks));
     else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}\n`).join(''));
     return 0;
   }
@@ -452,7 +448,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
     const sizeGiB = gib(size, 'usage: flotilla disk resize NAME GIB [--disk FILE]');
     const vm = await s.find(vmName);
     const d = await (await import('./job-command')).resizeOutlastingEngine(s, io, vm, o.disk as string | undefined, sizeGiB);
-    if (json) printJson(io, d);
+    if (json) io.out(formatJson(d));
     else io.out(`${vm.name}: ${d.name} is now ${fmt(d.virtualSize)}${d.online ? ' (grown while running; the guest sees it now)' : ''}\n`);
     return 0;
   }
@@ -460,7 +456,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
     const sizeGiB = gib(size, 'usage: flotilla disk add NAME GIB');
     const vm = await s.find(vmName);
     const after = await s.call('disk.add', { host: vm.host, id: vm.id, sizeGiB });
-    if (json) printJson(io, after);
+    if (json) io.out(formatJson(after));
     else io.out(`${after.name}: added ${after.spec.disks.at(-1)} (${sizeGiB} GiB)\n`);
     return 0;
   }
@@ -474,14 +470,14 @@ async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s
   if (sub === 'create') {
     const vm = await s.find(vmName);
     const r = await (await import('./job-command')).snapshotOutlastingEngine(s, io, vm, snap, o['disk-only'] === true, json);
-    if (json) printJson(io, r);
+    if (json) io.out(formatJson(r));
     else io.out(`${vm.name}: snapshot ${r.name} taken${r.includesRam ? ' (with RAM)' : ' (disks only)'}\n`);
     return 0;
   }
   if (sub === 'list' && !snap) {
     const vm = await s.find(vmName);
     const list = await s.call('snapshot.list', { host: vm.host, id: vm.id });
-    if (json) printJson(io, list);
+    if (json) io.out(formatJson(list));
     else io.out(list.length === 0 ? `${vm.name} has no snapshots\n` : `NAME\tTAKEN\tRAM\n${list.map((x) => `${x.name}\t${x.createdAt}\t${x.includesRam ? `${Math.round(x.vmStateBytes / 2 ** 20)} MiB` : 'no'}\n`).join('')}`);
     return 0;
   }
@@ -505,14 +501,14 @@ async function mediaCommand(pos: string[], json: boolean, s: CliSession, io: Cli
   if (sub === 'insert' && iso) {
     const vm = await s.find(vmName);
     const after = await s.call('media.insert', { host: vm.host, id: vm.id, path: absPath(iso) });
-    if (json) printJson(io, after);
+    if (json) io.out(formatJson(after));
     else io.out(`${after.name}: inserted ${absPath(iso)}\n`);
     return 0;
   }
   if (sub === 'eject' && vmName && !iso) {
     const vm = await s.find(vmName);
     const after = await s.call('media.eject', { host: vm.host, id: vm.id });
-    if (json) printJson(io, after);
+    if (json) io.out(formatJson(after));
     else io.out(`${after.name}: ejected the CD\n`);
     return 0;
   }
@@ -556,7 +552,7 @@ async function stopCommand(vm: VmInfo, force: boolean, json: boolean, s: CliSess
       already = true;
     }
   }
-  if (json) printJson(io, after);
+  if (json) io.out(formatJson(after));
   else if (already) io.out(`${after.name} is already ${after.state === 'crashed' ? 'stopped (it crashed)' : 'stopped'}\n`);
   else io.out(`${after.name} is ${after.state}${after.lastExit ? ` (${after.lastExit.reason})` : ''}\n`);
   return 0;

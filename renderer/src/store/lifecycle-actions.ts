@@ -5,8 +5,7 @@
 // their engine as `flotilla` does (shared/outlast-engine.ts).
 import type { DiskInfo, ExportResult, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting } from '../../../shared/outlast-engine';
-import type { Invoke } from '../../../shared/file-transfer';
+import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting, type JobClient } from '../../../shared/outlast-engine';
 import { getApi } from '../api/current';
 import { closeDialog, placeholderDone, startVm } from './actions';
 import { toUiError } from './errors';
@@ -14,8 +13,6 @@ import { applyVm } from './events';
 import { untilReconnected } from './reconnect';
 import { IDLE_OP, useStore, type TileOp, type UiError } from './store';
 import { vmRef } from './vm-ref';
-
-const invokeApi: Invoke = (method, req) => getApi().invoke(method, req);
 
 function setOp(id: string, patch: Partial<TileOp>): void {
   useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));
@@ -46,19 +43,19 @@ export async function listSnapshots(id: string): Promise<{ list: SnapshotInfo[];
 export async function createSnapshot(id: string, name: string, diskOnly: boolean): Promise<UiError | null> {
   // QEMU finishes a save whose engine went, and the next engine waits for it (shared/outlast-engine.ts)
   const r = await withPending(id, 'Saving snapshot…', 'Take snapshot', () =>
-    createSnapshotOutlasting(invokeApi, vmRef(id), name || undefined, diskOnly, reconnectFor(id, 'Saving snapshot…')),
+    createSnapshotOutlasting(clientFor(id, 'Saving snapshot…'), vmRef(id), name || undefined, diskOnly),
   );
   return r.error;
 }
 
 export async function revertSnapshot(id: string, name: string): Promise<UiError | null> {
-  const r = await withPending(id, 'Reverting…', 'Revert', () => revertSnapshotOutlasting(invokeApi, vmRef(id), name, reconnectFor(id, 'Reverting…')));
+  const r = await withPending(id, 'Reverting…', 'Revert', () => revertSnapshotOutlasting(clientFor(id, 'Reverting…'), vmRef(id), name));
   if (r.value) applyVm(r.value);
   return r.error;
 }
 
 export async function deleteSnapshot(id: string, name: string): Promise<UiError | null> {
-  return (await withPending(id, 'Deleting snapshot…', 'Delete snapshot', () => deleteSnapshotOutlasting(invokeApi, vmRef(id), name, reconnectFor(id, 'Deleting snapshot…')))).error;
+  return (await withPending(id, 'Deleting snapshot…', 'Delete snapshot', () => deleteSnapshotOutlasting(clientFor(id, 'Deleting snapshot…'), vmRef(id), name))).error;
 }
 
 /**
@@ -72,20 +69,22 @@ export function offersDiskOnly(err: UiError | null): boolean {
 // ---------------------------------------------------------------------- clone / export / import
 
 /**
- * What waits for the next engine when a tile's job lost its own (shared/outlast-engine.ts): the
- * tile says so meanwhile and shows the job's label again once the connection is back.
+ * A tile's side of a job across lost engines (shared/outlast-engine.ts): while it waits for the
+ * next engine the tile says so, and shows the job's label again once the connection is back.
  */
-function reconnectFor(id: string | null, label: string): (lost: FlotillaError) => Promise<void> {
-  return async (lost) => {
-    if (id) setOp(id, { pending: 'Waiting for the engine…' });
-    await untilReconnected(lost, new AbortController().signal);
-    if (id) setOp(id, { pending: label });
+function clientFor(id: string | null, label: string): JobClient {
+  return {
+    invoke: (method, req) => getApi().invoke(method, req),
+    reconnect: async (lost) => {
+      if (id) setOp(id, { pending: 'Waiting for the engine…' });
+      await untilReconnected(lost, new AbortController().signal);
+      if (id) setOp(id, { pending: label });
+    },
   };
 }
 
-/** A long job of a tile that outlasts its engine: see shared/outlast-engine.ts. */
 function outlast<T>(id: string | null, label: string, job: () => Promise<T>, finished: () => Promise<T | null>): Promise<T> {
-  return outlastEngine({ job, finished, reconnect: reconnectFor(id, label) });
+  return outlastEngine({ ...clientFor(id, label), job, finished });
 }
 
 /**
@@ -262,7 +261,7 @@ export async function listDisks(id: string): Promise<{ list: DiskInfo[]; error: 
 }
 
 export async function resizeDisk(id: string, disk: string, sizeGiB: number): Promise<UiError | null> {
-  return (await withPending(id, 'Growing disk…', 'Grow disk', () => resizeDiskOutlasting(invokeApi, vmRef(id), disk, sizeGiB, reconnectFor(id, 'Growing disk…')))).error;
+  return (await withPending(id, 'Growing disk…', 'Grow disk', () => resizeDiskOutlasting(clientFor(id, 'Growing disk…'), vmRef(id), disk, sizeGiB))).error;
 }
 
 export async function addDisk(id: string, sizeGiB: number): Promise<UiError | null> {
