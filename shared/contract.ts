@@ -56,7 +56,8 @@ export interface DiskCheck {
 }
 
 export interface Progress {
-  op: 'disk-create' | 'disk-import' | 'image-build' | 'export' | 'import' | 'clone' | 'snapshot';
+  /** `settle`: the VM waits for disk work a killed engine left running */
+  op: 'disk-create' | 'disk-import' | 'image-build' | 'export' | 'import' | 'clone' | 'snapshot' | 'settle';
   /** a long job the user may cancel (vm.cancelJob) */
   cancellable?: boolean;
   /** 0..100, or null when indeterminate */

@@ -75,6 +75,69 @@ describe('a job that outlasts its engine', () => {
   });
 });
 
+describe('work the killed engine left, finishing after the client looked', () => {
+  // the next engine queues the second try behind the qemu-img the killed one left running, so
+  // the second try is refused by what that qemu-img has done meanwhile
+  it('a second try refused because the job is now done is that done job', async () => {
+    let tries = 0;
+    let left = false;
+    const r = await outlastEngine({
+      job: async () => {
+        if (++tries === 1) throw lost();
+        left = true; // the leftover finished before this try ran
+        throw new FlotillaError('NOT_FOUND', 'web has no snapshot named gone');
+      },
+      finished: async () => (left ? 'deleted' : null),
+      reconnect: async () => undefined,
+    });
+    expect([r, tries]).toEqual(['deleted', 2]);
+  });
+
+  it('a first try is never taken for done by its refusal, and a second one that is not done fails as it did', async () => {
+    let asked = 0;
+    const refusal = new FlotillaError('NOT_FOUND', 'web has no snapshot named gone');
+    await expect(
+      outlastEngine({
+        job: async () => Promise.reject(refusal),
+        finished: async () => (asked++, 'never'),
+        reconnect: async () => undefined,
+      }),
+    ).rejects.toBe(refusal);
+    expect(asked).toBe(0);
+
+    let tries = 0;
+    await expect(
+      outlastEngine({
+        job: async () => Promise.reject(++tries === 1 ? lost() : refusal),
+        finished: async () => null,
+        reconnect: async () => undefined,
+      }),
+    ).rejects.toBe(refusal);
+  });
+
+  it('snapshot delete and disk resize of a stopped VM, each finished by the leftover after the engine came back', async () => {
+    const GiB = 2 ** 30;
+    let listed = ['gone'];
+    let size = 2;
+    let calls = 0;
+    const invoke = (async (method: string) => {
+      if (method === 'snapshot.list') return listed.map((name) => ({ name, createdAt: '2026-12-06T04:00:00Z', vmStateBytes: 0, includesRam: false }));
+      if (method === 'disk.list') return [{ name: 'disk.qcow2', virtualSize: size * GiB, actualSize: null }];
+      if (++calls % 2 === 1) throw lost();
+      // the second try runs once the leftover qemu-img is done, and finds its work done
+      if (method === 'snapshot.delete') {
+        listed = [];
+        throw new FlotillaError('NOT_FOUND', 'web has no snapshot named gone');
+      }
+      size = 4;
+      const message = 'disk.qcow2 of web is 4 GiB; a resize must make it larger';
+      throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'sizeGiB', message }] });
+    }) as unknown as Invoke;
+    expect(await deleteSnapshotOutlasting({ invoke, reconnect: async () => undefined }, { id: 'web' }, 'gone')).toEqual({ name: 'gone' });
+    expect(await resizeDiskOutlasting({ invoke, reconnect: async () => undefined }, { id: 'web' }, undefined, 4)).toMatchObject({ virtualSize: 4 * GiB });
+  });
+});
+
 describe('snapshot revert and delete across a lost engine', () => {
   const snap = (name: string) => ({ name, createdAt: '2026-12-06T04:00:00Z', vmStateBytes: 1, includesRam: true });
 

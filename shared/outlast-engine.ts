@@ -35,17 +35,39 @@ export interface OutlastOptions<T> extends Resumer {
   finished?: () => Promise<T | null>;
 }
 
-/** Runs `job`; when the engine is lost during it, reconnects and returns what `finished` finds, or runs `job` again. */
+/**
+ * Runs `job`; when the engine is lost during it, reconnects and returns what `finished` finds, or
+ * runs `job` again. A second try that fails is checked once more against `finished`: the killed
+ * engine's work may have completed in the meantime (the next engine runs a VM's jobs only after
+ * the qemu-img or QEMU job it left has finished), and then the second try is refused (a snapshot
+ * name taken, a snapshot gone, a disk already that big) although the job is done.
+ */
 export async function outlastEngine<T>(o: OutlastOptions<T>): Promise<T> {
   for (let lost = 0; ; ) {
     try {
       return await o.job();
     } catch (err) {
+      if (!isEngineLost(err) && lost > 0 && o.finished) {
+        const done = await o.finished();
+        if (done !== null) return done;
+      }
       if (!isEngineLost(err) || ++lost > JOB_MAX_ENGINE_LOSSES) throw err;
       await o.reconnect(err);
       const done = o.finished ? await o.finished() : null;
       o.onResumed?.(o.finished ? done !== null : null);
       if (done !== null) return done;
+    }
+  }
+}
+
+/** A look at what is there before a job begins, asked again of the next engine if the engine is lost meanwhile. */
+async function beforeTheJob<T>(c: Resumer, look: () => Promise<T>): Promise<T> {
+  for (let lost = 0; ; ) {
+    try {
+      return await look();
+    } catch (err) {
+      if (!isEngineLost(err) || ++lost > JOB_MAX_ENGINE_LOSSES) throw err;
+      await c.reconnect(err);
     }
   }
 }
@@ -59,24 +81,9 @@ export async function outlastEngine<T>(o: OutlastOptions<T>): Promise<T> {
 export async function createSnapshotOutlasting(c: JobClient, ref: { host?: string; id: string }, asked: string | undefined, diskOnly: boolean): Promise<SnapshotInfo> {
   const name = asked ?? defaultSnapshotName(new Date());
   const list = () => c.invoke('snapshot.list', ref);
-  const before = new Set((await list()).map((x) => x.name));
+  const before = new Set((await beforeTheJob(c, list)).map((x) => x.name));
   const fresh = async (): Promise<SnapshotInfo | null> => (before.has(name) ? null : ((await list()).find((x) => x.name === name) ?? null));
-  let again = false;
-  return outlastEngine({
-    ...c,
-    job: async () => {
-      try {
-        return await c.invoke('snapshot.create', { ...ref, name, diskOnly });
-      } catch (err) {
-        const ours = again && err instanceof FlotillaError && err.code === 'NAME_TAKEN' ? await fresh() : null;
-        if (ours) return ours;
-        throw err;
-      } finally {
-        again = true;
-      }
-    },
-    finished: fresh,
-  });
+  return outlastEngine({ ...c, job: () => c.invoke('snapshot.create', { ...ref, name, diskOnly }), finished: fresh });
 }
 
 /**
@@ -93,7 +100,7 @@ export function revertSnapshotOutlasting(c: JobClient, ref: { host?: string; id:
  */
 export async function deleteSnapshotOutlasting(c: JobClient, ref: { host?: string; id: string }, name: string): Promise<MethodResult<'snapshot.delete'>> {
   const listed = async (): Promise<boolean> => (await c.invoke('snapshot.list', ref)).some((x) => x.name === name);
-  const was = await listed();
+  const was = await beforeTheJob(c, listed);
   return outlastEngine({
     ...c,
     job: () => c.invoke('snapshot.delete', { ...ref, name }),
@@ -112,7 +119,7 @@ export async function resizeDiskOutlasting(c: JobClient, ref: { host?: string; i
     return (disk === undefined ? list[0] : list.find((d) => d.name === disk)) ?? null;
   };
   const wanted = sizeGiB * 2 ** 30;
-  const before = await target();
+  const before = await beforeTheJob(c, target);
   return outlastEngine({
     ...c,
     job: () => c.invoke('disk.resize', { ...ref, ...(disk !== undefined ? { disk } : {}), sizeGiB }),

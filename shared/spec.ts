@@ -325,6 +325,14 @@ export const vmSpecSchema = vmConfigSchema
   .strict();
 export type VmSpec = z.output<typeof vmSpecSchema>;
 
+/** The host disk a VM uses in place (a disk by reference, or a kernel VM's disk), which the VM does not own. */
+export function referencedDisk(spec: Pick<VmSpec, 'source'>): string | undefined {
+  const src = spec.source;
+  if (src.kind === 'disk' && src.mode === 'reference') return src.path;
+  if (src.kind === 'kernel') return src.disk;
+  return undefined;
+}
+
 /** Fields the user may change on a stopped VM. */
 // Built from the default-free schemas on purpose: zod 4 keeps `.default()`s through `.partial()`,
 // so a patch picked from vmConfigSchema turned `{ restartPolicy }` into every other setting's default.

@@ -4,7 +4,7 @@
 // the VM's job queue, so nothing (a Start, say) can act on the disks while they are checked.
 import { basename, join } from 'node:path';
 import type { DiskCheck } from '../../shared/contract';
-import type { VmSpec } from '../../shared/spec';
+import { referencedDisk, type VmSpec } from '../../shared/spec';
 import type { CheckResult } from './images';
 import { qemuImgInfo } from './images';
 import type { ExitInfo } from './qemu-process';
@@ -36,8 +36,7 @@ export function judgeExit(exit: ExitInfo, requested: string | null, guestShutdow
 /** The qcow2 disks a VM's QEMU writes: its own, and one it names by reference. */
 export async function writableQcow2Disks(spec: VmSpec, vmDir: string): Promise<string[]> {
   const paths = spec.disks.filter((d) => d.endsWith('.qcow2')).map((d) => join(vmDir, d));
-  const src = spec.source;
-  const ref = src.kind === 'disk' && src.mode === 'reference' ? src.path : src.kind === 'kernel' ? src.disk : undefined;
+  const ref = referencedDisk(spec);
   if (ref && (await qemuImgInfo(ref).then((i) => i.format === 'qcow2', () => false))) paths.push(ref);
   return paths;
 }

@@ -8,7 +8,13 @@
 // - the source VM's disk is unchanged;
 // - snapshot create of a running VM (QEMU finishes a save the killed engine began): the snapshot
 //   is listed once, and the VM runs on.
+// - snapshot revert, snapshot rm and disk resize of a stopped VM, killed while their qemu-img
+//   runs: that qemu-img outlives the engine and holds the disk's lock until it is done, and the
+//   next engine runs the command's second try only after it (leftover-image-jobs.ts). To be
+//   sure the kill lands inside it (it takes milliseconds), the qemu-img is caught in /proc and
+//   stopped (SIGSTOP) before the kill, and let go once the next engine is up.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +38,59 @@ function sameData(a: string, b: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The qemu-img processes now running that change a file in `dir` (snapshot or resize; not the engine's reads). */
+function qemuImgsIn(dir: string, skip: ReadonlySet<string>): number[] {
+  const found: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (skip.has(e) || !/^\d+$/.test(e)) continue;
+    try {
+      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (args[0]?.endsWith('qemu-img') && ['snapshot', 'resize'].includes(args[1] ?? '') && args.some((a) => a.startsWith(`${dir}/`))) found.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** Whether the process holds a lock on a file in `dir` (qemu-img's image lock, OFD locks shown in fdinfo). */
+function locksIn(pid: number, dir: string): boolean {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`${dir}/`) && /^lock:/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
+}
+
+/**
+ * Catches the first qemu-img changing a file in `dir` that starts before `over` settles, once it
+ * holds the image's lock, and stops it there (SIGSTOP). Null when it finished first (reading its
+ * /proc entry then throws).
+ */
+async function stopFirstQemuImg(dir: string, over: Promise<unknown>): Promise<number | null> {
+  let done = false;
+  void over.then(() => (done = true));
+  const before = new Set(readdirSync('/proc'));
+  while (!done) {
+    const [pid] = qemuImgsIn(dir, before);
+    if (pid !== undefined) {
+      try {
+        // a tight loop: the image is locked within milliseconds of the exec
+        for (const until = Date.now() + 5000; !locksIn(pid, dir); ) if (Date.now() > until) throw new Error('never locked');
+        process.kill(pid, 'SIGSTOP');
+        return pid;
+      } catch {
+        return null; // it finished first
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  return null;
 }
 
 describe('check 22: kill -9 of the engine under flotilla export, import and clone', () => {
@@ -170,6 +229,96 @@ describe('check 22: kill -9 of the engine under flotilla export, import and clon
     }
     console.log(`[reliability] check 22 snapshot outcomes: ${JSON.stringify(outcomes)} (one took ${cmdMs} ms)`);
     reportFigure({ check: 22, title: 'kill -9 engine under flotilla snapshot create', load: `a running 256 MiB VM, ${TRIALS * 2} kills`, faults, badInputs: 0, lost: problems.length });
+    expect(problems).toEqual([]);
+  });
+  it('snapshot revert, snapshot rm and disk resize of a stopped VM complete when the engine dies under their qemu-img', async () => {
+    engine ??= await startEngineChild(home);
+    const GiB = 2 ** 30;
+    const seed = await randomDataDisk(await mkdtemp(join(work, 'still-')), 64);
+    const conn = await EngineConn.open(home);
+    const vm = await conn.call('vm.create', { config: { name: 'still', source: { kind: 'disk', path: seed, mode: 'copy' }, memoryMiB: 64 } });
+    const dir = join(home, 'vms', vm.id);
+    const disk = join(dir, 'disk.qcow2');
+    await conn.call('snapshot.create', { id: vm.id, name: 'base' });
+    await conn.close();
+    const snapshots = async (): Promise<string[]> => {
+      const c = await EngineConn.open(home);
+      try {
+        return (await c.call('snapshot.list', { id: vm.id })).map((x) => x.name);
+      } finally {
+        await c.close();
+      }
+    };
+    const virtualSize = (): number => (JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', disk], { encoding: 'utf8' })) as { 'virtual-size': number })['virtual-size'];
+
+    let faults = 0;
+    let caught = 0;
+    const problems: string[] = [];
+    const trials: Record<string, { before: (t: number) => Promise<void>; args: (t: number) => string[]; whole: (t: number, label: string) => Promise<void> }> = {
+      revert: {
+        // the disk written over after the snapshot, so that a revert has something to undo
+        before: async () => void execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 4M', disk], { stdio: 'ignore' }),
+        args: () => ['snapshot', 'revert', 'still', 'base'],
+        whole: async (_t, label) => {
+          if (!sameData(seed, disk)) problems.push(`${label}: the disk does not hold the snapshot's data`);
+        },
+      },
+      rm: {
+        before: async (t) => {
+          const c = await EngineConn.open(home);
+          await c.call('snapshot.create', { id: vm.id, name: `gone-${t}` }).finally(() => c.close());
+        },
+        args: (t) => ['snapshot', 'rm', 'still', `gone-${t}`],
+        whole: async (t, label) => {
+          const names = await snapshots();
+          if (names.includes(`gone-${t}`) || !names.includes('base')) problems.push(`${label}: listed ${JSON.stringify(names)}`);
+        },
+      },
+      resize: {
+        before: async () => undefined,
+        args: (t) => ['disk', 'resize', 'still', String(t + 1)],
+        whole: async (t, label) => {
+          if (virtualSize() !== (t + 1) * GiB) problems.push(`${label}: the disk is ${virtualSize()} bytes`);
+          if (!sameData(seed, disk)) problems.push(`${label}: the disk's data changed`);
+        },
+      },
+    };
+    const outcomes: Record<string, { caught: number; missed: number }> = {};
+    for (const [name, job] of Object.entries(trials)) {
+      const o = (outcomes[name] = { caught: 0, missed: 0 });
+      // a trial counts once the kill landed inside the qemu-img; a try whose qemu-img finished too fast is not one
+      for (let tries = 0; o.caught < TRIALS && tries < TRIALS * 5; tries++) {
+        const label = `${name} try ${tries}`;
+        await job.before(tries);
+        const cmd = flotilla(...job.args(tries));
+        const pid = await stopFirstQemuImg(dir, cmd.done);
+        if (pid === null) {
+          const r = await cmd.done;
+          expect(r, `${label}: ${r.stderr}`).toMatchObject({ code: 0 });
+          o.missed++;
+          continue;
+        }
+        await killEngineChild(engine);
+        faults++;
+        engine = await startEngineChild(home);
+        // the command is back and tries again (or has found the job done) while the old qemu-img
+        // still holds the disk; a second try the engine ran at once would be refused by the lock
+        await cmd.said(/flotilla: (the|doing the) /);
+        await sleep(500);
+        process.kill(pid, 'SIGCONT');
+        const r = await cmd.done;
+        expect(r, `${label}: ${r.stderr}`).toMatchObject({ code: 0 });
+        expect(r.stderr, label).toContain('waiting for the engine to come back');
+        o.caught++;
+        caught++;
+        await job.whole(tries, label);
+        const check = await run('qemu-img', ['check', disk]);
+        if (check.code !== 0) problems.push(`${label}: qemu-img check: ${check.stdout}${check.stderr}`);
+      }
+      expect(o.caught, `${name}: no kill landed inside its qemu-img (${JSON.stringify(o)})`).toBeGreaterThan(0);
+    }
+    console.log(`[reliability] check 22 stopped-VM outcomes: ${JSON.stringify(outcomes)}`);
+    reportFigure({ check: 22, title: 'kill -9 engine under a stopped VM\'s snapshot revert, rm and disk resize', load: `${caught} kills inside qemu-img`, faults, badInputs: 0, lost: problems.length });
     expect(problems).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { SnapshotInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { defaultSnapshotName } from '../../../shared/snapshot-names';
-import type { VmSpec } from '../../../shared/spec';
+import { referencedDisk, type VmSpec } from '../../../shared/spec';
 import { QEMU_IMG, qemuImgInfo } from '../images';
 import { OVMF_VARS_FILE } from '../qemu-args';
 import type { OpsContext } from './ops-context';
@@ -41,8 +41,7 @@ function qemuImg(args: string[], subject: string): Promise<string> {
 
 /** Why this VM cannot have a snapshot with RAM, or null. */
 async function fullSnapshotBlocker(spec: VmSpec): Promise<string | null> {
-  const src = spec.source;
-  const ref = src.kind === 'disk' && src.mode === 'reference' ? src.path : src.kind === 'kernel' ? src.disk : undefined;
+  const ref = referencedDisk(spec);
   if (ref && (await qemuImgInfo(ref)).format !== 'qcow2') return `its disk ${ref} is used in place and is not qcow2, so QEMU cannot store the RAM state with it`;
   if (spec.firmware === 'uefi' && !OVMF_VARS_FILE.endsWith('.qcow2')) return 'its UEFI variable store is a raw file, which QEMU cannot snapshot';
   // vhost-user-fs blocks migration, and snapshot-save is a migration to the disk

@@ -8,7 +8,7 @@ import { link, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ExportResult, VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import { vmConfigSchema, vmSpecSchema, type VmConfig, type VmSpec } from '../../../shared/spec';
+import { referencedDisk, vmConfigSchema, vmSpecSchema, type VmConfig } from '../../../shared/spec';
 import { TMP_SUFFIX } from '../atomic-file';
 import { assertReadableFile, assertSelfContainedImage, inspectPath, qemuImgCheck, qemuImgConvert, qemuImgInfo } from '../images';
 import { OVMF_VARS_FILE } from '../qemu-args';
@@ -36,13 +36,6 @@ async function checkDestination(dest: string, force: boolean): Promise<void> {
   if (f && !force) throw new FlotillaError('FILE_EXISTS', `${dest} already exists; pass --force to overwrite it`, { path: dest });
 }
 
-/** Disks the VM does not own (used in place) cannot travel in an archive. */
-function referencedDisk(spec: VmSpec): string | undefined {
-  const src = spec.source;
-  if (src.kind === 'disk' && src.mode === 'reference') return src.path;
-  if (src.kind === 'kernel') return src.disk;
-  return undefined;
-}
 
 export async function exportVm(ctx: OpsContext, id: string, dest: string, force: boolean): Promise<ExportResult> {
   await checkDestination(dest, force);

@@ -10,6 +10,7 @@ const OP_TEXT: Record<Progress['op'], string> = {
   import: 'Importing',
   clone: 'Cloning',
   snapshot: 'Snapshot',
+  settle: 'Finishing earlier disk work',
 };
 
 export function ProgressBar({ progress }: { progress: Progress }): ReactElement {
