@@ -2,7 +2,7 @@
 // connects, their pids kept in the VM's runtime record, proved ours by /proc and adopted by the
 // next engine, killed and their sockets removed when the VM stops, and a death while the VM
 // runs reported in the VM's lifecycle log and in its ShareInfo state.
-import { readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ShareInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
@@ -11,7 +11,7 @@ import type { HomeLayout } from '../paths';
 import type { SpawnFn } from '../qemu-process';
 import { describeExit } from '../exit-policy';
 import type { RuntimeRecord } from '../runtime-record';
-import { findVirtiofsdsIn, isOurVirtiofsd, Virtiofsd, virtiofsdBinary, virtiofsdPlan } from './virtiofsd';
+import { findVirtiofsdsIn, isOurVirtiofsd, ownSubordinateIds, SUBIDS_HINT, Virtiofsd, virtiofsdBinary, virtiofsdPlan, type VirtiofsdUser } from './virtiofsd';
 
 /** What QEMU's arguments need per share. */
 export interface QemuShare {
@@ -67,6 +67,14 @@ export class ShareHelpers {
     return join(this.h.layout.runDir(this.h.id), `fs${index}.sock`);
   }
 
+  /** Who share `index`'s virtiofsd runs as (virtiofsd.ts): root as itself, any other user in a user namespace. */
+  private async user(index: number): Promise<VirtiofsdUser> {
+    if (process.geteuid?.() === 0) return { root: true };
+    const mountPoint = join(this.h.layout.runDir(this.h.id), `fs${index}.src`);
+    await mkdir(mountPoint, { recursive: true, mode: 0o700 });
+    return { root: false, mountPoint, subIds: await ownSubordinateIds() };
+  }
+
   /** Start one helper per share and wait for each socket; on any failure none is left running. */
   async startAll(shares: readonly Share[], signal: AbortSignal): Promise<QemuShare[]> {
     await this.stopAll();
@@ -77,7 +85,7 @@ export class ShareHelpers {
         await checkShareDir(s);
         const sock = this.sock(i);
         await rm(sock, { force: true });
-        const plan = virtiofsdPlan({ binary: virtiofsdBinary(), sock, dir: s.hostPath, readOnly: s.readOnly, root: process.geteuid?.() === 0 });
+        const plan = virtiofsdPlan({ binary: virtiofsdBinary(), sock, dir: s.hostPath, readOnly: s.readOnly, user: await this.user(i) });
         const logFile = join(this.h.layout.vmLogsDir(this.h.id), `virtiofsd-${s.tag}.log`);
         await rm(logFile, { force: true });
         const proc = Virtiofsd.spawn(this.h.spawn, plan, sock, logFile, this.h.layout.runDir(this.h.id));
@@ -86,7 +94,8 @@ export class ShareHelpers {
         this.h.saveRecord();
         const tail = async () => (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ');
         await proc.waitSocket(SOCKET_WAIT_MS, tail, signal).catch((err: unknown) => {
-          throw new FlotillaError('QEMU_FAILED', `shared folder ${s.tag} (${s.hostPath}): ${(err as Error).message}`);
+          const why = (err as Error).message;
+          throw new FlotillaError('QEMU_FAILED', `shared folder ${s.tag} (${s.hostPath}): ${why}${/setgroups\(\) failed/.test(why) ? `; ${SUBIDS_HINT}` : ''}`);
         });
         this.h.log(`share ${s.tag}: virtiofsd (pid ${proc.pid}) serves ${s.hostPath}${s.readOnly ? ' read-only' : ''}`);
         out.push({ tag: s.tag, sock, readOnly: s.readOnly });

@@ -9,8 +9,9 @@
 // asks (a write, `mount -o remount,rw`), the host kernel answers EROFS. The sandbox
 // (sandbox=namespace: pivot_root into the shared directory) keeps every path, symlinks
 // included, inside the directory.
-import { closeSync, openSync } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { closeSync, constants, openSync } from 'node:fs';
+import { access, lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import type { SpawnFn } from '../qemu-process';
 import { readStartTime } from '../qemu-process';
@@ -29,23 +30,85 @@ export function virtiofsdBinary(env: NodeJS.ProcessEnv = process.env): string {
  */
 export const READ_ONLY_SCRIPT = 'set -e; mount --bind -- "$1" "$1"; mount -o remount,bind,ro -- "$1"; shift; exec "$@"';
 
+/**
+ * The wrapper's script for a user other than root ("$1" the directory, "$2" an empty mount point
+ * the engine made in the VM's run dir, "$3" `ro` or `rw`, then virtiofsd and its arguments).
+ * Debian 12's C virtiofsd writes a lock file into /var/run/virtiofsd, which only root may create,
+ * and has no option to put it elsewhere. So in the share's own mount namespace a small tmpfs
+ * covers /var/run, after the directory is bound onto the mount point, where virtiofsd serves it
+ * from: that way a directory under /run (a removable drive in /run/media) stays reachable. The
+ * mount namespace and the tmpfs exist for this one process only.
+ */
+export const USER_SCRIPT =
+  'set -e; if [ "$3" = ro ]; then mount --bind -- "$1" "$2"; mount -o remount,bind,ro -- "$2"; else mount --rbind -- "$1" "$2"; fi; ' +
+  'mount -t tmpfs -o mode=0755,size=1m flotilla-virtiofsd /var/run; shift 3; exec "$@"';
+
 export interface VirtiofsdPlan {
   file: string;
   args: string[];
 }
 
-/**
- * What to spawn for one share. As root the namespace needs nothing more; as another user the
- * wrapper asks for a user namespace (`--map-root-user`), which is also what virtiofsd's own
- * sandbox needs then.
- */
-export function virtiofsdPlan(o: { binary: string; sock: string; dir: string; readOnly: boolean; root: boolean }): VirtiofsdPlan {
-  const own = [`--socket-path=${o.sock}`, '-o', `source=${o.dir}`, '-o', 'sandbox=namespace', '-o', 'cache=auto', '-o', 'no_xattr'];
-  if (!o.readOnly && o.root) return { file: o.binary, args: own };
-  const ns = ['--mount', '--propagation', 'private', ...(o.root ? [] : ['--map-root-user'])];
-  if (!o.readOnly) return { file: 'unshare', args: [...ns, '--', o.binary, ...own] };
-  return { file: 'unshare', args: [...ns, '--', '/bin/sh', '-c', READ_ONLY_SCRIPT, 'flotilla-share-ro', o.dir, o.binary, ...own] };
+/** A block of subordinate ids (/etc/subuid, /etc/subgid). */
+export interface IdRange {
+  start: number;
+  count: number;
 }
+
+/**
+ * Who virtiofsd runs as. Root needs no user namespace. Any other user runs it in one, where it is
+ * root (mapped to the user: what the guest's root writes is the user's on the host). virtiofsd
+ * drops its supplementary groups there, which the kernel allows only when the id maps were
+ * written by newuidmap/newgidmap (package uidmap) from the user's subordinate ids, which also
+ * map the guest's other users (1…count) to them. Without those, `--map-root-user` is all that is
+ * left, and it works only for a process with no supplementary groups.
+ */
+export type VirtiofsdUser = { root: true } | { root: false; mountPoint: string; subIds: { uids: IdRange; gids: IdRange } | null };
+
+/** What to spawn for one share. */
+export function virtiofsdPlan(o: { binary: string; sock: string; dir: string; readOnly: boolean; user: VirtiofsdUser }): VirtiofsdPlan {
+  const own = (source: string): string[] => [`--socket-path=${o.sock}`, '-o', `source=${source}`, '-o', 'sandbox=namespace', '-o', 'cache=auto', '-o', 'no_xattr'];
+  const ns = ['--mount', '--propagation', 'private'];
+  const u = o.user;
+  if (u.root) {
+    if (!o.readOnly) return { file: o.binary, args: own(o.dir) };
+    return { file: 'unshare', args: [...ns, '--', '/bin/sh', '-c', READ_ONLY_SCRIPT, 'flotilla-share-ro', o.dir, o.binary, ...own(o.dir)] };
+  }
+  // at most 65535 more ids: uid 65535 itself is left unmapped, as the kernel's overflow id
+  const block = (r: IdRange): string => `${r.start},1,${Math.min(r.count, 65535)}`;
+  const maps = u.subIds ? ['--map-user=0', '--map-group=0', `--map-users=${block(u.subIds.uids)}`, `--map-groups=${block(u.subIds.gids)}`] : ['--map-root-user'];
+  return {
+    file: 'unshare',
+    args: [...maps, ...ns, '--', '/bin/sh', '-c', USER_SCRIPT, 'flotilla-share', o.dir, u.mountPoint, o.readOnly ? 'ro' : 'rw', o.binary, ...own(u.mountPoint)],
+  };
+}
+
+/** The first block of subordinate ids of user `name` (or uid `id`) in the text of /etc/subuid or /etc/subgid. */
+export function subordinateIds(text: string, name: string | null, id: number): IdRange | null {
+  for (const line of text.split('\n')) {
+    const [who, start, count] = line.trim().split(':');
+    if (who === undefined || start === undefined || count === undefined || (who !== name && who !== String(id))) continue;
+    const r = { start: Number(start), count: Number(count) };
+    if (Number.isSafeInteger(r.start) && Number.isSafeInteger(r.count) && r.start > 0 && r.count > 0) return r;
+  }
+  return null;
+}
+
+/** This user's subordinate ids, when newuidmap and newgidmap can apply them; null otherwise. */
+export async function ownSubordinateIds(): Promise<{ uids: IdRange; gids: IdRange } | null> {
+  const tools = await Promise.all(['/usr/bin/newuidmap', '/usr/bin/newgidmap'].map((f) => access(f, constants.X_OK).then(() => true, () => false)));
+  if (tools.includes(false)) return null;
+  const { username, uid, gid } = userInfo();
+  const groupName = await readFile('/etc/group', 'utf8').then((t) => t.split('\n').find((l) => l.split(':')[2] === String(gid))?.split(':')[0] ?? null, () => null);
+  const [subuid, subgid] = await Promise.all(['/etc/subuid', '/etc/subgid'].map((f) => readFile(f, 'utf8').catch(() => '')));
+  // newgidmap checks the group block against the user's name (or uid), like newuidmap
+  const uids = subordinateIds(subuid!, username, uid);
+  const gids = subordinateIds(subgid!, username, uid) ?? subordinateIds(subgid!, groupName, gid);
+  return uids && gids ? { uids, gids } : null;
+}
+
+/** What to tell a user whose share could not start because virtiofsd could not drop its groups. */
+export const SUBIDS_HINT =
+  'shared folders as a user other than root need the user\'s subordinate ids applied by newuidmap/newgidmap: install the package uidmap and give the user a block in /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)';
 
 /** Is `pid` a live virtiofsd serving exactly this socket? (exe, then the exact --socket-path argument) */
 export async function isOurVirtiofsd(pid: number, sock: string): Promise<{ ours: true } | { ours: false; why: string }> {
