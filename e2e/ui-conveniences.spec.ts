@@ -48,6 +48,15 @@ test.describe('issue 14 conveniences in the browser', () => {
     await expect(host).toContainText('4 running');
     await expect(host.getByRole('meter', { name: /^Memory 1\.0 GiB of / })).toBeVisible();
     await expect(host.getByRole('meter', { name: /^CPUs 4 of \d+$/ })).toBeVisible();
+    // without KVM the bar says VMs are emulated, and why (the same words as `flotilla info`)
+    const info = JSON.parse(cli(app.home, ['info', '--json']).stdout) as { kvm: boolean; noKvmReason: string | null };
+    const noKvm = host.getByText('No KVM: VMs are emulated');
+    if (info.kvm) await expect(noKvm).toHaveCount(0);
+    else {
+      await noKvm.click();
+      await expect(host.getByText(info.noKvmReason!, { exact: false })).toBeVisible();
+      await noKvm.click();
+    }
 
     await page.setViewportSize({ width: 1920, height: 1080 });
     // (e2e compiles without DOM types: the browser-side code goes in as strings)

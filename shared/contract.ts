@@ -173,6 +173,8 @@ export interface EngineInfo {
   pid: number;
   qemuVersion: string | null;
   kvm: boolean;
+  /** without KVM: why VMs are emulated (many times slower), and what to change; absent from older engines */
+  noKvmReason?: string | null;
   /**
    * the built-in Linux: `stale` when an older Flotilla's recipe built it (it boots, but a rebuild
    * brings this version's kernel settings and guest programs); absent from older engines

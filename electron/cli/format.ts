@@ -1,5 +1,5 @@
 // Human-readable output of the CLI (the --json output is the contract DTOs themselves).
-import type { HostInfo, PortEntry, VmInfo } from '../../shared/contract';
+import type { EngineInfo, HostInfo, PortEntry, VmInfo } from '../../shared/contract';
 import { LOCAL_HOST } from '../../shared/contract-names';
 
 export function formatPorts(ports: readonly PortEntry[]): string {
@@ -79,12 +79,31 @@ export function formatInfo(vm: VmInfo): string {
   if (!vm.qmpHealthy) lines.push(['qmp', 'not answering (the VM is left alone)']);
   if (vm.lastExit) lines.push(['last exit', `${vm.lastExit.reason} at ${vm.lastExit.at}`]);
   if (vm.lastDiskCheck) lines.push(['last disk check', `exit ${vm.lastDiskCheck.exitCode}: ${vm.lastDiskCheck.summary}`]);
-  const w = Math.max(...lines.map(([k]) => k.length));
-  let out = lines.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v}`).join('\n') + '\n';
+  let out = formatPairs(lines);
   if (vm.state === 'crashed' && vm.lastExit?.logTail.length) {
     out += `last log lines:\n${vm.lastExit.logTail.map((l) => `  ${l}`).join('\n')}\n`;
   }
   return out;
+}
+
+function formatPairs(lines: [string, string][]): string {
+  const w = Math.max(...lines.map(([k]) => k.length));
+  return lines.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v}`).join('\n') + '\n';
+}
+
+const GiB = 2 ** 30;
+
+/** `flotilla info` without a VM: this computer as the engine sees it, and why VMs would be slow. */
+export function formatEngineInfo(e: EngineInfo): string {
+  const lines: [string, string][] = [
+    ['flotilla', e.version],
+    ['qemu', e.qemuVersion ?? 'not found (install qemu-system-x86)'],
+    ['kvm', e.kvm ? 'yes' : `no: VMs are emulated, many times slower${e.noKvmReason ? `, because ${e.noKvmReason}` : ''}`],
+    ['built-in linux', e.defaultImage.ready ? `${e.defaultImage.kernelVersion ?? 'ready'}${e.defaultImage.stale ? ' (built by an older Flotilla: flotilla image build-default)' : ''}` : 'not built (flotilla image build-default)'],
+    ['home', e.home],
+  ];
+  if (e.hostTotals) lines.push(['this computer', `${e.hostTotals.cpus} CPUs, ${(e.hostTotals.memoryBytes / GiB).toFixed(1)} GiB memory (${(e.hostTotals.freeMemoryBytes / GiB).toFixed(1)} GiB free)`]);
+  return formatPairs(lines);
 }
 
 /** What `--json` prints: the contract's DTO, indented. */

@@ -69,7 +69,12 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   pause: { usage: 'pause NAME [--json]', summary: 'pause a running VM', options: [HOST_HELP, JSON_HELP], takesVm: true },
   resume: { usage: 'resume NAME [--json]', summary: 'resume a paused VM', options: [HOST_HELP, JSON_HELP], takesVm: true },
   rm: { usage: 'rm NAME [--json]', summary: 'delete a stopped VM and its disks', options: [HOST_HELP, ['--storage', 'on a libvirt host, also delete the domain’s disks'], JSON_HELP], takesVm: true },
-  info: { usage: 'info NAME [--json]', summary: 'settings, state and last exit of a VM', options: [HOST_HELP, JSON_HELP], takesVm: true },
+  info: {
+    usage: 'info [NAME] [--json]',
+    summary: 'settings, state and last exit of a VM; without NAME, this computer: QEMU, KVM (or why not), the built-in Linux',
+    options: [HOST_HELP, JSON_HELP],
+    takesVm: true,
+  },
   ports: { usage: 'ports [NAME] [--json]', summary: 'forwarded host ports (always on 127.0.0.1)', options: [JSON_HELP], takesVm: true },
   logs: {
     usage: 'logs NAME [--serial] [--follow] [--tail N]',

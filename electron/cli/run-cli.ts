@@ -13,7 +13,7 @@ import { ENGINE_VERSION } from '../engine/version';
 import { flotillaHome } from '../engine/paths';
 import { absPath, parseArgs, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
-import { formatHosts, formatInfo, formatJson, formatList, formatPorts } from './format';
+import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts } from './format';
 import { commandHelp, overview } from './help';
 
 export interface CliIo {
@@ -339,7 +339,10 @@ async function runCommand(
       return 0;
     }
     case 'info':
-      vmInfo(await s.find(name, o.host));
+      if (name === undefined) {
+        const e = await s.call('engine.info', {});
+        io.out(json ? formatJson(e) : formatEngineInfo(e));
+      } else vmInfo(await s.find(name, o.host));
       return 0;
     case 'ports': {
       const id = name ? (await s.find(name, o.host)).id : undefined;

@@ -5,10 +5,10 @@
 // CLI socket) is a thin forward to `handle()`. Dependencies come in through the constructor so
 // tests can swap the clock, the spawner, the QEMU binary or the deadlines without monkey-patching.
 import { execFile } from 'node:child_process';
-import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { cpus as hostCpus, freemem, totalmem } from 'node:os';
 import type { CallContext, ContractHandler, EngineInfo, EventName, EventPayloads, Method, MethodParams, MethodResult, Progress } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
+import { detectAccel } from './accel';
 import { ENGINE_VERSION, qemuBinary, STOP_DEADLINE_MS } from './defaults';
 import { diskFullError, isNoSpace } from './disk-full';
 import { buildDefaultGuest, readDefaultGuest } from './guest/build-default';
@@ -47,24 +47,6 @@ export interface EngineOptions {
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;
 
-/**
- * KVM is used when /dev/kvm opens read-write AND the CPU advertises hardware virtualization
- * (vmx/svm). Some sandboxes expose a /dev/kvm whose vCPUs then fail ("failed to set MSR"), and
- * QEMU's `-accel kvm -accel tcg` fallback only covers a failing KVM *init*, so the CPU flag check
- * keeps those hosts on TCG. FLOTILLA_ACCEL=kvm|tcg overrides the choice.
- */
-export async function detectAccel(env: NodeJS.ProcessEnv = process.env, cpuinfoPath = '/proc/cpuinfo'): Promise<'kvm:tcg' | 'tcg'> {
-  if (env.FLOTILLA_ACCEL === 'tcg') return 'tcg';
-  if (env.FLOTILLA_ACCEL === 'kvm') return 'kvm:tcg';
-  try {
-    await access('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
-    const cpuinfo = await readFile(cpuinfoPath, 'utf8');
-    return /^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo) ? 'kvm:tcg' : 'tcg';
-  } catch {
-    return 'tcg';
-  }
-}
-
 export class Engine implements ContractHandler {
   readonly layout: HomeLayout;
   readonly hosts = new HostRegistry();
@@ -78,6 +60,8 @@ export class Engine implements ContractHandler {
   private readonly now: () => number;
   private readyPromise: Promise<void> | null = null;
   private accel: 'kvm' | 'tcg' | 'kvm:tcg' | null;
+  /** why VMs are emulated (accel.ts); null with KVM */
+  private accelWhy: string | null = null;
   private qemuVersion: string | null | undefined;
   private closed = false;
 
@@ -85,6 +69,7 @@ export class Engine implements ContractHandler {
     this.layout = opts.layout;
     this.now = opts.now ?? Date.now;
     this.accel = opts.accel ?? null;
+    if (this.accel === 'tcg') this.accelWhy = 'this engine was started for emulation (its accel option)';
     this.local = new LocalHost({
       layout: opts.layout,
       accel: () => this.accel ?? 'tcg',
@@ -157,7 +142,7 @@ export class Engine implements ContractHandler {
   /** Load specs and the port table, adopt live QEMUs, connect other hosts. Idempotent. */
   start(): Promise<void> {
     this.readyPromise ??= (async () => {
-      this.accel ??= await detectAccel();
+      if (this.accel === null) ({ accel: this.accel, why: this.accelWhy } = await detectAccel());
       // a broken hosts.json does not stop the engine: local VMs still work, and the file is named
       const loaded = await this.libvirt.load();
       if (loaded.error) process.emitWarning(`flotilla: libvirt hosts not loaded: ${loaded.error}`);
@@ -223,6 +208,7 @@ export class Engine implements ContractHandler {
       pid: process.pid,
       qemuVersion: this.qemuVersion,
       kvm: this.accel !== 'tcg',
+      noKvmReason: this.accelWhy,
       defaultImage: { ready: g.ready, stale: g.ready && g.stale, kernelVersion: g.manifest?.kernelVersion ?? null, path: g.dir },
       shell: this.opts.shell ?? 'engine',
       hostTotals: { cpus: hostCpus().length, memoryBytes: totalmem(), freeMemoryBytes: freemem() },

@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectAccel } from './engine';
+import { detectAccel, noAccessReason } from './accel';
 import { existsSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { currentRecipe, readDefaultGuest } from './guest/build-default';
@@ -11,14 +11,28 @@ import { makeManifest, serializeManifest } from './guest/guest-manifest';
 
 describe('detectAccel', () => {
   it('honours FLOTILLA_ACCEL', async () => {
-    expect(await detectAccel({ FLOTILLA_ACCEL: 'tcg' })).toBe('tcg');
-    expect(await detectAccel({ FLOTILLA_ACCEL: 'kvm' })).toBe('kvm:tcg');
+    expect(await detectAccel({ FLOTILLA_ACCEL: 'tcg' })).toEqual({ accel: 'tcg', why: 'FLOTILLA_ACCEL=tcg asks for emulation' });
+    expect(await detectAccel({ FLOTILLA_ACCEL: 'kvm' })).toEqual({ accel: 'kvm:tcg', why: null });
   });
-  it('stays on TCG when the CPU advertises no vmx/svm, even if /dev/kvm exists', async () => {
+  it('says why it emulates: no device, or a CPU without vmx/svm even if /dev/kvm exists', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'accel-'));
     const cpuinfo = join(dir, 'cpuinfo');
+    const device = join(dir, 'kvm');
+    await writeFile(device, '');
     await writeFile(cpuinfo, 'processor\t: 0\nflags\t\t: fpu vme de pse tsc msr sse sse2\n');
-    expect(await detectAccel({}, cpuinfo)).toBe('tcg');
+    expect(await detectAccel({}, { kvmPath: join(dir, 'none'), cpuinfoPath: cpuinfo })).toMatchObject({ accel: 'tcg', why: expect.stringMatching(/none does not exist: turn on virtualization .* kvm module/) });
+    expect(await detectAccel({}, { kvmPath: device, cpuinfoPath: cpuinfo })).toMatchObject({ accel: 'tcg', why: expect.stringMatching(/no hardware virtualization \(no vmx or svm/) });
+    await writeFile(cpuinfo, 'processor\t: 0\nflags\t\t: fpu vme de pse tsc msr sse sse2 vmx\n');
+    // root may open any file, so the refusal itself is checked as another user (shares-user.itest.ts)
+    if (process.getuid?.() === 0) expect(await detectAccel({}, { kvmPath: device, cpuinfoPath: cpuinfo })).toEqual({ accel: 'kvm:tcg', why: null });
+  });
+  it('tells a user who may not open /dev/kvm to join its group, or that the device is root-only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'accel-'));
+    const group = join(dir, 'group');
+    await writeFile(group, 'root:x:0:\nkvm:x:104:\n');
+    expect(await noAccessReason('/dev/kvm', { mode: 0o20660, gid: 104 }, group)).toBe('you may not open /dev/kvm: add yourself to the group kvm (sudo usermod -aG kvm $USER), then log out and in again');
+    expect(await noAccessReason('/dev/kvm', { mode: 0o20600, gid: 0 }, group)).toMatch(/^\/dev\/kvm is for root only here \(mode 0600\): install your distribution's udev rule for KVM/);
+    expect(await noAccessReason('/dev/kvm', { mode: 0o20600, gid: 104 }, group)).toMatch(/for root only here/);
   });
 });
 

@@ -1,6 +1,8 @@
 // The host bar: how much of this computer the running VMs take, as configured (vCPUs, memory)
 // against the host's totals from engine.info. Overcommitting CPUs is normal; memory past the
-// host's total is what makes guests swap or fail, so that is the number that turns red.
+// host's total is what makes guests swap or fail, so that is the number that turns red. Without
+// KVM every VM is emulated, many times slower: the bar says so, and why (engine.info's
+// noKvmReason: what to change), as virt-manager does when it finds no KVM.
 import type { ReactElement } from 'react';
 import type { HostTotals, VmInfo } from '../../../shared/contract';
 import { isActive } from '../../../shared/state';
@@ -36,8 +38,22 @@ function Meter({ label, value, max, text, over }: { label: string; value: number
   );
 }
 
+function NoKvm({ reason }: { reason: string | null }): ReactElement {
+  return (
+    <details className="host-accel">
+      <summary>No KVM: VMs are emulated</summary>
+      <p>
+        Every VM runs many times slower than with KVM{reason ? `: ${reason}` : '.'}
+        {reason ? '.' : ''}
+      </p>
+    </details>
+  );
+}
+
 export function HostBar(): ReactElement | null {
   const totals: HostTotals | undefined = useStore((s) => s.ui.engine?.hostTotals);
+  const noKvm = useStore((s) => s.ui.engine?.kvm === false);
+  const noKvmReason = useStore((s) => s.ui.engine?.noKvmReason ?? null);
   // three numbers, each selected on its own so a stats tick never re-renders the bar
   const running = useStore((s) => hostUse(Object.values(s.vms.byId)).running);
   const cpus = useStore((s) => hostUse(Object.values(s.vms.byId)).cpus);
@@ -50,6 +66,7 @@ export function HostBar(): ReactElement | null {
       </span>
       <Meter label="CPUs" value={cpus} max={totals.cpus} text={`${cpus} of ${totals.cpus}`} over={false} />
       <Meter label="Memory" value={mem} max={totals.memoryBytes} text={`${formatBytes(mem)} of ${formatBytes(totals.memoryBytes)}`} over={mem > totals.memoryBytes} />
+      {noKvm && <NoKvm reason={noKvmReason} />}
     </section>
   );
 }
