@@ -97,14 +97,16 @@ describe('the default guest console relay', () => {
   });
 
   it('passes a 16 MiB write to the host byte-exact', async () => {
-    const n = 2_400_000; // 17 088 904 bytes of numbered lines
-    const made = await sh(`seq 1 ${n} > /tmp/lines && wc -c < /tmp/lines && sha256sum /tmp/lines`);
-    expect(made.exitCode).toBe(0);
+    // numbered lines of 64 bytes: 16 MiB in 262 144 lines. (Short lines cost the guest's tty a
+    // write per line, NL → CRLF: 2.4 M lines of `seq` took 36 s to cross on a slow day.)
+    const n = 262_144;
+    const made = await sh(`awk 'BEGIN { for (i = 1; i <= ${n}; i++) printf "%063d\\n", i }' > /tmp/lines && wc -c < /tmp/lines && sha256sum /tmp/lines`);
+    expect(made.exitCode, made.stderr).toBe(0);
     const [size, sum] = made.stdout.trim().split(/\s+/);
-    expect(Number(size)).toBeGreaterThan(16 * 1024 * 1024);
+    expect(Number(size)).toBe(16 * 1024 * 1024);
     con.mark();
     expect((await sh('cat /tmp/lines > /dev/flotilla-console')).exitCode).toBe(0);
-    await con.waitFor((c) => c.tail().endsWith(`\n${n}\r\n`), 'the last line');
+    await con.waitFor((c) => c.tail(80).endsWith(`\n${String(n).padStart(63, '0')}\r\n`), 'the last line');
     const got = Buffer.from(con.text().replaceAll('\r\n', '\n'), 'latin1');
     expect(got.length).toBe(Number(size));
     expect(createHash('sha256').update(got).digest('hex')).toBe(sum);
@@ -115,9 +117,10 @@ describe('the default guest console relay', () => {
     await con.close();
     await nap(1000); // QEMU tells the guest the host has gone
     const n = 200_000; // 1.3 MB: more than the pty and the relay hold, so the writer must wait
-    expect((await sh(`seq 1 ${n} > /dev/flotilla-console 2>/dev/null </dev/null &`)).exitCode).toBe(0);
+    // made first and written by cat in large writes (seq's line-by-line writes crawl through a pty under TCG)
+    expect((await sh(`seq 1 ${n} > /tmp/held && cat /tmp/held > /dev/flotilla-console 2>/dev/null </dev/null &`)).exitCode).toBe(0);
     await nap(1500);
-    expect((await sh('pidof seq')).exitCode).toBe(0); // still writing: it waits for a host
+    expect((await sh('pidof cat')).exitCode).toBe(0); // still writing: it waits for a host
     con = await Console.open(guest.serialSock);
     await con.waitFor((c) => c.tail().endsWith(`\n${n}\r\n`), 'the last line');
     expect(con.text() === seqText(n)).toBe(true);
@@ -127,8 +130,9 @@ describe('the default guest console relay', () => {
   it('carries on, in order and to the same shell, when the host goes away in the middle of output', async () => {
     const before = await shellPid();
     const n = 600_000; // 4.6 MB on the wire
+    expect((await sh(`seq 1 ${n} > /tmp/cut`)).exitCode).toBe(0);
     con.mark();
-    expect((await sh(`seq 1 ${n} > /dev/flotilla-console 2>/dev/null </dev/null &`)).exitCode).toBe(0);
+    expect((await sh('cat /tmp/cut > /dev/flotilla-console 2>/dev/null </dev/null &')).exitCode).toBe(0);
     await con.waitFor((c) => c.bytes > 1024 * 1024, 'the first MiB');
     await con.close();
     await nap(1000);
