@@ -37,13 +37,19 @@ describe('flotilla help, completion and stop', () => {
     expect(top.code).toBe(0);
     const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]!);
     expect(commands).toEqual(expect.arrayContaining(['list', 'create', 'start', 'stop', 'logs', 'exec', 'help', 'completion']));
-    for (const c of commands) {
+    // the commands' processes run two at a time (each is a whole node start)
+    const answers = async (c: string) => {
       const byFlag = await flotilla(c, '--help');
-      expect(byFlag.code, c).toBe(0);
-      expect(byFlag.stdout, c).toMatch(new RegExp(`^usage: flotilla ${c}`));
-      if (c === 'serve') continue; // serve has its own parser and help
-      expect((await flotilla(c, '-h')).stdout, c).toBe(byFlag.stdout);
-      expect((await flotilla('help', c)).stdout, c).toBe(byFlag.stdout);
+      // serve has its own parser and help
+      const others = c === 'serve' ? [] : await Promise.all([flotilla(c, '-h'), flotilla('help', c)]);
+      return { c, byFlag, others };
+    };
+    for (let i = 0; i < commands.length; i += 2) {
+      for (const { c, byFlag, others } of await Promise.all(commands.slice(i, i + 2).map(answers))) {
+        expect(byFlag.code, c).toBe(0);
+        expect(byFlag.stdout, c).toMatch(new RegExp(`^usage: flotilla ${c}`));
+        for (const o of others) expect(o.stdout, c).toBe(byFlag.stdout);
+      }
     }
     const create = await flotilla('create', '--help');
     expect(create.stdout).toContain('--memory MIB');
