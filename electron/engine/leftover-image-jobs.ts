@@ -30,23 +30,23 @@ export async function runningImageProcs(fs: ProcFs = realProcFs, self = process.
   } catch {
     return [];
   }
-  const found: ImageProc[] = [];
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const pid = Number(e);
-    if (pid === self) continue;
-    try {
-      const args = (await fs.readFile(`/proc/${pid}/cmdline`)).split('\0');
-      if (args.at(-1) === '') args.pop();
-      if (basename(args[0] ?? '') !== 'qemu-img') continue;
-      const st = parseProcStat(await fs.readFile(`/proc/${pid}/stat`));
-      if (!st || st.ppid === self || st.state === 'Z') continue;
-      found.push({ pid, startTime: st.startTime, args });
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
+  // every process at once: this runs at each engine start, which a desktop's hundreds of processes must not slow
+  const found = await Promise.all(
+    entries.map(async (e): Promise<ImageProc | null> => {
+      const pid = Number(e);
+      if (!/^\d+$/.test(e) || pid === self) return null;
+      try {
+        const args = (await fs.readFile(`/proc/${pid}/cmdline`)).split('\0');
+        if (args.at(-1) === '') args.pop();
+        if (basename(args[0] ?? '') !== 'qemu-img') return null;
+        const st = parseProcStat(await fs.readFile(`/proc/${pid}/stat`));
+        return st && st.ppid !== self && st.state !== 'Z' ? { pid, startTime: st.startTime, args } : null;
+      } catch {
+        return null; // gone meanwhile, or not ours to read
+      }
+    }),
+  );
+  return found.filter((p): p is ImageProc => p !== null);
 }
 
 /** The processes among `procs` that name one of `files`, or a file inside one of `dirs`, in their arguments. */
