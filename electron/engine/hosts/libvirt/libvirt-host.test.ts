@@ -1,9 +1,12 @@
-// The interleaving that made a stopped (or deleted) libvirt domain come back as running: a
-// domain read (dominfo) begun before an event and answered after it. Real libvirt cannot be made
-// to hold a read on demand, so `virsh` here is a small script: it answers from files, prints the
-// event stream from a file, and holds dominfo (with what it read when called) while a hold file
-// exists. The integration test (libvirt-host.itest.ts) runs the same paths against libvirtd.
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Interleavings real libvirt cannot be made to produce on demand, so `virsh` here is a small
+// script: it answers from files, prints the event stream from a file, holds dominfo (with what it
+// read when called) while a hold file exists, and fails as many agent pings as a file says.
+// - a domain read (dominfo) begun before an event and answered after it: a stopped (or deleted)
+//   domain must not come back as running;
+// - an agent ping that fails once right after the agent connected (a busy guest, a slow virsh):
+//   the host must ask again, not leave the VM "connecting" without addresses.
+// The integration test (libvirt-host.itest.ts) runs the same paths against libvirtd.
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,6 +39,16 @@ case "$1" in
     while [ -e "$D/hold" ]; do sleep 0.02; done
     printf '%s\\n' "$now"
     touch "$D/answered" ;;
+  qemu-agent-command)
+    echo "$6" >> "$D/agent-calls"
+    case "$6" in
+      *guest-ping*)
+        n=$(cat "$D/ping-fails" 2>/dev/null || echo 0)
+        if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$D/ping-fails"; echo "error: Guest agent is not responding" >&2; exit 1; fi
+        echo '{"return":{}}' ;;
+      *) echo "error: unsupported" >&2; exit 1 ;;
+    esac ;;
+  domifaddr) cat "$D/addr" 2>/dev/null ;;
   *) exit 1 ;;
 esac
 `,
@@ -48,6 +61,8 @@ esac
 }
 
 const event = (text: string) => appendFileSync(join(dir, 'events'), `2026-12-05 12:00:00.000+0000: event 'lifecycle' for domain '${NAME}': ${text}\n`);
+const agentEvent = (state: string) => appendFileSync(join(dir, 'events'), `2026-12-05 12:00:00.000+0000: event 'agent-lifecycle' for domain '${NAME}': state: '${state}' reason: 'channel event'\n`);
+const pings = (): number => (existsSync(join(dir, 'agent-calls')) ? readFileSync(join(dir, 'agent-calls'), 'utf8').split('\n').filter((l) => l.includes('guest-ping')).length : 0);
 
 async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -100,5 +115,28 @@ describe('a domain read that an event overtakes', () => {
     await until('the held read to answer', () => existsSync(join(dir, 'answered')));
     await new Promise((r) => setTimeout(r, 300));
     expect(h.list()).toEqual([]);
+  });
+});
+
+describe('an agent ping that fails just after the agent connected', () => {
+  it('is asked again until the agent answers and the guest has an address', async () => {
+    const bin = fakeVirsh();
+    // the agent is not up yet when the host first reads the running domain
+    writeFileSync(join(dir, 'ping-fails'), '1000');
+    const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
+    host = h;
+    await h.connectNow();
+    await until('the domain', () => h.list()[0]?.state === 'running');
+    await until('the first ping', () => pings() === 1);
+    // a guest whose agent has not connected is not asked again: its connect event will come
+    await new Promise((r) => setTimeout(r, 1500));
+    expect([pings(), h.list()[0]?.agent]).toEqual([1, 'connecting']);
+
+    // it connects; the next ping still fails once (busy guest); its address comes a moment later
+    writeFileSync(join(dir, 'ping-fails'), '1');
+    agentEvent('connected');
+    await until('the failed ping after the event', () => pings() === 2);
+    writeFileSync(join(dir, 'addr'), ' Name       MAC address          Protocol     Address\n-------------------------------------------------------\n eth0       52:54:00:12:34:56    ipv4         10.0.2.15/24\n');
+    await until('the agent ready with its address', () => h.list()[0]?.agent === 'ready' && h.list()[0]?.ips.join() === '10.0.2.15', 8000);
   });
 });

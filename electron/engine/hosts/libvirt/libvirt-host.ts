@@ -228,8 +228,13 @@ export class LibvirtHost implements Host {
    * before its network (the built-in guest starts its agent first) is asked again, every second
    * for 20 s and then every 5 s up to about 2 minutes (the agent sends no event when an address
    * appears; a loaded TCG host took longer than 20 s), then left until the next agent event.
+   * `agentSeen`: the agent is known to be there (its connect event, or a ping that just answered),
+   * so a ping that fails now is a busy guest or a slow virsh, and is asked again on the same
+   * schedule. (Until 2026-12-06 one such failure ended the asking: the VM stayed "connecting",
+   * without addresses, until the next agent event, which never came.) Without it, a failed ping
+   * is a guest whose agent has not connected yet, or that has none, and its event will come.
    */
-  async refreshAgent(uuid: string, retries = IP_RETRIES): Promise<void> {
+  async refreshAgent(uuid: string, opts: { agentSeen?: boolean } = {}, retries = IP_RETRIES): Promise<void> {
     let ok = await agentPing(this.conn.virsh, uuid);
     const d = this.domains.get(uuid);
     if (!d) return;
@@ -239,9 +244,10 @@ export class LibvirtHost implements Host {
     // once per agent connection: a guest rebooted inside a running domain may run another kernel
     if (ok && d.guestOs === undefined) d.guestOs = await guestOsOf(this.conn.virsh, uuid);
     this.emitVm(uuid);
-    if (ok && d.ips.length === 0 && retries > 0 && d.state === 'running') {
+    const seen = opts.agentSeen === true || ok;
+    if (d.state === 'running' && retries > 0 && (ok ? d.ips.length === 0 : seen)) {
       const delay = IP_RETRIES - retries < 20 ? 1000 : 5000;
-      setTimeout(() => void this.refreshAgent(uuid, retries - 1).catch(() => undefined), delay).unref();
+      setTimeout(() => void this.refreshAgent(uuid, { agentSeen: seen }, retries - 1).catch(() => undefined), delay).unref();
     }
   }
 
@@ -265,7 +271,7 @@ export class LibvirtHost implements Host {
     const known = this.byName(safeText(e.name));
     if (e.kind === 'agent') {
       if (!known) return;
-      if (e.connected) return this.refreshAgent(known.uuid);
+      if (e.connected) return this.refreshAgent(known.uuid, { agentSeen: true });
       this.touch(known.uuid);
       known.agent = known.state === 'running' ? 'connecting' : 'unknown';
       known.ips = [];

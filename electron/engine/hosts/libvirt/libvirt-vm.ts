@@ -85,7 +85,7 @@ export class LibvirtVm implements VmHandle {
     while (Date.now() < deadline) {
       if (this.d.agent === 'ready') return;
       if (await agentPing(this.virsh, this.uuid)) {
-        await this.host.refreshAgent(this.uuid);
+        await this.host.refreshAgent(this.uuid, { agentSeen: true });
         return;
       }
       if (this.d.state !== 'running') throw new FlotillaError('INVALID_STATE', 'the VM stopped before its guest agent answered');
