@@ -2,7 +2,7 @@
 // `npm test`: the whole suite in one run, in order of cost. Every step runs even after a
 // failure (so one report shows everything), and the exit code is non-zero if any failed.
 // Ends with the runners' summaries and one closing line: "N passed, N failed, N skipped".
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,11 +57,15 @@ function playwrightFailures(r) {
   return out;
 }
 
-/** Each step: a command, and optionally a parser of its JSON report into counts. */
+/**
+ * Each step: a command, and optionally a parser of its JSON report into counts. Steps with the
+ * same `together` run at the same time (the static checks: each is one process on one core, and
+ * none of them starts a VM), the others one after another.
+ */
 const steps = [
-  { name: 'typecheck', cmd: ['npm', 'run', '-s', 'typecheck'] },
-  { name: 'lint', cmd: ['npm', 'run', '-s', 'lint'] },
-  { name: 'lint:security', cmd: ['npm', 'run', '-s', 'lint:security'] },
+  { name: 'typecheck', cmd: ['npm', 'run', '-s', 'typecheck'], together: 'static' },
+  { name: 'lint', cmd: ['npm', 'run', '-s', 'lint'], together: 'static' },
+  { name: 'lint:security', cmd: ['npm', 'run', '-s', 'lint:security'], together: 'static' },
   {
     name: 'vitest (unit + integration)',
     cmd: [bin('vitest'), 'run', '--project', 'unit', '--project', 'integration', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'vitest.json')}`],
@@ -97,12 +101,42 @@ if (process.getuid?.() === 0 && (!only.length || only.some(needsLibvirt))) {
 }
 const summary = [];
 const t0 = Date.now();
-for (const step of steps) {
-  if (only.length && !only.some((o) => step.name.startsWith(o))) continue;
+const childEnv = { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
+
+/** Runs steps side by side, each one's output kept and printed whole when it ends (so logs do not interleave). */
+async function runTogether(group) {
+  const runs = group.map(
+    (step) =>
+      new Promise((resolve) => {
+        const s0 = Date.now();
+        const child = spawn(step.cmd[0], step.cmd.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+        let out = '';
+        child.stdout.on('data', (c) => (out += c));
+        child.stderr.on('data', (c) => (out += c));
+        child.on('close', (code) => {
+          console.log(`\n━━ ${step.name} ━━ ${step.cmd.join(' ').replace(root + '/', '')} (with ${group.filter((x) => x !== step).map((x) => x.name).join(', ')})`);
+          if (out) process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
+          resolve({ name: step.name, ok: code === 0, counts: null, failures: [], secs: (Date.now() - s0) / 1000 });
+        });
+      }),
+  );
+  for (const r of await Promise.all(runs)) summary.push(r);
+}
+
+const chosen = steps.filter((step) => !only.length || only.some((o) => step.name.startsWith(o)));
+for (let i = 0; i < chosen.length; i++) {
+  const step = chosen[i];
+  if (step.together) {
+    let last = i;
+    while (chosen[last + 1]?.together === step.together) last++;
+    await runTogether(chosen.slice(i, last + 1));
+    i = last;
+    continue;
+  }
   if (step.report) rmSync(step.report, { force: true });
   const s0 = Date.now();
   console.log(`\n━━ ${step.name} ━━ ${step.cmd.join(' ').replace(root + '/', '')}`);
-  const r = spawnSync(step.cmd[0], step.cmd.slice(1), { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
+  const r = spawnSync(step.cmd[0], step.cmd.slice(1), { cwd: root, stdio: 'inherit', env: childEnv });
   const ok = r.status === 0;
   let counts = null;
   let failures = [];
