@@ -7,9 +7,10 @@
 // - a read-only share of the same directory refuses the guest's write;
 // - a user without subordinate ids is told what to install and configure.
 // Run as root (CI), the checks run as the users scripts/test-users-setup.sh makes; run as another
-// user, as that user (without the last check, which needs a second user).
+// user, as that user (without the last check, which needs a second user), and skipped, saying why,
+// when that user has no subordinate ids or no uidmap.
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,7 +36,15 @@ const asRoot = process.getuid?.() === 0;
 const self: Account | null = asRoot ? null : { name: execFileSync('id', ['-un'], { encoding: 'utf8' }).trim(), uid: process.getuid!(), gid: process.getgid!() };
 const shareUser = asRoot ? account('flotilla-share') : self;
 const noSubIdsUser = asRoot ? account('flotilla-nosub') : null;
-const why = shareUser ? null : 'run as root, this needs the user flotilla-share (bash scripts/test-users-setup.sh)';
+/** As another user: that user's subordinate ids, and the tools that apply them (what a share needs). */
+function ownSubIdsMissing(): string | null {
+  if (asRoot) return null;
+  const lines = ['/etc/subuid', '/etc/subgid'].map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '').split('\n'));
+  const has = lines.every((ls) => ls.some((l) => l.startsWith(`${self!.name}:`) || l.startsWith(`${self!.uid}:`)));
+  if (!existsSync('/usr/bin/newuidmap') || !has) return `${self!.name} needs the package uidmap and a block in /etc/subuid and /etc/subgid`;
+  return null;
+}
+const why = !shareUser ? 'run as root, this needs the user flotilla-share (bash scripts/test-users-setup.sh)' : ownSubIdsMissing();
 if (why) console.log(`[shares-user] skipped: ${why}`);
 
 /** Live processes whose command line serves a vhost-user socket under `home` (virtiofsd and its sandbox). */
