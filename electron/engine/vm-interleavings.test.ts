@@ -131,7 +131,9 @@ describe('one VM, two operations at once (gated fake QEMU)', () => {
         /* gone */
       }
     }
-    await rm(home, { recursive: true, force: true });
+    // a record or log write the supervisor began before detach may still land in the VM's dir:
+    // rm retries a directory that filled up while it emptied it (CI once: ENOTEMPTY)
+    await rm(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   // ---------------------------------------------------------------- defect 4
@@ -305,7 +307,9 @@ describe('engine operations at once (engine, fake QEMU)', () => {
   afterEach(async () => {
     await engine?.close({ stopVms: true });
     engine = null;
-    await rm(home, { recursive: true, force: true });
+    // a record or log write the supervisor began before detach may still land in the VM's dir:
+    // rm retries a directory that filled up while it emptied it (CI once: ENOTEMPTY)
+    await rm(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   // defect 6
