@@ -11,7 +11,8 @@
 // At engine start every qemu-img running then (none is this engine's yet) is matched against
 // each VM's disks; a VM with one gets a job at the head of its queue that waits for them.
 import { basename } from 'node:path';
-import { JobAborted } from './vm-job-queue';
+import { referencedDisk, type VmSpec } from '../../shared/spec';
+import { JobAborted, type JobBody, type JobOptions } from './vm-job-queue';
 import { parseProcStat } from './stats';
 import { realProcFs, type ProcFs } from './proc-identity';
 
@@ -91,4 +92,30 @@ export async function untilGone(procs: readonly ImageProc[], signal: AbortSignal
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** What of a VM's supervisor the wait below uses. */
+interface QueuedVm {
+  spec: VmSpec;
+  lifecycle(text: string): void;
+  job<T>(opts: JobOptions, body: JobBody<T>): Promise<T>;
+}
+
+/**
+ * A qemu-img a killed engine left working on this VM's disks (a snapshot or resize of the
+ * stopped VM) holds their write lock until it finishes: the VM's next job waits for it. Called
+ * right after the VM's init is queued, so no start or job of the VM comes before. The wait shows
+ * as the VM's job progress and can be cancelled.
+ */
+export function waitForLeftoverImageJobs(vm: QueuedVm, vmDir: string, procs: readonly ImageProc[]): void {
+  const ref = referencedDisk(vm.spec);
+  const left = touching(procs, ref ? [ref] : [], [vmDir]);
+  if (left.length === 0) return;
+  const what = left.map(describeImageProc).join(', ');
+  vm.lifecycle(`waiting for ${what}, left running by the last engine, to finish with the disks`);
+  vm.job({ kind: 'settle-disks', async: true, cancellable: true }, async (signal, progress) => {
+    progress({ op: 'settle', percent: null, message: `Finishing ${what}`, cancellable: true });
+    await untilGone(left, signal);
+    vm.lifecycle(`${what} has finished`);
+  }).catch((err: Error) => vm.lifecycle(`stopped waiting for ${what}: ${err.message}`));
 }

@@ -6,11 +6,11 @@
 //   local-host-options.ts  its options, and each Supervisor's deps made from them
 import { LOCAL_HOST, type HostInfo, type PortEntry, type SshInfo, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import { referencedDisk, type VmConfig, type VmSpec } from '../../../shared/spec';
+import type { VmConfig, VmSpec } from '../../../shared/spec';
 import { canEdit, isActive } from '../../../shared/state';
 import { ENGINE_VERSION, STOP_DEADLINE_MS } from '../defaults';
 import { DisplayProxy } from '../display-proxy';
-import { describeImageProc, runningImageProcs, touching, untilGone, type ImageProc } from '../leftover-image-jobs';
+import { runningImageProcs, waitForLeftoverImageJobs } from '../leftover-image-jobs';
 import { warnBeforeStart } from '../host-memory';
 import { PortAllocator, probePort } from '../port-allocator';
 import { autostartOnce } from '../autostart';
@@ -124,7 +124,7 @@ export class LocalHost implements Host {
           .then(() => {
             const settled = sup.init();
             // queued right behind init, so no start or job of this VM can come before it
-            this.waitForLeftoverImageJobs(sup, leftovers);
+            waitForLeftoverImageJobs(sup, this.opts.layout.vmDir(sup.id), leftovers);
             return settled;
           })
           .catch((err: unknown) => sup.lifecycle(`could not settle this VM at engine start: ${(err as Error).message}`));
@@ -144,26 +144,6 @@ export class LocalHost implements Host {
       this.opts.bootIdPath,
     );
     if (auto.failed.length) process.emitWarning(`flotilla: autostart: ${auto.failed.map((f) => `${f.name}: ${f.message}`).join('; ')}`);
-  }
-
-  /**
-   * A qemu-img a killed engine left working on this VM's disks (a snapshot or resize of the
-   * stopped VM) holds their write lock until it finishes: the VM's next job waits for it
-   * (leftover-image-jobs.ts). The wait shows on the tile and can be cancelled.
-   */
-  private waitForLeftoverImageJobs(sup: Supervisor, procs: readonly ImageProc[]): void {
-    const ref = referencedDisk(sup.spec);
-    const left = touching(procs, ref ? [ref] : [], [this.opts.layout.vmDir(sup.id)]);
-    if (left.length === 0) return;
-    const what = left.map(describeImageProc).join(', ');
-    sup.lifecycle(`waiting for ${what}, left running by the last engine, to finish with the disks`);
-    sup
-      .job({ kind: 'settle-disks', async: true, cancellable: true }, async (signal, progress) => {
-        progress({ op: 'settle', percent: null, message: `Finishing ${what}`, cancellable: true });
-        await untilGone(left, signal);
-        sup.lifecycle(`${what} has finished`);
-      })
-      .catch((err: Error) => sup.lifecycle(`stopped waiting for ${what}: ${err.message}`));
   }
 
   async close(opts: { stopVms?: boolean } = {}): Promise<void> {
