@@ -1,7 +1,7 @@
 // The guest agent of one running VM: connecting → ready (it answers a ping) or unavailable
 // (silent past the grace period), retried quietly for as long as the QEMU process lives, and
 // the guest's IP addresses, refreshed now and then, and what OS it says it runs (asked once per
-// QEMU process).
+// QEMU process, again while the question does not get through).
 //
 // What an earlier engine last saw (the runtime record) seeds the state, marked by `seenAt`,
 // so a one-shot CLI engine can answer `list` with the last known state and IPs instead of
@@ -10,6 +10,7 @@ import { FlotillaError } from '../../shared/errors';
 import type { AgentState, VmState } from '../../shared/state';
 import { isActive } from '../../shared/state';
 import { AgentClient } from './agent-client';
+import { osInfoAfterFailure } from './guest-os';
 
 const AGENT_PING_MS = 5000;
 const IPS_REFRESH_MS = 30_000;
@@ -147,10 +148,11 @@ export class AgentWatch {
             if (run === this.run) this.live('ready', ips);
           }
           if (!this.osAsked) {
-            // once per process; an agent without the command (or an old one) leaves it unknown
-            this.osAsked = true;
-            const os = await a.osInfo().catch(() => null);
-            if (run === this.run && os !== this.os) {
+            // once per process; an agent without the command (or an old one) leaves it unknown,
+            // and a question that did not get through (a busy guest) is asked on the next round
+            const os = await a.osInfo().catch(osInfoAfterFailure);
+            if (os !== undefined) this.osAsked = true;
+            if (os !== undefined && run === this.run && os !== this.os) {
               this.os = os;
               this.owner.changed();
             }

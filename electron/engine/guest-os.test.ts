@@ -1,7 +1,8 @@
 // The one-line OS description from qemu-ga's guest-get-osinfo, and what is done with a hostile
 // answer (the guest is not trusted). The real agent's answer is checked in builtin-linux.itest.
 import { describe, expect, it } from 'vitest';
-import { describeGuestOs, guestText } from './guest-os';
+import { FlotillaError } from '../../shared/errors';
+import { describeGuestOs, guestText, osInfoAfterFailure } from './guest-os';
 
 describe('describeGuestOs', () => {
   it('a distribution with os-release, the kernel after it', () => {
@@ -24,5 +25,14 @@ describe('describeGuestOs', () => {
     expect(describeGuestOs({ 'pretty-name': '<img src=x onerror=alert(1)>' })).toBe('<img src=x onerror=alert(1)>');
     const long = describeGuestOs({ 'pretty-name': 'x'.repeat(5000), 'kernel-release': 'y'.repeat(5000) });
     expect([...long!].length).toBe(120);
+  });
+});
+
+describe('osInfoAfterFailure', () => {
+  it('asks again (undefined) when the question did not get through, keeps "cannot say" (null) when the agent refused it', () => {
+    for (const code of ['AGENT_UNAVAILABLE', 'TIMEOUT', 'DISCONNECTED'] as const) expect(osInfoAfterFailure(new FlotillaError(code, 'x'))).toBeUndefined();
+    expect(osInfoAfterFailure(new FlotillaError('AGENT_ERROR', 'guest agent: guest-get-osinfo failed: The command guest-get-osinfo has not been found'))).toBeNull();
+    expect(osInfoAfterFailure(new FlotillaError('INTERNAL', "unable to execute QEMU agent command 'guest-get-osinfo'"))).toBeNull();
+    expect(osInfoAfterFailure(new Error('anything else'))).toBeNull();
   });
 });

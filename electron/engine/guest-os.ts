@@ -3,6 +3,8 @@
 // guest has no os-release. The answer is the guest's: only printable text is kept (no control or
 // bidirectional-override characters), whitespace runs become one space, and it is cut to a length.
 
+import { FlotillaError } from '../../shared/errors';
+
 const MAX_CHARS = 120;
 
 /** Not a C0 or C1 control, a lone surrogate (a cut pair), a zero-width or bidirectional formatting character, or the BOM. */
@@ -32,4 +34,14 @@ export function describeGuestOs(info: unknown): string | null {
   const kernel = release ? `kernel ${release}` : '';
   const line = [distro, kernel].filter(Boolean).join(' · ');
   return line ? [...line].slice(0, MAX_CHARS).join('') : null;
+}
+
+/**
+ * What to keep when guest-get-osinfo failed: null when the agent answered with an error (it has no
+ * such command, or refuses it), undefined when the question did not get through (a busy agent, a
+ * timeout, a lost connection), so that the caller asks again later instead of keeping "unknown".
+ */
+export function osInfoAfterFailure(err: unknown): null | undefined {
+  const code = err instanceof FlotillaError ? err.code : 'INTERNAL';
+  return code === 'AGENT_UNAVAILABLE' || code === 'TIMEOUT' || code === 'DISCONNECTED' ? undefined : null;
 }

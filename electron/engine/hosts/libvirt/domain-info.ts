@@ -19,8 +19,8 @@ export interface LibvirtDomain {
   agent: AgentState;
   ips: string[];
   /**
-   * What the guest's agent says it runs (guest-get-osinfo, guest-os.ts), asked once each time the
-   * agent connects; undefined until then, null when the agent could not say.
+   * What the guest's agent says it runs (guest-get-osinfo, guest-os.ts), asked each time the agent
+   * connects until it answers; undefined until then, null when the agent answered but could not say.
    */
   guestOs?: string | null;
   /** what Flotilla recorded when it created the domain (null for foreign domains) */

@@ -10,7 +10,7 @@ import type { SnapshotInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { AgentRequest } from '../../agent-files';
 import { setClockByDate } from '../../guest-clock';
-import { describeGuestOs } from '../../guest-os';
+import { describeGuestOs, osInfoAfterFailure } from '../../guest-os';
 import type { Virsh } from './virsh';
 import { parseAgentReturn, parseDomifaddr, parseDomstats, parseNameList } from './virsh-parse';
 
@@ -50,9 +50,14 @@ export async function agentPing(virsh: Virsh, uuid: string): Promise<boolean> {
   }
 }
 
-/** What the guest runs, as one line (guest-os.ts); null when its agent cannot say (no guest-get-osinfo). */
-export async function guestOsOf(virsh: Virsh, uuid: string): Promise<string | null> {
-  return describeGuestOs(await agentCommand(virsh, uuid, { execute: 'guest-get-osinfo' }, 5).catch(() => null));
+/**
+ * What the guest runs, as one line (guest-os.ts). null when its agent answered but cannot say (no
+ * guest-get-osinfo, or nothing named); undefined when the question did not get through (the agent
+ * busy or gone, virsh slow, the host unreachable), so that it is asked again. (Until 2026-12-06 such
+ * a miss was kept as null, and a guest busy right after boot never showed what it runs.)
+ */
+export async function guestOsOf(virsh: Virsh, uuid: string): Promise<string | null | undefined> {
+  return agentCommand(virsh, uuid, { execute: 'guest-get-osinfo' }, 5).then(describeGuestOs, osInfoAfterFailure);
 }
 
 /** Runs a program in the guest (no shell unless the command names one) and waits for it. */

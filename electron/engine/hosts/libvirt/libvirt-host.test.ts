@@ -4,7 +4,9 @@
 // - a domain read (dominfo) begun before an event and answered after it: a stopped (or deleted)
 //   domain must not come back as running;
 // - an agent ping that fails once right after the agent connected (a busy guest, a slow virsh):
-//   the host must ask again, not leave the VM "connecting" without addresses.
+//   the host must ask again, not leave the VM "connecting" without addresses;
+// - a guest-get-osinfo that times out (a guest busy after boot) is asked again; one the agent
+//   refuses is not.
 // The integration test (libvirt-host.itest.ts) runs the same paths against libvirtd.
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +48,11 @@ case "$1" in
         n=$(cat "$D/ping-fails" 2>/dev/null || echo 0)
         if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$D/ping-fails"; echo "error: Guest agent is not responding" >&2; exit 1; fi
         echo '{"return":{}}' ;;
+      *guest-get-osinfo*)
+        n=$(cat "$D/osinfo-fails" 2>/dev/null || echo 0)
+        if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$D/osinfo-fails"; echo "error: Guest agent is not responding: Guest agent not available for now" >&2; exit 1; fi
+        if [ -e "$D/osinfo-unsupported" ]; then echo "error: internal error: unable to execute QEMU agent command 'guest-get-osinfo': The command guest-get-osinfo has not been found" >&2; exit 1; fi
+        echo '{"return":{"kernel-release":"6.1.0-28-cloud-amd64","pretty-name":"Debian GNU/Linux 12 (bookworm)"}}' ;;
       *) echo "error: unsupported" >&2; exit 1 ;;
     esac ;;
   domifaddr) cat "$D/addr" 2>/dev/null ;;
@@ -62,7 +69,9 @@ esac
 
 const event = (text: string) => appendFileSync(join(dir, 'events'), `2026-12-05 12:00:00.000+0000: event 'lifecycle' for domain '${NAME}': ${text}\n`);
 const agentEvent = (state: string) => appendFileSync(join(dir, 'events'), `2026-12-05 12:00:00.000+0000: event 'agent-lifecycle' for domain '${NAME}': state: '${state}' reason: 'channel event'\n`);
-const pings = (): number => (existsSync(join(dir, 'agent-calls')) ? readFileSync(join(dir, 'agent-calls'), 'utf8').split('\n').filter((l) => l.includes('guest-ping')).length : 0);
+const calls = (what: string): number => (existsSync(join(dir, 'agent-calls')) ? readFileSync(join(dir, 'agent-calls'), 'utf8').split('\n').filter((l) => l.includes(what)).length : 0);
+const pings = (): number => calls('guest-ping');
+const ADDR = ' Name       MAC address          Protocol     Address\n-------------------------------------------------------\n eth0       52:54:00:12:34:56    ipv4         10.0.2.15/24\n';
 
 async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -136,7 +145,34 @@ describe('an agent ping that fails just after the agent connected', () => {
     writeFileSync(join(dir, 'ping-fails'), '1');
     agentEvent('connected');
     await until('the failed ping after the event', () => pings() === 2);
-    writeFileSync(join(dir, 'addr'), ' Name       MAC address          Protocol     Address\n-------------------------------------------------------\n eth0       52:54:00:12:34:56    ipv4         10.0.2.15/24\n');
+    writeFileSync(join(dir, 'addr'), ADDR);
     await until('the agent ready with its address', () => h.list()[0]?.agent === 'ready' && h.list()[0]?.ips.join() === '10.0.2.15', 8000);
+  });
+});
+
+describe("the guest's OS line", () => {
+  async function agentUp(prepare: () => void): Promise<LibvirtHost> {
+    const bin = fakeVirsh();
+    writeFileSync(join(dir, 'addr'), ADDR);
+    prepare();
+    const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
+    host = h;
+    await h.connectNow();
+    await until('the agent ready with its address', () => h.list()[0]?.agent === 'ready' && h.list()[0]?.ips.join() === '10.0.2.15');
+    return h;
+  }
+
+  it('is asked again when the question timed out, even once the guest has its address', async () => {
+    // CI once: a busy guest's first guest-get-osinfo timed out, and the line stayed unknown
+    const h = await agentUp(() => writeFileSync(join(dir, 'osinfo-fails'), '2'));
+    await until('the OS line', () => h.list()[0]?.guestOs != null, 8000);
+    expect([h.list()[0]?.guestOs, calls('guest-get-osinfo')]).toEqual(['Debian GNU/Linux 12 (bookworm) · kernel 6.1.0-28-cloud-amd64', 3]);
+  });
+
+  it('is left unknown, and not asked again, when the agent has no such command', async () => {
+    const h = await agentUp(() => writeFileSync(join(dir, 'osinfo-unsupported'), ''));
+    await until('the refused question', () => calls('guest-get-osinfo') === 1);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect([h.list()[0]?.guestOs, calls('guest-get-osinfo'), pings()]).toEqual([null, 1, 1]);
   });
 });

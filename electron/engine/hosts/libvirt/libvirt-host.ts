@@ -242,10 +242,13 @@ export class LibvirtHost implements Host {
     d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
     if (ok) d.ips = await guestIps(this.conn.virsh, uuid).catch(() => d.ips);
     // once per agent connection: a guest rebooted inside a running domain may run another kernel
-    if (ok && d.guestOs === undefined) d.guestOs = await guestOsOf(this.conn.virsh, uuid);
+    if (ok && d.guestOs === undefined) {
+      const os = await guestOsOf(this.conn.virsh, uuid);
+      if (os !== undefined && d.state === 'running') d.guestOs = os;
+    }
     this.emitVm(uuid);
     const seen = opts.agentSeen === true || ok;
-    if (d.state === 'running' && retries > 0 && (ok ? d.ips.length === 0 : seen)) {
+    if (d.state === 'running' && retries > 0 && (ok ? d.ips.length === 0 || d.guestOs === undefined : seen)) {
       const delay = IP_RETRIES - retries < 20 ? 1000 : 5000;
       setTimeout(() => void this.refreshAgent(uuid, { agentSeen: seen }, retries - 1).catch(() => undefined), delay).unref();
     }
