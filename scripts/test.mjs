@@ -68,7 +68,7 @@ const steps = [
   { name: 'lint:security', cmd: ['npm', 'run', '-s', 'lint:security'], together: 'static' },
   {
     name: 'vitest (unit + integration)',
-    cmd: [bin('vitest'), 'run', '--project', 'unit', '--project', 'integration', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'vitest.json')}`],
+    cmd: [bin('vitest'), 'run', '--project', 'unit', '--project', 'integration', '--project', 'integration-solo', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'vitest.json')}`],
     report: join(results, 'vitest.json'),
     parse: vitestCounts,
     failures: vitestFailures,

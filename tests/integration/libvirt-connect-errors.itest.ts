@@ -71,12 +71,16 @@ describe('connection errors', () => {
 });
 
 describe('closing', () => {
-  /** ssh masters to the test host now running (by their command line; none are left by the others tests) */
+  /**
+   * ssh masters to the test host that this process started and that still run (by their command
+   * line and parent: test files run two at a time, and another file's masters are its own)
+   */
   const masters = (): string[] =>
-    execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+    execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
       .split('\n')
-      .filter((l) => l.includes('ssh -p 2222') && l.includes('ControlMaster=yes'))
-      .map((l) => l.trim().split(' ')[0]!);
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([, ppid, ...args]) => Number(ppid) === process.pid && args.join(' ').includes('ssh -p 2222') && args.includes('ControlMaster=yes'))
+      .map(([pid]) => pid!);
 
   it.each([0, 30, 150, 400])('a connection closed %i ms into connecting leaves no ssh behind', async (ms) => {
     const before = new Set(masters());
