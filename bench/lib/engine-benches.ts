@@ -204,11 +204,20 @@ export async function makeBenchFile(api: ChannelClient, id: string, bytes: numbe
   await api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' x > ${BENCH_FILE}`], timeoutMs: 300_000 });
 }
 
+/** The line-heavy twin of the bench file: `bytes` in lines of 63 'x' and a newline (what `cat` of a log is like). */
+const LINES_FILE = '/tmp/bench-console-lines';
+export async function makeBenchLinesFile(api: ChannelClient, id: string, bytes: number): Promise<void> {
+  const lines = Math.floor(bytes / 64);
+  await api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `awk 'BEGIN { s = sprintf("%63s", ""); gsub(/ /, "x", s); for (i = 0; i < ${lines}; i++) print s }' > ${LINES_FILE}`], timeoutMs: 300_000 });
+}
+
 /**
  * One console run: the guest writes `bytes` to its console, a headless client counts them.
  * `lost`: what had not arrived 5 s after the write ended (the run's throughput is then NaN).
  */
-export async function consoleThroughput(engine: EngineProcess, id: string, bytes: number, opts: { fileReady?: boolean } = {}): Promise<{ mbps: number; bytes: number; ms: number; events: number; lost: number }> {
+export async function consoleThroughput(engine: EngineProcess, id: string, bytes: number, opts: { fileReady?: boolean; lines?: boolean } = {}): Promise<{ mbps: number; bytes: number; ms: number; events: number; lost: number }> {
+  // lines: the file of makeBenchLinesFile, whose bytes are 63 of 64 'x' (the CRs and newlines are not counted)
+  const xs = opts.lines ? Math.floor(bytes / 64) * 63 : bytes;
   const { api, ws } = await engine.connect();
   try {
     let events = 0;
@@ -226,16 +235,16 @@ export async function consoleThroughput(engine: EngineProcess, id: string, bytes
       if (!got) first = now;
       got += n;
       last = now;
-      if (got >= bytes) done();
+      if (got >= xs) done();
     });
     await api.invoke('console.subscribe', { id });
     // the bytes are made first (in the guest's RAM-backed root), so only the console is timed
     if (!opts.fileReady) await makeBenchFile(api, id, bytes);
-    const run = api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `${AWAIT_CONSOLE_TTY}cat ${BENCH_FILE} > /dev/flotilla-console`], timeoutMs: 300_000 });
+    const run = api.invoke('vm.exec', { id, command: ['/bin/sh', '-c', `${AWAIT_CONSOLE_TTY}cat ${opts.lines ? LINES_FILE : BENCH_FILE} > /dev/flotilla-console`], timeoutMs: 300_000 });
     await Promise.race([finished, run.then(() => nap(5000))]);
     await run;
     const ms = last - first;
-    if (got < bytes) return { mbps: Number.NaN, bytes, ms, events, lost: bytes - got };
+    if (got < xs) return { mbps: Number.NaN, bytes, ms, events, lost: Math.round(((xs - got) * bytes) / xs) };
     // the clock starts at the first byte, so that byte's chunk is not part of the timed span
     return { mbps: bytes / 1e6 / (ms / 1000), bytes, ms, events, lost: 0 };
   } finally {
