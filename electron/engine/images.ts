@@ -2,10 +2,10 @@
 // the user typed (exists? readable? what is it?). QEMU's image locking stays on: nothing here
 // passes -U/force-share except `info`, which only reads the header. Errors name the path.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import type { PathInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
+import { diesWithEngine } from './dies-with-engine';
 import { diskFullError, mentionsNoSpace } from './disk-full';
 
 export type PathKind = 'iso' | 'disk' | 'kernel' | 'initrd';
@@ -126,17 +126,6 @@ export function progressParser(onProgress: (pct: number) => void): (chunk: strin
   };
 }
 
-/**
- * A long qemu-img run must not outlive a killed engine: it would go on writing into a staging
- * directory the next engine has already swept. setpriv (util-linux) sets PR_SET_PDEATHSIG, so the
- * kernel kills qemu-img when the engine dies; without setpriv it runs as before.
- */
-const SETPRIV = '/usr/bin/setpriv';
-const haveSetpriv = existsSync(SETPRIV);
-
-function diesWithEngine(cmd: string, args: string[]): [string, string[]] {
-  return haveSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
-}
 
 /** Converts src to dst (flattening any backing chain). A failed convert removes the partial dst. */
 export async function qemuImgConvert(src: string, dst: string, opts: ConvertOptions = {}): Promise<void> {

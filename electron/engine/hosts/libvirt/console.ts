@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { FlotillaError } from '../../../../shared/errors';
 import { ByteRing } from '../../byte-ring';
+import { diesWithEngine } from '../../dies-with-engine';
 
 const SAFE_WORD = /^[A-Za-z0-9+:/?=._,@-]{1,512}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -45,7 +46,9 @@ export class DomainConsole {
       return; // host unreachable: the next attach (on connect/start) tries again
     }
     // script: -q quiet, -f flush each write, -e child's exit code, output typescript to /dev/null
-    const child = spawn('script', ['-q', '-f', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C', TERM: 'xterm-256color' } });
+    // dies with the engine (dies-with-engine.ts): a console session left behind holds the domain's console
+    const [bin, argv] = diesWithEngine('script', ['-q', '-f', '-e', '-c', cmd, '/dev/null']);
+    const child = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C', TERM: 'xterm-256color' } });
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => {
       this.ring.push(d);

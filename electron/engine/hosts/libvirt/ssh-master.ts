@@ -22,6 +22,7 @@ import { access, constants as fsConstants, mkdtemp, rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaError } from '../../../../shared/errors';
+import { diesWithEngine } from '../../dies-with-engine';
 import { sshHostLabel } from './uri';
 
 export interface SshTarget {
@@ -134,9 +135,9 @@ export class SshMaster {
       throw new FlotillaError('DISCONNECTED', 'the connection was closed while it was being made');
     }
     const base = sshBaseArgs(this.target, this.controlPath);
-    const child = spawn(this.ssh, [...base, '-M', '-N', '-o', 'ControlMaster=yes', '-o', 'ControlPersist=no', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '-o', 'ExitOnForwardFailure=yes', '-o', `ConnectTimeout=${Math.ceil(this.timeoutMs / 1000)}`, '--', this.target.host], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    // dies with the engine (dies-with-engine.ts): the next engine makes its own master
+    const [bin, argv] = diesWithEngine(this.ssh, [...base, '-M', '-N', '-o', 'ControlMaster=yes', '-o', 'ControlPersist=no', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '-o', 'ExitOnForwardFailure=yes', '-o', `ConnectTimeout=${Math.ceil(this.timeoutMs / 1000)}`, '--', this.target.host]);
+    const child = spawn(bin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     let stderr = '';
     child.stderr?.setEncoding('utf8');

@@ -3,6 +3,7 @@
 // lines become typed errors that name the host and the command.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { FlotillaError, type ErrorCode } from '../../../../shared/errors';
+import { diesWithEngine } from '../../dies-with-engine';
 import { safeText } from './virsh-parse';
 
 export interface VirshResult {
@@ -57,6 +58,8 @@ export class Virsh {
 
   /** A long-lived virsh (event stream); the caller owns the process. */
   spawn(args: readonly string[]): ChildProcess {
-    return spawn(this.binary, this.args(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    // it dies with the engine: the next engine starts its own (dies-with-engine.ts)
+    const [cmd, argv] = diesWithEngine(this.binary, this.args(args));
+    return spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
   }
 }
