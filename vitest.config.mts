@@ -15,9 +15,20 @@ const SOLO = [
   'tests/integration/console-no-loss.itest.ts',
 ];
 
+// Reliability checks run two at a time too (341 → about 190 s, 79 % busy); these assert times
+// or deadlines under load they make themselves (a QMP answer within 500 ms under a serial flood,
+// the stop ladder's deadlines, a soak's stop deadline), so they run after them, one at a time.
+const RELIABILITY_SOLO = ['tests/reliability/10-quit-stop-all.rtest.ts', 'tests/reliability/16-soak.rtest.ts', 'tests/reliability/17-serial-flood.rtest.ts'];
+
 const integration = {
   testTimeout: 180_000,
   hookTimeout: 180_000,
+  setupFiles: ['tests/integration/fixtures/worker-env.ts'],
+};
+
+const reliability = {
+  testTimeout: 600_000,
+  hookTimeout: 300_000,
   setupFiles: ['tests/integration/fixtures/worker-env.ts'],
 };
 
@@ -55,8 +66,17 @@ export default defineConfig({
         test: {
           name: 'reliability',
           include: ['tests/reliability/**/*.rtest.ts'],
-          testTimeout: 600_000,
-          hookTimeout: 300_000,
+          exclude: [...configDefaults.exclude, ...RELIABILITY_SOLO],
+          ...reliability,
+          maxWorkers: 2,
+          sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        test: {
+          name: 'reliability-solo',
+          include: RELIABILITY_SOLO,
+          ...reliability,
           fileParallelism: false,
         },
       },

@@ -75,7 +75,7 @@ const steps = [
   },
   {
     name: 'reliability (CI size)',
-    cmd: [bin('vitest'), 'run', '--project', 'reliability', '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'reliability.json')}`],
+    cmd: [bin('vitest'), 'run', '--project', 'reliability', '--project', 'reliability-solo', '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'reliability.json')}`],
     report: join(results, 'reliability.json'),
     parse: vitestCounts,
     failures: vitestFailures,
