@@ -151,10 +151,12 @@ export class AgentWatch {
             // once per process; an agent without the command (or an old one) leaves it unknown,
             // and a question that did not get through (a busy guest) is asked on the next round
             const os = await a.osInfo().catch(osInfoAfterFailure);
-            if (os !== undefined) this.osAsked = true;
-            if (os !== undefined && run === this.run && os !== this.os) {
-              this.os = os;
-              this.owner.changed();
+            if (os !== undefined) {
+              this.osAsked = true;
+              if (run === this.run && os !== this.os) {
+                this.os = os;
+                this.owner.changed();
+              }
             }
           }
         }
