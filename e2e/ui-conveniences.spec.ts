@@ -104,6 +104,29 @@ test.describe('issue 14 conveniences in the browser', () => {
     await expect(note).toHaveText('Nightly docs build');
   });
 
+  test('a running VM takes a new note and quit choice at once; its hardware waits for a stop', async () => {
+    const page = app.page;
+    const tiles = new TilesPage(page);
+    const before = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as { pid: number; spec: { cpus: number } };
+    await tiles.tile('api').open();
+    const view = new VmViewPage(page, 'api');
+    await view.selectTab('Settings');
+    await expect(view.panel.getByRole('note')).toHaveText('api is running: its name, note and the choices below change now. Stop it to change CPUs, memory, display, port forwards, disks or shared folders.');
+    await expect(view.panel.getByLabel('CPUs', { exact: true })).toBeDisabled();
+    await expect(view.panel.getByLabel('Memory (MiB)')).toBeDisabled();
+    await expect(view.panel.getByLabel('Guest port of forward 1')).toBeDisabled();
+    await view.panel.getByLabel('Note').fill('Staging API');
+    await view.panel.getByRole('checkbox', { name: 'Keep running when the Flotilla app quits' }).check();
+    await view.panel.getByRole('button', { name: 'Save changes' }).click();
+    await expect(view.panel.getByRole('status')).toHaveText('Saved');
+    expect(await seriousViolations(page)).toEqual([]);
+    const after = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as typeof before & { state: string; spec: { note: string; keepRunningOnQuit: boolean } };
+    // the same QEMU, still running, with the new choices written
+    expect(after).toMatchObject({ state: 'running', pid: before.pid, spec: { cpus: before.spec.cpus, note: 'Staging API', keepRunningOnQuit: true } });
+    await view.back();
+    await expect(tiles.tile('api').root.getByTestId('vm-api-note')).toHaveText('Staging API');
+  });
+
   test('the tiles with running VMs (README screenshot)', async () => {
     const page = app.page;
     const tiles = new TilesPage(page);

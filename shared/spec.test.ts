@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { invalidArgument } from './errors';
-import { issuesToFieldErrors, vmConfigSchema, vmPatchSchema } from './spec';
+import { issuesToFieldErrors, settingsNeedingStop, settingWords, vmConfigSchema, vmPatchSchema, vmSpecSchema } from './spec';
 
 describe('VM config schema', () => {
   it('fills defaults for the default guest', () => {
@@ -100,5 +100,37 @@ describe('messages in plain words', () => {
     expect(err.details.fields.length).toBeGreaterThan(6);
     for (const f of err.details.fields) expect(f.message).not.toMatch(/Invalid|expected|received|NaN|config\.|<=|>=/);
     expect(fieldsOf({ cpus: 0, name: 'UP' }, vmPatchSchema).message).toBe('name must be 1–63 characters of a-z, 0-9 and "-", starting with a letter or digit; CPUs must be a whole number from 1 to 64');
+  });
+});
+
+describe('settings that wait for a stopped VM', () => {
+  const spec = vmSpecSchema.parse({
+    name: 'web',
+    source: { kind: 'default' },
+    cpus: 2,
+    memoryMiB: 512,
+    forwards: [{ proto: 'tcp', guestPort: 22 }, { guestPort: 80, hostPort: 8080 }],
+    id: 'aaaaaaaaaaaa',
+    createdAt: '2026-12-06T00:00:00.000Z',
+  });
+
+  it('lets the name, note and the choices around the VM change at any time', () => {
+    expect(settingsNeedingStop(spec, { name: 'www', note: 'front end', restartPolicy: 'on-failure', keepRunningOnQuit: true, autostart: true })).toEqual([]);
+  });
+
+  it('names the hardware, display, firmware and forwards that would change', () => {
+    expect(settingsNeedingStop(spec, { cpus: 1, memoryMiB: 512, display: 'vnc', firmware: 'bios', note: 'x' })).toEqual(['cpus', 'display']);
+    expect(settingsNeedingStop(spec, { forwards: [{ guestPort: 22 }] })).toEqual(['forwards']);
+    expect(settingsNeedingStop(spec, { forwards: [{ guestPort: 22, hostPort: 2222 }, { guestPort: 80, hostPort: 8080 }] })).toEqual(['forwards']);
+  });
+
+  it('takes a setting given as it already is for no change (a form sends them all)', () => {
+    // defaults filled in, keys in any order
+    expect(settingsNeedingStop(spec, { cpus: 2, memoryMiB: 512, forwards: [{ guestPort: 22 }, { hostPort: 8080, guestPort: 80, proto: 'tcp' }], display: 'none' })).toEqual([]);
+  });
+
+  it('says what it refuses in words', () => {
+    expect(settingWords(['cpus'])).toBe('CPUs');
+    expect(settingWords(['cpus', 'memoryMiB', 'forwards'])).toBe('CPUs, memory and port forwards');
   });
 });

@@ -333,7 +333,7 @@ export function referencedDisk(spec: Pick<VmSpec, 'source'>): string | undefined
   return undefined;
 }
 
-/** Fields the user may change on a stopped VM. */
+/** Fields the user may change later (see LIVE_SETTINGS for which of them wait for a stopped VM). */
 // Built from the default-free schemas on purpose: zod 4 keeps `.default()`s through `.partial()`,
 // so a patch picked from vmConfigSchema turned `{ restartPolicy }` into every other setting's default.
 export const vmPatchSchema = z
@@ -351,6 +351,49 @@ export const vmPatchSchema = z
   })
   .strict();
 export type VmPatch = z.input<typeof vmPatchSchema>;
+
+/**
+ * The settings that apply while the VM runs: its label and what Flotilla does around it (on a
+ * crash, on quit, after the computer starts). The rest is the VM's hardware and firmware and its
+ * QEMU command line, which wait for a stopped VM (as in virt-manager, Boxes and UTM). A new name
+ * reaches the guest (its hostname) at its next start.
+ */
+export const LIVE_SETTINGS = ['name', 'note', 'restartPolicy', 'keepRunningOnQuit', 'autostart'] as const satisfies readonly (keyof VmPatch)[];
+
+const SETTING_WORDS: Record<keyof VmPatch, string> = {
+  name: 'name',
+  note: 'note',
+  restartPolicy: 'crash policy',
+  keepRunningOnQuit: 'keep-running choice',
+  autostart: 'autostart',
+  cpus: 'CPUs',
+  memoryMiB: 'memory',
+  forwards: 'port forwards',
+  display: 'display',
+  firmware: 'firmware',
+};
+
+/** What the user calls a setting, for messages ("stop web before changing its CPUs and memory"). */
+export function settingWords(keys: readonly (keyof VmPatch)[]): string {
+  const w = keys.map((k) => SETTING_WORDS[k]);
+  return w.length <= 1 ? (w[0] ?? '') : `${w.slice(0, -1).join(', ')} and ${w.at(-1)!}`;
+}
+
+/** The fields of `patch` that would change `current` and are not LIVE_SETTINGS: they need a stopped VM. */
+export function settingsNeedingStop(current: VmSpec, patch: VmPatch): (keyof VmPatch)[] {
+  const live: readonly string[] = LIVE_SETTINGS;
+  // with its defaults filled in (a forward's protocol), as the spec holds it
+  const parsed = vmPatchSchema.safeParse(patch);
+  const p: Partial<Record<keyof VmPatch, unknown>> = parsed.success ? parsed.data : patch;
+  return (Object.keys(p) as (keyof VmPatch)[]).filter((k) => p[k] !== undefined && !live.includes(k) && canonical(p[k]) !== canonical(current[k]));
+}
+
+/** JSON with object keys sorted and undefined members left out: equal settings, equal text. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
 
 /** Flatten zod issues into `{path: message}` for inline form errors. */
 export function issuesToFieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[]): Record<string, string> {

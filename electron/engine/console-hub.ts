@@ -161,11 +161,12 @@ export class ConsoleHub {
   }
 
   private onData(buf: Buffer): void {
-    this.ring.push(buf);
-    this.log.write(buf);
+    // subscribers first: a keystroke's echo does not wait for the log's write to the disk
     // the decoder keeps a split multibyte sequence for the next chunk
     const text = this.decoder.write(buf);
     if (text) this.fanOut(text);
+    this.ring.push(buf);
+    this.log.write(buf);
   }
 
   private flushDecoder(): void {

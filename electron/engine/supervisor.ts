@@ -17,7 +17,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskCheck, LastExit, LogEntry, PortEntry, Progress } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import type { VmSpec } from '../../shared/spec';
+import { LIVE_SETTINGS, settingsNeedingStop, settingWords, type VmPatch, type VmSpec } from '../../shared/spec';
 import type { AgentState, VmState } from '../../shared/state';
 import { canDelete, canEdit, canPause, canRestart, canResume, canStart, canTransition, isActive } from '../../shared/state';
 import type { AgentClient } from './agent-client';
@@ -262,10 +262,18 @@ export class Supervisor {
     });
   }
 
-  /** Change the spec (`apply` writes it), only while the VM is stopped: checked in the queue. */
-  update<T>(apply: () => Promise<T>): Promise<T> {
+  /**
+   * Change the spec (`apply` writes it). Settings that wait for a stopped VM (settingsNeedingStop:
+   * its hardware, firmware, display, forwards) are refused while it is not; the rest (its name,
+   * note and what Flotilla does around it) apply at any time. Checked in the queue, against the
+   * spec as it is then.
+   */
+  update<T>(patch: VmPatch, apply: () => Promise<T>): Promise<T> {
     return this.jobs.run({ kind: 'update' }, async () => {
-      if (!canEdit(this)) throw new FlotillaError('INVALID_STATE', `stop ${this.spec.name} before changing its settings`);
+      const needStop = settingsNeedingStop(this.spec, patch);
+      if (needStop.length > 0 && !canEdit(this)) {
+        throw new FlotillaError('INVALID_STATE', `stop ${this.spec.name} before changing its ${settingWords(needStop)} (it is ${this.state}); its ${settingWords(LIVE_SETTINGS)} can change while it runs`);
+      }
       return apply();
     });
   }

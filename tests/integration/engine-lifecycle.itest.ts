@@ -2,6 +2,8 @@
 // 1 Hz stats from /proc, pause/resume (the guest's clock set again), reset (same QEMU), stop-all honouring
 // keepRunningOnQuit, graceful stop by ACPI powerdown, a clean data dir afterwards, and a second
 // boot's console output set apart from the first's.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import type { Engine } from '../../electron/engine/engine';
@@ -36,10 +38,33 @@ describe('a VM through its life', () => {
     await answer;
   });
 
-  it('refuses to change settings of, or delete, a running VM', async () => {
-    await expect(client.call('vm.update', { id: vm.id, patch: { memoryMiB: 512 } })).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'stop life before changing its settings' });
+  it('refuses to change the hardware of, or delete, a running VM', async () => {
+    const before = await client.call('vm.get', { id: vm.id });
+    await expect(client.call('vm.update', { id: vm.id, patch: { memoryMiB: before.spec.memoryMiB * 2, cpus: before.spec.cpus, note: 'not this either' } })).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      message: 'stop life before changing its memory (it is running); its name, note, crash policy, keep-running choice and autostart can change while it runs',
+    });
+    // nothing of a refused patch was written
+    expect((await client.call('vm.get', { id: vm.id })).spec).toEqual(before.spec);
     await expect(client.call('vm.delete', { id: vm.id })).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'stop life before deleting it' });
     await expect(client.call('vm.start', { id: vm.id })).rejects.toMatchObject({ code: 'ALREADY_RUNNING' });
+  });
+
+  it('changes its name, note and the choices around it while it runs, without touching its QEMU', async () => {
+    const before = await client.call('vm.get', { id: vm.id });
+    // a settings form sends every field: the unchanged hardware ones are no change
+    const live = { name: 'life-renamed', note: 'renamed while running', restartPolicy: 'on-failure', keepRunningOnQuit: true, autostart: true } as const;
+    const after = await client.call('vm.update', { id: vm.id, patch: { ...live, cpus: before.spec.cpus, memoryMiB: before.spec.memoryMiB, forwards: before.spec.forwards, display: before.spec.display } });
+    expect(after).toMatchObject({ name: 'life-renamed', state: 'running', pid: before.pid, spec: live });
+    // on disk too: a new engine reads the same
+    expect(JSON.parse(await readFile(join(home, 'vms', vm.id, 'vm.json'), 'utf8'))).toMatchObject(live);
+    expect((await client.call('vm.list', {})).map((v) => v.name)).toContain('life-renamed');
+    // the console still answers (same QEMU, same guest)
+    const answer = client.waitConsole(vm.id, 'sum=43', 30_000);
+    await client.call('console.input', { id: vm.id, data: 'echo sum=$((40+3))\n' });
+    await answer;
+    const { name, note, restartPolicy, keepRunningOnQuit, autostart } = before.spec;
+    await client.call('vm.update', { id: vm.id, patch: { name, note, restartPolicy, keepRunningOnQuit, autostart } });
   });
 
   it('reports CPU and memory of its QEMU at 1 Hz to a stats subscriber', async () => {

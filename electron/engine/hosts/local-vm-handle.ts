@@ -42,7 +42,7 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
     resume: () => sup.resume(),
     update: async (patch: VmPatch) => {
       // checked inside the VM's job, so the update keeps its place in the queue
-      await sup.update(async () => {
+      await sup.update(patch, async () => {
         if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
         return d.updateSpec(patch);
       });

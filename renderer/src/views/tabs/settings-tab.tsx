@@ -1,8 +1,9 @@
-// Edit a stopped VM: name, CPUs, memory, display, forwards, restart policy, keep running on
-// quit, start automatically, and a free-text note shown on its tile. Checked with the shared patch schema as you type; the engine's answer lands on the
-// field it concerns.
+// Edit a VM: name, CPUs, memory, display, forwards, restart policy, keep running on quit, start
+// automatically, and a free-text note shown on its tile. The hardware (CPUs, memory, display,
+// forwards) waits for a stopped VM; the rest (LIVE_SETTINGS) also applies while it runs. Checked
+// with the shared patch schema as you type; the engine's answer lands on the field it concerns.
 import { useMemo, useState, type FormEvent, type ReactElement } from 'react';
-import { issuesToFieldErrors, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
+import { issuesToFieldErrors, LIVE_SETTINGS, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
 import { canEdit } from '../../../../shared/state';
 import { Field } from '../../components/fields';
 import { ForwardsEditor, forwardsFromDraft, type ForwardDraft } from '../../components/forwards-editor';
@@ -32,16 +33,17 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
 
-  const patch: VmPatch = useMemo(
-    () => ({ name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, autostart, forwards: forwardsFromDraft(forwards), note: note.trim() }),
-    [name, cpus, memory, display, restart, keep, autostart, forwards, note],
-  );
+  // a running VM takes only the settings that apply while it runs (its hardware fields are locked)
+  const hardwareEditable = vm ? canEdit(vm) : false;
+  const patch: VmPatch = useMemo(() => {
+    const all: VmPatch = { name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, autostart, forwards: forwardsFromDraft(forwards), note: note.trim() };
+    return hardwareEditable ? all : Object.fromEntries(LIVE_SETTINGS.map((k) => [k, all[k]]));
+  }, [hardwareEditable, name, cpus, memory, display, restart, keep, autostart, forwards, note]);
   const localErrors = useMemo(() => {
     const r = vmPatchSchema.safeParse(patch);
     return r.success ? {} : issuesToFieldErrors(r.error.issues);
   }, [patch]);
   if (!vm || !spec) return null;
-  const editable = canEdit(vm);
   const errors = { ...engineErrors, ...localErrors };
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -70,28 +72,29 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   return (
     <div className="settings-page">
     <form className="settings" onSubmit={(e) => void submit(e)} noValidate>
-      {!editable && (
+      {!hardwareEditable && (
         <p className="notice" role="note">
-          Stop {spec.name} to change its settings.
+          {spec.name} is running: its name, note and the choices below change now. Stop it to change CPUs, memory, display, port forwards, disks or
+          shared folders.
         </p>
       )}
-      <fieldset disabled={!editable || saving}>
+      <fieldset disabled={saving}>
         <legend className="visually-hidden">VM settings</legend>
         <div className="row">
-          <Field label="Name" error={errors['name']} className="grow">
+          <Field label="Name" error={errors['name']} className="grow" hint={!hardwareEditable && spec.source.kind === 'default' ? 'The guest’s hostname follows at its next start.' : undefined}>
             {(p) => <input {...p} type="text" spellCheck={false} value={name} onChange={(e) => touch(setName)(e.target.value)} />}
           </Field>
           <Field label="CPUs" error={errors['cpus']} className="narrow">
-            {(p) => <input {...p} type="number" min={1} max={64} value={cpus} onChange={(e) => touch(setCpus)(e.target.value)} />}
+            {(p) => <input {...p} type="number" min={1} max={64} value={cpus} disabled={!hardwareEditable} onChange={(e) => touch(setCpus)(e.target.value)} />}
           </Field>
           <Field label="Memory (MiB)" error={errors['memoryMiB']} className="narrow">
-            {(p) => <input {...p} type="number" min={64} step={64} value={memory} onChange={(e) => touch(setMemory)(e.target.value)} />}
+            {(p) => <input {...p} type="number" min={64} step={64} value={memory} disabled={!hardwareEditable} onChange={(e) => touch(setMemory)(e.target.value)} />}
           </Field>
         </div>
         <div className="row">
           <Field label="Display" error={errors['display']} className="grow">
             {(p) => (
-              <select {...p} value={display} onChange={(e) => touch(setDisplay)(e.target.value as 'none' | 'vnc')}>
+              <select {...p} value={display} disabled={!hardwareEditable} onChange={(e) => touch(setDisplay)(e.target.value as 'none' | 'vnc')}>
                 <option value="none">Headless (serial console)</option>
                 <option value="vnc">Graphical display</option>
               </select>
@@ -129,7 +132,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
             you stop later stays stopped.
           </p>
         </div>
-        <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} />
+        <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} disabled={!hardwareEditable} />
       </fieldset>
       {formError && <InlineError error={formError} onDismiss={() => setFormError(null)} />}
       <div className="form-foot">
@@ -138,7 +141,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
             Saved
           </span>
         )}
-        <button type="submit" className="btn btn-primary" disabled={!editable || saving || Object.keys(localErrors).length > 0}>
+        <button type="submit" className="btn btn-primary" disabled={saving || Object.keys(localErrors).length > 0}>
           {saving ? 'Saving…' : 'Save changes'}
         </button>
       </div>
