@@ -7,6 +7,7 @@
 // (FLOTILLA_UPDATE_DOCS=1 copies it to docs/screenshot.png).
 import { expect, test, type Page } from '@playwright/test';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seriousViolations } from './fixtures/axe';
@@ -22,6 +23,21 @@ test.describe.configure({ mode: 'serial' });
 function mustCli(home: string, args: string[]): void {
   const r = cli(home, args);
   if (r.status !== 0) throw new Error(`flotilla ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+}
+
+/** The first line a server on 127.0.0.1:PORT sends (the guest's SSH banner through a forward). */
+function firstLine(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const sock = connect(port, '127.0.0.1');
+    sock.setTimeout(15_000, () => sock.destroy(new Error(`nothing on port ${port} within 15 s`)));
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\n')) sock.end();
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve(got.split('\n')[0]!.trim()));
+  });
 }
 
 async function samples(page: Page, vm: string): Promise<number> {
@@ -104,27 +120,33 @@ test.describe('issue 14 conveniences in the browser', () => {
     await expect(note).toHaveText('Nightly docs build');
   });
 
-  test('a running VM takes a new note and quit choice at once; its hardware waits for a stop', async () => {
+  test('a running VM takes a new note, quit choice and port forward at once; its hardware waits for a stop', async () => {
     const page = app.page;
     const tiles = new TilesPage(page);
-    const before = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as { pid: number; spec: { cpus: number } };
+    type Info = { pid: number; state: string; ports: { purpose: string; guestPort?: number; hostPort: number }[]; spec: { cpus: number; note: string; keepRunningOnQuit: boolean } };
+    const before = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as Info;
     await tiles.tile('api').open();
     const view = new VmViewPage(page, 'api');
     await view.selectTab('Settings');
-    await expect(view.panel.getByRole('note')).toHaveText('api is running: its name, note and the choices below change now. Stop it to change CPUs, memory, display, port forwards, disks or shared folders.');
+    await expect(view.panel.getByRole('note')).toHaveText('api is running: CPUs, memory and display (and disks and shared folders) wait until it is stopped; the rest changes now.');
     await expect(view.panel.getByLabel('CPUs', { exact: true })).toBeDisabled();
     await expect(view.panel.getByLabel('Memory (MiB)')).toBeDisabled();
-    await expect(view.panel.getByLabel('Guest port of forward 1')).toBeDisabled();
     await view.panel.getByLabel('Note').fill('Staging API');
     await view.panel.getByRole('checkbox', { name: 'Keep running when the Flotilla app quits' }).check();
+    // SSH added beside 8080, without a restart
+    await view.panel.getByRole('button', { name: 'Add forward' }).click();
+    await view.panel.getByLabel('Guest port of forward 2').fill('22');
     await view.panel.getByRole('button', { name: 'Save changes' }).click();
     await expect(view.panel.getByRole('status')).toHaveText('Saved');
     expect(await seriousViolations(page)).toEqual([]);
-    const after = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as typeof before & { state: string; spec: { note: string; keepRunningOnQuit: boolean } };
+    const after = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as Info;
     // the same QEMU, still running, with the new choices written
     expect(after).toMatchObject({ state: 'running', pid: before.pid, spec: { cpus: before.spec.cpus, note: 'Staging API', keepRunningOnQuit: true } });
+    const ssh = after.ports.find((p) => p.purpose === 'forward' && p.guestPort === 22)!;
+    expect(await firstLine(ssh.hostPort)).toMatch(/^SSH-2\.0-/);
     await view.back();
     await expect(tiles.tile('api').root.getByTestId('vm-api-note')).toHaveText('Staging API');
+    await expect(tiles.tile('api').root.getByText(`127.0.0.1:${ssh.hostPort} → 22`)).toBeVisible();
   });
 
   test('the tiles with running VMs (README screenshot)', async () => {

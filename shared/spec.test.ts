@@ -114,14 +114,13 @@ describe('settings that wait for a stopped VM', () => {
     createdAt: '2026-12-06T00:00:00.000Z',
   });
 
-  it('lets the name, note and the choices around the VM change at any time', () => {
-    expect(settingsNeedingStop(spec, { name: 'www', note: 'front end', restartPolicy: 'on-failure', keepRunningOnQuit: true, autostart: true })).toEqual([]);
+  it('lets the name, note, forwards and the choices around the VM change at any time', () => {
+    expect(settingsNeedingStop(spec, { name: 'www', note: 'front end', forwards: [], restartPolicy: 'on-failure', keepRunningOnQuit: true, autostart: true })).toEqual([]);
   });
 
-  it('names the hardware, display, firmware and forwards that would change', () => {
+  it('names the hardware, display and firmware that would change', () => {
     expect(settingsNeedingStop(spec, { cpus: 1, memoryMiB: 512, display: 'vnc', firmware: 'bios', note: 'x' })).toEqual(['cpus', 'display']);
-    expect(settingsNeedingStop(spec, { forwards: [{ guestPort: 22 }] })).toEqual(['forwards']);
-    expect(settingsNeedingStop(spec, { forwards: [{ guestPort: 22, hostPort: 2222 }, { guestPort: 80, hostPort: 8080 }] })).toEqual(['forwards']);
+    expect(settingsNeedingStop(spec, { memoryMiB: 1024, firmware: 'uefi', forwards: [{ guestPort: 22 }] })).toEqual(['memoryMiB', 'firmware']);
   });
 
   it('takes a setting given as it already is for no change (a form sends them all)', () => {
@@ -131,6 +130,6 @@ describe('settings that wait for a stopped VM', () => {
 
   it('says what it refuses in words', () => {
     expect(settingWords(['cpus'])).toBe('CPUs');
-    expect(settingWords(['cpus', 'memoryMiB', 'forwards'])).toBe('CPUs, memory and port forwards');
+    expect(settingWords(['cpus', 'memoryMiB', 'display'])).toBe('CPUs, memory and display');
   });
 });

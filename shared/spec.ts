@@ -353,12 +353,13 @@ export const vmPatchSchema = z
 export type VmPatch = z.input<typeof vmPatchSchema>;
 
 /**
- * The settings that apply while the VM runs: its label and what Flotilla does around it (on a
- * crash, on quit, after the computer starts). The rest is the VM's hardware and firmware and its
- * QEMU command line, which wait for a stopped VM (as in virt-manager, Boxes and UTM). A new name
- * reaches the guest (its hostname) at its next start.
+ * The settings that apply while the VM runs: its label, what Flotilla does around it (on a crash,
+ * on quit, after the computer starts) and its port forwards, which QEMU's user network takes live
+ * (lifecycle/live-forwards.ts). The rest is the VM's hardware and firmware, which wait for a
+ * stopped VM (as in virt-manager, Boxes and UTM). A new name reaches the built-in Linux (its
+ * hostname) at its next start.
  */
-export const LIVE_SETTINGS = ['name', 'note', 'restartPolicy', 'keepRunningOnQuit', 'autostart'] as const satisfies readonly (keyof VmPatch)[];
+export const LIVE_SETTINGS = ['name', 'note', 'forwards', 'restartPolicy', 'keepRunningOnQuit', 'autostart'] as const satisfies readonly (keyof VmPatch)[];
 
 const SETTING_WORDS: Record<keyof VmPatch, string> = {
   name: 'name',
@@ -379,13 +380,18 @@ export function settingWords(keys: readonly (keyof VmPatch)[]): string {
   return w.length <= 1 ? (w[0] ?? '') : `${w.slice(0, -1).join(', ')} and ${w.at(-1)!}`;
 }
 
-/** The fields of `patch` that would change `current` and are not LIVE_SETTINGS: they need a stopped VM. */
-export function settingsNeedingStop(current: VmSpec, patch: VmPatch): (keyof VmPatch)[] {
-  const live: readonly string[] = LIVE_SETTINGS;
+/** The fields of `patch` that would change `current` (a field given as it already is, is no change). */
+export function changedSettings(current: VmSpec, patch: VmPatch): (keyof VmPatch)[] {
   // with its defaults filled in (a forward's protocol), as the spec holds it
   const parsed = vmPatchSchema.safeParse(patch);
   const p: Partial<Record<keyof VmPatch, unknown>> = parsed.success ? parsed.data : patch;
-  return (Object.keys(p) as (keyof VmPatch)[]).filter((k) => p[k] !== undefined && !live.includes(k) && canonical(p[k]) !== canonical(current[k]));
+  return (Object.keys(p) as (keyof VmPatch)[]).filter((k) => p[k] !== undefined && canonical(p[k]) !== canonical(current[k]));
+}
+
+/** The fields of `patch` that would change `current` and are not LIVE_SETTINGS: they need a stopped VM. */
+export function settingsNeedingStop(current: VmSpec, patch: VmPatch): (keyof VmPatch)[] {
+  const live: readonly string[] = LIVE_SETTINGS;
+  return changedSettings(current, patch).filter((k) => !live.includes(k));
 }
 
 /** JSON with object keys sorted and undefined members left out: equal settings, equal text. */

@@ -5,6 +5,7 @@
 // swapping or the OOM killer picking a VM).
 import { readFile } from 'node:fs/promises';
 import { invalidArgument } from '../../shared/errors';
+import { isActive, type VmState } from '../../shared/state';
 
 export interface HostMemory {
   totalMiB: number;
@@ -73,12 +74,32 @@ export function startMemoryWarnings(vm: { name: string; memoryMiB: number }, run
   ];
 }
 
-/** startMemoryWarnings against the live host: its meminfo and the running QEMUs' resident memory. */
-export async function warnBeforeStart(vm: { name: string; memoryMiB: number }, running: readonly { name: string; memoryMiB: number; pid: number }[]): Promise<string[]> {
-  const [host, rss] = await Promise.all([readHostMemory(), Promise.all(running.map((r) => readRssMiB(r.pid)))]);
-  return startMemoryWarnings(
-    vm,
-    running.map((r, i) => ({ name: r.name, memoryMiB: r.memoryMiB, rssMiB: rss[i] ?? null })),
-    host,
-  );
+/** A VM as the engine's supervisors describe it. */
+interface EngineVm {
+  id: string;
+  state: VmState;
+  pid: number | null;
+  spec: { name: string; memoryMiB: number };
+}
+
+/**
+ * startMemoryWarnings against the live host (its meminfo, the running QEMUs' resident memory) for
+ * starting `vm` beside the active ones of `all` (shown, never refused); none for a VM already
+ * active (its start refuses it) or without /proc/meminfo. The running set is taken before the
+ * first await, so a caller can start the VM right after calling this, and the start keeps its
+ * place in the VM's queue.
+ */
+export async function warnBeforeStart(vm: EngineVm, all: Iterable<EngineVm>): Promise<string[]> {
+  if (isActive(vm)) return [];
+  const running = [...all].filter((s) => s.id !== vm.id && isActive(s) && s.pid !== null);
+  try {
+    const [host, rss] = await Promise.all([readHostMemory(), Promise.all(running.map((r) => readRssMiB(r.pid!)))]);
+    return startMemoryWarnings(
+      vm.spec,
+      running.map((r, i) => ({ name: r.spec.name, memoryMiB: r.spec.memoryMiB, rssMiB: rss[i] ?? null })),
+      host,
+    );
+  } catch {
+    return []; // no /proc/meminfo: nothing to weigh against
+  }
 }

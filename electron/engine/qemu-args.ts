@@ -285,6 +285,9 @@ export function parseHostfwds(args: readonly string[]): { proto: 'tcp' | 'udp'; 
   return out;
 }
 
+/** The id of a VM's user network (-netdev), which live forward changes name (lifecycle/live-forwards.ts). */
+export const NETDEV_ID = 'n0';
+
 function hostfwd(p: PortEntry): string {
   if (p.guestPort === undefined) throw new FlotillaError('INTERNAL', `forward on host port ${p.hostPort} has no guest port`);
   return `hostfwd=${p.proto}:127.0.0.1:${p.hostPort}-:${p.guestPort}`;
@@ -293,7 +296,7 @@ function hostfwd(p: PortEntry): string {
 function networkArgs(spec: VmSpec, r: QemuResources, machine: string): string[] {
   const fwds = r.forwards.filter((p) => p.purpose === 'forward').map(hostfwd);
   // without mac= every guest gets QEMU's 52:54:00:12:34:56, which collides once VMs share a network
-  return ['-netdev', ['user', 'id=n0', ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=n0${spec.mac ? `,mac=${spec.mac}` : ''}`];
+  return ['-netdev', ['user', `id=${NETDEV_ID}`, ...fwds].join(','), '-device', `${virtio('net', machine)},netdev=${NETDEV_ID}${spec.mac ? `,mac=${spec.mac}` : ''}`];
 }
 
 /** Guests block at boot waiting for entropy without a hardware RNG. */

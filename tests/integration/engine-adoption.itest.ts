@@ -1,8 +1,12 @@
 // Issue 3: kill -9 of the engine while 2 VMs run; a new engine adopts both, with the same
 // PIDs and ports, without restarting them. Issue 14 #12: the adopting engine's consoles show what
 // the guests printed before (restored from each VM's serial log), in the contract's scrollback
-// and in `flotilla logs VM --serial`.
+// and in `flotilla logs VM --serial`. A forward change the killed engine wrote to vm.json but did
+// not give QEMU is finished by the new one.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import { openEngine, type OpenedEngine } from '../../electron/engine/open-engine';
@@ -71,6 +75,12 @@ describe('kill -9 of the engine while VMs run', () => {
     await new Promise((r) => first!.once('exit', r));
     first = null;
 
+    // as an engine killed in the middle of a live forward change leaves it: vm.json written,
+    // QEMU not told yet (local-vm-handle.ts writes the spec first)
+    const specFile = join(home, 'vms', running[1]!.id, 'vm.json');
+    const spec = JSON.parse(await readFile(specFile, 'utf8')) as { forwards: unknown[] };
+    await writeFile(specFile, JSON.stringify({ ...spec, forwards: [...spec.forwards, { proto: 'tcp', guestPort: 80 }] }, null, 2));
+
     second = await openEngine({ home, shell: 'serve', engine: { accel: 'tcg', stopDeadlineMs: 8000 } });
     expect(second.role).toBe('engine');
     const t = new TestClient(second.engine as Engine);
@@ -78,7 +88,16 @@ describe('kill -9 of the engine while VMs run', () => {
     const byId = new Map(after.map((v) => [v.id, v]));
     const [r0, r1] = running;
     expect(byId.get(r0!.id)).toMatchObject({ state: 'running', pid: r0!.pid, adopted: true, qmpHealthy: true, ports: r0!.ports });
-    expect(byId.get(r1!.id)).toMatchObject({ state: 'paused', pid: r1!.pid, adopted: true, ports: r1!.ports });
+    // the adopting engine finished the change: the old forward kept its port, the new one is live
+    const a2 = byId.get(r1!.id)!;
+    expect(a2).toMatchObject({ state: 'paused', pid: r1!.pid, adopted: true });
+    const web = a2.ports.find((p) => p.guestPort === 80)!;
+    expect(a2.ports).toEqual([...r1!.ports, web]);
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(web.hostPort, '127.0.0.1', () => resolve(void sock.destroy())).on('error', reject);
+    });
+    const a2Log = (await t.call('vm.logs', { id: r1!.id, tail: 50 })).entries.map((e) => e.text);
+    expect(a2Log).toContain(`port forwards changed while running: added 127.0.0.1:${web.hostPort} → 80/tcp`);
     // the adopted VMs are fully usable: agent, resume, exec
     await t.call('vm.resume', { id: r1!.id });
     const vm0 = await t.waitVm(r0!.id, (v) => v.agent === 'ready', 'agent of adopted a1');

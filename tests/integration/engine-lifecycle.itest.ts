@@ -3,11 +3,33 @@
 // keepRunningOnQuit, graceful stop by ACPI powerdown, a clean data dir afterwards, and a second
 // boot's console output set apart from the first's.
 import { readFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../shared/contract';
 import type { Engine } from '../../electron/engine/engine';
 import { cleanupHome, makeHome, openTestEngine, processesUsing, runLeftovers, type TestClient } from './fixtures/engine-harness';
+
+/** The first line a TCP server on 127.0.0.1:PORT sends (an SSH server's banner). */
+function sshBanner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let got = '';
+    const t = setTimeout(() => sock.destroy(new Error(`no banner on port ${port} within 15 s`)), 15_000);
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\n')) sock.end();
+    });
+    sock.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+    sock.on('close', () => {
+      clearTimeout(t);
+      resolve(got.split('\n')[0]!.trim());
+    });
+  });
+}
 
 describe('a VM through its life', () => {
   let home: string;
@@ -42,7 +64,7 @@ describe('a VM through its life', () => {
     const before = await client.call('vm.get', { id: vm.id });
     await expect(client.call('vm.update', { id: vm.id, patch: { memoryMiB: before.spec.memoryMiB * 2, cpus: before.spec.cpus, note: 'not this either' } })).rejects.toMatchObject({
       code: 'INVALID_STATE',
-      message: 'stop life before changing its memory (it is running); its name, note, crash policy, keep-running choice and autostart can change while it runs',
+      message: 'stop life before changing its memory (it is running); its name, note, port forwards, crash policy, keep-running choice and autostart can change while it runs',
     });
     // nothing of a refused patch was written
     expect((await client.call('vm.get', { id: vm.id })).spec).toEqual(before.spec);
@@ -65,6 +87,41 @@ describe('a VM through its life', () => {
     await answer;
     const { name, note, restartPolicy, keepRunningOnQuit, autostart } = before.spec;
     await client.call('vm.update', { id: vm.id, patch: { name, note, restartPolicy, keepRunningOnQuit, autostart } });
+  });
+
+  it('takes port forwards while it runs: a new host port reaches the guest at once, a removed one closes', async () => {
+    const before = await client.call('vm.get', { id: vm.id });
+    expect(before.ports.filter((p) => p.purpose === 'forward')).toEqual([]);
+    const up = await client.call('vm.update', { id: vm.id, patch: { forwards: [{ guestPort: 22 }] } });
+    expect(up).toMatchObject({ state: 'running', pid: before.pid, spec: { forwards: [{ proto: 'tcp', guestPort: 22 }] } });
+    const fwd = up.ports.find((p) => p.purpose === 'forward' && p.guestPort === 22)!;
+    expect(fwd).toMatchObject({ proto: 'tcp', host: '127.0.0.1' });
+    // the guest's dropbear answers on the new host port: QEMU took the forward live
+    expect(await sshBanner(fwd.hostPort)).toMatch(/^SSH-2\.0-/);
+    expect(await client.call('vm.ports', { id: vm.id })).toContainEqual(fwd);
+
+    // a host port another program holds: refused before anything changes
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      await expect(client.call('vm.update', { id: vm.id, patch: { forwards: [{ guestPort: 22 }, { guestPort: 80, hostPort: taken }] } })).rejects.toMatchObject({ code: 'PORT_TAKEN' });
+    } finally {
+      blocker.close();
+    }
+    const same = await client.call('vm.get', { id: vm.id });
+    expect(same.spec.forwards).toEqual([{ proto: 'tcp', guestPort: 22 }]);
+    expect(same.ports.filter((p) => p.purpose === 'forward')).toEqual([fwd]);
+    expect(await sshBanner(fwd.hostPort)).toMatch(/^SSH-2\.0-/);
+
+    // gone from QEMU, the table and the spec; the port is closed at once
+    const down = await client.call('vm.update', { id: vm.id, patch: { forwards: [] } });
+    expect(down.ports.filter((p) => p.purpose === 'forward')).toEqual([]);
+    expect(down.spec.forwards).toEqual([]);
+    await expect(sshBanner(fwd.hostPort)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    const lifecycle = (await client.call('vm.logs', { id: vm.id, tail: 50 })).entries.map((e) => e.text);
+    expect(lifecycle).toContain(`port forwards changed while running: added 127.0.0.1:${fwd.hostPort} → 22/tcp`);
+    expect(lifecycle).toContain(`port forwards changed while running: removed 127.0.0.1:${fwd.hostPort} → 22/tcp`);
   });
 
   it('reports CPU and memory of its QEMU at 1 Hz to a stats subscriber', async () => {

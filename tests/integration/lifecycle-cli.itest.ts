@@ -83,7 +83,7 @@ describe.skipIf(!haveIsoTools())('flotilla set / disk / export / import / clone'
     await fails(/is 3 GiB; a resize must make it larger/, 'disk', 'resize', 'b', '2', '--disk', 'extra-1.qcow2');
     expect(await virtualSize(extra)).toBe(3 * GiB);
     await fails(/^flotilla: stop b before adding a disk/, 'disk', 'add', 'b', '1');
-    await fails(/^flotilla: stop b before changing its CPUs \(it is running\); its name, note, crash policy/, 'set', 'b', '--cpus', '1');
+    await fails(/^flotilla: stop b before changing its CPUs \(it is running\); its name, note, port forwards, crash policy/, 'set', 'b', '--cpus', '1');
     expect(JSON.parse(await ok('set', 'b', '--note', 'grown online', '--keep-running', 'on', '--json'))).toMatchObject({ pid: up.pid, spec: { note: 'grown online', keepRunningOnQuit: true } });
     await ok('stop', 'b', '--force');
     expect(await processesUsing(home)).toEqual([]);

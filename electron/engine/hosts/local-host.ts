@@ -29,6 +29,7 @@ import { BrokenVms } from './broken-vm';
 import { supervisorDeps, type LocalHostOptions } from './local-host-options';
 import { makeNewVmFiles } from './new-vm-files';
 import { localVmInfo } from './local-vm-info';
+import { finishLiveForwards, type LiveForwardDeps } from '../lifecycle/live-forwards';
 import { rebuildForwards } from './rebuild-forwards';
 import { type Host, type HostListener, type StopAllResult, type VmHandle } from './host';
 
@@ -122,7 +123,10 @@ export class LocalHost implements Host {
         const sup = this.addSupervisor(s.id);
         return rebuildForwards(this.opts.layout, this.allocator, sup, table.problem)
           .then(() => {
-            const settled = sup.init();
+            // then a forward change a killed engine left half done (live-forwards.ts)
+            const settled = sup.init().then(() => {
+              if (sup.state === 'running' || sup.state === 'paused') return sup.job({ kind: 'update' }, () => finishLiveForwards(this.liveForwards(sup.id), sup.spec.forwards));
+            });
             // queued right behind init, so no start or job of this VM can come before it
             waitForLeftoverImageJobs(sup, this.opts.layout.vmDir(sup.id), leftovers);
             return settled;
@@ -262,6 +266,12 @@ export class LocalHost implements Host {
     });
   }
 
+  /** The port table and QEMU's monitor, for a running VM's forwards (lifecycle/live-forwards.ts). */
+  private liveForwards(id: string): LiveForwardDeps {
+    const hmp = (commandLine: string) => this.ops.qmp<string>(id, 'human-monitor-command', { 'command-line': commandLine });
+    return { vmId: id, ports: this.allocator, hmp, log: (text) => this.supervisor(id).lifecycle(text) };
+  }
+
   ports(id?: string): PortEntry[] {
     if (id !== undefined) this.supervisor(id);
     return this.allocator.entries(id);
@@ -276,7 +286,8 @@ export class LocalHost implements Host {
       sampler: this.sampler,
       updateSpec: (patch) => this.store.update(id, patch),
       setShares: (vmId, shares) => this.store.setShares(vmId, shares),
-      startWarnings: () => this.startWarnings(id),
+      liveForwards: this.liveForwards(id),
+      startWarnings: () => warnBeforeStart(this.supervisor(id), this.sups.values()),
       changed: () => this.vmChanged(id),
     });
   }
@@ -301,28 +312,9 @@ export class LocalHost implements Host {
     await sup.init();
     this.vmChanged(spec.id);
     if (!opts.start) return this.get(spec.id);
-    const warnings = await this.startWarnings(spec.id);
+    const warnings = await warnBeforeStart(sup, this.sups.values());
     await sup.start();
     return { ...this.get(spec.id), warnings };
-  }
-
-  /**
-   * Memory warnings for starting VM `id` next to the VMs running now (shown, never refused). The
-   * running set is taken before the first await, so a caller can start the VM right after
-   * calling this without waiting, and the start keeps its place in the VM's queue.
-   */
-  private async startWarnings(id: string): Promise<string[]> {
-    const sup = this.supervisor(id);
-    if (isActive(sup)) return []; // start refuses it with its own message
-    const running = [...this.sups.values()].filter((s) => s.id !== id && isActive(s) && s.pid !== null);
-    try {
-      return await warnBeforeStart(
-        { name: sup.spec.name, memoryMiB: sup.spec.memoryMiB },
-        running.map((s) => ({ name: s.spec.name, memoryMiB: s.spec.memoryMiB, pid: s.pid! })),
-      );
-    } catch {
-      return []; // no /proc/meminfo: nothing to weigh against
-    }
   }
 
   /** A new VM from an export archive (lifecycle/transfer.ts verifies it before anything appears). */

@@ -4,12 +4,13 @@
 // local-host.ts, which owns the store, the allocator and the supervisors' life.
 import { FlotillaError } from '../../../shared/errors';
 import type { VmInfo } from '../../../shared/contract';
-import type { VmPatch, VmSpec } from '../../../shared/spec';
+import { changedSettings, type VmPatch, type VmSpec } from '../../../shared/spec';
 import { isActive } from '../../../shared/state';
 import type { DisplayProxy } from '../display-proxy';
 import { assertMemoryFits, readHostMemory } from '../host-memory';
 import { cloneVm } from '../lifecycle/clone';
 import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
+import { applyLiveForwards, type LiveForwardDeps } from '../lifecycle/live-forwards';
 import { ejectMedia, insertMedia } from '../lifecycle/media';
 import type { OpsContext } from '../lifecycle/ops-context';
 import { addShare, listShares, removeShare, type ShareOps } from '../lifecycle/shares';
@@ -28,6 +29,8 @@ export interface LocalVmDeps {
   startWarnings(): Promise<string[]>;
   changed(): void;
   setShares: ShareOps['setShares'];
+  /** the port table and QEMU's monitor, for forwards changed while it runs */
+  liveForwards: LiveForwardDeps;
 }
 
 export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
@@ -44,7 +47,21 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
       // checked inside the VM's job, so the update keeps its place in the queue
       await sup.update(patch, async () => {
         if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
-        return d.updateSpec(patch);
+        const live = isActive(sup) && changedSettings(sup.spec, patch).includes('forwards');
+        if (live && sup.state !== 'running' && sup.state !== 'paused') {
+          throw new FlotillaError('INVALID_STATE', `wait until ${sup.spec.name} is running or stopped to change its port forwards (it is ${sup.state})`);
+        }
+        const before = sup.spec.forwards;
+        // the spec first: a kill -9 after it leaves the user's choice written, for the next start
+        const spec = await d.updateSpec(patch);
+        if (!live) return spec;
+        try {
+          await applyLiveForwards(d.liveForwards, spec.forwards);
+        } catch (err) {
+          await d.updateSpec({ forwards: before }).catch((e: unknown) => sup.lifecycle(`could not put back the forwards in vm.json: ${(e as Error).message}`));
+          throw err;
+        }
+        return spec;
       });
       d.changed();
     },

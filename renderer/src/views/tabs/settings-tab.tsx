@@ -1,7 +1,8 @@
 // Edit a VM: name, CPUs, memory, display, forwards, restart policy, keep running on quit, start
-// automatically, and a free-text note shown on its tile. The hardware (CPUs, memory, display,
-// forwards) waits for a stopped VM; the rest (LIVE_SETTINGS) also applies while it runs. Checked
-// with the shared patch schema as you type; the engine's answer lands on the field it concerns.
+// automatically, and a free-text note shown on its tile. The hardware (CPUs, memory, display)
+// waits for a stopped VM; the rest (LIVE_SETTINGS, forwards included) also applies while it runs.
+// Checked with the shared patch schema as you type; the engine's answer lands on the field it
+// concerns.
 import { useMemo, useState, type FormEvent, type ReactElement } from 'react';
 import { issuesToFieldErrors, LIVE_SETTINGS, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
 import { canEdit } from '../../../../shared/state';
@@ -74,8 +75,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
     <form className="settings" onSubmit={(e) => void submit(e)} noValidate>
       {!hardwareEditable && (
         <p className="notice" role="note">
-          {spec.name} is running: its name, note and the choices below change now. Stop it to change CPUs, memory, display, port forwards, disks or
-          shared folders.
+          {spec.name} is {vm.state}: CPUs, memory and display (and disks and shared folders) wait until it is stopped; the rest changes now.
         </p>
       )}
       <fieldset disabled={saving}>
@@ -132,7 +132,8 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
             you stop later stays stopped.
           </p>
         </div>
-        <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} disabled={!hardwareEditable} />
+        {/* QEMU takes forwards while it runs, not while it starts or stops */}
+        <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} disabled={!hardwareEditable && vm.state !== 'running' && vm.state !== 'paused'} />
       </fieldset>
       {formError && <InlineError error={formError} onDismiss={() => setFormError(null)} />}
       <div className="form-foot">
