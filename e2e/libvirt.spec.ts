@@ -2,7 +2,7 @@
 // scripts/libvirt-test-setup.sh starts (npm test runs it before this step; CI too): with
 // qemu:///system added through the CLI, a built-in VM on that host shows as a tile, starts from
 // it, its console runs a typed command (libvirt's console stream under util-linux script), and
-// it stops. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
+// it stops; its Settings change vCPUs, memory, note and autostart through libvirt. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
 // volume are removed afterwards, through the CLI and, should serve be gone, through virsh.
 import { spawnSync } from 'node:child_process';
 import { expect, test } from '@playwright/test';
@@ -88,5 +88,33 @@ test.describe('a VM on a libvirt host', () => {
     await tile.expectState('stopped', 120_000);
     await expect(tile.button('Start')).toBeVisible();
     await app.page.screenshot({ path: info.outputPath('libvirt-stopped.png') });
+  });
+
+  test('its Settings change vCPUs, memory and the note with libvirt, and show only what libvirt takes from Flotilla', async () => {
+    const info = test.info();
+    const tiles = new TilesPage(app.page);
+    await tiles.tile(VM).open();
+    const view = new VmViewPage(app.page, VM);
+    await view.selectTab('Settings');
+    await expect(view.panel.getByLabel('Display')).toHaveCount(0);
+    await expect(view.panel.getByText('Port forwards')).toHaveCount(0);
+    await expect(view.panel.getByRole('checkbox', { name: 'Keep running when the Flotilla app quits' })).toHaveCount(0);
+    await view.panel.getByLabel('CPUs', { exact: true }).fill('2');
+    await view.panel.getByLabel('Memory (MiB)').fill('320');
+    await view.panel.getByLabel('Note').fill('Lab build box');
+    await view.panel.getByRole('checkbox', { name: 'Start automatically when libvirt starts' }).check();
+    await view.panel.getByRole('button', { name: 'Save changes' }).click();
+    await expect(view.panel.getByRole('status')).toHaveText('Saved');
+    await app.page.screenshot({ path: info.outputPath('libvirt-settings.png') });
+    // libvirt holds it: what virsh and virt-manager show
+    const dominfo = virsh(['dominfo', VM]).out;
+    expect(dominfo).toMatch(/^CPU\(s\): +2$/m);
+    expect(dominfo).toMatch(/^Max memory: +327680 KiB$/m);
+    expect(dominfo).toMatch(/^Autostart: +enable$/m);
+    expect(virsh(['desc', VM]).out.trim()).toBe('Lab build box');
+    virsh(['autostart', VM, '--disable']);
+    await view.back();
+    await expect(tiles.tile(VM).root).toContainText('2 vCPU');
+    await expect(tiles.tile(VM).root).toContainText('Lab build box');
   });
 });

@@ -128,7 +128,7 @@ test.describe('issue 14 conveniences in the browser', () => {
     await tiles.tile('api').open();
     const view = new VmViewPage(page, 'api');
     await view.selectTab('Settings');
-    await expect(view.panel.getByRole('note')).toHaveText('api is running: CPUs, memory and display (and disks and shared folders) wait until it is stopped; the rest changes now.');
+    await expect(view.panel.getByRole('note')).toHaveText('api is running: its CPUs, memory and display (and disks and shared folders) wait until it is stopped; the rest changes now.');
     await expect(view.panel.getByLabel('CPUs', { exact: true })).toBeDisabled();
     await expect(view.panel.getByLabel('Memory (MiB)')).toBeDisabled();
     await view.panel.getByLabel('Note').fill('Staging API');

@@ -2,7 +2,7 @@
 // schema and its response type. IPC, WebSocket and the engine socket all carry exactly this.
 // Code refers to `Methods`/`Events` keys, never to raw channel strings elsewhere.
 import { z } from 'zod';
-import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type VmSpec } from './spec';
+import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type SettingsRule, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
 import {
   EVENT_NAME_LIST,
@@ -116,6 +116,8 @@ export interface VmInfo {
   host: string;
   /** what this VM's backend can do */
   caps: VmCaps;
+  /** which settings its host takes, and which of them while it runs */
+  settings: SettingsRule;
   /** set when the VM's spec is unreadable; spec then holds placeholders and only delete is offered */
   broken: BrokenVm | null;
   name: string;

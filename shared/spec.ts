@@ -361,6 +361,21 @@ export type VmPatch = z.input<typeof vmPatchSchema>;
  */
 export const LIVE_SETTINGS = ['name', 'note', 'forwards', 'restartPolicy', 'keepRunningOnQuit', 'autostart'] as const satisfies readonly (keyof VmPatch)[];
 
+/**
+ * What a VM's host lets the user change (VmInfo.settings): which settings it takes at all, and
+ * which of those also apply while the VM runs. The Settings tab shows and locks its fields by it.
+ */
+export interface SettingsRule {
+  editable: readonly (keyof VmPatch)[];
+  live: readonly (keyof VmPatch)[];
+}
+
+/** The local host: every setting; LIVE_SETTINGS while it runs. */
+export const LOCAL_SETTINGS: SettingsRule = { editable: Object.keys(vmPatchSchema.shape) as (keyof VmPatch)[], live: LIVE_SETTINGS };
+
+/** A VM whose settings cannot be changed (a broken one: its vm.json could not be read). */
+export const NO_SETTINGS: SettingsRule = { editable: [], live: [] };
+
 const SETTING_WORDS: Record<keyof VmPatch, string> = {
   name: 'name',
   note: 'note',
@@ -388,9 +403,8 @@ export function changedSettings(current: VmSpec, patch: VmPatch): (keyof VmPatch
   return (Object.keys(p) as (keyof VmPatch)[]).filter((k) => p[k] !== undefined && canonical(p[k]) !== canonical(current[k]));
 }
 
-/** The fields of `patch` that would change `current` and are not LIVE_SETTINGS: they need a stopped VM. */
-export function settingsNeedingStop(current: VmSpec, patch: VmPatch): (keyof VmPatch)[] {
-  const live: readonly string[] = LIVE_SETTINGS;
+/** The fields of `patch` that would change `current` and are not live (LIVE_SETTINGS, or a host's own): they need a stopped VM. */
+export function settingsNeedingStop(current: VmSpec, patch: VmPatch, live: readonly (keyof VmPatch)[] = LIVE_SETTINGS): (keyof VmPatch)[] {
   return changedSettings(current, patch).filter((k) => !live.includes(k));
 }
 

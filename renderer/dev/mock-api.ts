@@ -3,7 +3,7 @@
 // Loaded by dev/mock.html; `?scenario=empty` starts with no VMs.
 import { capsOf, type DiskInfo, type Progress, type ShareInfo, type SnapshotInfo, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo, type VmStats } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { vmConfigSchema, type VmConfig } from '../../shared/spec';
+import { LOCAL_SETTINGS, vmConfigSchema, type VmConfig } from '../../shared/spec';
 import type { VmState } from '../../shared/state';
 import type { ConnectionStatus, Transport } from '../src/api/transport';
 
@@ -109,6 +109,7 @@ export class MockApi implements Transport {
         'lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs', 'snapshots', 'clone', 'export', 'disks', 'media', 'shares',
         ...(cfg.display === 'vnc' ? (['display'] as const) : []),
       ]),
+      settings: LOCAL_SETTINGS,
       broken: null,
       name: cfg.name,
       spec: { ...cfg, id, createdAt: new Date(Date.now() - this.seq * 3600_000).toISOString(), disks: ['disk.qcow2'] },

@@ -203,6 +203,50 @@ describe('domains made outside Flotilla', () => {
     }
     await until('the plain domain to go', () => !host.list().some((v) => v.name === name), 30_000);
   });
+
+  it('its name, vCPUs and memory change while it is shut off, its note and autostart at any time, with libvirt\'s own commands', async () => {
+    const host = await connected('t-edit', 'qemu:///system');
+    const name = `lvt-edit-${randomBytes(3).toString('hex')}`;
+    const renamed = `${name}-b`;
+    const virsh = (...a: string[]) => execFileSync('virsh', ['--connect', 'qemu:///system', ...a], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    virshDefinePlain(name);
+    const vm = await until('the plain domain to show', () => host.list().find((v) => v.name === name), 30_000);
+    const uuid = virsh('domuuid', name).trim();
+    try {
+      expect(vm).toMatchObject({ caps: { edit: true, forwards: false }, settings: { editable: ['name', 'cpus', 'memoryMiB', 'note', 'autostart'], live: ['note', 'autostart'] } });
+      expect(vm.spec).toMatchObject({ cpus: 1, memoryMiB: 64, note: '', autostart: false });
+      // a form sends what it shows: unchanged values are no change
+      await host.vm(vm.id).update({ name: renamed, cpus: 2, memoryMiB: 128, note: 'build <box> & "cache"\nsecond line', autostart: true });
+      expect(host.get(vm.id)).toMatchObject({ name: renamed, spec: { name: renamed, cpus: 2, memoryMiB: 128, note: 'build <box> & "cache"\nsecond line', autostart: true } });
+      // libvirt holds it (virt-manager and Cockpit show the same)
+      const info = virsh('dominfo', uuid);
+      expect(info).toMatch(new RegExp(`^Name: +${renamed}$`, 'm'));
+      expect(info).toMatch(/^CPU\(s\): +2$/m);
+      expect(info).toMatch(/^Max memory: +131072 KiB$/m);
+      expect(info).toMatch(/^Autostart: +enable$/m);
+      expect(virsh('desc', uuid)).toBe('build <box> & "cache"\nsecond line\n');
+      // what libvirt cannot take from Flotilla: refused, naming what to use
+      await expect(host.vm(vm.id).update({ display: 'vnc' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining("not its display: use virsh edit for that") });
+
+      // running: the note and autostart change, the hardware waits
+      virsh('start', uuid);
+      await until('it to run', () => host.get(vm.id).state === 'running', 30_000);
+      await host.vm(vm.id).update({ note: 'running now', autostart: false, cpus: 2, memoryMiB: 128 });
+      expect(host.get(vm.id).spec).toMatchObject({ note: 'running now', autostart: false });
+      expect(virsh('desc', uuid)).toBe('running now\n');
+      expect(virsh('desc', uuid, '--config')).toBe('running now\n');
+      await expect(host.vm(vm.id).update({ cpus: 1 })).rejects.toMatchObject({ code: 'INVALID_STATE', message: `stop ${renamed} before changing its CPUs (it is running); its note and autostart can change while it runs` });
+      await expect(host.vm(vm.id).update({ name: 'other' })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      expect(virsh('dominfo', uuid)).toMatch(/^CPU\(s\): +2$/m);
+    } finally {
+      try {
+        virsh('destroy', uuid);
+      } catch {
+        /* not running */
+      }
+      virsh('undefine', uuid);
+    }
+  });
 });
 
 describe('the ssh connection', () => {

@@ -5,7 +5,7 @@
 // start or get reads it again) or deletes the VM. BrokenVms is the local host's table of them.
 import { capsOf, LOCAL_HOST, type PortEntry, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import { vmSpecSchema, type VmSpec } from '../../../shared/spec';
+import { NO_SETTINGS, vmSpecSchema, type VmSpec } from '../../../shared/spec';
 import type { HomeLayout } from '../paths';
 import { isOurQemu, isPidAlive, readPidFile } from '../proc-identity';
 import type { BrokenSpec } from '../vm-store';
@@ -30,6 +30,7 @@ export function brokenInfo(b: BrokenSpec, pid: number | null, ports: PortEntry[]
     host: LOCAL_HOST,
     // all it can do is be deleted (or force-stopped while its QEMU runs)
     caps: capsOf([]),
+    settings: NO_SETTINGS,
     broken: { reason, file: b.file },
     name: b.name ?? b.id,
     spec: placeholderSpec(b),

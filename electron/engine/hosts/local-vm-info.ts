@@ -1,7 +1,7 @@
 // A local VM's VmInfo: the plain data (a structured clone, never the Supervisor itself) that
 // crosses every transport, built from its spec, its supervisor's run-time state and its ports.
 import { LOCAL_HOST, type PortEntry, type VmInfo } from '../../../shared/contract';
-import type { VmSpec } from '../../../shared/spec';
+import { LOCAL_SETTINGS, type VmSpec } from '../../../shared/spec';
 import type { Supervisor } from '../supervisor';
 import { capsOf } from './host';
 
@@ -13,6 +13,7 @@ export function localVmInfo(sup: Supervisor, spec: VmSpec, ports: PortEntry[]): 
     id: spec.id,
     host: LOCAL_HOST,
     caps: { ...LOCAL_CAPS, display: spec.display === 'vnc' },
+    settings: LOCAL_SETTINGS,
     broken: null,
     name: spec.name,
     spec,

@@ -3,7 +3,7 @@
 // registered host by {host, id}, and that a host without an operation answers UNSUPPORTED.
 import { capsOf, type HostInfo, type HostState, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
-import type { VmConfig } from '../../../shared/spec';
+import { NO_SETTINGS, type VmConfig } from '../../../shared/spec';
 import { unsupported, type Host, type HostListener, type StopAllResult, type VmHandle } from '../hosts/host';
 
 export class FakeHost implements Host {
@@ -59,6 +59,7 @@ export class FakeHost implements Host {
       id,
       host: this.id,
       caps: capsOf(['lifecycle', 'console']),
+      settings: NO_SETTINGS,
       broken: null,
       name: config.name,
       spec: { ...config, id, createdAt: '2026-01-01T00:00:00.000Z', disks: [] },

@@ -1,5 +1,6 @@
 // A small ContractHandler for transport tests (the transport is the unit under test): it
 // answers vm.list, streams console data to subscribers and records client lifetimes.
+import { LOCAL_SETTINGS } from '../../../shared/spec';
 import { capsOf, type CallContext, type ContractHandler, type EventName, type EventPayloads, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 
@@ -10,6 +11,7 @@ export function fakeVm(id: string, name: string, over: Partial<VmInfo> = {}): Vm
     id,
     host: 'local',
     caps: capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs']),
+    settings: LOCAL_SETTINGS,
     broken: null,
     name,
     spec: {

@@ -1,5 +1,6 @@
 // Test helper: a Transport whose calls are answered by a function and whose events the test
 // pushes by hand. For unit tests of renderer logic only; e2e runs against the real engine.
+import { LOCAL_SETTINGS } from '../../../shared/spec';
 import { capsOf, type EventName, type EventPayloads, type Method, type MethodRequest, type MethodResult, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { ConnectionStatus, Transport } from '../api/transport';
@@ -55,6 +56,7 @@ export function makeVm(name: string, patch: Partial<VmInfo> = {}): VmInfo {
     id,
     host: 'local',
     caps: capsOf(['lifecycle', 'pause', 'edit', 'forwards', 'console', 'exec', 'files', 'stats', 'logs']),
+    settings: LOCAL_SETTINGS,
     broken: null,
     name,
     spec: {

@@ -36,7 +36,7 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
   if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];
-  const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display } as const;
+  const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display, description: config.note } as const;
   let input: DomainXmlInput;
   try {
     const src = config.source;
@@ -75,6 +75,9 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
     }
     input.metadata = { spec: { ...config, id: uuid.replace(/-/g, ''), createdAt: new Date().toISOString(), disks: [] }, volumes: madeVolumes };
     await defineXml(ctx.virsh, buildDomainXml(input));
+    // libvirt's own autostart: libvirtd starts it when it starts. The domain stands without it
+    // (its Settings then show autostart off, read back from libvirt), so a failure here is not the create's
+    if (config.autostart) await ctx.virsh.run(['autostart', '--domain', uuid]).catch(() => undefined);
     return uuid;
   } catch (err) {
     for (const v of madeVolumes) await deleteVolume(ctx.virsh, v).catch(() => undefined);

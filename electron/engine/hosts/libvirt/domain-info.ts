@@ -3,7 +3,7 @@
 // libvirt's numbers for a domain made elsewhere; a host that is unreachable shows each domain's
 // last known state with the reason, never a made-up "stopped".
 import { capsOf, type VmCaps, type VmInfo } from '../../../../shared/contract';
-import { vmSpecSchema, type VmSpec } from '../../../../shared/spec';
+import { vmName, vmSpecSchema, type SettingsRule, type VmSpec } from '../../../../shared/spec';
 import type { AgentState, VmState } from '../../../../shared/state';
 import { uuidToId } from './virsh-parse';
 
@@ -27,14 +27,32 @@ export interface LibvirtDomain {
   meta: Record<string, unknown> | null;
   /** a foreign domain's XML has a VNC display (read once per load; Flotilla's own say it in meta) */
   vnc?: boolean;
+  /** libvirt starts it with libvirtd (dominfo "Autostart") */
+  autostart?: boolean;
+  /** the domain's <description> (virsh desc), shown as its note; as virt-manager and Cockpit show it */
+  description?: string;
 }
 
 /**
  * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
- * user networking needs passt for them), no edits of the definition (virsh edit does those). Files go
- * through the domain's agent, 64 KiB an agent command (domain-ops.ts).
+ * user networking needs passt for them). Files go through the domain's agent, 64 KiB an agent
+ * command (domain-ops.ts).
  */
-export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots']);
+export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots']);
+
+/**
+ * The settings Flotilla changes on a libvirt domain, with libvirt's own commands
+ * (domain-ops.ts editDomain): its name, vCPUs and memory on a shut-off domain, as virt-manager and
+ * Cockpit do; its description (the note) and libvirt's autostart at any time. The rest of its
+ * definition is `virsh edit`'s.
+ */
+export const LIBVIRT_SETTINGS: SettingsRule = { editable: ['name', 'cpus', 'memoryMiB', 'note', 'autostart'], live: ['note', 'autostart'] };
+
+/** A note from a domain's description: text only, at most what a note holds. */
+export function noteOf(description: string | undefined): string {
+  // eslint-disable-next-line no-control-regex
+  return (description ?? '').replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim().slice(0, 500);
+}
 
 /** A spec-shaped name for a foreign domain (the real name stays in VmInfo.name). */
 export function specName(name: string): string {
@@ -46,7 +64,16 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
   const id = uuidToId(d.uuid);
   const metaSpec = d.meta?.spec ? vmSpecSchema.safeParse(d.meta.spec) : null;
   const spec: VmSpec = metaSpec?.success
-    ? { ...metaSpec.data, id, cpus: d.cpus || metaSpec.data.cpus, memoryMiB: Math.max(64, d.memoryMiB || metaSpec.data.memoryMiB) }
+    ? {
+        ...metaSpec.data,
+        id,
+        // libvirt's word on what can change behind Flotilla (virsh domrename, setvcpus, …)
+        name: vmName.safeParse(d.name).success ? d.name : metaSpec.data.name,
+        cpus: d.cpus || metaSpec.data.cpus,
+        memoryMiB: Math.max(64, d.memoryMiB || metaSpec.data.memoryMiB),
+        note: noteOf(d.description),
+        autostart: d.autostart ?? false,
+      }
     : {
         id,
         name: specName(d.name),
@@ -60,8 +87,8 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
         forwards: [],
         restartPolicy: 'never',
         keepRunningOnQuit: true,
-        // libvirt's own autostart is libvirt's to show (virsh autostart)
-        autostart: false,
+        autostart: d.autostart ?? false,
+        note: noteOf(d.description),
         sshKeys: [],
         createdAt: '',
         disks: [],
@@ -71,6 +98,7 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
     id,
     host: host.host,
     caps: { ...LIBVIRT_CAPS, display: spec.display === 'vnc' },
+    settings: LIBVIRT_SETTINGS,
     broken: null,
     name: d.name,
     spec,

@@ -25,6 +25,8 @@ export interface DomainXmlInput {
   display: 'vnc' | 'none';
   /** CPU model and features (the built-in guest: qemu64 + rdrand) */
   cpu?: { model: string; features: string[] };
+  /** the note, as libvirt's <description> (what virt-manager and Cockpit show as one) */
+  description?: string;
   /** JSON kept in the domain's <metadata> so Flotilla knows what it created */
   metadata: Record<string, unknown>;
 }
@@ -47,6 +49,7 @@ export function buildDomainXml(d: DomainXmlInput): string {
   L.push(`<domain type='qemu'>`);
   L.push(`  <name>${xmlEscape(d.name)}</name>`);
   L.push(`  <uuid>${d.uuid}</uuid>`);
+  if (d.description) L.push(`  <description>${xmlEscape(d.description)}</description>`);
   L.push(`  <metadata>`);
   L.push(`    <flotilla:vm xmlns:flotilla='${FLOTILLA_METADATA_NS}'>${xmlEscape(JSON.stringify(d.metadata))}</flotilla:vm>`);
   L.push(`  </metadata>`);

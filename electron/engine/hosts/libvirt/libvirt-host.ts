@@ -12,13 +12,12 @@ import { DisplayProxy } from '../../display-proxy';
 import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
-import { hasVncGraphics, parseFlotillaMetadata, FLOTILLA_METADATA_NS } from './domain-xml';
-import { agentPing, guestIps, guestOsOf } from './domain-ops';
+import { agentPing, guestIps, guestOsOf, readDomain } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { LibvirtVm } from './libvirt-vm';
-import { idToUuid, parseDominfo, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
+import { idToUuid, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
 
 export interface LibvirtHostOptions extends ConnectionOptions {
   /** the data directory's home (the built-in guest lives in images/default) */
@@ -182,15 +181,9 @@ export class LibvirtHost implements Host {
   }
 
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
-  private async loadDomain(ref: string): Promise<LibvirtDomain> {
+  async loadDomain(ref: string): Promise<LibvirtDomain> {
     const began = this.changes;
-    const info = parseDominfo((await this.conn.virsh.run(['dominfo', '--domain', ref])).stdout);
-    const meta = await this.conn.virsh
-      .run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS])
-      .then((r) => parseFlotillaMetadata(r.stdout))
-      .catch(() => null);
-    // a domain Flotilla did not make: whether it has a display decides screenshot or console text
-    const vnc = meta ? undefined : await this.conn.virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => hasVncGraphics(r.stdout), () => false);
+    const { info, meta, description, vnc } = await readDomain(this.conn.virsh, ref);
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
@@ -198,6 +191,7 @@ export class LibvirtHost implements Host {
     if ((this.changedAt.get(info.uuid) ?? -1) >= began) {
       if (!prev) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
       prev.meta = meta ?? prev.meta;
+      prev.description = description ?? prev.description;
       this.emitVm(info.uuid);
       return prev;
     }
@@ -214,6 +208,8 @@ export class LibvirtHost implements Host {
       ...(info.state === 'running' && prev?.guestOs !== undefined ? { guestOs: prev.guestOs } : {}),
       meta,
       ...(vnc !== undefined ? { vnc } : {}),
+      autostart: info.autostart,
+      ...(description !== undefined ? { description } : {}),
     };
     this.domains.set(info.uuid, d);
     this.vms.get(info.uuid)?.onState(d.state); // after a reconnect: a watched console attaches again

@@ -3,18 +3,19 @@
 // the guest agent, stats, the console stream, snapshots and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
 import type { ExecResult, LogEntry, SnapshotInfo, VmInfo } from '../../../../shared/contract';
-import type { VmPatch } from '../../../../shared/spec';
+import { changedSettings, settingsNeedingStop, settingWords, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
-import { unsupported, type VmHandle } from '../host';
+import type { VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole } from './console';
 import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
 import { agentPing, domainStats, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
-import type { LibvirtDomain } from './domain-info';
+import { LIBVIRT_SETTINGS, type LibvirtDomain } from './domain-info';
+import { editDomain, type DomainChange } from './domain-edit';
 import type { LibvirtHost } from './libvirt-host';
 import { parseVncDisplay } from './virsh-parse';
 
@@ -165,9 +166,34 @@ export class LibvirtVm implements VmHandle {
     return agentWriteFile(virshAgentRequest(this.virsh, this.uuid), path, data, opts, { chunkBytes: VIRSH_FILE_CHUNK_BYTES });
   }
 
-  // editing a domain's definition is not offered here (caps say so)
-  async update(_patch: VmPatch): Promise<void> {
-    throw unsupported('changing a libvirt domain (use virsh edit)', this.host.id);
+  /**
+   * Name, vCPUs and memory of a shut-off domain, its note (description) and autostart at any time
+   * (LIBVIRT_SETTINGS), with libvirt's own commands (domain-edit.ts); the rest is `virsh edit`'s.
+   */
+  update(patch: VmPatch): Promise<void> {
+    return this.job(async () => {
+      const spec = this.info().spec;
+      const changed = changedSettings(spec, patch);
+      const other = changed.filter((k) => !LIBVIRT_SETTINGS.editable.includes(k));
+      if (other.length) {
+        const what = `on libvirt host ${this.host.id} Flotilla changes a domain's ${settingWords(LIBVIRT_SETTINGS.editable)}, not its ${settingWords(other)}: use virsh edit for that`;
+        throw new FlotillaError('UNSUPPORTED', what, { host: this.host.id, what: 'edit' });
+      }
+      const st = this.d.state;
+      const needStop = settingsNeedingStop(spec, patch, LIBVIRT_SETTINGS.live);
+      if (needStop.length && st !== 'stopped' && st !== 'crashed') {
+        throw new FlotillaError('INVALID_STATE', `stop ${this.d.name} before changing its ${settingWords(needStop)} (it is ${st}); its ${settingWords(LIBVIRT_SETTINGS.live)} can change while it runs`);
+      }
+      const p = vmPatchSchema.parse(patch);
+      const change: DomainChange = {};
+      for (const k of changed) Object.assign(change, { [k]: p[k] });
+      try {
+        await editDomain(this.virsh, this.uuid, { cpus: spec.cpus, memoryMiB: spec.memoryMiB, running: st === 'running' || st === 'paused' }, change);
+      } finally {
+        // what did change shows, even when a later command failed
+        await this.host.loadDomain(this.uuid).catch(() => undefined);
+      }
+    });
   }
 
   private consoleOf(): DomainConsole {

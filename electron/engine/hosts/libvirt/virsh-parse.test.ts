@@ -31,7 +31,8 @@ describe('event lines', () => {
 describe('virsh output', () => {
   it('dominfo', () => {
     const d = parseDominfo('Id:             1\nName:           web\u001b[31m1\nUUID:           D33B9A74-1a99-482b-a99f-d09c4f2790e9\nState:          in shutdown\nCPU(s):         2\nMax memory:     262144 KiB\nPersistent:     yes\n');
-    expect(d).toEqual({ name: 'web?[31m1', uuid: 'd33b9a74-1a99-482b-a99f-d09c4f2790e9', state: 'stopping', stateWord: 'in shutdown', cpus: 2, memoryMiB: 256, persistent: true });
+    expect(d).toEqual({ name: 'web?[31m1', uuid: 'd33b9a74-1a99-482b-a99f-d09c4f2790e9', state: 'stopping', stateWord: 'in shutdown', cpus: 2, memoryMiB: 256, persistent: true, autostart: false });
+    expect(parseDominfo('UUID: d33b9a74-1a99-482b-a99f-d09c4f2790e9\nAutostart:      enable\n').autostart).toBe(true);
     expect(() => parseDominfo('Name: x\nUUID: ../../etc\n')).toThrow(/UUID/);
   });
 

@@ -42,6 +42,8 @@ export interface DomInfo {
   cpus: number;
   memoryMiB: number;
   persistent: boolean;
+  /** libvirtd starts it when it starts */
+  autostart: boolean;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -63,6 +65,7 @@ export function parseDominfo(text: string): DomInfo {
     cpus: Math.max(0, Math.min(4096, Number.parseInt(f.get('CPU(s)') ?? '0', 10) || 0)),
     memoryMiB: Math.round(kib / 1024),
     persistent: f.get('Persistent') === 'yes',
+    autostart: f.get('Autostart') === 'enable',
   };
 }
 
