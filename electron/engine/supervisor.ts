@@ -264,9 +264,9 @@ export class Supervisor {
 
   /**
    * Change the spec (`apply` writes it). Settings that wait for a stopped VM (settingsNeedingStop:
-   * its hardware, firmware, display, forwards) are refused while it is not; the rest (its name,
-   * note and what Flotilla does around it) apply at any time. Checked in the queue, against the
-   * spec as it is then.
+   * its hardware, firmware and display) are refused while it is not; the rest (its name, note,
+   * forwards and what Flotilla does around it) apply at any time. Checked in the queue, against
+   * the spec as it is then.
    */
   update<T>(patch: VmPatch, apply: () => Promise<T>): Promise<T> {
     return this.jobs.run({ kind: 'update' }, async () => {

@@ -105,12 +105,14 @@ describe('a VM through its life', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const taken = (blocker.address() as AddressInfo).port;
     try {
-      await expect(client.call('vm.update', { id: vm.id, patch: { forwards: [{ guestPort: 22 }, { guestPort: 80, hostPort: taken }] } })).rejects.toMatchObject({ code: 'PORT_TAKEN' });
+      // (with a note: the whole update is refused, not only its forwards)
+      await expect(client.call('vm.update', { id: vm.id, patch: { note: 'not kept', forwards: [{ guestPort: 22 }, { guestPort: 80, hostPort: taken }] } })).rejects.toMatchObject({ code: 'PORT_TAKEN' });
     } finally {
       blocker.close();
     }
     const same = await client.call('vm.get', { id: vm.id });
     expect(same.spec.forwards).toEqual([{ proto: 'tcp', guestPort: 22 }]);
+    expect(same.spec.note ?? '').toBe(before.spec.note ?? '');
     expect(same.ports.filter((p) => p.purpose === 'forward')).toEqual([fwd]);
     expect(await sshBanner(fwd.hostPort)).toMatch(/^SSH-2\.0-/);
 

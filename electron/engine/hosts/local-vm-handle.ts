@@ -47,18 +47,22 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
       // checked inside the VM's job, so the update keeps its place in the queue
       await sup.update(patch, async () => {
         if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
-        const live = isActive(sup) && changedSettings(sup.spec, patch).includes('forwards');
+        const before = sup.spec;
+        const changed = changedSettings(before, patch);
+        const live = isActive(sup) && changed.includes('forwards');
         if (live && sup.state !== 'running' && sup.state !== 'paused') {
-          throw new FlotillaError('INVALID_STATE', `wait until ${sup.spec.name} is running or stopped to change its port forwards (it is ${sup.state})`);
+          throw new FlotillaError('INVALID_STATE', `wait until ${before.name} is running or stopped to change its port forwards (it is ${sup.state})`);
         }
-        const before = sup.spec.forwards;
-        // the spec first: a kill -9 after it leaves the user's choice written, for the next start
+        // the spec first: a kill -9 after it leaves the user's choice written (and the adopting
+        // engine finishes giving it to QEMU, live-forwards.ts)
         const spec = await d.updateSpec(patch);
         if (!live) return spec;
         try {
           await applyLiveForwards(d.liveForwards, spec.forwards);
         } catch (err) {
-          await d.updateSpec({ forwards: before }).catch((e: unknown) => sup.lifecycle(`could not put back the forwards in vm.json: ${(e as Error).message}`));
+          // the whole update is refused: what else it changed goes back too
+          const undo: VmPatch = Object.fromEntries(changed.map((k) => [k, before[k]]));
+          await d.updateSpec(undo).catch((e: unknown) => sup.lifecycle(`could not put back the settings in vm.json: ${(e as Error).message}`));
           throw err;
         }
         return spec;

@@ -155,7 +155,18 @@ function snapName(name: string): string {
 export async function snapshotCreate(virsh: Virsh, uuid: string, name: string, description?: string): Promise<void> {
   await virsh.run(['snapshot-create-as', '--domain', uuid, '--name', snapName(name), ...(description ? ['--description', description.slice(0, 1000)] : [])], { timeoutMs: 600_000 });
 }
-export async function snapshotList(virsh: Virsh, uuid: string): Promise<string[]> {
+/**
+ * The domain's snapshots, once no save is under way. libvirt lists a snapshot from the start of
+ * its save (the domain "paused (saving)" meanwhile), so a name in the list alone does not mean it
+ * is whole: an engine killed during `snapshot create` leaves its virsh saving, and the command's
+ * second try (shared/outlast-engine.ts) took the name as done while the domain was still paused
+ * for it (check 23 caught it). So the list waits for the save, as long as libvirt's own does.
+ */
+export async function snapshotList(virsh: Virsh, uuid: string, pollMs = 200): Promise<string[]> {
+  for (const until = Date.now() + 600_000; Date.now() < until; await delay(pollMs)) {
+    const st = await virsh.run(['domstate', '--domain', uuid, '--reason']).then((r) => r.stdout.trim(), () => '');
+    if (!/^paused \((saving|snapshot)\)$/.test(st)) break;
+  }
   return parseNameList((await virsh.run(['snapshot-list', '--domain', uuid, '--name'])).stdout);
 }
 
