@@ -35,6 +35,8 @@ export interface Serve {
   child: ChildProcess;
   stderr(): string;
   stop(): Promise<number | null>;
+  /** kill -9, on purpose (not reported as serve ending by itself) */
+  kill(): Promise<void>;
 }
 
 /**
@@ -73,6 +75,13 @@ export async function startServe(home: string, extra: string[] = []): Promise<Se
         if (child.exitCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill('SIGTERM');
+      }),
+    kill: () =>
+      new Promise((resolve) => {
+        stopping = true;
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
       }),
   };
 }

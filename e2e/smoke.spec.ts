@@ -1,6 +1,7 @@
 // Headless smoke test in Debian Chromium: `flotilla serve` on a fresh data directory, the UI
 // loads with the token from the printed URL (and drops it from the address bar), and a VM
-// created with the CLI shows up by name through the live event stream.
+// created with the CLI shows up by name through the live event stream; a page left open
+// reconnects by itself after serve is killed and started again on its port.
 import { expect, test } from '@playwright/test';
 import { cli, missingBuild, startServe, tempHome, type Serve } from './shell-helpers';
 
@@ -67,5 +68,33 @@ test.describe('flotilla serve in a browser', () => {
       `${origin.replace('http', 'ws')}/api`,
     );
     expect(status).toBe('refused');
+  });
+
+  test('a page left open reconnects by itself when serve is killed and started again on its port', async ({ page }) => {
+    const why = missingBuild();
+    test.skip(why !== null, why ?? '');
+    const h = tempHome();
+    let s: Serve | undefined;
+    try {
+      s = await startServe(h.home);
+      const port = s.port;
+      await page.goto(s.url);
+      expect(cli(h.home, ['create', 'before-kill']).status).toBe(0);
+      await expect(page.getByText('before-kill', { exact: true }).first()).toBeVisible();
+
+      await s.kill();
+      await expect(page.getByText(/Connection lost/)).toBeVisible({ timeout: 30_000 });
+
+      // the same data directory and port: the same token (kept in serve-token), so the open
+      // page's retries get in, and the live event stream works again without a reload
+      s = await startServe(h.home, ['--port', String(port)]);
+      await expect(page.getByText(/Connection lost/)).toHaveCount(0, { timeout: 60_000 });
+      expect(cli(h.home, ['create', 'after-restart']).status).toBe(0);
+      await expect(page.getByText('after-restart', { exact: true }).first()).toBeVisible();
+      await expect(page.getByText('before-kill', { exact: true }).first()).toBeVisible();
+    } finally {
+      if (s && s.child.exitCode === null) await s.stop();
+      h.cleanup();
+    }
   });
 });

@@ -9,15 +9,20 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FlotillaError } from '../../shared/errors';
 import { TakeoverHandler } from '../engine/takeover';
+import { flotillaHome } from '../engine/paths';
 import { startHeadless } from '../headless/server';
+import { serveToken, TOKEN_FILE } from '../headless/serve-token';
 
-export const SERVE_USAGE = `usage: flotilla serve [--port N] [--host 127.0.0.1] [--allow-remote] [--json] [--open] [--no-build-default]
+export const SERVE_USAGE = `usage: flotilla serve [--port N] [--host 127.0.0.1] [--allow-remote] [--json] [--open] [--no-build-default] [--new-token]
   --port N            listen on port N (default: a free port)
   --host ADDR         bind address (default 127.0.0.1; anything else needs --allow-remote)
   --allow-remote      allow binding a non-loopback address (prints a warning)
   --json              print {"url","token","port"} as the first stdout line
   --open              open the URL in the default browser
-  --no-build-default  do not build the default guest image if it is missing`;
+  --no-build-default  do not build the default guest image if it is missing
+  --new-token         make a new token: pages and links holding the old one stop working
+                      (the token is kept in the data directory, so a page open on a fixed
+                      --port reconnects after serve restarts)`;
 
 export interface ServeDeps {
   stdout?: (line: string) => void;
@@ -81,6 +86,7 @@ export async function runServe(argv: string[], deps: ServeDeps = {}): Promise<nu
         json: { type: 'boolean', default: false },
         open: { type: 'boolean', default: false },
         'no-build-default': { type: 'boolean', default: false },
+        'new-token': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -117,14 +123,17 @@ export async function runServe(argv: string[], deps: ServeDeps = {}): Promise<nu
   if (engine.role === 'client') err('another Flotilla engine owns this data directory; serving it through its socket');
   let server;
   try {
-    server = await startHeadless({ handler: engine, port: parsePort(args.port), host: args.host, allowNonLoopback: args['allow-remote'], rendererDir, log: err });
+    // kept across runs (serve-token.ts): an open page reconnects after a restart on the same port
+    const kept = await serveToken(join(flotillaHome(), TOKEN_FILE), { renew: args['new-token'] });
+    if (kept.made === 'exposed') err(`${TOKEN_FILE} could be read by other users: made a new token (pages holding the old one must be opened again)`);
+    server = await startHeadless({ handler: engine, port: parsePort(args.port), host: args.host, allowNonLoopback: args['allow-remote'], rendererDir, log: err, token: kept.token });
   } catch (e) {
     err(`flotilla serve: ${e instanceof Error ? e.message : String(e)}`);
     await engine.close();
     return 1;
   }
   if (args.json) out(JSON.stringify({ url: server.url, token: server.token, port: server.port }));
-  else out(`Flotilla is running at ${server.url}\nThe token in the link is the key: do not share it. Stop with Ctrl-C (VMs keep running).`);
+  else out(`Flotilla is running at ${server.url}\nThe token in the link is the key: do not share it (\`flotilla serve --new-token\` replaces it). Stop with Ctrl-C (VMs keep running).`);
   if (args.open) openInBrowser(server.url, err);
   if (!args['no-build-default'] && engine.role === 'engine') {
     ensureDefaultGuest(engine, err).catch((e: unknown) => err(`could not check the default guest: ${String(e)}`));

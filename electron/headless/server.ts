@@ -21,6 +21,8 @@ export interface HeadlessOptions {
   allowNonLoopback?: boolean;
   rendererDir: string;
   log?: (line: string) => void;
+  /** the token pages must present (serve-token.ts keeps serve's); a fresh random one when absent */
+  token?: string;
 }
 
 export interface HeadlessServer {
@@ -78,7 +80,7 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessServ
     }
     log(`WARNING: listening on ${host}, not loopback. Anyone who can reach this address and learns the token controls your VMs. Traffic is unencrypted.`);
   }
-  const token = randomBytes(32).toString('hex');
+  const token = opts.token ?? randomBytes(32).toString('hex');
   let allowedHosts = new Set<string>();
 
   const serveFile = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

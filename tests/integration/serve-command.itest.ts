@@ -1,7 +1,9 @@
 // `flotilla serve` as a command: flags, the --json first line, the printed URL, refusing a
-// non-loopback bind without --allow-remote, and stopping serve leaves running VMs running
-// for the next engine to adopt (same PID).
+// non-loopback bind without --allow-remote, stopping serve leaves running VMs running for the
+// next engine to adopt (same PID), and its token outlives a restart until --new-token.
+import { stat } from 'node:fs/promises';
 import { get } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { VmInfo } from '../../shared/contract';
@@ -101,6 +103,37 @@ describe('flotilla serve', () => {
       await next.handler.handle('vm.stop', { id: vm.id, force: true }, ctx);
     } finally {
       await next.close();
+    }
+  });
+
+  it('keeps its token across restarts on the same port, so a page reconnects; --new-token turns the old one away', async () => {
+    const run = async (args: string[]) => {
+      const s = serve(['--json', '--no-build-default', ...args]);
+      await expect.poll(() => s.out.length, { timeout: 30_000 }).toBeGreaterThan(0);
+      return { s, info: JSON.parse(s.out[0]!) as { url: string; token: string; port: number } };
+    };
+    const first = await run([]);
+    expect((await stat(join(home, 'serve-token'))).mode & 0o777).toBe(0o600);
+    first.s.stop();
+    expect(await first.s.done).toBe(0);
+
+    const again = await run(['--port', String(first.info.port)]);
+    expect(again.info).toEqual(first.info);
+    const api = await connect(again.info.port, first.info.token);
+    expect(Array.isArray(await api.invoke('vm.list', {}))).toBe(true);
+    api.close();
+    again.s.stop();
+    expect(await again.s.done).toBe(0);
+
+    const renewed = await run(['--port', String(first.info.port), '--new-token']);
+    try {
+      expect(renewed.info.token).not.toBe(first.info.token);
+      await expect(connect(renewed.info.port, first.info.token)).rejects.toThrow(/401/);
+      const fresh = await connect(renewed.info.port, renewed.info.token);
+      fresh.close();
+    } finally {
+      renewed.s.stop();
+      expect(await renewed.s.done).toBe(0);
     }
   });
 });
