@@ -12,3 +12,13 @@ describe('CLI output of what an engine only knows from the runtime record', () =
     expect(formatInfo(live)).toMatch(/forced stop at:\s+2026-12-05T10:00:30.000Z/);
   });
 });
+
+describe('flotilla info', () => {
+  it('keeps a value of several lines (qemu-img check) in its column', () => {
+    const vm = fakeVm('vm00000003', 'web', { lastDiskCheck: { at: '2026-12-06T12:00:00.000Z', disk: 'disk.qcow2', exitCode: 0, summary: 'No errors were found on the image.\n89/131072 = 0.07% allocated\n' } });
+    const lines = formatInfo(vm).split('\n');
+    const i = lines.findIndex((l) => l.startsWith('last disk check:'));
+    expect(lines[i]).toMatch(/^last disk check: +exit 0: No errors were found on the image\.$/);
+    expect(lines[i + 1]).toBe(`${' '.repeat(lines[i]!.indexOf('exit'))}89/131072 = 0.07% allocated`);
+  });
+});

@@ -88,7 +88,8 @@ export function formatInfo(vm: VmInfo): string {
 
 function formatPairs(lines: [string, string][]): string {
   const w = Math.max(...lines.map(([k]) => k.length));
-  return lines.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v}`).join('\n') + '\n';
+  // a value of several lines (qemu-img check's summary) keeps to its column
+  return lines.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v.trimEnd().replace(/\n/g, `\n${' '.repeat(w + 2)}`)}`).join('\n') + '\n';
 }
 
 const GiB = 2 ** 30;
