@@ -442,6 +442,8 @@ export interface SshInfo {
   knownHostsFile: string;
   /** the guest's host public key, `ssh-ed25519 AAAA…` */
   hostKey: string;
+  /** Flotilla's own private key, which every built-in VM takes (own-ssh-key.ts); null when there is none */
+  identityFile: string | null;
 }
 
 export type Method = keyof typeof Methods;

@@ -9,6 +9,7 @@ const info: SshInfo = {
   hostKeyAlias: 'flotilla-abcdef123456',
   knownHostsFile: "/home/ann's files/.local/share/flotilla/vms/abcdef123456/known_hosts",
   hostKey: 'ssh-ed25519 AAAA',
+  identityFile: null,
 };
 
 describe('the checked ssh command', () => {
@@ -17,6 +18,14 @@ describe('the checked ssh command', () => {
     expect(args).toContain('StrictHostKeyChecking=yes');
     expect(args).toContain('HostKeyAlias=flotilla-abcdef123456');
     expect(args.at(-1)).toBe('root@127.0.0.1');
+    expect(args).not.toContain('-i');
+  });
+
+  it("offers Flotilla's own key when there is one, unless the caller names a key", () => {
+    const own = { ...info, identityFile: '/d/ssh/id_ed25519' };
+    expect(sshCheckedArgs(own).slice(0, 4)).toEqual(['-p', '40022', '-i', '/d/ssh/id_ed25519']);
+    expect(sshCheckedArgs(own, { ownKey: false })).not.toContain('-i');
+    expect(sshCommandLine(own)).toMatch(/^ssh -p 40022 -i \/d\/ssh\/id_ed25519 -o /);
   });
 
   it('quotes what a shell would split or expand, and only that', () => {

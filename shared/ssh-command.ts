@@ -3,9 +3,11 @@
 // with it as an argument array; the UI copies it as a command line for the user's shell.
 import type { SshInfo } from './contract';
 
-export function sshCheckedArgs(info: SshInfo): string[] {
+export function sshCheckedArgs(info: SshInfo, opts: { ownKey?: boolean } = {}): string[] {
   return [
     '-p', String(info.port),
+    // Flotilla's own key, beside whatever keys the user's ssh offers (unless a caller names one)
+    ...(info.identityFile && opts.ownKey !== false ? ['-i', info.identityFile] : []),
     '-o', `HostKeyAlias=${info.hostKeyAlias}`,
     '-o', `UserKnownHostsFile=${info.knownHostsFile}`,
     '-o', 'GlobalKnownHostsFile=/dev/null',

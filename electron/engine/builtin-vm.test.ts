@@ -58,14 +58,14 @@ describe('built-in VM files', () => {
       if (++reads < 3) throw new Error("guest-file-open failed: No such file or directory");
       return Buffer.from(`${ED} root@b\n`);
     };
-    const info = await sshInfoFor({ id: 'abcdef123456', name: 'b', vmDir: dir, ports: [fwd], readGuestFile });
-    expect(info).toEqual({ host: '127.0.0.1', port: 40022, user: 'root', hostKeyAlias: 'flotilla-abcdef123456', knownHostsFile: join(dir, 'known_hosts'), hostKey: ED });
+    const info = await sshInfoFor({ id: 'abcdef123456', name: 'b', vmDir: dir, ports: [fwd], readGuestFile, identityFile: '/d/ssh/id_ed25519' });
+    expect(info).toEqual({ host: '127.0.0.1', port: 40022, user: 'root', hostKeyAlias: 'flotilla-abcdef123456', knownHostsFile: join(dir, 'known_hosts'), hostKey: ED, identityFile: '/d/ssh/id_ed25519' });
     expect(await readFile(info.knownHostsFile, 'utf8')).toBe(`flotilla-abcdef123456 ${ED}\n`);
-    await expect(sshInfoFor({ id: 'abcdef123456', name: 'b', vmDir: dir, ports: [{ ...fwd, guestPort: 80 }], readGuestFile })).rejects.toMatchObject({ code: 'INVALID_STATE', message: /no forward of guest port 22/ });
+    await expect(sshInfoFor({ id: 'abcdef123456', name: 'b', vmDir: dir, ports: [{ ...fwd, guestPort: 80 }], readGuestFile, identityFile: null })).rejects.toMatchObject({ code: 'INVALID_STATE', message: /no forward of guest port 22/ });
     const never = async (): Promise<Buffer> => {
       throw new Error('No such file or directory');
     };
-    await expect(sshInfoFor({ id: 'abcdef123456', name: 'b', vmDir: dir, ports: [fwd], readGuestFile: never, waitMs: 300 })).rejects.toMatchObject({ code: 'AGENT_ERROR', message: /ssh -p 40022/ });
+    await expect(sshInfoFor({ id: 'abcdef123456', name: 'b', vmDir: dir, ports: [fwd], readGuestFile: never, identityFile: null, waitMs: 300 })).rejects.toMatchObject({ code: 'AGENT_ERROR', message: /ssh -p 40022/ });
     expect(sshArgs(info, { identity: '/k/id', command: ['echo', 'hi'] })).toEqual([
       '-p', '40022',
       '-o', 'HostKeyAlias=flotilla-abcdef123456',

@@ -95,6 +95,8 @@ export async function sshInfoFor(vm: {
   vmDir: string;
   ports: PortEntry[];
   readGuestFile: (path: string) => Promise<Buffer>;
+  /** Flotilla's own private key (own-ssh-key.ts), when there is one */
+  identityFile: string | null;
   waitMs?: number;
 }): Promise<SshInfo> {
   const fwd = vm.ports.find((p) => p.purpose === 'forward' && p.proto === 'tcp' && p.guestPort === 22);
@@ -117,12 +119,13 @@ export async function sshInfoFor(vm: {
   }
   const knownHostsFile = await writeKnownHosts(vm.vmDir, vm.id, text);
   const [type, blob] = text.trim().split(/\s+/);
-  return { host: fwd.host, port: fwd.hostPort, user: 'root', hostKeyAlias: hostKeyAlias(vm.id), knownHostsFile, hostKey: `${type} ${blob}` };
+  return { host: fwd.host, port: fwd.hostPort, user: 'root', hostKeyAlias: hostKeyAlias(vm.id), knownHostsFile, hostKey: `${type} ${blob}`, identityFile: vm.identityFile };
 }
 
 /** The ssh(1) argument array for sshInfoFor's answer: host key checked strictly against the VM's own file. */
 export function sshArgs(info: SshInfo, opts: { identity?: string; command?: string[] } = {}): string[] {
-  const checked = sshCheckedArgs(info);
+  // a key the user names is the only one offered
+  const checked = sshCheckedArgs(info, { ownKey: !opts.identity });
   return [
     ...checked.slice(0, -1),
     ...(opts.identity ? ['-i', opts.identity, '-o', 'IdentitiesOnly=yes'] : []),

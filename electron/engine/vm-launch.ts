@@ -4,6 +4,7 @@
 // the run state a QMP status means, and the host port a failed hostfwd names.
 import type { VmSpec } from '../../shared/spec';
 import { ensureRootDisk, userPublicKeys, writeAuthorizedKeys } from './builtin-vm';
+import { ensureOwnKey } from './own-ssh-key';
 import { ensureOvmfVars } from './firmware-vars';
 import { qemuImgInfo } from './images';
 import type { HomeLayout } from './paths';
@@ -62,7 +63,9 @@ export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec):
     res.defaultGuest = await env.defaultGuest(spec.name);
     // its own disk: made here for a VM from before built-in VMs had one, or whose file was removed
     if ((await ensureRootDisk(vmDir, spec)) && !spec.disks.length) await env.setDisks?.(id, [VM_DISK_FILE]);
-    const keys = await writeAuthorizedKeys(vmDir, spec, await (env.userPublicKeys ?? userPublicKeys)());
+    // the user's own keys and Flotilla's (own-ssh-key.ts: `flotilla ssh` works without a key of one's own)
+    const own = await ensureOwnKey(env.layout.home);
+    const keys = await writeAuthorizedKeys(vmDir, spec, [...(await (env.userPublicKeys ?? userPublicKeys)()), ...(own ? [own.publicKey] : [])]);
     if (keys) res.authorizedKeys = keys;
   }
   if (src.kind === 'disk' && src.mode === 'reference') res.referenceDiskFormat = (await qemuImgInfo(src.path)).format;

@@ -146,6 +146,13 @@ describe('the built-in Linux', () => {
       expect(r.code, r.stderr).toBe(0);
       // the remote command's exit code is flotilla's
       expect((await flotilla('ssh', 'shell', '--identity', join(keys, 'id_test'), '--', 'exit', '7')).code).toBe(7);
+      // no key of one's own: Flotilla's (made at the first start, in the data directory) gets in
+      const own = await run(process.execPath, [cli, 'ssh', 'shell', '--', 'grep', '-c', ' flotilla$', '/root/.ssh/authorized_keys'], {
+        env: { ...process.env, FLOTILLA_HOME: cliHome, FLOTILLA_ACCEL: 'tcg', HOME: cliHome },
+        timeoutMs: 240_000,
+      });
+      expect(own, own.stderr).toMatchObject({ code: 0, stdout: '1\n' });
+      expect((await stat(join(cliHome, 'ssh', 'id_ed25519'))).mode & 0o777).toBe(0o600);
       expect((await flotilla('stop', 'shell')).code).toBe(0);
     } finally {
       await cleanupHome(cliHome);

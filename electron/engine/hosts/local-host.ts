@@ -15,6 +15,7 @@ import { warnBeforeStart } from '../host-memory';
 import { PortAllocator, probePort } from '../port-allocator';
 import { autostartOnce } from '../autostart';
 import { sshInfoFor } from '../builtin-vm';
+import { readOwnKey } from '../own-ssh-key';
 import { StatsSampler } from '../stats';
 import { Supervisor } from '../supervisor';
 import { checkNewVm } from '../vm-checks';
@@ -352,9 +353,10 @@ export class LocalHost implements Host {
   }
 
   /** How to ssh into a built-in VM, its host key read through the agent into its own known_hosts. */
-  sshInfo(id: string): Promise<SshInfo> {
+  async sshInfo(id: string): Promise<SshInfo> {
     const vm = this.vm(id);
-    return sshInfoFor({ id, name: this.get(id).name, vmDir: this.opts.layout.vmDir(id), ports: this.ports(id), readGuestFile: (path) => vm.readFile(path) });
+    const identityFile = (await readOwnKey(this.opts.layout.home))?.file ?? null;
+    return sshInfoFor({ id, name: this.get(id).name, vmDir: this.opts.layout.vmDir(id), ports: this.ports(id), readGuestFile: (path) => vm.readFile(path), identityFile });
   }
 
   /** Free on 127.0.0.1 and not handed to any VM? Probed by binding (the allocator's own probe), then released at once. */

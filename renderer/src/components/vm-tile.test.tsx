@@ -37,7 +37,7 @@ describe('VM tile', () => {
       if (method === 'vm.sshInfo') {
         const { id } = req as { id: string };
         if (id === sshFailsFor) return new FlotillaError('AGENT_ERROR', 'cannot read the SSH host key of linux-2');
-        return { host: '127.0.0.1', port: 40022, user: 'root', hostKeyAlias: `flotilla-${id}`, knownHostsFile: `/h/vms/${id}/known_hosts`, hostKey: 'ssh-ed25519 AAAA' };
+        return { host: '127.0.0.1', port: 40022, user: 'root', hostKeyAlias: `flotilla-${id}`, knownHostsFile: `/h/vms/${id}/known_hosts`, hostKey: 'ssh-ed25519 AAAA', identityFile: '/h/ssh/id_ed25519' };
       }
       return { ok: true };
     });
@@ -149,7 +149,7 @@ describe('VM tile', () => {
     const tile = screen.getByRole('region', { name: 'VM linux-1' });
     await act(async () => fireEvent.click(within(tile).getByRole('button', { name: 'Copy ssh command for linux-1' })));
     expect(api.calls.find((c) => c.method === 'vm.sshInfo')?.req).toEqual({ host: 'local', id: vm.id });
-    const cmd = `ssh -p 40022 -o HostKeyAlias=flotilla-${vm.id} -o UserKnownHostsFile=/h/vms/${vm.id}/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes root@127.0.0.1`;
+    const cmd = `ssh -p 40022 -i /h/ssh/id_ed25519 -o HostKeyAlias=flotilla-${vm.id} -o UserKnownHostsFile=/h/vms/${vm.id}/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes root@127.0.0.1`;
     expect(writes).toEqual([cmd]);
     expect(within(tile).getByRole('button', { name: `Copied ${cmd}` })).toBeTruthy();
 
