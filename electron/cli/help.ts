@@ -106,7 +106,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   set: {
     usage: 'set NAME [--cpus N] [--memory MIB] [--name NEW] [--forward GUEST[:HOST][/udp]]...\n' + '    [--display none|vnc] [--firmware bios|uefi] [--restart never|on-failure] [--keep-running on|off]\n' + '    [--autostart on|off] [--note TEXT] [--json]',
-    summary: 'change a VM’s settings (what the Settings tab changes); only the options given change. --name, --note, --forward, --restart, --keep-running and --autostart apply at any time (a forward at once), the rest to a stopped VM',
+    summary: 'change the options given (as the Settings tab does); name, note, forwards, restart, keep-running and autostart even while it runs',
     options: [
       ['--cpus N', 'virtual CPUs, 1 to 64'],
       ['--memory MIB', 'memory in MiB, from 64 up to what this machine has'],
@@ -118,6 +118,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ['--keep-running on|off', 'keep it running when the desktop app quits'],
       ['--autostart on|off', 'start it with the first Flotilla after this computer starts'],
       ['--note TEXT', 'your own words about the VM, shown on its tile ("" clears it)'],
+      HOST_HELP,
       JSON_HELP,
     ],
     takesVm: true,

@@ -151,6 +151,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   export: { force: { kind: 'bool' } },
   set: {
     ...JSON_OPT,
+    ...HOST_OPT,
     cpus: { kind: 'int' },
     memory: { kind: 'int' },
     name: { kind: 'string' },

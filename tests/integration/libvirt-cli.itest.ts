@@ -1,6 +1,6 @@
 // The CLI on libvirt hosts, as a user runs it (real `flotilla` processes, each a short-lived
 // engine that loads hosts.json): host add (refusals first, then the loopback ssh host), host
-// list, and create/start/exec/list/stop/rm of a built-in VM with --host; host rm.
+// list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -83,9 +83,15 @@ describe('flotilla host and --host', () => {
       expect(listed.every((v) => v.host === 'lab')).toBe(true);
       expect((await flotilla('list')).stdout).toMatch(new RegExp(`^HOST\\s+NAME[^\\n]*\\n(?:.*\\n)*lab\\s+${name}\\s+running`, 'm'));
 
+      // set through the remote host: a note while it runs, vCPUs only once it is stopped
+      expect(await flotilla('set', name, '--host', 'lab', '--note', 'remote box')).toMatchObject({ code: 0, stdout: `updated ${name}\n` });
+      expect(await flotilla('set', name, '--host', 'lab', '--cpus', '2')).toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^flotilla: stop ${name} before changing its CPUs \\(it is running\\)`)) });
       const stopped = await flotilla('stop', name, '--host', 'lab', '--json');
       expect(stopped.code, stopped.stderr).toBe(0);
       expect(JSON.parse(stopped.stdout)).toMatchObject({ state: 'stopped' });
+      const set = await flotilla('set', name, '--host', 'lab', '--cpus', '2', '--json');
+      expect(set.code, set.stderr).toBe(0);
+      expect(JSON.parse(set.stdout)).toMatchObject({ host: 'lab', spec: { cpus: 2, note: 'remote box' } });
     } finally {
       await flotilla('stop', name, '--host', 'lab', '--force');
       const rm = await flotilla('rm', name, '--host', 'lab', '--storage');
