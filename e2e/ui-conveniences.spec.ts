@@ -123,7 +123,7 @@ test.describe('issue 14 conveniences in the browser', () => {
   test('a running VM takes a new note, quit choice and port forward at once; its hardware waits for a stop', async () => {
     const page = app.page;
     const tiles = new TilesPage(page);
-    type Info = { pid: number; state: string; ports: { purpose: string; guestPort?: number; hostPort: number }[]; spec: { cpus: number; note: string; keepRunningOnQuit: boolean } };
+    type Info = { pid: number; state: string; ports: { purpose: string; guestPort?: number; hostPort: number }[]; spec: { cpus: number; note: string; keepRunningOnQuit: boolean; restartPolicy: string } };
     const before = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as Info;
     await tiles.tile('api').open();
     const view = new VmViewPage(page, 'api');
@@ -136,12 +136,15 @@ test.describe('issue 14 conveniences in the browser', () => {
     // SSH added beside 8080, without a restart
     await view.panel.getByRole('button', { name: 'Add forward' }).click();
     await view.panel.getByLabel('Guest port of forward 2').fill('22');
+    // changed elsewhere while the tab was open: the form sends what was edited in it, so this stays
+    mustCli(app.home, ['set', 'api', '--restart', 'on-failure']);
     await view.panel.getByRole('button', { name: 'Save changes' }).click();
     await expect(view.panel.getByRole('status')).toHaveText('Saved');
     expect(await seriousViolations(page)).toEqual([]);
     const after = JSON.parse(cli(app.home, ['info', 'api', '--json']).stdout) as Info;
     // the same QEMU, still running, with the new choices written
-    expect(after).toMatchObject({ state: 'running', pid: before.pid, spec: { cpus: before.spec.cpus, note: 'Staging API', keepRunningOnQuit: true } });
+    expect(after).toMatchObject({ state: 'running', pid: before.pid, spec: { cpus: before.spec.cpus, note: 'Staging API', keepRunningOnQuit: true, restartPolicy: 'on-failure' } });
+    mustCli(app.home, ['set', 'api', '--restart', 'never']);
     const ssh = after.ports.find((p) => p.purpose === 'forward' && p.guestPort === 22)!;
     expect(await firstLine(ssh.hostPort)).toMatch(/^SSH-2\.0-/);
     await view.back();

@@ -37,6 +37,9 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
   const [formError, setFormError] = useState<UiError | null>(null);
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
+  // what the user changed here: only those are sent, so a setting changed elsewhere meanwhile (the
+  // CLI, another window) is not put back by this form's older copy
+  const [edited, setEdited] = useState<(keyof VmPatch)[]>([]);
 
   // the host's rule: what is shown, and what can change now (a running VM: its live settings only)
   const stopped = vm ? canEdit(vm) : false;
@@ -47,7 +50,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
     shows(k) && (stopped || (rule!.live.includes(k) && (k !== 'forwards' || vm!.state === 'running' || vm!.state === 'paused')));
   // cheap to make on each render (a few fields), so no memo
   const all: VmPatch = { name: name.trim(), cpus: Number(cpus), memoryMiB: Number(memory), display, restartPolicy: restart, keepRunningOnQuit: keep, autostart, forwards: forwardsFromDraft(forwards), note: note.trim() };
-  const patch: VmPatch = Object.fromEntries(FORM_KEYS.filter(can).map((k) => [k, all[k]]));
+  const patch: VmPatch = Object.fromEntries(FORM_KEYS.filter((k) => can(k) && edited.includes(k)).map((k) => [k, all[k]]));
   const checked = vmPatchSchema.safeParse(patch);
   const localErrors = checked.success ? {} : issuesToFieldErrors(checked.error.issues);
   if (!vm || !spec) return null;
@@ -63,6 +66,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
     setSaving(false);
     if (!err) {
       setEngineErrors({});
+      setEdited([]);
       setSaved(true);
       return;
     }
@@ -70,9 +74,10 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
     setEngineErrors(fe);
     if (Object.keys(fe).length === 0) setFormError(err);
   };
-  const touch = <T,>(set: (v: T) => void) => (v: T) => {
+  const touch = <T,>(key: keyof VmPatch, set: (v: T) => void) => (v: T) => {
     setSaved(false);
     setEngineErrors({});
+    setEdited((e) => (e.includes(key) ? e : [...e, key]));
     set(v);
   };
 
@@ -89,13 +94,13 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
         <legend className="visually-hidden">VM settings</legend>
         <div className="row">
           <Field label="Name" error={errors['name']} className="grow" hint={!stopped && can('name') && spec.source.kind === 'default' ? 'The guest’s hostname follows at its next start.' : undefined}>
-            {(p) => <input {...p} type="text" spellCheck={false} value={name} disabled={!can('name')} onChange={(e) => touch(setName)(e.target.value)} />}
+            {(p) => <input {...p} type="text" spellCheck={false} value={name} disabled={!can('name')} onChange={(e) => touch('name', setName)(e.target.value)} />}
           </Field>
           <Field label="CPUs" error={errors['cpus']} className="narrow">
-            {(p) => <input {...p} type="number" min={1} max={64} value={cpus} disabled={!can('cpus')} onChange={(e) => touch(setCpus)(e.target.value)} />}
+            {(p) => <input {...p} type="number" min={1} max={64} value={cpus} disabled={!can('cpus')} onChange={(e) => touch('cpus', setCpus)(e.target.value)} />}
           </Field>
           <Field label="Memory (MiB)" error={errors['memoryMiB']} className="narrow">
-            {(p) => <input {...p} type="number" min={64} step={64} value={memory} disabled={!can('memoryMiB')} onChange={(e) => touch(setMemory)(e.target.value)} />}
+            {(p) => <input {...p} type="number" min={64} step={64} value={memory} disabled={!can('memoryMiB')} onChange={(e) => touch('memoryMiB', setMemory)(e.target.value)} />}
           </Field>
         </div>
         {(shows('display') || shows('restartPolicy')) && (
@@ -103,7 +108,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
             {shows('display') && (
               <Field label="Display" error={errors['display']} className="grow">
                 {(p) => (
-                  <select {...p} value={display} disabled={!can('display')} onChange={(e) => touch(setDisplay)(e.target.value as 'none' | 'vnc')}>
+                  <select {...p} value={display} disabled={!can('display')} onChange={(e) => touch('display', setDisplay)(e.target.value as 'none' | 'vnc')}>
                     <option value="none">Headless (serial console)</option>
                     <option value="vnc">Graphical display</option>
                   </select>
@@ -113,7 +118,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
             {shows('restartPolicy') && (
               <Field label="When it crashes" error={errors['restartPolicy']} className="grow">
                 {(p) => (
-                  <select {...p} value={restart} disabled={!can('restartPolicy')} onChange={(e) => touch(setRestart)(e.target.value as 'never' | 'on-failure')}>
+                  <select {...p} value={restart} disabled={!can('restartPolicy')} onChange={(e) => touch('restartPolicy', setRestart)(e.target.value as 'never' | 'on-failure')}>
                     <option value="never">Leave it stopped</option>
                     <option value="on-failure">Restart it (with backoff)</option>
                   </select>
@@ -123,12 +128,12 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
           </div>
         )}
         <Field label="Note" error={errors['note']} hint={vm.host === LOCAL_HOST ? 'Shown on the tile, e.g. what this VM is for.' : 'Shown on the tile; libvirt keeps it as the domain’s description.'}>
-          {(p) => <textarea {...p} rows={2} maxLength={500} value={note} disabled={!can('note')} onChange={(e) => touch(setNote)(e.target.value)} />}
+          {(p) => <textarea {...p} rows={2} maxLength={500} value={note} disabled={!can('note')} onChange={(e) => touch('note', setNote)(e.target.value)} />}
         </Field>
         {shows('keepRunningOnQuit') && (
           <div className="check-block">
             <label className="check">
-              <input type="checkbox" checked={keep} disabled={!can('keepRunningOnQuit')} onChange={(e) => touch(setKeep)(e.target.checked)} aria-describedby="keep-running-help" />
+              <input type="checkbox" checked={keep} disabled={!can('keepRunningOnQuit')} onChange={(e) => touch('keepRunningOnQuit', setKeep)(e.target.checked)} aria-describedby="keep-running-help" />
               Keep running when the Flotilla app quits
             </label>
             <p className="field-hint" id="keep-running-help">
@@ -139,7 +144,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
         )}
         <div className="check-block">
           <label className="check">
-            <input type="checkbox" checked={autostart} disabled={!can('autostart')} onChange={(e) => touch(setAutostart)(e.target.checked)} aria-describedby="autostart-help" />
+            <input type="checkbox" checked={autostart} disabled={!can('autostart')} onChange={(e) => touch('autostart', setAutostart)(e.target.checked)} aria-describedby="autostart-help" />
             {vm.host === LOCAL_HOST ? 'Start automatically after this computer starts' : 'Start automatically when libvirt starts'}
           </label>
           <p className="field-hint" id="autostart-help">
@@ -153,7 +158,7 @@ export function SettingsTab({ id }: { id: string }): ReactElement | null {
             )}
           </p>
         </div>
-        {shows('forwards') && <ForwardsEditor rows={forwards} onChange={touch(setForwards)} errors={errors} disabled={!can('forwards')} />}
+        {shows('forwards') && <ForwardsEditor rows={forwards} onChange={touch('forwards', setForwards)} errors={errors} disabled={!can('forwards')} />}
       </fieldset>
       {formError && <InlineError error={formError} onDismiss={() => setFormError(null)} />}
       <div className="form-foot">
