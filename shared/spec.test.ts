@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { invalidArgument } from './errors';
-import { issuesToFieldErrors, settingsNeedingStop, settingWords, vmConfigSchema, vmPatchSchema, vmSpecSchema } from './spec';
+import { changedSettings, issuesToFieldErrors, LOCAL_SETTINGS, settingsNeedingStop, settingWords, vmConfigSchema, vmPatchSchema, vmSpecSchema, type VmPatch, type VmSpec } from './spec';
 
 describe('VM config schema', () => {
   it('fills defaults for the default guest', () => {
@@ -104,6 +104,7 @@ describe('messages in plain words', () => {
 });
 
 describe('settings that wait for a stopped VM', () => {
+  const waits = (current: VmSpec, patch: VmPatch) => settingsNeedingStop(changedSettings(current, patch), LOCAL_SETTINGS);
   const spec = vmSpecSchema.parse({
     name: 'web',
     source: { kind: 'default' },
@@ -115,17 +116,17 @@ describe('settings that wait for a stopped VM', () => {
   });
 
   it('lets the name, note, forwards and the choices around the VM change at any time', () => {
-    expect(settingsNeedingStop(spec, { name: 'www', note: 'front end', forwards: [], restartPolicy: 'on-failure', keepRunningOnQuit: true, autostart: true })).toEqual([]);
+    expect(waits(spec, { name: 'www', note: 'front end', forwards: [], restartPolicy: 'on-failure', keepRunningOnQuit: true, autostart: true })).toEqual([]);
   });
 
   it('names the hardware, display and firmware that would change', () => {
-    expect(settingsNeedingStop(spec, { cpus: 1, memoryMiB: 512, display: 'vnc', firmware: 'bios', note: 'x' })).toEqual(['cpus', 'display']);
-    expect(settingsNeedingStop(spec, { memoryMiB: 1024, firmware: 'uefi', forwards: [{ guestPort: 22 }] })).toEqual(['memoryMiB', 'firmware']);
+    expect(waits(spec, { cpus: 1, memoryMiB: 512, display: 'vnc', firmware: 'bios', note: 'x' })).toEqual(['cpus', 'display']);
+    expect(waits(spec, { memoryMiB: 1024, firmware: 'uefi', forwards: [{ guestPort: 22 }] })).toEqual(['memoryMiB', 'firmware']);
   });
 
   it('takes a setting given as it already is for no change (a form sends them all)', () => {
     // defaults filled in, keys in any order
-    expect(settingsNeedingStop(spec, { cpus: 2, memoryMiB: 512, forwards: [{ guestPort: 22 }, { hostPort: 8080, guestPort: 80, proto: 'tcp' }], display: 'none' })).toEqual([]);
+    expect(waits(spec, { cpus: 2, memoryMiB: 512, forwards: [{ guestPort: 22 }, { hostPort: 8080, guestPort: 80, proto: 'tcp' }], display: 'none' })).toEqual([]);
   });
 
   it('says what it refuses in words', () => {

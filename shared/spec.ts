@@ -403,9 +403,9 @@ export function changedSettings(current: VmSpec, patch: VmPatch): (keyof VmPatch
   return (Object.keys(p) as (keyof VmPatch)[]).filter((k) => p[k] !== undefined && canonical(p[k]) !== canonical(current[k]));
 }
 
-/** The fields of `patch` that would change `current` and are not live (LIVE_SETTINGS, or a host's own): they need a stopped VM. */
-export function settingsNeedingStop(current: VmSpec, patch: VmPatch, live: readonly (keyof VmPatch)[] = LIVE_SETTINGS): (keyof VmPatch)[] {
-  return changedSettings(current, patch).filter((k) => !live.includes(k));
+/** Of the `changed` settings (changedSettings), those that are not live under the host's rule: they need a stopped VM. */
+export function settingsNeedingStop(changed: readonly (keyof VmPatch)[], rule: SettingsRule): (keyof VmPatch)[] {
+  return changed.filter((k) => !rule.live.includes(k));
 }
 
 /** JSON with object keys sorted and undefined members left out: equal settings, equal text. */

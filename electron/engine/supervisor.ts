@@ -17,7 +17,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskCheck, LastExit, LogEntry, PortEntry, Progress } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
-import { LIVE_SETTINGS, settingsNeedingStop, settingWords, type VmPatch, type VmSpec } from '../../shared/spec';
+import { changedSettings, LOCAL_SETTINGS, settingsNeedingStop, settingWords, type VmPatch, type VmSpec } from '../../shared/spec';
 import type { AgentState, VmState } from '../../shared/state';
 import { canDelete, canEdit, canPause, canRestart, canResume, canStart, canTransition, isActive } from '../../shared/state';
 import type { AgentClient } from './agent-client';
@@ -266,15 +266,16 @@ export class Supervisor {
    * Change the spec (`apply` writes it). Settings that wait for a stopped VM (settingsNeedingStop:
    * its hardware, firmware and display) are refused while it is not; the rest (its name, note,
    * forwards and what Flotilla does around it) apply at any time. Checked in the queue, against
-   * the spec as it is then.
+   * the spec as it is then; `apply` gets the settings the patch changes.
    */
-  update<T>(patch: VmPatch, apply: () => Promise<T>): Promise<T> {
+  update<T>(patch: VmPatch, apply: (changed: (keyof VmPatch)[]) => Promise<T>): Promise<T> {
     return this.jobs.run({ kind: 'update' }, async () => {
-      const needStop = settingsNeedingStop(this.spec, patch);
+      const changed = changedSettings(this.spec, patch);
+      const needStop = settingsNeedingStop(changed, LOCAL_SETTINGS);
       if (needStop.length > 0 && !canEdit(this)) {
-        throw new FlotillaError('INVALID_STATE', `stop ${this.spec.name} before changing its ${settingWords(needStop)} (it is ${this.state}); its ${settingWords(LIVE_SETTINGS)} can change while it runs`);
+        throw new FlotillaError('INVALID_STATE', `stop ${this.spec.name} before changing its ${settingWords(needStop)} (it is ${this.state}); its ${settingWords(LOCAL_SETTINGS.live)} can change while it runs`);
       }
-      return apply();
+      return apply(changed);
     });
   }
 

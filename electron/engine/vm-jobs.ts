@@ -151,7 +151,7 @@ export class VmJobs {
     let spec = vm.spec;
     let proc: QemuProcess | null = null;
     try {
-      const res = await step(signal, launchResources({ ...this.deps }, vm.id, spec));
+      const res = await step(signal, launchResources({ ...this.deps, log: (t) => vm.lifecycle(t) }, vm.id, spec));
       // launchResources may have recorded a built-in VM's new disk in the spec
       spec = vm.spec;
       await step(signal, ports.release(vm.id));

@@ -40,6 +40,8 @@ export interface LaunchEnv {
   /** records a built-in VM's disk in its spec when the start made it */
   setDisks?: (id: string, disks: string[]) => Promise<unknown>;
   userPublicKeys?: () => Promise<string[]>;
+  /** the VM's lifecycle log */
+  log?: (text: string) => void;
 }
 
 /** Everything but the forwards: a clean run dir and the paths and formats QEMU's arguments name. */
@@ -64,7 +66,7 @@ export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec):
     // its own disk: made here for a VM from before built-in VMs had one, or whose file was removed
     if ((await ensureRootDisk(vmDir, spec)) && !spec.disks.length) await env.setDisks?.(id, [VM_DISK_FILE]);
     // the user's own keys and Flotilla's (own-ssh-key.ts: `flotilla ssh` works without a key of one's own)
-    const own = await ensureOwnKey(env.layout.home);
+    const own = await ensureOwnKey(env.layout.home, env.log);
     const keys = await writeAuthorizedKeys(vmDir, spec, [...(await (env.userPublicKeys ?? userPublicKeys)()), ...(own ? [own.publicKey] : [])]);
     if (keys) res.authorizedKeys = keys;
   }

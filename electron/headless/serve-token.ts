@@ -13,7 +13,7 @@ const TOKEN_RE = /^[0-9a-f]{64}$/;
 
 export interface ServeToken {
   token: string;
-  /** why a new one was made where one was kept ('none': there was none, or it was asked for) */
+  /** null: the kept one; else why a new one was made (none kept, not a token, others could read it, --new-token) */
   made: null | 'none' | 'unreadable' | 'exposed' | 'asked';
 }
 

@@ -4,7 +4,7 @@
 // local-host.ts, which owns the store, the allocator and the supervisors' life.
 import { FlotillaError } from '../../../shared/errors';
 import type { VmInfo } from '../../../shared/contract';
-import { changedSettings, type VmPatch, type VmSpec } from '../../../shared/spec';
+import type { VmPatch, VmSpec } from '../../../shared/spec';
 import { isActive } from '../../../shared/state';
 import type { DisplayProxy } from '../display-proxy';
 import { assertMemoryFits, readHostMemory } from '../host-memory';
@@ -45,10 +45,9 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
     resume: () => sup.resume(),
     update: async (patch: VmPatch) => {
       // checked inside the VM's job, so the update keeps its place in the queue
-      await sup.update(patch, async () => {
+      await sup.update(patch, async (changed) => {
         if (patch.memoryMiB !== undefined) assertMemoryFits(patch.memoryMiB, await readHostMemory(), ['patch', 'memoryMiB']);
         const before = sup.spec;
-        const changed = changedSettings(before, patch);
         const live = isActive(sup) && changed.includes('forwards');
         if (live && sup.state !== 'running' && sup.state !== 'paused') {
           throw new FlotillaError('INVALID_STATE', `wait until ${before.name} is running or stopped to change its port forwards (it is ${sup.state})`);

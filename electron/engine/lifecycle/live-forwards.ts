@@ -128,7 +128,7 @@ export async function finishLiveForwards(d: LiveForwardDeps, wanted: readonly Fo
   const inTable = rows.filter((e) => e.purpose === 'forward');
   const told = parseUsernetForwards(await d.hmp('info usernet'));
   const inQemu = told?.map((f): PortEntry => ({ vmId: d.vmId, purpose: 'forward', ...f, host: '127.0.0.1' })) ?? inTable;
-  const keyed = (l: PortEntry[]) => l.map((e) => `${key(e)}-:${e.guestPort}`).sort().join(' ');
+  const keyed = (l: PortEntry[]) => l.map(rule).sort().join(' ');
   if (told === null) d.log("QEMU's `info usernet` did not read as expected: the port table's forwards are taken as its own");
   else if (keyed(inTable) !== keyed(inQemu)) {
     await d.ports.mark(d.vmId, [...rows.filter((e) => e.purpose !== 'forward'), ...inQemu]);

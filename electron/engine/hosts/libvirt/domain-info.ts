@@ -42,7 +42,7 @@ export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'conso
 
 /**
  * The settings Flotilla changes on a libvirt domain, with libvirt's own commands
- * (domain-ops.ts editDomain): its name, vCPUs and memory on a shut-off domain, as virt-manager and
+ * (domain-edit.ts): its name, vCPUs and memory on a shut-off domain, as virt-manager and
  * Cockpit do; its description (the note) and libvirt's autostart at any time. The rest of its
  * definition is `virsh edit`'s.
  */

@@ -192,6 +192,7 @@ export class LibvirtHost implements Host {
       if (!prev) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
       prev.meta = meta ?? prev.meta;
       prev.description = description ?? prev.description;
+      prev.autostart = info.autostart;
       this.emitVm(info.uuid);
       return prev;
     }

@@ -180,10 +180,11 @@ export class LibvirtVm implements VmHandle {
         throw new FlotillaError('UNSUPPORTED', what, { host: this.host.id, what: 'edit' });
       }
       const st = this.d.state;
-      const needStop = settingsNeedingStop(spec, patch, LIBVIRT_SETTINGS.live);
+      const needStop = settingsNeedingStop(changed, LIBVIRT_SETTINGS);
       if (needStop.length && st !== 'stopped' && st !== 'crashed') {
         throw new FlotillaError('INVALID_STATE', `stop ${this.d.name} before changing its ${settingWords(needStop)} (it is ${st}); its ${settingWords(LIBVIRT_SETTINGS.live)} can change while it runs`);
       }
+      if (changed.length === 0) return;
       const p = vmPatchSchema.parse(patch);
       const change: DomainChange = {};
       for (const k of changed) Object.assign(change, { [k]: p[k] });
