@@ -1,7 +1,7 @@
 // A libvirt host in the browser (issue 13), against the real libvirtd that
 // scripts/libvirt-test-setup.sh starts (npm test runs it before this step; CI too): with
 // qemu:///system added through the CLI, a built-in VM on that host shows as a tile, starts from
-// it, its console runs a typed command (libvirt's console stream under util-linux script), and
+// it, its console runs a typed command (the guest's console port through libvirt's channel stream), and
 // it stops; its Settings change vCPUs, memory, note and autostart through libvirt. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
 // volume are removed afterwards, through the CLI and, should serve be gone, through virsh.
 import { spawnSync } from 'node:child_process';
@@ -74,8 +74,8 @@ test.describe('a VM on a libvirt host', () => {
     await view.selectTab('Console');
     await expect(view.terminal).toBeVisible();
     // the shell's output, not the echo of the typed line: only the shell computes 42. Typed again
-    // while nothing comes back: keys typed before `virsh console` has attached are dropped (a
-    // virtio console loses what no host reads), and the guest may still be booting.
+    // while nothing comes back: the guest may still be booting (a line typed before its relay
+    // runs waits in the port, and one typed before the helper attached is not sent).
     const marker = `lv-${Math.random().toString(36).slice(2, 10)}`;
     await expect(async () => {
       await view.typeInConsole(`echo ${marker}-$((40+2))\n`);

@@ -1,15 +1,21 @@
-// A libvirt domain's console: libvirt's own console stream (`virsh console`), which insists on
-// a terminal, run under a pty made by util-linux `script` (issue 13: an established tool, no
-// home-made pty, no native module). Bytes from the guest go to subscribers and a scrollback
-// ring as data only; they never reach a shell here.
+// A libvirt domain's console, through libvirt's own stream API: the helper in console-stream.ts
+// (libvirt's Python binding) opens the built-in guest's console port, a virtio-serial channel
+// that QEMU throttles rather than drops, or any other domain's console device. Bytes from the
+// guest go to subscribers and a scrollback ring as data only; they never reach a shell here.
 //
-// `script -c` takes one command string, which /bin/sh parses. Every word in it is ours and
-// checked: the virsh binary, the connection URI Flotilla built (a fixed scheme plus a socket path
-// in its own private dir) and the domain's UUID; each is single-quoted besides.
+// Without the binding (python3-libvirt) the console falls back to `virsh console` (a domain's
+// console device only) under a pty from util-linux `script`, which insists on a terminal; the
+// console says so, and what to install. `script -c` takes one command string, which /bin/sh
+// parses. Every word in it is ours and checked: the virsh binary, the connection URI Flotilla built
+// (a fixed scheme plus a socket path in its own private dir) and the domain's UUID; each is
+// single-quoted besides.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { FlotillaError } from '../../../../shared/errors';
 import { ByteRing } from '../../byte-ring';
 import { diesWithEngine } from '../../dies-with-engine';
+import { CONSOLE_PORT_NAME } from '../../qemu-args';
+import { CONSOLE_STREAM_PY, HELPER_LIBVIRT_ERROR, HELPER_NO_BINDING } from './console-stream';
 
 const SAFE_WORD = /^[A-Za-z0-9+:/?=._,@-]{1,512}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -20,11 +26,29 @@ export function consoleCommand(virsh: string, uri: string, uuid: string): string
   return [virsh, '--quiet', '--connect', uri, 'console', '--force', uuid].map((w) => `'${w}'`).join(' ');
 }
 
+/**
+ * The Python that has libvirt's binding: FLOTILLA_LIBVIRT_PYTHON, else Debian's own interpreter
+ * (python3-libvirt installs for it; a python3 earlier on PATH, pyenv's say, lacks it), else python3.
+ */
+export function libvirtPython(): string {
+  return process.env.FLOTILLA_LIBVIRT_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+}
+
+/** Set once a helper found no binding (or no Python): later consoles go to virsh at once. */
+let bindingMissing = false;
+
+export const NO_BINDING_NOTE =
+  "\r\n[flotilla: libvirt's Python binding is not installed on this computer, so this console goes through `virsh console`, which reaches only a console device and drops what it cannot pass on at once. Install python3-libvirt (Debian, Ubuntu) or python3-libvirt / libvirt-python (Fedora) and open the console again.]\r\n";
+
+export type ConsoleKind = 'port' | 'console' | 'virsh';
+
 export class DomainConsole {
   private child: ChildProcess | null = null;
   private readonly ring = new ByteRing(256 * 1024);
   private readonly subs = new Map<string, (data: string) => void>();
   private decoder = new TextDecoder('utf-8', { fatal: false });
+  /** what the current helper attached to: the console port (lossless), a console device, or virsh */
+  kind: ConsoleKind | null = null;
 
   constructor(
     private readonly uri: () => string,
@@ -39,21 +63,61 @@ export class DomainConsole {
   /** Attaches if not attached (the domain must be running); no-op otherwise. */
   attach(): void {
     if (this.child) return;
-    let cmd: string;
+    let uri: string;
     try {
-      cmd = consoleCommand(this.virshBinary, this.uri(), this.uuid);
+      uri = this.uri();
+      if (!SAFE_WORD.test(uri) || !UUID_RE.test(this.uuid)) throw new FlotillaError('INTERNAL', 'refusing an unsafe console URI or UUID');
     } catch {
       return; // host unreachable: the next attach (on connect/start) tries again
     }
-    // script: -q quiet, -f flush each write, -e child's exit code, output typescript to /dev/null
+    if (bindingMissing) return this.attachVirsh(uri);
     // dies with the engine (dies-with-engine.ts): a console session left behind holds the domain's console
+    const [bin, argv] = diesWithEngine(libvirtPython(), ['-c', CONSOLE_STREAM_PY, uri, this.uuid, CONSOLE_PORT_NAME]);
+    const child = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    let errText = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      errText = (errText + d).slice(-4096);
+      const m = /^attached (port|console)$/m.exec(errText);
+      if (m && this.child === child) this.kind = m[1] as ConsoleKind;
+    });
+    const missing = () => {
+      if (this.child !== child) return;
+      this.child = null;
+      bindingMissing = true;
+      this.emit(Buffer.from(NO_BINDING_NOTE));
+      this.attachVirsh(uri);
+    };
+    // before adopt()'s own exit listener, which lets go of the child
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') missing();
+    });
+    child.once('exit', (code) => {
+      // no binding, or (under setpriv, which execs it) no such Python: 127
+      if (code === HELPER_NO_BINDING || code === 127) return missing();
+      if (code === HELPER_LIBVIRT_ERROR && this.child === child && this.kind === null) {
+        // refused before it attached (the domain stopped meanwhile, the host went away): one line
+        // in the terminal; the next start or reconnect attaches again
+        const why = errText.trim().split('\n').pop() ?? '';
+        // eslint-disable-next-line no-control-regex
+        if (why) this.emit(Buffer.from(`\r\n[flotilla: the console did not attach: ${why.replace(/[\u0000-\u001f\u007f]/g, ' ')}]\r\n`));
+      }
+    });
+    this.adopt(child);
+  }
+
+  private attachVirsh(uri: string): void {
+    const cmd = consoleCommand(this.virshBinary, uri, this.uuid);
+    // script: -q quiet, -f flush each write, -e child's exit code, output typescript to /dev/null
     const [bin, argv] = diesWithEngine('script', ['-q', '-f', '-e', '-c', cmd, '/dev/null']);
-    const child = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C', TERM: 'xterm-256color' } });
+    this.adopt(spawn(bin, argv, { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C', TERM: 'xterm-256color' } }));
+    this.kind = 'virsh';
+  }
+
+  private adopt(child: ChildProcess): void {
     this.child = child;
+    this.kind = null;
     child.stdout?.on('data', (d: Buffer) => {
-      this.ring.push(d);
-      const text = this.decoder.decode(d, { stream: true });
-      if (text) for (const cb of [...this.subs.values()]) cb(text);
+      if (this.child === child) this.emit(d);
     });
     child.stdin?.on('error', () => undefined);
     child.once('exit', () => {
@@ -61,9 +125,16 @@ export class DomainConsole {
     });
   }
 
+  private emit(d: Buffer): void {
+    this.ring.push(d);
+    const text = this.decoder.decode(d, { stream: true });
+    if (text) for (const cb of [...this.subs.values()]) cb(text);
+  }
+
   detach(): void {
     const c = this.child;
     this.child = null;
+    this.kind = null;
     if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }
 
@@ -86,4 +157,9 @@ export class DomainConsole {
     c.stdin.write(data);
     return true;
   }
+}
+
+/** For tests: forget that the binding was missing. */
+export function resetBindingCheck(): void {
+  bindingMissing = false;
 }

@@ -57,6 +57,8 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
         ...base,
         kernel: { kernel, initrd, cmdline: [m.cmdline, `${m.nameParam}=${guestHostname(config.name)}`].join(' ') },
         ...(m.bios === 'qboot.rom' ? { romLoader: QBOOT_ROM } : {}),
+        // guests built before the port had their shell on hvc0
+        consolePort: m.console === 'vport',
         ...(DEFAULT_GUEST_PROFILE.cpu ? { cpu: { model: 'qemu64', features: ['rdrand'] } } : {}),
         disks: [{ path: disk, format: 'qcow2', device: 'disk' }],
         metadata: {},

@@ -13,8 +13,9 @@ const cases: Record<string, DomainXmlInput> = {
   'builtin-guest': {
     ...base,
     name: 'web1',
-    kernel: { kernel: '/var/lib/libvirt/flotilla/default-vmlinuz-0123', initrd: '/var/lib/libvirt/flotilla/default-initrd-4567', cmdline: 'console=ttyS0 console=hvc0 quiet flotilla.name=web1' },
+    kernel: { kernel: '/var/lib/libvirt/flotilla/default-vmlinuz-0123', initrd: '/var/lib/libvirt/flotilla/default-initrd-4567', cmdline: 'console=ttyS0 quiet flotilla.name=web1' },
     romLoader: '/usr/share/qemu/qboot.rom',
+    consolePort: true,
     cpu: { model: 'qemu64', features: ['rdrand'] },
     disks: [{ path: '/var/lib/libvirt/flotilla/web1-11111111.qcow2', format: 'qcow2', device: 'disk' }],
   },
@@ -28,6 +29,14 @@ const cases: Record<string, DomainXmlInput> = {
       { path: '/var/lib/libvirt/flotilla/installer-11111111.qcow2', format: 'qcow2', device: 'disk' },
       { path: '/srv/iso/debian-12.iso', format: 'raw', device: 'cdrom' },
     ],
+  },
+  // built before the console port: its shell is on hvc0
+  'builtin-guest-hvc0': {
+    ...base,
+    name: 'old1',
+    kernel: { kernel: '/var/lib/libvirt/flotilla/default-vmlinuz-89ab', initrd: '/var/lib/libvirt/flotilla/default-initrd-cdef', cmdline: 'console=ttyS0 quiet flotilla.name=old1' },
+    romLoader: '/usr/share/qemu/qboot.rom',
+    disks: [{ path: '/var/lib/libvirt/flotilla/old1-11111111.qcow2', format: 'qcow2', device: 'disk' }],
   },
   'disk-on-host': { ...base, name: 'legacy', disks: [{ path: '/srv/vm/legacy.img', format: 'raw', device: 'disk' }] },
   'kernel-initrd': { ...base, name: 'k1', kernel: { kernel: '/srv/k/vmlinuz', initrd: '/srv/k/initrd' }, disks: [] },

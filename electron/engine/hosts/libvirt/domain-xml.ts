@@ -1,9 +1,11 @@
 // Domain XML for VMs Flotilla creates on a libvirt host: a pure builder (golden tests in
 // testdata/domain-xml/, one file per case, as libvirt keeps qemuxml2argvdata). It follows
 // libvirt's conventions: type='qemu' (TCG; KVM hosts can change it later), the guest agent on
-// the org.qemu.guest_agent.0 channel, a virtio console (hvc0, the built-in guest's console),
-// VNC on loopback only, user networking. Every value is XML-escaped.
+// the org.qemu.guest_agent.0 channel, the console (the built-in guest's: a virtio-serial channel,
+// org.flotilla.console.0, which QEMU throttles instead of dropping, as on the local host; any other
+// guest's: a virtio console, hvc0), VNC on loopback only, user networking. Every value is XML-escaped.
 import { FlotillaError } from '../../../../shared/errors';
+import { CONSOLE_PORT_NAME } from '../../qemu-args';
 
 export interface DomainDisk {
   /** a path on the libvirt host (a volume path or a user-named file there) */
@@ -23,6 +25,12 @@ export interface DomainXmlInput {
   romLoader?: string;
   disks: DomainDisk[];
   display: 'vnc' | 'none';
+  /**
+   * the built-in guest's console port (a unix-socket channel named org.flotilla.console.0, opened
+   * with virDomainOpenChannel) instead of a virtio console: its relay finds the port and joins it
+   * to the shell's pty, and a reader that stalls slows the shell rather than losing its output
+   */
+  consolePort?: boolean;
   /** CPU model and features (the built-in guest: qemu64 + rdrand) */
   cpu?: { model: string; features: string[] };
   /** the note, as libvirt's <description> (what virt-manager and Cockpit show as one) */
@@ -89,9 +97,15 @@ export function buildDomainXml(d: DomainXmlInput): string {
     L.push(`    </disk>`);
   });
   L.push(`    <controller type='virtio-serial' index='0'/>`);
-  L.push(`    <console type='pty'>`);
-  L.push(`      <target type='virtio' port='0'/>`);
-  L.push(`    </console>`);
+  if (d.consolePort) {
+    L.push(`    <channel type='unix'>`);
+    L.push(`      <target type='virtio' name='${CONSOLE_PORT_NAME}'/>`);
+    L.push(`    </channel>`);
+  } else {
+    L.push(`    <console type='pty'>`);
+    L.push(`      <target type='virtio' port='0'/>`);
+    L.push(`    </console>`);
+  }
   L.push(`    <channel type='unix'>`);
   L.push(`      <target type='virtio' name='org.qemu.guest_agent.0'/>`);
   L.push(`    </channel>`);

@@ -9,7 +9,7 @@ import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
 import type { VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
-import { DomainConsole } from './console';
+import { DomainConsole, type ConsoleKind } from './console';
 import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
 import { agentPing, domainStats, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
@@ -58,7 +58,9 @@ export class LibvirtVm implements VmHandle {
       this.vncForward = null;
       this.vncTarget = null;
     }
-    if (state === 'running' && this.console?.subscribers) this.console.attach();
+    // a console once opened stays attached while the domain runs: the built-in guest's console
+    // port waits for a reader rather than dropping, so a reader that left would stall the shell
+    if (state === 'running') this.console?.attach();
   }
 
   closeConsole(): void {
@@ -208,8 +210,11 @@ export class LibvirtVm implements VmHandle {
     return this.consoleOf().subscribe(key, cb);
   }
   consoleUnsubscribe(key: string): void {
-    this.console?.unsubscribe(key);
-    if (this.console && this.console.subscribers === 0) this.console.detach();
+    this.console?.unsubscribe(key); // stays attached (onState)
+  }
+  /** what the console is attached to: the lossless port, a console device, or virsh (no binding) */
+  get consoleKind(): ConsoleKind | null {
+    return this.console?.kind ?? null;
   }
   consoleInput(data: string): boolean {
     return this.consoleOf().input(data);
