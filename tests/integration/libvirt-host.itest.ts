@@ -191,6 +191,21 @@ describe.each([
       await host.vm(vm.id).stop({ force: false });
       vm = host.get(vm.id);
       expect(vm.state).toBe('stopped');
+
+      if (label === 'local') {
+        // a rename reaches the built-in guest's hostname (on its kernel command line) at the next
+        // start; the domain stays the same VM throughout (libvirt's rename is an undefine and a
+        // define), and its console, opened once, attaches again by itself
+        const handle = host.vm(vm.id);
+        await host.vm(vm.id).update({ name: `${name}-r` });
+        expect(host.get(vm.id).name).toBe(`${name}-r`);
+        expect(host.vm(vm.id)).toBe(handle);
+        expect(execFileSync('virsh', ['--connect', 'qemu:///system', 'dumpxml', '--inactive', host.vm(vm.id).uuid], { encoding: 'utf8' })).toContain(`flotilla.name=${name}-r</cmdline>`);
+        await host.vm(vm.id).start({ waitAgent: true });
+        expect((await host.vm(vm.id).exec(['/bin/cat', '/proc/sys/kernel/hostname'], { timeoutMs: 30_000 })).stdout).toBe(`${name}-r\n`);
+        await until('the console to attach again', () => host.vm(vm.id).consoleKind === 'port', 30_000);
+        await host.vm(vm.id).stop({ force: false });
+      }
     } catch (err) {
       // a failure above must stay the reported one: the clean-up below may fail because of it
       failed = err;

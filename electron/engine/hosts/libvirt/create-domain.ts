@@ -6,14 +6,13 @@
 //   disk    → a disk image that is on that host, referenced in place;
 //   kernel  → a kernel (+ initrd, + disk) that are on that host.
 // The XML is defined from a private temp file; a failure after a volume was made removes it.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmConfig } from '../../../../shared/spec';
 import { DEFAULT_GUEST_PROFILE, guestHostname } from '../../guest/boot-profile';
 import { readDefaultGuest } from '../../guest/build-default';
 import type { KeyedMutex } from '../../mutex';
+import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool, ensureUploaded } from './storage';
 import type { Virsh } from './virsh';
@@ -84,16 +83,5 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
   } catch (err) {
     for (const v of madeVolumes) await deleteVolume(ctx.virsh, v).catch(() => undefined);
     throw err;
-  }
-}
-
-async function defineXml(virsh: Virsh, xml: string): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'flt-xml-'));
-  try {
-    const file = join(dir, 'domain.xml');
-    await writeFile(file, xml, { mode: 0o600 });
-    await virsh.run(['define', '--file', file]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { editCommands } from './domain-edit';
+import { editCommands, withGuestHostname } from './domain-edit';
 
 const U = '6f1c1e0e-4a8e-4b8a-9a55-3b2c1d0e9f10';
 const dom = ['--domain', U];
@@ -30,5 +30,21 @@ describe('editCommands', () => {
       ['desc', ...dom, '--config', '--new-desc', ''],
       ['autostart', ...dom],
     ]);
+  });
+});
+
+describe('withGuestHostname (a renamed built-in guest)', () => {
+  const xml = (cmdline: string) => `<domain type='qemu'>\n  <name>web</name>\n  <os>\n    <kernel>/k</kernel>\n    <cmdline>${cmdline}</cmdline>\n  </os>\n  <description>a &lt;cmdline&gt;flotilla.name=x&lt;/cmdline&gt;</description>\n</domain>\n`;
+  it('changes the hostname parameter and nothing else', () => {
+    expect(withGuestHostname(xml('console=ttyS0 quiet flotilla.name=web'), 'api-2')).toBe(xml('console=ttyS0 quiet flotilla.name=api-2'));
+    expect(withGuestHostname(xml('flotilla.name=web quiet'), 'api')).toBe(xml('flotilla.name=api quiet'));
+  });
+  it('leaves alone a definition without it, one that already says it, and an unsafe hostname', () => {
+    expect(withGuestHostname(xml('console=ttyS0 quiet'), 'api')).toBeNull();
+    expect(withGuestHostname(xml('xflotilla.name=web'), 'api')).toBeNull();
+    expect(withGuestHostname(xml('flotilla.name=api'), 'api')).toBeNull();
+    expect(withGuestHostname(`<domain><os><type>hvm</type></os></domain>`, 'api')).toBeNull();
+    expect(withGuestHostname(xml('flotilla.name=web'), 'a b')).toBeNull();
+    expect(withGuestHostname(xml('flotilla.name=web'), "a'<x>")).toBeNull();
   });
 });

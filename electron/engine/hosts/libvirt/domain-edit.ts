@@ -2,7 +2,11 @@
 // do (LIBVIRT_SETTINGS in domain-info.ts says which): vCPUs (`setvcpus --config`, its maximum
 // too), memory (`setmaxmem` / `setmem --config`), the name (`domrename`), the description that
 // Flotilla shows as the note (`desc`), and libvirt's autostart. Every value is one argv word of a
-// virsh command (never a shell string); domains are addressed by UUID.
+// virsh command (never a shell string); domains are addressed by UUID. A renamed built-in guest
+// also gets its new hostname on its kernel command line, as virt-manager edits a definition:
+// `dumpxml --inactive`, the one change, `define`.
+import { GUEST_NAME_PARAM, guestHostname } from '../../guest/boot-profile';
+import { defineXml } from './define-xml';
 import type { Virsh } from './virsh';
 
 export interface DomainChange {
@@ -37,8 +41,29 @@ export function editCommands(uuid: string, now: { cpus: number; memoryMiB: numbe
   return out;
 }
 
-export async function editDomain(virsh: Virsh, uuid: string, now: { cpus: number; memoryMiB: number; running: boolean }, change: DomainChange): Promise<void> {
+export async function editDomain(virsh: Virsh, uuid: string, now: { cpus: number; memoryMiB: number; running: boolean; builtIn: boolean }, change: DomainChange): Promise<void> {
   for (const argv of editCommands(uuid, now, change)) await virsh.run(argv);
+  if (change.name !== undefined && now.builtIn) {
+    const xml = withGuestHostname((await virsh.run(['dumpxml', '--domain', uuid, '--inactive'])).stdout, guestHostname(change.name));
+    if (xml) await defineXml(virsh, xml);
+  }
+}
+
+/**
+ * The definition (`virsh dumpxml --inactive`, from the host: untrusted) with the built-in guest's
+ * hostname parameter on its kernel command line set to `hostname` (guestHostname: letters,
+ * digits, '.' and '-' only); null when there is no such parameter, or it already says that.
+ */
+export function withGuestHostname(xml: string, hostname: string): string | null {
+  if (!/^[A-Za-z0-9.-]{1,63}$/.test(hostname)) return null;
+  const param = GUEST_NAME_PARAM.replace(/\./g, '\\.');
+  const m = /<cmdline>([^<]*)<\/cmdline>/.exec(xml);
+  if (!m || xml.indexOf('<cmdline>', m.index + 1) !== -1) return null;
+  const re = new RegExp(`(^|\\s)${param}=[^\\s]*`);
+  if (!re.test(m[1]!)) return null;
+  const line = m[1]!.replace(re, `$1${GUEST_NAME_PARAM}=${hostname}`);
+  if (line === m[1]) return null;
+  return xml.slice(0, m.index) + `<cmdline>${line}</cmdline>` + xml.slice(m.index + m[0].length);
 }
 
 /** The domain's description (`virsh desc`), '' for none (virsh prints a sentence then). */

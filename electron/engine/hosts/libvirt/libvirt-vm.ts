@@ -191,7 +191,9 @@ export class LibvirtVm implements VmHandle {
       const change: DomainChange = {};
       for (const k of changed) Object.assign(change, { [k]: p[k] });
       try {
-        await editDomain(this.virsh, this.uuid, { cpus: spec.cpus, memoryMiB: spec.memoryMiB, running: st === 'running' || st === 'paused' }, change);
+        // a built-in guest Flotilla made takes its hostname from its kernel command line
+        const builtIn = spec.source.kind === 'default';
+        await editDomain(this.virsh, this.uuid, { cpus: spec.cpus, memoryMiB: spec.memoryMiB, running: st === 'running' || st === 'paused', builtIn }, change);
       } finally {
         // what did change shows, even when a later command failed
         await this.host.loadDomain(this.uuid).catch(() => undefined);

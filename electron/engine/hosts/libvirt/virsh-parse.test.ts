@@ -24,6 +24,7 @@ describe('event lines', () => {
     expect(stateAfterEvent('Stopped', 'Shutdown')).toBe('stopped');
     expect(stateAfterEvent('Shutdown', 'Finished after guest request')).toBeNull();
     expect(stateAfterEvent('Undefined', 'Removed')).toBe('removed');
+    expect(stateAfterEvent('Undefined', 'Renamed')).toBeNull();
     expect(stateAfterEvent('Defined', 'Added')).toBeNull();
   });
 });

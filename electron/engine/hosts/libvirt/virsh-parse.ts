@@ -127,7 +127,9 @@ export function stateAfterEvent(event: string, detail: string): VmState | 'remov
     case 'Shutdown':
       return detail.startsWith('Finished') ? null : 'stopping';
     case 'Undefined':
-      return 'removed';
+      // a rename (domrename) undefines the old name and defines the new one: the same domain, by
+      // UUID, whose handle (and open console) stays; the definition is read again instead
+      return detail === 'Renamed' ? null : 'removed';
     default:
       return null;
   }
