@@ -2,7 +2,8 @@
 // scripts/libvirt-test-setup.sh starts (npm test runs it before this step; CI too): with
 // qemu:///system added through the CLI, a built-in VM on that host shows as a tile, starts from
 // it, its console runs a typed command (the guest's console port through libvirt's channel stream), and
-// it stops; its Settings change vCPUs, memory, note and autostart through libvirt. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
+// it stops; its Settings change vCPUs, memory, note and autostart through libvirt; the Hosts
+// dialog forgets the host and adds it back. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
 // volume are removed afterwards, through the CLI and, should serve be gone, through virsh.
 import { spawnSync } from 'node:child_process';
 import { expect, test } from '@playwright/test';
@@ -116,5 +117,40 @@ test.describe('a VM on a libvirt host', () => {
     await view.back();
     await expect(tiles.tile(VM).root).toContainText('2 vCPU');
     await expect(tiles.tile(VM).root).toContainText('Lab build box');
+  });
+
+  test('Hosts forgets the host (its tiles go, the domain stays) and adds it back from the form', async () => {
+    const info = test.info();
+    const tiles = new TilesPage(app.page);
+    await app.page.getByRole('button', { name: 'Hosts' }).click();
+    const dialog = app.page.getByRole('dialog', { name: 'Hosts' });
+    const row = dialog.getByRole('listitem', { name: `Host ${HOST}` });
+    await expect(row).toContainText('Connected');
+    await expect(row).toContainText(URI);
+    await expect(dialog.getByRole('listitem', { name: 'Host This computer' })).toBeVisible();
+
+    // the same libvirt under another name is refused, naming the host that has it
+    await dialog.getByLabel('Name', { exact: true }).fill('again');
+    await dialog.getByLabel('Where').selectOption('system');
+    await expect(dialog.getByLabel('Connection URI')).toHaveText(URI);
+    await dialog.getByRole('button', { name: 'Add host' }).click();
+    await expect(dialog.getByRole('alert')).toContainText(`${URI} is added already, as host ${HOST}`);
+    await app.page.screenshot({ path: info.outputPath('hosts-dialog.png') });
+
+    await row.getByRole('button', { name: `Forget host ${HOST}` }).click();
+    await row.getByRole('group', { name: `Forget ${HOST}?` }).getByRole('button', { name: 'Forget' }).click();
+    await expect(row).toHaveCount(0);
+    await expect(tiles.tile(VM).root).toHaveCount(0);
+    expect(virsh(['dominfo', VM]).status).toBe(0); // forgotten by Flotilla, not deleted
+
+    await dialog.getByLabel('Name', { exact: true }).fill(HOST);
+    await dialog.getByRole('button', { name: 'Add host' }).click();
+    await expect(dialog.getByRole('status')).toContainText(`Added ${HOST}`);
+    await expect(dialog.getByRole('listitem', { name: `Host ${HOST}` })).toContainText('Connected');
+    await dialog.getByRole('button', { name: 'Close' }).first().click();
+    await expect(tiles.tile(VM).root).toBeVisible();
+    // the CLI sees the same (hosts.json)
+    const listed = JSON.parse(cli(app.home, ['host', 'list', '--json']).stdout) as { id: string; uri?: string; state: string }[];
+    expect(listed.find((h) => h.id === HOST)).toMatchObject({ uri: URI, state: 'connected' });
   });
 });

@@ -70,6 +70,7 @@ export const EVENT_NAME_LIST = [
   'vm.thumbnail',
   'engine.progress',
   'host.changed',
+  'host.removed',
   'ui.newVm',
 ] as const;
 

@@ -534,6 +534,8 @@ export interface EventPayloads {
   'vm.thumbnail': VmRef & { pngBase64: string };
   /** a host was added, connected, failed or its VM count changed */
   'host.changed': HostInfo;
+  /** a host was removed (host.remove): its VMs went with it (vm.removed each, before this) */
+  'host.removed': { id: string };
   'engine.progress': Progress;
   /** a shell-side UI request (the app menu's New VM); never emitted by the engine */
   'ui.newVm': { source: 'menu' };

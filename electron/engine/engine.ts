@@ -136,6 +136,7 @@ export class Engine implements ContractHandler {
     this.hostOffs.get(id)?.();
     this.hostOffs.delete(id);
     for (const vm of host.list()) this.emit('vm.removed', { host: id, id: vm.id });
+    this.emit('host.removed', { id });
     await host.close();
   }
 

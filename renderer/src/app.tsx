@@ -25,6 +25,8 @@ const VmView = lazy(() => import('./views/vm-view').then((m) => ({ default: m.Vm
 // The create dialog validates with the VM spec's schemas (zod, ~100 KB): loaded when first opened,
 // not before the first tile (issue 15, firstTileMs).
 const CreateVmDialog = lazy(() => import('./components/create-vm-dialog').then((m) => ({ default: m.CreateVmDialog })));
+// Hosts validates host names with the contract's schema (zod) too
+const HostsDialog = lazy(() => import('./components/hosts-dialog').then((m) => ({ default: m.HostsDialog })));
 
 function Dialogs(): ReactElement | null {
   const dialog = useStore((s) => s.ui.dialog);
@@ -43,6 +45,12 @@ function Dialogs(): ReactElement | null {
   if (dialog.kind === 'addDisk') return <AddDiskDialog id={dialog.id} />;
   if (dialog.kind === 'insertCd') return <InsertCdDialog id={dialog.id} />;
   if (dialog.kind === 'import') return <ImportDialog />;
+  if (dialog.kind === 'hosts')
+    return (
+      <Suspense fallback={null}>
+        <HostsDialog />
+      </Suspense>
+    );
   return <HelpOverlay />;
 }
 

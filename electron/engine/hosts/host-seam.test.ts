@@ -91,10 +91,13 @@ describe('the host seam', () => {
     expect(fake.consoleSubscribers(vm.id)).toBe(0);
   });
 
-  it('removing a host announces its VMs as gone', async () => {
+  it('removing a host announces its VMs as gone, then the host', async () => {
     const vm = await call('vm.create', { host: 'lab', config: { name: 'remote4', source: { kind: 'default' } } });
     await engine.removeHost('lab');
     expect(events).toContainEqual(['vm.removed', { host: 'lab', id: vm.id }]);
+    const names = events.map(([e]) => e);
+    expect(names.lastIndexOf('host.removed')).toBeGreaterThan(names.lastIndexOf('vm.removed'));
+    expect(events).toContainEqual(['host.removed', { id: 'lab' }]);
     expect(await call('host.list', {})).toHaveLength(1);
     await expect(engine.removeHost('local')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });

@@ -91,6 +91,13 @@ const paths = {
       <path d="M10 7.5l-4 6h4" />
     </>
   ),
+  server: (
+    <>
+      <rect x="4" y="4.5" width="16" height="6" rx="1.5" />
+      <rect x="4" y="13.5" width="16" height="6" rx="1.5" />
+      <path d="M7.5 7.5h.01M7.5 16.5h.01" />
+    </>
+  ),
   monitor: (
     <>
       <rect x="3" y="4.5" width="18" height="12" rx="2" />

@@ -57,6 +57,10 @@ export function Toolbar(): ReactElement {
           </select>
         </>
       )}
+      <button type="button" className="btn" aria-label="Hosts" title="This computer and libvirt hosts: add or forget one" onClick={() => openDialog({ kind: 'hosts' })}>
+        <Icon name="server" size={14} />
+        <span className="btn-label">Hosts</span>
+      </button>
       <button type="button" className="btn" aria-label="Import VM" title="Import a VM from an exported file" onClick={() => openDialog({ kind: 'import' })}>
         <Icon name="import" size={14} />
         <span className="btn-label">Import</span>

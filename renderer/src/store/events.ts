@@ -154,6 +154,14 @@ function applyHost(host: HostInfo): void {
   });
 }
 
+function applyHostRemoved(id: string): void {
+  useStore.setState((s) => ({
+    vms: { ...s.vms, hosts: s.vms.hosts.filter((h) => h.id !== id) },
+    // a filter on a host that is gone would show nothing
+    ui: s.ui.hostFilter === id ? { ...s.ui, hostFilter: null } : s.ui,
+  }));
+}
+
 /**
  * Seed sparklines from the engine's recent history: a VM we have no samples for takes the
  * history as it is; one we do have keeps its own and gains the older history in front.
@@ -206,6 +214,7 @@ export function connectStore(api: Transport): () => void {
     api.on('vm.changed', applyVm),
     api.on('vm.removed', ({ id }) => applyRemoved(id)),
     api.on('host.changed', applyHost),
+    api.on('host.removed', ({ id }) => applyHostRemoved(id)),
     api.on('vm.statsBatch', ({ samples }) => queueStatsBatch(samples)),
     api.on('vm.agent', ({ id, agent, ips }) => patchVm(id, (vm) => ({ ...vm, agent, ips }))),
     api.on('vm.progress', ({ id, progress }) => applyProgress(id, progress)),

@@ -76,6 +76,7 @@ export type Dialog =
   | { kind: 'addDisk'; id: string }
   | { kind: 'insertCd'; id: string }
   | { kind: 'import' }
+  | { kind: 'hosts' }
   | null;
 
 /** A VM being created: shown as a tile with a progress bar before the engine commits it. */

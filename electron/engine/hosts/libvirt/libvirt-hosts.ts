@@ -55,6 +55,9 @@ export class LibvirtHosts {
   async add(name: string, uri: string, identity?: string): Promise<LibvirtHost> {
     if (RESERVED_HOST_NAMES.has(name)) throw new FlotillaError('NAME_TAKEN', `"${name}" is reserved; choose another host name`, { field: 'name' });
     if (this.hosts.has(name)) throw new FlotillaError('NAME_TAKEN', `a host named ${name} exists already`, { field: 'name' });
+    // the same libvirt twice would show each of its domains twice
+    const same = this.all().find((h) => h.info().uri === uri.trim());
+    if (same) throw new FlotillaError('BAD_REQUEST', `${uri.trim()} is added already, as host ${same.id}`, { field: 'uri' });
     const host = new LibvirtHost({ name, uri: uri.trim(), ...(identity ? { identity } : {}), addedAt: new Date().toISOString() }, this.opts);
     try {
       await host.connectNow();

@@ -1,0 +1,116 @@
+// @vitest-environment jsdom
+// The Hosts dialog: the URI its form describes, what it refuses before sending, and what it
+// sends and shows (the engine is a FakeTransport here; e2e/libvirt.spec.ts adds and forgets a
+// host against the real libvirtd).
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HostInfo } from '../../../shared/contract';
+import { FlotillaError } from '../../../shared/errors';
+import { setApi } from '../api/current';
+import { connectStore } from '../store/events';
+import { resetStore, useStore } from '../store/store';
+import { FakeTransport } from '../test-support/fake-transport';
+import { EMPTY_HOST_FORM, hostFormErrors, hostUri, HostsDialog } from './hosts-dialog';
+
+const LOCAL: HostInfo = { id: 'local', name: 'local', kind: 'local', state: 'connected', reason: null, vmCount: 2 };
+const LAB: HostInfo = { id: 'lab', name: 'lab', kind: 'libvirt', state: 'failed', reason: 'ssh: connect to host lab.example.org port 22: Connection refused', vmCount: 3, uri: 'qemu+ssh://ops@lab.example.org/system' };
+
+describe('hostUri', () => {
+  it('builds the URI flotilla host add takes', () => {
+    expect(hostUri({ ...EMPTY_HOST_FORM, where: 'system' })).toBe('qemu:///system');
+    expect(hostUri({ ...EMPTY_HOST_FORM, where: 'session' })).toBe('qemu:///session');
+    expect(hostUri({ ...EMPTY_HOST_FORM, address: ' lab.example.org ' })).toBe('qemu+ssh://lab.example.org/system');
+    expect(hostUri({ ...EMPTY_HOST_FORM, user: 'ops', address: 'lab', port: '2222' })).toBe('qemu+ssh://ops@lab:2222/system');
+    expect(hostUri({ ...EMPTY_HOST_FORM, address: 'fd00::5' })).toBe('qemu+ssh://[fd00::5]/system');
+    expect(hostUri({ ...EMPTY_HOST_FORM, address: '' })).toBeNull();
+  });
+});
+
+describe('hostFormErrors', () => {
+  it('names each field to fix', () => {
+    expect(hostFormErrors({ ...EMPTY_HOST_FORM }, [])).toEqual({ name: 'Give the host a name', address: 'The computer’s host name or address' });
+    expect(hostFormErrors({ ...EMPTY_HOST_FORM, name: 'Lab', address: 'ops@lab', port: '70000', user: 'a b', identity: '~/.ssh/id' }, [])).toEqual({
+      name: expect.stringContaining('Lower-case'),
+      address: 'Only the host name or address (no user, port or path)',
+      port: 'A port from 1 to 65535, or empty for 22',
+      user: expect.stringContaining('A user name'),
+      identity: 'An absolute path, or empty for your ssh agent',
+    });
+    expect(hostFormErrors({ ...EMPTY_HOST_FORM, name: 'lab', address: 'x' }, ['local', 'lab'])).toEqual({ name: 'A host named lab exists already' });
+    expect(hostFormErrors({ ...EMPTY_HOST_FORM, name: 'here', where: 'system' }, ['local'])).toEqual({});
+  });
+});
+
+describe('HostsDialog', () => {
+  let api: FakeTransport;
+  let answer: (method: string, req: unknown) => unknown;
+  beforeEach(() => {
+    resetStore();
+    answer = () => ({ ok: true });
+    api = new FakeTransport((m, r) => answer(m, r));
+    setApi(api);
+    connectStore(api);
+    useStore.setState((s) => ({ vms: { ...s.vms, hosts: [LOCAL, LAB], loaded: true }, ui: { ...s.ui, dialog: { kind: 'hosts' } } }));
+  });
+  afterEach(() => cleanup());
+
+  const type = (label: string, value: string) => fireEvent.change(screen.getByLabelText(label), { target: { value } });
+
+  it('lists each host with its state, and why one cannot be reached', () => {
+    render(<HostsDialog />);
+    const lab = screen.getByRole('listitem', { name: 'Host lab' });
+    expect(lab.textContent).toContain('Unreachable');
+    expect(lab.textContent).toContain('3 VMs');
+    expect(lab.textContent).toContain('qemu+ssh://ops@lab.example.org/system');
+    expect(lab.textContent).toContain('Connection refused');
+    // this computer cannot be forgotten
+    expect(within(screen.getByRole('listitem', { name: 'Host local' })).queryByRole('button')).toBeNull();
+  });
+
+  it('adds an ssh host with the URI it shows, and says so', async () => {
+    answer = (m) => (m === 'host.add' ? { ...LAB, id: 'rack', name: 'rack', state: 'connected', reason: null } : { ok: true });
+    render(<HostsDialog />);
+    type('Name', 'rack');
+    type('User', 'ops');
+    type('Host name or address', 'rack.example.org');
+    type('Port', '2222');
+    type('Key file', '/home/me/.ssh/id_rack');
+    expect(screen.getByLabelText('Connection URI').textContent).toContain('qemu+ssh://ops@rack.example.org:2222/system');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
+    expect(api.calls.filter((c) => c.method === 'host.add').map((c) => c.req)).toEqual([{ name: 'rack', uri: 'qemu+ssh://ops@rack.example.org:2222/system', identity: '/home/me/.ssh/id_rack' }]);
+    expect(screen.getByRole('status').textContent).toContain('Added rack');
+    expect((screen.getByLabelText('Name') as HTMLInputElement).value).toBe('');
+  });
+
+  it('sends nothing while a field is wrong, and shows the engine’s refusal where to fix it', async () => {
+    render(<HostsDialog />);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
+    expect(api.calls.some((c) => c.method === 'host.add')).toBe(false);
+    expect(screen.getByText('Give the host a name')).toBeTruthy();
+
+    answer = (m) => (m === 'host.add' ? new FlotillaError('BAD_REQUEST', 'qemu:///system is added already, as host lab', { field: 'uri' }) : { ok: true });
+    type('Name', 'here');
+    fireEvent.change(screen.getByLabelText('Where'), { target: { value: 'system' } });
+    expect(screen.queryByLabelText('Host name or address')).toBeNull();
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
+    expect(screen.getByRole('alert').textContent).toContain('qemu:///system is added already, as host lab');
+
+    answer = (m) => (m === 'host.add' ? new FlotillaError('UNAUTHORIZED', 'the ssh host key of 10.0.0.9 is not in /home/me/.ssh/known_hosts: check the host\'s fingerprint, then accept it with `ssh-keyscan 10.0.0.9 >> /home/me/.ssh/known_hosts`') : { ok: true });
+    fireEvent.change(screen.getByLabelText('Where'), { target: { value: 'ssh' } });
+    type('Host name or address', '10.0.0.9');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
+    expect(screen.getByRole('alert').textContent).toContain('ssh-keyscan 10.0.0.9 >>');
+  });
+
+  it('forgets a host after asking, and the list follows the engine', async () => {
+    answer = (m) => (m === 'host.remove' ? { name: 'lab' } : { ok: true });
+    render(<HostsDialog />);
+    fireEvent.click(screen.getByRole('button', { name: 'Forget host lab' }));
+    const ask = screen.getByRole('group', { name: 'Forget lab?' });
+    expect(ask.textContent).toContain('Its VMs keep running there');
+    await act(async () => fireEvent.click(within(ask).getByRole('button', { name: 'Forget' })));
+    expect(api.calls.filter((c) => c.method === 'host.remove').map((c) => c.req)).toEqual([{ name: 'lab' }]);
+    act(() => api.emit('host.removed', { id: 'lab' }));
+    expect(screen.queryByRole('listitem', { name: 'Host lab' })).toBeNull();
+  });
+});
