@@ -49,6 +49,10 @@ if [ "$mode" = env ]; then print_env; exit 0; fi
 if [ "$mode" = stop ]; then
   [ -d "$dir" ] || exit 0
   stop_started sshd "$dir/sshd.pid" sshd
+  if [ -f "$dir/started-network" ]; then
+    virsh --connect qemu:///system net-destroy default >/dev/null 2>&1 && say "stopped libvirt's default network"
+    rm -f "$dir/started-network"
+  fi
   stop_started libvirtd /var/run/libvirtd.pid libvirtd
   stop_started virtlogd /var/run/virtlogd.pid virtlogd
   exit 0
@@ -93,6 +97,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 virsh --connect qemu:///system version >/dev/null || { echo "libvirt-test-setup: libvirtd does not answer on qemu:///system" >&2; exit 1; }
+
+# --- libvirt's "default" NAT network (virbr0, DHCP from dnsmasq), as a fresh Debian install runs
+# it: Flotilla puts new domains on it, as virt-manager does
+if ! virsh --connect qemu:///system net-info --network default 2>/dev/null | grep -qE '^Active:[[:space:]]+yes'; then
+  command -v dnsmasq >/dev/null || { echo "libvirt-test-setup: dnsmasq is missing (libvirt's default network needs it): apt-get install dnsmasq-base" >&2; exit 1; }
+  virsh --connect qemu:///system net-info --network default >/dev/null 2>&1 || virsh --connect qemu:///system net-define /usr/share/libvirt/networks/default.xml >/dev/null
+  virsh --connect qemu:///system net-start default >/dev/null && touch "$dir/started-network" && say "started libvirt's default network"
+fi
 
 # --- sshd on loopback with keys made for this run
 [ -f "$dir/host_key" ] || ssh-keygen -q -t ed25519 -N '' -C flotilla-test-host -f "$dir/host_key"

@@ -7,8 +7,9 @@
 #            qemu-system-x86 (qemu-system-common's /usr/lib/qemu/virtiofsd on Debian 12);
 #            gcc and libc6-dev compile the default guest's console relay (assets/guest/relay.c, static)
 #   tests:   Debian's Chromium (Playwright drives it), tools that make the test images,
-#            libvirt and an sshd for the libvirt-host tests (scripts/libvirt-test-setup.sh), and
+#            libvirt (with dnsmasq for its default network) and an sshd for the libvirt-host tests
+#            (scripts/libvirt-test-setup.sh), and
 #            libvirt's Python binding, which carries a libvirt domain's console (hosts/libvirt/console-stream.ts),
 #            zsh for the completion tests
 FLOTILLA_RUNTIME_PKGS="qemu-system-x86 qemu-utils ovmf openssh-client util-linux uidmap gcc libc6-dev"
-FLOTILLA_TEST_PKGS="chromium busybox zsh xorriso grub-pc-bin grub-common mtools grub-efi-amd64-bin debian-installer-12-netboot-amd64 libvirt-daemon-system libvirt-clients python3-libvirt openssh-server"
+FLOTILLA_TEST_PKGS="chromium busybox zsh xorriso grub-pc-bin grub-common mtools grub-efi-amd64-bin debian-installer-12-netboot-amd64 libvirt-daemon-system libvirt-clients python3-libvirt dnsmasq-base openssh-server"

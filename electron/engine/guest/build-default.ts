@@ -264,6 +264,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     for (const [name, data] of moduleFiles) file(`lib/modules/${name}.ko`, data);
     for (const [path, data] of programs) file(path, data, 0o755);
     file('sbin/flotilla-console', await asset('console'), 0o755);
+    file('etc/flotilla/dhcp', await asset('dhcp'), 0o755);
     file(RELAY_GUEST_PATH, relay, 0o755);
     for (const [soname, data] of libs) file(`${LIBDIR}/${soname}`, data, 0o755);
     link(`lib64/${GUEST_LOADER}`, `../${LIBDIR}/${GUEST_LOADER}`);

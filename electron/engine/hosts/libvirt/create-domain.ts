@@ -24,6 +24,21 @@ export interface CreateContext {
   lock: KeyedMutex;
 }
 
+/** libvirt's own NAT network (virbr0, 192.168.122.0/24 with DHCP), which virt-manager puts new domains on. */
+export const DEFAULT_NETWORK = 'default';
+/** The kernel parameter that has the built-in guest ask DHCP for its address (assets/guest/init). */
+export const GUEST_DHCP_PARAM = 'flotilla.net=dhcp';
+
+/**
+ * Whether the host's "default" network is running. Without it (no dnsmasq, or stopped) new domains
+ * get QEMU's user networking, which reaches out but cannot be reached: the guest then answers only
+ * through its console and agent.
+ */
+export async function defaultNetworkActive(virsh: Virsh): Promise<boolean> {
+  const r = await virsh.run(['net-info', '--network', DEFAULT_NETWORK]).catch(() => null);
+  return !!r && /^Active:\s+yes\s*$/m.test(r.stdout);
+}
+
 /** Where QEMU's qboot ROM is on Debian hosts (qemu-system-data); the built-in guest boots faster with it. */
 export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
 
@@ -35,7 +50,8 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
   if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];
-  const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display, description: config.note } as const;
+  const network = (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : undefined;
+  const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display, description: config.note, ...(network ? { network } : {}) } as const;
   let input: DomainXmlInput;
   try {
     const src = config.source;
@@ -54,7 +70,9 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
       madeVolumes.push(diskVol);
       input = {
         ...base,
-        kernel: { kernel, initrd, cmdline: [m.cmdline, `${m.nameParam}=${guestHostname(config.name)}`].join(' ') },
+        // on a libvirt network the guest asks its DHCP server (assets/guest/dhcp); on user networking it
+        // knows QEMU's fixed addresses
+        kernel: { kernel, initrd, cmdline: [m.cmdline, `${m.nameParam}=${guestHostname(config.name)}`, ...(network ? [GUEST_DHCP_PARAM] : [])].join(' ') },
         ...(m.bios === 'qboot.rom' ? { romLoader: QBOOT_ROM } : {}),
         // guests built before the port had their shell on hvc0
         consolePort: m.console === 'vport',

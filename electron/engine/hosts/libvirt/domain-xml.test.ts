@@ -13,9 +13,10 @@ const cases: Record<string, DomainXmlInput> = {
   'builtin-guest': {
     ...base,
     name: 'web1',
-    kernel: { kernel: '/var/lib/libvirt/flotilla/default-vmlinuz-0123', initrd: '/var/lib/libvirt/flotilla/default-initrd-4567', cmdline: 'console=ttyS0 quiet flotilla.name=web1' },
+    kernel: { kernel: '/var/lib/libvirt/flotilla/default-vmlinuz-0123', initrd: '/var/lib/libvirt/flotilla/default-initrd-4567', cmdline: 'console=ttyS0 quiet flotilla.name=web1 flotilla.net=dhcp' },
     romLoader: '/usr/share/qemu/qboot.rom',
     consolePort: true,
+    network: 'default',
     cpu: { model: 'qemu64', features: ['rdrand'] },
     disks: [{ path: '/var/lib/libvirt/flotilla/web1-11111111.qcow2', format: 'qcow2', device: 'disk' }],
   },

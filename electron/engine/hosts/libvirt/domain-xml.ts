@@ -3,7 +3,8 @@
 // libvirt's conventions: type='qemu' (TCG; KVM hosts can change it later), the guest agent on
 // the org.qemu.guest_agent.0 channel, the console (the built-in guest's: a virtio-serial channel,
 // org.flotilla.console.0, which QEMU throttles instead of dropping, as on the local host; any other
-// guest's: a virtio console, hvc0), VNC on loopback only, user networking. Every value is XML-escaped.
+// guest's: a virtio console, hvc0), VNC on loopback only, and libvirt's "default" network when
+// the host has it running (else QEMU's user networking). Every value is XML-escaped.
 import { FlotillaError } from '../../../../shared/errors';
 import { CONSOLE_PORT_NAME } from '../../qemu-args';
 
@@ -33,6 +34,11 @@ export interface DomainXmlInput {
   consolePort?: boolean;
   /** CPU model and features (the built-in guest: qemu64 + rdrand) */
   cpu?: { model: string; features: string[] };
+  /**
+   * a libvirt network to join (its DHCP gives the guest an address that host reaches, as
+   * virt-manager's domains on "default" have), or none for QEMU's user networking (outbound only)
+   */
+  network?: string;
   /** the note, as libvirt's <description> (what virt-manager and Cockpit show as one) */
   description?: string;
   /** JSON kept in the domain's <metadata> so Flotilla knows what it created */
@@ -109,9 +115,16 @@ export function buildDomainXml(d: DomainXmlInput): string {
   L.push(`    <channel type='unix'>`);
   L.push(`      <target type='virtio' name='org.qemu.guest_agent.0'/>`);
   L.push(`    </channel>`);
-  L.push(`    <interface type='user'>`);
-  L.push(`      <model type='virtio'/>`);
-  L.push(`    </interface>`);
+  if (d.network) {
+    L.push(`    <interface type='network'>`);
+    L.push(`      <source network='${xmlEscape(d.network)}'/>`);
+    L.push(`      <model type='virtio'/>`);
+    L.push(`    </interface>`);
+  } else {
+    L.push(`    <interface type='user'>`);
+    L.push(`      <model type='virtio'/>`);
+    L.push(`    </interface>`);
+  }
   L.push(`    <rng model='virtio'>`);
   L.push(`      <backend model='random'>/dev/urandom</backend>`);
   L.push(`    </rng>`);
