@@ -52,10 +52,15 @@ function tcpBanner(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port });
     let got = '';
-    sock.setTimeout(20_000, () => (sock.destroy(), reject(new Error(`no banner from ${host}:${port}`))));
+    sock.setTimeout(20_000, () => {
+      sock.destroy();
+      reject(new Error(`no banner from ${host}:${port}`));
+    });
     sock.on('data', (d: Buffer) => {
       got += d.toString('latin1');
-      if (got.includes('\n')) (sock.destroy(), resolve(got));
+      if (!got.includes('\n')) return;
+      sock.destroy();
+      resolve(got);
     });
     sock.on('error', reject);
   });
