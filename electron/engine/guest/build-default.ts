@@ -10,7 +10,7 @@ import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import { writeCpio, type CpioEntry } from './cpio';
 import { DebCache, debControl, debExtract, debExtractMatching, parseDependsField, run, type FetchedDeb } from './deb-cache';
 import { findGuestAssetsDir } from './guest-assets';
-import { makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
+import { GUEST_FEATURES, makeManifest, parseManifest, serializeManifest, type GuestManifest } from './guest-manifest';
 import { recipeFingerprint } from './guest-recipe';
 import { resolveModules } from './kernel-modules';
 import { extractVmlinux, hasPvhNote } from './vmlinux';
@@ -281,6 +281,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
       nameParam: GUEST_NAME_PARAM,
       machine: DEFAULT_GUEST_PROFILE.machine,
       console: DEFAULT_GUEST_PROFILE.console,
+      dhcp: GUEST_FEATURES.dhcp,
       initrdCompression: compression,
       kernelFormat: pvh ? 'pvh-elf' : 'bzimage',
       packages: [meta!, kernelPkg!, busybox!, ...agentDebs],

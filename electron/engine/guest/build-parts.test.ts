@@ -141,6 +141,12 @@ describe('manifest', () => {
     expect(parseManifest(JSON.stringify(older)).console).toBe('ttyS0');
   });
 
+  it('reads a guest built before DHCP as one that knows only user networking (a libvirt host gives it that)', () => {
+    const { dhcp: _omitted, ...older } = makeManifest({ ...input, dhcp: true });
+    expect(parseManifest(JSON.stringify(older)).dhcp).toBe(false);
+    expect(parseManifest(serializeManifest(makeManifest({ ...input, dhcp: true }))).dhcp).toBe(true);
+  });
+
   it('keeps the console kind of guests built before the relayed port (hvc0) and reads the new one (vport)', () => {
     expect(parseManifest(serializeManifest(makeManifest(input))).console).toBe('hvc0');
     expect(parseManifest(serializeManifest(makeManifest({ ...input, console: 'vport' }))).console).toBe('vport');

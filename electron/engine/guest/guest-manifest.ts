@@ -5,6 +5,9 @@ import type { GuestConsoleKind } from '../qemu-args';
 
 export const MANIFEST_FORMAT = 1;
 
+/** What a guest built by this checkout can do beyond booting (written to its manifest; part of the recipe). */
+export const GUEST_FEATURES = { dhcp: true } as const;
+
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const GuestManifestSchema = z.object({
@@ -21,6 +24,12 @@ export const GuestManifestSchema = z.object({
    * additive field, guests built before it have ttyS0, guests built before 'vport' keep hvc0
    */
   console: z.enum(['ttyS0', 'hvc0', 'vport']).default('ttyS0'),
+  /**
+   * the guest asks DHCP for its address when booted with flotilla.net=dhcp (assets/guest/dhcp), so
+   * it can join a libvirt network; additive field, guests built before it know only QEMU's user
+   * networking (and a libvirt host gives them that)
+   */
+  dhcp: z.boolean().default(false),
   /** recommended -bios (QEMU data-dir file name), null = QEMU's default firmware; additive field */
   bios: z.string().nullable().default(null),
   initrdCompression: z.enum(['none', 'gzip']),
@@ -52,6 +61,8 @@ export interface ManifestInput {
   nameParam: string;
   machine: string;
   console: GuestConsoleKind;
+  /** the guest can ask DHCP (flotilla.net=dhcp); false when not given */
+  dhcp?: boolean;
   bios: string | null;
   initrdCompression: 'none' | 'gzip';
   kernelFormat: 'pvh-elf' | 'bzimage';
@@ -73,6 +84,7 @@ export function makeManifest(m: ManifestInput): GuestManifest {
     nameParam: m.nameParam,
     machine: m.machine,
     console: m.console,
+    dhcp: m.dhcp ?? false,
     bios: m.bios,
     initrdCompression: m.initrdCompression,
     kernelFormat: m.kernelFormat,

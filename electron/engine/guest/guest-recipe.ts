@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_GUEST_CMDLINE, DEFAULT_GUEST_PROFILE } from './boot-profile';
 import { findGuestAssetsDir, GUEST_ASSET_FILES } from './guest-assets';
-import { MANIFEST_FORMAT } from './guest-manifest';
+import { GUEST_FEATURES, MANIFEST_FORMAT } from './guest-manifest';
 import { GUEST_PROGRAMS } from './guest-programs';
 import { RELAY_CFLAGS } from './guest-relay';
 
@@ -32,6 +32,7 @@ export function recipeFingerprint(inputs: RecipeInputs, assetsDir: string = find
     'build',
     JSON.stringify({
       format: MANIFEST_FORMAT,
+      features: GUEST_FEATURES,
       programs: GUEST_PROGRAMS,
       relayCflags: RELAY_CFLAGS,
       cmdline: DEFAULT_GUEST_CMDLINE,

@@ -50,7 +50,10 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
   if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];
-  const network = (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : undefined;
+  // the built-in guest joins a network only if it can ask DHCP (a guest built before cannot); other
+  // guests bring their own network set-up
+  const dhcpGuest = config.source.kind !== 'default' || (await readDefaultGuest(ctx.home)).manifest?.dhcp === true;
+  const network = dhcpGuest && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : undefined;
   const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display, description: config.note, ...(network ? { network } : {}) } as const;
   let input: DomainXmlInput;
   try {
