@@ -100,7 +100,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   console: { usage: 'console NAME', options: [HOST_HELP], summary: 'interactive serial console (Ctrl-] leaves; the VM keeps running)', takesVm: true },
   ssh: {
     usage: 'ssh NAME [--identity FILE] [-- CMD...]',
-    summary: 'SSH into the built-in Linux on its forwarded port (host key checked)',
+    summary: 'SSH into the built-in Linux: on its forwarded port, or on its address for a libvirt host of this computer (host key checked)',
     options: [HOST_HELP, ['--identity FILE', 'the private key to offer (default: ssh’s own choice)']],
     takesVm: true,
   },
@@ -175,7 +175,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     options: [['--identity KEYFILE', 'the ssh private key for a qemu+ssh host (default: your ssh agent or ssh’s own choice)'], JSON_HELP],
     notes:
       'A remote host must be in your ~/.ssh/known_hosts (add it with ssh-keyscan after checking its fingerprint); keys or the agent only, never passwords. ' +
-      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console and snapshot.',
+      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh and snapshot.',
   },
   image: {
     usage: 'image build-default [--out DIR]',

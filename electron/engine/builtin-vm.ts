@@ -85,10 +85,38 @@ export async function writeKnownHosts(vmDir: string, id: string, guestText: stri
 }
 
 /**
- * Everything `ssh` needs to reach the VM on its port-22 forward and verify it: the guest's host
- * key is read through the agent at each call (a rebuilt disk has a new key) and written to the
- * VM's own known_hosts file.
+ * The guest's SSH host key line, read through its agent: init writes it once its SSH server
+ * listens, so a guest whose agent answered but whose server is not up yet is waited for.
+ * `otherwise` says how to reach a guest that is not the built-in Linux.
  */
+export async function readGuestHostKey(name: string, readGuestFile: (path: string) => Promise<Buffer>, otherwise: string, waitMs = HOST_KEY_WAIT_MS): Promise<string> {
+  for (const deadline = Date.now() + waitMs; ; ) {
+    try {
+      return (await readGuestFile(GUEST_HOST_KEY_PUB)).toString('utf8');
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (/No such file/.test(why) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      throw new FlotillaError('AGENT_ERROR', `cannot read the SSH host key of ${name} (${GUEST_HOST_KEY_PUB}): ${why}. Only the built-in Linux runs Flotilla's SSH server; other guests: ${otherwise}`);
+    }
+  }
+}
+
+/**
+ * What `ssh` needs to reach a built-in guest at host:port and verify it: the guest's host key is
+ * read through the agent at each call (a rebuilt disk has a new key) and written to the VM's own
+ * known_hosts file in `dir`.
+ */
+export async function sshInfoAt(vm: { id: string; name: string; dir: string; host: string; port: number; readGuestFile: (path: string) => Promise<Buffer>; identityFile: string | null; waitMs?: number }): Promise<SshInfo> {
+  const text = await readGuestHostKey(vm.name, vm.readGuestFile, `ssh -p ${vm.port} USER@${vm.host}`, vm.waitMs);
+  const knownHostsFile = await writeKnownHosts(vm.dir, vm.id, text);
+  const [type, blob] = text.trim().split(/\s+/);
+  return { host: vm.host, port: vm.port, user: 'root', hostKeyAlias: hostKeyAlias(vm.id), knownHostsFile, hostKey: `${type} ${blob}`, identityFile: vm.identityFile };
+}
+
+/** sshInfoAt for a local VM, on its forward of guest port 22. */
 export async function sshInfoFor(vm: {
   id: string;
   name: string;
@@ -103,23 +131,7 @@ export async function sshInfoFor(vm: {
   if (!fwd) {
     throw new FlotillaError('INVALID_STATE', `${vm.name} has no forward of guest port 22 while running; add one (flotilla create … --forward 22) and start it`);
   }
-  let text: string;
-  for (const deadline = Date.now() + (vm.waitMs ?? HOST_KEY_WAIT_MS); ; ) {
-    try {
-      text = (await vm.readGuestFile(GUEST_HOST_KEY_PUB)).toString('utf8');
-      break;
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      if (/No such file/.test(why) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
-      }
-      throw new FlotillaError('AGENT_ERROR', `cannot read the SSH host key of ${vm.name} (${GUEST_HOST_KEY_PUB}): ${why}. Only the built-in Linux runs Flotilla's SSH server; other guests: ssh -p ${fwd.hostPort} USER@${fwd.host}`);
-    }
-  }
-  const knownHostsFile = await writeKnownHosts(vm.vmDir, vm.id, text);
-  const [type, blob] = text.trim().split(/\s+/);
-  return { host: fwd.host, port: fwd.hostPort, user: 'root', hostKeyAlias: hostKeyAlias(vm.id), knownHostsFile, hostKey: `${type} ${blob}`, identityFile: vm.identityFile };
+  return sshInfoAt({ id: vm.id, name: vm.name, dir: vm.vmDir, host: fwd.host, port: fwd.hostPort, readGuestFile: vm.readGuestFile, identityFile: vm.identityFile, ...(vm.waitMs !== undefined ? { waitMs: vm.waitMs } : {}) });
 }
 
 /** The ssh(1) argument array for sshInfoFor's answer: host key checked strictly against the VM's own file. */

@@ -107,8 +107,10 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'vm.checkPort': (p) => d.local.checkPort(p.proto, p.hostPort),
     'vm.sshInfo': (p) => {
       const h = host(p);
-      if (h !== d.local) throw unsupported('SSH into the built-in Linux (flotilla ssh)', h.id);
-      return d.local.sshInfo(p.id);
+      if (h === d.local) return d.local.sshInfo(p.id);
+      const v = h.vm(p.id);
+      if (!v.sshInfo) throw unsupported('SSH into the built-in Linux (flotilla ssh)', h.id);
+      return v.sshInfo();
     },
     'console.subscribe': (p, ctx) => d.streams.subscribe('console.subscribe', p, ctx),
     'console.unsubscribe': (p, ctx) => d.streams.unsubscribe('console.unsubscribe', p, ctx),

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { VmInfo } from '../../shared/contract';
 import { vmConfigSchema } from '../../shared/spec';
+import { sshArgs } from '../../electron/engine/builtin-vm';
 import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
 import { decodePng } from './fixtures/png';
@@ -98,6 +99,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const h of hosts) await h.close();
+  // the ssh state these test hosts left in the data directory (a removed host's goes with it)
+  for (const h of hosts) rmSync(join(guestHome, 'libvirt', h.id), { recursive: true, force: true });
 });
 
 describe.each([
@@ -122,6 +125,16 @@ describe.each([
       const ip = await until('a DHCP address', () => host.get(vm.id).ips.find((a) => a.startsWith('192.168.122.')), 60_000);
       expect(execFileSync('virsh', ['--connect', 'qemu:///system', 'domiflist', host.vm(vm.id).uuid], { encoding: 'utf8' })).toMatch(/\bnetwork +default\b/);
       expect(await tcpBanner(ip, 22)).toMatch(/^SSH-2\.0-/);
+      // flotilla ssh: keys handed over with virsh set-user-sshkeys, the host key read through the
+      // agent and checked strictly; from this computer only when the host is this computer
+      if (label === 'local') {
+        const ssh = await host.vm(vm.id).sshInfo();
+        expect(ssh).toMatchObject({ host: ip, port: 22, user: 'root' });
+        const out = execFileSync('ssh', sshArgs(ssh, { command: ['cat', '/proc/sys/kernel/hostname'] }), { encoding: 'utf8', timeout: 60_000 });
+        expect(out).toBe(`${name}\n`);
+      } else {
+        await expect(host.vm(vm.id).sshInfo()).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining(`then ssh root@${ip}`) });
+      }
       // what the guest runs, from its agent through libvirt: the built-in Linux names its kernel
       const release = (await host.vm(vm.id).exec(['uname', '-r'], { timeoutMs: 30_000 })).stdout.trim();
       expect(release).toMatch(/^\d+\.\d+/);

@@ -3,7 +3,7 @@
 // reaches VMs only through this interface, so a new kind of host is one class and one
 // `registry.add()`. A host that lacks an operation throws `unsupported()`, never half-works
 // (as Multipass's backends and lima's drivers do), and says so up front in each VmInfo.caps.
-import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, VmInfo } from '../../../shared/contract';
+import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, SshInfo, VmInfo } from '../../../shared/contract';
 import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
@@ -42,6 +42,8 @@ export interface VmHandle {
   consoleUnsubscribe(key: string): void;
   /** false when the console is not connected */
   consoleInput(data: string): boolean;
+  /** how `flotilla ssh` reaches the built-in guest; the local host answers for its VMs itself, backends without it leave it out */
+  sshInfo?(): Promise<SshInfo>;
   /** latest PNG (base64) if any; `cb` gets new ones, also across a QEMU restart */
   thumbnailSubscribe(key: string, cb: (pngBase64: string) => void): string | null;
   thumbnailUnsubscribe(key: string): void;

@@ -11,6 +11,7 @@
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { reachableAddress } from './ssh-access';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LibvirtHost } from './libvirt-host';
 
@@ -174,5 +175,14 @@ describe("the guest's OS line", () => {
     await until('the refused question', () => calls('guest-get-osinfo') === 1);
     await new Promise((r) => setTimeout(r, 2500));
     expect([h.list()[0]?.guestOs, calls('guest-get-osinfo'), pings()]).toEqual([null, 1, 1]);
+  });
+});
+
+describe('reachableAddress (flotilla ssh into a libvirt VM)', () => {
+  it('takes an address on a libvirt network, never user networking\'s or loopback', () => {
+    expect(reachableAddress(['127.0.0.1', '192.168.122.48'])).toBe('192.168.122.48');
+    expect(reachableAddress(['10.0.2.15'])).toBeNull();
+    expect(reachableAddress(['fe80::1', '127.0.0.1'])).toBeNull();
+    expect(reachableAddress([])).toBeNull();
   });
 });

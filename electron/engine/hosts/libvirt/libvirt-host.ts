@@ -15,6 +15,7 @@ import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from 
 import { agentPing, guestIps, guestOsOf, readDomain } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
+import { forgetSshState } from './ssh-access';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { LibvirtVm } from './libvirt-vm';
 import { idToUuid, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
@@ -68,7 +69,7 @@ export class LibvirtHost implements Host {
 
   constructor(
     readonly entry: HostEntry,
-    private readonly opts: LibvirtHostOptions,
+    readonly opts: LibvirtHostOptions,
   ) {
     this.conn = new LibvirtConnection(entry.name, entry.uri, entry.identity, opts);
     this.stopDeadlineMs = opts.stopDeadlineMs ?? 30_000;
@@ -373,6 +374,7 @@ export class LibvirtHost implements Host {
       if (opts.storage) args.push('--remove-all-storage');
       await this.conn.virsh.run(args);
       await this.waitFor(d.uuid, (x) => !x, 10_000);
+      await forgetSshState(this.opts.home, this.id, id);
     });
   }
 

@@ -5,6 +5,7 @@
 import { FlotillaError } from '../../../../shared/errors';
 import { HostStore, RESERVED_HOST_NAMES, type HostEntry } from './host-store';
 import { LibvirtHost, type LibvirtHostOptions } from './libvirt-host';
+import { forgetSshState } from './ssh-access';
 
 export interface LibvirtHostsOptions extends Omit<LibvirtHostOptions, 'home'> {
   home: string;
@@ -80,6 +81,7 @@ export class LibvirtHosts {
       this.opts.onRemoved?.(host);
       await host.close();
     }
+    await forgetSshState(this.opts.home, name);
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 // shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
 // the guest agent, stats, the console stream, snapshots and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
-import type { ExecResult, LogEntry, SnapshotInfo, VmInfo } from '../../../../shared/contract';
+import type { ExecResult, LogEntry, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
 import { changedSettings, settingsNeedingStop, settingWords, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
@@ -10,6 +10,7 @@ import type { VncTarget } from '../../display-proxy';
 import type { VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
 import { DomainConsole, type ConsoleKind } from './console';
+import { libvirtSshInfo } from './ssh-access';
 import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
 import { agentPing, domainStats, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
@@ -199,6 +200,11 @@ export class LibvirtVm implements VmHandle {
         await this.host.loadDomain(this.uuid).catch(() => undefined);
       }
     });
+  }
+
+  /** `flotilla ssh` into the built-in guest (ssh-access.ts); not a job: it waits for the guest's SSH server */
+  sshInfo(): Promise<SshInfo> {
+    return libvirtSshInfo({ virsh: this.virsh, uuid: this.uuid, vm: this.info(), uri: this.host.info().uri ?? '', hostId: this.host.id, home: this.host.opts.home, readGuestFile: (path) => this.readFile(path) });
   }
 
   private consoleOf(): DomainConsole {

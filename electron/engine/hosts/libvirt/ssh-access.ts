@@ -1,0 +1,65 @@
+// `flotilla ssh` into a built-in guest on a libvirt host of this computer (qemu:///system or
+// qemu:///session): the guest is on a libvirt network (its DHCP address, which this computer
+// reaches), its authorized keys are handed to it with libvirt's own `virsh set-user-sshkeys` (the
+// guest agent writes them; a local VM gets them at boot through fw_cfg instead), and its host key
+// is read through the agent into a known_hosts file of its own, as for a local VM.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SshInfo, VmInfo } from '../../../../shared/contract';
+import { FlotillaError } from '../../../../shared/errors';
+import { sshInfoAt, userPublicKeys } from '../../builtin-vm';
+import { ensureOwnKey } from '../../own-ssh-key';
+import { parseLibvirtUri } from './uri';
+import type { Virsh } from './virsh';
+
+/** QEMU's user networking gives every guest this address, which no one outside the guest reaches. */
+const USER_NET_GUEST = '10.0.2.15';
+
+/** The guest's address that this computer can reach: an IPv4 address on a libvirt network. */
+export function reachableAddress(ips: readonly string[]): string | null {
+  return ips.find((a) => /^\d{1,3}(\.\d{1,3}){3}$/.test(a) && a !== USER_NET_GUEST && !a.startsWith('127.')) ?? null;
+}
+
+/** Where a libvirt VM's known_hosts lives; the VM's (or, without id, the host's) is removed with it. */
+export function sshStateDir(home: string, hostId: string, id?: string): string {
+  return id ? join(home, 'libvirt', hostId, id) : join(home, 'libvirt', hostId);
+}
+
+export function forgetSshState(home: string, hostId: string, id?: string): Promise<void> {
+  return rm(sshStateDir(home, hostId, id), { recursive: true, force: true });
+}
+
+export async function libvirtSshInfo(o: { virsh: Virsh; uuid: string; vm: VmInfo; uri: string; hostId: string; home: string; readGuestFile: (path: string) => Promise<Buffer> }): Promise<SshInfo> {
+  const { vm } = o;
+  if (vm.spec.source.kind !== 'default') {
+    throw new FlotillaError('INVALID_STATE', `only the built-in Linux runs Flotilla's SSH server; reach ${vm.name} with ssh USER@ADDRESS from host ${o.hostId}`);
+  }
+  if (vm.state !== 'running') throw new FlotillaError('INVALID_STATE', `${vm.name} is ${vm.state}; start it first`);
+  const ip = reachableAddress(vm.ips);
+  if (parseLibvirtUri(o.uri).transport !== 'local') {
+    throw new FlotillaError('UNSUPPORTED', `flotilla ssh reaches the VMs of libvirt hosts on this computer only; ${vm.name} is on ${o.hostId}: ssh to that host, then ssh root@${ip ?? 'ITS-ADDRESS'}`, { host: o.hostId, what: 'ssh' });
+  }
+  if (!ip) {
+    const why = vm.ips.includes(USER_NET_GUEST)
+      ? `it is on QEMU's user networking, which this computer cannot reach (a VM created while the host's "default" network runs joins that network)`
+      : 'its agent reports none yet (the guest may still be asking DHCP)';
+    throw new FlotillaError('INVALID_STATE', `${vm.name} has no address this computer reaches: ${why}`);
+  }
+  const own = await ensureOwnKey(o.home);
+  const keys = [...new Set([...vm.spec.sshKeys, ...(await userPublicKeys()), ...(own ? [own.publicKey] : [])])];
+  if (keys.length) {
+    const dir = await mkdtemp(join(tmpdir(), 'flt-keys-'));
+    try {
+      const file = join(dir, 'keys');
+      await writeFile(file, `${keys.join('\n')}\n`, { mode: 0o600 });
+      // appended to root's authorized_keys by the guest agent; a key already there is not repeated
+      await o.virsh.run(['set-user-sshkeys', '--domain', o.uuid, '--user', 'root', '--file', file]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const dir = sshStateDir(o.home, o.hostId, vm.id);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return sshInfoAt({ id: vm.id, name: vm.name, dir, host: ip, port: 22, readGuestFile: o.readGuestFile, identityFile: own?.file ?? null });
+}
