@@ -100,10 +100,18 @@ virsh --connect qemu:///system version >/dev/null || { echo "libvirt-test-setup:
 
 # --- libvirt's "default" NAT network (virbr0, DHCP from dnsmasq), as a fresh Debian install runs
 # it: Flotilla puts new domains on it, as virt-manager does
-if ! virsh --connect qemu:///system net-info --network default 2>/dev/null | grep -qE '^Active:[[:space:]]+yes'; then
+net_active() { virsh --connect qemu:///system net-info --network default 2>/dev/null | grep -qE '^Active:[[:space:]]+yes'; }
+if ! net_active; then
   command -v dnsmasq >/dev/null || { echo "libvirt-test-setup: dnsmasq is missing (libvirt's default network needs it): apt-get install dnsmasq-base" >&2; exit 1; }
   virsh --connect qemu:///system net-info --network default >/dev/null 2>&1 || virsh --connect qemu:///system net-define /usr/share/libvirt/networks/default.xml >/dev/null
-  virsh --connect qemu:///system net-start default >/dev/null && touch "$dir/started-network" && say "started libvirt's default network"
+  # a libvirtd just started may still be bringing its autostarted networks back: "already active"
+  # then means it is there
+  if out=$(virsh --connect qemu:///system net-start default 2>&1); then
+    touch "$dir/started-network" && say "started libvirt's default network"
+  elif ! net_active; then
+    echo "libvirt-test-setup: libvirt's default network does not start: $out" >&2
+    exit 1
+  fi
 fi
 
 # --- sshd on loopback with keys made for this run
