@@ -68,6 +68,17 @@ test.describe('a VM on a libvirt host', () => {
 
     await tile.button('Start').click();
     await tile.expectState('running');
+    // on libvirt's default network: the tile offers ssh on the guest's address, and the command it
+    // copies (host key pinned, Flotilla's key) logs in, as pasted into a shell
+    const sshChips = tile.root.getByRole('list', { name: `SSH to ${VM}` });
+    await expect(sshChips).toContainText(/ssh root@192\.168\.122\.\d+/, { timeout: 60_000 });
+    await sshChips.getByRole('button', { name: `Copy ssh command for ${VM}` }).click();
+    const copied = sshChips.getByRole('button', { name: /^Copied ssh / });
+    await expect(copied).toBeVisible({ timeout: 60_000 });
+    const command = (await copied.getAttribute('aria-label'))!.replace(/^Copied /, '');
+    expect(command).toContain('StrictHostKeyChecking=yes');
+    const login = spawnSync('bash', ['-c', `${command} cat /proc/sys/kernel/hostname`], { encoding: 'utf8', timeout: 60_000 });
+    expect(login.stdout, login.stderr).toBe(`${VM}\n`);
     await app.page.screenshot({ path: info.outputPath('libvirt-running.png') });
 
     await tile.open();

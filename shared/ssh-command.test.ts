@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SshInfo } from './contract';
-import { shellQuote, sshCheckedArgs, sshCommandLine } from './ssh-command';
+import { isLocalLibvirtUri, reachableAddress, shellQuote, sshCheckedArgs, sshCommandLine } from './ssh-command';
 
 const info: SshInfo = {
   host: '127.0.0.1',
@@ -36,5 +36,20 @@ describe('the checked ssh command', () => {
     expect(sshCommandLine(info)).toBe(
       `ssh -p 40022 -o HostKeyAlias=flotilla-abcdef123456 -o 'UserKnownHostsFile=/home/ann'\\''s files/.local/share/flotilla/vms/abcdef123456/known_hosts' -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes root@127.0.0.1`,
     );
+  });
+});
+
+describe('reachableAddress (flotilla ssh into a libvirt VM)', () => {
+  it('takes an address on a libvirt network, never user networking\'s or loopback', () => {
+    expect(reachableAddress(['127.0.0.1', '192.168.122.48'])).toBe('192.168.122.48');
+    expect(reachableAddress(['10.0.2.15'])).toBeNull();
+    expect(reachableAddress(['fe80::1', '127.0.0.1'])).toBeNull();
+    expect(reachableAddress([])).toBeNull();
+  });
+  it('knows this computer\'s libvirt URIs', () => {
+    expect(isLocalLibvirtUri('qemu:///system')).toBe(true);
+    expect(isLocalLibvirtUri('qemu:///session')).toBe(true);
+    expect(isLocalLibvirtUri('qemu+ssh://root@lab/system')).toBe(false);
+    expect(isLocalLibvirtUri(undefined)).toBe(false);
   });
 });

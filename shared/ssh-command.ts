@@ -25,3 +25,19 @@ export function shellQuote(word: string): string {
 export function sshCommandLine(info: SshInfo): string {
   return ['ssh', ...sshCheckedArgs(info)].map(shellQuote).join(' ');
 }
+
+/** QEMU's user networking gives every guest this address, which no one outside the guest reaches. */
+export const USER_NET_GUEST_ADDRESS = '10.0.2.15';
+
+/**
+ * A guest's address that its host can reach: an IPv4 address on a real network (a libvirt
+ * network's DHCP lease), never user networking's fixed one or loopback. Null when there is none.
+ */
+export function reachableAddress(ips: readonly string[]): string | null {
+  return ips.find((a) => /^\d{1,3}(\.\d{1,3}){3}$/.test(a) && a !== USER_NET_GUEST_ADDRESS && !a.startsWith('127.')) ?? null;
+}
+
+/** Whether a libvirt URI is this computer's libvirt (where `flotilla ssh` reaches a guest's address). */
+export function isLocalLibvirtUri(uri: string | undefined): boolean {
+  return uri === 'qemu:///system' || uri === 'qemu:///session';
+}

@@ -12,7 +12,7 @@ import { CopyButton } from './copy-button';
 const WEB_PORTS: Record<number, 'http' | 'https'> = { 80: 'http', 443: 'https', 3000: 'http', 5000: 'http', 8000: 'http', 8080: 'http', 8443: 'https', 8888: 'http' };
 
 /** The built-in Linux's ssh command, with its host key pinned (the engine writes the VM's known_hosts). */
-async function checkedSshCommand(vm: VmRef): Promise<string> {
+export async function checkedSshCommand(vm: VmRef): Promise<string> {
   return sshCommandLine(await getApi().invoke('vm.sshInfo', vm));
 }
 

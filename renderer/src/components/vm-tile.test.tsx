@@ -159,6 +159,33 @@ describe('VM tile', () => {
     expect(within(tile2).getByRole('button', { name: 'Could not copy: cannot read the SSH host key of linux-2' })).toBeTruthy();
   });
 
+  it('offers ssh on its address for a built-in VM of a libvirt host on this computer, not of a remote one', async () => {
+    const writes: string[] = [];
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });
+    useStore.setState((s) => ({
+      vms: {
+        ...s.vms,
+        hosts: [
+          { id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: 0 },
+          { id: 'here', name: 'here', kind: 'libvirt', state: 'connected', reason: null, vmCount: 2, uri: 'qemu:///system' },
+          { id: 'lab', name: 'lab', kind: 'libvirt', state: 'connected', reason: null, vmCount: 1, uri: 'qemu+ssh://ops@lab/system' },
+        ],
+      },
+    }));
+    const near = makeVm('near', { state: 'running', host: 'here', ports: [], ips: ['192.168.122.48'] });
+    const usernet = makeVm('usernet', { state: 'running', host: 'here', ports: [], ips: ['10.0.2.15'] });
+    const far = makeVm('far', { state: 'running', host: 'lab', ports: [], ips: ['192.168.122.9'] });
+    for (const v of [near, usernet, far]) applyVm(v);
+    render(<TileGrid />);
+    const chips = screen.getByRole('list', { name: 'SSH to near' });
+    expect(chips.textContent).toContain('ssh root@192.168.122.48');
+    await act(async () => fireEvent.click(within(chips).getByRole('button', { name: 'Copy ssh command for near' })));
+    expect(api.calls.find((c) => c.method === 'vm.sshInfo')?.req).toEqual({ host: 'here', id: near.id });
+    expect(writes).toHaveLength(1);
+    expect(screen.queryByRole('list', { name: 'SSH to usernet' })).toBeNull();
+    expect(screen.queryByRole('list', { name: 'SSH to far' })).toBeNull();
+  });
+
   it('copies plain ssh for a guest that is not the built-in Linux', async () => {
     const writes: string[] = [];
     Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });

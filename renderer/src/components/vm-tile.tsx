@@ -2,6 +2,7 @@
 // stats and thumbnails are read by child components, so a stats tick re-renders one small
 // part of one tile.
 import { memo, useEffect, useRef, type ReactElement } from 'react';
+import { isLocalLibvirtUri, reachableAddress } from '../../../shared/ssh-command';
 import { isActive } from '../../../shared/state';
 import { formatBytes, formatMiB, formatPercent } from '../lib/format';
 import { useConsoleScreen } from '../lib/use-console-screen';
@@ -15,7 +16,8 @@ import { useStore } from '../store/store';
 import { Icon } from './icons';
 import { InlineError } from './inline-error';
 import { InlineWarnings } from './inline-warnings';
-import { PortChips } from './port-chips';
+import { CopyButton } from './copy-button';
+import { checkedSshCommand, PortChips } from './port-chips';
 import { JobProgress } from './job-progress';
 import { SelectTile } from './selection-bar';
 import { Sparkline } from './sparkline';
@@ -110,6 +112,9 @@ const AGENT_TEXT = { unknown: 'Agent —', connecting: 'Agent connecting', ready
 
 export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement | null {
   const vm = useStore((s) => s.vms.byId[id]);
+  // a built-in VM of a libvirt host on this computer is reached on its address (no forwards there)
+  const hostUri = useStore((s) => (vm && vm.host !== 'local' ? s.vms.hosts.find((h) => h.id === vm.host)?.uri : undefined));
+  const sshAt = !!vm && vm.state === 'running' && vm.spec.source.kind === 'default' && isLocalLibvirtUri(hostUri) && reachableAddress(vm.ips) !== null;
   const pending = useStore((s) => s.vms.ops[id]?.pending ?? null);
   const error = useStore((s) => s.vms.ops[id]?.error ?? null);
   const warnings = useStore(useShallow((s) => s.vms.ops[id]?.warnings ?? []));
@@ -172,8 +177,8 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
         </div>
         <div>
           <dt>Size</dt>
-          <dd>
-            {vm.spec.cpus} vCPU · {formatMiB(vm.spec.memoryMiB)}
+          <dd className="fact-wrap">
+            <span>{vm.spec.cpus} vCPU ·</span> <span>{formatMiB(vm.spec.memoryMiB)}</span>
           </dd>
         </div>
       </dl>
@@ -183,6 +188,14 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
         </p>
       )}
       <PortChips ports={vm.ports} vmName={vm.name} builtinOf={vm.spec.source.kind === 'default' ? { host: vm.host, id: vm.id } : undefined} />
+      {sshAt && (
+        <ul className="chips" aria-label={`SSH to ${vm.name}`}>
+          <li className="chip">
+            <span className="chip-text">ssh root@{reachableAddress(vm.ips)}</span>
+            <CopyButton text={() => checkedSshCommand({ host: vm.host, id: vm.id })} label={`Copy ssh command for ${vm.name}`} className="chip-copy chip-copy-ssh" />
+          </li>
+        </ul>
+      )}
       <StopCountdown id={id} />
       {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}

@@ -11,7 +11,6 @@
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reachableAddress } from './ssh-access';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LibvirtHost } from './libvirt-host';
 
@@ -178,11 +177,3 @@ describe("the guest's OS line", () => {
   });
 });
 
-describe('reachableAddress (flotilla ssh into a libvirt VM)', () => {
-  it('takes an address on a libvirt network, never user networking\'s or loopback', () => {
-    expect(reachableAddress(['127.0.0.1', '192.168.122.48'])).toBe('192.168.122.48');
-    expect(reachableAddress(['10.0.2.15'])).toBeNull();
-    expect(reachableAddress(['fe80::1', '127.0.0.1'])).toBeNull();
-    expect(reachableAddress([])).toBeNull();
-  });
-});

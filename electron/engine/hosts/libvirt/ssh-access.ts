@@ -8,18 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SshInfo, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
+import { reachableAddress, USER_NET_GUEST_ADDRESS } from '../../../../shared/ssh-command';
 import { sshInfoAt, userPublicKeys } from '../../builtin-vm';
 import { ensureOwnKey } from '../../own-ssh-key';
 import { parseLibvirtUri } from './uri';
 import type { Virsh } from './virsh';
-
-/** QEMU's user networking gives every guest this address, which no one outside the guest reaches. */
-const USER_NET_GUEST = '10.0.2.15';
-
-/** The guest's address that this computer can reach: an IPv4 address on a libvirt network. */
-export function reachableAddress(ips: readonly string[]): string | null {
-  return ips.find((a) => /^\d{1,3}(\.\d{1,3}){3}$/.test(a) && a !== USER_NET_GUEST && !a.startsWith('127.')) ?? null;
-}
 
 /** Where a libvirt VM's known_hosts lives; the VM's (or, without id, the host's) is removed with it. */
 export function sshStateDir(home: string, hostId: string, id?: string): string {
@@ -41,7 +34,7 @@ export async function libvirtSshInfo(o: { virsh: Virsh; uuid: string; vm: VmInfo
     throw new FlotillaError('UNSUPPORTED', `flotilla ssh reaches the VMs of libvirt hosts on this computer only; ${vm.name} is on ${o.hostId}: ssh to that host, then ssh root@${ip ?? 'ITS-ADDRESS'}`, { host: o.hostId, what: 'ssh' });
   }
   if (!ip) {
-    const why = vm.ips.includes(USER_NET_GUEST)
+    const why = vm.ips.includes(USER_NET_GUEST_ADDRESS)
       ? `it is on QEMU's user networking, which this computer cannot reach (a VM created while the host's "default" network runs joins that network)`
       : 'its agent reports none yet (the guest may still be asking DHCP)';
     throw new FlotillaError('INVALID_STATE', `${vm.name} has no address this computer reaches: ${why}`);
