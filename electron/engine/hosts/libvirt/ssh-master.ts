@@ -18,7 +18,8 @@
 // known_hosts); an unknown key is refused with the command that accepts it. Auth: keys or the
 // user's agent only (BatchMode=yes: never a password prompt).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { access, constants as fsConstants, mkdtemp, rm } from 'node:fs/promises';
+import { access, constants as fsConstants, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaError } from '../../../../shared/errors';
@@ -129,7 +130,9 @@ export class SshMaster {
         throw new FlotillaError('FILE_NOT_FOUND', `ssh key file ${this.target.identity} does not exist or is not readable`, { path: this.target.identity!, field: 'identity' });
       });
     }
-    this.dir = await mkdtemp(join(this.opts.parentDir ?? tmpdir(), 'flt-ssh-')); // mkdtemp makes it 0700
+    const parent = this.opts.parentDir ?? tmpdir();
+    sweptOnce ??= sweepStaleMasterDirs(parent).catch(() => 0);
+    this.dir = await mkdtemp(join(parent, 'flt-ssh-')); // mkdtemp makes it 0700
     if (this.stopped) {
       await this.cleanupDir();
       throw new FlotillaError('DISCONNECTED', 'the connection was closed while it was being made');
@@ -222,4 +225,43 @@ export class SshMaster {
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
     this.dir = null;
   }
+}
+
+let sweptOnce: Promise<number> | null = null;
+
+/** How old a master's directory must be before a sweep may take it (one being made has no socket yet). */
+const SWEEP_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * Removes the directories of ssh masters that died without cleaning up: an engine killed with -9
+ * (its master dies with it) leaves its flt-ssh-* directory, dead sockets only, in /tmp. One is
+ * taken only when it is this user's, older than SWEEP_MIN_AGE_MS, and its control socket refuses
+ * a connection (no master listens there: a live one, another engine's, answers). Once per process,
+ * at the first connect. Returns how many were removed.
+ */
+export async function sweepStaleMasterDirs(parent: string, minAgeMs = SWEEP_MIN_AGE_MS): Promise<number> {
+  const uid = process.getuid?.() ?? -1;
+  let removed = 0;
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    if (!name.startsWith('flt-ssh-')) continue;
+    const dir = join(parent, name);
+    const st = await lstat(dir).catch(() => null);
+    if (!st?.isDirectory() || st.uid !== uid || Date.now() - st.mtimeMs < minAgeMs) continue;
+    if (await answers(join(dir, 'ctl'))) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/** Whether something listens on the unix socket at path. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection(path);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
 }
