@@ -76,6 +76,16 @@ describe('runningImageProcs and untilGone, with real processes', () => {
     await untilGone([{ ...p!, startTime: p!.startTime - 1 }], new AbortController().signal);
   });
 
+  it('stops at once, with the reason, when cancelled before it waits (the cancel came during its check)', async () => {
+    const c = fakeQemuImg('30');
+    await once(c, 'spawn');
+    const mine = (await runningImageProcs(undefined, -1)).filter((p) => p.pid === c.pid);
+    const ac = new AbortController();
+    ac.abort(new JobAborted('cancelled by the user'));
+    // before the fix this threw "Cannot access 'timer' before initialization" (CI, 2026-12-06)
+    await expect(untilGone(mine, ac.signal, { pollMs: 20 })).rejects.toThrow('cancelled by the user');
+  });
+
   it('stops waiting when cancelled, with the reason', async () => {
     const c = fakeQemuImg('30');
     await once(c, 'spawn');

@@ -80,12 +80,14 @@ export async function untilGone(procs: readonly ImageProc[], signal: AbortSignal
     left = left.filter((_, i) => alive[i]);
     if (left.length === 0) return;
     await new Promise<void>((resolve, reject) => {
+      // declared before done(), which an abort that came during the check above calls at once
+      let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
         clearTimeout(timer);
         reject(signal.reason instanceof Error ? signal.reason : new JobAborted('cancelled'));
       };
       if (signal.aborted) return done();
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         signal.removeEventListener('abort', done);
         resolve();
       }, opts.pollMs ?? 100);
