@@ -79,18 +79,18 @@ export async function untilGone(procs: readonly ImageProc[], signal: AbortSignal
     const alive = await Promise.all(left.map((p) => sameProcess(p, fs)));
     left = left.filter((_, i) => alive[i]);
     if (left.length === 0) return;
+    const reason = (): Error => (signal.reason instanceof Error ? signal.reason : new JobAborted('cancelled'));
+    // a cancel that came during the check above (before, this path cleared a timer not yet made)
+    if (signal.aborted) throw reason();
     await new Promise<void>((resolve, reject) => {
-      // declared before done(), which an abort that came during the check above calls at once
-      let timer: NodeJS.Timeout | undefined;
-      const done = (): void => {
-        clearTimeout(timer);
-        reject(signal.reason instanceof Error ? signal.reason : new JobAborted('cancelled'));
-      };
-      if (signal.aborted) return done();
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         signal.removeEventListener('abort', done);
         resolve();
       }, opts.pollMs ?? 100);
+      const done = (): void => {
+        clearTimeout(timer);
+        reject(reason());
+      };
       signal.addEventListener('abort', done, { once: true });
     });
   }
