@@ -303,8 +303,6 @@ export class Supervisor {
     return this.agentWatch.agent(waitMs);
   }
 
-  // ------------------------------------------------------------------ display, logs, bookkeeping
-
   vncSocket(): string | null {
     if (this.spec.display !== 'vnc' || !isActive(this) || this.pid === null) return null;
     return this.deps.layout.vncSock(this.id);

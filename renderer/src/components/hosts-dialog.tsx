@@ -13,7 +13,7 @@ import { fieldErrors, toUiError } from '../store/errors';
 import { useStore, type UiError } from '../store/store';
 import { Field } from './fields';
 import { InlineError } from './inline-error';
-import { Modal } from './modal';
+import { Modal, ModalFoot } from './modal';
 
 export type HostWhere = 'system' | 'session' | 'ssh';
 
@@ -206,14 +206,7 @@ export function HostsDialog(): ReactElement {
             )}
           </section>
         </div>
-        <div className="modal-foot">
-          <button type="button" className="btn" onClick={closeDialog}>
-            Close
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Connecting…' : 'Add host'}
-          </button>
-        </div>
+        <ModalFoot busy={busy} label="Add host" busyLabel="Connecting…" onCancel={closeDialog} cancelLabel="Close" />
       </form>
     </Modal>
   );

@@ -11,7 +11,7 @@ import { Field } from './fields';
 import { FilePicker, joinPath } from './file-picker';
 import { Icon } from './icons';
 import { InlineError } from './inline-error';
-import { Modal } from './modal';
+import { Modal, ModalFoot } from './modal';
 import { PathField } from './path-field';
 
 function fieldsOf(err: UiError | null, paths: Record<string, string> = {}): Record<string, string> {
@@ -24,17 +24,8 @@ function FormError({ error, fields, onDismiss }: { error: UiError | null; fields
   return <InlineError error={error} onDismiss={onDismiss} />;
 }
 
-function Foot({ busy, label, busyLabel, disabled }: { busy: boolean; label: string; busyLabel: string; disabled?: boolean }): ReactElement {
-  return (
-    <div className="modal-foot">
-      <button type="button" className="btn" onClick={closeDialog}>
-        Cancel
-      </button>
-      <button type="submit" className="btn btn-primary" disabled={busy || disabled}>
-        {busy ? busyLabel : label}
-      </button>
-    </div>
-  );
+function Foot(p: { busy: boolean; label: string; busyLabel: string; disabled?: boolean }): ReactElement {
+  return <ModalFoot {...p} onCancel={closeDialog} />;
 }
 
 function Form({ onSubmit, children }: { onSubmit: () => Promise<void>; children: ReactNode }): ReactElement {

@@ -75,3 +75,17 @@ export function Modal({
     </div>
   );
 }
+
+/** A form dialog's footer: the way out, and the submit button that says while it works. */
+export function ModalFoot({ busy, label, busyLabel, disabled, onCancel, cancelLabel = 'Cancel' }: { busy: boolean; label: string; busyLabel: string; disabled?: boolean; onCancel: () => void; cancelLabel?: string }): ReactElement {
+  return (
+    <div className="modal-foot">
+      <button type="button" className="btn" onClick={onCancel}>
+        {cancelLabel}
+      </button>
+      <button type="submit" className="btn btn-primary" disabled={busy || disabled}>
+        {busy ? busyLabel : label}
+      </button>
+    </div>
+  );
+}

@@ -52,14 +52,15 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
   const madeVolumes: string[] = [];
   // the built-in guest joins a network only if it can ask DHCP (a guest built before cannot); other
   // guests bring their own network set-up
-  const dhcpGuest = config.source.kind !== 'default' || (await readDefaultGuest(ctx.home)).manifest?.dhcp === true;
+  const builtIn = config.source.kind === 'default' ? await readDefaultGuest(ctx.home) : null;
+  const dhcpGuest = !builtIn || builtIn.manifest?.dhcp === true;
   const network = dhcpGuest && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : undefined;
   const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display, description: config.note, ...(network ? { network } : {}) } as const;
   let input: DomainXmlInput;
   try {
     const src = config.source;
     if (src.kind === 'default') {
-      const g = await readDefaultGuest(ctx.home);
+      const g = builtIn!;
       if (!g.ready || !g.manifest) throw new FlotillaError('DEFAULT_IMAGE_MISSING', `the default guest image is not built (${g.dir}): run \`flotilla image build-default\``);
       const m = g.manifest;
       const [kernel, initrd] = await ctx.lock.run('storage', async () => {

@@ -7,7 +7,7 @@ import { offerOp } from '../../../../shared/offers';
 import { Field } from '../../components/fields';
 import { Icon } from '../../components/icons';
 import { InlineError } from '../../components/inline-error';
-import { Modal } from '../../components/modal';
+import { Modal, ModalFoot } from '../../components/modal';
 import { engineFieldErrors } from '../../lib/engine-field-errors';
 import { formatBytes, relativeTime } from '../../lib/format';
 import { createSnapshot, deleteSnapshot, listSnapshots, offersDiskOnly, revertSnapshot } from '../../store/lifecycle-actions';
@@ -68,14 +68,7 @@ function CreateSnapshot({ id, onDone, onClose }: { id: string; onDone: () => voi
             error && !fields['name'] && <InlineError error={error} onDismiss={() => setError(null)} />
           )}
         </div>
-        <div className="modal-foot">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Saving…' : 'Take snapshot'}
-          </button>
-        </div>
+        <ModalFoot busy={busy} label="Take snapshot" busyLabel="Saving…" onCancel={onClose} />
       </form>
     </Modal>
   );
