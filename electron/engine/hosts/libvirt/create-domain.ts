@@ -14,6 +14,7 @@ import { readDefaultGuest } from '../../guest/build-default';
 import type { KeyedMutex } from '../../mutex';
 import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
+import { pruneBootVolumes } from './boot-volumes';
 import { createDiskVolume, deleteVolume, ensurePool, ensureUploaded } from './storage';
 import type { Virsh } from './virsh';
 
@@ -22,6 +23,8 @@ export interface CreateContext {
   home: string;
   /** serializes pool set-up and uploads per host */
   lock: KeyedMutex;
+  /** a line for the host's log */
+  note: (line: string) => void;
 }
 
 /** libvirt's own NAT network (virbr0, 192.168.122.0/24 with DHCP), which virt-manager puts new domains on. */
@@ -50,6 +53,8 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
   if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];
+  /** the built-in guest's kernel and initrd volumes this domain boots */
+  let bootVolumes: string[] = [];
   // the built-in guest joins a network only if it can ask DHCP (a guest built before cannot); other
   // guests bring their own network set-up
   const builtIn = config.source.kind === 'default' ? await readDefaultGuest(ctx.home) : null;
@@ -63,11 +68,10 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
       const g = builtIn!;
       if (!g.ready || !g.manifest) throw new FlotillaError('DEFAULT_IMAGE_MISSING', `the default guest image is not built (${g.dir}): run \`flotilla image build-default\``);
       const m = g.manifest;
+      bootVolumes = [`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`];
       const [kernel, initrd] = await ctx.lock.run('storage', async () => {
         await ensurePool(ctx.virsh);
-        const k = await ensureUploaded(ctx.virsh, `default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, join(g.dir, 'vmlinuz'));
-        const i = await ensureUploaded(ctx.virsh, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`, join(g.dir, 'initrd.img'));
-        return [k, i] as const;
+        return [await ensureUploaded(ctx.virsh, bootVolumes[0]!, join(g.dir, 'vmlinuz')), await ensureUploaded(ctx.virsh, bootVolumes[1]!, join(g.dir, 'initrd.img'))] as const;
       });
       const diskVol = `${config.name}-${short}.qcow2`;
       const disk = await createDiskVolume(ctx.virsh, diskVol, 1);
@@ -101,6 +105,15 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
     // libvirt's own autostart: libvirtd starts it when it starts. The domain stands without it
     // (its Settings then show autostart off, read back from libvirt), so a failure here is not the create's
     if (config.autostart) await ctx.virsh.run(['autostart', '--domain', uuid]).catch(() => undefined);
+    // the boot files of earlier guest builds that nothing names any more go, in the background:
+    // the create does not wait for a scan of every definition on the host
+    if (bootVolumes.length) {
+      const keep = bootVolumes;
+      void ctx.lock.run('storage', () => pruneBootVolumes(ctx.virsh, keep)).then(
+        (r) => r.deleted.length && ctx.note(`deleted ${r.deleted.length} unused boot volume(s) of earlier built-in guests: ${r.deleted.join(', ')}`),
+        (err: unknown) => ctx.note(`pruning old boot volumes failed: ${(err as Error).message}`),
+      );
+    }
     return uuid;
   } catch (err) {
     for (const v of madeVolumes) await deleteVolume(ctx.virsh, v).catch(() => undefined);

@@ -1,0 +1,104 @@
+// The "flotilla" pool on a real libvirtd (qemu:///system, scripts/libvirt-test-setup.sh): the
+// boot volumes of earlier built-in guest builds go after a create, unless a domain still names
+// them or they were written within the hour.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vmConfigSchema } from '../../shared/spec';
+import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
+import { POOL, POOL_TARGET } from '../../electron/engine/hosts/libvirt/storage';
+import { libvirtTestEnv } from './fixtures/libvirt-env';
+import { ensureTestGuest } from './fixtures/test-guest';
+
+libvirtTestEnv(); // fails, naming the set-up script, when libvirtd is not set up
+const virsh = (...a: string[]) => execFileSync('virsh', ['--connect', 'qemu:///system', ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+const vols = () => virsh('vol-list', '--pool', POOL);
+let home = '';
+let host: LibvirtHost | null = null;
+const made: string[] = [];
+const domains: string[] = [];
+
+/** A boot-volume-named volume, its mtime set hoursAgo back (what an earlier build left). */
+function staleVolume(kind: 'vmlinuz' | 'initrd', hoursAgo: number): { name: string; path: string } {
+  const name = `default-${kind}-${randomBytes(8).toString('hex')}`;
+  virsh('vol-create-as', '--pool', POOL, '--name', name, '--capacity', '4096b', '--format', 'raw');
+  made.push(name);
+  const path = join(POOL_TARGET, name);
+  age(path, hoursAgo);
+  return { name, path };
+}
+
+function age(path: string, hoursAgo: number): void {
+  const t = new Date(Date.now() - hoursAgo * 3600_000);
+  utimesSync(path, t, t);
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  home = await ensureTestGuest();
+});
+
+afterAll(async () => {
+  for (const d of domains) {
+    try {
+      virsh('undefine', '--domain', d, '--remove-all-storage');
+    } catch {
+      /* gone already */
+    }
+  }
+  for (const v of made) {
+    try {
+      virsh('vol-delete', '--pool', POOL, '--vol', v);
+    } catch {
+      /* deleted by the prune */
+    }
+  }
+  await host?.close();
+  if (host) rmSync(join(home, 'libvirt', host.id), { recursive: true, force: true });
+});
+
+describe('boot volumes of earlier built-in guests', () => {
+  it('go after a create, unless a domain names them or they are under an hour old', async () => {
+    const unused = staleVolume('initrd', 2);
+    const young = staleVolume('initrd', 0.5);
+    // a domain made outside Flotilla that boots an old kernel keeps it (the volume is aged only once
+    // the domain names it: a create in a test file running alongside prunes too)
+    const named = staleVolume('vmlinuz', 0);
+    const plain = `lvt-pool-${randomBytes(3).toString('hex')}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lvt-'));
+    try {
+      writeFileSync(join(dir, 'd.xml'), `<domain type='qemu'><name>${plain}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><kernel>${named.path}</kernel></os></domain>`);
+      virsh('define', join(dir, 'd.xml'));
+      domains.push(plain);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    age(named.path, 2);
+
+    host = new LibvirtHost({ name: `t-pool-${randomBytes(2).toString('hex')}`, uri: 'qemu:///system', addedAt: '' }, { home, backoff: { baseMs: 200, maxMs: 1000 } });
+    await host.connectNow();
+    await until('the host to load its domains', () => host!.info().state === 'connected');
+    const vm = await host.create(vmConfigSchema.parse({ name: `lvt-pool-${randomBytes(3).toString('hex')}`, source: { kind: 'default' }, memoryMiB: 128, cpus: 1 }), { start: false });
+    domains.push(vm.name);
+
+    await until('the unused old initrd to be deleted', () => !vols().includes(unused.name));
+    const left = vols();
+    expect(left).toContain(young.name);
+    expect(left).toContain(named.name);
+    // the ones the new domain boots stay
+    const xml = virsh('dumpxml', '--domain', host.vm(vm.id).uuid);
+    for (const m of xml.matchAll(/<(?:kernel|initrd)>([^<]+)<\//g)) expect(left).toContain(m[1]!.split('/').pop());
+  });
+});
