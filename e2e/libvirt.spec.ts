@@ -68,6 +68,8 @@ test.describe('a VM on a libvirt host', () => {
 
     await tile.button('Start').click();
     await tile.expectState('running');
+    // its CPU and memory from libvirt (domstats), drawn as sparklines like a local VM's
+    await expect(tile.memorySparkline.locator('path.spark-line')).toHaveCount(1, { timeout: 30_000 });
     // on libvirt's default network: the tile offers ssh on the guest's address, and the command it
     // copies (host key pinned, Flotilla's key) logs in, as pasted into a shell
     const sshChips = tile.root.getByRole('list', { name: `SSH to ${VM}` });

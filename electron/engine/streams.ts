@@ -106,18 +106,21 @@ export class EngineStreams {
     });
     await Promise.all(
       listed.map(async ({ host, vm }) => {
-        const pid = vm.pid;
-        if (!vm.caps.stats || pid === null) {
+        // a local VM runs while it has a QEMU pid; a libvirt domain has no pid of ours (its
+        // samples were skipped until 2026-12-06: such tiles showed no CPU or memory at all)
+        const running = vm.pid !== null || (vm.host !== 'local' && (vm.state === 'running' || vm.state === 'paused'));
+        if (!vm.caps.stats || !running) {
           this.statsHistory.forget(host.id, vm.id);
           return;
         }
+        const runKey = vm.pid ?? 'domain';
         const r = await Promise.resolve()
           .then(() => host.vm(vm.id).stats())
           .catch(() => null);
         if (!r) return;
         const sample = { host: host.id, id: vm.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
         samples.push(sample);
-        this.statsHistory.push(sample, pid);
+        this.statsHistory.push(sample, runKey);
       }),
     );
     // one event per subscriber per tick, however many VMs: a message each cost the client a parse
