@@ -444,6 +444,19 @@ export interface SshInfo {
   hostKey: string;
   /** Flotilla's own private key, which every built-in VM takes (own-ssh-key.ts); null when there is none */
   identityFile: string | null;
+  /** a VM of a remote libvirt host: reached through that host (`ssh -W` there), its key checked as the host connection checks it */
+  jump?: SshJump;
+}
+
+/** The remote libvirt host a guest is reached through: the same user, key and known_hosts as the host's connection. */
+export interface SshJump {
+  user: string;
+  host: string;
+  port: number;
+  knownHostsFile: string;
+  identityFile: string | null;
+  /** the engine's ssh master to that host, reused while it runs (else ssh connects by itself) */
+  controlPath: string | null;
 }
 
 export type Method = keyof typeof Methods;

@@ -1,7 +1,7 @@
 // The ssh(1) options that reach a built-in VM on its port-22 forward and check its host key
 // strictly against the VM's own known_hosts file. One list for both users: the CLI spawns ssh
 // with it as an argument array; the UI copies it as a command line for the user's shell.
-import type { SshInfo } from './contract';
+import type { SshInfo, SshJump } from './contract';
 
 export function sshCheckedArgs(info: SshInfo, opts: { ownKey?: boolean } = {}): string[] {
   return [
@@ -9,11 +9,38 @@ export function sshCheckedArgs(info: SshInfo, opts: { ownKey?: boolean } = {}): 
     // Flotilla's own key, beside whatever keys the user's ssh offers (unless a caller names one)
     ...(info.identityFile && opts.ownKey !== false ? ['-i', info.identityFile] : []),
     '-o', `HostKeyAlias=${info.hostKeyAlias}`,
-    '-o', `UserKnownHostsFile=${info.knownHostsFile}`,
+    '-o', `UserKnownHostsFile=${sshOptionValue(info.knownHostsFile)}`,
     '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'StrictHostKeyChecking=yes',
+    ...(info.jump ? ['-o', `ProxyCommand=${jumpProxyCommand(info.jump)}`] : []),
     `${info.user}@${info.host}`,
   ];
+}
+
+/**
+ * ssh's ProxyCommand that opens the guest's port 22 from the libvirt host (`ssh -W %h:%p` there),
+ * the host's key checked strictly as the host connection checks it. ssh hands this line to
+ * /bin/sh, so every word is quoted; a '%' of ours is doubled, leaving only ssh's %h and %p.
+ */
+export function jumpProxyCommand(j: SshJump): string {
+  const words = [
+    'ssh', '-p', String(j.port), '-l', j.user,
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${sshOptionValue(j.knownHostsFile)}`,
+    ...(j.identityFile ? ['-o', 'IdentitiesOnly=yes', '-i', j.identityFile] : []),
+    // the engine's connection to the host while it is up; without it ssh connects by itself
+    ...(j.controlPath ? ['-o', `ControlPath=${sshOptionValue(j.controlPath)}`, '-o', 'ControlMaster=no'] : []),
+  ];
+  return [...words.map((w) => shellQuote(w).replace(/%/g, '%%')), '-W', '%h:%p', '--', shellQuote(j.host).replace(/%/g, '%%')].join(' ');
+}
+
+/**
+ * A path as the value of `ssh -o KEY=VALUE`: ssh splits option values into words (a known_hosts
+ * option takes several files), so a path with a space, quote, backslash or '#' is double-quoted
+ * with ssh's own escapes.
+ */
+export function sshOptionValue(path: string): string {
+  return /[\s"'\\#]/.test(path) ? `"${path.replace(/["\\]/g, (c) => `\\${c}`)}"` : path;
 }
 
 /** POSIX shell quoting: words of safe characters stay bare, anything else is single-quoted. */

@@ -63,6 +63,15 @@ describe('flotilla host and --host', () => {
       const ex = await flotilla('exec', name, '--host', 'lab', '--', '/bin/sh', '-c', 'echo hi-$((40+2)); exit 5');
       expect(ex).toMatchObject({ code: 5, stdout: 'hi-42\n' });
 
+      // flotilla ssh to the remote host's guest, through that host (ssh -W there); asked again while
+      // the guest has no DHCP address yet
+      let ssh = await flotilla('ssh', name, '--host', 'lab', '--', 'cat', '/proc/sys/kernel/hostname');
+      for (let i = 0; i < 60 && ssh.code !== 0 && /has no address/.test(ssh.stderr); i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        ssh = await flotilla('ssh', name, '--host', 'lab', '--', 'cat', '/proc/sys/kernel/hostname');
+      }
+      expect(ssh, ssh.stderr).toMatchObject({ code: 0, stdout: `${name}\n` });
+
       // a file in and out through the domain's agent over ssh: 200 KiB is four agent writes through
       // virsh's command line (64 KiB each) into a part file renamed at the end, and four ranged reads back
       const blob = randomBytes(200 * 1024 + 5);

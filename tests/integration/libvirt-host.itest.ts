@@ -126,14 +126,26 @@ describe.each([
       expect(execFileSync('virsh', ['--connect', 'qemu:///system', 'domiflist', host.vm(vm.id).uuid], { encoding: 'utf8' })).toMatch(/\bnetwork +default\b/);
       expect(await tcpBanner(ip, 22)).toMatch(/^SSH-2\.0-/);
       // flotilla ssh: keys handed over with virsh set-user-sshkeys, the host key read through the
-      // agent and checked strictly; from this computer only when the host is this computer
+      // agent and checked strictly; a remote host's guest through that host (ssh -W there, its key
+      // checked against the host connection's known_hosts), over the engine's master while it runs
+      // and by itself without it (a command copied earlier, after the engine restarted)
+      const ssh = await host.vm(vm.id).sshInfo();
+      expect(ssh).toMatchObject({ host: ip, port: 22, user: 'root' });
+      const hostname = (info: typeof ssh) => execFileSync('ssh', ['-o', 'BatchMode=yes', ...sshArgs(info, { command: ['cat', '/proc/sys/kernel/hostname'] })], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(hostname(ssh)).toBe(`${name}\n`);
       if (label === 'local') {
-        const ssh = await host.vm(vm.id).sshInfo();
-        expect(ssh).toMatchObject({ host: ip, port: 22, user: 'root' });
-        const out = execFileSync('ssh', sshArgs(ssh, { command: ['cat', '/proc/sys/kernel/hostname'] }), { encoding: 'utf8', timeout: 60_000 });
-        expect(out).toBe(`${name}\n`);
+        expect(ssh.jump).toBeUndefined();
       } else {
-        await expect(host.vm(vm.id).sshInfo()).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining(`then ssh root@${ip}`) });
+        expect(ssh.jump).toMatchObject({ user: 'root', host: '127.0.0.1', port: 2222, knownHostsFile: env.knownHosts, identityFile: env.key, controlPath: expect.stringMatching(/\/ctl$/) });
+        expect(hostname({ ...ssh, jump: { ...ssh.jump!, controlPath: null } })).toBe(`${name}\n`);
+        // the host's key is checked: against a known_hosts without it, nothing connects
+        const dir = mkdtempSync(join(tmpdir(), 'lvt-'));
+        try {
+          writeFileSync(join(dir, 'known_hosts'), '');
+          expect(() => hostname({ ...ssh, jump: { ...ssh.jump!, controlPath: null, knownHostsFile: join(dir, 'known_hosts') } })).toThrow(/Host key verification failed/);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
       // what the guest runs, from its agent through libvirt: the built-in Linux names its kernel
       const release = (await host.vm(vm.id).exec(['uname', '-r'], { timeoutMs: 30_000 })).stdout.trim();

@@ -159,7 +159,7 @@ describe('VM tile', () => {
     expect(within(tile2).getByRole('button', { name: 'Could not copy: cannot read the SSH host key of linux-2' })).toBeTruthy();
   });
 
-  it('offers ssh on its address for a built-in VM of a libvirt host on this computer, not of a remote one', async () => {
+  it('offers ssh on its address for a built-in VM of a libvirt host, through that host when it is remote', async () => {
     const writes: string[] = [];
     Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });
     useStore.setState((s) => ({
@@ -182,8 +182,13 @@ describe('VM tile', () => {
     await act(async () => fireEvent.click(within(chips).getByRole('button', { name: 'Copy ssh command for near' })));
     expect(api.calls.find((c) => c.method === 'vm.sshInfo')?.req).toEqual({ host: 'here', id: near.id });
     expect(writes).toHaveLength(1);
+    expect(chips.textContent).not.toContain(' via ');
     expect(screen.queryByRole('list', { name: 'SSH to usernet' })).toBeNull();
-    expect(screen.queryByRole('list', { name: 'SSH to far' })).toBeNull();
+    // a remote host's guest: its address is the host's network's, reached through the host
+    const far2 = screen.getByRole('list', { name: 'SSH to far' });
+    expect(far2.textContent).toContain('ssh root@192.168.122.9 via lab');
+    await act(async () => fireEvent.click(within(far2).getByRole('button', { name: 'Copy ssh command for far' })));
+    expect(api.calls.filter((c) => c.method === 'vm.sshInfo').at(-1)?.req).toEqual({ host: 'lab', id: far.id });
   });
 
   it('copies plain ssh for a guest that is not the built-in Linux', async () => {

@@ -112,9 +112,10 @@ const AGENT_TEXT = { unknown: 'Agent —', connecting: 'Agent connecting', ready
 
 export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement | null {
   const vm = useStore((s) => s.vms.byId[id]);
-  // a built-in VM of a libvirt host on this computer is reached on its address (no forwards there)
+  // a built-in VM of a libvirt host is reached on its address (no forwards there): from here when
+  // the host is this computer, else through that host (the copied command says how)
   const hostUri = useStore((s) => (vm && vm.host !== 'local' ? s.vms.hosts.find((h) => h.id === vm.host)?.uri : undefined));
-  const sshAt = !!vm && vm.state === 'running' && vm.spec.source.kind === 'default' && isLocalLibvirtUri(hostUri) && reachableAddress(vm.ips) !== null;
+  const sshAt = !!vm && vm.host !== 'local' && vm.state === 'running' && vm.spec.source.kind === 'default' && reachableAddress(vm.ips) !== null;
   const pending = useStore((s) => s.vms.ops[id]?.pending ?? null);
   const error = useStore((s) => s.vms.ops[id]?.error ?? null);
   const warnings = useStore(useShallow((s) => s.vms.ops[id]?.warnings ?? []));
@@ -191,7 +192,10 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
       {sshAt && (
         <ul className="chips" aria-label={`SSH to ${vm.name}`}>
           <li className="chip">
-            <span className="chip-text">ssh root@{reachableAddress(vm.ips)}</span>
+            <span className="chip-text">
+              ssh root@{reachableAddress(vm.ips)}
+              {!isLocalLibvirtUri(hostUri) && <span className="chip-via"> via {hostName}</span>}
+            </span>
             <CopyButton text={() => checkedSshCommand({ host: vm.host, id: vm.id })} label={`Copy ssh command for ${vm.name}`} className="chip-copy chip-copy-ssh" />
           </li>
         </ul>

@@ -4,10 +4,11 @@
 // ends. Domain state is kept from that stream, never polled: the host (libvirt-host.ts)
 // reloads everything once per (re)connect and then follows events.
 import type { ChildProcess } from 'node:child_process';
+import type { SshJump } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import { LineSplitter } from '../../line-splitter';
 import { RestartBackoff, type BackoffOptions } from '../../restart-backoff';
-import { SshMaster } from './ssh-master';
+import { defaultKnownHosts, SshMaster } from './ssh-master';
 import { parseLibvirtUri, type LibvirtTarget } from './uri';
 import { Virsh } from './virsh';
 import { parseEventLine, safeText, type DomainEvent } from './virsh-parse';
@@ -50,6 +51,19 @@ export class LibvirtConnection {
     this.target = parseLibvirtUri(uri);
     this.backoff = new RestartBackoff({ baseMs: 1000, maxMs: 30_000, stableMs: 60_000, ...opts.backoff });
     this.virsh = new Virsh(() => this.requireUri(), name, opts.virshBinary);
+  }
+
+  /** How ssh reaches this host's guests through the host (null for a local host): as the master connects. */
+  sshJump(): SshJump | null {
+    const t = this.target;
+    if (t.transport !== 'ssh') return null;
+    let controlPath: string | null = null;
+    try {
+      controlPath = this.master?.controlPath ?? null;
+    } catch {
+      // stopped meanwhile: ssh then connects by itself
+    }
+    return { user: t.user, host: t.host.replace(/^\[(.*)\]$/, '$1'), port: t.port, knownHostsFile: t.knownHosts ?? defaultKnownHosts(), identityFile: this.identity ?? t.keyfile ?? null, controlPath };
   }
 
   private requireUri(): string {

@@ -204,7 +204,7 @@ export class LibvirtVm implements VmHandle {
 
   /** `flotilla ssh` into the built-in guest (ssh-access.ts); not a job: it waits for the guest's SSH server */
   sshInfo(): Promise<SshInfo> {
-    return libvirtSshInfo({ virsh: this.virsh, uuid: this.uuid, vm: this.info(), uri: this.host.info().uri ?? '', hostId: this.host.id, home: this.host.opts.home, readGuestFile: (path) => this.readFile(path) });
+    return libvirtSshInfo({ virsh: this.virsh, uuid: this.uuid, vm: this.info(), jump: this.host.conn.sshJump(), hostId: this.host.id, home: this.host.opts.home, readGuestFile: (path) => this.readFile(path) });
   }
 
   private consoleOf(): DomainConsole {

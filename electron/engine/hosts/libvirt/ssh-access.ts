@@ -1,17 +1,19 @@
-// `flotilla ssh` into a built-in guest on a libvirt host of this computer (qemu:///system or
-// qemu:///session): the guest is on a libvirt network (its DHCP address, which this computer
-// reaches), its authorized keys are handed to it with libvirt's own `virsh set-user-sshkeys` (the
+// `flotilla ssh` into a built-in guest on a libvirt host: the guest is on a libvirt network (its
+// DHCP address), which a host on this computer (qemu:///system or qemu:///session) reaches
+// directly and a remote host's guests are reached through (ssh's ProxyCommand runs `ssh -W` on
+// that host, with the host connection's user, key and known_hosts, over the engine's master while
+// it is up: shared/ssh-command.ts). Its authorized keys are handed to it with libvirt's own `virsh set-user-sshkeys` (the
 // guest agent writes them; a local VM gets them at boot through fw_cfg instead), and its host key
 // is read through the agent into a known_hosts file of its own, as for a local VM.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SshInfo, VmInfo } from '../../../../shared/contract';
+import type { SshInfo, SshJump, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import { reachableAddress, USER_NET_GUEST_ADDRESS } from '../../../../shared/ssh-command';
 import { sshInfoAt, userPublicKeys } from '../../builtin-vm';
 import { ensureOwnKey } from '../../own-ssh-key';
-import { parseLibvirtUri } from './uri';
+import { guestIps } from './domain-ops';
 import type { Virsh } from './virsh';
 
 /** Where a libvirt VM's known_hosts lives; the VM's (or, without id, the host's) is removed with it. */
@@ -23,21 +25,21 @@ export function forgetSshState(home: string, hostId: string, id?: string): Promi
   return rm(sshStateDir(home, hostId, id), { recursive: true, force: true });
 }
 
-export async function libvirtSshInfo(o: { virsh: Virsh; uuid: string; vm: VmInfo; uri: string; hostId: string; home: string; readGuestFile: (path: string) => Promise<Buffer> }): Promise<SshInfo> {
+export async function libvirtSshInfo(o: { virsh: Virsh; uuid: string; vm: VmInfo; jump: SshJump | null; hostId: string; home: string; readGuestFile: (path: string) => Promise<Buffer> }): Promise<SshInfo> {
   const { vm } = o;
   if (vm.spec.source.kind !== 'default') {
     throw new FlotillaError('INVALID_STATE', `only the built-in Linux runs Flotilla's SSH server; reach ${vm.name} with ssh USER@ADDRESS from host ${o.hostId}`);
   }
   if (vm.state !== 'running') throw new FlotillaError('INVALID_STATE', `${vm.name} is ${vm.state}; start it first`);
-  const ip = reachableAddress(vm.ips);
-  if (parseLibvirtUri(o.uri).transport !== 'local') {
-    throw new FlotillaError('UNSUPPORTED', `flotilla ssh reaches the VMs of libvirt hosts on this computer only; ${vm.name} is on ${o.hostId}: ssh to that host, then ssh root@${ip ?? 'ITS-ADDRESS'}`, { host: o.hostId, what: 'ssh' });
-  }
+  // the addresses last seen, else the agent's answer now (an engine that just connected, as a
+  // one-shot CLI's does, has not asked yet)
+  const ips = reachableAddress(vm.ips) ? vm.ips : await guestIps(o.virsh, o.uuid).catch(() => vm.ips);
+  const ip = reachableAddress(ips);
   if (!ip) {
-    const why = vm.ips.includes(USER_NET_GUEST_ADDRESS)
-      ? `it is on QEMU's user networking, which this computer cannot reach (a VM created while the host's "default" network runs joins that network)`
+    const why = ips.includes(USER_NET_GUEST_ADDRESS)
+      ? `it is on QEMU's user networking, which ${o.jump ? 'its host' : 'this computer'} cannot reach (a VM created while the host's "default" network runs joins that network)`
       : 'its agent reports none yet (the guest may still be asking DHCP)';
-    throw new FlotillaError('INVALID_STATE', `${vm.name} has no address this computer reaches: ${why}`);
+    throw new FlotillaError('INVALID_STATE', `${vm.name} has no address ${o.jump ? `its host ${o.hostId}` : 'this computer'} reaches: ${why}`);
   }
   const own = await ensureOwnKey(o.home);
   const keys = [...new Set([...vm.spec.sshKeys, ...(await userPublicKeys()), ...(own ? [own.publicKey] : [])])];
@@ -54,5 +56,6 @@ export async function libvirtSshInfo(o: { virsh: Virsh; uuid: string; vm: VmInfo
   }
   const dir = sshStateDir(o.home, o.hostId, vm.id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  return sshInfoAt({ id: vm.id, name: vm.name, dir, host: ip, port: 22, readGuestFile: o.readGuestFile, identityFile: own?.file ?? null });
+  const info = await sshInfoAt({ id: vm.id, name: vm.name, dir, host: ip, port: 22, readGuestFile: o.readGuestFile, identityFile: own?.file ?? null });
+  return o.jump ? { ...info, jump: o.jump } : info;
 }
