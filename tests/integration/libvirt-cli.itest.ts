@@ -59,6 +59,10 @@ describe('flotilla host and --host', () => {
       const started = await flotilla('start', name, '--host', 'lab', '--wait-agent', '--json');
       expect(started.code, started.stderr).toBe(0);
       expect(JSON.parse(started.stdout)).toMatchObject({ host: 'lab', state: 'running', agent: 'ready' });
+      // each command here is an engine of its own that connects afresh: it answers once the running
+      // domains' agents were asked, as a long-running engine would show them (it said "connecting")
+      const again = JSON.parse((await flotilla('list', '--host', 'lab', '--json')).stdout) as VmInfo[];
+      expect(again.find((v) => v.name === name)).toMatchObject({ state: 'running', agent: 'ready' });
 
       const ex = await flotilla('exec', name, '--host', 'lab', '--', '/bin/sh', '-c', 'echo hi-$((40+2)); exit 5');
       expect(ex).toMatchObject({ code: 5, stdout: 'hi-42\n' });

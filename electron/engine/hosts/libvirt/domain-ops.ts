@@ -11,6 +11,7 @@ import { FlotillaError } from '../../../../shared/errors';
 import type { AgentRequest } from '../../agent-files';
 import { setClockByDate } from '../../guest-clock';
 import { describeGuestOs, osInfoAfterFailure } from '../../guest-os';
+import type { LibvirtDomain } from './domain-info';
 import type { Virsh } from './virsh';
 import { domainDescription } from './domain-edit';
 import { FLOTILLA_METADATA_NS, hasVncGraphics, parseFlotillaMetadata } from './domain-xml';
@@ -127,6 +128,26 @@ export async function setDomainClock(virsh: Virsh, uuid: string): Promise<'domti
 export async function guestIps(virsh: Virsh, uuid: string): Promise<string[]> {
   const r = await virsh.run(['domifaddr', '--domain', uuid, '--source', 'agent'], { timeoutMs: 20_000 });
   return parseDomifaddr(r.stdout);
+}
+
+/**
+ * One look at a domain's agent, written into the domain as it is then (`current()`: it may have
+ * stopped or gone meanwhile): whether it answers, then the guest's addresses and, once per agent
+ * connection, what it runs (a guest rebooted inside a running domain may run another kernel).
+ * Returns the domain, or undefined when it is gone.
+ */
+export async function probeAgent(virsh: Virsh, uuid: string, current: () => LibvirtDomain | undefined): Promise<{ d: LibvirtDomain; ok: boolean } | undefined> {
+  let ok = await agentPing(virsh, uuid);
+  const d = current();
+  if (!d) return undefined;
+  if (d.state !== 'running') ok = false; // stopped while the ping was under way
+  d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
+  if (ok) d.ips = await guestIps(virsh, uuid).catch(() => d.ips);
+  if (ok && d.guestOs === undefined) {
+    const os = await guestOsOf(virsh, uuid);
+    if (os !== undefined && d.state === 'running') d.guestOs = os;
+  }
+  return { d, ok };
 }
 
 export interface CpuSample {

@@ -12,11 +12,12 @@ import { DisplayProxy } from '../../display-proxy';
 import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
-import { agentPing, guestIps, guestOsOf, readDomain } from './domain-ops';
+import { probeAgent, readDomain } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
 import { forgetSshState } from './ssh-access';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
+import { HostLog } from './host-log';
 import { LibvirtVm } from './libvirt-vm';
 import { idToUuid, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
 
@@ -34,6 +35,8 @@ const now = () => new Date().toISOString();
 const RELOAD_AFTER_CONNECT_MS = 3000;
 /** how often a running guest with an agent but no address yet is asked again (see refreshAgent) */
 const IP_RETRIES = 40;
+/** how long the first load waits for the running domains' agents to answer once (see onConnState) */
+const FIRST_AGENT_PASS_MS = 4000;
 
 export class LibvirtHost implements Host {
   readonly kind = 'libvirt';
@@ -49,7 +52,7 @@ export class LibvirtHost implements Host {
   private connects = 0;
   private readonly changedAt = new Map<string, number>();
   private readonly vms = new Map<string, LibvirtVm>();
-  private readonly log: string[] = [];
+  private readonly log = new HostLog();
   private readonly eventListeners = new Set<HostListener>();
   private started = false;
   private startWait: Promise<void> | null = null;
@@ -57,6 +60,8 @@ export class LibvirtHost implements Host {
   /** the first connection attempt loaded the domains, or failed */
   private readonly settled = new Promise<void>((r) => (this.settle = r));
   private readonly hostListeners = new Set<() => void>();
+  /** the running domains' first agent probes of the current load (see onConnState) */
+  private readonly agentProbes = new Set<Promise<void>>();
   /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
   readonly ops = new KeyedMutex();
   /** noVNC bridge for this host's domains (VNC on the host's loopback, forwarded over ssh when remote) */
@@ -126,8 +131,7 @@ export class LibvirtHost implements Host {
   }
 
   note(line: string): void {
-    this.log.push(`${now()} ${safeText(line, 500)}`);
-    if (this.log.length > 500) this.log.splice(0, this.log.length - 500);
+    this.log.note(line);
   }
 
   private emitHost(): void {
@@ -145,8 +149,11 @@ export class LibvirtHost implements Host {
   private onConnState(state: ConnectionState): void {
     this.note(`connection ${state}${this.conn.reason ? `: ${this.conn.reason}` : ''}`);
     if (state === 'connected') {
+      // settled once the domains are read and their agents asked once (bounded): a one-shot CLI
+      // engine answers with what a running engine shows (agent ready, addresses), not "connecting"
       void this.reload()
         .catch((err: unknown) => this.note(`loading the domains failed: ${(err as Error).message}`))
+        .then(() => Promise.race([Promise.allSettled([...this.agentProbes]), new Promise((r) => setTimeout(r, FIRST_AGENT_PASS_MS).unref())]))
         .finally(() => this.settle());
       // `virsh event` prints nothing once its callbacks are registered, so a domain defined or
       // changed in that gap (its connect and registration, just after this) would stay unseen
@@ -215,7 +222,11 @@ export class LibvirtHost implements Host {
     };
     this.domains.set(info.uuid, d);
     this.vms.get(info.uuid)?.onState(d.state); // after a reconnect: a watched console attaches again
-    if (d.state === 'running' && d.agent !== 'ready') void this.refreshAgent(d.uuid);
+    if (d.state === 'running' && d.agent !== 'ready') {
+      const probe = this.refreshAgent(d.uuid).catch(() => undefined);
+      this.agentProbes.add(probe);
+      void probe.finally(() => this.agentProbes.delete(probe));
+    }
     if (!prev) this.emitHost();
     this.emitVm(info.uuid);
     return d;
@@ -228,22 +239,13 @@ export class LibvirtHost implements Host {
    * appears; a loaded TCG host took longer than 20 s), then left until the next agent event.
    * `agentSeen`: the agent is known to be there (its connect event, or a ping that just answered),
    * so a ping that fails now is a busy guest or a slow virsh, and is asked again on the same
-   * schedule. (Until 2026-12-06 one such failure ended the asking: the VM stayed "connecting",
-   * without addresses, until the next agent event, which never came.) Without it, a failed ping
-   * is a guest whose agent has not connected yet, or that has none, and its event will come.
+   * schedule. Without it, a failed ping is a guest whose agent has not connected yet, or that has
+   * none, and its event will come.
    */
   async refreshAgent(uuid: string, opts: { agentSeen?: boolean } = {}, retries = IP_RETRIES): Promise<void> {
-    let ok = await agentPing(this.conn.virsh, uuid);
-    const d = this.domains.get(uuid);
-    if (!d) return;
-    if (d.state !== 'running') ok = false; // stopped while the ping was under way
-    d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
-    if (ok) d.ips = await guestIps(this.conn.virsh, uuid).catch(() => d.ips);
-    // once per agent connection: a guest rebooted inside a running domain may run another kernel
-    if (ok && d.guestOs === undefined) {
-      const os = await guestOsOf(this.conn.virsh, uuid);
-      if (os !== undefined && d.state === 'running') d.guestOs = os;
-    }
+    const probed = await probeAgent(this.conn.virsh, uuid, () => this.domains.get(uuid));
+    if (!probed) return;
+    const { d, ok } = probed;
     this.emitVm(uuid);
     const seen = opts.agentSeen === true || ok;
     if (d.state === 'running' && retries > 0 && (ok ? d.ips.length === 0 || d.guestOs === undefined : seen)) {
@@ -391,9 +393,6 @@ export class LibvirtHost implements Host {
 
   /** Lifecycle lines of this host and of one domain (the host keeps no QEMU log of remote VMs). */
   logLines(name: string, tail: number): { t: string; source: 'lifecycle'; text: string }[] {
-    return this.log
-      .filter((l) => l.includes(`domain ${name}:`) || l.includes(' connection '))
-      .slice(-tail)
-      .map((l) => ({ t: l.slice(0, 24), source: 'lifecycle' as const, text: l.slice(25) }));
+    return this.log.of(name, tail);
   }
 }
