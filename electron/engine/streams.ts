@@ -104,19 +104,25 @@ export class EngineStreams {
         return [];
       }
     });
+    // a host that reads all its VMs' stats at once (libvirt: one domstats, not one virsh per
+    // domain a second) is asked once per tick
+    const batches = new Map<string, Promise<Map<string, { cpuPercent: number; rssBytes: number }> | null>>();
+    for (const host of this.hosts.all()) if (host.statsAll) batches.set(host.id, host.statsAll().catch(() => null));
     await Promise.all(
       listed.map(async ({ host, vm }) => {
-        // a local VM runs while it has a QEMU pid; a libvirt domain has no pid of ours (its
-        // samples were skipped until 2026-12-06: such tiles showed no CPU or memory at all)
+        // a local VM runs while it has a QEMU pid; a libvirt domain has no pid of ours
         const running = vm.pid !== null || (vm.host !== 'local' && (vm.state === 'running' || vm.state === 'paused'));
         if (!vm.caps.stats || !running) {
           this.statsHistory.forget(host.id, vm.id);
           return;
         }
         const runKey = vm.pid ?? 'domain';
-        const r = await Promise.resolve()
-          .then(() => host.vm(vm.id).stats())
-          .catch(() => null);
+        const batch = batches.get(host.id);
+        const r = batch
+          ? ((await batch)?.get(vm.id) ?? null)
+          : await Promise.resolve()
+              .then(() => host.vm(vm.id).stats())
+              .catch(() => null);
         if (!r) return;
         const sample = { host: host.id, id: vm.id, t, cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
         samples.push(sample);

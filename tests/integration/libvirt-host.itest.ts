@@ -217,6 +217,9 @@ describe.each([
 
       const stats = await until('stats', async () => (await host.vm(vm.id).stats()) ?? undefined);
       expect(stats.rssBytes).toBeGreaterThan(0);
+      // the sampler's tick: every running domain of the host from one domstats call
+      const all = await host.statsAll();
+      expect(all.get(vm.id)?.rssBytes).toBeGreaterThan(0);
 
       // suspend and resume; the guest's clock stood still meanwhile, and the resume sets it
       await host.vm(vm.id).pause();

@@ -100,6 +100,8 @@ export interface Host {
   /** NOT_FOUND when there is no such VM */
   vm(id: string): VmHandle;
   stopAll(opts: { deadlineMs: number; includeKeepRunning: boolean }): Promise<StopAllResult>;
+  /** every running VM's stats from one read, by VM id (the stats sampler's tick); hosts without it are asked per VM */
+  statsAll?(): Promise<Map<string, { cpuPercent: number; rssBytes: number }>>;
   /** host ports this host's VMs hold on this machine (local forwards); hosts without any omit it */
   ports?(id?: string): PortEntry[];
   onEvent(listener: HostListener): () => void;

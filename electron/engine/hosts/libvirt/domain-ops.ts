@@ -15,7 +15,7 @@ import type { LibvirtDomain } from './domain-info';
 import type { Virsh } from './virsh';
 import { domainDescription } from './domain-edit';
 import { FLOTILLA_METADATA_NS, hasVncGraphics, parseFlotillaMetadata } from './domain-xml';
-import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseNameList, type DomInfo } from './virsh-parse';
+import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDomstatsAll, parseNameList, type DomInfo } from './virsh-parse';
 
 /**
  * One domain as libvirt has it (by UUID, or by the name an event carried, passed as one argv
@@ -155,14 +155,24 @@ export interface CpuSample {
   cpuNs: number;
 }
 
-/** One domstats sample; cpuPercent comes from the previous sample of the same domain. */
-export async function domainStats(virsh: Virsh, uuid: string, prev: CpuSample | null): Promise<{ sample: CpuSample; cpuPercent: number; rssBytes: number }> {
-  const r = await virsh.run(['domstats', '--state', '--cpu-total', '--balloon', uuid], { timeoutMs: 20_000 });
-  const s = parseDomstats(r.stdout);
-  const sample = { t: Date.now(), cpuNs: s.get('cpu.time') ?? 0 };
+/** A domain's CPU % (from the previous sample of the same domain) and RSS, from its domstats values. */
+export function statsFrom(s: Map<string, number>, prev: CpuSample | null, t = Date.now()): { sample: CpuSample; cpuPercent: number; rssBytes: number } {
+  const sample = { t, cpuNs: s.get('cpu.time') ?? 0 };
   const dt = prev ? sample.t - prev.t : 0;
   const cpuPercent = prev && dt > 0 ? Math.max(0, ((sample.cpuNs - prev.cpuNs) / 1e6 / dt) * 100) : 0;
   return { sample, cpuPercent, rssBytes: (s.get('balloon.rss') ?? 0) * 1024 };
+}
+
+/** One domstats sample of one domain. */
+export async function domainStats(virsh: Virsh, uuid: string, prev: CpuSample | null): Promise<{ sample: CpuSample; cpuPercent: number; rssBytes: number }> {
+  const r = await virsh.run(['domstats', '--state', '--cpu-total', '--balloon', uuid], { timeoutMs: 20_000 });
+  return statsFrom(parseDomstats(r.stdout), prev);
+}
+
+/** One domstats call for every running domain of the host, by domain name (the stats sampler's tick). */
+export async function runningDomainStats(virsh: Virsh): Promise<Map<string, Map<string, number>>> {
+  const r = await virsh.run(['domstats', '--list-active', '--state', '--cpu-total', '--balloon'], { timeoutMs: 20_000 });
+  return parseDomstatsAll(r.stdout);
 }
 
 // ------------------------------------------------------------------ snapshots

@@ -12,7 +12,7 @@ import { DisplayProxy } from '../../display-proxy';
 import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
-import { probeAgent, readDomain } from './domain-ops';
+import { probeAgent, readDomain, runningDomainStats } from './domain-ops';
 import type { HostEntry } from './host-store';
 import { createDomain, type CreateContext } from './create-domain';
 import { forgetSshState } from './ssh-access';
@@ -389,6 +389,17 @@ export class LibvirtHost implements Host {
     const id = uuidToId(uuid);
     if (opts.start) await this.vm(id).start({ waitAgent: false });
     return this.get(id);
+  }
+
+  /** Every running domain's CPU and memory from one `virsh domstats` (the stats sampler's tick), by VM id. */
+  async statsAll(): Promise<Map<string, { cpuPercent: number; rssBytes: number }>> {
+    const byName = await runningDomainStats(this.conn.virsh);
+    const out = new Map<string, { cpuPercent: number; rssBytes: number }>();
+    for (const d of this.domains.values()) {
+      const values = byName.get(d.name);
+      if (values && (d.state === 'running' || d.state === 'paused')) out.set(uuidToId(d.uuid), this.vm(uuidToId(d.uuid)).statsFromValues(values));
+    }
+    return out;
   }
 
   /** Lifecycle lines of this host and of one domain (the host keeps no QEMU log of remote VMs). */

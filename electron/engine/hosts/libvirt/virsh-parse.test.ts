@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idToUuid, parseAgentReturn, parseDomifaddr, parseDominfo, parseDomstats, parseEventLine, parseUuidList, parseVncDisplay, safeText, stateAfterEvent, uuidToId } from './virsh-parse';
+import { idToUuid, parseAgentReturn, parseDomifaddr, parseDominfo, parseDomstats, parseDomstatsAll, parseEventLine, parseUuidList, parseVncDisplay, safeText, stateAfterEvent, uuidToId } from './virsh-parse';
 
 const TS = '2026-12-05 10:35:46.039+0000';
 
@@ -52,5 +52,13 @@ describe('virsh output', () => {
     expect(parseVncDisplay('vnc://127.0.0.1:3\n')).toEqual({ host: '127.0.0.1', port: 5903 });
     expect(parseVncDisplay('vnc://0.0.0.0:3')).toBeNull();
     expect(safeText('a\nb\u2028c', 4)).toBe('a?b?');
+  });
+
+  it('reads several domains out of one domstats, by the name each block names', () => {
+    const text = "Domain: 'web-1'\n  state.state=1\n  cpu.time=20883932000\n  balloon.rss=272576\n\nDomain: 'it''s odd'\n  state.state=3\n  balloon.rss=1024\n";
+    const all = parseDomstatsAll(text);
+    expect([...all.keys()]).toEqual(['web-1', "it''s odd"]);
+    expect(all.get('web-1')?.get('balloon.rss')).toBe(272576);
+    expect(all.get("it''s odd")?.get('state.state')).toBe(3);
   });
 });

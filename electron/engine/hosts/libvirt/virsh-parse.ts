@@ -145,6 +145,18 @@ export function parseDomstats(text: string): Map<string, number> {
   return out;
 }
 
+/** `virsh domstats` of several domains: each `Domain: 'NAME'` block's values, by the name libvirt printed. */
+export function parseDomstatsAll(text: string): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  let cur: Map<string, number> | null = null;
+  for (const line of text.split('\n')) {
+    const head = /^Domain: '(.*)'\s*$/.exec(line);
+    if (head) out.set(head[1]!, (cur = new Map()));
+    else if (cur) for (const [k, v] of parseDomstats(line)) cur.set(k, v);
+  }
+  return out;
+}
+
 /** `virsh domifaddr --source agent`: the addresses column, loopback left out. */
 export function parseDomifaddr(text: string): string[] {
   const ips: string[] = [];
