@@ -482,7 +482,7 @@ async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s
     const vm = await s.find(vmName);
     const list = await s.call('snapshot.list', { host: vm.host, id: vm.id });
     if (json) io.out(formatJson(list));
-    else io.out(list.length === 0 ? `${vm.name} has no snapshots\n` : `NAME\tTAKEN\tRAM\n${list.map((x) => `${x.name}\t${x.createdAt}\t${x.includesRam ? `${Math.round(x.vmStateBytes / 2 ** 20)} MiB` : 'no'}\n`).join('')}`);
+    else io.out(list.length === 0 ? `${vm.name} has no snapshots\n` : `NAME\tTAKEN\tRAM\n${list.map((x) => `${x.name}\t${x.createdAt}\t${x.includesRam ? (x.vmStateBytes > 0 ? `${Math.round(x.vmStateBytes / 2 ** 20)} MiB` : 'yes') : 'no'}\n`).join('')}`);
     return 0;
   }
   if ((sub === 'revert' || sub === 'rm') && snap) {

@@ -96,6 +96,12 @@ describe('flotilla host and --host', () => {
       expect(listed.every((v) => v.host === 'lab')).toBe(true);
       expect((await flotilla('list')).stdout).toMatch(new RegExp(`^HOST\\s+NAME[^\\n]*\\n(?:.*\\n)*lab\\s+${name}\\s+running`, 'm'));
 
+      // a snapshot with RAM through the remote host (libvirt does not say its RAM state's size: "yes",
+      // not "0 MiB")
+      expect(await flotilla('snapshot', 'create', name, 's1', '--host', 'lab')).toMatchObject({ code: 0, stdout: `${name}: snapshot s1 taken (with RAM)\n` });
+      expect((await flotilla('snapshot', 'list', name, '--host', 'lab')).stdout).toMatch(/^s1\t\S+\tyes$/m);
+      expect(await flotilla('snapshot', 'rm', name, 's1', '--host', 'lab')).toMatchObject({ code: 0 });
+
       // set through the remote host: a note while it runs, vCPUs only once it is stopped
       expect(await flotilla('set', name, '--host', 'lab', '--note', 'remote box')).toMatchObject({ code: 0, stdout: `updated ${name}\n` });
       expect(await flotilla('set', name, '--host', 'lab', '--cpus', '2')).toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^flotilla: stop ${name} before changing its CPUs \\(it is running\\)`)) });
