@@ -87,6 +87,8 @@ test.describe('a VM on a libvirt host', () => {
     const view = new VmViewPage(app.page, VM);
     await view.selectTab('Console');
     await expect(view.terminal).toBeVisible();
+    // the built-in guest's console port, named as libvirt's definition has it (not hvc0)
+    await expect(view.panel).toContainText('Console (virtio-serial, /dev/flotilla-console)');
     // the shell's output, not the echo of the typed line: only the shell computes 42. Typed again
     // while nothing comes back: the guest may still be booting (a line typed before its relay
     // runs waits in the port, and one typed before the helper attached is not sent).

@@ -134,6 +134,8 @@ export interface VmInfo {
   ports: PortEntry[];
   /** the VM has a graphical display (spec.display === 'vnc'); open it with display.open */
   hasDisplay: boolean;
+  /** the guest's side of the console, in words, when the host knows it from the VM's definition */
+  consoleDevice?: string;
   progress: Progress | null;
   lastExit: LastExit | null;
   lastDiskCheck: DiskCheck | null;

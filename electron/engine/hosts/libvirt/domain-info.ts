@@ -27,11 +27,16 @@ export interface LibvirtDomain {
   meta: Record<string, unknown> | null;
   /** a foreign domain's XML has a VNC display (read once per load; Flotilla's own say it in meta) */
   vnc?: boolean;
+  /** its XML has the built-in guest's console port (domains made before it have hvc0) */
+  consolePort?: boolean;
   /** libvirt starts it with libvirtd (dominfo "Autostart") */
   autostart?: boolean;
   /** the domain's <description> (virsh desc), shown as its note; as virt-manager and Cockpit show it */
   description?: string;
 }
+
+/** the guest's side of the console port, as the Console tab names it */
+export const CONSOLE_PORT_DEVICE = 'virtio-serial, /dev/flotilla-console';
 
 /**
  * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
@@ -111,6 +116,7 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
     guestOs: reachable ? (d.guestOs ?? null) : null,
     ports: [],
     hasDisplay: spec.display === 'vnc',
+    ...(d.consolePort ? { consoleDevice: CONSOLE_PORT_DEVICE } : {}),
     progress: null,
     lastExit: null,
     lastDiskCheck: null,

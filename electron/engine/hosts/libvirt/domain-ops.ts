@@ -14,22 +14,23 @@ import { describeGuestOs, osInfoAfterFailure } from '../../guest-os';
 import type { LibvirtDomain } from './domain-info';
 import type { Virsh } from './virsh';
 import { domainDescription } from './domain-edit';
-import { FLOTILLA_METADATA_NS, hasVncGraphics, parseFlotillaMetadata } from './domain-xml';
+import { FLOTILLA_METADATA_NS, hasConsolePort, hasVncGraphics, parseFlotillaMetadata } from './domain-xml';
 import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDomstatsAll, parseNameList, type DomInfo } from './virsh-parse';
 
 /**
  * One domain as libvirt has it (by UUID, or by the name an event carried, passed as one argv
- * word): dominfo, Flotilla's metadata, its description (the note) and, for a domain Flotilla did
- * not make, whether it has a VNC display (screenshots or console text on its tile).
+ * word): dominfo, Flotilla's metadata, its description (the note), whether it has the built-in
+ * guest's console port and, for a domain Flotilla did not make, whether it has a VNC display
+ * (screenshots or console text on its tile).
  */
-export async function readDomain(virsh: Virsh, ref: string): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined }> {
+export async function readDomain(virsh: Virsh, ref: string): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean }> {
   const info = parseDominfo((await virsh.run(['dominfo', '--domain', ref])).stdout);
   const [meta, description] = await Promise.all([
     virsh.run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS]).then((r) => parseFlotillaMetadata(r.stdout), () => null),
     domainDescription(virsh, info.uuid, info.name).catch(() => undefined),
   ]);
-  const vnc = meta ? undefined : await virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => hasVncGraphics(r.stdout), () => false);
-  return { info, meta, description, vnc };
+  const xml = await virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => r.stdout, () => '');
+  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml) };
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

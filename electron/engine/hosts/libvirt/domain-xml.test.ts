@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDomainXml, hasVncGraphics, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
+import { buildDomainXml, hasConsolePort, hasVncGraphics, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
 
 const dir = join(__dirname, 'testdata', 'domain-xml');
 const base = { uuid: '11111111-2222-3333-4444-555555555555', memoryMiB: 256, cpus: 1, display: 'none', metadata: { spec: { name: 'x' } } } as const;
@@ -81,5 +81,15 @@ describe('hasVncGraphics (a foreign domain: screenshot or console text on its ti
     expect(hasVncGraphics(`<domain type='qemu'><name>x</name><devices><console type='pty'/></devices></domain>`)).toBe(false);
     expect(hasVncGraphics(`<domain><devices><graphics type='spice' autoport='yes'/></devices></domain>`)).toBe(false);
     expect(hasVncGraphics(`<domain><description>graphics type='vnc' someday</description><!-- <graphics type='vnc'/> --></domain>`)).toBe(false);
+  });
+});
+
+describe('hasConsolePort (the Console tab names the guest side)', () => {
+  it('finds the port in the domains Flotilla writes, not in those made before it', () => {
+    expect(hasConsolePort(buildDomainXml(cases['builtin-guest']!))).toBe(true);
+    expect(hasConsolePort(buildDomainXml(cases['builtin-guest-hvc0']!))).toBe(false);
+    // as libvirt returns it, with the socket path it chose
+    expect(hasConsolePort(`<channel type="unix"><source mode="bind" path="/run/libvirt/qemu/channel/1-x/org.flotilla.console.0"/><target type="virtio" name="org.flotilla.console.0" state="connected"/></channel>`)).toBe(true);
+    expect(hasConsolePort(`<!-- <target type='virtio' name='org.flotilla.console.0'/> --><target type='virtio' name='org.flotilla.console.0x'/>`)).toBe(false);
   });
 });

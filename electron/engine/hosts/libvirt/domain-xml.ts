@@ -165,6 +165,12 @@ export function parseFlotillaMetadata(text: string): Record<string, unknown> | n
  * Only the element's own attributes are read; a comment or text that merely mentions graphics
  * does not count.
  */
+/** The domain has the built-in guest's console port (a virtio-serial channel named org.flotilla.console.0). */
+export function hasConsolePort(xml: string): boolean {
+  const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
+  return new RegExp(`<target\\b[^>]*\\bname\\s*=\\s*(['"])${CONSOLE_PORT_NAME.replace(/\./g, '\\.')}\\1`).test(noComments);
+}
+
 export function hasVncGraphics(xml: string): boolean {
   const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
   return /<graphics\b[^>]*\btype\s*=\s*(['"])vnc\1/.test(noComments);

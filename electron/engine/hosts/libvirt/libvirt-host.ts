@@ -191,7 +191,7 @@ export class LibvirtHost implements Host {
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   async loadDomain(ref: string): Promise<LibvirtDomain> {
     const began = this.changes;
-    const { info, meta, description, vnc } = await readDomain(this.conn.virsh, ref);
+    const { info, meta, description, vnc, consolePort } = await readDomain(this.conn.virsh, ref);
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
@@ -217,6 +217,7 @@ export class LibvirtHost implements Host {
       ...(info.state === 'running' && prev?.guestOs !== undefined ? { guestOs: prev.guestOs } : {}),
       meta,
       ...(vnc !== undefined ? { vnc } : {}),
+      consolePort,
       autostart: info.autostart,
       ...(description !== undefined ? { description } : {}),
     };

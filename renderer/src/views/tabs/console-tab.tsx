@@ -23,9 +23,11 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
   const active = useStore((s) => (s.vms.byId[id] ? isActive(s.vms.byId[id]) : false));
   const name = useStore((s) => s.vms.byId[id]?.name ?? '');
   // where the guest's side is: the built-in Linux's shell runs on the pty its relay joins to a
-  // virtio-serial port (local) or on a virtio console (a libvirt domain's); other VMs get the first UART
+  // virtio-serial port (local, and libvirt domains that have the port: the host says so) or on a
+  // virtio console (libvirt domains made before the port); other VMs get the first UART
   const device = useStore((s) => {
     const vm = s.vms.byId[id];
+    if (vm?.consoleDevice) return vm.consoleDevice;
     if (vm?.spec.source.kind !== 'default') return 'serial, ttyS0';
     return vm.host === LOCAL_HOST ? 'virtio-serial, /dev/flotilla-console' : 'virtio console, hvc0';
   });
