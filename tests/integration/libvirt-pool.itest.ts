@@ -1,6 +1,7 @@
 // The "flotilla" pool on a real libvirtd (qemu:///system, scripts/libvirt-test-setup.sh): the
 // boot volumes of earlier built-in guest builds go after a create, unless a domain still names
-// them or they were written within the hour.
+// them or they were written within the hour; a built-in domain on an earlier build boots the
+// current one at its next start, and the old files go then.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -100,5 +101,44 @@ describe('boot volumes of earlier built-in guests', () => {
     // the ones the new domain boots stay
     const xml = virsh('dumpxml', '--domain', host.vm(vm.id).uuid);
     for (const m of xml.matchAll(/<(?:kernel|initrd)>([^<]+)<\//g)) expect(left).toContain(m[1]!.split('/').pop());
+  });
+
+  it('a built-in domain on an earlier build boots the current one at its next start', async () => {
+    const h = host!;
+    const name = `lvt-upg-${randomBytes(3).toString('hex')}`;
+    const vm = await h.create(vmConfigSchema.parse({ name, source: { kind: 'default' }, memoryMiB: 256, cpus: 1 }), { start: false });
+    domains.push(name);
+    const uuid = h.vm(vm.id).uuid;
+    const current = virsh('dumpxml', '--inactive', '--domain', uuid);
+    // what an earlier build left: its own kernel and initrd volumes (these cannot boot) and its
+    // command line, with a parameter the current build does not have
+    const oldK = staleVolume('vmlinuz', 0);
+    const oldI = staleVolume('initrd', 0);
+    const dir = mkdtempSync(join(tmpdir(), 'lvt-'));
+    try {
+      const older = current
+        .replace(/<kernel>[^<]*<\/kernel>/, `<kernel>${oldK.path}</kernel>`)
+        .replace(/<initrd>[^<]*<\/initrd>/, `<initrd>${oldI.path}</initrd>`)
+        .replace(/<cmdline>([^<]*)<\/cmdline>/, '<cmdline>$1 flotilla.old=1</cmdline>');
+      writeFileSync(join(dir, 'd.xml'), older);
+      virsh('define', join(dir, 'd.xml'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // old enough to go once nothing names them
+    age(oldK.path, 2);
+    age(oldI.path, 2);
+
+    try {
+      await h.vm(vm.id).start({ waitAgent: true });
+      expect(h.get(vm.id).agent).toBe('ready');
+      const now = virsh('dumpxml', '--inactive', '--domain', uuid);
+      for (const tag of ['kernel', 'initrd']) expect(new RegExp(`<${tag}>([^<]*)<`).exec(now)?.[1]).toBe(new RegExp(`<${tag}>([^<]*)<`).exec(current)?.[1]);
+      expect(/<cmdline>([^<]*)</.exec(now)?.[1]).toBe(/<cmdline>([^<]*)</.exec(current)?.[1]);
+      expect(h.logLines(name, 20).map((l) => l.text)).toContainEqual(expect.stringMatching(/now boots the built-in Linux of this computer/));
+      await until('the earlier build\'s files to be deleted', () => !vols().includes(oldK.name) && !vols().includes(oldI.name));
+    } finally {
+      await h.vm(vm.id).stop({ force: true }).catch(() => undefined);
+    }
   });
 });

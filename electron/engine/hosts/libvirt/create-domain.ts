@@ -6,31 +6,22 @@
 //   disk    → a disk image that is on that host, referenced in place;
 //   kernel  → a kernel (+ initrd, + disk) that are on that host.
 // The XML is defined from a private temp file; a failure after a volume was made removes it.
-import { join } from 'node:path';
+// The built-in guest's boot files are boot-update.ts's, which also keeps older domains on them.
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmConfig } from '../../../../shared/spec';
-import { DEFAULT_GUEST_PROFILE, guestHostname } from '../../guest/boot-profile';
+import { DEFAULT_GUEST_PROFILE } from '../../guest/boot-profile';
 import { readDefaultGuest } from '../../guest/build-default';
-import type { KeyedMutex } from '../../mutex';
+import { builtInCmdline, pruneInBackground, readyGuest, uploadBootFiles, type BootContext } from './boot-update';
 import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
-import { pruneBootVolumes } from './boot-volumes';
-import { createDiskVolume, deleteVolume, ensurePool, ensureUploaded } from './storage';
+import { createDiskVolume, deleteVolume, ensurePool } from './storage';
 import type { Virsh } from './virsh';
 
-export interface CreateContext {
-  virsh: Virsh;
-  home: string;
-  /** serializes pool set-up and uploads per host */
-  lock: KeyedMutex;
-  /** a line for the host's log */
-  note: (line: string) => void;
-}
+export type CreateContext = BootContext;
 
 /** libvirt's own NAT network (virbr0, 192.168.122.0/24 with DHCP), which virt-manager puts new domains on. */
 export const DEFAULT_NETWORK = 'default';
-/** The kernel parameter that has the built-in guest ask DHCP for its address (assets/guest/init). */
-export const GUEST_DHCP_PARAM = 'flotilla.net=dhcp';
+export { GUEST_DHCP_PARAM } from './boot-update';
 
 /**
  * Whether the host's "default" network is running. Without it (no dnsmasq, or stopped) new domains
@@ -66,13 +57,9 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
     const src = config.source;
     if (src.kind === 'default') {
       const g = builtIn!;
-      if (!g.ready || !g.manifest) throw new FlotillaError('DEFAULT_IMAGE_MISSING', `the default guest image is not built (${g.dir}): run \`flotilla image build-default\``);
-      const m = g.manifest;
-      bootVolumes = [`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`];
-      const [kernel, initrd] = await ctx.lock.run('storage', async () => {
-        await ensurePool(ctx.virsh);
-        return [await ensureUploaded(ctx.virsh, bootVolumes[0]!, join(g.dir, 'vmlinuz')), await ensureUploaded(ctx.virsh, bootVolumes[1]!, join(g.dir, 'initrd.img'))] as const;
-      });
+      const m = readyGuest(g);
+      const boot = await uploadBootFiles(ctx, g);
+      bootVolumes = boot.volumes;
       const diskVol = `${config.name}-${short}.qcow2`;
       const disk = await createDiskVolume(ctx.virsh, diskVol, 1);
       madeVolumes.push(diskVol);
@@ -80,7 +67,7 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
         ...base,
         // on a libvirt network the guest asks its DHCP server (assets/guest/dhcp); on user networking it
         // knows QEMU's fixed addresses
-        kernel: { kernel, initrd, cmdline: [m.cmdline, `${m.nameParam}=${guestHostname(config.name)}`, ...(network ? [GUEST_DHCP_PARAM] : [])].join(' ') },
+        kernel: { kernel: boot.kernel, initrd: boot.initrd, cmdline: builtInCmdline(m, config.name, !!network) },
         ...(m.bios === 'qboot.rom' ? { romLoader: QBOOT_ROM } : {}),
         // guests built before the port had their shell on hvc0
         consolePort: m.console === 'vport',
@@ -107,13 +94,7 @@ export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: s
     if (config.autostart) await ctx.virsh.run(['autostart', '--domain', uuid]).catch(() => undefined);
     // the boot files of earlier guest builds that nothing names any more go, in the background:
     // the create does not wait for a scan of every definition on the host
-    if (bootVolumes.length) {
-      const keep = bootVolumes;
-      void ctx.lock.run('storage', () => pruneBootVolumes(ctx.virsh, keep)).then(
-        (r) => r.deleted.length && ctx.note(`deleted ${r.deleted.length} unused boot volume(s) of earlier built-in guests: ${r.deleted.join(', ')}`),
-        (err: unknown) => ctx.note(`pruning old boot volumes failed: ${(err as Error).message}`),
-      );
-    }
+    if (bootVolumes.length) pruneInBackground(ctx, bootVolumes);
     return uuid;
   } catch (err) {
     for (const v of madeVolumes) await deleteVolume(ctx.virsh, v).catch(() => undefined);

@@ -14,7 +14,8 @@ import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
 import { probeAgent, readDomain, runningDomainStats } from './domain-ops';
 import type { HostEntry } from './host-store';
-import { createDomain, type CreateContext } from './create-domain';
+import type { BootContext, BootFiles } from './boot-update';
+import { createDomain } from './create-domain';
 import { forgetSshState } from './ssh-access';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { HostLog } from './host-log';
@@ -60,6 +61,8 @@ export class LibvirtHost implements Host {
   /** the first connection attempt loaded the domains, or failed */
   private readonly settled = new Promise<void>((r) => (this.settle = r));
   private readonly hostListeners = new Set<() => void>();
+  /** the built-in guest builds whose boot files this connection's pool has (boot-update.ts) */
+  private readonly uploaded = new Map<string, BootFiles>();
   /** the running domains' first agent probes of the current load (see onConnState) */
   private readonly agentProbes = new Set<Promise<void>>();
   /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
@@ -383,8 +386,7 @@ export class LibvirtHost implements Host {
 
   async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo> {
     if ([...this.domains.values()].some((d) => d.name === config.name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${config.name} exists on host ${this.id}`, { field: 'name' });
-    const ctx: CreateContext = { virsh: this.conn.virsh, home: this.opts.home, lock: this.ops, note: (l) => this.note(l) };
-    const uuid = await createDomain(ctx, config, randomUUID());
+    const uuid = await createDomain(this.bootContext(), config, randomUUID());
     await this.waitFor(uuid, (x) => !!x, 10_000);
     if (!this.domains.has(uuid)) await this.loadDomain(uuid);
     const id = uuidToId(uuid);
@@ -401,6 +403,11 @@ export class LibvirtHost implements Host {
       if (values && (d.state === 'running' || d.state === 'paused')) out.set(uuidToId(d.uuid), this.vm(uuidToId(d.uuid)).statsFromValues(values));
     }
     return out;
+  }
+
+  /** What creating a built-in domain, or bringing one to the current build, needs. */
+  bootContext(): BootContext {
+    return { virsh: this.conn.virsh, home: this.opts.home, lock: this.ops, note: (l) => this.note(l), uploaded: this.uploaded };
   }
 
   /** Lifecycle lines of this host and of one domain (the host keeps no QEMU log of remote VMs). */

@@ -9,6 +9,7 @@ import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
 import type { VmHandle } from '../host';
 import { Thumbnailer } from '../../thumbnails';
+import { updateBootFiles } from './boot-update';
 import { DomainConsole, type ConsoleKind } from './console';
 import { libvirtSshInfo } from './ssh-access';
 import { screenshotToPng } from './ppm-to-png';
@@ -78,6 +79,9 @@ export class LibvirtVm implements VmHandle {
 
   start(opts: { waitAgent: boolean }): Promise<void> {
     return this.job(async () => {
+      // a built-in guest Flotilla made boots the built-in Linux this computer has now, as a local VM does
+      const st = this.d.state;
+      if (this.info().spec.source.kind === 'default' && this.d.meta && (st === 'stopped' || st === 'crashed')) await updateBootFiles(this.host.bootContext(), this.uuid, this.d.name);
       await this.virsh.run(['start', '--domain', this.uuid]);
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 30_000);
       if (opts.waitAgent) await this.waitAgent();

@@ -1,0 +1,131 @@
+// A built-in guest's domain boots the built-in Linux this computer has now, as a local VM does at
+// each start: before a stopped domain Flotilla made from it starts, its kernel and initrd are
+// switched to the current build's (uploaded into the pool once per content hash) and its kernel
+// command line to the current one (its hostname and network parameters kept). The edit is
+// virt-manager's way, `dumpxml --inactive` → the change → `define`, under the domain's job. The
+// volumes it no longer names go with the next prune (boot-volumes.ts).
+//
+// Only the boot files change: a domain made before the console port keeps hvc0 (the guest's
+// console script finds it there) and one on user networking keeps it.
+import { join } from 'node:path';
+import { FlotillaError } from '../../../../shared/errors';
+import { guestHostname } from '../../guest/boot-profile';
+import { readDefaultGuest, type DefaultGuestState } from '../../guest/build-default';
+import type { KeyedMutex } from '../../mutex';
+import { BOOT_VOLUME_RE, pruneBootVolumes } from './boot-volumes';
+import { defineXml } from './define-xml';
+import { bootFilesOf, xmlEscape } from './domain-xml';
+import { ensurePool, ensureUploaded } from './storage';
+import type { Virsh } from './virsh';
+
+/** The kernel parameter that has the built-in guest ask DHCP for its address (assets/guest/init). */
+export const GUEST_DHCP_PARAM = 'flotilla.net=dhcp';
+
+export interface BootContext {
+  virsh: Virsh;
+  home: string;
+  /** serializes pool set-up and uploads per host */
+  lock: KeyedMutex;
+  /** a line for the host's log */
+  note: (line: string) => void;
+  /** builds (by their files' hashes) whose boot files were checked in the pool, and where */
+  uploaded?: Map<string, BootFiles>;
+}
+
+export interface BootFiles {
+  kernel: string;
+  initrd: string;
+  /** the pool volumes they are */
+  volumes: [string, string];
+}
+
+/** The ready built-in guest, or the error that says to build it. */
+export function readyGuest(g: DefaultGuestState): NonNullable<DefaultGuestState['manifest']> {
+  if (!g.ready || !g.manifest) throw new FlotillaError('DEFAULT_IMAGE_MISSING', `the default guest image is not built (${g.dir}): run \`flotilla image build-default\``);
+  return g.manifest;
+}
+
+/** Uploads the built-in guest's kernel and initrd into the pool (once per content hash). */
+export async function uploadBootFiles(ctx: BootContext, g: DefaultGuestState): Promise<BootFiles> {
+  const m = readyGuest(g);
+  const volumes: [string, string] = [`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`];
+  const files = await ctx.lock.run('storage', async () => {
+    await ensurePool(ctx.virsh);
+    return { kernel: await ensureUploaded(ctx.virsh, volumes[0], join(g.dir, 'vmlinuz')), initrd: await ensureUploaded(ctx.virsh, volumes[1], join(g.dir, 'initrd.img')), volumes };
+  });
+  ctx.uploaded?.set(volumes.join(' '), files);
+  return files;
+}
+
+/** What uploadBootFiles last found for this build on this connection, without asking the host. */
+function knownBootFiles(ctx: BootContext, m: NonNullable<DefaultGuestState['manifest']>): BootFiles | undefined {
+  return ctx.uploaded?.get(`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)} default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`);
+}
+
+/** The built-in guest's kernel command line for a domain named `name`. */
+export function builtInCmdline(m: NonNullable<DefaultGuestState['manifest']>, name: string, dhcp: boolean): string {
+  return [m.cmdline, `${m.nameParam}=${guestHostname(name)}`, ...(dhcp ? [GUEST_DHCP_PARAM] : [])].join(' ');
+}
+
+/** Deletes, in the background, the boot volumes of earlier builds that nothing names any more. */
+export function pruneInBackground(ctx: BootContext, keep: readonly string[]): void {
+  void ctx.lock.run('storage', () => pruneBootVolumes(ctx.virsh, keep)).then(
+    (r) => r.deleted.length && ctx.note(`deleted ${r.deleted.length} unused boot volume(s) of earlier built-in guests: ${r.deleted.join(', ')}`),
+    (err: unknown) => ctx.note(`pruning old boot volumes failed: ${(err as Error).message}`),
+  );
+}
+
+const one = (xml: string, tag: string): RegExpExecArray | null => {
+  const re = new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g');
+  const m = re.exec(xml);
+  return m && !re.exec(xml) ? m : null;
+};
+
+/**
+ * The definition (`dumpxml --inactive`, from the host: untrusted) booting `files` with the
+ * command line `cmdline(oldCmdline)`; null when it boots them already, when its kernel or initrd
+ * is not a built-in guest's pool volume (someone pointed it elsewhere with `virsh edit`: theirs
+ * stays), or when it is not one kernel, one initrd and one command line. Nothing else is touched.
+ */
+export function withBootFiles(xml: string, files: { kernel: string; initrd: string }, cmdline: (old: string) => string): string | null {
+  const k = one(xml, 'kernel');
+  const i = one(xml, 'initrd');
+  const c = one(xml, 'cmdline');
+  if (!k || !i || !c) return null;
+  if (k[1] === files.kernel && i[1] === files.initrd) return null;
+  // in the pool the new files are in (its directory), under a boot volume's name
+  const pool = files.kernel.slice(0, files.kernel.lastIndexOf('/') + 1);
+  if (![k[1]!, i[1]!].every((p) => p.startsWith(pool) && BOOT_VOLUME_RE.test(p.slice(pool.length)))) return null;
+  const line = cmdline(c[1]!);
+  const edits = [
+    [k, `<kernel>${xmlEscape(files.kernel)}</kernel>`],
+    [i, `<initrd>${xmlEscape(files.initrd)}</initrd>`],
+    [c, `<cmdline>${xmlEscape(line)}</cmdline>`],
+  ] as const;
+  let out = xml;
+  for (const [m, text] of [...edits].sort((a, b) => b[0].index - a[0].index)) out = out.slice(0, m.index) + text + out.slice(m.index + m[0].length);
+  return out;
+}
+
+/**
+ * Before a start: has the stopped built-in domain `uuid` (named `name`) boot the current build.
+ * True when it changed. A missing guest build leaves the domain as it is. A domain already on
+ * this build, as checked on this connection before, costs one `dumpxml` (the pool is not asked
+ * again at every start).
+ */
+export async function updateBootFiles(ctx: BootContext, uuid: string, name: string): Promise<boolean> {
+  const g = await readDefaultGuest(ctx.home);
+  if (!g.ready || !g.manifest) return false;
+  const xml = (await ctx.virsh.run(['dumpxml', '--inactive', '--domain', uuid])).stdout;
+  const booting = bootFilesOf(xml);
+  if (!booting) return false;
+  const known = knownBootFiles(ctx, g.manifest);
+  if (known && known.kernel === booting.kernel && known.initrd === booting.initrd) return false;
+  const files = await uploadBootFiles(ctx, g);
+  const next = withBootFiles(xml, files, (old) => builtInCmdline(g.manifest!, name, old.split(/\s+/).includes(GUEST_DHCP_PARAM)));
+  if (!next) return false;
+  await defineXml(ctx.virsh, next);
+  ctx.note(`domain ${name}: now boots the built-in Linux of this computer (kernel ${g.manifest.kernelVersion})`);
+  pruneInBackground(ctx, files.volumes);
+  return true;
+}
