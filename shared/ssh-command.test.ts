@@ -39,6 +39,8 @@ describe('the checked ssh command', () => {
     expect(jumpProxyCommand({ ...jump, identityFile: null, controlPath: null })).toBe('ssh -p 2222 -l ann -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/home/ann/.ssh/known_hosts -W %h:%p -- box.example');
     // a path the shell or ssh would split stays one word for both
     expect(jumpProxyCommand({ ...jump, knownHostsFile: "/home/ann's files/kh", identityFile: null, controlPath: null })).toContain(`-o 'UserKnownHostsFile="/home/ann'\\''s files/kh"' -W`);
+    // the address goes into ssh's shell line as %h: nothing but an IPv4 address is taken there
+    expect(() => sshCheckedArgs({ ...info, host: '$(reboot)', jump })).toThrow(/not an IPv4 address/);
   });
 
   it('quotes an ssh option path only when ssh would split it', () => {

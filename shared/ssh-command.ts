@@ -3,7 +3,12 @@
 // with it as an argument array; the UI copies it as a command line for the user's shell.
 import type { SshInfo, SshJump } from './contract';
 
+const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
+
 export function sshCheckedArgs(info: SshInfo, opts: { ownKey?: boolean } = {}): string[] {
+  // through a jump, ssh puts the address (%h) into the shell line of its ProxyCommand: only the
+  // dotted digits reachableAddress admits from what the guest's agent reported go there
+  if (info.jump && !IPV4_RE.test(info.host)) throw new Error(`not an IPv4 address: ${JSON.stringify(info.host)}`);
   return [
     '-p', String(info.port),
     // Flotilla's own key, beside whatever keys the user's ssh offers (unless a caller names one)
@@ -20,7 +25,9 @@ export function sshCheckedArgs(info: SshInfo, opts: { ownKey?: boolean } = {}): 
 /**
  * ssh's ProxyCommand that opens the guest's port 22 from the libvirt host (`ssh -W %h:%p` there),
  * the host's key checked strictly as the host connection checks it. ssh hands this line to
- * /bin/sh, so every word is quoted; a '%' of ours is doubled, leaving only ssh's %h and %p.
+ * /bin/sh, so every word is quoted; a '%' of ours is doubled, leaving only ssh's %h and %p (the
+ * guest's address, checked to be an IPv4 address in sshCheckedArgs, and 22). The words are the
+ * user's own host settings, never anything the host or the guest sent.
  */
 export function jumpProxyCommand(j: SshJump): string {
   const words = [
@@ -61,8 +68,9 @@ export const USER_NET_GUEST_ADDRESS = '10.0.2.15';
  * network's DHCP lease), never user networking's fixed one or loopback. Null when there is none.
  */
 export function reachableAddress(ips: readonly string[]): string | null {
-  return ips.find((a) => /^\d{1,3}(\.\d{1,3}){3}$/.test(a) && a !== USER_NET_GUEST_ADDRESS && !a.startsWith('127.')) ?? null;
+  return ips.find((a) => IPV4_RE.test(a) && a !== USER_NET_GUEST_ADDRESS && !a.startsWith('127.')) ?? null;
 }
+
 
 /** Whether a libvirt URI is this computer's libvirt (where `flotilla ssh` reaches a guest's address). */
 export function isLocalLibvirtUri(uri: string | undefined): boolean {
