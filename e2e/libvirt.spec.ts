@@ -3,11 +3,16 @@
 // qemu:///system added through the CLI, a built-in VM on that host shows as a tile, starts from
 // it, its console runs a typed command (the guest's console port through libvirt's channel stream), and
 // it stops; its Settings change vCPUs, memory, note and autostart through libvirt; the Hosts
-// dialog forgets the host and adds it back. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
+// dialog forgets the host and adds it back; the New VM dialog offers the host's ISO images from its
+// storage pools. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
 // volume are removed afterwards, through the CLI and, should serve be gone, through virsh.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { useServedApp } from './fixtures/flotilla-serve';
+import { CreateVmDialog } from './pages/create-vm-dialog';
 import { TilesPage } from './pages/tiles-page';
 import { VmViewPage } from './pages/vm-view-page';
 import { cli } from './shell-helpers';
@@ -167,5 +172,32 @@ test.describe('a VM on a libvirt host', () => {
     // the CLI sees the same (hosts.json)
     const listed = JSON.parse(cli(app.home, ['host', 'list', '--json']).stdout) as { id: string; uri?: string; state: string }[];
     expect(listed.find((h) => h.id === HOST)).toMatchObject({ uri: URI, state: 'connected' });
+  });
+
+  test("New VM offers the host's ISO images from its storage pools", async () => {
+    const info = test.info();
+    // a storage pool of ISOs on the host, as virt-manager users keep one
+    const pool = `lve2e-isos-${Math.random().toString(36).slice(2, 8)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lve2e-isos-'));
+    writeFileSync(join(dir, 'debian-12.7-netinst.iso'), Buffer.alloc(64 * 1024));
+    expect(virsh(['pool-create-as', '--name', pool, '--type', 'dir', '--target', dir]).status).toBe(0);
+    try {
+      await new TilesPage(app.page).newVmButton.click();
+      const dialog = new CreateVmDialog(app.page);
+      await dialog.field('Host').selectOption(HOST);
+      await dialog.chooseSource('Install from ISO');
+      await dialog.root.getByRole('button', { name: `Choose an ISO image from ${HOST}'s storage` }).click();
+      const picker = app.page.getByRole('dialog', { name: `Choose an ISO image on ${HOST}` });
+      const entry = picker.getByRole('list', { name: `ISO images on ${HOST}` }).getByRole('button', { name: /debian-12\.7-netinst\.iso/ });
+      await expect(entry).toContainText(pool);
+      await app.page.screenshot({ path: info.outputPath('libvirt-iso-picker.png') });
+      await entry.dblclick();
+      await expect(picker).toHaveCount(0);
+      await expect(dialog.field('ISO image')).toHaveValue(join(dir, 'debian-12.7-netinst.iso'));
+      await dialog.cancel();
+    } finally {
+      virsh(['pool-destroy', pool]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

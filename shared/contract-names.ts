@@ -10,6 +10,7 @@ export const METHOD_NAME_LIST = [
   'host.list',
   'host.add',
   'host.remove',
+  'host.volumes',
   'vm.get',
   'vm.find',
   'vm.create',

@@ -319,6 +319,8 @@ export const Methods = {
     .strict(),
   /** forget a libvirt host (its VMs keep running there) */
   'host.remove': z.object({ name: hostIdSchema }).strict(),
+  /** a libvirt host's ISO images (`iso`) or disk images (`disk`) in its active storage pools, as virt-manager offers them */
+  'host.volumes': z.object({ host: hostIdSchema, kind: z.enum(['iso', 'disk']) }).strict(),
   'vm.get': idReq,
   /** resolve a name or id (CLI convenience) */
   'vm.find': z.object({ nameOrId: z.string().min(1).max(128), host: hostIdSchema.optional() }).strict(),
@@ -435,6 +437,15 @@ export const Methods = {
   'engine.stopAll': z.object({ deadlineMs: z.number().int().min(0).max(300_000).default(STOP_DEADLINE_MS), includeKeepRunning: z.boolean().default(false) }).strict(),
 } as const;
 
+/** A volume in a libvirt host's storage pool: its path is on that host. Names are the host's text. */
+export interface HostVolume {
+  pool: string;
+  name: string;
+  path: string;
+  /** capacity as libvirt reports it (rounded to its display), null when it says none */
+  bytes: number | null;
+}
+
 /** `ssh -p port -o HostKeyAlias=… -o UserKnownHostsFile=… user@host`, with the key it will check. */
 export interface SshInfo {
   host: string;
@@ -470,6 +481,7 @@ export interface MethodResults {
   'host.list': HostInfo[];
   'host.add': HostInfo;
   'host.remove': { name: string };
+  'host.volumes': { volumes: HostVolume[] };
   'vm.get': VmInfo;
   'vm.find': VmInfo;
   /** with start: the warnings of vm.start */

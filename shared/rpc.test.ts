@@ -14,6 +14,7 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'host.list': {},
   'host.add': { name: 'lab', uri: 'qemu:///system' },
   'host.remove': { name: 'lab' },
+  'host.volumes': { host: 'lab', kind: 'iso' },
   'vm.get': { id: ID },
   'vm.find': { nameOrId: 'web' },
   'vm.create': { config: { name: 'web', source: { kind: 'default' } } },

@@ -55,6 +55,11 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'vm.list': () => d.hosts.all().flatMap((h) => h.list()),
     'host.list': () => d.hosts.all().map((h) => h.info()),
     'host.add': async (p) => (await d.libvirt.add(p.name, p.uri, p.identity)).info(),
+    'host.volumes': async (p) => {
+      const h = host(p);
+      if (!h.volumes) throw unsupported('choosing from storage pools', h.id);
+      return { volumes: await h.volumes(p.kind) };
+    },
     'host.remove': async (p) => {
       if (!d.libvirt.get(p.name)) throw new FlotillaError('NOT_FOUND', d.hosts.has(p.name) ? `host ${p.name} cannot be removed` : `no host named ${p.name}`, { host: p.name });
       await d.libvirt.remove(p.name);

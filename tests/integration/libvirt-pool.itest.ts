@@ -1,7 +1,8 @@
 // The "flotilla" pool on a real libvirtd (qemu:///system, scripts/libvirt-test-setup.sh): the
 // boot volumes of earlier built-in guest builds go after a create, unless a domain still names
 // them or they were written within the hour; a built-in domain on an earlier build boots the
-// current one at its next start, and the old files go then.
+// current one at its next start, and the old files go then. A host's ISO and disk images are
+// listed from its other storage pools, as virt-manager's volume browser shows them.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vmConfigSchema } from '../../shared/spec';
 import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
 import { POOL, POOL_TARGET } from '../../electron/engine/hosts/libvirt/storage';
+import { mkdirSync } from 'node:fs';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
 import { ensureTestGuest } from './fixtures/test-guest';
 
@@ -139,6 +141,40 @@ describe('boot volumes of earlier built-in guests', () => {
       await until('the earlier build\'s files to be deleted', () => !vols().includes(oldK.name) && !vols().includes(oldI.name));
     } finally {
       await h.vm(vm.id).stop({ force: true }).catch(() => undefined);
+    }
+  });
+});
+
+describe("a host's storage pools", () => {
+  it('lists ISO and disk images from its other pools, refreshed, never Flotilla\'s own', async () => {
+    const pool = `lvt-isos-${randomBytes(3).toString('hex')}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lvt-pool-'));
+    try {
+      virsh('pool-create-as', '--name', pool, '--type', 'dir', '--target', dir);
+      const h = new LibvirtHost({ name: `t-vols-${randomBytes(2).toString('hex')}`, uri: 'qemu:///system', addedAt: '' }, { home, backoff: { baseMs: 200, maxMs: 1000 } });
+      try {
+        await h.connectNow();
+        // copied into the pool's directory after the pool started: the list refreshes it first
+        writeFileSync(join(dir, 'installer one.iso'), Buffer.alloc(64 * 1024));
+        writeFileSync(join(dir, 'base.qcow2'), Buffer.alloc(4096));
+        writeFileSync(join(dir, 'notes.txt'), 'x');
+        mkdirSync(join(dir, 'sub'));
+        const isos = (await h.volumes('iso')).filter((v) => v.pool === pool);
+        expect(isos).toEqual([{ pool, name: 'installer one.iso', path: join(dir, 'installer one.iso'), bytes: 64 * 1024 }]);
+        const disks = await h.volumes('disk');
+        expect(disks.filter((v) => v.pool === pool).map((v) => v.name)).toEqual(['base.qcow2']);
+        expect(disks.some((v) => v.pool === POOL)).toBe(false);
+      } finally {
+        await h.close();
+        rmSync(join(home, 'libvirt', h.id), { recursive: true, force: true });
+      }
+    } finally {
+      try {
+        virsh('pool-destroy', pool);
+      } catch {
+        /* not started */
+      }
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -3,7 +3,7 @@
 // reaches VMs only through this interface, so a new kind of host is one class and one
 // `registry.add()`. A host that lacks an operation throws `unsupported()`, never half-works
 // (as Multipass's backends and lima's drivers do), and says so up front in each VmInfo.caps.
-import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, LogEntry, PortEntry, SshInfo, VmInfo } from '../../../shared/contract';
+import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, HostVolume, LogEntry, PortEntry, SshInfo, VmInfo } from '../../../shared/contract';
 import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
@@ -100,6 +100,8 @@ export interface Host {
   /** NOT_FOUND when there is no such VM */
   vm(id: string): VmHandle;
   stopAll(opts: { deadlineMs: number; includeKeepRunning: boolean }): Promise<StopAllResult>;
+  /** ISO or disk images in the host's storage pools (libvirt); hosts without pools omit it */
+  volumes?(kind: 'iso' | 'disk'): Promise<HostVolume[]>;
   /** every running VM's stats from one read, by VM id (the stats sampler's tick); hosts without it are asked per VM */
   statsAll?(): Promise<Map<string, { cpuPercent: number; rssBytes: number }>>;
   /** host ports this host's VMs hold on this machine (local forwards); hosts without any omit it */

@@ -31,6 +31,7 @@ describe('create VM dialog', () => {
     api = new FakeTransport((method: Method) => {
       if (method === 'vm.create') return createAnswer;
       if (method === 'path.inspect') return { path: '/x', exists: false, readable: false, isFile: false, size: null, format: null };
+      if (method === 'host.volumes') return { volumes: [{ pool: 'default', name: 'debian-12.iso', path: '/var/lib/libvirt/images/debian-12.iso', bytes: 658505728 }] };
       return { ok: true };
     });
     setApi(api);
@@ -180,6 +181,28 @@ describe('create VM dialog', () => {
       host: 'lab',
       config: { name: 'web', firmware: 'bios', forwards: [], source: { kind: 'iso', path: '/var/lib/libvirt/images/debian.iso' } },
     });
+  });
+
+  it("offers a libvirt host's ISO images from its storage pools", async () => {
+    useStore.setState((s) => ({
+      vms: {
+        ...s.vms,
+        hosts: [
+          { id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: 0 },
+          { id: 'lab', name: 'lab', kind: 'libvirt', state: 'connected', reason: null, vmCount: 0, uri: 'qemu+ssh://root@lab/system' },
+        ],
+      },
+    }));
+    render(<CreateVmDialog />);
+    fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
+    expect(screen.queryByRole('button', { name: "Choose an ISO image from lab's storage" })).toBeNull(); // this computer: Browse
+    fireEvent.change(screen.getByLabelText('Host'), { target: { value: 'lab' } });
+    fireEvent.click(screen.getByRole('button', { name: "Choose an ISO image from lab's storage" }));
+    const list = await screen.findByRole('list', { name: 'ISO images on lab' });
+    expect(api.calls.find((c) => c.method === 'host.volumes')?.req).toEqual({ host: 'lab', kind: 'iso' });
+    fireEvent.click(within(list).getByRole('button', { name: /debian-12\.iso/ }));
+    fireEvent.click(screen.getByRole('button', { name: 'Choose' }));
+    expect((screen.getByLabelText('ISO image') as HTMLInputElement).value).toBe('/var/lib/libvirt/images/debian-12.iso');
   });
 
   it('creates, closes, and starts the new VM', async () => {

@@ -168,7 +168,7 @@ export function CreateVmDialog(): ReactElement {
           {kind === 'iso' && (
             <div className="row">
               <div className="grow">
-                <PathField onHost={remote} label="ISO image" kind="iso" value={isoPath} onChange={setIsoPath} error={errors['source.path']} />
+                <PathField onHost={remote} hostId={hostId} label="ISO image" kind="iso" value={isoPath} onChange={setIsoPath} error={errors['source.path']} />
               </div>
               <Field label="Disk size (GiB)" error={errors['source.diskSizeGiB']} className="narrow">
                 {(p) => <input {...p} type="number" min={1} max={4096} value={diskSize} onChange={(e) => setDiskSize(e.target.value)} />}
@@ -177,7 +177,7 @@ export function CreateVmDialog(): ReactElement {
           )}
           {kind === 'disk' && (
             <>
-              <PathField onHost={remote} label="Disk image" kind="disk" value={diskPath} onChange={setDiskPath} error={errors['source.path']} />
+              <PathField onHost={remote} hostId={hostId} label="Disk image" kind="disk" value={diskPath} onChange={setDiskPath} error={errors['source.path']} />
               <div className="segmented" role="radiogroup" aria-label="Use the image">
                 <label className={diskMode === 'copy' ? 'selected' : ''}>
                   <input type="radio" name="disk-mode" checked={diskMode === 'copy'} onChange={() => setDiskMode('copy')} />

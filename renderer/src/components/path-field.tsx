@@ -7,6 +7,7 @@ import { formatBytes } from '../lib/format';
 import { Field } from './fields';
 import { FilePicker } from './file-picker';
 import { Icon } from './icons';
+import { VolumePicker } from './volume-picker';
 
 type Kind = 'iso' | 'disk' | 'kernel' | 'initrd';
 
@@ -27,6 +28,7 @@ export function PathField({
   error,
   optional,
   onHost,
+  hostId,
 }: {
   label: string;
   kind: Kind;
@@ -36,10 +38,15 @@ export function PathField({
   optional?: boolean;
   /** the name of another host the path is on: neither checked nor browsed from this computer */
   onHost?: string | undefined;
+  /** that host's id: ISO and disk images can be chosen from its storage pools */
+  hostId?: string | undefined;
 }): ReactElement {
   const electron = getApi().nativePicker;
   const [check, setCheck] = useState<{ path: string; ok: boolean; text: string } | null>(null);
   const [picking, setPicking] = useState(false);
+  const [pickingVolume, setPickingVolume] = useState(false);
+  const poolKind = onHost && hostId && (kind === 'iso' || kind === 'disk') ? kind : null;
+  const poolWhat = kind === 'iso' ? 'an ISO image' : 'a disk image';
   useEffect(() => {
     if (!value.startsWith('/') || onHost) return;
     let live = true;
@@ -89,6 +96,12 @@ export function PathField({
               <Icon name="folder" size={14} /> Browse…
             </button>
           )}
+          {poolKind && (
+            <button type="button" className="btn" aria-label={`Choose ${poolWhat} from ${onHost}'s storage`} onClick={() => setPickingVolume(true)}>
+              <Icon name="server" size={14} /> From storage…
+            </button>
+          )}
+          {pickingVolume && poolKind && hostId && onHost && <VolumePicker hostId={hostId} hostName={onHost} kind={poolKind} title={`Choose ${poolWhat} on ${onHost}`} onPick={onChange} onClose={() => setPickingVolume(false)} />}
           {picking && <FilePicker title={`Choose ${label.toLowerCase()}`} value={value} onPick={onChange} onClose={() => setPicking(false)} />}
         </div>
       )}

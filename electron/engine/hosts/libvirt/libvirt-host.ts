@@ -5,7 +5,7 @@
 // VM ids are the domains' UUIDs without dashes; domains are addressed by UUID only, so a name
 // a remote host sends is shown as text and never used as a command word or a path.
 import { randomUUID } from 'node:crypto';
-import type { HostInfo, VmInfo } from '../../../../shared/contract';
+import type { HostInfo, HostVolume, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmConfig } from '../../../../shared/spec';
 import { DisplayProxy } from '../../display-proxy';
@@ -19,6 +19,7 @@ import { createDomain } from './create-domain';
 import { forgetSshState } from './ssh-access';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { HostLog } from './host-log';
+import { listPoolVolumes } from './storage';
 import { LibvirtVm } from './libvirt-vm';
 import { idToUuid, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
 
@@ -403,6 +404,10 @@ export class LibvirtHost implements Host {
       if (values && (d.state === 'running' || d.state === 'paused')) out.set(uuidToId(d.uuid), this.vm(uuidToId(d.uuid)).statsFromValues(values));
     }
     return out;
+  }
+
+  volumes(kind: 'iso' | 'disk'): Promise<HostVolume[]> {
+    return listPoolVolumes(this.conn.virsh, kind);
   }
 
   /** What creating a built-in domain, or bringing one to the current build, needs. */

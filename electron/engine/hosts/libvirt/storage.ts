@@ -3,7 +3,9 @@
 // into it once per content hash (`vol-upload`) and reused by every VM, and per-VM disk volumes.
 import { stat } from 'node:fs/promises';
 import { FlotillaError } from '../../../../shared/errors';
+import type { HostVolume } from '../../../../shared/contract';
 import type { Virsh } from './virsh';
+import { parseVolDetails } from './virsh-parse';
 
 export const POOL = 'flotilla';
 export const POOL_TARGET = '/var/lib/libvirt/flotilla';
@@ -66,4 +68,22 @@ export async function deleteVolume(virsh: Virsh, vol: string): Promise<void> {
   await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]).catch((err: unknown) => {
     if (!(err instanceof FlotillaError && /not found|no storage vol/i.test(err.message))) throw err;
   });
+}
+
+const KIND_RE = { iso: /\.iso$/i, disk: /\.(?:qcow2|img|raw|vmdk|vdi|vhdx?)$/i } as const;
+
+/**
+ * ISO or disk images in the host's active storage pools, each pool refreshed first (a file just
+ * copied into its directory shows), as virt-manager's volume browser lists them. Flotilla's own
+ * pool is left out: its disks belong to domains. A pool that cannot be read is skipped.
+ */
+export async function listPoolVolumes(virsh: Virsh, kind: 'iso' | 'disk'): Promise<HostVolume[]> {
+  const pools = (await virsh.run(['pool-list', '--name'])).stdout.split('\n').map((l) => l.trim()).filter((p) => p && p !== POOL);
+  const out: HostVolume[] = [];
+  for (const pool of pools) {
+    await virsh.run(['pool-refresh', '--pool', pool]).catch(() => undefined);
+    const r = await virsh.run(['vol-list', '--pool', pool, '--details']).catch(() => null);
+    for (const v of r ? parseVolDetails(r.stdout) : []) if (KIND_RE[kind].test(v.path)) out.push({ pool, ...v });
+  }
+  return out.sort((a, b) => a.pool.localeCompare(b.pool) || a.name.localeCompare(b.name));
 }

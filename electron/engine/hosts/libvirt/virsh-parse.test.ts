@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idToUuid, parseAgentReturn, parseDomifaddr, parseDominfo, parseDomstats, parseDomstatsAll, parseEventLine, parseUuidList, parseVncDisplay, safeText, stateAfterEvent, uuidToId } from './virsh-parse';
+import { idToUuid, parseAgentReturn, parseDomifaddr, parseDominfo, parseDomstats, parseDomstatsAll, parseEventLine, parseVolDetails, parseUuidList, parseVncDisplay, safeText, stateAfterEvent, uuidToId } from './virsh-parse';
 
 const TS = '2026-12-05 10:35:46.039+0000';
 
@@ -60,5 +60,19 @@ describe('virsh output', () => {
     expect([...all.keys()]).toEqual(['web-1', "it''s odd"]);
     expect(all.get('web-1')?.get('balloon.rss')).toBe(272576);
     expect(all.get("it''s odd")?.get('state.state')).toBe(3);
+  });
+
+  it('reads vol-list --details rows, a name with spaces too, and skips what does not read so', () => {
+    const text = [
+      ' debian-12.iso      /var/lib/libvirt/images/debian-12.iso      file   628.00 MiB   628.00 MiB',
+      ' my disk.qcow2      /var/lib/libvirt/images/my disk.qcow2      file   20.00 GiB    1.50 GiB',
+      ' odd                /dev/sdb                                   block  -            -',
+      ' garbage line',
+    ].join('\n');
+    expect(parseVolDetails(text)).toEqual([
+      { name: 'debian-12.iso', path: '/var/lib/libvirt/images/debian-12.iso', bytes: 628 * 2 ** 20 },
+      { name: 'my disk.qcow2', path: '/var/lib/libvirt/images/my disk.qcow2', bytes: 20 * 2 ** 30 },
+      { name: 'odd', path: '/dev/sdb', bytes: null },
+    ]);
   });
 });

@@ -157,6 +157,23 @@ export function parseDomstatsAll(text: string): Map<string, Map<string, number>>
   return out;
 }
 
+const UNIT_BYTES: Record<string, number> = { B: 1, bytes: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40, PiB: 2 ** 50 };
+
+/**
+ * `virsh vol-list --details` rows: name, path, type, capacity, allocation (sizes as virsh prints
+ * them, "1.00 GiB"). A row that does not read so is skipped; names and paths are the host's text.
+ */
+export function parseVolDetails(text: string): { name: string; path: string; bytes: number | null }[] {
+  const out: { name: string; path: string; bytes: number | null }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\S.*?)\s+(\/\S.*?)\s+(?:file|block|dir|network|netdir|ploop)\s+(?:([\d.]+) (\S+)|-)\s+(?:[\d.]+ \S+|-)\s*$/.exec(line);
+    if (!m || m[2]!.length > 4096) continue;
+    const unit = m[4] ? UNIT_BYTES[m[4]] : undefined;
+    out.push({ name: safeText(m[1]!, 200), path: m[2]!, bytes: m[3] && unit ? Math.round(Number(m[3]) * unit) : null });
+  }
+  return out;
+}
+
 /** `virsh domifaddr --source agent`: the addresses column, loopback left out. */
 export function parseDomifaddr(text: string): string[] {
   const ips: string[] = [];
