@@ -118,10 +118,15 @@ describe('boot volumes of earlier built-in guests', () => {
     const oldI = staleVolume('initrd', 0);
     const dir = mkdtempSync(join(tmpdir(), 'lvt-'));
     try {
+      // and its devices from before the console port and the default network: hvc0, user networking
       const older = current
         .replace(/<kernel>[^<]*<\/kernel>/, `<kernel>${oldK.path}</kernel>`)
         .replace(/<initrd>[^<]*<\/initrd>/, `<initrd>${oldI.path}</initrd>`)
-        .replace(/<cmdline>([^<]*)<\/cmdline>/, '<cmdline>$1 flotilla.old=1</cmdline>');
+        .replace(/<cmdline>([^<]*)<\/cmdline>/, (_, line: string) => `<cmdline>${line.replace(' flotilla.net=dhcp', '')} flotilla.old=1</cmdline>`)
+        .replace(/<channel type='unix'>\s*(<source[^>]*\/>\s*)?<target type='virtio' name='org\.flotilla\.console\.0'\/>\s*(<address[^>]*\/>\s*)?<\/channel>/, "<console type='pty'>\n      <target type='virtio' port='0'/>\n    </console>")
+        .replace(/<interface type='network'>(\s*<mac[^>]*\/>)?\s*<source network='default'\/>/, "<interface type='user'>$1");
+      expect(older).toContain("<console type='pty'>");
+      expect(older).toContain("<interface type='user'>");
       writeFileSync(join(dir, 'd.xml'), older);
       virsh('define', join(dir, 'd.xml'));
     } finally {
@@ -137,6 +142,22 @@ describe('boot volumes of earlier built-in guests', () => {
       const now = virsh('dumpxml', '--inactive', '--domain', uuid);
       for (const tag of ['kernel', 'initrd']) expect(new RegExp(`<${tag}>([^<]*)<`).exec(now)?.[1]).toBe(new RegExp(`<${tag}>([^<]*)<`).exec(current)?.[1]);
       expect(/<cmdline>([^<]*)</.exec(now)?.[1]).toBe(/<cmdline>([^<]*)</.exec(current)?.[1]);
+      // the console port and the default network in place of hvc0 and user networking
+      expect(now).toMatch(/name='org\.flotilla\.console\.0'/);
+      expect(now).not.toContain("<console type='pty'>\n      <target type='virtio'");
+      expect(now).toMatch(/<interface type='network'>\s*<mac address='([0-9a-f:]+)'\/>\s*<source network='default'/);
+      expect(/<mac address='([0-9a-f:]+)'/.exec(now)?.[1]).toBe(/<mac address='([0-9a-f:]+)'/.exec(current)?.[1]);
+      await until('a DHCP address on the default network', () => h.get(vm.id).ips.some((a) => a.startsWith('192.168.122.')), 60_000);
+      let seen = '';
+      h.vm(vm.id).consoleSubscribe('t', (d) => (seen += d));
+      let polls = 0;
+      // typed again about once a second until the shell answers (its relay may still be starting)
+      await until('the console port to run a typed command', () => {
+        if (polls++ % 5 === 0) h.vm(vm.id).consoleInput('echo up-$((40+2))\r');
+        return seen.includes('up-42');
+      }, 60_000);
+      expect(h.vm(vm.id).consoleKind).toBe('port');
+      h.vm(vm.id).consoleUnsubscribe('t');
       expect(h.logLines(name, 20).map((l) => l.text)).toContainEqual(expect.stringMatching(/now boots the built-in Linux of this computer/));
       await until('the earlier build\'s files to be deleted', () => !vols().includes(oldK.name) && !vols().includes(oldI.name));
     } finally {

@@ -1,7 +1,8 @@
 // withBootFiles: which definitions are moved to the current build's kernel and initrd, and what
 // else is left alone. Against libvirtd: tests/integration/libvirt-pool.itest.ts.
 import { describe, expect, it } from 'vitest';
-import { withBootFiles } from './boot-update';
+import { withBootFiles, withCurrentDevices } from './boot-update';
+import { hasConsolePort } from './domain-xml';
 
 const pool = '/var/lib/libvirt/flotilla';
 const files = { kernel: `${pool}/default-vmlinuz-aaaaaaaaaaaaaaaa`, initrd: `${pool}/default-initrd-bbbbbbbbbbbbbbbb` };
@@ -31,5 +32,47 @@ describe('withBootFiles', () => {
 
   it('escapes what it writes', () => {
     expect(withBootFiles(old, files, () => 'a=<b>&c')).toContain('<cmdline>a=&lt;b&gt;&amp;c</cmdline>');
+  });
+});
+
+describe('withCurrentDevices', () => {
+  // as libvirt returns a domain made before the console port and the default network
+  const before = `<domain type='qemu'>
+  <devices>
+    <controller type='virtio-serial' index='0'>
+    </controller>
+    <interface type='user'>
+      <mac address='52:54:00:07:b6:09'/>
+      <model type='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+    </interface>
+    <console type='pty'>
+      <target type='virtio' port='0'/>
+    </console>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+      <address type='virtio-serial' controller='0' bus='0' port='1'/>
+    </channel>
+  </devices>
+</domain>
+`;
+
+  it('puts the console port in place of hvc0 and the network in place of user networking, keeping the MAC', () => {
+    const after = withCurrentDevices(before, { consolePort: true, network: 'default' });
+    expect(hasConsolePort(after)).toBe(true);
+    expect(after).not.toContain("<console type='pty'>");
+    expect(after).toContain(`<interface type='network'>\n      <source network='default'/>\n      <mac address='52:54:00:07:b6:09'/>`);
+    expect(after).not.toContain("<interface type='user'>");
+    expect(after).toContain("name='org.qemu.guest_agent.0'");
+  });
+
+  it('changes only what it is asked to, and nothing it does not find exactly once', () => {
+    expect(withCurrentDevices(before, { consolePort: false, network: null })).toBe(before);
+    expect(withCurrentDevices(before, { consolePort: true, network: null })).toContain("<interface type='user'>");
+    // two NICs, or a guest already on a network: the networking is someone's choice
+    const twoNics = before.replace('</devices>', "<interface type='user'><model type='e1000'/></interface></devices>");
+    expect(withCurrentDevices(twoNics, { consolePort: false, network: 'default' })).toBe(twoNics);
+    const bridged = before.replace('</devices>', "<interface type='bridge'><source bridge='br0'/></interface></devices>");
+    expect(withCurrentDevices(bridged, { consolePort: false, network: 'default' })).toBe(bridged);
   });
 });

@@ -5,8 +5,10 @@
 // virt-manager's way, `dumpxml --inactive` → the change → `define`, under the domain's job. The
 // volumes it no longer names go with the next prune (boot-volumes.ts).
 //
-// Only the boot files change: a domain made before the console port keeps hvc0 (the guest's
-// console script finds it there) and one on user networking keeps it.
+// With the move, a domain made before the console port gets it in place of its virtio console
+// (hvc0, which drops output a slow reader misses), and one on QEMU's user networking joins the
+// host's "default" network when that runs and the build asks DHCP (its MAC address is kept).
+// A domain whose kernel is not one of these pool volumes is someone's own: nothing is changed.
 import { join } from 'node:path';
 import { FlotillaError } from '../../../../shared/errors';
 import { guestHostname } from '../../guest/boot-profile';
@@ -14,12 +16,26 @@ import { readDefaultGuest, type DefaultGuestState } from '../../guest/build-defa
 import type { KeyedMutex } from '../../mutex';
 import { BOOT_VOLUME_RE, pruneBootVolumes } from './boot-volumes';
 import { defineXml } from './define-xml';
-import { bootFilesOf, xmlEscape } from './domain-xml';
+import { CONSOLE_PORT_NAME } from '../../qemu-args';
+import { bootFilesOf, hasConsolePort, xmlEscape } from './domain-xml';
 import { ensurePool, ensureUploaded } from './storage';
 import type { Virsh } from './virsh';
 
 /** The kernel parameter that has the built-in guest ask DHCP for its address (assets/guest/init). */
 export const GUEST_DHCP_PARAM = 'flotilla.net=dhcp';
+
+/** libvirt's own NAT network (virbr0, 192.168.122.0/24 with DHCP), which virt-manager puts new domains on. */
+export const DEFAULT_NETWORK = 'default';
+
+/**
+ * Whether the host's "default" network is running. Without it (no dnsmasq, or stopped) new domains
+ * get QEMU's user networking, which reaches out but cannot be reached: the guest then answers only
+ * through its console and agent.
+ */
+export async function defaultNetworkActive(virsh: Virsh): Promise<boolean> {
+  const r = await virsh.run(['net-info', '--network', DEFAULT_NETWORK]).catch(() => null);
+  return !!r && /^Active:\s+yes\s*$/m.test(r.stdout);
+}
 
 export interface BootContext {
   virsh: Virsh;
@@ -108,6 +124,24 @@ export function withBootFiles(xml: string, files: { kernel: string; initrd: stri
 }
 
 /**
+ * A built-in domain's definition with the console port in place of its one virtio console, and
+ * on `network` in place of its one user-networking interface (its other children, the MAC among
+ * them, kept); what is not there exactly once is left as it is.
+ */
+export function withCurrentDevices(xml: string, want: { consolePort: boolean; network: string | null }): string {
+  let out = xml;
+  const hvc = /<console type='pty'>\s*<target type='virtio' port='0'\/>\s*<\/console>/g;
+  if (want.consolePort && !hasConsolePort(out) && (out.match(hvc) ?? []).length === 1) {
+    out = out.replace(hvc, `<channel type='unix'>\n      <target type='virtio' name='${CONSOLE_PORT_NAME}'/>\n    </channel>`);
+  }
+  const user = /<interface type='user'>/g;
+  if (want.network && (out.match(user) ?? []).length === 1 && !/<interface type='(?!user')/.test(out)) {
+    out = out.replace(user, `<interface type='network'>\n      <source network='${xmlEscape(want.network)}'/>`);
+  }
+  return out;
+}
+
+/**
  * Before a start: has the stopped built-in domain `uuid` (named `name`) boot the current build.
  * True when it changed. A missing guest build leaves the domain as it is. A domain already on
  * this build, as checked on this connection before, costs one `dumpxml` (the pool is not asked
@@ -121,11 +155,15 @@ export async function updateBootFiles(ctx: BootContext, uuid: string, name: stri
   if (!booting) return false;
   const known = knownBootFiles(ctx, g.manifest);
   if (known && known.kernel === booting.kernel && known.initrd === booting.initrd) return false;
+  const m = g.manifest;
   const files = await uploadBootFiles(ctx, g);
-  const next = withBootFiles(xml, files, (old) => builtInCmdline(g.manifest!, name, old.split(/\s+/).includes(GUEST_DHCP_PARAM)));
+  const devices = withCurrentDevices(xml, { consolePort: m.console === 'vport', network: m.dhcp && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : null });
+  // a guest on a libvirt network (or a bridge) asks DHCP; on user networking it knows QEMU's addresses
+  const dhcp = m.dhcp === true && /<interface type='(?!user')/.test(devices);
+  const next = withBootFiles(devices, files, () => builtInCmdline(m, name, dhcp));
   if (!next) return false;
   await defineXml(ctx.virsh, next);
-  ctx.note(`domain ${name}: now boots the built-in Linux of this computer (kernel ${g.manifest.kernelVersion})`);
+  ctx.note(`domain ${name}: now boots the built-in Linux of this computer (kernel ${m.kernelVersion})${devices !== xml ? ', with its console port and network' : ''}`);
   pruneInBackground(ctx, files.volumes);
   return true;
 }

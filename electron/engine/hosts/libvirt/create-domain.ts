@@ -11,27 +11,13 @@ import { FlotillaError } from '../../../../shared/errors';
 import type { VmConfig } from '../../../../shared/spec';
 import { DEFAULT_GUEST_PROFILE } from '../../guest/boot-profile';
 import { readDefaultGuest } from '../../guest/build-default';
-import { builtInCmdline, pruneInBackground, readyGuest, uploadBootFiles, type BootContext } from './boot-update';
+import { builtInCmdline, DEFAULT_NETWORK, defaultNetworkActive, pruneInBackground, readyGuest, uploadBootFiles, type BootContext } from './boot-update';
 import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool } from './storage';
-import type { Virsh } from './virsh';
 
 export type CreateContext = BootContext;
 
-/** libvirt's own NAT network (virbr0, 192.168.122.0/24 with DHCP), which virt-manager puts new domains on. */
-export const DEFAULT_NETWORK = 'default';
-export { GUEST_DHCP_PARAM } from './boot-update';
-
-/**
- * Whether the host's "default" network is running. Without it (no dnsmasq, or stopped) new domains
- * get QEMU's user networking, which reaches out but cannot be reached: the guest then answers only
- * through its console and agent.
- */
-export async function defaultNetworkActive(virsh: Virsh): Promise<boolean> {
-  const r = await virsh.run(['net-info', '--network', DEFAULT_NETWORK]).catch(() => null);
-  return !!r && /^Active:\s+yes\s*$/m.test(r.stdout);
-}
 
 /** Where QEMU's qboot ROM is on Debian hosts (qemu-system-data); the built-in guest boots faster with it. */
 export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
