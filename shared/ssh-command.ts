@@ -27,7 +27,10 @@ export function sshCheckedArgs(info: SshInfo, opts: { ownKey?: boolean } = {}): 
  * the host's key checked strictly as the host connection checks it. ssh hands this line to
  * /bin/sh, so every word is quoted; a '%' of ours is doubled, leaving only ssh's %h and %p (the
  * guest's address, checked to be an IPv4 address in sshCheckedArgs, and 22). The words are the
- * user's own host settings, never anything the host or the guest sent.
+ * user's own host settings, never anything the host or the guest sent. Why not ProxyJump (-J),
+ * which avoids writing this line: ssh builds the same kind of shell line for it, passing the jump
+ * only -F, so the host's key, known_hosts and ControlPath would have to sit in a config file
+ * whose path ssh pastes into that line unquoted.
  */
 export function jumpProxyCommand(j: SshJump): string {
   const words = [
