@@ -1,9 +1,8 @@
-// A libvirt host: every domain on one libvirt connection, shown as Flotilla VMs (also those
-// defined outside Flotilla). State comes from the connection's one event stream; the domain
-// list is loaded once per (re)connect. While the host is unreachable its VMs keep their last
-// known state and say "host unreachable" (HostInfo.state = failed), never "stopped".
-// VM ids are the domains' UUIDs without dashes; domains are addressed by UUID only, so a name
-// a remote host sends is shown as text and never used as a command word or a path.
+// A libvirt host: every domain on one libvirt connection as Flotilla VMs, also those defined
+// outside Flotilla. State comes from the connection's one event stream; the domain list is loaded
+// once per (re)connect. While the host is unreachable its VMs keep their last known state and say
+// "host unreachable" (HostInfo.state = failed), never "stopped". Domains are addressed by UUID
+// only (VM ids are UUIDs without dashes): a name a remote host sends is only ever shown as text.
 import { randomUUID } from 'node:crypto';
 import type { HostInfo, HostVolume, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
@@ -18,6 +17,7 @@ import type { BootContext, BootFiles } from './boot-update';
 import { createDomain } from './create-domain';
 import { forgetSshState } from './ssh-access';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
+import { DomainTable } from './domain-table';
 import { HostLog } from './host-log';
 import { listPoolVolumes } from './storage';
 import { LibvirtVm } from './libvirt-vm';
@@ -43,16 +43,9 @@ const FIRST_AGENT_PASS_MS = 4000;
 export class LibvirtHost implements Host {
   readonly kind = 'libvirt';
   readonly conn: LibvirtConnection;
-  private readonly domains = new Map<string, LibvirtDomain>();
-  /**
-   * Event-driven changes so far, and at which count each domain last changed (removed, or its
-   * state or agent changed by an event): a read begun before that is stale (see loadDomain).
-   * One small entry per domain ever seen.
-   */
-  private changes = 0;
+  private readonly domains = new DomainTable();
   /** connections so far (a reload scheduled for an earlier one does not run) */
   private connects = 0;
-  private readonly changedAt = new Map<string, number>();
   private readonly vms = new Map<string, LibvirtVm>();
   private readonly log = new HostLog();
   private readonly eventListeners = new Set<HostListener>();
@@ -170,7 +163,7 @@ export class LibvirtHost implements Host {
     } else {
       if (state === 'failed') this.settle();
       for (const v of this.vms.values()) v.closeConsole();
-      for (const uuid of this.domains.keys()) this.emitVm(uuid);
+      for (const uuid of this.domains.uuids()) this.emitVm(uuid);
     }
     this.emitHost();
   }
@@ -183,9 +176,9 @@ export class LibvirtHost implements Host {
       seen.add(uuid);
       await this.loadDomain(uuid).catch(() => undefined); // undefined in between: its event says so
     }
-    for (const uuid of [...this.domains.keys()]) {
+    for (const uuid of this.domains.uuids()) {
       if (!seen.has(uuid)) {
-        this.forget(uuid);
+        this.domains.forget(uuid);
         this.emitVm(uuid);
       }
     }
@@ -194,13 +187,13 @@ export class LibvirtHost implements Host {
 
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   async loadDomain(ref: string): Promise<LibvirtDomain> {
-    const began = this.changes;
+    const began = this.domains.mark();
     const { info, meta, description, vnc, consolePort } = await readDomain(this.conn.virsh, ref);
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
     const prev = this.domains.get(info.uuid);
-    if ((this.changedAt.get(info.uuid) ?? -1) >= began) {
+    if (this.domains.changedSince(info.uuid, began)) {
       if (!prev) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
       prev.meta = meta ?? prev.meta;
       prev.description = description ?? prev.description;
@@ -225,7 +218,7 @@ export class LibvirtHost implements Host {
       autostart: info.autostart,
       ...(description !== undefined ? { description } : {}),
     };
-    this.domains.set(info.uuid, d);
+    this.domains.set(d);
     this.vms.get(info.uuid)?.onState(d.state); // after a reconnect: a watched console attaches again
     if (d.state === 'running' && d.agent !== 'ready') {
       const probe = this.refreshAgent(d.uuid).catch(() => undefined);
@@ -259,28 +252,13 @@ export class LibvirtHost implements Host {
     }
   }
 
-  /** Drops a domain that libvirt no longer has, marking when (see loadDomain). */
-  private forget(uuid: string): void {
-    this.domains.delete(uuid);
-    this.touch(uuid);
-  }
-
-  private touch(uuid: string): void {
-    this.changedAt.set(uuid, this.changes++);
-  }
-
-  private byName(name: string): LibvirtDomain | undefined {
-    for (const d of this.domains.values()) if (d.name === name) return d;
-    return undefined;
-  }
-
   private async onDomainEvent(e: DomainEvent): Promise<void> {
     if (e.kind === 'unparsed') return this.reload();
-    const known = this.byName(safeText(e.name));
+    const known = this.domains.byName(safeText(e.name));
     if (e.kind === 'agent') {
       if (!known) return;
       if (e.connected) return this.refreshAgent(known.uuid, { agentSeen: true });
-      this.touch(known.uuid);
+      this.domains.touch(known.uuid);
       known.agent = known.state === 'running' ? 'connecting' : 'unknown';
       known.ips = [];
       delete known.guestOs;
@@ -291,7 +269,7 @@ export class LibvirtHost implements Host {
       const next = stateAfterEvent(e.event, e.detail);
       if (next === 'removed') {
         if (known) {
-          this.forget(known.uuid);
+          this.domains.forget(known.uuid);
           this.vms.get(known.uuid)?.close();
           this.vms.delete(known.uuid);
           this.emitVm(known.uuid);
@@ -300,7 +278,7 @@ export class LibvirtHost implements Host {
         return;
       }
       if (known && next) {
-        this.touch(known.uuid);
+        this.domains.touch(known.uuid);
         if (known.state !== next) known.stateSince = now();
         known.state = next;
         known.reason = `${e.event} ${e.detail}`.trim().toLowerCase();
@@ -340,7 +318,7 @@ export class LibvirtHost implements Host {
   }
 
   find(nameOrId: string): VmInfo | undefined {
-    const d = (idToUuid(nameOrId) && this.domains.get(idToUuid(nameOrId)!)) || this.byName(nameOrId) || [...this.domains.values()].find((x) => specName(x.name) === nameOrId);
+    const d = (idToUuid(nameOrId) && this.domains.get(idToUuid(nameOrId)!)) || this.domains.byName(nameOrId) || [...this.domains.values()].find((x) => specName(x.name) === nameOrId);
     return d ? this.toInfo(d) : undefined;
   }
 
