@@ -4,7 +4,7 @@
 // error. The first-run button creates and starts a default VM in one click.
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Method } from '../../../shared/contract';
+import type { HostInfo, Method } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { setApi } from '../api/current';
 import { resetStreams } from '../store/streams';
@@ -38,6 +38,19 @@ describe('create VM dialog', () => {
     useStore.setState((s) => ({ ui: { ...s.ui, dialog: { kind: 'create' } } }));
   });
   afterEach(() => cleanup());
+
+  /** This computer and the libvirt host "lab", and any more given. */
+  const withHosts = (...more: HostInfo[]): void =>
+    useStore.setState((s) => ({
+      vms: {
+        ...s.vms,
+        hosts: [
+          { id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: 0 },
+          { id: 'lab', name: 'lab', kind: 'libvirt', state: 'connected', reason: null, vmCount: 0, uri: 'qemu+ssh://root@lab/system' },
+          ...more,
+        ],
+      },
+    }));
 
   const submit = async (): Promise<void> => {
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Create VM' })));
@@ -149,16 +162,7 @@ describe('create VM dialog', () => {
 
   it('creates on a libvirt host: its paths are not checked or browsed here, and forwards and UEFI are not offered', async () => {
     createAnswer = makeVm('web', { state: 'stopped', host: 'lab' });
-    useStore.setState((s) => ({
-      vms: {
-        ...s.vms,
-        hosts: [
-          { id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: 0 },
-          { id: 'lab', name: 'lab', kind: 'libvirt', state: 'connected', reason: null, vmCount: 0, uri: 'qemu+ssh://root@lab/system' },
-          { id: 'far', name: 'far', kind: 'libvirt', state: 'failed', reason: 'ssh: connection refused', vmCount: 0 },
-        ],
-      },
-    }));
+    withHosts({ id: 'far', name: 'far', kind: 'libvirt', state: 'failed', reason: 'ssh: connection refused', vmCount: 0 });
     render(<CreateVmDialog />);
     const host = screen.getByLabelText('Host') as HTMLSelectElement;
     expect(within(host).getByRole('option', { name: 'far (failed)' }).hasAttribute('disabled')).toBe(true);
@@ -184,15 +188,7 @@ describe('create VM dialog', () => {
   });
 
   it("offers a libvirt host's ISO images from its storage pools", async () => {
-    useStore.setState((s) => ({
-      vms: {
-        ...s.vms,
-        hosts: [
-          { id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: 0 },
-          { id: 'lab', name: 'lab', kind: 'libvirt', state: 'connected', reason: null, vmCount: 0, uri: 'qemu+ssh://root@lab/system' },
-        ],
-      },
-    }));
+    withHosts();
     render(<CreateVmDialog />);
     fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
     expect(screen.queryByRole('button', { name: "Choose an ISO image from lab's storage" })).toBeNull(); // this computer: Browse

@@ -1,7 +1,7 @@
 // The browser's file picker (a browser cannot show the engine's files natively): one folder at
 // a time from the engine's fs.list, folders first, dotfiles behind a checkbox. Names are React
 // text, never markup. The app uses the native dialog instead (host.pickFile).
-import { useCallback, useEffect, useState, type ReactElement } from 'react';
+import { useCallback, useEffect, useState, type ReactElement, type ReactNode } from 'react';
 import { createPortal } from 'react-dom';
 import type { DirListing } from '../../../shared/contract';
 import { getApi } from '../api/current';
@@ -141,23 +141,32 @@ export function FilePicker({
         )}
         {listing?.truncated && <p className="field-hint">Only the first {listing.entries.length} entries are shown; type the path for others.</p>}
       </div>
-      <div className="modal-foot">
-        <span className="picker-chosen">{chosen ?? (mode === 'folder' ? `${folderOnly ? 'Share' : 'Save in'} ${listing?.path ?? '…'}` : 'No file chosen')}</span>
-        <span className="spacer" />
-        <button type="button" className="btn" onClick={onClose}>
-          Cancel
-        </button>
-        {mode === 'folder' ? (
+      <PickerFoot chosenText={chosen ?? (mode === 'folder' ? `${folderOnly ? 'Share' : 'Save in'} ${listing?.path ?? '…'}` : 'No file chosen')} onClose={onClose} onChoose={mode === 'file' && chosen ? () => pick(chosen) : null}>
+        {mode === 'folder' && (
           <button type="button" className="btn btn-primary" disabled={!chosen && !listing} onClick={() => (chosen ? pick(chosen) : listing && pick(listing.path, 'dir'))}>
             {chosen ? 'Replace this file' : folderOnly ? 'Choose this folder' : 'Save here'}
           </button>
-        ) : (
-          <button type="button" className="btn btn-primary" disabled={!chosen} onClick={() => chosen && pick(chosen)}>
-            Choose
-          </button>
         )}
-      </div>
+      </PickerFoot>
     </Modal>,
     document.body,
+  );
+}
+
+/** A picker's foot: what is chosen, Cancel, and Choose (or the action buttons given instead). */
+export function PickerFoot({ chosenText, onClose, onChoose, children }: { chosenText: string; onClose: () => void; onChoose: (() => void) | null; children?: ReactNode }): ReactElement {
+  return (
+    <div className="modal-foot">
+      <span className="picker-chosen">{chosenText}</span>
+      <span className="spacer" />
+      <button type="button" className="btn" onClick={onClose}>
+        Cancel
+      </button>
+      {children || (
+        <button type="button" className="btn btn-primary" disabled={!onChoose} onClick={() => onChoose?.()}>
+          Choose
+        </button>
+      )}
+    </div>
   );
 }

@@ -9,6 +9,7 @@ import { formatBytes } from '../lib/format';
 import { toUiError } from '../store/errors';
 import type { UiError } from '../store/store';
 import { Icon } from './icons';
+import { PickerFoot } from './file-picker';
 import { InlineError } from './inline-error';
 import { Modal } from './modal';
 
@@ -57,16 +58,7 @@ export function VolumePicker({ hostId, hostName, kind, title, onPick, onClose }:
           </ul>
         )}
       </div>
-      <div className="modal-foot">
-        <span className="picker-chosen">{chosen ?? 'No image chosen'}</span>
-        <span className="spacer" />
-        <button type="button" className="btn" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-primary" disabled={!chosen} onClick={() => chosen && pick(chosen)}>
-          Choose
-        </button>
-      </div>
+      <PickerFoot chosenText={chosen ?? 'No image chosen'} onClose={onClose} onChoose={chosen ? () => pick(chosen) : null} />
     </Modal>,
     document.body,
   );
