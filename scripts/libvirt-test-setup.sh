@@ -30,7 +30,11 @@ alive_as() { # pidfile program
   [ -s "$1" ] || return 1
   pid="$(cat "$1")"
   [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+  # read whole, then matched: with pipefail, `… | grep -q` fails when grep quits before the writer
+  # is done (SIGPIPE), which can make a running program look gone
+  local cmd
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  grep -q -- "$2" <<<"$cmd"
 }
 
 stop_started() { # name pidfile program
@@ -100,7 +104,13 @@ virsh --connect qemu:///system version >/dev/null || { echo "libvirt-test-setup:
 
 # --- libvirt's "default" NAT network (virbr0, DHCP from dnsmasq), as a fresh Debian install runs
 # it: Flotilla puts new domains on it, as virt-manager does
-net_active() { virsh --connect qemu:///system net-info --network default 2>/dev/null | grep -qE '^Active:[[:space:]]+yes'; }
+# (the output is read whole first, as in alive_as: piped into grep -q, virsh could die of SIGPIPE
+# and pipefail made an active network look inactive; then net-start said "already active" and set-up failed)
+net_active() {
+  local info
+  info="$(virsh --connect qemu:///system net-info --network default 2>/dev/null)" || return 1
+  grep -qE '^Active:[[:space:]]+yes' <<<"$info"
+}
 if ! net_active; then
   command -v dnsmasq >/dev/null || { echo "libvirt-test-setup: dnsmasq is missing (libvirt's default network needs it): apt-get install dnsmasq-base" >&2; exit 1; }
   virsh --connect qemu:///system net-info --network default >/dev/null 2>&1 || virsh --connect qemu:///system net-define /usr/share/libvirt/networks/default.xml >/dev/null

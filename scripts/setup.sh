@@ -21,7 +21,8 @@ fi
 if command -v apt-get >/dev/null && command -v dpkg-query >/dev/null; then
   missing=""
   for p in $pkgs; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    # read whole, then matched (pipefail and grep -q: see libvirt-test-setup.sh's alive_as)
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *"install ok installed"* ]] || missing="$missing $p"
   done
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   # the default guest is assembled from Debian packages fetched with `apt-get download`: it needs package lists
