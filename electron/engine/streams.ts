@@ -110,8 +110,8 @@ export class EngineStreams {
     for (const host of this.hosts.all()) if (host.statsAll) batches.set(host.id, host.statsAll().catch(() => null));
     await Promise.all(
       listed.map(async ({ host, vm }) => {
-        // a local VM runs while it has a QEMU pid; a libvirt domain has no pid of ours
-        const running = vm.pid !== null || (vm.host !== 'local' && (vm.state === 'running' || vm.state === 'paused'));
+        // a QEMU of ours runs (a local VM), or the host says it runs (a libvirt domain: no pid of ours)
+        const running = vm.pid !== null || vm.state === 'running' || vm.state === 'paused';
         if (!vm.caps.stats || !running) {
           this.statsHistory.forget(host.id, vm.id);
           return;

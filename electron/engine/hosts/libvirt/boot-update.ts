@@ -17,7 +17,7 @@ import type { KeyedMutex } from '../../mutex';
 import { BOOT_VOLUME_RE, pruneBootVolumes } from './boot-volumes';
 import { defineXml } from './define-xml';
 import { CONSOLE_PORT_NAME } from '../../qemu-args';
-import { bootFilesOf, hasConsolePort, xmlEscape } from './domain-xml';
+import { hasConsolePort, xmlEscape } from './domain-xml';
 import { ensurePool, ensureUploaded } from './storage';
 import type { Virsh } from './virsh';
 
@@ -61,10 +61,14 @@ export function readyGuest(g: DefaultGuestState): NonNullable<DefaultGuestState[
   return g.manifest;
 }
 
+/** The pool volume names of a build's kernel and initrd: named by content hash (BOOT_VOLUME_RE). */
+function bootVolumeNames(m: NonNullable<DefaultGuestState['manifest']>): [string, string] {
+  return [`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`];
+}
+
 /** Uploads the built-in guest's kernel and initrd into the pool (once per content hash). */
 export async function uploadBootFiles(ctx: BootContext, g: DefaultGuestState): Promise<BootFiles> {
-  const m = readyGuest(g);
-  const volumes: [string, string] = [`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`];
+  const volumes = bootVolumeNames(readyGuest(g));
   const files = await ctx.lock.run('storage', async () => {
     await ensurePool(ctx.virsh);
     return { kernel: await ensureUploaded(ctx.virsh, volumes[0], join(g.dir, 'vmlinuz')), initrd: await ensureUploaded(ctx.virsh, volumes[1], join(g.dir, 'initrd.img')), volumes };
@@ -75,7 +79,7 @@ export async function uploadBootFiles(ctx: BootContext, g: DefaultGuestState): P
 
 /** What uploadBootFiles last found for this build on this connection, without asking the host. */
 function knownBootFiles(ctx: BootContext, m: NonNullable<DefaultGuestState['manifest']>): BootFiles | undefined {
-  return ctx.uploaded?.get(`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)} default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`);
+  return ctx.uploaded?.get(bootVolumeNames(m).join(' '));
 }
 
 /** The built-in guest's kernel command line for a domain named `name`. */
@@ -151,10 +155,10 @@ export async function updateBootFiles(ctx: BootContext, uuid: string, name: stri
   const g = await readDefaultGuest(ctx.home);
   if (!g.ready || !g.manifest) return false;
   const xml = (await ctx.virsh.run(['dumpxml', '--inactive', '--domain', uuid])).stdout;
-  const booting = bootFilesOf(xml);
-  if (!booting) return false;
+  const [k, i] = [one(xml, 'kernel'), one(xml, 'initrd')];
+  if (!k || !i) return false; // not booted directly: someone's own definition
   const known = knownBootFiles(ctx, g.manifest);
-  if (known && known.kernel === booting.kernel && known.initrd === booting.initrd) return false;
+  if (known && k[1] === known.kernel && i[1] === known.initrd) return false;
   const m = g.manifest;
   const files = await uploadBootFiles(ctx, g);
   const devices = withCurrentDevices(xml, { consolePort: m.console === 'vport', network: m.dhcp && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : null });

@@ -16,13 +16,11 @@ import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool } from './storage';
 
-export type CreateContext = BootContext;
-
 
 /** Where QEMU's qboot ROM is on Debian hosts (qemu-system-data); the built-in guest boots faster with it. */
 export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
 
-export async function createDomain(ctx: CreateContext, config: VmConfig, uuid: string): Promise<string> {
+export async function createDomain(ctx: BootContext, config: VmConfig, uuid: string): Promise<string> {
   if (config.forwards.length > 0) {
     throw new FlotillaError('UNSUPPORTED', 'port forwards are not available on libvirt hosts (they need libvirt user networking with passt); reach the guest on its address instead', { field: 'forwards' });
   }

@@ -164,10 +164,10 @@ export function statsFrom(s: Map<string, number>, prev: CpuSample | null, t = Da
   return { sample, cpuPercent, rssBytes: (s.get('balloon.rss') ?? 0) * 1024 };
 }
 
-/** One domstats sample of one domain. */
-export async function domainStats(virsh: Virsh, uuid: string, prev: CpuSample | null): Promise<{ sample: CpuSample; cpuPercent: number; rssBytes: number }> {
+/** One domain's domstats values (statsFrom turns them into CPU % and RSS). */
+export async function domainStatValues(virsh: Virsh, uuid: string): Promise<Map<string, number>> {
   const r = await virsh.run(['domstats', '--state', '--cpu-total', '--balloon', uuid], { timeoutMs: 20_000 });
-  return statsFrom(parseDomstats(r.stdout), prev);
+  return parseDomstats(r.stdout);
 }
 
 /** One domstats call for every running domain of the host, by domain name (the stats sampler's tick). */

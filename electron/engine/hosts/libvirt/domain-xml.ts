@@ -165,13 +165,6 @@ export function parseFlotillaMetadata(text: string): Record<string, unknown> | n
  * Only the element's own attributes are read; a comment or text that merely mentions graphics
  * does not count.
  */
-/** The kernel and initrd a definition boots directly (the one of each it names), else null. */
-export function bootFilesOf(xml: string): { kernel: string; initrd: string } | null {
-  const k = /<kernel>([^<]*)<\/kernel>/.exec(xml);
-  const i = /<initrd>([^<]*)<\/initrd>/.exec(xml);
-  return k && i ? { kernel: k[1]!, initrd: i[1]! } : null;
-}
-
 /** The domain has the built-in guest's console port (a virtio-serial channel named org.flotilla.console.0). */
 export function hasConsolePort(xml: string): boolean {
   const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');

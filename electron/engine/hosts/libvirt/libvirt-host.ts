@@ -364,7 +364,7 @@ export class LibvirtHost implements Host {
   }
 
   async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo> {
-    if ([...this.domains.values()].some((d) => d.name === config.name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${config.name} exists on host ${this.id}`, { field: 'name' });
+    if (this.domains.byName(config.name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${config.name} exists on host ${this.id}`, { field: 'name' });
     const uuid = await createDomain(this.bootContext(), config, randomUUID());
     await this.waitFor(uuid, (x) => !!x, 10_000);
     if (!this.domains.has(uuid)) await this.loadDomain(uuid);

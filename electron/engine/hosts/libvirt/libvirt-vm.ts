@@ -14,7 +14,7 @@ import { DomainConsole, type ConsoleKind } from './console';
 import { libvirtSshInfo } from './ssh-access';
 import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
-import { agentPing, domainStats, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { agentPing, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import { LIBVIRT_SETTINGS, type LibvirtDomain } from './domain-info';
 import { editDomain, type DomainChange } from './domain-edit';
@@ -156,12 +156,10 @@ export class LibvirtVm implements VmHandle {
   async stats(): Promise<{ cpuPercent: number; rssBytes: number } | null> {
     const st = this.d.state;
     if (st !== 'running' && st !== 'paused') return null;
-    const r = await domainStats(this.virsh, this.uuid, this.cpuSample);
-    this.cpuSample = r.sample;
-    return { cpuPercent: r.cpuPercent, rssBytes: r.rssBytes };
+    return this.statsFromValues(await domainStatValues(this.virsh, this.uuid));
   }
 
-  /** stats() from values the host read for every domain at once (LibvirtHost.statsAll). */
+  /** CPU % since the last sample, and RSS, from domstats values (this domain's, or the host's read of all: statsAll). */
   statsFromValues(values: Map<string, number>): { cpuPercent: number; rssBytes: number } {
     const r = statsFrom(values, this.cpuSample);
     this.cpuSample = r.sample;
