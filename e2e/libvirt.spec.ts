@@ -4,12 +4,14 @@
 // it, its console runs a typed command (the guest's console port through libvirt's channel stream), and
 // it stops; its Settings change vCPUs, memory, note and autostart through libvirt; the Hosts
 // dialog forgets the host and adds it back; the New VM dialog offers the host's ISO images from its
-// storage pools. Skips, saying why, only when libvirtd is not reachable. The domain and its disk
+// storage pools. A remote host added from the form shows the ssh host key it offers and is trusted
+// only when the user says so. Skips, saying why, only when libvirtd (or the loopback sshd) is not
+// set up. The domain and its disk
 // volume are removed afterwards, through the CLI and, should serve be gone, through virsh.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { useServedApp } from './fixtures/flotilla-serve';
 import { CreateVmDialog } from './pages/create-vm-dialog';
@@ -30,6 +32,22 @@ function libvirtUnreachable(): string | null {
   const r = virsh(['version']);
   if (r.status === 0) return null;
   return `libvirtd is not reachable at ${URI} (${r.out.trim().split('\n')[0] || `virsh exited ${r.status}`}): run \`bash scripts/libvirt-test-setup.sh\` as root first`;
+}
+
+const SSH_ENV = '/tmp/flotilla-libvirt-test/env';
+
+/** The loopback sshd's key file and port from the set-up script, or null without one. */
+function sshTestEnv(): { dir: string; key: string; port: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(SSH_ENV, 'utf8');
+  } catch {
+    return null;
+  }
+  const v = (k: string): string | undefined => new RegExp(`^${k}=(.*)$`, 'm').exec(text)?.[1];
+  const key = v('FLOTILLA_LIBVIRT_TEST_KEY');
+  const port = /:(\d+)\/system/.exec(v('FLOTILLA_LIBVIRT_TEST_SSH_URI') ?? '')?.[1];
+  return key && port ? { dir: dirname(SSH_ENV), key, port: Number(port) } : null;
 }
 
 test.describe.configure({ mode: 'serial' });
@@ -201,3 +219,52 @@ test.describe('a VM on a libvirt host', () => {
     }
   });
 });
+
+// A first connection to another computer, as ssh and virt-manager ask it: the Hosts form shows the
+// fingerprint of the key the host offers, nothing is trusted until the user says so, and then the
+// key goes into the user's known_hosts and the host connects. Against the loopback sshd of
+// scripts/libvirt-test-setup.sh; serve runs with a HOME of its own, so the known_hosts it writes is
+// a fresh one, not the machine's.
+test.describe('a remote host added from the Hosts form', () => {
+  const ssh = sshTestEnv();
+  test.skip(ssh === null, `the loopback sshd of scripts/libvirt-test-setup.sh is not set up (${SSH_ENV}): run it as root first`);
+  const sshHome = mkdtempSync(join(tmpdir(), 'lve2e-home-'));
+  test.afterAll(() => rmSync(sshHome, { recursive: true, force: true }));
+  const app = useServedApp({ env: () => ({ HOME: sshHome }) });
+
+  test('shows the key it offers, adds it to known_hosts only when trusted, then connects', async () => {
+    const info = test.info();
+    const env = ssh!;
+    const knownHosts = join(sshHome, '.ssh', 'known_hosts');
+    // what the host's own ssh-keygen says of its key: the fingerprint the user compares
+    const own = spawnSync('ssh-keygen', ['-lf', `${env.dir}/host_key.pub`], { encoding: 'utf8' }).stdout.split(' ')[1];
+    expect(own).toMatch(/^SHA256:/);
+
+    await app.page.getByRole('button', { name: 'Hosts' }).click();
+    const dialog = app.page.getByRole('dialog', { name: 'Hosts' });
+    await dialog.getByLabel('Name', { exact: true }).fill('far');
+    await dialog.getByLabel('User').fill('root');
+    await dialog.getByLabel('Host name or address').fill('127.0.0.1');
+    await dialog.getByLabel('Port').fill(String(env.port));
+    await dialog.getByLabel('Key file').fill(env.key);
+    await dialog.getByRole('button', { name: 'Add host' }).click();
+
+    const question = dialog.getByRole('alertdialog', { name: 'Trust this host key?' });
+    await expect(question.getByLabel('Host key fingerprint')).toHaveText(own!);
+    await expect(question).toContainText('ED25519');
+    await app.page.screenshot({ path: info.outputPath('host-key-question.png') });
+    // asked, not yet trusted: nothing written, nothing stored
+    expect(existsSync(knownHosts)).toBe(false);
+    await expect(dialog.getByRole('listitem', { name: 'Host far' })).toHaveCount(0);
+
+    await question.getByRole('button', { name: 'Trust and add' }).click();
+    await expect(dialog.getByRole('status')).toContainText('Added far');
+    await expect(dialog.getByRole('listitem', { name: 'Host far' })).toContainText('Connected');
+    // the line is ssh's own: ssh itself finds the host in it, and it is the host's key
+    const found = spawnSync('ssh-keygen', ['-F', `[127.0.0.1]:${env.port}`, '-f', knownHosts, '-l'], { encoding: 'utf8' });
+    expect(found.status, found.stderr).toBe(0);
+    expect(found.stdout).toContain(own!);
+    expect(readFileSync(knownHosts, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+});
+

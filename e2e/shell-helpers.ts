@@ -45,10 +45,11 @@ export interface Serve {
  * Like the integration tests it forces TCG unless FLOTILLA_ACCEL says otherwise (test machines
  * may expose a /dev/kvm that fails at run time).
  */
-export async function startServe(home: string, extra: string[] = []): Promise<Serve> {
+/** `env`: more environment for serve (e.g. a HOME of its own, for the ~/.ssh files it writes). */
+export async function startServe(home: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Serve> {
   const entry = process.env.FLOTILLA_E2E_CLI ?? CLI;
   const child = spawn(process.execPath, [entry, 'serve', '--json', '--no-build-default', ...extra], {
-    env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: process.env.FLOTILLA_ACCEL ?? 'tcg' },
+    env: { ...process.env, FLOTILLA_HOME: home, FLOTILLA_ACCEL: process.env.FLOTILLA_ACCEL ?? 'tcg', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -315,6 +315,8 @@ export const Methods = {
       name: hostIdSchema,
       uri: z.string().min(1).max(2048),
       identity: z.string().startsWith('/', 'the key file path must be absolute').max(4096).optional(),
+      /** the fingerprint (SHA256:…) of the ssh host key the user checked: added to known_hosts if the host still offers it */
+      trustHostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 characters').optional(),
     })
     .strict(),
   /** forget a libvirt host (its VMs keep running there) */

@@ -57,7 +57,15 @@ export interface HostToolDetails {
 }
 
 /** Why a libvirt host could not be reached or used. */
-export type HostFailure = 'unreachable' | 'auth-failed' | 'host-key-unknown' | 'host-key-changed' | 'no-libvirtd';
+export type HostFailure = 'unreachable' | 'auth-failed' | 'host-key-unknown' | 'host-key-not-offered' | 'host-key-changed' | 'no-libvirtd';
+
+/** The ssh host key a host offers on a first connection, for the question "trust it?". */
+export interface HostKeyOffer {
+  /** ED25519, ECDSA or RSA */
+  type: string;
+  /** as `ssh-keygen -l` prints it: SHA256:… */
+  fingerprint: string;
+}
 
 /** The details each error code carries (`undefined`: none). */
 export interface ErrorDetails {
@@ -93,7 +101,8 @@ export interface ErrorDetails {
   CANCELLED: undefined;
   DEFAULT_IMAGE_MISSING: undefined;
   ENGINE_BUSY: undefined;
-  UNAUTHORIZED: { host?: string; reason?: HostFailure } | undefined;
+  /** hostKey: with host-key-unknown, the key the host offers (host.add trusts it by its fingerprint) */
+  UNAUTHORIZED: { host?: string; reason?: HostFailure; hostKey?: HostKeyOffer } | undefined;
   /** host (and what): set when a host (or a VM's backend) lacks the operation */
   UNSUPPORTED: (OnField & { host?: string; what?: string; diskOnly?: boolean }) | undefined;
   DISCONNECTED: { host?: string; command?: string; reason?: HostFailure } | undefined;

@@ -170,11 +170,15 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   host: {
-    usage: 'host add NAME URI [--identity KEYFILE] [--json] | host list [--json] | host rm NAME',
+    usage: 'host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] [--json] | host list [--json] | host rm NAME',
     summary: 'libvirt hosts: add (qemu:///system, qemu+ssh://user@host/system), list with state and VM count, or forget one',
-    options: [['--identity KEYFILE', 'the ssh private key for a qemu+ssh host (default: your ssh agent or ssh’s own choice)'], JSON_HELP],
+    options: [
+      ['--identity KEYFILE', 'the ssh private key for a qemu+ssh host (default: your ssh agent or ssh’s own choice)'],
+      ['--trust-host-key SHA256:…', 'a host not yet in your ~/.ssh/known_hosts: trust its ssh host key with this fingerprint (checked on the host, e.g. with ssh-keygen -lf) and add it there'],
+      JSON_HELP,
+    ],
     notes:
-      'A remote host must be in your ~/.ssh/known_hosts (add it with ssh-keyscan after checking its fingerprint); keys or the agent only, never passwords. ' +
+      'A remote host not yet in your ~/.ssh/known_hosts is refused with the fingerprint of the key it offers and the command that trusts it; keys or the agent only, never passwords. ' +
       '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh and snapshot.',
   },
   image: {

@@ -15,6 +15,7 @@ import { absPath, parseArgs, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts } from './format';
 import { commandHelp, overview } from './help';
+import { shellQuote } from '../../shared/ssh-command';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -145,7 +146,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   exec: { ...HOST_OPT, stdin: { kind: 'bool' } },
   cp: HOST_OPT,
   console: HOST_OPT,
-  host: { ...JSON_OPT, identity: { kind: 'string' } },
+  host: { ...JSON_OPT, identity: { kind: 'string' }, 'trust-host-key': { kind: 'string' } },
   ssh: { ...HOST_OPT, identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
   export: { force: { kind: 'bool' } },
@@ -389,16 +390,20 @@ async function runCommand(
 
 type ParsedOptions = Record<string, unknown>;
 
-type HostArgs = { op: 'add'; name: string; uri: string; identity?: string } | { op: 'list' } | { op: 'rm'; name: string };
+type HostArgs = { op: 'add'; name: string; uri: string; identity?: string; trustHostKey?: string } | { op: 'list' } | { op: 'rm'; name: string };
 
 /** Pure part of `flotilla host …`: which operation, checked before an engine is touched. */
 export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = process.cwd()): HostArgs {
   const [op, name, uri] = pos;
-  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] | host list | host rm NAME';
-  if (op !== 'add' && o.identity !== undefined) throw new FlotillaError('BAD_REQUEST', '--identity goes with `flotilla host add`');
+  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] | host list | host rm NAME';
+  for (const opt of ['identity', 'trust-host-key']) {
+    if (op !== 'add' && o[opt] !== undefined) throw new FlotillaError('BAD_REQUEST', `--${opt} goes with \`flotilla host add\``);
+  }
   if (op === 'add') {
     if (!name || !uri) throw new FlotillaError('BAD_REQUEST', `${usage} (e.g. flotilla host add lab qemu+ssh://root@lab.example.org/system)`);
-    return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolvePath(cwd, o.identity) } : {}) };
+    const fp = o['trust-host-key'];
+    if (fp !== undefined && !(typeof fp === 'string' && /^SHA256:[A-Za-z0-9+/]{43}$/.test(fp))) throw new FlotillaError('BAD_REQUEST', `--trust-host-key takes a fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(String(fp))}`);
+    return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolvePath(cwd, o.identity) } : {}), ...(typeof o['trust-host-key'] === 'string' ? { trustHostKey: o['trust-host-key'] } : {}) };
   }
   if (op === 'list' && !name) return { op };
   if (op === 'rm' && name && !uri) return { op, name };
@@ -407,7 +412,14 @@ export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = 
 
 async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo): Promise<number> {
   if (h.op === 'add') {
-    const info = await s.call('host.add', { name: h.name, uri: h.uri, ...(h.identity ? { identity: h.identity } : {}) });
+    const info = await s.call('host.add', { name: h.name, uri: h.uri, ...(h.identity ? { identity: h.identity } : {}), ...(h.trustHostKey ? { trustHostKey: h.trustHostKey } : {}) }).catch((err: unknown) => {
+      // ssh's question, asked the CLI's way: the same command again with the checked fingerprint
+      if (!(err instanceof FlotillaError) || err.code !== 'UNAUTHORIZED') throw err;
+      const key = (err.details as { hostKey?: { fingerprint?: string } } | undefined)?.hostKey;
+      if (!key?.fingerprint || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(key.fingerprint)) throw err;
+      const again = ['flotilla', 'host', 'add', h.name, h.uri, ...(h.identity ? ['--identity', h.identity] : []), '--trust-host-key', key.fingerprint].map(shellQuote).join(' ');
+      throw new FlotillaError('UNAUTHORIZED', `${err.message}:\n  ${again}`, err.details as never);
+    });
     if (json) io.out(formatJson(info));
     else io.out(`added host ${info.name} (${info.uri ?? ''}): ${info.state}, ${info.vmCount} VM${info.vmCount === 1 ? '' : 's'}\n`);
     return 0;

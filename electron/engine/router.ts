@@ -54,7 +54,7 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'engine.info': d.engineInfo,
     'vm.list': () => d.hosts.all().flatMap((h) => h.list()),
     'host.list': () => d.hosts.all().map((h) => h.info()),
-    'host.add': async (p) => (await d.libvirt.add(p.name, p.uri, p.identity)).info(),
+    'host.add': async (p) => (await d.libvirt.add(p.name, p.uri, p.identity, p.trustHostKey)).info(),
     'host.volumes': async (p) => {
       const h = host(p);
       if (!h.volumes) throw unsupported('choosing from storage pools', h.id);

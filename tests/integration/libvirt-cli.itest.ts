@@ -2,7 +2,8 @@
 // engine that loads hosts.json): host add (refusals first, then the loopback ssh host), host
 // list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ describe('flotilla host and --host', () => {
     await cleanupHome(home);
   });
 
-  it('host add refuses a bad URI and an unknown host key, each in one clear line', async () => {
+  it('host add refuses a bad URI, and asks about an unknown host key with the command that trusts it', async () => {
     let r = await flotilla('host', 'add', 'lab', 'qemu+ssh://root@127.0.0.1:2222/system?command=/bin/sh');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^flotilla: libvirt URI .*"command" is refused/);
@@ -38,8 +39,19 @@ describe('flotilla host and --host', () => {
     writeFileSync(empty, '');
     r = await flotilla('host', 'add', 'lab', `${env.sshUri}?known_hosts=${empty}`, '--identity', env.key);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`ssh-keyscan -p 2222 127.0.0.1 >> ${empty}`);
+    const own = execFileSync('ssh-keygen', ['-lf', join(env.dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!;
+    expect(r.stderr).toContain(`It offers the ED25519 key ${own}.`);
+    // the line to paste: this same command, with the fingerprint the user checked
+    const again = `flotilla host add lab '${env.sshUri}?known_hosts=${empty}' --identity ${env.key} --trust-host-key ${own}`;
+    expect(r.stderr.split('\n').map((l) => l.trim())).toContain(again);
     expect(JSON.parse((await flotilla('host', 'list', '--json')).stdout)).toEqual([expect.objectContaining({ id: 'local' })]);
+    expect((await flotilla('host', 'add', 'lab', 'qemu:///system', '--trust-host-key', 'yes')).stderr).toMatch(/^flotilla: --trust-host-key takes a fingerprint as ssh-keygen -l prints it/);
+
+    r = await flotilla('host', 'add', 'lab', `${env.sshUri}?known_hosts=${empty}`, '--identity', env.key, '--trust-host-key', own, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: 'lab', state: 'connected' });
+    expect(readFileSync(empty, 'utf8')).toMatch(/^\S+ ssh-ed25519 AAAA\S+\n$/);
+    expect((await flotilla('host', 'rm', 'lab')).code).toBe(0);
   });
 
   it('adds the ssh host and runs a built-in VM there with --host', async () => {

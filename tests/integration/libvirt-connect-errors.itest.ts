@@ -2,7 +2,7 @@
 // host key that is not in known_hosts, a key file the host does not accept, a missing key file.
 // Against the real loopback sshd of scripts/libvirt-test-setup.sh.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,45 @@ describe('adding hosts', () => {
       await hostsSet.remove('lab');
       expect(await hostsSet.store.list()).toEqual([]);
       expect(host.info().state).not.toBe('connected');
+    } finally {
+      await hostsSet.close();
+    }
+  });
+
+  it('an unknown host key comes with the key the host offers; only that key, confirmed, is trusted', async () => {
+    const home = mkdtempSync(join(scratch, 'home-'));
+    const hostsSet = new LibvirtHosts({ home, backoff: { baseMs: 60_000 } });
+    // the host's key as its own ssh-keygen prints it: what a user compares with
+    const own = execFileSync('ssh-keygen', ['-lf', join(env.dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!;
+    const kh = join(scratch, 'kh-trust');
+    writeFileSync(kh, '# mine\nother.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGgXDSj71TbRkrCviDe3nptlGL4akpteTP68sd1VZFRm'); // no newline at its end
+    const before = readFileSync(kh, 'utf8');
+    const uri = `${env.sshUri}?known_hosts=${kh}`;
+    try {
+      const err = (await hostsSet.add('far', uri, env.key).catch((e: unknown) => e)) as FlotillaError;
+      expect(err).toMatchObject({ code: 'UNAUTHORIZED', details: { reason: 'host-key-unknown', hostKey: { type: 'ED25519', fingerprint: own } } });
+      expect(err.message).toContain(`It offers the ED25519 key ${own}`);
+      // asking wrote nothing, stored nothing
+      expect(readFileSync(kh, 'utf8')).toBe(before);
+      expect(existsSync(join(home, 'hosts.json'))).toBe(false);
+
+      // a fingerprint the host does not offer: refused, nothing written
+      const wrong = `SHA256:${'A'.repeat(43)}`;
+      await expect(hostsSet.add('far', uri, env.key, wrong)).rejects.toMatchObject({ code: 'UNAUTHORIZED', details: { reason: 'host-key-not-offered' } });
+      expect(readFileSync(kh, 'utf8')).toBe(before);
+      // a local URI has no ssh key to trust
+      await expect(hostsSet.add('here', 'qemu:///session', undefined, own)).rejects.toMatchObject({ code: 'BAD_REQUEST', details: { field: 'trustHostKey' } });
+
+      const host = await hostsSet.add('far', uri, env.key, own);
+      expect(host.info()).toMatchObject({ id: 'far', state: 'connected' });
+      expect(await hostsSet.store.list()).toMatchObject([{ name: 'far', uri }]);
+      // one line appended after the user's own (which lacked its newline), and ssh itself
+      // checks the host against the file: StrictHostKeyChecking=yes, a command run there
+      const lines = readFileSync(kh, 'utf8').split('\n');
+      expect(lines.slice(0, 2).join('\n')).toBe(before);
+      expect(lines.slice(2)).toEqual([expect.stringMatching(/ ssh-ed25519 AAAA/), '']);
+      const ssh = execFileSync('ssh', ['-p', '2222', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${kh}`, '-i', env.key, 'root@127.0.0.1', 'echo', 'checked'], { encoding: 'utf8' });
+      expect(ssh.trim()).toBe('checked');
     } finally {
       await hostsSet.close();
     }

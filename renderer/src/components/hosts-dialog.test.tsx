@@ -102,6 +102,58 @@ describe('HostsDialog', () => {
     expect(screen.getByRole('alert').textContent).toContain('ssh-keyscan 10.0.0.9 >>');
   });
 
+  it('asks about an unknown ssh host key, and adds the host trusting that key only when told to', async () => {
+    const key = { type: 'ED25519', fingerprint: 'SHA256:K7HomkR+B6yzFRgO0b1i87AmkUwpFbPfJtF/Ho+Y59w' };
+    answer = (m, r) => {
+      if (m !== 'host.add') return { ok: true };
+      if ((r as { trustHostKey?: string }).trustHostKey) return { ...LAB, id: 'far', name: 'far', state: 'connected', reason: null };
+      return new FlotillaError('UNAUTHORIZED', '[10.0.0.9]:2222 is not in /home/me/.ssh/known_hosts yet. It offers the ED25519 key …', { host: '[10.0.0.9]:2222', reason: 'host-key-unknown', hostKey: key });
+    };
+    render(<HostsDialog />);
+    type('Name', 'far');
+    type('Host name or address', '10.0.0.9');
+    type('Port', '2222');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
+    const question = screen.getByRole('alertdialog', { name: 'Trust this host key?' });
+    expect(within(question).getByLabelText('Host key fingerprint').textContent).toBe(key.fingerprint);
+    expect(question.textContent).toContain('10.0.0.9 is new to this computer');
+    expect(question.textContent).toContain('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub');
+    expect(document.activeElement).toBe(question);
+    // the engine's own words are in the question, not twice
+    expect(screen.queryByRole('alert')).toBeNull();
+
+    // not trusted: the question goes, nothing more is sent
+    fireEvent.click(within(question).getByRole('button', { name: 'Don’t trust' }));
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(api.calls.filter((c) => c.method === 'host.add')).toHaveLength(1);
+
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
+    await act(async () => fireEvent.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Trust and add' })));
+    expect(api.calls.filter((c) => c.method === 'host.add').map((c) => c.req)).toEqual([
+      { name: 'far', uri: 'qemu+ssh://10.0.0.9:2222/system' },
+      { name: 'far', uri: 'qemu+ssh://10.0.0.9:2222/system' },
+      { name: 'far', uri: 'qemu+ssh://10.0.0.9:2222/system', trustHostKey: key.fingerprint },
+    ]);
+    expect(screen.getByRole('status').textContent).toContain('Added far');
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+  });
+
+  it('shows no question for a changed host key or a malformed offer, only the engine’s words', async () => {
+    for (const details of [
+      { reason: 'host-key-changed', hostKey: { type: 'ED25519', fingerprint: 'SHA256:K7HomkR+B6yzFRgO0b1i87AmkUwpFbPfJtF/Ho+Y59w' } },
+      { reason: 'host-key-unknown', hostKey: { type: 'ED25519', fingerprint: '<img src=x>' } },
+    ]) {
+      cleanup();
+      answer = (m) => (m === 'host.add' ? new FlotillaError('UNAUTHORIZED', `refused (${details.reason})`, details as never) : { ok: true });
+      render(<HostsDialog />);
+      type('Name', 'far');
+      type('Host name or address', '10.0.0.9');
+      await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
+      expect(screen.queryByRole('alertdialog')).toBeNull();
+      expect(screen.getByRole('alert').textContent).toContain(`refused (${details.reason})`);
+    }
+  });
+
   it('forgets a host after asking, and the list follows the engine', async () => {
     answer = (m) => (m === 'host.remove' ? { name: 'lab' } : { ok: true });
     render(<HostsDialog />);

@@ -1,11 +1,13 @@
 // Hosts: the computers whose VMs the tiles show, as virt-manager's "Add Connection" and Cockpit's
 // host switcher have them. Lists every host with its connection state (and why it failed), adds
 // a libvirt host (this computer's libvirt, or another computer's over ssh) and forgets one. Adding
-// connects first: a host that cannot be reached is not stored, and the engine's reason (an unknown
-// ssh host key comes with the command that accepts it) shows on the form.
-import { useState, type FormEvent, type ReactElement } from 'react';
+// connects first: a host that cannot be reached is not stored, and the engine's reason shows on
+// the form. A first connection to an ssh host shows the key it offers, as ssh asks, and adds the
+// host trusting that key (by its fingerprint) only when the user says so.
+import { useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { HostInfo } from '../../../shared/contract';
+import type { HostKeyOffer } from '../../../shared/errors';
 import { hostIdSchema } from '../../../shared/contract';
 import { getApi } from '../api/current';
 import { closeDialog } from '../store/actions';
@@ -57,6 +59,46 @@ export function hostFormErrors(f: HostForm, taken: readonly string[]): Record<st
     if (f.identity.trim() && !f.identity.trim().startsWith('/')) out['identity'] = 'An absolute path, or empty for your ssh agent';
   }
   return out;
+}
+
+/** The host key of an unknown-host-key error, when the engine could fetch it. */
+export function hostKeyOffer(details: unknown): HostKeyOffer | null {
+  const d = details as { reason?: unknown; hostKey?: { type?: unknown; fingerprint?: unknown } } | undefined;
+  const k = d?.hostKey;
+  if (d?.reason !== 'host-key-unknown' || typeof k?.type !== 'string' || typeof k.fingerprint !== 'string' || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(k.fingerprint)) return null;
+  return { type: k.type, fingerprint: k.fingerprint };
+}
+
+/** ssh's question on a first connection, with the command that shows the key on the host itself. */
+function HostKeyQuestion({ offer, host, busy, onTrust, onCancel }: { offer: HostKeyOffer; host: string; busy: boolean; onTrust: () => void; onCancel: () => void }): ReactElement {
+  const file = offer.type === 'RSA' ? 'rsa' : offer.type === 'ECDSA' ? 'ecdsa' : 'ed25519';
+  // it appears under the form: brought into view and focused, so it is read out and seen
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.scrollIntoView?.({ block: 'nearest' });
+    ref.current?.focus();
+  }, [offer.fingerprint]);
+  return (
+    <div ref={ref} tabIndex={-1} className="host-key-question" role="alertdialog" aria-label="Trust this host key?">
+      <p>
+        <strong>{host || 'This host'} is new to this computer.</strong> It offers this {offer.type} key:
+      </p>
+      <code className="host-key-fingerprint" aria-label="Host key fingerprint">
+        {offer.fingerprint}
+      </code>
+      <p className="hint">
+        Trust it only if it is the host’s own. On the host, <code>ssh-keygen -lf /etc/ssh/ssh_host_{file}_key.pub</code> shows it. Trusting adds it to your known_hosts, as ssh would.
+      </p>
+      <div className="host-key-actions">
+        <button type="button" className="btn btn-primary" disabled={busy} onClick={onTrust}>
+          {busy ? 'Connecting…' : 'Trust and add'}
+        </button>
+        <button type="button" className="btn" disabled={busy} onClick={onCancel}>
+          Don’t trust
+        </button>
+      </div>
+    </div>
+  );
 }
 
 const STATE_WORDS: Record<string, string> = { connected: 'Connected', connecting: 'Connecting…', failed: 'Unreachable' };
@@ -127,8 +169,9 @@ export function HostsDialog(): ReactElement {
   const engineOn = (k: string): string | undefined => fromEngine[k] || (detailField === k && error ? error.message : undefined);
   const uriError = engineOn('uri');
   const fieldError = (k: string): string | undefined => shown[k] || engineOn(k);
-  const submit = async (e: FormEvent): Promise<void> => {
-    e.preventDefault();
+  // a first connection to an ssh host: the key it offers, to check and trust (as ssh asks)
+  const offer = error?.code === 'UNAUTHORIZED' ? hostKeyOffer(error.details) : null;
+  const add = async (trustHostKey?: string): Promise<void> => {
     const errs = hostFormErrors(
       form,
       hosts.map((h) => h.id),
@@ -140,7 +183,7 @@ export function HostsDialog(): ReactElement {
     try {
       const name = form.name.trim();
       const identity = form.where === 'ssh' ? form.identity.trim() : '';
-      await getApi().invoke('host.add', { name, uri, ...(identity ? { identity } : {}) });
+      await getApi().invoke('host.add', { name, uri, ...(identity ? { identity } : {}), ...(trustHostKey ? { trustHostKey } : {}) });
       setForm(EMPTY_HOST_FORM);
       setAdded(name);
     } catch (err) {
@@ -149,10 +192,14 @@ export function HostsDialog(): ReactElement {
       setBusy(false);
     }
   };
-  const unplaced = error && !uriError && !engineOn('name') && !engineOn('identity');
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    void add();
+  };
+  const unplaced = error && !offer && !uriError && !engineOn('name') && !engineOn('identity');
   return (
     <Modal title="Hosts" onClose={closeDialog} wide>
-      <form noValidate onSubmit={(e) => void submit(e)}>
+      <form noValidate onSubmit={submit}>
         <div className="modal-body hosts-body">
           <p className="hint">Flotilla shows the VMs of this computer and of libvirt hosts (what virt-manager and Cockpit use), each through libvirt’s own tools.</p>
           <ul className="host-list" aria-label="Hosts">
@@ -189,7 +236,7 @@ export function HostsDialog(): ReactElement {
                     {(p) => <input {...p} type="text" inputMode="numeric" autoComplete="off" value={form.port} placeholder="22" onChange={(e) => set('port')(e.target.value)} />}
                   </Field>
                 </div>
-                <Field label="Key file" error={fieldError('identity')} hint="Empty: your ssh agent or ssh’s own keys. Its host key must be in your known_hosts; passwords are never asked.">
+                <Field label="Key file" error={fieldError('identity')} hint="Empty: your ssh agent or ssh’s own keys. Passwords are never asked; a host key not yet in your known_hosts is shown for you to check.">
                   {(p) => <input {...p} type="text" spellCheck={false} autoComplete="off" value={form.identity} placeholder="/home/me/.ssh/id_ed25519" onChange={(e) => set('identity')(e.target.value)} />}
                 </Field>
               </>
@@ -199,6 +246,7 @@ export function HostsDialog(): ReactElement {
             </p>
             {uriError && <InlineError error={{ ...error!, message: uriError }} onDismiss={() => setError(null)} />}
             {unplaced && <InlineError error={error} onDismiss={() => setError(null)} />}
+            {offer && <HostKeyQuestion offer={offer} host={form.address.trim()} busy={busy} onTrust={() => void add(offer.fingerprint)} onCancel={() => setError(null)} />}
             {added && (
               <p className="host-added" role="status">
                 Added {added}. Its VMs appear as tiles.

@@ -8,7 +8,7 @@ import type { SshJump } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import { LineSplitter } from '../../line-splitter';
 import { RestartBackoff, type BackoffOptions } from '../../restart-backoff';
-import { defaultKnownHosts, SshMaster } from './ssh-master';
+import { defaultKnownHosts, SshMaster, type SshTarget } from './ssh-master';
 import { parseLibvirtUri, type LibvirtTarget } from './uri';
 import { Virsh } from './virsh';
 import { parseEventLine, safeText, type DomainEvent } from './virsh-parse';
@@ -66,6 +66,13 @@ export class LibvirtConnection {
     return { user: t.user, host: t.host.replace(/^\[(.*)\]$/, '$1'), port: t.port, knownHostsFile: t.knownHosts ?? defaultKnownHosts(), identityFile: this.identity ?? t.keyfile ?? null, controlPath };
   }
 
+  /** Who ssh connects to for a remote host (null for a local one): user, host, port, key and known_hosts. */
+  sshTarget(): SshTarget | null {
+    const t = this.target;
+    if (t.transport !== 'ssh') return null;
+    return { user: t.user, host: t.host, port: t.port, identity: this.identity ?? t.keyfile, knownHosts: t.knownHosts };
+  }
+
   private requireUri(): string {
     if (this.state !== 'connected' || !this.effectiveUri) {
       throw new FlotillaError('DISCONNECTED', `libvirt host ${this.name} is unreachable${this.reason ? `: ${this.reason}` : ''}`, { host: this.name });
@@ -103,11 +110,7 @@ export class LibvirtConnection {
     try {
       let uri: string;
       if (this.target.transport === 'ssh') {
-        const t = this.target;
-        const master = new SshMaster(
-          { user: t.user, host: t.host, port: t.port, identity: this.identity ?? t.keyfile, knownHosts: t.knownHosts },
-          { sshBinary: this.opts.sshBinary, connectTimeoutMs: this.opts.connectTimeoutMs },
-        );
+        const master = new SshMaster(this.sshTarget()!, { sshBinary: this.opts.sshBinary, connectTimeoutMs: this.opts.connectTimeoutMs });
         this.starting = master;
         try {
           await master.start();

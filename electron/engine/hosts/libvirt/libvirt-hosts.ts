@@ -3,6 +3,7 @@
 // unknown host key is reported at once, then stored atomically), and removed (disconnected and
 // forgotten; its VMs keep running on the host).
 import { FlotillaError } from '../../../../shared/errors';
+import { explainUnknownKey, trustHostKey } from './host-keys';
 import { HostStore, RESERVED_HOST_NAMES, type HostEntry } from './host-store';
 import { LibvirtHost, type LibvirtHostOptions } from './libvirt-host';
 import { forgetSshState } from './ssh-access';
@@ -49,23 +50,33 @@ export class LibvirtHosts {
   }
 
   /**
-   * Validates the URI, connects once (the error names what to fix: an unknown host key, a
-   * refused key, an unreachable host), and only then stores the host. Nothing is stored when
-   * the first connection fails.
+   * Validates the URI, connects once (the error names what to fix: an unknown host key, with the
+   * key the host offers; a refused key; an unreachable host), and only then stores the host.
+   * Nothing is stored when the first connection fails. `trustFingerprint`: the fingerprint of the
+   * host key the user checked, added to known_hosts first if the host still offers that key
+   * (host-keys.ts).
    */
-  async add(name: string, uri: string, identity?: string): Promise<LibvirtHost> {
+  async add(name: string, uri: string, identity?: string, trustFingerprint?: string): Promise<LibvirtHost> {
     if (RESERVED_HOST_NAMES.has(name)) throw new FlotillaError('NAME_TAKEN', `"${name}" is reserved; choose another host name`, { field: 'name' });
     if (this.hosts.has(name)) throw new FlotillaError('NAME_TAKEN', `a host named ${name} exists already`, { field: 'name' });
     // the same libvirt twice would show each of its domains twice
     const same = this.all().find((h) => h.info().uri === uri.trim());
     if (same) throw new FlotillaError('BAD_REQUEST', `${uri.trim()} is added already, as host ${same.id}`, { field: 'uri' });
     const host = new LibvirtHost({ name, uri: uri.trim(), ...(identity ? { identity } : {}), addedAt: new Date().toISOString() }, this.opts);
+    const ssh = host.conn.sshTarget();
+    const keyOpts = { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs };
     try {
+      if (trustFingerprint) {
+        if (!ssh) throw new FlotillaError('BAD_REQUEST', `${uri.trim()} is this computer's libvirt: there is no ssh host key to trust`, { field: 'trustHostKey' });
+        const file = await trustHostKey(ssh, trustFingerprint, keyOpts);
+        host.note(`trusted the ssh host key ${trustFingerprint} of ${ssh.host} (added to ${file})`);
+      }
       await host.connectNow();
       await this.store.add({ name, uri, ...(identity ? { identity } : {}) });
     } catch (err) {
       await host.close();
-      throw err;
+      // an unknown host key comes back with the key the host offers, for the user to check
+      throw ssh ? await explainUnknownKey(ssh, err, keyOpts) : err;
     }
     // the connection made to check the host is the one it keeps
     this.hosts.set(name, host);
