@@ -19,6 +19,7 @@ const VALUE_CHOICES: Record<string, string[]> = {
   firmware: ['bios', 'uefi'],
   display: ['none', 'vnc'],
   restart: ['never', 'on-failure'],
+  kind: ['iso', 'disk'],
 };
 /** Options whose value is a file or directory. */
 const PATH_OPTIONS = ['initrd', 'kernel-disk', 'out', 'ssh-key', 'identity', 'share'];

@@ -1,5 +1,5 @@
 // Human-readable output of the CLI (the --json output is the contract DTOs themselves).
-import type { EngineInfo, HostInfo, PortEntry, VmInfo } from '../../shared/contract';
+import type { EngineInfo, HostInfo, HostVolume, PortEntry, VmInfo } from '../../shared/contract';
 import { LOCAL_HOST } from '../../shared/contract-names';
 
 export function formatPorts(ports: readonly PortEntry[]): string {
@@ -37,6 +37,25 @@ export function formatHosts(hosts: readonly HostInfo[]): string {
   const rows = [['NAME', 'KIND', 'URI', 'STATE', 'VMS']];
   for (const h of hosts) rows.push([h.name, h.kind, h.uri ?? '-', h.state === 'failed' && h.reason ? `failed: ${h.reason}` : h.state, String(h.vmCount)]);
   return formatTable(rows);
+}
+
+/** A libvirt host's storage volumes: pool, name, kind, size and the path to give create. */
+export function formatVolumes(vols: readonly (HostVolume & { kind: string })[]): string {
+  const rows = [['POOL', 'NAME', 'KIND', 'SIZE', 'PATH']];
+  for (const v of vols) rows.push([v.pool, v.name, v.kind, v.bytes === null ? '-' : sizeText(v.bytes), v.path]);
+  return formatTable(rows);
+}
+
+/** Bytes the way virsh and ls -h print them: 1.5 GiB, 640 MiB. */
+function sizeText(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v >= 10 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
 }
 
 function sourceText(vm: VmInfo): string {

@@ -170,11 +170,12 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   host: {
-    usage: 'host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] [--json] | host list [--json] | host rm NAME',
-    summary: 'libvirt hosts: add (qemu:///system, qemu+ssh://user@host/system), list with state and VM count, or forget one',
+    usage: 'host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] [--json] | host list [--json] | host rm NAME | host volumes NAME [--kind iso|disk] [--json]',
+    summary: 'libvirt hosts: add (qemu:///system, qemu+ssh://user@host/system), list with state and VM count, forget one, or list the ISO and disk images in its storage pools',
     options: [
       ['--identity KEYFILE', 'the ssh private key for a qemu+ssh host (default: your ssh agent or ssh’s own choice)'],
       ['--trust-host-key SHA256:…', 'a host not yet in your ~/.ssh/known_hosts: trust its ssh host key with this fingerprint (checked on the host, e.g. with ssh-keygen -lf) and add it there'],
+      ['--kind iso|disk', 'host volumes: only ISO images, or only disk images (default: both); a PATH listed is what create --iso or --disk takes with --host'],
       JSON_HELP,
     ],
     notes:

@@ -5,7 +5,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import type { CallContext, ContractHandler, EventName, EventPayloads, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
+import type { CallContext, ContractHandler, EventName, EventPayloads, HostVolume, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
 import { EXEC_STDIN_MAX_BYTES } from '../../shared/contract-names';
 import { FlotillaError, toWireError } from '../../shared/errors';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
@@ -13,7 +13,7 @@ import { ENGINE_VERSION } from '../engine/version';
 import { flotillaHome } from '../engine/paths';
 import { absPath, parseArgs, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
-import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts } from './format';
+import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts, formatVolumes } from './format';
 import { commandHelp, overview } from './help';
 import { shellQuote } from '../../shared/ssh-command';
 
@@ -146,7 +146,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   exec: { ...HOST_OPT, stdin: { kind: 'bool' } },
   cp: HOST_OPT,
   console: HOST_OPT,
-  host: { ...JSON_OPT, identity: { kind: 'string' }, 'trust-host-key': { kind: 'string' } },
+  host: { ...JSON_OPT, identity: { kind: 'string' }, 'trust-host-key': { kind: 'string' }, kind: { kind: 'string' } },
   ssh: { ...HOST_OPT, identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
   export: { force: { kind: 'bool' } },
@@ -390,14 +390,19 @@ async function runCommand(
 
 type ParsedOptions = Record<string, unknown>;
 
-type HostArgs = { op: 'add'; name: string; uri: string; identity?: string; trustHostKey?: string } | { op: 'list' } | { op: 'rm'; name: string };
+type HostArgs = { op: 'add'; name: string; uri: string; identity?: string; trustHostKey?: string } | { op: 'list' } | { op: 'rm'; name: string } | { op: 'volumes'; name: string; kinds: ('iso' | 'disk')[] };
 
 /** Pure part of `flotilla host …`: which operation, checked before an engine is touched. */
 export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = process.cwd()): HostArgs {
   const [op, name, uri] = pos;
-  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] | host list | host rm NAME';
+  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] | host list | host rm NAME | host volumes NAME [--kind iso|disk]';
   for (const opt of ['identity', 'trust-host-key']) {
     if (op !== 'add' && o[opt] !== undefined) throw new FlotillaError('BAD_REQUEST', `--${opt} goes with \`flotilla host add\``);
+  }
+  if (op !== 'volumes' && o.kind !== undefined) throw new FlotillaError('BAD_REQUEST', '--kind goes with `flotilla host volumes`');
+  if (op === 'volumes' && name && !uri) {
+    if (o.kind !== undefined && o.kind !== 'iso' && o.kind !== 'disk') throw new FlotillaError('BAD_REQUEST', `--kind is iso or disk, not ${JSON.stringify(String(o.kind))}`);
+    return { op, name, kinds: o.kind === 'iso' || o.kind === 'disk' ? [o.kind] : ['iso', 'disk'] };
   }
   if (op === 'add') {
     if (!name || !uri) throw new FlotillaError('BAD_REQUEST', `${usage} (e.g. flotilla host add lab qemu+ssh://root@lab.example.org/system)`);
@@ -422,6 +427,13 @@ async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo)
     });
     if (json) io.out(formatJson(info));
     else io.out(`added host ${info.name} (${info.uri ?? ''}): ${info.state}, ${info.vmCount} VM${info.vmCount === 1 ? '' : 's'}\n`);
+    return 0;
+  }
+  if (h.op === 'volumes') {
+    const found: (HostVolume & { kind: 'iso' | 'disk' })[] = [];
+    for (const kind of h.kinds) for (const v of (await s.call('host.volumes', { host: h.name, kind })).volumes) found.push({ ...v, kind });
+    if (json) io.out(formatJson(found));
+    else io.out(found.length ? formatVolumes(found) : `no ${h.kinds.length === 1 ? `${h.kinds[0] === 'iso' ? 'ISO' : 'disk'} images` : 'ISO or disk images'} in ${h.name}'s active storage pools\n`);
     return 0;
   }
   if (h.op === 'rm') {

@@ -3,7 +3,7 @@
 // list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,5 +133,30 @@ describe('flotilla host and --host', () => {
     const removed = await flotilla('host', 'rm', 'lab');
     expect(removed).toMatchObject({ code: 0, stdout: 'removed host lab (its VMs keep running there)\n' });
     expect((await flotilla('list', '--host', 'lab')).stderr).toMatch(/no host named lab/);
+  });
+
+  it("host volumes lists the ISO and disk images of a remote host's storage pools, with the path create takes", async () => {
+    expect((await flotilla('host', 'add', 'lab', uri, '--identity', env.key)).code).toBe(0);
+    const pool = `lvt-cli-${randomBytes(3).toString('hex')}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lvt-cli-pool-'));
+    writeFileSync(join(dir, 'debian 12.iso'), Buffer.alloc(3 * 1024 * 1024));
+    writeFileSync(join(dir, 'base.qcow2'), Buffer.alloc(64 * 1024));
+    execFileSync('virsh', ['--connect', 'qemu:///system', 'pool-create-as', '--name', pool, '--type', 'dir', '--target', dir]);
+    try {
+      const all = await flotilla('host', 'volumes', 'lab');
+      expect(all.code, all.stderr).toBe(0);
+      expect(all.stdout).toMatch(/^POOL\s+NAME\s+KIND\s+SIZE\s+PATH$/m);
+      expect(all.stdout).toMatch(new RegExp(`^${pool}\\s+debian 12\\.iso\\s+iso\\s+3\\.0 MiB\\s+${dir}/debian 12\\.iso$`, 'm'));
+      expect(all.stdout).toMatch(new RegExp(`^${pool}\\s+base\\.qcow2\\s+disk\\s+64 KiB\\s+${dir}/base\\.qcow2$`, 'm'));
+      const isos = JSON.parse((await flotilla('host', 'volumes', 'lab', '--kind', 'iso', '--json')).stdout) as { pool: string; kind: string }[];
+      expect(isos.filter((v) => v.pool === pool)).toEqual([{ pool, name: 'debian 12.iso', path: join(dir, 'debian 12.iso'), bytes: 3 * 1024 * 1024, kind: 'iso' }]);
+      expect(isos.every((v) => v.kind === 'iso')).toBe(true);
+      expect((await flotilla('host', 'volumes', 'lab', '--kind', 'floppy')).stderr).toBe('flotilla: --kind is iso or disk, not "floppy"\n');
+      expect((await flotilla('host', 'volumes', 'nowhere')).stderr).toMatch(/nowhere/);
+    } finally {
+      execFileSync('virsh', ['--connect', 'qemu:///system', 'pool-destroy', pool]);
+      rmSync(dir, { recursive: true, force: true });
+      await flotilla('host', 'rm', 'lab');
+    }
   });
 });

@@ -78,7 +78,9 @@ const KIND_RE = { iso: /\.iso$/i, disk: /\.(?:qcow2|img|raw|vmdk|vdi|vhdx?)$/i }
  * pool is left out: its disks belong to domains. A pool that cannot be read is skipped.
  */
 export async function listPoolVolumes(virsh: Virsh, kind: 'iso' | 'disk'): Promise<HostVolume[]> {
-  const pools = (await virsh.run(['pool-list', '--name'])).stdout.split('\n').map((l) => l.trim()).filter((p) => p && p !== POOL);
+  // a pool name with control characters is skipped: it would reach a terminal as they are
+  // eslint-disable-next-line no-control-regex
+  const pools = (await virsh.run(['pool-list', '--name'])).stdout.split('\n').map((l) => l.trim()).filter((p) => p && p !== POOL && !/[\u0000-\u001f\u007f-\u009f]/.test(p));
   const out: HostVolume[] = [];
   for (const pool of pools) {
     await virsh.run(['pool-refresh', '--pool', pool]).catch(() => undefined);

@@ -68,11 +68,15 @@ describe('virsh output', () => {
       ' my disk.qcow2      /var/lib/libvirt/images/my disk.qcow2      file   20.00 GiB    1.50 GiB',
       ' odd                /dev/sdb                                   block  -            -',
       ' garbage line',
+      // a host's name with a terminal escape in it: the name is made safe, a path with one is skipped
+      ' \u001b]0;x\u0007.iso  /srv/a.iso                               file   1.00 MiB     1.00 MiB',
+      ' b.iso              /srv/\u001b[2Jb.iso                        file   1.00 MiB     1.00 MiB',
     ].join('\n');
     expect(parseVolDetails(text)).toEqual([
       { name: 'debian-12.iso', path: '/var/lib/libvirt/images/debian-12.iso', bytes: 628 * 2 ** 20 },
       { name: 'my disk.qcow2', path: '/var/lib/libvirt/images/my disk.qcow2', bytes: 20 * 2 ** 30 },
       { name: 'odd', path: '/dev/sdb', bytes: null },
+      { name: '?]0;x?.iso', path: '/srv/a.iso', bytes: 2 ** 20 },
     ]);
   });
 });

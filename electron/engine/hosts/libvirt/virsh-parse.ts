@@ -167,7 +167,9 @@ export function parseVolDetails(text: string): { name: string; path: string; byt
   const out: { name: string; path: string; bytes: number | null }[] = [];
   for (const line of text.split('\n')) {
     const m = /^\s*(\S.*?)\s+(\/\S.*?)\s+(?:file|block|dir|network|netdir|ploop)\s+(?:([\d.]+) (\S+)|-)\s+(?:[\d.]+ \S+|-)\s*$/.exec(line);
-    if (!m || m[2]!.length > 4096) continue;
+    // a path with control characters is no path a user could pick (nor print safely)
+    // eslint-disable-next-line no-control-regex
+    if (!m || m[2]!.length > 4096 || /[\u0000-\u001f\u007f-\u009f]/.test(m[2]!)) continue;
     const unit = m[4] ? UNIT_BYTES[m[4]] : undefined;
     out.push({ name: safeText(m[1]!, 200), path: m[2]!, bytes: m[3] && unit ? Math.round(Number(m[3]) * unit) : null });
   }
