@@ -62,7 +62,46 @@ describe('pruneBootVolumes', () => {
       'list --all --with-managed-save --uuid': '',
       [`dumpxml --domain ${A}`]: new FlotillaError('DISCONNECTED', 'host gone'),
     });
-    await expect(pruneBootVolumes(virsh, [cur])).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await expect(pruneBootVolumes(virsh, [cur], { now: 10_000_000 })).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    expect(calls.some((c) => c[0] === 'vol-delete')).toBe(false);
+  });
+
+  it("measures a volume's age on the host's clock, read from a marker volume it then deletes", async () => {
+    // this computer's clock is two hours ahead of the host's: i1, written 20 minutes ago by the
+    // host's clock, is young; k1, written 3 hours ago by it, is old
+    const hostNow = 1_800_000_000;
+    const at = (name: string, sec: number) => `<volume><name>${name}</name><target><path>${dir}/${name}</path><timestamps><mtime>${sec}.25</mtime></timestamps></target></volume>`;
+    const calls: string[][] = [];
+    const virsh = {
+      run: async (args: readonly string[]) => {
+        calls.push([...args]);
+        const [cmd, , , , name] = args;
+        const out = (stdout: string) => ({ stdout, stderr: '' });
+        if (cmd === 'vol-list') return out([k1, i1, cur, 'flotilla-clock-0123456789ab'].map((n) => ` ${n}   ${dir}/${n}`).join('\n'));
+        if (cmd === 'vol-create-as' || cmd === 'vol-delete') return out('');
+        if (cmd === 'vol-dumpxml' && name?.startsWith('flotilla-clock-')) return out(at(name, hostNow));
+        if (cmd === 'vol-dumpxml') return out(at(name!, name === k1 ? hostNow - 3 * 3600 : hostNow - 20 * 60));
+        if (cmd === 'list') return out('');
+        throw new Error(`unexpected virsh ${args.join(' ')}`);
+      },
+    } as unknown as Virsh;
+    const realNow = Date.now;
+    Date.now = () => (hostNow + 2 * 3600) * 1000;
+    try {
+      expect(await pruneBootVolumes(virsh, [cur])).toEqual({ deleted: [k1], kept: [i1] });
+    } finally {
+      Date.now = realNow;
+    }
+    const marker = calls.find((c) => c[0] === 'vol-create-as')!;
+    expect(marker).toEqual(['vol-create-as', '--pool', 'flotilla', '--name', expect.stringMatching(/^flotilla-clock-[0-9a-f]{12}$/), '--capacity', '0', '--format', 'raw']);
+    // the marker is deleted, and so is one an earlier engine left
+    expect(calls.filter((c) => c[0] === 'vol-delete').map((c) => c[4])).toEqual(['flotilla-clock-0123456789ab', marker[4], k1]);
+  });
+
+  it("deletes nothing when the host's clock cannot be read", async () => {
+    const { virsh, calls } = scripted({ 'vol-list --pool flotilla': list });
+    // vol-create-as is not scripted: the marker cannot be written
+    expect(await pruneBootVolumes(virsh, [cur])).toEqual({ deleted: [], kept: [k1, i1, i2] });
     expect(calls.some((c) => c[0] === 'vol-delete')).toBe(false);
   });
 

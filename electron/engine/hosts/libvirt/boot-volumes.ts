@@ -7,7 +7,9 @@
 // domain's persistent and live XML (a domain may also be one made outside Flotilla, or by another
 // computer's Flotilla), every snapshot's saved domain (a revert brings that one back) and every
 // managed-save image. A volume written in the last hour is left alone: another client may have just
-// uploaded it and not yet defined the domain that uses it.
+// uploaded it and not yet defined the domain that uses it. The hour is on the host's clock (read
+// from a marker volume written for the purpose), not this computer's, which may be set differently.
+import { randomBytes } from 'node:crypto';
 import { FlotillaError } from '../../../../shared/errors';
 import { POOL } from './storage';
 import type { Virsh } from './virsh';
@@ -15,6 +17,8 @@ import { parseUuidList } from './virsh-parse';
 
 /** the names create-domain.ts gives the built-in guest's boot files */
 export const BOOT_VOLUME_RE = /^default-(?:vmlinuz|initrd)-[0-9a-f]{16}$/;
+/** the empty volumes hostNowMs writes to read the host's clock (one left by a killed engine goes at the next prune) */
+const CLOCK_VOLUME_RE = /^flotilla-clock-[0-9a-f]{12}$/;
 export const BOOT_VOLUME_MIN_AGE_MS = 3600_000;
 
 export interface PruneResult {
@@ -37,6 +41,26 @@ export function parseVolList(text: string): Map<string, string> {
 export function volMtimeMs(xml: string): number | null {
   const m = /<mtime>(\d+)(?:\.\d+)?<\/mtime>/.exec(xml);
   return m ? Number(m[1]) * 1000 : null;
+}
+
+/**
+ * The host's clock, in ms: the mtime of an empty volume written now in the pool (libvirt has no
+ * call that tells a host's time without a guest agent). Null when it cannot be read.
+ */
+export async function hostNowMs(virsh: Virsh): Promise<number | null> {
+  const name = `flotilla-clock-${randomBytes(6).toString('hex')}`;
+  try {
+    await virsh.run(['vol-create-as', '--pool', POOL, '--name', name, '--capacity', '0', '--format', 'raw']);
+  } catch {
+    return null;
+  }
+  try {
+    return volMtimeMs((await virsh.run(['vol-dumpxml', '--pool', POOL, '--vol', name])).stdout);
+  } catch {
+    return null;
+  } finally {
+    await virsh.run(['vol-delete', '--pool', POOL, '--vol', name]).catch(() => undefined);
+  }
 }
 
 /** Every domain definition libvirt holds on the host, as XML text (see the header). */
@@ -68,11 +92,15 @@ async function definitions(virsh: Virsh): Promise<string[]> {
  */
 export async function pruneBootVolumes(virsh: Virsh, keep: readonly string[], opts: { minAgeMs?: number; now?: number } = {}): Promise<PruneResult> {
   const minAgeMs = opts.minAgeMs ?? BOOT_VOLUME_MIN_AGE_MS;
-  const now = opts.now ?? Date.now();
   const vols = parseVolList((await virsh.run(['vol-list', '--pool', POOL])).stdout);
-  const candidates = [...vols].filter(([name]) => BOOT_VOLUME_RE.test(name) && !keep.includes(name));
   const result: PruneResult = { deleted: [], kept: [] };
+  // a clock marker of an engine killed between its create and delete: empty, named by no one
+  for (const name of vols.keys()) if (CLOCK_VOLUME_RE.test(name)) await virsh.run(['vol-delete', '--pool', POOL, '--vol', name]).catch(() => undefined);
+  const candidates = [...vols].filter(([name]) => BOOT_VOLUME_RE.test(name) && !keep.includes(name));
   if (candidates.length === 0) return result;
+  const now = opts.now ?? (await hostNowMs(virsh));
+  // without the host's time no volume's age is known: none goes
+  if (now === null) return { deleted: [], kept: candidates.map(([name]) => name) };
   const defs = await definitions(virsh);
   for (const [name, path] of candidates) {
     const mtime = volMtimeMs((await virsh.run(['vol-dumpxml', '--pool', POOL, '--vol', name])).stdout);
