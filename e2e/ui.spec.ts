@@ -58,6 +58,31 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     expect(rows.y + rows.height).toBeLessThanOrEqual(frame.y + frame.height);
     await app.page.screenshot({ path: info.outputPath('console.png') });
 
+    // find in the scrollback: Ctrl+Shift+F from the terminal, matches counted as you type, Enter
+    // to the next, Esc back to the terminal (which still takes typing)
+    await view.terminal.click();
+    await app.page.keyboard.press('Control+Shift+F');
+    const find = view.panel.getByRole('search', { name: 'Find in console' });
+    const findInput = find.getByRole('searchbox', { name: 'Find in console' });
+    await expect(findInput).toBeFocused();
+    await findInput.fill(marker);
+    const count = find.getByRole('status');
+    await expect(count).toHaveText(/^\d+ of ([2-9]|\d{2,})$/);
+    const first = await count.textContent();
+    await findInput.press('Enter');
+    await expect(count).not.toHaveText(first!);
+    await expect(view.terminal.locator('.xterm-find-result-decoration').first()).toBeAttached();
+    await app.page.screenshot({ path: info.outputPath('console-find.png') });
+    await findInput.fill('no-such-text-here');
+    await expect(count).toHaveText('No matches');
+    await findInput.press('Escape');
+    await expect(find).toHaveCount(0);
+    await expect(view.terminalInput).toBeFocused();
+    // the room under the last whole row (the bar above grew, then shrank back) is the terminal's
+    // own background, not xterm's black
+    const bg = (l: typeof view.terminal) => l.evaluate((e) => (e.ownerDocument.defaultView as unknown as { getComputedStyle(x: unknown): { backgroundColor: string } }).getComputedStyle(e).backgroundColor);
+    expect(await bg(view.terminal.locator('.xterm-viewport'))).toBe(await bg(view.terminal));
+
     // the tile's thumbnail shows what a terminal shows: DEC line drawing as box characters
     // (issue 14 #10; a regex over the stream showed "lqqk"), the box drawn by the guest's printf
     const G0 = '\\033(0'; // DEC special graphics on (G0); ASCII back with \033(B

@@ -9,6 +9,8 @@ export const SHORTCUTS: readonly [string, string][] = [
   ['s', 'Start or stop the focused VM'],
   ['Enter', 'Open the focused VM'],
   ['Esc', 'Close a dialog, or go back to all VMs'],
+  ['Ctrl+Shift+C / V', 'Copy from or paste into the console'],
+  ['Ctrl+Shift+F', 'Find in the console'],
   ['?', 'Show this help'],
 ];
 

@@ -112,6 +112,7 @@ const paths = {
     </>
   ),
   up: <path d="M12 19V5.5M6 11.5l6-6 6 6" />,
+  down: <path d="M12 5v13.5M6 12.5l6 6 6-6" />,
   expand: <path d="M4.5 9V4.5H9M15 4.5h4.5V9M19.5 15v4.5H15M9 19.5H4.5V15" />,
   camera: (
     <>
