@@ -228,7 +228,8 @@ test.describe('a VM on a libvirt host', () => {
 test.describe('a remote host added from the Hosts form', () => {
   const ssh = sshTestEnv();
   test.skip(ssh === null, `the loopback sshd of scripts/libvirt-test-setup.sh is not set up (${SSH_ENV}): run it as root first`);
-  const sshHome = mkdtempSync(join(tmpdir(), 'lve2e-home-'));
+  // a HOME with a space in it: ssh would split an unquoted UserKnownHostsFile value there
+  const sshHome = mkdtempSync(join(tmpdir(), 'lve2e home-'));
   test.afterAll(() => rmSync(sshHome, { recursive: true, force: true }));
   const app = useServedApp({ env: () => ({ HOME: sshHome }) });
 

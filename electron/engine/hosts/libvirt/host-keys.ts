@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HostKeyOffer } from '../../../../shared/errors';
 import { FlotillaError } from '../../../../shared/errors';
+import { sshOptionValue } from '../../../../shared/ssh-command';
 import { classifySshFailure, defaultKnownHosts, type SshTarget } from './ssh-master';
 import { sshHostLabel } from './uri';
 
@@ -91,7 +92,7 @@ async function fetchOffered(t: SshTarget, opts: HostKeyOptions): Promise<Offered
       '-l', t.user,
       '-o', 'BatchMode=yes',
       '-o', 'StrictHostKeyChecking=accept-new',
-      '-o', `UserKnownHostsFile=${kh}`,
+      '-o', `UserKnownHostsFile=${sshOptionValue(kh)}`,
       '-o', 'GlobalKnownHostsFile=/dev/null',
       '-o', 'UpdateHostKeys=no',
       '-o', 'ControlMaster=no',

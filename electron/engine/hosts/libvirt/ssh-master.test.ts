@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sweepStaleMasterDirs } from './ssh-master';
+import { sshBaseArgs, sweepStaleMasterDirs } from './ssh-master';
 
 let parent = '';
 const servers: Server[] = [];
@@ -46,5 +46,14 @@ describe('sweepStaleMasterDirs', () => {
 
     expect(await sweepStaleMasterDirs(parent)).toBe(2);
     expect([dead, empty, live, young, other].map((d) => existsSync(d))).toEqual([false, false, true, true, true]);
+  });
+});
+
+describe('sshBaseArgs', () => {
+  it('quotes a known_hosts path with a space, which ssh would otherwise split into two files', () => {
+    // checked with the real ssh against the loopback sshd: unquoted, "Host key verification failed"
+    const args = sshBaseArgs({ user: 'ann', host: 'lab', port: 22, knownHosts: '/home/Ann Lee/.ssh/known_hosts' }, '/tmp/flt-ssh-x/ctl');
+    expect(args).toContain('UserKnownHostsFile="/home/Ann Lee/.ssh/known_hosts"');
+    expect(sshBaseArgs({ user: 'ann', host: 'lab', port: 22, knownHosts: '/kh' }, '/c')).toContain('UserKnownHostsFile=/kh');
   });
 });

@@ -23,6 +23,7 @@ import { createConnection } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaError } from '../../../../shared/errors';
+import { sshOptionValue } from '../../../../shared/ssh-command';
 import { diesWithEngine } from '../../dies-with-engine';
 import { sshHostLabel } from './uri';
 
@@ -50,7 +51,8 @@ export function sshBaseArgs(t: SshTarget, controlPath: string): string[] {
     '-l', t.user,
     '-o', 'BatchMode=yes',
     '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${t.knownHosts ?? defaultKnownHosts()}`,
+    // ssh splits this option's value at spaces (it takes several files): a path with one is quoted
+    '-o', `UserKnownHostsFile=${sshOptionValue(t.knownHosts ?? defaultKnownHosts())}`,
     '-o', `ControlPath=${controlPath}`,
     ...(t.identity ? ['-o', 'IdentitiesOnly=yes', '-i', t.identity] : []),
   ];
