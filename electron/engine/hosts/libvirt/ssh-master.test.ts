@@ -55,5 +55,7 @@ describe('sshBaseArgs', () => {
     const args = sshBaseArgs({ user: 'ann', host: 'lab', port: 22, knownHosts: '/home/Ann Lee/.ssh/known_hosts' }, '/tmp/flt-ssh-x/ctl');
     expect(args).toContain('UserKnownHostsFile="/home/Ann Lee/.ssh/known_hosts"');
     expect(sshBaseArgs({ user: 'ann', host: 'lab', port: 22, knownHosts: '/kh' }, '/c')).toContain('UserKnownHostsFile=/kh');
+    // the control socket lives in TMPDIR, which may have one too
+    expect(sshBaseArgs({ user: 'ann', host: 'lab', port: 22, knownHosts: '/kh' }, '/tmp/my tmp/flt-ssh-x/ctl')).toContain('ControlPath="/tmp/my tmp/flt-ssh-x/ctl"');
   });
 });

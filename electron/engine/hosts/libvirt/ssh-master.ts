@@ -53,7 +53,7 @@ export function sshBaseArgs(t: SshTarget, controlPath: string): string[] {
     '-o', 'StrictHostKeyChecking=yes',
     // ssh splits this option's value at spaces (it takes several files): a path with one is quoted
     '-o', `UserKnownHostsFile=${sshOptionValue(t.knownHosts ?? defaultKnownHosts())}`,
-    '-o', `ControlPath=${controlPath}`,
+    '-o', `ControlPath=${sshOptionValue(controlPath)}`,
     ...(t.identity ? ['-o', 'IdentitiesOnly=yes', '-i', t.identity] : []),
   ];
 }
