@@ -266,6 +266,27 @@ test.describe('a remote host added from the Hosts form', () => {
     expect(found.status, found.stderr).toBe(0);
     expect(found.stdout).toContain(own!);
     expect(readFileSync(knownHosts, 'utf8').trim().split('\n')).toHaveLength(1);
+
+    // its key removed since (as after ssh-keygen -R for a reinstalled host), and the connection
+    // lost: the row says so and offers to check the key again, then connects once it is trusted
+    writeFileSync(knownHosts, '');
+    const masters = spawnSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([, ppid, ...args]) => Number(ppid) === app.serve.child.pid && args.includes('ControlMaster=yes'));
+    expect(masters).toHaveLength(1);
+    process.kill(Number(masters[0]![0]), 'SIGKILL');
+    const row = dialog.getByRole('listitem', { name: 'Host far' });
+    await expect(row).toContainText('Unreachable', { timeout: 30_000 });
+    await expect(row).toContainText('flotilla host trust far');
+    await row.getByRole('button', { name: 'Check its key…' }).click();
+    const again = row.getByRole('alertdialog', { name: 'Trust this host key?' });
+    await expect(again.getByLabel('Host key fingerprint')).toHaveText(own!);
+    await app.page.screenshot({ path: info.outputPath('host-key-check-again.png') });
+    await again.getByRole('button', { name: 'Trust and connect' }).click();
+    await expect(row).toContainText('Connected', { timeout: 30_000 });
+    await expect(row.getByRole('button', { name: 'Check its key…' })).toHaveCount(0);
+    expect(readFileSync(knownHosts, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 });
 

@@ -11,6 +11,8 @@ export const METHOD_NAME_LIST = [
   'host.add',
   'host.remove',
   'host.volumes',
+  'host.offeredKey',
+  'host.trustKey',
   'vm.get',
   'vm.find',
   'vm.create',

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type SettingsRule, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
+import type { HostFailure, HostKeyOffer } from './errors';
 import {
   EVENT_NAME_LIST,
   EXEC_STDIN_MAX_BYTES,
@@ -99,6 +100,8 @@ export interface HostInfo {
   vmCount: number;
   /** the libvirt connection URI, for hosts that have one */
   uri?: string;
+  /** why it failed, as a code (with `reason` in words): host-key-unknown offers host.offeredKey / host.trustKey */
+  failure?: HostFailure;
 }
 
 /** A VM whose vm.json cannot be read: still listed (by id) so the user sees it and can delete or repair it. */
@@ -303,6 +306,9 @@ const vmRef = { host: hostIdSchema.optional(), id: vmIdSchema };
 const idReq = z.object(vmRef).strict();
 const empty = z.object({}).strict();
 
+/** An ssh host key's fingerprint as `ssh-keygen -l` prints it. */
+const fingerprintSchema = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 characters');
+
 /** Request schemas, keyed by method. Response types are in `MethodResults`. */
 export const Methods = {
   'engine.info': empty,
@@ -316,13 +322,17 @@ export const Methods = {
       uri: z.string().min(1).max(2048),
       identity: z.string().startsWith('/', 'the key file path must be absolute').max(4096).optional(),
       /** the fingerprint (SHA256:…) of the ssh host key the user checked: added to known_hosts if the host still offers it */
-      trustHostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 characters').optional(),
+      trustHostKey: fingerprintSchema.optional(),
     })
     .strict(),
   /** forget a libvirt host (its VMs keep running there) */
   'host.remove': z.object({ name: hostIdSchema }).strict(),
   /** a libvirt host's ISO images (`iso`) or disk images (`disk`) in its active storage pools, as virt-manager offers them */
   'host.volumes': z.object({ host: hostIdSchema, kind: z.enum(['iso', 'disk']) }).strict(),
+  /** the ssh host key a stored remote host offers, when its key is not in known_hosts (failure host-key-unknown): for the user to check */
+  'host.offeredKey': z.object({ name: hostIdSchema }).strict(),
+  /** trust a stored remote host's ssh key by the fingerprint the user checked (added to known_hosts if the host still offers it), then connect */
+  'host.trustKey': z.object({ name: hostIdSchema, fingerprint: fingerprintSchema }).strict(),
   'vm.get': idReq,
   /** resolve a name or id (CLI convenience) */
   'vm.find': z.object({ nameOrId: z.string().min(1).max(128), host: hostIdSchema.optional() }).strict(),
@@ -484,6 +494,8 @@ export interface MethodResults {
   'host.add': HostInfo;
   'host.remove': { name: string };
   'host.volumes': { volumes: HostVolume[] };
+  'host.offeredKey': HostKeyOffer;
+  'host.trustKey': HostInfo;
   'vm.get': VmInfo;
   'vm.find': VmInfo;
   /** with start: the warnings of vm.start */

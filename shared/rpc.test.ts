@@ -15,6 +15,8 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'host.add': { name: 'lab', uri: 'qemu:///system' },
   'host.remove': { name: 'lab' },
   'host.volumes': { host: 'lab', kind: 'iso' },
+  'host.offeredKey': { name: 'lab' },
+  'host.trustKey': { name: 'lab', fingerprint: `SHA256:${'A'.repeat(43)}` },
   'vm.get': { id: ID },
   'vm.find': { nameOrId: 'web' },
   'vm.create': { config: { name: 'web', source: { kind: 'default' } } },

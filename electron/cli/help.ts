@@ -170,8 +170,8 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   host: {
-    usage: 'host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] [--json] | host list [--json] | host rm NAME | host volumes NAME [--kind iso|disk] [--json]',
-    summary: 'libvirt hosts: add (qemu:///system, qemu+ssh://user@host/system), list with state and VM count, forget one, or list the ISO and disk images in its storage pools',
+    usage: 'host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] [--json] | host list [--json] | host rm NAME | host volumes NAME [--kind iso|disk] [--json] | host trust NAME [SHA256:…]',
+    summary: 'libvirt hosts: add (qemu:///system, qemu+ssh://user@host/system), list with state and VM count, forget one, list the ISO and disk images in its storage pools, or check and trust its ssh key',
     options: [
       ['--identity KEYFILE', 'the ssh private key for a qemu+ssh host (default: your ssh agent or ssh’s own choice)'],
       ['--trust-host-key SHA256:…', 'a host not yet in your ~/.ssh/known_hosts: trust its ssh host key with this fingerprint (checked on the host, e.g. with ssh-keygen -lf) and add it there'],
@@ -180,6 +180,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     ],
     notes:
       'A remote host not yet in your ~/.ssh/known_hosts is refused with the fingerprint of the key it offers and the command that trusts it; keys or the agent only, never passwords. ' +
+      'A stored host whose key is not in known_hosts any more (say, after ssh-keygen -R for a reinstalled host): host trust NAME shows the key it offers, host trust NAME SHA256:… trusts it and connects. ' +
       '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh and snapshot.',
   },
   image: {

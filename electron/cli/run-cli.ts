@@ -390,16 +390,22 @@ async function runCommand(
 
 type ParsedOptions = Record<string, unknown>;
 
-type HostArgs = { op: 'add'; name: string; uri: string; identity?: string; trustHostKey?: string } | { op: 'list' } | { op: 'rm'; name: string } | { op: 'volumes'; name: string; kinds: ('iso' | 'disk')[] };
+const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+type HostArgs = { op: 'add'; name: string; uri: string; identity?: string; trustHostKey?: string } | { op: 'list' } | { op: 'rm'; name: string } | { op: 'volumes'; name: string; kinds: ('iso' | 'disk')[] } | { op: 'trust'; name: string; fingerprint?: string };
 
 /** Pure part of `flotilla host …`: which operation, checked before an engine is touched. */
 export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = process.cwd()): HostArgs {
   const [op, name, uri] = pos;
-  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] | host list | host rm NAME | host volumes NAME [--kind iso|disk]';
+  const usage = 'usage: flotilla host add NAME URI [--identity KEYFILE] [--trust-host-key SHA256:…] | host list | host rm NAME | host volumes NAME [--kind iso|disk] | host trust NAME [SHA256:…]';
   for (const opt of ['identity', 'trust-host-key']) {
     if (op !== 'add' && o[opt] !== undefined) throw new FlotillaError('BAD_REQUEST', `--${opt} goes with \`flotilla host add\``);
   }
   if (op !== 'volumes' && o.kind !== undefined) throw new FlotillaError('BAD_REQUEST', '--kind goes with `flotilla host volumes`');
+  if (op === 'trust' && name) {
+    if (uri !== undefined && !FINGERPRINT_RE.test(uri)) throw new FlotillaError('BAD_REQUEST', `host trust takes the fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(uri)}`);
+    return { op, name, ...(uri !== undefined ? { fingerprint: uri } : {}) };
+  }
   if (op === 'volumes' && name && !uri) {
     if (o.kind !== undefined && o.kind !== 'iso' && o.kind !== 'disk') throw new FlotillaError('BAD_REQUEST', `--kind is iso or disk, not ${JSON.stringify(String(o.kind))}`);
     return { op, name, kinds: o.kind === 'iso' || o.kind === 'disk' ? [o.kind] : ['iso', 'disk'] };
@@ -407,7 +413,7 @@ export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = 
   if (op === 'add') {
     if (!name || !uri) throw new FlotillaError('BAD_REQUEST', `${usage} (e.g. flotilla host add lab qemu+ssh://root@lab.example.org/system)`);
     const fp = o['trust-host-key'];
-    if (fp !== undefined && !(typeof fp === 'string' && /^SHA256:[A-Za-z0-9+/]{43}$/.test(fp))) throw new FlotillaError('BAD_REQUEST', `--trust-host-key takes a fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(String(fp))}`);
+    if (fp !== undefined && !(typeof fp === 'string' && FINGERPRINT_RE.test(fp))) throw new FlotillaError('BAD_REQUEST', `--trust-host-key takes a fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(String(fp))}`);
     return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolvePath(cwd, o.identity) } : {}), ...(typeof o['trust-host-key'] === 'string' ? { trustHostKey: o['trust-host-key'] } : {}) };
   }
   if (op === 'list' && !name) return { op };
@@ -421,12 +427,25 @@ async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo)
       // ssh's question, asked the CLI's way: the same command again with the checked fingerprint
       if (!(err instanceof FlotillaError) || err.code !== 'UNAUTHORIZED') throw err;
       const key = (err.details as { hostKey?: { fingerprint?: string } } | undefined)?.hostKey;
-      if (!key?.fingerprint || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(key.fingerprint)) throw err;
+      if (!key?.fingerprint || !FINGERPRINT_RE.test(key.fingerprint)) throw err;
       const again = ['flotilla', 'host', 'add', h.name, h.uri, ...(h.identity ? ['--identity', h.identity] : []), '--trust-host-key', key.fingerprint].map(shellQuote).join(' ');
       throw new FlotillaError('UNAUTHORIZED', `${err.message}:\n  ${again}`, err.details as never);
     });
     if (json) io.out(formatJson(info));
     else io.out(`added host ${info.name} (${info.uri ?? ''}): ${info.state}, ${info.vmCount} VM${info.vmCount === 1 ? '' : 's'}\n`);
+    return 0;
+  }
+  if (h.op === 'trust') {
+    if (!h.fingerprint) {
+      // ssh's question, the CLI's way: the key, where to check it, and the command that trusts it
+      const k = await s.call('host.offeredKey', { name: h.name });
+      if (json) io.out(formatJson(k));
+      else io.out(`${h.name} offers the ${k.type} key ${k.fingerprint}\ncheck it on the host (ssh-keygen -lf /etc/ssh/ssh_host_${k.type.toLowerCase()}_key.pub), then trust it:\n  ${['flotilla', 'host', 'trust', h.name, k.fingerprint].map(shellQuote).join(' ')}\n`);
+      return 0;
+    }
+    const info = await s.call('host.trustKey', { name: h.name, fingerprint: h.fingerprint });
+    if (json) io.out(formatJson(info));
+    else io.out(`trusted the key of ${info.name}: ${info.state}, ${info.vmCount} VM${info.vmCount === 1 ? '' : 's'}\n`);
     return 0;
   }
   if (h.op === 'volumes') {

@@ -60,6 +60,8 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       if (!h.volumes) throw unsupported('choosing from storage pools', h.id);
       return { volumes: await h.volumes(p.kind) };
     },
+    'host.offeredKey': (p) => d.libvirt.offeredKey(p.name),
+    'host.trustKey': async (p) => (await d.libvirt.trustKey(p.name, p.fingerprint)).info(),
     'host.remove': async (p) => {
       if (!d.libvirt.get(p.name)) throw new FlotillaError('NOT_FOUND', d.hosts.has(p.name) ? `host ${p.name} cannot be removed` : `no host named ${p.name}`, { host: p.name });
       await d.libvirt.remove(p.name);

@@ -51,6 +51,17 @@ describe('flotilla host and --host', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ id: 'lab', state: 'connected' });
     expect(readFileSync(empty, 'utf8')).toMatch(/^\S+ ssh-ed25519 AAAA\S+\n$/);
+
+    // its key removed since (as after ssh-keygen -R for a reinstalled host): the stored host says
+    // how to check and trust the key again, and host trust does
+    writeFileSync(empty, '');
+    expect((await flotilla('host', 'list')).stdout).toMatch(/^lab\s+libvirt\s+\S+\s+failed: the ssh host key of \[127\.0\.0\.1\]:2222 is not in .*`flotilla host trust lab`/m);
+    r = await flotilla('host', 'trust', 'lab');
+    expect(r).toMatchObject({ code: 0, stdout: `lab offers the ED25519 key ${own}\ncheck it on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then trust it:\n  flotilla host trust lab ${own}\n` });
+    expect((await flotilla('host', 'trust', 'lab', 'SHA256:nope')).stderr).toMatch(/^flotilla: host trust takes the fingerprint/);
+    r = await flotilla('host', 'trust', 'lab', own);
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/^trusted the key of lab: connected, \d+ VMs?\n$/) });
+    expect((await flotilla('host', 'list')).stdout).toMatch(/^lab\s+libvirt\s+\S+\s+connected/m);
     expect((await flotilla('host', 'rm', 'lab')).code).toBe(0);
   });
 

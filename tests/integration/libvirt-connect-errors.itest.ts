@@ -39,13 +39,13 @@ describe('connection errors', () => {
     expect(() => new LibvirtConnection('x', 'qemu+tcp://host/system', undefined)).toThrow(/transport "qemu\+tcp" is not supported/);
   });
 
-  it('an unknown host key is refused with the command that accepts it', async () => {
+  it('an unknown host key is refused with the command that shows and trusts it', async () => {
     const emptyKnownHosts = join(scratch, 'known_hosts_empty');
     writeFileSync(emptyKnownHosts, '');
     const err = await failure(`${env.sshUri}?known_hosts=${emptyKnownHosts}`, env.key);
     expect(err.code).toBe('UNAUTHORIZED');
     expect(err.details).toMatchObject({ reason: 'host-key-unknown' });
-    expect(err.message).toContain(`ssh-keyscan -p 2222 127.0.0.1 >> ${emptyKnownHosts}`);
+    expect(err.message).toBe(`the ssh host key of [127.0.0.1]:2222 is not in ${emptyKnownHosts}: check the key it offers and trust it (Hosts, or \`flotilla host trust t-err\`)`);
   });
 
   it('a key the host does not accept is refused, naming --identity and never asking for a password', async () => {
@@ -122,6 +122,33 @@ describe('adding hosts', () => {
       await hostsSet.remove('lab');
       expect(await hostsSet.store.list()).toEqual([]);
       expect(host.info().state).not.toBe('connected');
+    } finally {
+      await hostsSet.close();
+    }
+  });
+
+  it('a stored host whose key is not known (any more) offers it, and connects once it is trusted', async () => {
+    const home = mkdtempSync(join(scratch, 'home-'));
+    const kh = join(scratch, 'kh-stored');
+    writeFileSync(kh, '');
+    const uri = `${env.sshUri}?known_hosts=${kh}`;
+    // stored earlier, its key since removed (say, with ssh-keygen -R after the host was reinstalled)
+    await new LibvirtHosts({ home }).store.add({ name: 'far', uri, identity: env.key });
+    const hostsSet = new LibvirtHosts({ home, backoff: { baseMs: 60_000 } });
+    const own = execFileSync('ssh-keygen', ['-lf', join(env.dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!;
+    try {
+      expect(await hostsSet.load()).toEqual({ error: null });
+      await until(() => hostsSet.get('far')?.info().state === 'failed');
+      expect(hostsSet.get('far')!.info()).toMatchObject({ failure: 'host-key-unknown', reason: expect.stringContaining('`flotilla host trust far`') });
+      expect(await hostsSet.offeredKey('far')).toEqual({ type: 'ED25519', fingerprint: own });
+      await expect(hostsSet.trustKey('far', `SHA256:${'B'.repeat(43)}`)).rejects.toMatchObject({ code: 'UNAUTHORIZED', details: { reason: 'host-key-not-offered' } });
+      expect(readFileSync(kh, 'utf8')).toBe('');
+      await expect(hostsSet.offeredKey('nowhere')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+      const host = await hostsSet.trustKey('far', own);
+      expect(host.info()).toMatchObject({ id: 'far', state: 'connected', reason: null });
+      expect(host.info().failure).toBeUndefined();
+      expect(readFileSync(kh, 'utf8')).toMatch(/^\S+ ssh-ed25519 AAAA\S+\n$/);
     } finally {
       await hostsSet.close();
     }

@@ -116,7 +116,7 @@ describe('HostsDialog', () => {
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add host' })));
     const question = screen.getByRole('alertdialog', { name: 'Trust this host key?' });
     expect(within(question).getByLabelText('Host key fingerprint').textContent).toBe(key.fingerprint);
-    expect(question.textContent).toContain('10.0.0.9 is new to this computer');
+    expect(question.textContent).toContain('10.0.0.9’s ssh key is not known here');
     expect(question.textContent).toContain('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub');
     expect(document.activeElement).toBe(question);
     // the engine's own words are in the question, not twice
@@ -136,6 +136,29 @@ describe('HostsDialog', () => {
     ]);
     expect(screen.getByRole('status').textContent).toContain('Added far');
     expect(screen.queryByRole('alertdialog')).toBeNull();
+  });
+
+  it('asks about the key of a stored host that is not in known_hosts any more, and trusts it when told to', async () => {
+    const key = { type: 'ED25519', fingerprint: 'SHA256:K7HomkR+B6yzFRgO0b1i87AmkUwpFbPfJtF/Ho+Y59w' };
+    const stale: HostInfo = { ...LAB, reason: 'the ssh host key of lab.example.org is not in /home/me/.ssh/known_hosts: check the key it offers and trust it', failure: 'host-key-unknown' };
+    useStore.setState((s) => ({ vms: { ...s.vms, hosts: [LOCAL, stale] } }));
+    answer = (m) => (m === 'host.offeredKey' ? key : m === 'host.trustKey' ? { ...LAB, state: 'connected', reason: null } : { ok: true });
+    render(<HostsDialog />);
+    const row = screen.getByRole('listitem', { name: 'Host lab' });
+    // an unreachable host has nothing to check
+    expect(within(screen.getByRole('listitem', { name: 'Host local' })).queryByRole('button', { name: 'Check its key…' })).toBeNull();
+    await act(async () => fireEvent.click(within(row).getByRole('button', { name: 'Check its key…' })));
+    const question = within(row).getByRole('alertdialog', { name: 'Trust this host key?' });
+    expect(within(question).getByLabelText('Host key fingerprint').textContent).toBe(key.fingerprint);
+    await act(async () => fireEvent.click(within(question).getByRole('button', { name: 'Trust and connect' })));
+    expect(api.calls.filter((c) => c.method === 'host.offeredKey' || c.method === 'host.trustKey').map((c) => [c.method, c.req])).toEqual([
+      ['host.offeredKey', { name: 'lab' }],
+      ['host.trustKey', { name: 'lab', fingerprint: key.fingerprint }],
+    ]);
+    expect(within(row).queryByRole('alertdialog')).toBeNull();
+    // the row follows the engine's host.changed
+    act(() => api.emit('host.changed', { ...LAB, state: 'connected', reason: null }));
+    expect(within(screen.getByRole('listitem', { name: 'Host lab' })).queryByRole('button', { name: 'Check its key…' })).toBeNull();
   });
 
   it('shows no question for a changed host key or a malformed offer, only the engine’s words', async () => {

@@ -70,7 +70,7 @@ export function hostKeyOffer(details: unknown): HostKeyOffer | null {
 }
 
 /** ssh's question on a first connection, with the command that shows the key on the host itself. */
-function HostKeyQuestion({ offer, host, busy, onTrust, onCancel }: { offer: HostKeyOffer; host: string; busy: boolean; onTrust: () => void; onCancel: () => void }): ReactElement {
+function HostKeyQuestion({ offer, host, busy, action, onTrust, onCancel }: { offer: HostKeyOffer; host: string; busy: boolean; action: string; onTrust: () => void; onCancel: () => void }): ReactElement {
   const file = offer.type === 'RSA' ? 'rsa' : offer.type === 'ECDSA' ? 'ecdsa' : 'ed25519';
   // it appears under the form: brought into view and focused, so it is read out and seen
   const ref = useRef<HTMLDivElement>(null);
@@ -81,7 +81,7 @@ function HostKeyQuestion({ offer, host, busy, onTrust, onCancel }: { offer: Host
   return (
     <div ref={ref} tabIndex={-1} className="host-key-question" role="alertdialog" aria-label="Trust this host key?">
       <p>
-        <strong>{host || 'This host'} is new to this computer.</strong> It offers this {offer.type} key:
+        <strong>{host || 'This host'}’s ssh key is not known here.</strong> It offers this {offer.type} key:
       </p>
       <code className="host-key-fingerprint" aria-label="Host key fingerprint">
         {offer.fingerprint}
@@ -91,7 +91,7 @@ function HostKeyQuestion({ offer, host, busy, onTrust, onCancel }: { offer: Host
       </p>
       <div className="host-key-actions">
         <button type="button" className="btn btn-primary" disabled={busy} onClick={onTrust}>
-          {busy ? 'Connecting…' : 'Trust and add'}
+          {busy ? 'Connecting…' : action}
         </button>
         <button type="button" className="btn" disabled={busy} onClick={onCancel}>
           Don’t trust
@@ -102,6 +102,42 @@ function HostKeyQuestion({ offer, host, busy, onTrust, onCancel }: { offer: Host
 }
 
 const STATE_WORDS: Record<string, string> = { connected: 'Connected', connecting: 'Connecting…', failed: 'Unreachable' };
+
+/** A stored host whose ssh key is not in known_hosts (any more): the key it offers, asked about, trusted. */
+function HostKeyCheck({ host }: { host: HostInfo }): ReactElement {
+  const [offer, setOffer] = useState<HostKeyOffer | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const run = async (f: () => Promise<void>, action: string): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await f();
+    } catch (err) {
+      setError(toUiError(err, action));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const check = () => run(async () => setOffer(await getApi().invoke('host.offeredKey', { name: host.id })), `Check ${host.name}'s key`);
+  const trust = (fingerprint: string) =>
+    run(async () => {
+      await getApi().invoke('host.trustKey', { name: host.id, fingerprint });
+      setOffer(null);
+    }, `Trust ${host.name}'s key`);
+  return (
+    <div className="host-row-key">
+      {offer ? (
+        <HostKeyQuestion offer={offer} host={host.name} busy={busy} action="Trust and connect" onTrust={() => void trust(offer.fingerprint)} onCancel={() => setOffer(null)} />
+      ) : (
+        <button type="button" className="btn btn-sm" disabled={busy} onClick={() => void check()}>
+          {busy ? 'Asking…' : 'Check its key…'}
+        </button>
+      )}
+      {error && <InlineError error={error} onDismiss={() => setError(null)} />}
+    </div>
+  );
+}
 
 function HostRow({ host, onRemoved }: { host: HostInfo; onRemoved: (err: UiError | null) => void }): ReactElement {
   const [confirming, setConfirming] = useState(false);
@@ -129,6 +165,7 @@ function HostRow({ host, onRemoved }: { host: HostInfo; onRemoved: (err: UiError
       </div>
       <div className="host-row-uri">{local ? 'Flotilla’s own VMs on this computer' : <code>{host.uri}</code>}</div>
       {host.reason && host.state !== 'connected' && <p className="host-row-reason">{host.reason}</p>}
+      {host.failure === 'host-key-unknown' && host.state === 'failed' && <HostKeyCheck host={host} />}
       {!local &&
         (confirming ? (
           <div className="host-row-confirm" role="group" aria-label={`Forget ${host.name}?`}>
@@ -246,7 +283,7 @@ export function HostsDialog(): ReactElement {
             </p>
             {uriError && <InlineError error={{ ...error!, message: uriError }} onDismiss={() => setError(null)} />}
             {unplaced && <InlineError error={error} onDismiss={() => setError(null)} />}
-            {offer && <HostKeyQuestion offer={offer} host={form.address.trim()} busy={busy} onTrust={() => void add(offer.fingerprint)} onCancel={() => setError(null)} />}
+            {offer && <HostKeyQuestion offer={offer} host={form.address.trim()} busy={busy} action="Trust and add" onTrust={() => void add(offer.fingerprint)} onCancel={() => setError(null)} />}
             {added && (
               <p className="host-added" role="status">
                 Added {added}. Its VMs appear as tiles.

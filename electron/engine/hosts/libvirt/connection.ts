@@ -5,11 +5,11 @@
 // reloads everything once per (re)connect and then follows events.
 import type { ChildProcess } from 'node:child_process';
 import type { SshJump } from '../../../../shared/contract';
-import { FlotillaError } from '../../../../shared/errors';
+import { FlotillaError, type HostFailure } from '../../../../shared/errors';
 import { LineSplitter } from '../../line-splitter';
 import { RestartBackoff, type BackoffOptions } from '../../restart-backoff';
 import { defaultKnownHosts, SshMaster, type SshTarget } from './ssh-master';
-import { parseLibvirtUri, type LibvirtTarget } from './uri';
+import { parseLibvirtUri, sshHostLabel, type LibvirtTarget } from './uri';
 import { Virsh } from './virsh';
 import { parseEventLine, safeText, type DomainEvent } from './virsh-parse';
 
@@ -51,6 +51,11 @@ export class LibvirtConnection {
     this.target = parseLibvirtUri(uri);
     this.backoff = new RestartBackoff({ baseMs: 1000, maxMs: 30_000, stableMs: 60_000, ...opts.backoff });
     this.virsh = new Virsh(() => this.requireUri(), name, opts.virshBinary);
+  }
+
+  /** Why the last attempt failed, as a code (none while connected or connecting). */
+  get failure(): HostFailure | undefined {
+    return this.state === 'failed' ? (this.lastError?.details as { reason?: HostFailure } | undefined)?.reason : undefined;
   }
 
   /** How ssh reaches this host's guests through the host (null for a local host): as the master connects. */
@@ -137,7 +142,12 @@ export class LibvirtConnection {
       this.lastError = null;
       this.setState('connected', null);
     } catch (err) {
-      const e = err instanceof FlotillaError ? err : new FlotillaError('DISCONNECTED', err instanceof Error ? err.message : String(err));
+      let e = err instanceof FlotillaError ? err : new FlotillaError('DISCONNECTED', err instanceof Error ? err.message : String(err));
+      // the way out is Flotilla's own: the key it offers, checked and trusted (host-keys.ts)
+      if ((e.details as { reason?: string } | undefined)?.reason === 'host-key-unknown') {
+        const t = this.sshTarget()!;
+        e = new FlotillaError('UNAUTHORIZED', `the ssh host key of ${sshHostLabel(t)} is not in ${t.knownHosts ?? defaultKnownHosts()}: check the key it offers and trust it (Hosts, or \`flotilla host trust ${this.name}\`)`, e.details as never);
+      }
       if (gen === this.generation && !this.closed) {
         await this.teardown();
         this.lastError = e;

@@ -85,7 +85,7 @@ export class LibvirtHost implements Host {
   }
 
   info(): HostInfo {
-    return { id: this.id, name: this.id, kind: this.kind, uri: this.entry.uri, state: this.conn.state, reason: this.conn.reason, vmCount: this.domains.size };
+    return { id: this.id, name: this.id, kind: this.kind, uri: this.entry.uri, state: this.conn.state, reason: this.conn.reason, vmCount: this.domains.size, ...(this.conn.failure ? { failure: this.conn.failure } : {}) };
   }
 
   onChanged(cb: () => void): () => void {

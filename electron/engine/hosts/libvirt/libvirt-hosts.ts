@@ -3,7 +3,9 @@
 // unknown host key is reported at once, then stored atomically), and removed (disconnected and
 // forgotten; its VMs keep running on the host).
 import { FlotillaError } from '../../../../shared/errors';
-import { explainUnknownKey, trustHostKey } from './host-keys';
+import type { HostKeyOffer } from '../../../../shared/errors';
+import { explainUnknownKey, offeredHostKey, trustHostKey } from './host-keys';
+import type { SshTarget } from './ssh-master';
 import { HostStore, RESERVED_HOST_NAMES, type HostEntry } from './host-store';
 import { LibvirtHost, type LibvirtHostOptions } from './libvirt-host';
 import { forgetSshState } from './ssh-access';
@@ -82,6 +84,33 @@ export class LibvirtHosts {
     this.hosts.set(name, host);
     this.opts.onAdded?.(host);
     return host;
+  }
+
+  /** The ssh key a stored remote host offers, for the user to check (its own is not in known_hosts). */
+  async offeredKey(name: string): Promise<HostKeyOffer> {
+    return offeredHostKey(this.sshOf(name), { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs });
+  }
+
+  /**
+   * Trusts a stored remote host's key by the fingerprint the user checked (appended to known_hosts
+   * only if the host still offers it), then connects at once; the error of that attempt is thrown
+   * (the host stays, retrying as before).
+   */
+  async trustKey(name: string, fingerprint: string): Promise<LibvirtHost> {
+    const ssh = this.sshOf(name);
+    const file = await trustHostKey(ssh, fingerprint, { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs });
+    const host = this.hosts.get(name)!;
+    host.note(`trusted the ssh host key ${fingerprint} of ${ssh.host} (added to ${file})`);
+    await host.conn.connect();
+    return host;
+  }
+
+  private sshOf(name: string): SshTarget {
+    const host = this.hosts.get(name);
+    if (!host) throw new FlotillaError('NOT_FOUND', `no libvirt host named ${name}`, { host: name });
+    const ssh = host.conn.sshTarget();
+    if (!ssh) throw new FlotillaError('BAD_REQUEST', `${name} is this computer's libvirt: it has no ssh host key`, { field: 'name' });
+    return ssh;
   }
 
   async remove(name: string): Promise<void> {
