@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FlotillaError } from '../../shared/errors';
 import { LibvirtConnection } from '../../electron/engine/hosts/libvirt/connection';
 import { LibvirtHosts } from '../../electron/engine/hosts/libvirt/libvirt-hosts';
+import { trustHostKey } from '../../electron/engine/hosts/libvirt/host-keys';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
 
 const env = libvirtTestEnv();
@@ -149,6 +150,12 @@ describe('adding hosts', () => {
       expect(host.info()).toMatchObject({ id: 'far', state: 'connected', reason: null });
       expect(host.info().failure).toBeUndefined();
       expect(readFileSync(kh, 'utf8')).toMatch(/^\S+ ssh-ed25519 AAAA\S+\n$/);
+      // connected: nothing to trust (a reconnect would only drop a working connection)
+      await expect(hostsSet.trustKey('far', own)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      // the same key trusted twice (a pasted command run again) is written once
+      expect(await trustHostKey({ user: 'root', host: '127.0.0.1', port: 2222, knownHosts: kh }, own)).toBe(kh);
+      expect(readFileSync(kh, 'utf8').trim().split('\n')).toHaveLength(1);
+      expect(host.info().state).toBe('connected');
     } finally {
       await hostsSet.close();
     }

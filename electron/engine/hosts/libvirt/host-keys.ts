@@ -74,6 +74,7 @@ function typeWord(type: string): string {
 
 export interface HostKeyOptions {
   sshBinary?: string;
+  keygenBinary?: string;
   timeoutMs?: number;
 }
 
@@ -156,6 +157,18 @@ export async function explainUnknownKey(t: SshTarget, err: unknown, opts: HostKe
   );
 }
 
+/** Whether known_hosts holds this key for this host, as ssh-keygen -F finds it (hashed names too). */
+async function knownAlready(t: SshTarget, kh: string, fingerprint: string, opts: HostKeyOptions): Promise<boolean> {
+  const out = await new Promise<string>((resolve) => {
+    execFile(opts.keygenBinary ?? 'ssh-keygen', ['-F', sshHostLabel(t), '-f', kh], { timeout: 10_000, maxBuffer: 1 << 20 }, (_err, stdout) => resolve(String(stdout)));
+  });
+  try {
+    return parseKnownHostLines(out).some((l) => l.fingerprint === fingerprint);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Appends the host's key to the known_hosts file, if and only if the host still offers the key
  * with the confirmed fingerprint. Returns the file written.
@@ -170,6 +183,8 @@ export async function trustHostKey(t: SshTarget, fingerprint: string, opts: Host
     );
   }
   const kh = t.knownHosts ?? defaultKnownHosts();
+  // trusted already (the same command run twice): nothing to add
+  if (await knownAlready(t, kh, offered.fingerprint, opts)) return kh;
   // ~/.ssh is made as ssh makes it; a known_hosts path of the URI's must have its directory
   if (!t.knownHosts) await mkdir(dirname(kh), { recursive: true, mode: 0o700 });
   const fh = await open(kh, 'a+', 0o600).catch((err: NodeJS.ErrnoException) => {

@@ -98,8 +98,12 @@ export class LibvirtHosts {
    */
   async trustKey(name: string, fingerprint: string): Promise<LibvirtHost> {
     const ssh = this.sshOf(name);
-    const file = await trustHostKey(ssh, fingerprint, { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs });
     const host = this.hosts.get(name)!;
+    // a connected host's key is trusted already (a reconnect would only drop what works); one
+    // retrying meanwhile is still one whose last attempt failed on its key
+    const lastFailure = (host.conn.lastError?.details as { reason?: string } | undefined)?.reason;
+    if (host.conn.state === 'connected' || lastFailure !== 'host-key-unknown') throw new FlotillaError('INVALID_STATE', `${name} is ${host.conn.state}${host.conn.reason ? ` (${host.conn.reason})` : ''}: its ssh key is not the problem, there is nothing to trust`, { host: name });
+    const file = await trustHostKey(ssh, fingerprint, { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs });
     host.note(`trusted the ssh host key ${fingerprint} of ${ssh.host} (added to ${file})`);
     await host.conn.connect();
     return host;
