@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { diskFileName, forwardSchema, hostPath, shareHostPath, shareTag, vmConfigSchema, vmIdSchema, vmName, vmPatchSchema, type SettingsRule, type VmSpec } from './spec';
 import type { AgentState, VmState } from './state';
 import type { HostFailure, HostKeyOffer } from './errors';
+import { SSH_FINGERPRINT_RE } from './ssh-command';
 import {
   EVENT_NAME_LIST,
   EXEC_STDIN_MAX_BYTES,
@@ -307,7 +308,7 @@ const idReq = z.object(vmRef).strict();
 const empty = z.object({}).strict();
 
 /** An ssh host key's fingerprint as `ssh-keygen -l` prints it. */
-const fingerprintSchema = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 characters');
+const fingerprintSchema = z.string().regex(SSH_FINGERPRINT_RE, 'a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 characters');
 
 /** Request schemas, keyed by method. Response types are in `MethodResults`. */
 export const Methods = {

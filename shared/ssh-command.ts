@@ -79,3 +79,12 @@ export function reachableAddress(ips: readonly string[]): string | null {
 export function isLocalLibvirtUri(uri: string | undefined): boolean {
   return uri === 'qemu:///system' || uri === 'qemu:///session';
 }
+
+/** An ssh host key's fingerprint as `ssh-keygen -l` prints it. */
+export const SSH_FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** The command that shows, on the host itself, its key of this type (ED25519, ECDSA or RSA). */
+export function hostKeyCheckCommand(type: string): string {
+  const file = type === 'RSA' ? 'rsa' : type === 'ECDSA' ? 'ecdsa' : 'ed25519';
+  return `ssh-keygen -lf /etc/ssh/ssh_host_${file}_key.pub`;
+}

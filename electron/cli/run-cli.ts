@@ -15,7 +15,7 @@ import { absPath, parseArgs, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts, formatVolumes } from './format';
 import { commandHelp, overview } from './help';
-import { shellQuote } from '../../shared/ssh-command';
+import { hostKeyCheckCommand, shellQuote, SSH_FINGERPRINT_RE } from '../../shared/ssh-command';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -390,8 +390,6 @@ async function runCommand(
 
 type ParsedOptions = Record<string, unknown>;
 
-const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
 type HostArgs = { op: 'add'; name: string; uri: string; identity?: string; trustHostKey?: string } | { op: 'list' } | { op: 'rm'; name: string } | { op: 'volumes'; name: string; kinds: ('iso' | 'disk')[] } | { op: 'trust'; name: string; fingerprint?: string };
 
 /** Pure part of `flotilla host …`: which operation, checked before an engine is touched. */
@@ -403,7 +401,7 @@ export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = 
   }
   if (op !== 'volumes' && o.kind !== undefined) throw new FlotillaError('BAD_REQUEST', '--kind goes with `flotilla host volumes`');
   if (op === 'trust' && name) {
-    if (uri !== undefined && !FINGERPRINT_RE.test(uri)) throw new FlotillaError('BAD_REQUEST', `host trust takes the fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(uri)}`);
+    if (uri !== undefined && !SSH_FINGERPRINT_RE.test(uri)) throw new FlotillaError('BAD_REQUEST', `host trust takes the fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(uri)}`);
     return { op, name, ...(uri !== undefined ? { fingerprint: uri } : {}) };
   }
   if (op === 'volumes' && name && !uri) {
@@ -413,7 +411,7 @@ export function hostCommandArgs(pos: readonly string[], o: ParsedOptions, cwd = 
   if (op === 'add') {
     if (!name || !uri) throw new FlotillaError('BAD_REQUEST', `${usage} (e.g. flotilla host add lab qemu+ssh://root@lab.example.org/system)`);
     const fp = o['trust-host-key'];
-    if (fp !== undefined && !(typeof fp === 'string' && FINGERPRINT_RE.test(fp))) throw new FlotillaError('BAD_REQUEST', `--trust-host-key takes a fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(String(fp))}`);
+    if (fp !== undefined && !(typeof fp === 'string' && SSH_FINGERPRINT_RE.test(fp))) throw new FlotillaError('BAD_REQUEST', `--trust-host-key takes a fingerprint as ssh-keygen -l prints it (SHA256: and 43 characters), not ${JSON.stringify(String(fp))}`);
     return { op, name, uri, ...(typeof o.identity === 'string' ? { identity: resolvePath(cwd, o.identity) } : {}), ...(typeof o['trust-host-key'] === 'string' ? { trustHostKey: o['trust-host-key'] } : {}) };
   }
   if (op === 'list' && !name) return { op };
@@ -427,7 +425,7 @@ async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo)
       // ssh's question, asked the CLI's way: the same command again with the checked fingerprint
       if (!(err instanceof FlotillaError) || err.code !== 'UNAUTHORIZED') throw err;
       const key = (err.details as { hostKey?: { fingerprint?: string } } | undefined)?.hostKey;
-      if (!key?.fingerprint || !FINGERPRINT_RE.test(key.fingerprint)) throw err;
+      if (!key?.fingerprint || !SSH_FINGERPRINT_RE.test(key.fingerprint)) throw err;
       const again = ['flotilla', 'host', 'add', h.name, h.uri, ...(h.identity ? ['--identity', h.identity] : []), '--trust-host-key', key.fingerprint].map(shellQuote).join(' ');
       throw new FlotillaError('UNAUTHORIZED', `${err.message}:\n  ${again}`, err.details as never);
     });
@@ -440,7 +438,7 @@ async function hostCommand(h: HostArgs, json: boolean, s: CliSession, io: CliIo)
       // ssh's question, the CLI's way: the key, where to check it, and the command that trusts it
       const k = await s.call('host.offeredKey', { name: h.name });
       if (json) io.out(formatJson(k));
-      else io.out(`${h.name} offers the ${k.type} key ${k.fingerprint}\ncheck it on the host (ssh-keygen -lf /etc/ssh/ssh_host_${k.type.toLowerCase()}_key.pub), then trust it:\n  ${['flotilla', 'host', 'trust', h.name, k.fingerprint].map(shellQuote).join(' ')}\n`);
+      else io.out(`${h.name} offers the ${k.type} key ${k.fingerprint}\ncheck it on the host (${hostKeyCheckCommand(k.type)}), then trust it:\n  ${['flotilla', 'host', 'trust', h.name, k.fingerprint].map(shellQuote).join(' ')}\n`);
       return 0;
     }
     const info = await s.call('host.trustKey', { name: h.name, fingerprint: h.fingerprint });

@@ -8,6 +8,7 @@ import { useEffect, useRef, useState, type FormEvent, type ReactElement } from '
 import { useShallow } from 'zustand/react/shallow';
 import type { HostInfo } from '../../../shared/contract';
 import type { HostKeyOffer } from '../../../shared/errors';
+import { hostKeyCheckCommand, SSH_FINGERPRINT_RE } from '../../../shared/ssh-command';
 import { hostIdSchema } from '../../../shared/contract';
 import { getApi } from '../api/current';
 import { closeDialog } from '../store/actions';
@@ -65,13 +66,12 @@ export function hostFormErrors(f: HostForm, taken: readonly string[]): Record<st
 export function hostKeyOffer(details: unknown): HostKeyOffer | null {
   const d = details as { reason?: unknown; hostKey?: { type?: unknown; fingerprint?: unknown } } | undefined;
   const k = d?.hostKey;
-  if (d?.reason !== 'host-key-unknown' || typeof k?.type !== 'string' || typeof k.fingerprint !== 'string' || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(k.fingerprint)) return null;
+  if (d?.reason !== 'host-key-unknown' || typeof k?.type !== 'string' || typeof k.fingerprint !== 'string' || !SSH_FINGERPRINT_RE.test(k.fingerprint)) return null;
   return { type: k.type, fingerprint: k.fingerprint };
 }
 
 /** ssh's question on a first connection, with the command that shows the key on the host itself. */
 function HostKeyQuestion({ offer, host, busy, action, onTrust, onCancel }: { offer: HostKeyOffer; host: string; busy: boolean; action: string; onTrust: () => void; onCancel: () => void }): ReactElement {
-  const file = offer.type === 'RSA' ? 'rsa' : offer.type === 'ECDSA' ? 'ecdsa' : 'ed25519';
   // it appears under the form: brought into view and focused, so it is read out and seen
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -87,7 +87,7 @@ function HostKeyQuestion({ offer, host, busy, action, onTrust, onCancel }: { off
         {offer.fingerprint}
       </code>
       <p className="hint">
-        Trust it only if it is the host’s own. On the host, <code>ssh-keygen -lf /etc/ssh/ssh_host_{file}_key.pub</code> shows it. Trusting adds it to your known_hosts, as ssh would.
+        Trust it only if it is the host’s own. On the host, <code>{hostKeyCheckCommand(offer.type)}</code> shows it. Trusting adds it to your known_hosts, as ssh would.
       </p>
       <div className="host-key-actions">
         <button type="button" className="btn btn-primary" disabled={busy} onClick={onTrust}>

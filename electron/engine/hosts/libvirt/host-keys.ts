@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HostKeyOffer } from '../../../../shared/errors';
 import { FlotillaError } from '../../../../shared/errors';
-import { sshOptionValue } from '../../../../shared/ssh-command';
+import { hostKeyCheckCommand, sshOptionValue } from '../../../../shared/ssh-command';
 import { classifySshFailure, defaultKnownHosts, type SshTarget } from './ssh-master';
 import { sshHostLabel } from './uri';
 
@@ -149,10 +149,9 @@ export async function explainUnknownKey(t: SshTarget, err: unknown, opts: HostKe
     return err;
   }
   const kh = t.knownHosts ?? defaultKnownHosts();
-  const file = offer.type === 'RSA' ? 'rsa' : offer.type === 'ECDSA' ? 'ecdsa' : 'ed25519';
   return new FlotillaError(
     'UNAUTHORIZED',
-    `${sshHostLabel(t)} is not in ${kh} yet. It offers the ${offer.type} key ${offer.fingerprint}. Check that it is the host's own (there: \`ssh-keygen -lf /etc/ssh/ssh_host_${file}_key.pub\`), then trust it to connect`,
+    `${sshHostLabel(t)} is not in ${kh} yet. It offers the ${offer.type} key ${offer.fingerprint}. Check that it is the host's own (there: \`${hostKeyCheckCommand(offer.type)}\`), then trust it to connect`,
     { host: sshHostLabel(t), reason: 'host-key-unknown', hostKey: offer },
   );
 }
