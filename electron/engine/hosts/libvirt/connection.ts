@@ -226,6 +226,7 @@ export class LibvirtConnection {
     this.generation++;
     this.clearRetry();
     await this.teardown();
+    await this.virsh.settle();
     this.state = 'failed';
     this.reason = 'closed';
     this.stateListeners.clear();

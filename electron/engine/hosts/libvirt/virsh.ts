@@ -22,6 +22,9 @@ export function virshErrorCode(stderr: string): ErrorCode {
 }
 
 export class Virsh {
+  /** the `run` calls whose virsh has not ended yet */
+  private readonly running = new Set<ChildProcess>();
+
   constructor(
     /** the URI virsh connects to (for ssh hosts: the forwarded local socket) */
     private readonly uri: () => string,
@@ -41,7 +44,7 @@ export class Virsh {
 
   run(args: readonly string[], opts: { timeoutMs?: number; maxBuffer?: number } = {}): Promise<VirshResult> {
     return new Promise((resolve, reject) => {
-      execFile(
+      const child = execFile(
         this.binary,
         this.args(args),
         { timeout: opts.timeoutMs ?? 60_000, maxBuffer: opts.maxBuffer ?? 16 << 20, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' },
@@ -53,7 +56,22 @@ export class Virsh {
           reject(new FlotillaError(code, `libvirt host ${this.hostName}: virsh ${args[0]} failed: ${killed ? 'timed out' : text || err.message}`, { host: this.hostName, command: args[0] }));
         },
       );
+      this.running.add(child);
+      child.once('close', () => this.running.delete(child));
     });
+  }
+
+  /**
+   * Waits, at most `ms`, for the calls in flight to end. A closed host calls it after taking its
+   * URI away (so no new call starts, and an ssh host's calls fail at once with its tunnel gone):
+   * no virsh of a removed host is left writing or waiting behind it. One that outlasts `ms` is
+   * left to its own timeout (killing a command mid-way could leave libvirt's side half done).
+   */
+  async settle(ms = 2000): Promise<void> {
+    const ended = [...this.running].map((c) => new Promise<void>((r) => c.once('close', () => r())));
+    if (!ended.length) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ended), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
   }
 
   /** A long-lived virsh (event stream); the caller owns the process. */
