@@ -33,18 +33,21 @@ export function findResultText(r: { resultIndex: number; resultCount: number } |
 }
 
 /** The find bar: type to find as you go, Enter / Shift+Enter for the next / previous, Esc to close. */
-function ConsoleFind({ search, onClose }: { search: SearchAddon; onClose: () => void }): ReactElement {
+function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; focusRequest: number; onClose: () => void }): ReactElement {
   const [query, setQuery] = useState('');
   const [result, setResult] = useState<{ resultIndex: number; resultCount: number } | null>(null);
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => {
     const sub = search.onDidChangeResults((r) => setResult(r));
-    input.current?.focus();
     return () => {
       sub.dispose();
       search.clearDecorations();
     };
   }, [search]);
+  useEffect(() => {
+    input.current?.focus();
+    input.current?.select();
+  }, [focusRequest]);
   const next = (q = query): void => {
     if (q) search.findNext(q, FIND);
   };
@@ -94,6 +97,8 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
   const termRef = useRef<Terminal | null>(null);
   const [search, setSearch] = useState<SearchAddon | null>(null);
   const [finding, setFinding] = useState(false);
+  /** bumped by each Find (button or Ctrl+Shift+F): an open find bar takes the focus again */
+  const [findRequest, setFindRequest] = useState(0);
   const active = useStore((s) => (s.vms.byId[id] ? isActive(s.vms.byId[id]) : false));
   const name = useStore((s) => s.vms.byId[id]?.name ?? '');
   // where the guest's side is: the built-in Linux's shell runs on the pty its relay joins to a
@@ -157,6 +162,7 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       }
       if (e.code === 'KeyF') {
         setFinding(true);
+        setFindRequest((n) => n + 1);
         return false;
       }
       if (e.code === 'KeyV') {
@@ -181,6 +187,10 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       setSearch(null);
     };
   }, [id]);
+  const openFind = (): void => {
+    setFinding(true);
+    setFindRequest((n) => n + 1);
+  };
   const closeFind = (): void => {
     setFinding(false);
     termRef.current?.focus();
@@ -202,13 +212,9 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       <div className="pane-bar">
         <span className="muted">{active ? `Console (${device}). Ctrl+Shift+C / Ctrl+Shift+V to copy and paste, Ctrl+Shift+F to find.` : `${name} is not running. Start it to use the console.`}</span>
         <span className="spacer" />
-        {finding && search ? (
-          <ConsoleFind search={search} onClose={closeFind} />
-        ) : (
-          <button type="button" className="btn btn-sm" onClick={() => setFinding(true)}>
-            <Icon name="search" size={14} /> Find
-          </button>
-        )}
+        <button type="button" className="btn btn-sm" aria-pressed={finding} onClick={openFind}>
+          <Icon name="search" size={14} /> Find
+        </button>
         <button type="button" className="btn btn-sm" onClick={copy}>
           <Icon name="copy" size={14} /> Copy
         </button>
@@ -218,6 +224,10 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       </div>
       <div className="terminal-host" role="region" aria-label={`Console of ${name}`}>
         <div className="terminal-fit" ref={host} />
+        {/* over the terminal's top right, as terminals' find bars are: opening it changes no
+            layout, so the terminal keeps its rows (xterm drops the selection, which is the
+            current match, when they change) */}
+        {finding && search && <ConsoleFind search={search} focusRequest={findRequest} onClose={closeFind} />}
       </div>
     </div>
   );
