@@ -15,7 +15,11 @@ export default defineConfig({
   testMatch: /.*\.spec\.ts/,
   timeout: 180_000,
   expect: { timeout: 30_000 },
-  workers: 1,
+  // Two spec files at a time: a spec mostly waits on one TCG guest or the page, and each file has
+  // its own data directory, serve and page (and its worker's half of the host ports, see
+  // e2e/shell-helpers.ts). Tests inside a file run in order, in one worker.
+  workers: 2,
+  globalSetup: './e2e/fixtures/global-setup.ts',
   reporter: [['list'], ['json', { outputFile: 'test-results/e2e.json' }]],
   outputDir: 'test-results/e2e',
   use: {

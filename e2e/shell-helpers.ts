@@ -7,6 +7,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const ROOT = join(__dirname, '..');
+
+// Spec files run two at a time (playwright.config.ts). The engines a worker starts (serve, and
+// one-shot CLI commands, which inherit this environment) take host ports from that worker's half
+// of the port range, as the integration tests' workers do (tests/integration/fixtures/worker-env.ts),
+// so two files' VMs never race for one free port. A range set from outside is kept.
+const parallelIndex = Number(process.env.TEST_PARALLEL_INDEX ?? '0');
+process.env.FLOTILLA_PORT_RANGE ??= parallelIndex % 2 === 0 ? '40000-44999' : '45000-49999';
 /** The built CLI; FLOTILLA_CLI points the specs at another build (e.g. an installed one). */
 export const CLI = process.env.FLOTILLA_CLI ?? join(ROOT, 'dist', 'cli', 'flotilla.js');
 
