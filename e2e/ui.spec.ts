@@ -59,7 +59,7 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await app.page.screenshot({ path: info.outputPath('console.png') });
 
     // find in the scrollback: Ctrl+Shift+F from the terminal, matches counted as you type, Enter
-    // to the next, Esc back to the terminal (which still takes typing)
+    // to the older one, Shift+Enter back, Esc back to the terminal (which still takes typing)
     await view.terminal.click();
     const rowsBefore = await view.terminal.locator('.xterm-rows > div').count();
     await app.page.keyboard.press('Control+Shift+F');
@@ -73,9 +73,13 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await findInput.fill(marker);
     const count = find.getByRole('status');
     await expect(count).toHaveText(/^\d+ of ([2-9]|\d{2,})$/);
-    const first = await count.textContent();
+    // as in a terminal, typing lands on the newest match (the last of them), and Enter goes up to the one before
+    const [, at, of] = /^(\d+) of (\d+)$/.exec((await count.textContent())!)!;
+    expect(at).toBe(of);
     await findInput.press('Enter');
-    await expect(count).not.toHaveText(first!);
+    await expect(count).toHaveText(`${Number(of) - 1} of ${of}`);
+    await findInput.press('Shift+Enter');
+    await expect(count).toHaveText(`${of} of ${of}`);
     await expect(view.terminal.locator('.xterm-find-result-decoration').first()).toBeAttached();
     await app.page.screenshot({ path: info.outputPath('console-find.png') });
     await findInput.fill('no-such-text-here');

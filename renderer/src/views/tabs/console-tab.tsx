@@ -32,7 +32,10 @@ export function findResultText(r: { resultIndex: number; resultCount: number } |
   return `${r.resultIndex + 1} of ${r.resultCount}`;
 }
 
-/** The find bar: type to find as you go, Enter / Shift+Enter for the next / previous, Esc to close. */
+/**
+ * The find bar. As a terminal's: typing finds the newest match (the bottom of the scrollback), Enter
+ * goes up to older ones and Shift+Enter back down, Esc closes it.
+ */
 function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; focusRequest: number; onClose: () => void }): ReactElement {
   const [query, setQuery] = useState('');
   const [result, setResult] = useState<{ resultIndex: number; resultCount: number } | null>(null);
@@ -48,15 +51,16 @@ function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; f
     input.current?.focus();
     input.current?.select();
   }, [focusRequest]);
-  const next = (q = query): void => {
-    if (q) search.findNext(q, FIND);
-  };
-  const previous = (): void => {
+  const older = (): void => {
     if (query) search.findPrevious(query, FIND);
+  };
+  const newer = (): void => {
+    if (query) search.findNext(query, FIND);
   };
   const change = (q: string): void => {
     setQuery(q);
-    if (q) search.findNext(q, { ...FIND, incremental: true });
+    // from the bottom up; a longer query keeps the match it extends
+    if (q) search.findPrevious(q, { ...FIND, incremental: true });
     else {
       search.clearDecorations();
       setResult(null);
@@ -65,8 +69,8 @@ function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; f
   const keys = (e: KeyboardEvent<HTMLInputElement>): void => {
     if (e.key === 'Enter') {
       e.preventDefault();
-      if (e.shiftKey) previous();
-      else next();
+      if (e.shiftKey) newer();
+      else older();
     } else if (e.key === 'Escape') {
       e.preventDefault();
       onClose();
@@ -79,10 +83,10 @@ function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; f
       <span className="console-find-count" role="status">
         {query ? findResultText(result) : ''}
       </span>
-      <button type="button" className="btn btn-sm btn-ghost" aria-label="Previous match" disabled={!query} onClick={previous}>
+      <button type="button" className="btn btn-sm btn-ghost" aria-label="Older match" title="Older match (Enter)" disabled={!query} onClick={older}>
         <Icon name="up" size={14} />
       </button>
-      <button type="button" className="btn btn-sm btn-ghost" aria-label="Next match" disabled={!query} onClick={() => next()}>
+      <button type="button" className="btn btn-sm btn-ghost" aria-label="Newer match" title="Newer match (Shift+Enter)" disabled={!query} onClick={newer}>
         <Icon name="down" size={14} />
       </button>
       <button type="button" className="btn btn-sm btn-ghost" aria-label="Close find" onClick={onClose}>
