@@ -25,6 +25,8 @@ export interface ConnectionOptions {
 export class LibvirtConnection {
   readonly target: LibvirtTarget;
   readonly virsh: Virsh;
+  /** the last attempt's own virsh (its URI before the host counts as connected): close() waits for it too */
+  private probe: Virsh | null = null;
   state: ConnectionState = 'connecting';
   reason: string | null = 'not connected yet';
   lastError: FlotillaError | null = null;
@@ -134,6 +136,7 @@ export class LibvirtConnection {
       }
       // prove the daemon answers before calling the host connected
       const probe = new Virsh(() => uri, this.name, this.opts.virshBinary);
+      this.probe = probe;
       await probe.run(['version', '--daemon'], { timeoutMs: 20_000 });
       if (gen !== this.generation || this.closed) return;
       this.effectiveUri = uri;
@@ -226,7 +229,7 @@ export class LibvirtConnection {
     this.generation++;
     this.clearRetry();
     await this.teardown();
-    await this.virsh.settle();
+    await Promise.all([this.virsh.settle(), this.probe?.settle()]);
     this.state = 'failed';
     this.reason = 'closed';
     this.stateListeners.clear();
