@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { workerPortRange } from '../tests/integration/fixtures/port-range';
 
 export const ROOT = join(__dirname, '..');
 
@@ -12,8 +13,8 @@ export const ROOT = join(__dirname, '..');
 // one-shot CLI commands, which inherit this environment) take host ports from that worker's half
 // of the port range, as the integration tests' workers do (tests/integration/fixtures/worker-env.ts),
 // so two files' VMs never race for one free port. A range set from outside is kept.
-const parallelIndex = Number(process.env.TEST_PARALLEL_INDEX ?? '0');
-process.env.FLOTILLA_PORT_RANGE ??= parallelIndex % 2 === 0 ? '40000-44999' : '45000-49999';
+// (TEST_PARALLEL_INDEX counts from 0, vitest's pool ids from 1)
+process.env.FLOTILLA_PORT_RANGE ??= workerPortRange(Number(process.env.TEST_PARALLEL_INDEX ?? '0') + 1);
 /** The built CLI; FLOTILLA_CLI points the specs at another build (e.g. an installed one). */
 export const CLI = process.env.FLOTILLA_CLI ?? join(ROOT, 'dist', 'cli', 'flotilla.js');
 

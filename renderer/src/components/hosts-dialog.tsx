@@ -165,7 +165,7 @@ function HostRow({ host, onRemoved }: { host: HostInfo; onRemoved: (err: UiError
       </div>
       <div className="host-row-uri">{local ? 'Flotilla’s own VMs on this computer' : <code>{host.uri}</code>}</div>
       {host.reason && host.state !== 'connected' && <p className="host-row-reason">{host.reason}</p>}
-      {host.failure === 'host-key-unknown' && host.state === 'failed' && <HostKeyCheck host={host} />}
+      {host.failure === 'host-key-unknown' && <HostKeyCheck host={host} />}
       {!local &&
         (confirming ? (
           <div className="host-row-confirm" role="group" aria-label={`Forget ${host.name}?`}>

@@ -8,7 +8,7 @@ import type { SshJump } from '../../../../shared/contract';
 import { FlotillaError, type HostFailure } from '../../../../shared/errors';
 import { LineSplitter } from '../../line-splitter';
 import { RestartBackoff, type BackoffOptions } from '../../restart-backoff';
-import { defaultKnownHosts, SshMaster, type SshTarget } from './ssh-master';
+import { defaultKnownHosts, failureOf, SshMaster, type SshTarget } from './ssh-master';
 import { parseLibvirtUri, sshHostLabel, type LibvirtTarget } from './uri';
 import { Virsh } from './virsh';
 import { parseEventLine, safeText, type DomainEvent } from './virsh-parse';
@@ -57,7 +57,7 @@ export class LibvirtConnection {
 
   /** Why the last attempt failed, as a code (none while connected or connecting). */
   get failure(): HostFailure | undefined {
-    return this.state === 'failed' ? (this.lastError?.details as { reason?: HostFailure } | undefined)?.reason : undefined;
+    return this.state === 'failed' ? failureOf(this.lastError) : undefined;
   }
 
   /** How ssh reaches this host's guests through the host (null for a local host): as the master connects. */
@@ -147,7 +147,7 @@ export class LibvirtConnection {
     } catch (err) {
       let e = err instanceof FlotillaError ? err : new FlotillaError('DISCONNECTED', err instanceof Error ? err.message : String(err));
       // the way out is Flotilla's own: the key it offers, checked and trusted (host-keys.ts)
-      if ((e.details as { reason?: string } | undefined)?.reason === 'host-key-unknown') {
+      if (failureOf(e) === 'host-key-unknown') {
         const t = this.sshTarget()!;
         e = new FlotillaError('UNAUTHORIZED', `the ssh host key of ${sshHostLabel(t)} is not in ${t.knownHosts ?? defaultKnownHosts()}: check the key it offers and trust it (Hosts, or \`flotilla host trust ${this.name}\`)`, e.details as never);
       }

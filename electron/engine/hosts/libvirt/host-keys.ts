@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import type { HostKeyOffer } from '../../../../shared/errors';
 import { FlotillaError } from '../../../../shared/errors';
 import { hostKeyCheckCommand, sshOptionValue } from '../../../../shared/ssh-command';
-import { classifySshFailure, defaultKnownHosts, type SshTarget } from './ssh-master';
+import { classifySshFailure, defaultKnownHosts, failureOf, type SshTarget } from './ssh-master';
 import { sshHostLabel } from './uri';
 
 const KEY_TYPES = new Set([
@@ -141,7 +141,7 @@ export async function offeredHostKey(t: SshTarget, opts: HostKeyOptions = {}): P
  * check it; the error as it was when the key cannot be fetched.
  */
 export async function explainUnknownKey(t: SshTarget, err: unknown, opts: HostKeyOptions = {}): Promise<unknown> {
-  if (!(err instanceof FlotillaError) || (err.details as { reason?: string } | undefined)?.reason !== 'host-key-unknown') return err;
+  if (failureOf(err) !== 'host-key-unknown') return err;
   let offer: HostKeyOffer;
   try {
     offer = await offeredHostKey(t, opts);

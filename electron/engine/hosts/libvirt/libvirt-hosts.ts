@@ -4,8 +4,8 @@
 // forgotten; its VMs keep running on the host).
 import { FlotillaError } from '../../../../shared/errors';
 import type { HostKeyOffer } from '../../../../shared/errors';
-import { explainUnknownKey, offeredHostKey, trustHostKey } from './host-keys';
-import type { SshTarget } from './ssh-master';
+import { explainUnknownKey, offeredHostKey, trustHostKey, type HostKeyOptions } from './host-keys';
+import { failureOf, type SshTarget } from './ssh-master';
 import { HostStore, RESERVED_HOST_NAMES, type HostEntry } from './host-store';
 import { LibvirtHost, type LibvirtHostOptions } from './libvirt-host';
 import { forgetSshState } from './ssh-access';
@@ -66,19 +66,17 @@ export class LibvirtHosts {
     if (same) throw new FlotillaError('BAD_REQUEST', `${uri.trim()} is added already, as host ${same.id}`, { field: 'uri' });
     const host = new LibvirtHost({ name, uri: uri.trim(), ...(identity ? { identity } : {}), addedAt: new Date().toISOString() }, this.opts);
     const ssh = host.conn.sshTarget();
-    const keyOpts = { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs };
     try {
       if (trustFingerprint) {
         if (!ssh) throw new FlotillaError('BAD_REQUEST', `${uri.trim()} is this computer's libvirt: there is no ssh host key to trust`, { field: 'trustHostKey' });
-        const file = await trustHostKey(ssh, trustFingerprint, keyOpts);
-        host.note(`trusted the ssh host key ${trustFingerprint} of ${ssh.host} (added to ${file})`);
+        await this.trust(host, ssh, trustFingerprint);
       }
       await host.connectNow();
       await this.store.add({ name, uri, ...(identity ? { identity } : {}) });
     } catch (err) {
       await host.close();
       // an unknown host key comes back with the key the host offers, for the user to check
-      throw ssh ? await explainUnknownKey(ssh, err, keyOpts) : err;
+      throw ssh ? await explainUnknownKey(ssh, err, this.keyOpts()) : err;
     }
     // the connection made to check the host is the one it keeps
     this.hosts.set(name, host);
@@ -88,7 +86,7 @@ export class LibvirtHosts {
 
   /** The ssh key a stored remote host offers, for the user to check (its own is not in known_hosts). */
   async offeredKey(name: string): Promise<HostKeyOffer> {
-    return offeredHostKey(this.sshOf(name), { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs });
+    return offeredHostKey(this.sshOf(name), this.keyOpts());
   }
 
   /**
@@ -101,12 +99,20 @@ export class LibvirtHosts {
     const host = this.hosts.get(name)!;
     // a connected host's key is trusted already (a reconnect would only drop what works); one
     // retrying meanwhile is still one whose last attempt failed on its key
-    const lastFailure = (host.conn.lastError?.details as { reason?: string } | undefined)?.reason;
-    if (host.conn.state === 'connected' || lastFailure !== 'host-key-unknown') throw new FlotillaError('INVALID_STATE', `${name} is ${host.conn.state}${host.conn.reason ? ` (${host.conn.reason})` : ''}: its ssh key is not the problem, there is nothing to trust`, { host: name });
-    const file = await trustHostKey(ssh, fingerprint, { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs });
-    host.note(`trusted the ssh host key ${fingerprint} of ${ssh.host} (added to ${file})`);
+    if (host.conn.state === 'connected' || failureOf(host.conn.lastError) !== 'host-key-unknown') throw new FlotillaError('INVALID_STATE', `${name} is ${host.conn.state}${host.conn.reason ? ` (${host.conn.reason})` : ''}: its ssh key is not the problem, there is nothing to trust`, { host: name });
+    await this.trust(host, ssh, fingerprint);
     await host.conn.connect();
     return host;
+  }
+
+  /** Appends the key to known_hosts if the host still offers it (host-keys.ts), and says so in the host's log. */
+  private async trust(host: LibvirtHost, ssh: SshTarget, fingerprint: string): Promise<void> {
+    const file = await trustHostKey(ssh, fingerprint, this.keyOpts());
+    host.note(`trusted the ssh host key ${fingerprint} of ${ssh.host} (added to ${file})`);
+  }
+
+  private keyOpts(): HostKeyOptions {
+    return { sshBinary: this.opts.sshBinary, timeoutMs: this.opts.connectTimeoutMs };
   }
 
   private sshOf(name: string): SshTarget {

@@ -22,7 +22,7 @@ import { access, constants as fsConstants, lstat, mkdtemp, readdir, rm } from 'n
 import { createConnection } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FlotillaError } from '../../../../shared/errors';
+import { FlotillaError, type HostFailure } from '../../../../shared/errors';
 import { sshOptionValue } from '../../../../shared/ssh-command';
 import { diesWithEngine } from '../../dies-with-engine';
 import { sshHostLabel } from './uri';
@@ -56,6 +56,11 @@ export function sshBaseArgs(t: SshTarget, controlPath: string): string[] {
     '-o', `ControlPath=${sshOptionValue(controlPath)}`,
     ...(t.identity ? ['-o', 'IdentitiesOnly=yes', '-i', t.identity] : []),
   ];
+}
+
+/** Why an attempt on a host failed, as the code its error carries (`classifySshFailure` and others set it). */
+export function failureOf(err: unknown): HostFailure | undefined {
+  return err instanceof FlotillaError ? (err.details as { reason?: HostFailure } | undefined)?.reason : undefined;
 }
 
 /** Turns ssh's stderr into an error that says what to fix. */

@@ -10,7 +10,7 @@ afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A `virsh` that waits for a file to be removed (or `secs`), then writes `done` beside it. */
+/** A `virsh` that waits while its `hold` file exists, then writes `done` beside it. */
 function slowVirsh(): string {
   dir = mkdtempSync(join(tmpdir(), 'flt-virsh-'));
   const bin = join(dir, 'virsh');
