@@ -45,6 +45,7 @@ import { cliList, engineIdleCpu, firstTile, startAll, underCpuHog } from './lib/
 import { benchLifecycle, benchShareWrite } from './lib/lifecycle-benches';
 import { benchLibvirt } from './lib/libvirt-benches';
 import { benchTiles, tilesFigure } from './lib/tiles-bench';
+import { compilePtyAlone, type PtyMode } from './lib/pty-alone';
 
 const root = resolve(__dirname, '..', '..');
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
@@ -346,7 +347,16 @@ async function main(): Promise<void> {
           const bytes = Number(process.env.BENCH_CONSOLE_BYTES ?? 4 * 1024 * 1024);
           // one raw twin beside the engine's VM; a warm-up pair first (the first write through a fresh
           // guest's tty path also translates its code), then headless and raw alternate
-          const twin = await openRawConsoleTwin(args, bytes);
+          // the guest's pty alone (no relay, no port, no host), in the twin: the bound of any console
+          let ptyHelper: Buffer | undefined;
+          let ptyAloneError: string | undefined;
+          try {
+            ptyHelper = compilePtyAlone(join(root, 'bench'));
+          } catch (err) {
+            ptyAloneError = `bench/pty-alone.c did not compile: ${(err as Error).message}`;
+          }
+          const twin = await openRawConsoleTwin(args, bytes, ptyHelper);
+          const ptyAlone = { shell: [] as number[], raw: [] as number[] };
           const runs: number[] = [];
           const raw: number[] = [];
           const reads: number[] = [];
@@ -367,7 +377,7 @@ async function main(): Promise<void> {
             return { r, engine: (cpuMs(engine.pid) ?? NaN) - e0, qemu: (cpuMs(qemuPid) ?? NaN) - q0, bench: (b1.user + b1.system) / 1000 };
           };
           // bytes lost on each side, per run; every run counts for consoleLostBytes
-          const lost = { headless: [] as number[], raw: [] as number[], headlessLoaded: [] as number[], rawLoaded: [] as number[], headlessLines: [] as number[] };
+          const lost = { headless: [] as number[], raw: [] as number[], headlessLoaded: [] as number[], rawLoaded: [] as number[], headlessLines: [] as number[], headless2Vcpu: [] as number[] };
           const loadedRuns: number[] = [];
           partial.lostBytes = lost;
           try {
@@ -408,6 +418,21 @@ async function main(): Promise<void> {
               };
               await (loaded ? underCpuHog(pair) : pair());
             }
+            if (ptyHelper) {
+              try {
+                await twin.ptyAlone('shell'); // warm-up: translates the helper's and the pty's code
+                for (let i = 0; i < Math.max(3, RUNS); i++) {
+                  const order: PtyMode[] = i % 2 ? ['raw', 'shell'] : ['shell', 'raw'];
+                  for (const mode of order) {
+                    const v = await twin.ptyAlone(mode);
+                    ptyAlone[mode].push(v);
+                    log(`pty alone ${i + 1} (${mode}): ${v.toFixed(3)} MB/s`);
+                  }
+                }
+              } catch (err) {
+                ptyAloneError = (err as Error).message;
+              }
+            }
           } finally {
             await twin.close();
           }
@@ -422,6 +447,31 @@ async function main(): Promise<void> {
             lost.headlessLines.push(r.lost);
             if (!r.lost) lineRuns.push(r.mbps);
           }
+          // the lever the pty leaves: a second vCPU, so the writer and the relay run side by side
+          // (same write, through the engine, a VM like the first with cpus: 2); not the figure
+          const twoVcpuRuns: number[] = [];
+          let twoVcpuError: string | undefined;
+          try {
+            const have = await api.invoke('vm.list', {});
+            const two = have.find((v) => v.name === 'bench-2vcpu') ?? (await api.invoke('vm.create', { config: { name: 'bench-2vcpu', source: { kind: 'default' }, cpus: 2, memoryMiB: MEMORY_MIB } }));
+            await engineStartMs(api, two.id);
+            try {
+              await makeBenchFile(api, two.id, bytes);
+              await consoleThroughput(engine, two.id, bytes, { fileReady: true });
+              for (let i = 0; i < Math.max(3, RUNS); i++) {
+                const r = await consoleThroughput(engine, two.id, bytes, { fileReady: true });
+                log(`console, 2 vCPUs ${i + 1}: ${r.mbps.toFixed(3)} MB/s, lost ${r.lost}`);
+                lost.headless2Vcpu.push(r.lost);
+                if (!r.lost) twoVcpuRuns.push(r.mbps);
+              }
+            } finally {
+              // removed again: the scale figures count the VMs in the list (16, bench-N)
+              await stopAndWait(api, two.id);
+              await api.invoke('vm.delete', { id: two.id });
+            }
+          } catch (err) {
+            twoVcpuError = (err as Error).message;
+          }
           const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
           const lostDetail = {
             bytesPerRun: bytes,
@@ -430,9 +480,10 @@ async function main(): Promise<void> {
             rawUnloaded: lost.raw,
             rawUnderCpuHog: lost.rawLoaded,
             headlessIn64ByteLines: lost.headlessLines,
+            headless2Vcpu: lost.headless2Vcpu,
           };
           figures.push(
-            figure('consoleLostBytes', [sum(lost.headless) + sum(lost.headlessLoaded) + sum(lost.headlessLines)], `all ${lost.headless.length + lost.headlessLoaded.length} console runs of ${bytes} bytes (half of them with a CPU hog on every core), and the ${lost.headlessLines.length} in 64-byte lines; run = bytes that did not reach the headless client, summed`, {
+            figure('consoleLostBytes', [sum(lost.headless) + sum(lost.headlessLoaded) + sum(lost.headlessLines) + sum(lost.headless2Vcpu)], `all ${lost.headless.length + lost.headlessLoaded.length} console runs of ${bytes} bytes (half of them with a CPU hog on every core), the ${lost.headlessLines.length} in 64-byte lines and the ${lost.headless2Vcpu.length} of a 2-vCPU VM; run = bytes that did not reach the headless client, summed`, {
               lostBytesPerRun: lostDetail,
               rawSideLostBytes: sum(lost.raw) + sum(lost.rawLoaded),
             }),
@@ -456,7 +507,13 @@ async function main(): Promise<void> {
                 benchRaw: stat(benchCpu.raw),
               },
               guestCatToDevNullMBps_agentRoundTripIncluded: round(twin.producerMBps),
+              guestPtyAloneMBps: {
+                what: `the same bytes through a pty alone in the raw twin's guest (bench/pty-alone.c: no relay, no virtio port, no host), read as the relay reads; shell = the console shell's settings (OPOST on, ONLCR off), raw = cfmakeraw (OPOST off)`,
+                shell: ptyAlone.shell.length ? stat(ptyAlone.shell.map((v) => round(v))) : (ptyAloneError ?? 'no run'),
+                raw: ptyAlone.raw.length ? stat(ptyAlone.raw.map((v) => round(v))) : (ptyAloneError ?? 'no run'),
+              },
               headlessIn64ByteLinesMBps: lineRuns.length ? stat(lineRuns.map((v) => round(v))) : 'no complete run',
+              headless2VcpuMBps: twoVcpuRuns.length ? stat(twoVcpuRuns.map((v) => round(v))) : (twoVcpuError ?? 'no complete run'),
             }),
           );
         }, log);

@@ -13,6 +13,7 @@ import type { VmInfo } from '../../shared/contract';
 import type { ChannelClient } from '../../shared/rpc';
 import type { EngineProcess } from './engine-process';
 import { guestRamResidentKiB, rssKiB, settledRssKiB } from './proc-mem';
+import { installPtyAlone, ptyAloneRun, type PtyMode } from './pty-alone';
 import { cmdlineOf, spawnRaw, waitAgentReady, type RawQemu } from './raw-qemu';
 
 const nap = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -469,11 +470,13 @@ export interface RawConsoleTwin {
   pid: number;
   /** `lost`: what had not arrived 5 s after the write (mbps is then NaN) */
   run(): Promise<{ mbps: number; reads: number; lost: number }>;
+  /** the same bytes through a pty alone in this guest (pty-alone.ts), MB/s; needs `ptyAlone` at open */
+  ptyAlone(mode: PtyMode): Promise<number>;
   close(): Promise<void>;
 }
 
 /** A raw twin with the engine's args, its console read straight from the chardev socket, `bytes` ready in its RAM root. */
-export async function openRawConsoleTwin(args: EngineArgs, bytes: number): Promise<RawConsoleTwin> {
+export async function openRawConsoleTwin(args: EngineArgs, bytes: number, ptyAlone?: Buffer): Promise<RawConsoleTwin> {
   const raw = await spawnRaw(args.argv, args.runDir);
   let reader: Worker | undefined;
   let agent: Awaited<ReturnType<typeof waitAgentReady>> | undefined;
@@ -495,10 +498,15 @@ export async function openRawConsoleTwin(args: EngineArgs, bytes: number): Promi
     const p0 = performance.now();
     await a.exec(['/bin/sh', '-c', `cat ${BENCH_FILE} > /dev/null`], { timeoutMs: 300_000 });
     const producerMBps = bytes / 1e6 / ((performance.now() - p0) / 1000);
+    if (ptyAlone) await installPtyAlone(a, ptyAlone);
     return {
       producerMBps,
       pid: raw.proc.pid!,
       close,
+      ptyAlone(mode) {
+        if (!ptyAlone) return Promise.reject(new Error('the twin was opened without the pty-alone helper'));
+        return ptyAloneRun(a, bytes, mode);
+      },
       async run() {
         const result = new Promise<{ first: number; last: number; got: number; reads: number }>((resolve) => answers.push(resolve));
         r.postMessage({ bytes });
