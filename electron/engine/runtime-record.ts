@@ -51,6 +51,7 @@ export const emptyRecord = (): RuntimeRecord => ({
 export class RuntimeRecordFile {
   private readonly file: string;
   private writing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(vmDir: string) {
     this.file = join(vmDir, RUNTIME_FILE);
@@ -83,12 +84,22 @@ export class RuntimeRecordFile {
    * is advice for the next engine, and a full disk must not take the VM down.
    */
   save(rec: RuntimeRecord): void {
+    if (this.closed) return;
     const text = JSON.stringify(rec, null, 2) + '\n';
     this.writing = this.writing.then(() => writeFileAtomic(this.file, text)).catch(() => undefined);
   }
 
   /** Let queued writes land (tests, engine close). */
   flush(): Promise<void> {
+    return this.writing;
+  }
+
+  /**
+   * Let queued writes land, and take no more: the supervisor has let go of its VM (engine close,
+   * VM delete), and a job still finishing in this process must not write after that.
+   */
+  close(): Promise<void> {
+    this.closed = true;
     return this.writing;
   }
 }

@@ -392,7 +392,7 @@ export class Supervisor {
     this.proc?.release();
     this.shareHelpers.release();
     await this.console.close();
-    await this.flush();
+    await this.recordFile.close();
     await this.lifecycleLog.close();
     await this.qemuLog.close();
   }

@@ -151,7 +151,8 @@ export class VmJobs {
     let spec = vm.spec;
     let proc: QemuProcess | null = null;
     try {
-      const res = await step(signal, launchResources({ ...this.deps, log: (t) => vm.lifecycle(t) }, vm.id, spec));
+      // not step(): it lets go of its one long wait itself and ends its writes before this goes on
+      const res = await launchResources({ ...this.deps, log: (t) => vm.lifecycle(t) }, vm.id, spec, signal);
       // launchResources may have recorded a built-in VM's new disk in the spec
       spec = vm.spec;
       await step(signal, ports.release(vm.id));

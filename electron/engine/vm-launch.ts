@@ -12,6 +12,7 @@ import { shareListText, VM_DISK_FILE, type DefaultGuestBoot, type QemuResources 
 import { cleanRunFiles } from './qemu-process';
 import { SHARE_LIST_FILE, SHARES_PARAM, type ShareHelpers } from './shares/share-helpers';
 import { writeFileAtomic } from './atomic-file';
+import { step } from './vm-job-queue';
 import { join } from 'node:path';
 
 /** The host port QEMU could not bind, from its "Could not set up host forwarding rule" error. */
@@ -44,9 +45,19 @@ export interface LaunchEnv {
   log?: (text: string) => void;
 }
 
-/** Everything but the forwards: a clean run dir and the paths and formats QEMU's arguments name. */
-export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec): Promise<Omit<QemuResources, 'forwards'>> {
+/**
+ * Everything but the forwards: a clean run dir and the paths and formats QEMU's arguments name.
+ *
+ * A force stop aborts the start through `signal`. Only the wait for the default guest (which may
+ * be building, minutes) is let go of at once; every other step is short, and the start job waits
+ * for it to end before it cleans up. After each step this looks at `signal` and writes nothing
+ * more once the start is aborted, so no disk, spec or key file of the VM is written after the
+ * aborted start's cleanup, or into a VM deleted since.
+ */
+export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec, signal?: AbortSignal): Promise<Omit<QemuResources, 'forwards'>> {
   const { layout } = env;
+  const stillWanted = (): void => signal?.throwIfAborted();
+  stillWanted();
   await layout.ensureRunDir(id);
   await cleanRunFiles(layout, id);
   const vmDir = layout.vmDir(id);
@@ -62,16 +73,20 @@ export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec):
   };
   const src = spec.source;
   if (src.kind === 'default') {
-    res.defaultGuest = await env.defaultGuest(spec.name);
+    res.defaultGuest = await (signal ? step(signal, env.defaultGuest(spec.name)) : env.defaultGuest(spec.name));
     // its own disk: made here for a VM from before built-in VMs had one, or whose file was removed
+    // (the disk and its line in the spec are one step: no look at the signal between them)
     if ((await ensureRootDisk(vmDir, spec)) && !spec.disks.length) await env.setDisks?.(id, [VM_DISK_FILE]);
     // the user's own keys and Flotilla's (own-ssh-key.ts: `flotilla ssh` works without a key of one's own)
     const own = await ensureOwnKey(env.layout.home, env.log);
-    const keys = await writeAuthorizedKeys(vmDir, spec, [...(await (env.userPublicKeys ?? userPublicKeys)()), ...(own ? [own.publicKey] : [])]);
+    const userKeys = await (env.userPublicKeys ?? userPublicKeys)();
+    stillWanted();
+    const keys = await writeAuthorizedKeys(vmDir, spec, [...userKeys, ...(own ? [own.publicKey] : [])]);
     if (keys) res.authorizedKeys = keys;
   }
   if (src.kind === 'disk' && src.mode === 'reference') res.referenceDiskFormat = (await qemuImgInfo(src.path)).format;
   if (src.kind === 'kernel' && src.disk) res.referenceDiskFormat = (await qemuImgInfo(src.disk)).format;
+  stillWanted();
   // normally made at create time; made here for a VM from before qcow2 VARS or whose file was removed
   if (spec.firmware === 'uefi') res.ovmfVars = await ensureOvmfVars(vmDir);
   return res;
