@@ -165,7 +165,10 @@ export class VmJobs {
       );
       for (let attempt = 1; ; attempt++) {
         // virtiofsd serves one QEMU and exits with it: each attempt starts them afresh
-        if (spec.shares?.length) Object.assign(res, await step(signal, shareResources(vm, spec, res, signal)));
+        // not step(): the helpers watch the signal themselves, and an aborted start cleans up only
+        // once none is still being spawned
+        if (spec.shares?.length) Object.assign(res, await shareResources(vm, spec, res, signal));
+        signal.throwIfAborted();
         const args = buildQemuArgs(spec, { ...res, forwards });
         vm.lifecycle(`spawning ${this.deps.qemuBinary} ${args.join(' ')}`);
         proc = QemuProcess.spawn({ spawn: this.deps.spawn, binary: this.deps.qemuBinary, args, cwd: res.vmDir, log: vm.qemuLog, now: vm.now });
