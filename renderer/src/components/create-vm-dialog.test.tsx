@@ -131,7 +131,7 @@ describe('create VM dialog', () => {
   it('the built-in Linux takes a size for its /root disk', async () => {
     createAnswer = makeVm('linux-1', { state: 'stopped' });
     render(<CreateVmDialog />);
-    fireEvent.change(screen.getByLabelText('Disk size (GiB), mounted at /root'), { target: { value: '3' } });
+    fireEvent.change(screen.getByLabelText('Disk (GiB)'), { target: { value: '3' } });
     await submit();
     expect(api.calls.find((c) => c.method === 'vm.create')?.req).toMatchObject({ config: { source: { kind: 'default', diskSizeGiB: 3 } } });
   });

@@ -157,14 +157,7 @@ export function CreateVmDialog(): ReactElement {
             </div>
           </fieldset>
 
-          {kind === 'default' && (
-            <>
-              <StaleImageNotice />
-              <Field label="Disk size (GiB), mounted at /root" error={errors['source.diskSizeGiB']} className="narrow">
-                {(p) => <input {...p} type="number" min={1} max={4096} value={rootDiskSize} onChange={(e) => setRootDiskSize(e.target.value)} />}
-              </Field>
-            </>
-          )}
+          {kind === 'default' && <StaleImageNotice />}
           {kind === 'iso' && (
             <div className="row">
               <div className="grow">
@@ -241,6 +234,11 @@ export function CreateVmDialog(): ReactElement {
                 </>
               )}
             </Field>
+            {kind === 'default' && (
+              <Field label="Disk (GiB)" hint="Holds /root" error={errors['source.diskSizeGiB']} className="narrow">
+                {(p) => <input {...p} type="number" min={1} max={4096} value={rootDiskSize} onChange={(e) => setRootDiskSize(e.target.value)} />}
+              </Field>
+            )}
           </div>
           <div className="row">
             <Field label="Firmware" error={errors['firmware']} className="grow">
