@@ -84,7 +84,7 @@ export function renderMarkdown(r: { generatedAt: string; machine: Record<string,
     '|---|---:|---:|---:|---:|---|---|',
     ...r.figures.map((f) =>
       f.error
-        ? `| \`${f.key}\` | — | — | — | 0 | ${f.goal.op} ${f.goal.value} ${f.unit} | **failed**: ${f.error.replaceAll('|', '/')} |`
+        ? `| \`${f.key}\` | — | — | — | 0 | ${f.goal.op} ${f.goal.value} ${f.unit} | **failed**: ${f.error.trim().replaceAll('|', '/').replace(/\s*\n\s*/g, ' ')} |`
         : `| \`${f.key}\` | ${fmt(f.median)} ${f.unit} | ${fmt(f.min)} | ${fmt(f.max)} | ${f.runs.length} | ${f.goal.op} ${f.goal.value} ${f.unit} | ${f.met ? 'met' : '**missed**'} |`,
     ),
     '',

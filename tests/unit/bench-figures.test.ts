@@ -45,4 +45,9 @@ describe('bench figures', () => {
     expect(md).toContain('| `firstTileMs` | — | — | — | 0 | <= 400 ms | **failed**: chromium / did not start |');
     expect(md).toContain('Not measured: chromium | did not start');
   });
+
+  it('keeps a failed figure with a multi-line error on one table row', () => {
+    const md = renderMarkdown({ generatedAt: 'now', machine: {}, durationS: 1, notes: [], figures: [failedFigure('remoteListMs', new Error('virsh version failed: error: failed to connect\nerror: no socket\n'))] });
+    expect(md).toContain('| `remoteListMs` | — | — | — | 0 | <= 500 ms | **failed**: virsh version failed: error: failed to connect error: no socket |');
+  });
 });
