@@ -9,7 +9,8 @@ describe('hostUse', () => {
     const c = makeVm('c', { state: 'stopped' });
     b.spec.cpus = 2;
     b.spec.memoryMiB = 1024;
-    expect(hostUse([a, b, c])).toEqual({ running: 2, cpus: 3, memoryBytes: (256 + 1024) * 1024 * 1024 });
-    expect(hostUse([])).toEqual({ running: 0, cpus: 0, memoryBytes: 0 });
+    // a paused VM runs no guest code but keeps its memory and vCPUs: counted apart, and in the meters
+    expect(hostUse([a, b, c])).toEqual({ running: 1, paused: 1, cpus: 3, memoryBytes: (256 + 1024) * 1024 * 1024 });
+    expect(hostUse([])).toEqual({ running: 0, paused: 0, cpus: 0, memoryBytes: 0 });
   });
 });

@@ -10,22 +10,27 @@ import { formatBytes } from '../lib/format';
 import { useStore } from '../store/store';
 
 export interface HostUse {
+  /** VMs up and not paused (starting and stopping ones included) */
   running: number;
+  /** paused VMs: they run no guest code, but keep their memory */
+  paused: number;
   cpus: number;
   memoryBytes: number;
 }
 
 export function hostUse(vms: Iterable<Pick<VmInfo, 'state' | 'spec'>>): HostUse {
   let running = 0;
+  let paused = 0;
   let cpus = 0;
   let memoryBytes = 0;
   for (const vm of vms) {
     if (!isActive(vm)) continue;
-    running++;
+    if (vm.state === 'paused') paused++;
+    else running++;
     cpus += vm.spec.cpus;
     memoryBytes += vm.spec.memoryMiB * 1024 * 1024;
   }
-  return { running, cpus, memoryBytes };
+  return { running, paused, cpus, memoryBytes };
 }
 
 function Meter({ label, value, max, text, over }: { label: string; value: number; max: number; text: string; over: boolean }): ReactElement {
@@ -54,15 +59,16 @@ export function HostBar(): ReactElement | null {
   const totals: HostTotals | undefined = useStore((s) => s.ui.engine?.hostTotals);
   const noKvm = useStore((s) => s.ui.engine?.kvm === false);
   const noKvmReason = useStore((s) => s.ui.engine?.noKvmReason ?? null);
-  // three numbers, each selected on its own so a stats tick never re-renders the bar
+  // four numbers, each selected on its own so a stats tick never re-renders the bar
   const running = useStore((s) => hostUse(Object.values(s.vms.byId)).running);
+  const paused = useStore((s) => hostUse(Object.values(s.vms.byId)).paused);
   const cpus = useStore((s) => hostUse(Object.values(s.vms.byId)).cpus);
   const mem = useStore((s) => hostUse(Object.values(s.vms.byId)).memoryBytes);
   if (!totals) return null;
   return (
     <section className="host-bar" aria-label="This computer">
       <span className="host-running">
-        {running} running
+        {running} running{paused > 0 && `, ${paused} paused`}
       </span>
       <Meter label="CPUs" value={cpus} max={totals.cpus} text={`${cpus} of ${totals.cpus}`} over={false} />
       <Meter label="Memory" value={mem} max={totals.memoryBytes} text={`${formatBytes(mem)} of ${formatBytes(totals.memoryBytes)}`} over={mem > totals.memoryBytes} />

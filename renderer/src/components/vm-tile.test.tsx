@@ -137,6 +137,18 @@ describe('VM tile', () => {
     expect(within(tile).getByRole('button', { name: /^Copy 127\.0\.0\.1:\d+$/ })).toBeTruthy();
   });
 
+  it('says once why a VM crashed, and adds the exit\'s reason when it is another', () => {
+    const exit = { at: '2026-12-07T00:00:00.000Z', code: null, signal: 'SIGKILL', reason: 'QEMU was killed by SIGKILL', logTail: [] };
+    applyVm(makeVm('a', { state: 'crashed', reason: 'QEMU was killed by SIGKILL', lastExit: exit }));
+    applyVm(makeVm('b', { state: 'crashed', reason: 'crashed 3 times in a row; not restarting', lastExit: exit }));
+    render(<TileGrid />);
+    const a = screen.getByRole('region', { name: 'VM a' });
+    expect(within(a).getAllByText('QEMU was killed by SIGKILL')).toHaveLength(1);
+    const b = screen.getByRole('region', { name: 'VM b' });
+    expect(within(b).getByText('crashed 3 times in a row; not restarting')).toBeTruthy();
+    expect(within(b).getByText('QEMU was killed by SIGKILL')).toBeTruthy();
+  });
+
   it('copies an ssh command that pins the built-in guest host key, and says why when it cannot', async () => {
     const writes: string[] = [];
     Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });

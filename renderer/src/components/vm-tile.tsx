@@ -201,7 +201,8 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
         </ul>
       )}
       <StopCountdown id={id} />
-      {vm.state === 'crashed' && vm.lastExit && <p className="tile-reason">{vm.lastExit.reason}</p>}
+      {/* the preview above already says the state's reason; the exit's own is added when it differs */}
+      {vm.state === 'crashed' && vm.lastExit && vm.lastExit.reason !== vm.reason && <p className="tile-reason">{vm.lastExit.reason}</p>}
       {error && <InlineError error={error} onDismiss={() => clearTileError(id)} />}
       <InlineWarnings warnings={warnings} onDismiss={() => clearTileWarnings(id)} />
       <footer className="tile-foot">
