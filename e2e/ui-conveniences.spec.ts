@@ -78,6 +78,16 @@ test.describe('issue 14 conveniences in the browser', () => {
     // (e2e compiles without DOM types: the browser-side code goes in as strings)
     const columns = Number(await page.evaluate(`getComputedStyle(document.querySelector('[aria-label="Virtual machines"]')).gridTemplateColumns.split(' ').length`));
     expect(columns).toBeGreaterThan(4);
+    // a half-screen window: the top bar drops words, and none of its items overlaps another
+    for (const width of [760, 1024]) {
+      await page.setViewportSize({ width, height: 900 });
+      const overlaps = Number(
+        await page.evaluate(
+          `(() => { const r = [...document.querySelectorAll('.topbar > :not(.toolbar), .toolbar > *')].map((e) => e.getBoundingClientRect()).filter((b) => b.width > 0).sort((a, b) => a.left - b.left); let n = 0; for (let i = 1; i < r.length; i++) if (r[i].left < r[i - 1].right - 0.5) n++; return n; })()`,
+        ),
+      );
+      expect(overlaps, `top bar items overlapping at ${width} px`).toBe(0);
+    }
     await page.setViewportSize({ width: 1440, height: 900 });
   });
 

@@ -59,11 +59,11 @@ export function Toolbar(): ReactElement {
       )}
       <button type="button" className="btn" aria-label="Hosts" title="This computer and libvirt hosts: add or forget one" onClick={() => openDialog({ kind: 'hosts' })}>
         <Icon name="server" size={14} />
-        <span className="btn-label">Hosts</span>
+        <span className="btn-label btn-label-secondary">Hosts</span>
       </button>
       <button type="button" className="btn" aria-label="Import VM" title="Import a VM from an exported file" onClick={() => openDialog({ kind: 'import' })}>
         <Icon name="import" size={14} />
-        <span className="btn-label">Import</span>
+        <span className="btn-label btn-label-secondary">Import</span>
       </button>
       <button type="button" className="btn btn-primary" aria-label="New VM" title="New VM (n)" onClick={() => openDialog({ kind: 'create' })}>
         <Icon name="plus" size={14} />
