@@ -327,6 +327,26 @@ describe('engine operations at once (engine, fake QEMU)', () => {
     expect(after.spec.memoryMiB).toBe(128);
   });
 
+  it('a delete that cannot move the VM\'s directory aside keeps the VM, run by a supervisor that still watches it', async () => {
+    const e = await openEngine('jobs-delfail-');
+    const vm = await e.handle('vm.create', { config: { ...config, name: 'stays' }, start: false } as never, ctx);
+    // the rename that sets the directory aside fails (as on a read-only or busy file system; root
+    // here can write anywhere, so the store's call is made to fail)
+    const store = e.local.store;
+    const realDelete = store.delete.bind(store);
+    store.delete = () => Promise.reject(Object.assign(new Error(`EACCES: permission denied, rename '${home}/vms/${vm.id}'`), { code: 'EACCES' }));
+    await expect(e.handle('vm.delete', { id: vm.id } as never, ctx)).rejects.toThrow(/EACCES/);
+    store.delete = realDelete;
+    expect(await e.handle('vm.list', {} as never, ctx)).toMatchObject([{ id: vm.id, state: 'stopped' }]);
+    // it starts, and a QEMU that dies under it is seen as a crash (a detached supervisor ignores exits)
+    const started = await e.handle('vm.start', { id: vm.id } as never, ctx);
+    process.kill((started as { pid: number }).pid, 'SIGKILL');
+    await until(async () => (await e.handle('vm.get', { id: vm.id } as never, ctx)).state === 'crashed', 'the crash to be seen');
+    // and the delete goes through once the directory can move
+    await e.handle('vm.delete', { id: vm.id } as never, ctx);
+    expect(await e.handle('vm.list', {} as never, ctx)).toEqual([]);
+  });
+
   // A delete drops the VM's spec, then removes its files and only then its supervisor. A list in
   // between once threw NOT_FOUND, and the stats sampler's throw on its timer ended `flotilla serve`.
   it('vm.list answers at every turn of a delete, with the VM listed until it is gone', async () => {

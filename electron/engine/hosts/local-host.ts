@@ -333,7 +333,12 @@ export class LocalHost implements Host {
     await sup.delete(async () => {
       assertNoLinkedClones(this.store, id, 'delete');
       await sup.detach();
-      await this.store.delete(id);
+      await this.store.delete(id).catch(async (err: unknown) => {
+        // the VM is still there (its directory could not be moved aside): a fresh supervisor takes
+        // it back, or it would stay listed with a detached one, deaf to its QEMU and its logs closed
+        if (this.store.has(id)) await this.addSupervisor(id).init();
+        throw err;
+      });
       await this.allocator.forget(id);
       await sup.removeRunDir();
       this.sups.delete(id);
