@@ -136,6 +136,14 @@ describe('create VM dialog', () => {
     expect(api.calls.find((c) => c.method === 'vm.create')?.req).toMatchObject({ config: { source: { kind: 'default', diskSizeGiB: 3 } } });
   });
 
+  it('names the BIOS each source boots through: qboot for the built-in Linux, SeaBIOS for the rest', () => {
+    render(<CreateVmDialog />);
+    const bios = () => within(screen.getByLabelText('Firmware')).getByRole('option', { name: /^BIOS/ }).textContent;
+    expect(bios()).toBe('BIOS (qboot)');
+    fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
+    expect(bios()).toBe('BIOS (SeaBIOS)');
+  });
+
   it('offers to rebuild a built-in Linux that an older Flotilla built, and the notice goes once it is current', async () => {
     const info = (stale: boolean) => ({ version: 't', home: '/h', pid: 1, qemuVersion: null, kvm: false, defaultImage: { ready: true, stale, kernelVersion: null, path: '/h/images/default' }, shell: 'serve' });
     api = new FakeTransport((method: Method) => (method === 'engine.info' ? info(false) : { ok: true }));

@@ -244,7 +244,8 @@ export function CreateVmDialog(): ReactElement {
             <Field label="Firmware" error={errors['firmware']} className="grow">
               {(p) => (
                 <select {...p} value={remote ? 'bios' : firmware} onChange={(e) => setFirmware(e.target.value as 'bios' | 'uefi')}>
-                  <option value="bios">BIOS (SeaBIOS)</option>
+                  {/* the built-in Linux boots through qboot (its boot profile, here and on libvirt hosts) */}
+                  <option value="bios">{kind === 'default' ? 'BIOS (qboot)' : 'BIOS (SeaBIOS)'}</option>
                   <option value="uefi" disabled={remote !== undefined}>
                     UEFI (OVMF){remote ? ' — not on libvirt hosts yet' : ''}
                   </option>
