@@ -3,7 +3,7 @@
 # host on loopback (an sshd on 127.0.0.1:2222 reached as qemu+ssh://root@127.0.0.1:2222/system).
 #
 #   scripts/libvirt-test-setup.sh [start]   set up and start what is missing (safe to run twice)
-#   scripts/libvirt-test-setup.sh stop      stop only the daemons this script started
+#   scripts/libvirt-test-setup.sh stop      stop only the daemons this script started (and remove env: the tests then skip or say to run this)
 #   scripts/libvirt-test-setup.sh env       print the variables the tests read (sourceable)
 #
 # State (keys, known_hosts, sshd config, pids of what it started) lives in $FLOTILLA_LIBVIRT_TEST_DIR
@@ -52,6 +52,9 @@ stop_started() { # name pidfile program
 if [ "$mode" = env ]; then print_env; exit 0; fi
 if [ "$mode" = stop ]; then
   [ -d "$dir" ] || exit 0
+  # the tests read env as "set up and running": without it they skip, saying to run this script,
+  # instead of failing on a refused connection
+  rm -f "$dir/env"
   stop_started sshd "$dir/sshd.pid" sshd
   if [ -f "$dir/started-network" ]; then
     virsh --connect qemu:///system net-destroy default >/dev/null 2>&1 && say "stopped libvirt's default network"
