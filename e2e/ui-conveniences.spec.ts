@@ -209,6 +209,13 @@ test.describe('issue 14 conveniences in the browser', () => {
     await expect(view.tab('Logs')).toHaveAttribute('aria-selected', 'true');
     await view.back();
 
+    // a VM never started: its console says so in the terminal's place, not an empty black box
+    await tiles.tile('spare').open();
+    const spare = new VmViewPage(page, 'spare');
+    await expect(spare.tab('Console')).toHaveAttribute('aria-selected', 'true');
+    await expect(page.getByRole('region', { name: 'Console of spare' })).toContainText('spare is stopped: its console shows here once it starts.');
+    await spare.back();
+
     // the token never travelled in a request (it lives in the tab's sessionStorage)
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.filter((u) => u.includes(app.serve.token))).toEqual([]);

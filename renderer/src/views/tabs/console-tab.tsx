@@ -105,6 +105,10 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
   const [findRequest, setFindRequest] = useState(0);
   const active = useStore((s) => (s.vms.byId[id] ? isActive(s.vms.byId[id]) : false));
   const name = useStore((s) => s.vms.byId[id]?.name ?? '');
+  const state = useStore((s) => s.vms.byId[id]?.state ?? 'stopped');
+  // nothing to show yet (never started, or its console log was never written): say so in the
+  // terminal's place instead of an empty black box; a VM that ran keeps its last output there
+  const blank = useStore((s) => !s.consoles.text[id]);
   // where the guest's side is: the built-in Linux's shell runs on the pty its relay joins to a
   // virtio-serial port (local, and libvirt domains that have the port: the host says so) or on a
   // virtio console (libvirt domains made before the port); other VMs get the first UART
@@ -214,7 +218,9 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
   return (
     <div className="console-tab">
       <div className="pane-bar">
-        <span className="muted">{active ? `Console (${device}). Ctrl+Shift+C / Ctrl+Shift+V to copy and paste, Ctrl+Shift+F to find.` : `${name} is not running. Start it to use the console.`}</span>
+        <span className="muted">
+          {active ? `Console (${device}). Ctrl+Shift+C / Ctrl+Shift+V to copy and paste, Ctrl+Shift+F to find.` : blank ? `Console (${device}).` : `${name} is not running. Start it to use the console.`}
+        </span>
         <span className="spacer" />
         <button type="button" className="btn btn-sm" aria-pressed={finding} onClick={openFind}>
           <Icon name="search" size={14} /> Find
@@ -228,6 +234,11 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       </div>
       <div className="terminal-host" role="region" aria-label={`Console of ${name}`}>
         <div className="terminal-fit" ref={host} />
+        {!active && blank && (
+          <p className="terminal-blank">
+            {name} is {state}: its console shows here once it starts.
+          </p>
+        )}
         {/* over the terminal's top right, as terminals' find bars are: opening it changes no
             layout, so the terminal keeps its rows (xterm drops the selection, which is the
             current match, when they change) */}
