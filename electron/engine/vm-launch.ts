@@ -54,9 +54,9 @@ export interface LaunchEnv {
  * more once the start is aborted, so no disk, spec or key file of the VM is written after the
  * aborted start's cleanup, or into a VM deleted since.
  */
-export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec, signal?: AbortSignal): Promise<Omit<QemuResources, 'forwards'>> {
+export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec, signal: AbortSignal): Promise<Omit<QemuResources, 'forwards'>> {
   const { layout } = env;
-  const stillWanted = (): void => signal?.throwIfAborted();
+  const stillWanted = (): void => signal.throwIfAborted();
   stillWanted();
   await layout.ensureRunDir(id);
   await cleanRunFiles(layout, id);
@@ -73,7 +73,7 @@ export async function launchResources(env: LaunchEnv, id: string, spec: VmSpec, 
   };
   const src = spec.source;
   if (src.kind === 'default') {
-    res.defaultGuest = await (signal ? step(signal, env.defaultGuest(spec.name)) : env.defaultGuest(spec.name));
+    res.defaultGuest = await step(signal, env.defaultGuest(spec.name));
     // its own disk: made here for a VM from before built-in VMs had one, or whose file was removed
     // (the disk and its line in the spec are one step: no look at the signal between them)
     if ((await ensureRootDisk(vmDir, spec)) && !spec.disks.length) await env.setDisks?.(id, [VM_DISK_FILE]);

@@ -7,6 +7,7 @@ import type { ReactElement } from 'react';
 import type { HostTotals, VmInfo } from '../../../shared/contract';
 import { isActive } from '../../../shared/state';
 import { formatBytes } from '../lib/format';
+import { useShallow } from 'zustand/react/shallow';
 import { useStore } from '../store/store';
 
 export interface HostUse {
@@ -59,11 +60,8 @@ export function HostBar(): ReactElement | null {
   const totals: HostTotals | undefined = useStore((s) => s.ui.engine?.hostTotals);
   const noKvm = useStore((s) => s.ui.engine?.kvm === false);
   const noKvmReason = useStore((s) => s.ui.engine?.noKvmReason ?? null);
-  // four numbers, each selected on its own so a stats tick never re-renders the bar
-  const running = useStore((s) => hostUse(Object.values(s.vms.byId)).running);
-  const paused = useStore((s) => hostUse(Object.values(s.vms.byId)).paused);
-  const cpus = useStore((s) => hostUse(Object.values(s.vms.byId)).cpus);
-  const mem = useStore((s) => hostUse(Object.values(s.vms.byId)).memoryBytes);
+  // one pass over the VMs, compared field by field, so a stats tick never re-renders the bar
+  const { running, paused, cpus, memoryBytes: mem } = useStore(useShallow((s) => hostUse(Object.values(s.vms.byId))));
   if (!totals) return null;
   return (
     <section className="host-bar" aria-label="This computer">
