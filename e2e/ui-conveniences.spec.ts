@@ -88,6 +88,17 @@ test.describe('issue 14 conveniences in the browser', () => {
       );
       expect(overlaps, `top bar items overlapping at ${width} px`).toBe(0);
     }
+    // a laptop window, with a paused VM counted too: "Stop all" stays whole on the host bar's row
+    // (the multi-select hint gives way, not the row)
+    await page.setViewportSize({ width: 1200, height: 900 });
+    mustCli(app.home, ['pause', 'api']);
+    await expect(host).toContainText('3 running, 1 paused');
+    const hostBox = (await host.boundingBox())!;
+    const stopAllBox = (await page.getByRole('button', { name: 'Stop all' }).boundingBox())!;
+    expect(Math.abs(stopAllBox.y + stopAllBox.height / 2 - (hostBox.y + hostBox.height / 2)), 'Stop all on the host bar row at 1200 px').toBeLessThan(hostBox.height / 2);
+    expect(stopAllBox.x + stopAllBox.width, 'Stop all inside the window').toBeLessThanOrEqual(1200);
+    mustCli(app.home, ['resume', 'api']);
+    await expect(host).toContainText('4 running');
     await page.setViewportSize({ width: 1440, height: 900 });
   });
 
