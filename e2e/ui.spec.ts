@@ -78,10 +78,35 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     expect(at).toBe(of);
     await findInput.press('Enter');
     await expect(count).toHaveText(`${Number(of) - 1} of ${of}`);
+    // a resize (rows and columns) keeps the current match: the addon searches again 200 ms after
+    // it, from the bottom (xterm dropped its selection), and "1 of 2" became "2 of 2"
+    const viewport = app.page.viewportSize()!;
+    await app.page.setViewportSize({ width: viewport.width - 120, height: viewport.height - 90 });
+    await expect.poll(() => view.terminal.locator('.xterm-rows > div').count()).not.toBe(rowsBefore);
+    await app.page.waitForTimeout(600);
+    await expect(count).toHaveText(`${Number(of) - 1} of ${of}`);
+    await app.page.setViewportSize(viewport);
+    await expect.poll(() => view.terminal.locator('.xterm-rows > div').count()).toBe(rowsBefore);
+    await app.page.waitForTimeout(600);
+    await expect(count).toHaveText(`${Number(of) - 1} of ${of}`);
     await findInput.press('Shift+Enter');
     await expect(count).toHaveText(`${of} of ${of}`);
     await expect(view.terminal.locator('.xterm-find-result-decoration').first()).toBeAttached();
     await app.page.screenshot({ path: info.outputPath('console-find.png') });
+    // a match in the terminal's top right corner is not left under the bar: the guest prints one
+    // at the last columns (cursor right to the margin, 9 back), then enough lines to lift it to
+    // the top row; the terminal scrolls the lines that bring it out from under the bar
+    await findInput.press('Escape');
+    await view.typeInConsole(`printf '\\033[999C\\033[9DRIGHT''MOST\\n'; seq 1 ${rowsBefore - 2}\n`);
+    await expect(view.terminal.locator('.xterm-rows > div').first()).toContainText('RIGHTMOST');
+    await app.page.keyboard.press('Control+Shift+F');
+    await findInput.fill('RIGHTMOST');
+    await expect(count).toHaveText('1 of 1');
+    // (one match: its highlight and its current-match box are at the same place)
+    const match = (await view.terminal.locator('.xterm-find-result-decoration').first().boundingBox())!;
+    const bar = (await find.boundingBox())!;
+    const overlap = match.x < bar.x + bar.width && bar.x < match.x + match.width && match.y < bar.y + bar.height && bar.y < match.y + match.height;
+    expect(overlap, `the current match (${JSON.stringify(match)}) under the find bar (${JSON.stringify(bar)})`).toBe(false);
     await findInput.fill('no-such-text-here');
     await expect(count).toHaveText('No matches');
     await findInput.press('Escape');

@@ -33,36 +33,98 @@ export function findResultText(r: { resultIndex: number; resultCount: number } |
 }
 
 /**
- * The find bar. As a terminal's: typing finds the newest match (the bottom of the scrollback), Enter
- * goes up to older ones and Shift+Enter back down, Esc closes it.
+ * The bar floats over the terminal's top right corner, so a match there would be under it: the
+ * terminal scrolls up the few lines that bring the current match (the selection the addon made)
+ * out from under the bar, when there are lines above to scroll to.
  */
-function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; focusRequest: number; onClose: () => void }): ReactElement {
+function uncover(term: Terminal, bar: HTMLElement | null): void {
+  const at = term.getSelectionPosition();
+  const screen = term.element?.querySelector('.xterm-screen')?.getBoundingClientRect();
+  if (!at || !bar || !screen || term.rows === 0 || term.cols === 0) return;
+  const cellW = screen.width / term.cols;
+  const cellH = screen.height / term.rows;
+  const row = at.start.y - term.buffer.active.viewportY;
+  const top = screen.top + row * cellH;
+  const left = screen.left + at.start.x * cellW;
+  const right = at.end.y === at.start.y ? screen.left + at.end.x * cellW : screen.right;
+  const b = bar.getBoundingClientRect();
+  if (row < 0 || top >= b.bottom || right <= b.left || left >= b.right) return;
+  const lines = Math.min(Math.ceil((b.bottom - top) / cellH), term.buffer.active.viewportY);
+  if (lines > 0) term.scrollLines(-lines);
+}
+
+/**
+ * The find bar. As a terminal's: typing finds the newest match (the bottom of the scrollback), Enter
+ * goes up to older ones and Shift+Enter back down, Esc closes it. The current match keeps its place
+ * when the pane is resized (see onResize below).
+ */
+function ConsoleFind({ term, search, focusRequest, onClose }: { term: Terminal; search: SearchAddon; focusRequest: number; onClose: () => void }): ReactElement {
   const [query, setQuery] = useState('');
   const [result, setResult] = useState<{ resultIndex: number; resultCount: number } | null>(null);
   const input = useRef<HTMLInputElement>(null);
+  const bar = useRef<HTMLDivElement>(null);
+  // for the resize handling, which runs outside React's render
+  const queryRef = useRef('');
+  const resultRef = useRef(result);
+  /** after a resize: the current match, counted from the newest, to go back to */
+  const keepFromNewest = useRef<number | null>(null);
   useEffect(() => {
-    const sub = search.onDidChangeResults((r) => setResult(r));
+    const sub = search.onDidChangeResults((r) => {
+      const back = keepFromNewest.current;
+      keepFromNewest.current = null;
+      // the addon's search again after the resize: step from where it landed to the kept match
+      // (each step fires this again, with nothing kept; the last one sets the count). After this
+      // event, not in it: the addon notes the query as searched only once its listeners return,
+      // and a step before that only finds the same match again.
+      const q = queryRef.current;
+      const target = back === null ? r.resultIndex : r.resultCount - 1 - back;
+      if (q && r.resultIndex >= 0 && target >= 0 && target !== r.resultIndex) {
+        queueMicrotask(() => {
+          if (queryRef.current !== q) return;
+          for (let i = r.resultIndex; i > target; i--) search.findPrevious(q, FIND);
+          for (let i = r.resultIndex; i < target; i++) search.findNext(q, FIND);
+        });
+        return;
+      }
+      resultRef.current = r;
+      setResult(r);
+      if (r.resultIndex >= 0) uncover(term, bar.current);
+    });
+    // A resize reflows the lines, and xterm drops the selection (the addon's current match) when
+    // the rows change; the addon then searches again from the bottom, 200 ms later, and "3 of 12"
+    // became "12 of 12". The match counted from the newest is kept instead (newest, as output
+    // that arrives meanwhile adds at the bottom and a narrower pane can push the oldest out).
+    const resized = term.onResize(() => {
+      const r = resultRef.current;
+      if (queryRef.current && r && r.resultIndex >= 0) keepFromNewest.current ??= r.resultCount - 1 - r.resultIndex;
+    });
     return () => {
       sub.dispose();
+      resized.dispose();
       search.clearDecorations();
     };
-  }, [search]);
+  }, [term, search]);
   useEffect(() => {
     input.current?.focus();
     input.current?.select();
   }, [focusRequest]);
   const older = (): void => {
+    keepFromNewest.current = null;
     if (query) search.findPrevious(query, FIND);
   };
   const newer = (): void => {
+    keepFromNewest.current = null;
     if (query) search.findNext(query, FIND);
   };
   const change = (q: string): void => {
     setQuery(q);
+    queryRef.current = q;
+    keepFromNewest.current = null;
     // from the bottom up; a longer query keeps the match it extends
     if (q) search.findPrevious(q, { ...FIND, incremental: true });
     else {
       search.clearDecorations();
+      resultRef.current = null;
       setResult(null);
     }
   };
@@ -77,7 +139,7 @@ function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; f
     }
   };
   return (
-    <div className="console-find" role="search" aria-label="Find in console">
+    <div ref={bar} className="console-find" role="search" aria-label="Find in console">
       <Icon name="search" size={14} />
       <input ref={input} type="text" role="searchbox" aria-label="Find in console" placeholder="Find" spellCheck={false} value={query} onChange={(e) => change(e.target.value)} onKeyDown={keys} />
       <span className="console-find-count" role="status">
@@ -99,7 +161,7 @@ function ConsoleFind({ search, focusRequest, onClose }: { search: SearchAddon; f
 export function ConsoleTab({ id }: { id: string }): ReactElement {
   const host = useRef<HTMLDivElement>(null);
   const termRef = useRef<Terminal | null>(null);
-  const [search, setSearch] = useState<SearchAddon | null>(null);
+  const [finder, setFinder] = useState<{ term: Terminal; search: SearchAddon } | null>(null);
   const [finding, setFinding] = useState(false);
   /** bumped by each Find (button or Ctrl+Shift+F): an open find bar takes the focus again */
   const [findRequest, setFindRequest] = useState(0);
@@ -137,9 +199,9 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
     });
     const fit = new FitAddon();
     term.loadAddon(fit);
-    const finder = new SearchAddon({ highlightLimit: 1000 });
-    term.loadAddon(finder);
-    setSearch(finder);
+    const search = new SearchAddon({ highlightLimit: 1000 });
+    term.loadAddon(search);
+    setFinder({ term, search });
     term.open(el);
     termRef.current = term;
     const safeFit = (): void => {
@@ -192,7 +254,7 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       release();
       term.dispose();
       termRef.current = null;
-      setSearch(null);
+      setFinder(null);
     };
   }, [id]);
   const openFind = (): void => {
@@ -242,7 +304,7 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
         {/* over the terminal's top right, as terminals' find bars are: opening it changes no
             layout, so the terminal keeps its rows (xterm drops the selection, which is the
             current match, when they change) */}
-        {finding && search && <ConsoleFind search={search} focusRequest={findRequest} onClose={closeFind} />}
+        {finding && finder && <ConsoleFind term={finder.term} search={finder.search} focusRequest={findRequest} onClose={closeFind} />}
       </div>
     </div>
   );
