@@ -58,6 +58,13 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     expect(rows.y + rows.height).toBeLessThanOrEqual(frame.y + frame.height);
     await app.page.screenshot({ path: info.outputPath('console.png') });
 
+    // the shell's pty has the terminal's size, so full-screen programs (vi, top) fill it: the
+    // engine sets it in the guest (it said 0 × 0 before)
+    const termRows = await view.terminal.locator('.xterm-rows > div').count();
+    await view.typeInConsole('echo tty-size=$(stty size)\n');
+    await expect.poll(async () => /tty-size=(\d+) (\d+)/.exec(await view.terminal.innerText())?.slice(1).map(Number), { timeout: 30_000 }).toEqual([termRows, expect.any(Number)]);
+    expect(Number(/tty-size=\d+ (\d+)/.exec(await view.terminal.innerText())![1])).toBeGreaterThan(80);
+
     // find in the scrollback: Ctrl+Shift+F from the terminal, matches counted as you type, Enter
     // to the older one, Shift+Enter back, Esc back to the terminal (which still takes typing)
     await view.terminal.click();

@@ -33,6 +33,7 @@ export const METHOD_NAME_LIST = [
   'console.subscribe',
   'console.unsubscribe',
   'console.input',
+  'console.resize',
   'thumbnail.subscribe',
   'thumbnail.unsubscribe',
   'stats.subscribe',

@@ -397,6 +397,8 @@ export const Methods = {
   'console.subscribe': idReq,
   'console.unsubscribe': idReq,
   'console.input': z.object({ ...vmRef, data: z.string().min(1).max(65536) }).strict(),
+  /** the client's terminal size, for the built-in Linux's console pty (full-screen programs draw to it) */
+  'console.resize': z.object({ ...vmRef, cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }).strict(),
   'thumbnail.subscribe': idReq,
   'thumbnail.unsubscribe': idReq,
   /** one `vm.statsBatch` event per sampling tick (every running VM's sample), to this client, until unsubscribed (the engine samples only while someone listens) */
@@ -520,6 +522,12 @@ export interface MethodResults {
   'console.subscribe': { scrollback: string };
   'console.unsubscribe': { ok: true };
   'console.input': { ok: true };
+  /**
+   * applied: the guest's console pty has this size now. false with a reason when the console has
+   * none to set (a serial line: a custom VM's UART), the agent is not ready yet, or a newer size
+   * sent meanwhile replaced this one.
+   */
+  'console.resize': { applied: boolean; reason?: string };
   /** latest PNG if any, then `vm.thumbnail` events */
   'thumbnail.subscribe': { pngBase64: string | null };
   'thumbnail.unsubscribe': { ok: true };

@@ -37,6 +37,7 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'console.subscribe': { id: ID },
   'console.unsubscribe': { id: ID },
   'console.input': { id: ID, data: 'ls\n' },
+  'console.resize': { id: ID, cols: 120, rows: 40 },
   'thumbnail.subscribe': { id: ID },
   'thumbnail.unsubscribe': { id: ID },
   'stats.subscribe': {},

@@ -660,12 +660,20 @@ async function consoleCommand(vm: VmInfo, s: CliSession, io: CliIo): Promise<num
   };
   stdin.on('data', onData);
   stdin.once('end', () => done());
+  // the built-in Linux's shell draws to this terminal's size, and follows it when it changes
+  const stdout = process.stdout;
+  const sendSize = (): void => {
+    if (stdout.isTTY && stdout.columns >= 2 && stdout.rows >= 2) void s.call('console.resize', { host: vm.host, id: vm.id, cols: stdout.columns, rows: stdout.rows }).catch(() => undefined);
+  };
+  sendSize();
+  stdout.on('resize', sendSize);
   let lost = false;
   void s.opened.disconnected?.then(() => {
     lost = true;
     done();
   });
   await finished;
+  stdout.off('resize', sendSize);
   stdin.off('data', onData);
   if (raw) stdin.setRawMode(false);
   stdin.pause();

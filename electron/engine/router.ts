@@ -6,6 +6,7 @@ import { LOCAL_HOST, type CallContext, type Method, type MethodParams, type Meth
 import { FlotillaError } from '../../shared/errors';
 import type { Host, HostRegistry, VmHandle } from './hosts/host';
 import { unsupported } from './hosts/host';
+import { checkStty, LatestWins, sttyCommand, type ConsoleSize } from './console-size';
 import { listDirectory } from './fs-list';
 import { inspectPath } from './images';
 import { KeyedMutex } from './mutex';
@@ -47,6 +48,7 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
   // One write at a time per guest file: a write whose client went away stops at its next chunk,
   // and the next write of that file (a resumed send's) opens it only once that one has closed.
   const fileWrites = new KeyedMutex();
+  const consoleSizes = new LatestWins<ConsoleSize>();
   const host = (p: { host?: string | undefined }): Host => d.hosts.get(p.host ?? LOCAL_HOST);
   const vm = (p: Ref): VmHandle => host(p).vm(p.id);
   const info = (p: Ref) => host(p).get(p.id);
@@ -124,6 +126,15 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
     'console.input': (p) => {
       if (!vm(p).consoleInput(p.data)) throw new FlotillaError('INVALID_STATE', `the serial console of ${info(p).name} is not connected (is it running?)`);
       return { ok: true };
+    },
+    'console.resize': async (p) => {
+      const i = info(p);
+      // only the built-in Linux's console is a pty in the guest (console-size.ts)
+      if (i.spec.source.kind !== 'default') return { applied: false, reason: 'a serial console has no window size' };
+      if (i.state !== 'running' || i.agent !== 'ready') return { applied: false, reason: `the guest agent of ${i.name} is not ready` };
+      const size = { cols: p.cols, rows: p.rows };
+      const done = await consoleSizes.run(`${i.host}/${i.id}`, size, async (s) => checkStty(await vm(p).exec(sttyCommand(s), { timeoutMs: 10_000 })));
+      return done === 'applied' ? { applied: true } : { applied: false, reason: 'a newer size replaced it' };
     },
     'thumbnail.subscribe': (p, ctx) => d.streams.subscribe('thumbnail.subscribe', p, ctx),
     'thumbnail.unsubscribe': (p, ctx) => d.streams.unsubscribe('thumbnail.unsubscribe', p, ctx),

@@ -274,6 +274,8 @@ export class MockApi implements Transport {
         this.console(id, data.replace(/\r/g, '\r\n'));
         return out({ ok: true });
       }
+      case 'console.resize':
+        return out({ applied: false, reason: 'the stand-in engine has no guest' });
       case 'thumbnail.subscribe': {
         this.subsThumb.add(id);
         const vm = this.get(id);

@@ -73,8 +73,21 @@ describe('headless server over the real engine', () => {
     // the other client saw the state changes as broadcast events
     expect(changes).toContain('ws-vm:running');
 
+    // the client's terminal size reaches the shell's pty in the guest (it said 0 × 0, and
+    // full-screen programs drew 80 × 24); the last of sizes sent together is the one that stays
+    const sizes = [a.api.invoke('console.resize', { id: vm.id, cols: 100, rows: 30 }), a.api.invoke('console.resize', { id: vm.id, cols: 111, rows: 33 }), a.api.invoke('console.resize', { id: vm.id, cols: 132, rows: 43 })];
+    const outcomes = await Promise.all(sizes);
+    expect(outcomes[2]).toEqual({ applied: true });
+    expect(outcomes.filter((o) => !o.applied).map((o) => o.reason)).toEqual(outcomes.filter((o) => !o.applied).map(() => 'a newer size replaced it'));
+    await a.api.invoke('console.input', { id: vm.id, data: 'echo size=$(stty size)\n' });
+    await expect.poll(() => seenA.join(''), { timeout: 60_000 }).toContain('size=43 132');
+    // bad sizes are refused by the contract, naming the field
+    await expect(a.api.invoke('console.resize', { id: vm.id, cols: 0, rows: 43 })).rejects.toThrow(/cols/);
+
     const stopped = await b.api.invoke('vm.stop', { id: vm.id, force: true });
     expect(['stopped', 'stopping']).toContain(stopped.state);
+    // a VM that is not running has no pty to size: said, not an error
+    await expect.poll(async () => (await a.api.invoke('console.resize', { id: vm.id, cols: 80, rows: 24 })).reason).toBe('the guest agent of ws-vm is not ready');
     a.ws.close();
     b.ws.close();
   });

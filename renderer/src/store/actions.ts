@@ -181,6 +181,13 @@ export function sendConsoleInput(id: string, data: string): void {
     .catch(() => {});
 }
 
+/** The terminal's size, for the guest's console pty (the engine sets it where the console has one). */
+export function sendConsoleSize(id: string, cols: number, rows: number): void {
+  getApi()
+    .invoke('console.resize', { ...vmRef(id), cols, rows })
+    .catch(() => {});
+}
+
 // ---------------------------------------------------------------------- ui
 
 export function setFilter(filter: string): void {

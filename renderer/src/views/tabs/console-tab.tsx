@@ -9,7 +9,7 @@ import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } fr
 import { LOCAL_HOST } from '../../../../shared/contract-names';
 import { isActive } from '../../../../shared/state';
 import { Icon } from '../../components/icons';
-import { sendConsoleInput } from '../../store/actions';
+import { sendConsoleInput, sendConsoleSize } from '../../store/actions';
 import { acquire, addConsoleSink } from '../../store/streams';
 import { useStore } from '../../store/store';
 
@@ -246,8 +246,17 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
     });
     const ro = new ResizeObserver(() => safeFit());
     ro.observe(el);
+    // the guest's console pty follows the terminal's size (the engine sets it through the agent):
+    // once the drag or the layout settles, not for every step of it
+    let sizeTimer: ReturnType<typeof setTimeout> | undefined;
+    const resized = term.onResize(() => {
+      clearTimeout(sizeTimer);
+      sizeTimer = setTimeout(() => sendConsoleSize(id, term.cols, term.rows), 150);
+    });
     term.focus();
     return () => {
+      clearTimeout(sizeTimer);
+      resized.dispose();
       ro.disconnect();
       onData.dispose();
       offSink();
@@ -257,6 +266,12 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       setFinder(null);
     };
   }, [id]);
+  // the size it opened with, and again for each boot (a new boot's shell starts on a new pty)
+  const agentReady = useStore((s) => s.vms.byId[id]?.state === 'running' && s.vms.byId[id]?.agent === 'ready');
+  useEffect(() => {
+    const term = termRef.current;
+    if (agentReady && term) sendConsoleSize(id, term.cols, term.rows);
+  }, [agentReady, id]);
   const openFind = (): void => {
     setFinding(true);
     setFindRequest((n) => n + 1);
