@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { checkStty, LatestWins, sttyCommand } from './console-size';
 
 describe('console size', () => {
-  it('is set with stty on the console pty, as an argument array', () => {
-    expect(sttyCommand({ cols: 132, rows: 43 })).toEqual(['stty', '-F', '/dev/flotilla-console', 'rows', '43', 'cols', '132']);
+  it('is set with stty on the console pty and noted for the next shell; the numbers are arguments, not script', () => {
+    const cmd = sttyCommand({ cols: 132, rows: 43 });
+    expect(cmd.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(cmd[2]).toBe('stty -F /dev/flotilla-console rows "$1" cols "$2" && echo "$1 $2" > /run/flotilla-console-size');
+    expect(cmd.slice(4)).toEqual(['43', '132']);
   });
 
   it("passes on the guest's own words when stty fails", () => {

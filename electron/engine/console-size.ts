@@ -2,8 +2,9 @@
 // (assets/guest/console names it /dev/flotilla-console), and a serial line carries no window
 // size: the pty said 0 × 0, so full-screen programs (vi, top, less) drew 80 × 24 in any window.
 // A client says its terminal's size (`console.resize`), and the engine sets it on that pty through
-// the guest agent (`stty -F /dev/flotilla-console rows R cols C`, an argument array; the kernel
-// then sends the shell's foreground job SIGWINCH, as a terminal window's resize does).
+// the guest agent (`stty -F /dev/flotilla-console rows R cols C`; the kernel then sends the
+// shell's foreground job SIGWINCH, as a terminal window's resize does), and notes it for the
+// shell that init starts after an `exit`, whose new pty would say 0 × 0 again.
 //
 // A dragged window sends many sizes: one exec runs at a time per VM, and a size that arrives
 // meanwhile replaces the one waiting, so the last size is the one the guest ends with.
@@ -18,9 +19,16 @@ export interface ConsoleSize {
 /** the pty the built-in Linux's console shell runs on */
 export const CONSOLE_TTY = '/dev/flotilla-console';
 
-/** The guest command that sets the console pty's size. */
+/** where the guest keeps the last size, for a shell started again on a new pty (`exit` at the prompt) */
+export const CONSOLE_SIZE_FILE = '/run/flotilla-console-size';
+
+/**
+ * The guest command that sets the console pty's size and notes it for the next shell
+ * (assets/guest/console reads it). The script is fixed; the numbers go in as its arguments.
+ */
 export function sttyCommand(size: ConsoleSize): string[] {
-  return ['stty', '-F', CONSOLE_TTY, 'rows', String(size.rows), 'cols', String(size.cols)];
+  const script = `stty -F ${CONSOLE_TTY} rows "$1" cols "$2" && echo "$1 $2" > ${CONSOLE_SIZE_FILE}`;
+  return ['sh', '-c', script, 'flotilla-console-size', String(size.rows), String(size.cols)];
 }
 
 /** Throws the guest's own words when its stty failed. */

@@ -81,6 +81,13 @@ describe('headless server over the real engine', () => {
     expect(outcomes.filter((o) => !o.applied).map((o) => o.reason)).toEqual(outcomes.filter((o) => !o.applied).map(() => 'a newer size replaced it'));
     await a.api.invoke('console.input', { id: vm.id, data: 'echo size=$(stty size)\n' });
     await expect.poll(() => seenA.join(''), { timeout: 60_000 }).toContain('size=43 132');
+    // `exit` at the prompt: init starts a new shell on a new pty, which keeps the size
+    const prompts = (): number => (seenA.join('').match(/ws-vm:~# /g) ?? []).length;
+    const before = prompts();
+    await a.api.invoke('console.input', { id: vm.id, data: 'exit\n' });
+    await expect.poll(prompts, { timeout: 60_000 }).toBeGreaterThan(before);
+    await a.api.invoke('console.input', { id: vm.id, data: 'echo again=$(stty size)\n' });
+    await expect.poll(() => seenA.join(''), { timeout: 60_000 }).toContain('again=43 132');
     // bad sizes are refused by the contract, naming the field
     await expect(a.api.invoke('console.resize', { id: vm.id, cols: 0, rows: 43 })).rejects.toThrow(/cols/);
 
