@@ -11,6 +11,39 @@ import type { PortEntry, VmInfo } from '../../shared/contract';
 import { bundle, CLI_ENTRY } from './fixtures/bundle';
 import { cleanupHome, makeHome, processesUsing, run, runLeftovers } from './fixtures/engine-harness';
 
+/**
+ * Runs a command on a new pty of ROWS x COLS (python3 -c PTY_RUN ROWS COLS CMD...): stdin lines
+ * go to the terminal, except "#resize R C", which resizes it; the terminal's output is stdout.
+ */
+const PTY_RUN = `
+import fcntl, os, pty, select, struct, sys, termios
+def size(fd, r, c): fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', r, c, 0, 0))
+pid, fd = pty.fork()
+if pid == 0:
+    size(0, int(sys.argv[1]), int(sys.argv[2]))
+    os.execvp(sys.argv[3], sys.argv[3:])
+buf = b''
+while True:
+    ready, _, _ = select.select([fd, 0], [], [])
+    if fd in ready:
+        try: out = os.read(fd, 65536)
+        except OSError: out = b''
+        if not out: break
+        os.write(1, out)
+    if 0 in ready:
+        data = os.read(0, 65536)
+        if not data: break
+        buf += data
+        while b'\\n' in buf:
+            line, buf = buf.split(b'\\n', 1)
+            if line.startswith(b'#resize '):
+                r, c = line.split()[1:]
+                size(fd, int(r), int(c))
+            else:
+                os.write(fd, line + b'\\r')
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+`;
+
 describe('flotilla CLI', () => {
   let home: string;
   let cli: string;
@@ -145,6 +178,27 @@ describe('flotilla CLI', () => {
     con.stdin.write('\x1d');
     const conCode = await new Promise<number | null>((r) => con.once('exit', r));
     expect(conCode).toBe(0);
+
+    // in a terminal (a pty of 37 x 101), the guest's shell takes its size, and follows a resize
+    // (SIGWINCH to the CLI, as a terminal window sends)
+    const tty = spawn('python3', ['-c', PTY_RUN, '37', '101', process.execPath, cli, 'console', 'web'], { env: { ...process.env, FLOTILLA_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let ttyScreen = '';
+    tty.stdout.setEncoding('utf8');
+    tty.stdout.on('data', (c: string) => (ttyScreen += c));
+    // the guest's answer: "37 101", or "" while its pty has no size yet (stty prints an error);
+    // lines end in \r\r\n here (the guest's CRLF, then this pty's ONLCR, which libuv's raw mode keeps)
+    const sizeNow = async (tag: string): Promise<string> => {
+      tty.stdin.write(`echo ${tag}=$(stty size)\n`);
+      const answer = new RegExp(`${tag}=([0-9 ]*)\\r*\\n`);
+      await expect.poll(() => answer.test(ttyScreen), { timeout: 20_000 }).toBe(true);
+      return answer.exec(ttyScreen)![1]!;
+    };
+    await expect.poll(() => ttyScreen, { timeout: 60_000 }).toContain("serial console; Ctrl-] leaves");
+    await expect.poll(() => sizeNow(`s${Date.now()}`), { timeout: 60_000, interval: 500 }).toBe('37 101');
+    tty.stdin.write('#resize 40 120\n');
+    await expect.poll(() => sizeNow(`r${Date.now()}`), { timeout: 60_000, interval: 500 }).toBe('40 120');
+    tty.stdin.write('\x1d\n');
+    expect(await new Promise<number | null>((r) => tty.once('exit', r))).toBe(0);
     expect(JSON.parse((await flotilla('info', 'web', '--json')).stdout)).toMatchObject({ state: 'running', pid: up.pid });
 
     const stopped = await flotilla('stop', 'web');
