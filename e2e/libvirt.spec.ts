@@ -120,6 +120,12 @@ test.describe('a VM on a libvirt host', () => {
       await view.typeInConsole(`echo ${marker}-$((40+2))\n`);
       await expect(view.terminal).toContainText(`${marker}-42`, { timeout: 5_000 });
     }).toPass({ timeout: 150_000, intervals: [1000] });
+    // the shell's pty has the terminal's rows here too (set through the agent, over virsh)
+    const termRows = await view.terminal.locator('.xterm-rows > div').count();
+    await expect(async () => {
+      await view.typeInConsole('echo lv-size=$(stty size)\n');
+      await expect(view.terminal).toContainText(new RegExp(`lv-size=${termRows} \\d+`), { timeout: 5_000 });
+    }).toPass({ timeout: 60_000, intervals: [1000] });
     await app.page.screenshot({ path: info.outputPath('libvirt-console.png') });
     await view.back();
 
