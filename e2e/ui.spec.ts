@@ -119,6 +119,22 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     await findInput.press('Escape');
     await expect(find).toHaveCount(0);
     await expect(view.terminalInput).toBeFocused();
+
+    // text size, as terminals zoom: Ctrl+= twice gives fewer, larger rows, and the guest's pty
+    // follows; Ctrl+0 brings the default back (the page itself is not zoomed)
+    const rowCount = () => view.terminal.locator('.xterm-rows > div').count();
+    const zoomBefore = await app.page.evaluate('window.devicePixelRatio');
+    await app.page.keyboard.press('Control+Equal');
+    await app.page.keyboard.press('Control+Equal');
+    await expect.poll(rowCount).toBeLessThan(rowsBefore);
+    const zoomedRows = await rowCount();
+    expect(await app.page.evaluate('window.devicePixelRatio')).toBe(zoomBefore);
+    await expect(async () => {
+      await view.typeInConsole('echo zoomed=$(stty size)\n');
+      await expect(view.terminal).toContainText(new RegExp(`zoomed=${zoomedRows} \\d+`), { timeout: 3_000 });
+    }).toPass({ timeout: 30_000, intervals: [500] });
+    await app.page.keyboard.press('Control+0');
+    await expect.poll(rowCount).toBe(rowsBefore);
     // the room under the last whole row is the terminal's own background, not xterm's black
     const bg = (l: typeof view.terminal) => l.evaluate((e) => (e.ownerDocument.defaultView as unknown as { getComputedStyle(x: unknown): { backgroundColor: string } }).getComputedStyle(e).backgroundColor);
     expect(await bg(view.terminal.locator('.xterm-viewport'))).toBe(await bg(view.terminal));

@@ -11,6 +11,7 @@ export const SHORTCUTS: readonly [string, string][] = [
   ['Esc', 'Close a dialog, or go back to all VMs'],
   ['Ctrl+Shift+C / V', 'Copy from or paste into the console'],
   ['Ctrl+Shift+F', 'Find in the console'],
+  ['Ctrl+= / - / 0', 'Larger, smaller or default text in the console'],
   ['?', 'Show this help'],
 ];
 

@@ -1,6 +1,7 @@
 // The serial console in xterm.js: scrollback on open, live output, typing goes to the guest,
 // copy/paste with buttons or Ctrl+Shift+C / Ctrl+Shift+V, find in the scrollback with Ctrl+Shift+F
-// (xterm's search addon: every match highlighted, "3 of 12"), always fitted to the pane.
+// (xterm's search addon: every match highlighted, "3 of 12"), text size with Ctrl+= / Ctrl+- /
+// Ctrl+0, always fitted to the pane (and the guest's pty to the terminal).
 import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon, type ISearchOptions } from '@xterm/addon-search';
 import { Terminal } from '@xterm/xterm';
@@ -9,6 +10,7 @@ import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } fr
 import { LOCAL_HOST } from '../../../../shared/contract-names';
 import { isActive } from '../../../../shared/state';
 import { Icon } from '../../components/icons';
+import { CONSOLE_FONT_DEFAULT, loadConsoleFont, nextFontSize, saveConsoleFont, zoomKey } from '../../lib/console-font';
 import { sendConsoleInput, sendConsoleSize } from '../../store/actions';
 import { acquire, addConsoleSink } from '../../store/streams';
 import { useStore } from '../../store/store';
@@ -186,7 +188,7 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
     if (!el) return;
     const term = new Terminal({
       fontFamily: 'ui-monospace, "SF Mono", "JetBrains Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      fontSize: 13,
+      fontSize: loadConsoleFont(),
       lineHeight: 1.2,
       scrollback: 5000,
       cursorBlink: true,
@@ -224,6 +226,18 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
     const release = acquire('console', id);
     const onData = term.onData((d) => sendConsoleInput(id, d));
     term.attachCustomKeyEventHandler((e) => {
+      // text size, as terminals zoom (console-font.ts): the browser's page zoom does not get it
+      const zoom = zoomKey(e);
+      if (zoom) {
+        e.preventDefault();
+        if (e.type === 'keydown') {
+          const size = nextFontSize(term.options.fontSize ?? CONSOLE_FONT_DEFAULT, zoom);
+          term.options.fontSize = size;
+          saveConsoleFont(size);
+          safeFit();
+        }
+        return false;
+      }
       if (e.type !== 'keydown' || !e.ctrlKey || !e.shiftKey) return true;
       if (e.code === 'KeyC') {
         const sel = term.getSelection();
