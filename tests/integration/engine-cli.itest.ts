@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { PortEntry, VmInfo } from '../../shared/contract';
 import { bundle, CLI_ENTRY } from './fixtures/bundle';
 import { cleanupHome, makeHome, processesUsing, run, runLeftovers } from './fixtures/engine-harness';
@@ -182,6 +182,11 @@ describe('flotilla CLI', () => {
     // in a terminal (a pty of 37 x 101), the guest's shell takes its size, and follows a resize
     // (SIGWINCH to the CLI, as a terminal window sends)
     const tty = spawn('python3', ['-c', PTY_RUN, '37', '101', process.execPath, cli, 'console', 'web'], { env: { ...process.env, FLOTILLA_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // a failed check below leaves neither the pty runner nor its CLI behind (closing its input ends both)
+    onTestFinished(() => {
+      tty.stdin.end();
+      tty.kill();
+    });
     let ttyScreen = '';
     tty.stdout.setEncoding('utf8');
     tty.stdout.on('data', (c: string) => (ttyScreen += c));
