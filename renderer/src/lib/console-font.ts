@@ -3,6 +3,8 @@
 // terminal profile's), remembered in localStorage. A size change refits the terminal, and the
 // guest's pty follows its new rows and columns (console-tab.tsx).
 
+import { localStore } from './local-store';
+
 export const CONSOLE_FONT_DEFAULT = 13;
 export const CONSOLE_FONT_MIN = 8;
 export const CONSOLE_FONT_MAX = 28;
@@ -24,16 +26,8 @@ export function nextFontSize(current: number, zoom: Zoom): number {
   return Math.min(CONSOLE_FONT_MAX, Math.max(CONSOLE_FONT_MIN, current + (zoom === 'in' ? 1 : -1)));
 }
 
-function storage(): Storage | null {
-  try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
-}
-
 /** The remembered size; the default when none is, or what is there is not a size in range. */
-export function loadConsoleFont(store: Pick<Storage, 'getItem'> | null = storage()): number {
+export function loadConsoleFont(store: Pick<Storage, 'getItem'> | null = localStore()): number {
   let v: string | null = null;
   try {
     v = store?.getItem(KEY) ?? null;
@@ -44,7 +38,7 @@ export function loadConsoleFont(store: Pick<Storage, 'getItem'> | null = storage
   return v !== null && Number.isInteger(n) && n >= CONSOLE_FONT_MIN && n <= CONSOLE_FONT_MAX ? n : CONSOLE_FONT_DEFAULT;
 }
 
-export function saveConsoleFont(size: number, store: Pick<Storage, 'setItem' | 'removeItem'> | null = storage()): void {
+export function saveConsoleFont(size: number, store: Pick<Storage, 'setItem' | 'removeItem'> | null = localStore()): void {
   try {
     if (size === CONSOLE_FONT_DEFAULT) store?.removeItem(KEY);
     else store?.setItem(KEY, String(size));

@@ -1,6 +1,8 @@
 // The theme switch: system (follow the OS), light or dark, remembered in localStorage. The
 // choice is resolved to light or dark here and set as <html data-theme>, which app.css keys its
 // colours on; "system" follows prefers-color-scheme live.
+import { localStore } from './local-store';
+
 export type ThemeChoice = 'system' | 'light' | 'dark';
 export const THEME_CHOICES: readonly ThemeChoice[] = ['system', 'light', 'dark'];
 const KEY = 'flotilla.theme';
@@ -32,14 +34,6 @@ export function resolveTheme(choice: ThemeChoice, prefersDark: boolean): 'light'
   return choice === 'system' ? (prefersDark ? 'dark' : 'light') : choice;
 }
 
-function storage(): Storage | null {
-  try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
-}
-
 const darkQuery = (): MediaQueryList | null => (typeof window.matchMedia === 'function' ? window.matchMedia('(prefers-color-scheme: dark)') : null);
 
 export function applyTheme(choice: ThemeChoice, root: HTMLElement = document.documentElement): void {
@@ -53,13 +47,13 @@ export function applyTheme(choice: ThemeChoice, root: HTMLElement = document.doc
  * OS while the choice is "system". `current` reads the live choice; returns the remembered one.
  */
 export function initTheme(current: () => ThemeChoice): ThemeChoice {
-  const choice = loadTheme(storage());
+  const choice = loadTheme(localStore());
   applyTheme(choice);
   darkQuery()?.addEventListener('change', () => applyTheme(current()));
   return choice;
 }
 
 export function rememberTheme(choice: ThemeChoice): void {
-  saveTheme(storage(), choice);
+  saveTheme(localStore(), choice);
   applyTheme(choice);
 }
