@@ -1,10 +1,11 @@
 // Issue 12 in the browser, against `flotilla serve` with real QEMU: snapshots of a running
 // built-in VM (take, change the guest, revert: the change is gone and it still runs), clone of a
 // stopped VM that then starts, and import of a file written by `flotilla export`. One data
-// directory and one page for the whole story (serial). Then files in and out through the Files tab.
+// directory and one page for the whole story (serial). Then files in and out through the Files tab,
+// and a disk added, grown and removed in Settings.
 import { expect, test } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seriousViolations } from './fixtures/axe';
@@ -257,5 +258,54 @@ test.describe('snapshots, clone and import in the browser', () => {
     await view.panel.getByRole('button', { name: 'Download' }).click();
     await expect(view.panel.getByRole('listitem', { name: 'Get not-there' }).getByRole('alert')).toContainText('No such file or directory');
     await app.page.screenshot({ path: info.outputPath('files-tab.png') });
+  });
+
+  test('6. a disk is added, grown and removed in Settings; one a snapshot needs stays until the snapshot goes', async () => {
+    const info = test.info();
+    const DISKS_VM = 'storage';
+    const made = cli(app.home, ['create', DISKS_VM, '--memory', '128', '--json']);
+    expect(made.status, made.stderr).toBe(0);
+    const vmId = (JSON.parse(made.stdout) as { id: string }).id;
+    const vmDir = join(app.home, 'vms', vmId);
+    // straight to its Settings by the VM's own address, wherever the page was
+    await app.page.evaluate(`location.hash = '#/vm/${vmId}/settings'`);
+    const view = new VmViewPage(app.page, DISKS_VM);
+    await expect(view.tab('Settings')).toHaveAttribute('aria-selected', 'true');
+    const section = view.panel.getByRole('region', { name: 'Disks' });
+    const row = (name: string) => section.getByTestId(`disk-${name}`);
+    await expect(row('disk.qcow2')).toBeVisible();
+    // the disk the VM was made with has no Remove
+    await expect(row('disk.qcow2').getByRole('button', { name: /^Remove/ })).toHaveCount(0);
+
+    await section.getByRole('button', { name: 'Add disk…' }).click();
+    const add = app.page.getByRole('dialog', { name: `Add a disk to ${DISKS_VM}` });
+    await add.getByRole('spinbutton', { name: 'Size (GiB)' }).fill('2');
+    await add.getByRole('button', { name: 'Add disk' }).click();
+    await expect(add).toHaveCount(0);
+    await expect(row('extra-1.qcow2')).toContainText('2.0 GiB');
+    await row('extra-1.qcow2').getByRole('spinbutton', { name: 'Grow extra-1.qcow2 to (GiB)' }).fill('3');
+    await row('extra-1.qcow2').getByRole('button', { name: 'Grow' }).click();
+    await expect(row('extra-1.qcow2')).toContainText('3.0 GiB');
+
+    // a snapshot taken elsewhere (the CLI) holds the disk: the row says so and Remove waits
+    expect(cli(app.home, ['snapshot', 'create', DISKS_VM, 'pinned']).status).toBe(0);
+    const remove = row('extra-1.qcow2').getByRole('button', { name: 'Remove extra-1.qcow2' });
+    await expect(row('extra-1.qcow2')).toContainText('Kept: the snapshot pinned needs it to go back; delete that snapshot first');
+    await expect(remove).toBeDisabled();
+    await row('extra-1.qcow2').scrollIntoViewIfNeeded();
+    await app.page.screenshot({ path: info.outputPath('disks-kept.png') });
+    expect(cli(app.home, ['snapshot', 'rm', DISKS_VM, 'pinned']).status).toBe(0);
+    await expect(remove).toBeEnabled();
+
+    await remove.click();
+    const confirm = app.page.getByRole('alertdialog', { name: `Remove extra-1.qcow2 from ${DISKS_VM}?` });
+    await expect(confirm).toContainText('Its file is deleted, with everything on it (3.0 GiB disk');
+    expect(await seriousViolations(app.page)).toEqual([]);
+    await app.page.screenshot({ path: info.outputPath('disk-remove-confirm.png') });
+    await confirm.getByRole('button', { name: 'Remove disk' }).click();
+    await expect(confirm).toHaveCount(0);
+    await expect(row('extra-1.qcow2')).toHaveCount(0);
+    await expect(row('disk.qcow2')).toBeVisible();
+    expect(readdirSync(vmDir).filter((f) => f.endsWith('.qcow2'))).toEqual(['disk.qcow2']);
   });
 });

@@ -57,6 +57,7 @@ export const METHOD_NAME_LIST = [
   'disk.list',
   'disk.resize',
   'disk.add',
+  'disk.remove',
   'share.list',
   'share.add',
   'share.remove',

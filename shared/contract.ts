@@ -254,6 +254,14 @@ export interface DiskInfo {
   backingFile?: string;
   /** for disk.resize: it was grown while the VM ran (QMP block_resize) */
   online?: boolean;
+  /** added later (disk.add, extra-<n>.qcow2), not the disk the VM was made with: only such a disk can be removed */
+  added?: boolean;
+  /**
+   * Why disk.remove refuses this disk whatever the VM's state (it is the disk the VM was made
+   * with, snapshots hold it, or linked clones read it), as a clause about "it"; absent when a
+   * stopped VM may lose it.
+   */
+  keptBecause?: string;
 }
 
 /** The state of the helper process (virtiofsd) that serves a share to its running VM. */
@@ -439,6 +447,11 @@ export const Methods = {
   'disk.resize': z.object({ ...vmRef, disk: diskFileName.optional(), sizeGiB: z.number().int().min(1).max(4096) }).strict(),
   /** Add a blank qcow2 disk (extra-<n>.qcow2) to a stopped VM. */
   'disk.add': z.object({ ...vmRef, sizeGiB: z.number().int().min(1).max(4096) }).strict(),
+  /**
+   * Detach a disk that disk.add made from a stopped VM and delete its file (its data is gone).
+   * Refused for the disk the VM was made with, and for a disk that snapshots or linked clones need.
+   */
+  'disk.remove': z.object({ ...vmRef, disk: diskFileName }).strict(),
   /** The VM's shared folders with their helpers' state (caps.shares). */
   'share.list': idReq,
   /**
@@ -553,6 +566,7 @@ export interface MethodResults {
   'disk.list': DiskInfo[];
   'disk.resize': DiskInfo;
   'disk.add': VmInfo;
+  'disk.remove': VmInfo;
   'share.list': ShareInfo[];
   'share.add': ShareInfo;
   'share.remove': { tag: string };

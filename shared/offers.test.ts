@@ -59,6 +59,8 @@ describe('offerOp', () => {
     expect(offerOp(vm('running'), 'clone')).toEqual({ shown: true, disabledReason: 'Stop the VM to clone it' });
     expect(offerOp(vm('running'), 'export')).toEqual({ shown: true, disabledReason: 'Stop the VM to export it' });
     expect(offerOp(vm('running'), 'addDisk')).toEqual({ shown: true, disabledReason: 'Stop the VM to add a disk' });
+    expect(offerOp(vm('stopped'), 'removeDisk')).toEqual({ shown: true, disabledReason: null });
+    expect(offerOp(vm('paused'), 'removeDisk')).toEqual({ shown: true, disabledReason: 'Stop the VM to remove a disk' });
   });
 
   it('allows snapshots and growing a disk running or stopped, not paused', () => {

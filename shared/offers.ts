@@ -50,7 +50,7 @@ export function offersTab(vm: Offerable, tab: VmTabName): boolean {
 }
 
 /** The lifecycle operations of issue 12, offered per VM (menu items, buttons, tabs). */
-export type VmOp = 'snapshots' | 'clone' | 'export' | 'addDisk' | 'resizeDisk' | 'insertCd' | 'ejectCd';
+export type VmOp = 'snapshots' | 'clone' | 'export' | 'addDisk' | 'removeDisk' | 'resizeDisk' | 'insertCd' | 'ejectCd';
 
 /** Hidden (the VM's host cannot do it), or shown: enabled, or disabled with the reason to show in its tooltip. */
 export type OpOffer = { shown: false } | { shown: true; disabledReason: string | null };
@@ -70,6 +70,7 @@ const OP_CAP: Record<VmOp, keyof VmCaps> = {
   clone: 'clone',
   export: 'export',
   addDisk: 'disks',
+  removeDisk: 'disks',
   resizeDisk: 'disks',
   insertCd: 'media',
   ejectCd: 'media',
@@ -87,6 +88,8 @@ export function offerOp(vm: OfferableWithSpec, op: VmOp): OpOffer {
       return why(stopped ? null : 'Stop the VM to export it');
     case 'addDisk':
       return why(stopped ? null : 'Stop the VM to add a disk');
+    case 'removeDisk':
+      return why(stopped ? null : 'Stop the VM to remove a disk');
     case 'snapshots':
     case 'resizeDisk':
       return why(runningOrStopped ? null : `Not while the VM is ${vm.state}`);

@@ -59,6 +59,7 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'disk.list': { id: ID },
   'disk.resize': { id: ID, sizeGiB: 20 },
   'disk.add': { id: ID, sizeGiB: 4 },
+  'disk.remove': { id: ID, disk: 'extra-1.qcow2' },
   'share.list': { id: ID },
   'share.add': { id: ID, hostPath: '/home/me/src', tag: 'src', readOnly: true },
   'share.remove': { id: ID, tag: 'src' },

@@ -124,10 +124,12 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     takesVm: true,
   },
   disk: {
-    usage: 'disk list NAME [--json] | disk resize NAME GIB [--disk FILE] | disk add NAME GIB [--json]',
-    summary: 'list a VM’s disks, grow one (running or stopped; never shrinks), or add a blank one (stopped)',
+    usage: 'disk list NAME [--json] | disk resize NAME GIB [--disk FILE] | disk add NAME GIB [--json] | disk rm NAME DISK',
+    summary: 'list a VM’s disks, grow one (running or stopped; never shrinks), add a blank one or remove an added one (stopped)',
     options: [['--disk FILE', 'which disk to resize, a name from `disk list` (default: the first)'], JSON_HELP],
-    notes: 'A running VM’s disk grows at once (QMP block_resize); grow the partition and filesystem inside the guest.',
+    notes:
+      'A running VM’s disk grows at once (QMP block_resize); grow the partition and filesystem inside the guest. ' +
+      'disk rm deletes the disk’s file and its data; it refuses the disk the VM was made with, and a disk that snapshots or linked clones still need.',
   },
   media: {
     usage: 'media insert NAME ISO [--json] | media eject NAME [--json]',

@@ -505,7 +505,16 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
     else io.out(`${after.name}: added ${after.spec.disks.at(-1)} (${sizeGiB} GiB)\n`);
     return 0;
   }
-  throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk list|resize|add NAME [GIB]');
+  if (sub === 'rm') {
+    // the third word is the disk's file name here, not a size
+    if (!size) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk rm NAME DISK (DISK is a name from `flotilla disk list NAME`, e.g. extra-1.qcow2)');
+    const vm = await s.find(vmName);
+    const after = await s.call('disk.remove', { host: vm.host, id: vm.id, disk: size });
+    if (json) io.out(formatJson(after));
+    else io.out(`${after.name}: removed ${size} and deleted its file\n`);
+    return 0;
+  }
+  throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk list|resize|add|rm NAME [GIB|DISK]');
 }
 
 async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {

@@ -18,6 +18,8 @@ export interface ImageInfo {
   virtualSize: number;
   actualSize?: number;
   backingFile?: string;
+  /** names of the internal snapshots the image holds (qcow2) */
+  snapshots?: string[];
 }
 
 const LABELS: Record<PathKind | 'file', string> = { iso: 'ISO', disk: 'disk image', kernel: 'kernel', initrd: 'initrd', file: 'file' };
@@ -95,6 +97,7 @@ export async function qemuImgInfo(path: string): Promise<ImageInfo> {
   const info: ImageInfo = { format: String(j.format), virtualSize: Number(j['virtual-size']) };
   if (typeof j['actual-size'] === 'number') info.actualSize = j['actual-size'];
   if (typeof j['backing-filename'] === 'string') info.backingFile = j['backing-filename'];
+  if (Array.isArray(j.snapshots)) info.snapshots = (j.snapshots as { name?: unknown }[]).map((x) => String(x.name));
   return info;
 }
 

@@ -215,6 +215,12 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
       await v.addDisk(p.sizeGiB);
       return info(p);
     },
+    'disk.remove': async (p) => {
+      const v = vm(p);
+      if (!v.removeDisk) throw unsupported('disk management', host(p).id);
+      await v.removeDisk(p.disk);
+      return info(p);
+    },
     'share.list': (p) => {
       const v = vm(p);
       if (!v.shares) throw unsupported('shared folders', host(p).id);

@@ -394,7 +394,9 @@ export class MockApi implements Transport {
       }
       case 'disk.list': {
         const vm = this.get(id);
-        if (!this.disks.has(id)) this.disks.set(id, vm.spec.disks.map((name) => ({ name, virtualSize: 8 * 2 ** 30, actualSize: 1_342_177_280 })));
+        if (!this.disks.has(id)) {
+          this.disks.set(id, vm.spec.disks.map((name, i) => ({ name, virtualSize: 8 * 2 ** 30, actualSize: 1_342_177_280, added: i > 0, ...(i === 0 ? { keptBecause: `it is the disk ${vm.name} was made with; only a disk added later can be removed` } : {}) })));
+        }
         return out(this.disks.get(id));
       }
       case 'disk.resize': {
@@ -409,8 +411,16 @@ export class MockApi implements Transport {
       case 'disk.add': {
         const vm = this.get(id);
         const name = `extra-${vm.spec.disks.length}.qcow2`;
-        this.disks.get(id)?.push({ name, virtualSize: (r['sizeGiB'] as number) * 2 ** 30, actualSize: 200_704 });
+        this.disks.get(id)?.push({ name, virtualSize: (r['sizeGiB'] as number) * 2 ** 30, actualSize: 200_704, added: true });
         return out(this.change(vm, { spec: { ...vm.spec, disks: [...vm.spec.disks, name] } }));
+      }
+      case 'disk.remove': {
+        const vm = this.get(id);
+        const d = this.disks.get(id)?.find((x) => x.name === r['disk']);
+        if (!d) throw new FlotillaError('NOT_FOUND', `${vm.name} has no disk ${String(r['disk'])}`);
+        if (d.keptBecause) throw new FlotillaError('INVALID_STATE', `cannot remove ${d.name} from ${vm.name}: ${d.keptBecause}`);
+        this.disks.set(id, this.disks.get(id)!.filter((x) => x !== d));
+        return out(this.change(vm, { spec: { ...vm.spec, disks: vm.spec.disks.filter((x) => x !== d.name) } }));
       }
       case 'media.insert': {
         const path = r['path'] as string;

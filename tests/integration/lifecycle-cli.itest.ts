@@ -1,7 +1,7 @@
 // Issue 12 through the `flotilla` CLI as a user types it (each command a short-lived engine, or a
-// client): set, disk list/resize/add (offline and online, against a real QEMU), export, import
+// client): set, disk list/resize/add/rm (offline and online, against a real QEMU), export, import
 // and clone, with the one-line errors for what is refused.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,49 @@ describe.skipIf(!haveIsoTools())('flotilla set / disk / export / import / clone'
     await ok('stop', 'b', '--force');
     expect(await processesUsing(home)).toEqual([]);
     expect((await run('qemu-img', ['check', disk])).code).toBe(0);
+  }, 400_000);
+
+  it('disk rm takes only an added disk of a stopped VM that no snapshot or linked clone needs; a file a killed rm left is swept', async () => {
+    const r = JSON.parse(await ok('create', 'r', '--from', `disk:${qcow2}`, '--memory', '128', '--json')) as VmInfo;
+    const dir = join(home, 'vms', r.id);
+    await ok('disk', 'add', 'r', '1');
+    await ok('disk', 'add', 'r', '1');
+    const listed = JSON.parse(await ok('disk', 'list', 'r', '--json')) as DiskInfo[];
+    expect(listed.map((d) => [d.name, d.added, d.keptBecause ?? null])).toEqual([
+      ['disk.qcow2', false, 'it is the disk r was made with; only a disk added later can be removed'],
+      ['extra-1.qcow2', true, null],
+      ['extra-2.qcow2', true, null],
+    ]);
+    await fails(/^flotilla: cannot remove disk.qcow2 from r: it is the disk r was made with; only a disk added later can be removed$/, 'disk', 'rm', 'r', 'disk.qcow2');
+    await fails(/^flotilla: usage: flotilla disk rm NAME DISK/, 'disk', 'rm', 'r');
+    await fails(/^flotilla: r has no disk extra-9.qcow2; its disks are disk.qcow2, extra-1.qcow2, extra-2.qcow2$/, 'disk', 'rm', 'r', 'extra-9.qcow2');
+    await fails(/disk file names are a-z/, 'disk', 'rm', 'r', '../vm.json');
+
+    // a snapshot holds every disk: going back to it needs extra-1, so it stays until the snapshot goes
+    await ok('snapshot', 'create', 'r', 'before');
+    await fails(/^flotilla: cannot remove extra-1.qcow2 from r: the snapshot before needs it to go back; delete that snapshot first$/, 'disk', 'rm', 'r', 'extra-1.qcow2');
+    await ok('snapshot', 'rm', 'r', 'before');
+    // a linked clone reads through to it
+    await ok('clone', 'r', 'r-linked', '--linked');
+    await fails(/^flotilla: cannot remove extra-1.qcow2 from r: the linked clone r-linked reads through to it; delete that clone first$/, 'disk', 'rm', 'r', 'extra-1.qcow2');
+    await ok('rm', 'r-linked');
+    // QEMU has the disk open
+    await ok('start', 'r');
+    await fails(/^flotilla: stop r before removing a disk \(it is running\)$/, 'disk', 'rm', 'r', 'extra-1.qcow2');
+    await ok('stop', 'r', '--force');
+
+    expect(await ok('disk', 'rm', 'r', 'extra-1.qcow2')).toBe('r: removed extra-1.qcow2 and deleted its file\n');
+    expect((JSON.parse(await ok('info', 'r', '--json')) as VmInfo).spec.disks).toEqual(['disk.qcow2', 'extra-2.qcow2']);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.qcow2')).sort()).toEqual(['disk.qcow2', 'extra-2.qcow2']);
+
+    // an rm killed between forgetting the disk and deleting its file (or an add killed before the
+    // spec named its file) leaves a file no spec names: the next engine start deletes it
+    expect((await run('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'extra-7.qcow2'), '1G'])).code).toBe(0);
+    await ok('list');
+    expect((await readdir(dir)).filter((f) => f.endsWith('.qcow2')).sort()).toEqual(['disk.qcow2', 'extra-2.qcow2']);
+    // the freed name is taken again by the next add
+    expect((JSON.parse(await ok('disk', 'add', 'r', '1', '--json')) as VmInfo).spec.disks).toEqual(['disk.qcow2', 'extra-2.qcow2', 'extra-1.qcow2']);
+    await ok('rm', 'r');
   }, 400_000);
 
   it('export, import with and without --name, clone --linked and the guards between them', async () => {

@@ -62,6 +62,8 @@ export interface VmHandle {
   resizeDisk?(disk: string | undefined, sizeGiB: number): Promise<DiskInfo>;
   /** add a blank disk to the stopped VM (caps.disks) */
   addDisk?(sizeGiB: number): Promise<void>;
+  /** detach an added disk from the stopped VM and delete its file (caps.disks) */
+  removeDisk?(disk: string): Promise<void>;
   /** put an ISO in the CD drive, or eject it (null); running or stopped (caps.media) */
   changeMedia?(iso: string | null): Promise<void>;
   /** snapshots (caps.snapshots): list, create (with RAM when running, unless diskOnly), revert, delete */

@@ -9,7 +9,7 @@ import { isActive } from '../../../shared/state';
 import type { DisplayProxy } from '../display-proxy';
 import { assertMemoryFits, readHostMemory } from '../host-memory';
 import { cloneVm } from '../lifecycle/clone';
-import { addDisk, listDisks, resizeDisk } from '../lifecycle/disks';
+import { addDisk, listDisks, removeDisk, resizeDisk } from '../lifecycle/disks';
 import { applyLiveForwards, type LiveForwardDeps } from '../lifecycle/live-forwards';
 import { ejectMedia, insertMedia } from '../lifecycle/media';
 import type { OpsContext } from '../lifecycle/ops-context';
@@ -87,6 +87,7 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
     disks: () => listDisks(ops, id),
     resizeDisk: (disk, sizeGiB) => resizeDisk(ops, id, disk, sizeGiB),
     addDisk: async (sizeGiB) => void (await addDisk(ops, id, sizeGiB)),
+    removeDisk: async (disk) => void (await removeDisk(ops, id, disk)),
     changeMedia: async (iso) => void (await (iso === null ? ejectMedia(ops, id) : insertMedia(ops, id, iso))),
     snapshots: () => listSnapshots(ops, id),
     snapshotCreate: (name, o) => createSnapshot(ops, id, name, o.diskOnly),

@@ -1,8 +1,11 @@
-// `flotilla disk resize|add|list`: a VM's own disks. A resize grows a disk, online through QMP
+// `flotilla disk resize|add|rm|list`: a VM's own disks. A resize grows a disk, online through QMP
 // `block_resize` while QEMU runs (the guest sees the new capacity at once) or offline with
 // `qemu-img resize`. Both would shrink a disk without a word, destroying whatever lies past the new
 // end, so grow-only is enforced here, against the size QEMU (online) or qemu-img (offline) reports.
 // An added disk is a blank qcow2 named extra-<n>.qcow2 (qemu-args attaches those after the boot disk).
+// Only such a disk can be removed, from a stopped VM, and never while a snapshot or a linked clone
+// needs it: the spec forgets it first, then its file goes, so a killed engine leaves at worst a file
+// no spec names, which the store sweeps at the next start (vm-store.ts, sweepUnlistedDisks).
 import { execFile } from 'node:child_process';
 import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +15,7 @@ import type { VmSpec } from '../../../shared/spec';
 import { TMP_SUFFIX } from '../atomic-file';
 import { QEMU_IMG, qemuImgCreate, qemuImgInfo } from '../images';
 import { EXTRA_DISK_RE } from '../qemu-args';
-import { assertNoLinkedClones } from './clone';
+import { assertNoLinkedClones, linkedClonesOf } from './clone';
 import type { OpsContext } from './ops-context';
 
 const GiB = 2 ** 30;
@@ -45,13 +48,40 @@ async function qcow2Node(ctx: OpsContext, id: string, path: string): Promise<Blo
   return node;
 }
 
+const listed = (names: readonly string[]): string => (names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`);
+
+/** A disk `flotilla disk add` made. (The first disk of a VM made from an image, an ISO or the built-in Linux is its system disk.) */
+const isAdded = (spec: VmSpec, name: string): boolean => EXTRA_DISK_RE.test(name) && (name !== spec.disks[0] || spec.source.kind === 'kernel');
+
+/**
+ * Why `name` must stay whatever the VM's state, or null: a clause about "it" (the disk), which the
+ * UI shows on the disk's row and the refusal puts after the disk's name. `snapshots`: those its file holds.
+ */
+function keptBecause(ctx: OpsContext, spec: VmSpec, name: string, snapshots: readonly string[]): string | null {
+  if (!isAdded(spec, name)) return `it is the disk ${spec.name} was made with; only a disk added later can be removed`;
+  const one = snapshots.length === 1;
+  if (snapshots.length) return `the snapshot${one ? '' : 's'} ${listed(snapshots)} need${one ? 's' : ''} it to go back; delete ${one ? 'that snapshot' : 'them'} first`;
+  const clones = linkedClonesOf(ctx.store, spec.id);
+  if (clones.length === 1) return `the linked clone ${clones[0]!.name} reads through to it; delete that clone first`;
+  if (clones.length) return `the linked clones ${listed(clones.map((c) => c.name))} read through to it; delete them first`;
+  return null;
+}
+
 export async function listDisks(ctx: OpsContext, id: string): Promise<DiskInfo[]> {
   const spec = ctx.store.get(id);
   const dir = ctx.layout.vmDir(id);
   return Promise.all(
     spec.disks.map(async (name) => {
       const i = await qemuImgInfo(join(dir, name));
-      return { name, virtualSize: i.virtualSize, actualSize: i.actualSize ?? null, ...(i.backingFile ? { backingFile: i.backingFile } : {}) };
+      const kept = keptBecause(ctx, spec, name, i.snapshots ?? []);
+      return {
+        name,
+        virtualSize: i.virtualSize,
+        actualSize: i.actualSize ?? null,
+        ...(i.backingFile ? { backingFile: i.backingFile } : {}),
+        added: isAdded(spec, name),
+        ...(kept ? { keptBecause: kept } : {}),
+      };
     }),
   );
 }
@@ -98,7 +128,7 @@ export async function addDisk(ctx: OpsContext, id: string, sizeGiB: number): Pro
     const dir = ctx.layout.vmDir(id);
     let n = 1;
     const used = new Set(spec.disks.map((d) => EXTRA_DISK_RE.exec(d)?.[1]).filter(Boolean).map(Number));
-    // a name left by an add that died before the spec was written is skipped, not overwritten
+    // a name left by an add whose spec write failed is skipped, not overwritten (the next engine start sweeps it)
     while (used.has(n) || (await stat(join(dir, `extra-${n}.qcow2`)).catch(() => null))) n++;
     if (spec.disks.length >= 8) throw new FlotillaError('BAD_REQUEST', `${spec.name} already has ${spec.disks.length} disks; 8 is the most Flotilla attaches`);
     const name = `extra-${n}.qcow2`;
@@ -111,6 +141,25 @@ export async function addDisk(ctx: OpsContext, id: string, sizeGiB: number): Pro
       await rm(tmp, { force: true });
     }
     await ctx.store.setDisks(id, [...spec.disks, name]);
+  });
+  ctx.changed(id);
+  return ctx.info(id);
+}
+
+export async function removeDisk(ctx: OpsContext, id: string, disk: string): Promise<VmInfo> {
+  await ctx.runJob(id, 'disk-remove', async () => {
+    const spec = ctx.store.get(id);
+    const name = diskName(spec, disk);
+    ctx.requireStopped(id, 'removing a disk');
+    const path = join(ctx.layout.vmDir(id), name);
+    // a disk whose file is gone can still leave the spec (that is the repair)
+    const present = await stat(path).then(() => true, () => false);
+    const kept = keptBecause(ctx, spec, name, present ? ((await qemuImgInfo(path)).snapshots ?? []) : []);
+    if (kept) throw new FlotillaError('INVALID_STATE', `cannot remove ${name} from ${spec.name}: ${kept}`);
+    // the spec first: from here on nothing attaches the file, and a crash before the rm below
+    // leaves a file no spec names (swept at the next engine start), never a spec naming no file
+    await ctx.store.setDisks(id, spec.disks.filter((d) => d !== name));
+    await rm(path, { force: true });
   });
   ctx.changed(id);
   return ctx.info(id);

@@ -196,10 +196,12 @@ export async function revertSnapshot(ctx: OpsContext, id: string, name: string):
 
 export async function deleteSnapshot(ctx: OpsContext, id: string, name: string): Promise<void> {
   const snap = checkSnapshotName(name);
-  await ctx.runJob(id, 'snapshot-delete', async (signal) => {
+  await ctx.runJob(id, 'snapshot-delete', async (signal, progress) => {
     const spec = ctx.store.get(id);
     requireDisks(spec);
     if (!(await listSnapshots(ctx, id)).some((s) => s.name === snap)) throw new FlotillaError('NOT_FOUND', `${spec.name} has no snapshot named ${snap}`);
+    // shown on the tile like a save or a revert; its end also tells open views (a disk's Remove) to look again
+    progress({ op: 'snapshot', percent: null, message: `deleting snapshot ${snap}` });
     const state = ctx.state(id);
     if (state === 'running' || state === 'paused') {
       const holding = new Set((await disksWith(ctx, id, spec, snap)).map((d) => join(ctx.layout.vmDir(id), d)));

@@ -272,6 +272,13 @@ export async function addDisk(id: string, sizeGiB: number): Promise<UiError | nu
   return null;
 }
 
+/** Detach an added disk from the stopped VM; the engine deletes its file. */
+export async function removeDisk(id: string, disk: string): Promise<UiError | null> {
+  const r = await withPending(id, 'Removing disk…', 'Remove disk', () => getApi().invoke('disk.remove', { ...vmRef(id), disk }));
+  if (r.value) applyVm(r.value);
+  return r.error;
+}
+
 export async function insertCd(id: string, path: string): Promise<UiError | null> {
   const r = await withPending(id, 'Inserting CD…', 'Insert CD', () => getApi().invoke('media.insert', { ...vmRef(id), path }));
   if (!r.value) return r.error;

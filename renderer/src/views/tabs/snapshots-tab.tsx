@@ -6,6 +6,7 @@ import type { SnapshotInfo } from '../../../../shared/contract';
 import { offerOp } from '../../../../shared/offers';
 import { Field } from '../../components/fields';
 import { Icon } from '../../components/icons';
+import { ConfirmAction } from '../../components/confirm-action';
 import { InlineError } from '../../components/inline-error';
 import { Modal, ModalFoot } from '../../components/modal';
 import { engineFieldErrors } from '../../lib/engine-field-errors';
@@ -70,53 +71,6 @@ function CreateSnapshot({ id, onDone, onClose }: { id: string; onDone: () => voi
         </div>
         <ModalFoot busy={busy} label="Take snapshot" busyLabel="Saving…" onCancel={onClose} />
       </form>
-    </Modal>
-  );
-}
-
-function Confirm({
-  title,
-  children,
-  action,
-  danger,
-  onConfirm,
-  onClose,
-}: {
-  title: string;
-  children: ReactElement;
-  action: string;
-  danger?: boolean;
-  onConfirm: () => Promise<UiError | null>;
-  onClose: () => void;
-}): ReactElement {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<UiError | null>(null);
-  return (
-    <Modal title={title} onClose={onClose} role="alertdialog" describedBy="snap-confirm-desc">
-      <div className="modal-body" id="snap-confirm-desc">
-        {children}
-        {error && <InlineError error={error} onDismiss={() => setError(null)} />}
-      </div>
-      <div className="modal-foot">
-        <button type="button" className="btn" onClick={onClose} data-autofocus>
-          Cancel
-        </button>
-        <button
-          type="button"
-          className={`btn ${danger ? 'btn-danger' : 'btn-primary'}`}
-          disabled={busy}
-          onClick={() => {
-            setBusy(true);
-            void onConfirm().then((err) => {
-              setBusy(false);
-              if (err) setError(err);
-              else onClose();
-            });
-          }}
-        >
-          {busy ? `${action}…` : action}
-        </button>
-      </div>
     </Modal>
   );
 }
@@ -227,17 +181,17 @@ export function SnapshotsTab({ id }: { id: string }): ReactElement | null {
       )}
       {ask?.kind === 'create' && <CreateSnapshot id={id} onDone={() => reload()} onClose={() => setAsk(null)} />}
       {ask?.kind === 'revert' && (
-        <Confirm title={`Revert ${vm.name} to ${ask.snap.name}?`} action="Revert" danger onConfirm={() => revertSnapshot(id, ask.snap.name)} onClose={() => (setAsk(null), reload())}>
+        <ConfirmAction title={`Revert ${vm.name} to ${ask.snap.name}?`} action="Revert" danger onConfirm={() => revertSnapshot(id, ask.snap.name)} onClose={() => (setAsk(null), reload())}>
           <p>
             Everything that changed in {vm.name} since {takenAt(ask.snap.createdAt)} is lost.{' '}
             {running ? 'It goes on running from the moment the snapshot was taken.' : 'It stays stopped; its disks go back to that moment.'}
           </p>
-        </Confirm>
+        </ConfirmAction>
       )}
       {ask?.kind === 'delete' && (
-        <Confirm title={`Delete snapshot ${ask.snap.name}?`} action="Delete" danger onConfirm={() => deleteSnapshot(id, ask.snap.name)} onClose={() => (setAsk(null), reload())}>
+        <ConfirmAction title={`Delete snapshot ${ask.snap.name}?`} action="Delete" danger onConfirm={() => deleteSnapshot(id, ask.snap.name)} onClose={() => (setAsk(null), reload())}>
           <p>{vm.name} stays as it is now; only the way back to {ask.snap.name} goes. This cannot be undone.</p>
-        </Confirm>
+        </ConfirmAction>
       )}
     </div>
   );
