@@ -224,6 +224,58 @@ test.describe('a VM on a libvirt host', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("a VM made from one of the host's ISOs changes its CD from the VM view; deleting it with its disks keeps the ISO", async () => {
+    const info = test.info();
+    const pool = `lve2e-cd-${Math.random().toString(36).slice(2, 8)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lve2e-cd-'));
+    const installer = join(dir, 'installer.iso');
+    const tools = join(dir, 'guest-tools.iso');
+    writeFileSync(installer, Buffer.alloc(64 * 1024));
+    writeFileSync(tools, Buffer.alloc(64 * 1024));
+    expect(virsh(['pool-create-as', '--name', pool, '--type', 'dir', '--target', dir]).status).toBe(0);
+    const CD_VM = `${VM}-cd`;
+    try {
+      const made = cli(app.home, ['create', CD_VM, '--host', HOST, '--from', `iso:${installer}`, '--disk-size', '1', '--memory', '128', '--json']);
+      expect(made.status, made.stderr).toBe(0);
+      const vmId = (JSON.parse(made.stdout) as { id: string }).id;
+      await app.page.evaluate(`location.hash = '#/vm/${vmId}/settings'`);
+      const view = new VmViewPage(app.page, CD_VM);
+      const drive = view.root.getByRole('group', { name: 'CD drive' });
+      await expect(app.page.getByTestId(`vm-${CD_VM}-cd`)).toHaveText('installer.iso');
+      await drive.getByRole('button', { name: 'Eject' }).click();
+      await expect(app.page.getByTestId(`vm-${CD_VM}-cd`)).toHaveText('Empty drive');
+
+      // the host's ISOs, from its storage pools: the path picked is on that host
+      await drive.getByRole('button', { name: 'Insert CD…' }).click();
+      const dialog = app.page.getByRole('dialog', { name: `Insert a CD into ${CD_VM}` });
+      await dialog.getByRole('button', { name: `Choose an ISO image from ${HOST}'s storage` }).click();
+      const picker = app.page.getByRole('dialog', { name: `Choose an ISO image on ${HOST}` });
+      await picker.getByRole('list', { name: `ISO images on ${HOST}` }).getByRole('button', { name: /guest-tools\.iso/ }).dblclick();
+      await expect(dialog.getByRole('textbox', { name: 'ISO image' })).toHaveValue(tools);
+      await app.page.screenshot({ path: info.outputPath('libvirt-insert-cd.png') });
+      await dialog.getByRole('button', { name: 'Insert' }).click();
+      await expect(dialog).toHaveCount(0);
+      await expect(app.page.getByTestId(`vm-${CD_VM}-cd`)).toHaveText('guest-tools.iso');
+      expect(virsh(['domblklist', CD_VM, '--inactive']).out).toContain(tools);
+
+      // deleting with its disks: its own disk volume goes, the ISOs it used stay in their pool
+      const disk = /vda\s+(\S+)/.exec(virsh(['domblklist', CD_VM, '--inactive']).out)![1]!;
+      await view.back();
+      await new TilesPage(app.page).tile(CD_VM).button('Delete').click();
+      const confirm = app.page.getByRole('alertdialog', { name: `Delete ${CD_VM}?` });
+      await expect(confirm).toContainText('the image in its CD drive and any read-only or shared disk stay');
+      await confirm.getByRole('checkbox', { name: "Also delete its disks from the host's storage" }).check();
+      await confirm.getByRole('button', { name: 'Delete VM and disks' }).click();
+      await expect(new TilesPage(app.page).tile(CD_VM).root).toHaveCount(0);
+      expect(existsSync(disk)).toBe(false);
+      expect([existsSync(installer), existsSync(tools)]).toEqual([true, true]);
+    } finally {
+      if (virsh(['dominfo', CD_VM]).status === 0) virsh(['undefine', CD_VM, '--remove-all-storage']);
+      virsh(['pool-destroy', pool]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 // A first connection to another computer, as ssh and virt-manager ask it: the Hosts form shows the

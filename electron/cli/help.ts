@@ -134,7 +134,8 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   media: {
     usage: 'media insert NAME ISO [--json] | media eject NAME [--json]',
     summary: 'insert, change or eject the CD of a running or stopped VM',
-    options: [JSON_HELP],
+    options: [HOST_HELP, JSON_HELP],
+    notes: 'On a libvirt host (--host) ISO is a path on that host (`host volumes HOST --kind iso` lists them), and the domain needs a CD drive in its definition.',
   },
   share: {
     usage: 'share add NAME HOSTPATH [--tag TAG] [--read-only] [--json] | share rm NAME TAG | share list NAME [--json]',
@@ -183,7 +184,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     notes:
       'A remote host not yet in your ~/.ssh/known_hosts is refused with the fingerprint of the key it offers and the command that trusts it; keys or the agent only, never passwords. ' +
       'A stored host whose key is not in known_hosts any more (say, after ssh-keygen -R for a reinstalled host): host trust NAME shows the key it offers, host trust NAME SHA256:… trusts it and connects. ' +
-      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh and snapshot.',
+      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh, snapshot and media.',
   },
   image: {
     usage: 'image build-default [--out DIR]',

@@ -165,7 +165,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     note: { kind: 'string' },
   },
   disk: { ...JSON_OPT, disk: { kind: 'string' } },
-  media: JSON_OPT,
+  media: { ...JSON_OPT, ...HOST_OPT },
   share: { ...JSON_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
   snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
@@ -268,7 +268,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
     if (command === 'export' || command === 'import' || command === 'clone') return await (await import('./job-command')).jobCommand(command, name!, second, o, json, session, io);
     if (command === 'set') return await setCommand(name, o, json, session, io);
     if (command === 'disk') return await diskCommand(a.positionals, o, json, session, io);
-    if (command === 'media') return await mediaCommand(a.positionals, json, session, io);
+    if (command === 'media') return await mediaCommand(a.positionals, o, json, session, io);
     if (command === 'snapshot') return await snapshotCommand(a.positionals, o, json, session, io);
     if (command === 'share') return await (await import('./share-command')).shareCommand(a.positionals, o, json, session, io);
     if (command === 'cp') return await (await import('./cp-command')).cpCommand(a.positionals, o.host as string | undefined, session, io);
@@ -550,17 +550,18 @@ async function snapshotCommand(pos: string[], o: ParsedOptions, json: boolean, s
   throw new FlotillaError('BAD_REQUEST', usage);
 }
 
-async function mediaCommand(pos: string[], json: boolean, s: CliSession, io: CliIo): Promise<number> {
+async function mediaCommand(pos: string[], o: ParsedOptions, json: boolean, s: CliSession, io: CliIo): Promise<number> {
   const [sub, vmName, iso] = pos;
   if (sub === 'insert' && iso) {
-    const vm = await s.find(vmName);
+    // on a libvirt host ISO is a path on that host (`flotilla host volumes NAME --kind iso` lists them)
+    const vm = await s.find(vmName, o.host);
     const after = await s.call('media.insert', { host: vm.host, id: vm.id, path: absPath(iso) });
     if (json) io.out(formatJson(after));
     else io.out(`${after.name}: inserted ${absPath(iso)}\n`);
     return 0;
   }
   if (sub === 'eject' && vmName && !iso) {
-    const vm = await s.find(vmName);
+    const vm = await s.find(vmName, o.host);
     const after = await s.call('media.eject', { host: vm.host, id: vm.id });
     if (json) io.out(formatJson(after));
     else io.out(`${after.name}: ejected the CD\n`);

@@ -1,9 +1,10 @@
 // The CLI on libvirt hosts, as a user runs it (real `flotilla` processes, each a short-lived
 // engine that loads hosts.json): host add (refusals first, then the loopback ssh host), host
-// list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm.
+// list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm. The CD of a
+// domain made from an ISO, changed shut off and running; rm --storage keeps that ISO.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,4 +171,74 @@ describe('flotilla host and --host', () => {
       await flotilla('host', 'rm', 'lab');
     }
   });
+
+  it('changes the CD of a domain made from an ISO, shut off and running, and rm --storage keeps the ISO', async () => {
+    expect((await flotilla('host', 'add', 'lab', uri, '--identity', env.key)).code).toBe(0);
+    const tag = randomBytes(3).toString('hex');
+    const pool = `lvt-cd-${tag}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lvt-cd-pool-'));
+    const one = join(dir, 'one.iso');
+    const two = join(dir, 'two.iso');
+    writeFileSync(one, Buffer.alloc(1024 * 1024));
+    writeFileSync(two, Buffer.alloc(1024 * 1024));
+    const virsh = (...a: string[]) => execFileSync('virsh', ['--connect', 'qemu:///system', ...a], { encoding: 'utf8' });
+    virsh('pool-create-as', '--name', pool, '--type', 'dir', '--target', dir);
+    const name = `cd-${tag}`;
+    const plain = `nocd-${tag}`;
+    /** The CD drive's image as libvirt has it: the running domain's, or its definition's; null when empty. */
+    const inDrive = (which: 'live' | 'config'): string | null => {
+      const line = virsh('domblklist', '--domain', name, '--details', ...(which === 'config' ? ['--inactive'] : []))
+        .split('\n')
+        .find((l) => /^\s*\S+\s+cdrom\s/.test(l));
+      const source = line?.trim().split(/\s+/).slice(3).join(' ');
+      return source === undefined || source === '-' ? null : source;
+    };
+    const cd = async (...a: string[]) => flotilla('media', ...a, '--host', 'lab');
+    const info = async (): Promise<VmInfo> => JSON.parse((await flotilla('info', name, '--host', 'lab', '--json')).stdout) as VmInfo;
+    try {
+      const created = await flotilla('create', name, '--host', 'lab', '--from', `iso:${one}`, '--disk-size', '1', '--memory', '128', '--json');
+      expect(created.code, created.stderr).toBe(0);
+      expect(JSON.parse(created.stdout)).toMatchObject({ caps: { media: true }, spec: { cdrom: one } });
+
+      // shut off: the definition changes
+      expect(await cd('eject', name)).toMatchObject({ code: 0, stdout: `${name}: ejected the CD\n` });
+      expect((await info()).spec.cdrom).toBeNull();
+      expect(inDrive('config')).toBeNull();
+      expect(await cd('insert', name, two)).toMatchObject({ code: 0, stdout: `${name}: inserted ${two}\n` });
+      expect((await info()).spec.cdrom).toBe(two);
+      expect(inDrive('config')).toBe(two);
+      // a definition would take any path (and fail at the next start): one not in the pool it names is refused now
+      expect(await cd('insert', name, join(dir, 'nope.iso'))).toMatchObject({ code: 1, stderr: `flotilla: ${join(dir, 'nope.iso')} is not on lab; pick an ISO image from its storage pools (flotilla host volumes lab --kind iso)\n` });
+      expect(inDrive('config')).toBe(two);
+
+      // running: the guest's drive and the definition both
+      expect((await flotilla('start', name, '--host', 'lab')).code).toBe(0);
+      expect(await cd('eject', name)).toMatchObject({ code: 0 });
+      expect([inDrive('live'), inDrive('config'), (await info()).spec.cdrom]).toEqual([null, null, null]);
+      expect(await cd('insert', name, one)).toMatchObject({ code: 0 });
+      expect([inDrive('live'), inDrive('config'), (await info()).spec.cdrom]).toEqual([one, one, one]);
+      expect((await flotilla('stop', name, '--host', 'lab', '--force')).code).toBe(0);
+
+      // a domain without a CD drive says so, and what to do
+      expect((await flotilla('create', plain, '--host', 'lab', '--memory', '128')).code).toBe(0);
+      const nodrive = await cd('insert', plain, one);
+      expect(nodrive.code).toBe(1);
+      expect(nodrive.stderr).toMatch(new RegExp(`^flotilla: ${plain} has no CD drive; add one to its definition \\(virt-manager, or virsh edit on lab\\)`));
+
+      // its own disk goes with it; the ISO in its drive (a pool volume too) stays for other domains
+      const disk = virsh('domblklist', '--domain', name, '--inactive').match(/vda\s+(\S+)/)![1]!;
+      expect(await flotilla('rm', name, '--host', 'lab', '--storage')).toMatchObject({ code: 0 });
+      expect(readdirSync(dir).sort()).toEqual(['one.iso', 'two.iso']);
+      expect(existsSync(disk)).toBe(false);
+    } finally {
+      for (const n of [name, plain]) {
+        await flotilla('stop', n, '--host', 'lab', '--force');
+        await flotilla('rm', n, '--host', 'lab', '--storage');
+      }
+      virsh('pool-destroy', pool);
+      rmSync(dir, { recursive: true, force: true });
+      await flotilla('host', 'rm', 'lab');
+    }
+  });
 });
+

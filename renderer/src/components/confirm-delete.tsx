@@ -21,6 +21,7 @@ export function ConfirmDelete({ id }: { id: string }): ReactElement | null {
           <label className="check">
             <input type="checkbox" checked={storage} onChange={(e) => setStorage(e.target.checked)} /> Also delete its disks from the host&apos;s storage
           </label>
+          <p className="field-hint">Only its own disks: the image in its CD drive and any read-only or shared disk stay, as other VMs may use them.</p>
         </div>
         <div className="modal-foot">
           <button type="button" className="btn" onClick={closeDialog} data-autofocus>

@@ -2,6 +2,7 @@
 // toolbar's Import. Each shows the engine's error inline, on the field it is about when the
 // error's details name one, and stays open so the user can fix it.
 import { useEffect, useState, type FormEvent, type ReactElement, type ReactNode } from 'react';
+import { LOCAL_HOST } from '../../../shared/contract-names';
 import { getApi } from '../api/current';
 import { engineFieldErrors } from '../lib/engine-field-errors';
 import { closeDialog, nextDefaultName } from '../store/actions';
@@ -218,6 +219,7 @@ export function InsertCdDialog({ id }: { id: string }): ReactElement | null {
   const [path, setPath] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
+  const remote = useStore((s) => (vm && vm.host !== LOCAL_HOST ? (s.vms.hosts.find((h) => h.id === vm.host)?.name ?? vm.host) : undefined));
   if (!vm) return null;
   const fields = fieldsOf(error, { path: path.trim() });
   const submit = async (): Promise<void> => {
@@ -229,7 +231,7 @@ export function InsertCdDialog({ id }: { id: string }): ReactElement | null {
     <Modal title={`Insert a CD into ${vm.name}`} onClose={closeDialog} wide>
       <Form onSubmit={submit}>
         <div className="modal-body">
-          <PathField label="ISO image" kind="iso" value={path} onChange={(v) => (setPath(v), setError(null))} error={fields['path']} />
+          <PathField onHost={remote} hostId={vm.host} label="ISO image" kind="iso" value={path} onChange={(v) => (setPath(v), setError(null))} error={fields['path']} />
           <p className="hint">{vm.state === 'running' ? 'The guest sees the new disc at once.' : 'The disc stays in the drive when the VM starts.'}</p>
           <FormError error={error} fields={fields} onDismiss={() => setError(null)} />
         </div>

@@ -68,7 +68,7 @@ export function PathField({
       <Icon name="check" size={12} /> {current.text}
     </span>
   ) : onHost ? (
-    `${optional ? 'Optional. ' : ''}An absolute path on ${onHost}; that host checks it when the VM is created`
+    `${optional ? 'Optional. ' : ''}An absolute path on ${onHost}, not on this computer`
   ) : optional ? (
     'Optional'
   ) : (

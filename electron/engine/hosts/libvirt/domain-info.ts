@@ -5,6 +5,7 @@
 import { capsOf, type VmCaps, type VmInfo } from '../../../../shared/contract';
 import { vmName, vmSpecSchema, type SettingsRule, type VmSpec } from '../../../../shared/spec';
 import type { AgentState, VmState } from '../../../../shared/state';
+import type { CdDrive } from './domain-xml';
 import { uuidToId } from './virsh-parse';
 
 export interface LibvirtDomain {
@@ -33,6 +34,8 @@ export interface LibvirtDomain {
   autostart?: boolean;
   /** the domain's <description> (virsh desc), shown as its note; as virt-manager and Cockpit show it */
   description?: string;
+  /** its first CD drive and the image in it (the live definition while it runs); null: no drive */
+  cdrom?: CdDrive | null;
 }
 
 /** the guest's side of the console port, as the Console tab names it */
@@ -41,7 +44,7 @@ export const CONSOLE_PORT_DEVICE = 'virtio-serial, /dev/flotilla-console';
 /**
  * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
  * user networking needs passt for them). Files go through the domain's agent, 64 KiB an agent
- * command (domain-ops.ts).
+ * command (domain-ops.ts). A domain with a CD drive also changes its CD (`media`, added per domain).
  */
 export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots']);
 
@@ -98,11 +101,14 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
         createdAt: '',
         disks: [],
       };
+  // the drive as libvirt has it now, never the ISO the domain was made from (cdMedium's fallback)
+  if (d.cdrom) spec.cdrom = d.cdrom.medium;
+  else delete spec.cdrom;
   const reachable = host.reachable;
   const info: VmInfo = {
     id,
     host: host.host,
-    caps: { ...LIBVIRT_CAPS, display: spec.display === 'vnc' },
+    caps: { ...LIBVIRT_CAPS, display: spec.display === 'vnc', media: !!d.cdrom },
     settings: LIBVIRT_SETTINGS,
     broken: null,
     name: d.name,

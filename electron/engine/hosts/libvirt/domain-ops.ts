@@ -14,23 +14,40 @@ import { describeGuestOs, osInfoAfterFailure } from '../../guest-os';
 import type { LibvirtDomain } from './domain-info';
 import type { Virsh } from './virsh';
 import { domainDescription } from './domain-edit';
-import { FLOTILLA_METADATA_NS, hasConsolePort, hasVncGraphics, parseFlotillaMetadata } from './domain-xml';
+import { cdromOf, FLOTILLA_METADATA_NS, hasConsolePort, hasVncGraphics, ownDiskTargets, parseFlotillaMetadata, type CdDrive } from './domain-xml';
 import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDomstatsAll, parseNameList, type DomInfo } from './virsh-parse';
 
 /**
  * One domain as libvirt has it (by UUID, or by the name an event carried, passed as one argv
  * word): dominfo, Flotilla's metadata, its description (the note), whether it has the built-in
- * guest's console port and, for a domain Flotilla did not make, whether it has a VNC display
- * (screenshots or console text on its tile).
+ * guest's console port, its CD drive and, for a domain Flotilla did not make, whether it has a VNC
+ * display (screenshots or console text on its tile).
  */
-export async function readDomain(virsh: Virsh, ref: string): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean }> {
+export async function readDomain(
+  virsh: Virsh,
+  ref: string,
+): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean; cdrom: CdDrive | null }> {
   const info = parseDominfo((await virsh.run(['dominfo', '--domain', ref])).stdout);
   const [meta, description] = await Promise.all([
     virsh.run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS]).then((r) => parseFlotillaMetadata(r.stdout), () => null),
     domainDescription(virsh, info.uuid, info.name).catch(() => undefined),
   ]);
   const xml = await virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => r.stdout, () => '');
-  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml) };
+  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml), cdrom: cdromOf(xml) };
+}
+
+/**
+ * Undefines a domain with its snapshots' metadata and NVRAM; with `storage`, also the pool volumes
+ * of its own writable disks (ownDiskTargets), never its CD's image or a shared disk, which
+ * `--remove-all-storage` would delete too. A built-in guest's kernel and initrd are no disks.
+ */
+export async function undefineDomain(virsh: Virsh, uuid: string, storage: boolean): Promise<void> {
+  const args = ['undefine', '--domain', uuid, '--snapshots-metadata', '--nvram'];
+  if (storage) {
+    const own = ownDiskTargets((await virsh.run(['dumpxml', '--inactive', '--domain', uuid])).stdout);
+    if (own.length) args.push('--storage', own.join(','));
+  }
+  await virsh.run(args);
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

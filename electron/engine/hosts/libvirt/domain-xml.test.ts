@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDomainXml, hasConsolePort, hasVncGraphics, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
+import { buildDomainXml, cdromOf, ownDiskTargets, hasConsolePort, hasVncGraphics, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
 
 const dir = join(__dirname, 'testdata', 'domain-xml');
 const base = { uuid: '11111111-2222-3333-4444-555555555555', memoryMiB: 256, cpus: 1, display: 'none', metadata: { spec: { name: 'x' } } } as const;
@@ -91,5 +91,43 @@ describe('hasConsolePort (the Console tab names the guest side)', () => {
     // as libvirt returns it, with the socket path it chose
     expect(hasConsolePort(`<channel type="unix"><source mode="bind" path="/run/libvirt/qemu/channel/1-x/org.flotilla.console.0"/><target type="virtio" name="org.flotilla.console.0" state="connected"/></channel>`)).toBe(true);
     expect(hasConsolePort(`<!-- <target type='virtio' name='org.flotilla.console.0'/> --><target type='virtio' name='org.flotilla.console.0x'/>`)).toBe(false);
+  });
+});
+
+describe('cdromOf (Insert CD / Eject on a libvirt domain)', () => {
+  const disk = `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/libvirt/images/a.qcow2'/><target dev='vda' bus='virtio'/></disk>`;
+  it('finds the first CD drive, its target and the image in it, entities decoded', () => {
+    expect(cdromOf(`<domain><devices>${disk}<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='/isos/debian &amp; co&apos;s.iso' index='2'/><target dev='sda' bus='sata'/><readonly/></disk></devices></domain>`)).toEqual({ target: 'sda', medium: "/isos/debian & co's.iso" });
+    expect(cdromOf(`<disk device="cdrom" type="block"><source dev="/dev/sr0"/><target bus="ide" dev="hdc"/></disk>`)).toEqual({ target: 'hdc', medium: '/dev/sr0' });
+    // the domains Flotilla writes for an installer CD
+    expect(cdromOf(buildDomainXml(cases['iso-with-vnc']!))).toEqual({ target: 'sdb', medium: '/srv/iso/debian-12.iso' });
+  });
+  it('an empty drive has no medium; a domain without a drive has no CD', () => {
+    expect(cdromOf(`<domain><devices>${disk}<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><target dev='sdb' bus='sata'/><readonly/></disk></devices></domain>`)).toEqual({ target: 'sdb', medium: null });
+    expect(cdromOf(`<domain><devices>${disk}</devices></domain>`)).toBeNull();
+    expect(cdromOf(buildDomainXml(cases['builtin-guest']!))).toBeNull();
+  });
+  it('reads nothing from comments, and a medium that is not an absolute path shows as empty', () => {
+    expect(cdromOf(`<!-- <disk device='cdrom'><source file='/x.iso'/><target dev='sda'/></disk> -->${disk}`)).toBeNull();
+    expect(cdromOf(`<disk type='network' device='cdrom'><source protocol='http' name='isos/x.iso'><host name='example.org'/></source><target dev='sda' bus='sata'/></disk>`)).toEqual({ target: 'sda', medium: null });
+    expect(cdromOf(`<disk device='cdrom'><source file='relative.iso'/><target dev='sda'/></disk>`)).toEqual({ target: 'sda', medium: null });
+    expect(cdromOf(`<disk device='cdrom'><source file='/a&#10;b.iso'/><target dev='sda'/></disk>`)?.medium).toBe('/a&#10;b.iso');
+  });
+});
+
+describe('ownDiskTargets (what "delete its disks too" removes)', () => {
+  it('lists writable disks, never the CD (its ISO may be shared), a floppy, a read-only or a shareable disk', () => {
+    expect(ownDiskTargets(buildDomainXml(cases['iso-with-vnc']!))).toEqual(['vda']);
+    const xml = `<domain><devices>
+      <disk type='file' device='disk'><source file='/p/a.qcow2'/><target dev='vda' bus='virtio'/></disk>
+      <disk type="file"><source file="/p/b.qcow2"/><target dev="vdb" bus="virtio"/></disk>
+      <disk type='file' device='disk'><source file='/p/base.img'/><target dev='vdc'/><readonly/></disk>
+      <disk type='file' device='disk'><source file='/p/shared.img'/><target dev='vdd'/><shareable/></disk>
+      <disk type='file' device='cdrom'><source file='/p/x.iso'/><target dev='sda' bus='sata'/><readonly/></disk>
+      <disk type='file' device='floppy'><source file='/p/f.img'/><target dev='fda'/></disk>
+      <!-- <disk device='disk'><target dev='vdz'/></disk> -->
+      <disk device='disk'><target dev='vd,x'/></disk>
+    </devices></domain>`;
+    expect(ownDiskTargets(xml)).toEqual(['vda', 'vdb']);
   });
 });

@@ -175,3 +175,50 @@ export function hasVncGraphics(xml: string): boolean {
   const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
   return /<graphics\b[^>]*\btype\s*=\s*(['"])vnc\1/.test(noComments);
 }
+
+/** A CD drive of a domain: its target device (what `virsh change-media --path` names) and the image in it. */
+export interface CdDrive {
+  target: string;
+  /** the file (or block device) in the drive, as the host names it; null for an empty drive */
+  medium: string | null;
+}
+
+const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+
+/**
+ * The domain's first CD drive, from its XML (`virsh dumpxml`, untrusted), or null when it has none.
+ * Only a drive's own elements are read (comments dropped); a medium that is not an absolute path
+ * (a network source) shows as an empty drive.
+ */
+export function cdromOf(xml: string): CdDrive | null {
+  const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
+  for (const m of noComments.matchAll(/<disk\b([^>]*)>([\s\S]*?)<\/disk>/g)) {
+    if (!/\bdevice\s*=\s*(['"])cdrom\1/.test(m[1]!)) continue;
+    const target = /<target\b[^>]*\bdev\s*=\s*(['"])([a-z0-9]{1,32})\1/.exec(m[2]!)?.[2];
+    if (!target) continue;
+    const raw = /<source\b[^>]*\b(?:file|dev)\s*=\s*(['"])([^'"<>]{1,4096})\1/.exec(m[2]!)?.[2];
+    const medium = raw?.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => XML_ENTITIES[e]!);
+    // eslint-disable-next-line no-control-regex
+    return { target, medium: medium && medium.startsWith('/') && !/[\u0000-\u001f]/.test(medium) ? medium : null };
+  }
+  return null;
+}
+
+/**
+ * The target devices of a domain's own writable disks, from its XML (untrusted): what "delete its
+ * disks too" may remove. A CD or floppy, and a read-only or shareable disk, is an image other
+ * domains may use (the installer ISO in a pool, a shared base), so it is never listed, as
+ * virt-manager's delete dialog leaves those unticked. (`virsh undefine --remove-all-storage`
+ * removes them all, the ISO too.)
+ */
+export function ownDiskTargets(xml: string): string[] {
+  const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
+  const out: string[] = [];
+  for (const m of noComments.matchAll(/<disk\b([^>]*)>([\s\S]*?)<\/disk>/g)) {
+    const device = /\bdevice\s*=\s*(['"])([a-z]+)\1/.exec(m[1]!)?.[2] ?? 'disk';
+    if (device !== 'disk' || /<(readonly|shareable)\b/.test(m[2]!)) continue;
+    const target = /<target\b[^>]*\bdev\s*=\s*(['"])([a-z0-9]{1,32})\1/.exec(m[2]!)?.[2];
+    if (target) out.push(target);
+  }
+  return out;
+}

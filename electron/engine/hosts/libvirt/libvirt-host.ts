@@ -11,7 +11,7 @@ import { DisplayProxy } from '../../display-proxy';
 import type { Host, HostListener, StopAllResult } from '../host';
 import { KeyedMutex } from '../../mutex';
 import { LibvirtConnection, type ConnectionOptions, type ConnectionState } from './connection';
-import { probeAgent, readDomain, runningDomainStats } from './domain-ops';
+import { probeAgent, readDomain, runningDomainStats, undefineDomain } from './domain-ops';
 import type { HostEntry } from './host-store';
 import type { BootContext, BootFiles } from './boot-update';
 import { createDomain } from './create-domain';
@@ -188,7 +188,7 @@ export class LibvirtHost implements Host {
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   async loadDomain(ref: string): Promise<LibvirtDomain> {
     const began = this.domains.mark();
-    const { info, meta, description, vnc, consolePort } = await readDomain(this.conn.virsh, ref);
+    const { info, meta, description, vnc, consolePort, cdrom } = await readDomain(this.conn.virsh, ref);
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
@@ -198,6 +198,7 @@ export class LibvirtHost implements Host {
       prev.meta = meta ?? prev.meta;
       prev.description = description ?? prev.description;
       prev.autostart = info.autostart;
+      prev.cdrom = cdrom;
       this.emitVm(info.uuid);
       return prev;
     }
@@ -215,6 +216,7 @@ export class LibvirtHost implements Host {
       meta,
       ...(vnc !== undefined ? { vnc } : {}),
       consolePort,
+      cdrom,
       autostart: info.autostart,
       ...(description !== undefined ? { description } : {}),
     };
@@ -350,14 +352,12 @@ export class LibvirtHost implements Host {
     return { stopped: [], keptRunning: [...this.domains.values()].filter((d) => d.state === 'running' || d.state === 'paused').map((d) => uuidToId(d.uuid)) };
   }
 
-  /** Undefine (with the snapshots' metadata); storage too when asked (never the shared kernel volumes). */
+  /** Undefine, and delete its own disks when asked (undefineDomain: never its CD's image). */
   async delete(id: string, opts: { storage?: boolean } = {}): Promise<void> {
     const d = this.dom(id);
     await this.ops.run(d.uuid, async () => {
       if (d.state !== 'stopped' && d.state !== 'crashed') throw new FlotillaError('INVALID_STATE', `stop ${d.name} before deleting it`);
-      const args = ['undefine', '--domain', d.uuid, '--snapshots-metadata', '--nvram'];
-      if (opts.storage) args.push('--remove-all-storage');
-      await this.conn.virsh.run(args);
+      await undefineDomain(this.conn.virsh, d.uuid, opts.storage === true);
       await this.waitFor(d.uuid, (x) => !x, 10_000);
       await forgetSshState(this.opts.home, this.id, id);
     });
