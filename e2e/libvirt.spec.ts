@@ -225,7 +225,7 @@ test.describe('a VM on a libvirt host', () => {
     }
   });
 
-  test("a VM made from one of the host's ISOs changes its CD from the VM view; deleting it with its disks keeps the ISO", async () => {
+  test("a VM made from one of the host's ISOs changes its CD and gains a disk in the VM view; deleting it with its disks keeps the ISO", async () => {
     const info = test.info();
     const pool = `lve2e-cd-${Math.random().toString(36).slice(2, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'lve2e-cd-'));
@@ -259,8 +259,25 @@ test.describe('a VM on a libvirt host', () => {
       await expect(app.page.getByTestId(`vm-${CD_VM}-cd`)).toHaveText('guest-tools.iso');
       expect(virsh(['domblklist', CD_VM, '--inactive']).out).toContain(tools);
 
-      // deleting with its disks: its own disk volume goes, the ISOs it used stay in their pool
-      const disk = /vda\s+(\S+)/.exec(virsh(['domblklist', CD_VM, '--inactive']).out)![1]!;
+      // a blank disk: a new volume in the host's flotilla pool, listed with where it is there
+      const disks = view.panel.getByRole('region', { name: 'Disks' });
+      await disks.getByRole('button', { name: 'Add disk…' }).click();
+      const add = app.page.getByRole('dialog', { name: `Add a disk to ${CD_VM}` });
+      await add.getByRole('spinbutton', { name: 'Size (GiB)' }).fill('1');
+      await add.getByRole('button', { name: 'Add disk' }).click();
+      await expect(add).toHaveCount(0);
+      const vdb = disks.getByTestId('disk-vdb');
+      await expect(vdb).toContainText('1.0 GiB');
+      await expect(vdb).toContainText('/var/lib/libvirt/flotilla/');
+      await expect(vdb.getByRole('button', { name: 'Remove vdb' })).toBeEnabled();
+      await expect(disks.getByTestId('disk-vda').getByRole('button', { name: 'Remove vda' })).toHaveCount(0);
+      await vdb.scrollIntoViewIfNeeded();
+      await app.page.screenshot({ path: info.outputPath('libvirt-disks.png') });
+
+      // deleting with its disks: its own disk volumes go, the ISOs it used stay in their pool
+      const blk = virsh(['domblklist', CD_VM, '--inactive']).out;
+      const disk = /vda\s+(\S+)/.exec(blk)![1]!;
+      const added = /vdb\s+(\S+)/.exec(blk)![1]!;
       await view.back();
       await new TilesPage(app.page).tile(CD_VM).button('Delete').click();
       const confirm = app.page.getByRole('alertdialog', { name: `Delete ${CD_VM}?` });
@@ -268,7 +285,7 @@ test.describe('a VM on a libvirt host', () => {
       await confirm.getByRole('checkbox', { name: "Also delete its disks from the host's storage" }).check();
       await confirm.getByRole('button', { name: 'Delete VM and disks' }).click();
       await expect(new TilesPage(app.page).tile(CD_VM).root).toHaveCount(0);
-      expect(existsSync(disk)).toBe(false);
+      expect([existsSync(disk), existsSync(added)]).toEqual([false, false]);
       expect([existsSync(installer), existsSync(tools)]).toEqual([true, true]);
     } finally {
       if (virsh(['dominfo', CD_VM]).status === 0) virsh(['undefine', CD_VM, '--remove-all-storage']);

@@ -245,8 +245,10 @@ export interface SnapshotInfo {
 
 /** One of a VM's own disks. */
 export interface DiskInfo {
-  /** file name in the VM's directory, e.g. disk.qcow2, extra-1.qcow2 */
+  /** file name in the VM's directory, e.g. disk.qcow2, extra-1.qcow2; on a libvirt host its target, e.g. vda */
   name: string;
+  /** on a libvirt host: where the image is on that host (shown, never opened here) */
+  path?: string;
   virtualSize: number;
   /** bytes used on the host; null when not measured */
   actualSize: number | null;
@@ -256,6 +258,8 @@ export interface DiskInfo {
   online?: boolean;
   /** added later (disk.add, extra-<n>.qcow2), not the disk the VM was made with: only such a disk can be removed */
   added?: boolean;
+  /** disk.remove detaches it but leaves its file: an image on a libvirt host that Flotilla did not make */
+  removeKeepsFile?: boolean;
   /**
    * Why disk.remove refuses this disk whatever the VM's state (it is the disk the VM was made
    * with, snapshots hold it, or linked clones read it), as a clause about "it"; absent when a

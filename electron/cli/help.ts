@@ -126,10 +126,11 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   disk: {
     usage: 'disk list NAME [--json] | disk resize NAME GIB [--disk FILE] | disk add NAME GIB [--json] | disk rm NAME DISK',
     summary: 'list a VM’s disks, grow one (running or stopped; never shrinks), add a blank one or remove an added one (stopped)',
-    options: [['--disk FILE', 'which disk to resize, a name from `disk list` (default: the first)'], JSON_HELP],
+    options: [HOST_HELP, ['--disk FILE', 'which disk to resize, a name from `disk list` (default: the first)'], JSON_HELP],
     notes:
       'A running VM’s disk grows at once (QMP block_resize); grow the partition and filesystem inside the guest. ' +
-      'disk rm deletes the disk’s file and its data; it refuses the disk the VM was made with, and a disk that snapshots or linked clones still need.',
+      'disk rm deletes the disk’s file and its data; it refuses the disk the VM was made with, and a disk that snapshots or linked clones still need. ' +
+      'On a libvirt host (--host) disks are named by their target (vda, vdb, …): an added disk is a new volume in the flotilla pool, and rm detaches a disk, deleting its volume only if Flotilla made it.',
   },
   media: {
     usage: 'media insert NAME ISO [--json] | media eject NAME [--json]',
@@ -184,7 +185,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     notes:
       'A remote host not yet in your ~/.ssh/known_hosts is refused with the fingerprint of the key it offers and the command that trusts it; keys or the agent only, never passwords. ' +
       'A stored host whose key is not in known_hosts any more (say, after ssh-keygen -R for a reinstalled host): host trust NAME shows the key it offers, host trust NAME SHA256:… trusts it and connects. ' +
-      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh, snapshot and media.',
+      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh, snapshot, disk and media.',
   },
   image: {
     usage: 'image build-default [--out DIR]',

@@ -164,7 +164,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
     autostart: { kind: 'string' },
     note: { kind: 'string' },
   },
-  disk: { ...JSON_OPT, disk: { kind: 'string' } },
+  disk: { ...JSON_OPT, ...HOST_OPT, disk: { kind: 'string' } },
   media: { ...JSON_OPT, ...HOST_OPT },
   share: { ...JSON_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
   snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
@@ -483,15 +483,15 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   const [sub, vmName, size] = pos;
   const fmt = (b: number): string => `${(b / 2 ** 30).toFixed(2).replace(/\.00$/, '')} GiB`;
   if (sub === 'list') {
-    const vm = await s.find(vmName);
+    const vm = await s.find(vmName, o.host);
     const disks = await s.call('disk.list', { host: vm.host, id: vm.id });
     if (json) io.out(formatJson(disks));
-    else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}\n`).join(''));
+    else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}${d.path ? `\t${d.path}` : ''}\n`).join(''));
     return 0;
   }
   if (sub === 'resize') {
     const sizeGiB = gib(size, 'usage: flotilla disk resize NAME GIB [--disk FILE]');
-    const vm = await s.find(vmName);
+    const vm = await s.find(vmName, o.host);
     const d = await (await import('./job-command')).resizeOutlastingEngine(s, io, vm, o.disk as string | undefined, sizeGiB);
     if (json) io.out(formatJson(d));
     else io.out(`${vm.name}: ${d.name} is now ${fmt(d.virtualSize)}${d.online ? ' (grown while running; the guest sees it now)' : ''}\n`);
@@ -499,7 +499,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   }
   if (sub === 'add') {
     const sizeGiB = gib(size, 'usage: flotilla disk add NAME GIB');
-    const vm = await s.find(vmName);
+    const vm = await s.find(vmName, o.host);
     const after = await s.call('disk.add', { host: vm.host, id: vm.id, sizeGiB });
     if (json) io.out(formatJson(after));
     else io.out(`${after.name}: added ${after.spec.disks.at(-1)} (${sizeGiB} GiB)\n`);
@@ -508,10 +508,12 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
   if (sub === 'rm') {
     // the third word is the disk's file name here, not a size
     if (!size) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk rm NAME DISK (DISK is a name from `flotilla disk list NAME`, e.g. extra-1.qcow2)');
-    const vm = await s.find(vmName);
+    const vm = await s.find(vmName, o.host);
+    // an image on a libvirt host that Flotilla did not make is only detached: say which happened
+    const keeps = (await s.call('disk.list', { host: vm.host, id: vm.id })).find((d) => d.name === size)?.removeKeepsFile === true;
     const after = await s.call('disk.remove', { host: vm.host, id: vm.id, disk: size });
     if (json) io.out(formatJson(after));
-    else io.out(`${after.name}: removed ${size} and deleted its file\n`);
+    else io.out(`${after.name}: removed ${size}${keeps ? '; its image stays on the host' : ' and deleted its file'}\n`);
     return 0;
   }
   throw new FlotillaError('BAD_REQUEST', 'usage: flotilla disk list|resize|add|rm NAME [GIB|DISK]');

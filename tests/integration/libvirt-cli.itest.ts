@@ -1,7 +1,8 @@
 // The CLI on libvirt hosts, as a user runs it (real `flotilla` processes, each a short-lived
 // engine that loads hosts.json): host add (refusals first, then the loopback ssh host), host
 // list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm. The CD of a
-// domain made from an ISO, changed shut off and running; rm --storage keeps that ISO.
+// domain made from an ISO, changed shut off and running; rm --storage keeps that ISO. A domain's
+// disks: added as volumes in the flotilla pool, grown shut off and running, removed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import type { HostInfo, VmInfo } from '../../shared/contract';
+import type { DiskInfo, HostInfo, VmInfo } from '../../shared/contract';
 import { bundle, CLI_ENTRY } from './fixtures/bundle';
 import { cleanupHome, makeHome, run } from './fixtures/engine-harness';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
@@ -235,6 +236,62 @@ describe('flotilla host and --host', () => {
         await flotilla('stop', n, '--host', 'lab', '--force');
         await flotilla('rm', n, '--host', 'lab', '--storage');
       }
+      virsh('pool-destroy', pool);
+      rmSync(dir, { recursive: true, force: true });
+      await flotilla('host', 'rm', 'lab');
+    }
+  });
+
+  it("adds, grows and removes a remote domain's disks with libvirt's volumes; an image of the user's is only detached", async () => {
+    expect((await flotilla('host', 'add', 'lab', uri, '--identity', env.key)).code).toBe(0);
+    const tag = randomBytes(3).toString('hex');
+    const name = `dk-${tag}`;
+    const pool = `lvt-dk-${tag}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lvt-dk-pool-'));
+    const mine = join(dir, 'mine.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', mine, '1G']);
+    const virsh = (...a: string[]) => execFileSync('virsh', ['--connect', 'qemu:///system', ...a], { encoding: 'utf8' });
+    virsh('pool-create-as', '--name', pool, '--type', 'dir', '--target', dir);
+    const disk = (...a: string[]) => flotilla('disk', ...a, '--host', 'lab');
+    const list = async (): Promise<DiskInfo[]> => JSON.parse((await disk('list', name, '--json')).stdout) as DiskInfo[];
+    try {
+      expect((await flotilla('create', name, '--host', 'lab', '--memory', '128')).code).toBe(0);
+      const [vda] = await list();
+      expect(vda).toMatchObject({ name: 'vda', added: false, keptBecause: `it is the disk ${name} was made with; only a disk added later can be removed`, path: expect.stringMatching(/^\/.+\.qcow2$/) });
+
+      expect(await disk('add', name, '1')).toMatchObject({ code: 0, stdout: `${name}: added vdb (1 GiB)\n` });
+      const vdb = (await list()).find((d) => d.name === 'vdb')!;
+      expect(vdb).toMatchObject({ added: true, virtualSize: 2 ** 30 });
+      expect(vdb.removeKeepsFile).toBeUndefined();
+      expect(virsh('vol-pool', '--vol', vdb.path!).trim()).toBe('flotilla');
+      // shut off: its pool volume grows; never shrinks
+      expect(await disk('resize', name, '2', '--disk', 'vdb')).toMatchObject({ code: 0, stdout: `${name}: vdb is now 2 GiB\n` });
+      expect((await disk('resize', name, '1', '--disk', 'vdb')).stderr).toBe(`flotilla: vdb of ${name} is 2 GiB; a resize must make it larger (shrinking would destroy data and is refused)\n`);
+
+      // a snapshot holds every disk: vdb stays until it goes
+      expect((await flotilla('snapshot', 'create', name, 's1', '--host', 'lab')).code).toBe(0);
+      expect((await disk('rm', name, 'vdb')).stderr).toBe(`flotilla: cannot remove vdb from ${name}: the snapshot s1 needs it to go back; delete that snapshot first\n`);
+      expect((await flotilla('snapshot', 'rm', name, 's1', '--host', 'lab')).code).toBe(0);
+
+      // running: grown online; added and removed only shut off
+      expect((await flotilla('start', name, '--host', 'lab')).code).toBe(0);
+      expect(await disk('resize', name, '3', '--disk', 'vdb')).toMatchObject({ code: 0, stdout: `${name}: vdb is now 3 GiB (grown while running; the guest sees it now)\n` });
+      expect((await disk('rm', name, 'vdb')).stderr).toBe(`flotilla: stop ${name} before removing a disk (it is running)\n`);
+      expect((await disk('add', name, '1')).stderr).toBe(`flotilla: stop ${name} before adding a disk (it is running)\n`);
+      expect((await flotilla('stop', name, '--host', 'lab', '--force')).code).toBe(0);
+
+      // an image the user attached is detached, never deleted
+      virsh('attach-disk', '--domain', name, '--source', mine, '--target', 'vdc', '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--config');
+      expect((await list()).find((d) => d.name === 'vdc')).toMatchObject({ added: true, removeKeepsFile: true, path: mine });
+      expect(await disk('rm', name, 'vdc')).toMatchObject({ code: 0, stdout: `${name}: removed vdc; its image stays on the host\n` });
+      expect(existsSync(mine)).toBe(true);
+      expect(await disk('rm', name, 'vdb')).toMatchObject({ code: 0, stdout: `${name}: removed vdb and deleted its file\n` });
+      expect(existsSync(vdb.path!)).toBe(false);
+      expect((await list()).map((d) => d.name)).toEqual(['vda']);
+      expect((JSON.parse((await flotilla('info', name, '--host', 'lab', '--json')).stdout) as VmInfo).spec.disks).toEqual(['vda']);
+    } finally {
+      await flotilla('stop', name, '--host', 'lab', '--force');
+      await flotilla('rm', name, '--host', 'lab', '--storage');
       virsh('pool-destroy', pool);
       rmSync(dir, { recursive: true, force: true });
       await flotilla('host', 'rm', 'lab');

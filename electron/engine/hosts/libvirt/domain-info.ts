@@ -36,6 +36,8 @@ export interface LibvirtDomain {
   description?: string;
   /** its first CD drive and the image in it (the live definition while it runs); null: no drive */
   cdrom?: CdDrive | null;
+  /** its disks' target devices (vda, …), as VmInfo.spec.disks names them */
+  disks?: string[];
 }
 
 /** the guest's side of the console port, as the Console tab names it */
@@ -44,9 +46,10 @@ export const CONSOLE_PORT_DEVICE = 'virtio-serial, /dev/flotilla-console';
 /**
  * What a VM on a libvirt host can do (the UI hides the rest): no port forwards (libvirt 9.0's
  * user networking needs passt for them). Files go through the domain's agent, 64 KiB an agent
- * command (domain-ops.ts). A domain with a CD drive also changes its CD (`media`, added per domain).
+ * command (domain-ops.ts). Disks are libvirt's volumes (domain-disks.ts). A domain with a CD drive
+ * also changes its CD (`media`, added per domain).
  */
-export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots']);
+export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'disks']);
 
 /**
  * The settings Flotilla changes on a libvirt domain, with libvirt's own commands
@@ -104,6 +107,7 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
   // the drive as libvirt has it now, never the ISO the domain was made from (cdMedium's fallback)
   if (d.cdrom) spec.cdrom = d.cdrom.medium;
   else delete spec.cdrom;
+  spec.disks = d.disks ?? [];
   const reachable = host.reachable;
   const info: VmInfo = {
     id,

@@ -212,11 +212,16 @@ export function cdromOf(xml: string): CdDrive | null {
  * removes them all, the ISO too.)
  */
 export function ownDiskTargets(xml: string): string[] {
+  return diskTargets(xml, true);
+}
+
+/** The target devices of a domain's disks (not its CD or floppy drives), in the XML's order. */
+export function diskTargets(xml: string, writableOnly = false): string[] {
   const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
   const out: string[] = [];
   for (const m of noComments.matchAll(/<disk\b([^>]*)>([\s\S]*?)<\/disk>/g)) {
     const device = /\bdevice\s*=\s*(['"])([a-z]+)\1/.exec(m[1]!)?.[2] ?? 'disk';
-    if (device !== 'disk' || /<(readonly|shareable)\b/.test(m[2]!)) continue;
+    if (device !== 'disk' || (writableOnly && /<(readonly|shareable)\b/.test(m[2]!))) continue;
     const target = /<target\b[^>]*\bdev\s*=\s*(['"])([a-z0-9]{1,32})\1/.exec(m[2]!)?.[2];
     if (target) out.push(target);
   }

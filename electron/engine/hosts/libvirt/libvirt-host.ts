@@ -188,17 +188,15 @@ export class LibvirtHost implements Host {
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   async loadDomain(ref: string): Promise<LibvirtDomain> {
     const began = this.domains.mark();
-    const { info, meta, description, vnc, consolePort, cdrom } = await readDomain(this.conn.virsh, ref);
+    const { info, meta, description, vnc, consolePort, cdrom, disks } = await readDomain(this.conn.virsh, ref);
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
     const prev = this.domains.get(info.uuid);
     if (this.domains.changedSince(info.uuid, began)) {
       if (!prev) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
-      prev.meta = meta ?? prev.meta;
-      prev.description = description ?? prev.description;
-      prev.autostart = info.autostart;
-      prev.cdrom = cdrom;
+      // the definition's parts (not the run state) are this read's
+      Object.assign(prev, { meta: meta ?? prev.meta, description: description ?? prev.description, autostart: info.autostart, cdrom, disks });
       this.emitVm(info.uuid);
       return prev;
     }
@@ -217,6 +215,7 @@ export class LibvirtHost implements Host {
       ...(vnc !== undefined ? { vnc } : {}),
       consolePort,
       cdrom,
+      disks,
       autostart: info.autostart,
       ...(description !== undefined ? { description } : {}),
     };

@@ -1,9 +1,8 @@
 // One domain on a libvirt host, as the engine's per-VM handle: lifecycle (start, graceful
 // shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
-// the guest agent, stats, the console stream, snapshots, the CD and the VNC display. One job at a time
+// the guest agent, stats, the console stream, snapshots, disks, the CD and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
-import { stat } from 'node:fs/promises';
-import type { ExecResult, LogEntry, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
+import type { DiskInfo, ExecResult, LogEntry, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
 import { changedSettings, settingsNeedingStop, settingWords, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
@@ -20,7 +19,7 @@ import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import { LIBVIRT_SETTINGS, type LibvirtDomain } from './domain-info';
 import { editDomain, type DomainChange } from './domain-edit';
 import type { LibvirtHost } from './libvirt-host';
-import { listPoolVolumes } from './storage';
+import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, resizeDomainDisk, type DomainRef } from './domain-disks';
 import { parseVncDisplay } from './virsh-parse';
 
 export class LibvirtVm implements VmHandle {
@@ -268,6 +267,52 @@ export class LibvirtVm implements VmHandle {
     return this.job(() => snapshotDelete(this.virsh, this.uuid, name));
   }
 
+  // ------------------------------------------------------------------ disks (domain-disks.ts)
+
+  private diskRef(): DomainRef {
+    const d = this.d;
+    return {
+      virsh: this.virsh,
+      uuid: this.uuid,
+      name: d.name,
+      host: this.host.id,
+      running: d.state === 'running' || d.state === 'paused',
+      snapshots: () => snapshotList(this.virsh, this.uuid),
+      storageLock: (fn) => this.host.ops.run('storage', fn),
+    };
+  }
+
+  /** INVALID_STATE unless the domain is shut off, naming what waits for that. */
+  private requireShutOff(doing: string): void {
+    const d = this.d;
+    if (d.state !== 'stopped' && d.state !== 'crashed') throw new FlotillaError('INVALID_STATE', `stop ${d.name} before ${doing} (it is ${d.state})`);
+  }
+
+  disks(): Promise<DiskInfo[]> {
+    return listDomainDisks(this.diskRef());
+  }
+  resizeDisk(disk: string | undefined, sizeGiB: number): Promise<DiskInfo> {
+    return this.job(async () => {
+      const st = this.d.state;
+      if (st !== 'running' && st !== 'paused' && st !== 'stopped' && st !== 'crashed') throw new FlotillaError('INVALID_STATE', `${this.d.name} is ${st}; resize it once it is running or stopped`);
+      return resizeDomainDisk(this.diskRef(), disk, sizeGiB);
+    });
+  }
+  addDisk(sizeGiB: number): Promise<void> {
+    return this.job(async () => {
+      this.requireShutOff('adding a disk');
+      await addDomainDisk(this.diskRef(), sizeGiB);
+      await this.host.loadDomain(this.uuid);
+    });
+  }
+  removeDisk(disk: string): Promise<void> {
+    return this.job(async () => {
+      this.requireShutOff('removing a disk');
+      await removeDomainDisk(this.diskRef(), disk);
+      await this.host.loadDomain(this.uuid);
+    });
+  }
+
   // ------------------------------------------------------------------ CD (virsh change-media)
 
   /**
@@ -281,35 +326,8 @@ export class LibvirtVm implements VmHandle {
       if (!d.cdrom) throw new FlotillaError('UNSUPPORTED', `${d.name} has no CD drive; add one to its definition (virt-manager, or virsh edit on ${this.host.id}) to change CDs`, { what: 'media' });
       const st = d.state;
       if (st !== 'running' && st !== 'paused' && st !== 'stopped' && st !== 'crashed') throw new FlotillaError('INVALID_STATE', `${d.name} is ${st}; change its CD once it is running or stopped`);
-      if (iso === null && d.cdrom.medium === null) return;
-      const live = st === 'running' || st === 'paused';
-      // QEMU opens a running domain's new image at once; a definition takes any path, which would
-      // fail only at the next start, so it is looked for first where that is possible
-      if (iso !== null && !live) await this.checkImage(iso);
-      const where = live ? ['--live', '--config'] : ['--config'];
-      const what = iso === null ? ['--eject'] : ['--update', '--source', iso];
-      await this.virsh.run(['change-media', '--domain', this.uuid, '--path', d.cdrom.target, ...what, ...where]);
-      await this.host.loadDomain(this.uuid);
+      if (await changeDomainMedia(this.diskRef(), d.cdrom, iso, !this.host.conn.master)) await this.host.loadDomain(this.uuid);
     });
-  }
-
-  /**
-   * Refuses an image that is not on the host. Found: a volume of one of its pools (refreshed, so a
-   * file just copied there shows), or on a host that is this computer a file here. Missing: not in
-   * the directory of the ISO pool it names, or not here. A remote path outside every pool cannot be
-   * looked at without a shell there, so libvirt's own check at the next start stands for it.
-   */
-  private async checkImage(path: string): Promise<void> {
-    const isVolume = (): Promise<boolean> => this.virsh.run(['vol-info', '--vol', path]).then(() => true, () => false);
-    if (await isVolume()) return;
-    const dirOf = (p: string): string => p.slice(0, p.lastIndexOf('/'));
-    const poolDirs = new Set((await listPoolVolumes(this.virsh, 'iso')).map((v) => dirOf(v.path)));
-    let missing = poolDirs.has(dirOf(path)) && !(await isVolume());
-    if (!missing && !this.host.conn.master) missing = await stat(path).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOENT' || err.code === 'ENOTDIR');
-    if (missing) {
-      const message = `${path} is not on ${this.host.id}; pick an ISO image from its storage pools (flotilla host volumes ${this.host.id} --kind iso)`;
-      throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'path', message }] });
-    }
   }
 
   // ------------------------------------------------------------------ display

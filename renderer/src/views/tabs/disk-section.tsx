@@ -42,6 +42,11 @@ function DiskRow({ id, disk, why, removeWhy, onRemove, onDone }: { id: string; d
       <th scope="row" className="snap-name">
         {disk.name}
         {disk.backingFile && <div className="muted field-hint">linked to {disk.backingFile.split('/').slice(-2).join('/')}</div>}
+        {disk.path && (
+          <div className="muted field-hint disk-path" title={disk.path}>
+            {disk.path}
+          </div>
+        )}
         {disk.added && disk.keptBecause && <div className="muted field-hint disk-kept">Kept: {disk.keptBecause}</div>}
       </th>
       <td className="nowrap">{formatBytes(disk.virtualSize)}</td>
@@ -149,11 +154,18 @@ export function DiskSection({ id }: { id: string }): ReactElement | null {
         </table>
       )}
       {removing && (
-        <ConfirmAction title={`Remove ${removing.name} from ${vm.name}?`} action="Remove disk" danger onConfirm={() => removeDisk(id, removing.name)} onClose={() => (setRemoving(null), reload())}>
-          <p>
-            Its file is deleted, with everything on it ({formatBytes(removing.virtualSize)} disk{removing.actualSize === null ? '' : `, ${formatBytes(removing.actualSize)} used on the host`}). This cannot be undone. If the guest
-            mounts it at boot (an /etc/fstab line, say), take that out first: a missing disk can hold up the boot.
-          </p>
+        <ConfirmAction title={`Remove ${removing.name} from ${vm.name}?`} action={removing.removeKeepsFile ? 'Detach disk' : 'Remove disk'} danger onConfirm={() => removeDisk(id, removing.name)} onClose={() => (setRemoving(null), reload())}>
+          {removing.removeKeepsFile ? (
+            <p>
+              It is detached from {vm.name}; its image stays on {vm.host} at {removing.path}. If the guest mounts it at boot (an /etc/fstab line, say), take that out first: a missing disk
+              can hold up the boot.
+            </p>
+          ) : (
+            <p>
+              Its file is deleted, with everything on it ({formatBytes(removing.virtualSize)} disk{removing.actualSize === null ? '' : `, ${formatBytes(removing.actualSize)} used on the host`}). This
+              cannot be undone. If the guest mounts it at boot (an /etc/fstab line, say), take that out first: a missing disk can hold up the boot.
+            </p>
+          )}
         </ConfirmAction>
       )}
     </section>
