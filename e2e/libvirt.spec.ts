@@ -225,7 +225,7 @@ test.describe('a VM on a libvirt host', () => {
     }
   });
 
-  test("a VM made from one of the host's ISOs changes its CD and gains a disk in the VM view; deleting it with its disks keeps the ISO", async () => {
+  test("a VM made from one of the host's ISOs changes its CD, gains a disk and is cloned; deleting it with its disks keeps the ISO", async () => {
     const info = test.info();
     const pool = `lve2e-cd-${Math.random().toString(36).slice(2, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'lve2e-cd-'));
@@ -274,12 +274,26 @@ test.describe('a VM on a libvirt host', () => {
       await vdb.scrollIntoViewIfNeeded();
       await app.page.screenshot({ path: info.outputPath('libvirt-disks.png') });
 
+      // a full copy on the same host, from the tile's menu: libvirt copies both disks, the CD is shared
+      await view.back();
+      const tiles = new TilesPage(app.page);
+      await tiles.tile(CD_VM).menu('Clone…');
+      const clone = app.page.getByRole('dialog', { name: `Clone ${CD_VM}` });
+      await expect(clone).toContainText(`A full copy on ${HOST}`);
+      await expect(clone.getByRole('checkbox', { name: 'Linked clone' })).toHaveCount(0);
+      await clone.getByRole('button', { name: 'Clone' }).click();
+      await expect(tiles.tile(`${CD_VM}-clone`).root).toBeVisible({ timeout: 60_000 });
+      await expect(clone).toHaveCount(0);
+      const copied = virsh(['domblklist', `${CD_VM}-clone`, '--inactive']).out;
+      expect(copied).toContain(tools);
+      expect(copied).toMatch(/vda\s+\/var\/lib\/libvirt\/flotilla\/lve2e-\S+-clone-\S+-vda\.qcow2/);
+      expect(cli(app.home, ['rm', `${CD_VM}-clone`, '--host', HOST, '--storage']).status).toBe(0);
+
       // deleting with its disks: its own disk volumes go, the ISOs it used stay in their pool
       const blk = virsh(['domblklist', CD_VM, '--inactive']).out;
       const disk = /vda\s+(\S+)/.exec(blk)![1]!;
       const added = /vdb\s+(\S+)/.exec(blk)![1]!;
-      await view.back();
-      await new TilesPage(app.page).tile(CD_VM).button('Delete').click();
+      await tiles.tile(CD_VM).button('Delete').click();
       const confirm = app.page.getByRole('alertdialog', { name: `Delete ${CD_VM}?` });
       await expect(confirm).toContainText('the image in its CD drive and any read-only or shared disk stay');
       await confirm.getByRole('checkbox', { name: "Also delete its disks from the host's storage" }).check();
@@ -288,7 +302,7 @@ test.describe('a VM on a libvirt host', () => {
       expect([existsSync(disk), existsSync(added)]).toEqual([false, false]);
       expect([existsSync(installer), existsSync(tools)]).toEqual([true, true]);
     } finally {
-      if (virsh(['dominfo', CD_VM]).status === 0) virsh(['undefine', CD_VM, '--remove-all-storage']);
+      for (const d of [CD_VM, `${CD_VM}-clone`]) if (virsh(['dominfo', d]).status === 0) virsh(['undefine', d, '--remove-all-storage']);
       virsh(['pool-destroy', pool]);
       rmSync(dir, { recursive: true, force: true });
     }

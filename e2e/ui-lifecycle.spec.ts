@@ -283,6 +283,8 @@ test.describe('snapshots, clone and import in the browser', () => {
     await add.getByRole('button', { name: 'Add disk' }).click();
     await expect(add).toHaveCount(0);
     await expect(row('extra-1.qcow2')).toContainText('2.0 GiB');
+    // where the built-in Linux will have it
+    await expect(row('extra-1.qcow2')).toContainText('at /mnt/extra-1 in the guest');
     await row('extra-1.qcow2').getByRole('spinbutton', { name: 'Grow extra-1.qcow2 to (GiB)' }).fill('3');
     await row('extra-1.qcow2').getByRole('button', { name: 'Grow' }).click();
     await expect(row('extra-1.qcow2')).toContainText('3.0 GiB');

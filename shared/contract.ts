@@ -260,6 +260,8 @@ export interface DiskInfo {
   added?: boolean;
   /** disk.remove detaches it but leaves its file: an image on a libvirt host that Flotilla did not make */
   removeKeepsFile?: boolean;
+  /** where the built-in Linux mounts this added disk (formatted ext4 at the boot that first sees it blank) */
+  guestMount?: string;
   /**
    * Why disk.remove refuses this disk whatever the VM's state (it is the disk the VM was made
    * with, snapshots hold it, or linked clones read it), as a clause about "it"; absent when a

@@ -170,7 +170,8 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   clone: {
     usage: 'clone SRC NEW [--linked] [--start] [--json]',
     summary: 'copy a stopped VM, with a new id, MAC and UUID',
-    options: [['--linked', 'copy-on-write disks backed by the source’s (the source then refuses rm, start and resize while clones exist)'], ['--start', 'start the clone'], JSON_HELP],
+    options: [HOST_HELP, ['--linked', 'copy-on-write disks backed by the source’s (the source then refuses rm, start and resize while clones exist; local VMs only)'], ['--start', 'start the clone'], JSON_HELP],
+    notes: 'On a libvirt host (--host) the copy is a full one on that host: libvirt copies each of its own disk volumes in its pool (vol-clone); CDs and read-only or shareable disks are shared.',
     takesVm: true,
   },
   host: {
@@ -185,7 +186,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     notes:
       'A remote host not yet in your ~/.ssh/known_hosts is refused with the fingerprint of the key it offers and the command that trusts it; keys or the agent only, never passwords. ' +
       'A stored host whose key is not in known_hosts any more (say, after ssh-keygen -R for a reinstalled host): host trust NAME shows the key it offers, host trust NAME SHA256:… trusts it and connects. ' +
-      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh, snapshot, disk and media.',
+      '--host NAME picks the host on list, create, start, stop, restart, pause, resume, rm (--storage also deletes a libvirt domain’s disks), info, logs, exec, console, ssh, snapshot, disk, media and clone.',
   },
   image: {
     usage: 'image build-default [--out DIR]',

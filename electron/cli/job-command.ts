@@ -106,7 +106,7 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
       async () => (n === null ? null : startedIfAsked(s, newVm(await vmNamed(s, n, undefined), before), start)),
     );
   } else {
-    const src = await s.find(first);
+    const src = await s.find(first, o.host);
     const before = await vmNamed(s, second!, src.host);
     made = await outlast(
       s,

@@ -169,7 +169,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   share: { ...JSON_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
   snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
-  clone: { ...JSON_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
+  clone: { ...JSON_OPT, ...HOST_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
   help: {},
   completion: {},
   [COMPLETE_VMS_COMMAND]: {},

@@ -49,7 +49,10 @@ export function diskArgs(file: string, format: string, bootindex: number | null,
   ];
 }
 
-/** Disks added after create (`flotilla disk add`) are named extra-<n>.qcow2; they never boot. */
+/**
+ * Disks added after create (`flotilla disk add`) are named extra-<n>.qcow2; they never boot. Each
+ * carries the serial flotilla-extra-<n>, by which the built-in Linux mounts it at /mnt/extra-<n>.
+ */
 export const EXTRA_DISK_RE = /^extra-(\d+)\.qcow2$/;
 
 export function extraDiskArgs(spec: VmSpec, vmDir: string, machine: string): string[] {
@@ -59,7 +62,7 @@ export function extraDiskArgs(spec: VmSpec, vmDir: string, machine: string): str
       const id = `x${EXTRA_DISK_RE.exec(d)![1]}`;
       return [
         ...blockdevArgs(id, join(vmDir, d), 'qcow2', false),
-        '-device', `${virtio('blk', machine)},drive=${id}-fmt,id=${id},write-cache=on`,
+        '-device', `${virtio('blk', machine)},drive=${id}-fmt,id=${id},write-cache=on,serial=flotilla-extra-${EXTRA_DISK_RE.exec(d)![1]}`,
       ];
     });
 }

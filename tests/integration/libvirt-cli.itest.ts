@@ -1,16 +1,15 @@
 // The CLI on libvirt hosts, as a user runs it (real `flotilla` processes, each a short-lived
 // engine that loads hosts.json): host add (refusals first, then the loopback ssh host), host
-// list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm. The CD of a
-// domain made from an ISO, changed shut off and running; rm --storage keeps that ISO. A domain's
-// disks: added as volumes in the flotilla pool, grown shut off and running, removed.
+// list, and create/start/exec/set/list/stop/rm of a built-in VM with --host; host rm. media, disk
+// and clone with --host (what they do is libvirt-storage.itest's).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import type { DiskInfo, HostInfo, VmInfo } from '../../shared/contract';
+import type { HostInfo, VmInfo } from '../../shared/contract';
 import { bundle, CLI_ENTRY } from './fixtures/bundle';
 import { cleanupHome, makeHome, run } from './fixtures/engine-harness';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
@@ -173,129 +172,32 @@ describe('flotilla host and --host', () => {
     }
   });
 
-  it('changes the CD of a domain made from an ISO, shut off and running, and rm --storage keeps the ISO', async () => {
+  it('media, disk and clone take --host: a remote domain made from an ISO', async () => {
     expect((await flotilla('host', 'add', 'lab', uri, '--identity', env.key)).code).toBe(0);
     const tag = randomBytes(3).toString('hex');
-    const pool = `lvt-cd-${tag}`;
-    const dir = mkdtempSync(join(tmpdir(), 'lvt-cd-pool-'));
-    const one = join(dir, 'one.iso');
-    const two = join(dir, 'two.iso');
-    writeFileSync(one, Buffer.alloc(1024 * 1024));
-    writeFileSync(two, Buffer.alloc(1024 * 1024));
+    const pool = `lvt-cli-cd-${tag}`;
+    const dir = mkdtempSync(join(tmpdir(), 'lvt-cli-cd-'));
+    const iso = join(dir, 'one.iso');
+    writeFileSync(iso, Buffer.alloc(1024 * 1024));
     const virsh = (...a: string[]) => execFileSync('virsh', ['--connect', 'qemu:///system', ...a], { encoding: 'utf8' });
     virsh('pool-create-as', '--name', pool, '--type', 'dir', '--target', dir);
     const name = `cd-${tag}`;
-    const plain = `nocd-${tag}`;
-    /** The CD drive's image as libvirt has it: the running domain's, or its definition's; null when empty. */
-    const inDrive = (which: 'live' | 'config'): string | null => {
-      const line = virsh('domblklist', '--domain', name, '--details', ...(which === 'config' ? ['--inactive'] : []))
-        .split('\n')
-        .find((l) => /^\s*\S+\s+cdrom\s/.test(l));
-      const source = line?.trim().split(/\s+/).slice(3).join(' ');
-      return source === undefined || source === '-' ? null : source;
-    };
-    const cd = async (...a: string[]) => flotilla('media', ...a, '--host', 'lab');
-    const info = async (): Promise<VmInfo> => JSON.parse((await flotilla('info', name, '--host', 'lab', '--json')).stdout) as VmInfo;
+    const lab = async (...a: string[]) => flotilla(...a, '--host', 'lab');
     try {
-      const created = await flotilla('create', name, '--host', 'lab', '--from', `iso:${one}`, '--disk-size', '1', '--memory', '128', '--json');
-      expect(created.code, created.stderr).toBe(0);
-      expect(JSON.parse(created.stdout)).toMatchObject({ caps: { media: true }, spec: { cdrom: one } });
-
-      // shut off: the definition changes
-      expect(await cd('eject', name)).toMatchObject({ code: 0, stdout: `${name}: ejected the CD\n` });
-      expect((await info()).spec.cdrom).toBeNull();
-      expect(inDrive('config')).toBeNull();
-      expect(await cd('insert', name, two)).toMatchObject({ code: 0, stdout: `${name}: inserted ${two}\n` });
-      expect((await info()).spec.cdrom).toBe(two);
-      expect(inDrive('config')).toBe(two);
-      // a definition would take any path (and fail at the next start): one not in the pool it names is refused now
-      expect(await cd('insert', name, join(dir, 'nope.iso'))).toMatchObject({ code: 1, stderr: `flotilla: ${join(dir, 'nope.iso')} is not on lab; pick an ISO image from its storage pools (flotilla host volumes lab --kind iso)\n` });
-      expect(inDrive('config')).toBe(two);
-
-      // running: the guest's drive and the definition both
-      expect((await flotilla('start', name, '--host', 'lab')).code).toBe(0);
-      expect(await cd('eject', name)).toMatchObject({ code: 0 });
-      expect([inDrive('live'), inDrive('config'), (await info()).spec.cdrom]).toEqual([null, null, null]);
-      expect(await cd('insert', name, one)).toMatchObject({ code: 0 });
-      expect([inDrive('live'), inDrive('config'), (await info()).spec.cdrom]).toEqual([one, one, one]);
-      expect((await flotilla('stop', name, '--host', 'lab', '--force')).code).toBe(0);
-
-      // a domain without a CD drive says so, and what to do
-      expect((await flotilla('create', plain, '--host', 'lab', '--memory', '128')).code).toBe(0);
-      const nodrive = await cd('insert', plain, one);
-      expect(nodrive.code).toBe(1);
-      expect(nodrive.stderr).toMatch(new RegExp(`^flotilla: ${plain} has no CD drive; add one to its definition \\(virt-manager, or virsh edit on lab\\)`));
-
-      // its own disk goes with it; the ISO in its drive (a pool volume too) stays for other domains
-      const disk = virsh('domblklist', '--domain', name, '--inactive').match(/vda\s+(\S+)/)![1]!;
-      expect(await flotilla('rm', name, '--host', 'lab', '--storage')).toMatchObject({ code: 0 });
-      expect(readdirSync(dir).sort()).toEqual(['one.iso', 'two.iso']);
-      expect(existsSync(disk)).toBe(false);
+      expect((await lab('create', name, '--from', `iso:${iso}`, '--disk-size', '1', '--memory', '128')).code).toBe(0);
+      expect(await lab('media', 'eject', name)).toMatchObject({ code: 0, stdout: `${name}: ejected the CD\n` });
+      expect(await lab('media', 'insert', name, iso)).toMatchObject({ code: 0, stdout: `${name}: inserted ${iso}\n` });
+      expect(await lab('disk', 'add', name, '1')).toMatchObject({ code: 0, stdout: `${name}: added vdb (1 GiB)\n` });
+      expect((await lab('disk', 'list', name)).stdout).toMatch(/^vda\t1 GiB\t\/\S+\.qcow2\nvdb\t1 GiB\t\/var\/lib\/libvirt\/flotilla\/\S+\.qcow2\n$/);
+      expect(await lab('disk', 'rm', name, 'vdb')).toMatchObject({ code: 0, stdout: `${name}: removed vdb and deleted its file\n` });
+      expect((await lab('clone', name, `${name}-copy`)).stdout).toMatch(new RegExp(`^cloned ${name}-copy \\([0-9a-f]{32}\\)\\n$`));
+      for (const n of [`${name}-copy`, name]) expect((await lab('rm', n, '--storage')).code).toBe(0);
+      expect(readdirSync(dir)).toEqual(['one.iso']);
     } finally {
-      for (const n of [name, plain]) {
-        await flotilla('stop', n, '--host', 'lab', '--force');
-        await flotilla('rm', n, '--host', 'lab', '--storage');
-      }
-      virsh('pool-destroy', pool);
-      rmSync(dir, { recursive: true, force: true });
-      await flotilla('host', 'rm', 'lab');
-    }
-  });
-
-  it("adds, grows and removes a remote domain's disks with libvirt's volumes; an image of the user's is only detached", async () => {
-    expect((await flotilla('host', 'add', 'lab', uri, '--identity', env.key)).code).toBe(0);
-    const tag = randomBytes(3).toString('hex');
-    const name = `dk-${tag}`;
-    const pool = `lvt-dk-${tag}`;
-    const dir = mkdtempSync(join(tmpdir(), 'lvt-dk-pool-'));
-    const mine = join(dir, 'mine.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', mine, '1G']);
-    const virsh = (...a: string[]) => execFileSync('virsh', ['--connect', 'qemu:///system', ...a], { encoding: 'utf8' });
-    virsh('pool-create-as', '--name', pool, '--type', 'dir', '--target', dir);
-    const disk = (...a: string[]) => flotilla('disk', ...a, '--host', 'lab');
-    const list = async (): Promise<DiskInfo[]> => JSON.parse((await disk('list', name, '--json')).stdout) as DiskInfo[];
-    try {
-      expect((await flotilla('create', name, '--host', 'lab', '--memory', '128')).code).toBe(0);
-      const [vda] = await list();
-      expect(vda).toMatchObject({ name: 'vda', added: false, keptBecause: `it is the disk ${name} was made with; only a disk added later can be removed`, path: expect.stringMatching(/^\/.+\.qcow2$/) });
-
-      expect(await disk('add', name, '1')).toMatchObject({ code: 0, stdout: `${name}: added vdb (1 GiB)\n` });
-      const vdb = (await list()).find((d) => d.name === 'vdb')!;
-      expect(vdb).toMatchObject({ added: true, virtualSize: 2 ** 30 });
-      expect(vdb.removeKeepsFile).toBeUndefined();
-      expect(virsh('vol-pool', '--vol', vdb.path!).trim()).toBe('flotilla');
-      // shut off: its pool volume grows; never shrinks
-      expect(await disk('resize', name, '2', '--disk', 'vdb')).toMatchObject({ code: 0, stdout: `${name}: vdb is now 2 GiB\n` });
-      expect((await disk('resize', name, '1', '--disk', 'vdb')).stderr).toBe(`flotilla: vdb of ${name} is 2 GiB; a resize must make it larger (shrinking would destroy data and is refused)\n`);
-
-      // a snapshot holds every disk: vdb stays until it goes
-      expect((await flotilla('snapshot', 'create', name, 's1', '--host', 'lab')).code).toBe(0);
-      expect((await disk('rm', name, 'vdb')).stderr).toBe(`flotilla: cannot remove vdb from ${name}: the snapshot s1 needs it to go back; delete that snapshot first\n`);
-      expect((await flotilla('snapshot', 'rm', name, 's1', '--host', 'lab')).code).toBe(0);
-
-      // running: grown online; added and removed only shut off
-      expect((await flotilla('start', name, '--host', 'lab')).code).toBe(0);
-      expect(await disk('resize', name, '3', '--disk', 'vdb')).toMatchObject({ code: 0, stdout: `${name}: vdb is now 3 GiB (grown while running; the guest sees it now)\n` });
-      expect((await disk('rm', name, 'vdb')).stderr).toBe(`flotilla: stop ${name} before removing a disk (it is running)\n`);
-      expect((await disk('add', name, '1')).stderr).toBe(`flotilla: stop ${name} before adding a disk (it is running)\n`);
-      expect((await flotilla('stop', name, '--host', 'lab', '--force')).code).toBe(0);
-
-      // an image the user attached is detached, never deleted
-      virsh('attach-disk', '--domain', name, '--source', mine, '--target', 'vdc', '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--config');
-      expect((await list()).find((d) => d.name === 'vdc')).toMatchObject({ added: true, removeKeepsFile: true, path: mine });
-      expect(await disk('rm', name, 'vdc')).toMatchObject({ code: 0, stdout: `${name}: removed vdc; its image stays on the host\n` });
-      expect(existsSync(mine)).toBe(true);
-      expect(await disk('rm', name, 'vdb')).toMatchObject({ code: 0, stdout: `${name}: removed vdb and deleted its file\n` });
-      expect(existsSync(vdb.path!)).toBe(false);
-      expect((await list()).map((d) => d.name)).toEqual(['vda']);
-      expect((JSON.parse((await flotilla('info', name, '--host', 'lab', '--json')).stdout) as VmInfo).spec.disks).toEqual(['vda']);
-    } finally {
-      await flotilla('stop', name, '--host', 'lab', '--force');
-      await flotilla('rm', name, '--host', 'lab', '--storage');
+      for (const n of [`${name}-copy`, name]) await lab('rm', n, '--storage');
       virsh('pool-destroy', pool);
       rmSync(dir, { recursive: true, force: true });
       await flotilla('host', 'rm', 'lab');
     }
   });
 });
-

@@ -36,6 +36,9 @@ describe('snapshots', () => {
     let vm = await client.call('vm.create', { config: { name: 'snappy', source: { kind: 'default' }, memoryMiB: 256 } });
     vm = await client.call('disk.add', { id: vm.id, sizeGiB: 1 });
     await client.call('vm.start', { id: vm.id, waitAgent: true });
+    // the added disk: formatted at this first boot and mounted before the agent answered
+    expect(await sh(vm.id, "grep ' /mnt/extra-1 ' /proc/mounts")).toMatch(/^\/dev\/vdb \/mnt\/extra-1 ext4 /);
+    await sh(vm.id, 'echo kept > /mnt/extra-1/marker && sync');
     // /tmp is in the guest's RAM: only the saved RAM state can bring the file back
     await sh(vm.id, 'echo before > /tmp/state');
 
@@ -85,6 +88,13 @@ describe('snapshots', () => {
     await client.call('snapshot.delete', { id: vm.id, name: 'disks' });
     expect(await client.call('snapshot.list', { id: vm.id })).toEqual([]);
     expect((await run('qemu-img', ['check', join(home, 'vms', vm.id, 'extra-1.qcow2')])).code).toBe(0);
+    // the next boot mounts it as it is: never formatted again
+    await client.call('vm.start', { id: vm.id, waitAgent: true });
+    // (the label: 16 bytes at 1144 of an ext4 device, where its superblock keeps it)
+    expect(await sh(vm.id, "cat /mnt/extra-1/marker; grep ' /mnt/extra-1 ' /proc/mounts; dd if=/dev/vdb bs=1 skip=1144 count=16 2>/dev/null | tr -d '\\000'")).toMatch(
+      /^kept\n\/dev\/vdb \/mnt\/extra-1 ext4 [^\n]*\nextra-1$/,
+    );
+    await client.call('vm.stop', { id: vm.id, force: true });
     expect(await processesUsing(home)).toEqual([]);
   }, 400_000);
 

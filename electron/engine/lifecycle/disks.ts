@@ -81,6 +81,7 @@ export async function listDisks(ctx: OpsContext, id: string): Promise<DiskInfo[]
         ...(i.backingFile ? { backingFile: i.backingFile } : {}),
         added: isAdded(spec, name),
         ...(kept ? { keptBecause: kept } : {}),
+        ...(spec.source.kind === 'default' && isAdded(spec, name) ? { guestMount: `/mnt/${name.replace(/\.qcow2$/, '')}` } : {}),
       };
     }),
   );

@@ -71,16 +71,22 @@ export function CloneDialog({ id }: { id: string }): ReactElement | null {
           <Field label="Name of the copy" error={fields['name']}>
             {(p) => <input {...p} type="text" spellCheck={false} autoComplete="off" value={name} data-autofocus onChange={(e) => (setName(e.target.value), setError(null))} />}
           </Field>
-          <div className="check-block">
-            <label className="check">
-              <input type="checkbox" checked={linked} onChange={(e) => setLinked(e.target.checked)} aria-describedby="clone-linked-help" /> Linked clone
-            </label>
-            <p className="field-hint" id="clone-linked-help">
-              {linked
-                ? `Made at once and small: the copy reads ${vm.name}'s disk and keeps only its own changes. ${vm.name} cannot be deleted while linked clones exist.`
-                : `A full, independent copy of ${vm.name}'s disks; it takes a while for big disks. Snapshots are not copied.`}
+          {vm.host === LOCAL_HOST ? (
+            <div className="check-block">
+              <label className="check">
+                <input type="checkbox" checked={linked} onChange={(e) => setLinked(e.target.checked)} aria-describedby="clone-linked-help" /> Linked clone
+              </label>
+              <p className="field-hint" id="clone-linked-help">
+                {linked
+                  ? `Made at once and small: the copy reads ${vm.name}'s disk and keeps only its own changes. ${vm.name} cannot be deleted while linked clones exist.`
+                  : `A full, independent copy of ${vm.name}'s disks; it takes a while for big disks. Snapshots are not copied.`}
+              </p>
+            </div>
+          ) : (
+            <p className="field-hint">
+              A full copy on {vm.host}: libvirt copies each disk volume in its pool; the CD and shared disks are shared, not copied. Snapshots are not copied.
             </p>
-          </div>
+          )}
           <label className="check">
             <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start the copy when it is made
           </label>
@@ -203,7 +209,11 @@ export function AddDiskDialog({ id }: { id: string }): ReactElement | null {
     <Modal title={`Add a disk to ${vm.name}`} onClose={closeDialog}>
       <Form onSubmit={submit}>
         <div className="modal-body">
-          <Field label="Size (GiB)" error={fields['sizeGiB']} hint="A blank disk; it takes space only as the guest writes to it.">
+          <Field
+            label="Size (GiB)"
+            error={fields['sizeGiB']}
+            hint={`A blank disk; it takes space only as the guest writes to it.${vm.spec.source.kind === 'default' ? ' The built-in Linux formats it (ext4) when it next starts and mounts it at /mnt/extra-<n>.' : ''}`}
+          >
             {(p) => <input {...p} type="number" min={1} max={4096} value={size} data-autofocus onChange={(e) => (setSize(e.target.value), setError(null))} />}
           </Field>
           <FormError error={error} fields={fieldsOf(error)} onDismiss={() => setError(null)} />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextTarget, parseBlkInfo, parseBlkList } from './domain-disks';
+import { extraNumber, nextTarget, parseBlkInfo, parseBlkList } from './domain-disks';
 
 describe('libvirt disk listings (what virsh prints is the host\'s text)', () => {
   it('reads domblklist --details, a path with spaces whole, an empty drive as none', () => {
@@ -36,5 +36,7 @@ describe('libvirt disk listings (what virsh prints is the host\'s text)', () => 
     expect(nextTarget(['vda', 'sda'])).toBe('vdb');
     expect(nextTarget(['vda', 'vdb', 'vdd'])).toBe('vdc');
     expect(() => nextTarget(Array.from({ length: 26 }, (_, i) => `vd${String.fromCharCode(97 + i)}`))).toThrow(/no free virtio disk name/);
+    // and numbers it as the built-in Linux mounts it (serial flotilla-extra-<n>, /mnt/extra-<n>)
+    expect([extraNumber('vdb'), extraNumber('vdc'), extraNumber('vda'), extraNumber('sda')]).toEqual([1, 2, null, null]);
   });
 });

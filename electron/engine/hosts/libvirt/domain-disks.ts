@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises';
 import type { DiskInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { CdDrive } from './domain-xml';
-import { createDiskVolume, deleteVolume, ensurePool, listPoolVolumes, POOL } from './storage';
+import { createDiskVolume, deleteVolume, ensurePool, listPoolVolumes, POOL, volumeAt } from './storage';
 import type { Virsh } from './virsh';
 
 const GiB = 2 ** 30;
@@ -47,6 +47,12 @@ export function parseBlkInfo(text: string): { capacity: number; allocation: numb
   return { capacity: Number(cap[1]), allocation: alloc ? Number(alloc[1]) : null };
 }
 
+/** The number of an added disk by its target (vdb → 1, vdc → 2, …): its serial is flotilla-extra-<n>. */
+export function extraNumber(target: string): number | null {
+  const m = /^vd([b-z])$/.exec(target);
+  return m ? m[1]!.charCodeAt(0) - 'a'.charCodeAt(0) : null;
+}
+
 /** The next free virtio target (vdb, vdc, …) among those in use. */
 export function nextTarget(used: readonly string[]): string {
   for (let c = 'b'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) {
@@ -66,6 +72,8 @@ export interface DomainRef {
   name: string;
   host: string;
   running: boolean;
+  /** the built-in Linux, which mounts the disks Flotilla adds (serial flotilla-extra-<n>) at /mnt/extra-<n> */
+  builtIn: boolean;
   snapshots: () => Promise<string[]>;
   /** serializes work on Flotilla's pool with the host's other users of it */
   storageLock: <T>(fn: () => Promise<T>) => Promise<T>;
@@ -83,13 +91,6 @@ function find(d: DomainRef, disks: BlockDevice[], target: string | undefined): B
   return disk;
 }
 
-/** The pool volume a path is, as libvirt names it: its pool and volume name, or null outside every pool. */
-async function volumeOf(virsh: Virsh, path: string): Promise<{ pool: string; name: string } | null> {
-  const pool = await virsh.run(['vol-pool', '--vol', path]).then((r) => r.stdout.trim(), () => '');
-  const name = await virsh.run(['vol-name', '--vol', path]).then((r) => r.stdout.trim(), () => '');
-  return pool && name && !/\s/.test(pool) && !name.includes('/') ? { pool, name } : null;
-}
-
 /** Why `disk` must stay (a clause about "it"), or null; `first`: the disk the domain was made with. */
 function keptBecause(d: DomainRef, first: boolean, snapshots: readonly string[]): string | null {
   if (first) return `it is the disk ${d.name} was made with; only a disk added later can be removed`;
@@ -105,7 +106,8 @@ export async function listDomainDisks(d: DomainRef): Promise<DiskInfo[]> {
     disks.map(async (b, i) => {
       const info = await d.virsh.run(['domblkinfo', '--domain', d.uuid, '--device', b.target]).then((r) => parseBlkInfo(r.stdout), () => null);
       const kept = keptBecause(d, i === 0, snapshots);
-      const own = i > 0 && b.source ? (await volumeOf(d.virsh, b.source))?.pool === POOL : false;
+      const own = i > 0 && b.source ? (await volumeAt(d.virsh, b.source))?.pool === POOL : false;
+      const n = extraNumber(b.target);
       return {
         name: b.target,
         virtualSize: info?.capacity ?? 0,
@@ -113,6 +115,7 @@ export async function listDomainDisks(d: DomainRef): Promise<DiskInfo[]> {
         ...(b.source ? { path: b.source } : {}),
         added: i > 0,
         ...(i > 0 && !own ? { removeKeepsFile: true } : {}),
+        ...(own && d.builtIn && n !== null ? { guestMount: `/mnt/extra-${n}` } : {}),
         ...(kept ? { keptBecause: kept } : {}),
       };
     }),
@@ -132,7 +135,7 @@ export async function resizeDomainDisk(d: DomainRef, target: string | undefined,
   if (d.running) {
     await d.virsh.run(['blockresize', '--domain', d.uuid, '--path', disk.target, '--size', `${want}b`]);
   } else {
-    const vol = disk.source ? await volumeOf(d.virsh, disk.source) : null;
+    const vol = disk.source ? await volumeAt(d.virsh, disk.source) : null;
     if (!vol) throw new FlotillaError('UNSUPPORTED', `${disk.source ?? disk.target} is not a volume of a storage pool on ${d.host}, so it cannot be grown while ${d.name} is shut off; start ${d.name} to grow it online`);
     await d.virsh.run(['vol-resize', '--pool', vol.pool, '--vol', vol.name, '--capacity', `${want}b`]);
   }
@@ -152,7 +155,8 @@ export async function addDomainDisk(d: DomainRef, sizeGiB: number): Promise<stri
     return createDiskVolume(d.virsh, vol, sizeGiB);
   });
   try {
-    await d.virsh.run(['attach-disk', '--domain', d.uuid, '--source', path, '--target', target, '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--config']);
+    // the serial by which the built-in Linux mounts it at /mnt/extra-<n>, as for a local VM
+    await d.virsh.run(['attach-disk', '--domain', d.uuid, '--source', path, '--target', target, '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--serial', `flotilla-extra-${extraNumber(target)!}`, '--config']);
   } catch (err) {
     await deleteVolume(d.virsh, vol).catch(() => undefined);
     throw err;
@@ -166,7 +170,7 @@ export async function removeDomainDisk(d: DomainRef, target: string): Promise<vo
   const disk = find(d, disks, target);
   const kept = keptBecause(d, disk === disks[0], await d.snapshots());
   if (kept) throw new FlotillaError('INVALID_STATE', `cannot remove ${disk.target} from ${d.name}: ${kept}`);
-  const vol = disk.source ? await volumeOf(d.virsh, disk.source) : null;
+  const vol = disk.source ? await volumeAt(d.virsh, disk.source) : null;
   // the definition first: a failure after it leaves a volume nothing names, never a domain naming none
   await d.virsh.run(['detach-disk', '--domain', d.uuid, '--target', disk.target, '--config']);
   if (vol?.pool === POOL) {

@@ -364,12 +364,15 @@ export class LibvirtHost implements Host {
 
   async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo> {
     if (this.domains.byName(config.name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${config.name} exists on host ${this.id}`, { field: 'name' });
-    const uuid = await createDomain(this.bootContext(), config, randomUUID());
+    return this.defined(await createDomain(this.bootContext(), config, randomUUID()), opts.start);
+  }
+
+  /** A domain just defined here (created or cloned): loaded once its event is in, started if asked. */
+  async defined(uuid: string, start: boolean): Promise<VmInfo> {
     await this.waitFor(uuid, (x) => !!x, 10_000);
     if (!this.domains.has(uuid)) await this.loadDomain(uuid);
-    const id = uuidToId(uuid);
-    if (opts.start) await this.vm(id).start({ waitAgent: false });
-    return this.get(id);
+    if (start) await this.vm(uuidToId(uuid)).start({ waitAgent: false });
+    return this.get(uuidToId(uuid));
   }
 
   /** Every running domain's CPU and memory from one `virsh domstats` (the stats sampler's tick), by VM id. */
@@ -383,9 +386,7 @@ export class LibvirtHost implements Host {
     return out;
   }
 
-  volumes(kind: 'iso' | 'disk'): Promise<HostVolume[]> {
-    return listPoolVolumes(this.conn.virsh, kind);
-  }
+  volumes = (kind: 'iso' | 'disk'): Promise<HostVolume[]> => listPoolVolumes(this.conn.virsh, kind);
 
   /** What creating a built-in domain, or bringing one to the current build, needs. */
   bootContext(): BootContext {

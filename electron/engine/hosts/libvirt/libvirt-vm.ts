@@ -19,6 +19,7 @@ import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import { LIBVIRT_SETTINGS, type LibvirtDomain } from './domain-info';
 import { editDomain, type DomainChange } from './domain-edit';
 import type { LibvirtHost } from './libvirt-host';
+import { cloneDomain } from './clone-domain';
 import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, resizeDomainDisk, type DomainRef } from './domain-disks';
 import { parseVncDisplay } from './virsh-parse';
 
@@ -267,6 +268,21 @@ export class LibvirtVm implements VmHandle {
     return this.job(() => snapshotDelete(this.virsh, this.uuid, name));
   }
 
+  // ------------------------------------------------------------------ clone (clone-domain.ts)
+
+  /** A full copy of the shut-off domain on the same host (linked clones are local only). */
+  async clone(name: string, opts: { linked: boolean; start: boolean }): Promise<VmInfo> {
+    if (opts.linked) {
+      throw new FlotillaError('UNSUPPORTED', `linked clones are made on the local host only (the base disk must never change, which nothing on ${this.host.id} would enforce); make a full clone`, { field: 'linked' });
+    }
+    if (this.host.find(name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${name} exists on host ${this.host.id}`, { field: 'name' });
+    const uuid = await this.job(async () => {
+      this.requireShutOff('cloning it');
+      return cloneDomain(this.virsh, { uuid: this.uuid, name: this.d.name, builtIn: this.diskRef().builtIn }, name);
+    });
+    return this.host.defined(uuid, opts.start);
+  }
+
   // ------------------------------------------------------------------ disks (domain-disks.ts)
 
   private diskRef(): DomainRef {
@@ -277,6 +293,7 @@ export class LibvirtVm implements VmHandle {
       name: d.name,
       host: this.host.id,
       running: d.state === 'running' || d.state === 'paused',
+      builtIn: this.info().spec.source.kind === 'default' && d.meta !== null,
       snapshots: () => snapshotList(this.virsh, this.uuid),
       storageLock: (fn) => this.host.ops.run('storage', fn),
     };

@@ -59,6 +59,13 @@ export async function ensureUploaded(virsh: Virsh, vol: string, localFile: strin
   return volPath(virsh, vol);
 }
 
+/** The pool and volume name of a file on the host (`vol-pool`, `vol-name`), or null outside every pool. */
+export async function volumeAt(virsh: Virsh, path: string): Promise<{ pool: string; name: string } | null> {
+  const pool = await virsh.run(['vol-pool', '--vol', path]).then((r) => r.stdout.trim(), () => '');
+  const name = await virsh.run(['vol-name', '--vol', path]).then((r) => r.stdout.trim(), () => '');
+  return pool && name && !/\s/.test(pool) && !name.includes('/') ? { pool, name } : null;
+}
+
 export async function createDiskVolume(virsh: Virsh, vol: string, sizeGiB: number): Promise<string> {
   await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${sizeGiB}G`, '--format', 'qcow2']);
   return volPath(virsh, vol);

@@ -47,6 +47,11 @@ function DiskRow({ id, disk, why, removeWhy, onRemove, onDone }: { id: string; d
             {disk.path}
           </div>
         )}
+        {disk.guestMount && (
+          <div className="muted field-hint disk-kept">
+            at <code>{disk.guestMount}</code> in the guest
+          </div>
+        )}
         {disk.added && disk.keptBecause && <div className="muted field-hint disk-kept">Kept: {disk.keptBecause}</div>}
       </th>
       <td className="nowrap">{formatBytes(disk.virtualSize)}</td>

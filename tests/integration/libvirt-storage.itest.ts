@@ -1,0 +1,173 @@
+// A libvirt domain's CD, disks and clones against the real libvirtd, through the loopback ssh host
+// (qemu+ssh://root@127.0.0.1:2222/system) of scripts/libvirt-test-setup.sh, in process (the CLI's
+// words for the same operations are libvirt-cli.itest's). A domain made from an ISO changes its CD
+// shut off and running; gains, grows and loses disks (a volume Flotilla made is deleted, an image
+// of the user's only detached); deleting it with its storage keeps the ISO. A built-in domain with
+// an added disk is cloned: the copy boots from its own volumes, with its own hostname, and its
+// guest mounts the added disk.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vmConfigSchema } from '../../shared/spec';
+import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
+import { libvirtTestEnv } from './fixtures/libvirt-env';
+import { ensureTestGuest } from './fixtures/test-guest';
+
+const env = libvirtTestEnv();
+const virsh = (...a: string[]): string => execFileSync('virsh', ['--connect', 'qemu:///system', ...a], { encoding: 'utf8' });
+const tag = randomBytes(3).toString('hex');
+let home = '';
+let host: LibvirtHost;
+let dir = '';
+const pool = `lvt-st-${tag}`;
+const made: string[] = [];
+
+/** The image in the domain's CD drive as libvirt has it, running or in its definition; null when empty. */
+function inDrive(name: string, which: 'live' | 'config'): string | null {
+  const line = virsh('domblklist', '--domain', name, '--details', ...(which === 'config' ? ['--inactive'] : []))
+    .split('\n')
+    .find((l) => /^\s*\S+\s+cdrom\s/.test(l));
+  const source = line?.trim().split(/\s+/).slice(3).join(' ');
+  return source === undefined || source === '-' ? null : source;
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 30_000): Promise<T> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    const v = fn();
+    if (v) return v;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  home = await ensureTestGuest();
+  dir = mkdtempSync(join(tmpdir(), 'lvt-st-pool-'));
+  writeFileSync(join(dir, 'one.iso'), Buffer.alloc(1024 * 1024));
+  writeFileSync(join(dir, 'two.iso'), Buffer.alloc(1024 * 1024));
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'mine.qcow2'), '1G']);
+  virsh('pool-create-as', '--name', pool, '--type', 'dir', '--target', dir);
+  host = new LibvirtHost({ name: `st-${tag}`, uri: `${env.sshUri}?known_hosts=${env.knownHosts}`, identity: env.key, addedAt: '' }, { home, backoff: { baseMs: 200, maxMs: 1000 } });
+  await host.connectNow();
+  await until('the host to load its domains', () => host.info().state === 'connected');
+}, 120_000);
+
+afterAll(async () => {
+  for (const name of made) {
+    const v = host.find(name);
+    if (!v) continue;
+    await host.vm(v.id).stop({ force: true }).catch(() => undefined);
+    await host.delete(v.id, { storage: true }).catch(() => undefined);
+  }
+  await host.close();
+  rmSync(join(home, 'libvirt', host.id), { recursive: true, force: true });
+  virsh('pool-destroy', pool);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a libvirt domain made from an ISO', () => {
+  it('changes its CD shut off and running, and gains, grows and loses disks; deleting it with its storage keeps the ISO', async () => {
+    const one = join(dir, 'one.iso');
+    const two = join(dir, 'two.iso');
+    const name = `st-iso-${tag}`;
+    made.push(name);
+    const info = await host.create(vmConfigSchema.parse({ name, source: { kind: 'iso', path: one, diskSizeGiB: 1 }, memoryMiB: 128 }), { start: false });
+    expect(info).toMatchObject({ caps: { media: true, disks: true, clone: true }, spec: { cdrom: one, disks: ['vda'] } });
+    const vm = host.vm(info.id);
+
+    // shut off: the definition changes; a path in the pool's directory that is not there is refused now
+    await vm.changeMedia(null);
+    expect([inDrive(name, 'config'), host.get(info.id).spec.cdrom]).toEqual([null, null]);
+    await vm.changeMedia(two);
+    expect([inDrive(name, 'config'), host.get(info.id).spec.cdrom]).toEqual([two, two]);
+    await expect(vm.changeMedia(join(dir, 'nope.iso'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: `${join(dir, 'nope.iso')} is not on ${host.id}; pick an ISO image from its storage pools (flotilla host volumes ${host.id} --kind iso)` });
+    expect(inDrive(name, 'config')).toBe(two);
+
+    // disks: the one it was made with stays; an added one is a volume in the flotilla pool
+    const [vda] = await vm.disks();
+    expect(vda).toMatchObject({ name: 'vda', added: false, keptBecause: `it is the disk ${name} was made with; only a disk added later can be removed` });
+    await vm.addDisk(1);
+    expect(host.get(info.id).spec.disks).toEqual(['vda', 'vdb']);
+    const vdb = (await vm.disks()).find((d) => d.name === 'vdb')!;
+    expect(vdb).toMatchObject({ added: true, virtualSize: 2 ** 30 });
+    expect(vdb.removeKeepsFile).toBeUndefined();
+    // not the built-in Linux: no mount point to show
+    expect(vdb.guestMount).toBeUndefined();
+    expect(virsh('vol-pool', '--vol', vdb.path!).trim()).toBe('flotilla');
+    expect(await vm.resizeDisk('vdb', 2)).toMatchObject({ name: 'vdb', virtualSize: 2 * 2 ** 30, online: false });
+    await expect(vm.resizeDisk('vdb', 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: `vdb of ${name} is 2 GiB; a resize must make it larger (shrinking would destroy data and is refused)` });
+    // a snapshot holds every disk: vdb stays until it goes
+    await vm.snapshotCreate('s1', { diskOnly: false });
+    await expect(vm.removeDisk('vdb')).rejects.toMatchObject({ message: `cannot remove vdb from ${name}: the snapshot s1 needs it to go back; delete that snapshot first` });
+    await vm.snapshotDelete('s1');
+
+    // running (its BIOS finds nothing to boot, which is all this needs): the live drive and the
+    // definition both; disks grow online, and are added and removed only shut off
+    await vm.start({ waitAgent: false });
+    await vm.changeMedia(null);
+    expect([inDrive(name, 'live'), inDrive(name, 'config')]).toEqual([null, null]);
+    await vm.changeMedia(one);
+    expect([inDrive(name, 'live'), inDrive(name, 'config'), host.get(info.id).spec.cdrom]).toEqual([one, one, one]);
+    expect(await vm.resizeDisk('vdb', 3)).toMatchObject({ virtualSize: 3 * 2 ** 30, online: true });
+    await expect(vm.removeDisk('vdb')).rejects.toMatchObject({ code: 'INVALID_STATE', message: `stop ${name} before removing a disk (it is running)` });
+    await expect(vm.addDisk(1)).rejects.toMatchObject({ code: 'INVALID_STATE', message: `stop ${name} before adding a disk (it is running)` });
+    await vm.stop({ force: true });
+
+    // an image of the user's is detached, never deleted; the volume Flotilla made is deleted
+    const mine = join(dir, 'mine.qcow2');
+    virsh('attach-disk', '--domain', name, '--source', mine, '--target', 'vdc', '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--config');
+    expect((await vm.disks()).find((d) => d.name === 'vdc')).toMatchObject({ added: true, removeKeepsFile: true, path: mine });
+    await vm.removeDisk('vdc');
+    await vm.removeDisk('vdb');
+    expect([existsSync(mine), existsSync(vdb.path!)]).toEqual([true, false]);
+    expect((await vm.disks()).map((d) => d.name)).toEqual(['vda']);
+    expect(host.get(info.id).spec.disks).toEqual(['vda']);
+
+    // with its storage: its own disk goes, the ISO in its drive (a pool volume too) stays
+    await host.delete(info.id, { storage: true });
+    expect(existsSync(vda!.path!)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(['mine.qcow2', 'one.iso', 'two.iso']);
+  }, 240_000);
+
+  it('a domain without a CD drive says so, and what to do', async () => {
+    const name = `st-plain-${tag}`;
+    made.push(name);
+    const info = await host.create(vmConfigSchema.parse({ name, source: { kind: 'default' }, memoryMiB: 128 }), { start: false });
+    expect(info.caps.media).toBe(false);
+    await expect(host.vm(info.id).changeMedia(join(dir, 'one.iso'))).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: `${name} has no CD drive; add one to its definition (virt-manager, or virsh edit on ${host.id}) to change CDs`,
+    });
+  });
+});
+
+describe('a full clone on a libvirt host', () => {
+  it('boots from its own copies of the disks, with its own name, and its guest mounts the added disk', async () => {
+    const name = `st-src-${tag}`;
+    const copyName = `${name}-copy`;
+    made.push(name, copyName);
+    const src = await host.create(vmConfigSchema.parse({ name, source: { kind: 'default' }, memoryMiB: 192 }), { start: false });
+    await host.vm(src.id).addDisk(1);
+    const srcDisks = await host.vm(src.id).disks();
+    expect(srcDisks.find((d) => d.name === 'vdb')).toMatchObject({ guestMount: '/mnt/extra-1' });
+    await expect(host.vm(src.id).clone(copyName, { linked: true, start: false })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/^linked clones are made on the local host only/) });
+    await expect(host.vm(src.id).clone(name, { linked: false, start: false })).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+
+    const copy = await host.vm(src.id).clone(copyName, { linked: false, start: false });
+    expect(copy).toMatchObject({ name: copyName, state: 'stopped', spec: { disks: ['vda', 'vdb'], source: { kind: 'default' } } });
+    const copyDisks = await host.vm(copy.id).disks();
+    expect(copyDisks.map((d) => [d.name, d.virtualSize])).toEqual(srcDisks.map((d) => [d.name, d.virtualSize]));
+    for (const d of copyDisks) expect([srcDisks.some((s) => s.path === d.path), virsh('vol-pool', '--vol', d.path!).trim()]).toEqual([false, 'flotilla']);
+    expect(virsh('domiflist', copyName)).not.toContain(virsh('domiflist', name).match(/52:54:00(:[0-9a-f]{2}){3}/)![0]);
+
+    await host.vm(copy.id).start({ waitAgent: true });
+    const r = await host.vm(copy.id).exec(['/bin/sh', '-c', "cat /proc/sys/kernel/hostname; grep ' /mnt/extra-1 ' /proc/mounts"], { timeoutMs: 30_000 });
+    expect(r.stdout).toMatch(new RegExp(`^${copyName}\\n/dev/vdb /mnt/extra-1 ext4 `));
+    await host.vm(copy.id).stop({ force: true });
+    await host.delete(copy.id, { storage: true });
+    expect(copyDisks.map((d) => existsSync(d.path!))).toEqual([false, false]);
+    expect(srcDisks.map((d) => existsSync(d.path!))).toEqual([true, true]);
+  }, 240_000);
+});
