@@ -486,7 +486,7 @@ async function diskCommand(pos: string[], o: ParsedOptions, json: boolean, s: Cl
     const vm = await s.find(vmName, o.host);
     const disks = await s.call('disk.list', { host: vm.host, id: vm.id });
     if (json) io.out(formatJson(disks));
-    else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}${d.path ? `\t${d.path}` : ''}\n`).join(''));
+    else io.out(disks.length === 0 ? `${vm.name} has no disk of its own\n` : disks.map((d) => `${d.name}\t${fmt(d.virtualSize)}${d.backingFile ? `\tlinked to ${d.backingFile}` : ''}${d.path ? `\t${d.path}` : ''}${d.guestMount ? `\tat ${d.guestMount} in the guest` : ''}\n`).join(''));
     return 0;
   }
   if (sub === 'resize') {
