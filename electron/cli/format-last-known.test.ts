@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { capsOf } from '../../shared/contract';
 import { fakeVm } from '../headless/testing/fake-handler';
 import { formatInfo, formatList } from './format';
 
@@ -22,3 +23,22 @@ describe('flotilla info', () => {
     expect(lines[i + 1]).toBe(`${' '.repeat(lines[i]!.indexOf('exit'))}89/131072 = 0.07% allocated`);
   });
 });
+
+describe('flotilla info: disks, CD and shares', () => {
+  const base = fakeVm('vm00000004', 'web');
+  const caps = capsOf(['lifecycle', 'edit', 'disks', 'media', 'shares']);
+  it('names the disks, what is in the CD drive and the shared folders, where the host has them', () => {
+    const vm = { ...base, caps, spec: { ...base.spec, disks: ['disk.qcow2', 'extra-1.qcow2'], cdrom: '/isos/tools.iso', shares: [{ tag: 'src', hostPath: '/home/me/src', readOnly: true }] } };
+    const out = formatInfo(vm);
+    expect(out).toMatch(/^disks: +disk\.qcow2, extra-1\.qcow2$/m);
+    expect(out).toMatch(/^cd: +\/isos\/tools\.iso$/m);
+    expect(out).toMatch(/^shares: +src → \/home\/me\/src \(read-only\)$/m);
+    expect(formatInfo({ ...vm, spec: { ...vm.spec, cdrom: null, shares: [] } })).toMatch(/^cd: +empty drive$/m);
+  });
+  it('leaves out what the VM has no drive for, or its host cannot do', () => {
+    const out = formatInfo({ ...base, caps, spec: { ...base.spec, disks: ['disk.qcow2'] } });
+    expect(out).not.toMatch(/^(cd|shares):/m);
+    expect(formatInfo(base)).not.toMatch(/^disks:/m);
+  });
+});
+

@@ -1,6 +1,7 @@
 // Human-readable output of the CLI (the --json output is the contract DTOs themselves).
 import type { EngineInfo, HostInfo, HostVolume, PortEntry, VmInfo } from '../../shared/contract';
 import { LOCAL_HOST } from '../../shared/contract-names';
+import { cdMedium } from '../../shared/offers';
 
 export function formatPorts(ports: readonly PortEntry[]): string {
   return ports
@@ -91,6 +92,11 @@ export function formatInfo(vm: VmInfo): string {
     ['restart', vm.spec.restartPolicy],
     ['keep running on quit', vm.spec.keepRunningOnQuit ? 'yes' : 'no'],
   ];
+  // what `disk list`, `media` and `share list` say more about
+  if (vm.caps.disks) lines.push(['disks', vm.spec.disks.join(', ') || '-']);
+  const cd = cdMedium(vm);
+  if (vm.caps.media && cd !== undefined) lines.push(['cd', cd ?? 'empty drive']);
+  if (vm.caps.shares && vm.spec.shares?.length) lines.push(['shares', vm.spec.shares.map((s) => `${s.tag} → ${s.hostPath}${s.readOnly ? ' (read-only)' : ''}`).join(', ')]);
   // a libvirt domain's autostart is libvirt's (virsh autostart), not this spec's
   if (vm.caps.edit) lines.push(['start automatically', vm.spec.autostart ? 'yes, after this computer starts' : 'no']);
   if (vm.broken) lines.push(['broken', vm.broken.reason]);
