@@ -150,6 +150,10 @@ describe('HostsDialog', () => {
     await act(async () => fireEvent.click(within(row).getByRole('button', { name: 'Check its key…' })));
     const question = within(row).getByRole('alertdialog', { name: 'Trust this host key?' });
     expect(within(question).getByLabelText('Host key fingerprint').textContent).toBe(key.fingerprint);
+    // the host's retries (connecting, then failed again for the same reason) leave the question open
+    act(() => api.emit('host.changed', { ...LAB, state: 'connecting', reason: null }));
+    act(() => api.emit('host.changed', stale));
+    expect(within(row).getByRole('alertdialog', { name: 'Trust this host key?' })).toBe(question);
     await act(async () => fireEvent.click(within(question).getByRole('button', { name: 'Trust and connect' })));
     expect(api.calls.filter((c) => c.method === 'host.offeredKey' || c.method === 'host.trustKey').map((c) => [c.method, c.req])).toEqual([
       ['host.offeredKey', { name: 'lab' }],

@@ -142,6 +142,13 @@ function HostKeyCheck({ host }: { host: HostInfo }): ReactElement {
 function HostRow({ host, onRemoved }: { host: HostInfo; onRemoved: (err: UiError | null) => void }): ReactElement {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
+  // The host retries with backoff, and each try says "connecting" (no failure) until it fails
+  // again. The key question stays through those tries: unmounted, it lost the key being checked,
+  // and the user's click met a plain "Check its key…" again (the e2e test caught one).
+  // (state adjusted while rendering, as React's docs do for a value derived from a changing prop)
+  const keyNow = host.failure === 'host-key-unknown' ? true : host.state === 'connecting' ? null : false;
+  const [keyUnknown, setKeyUnknown] = useState(keyNow === true);
+  if (keyNow !== null && keyNow !== keyUnknown) setKeyUnknown(keyNow);
   const remove = async (): Promise<void> => {
     setBusy(true);
     try {
@@ -165,7 +172,7 @@ function HostRow({ host, onRemoved }: { host: HostInfo; onRemoved: (err: UiError
       </div>
       <div className="host-row-uri">{local ? 'Flotilla’s own VMs on this computer' : <code>{host.uri}</code>}</div>
       {host.reason && host.state !== 'connected' && <p className="host-row-reason">{host.reason}</p>}
-      {host.failure === 'host-key-unknown' && <HostKeyCheck host={host} />}
+      {keyUnknown && <HostKeyCheck host={host} />}
       {!local &&
         (confirming ? (
           <div className="host-row-confirm" role="group" aria-label={`Forget ${host.name}?`}>
