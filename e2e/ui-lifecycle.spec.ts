@@ -195,8 +195,9 @@ test.describe('snapshots, clone and import in the browser', () => {
     await view.root.getByRole('button', { name: 'Start', exact: true }).click();
     await expect(app.page.getByTestId(`vm-${FILES_VM}-state`)).toHaveText('running', { timeout: 150_000 });
     await expect(view.panel.getByRole('button', { name: 'Choose files…' })).toBeEnabled({ timeout: 120_000 });
-    // the header says what the guest's agent says it runs (the built-in Linux: its kernel)
+    // the header says what the guest's agent says it runs (the built-in Linux: its kernel), and its address
     await expect(view.root.getByTestId('guest-os')).toHaveText(/^kernel \d+\.\d+\./, { timeout: 30_000 });
+    await expect(view.root.getByTestId('vm-ip')).toHaveText('10.0.2.15', { timeout: 30_000 });
 
     const note = Buffer.from(`hello from the host ${Date.now()}\n`);
     const big = randomBytes(9 * 1024 * 1024 + 7);
@@ -271,6 +272,8 @@ test.describe('snapshots, clone and import in the browser', () => {
     await app.page.evaluate(`location.hash = '#/vm/${vmId}/settings'`);
     const view = new VmViewPage(app.page, DISKS_VM);
     await expect(view.tab('Settings')).toHaveAttribute('aria-selected', 'true');
+    // stopped: no "No IP yet" in its header, as there is no address to wait for
+    await expect(view.root.getByTestId('vm-ip')).toHaveCount(0);
     const section = view.panel.getByRole('region', { name: 'Disks' });
     const row = (name: string) => section.getByTestId(`disk-${name}`);
     await expect(row('disk.qcow2')).toBeVisible();

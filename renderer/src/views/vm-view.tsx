@@ -69,7 +69,8 @@ export function VmView({ id }: { id: string }): ReactElement | null {
           )}
         </div>
         <div className="vm-view-meta">
-          <span>{vm.ips[0] ?? 'No IP yet'}</span>
+          {/* a VM that is not up has no address to wait for */}
+          {(vm.ips[0] !== undefined || vm.state === 'starting' || vm.state === 'running') && <span data-testid="vm-ip">{vm.ips[0] ?? 'No IP yet'}</span>}
           {vm.guestOs && (
             <span className="vm-os" title={vm.guestOs} data-testid="guest-os">
               {vm.guestOs}
