@@ -13,17 +13,13 @@ import type { DiskInfo, VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmSpec } from '../../../shared/spec';
 import { TMP_SUFFIX } from '../atomic-file';
+import { assertGrows, listed, madeWith, snapshotsNeedIt } from '../disk-words';
 import { QEMU_IMG, qemuImgCreate, qemuImgInfo } from '../images';
 import { EXTRA_DISK_RE } from '../qemu-args';
 import { assertNoLinkedClones, linkedClonesOf } from './clone';
 import type { OpsContext } from './ops-context';
 
 const GiB = 2 ** 30;
-
-function fmtGiB(bytes: number): string {
-  const g = bytes / GiB;
-  return Number.isInteger(g) ? `${g} GiB` : `${g.toFixed(2)} GiB`;
-}
 
 function diskName(spec: VmSpec, disk: string | undefined): string {
   if (spec.disks.length === 0) {
@@ -48,8 +44,6 @@ async function qcow2Node(ctx: OpsContext, id: string, path: string): Promise<Blo
   return node;
 }
 
-const listed = (names: readonly string[]): string => (names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`);
-
 /** A disk `flotilla disk add` made. (The first disk of a VM made from an image, an ISO or the built-in Linux is its system disk.) */
 const isAdded = (spec: VmSpec, name: string): boolean => EXTRA_DISK_RE.test(name) && (name !== spec.disks[0] || spec.source.kind === 'kernel');
 
@@ -58,9 +52,9 @@ const isAdded = (spec: VmSpec, name: string): boolean => EXTRA_DISK_RE.test(name
  * UI shows on the disk's row and the refusal puts after the disk's name. `snapshots`: those its file holds.
  */
 function keptBecause(ctx: OpsContext, spec: VmSpec, name: string, snapshots: readonly string[]): string | null {
-  if (!isAdded(spec, name)) return `it is the disk ${spec.name} was made with; only a disk added later can be removed`;
-  const one = snapshots.length === 1;
-  if (snapshots.length) return `the snapshot${one ? '' : 's'} ${listed(snapshots)} need${one ? 's' : ''} it to go back; delete ${one ? 'that snapshot' : 'them'} first`;
+  if (!isAdded(spec, name)) return madeWith(spec.name);
+  const snaps = snapshotsNeedIt(snapshots);
+  if (snaps) return snaps;
   const clones = linkedClonesOf(ctx.store, spec.id);
   if (clones.length === 1) return `the linked clone ${clones[0]!.name} reads through to it; delete that clone first`;
   if (clones.length) return `the linked clones ${listed(clones.map((c) => c.name))} read through to it; delete them first`;
@@ -95,12 +89,7 @@ export async function resizeDisk(ctx: OpsContext, id: string, disk: string | und
     const path = join(ctx.layout.vmDir(id), name);
     const want = sizeGiB * GiB;
     const state = ctx.state(id);
-    const growOnly = (current: number): void => {
-      if (want <= current) {
-        const message = `${name} of ${spec.name} is ${fmtGiB(current)}; a resize must make it larger (shrinking would destroy data and is refused)`;
-        throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'sizeGiB', message }] });
-      }
-    };
+    const growOnly = (current: number): void => assertGrows(name, spec.name, current, want);
     if (state === 'running' || state === 'paused') {
       const node = await qcow2Node(ctx, id, path);
       growOnly(node.image['virtual-size']);

@@ -11,7 +11,7 @@ import { FlotillaError } from '../../../../shared/errors';
 import { guestHostname } from '../../guest/boot-profile';
 import { defineXml } from './define-xml';
 import { withGuestHostname } from './domain-edit';
-import { diskTargets, ownDiskTargets, parseFlotillaMetadata, xmlEscape } from './domain-xml';
+import { diskTargets, ownDiskTargets, parseFlotillaMetadata, xmlEscape, xmlUnescape } from './domain-xml';
 import { volumeAt } from './storage';
 import type { Virsh } from './virsh';
 
@@ -21,7 +21,7 @@ const DISK_BLOCK_RE = /<disk\b[^>]*>[\s\S]*?<\/disk>/g;
 function diskFile(block: string): { file: string; target: string } | null {
   const target = /<target\b[^>]*\bdev\s*=\s*(['"])([a-z0-9]{1,32})\1/.exec(block)?.[2];
   const file = /<source\b[^>]*\bfile\s*=\s*(['"])([^'"<>]{1,4096})\1/.exec(block)?.[2];
-  return target && file ? { file: file.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' })[e]!), target } : null;
+  return target && file ? { file: xmlUnescape(file), target } : null;
 }
 
 /**

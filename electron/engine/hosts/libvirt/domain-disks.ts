@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { DiskInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
+import { assertGrows, madeWith, snapshotsNeedIt } from '../../disk-words';
 import type { CdDrive } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool, listPoolVolumes, POOL, volumeAt } from './storage';
 import type { Virsh } from './virsh';
@@ -62,8 +63,6 @@ export function nextTarget(used: readonly string[]): string {
   throw new FlotillaError('BAD_REQUEST', 'no free virtio disk name (vdb … vdz) is left on this domain');
 }
 
-const fmtGiB = (bytes: number): string => (Number.isInteger(bytes / GiB) ? `${bytes / GiB} GiB` : `${(bytes / GiB).toFixed(2)} GiB`);
-const listed = (names: readonly string[]): string => (names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`);
 
 /** What a domain's disk operations need: its host's virsh, its UUID and name, its state and its snapshots. */
 export interface DomainRef {
@@ -93,10 +92,7 @@ function find(d: DomainRef, disks: BlockDevice[], target: string | undefined): B
 
 /** Why `disk` must stay (a clause about "it"), or null; `first`: the disk the domain was made with. */
 function keptBecause(d: DomainRef, first: boolean, snapshots: readonly string[]): string | null {
-  if (first) return `it is the disk ${d.name} was made with; only a disk added later can be removed`;
-  const one = snapshots.length === 1;
-  if (snapshots.length) return `the snapshot${one ? '' : 's'} ${listed(snapshots)} need${one ? 's' : ''} it to go back; delete ${one ? 'that snapshot' : 'them'} first`;
-  return null;
+  return first ? madeWith(d.name) : snapshotsNeedIt(snapshots);
 }
 
 export async function listDomainDisks(d: DomainRef): Promise<DiskInfo[]> {
@@ -128,10 +124,7 @@ export async function resizeDomainDisk(d: DomainRef, target: string | undefined,
   const want = sizeGiB * GiB;
   const now = parseBlkInfo((await d.virsh.run(['domblkinfo', '--domain', d.uuid, '--device', disk.target])).stdout)?.capacity;
   if (now === undefined) throw new FlotillaError('INTERNAL', `libvirt did not say how large ${disk.target} of ${d.name} is`);
-  if (want <= now) {
-    const message = `${disk.target} of ${d.name} is ${fmtGiB(now)}; a resize must make it larger (shrinking would destroy data and is refused)`;
-    throw new FlotillaError('INVALID_ARGUMENT', message, { fields: [{ path: 'sizeGiB', message }] });
-  }
+  assertGrows(disk.target, d.name, now, want);
   if (d.running) {
     await d.virsh.run(['blockresize', '--domain', d.uuid, '--path', disk.target, '--size', `${want}b`]);
   } else {

@@ -47,6 +47,13 @@ export interface DomainXmlInput {
 
 export const FLOTILLA_METADATA_NS = 'https://flotilla.invalid/libvirt/vm/1';
 
+const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+
+/** The text of an XML attribute or element with its five predefined entities decoded (others stay). */
+export function xmlUnescape(s: string): string {
+  return s.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => XML_ENTITIES[e]!);
+}
+
 export function xmlEscape(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
@@ -151,7 +158,7 @@ export function buildDomainXml(d: DomainXmlInput): string {
 export function parseFlotillaMetadata(text: string): Record<string, unknown> | null {
   const m = /^<flotilla:vm[^>]*>([^<]{0,65536})<\/flotilla:vm>\s*$/.exec(text.trim()) ?? /^<vm[^>]*>([^<]{0,65536})<\/vm>\s*$/.exec(text.trim());
   if (!m) return null;
-  const json = m[1]!.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' })[e]!);
+  const json = xmlUnescape(m[1]!);
   try {
     const v: unknown = JSON.parse(json);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
@@ -183,7 +190,6 @@ export interface CdDrive {
   medium: string | null;
 }
 
-const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
 
 /**
  * The domain's first CD drive, from its XML (`virsh dumpxml`, untrusted), or null when it has none.
@@ -191,17 +197,36 @@ const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos:
  * (a network source) shows as an empty drive.
  */
 export function cdromOf(xml: string): CdDrive | null {
+  const drive = diskElements(xml).find((e) => e.device === 'cdrom' && e.target);
+  if (!drive) return null;
+  const medium = drive.source;
+  // eslint-disable-next-line no-control-regex
+  return { target: drive.target!, medium: medium && medium.startsWith('/') && !/[\u0000-\u001f]/.test(medium) ? medium : null };
+}
+
+/** One `<disk>` element of a domain's XML: its device, target, the file or block device it reads, and whether it is shared. */
+export interface DiskElement {
+  device: string;
+  target?: string;
+  /** entities decoded */
+  source?: string;
+  /** read-only or shareable: an image other domains may use */
+  shared: boolean;
+}
+
+/** The `<disk>` elements of a domain's XML (untrusted), in order; only each element's own tags are read, comments dropped. */
+export function diskElements(xml: string): DiskElement[] {
   const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
-  for (const m of noComments.matchAll(/<disk\b([^>]*)>([\s\S]*?)<\/disk>/g)) {
-    if (!/\bdevice\s*=\s*(['"])cdrom\1/.test(m[1]!)) continue;
+  return [...noComments.matchAll(/<disk\b([^>]*)>([\s\S]*?)<\/disk>/g)].map((m) => {
     const target = /<target\b[^>]*\bdev\s*=\s*(['"])([a-z0-9]{1,32})\1/.exec(m[2]!)?.[2];
-    if (!target) continue;
-    const raw = /<source\b[^>]*\b(?:file|dev)\s*=\s*(['"])([^'"<>]{1,4096})\1/.exec(m[2]!)?.[2];
-    const medium = raw?.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => XML_ENTITIES[e]!);
-    // eslint-disable-next-line no-control-regex
-    return { target, medium: medium && medium.startsWith('/') && !/[\u0000-\u001f]/.test(medium) ? medium : null };
-  }
-  return null;
+    const source = /<source\b[^>]*\b(?:file|dev)\s*=\s*(['"])([^'"<>]{1,4096})\1/.exec(m[2]!)?.[2];
+    return {
+      device: /\bdevice\s*=\s*(['"])([a-z]+)\1/.exec(m[1]!)?.[2] ?? 'disk',
+      ...(target ? { target } : {}),
+      ...(source !== undefined ? { source: xmlUnescape(source) } : {}),
+      shared: /<(readonly|shareable)\b/.test(m[2]!),
+    };
+  });
 }
 
 /**
@@ -217,13 +242,5 @@ export function ownDiskTargets(xml: string): string[] {
 
 /** The target devices of a domain's disks (not its CD or floppy drives), in the XML's order. */
 export function diskTargets(xml: string, writableOnly = false): string[] {
-  const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
-  const out: string[] = [];
-  for (const m of noComments.matchAll(/<disk\b([^>]*)>([\s\S]*?)<\/disk>/g)) {
-    const device = /\bdevice\s*=\s*(['"])([a-z]+)\1/.exec(m[1]!)?.[2] ?? 'disk';
-    if (device !== 'disk' || (writableOnly && /<(readonly|shareable)\b/.test(m[2]!))) continue;
-    const target = /<target\b[^>]*\bdev\s*=\s*(['"])([a-z0-9]{1,32})\1/.exec(m[2]!)?.[2];
-    if (target) out.push(target);
-  }
-  return out;
+  return diskElements(xml).flatMap((e) => (e.device === 'disk' && e.target && !(writableOnly && e.shared) ? [e.target] : []));
 }
