@@ -19,7 +19,7 @@ import {
   type VmSpec,
 } from '../../shared/spec';
 import { cleanupTempFiles, writeFileAtomic } from './atomic-file';
-import { EXTRA_DISK_RE } from './qemu-block-args';
+import { settleDiskIntents } from './disk-intents';
 import { namingFullDisk } from './disk-full';
 import type { HomeLayout } from './paths';
 import { KeyedMutex } from './mutex';
@@ -62,17 +62,6 @@ export function newVmId(): string {
 }
 
 
-/**
- * Removes added disks (extra-<n>.qcow2) that the VM's spec does not name: left by a disk add killed
- * after its file was made but before the spec named it, or by a disk remove killed after the spec
- * forgot it but before its file was gone. Either way no VM can attach it again. Only at load, while
- * the engine owns the directory (as cleanupTempFiles).
- */
-async function sweepUnlistedDisks(dir: string, spec: VmSpec): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => EXTRA_DISK_RE.test(n) && !spec.disks.includes(n)).map((n) => rm(join(dir, n), { force: true })));
-}
-
 function serialize(spec: VmSpec): string {
   return JSON.stringify(spec, null, 2) + '\n';
 }
@@ -109,7 +98,8 @@ export class VmStore {
       const spec = await this.readSpec(join(dir, 'vm.json'), entry.name);
       if (spec) {
         this.specs.set(spec.id, spec);
-        await sweepUnlistedDisks(dir, spec);
+        const settled = await settleDiskIntents(dir, spec.disks);
+        if (settled.changed) await this.commit(this.validSpec({ ...spec, disks: settled.disks }));
       }
     }
     await this.giveIdentities();

@@ -1,10 +1,13 @@
 // Check 19 (issue 12): kill -9 the engine (a real engine process) at a random moment during each
-// long VM job: export, import, full clone and linked clone. After the next engine starts:
+// long VM job: export, import, full clone and linked clone, and during a disk add and a disk
+// remove (short, but two steps each: the spec and the file). After the next engine starts:
 // - no half-made VM is visible (every listed VM is complete: its disks pass qemu-img check), and
 //   no staging directory is left in vms/;
 // - no half-written archive is visible: the destination is absent or a complete, verifiable
 //   archive; no partial file next to it, no journal record left;
 // - the source VM is intact (its disk's sha256 is unchanged and qemu-img check is clean);
+// - a disk add or remove either happened or did not: every disk the spec names is there and whole,
+//   no other added disk is left in the VM's directory, and no file of a half-done one;
 // - no qemu-img outlives the killed engine.
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,7 +35,7 @@ async function qemuImgsUsing(home: string): Promise<number[]> {
   return out;
 }
 
-describe('check 19: kill -9 of the engine during export, import and clone', () => {
+describe('check 19: kill -9 of the engine during export, import, clone and disk add/rm', () => {
   let home: string;
   let work: string;
   let engine: EngineChild | null = null;
@@ -65,19 +68,27 @@ describe('check 19: kill -9 of the engine during export, import and clone', () =
       import: (c) => c.call('vm.import', { path: archive, name: 'imported' }),
       'clone-full': (c) => c.call('vm.clone', { id: src.id, name: 'full' }),
       'clone-linked': (c) => c.call('vm.clone', { id: src.id, name: 'linked', linked: true }),
+      'disk-add': (c) => c.call('disk.add', { id: src.id, sizeGiB: 1 }),
+      'disk-rm': (c) => c.call('disk.remove', { id: src.id, disk: 'extra-1.qcow2' }),
+    };
+    // what a job needs beforehand: the disk rm's disk
+    const prepare = async (job: string, c: EngineConn): Promise<void> => {
+      if (job === 'disk-rm') await c.call('disk.add', { id: src.id, sizeGiB: 1 });
     };
     const outcomes: Record<string, { killedDuring: number; finishedFirst: number }> = {};
     let faults = 0;
     let lost = 0;
-    const newName: Record<string, string> = { export: '', import: 'imported', 'clone-full': 'full', 'clone-linked': 'linked' };
+    const newName: Record<string, string> = { export: '', import: 'imported', 'clone-full': 'full', 'clone-linked': 'linked', 'disk-add': '', 'disk-rm': '' };
     const cleanUp = async (c: EngineConn): Promise<void> => {
       for (const vm of await c.call('vm.list', {})) if (vm.name !== 'src') await c.call('vm.delete', { id: vm.id });
       await rm(join(work, 'out.flotilla'), { force: true });
+      for (const d of (await c.call('vm.get', { id: src.id })).spec.disks.filter((n: string) => n !== 'disk.qcow2')) await c.call('disk.remove', { id: src.id, disk: d });
     };
     for (const [job, call] of Object.entries(jobs)) {
       outcomes[job] = { killedDuring: 0, finishedFirst: 0 };
       // how long this job takes here and now, so the kills land inside it
       conn = await EngineConn.open(home);
+      await prepare(job, conn);
       const started = Date.now();
       await call(conn);
       const jobMs = Date.now() - started;
@@ -85,6 +96,7 @@ describe('check 19: kill -9 of the engine during export, import and clone', () =
       await conn.close();
       for (let t = 0; t < TRIALS; t++) {
         conn = await EngineConn.open(home);
+        await prepare(job, conn);
         let finished = false;
         const running = call(conn).then(
           () => (finished = true),
@@ -111,7 +123,9 @@ describe('check 19: kill -9 of the engine during export, import and clone', () =
             if (c.code !== 0) lost++;
             expect(c.code, `${label}: ${vm.name}/${d}: ${c.stdout}${c.stderr}`).toBe(0);
           }
-          expect((await readdir(join(home, 'vms', vm.id))).filter((n) => n.endsWith('.flotilla-tmp')), label).toEqual([]);
+          const files = await readdir(join(home, 'vms', vm.id));
+          expect(files.filter((n) => n.endsWith('.flotilla-tmp') || n.endsWith('.adding') || n.endsWith('.removing')), label).toEqual([]);
+          expect(files.filter((n) => /^extra-\d+\.qcow2$/.test(n) && !vm.spec.disks.includes(n)), `${label}: an added disk no spec names`).toEqual([]);
         }
         const srcNow = await sha256File(srcDisk);
         if (srcNow !== srcSum) lost++;
@@ -129,7 +143,7 @@ describe('check 19: kill -9 of the engine during export, import and clone', () =
       }
     }
     console.log(`[reliability] check 19 outcomes: ${JSON.stringify(outcomes)} (the first export took ${exportMs} ms for ${DATA_MIB} MiB)`);
-    reportFigure({ check: 19, title: 'kill -9 engine during export, import and clone', load: `${DATA_MIB} MiB disk, ${TRIALS} kills per job`, faults, badInputs: 0, lost });
+    reportFigure({ check: 19, title: 'kill -9 engine during export, import, clone and disk add/rm', load: `${DATA_MIB} MiB disk, ${TRIALS} kills per job`, faults, badInputs: 0, lost });
     expect(lost).toBe(0);
   });
 });

@@ -4,15 +4,15 @@
 // end, so grow-only is enforced here, against the size QEMU (online) or qemu-img (offline) reports.
 // An added disk is a blank qcow2 named extra-<n>.qcow2 (qemu-args attaches those after the boot disk).
 // Only such a disk can be removed, from a stopped VM, and never while a snapshot or a linked clone
-// needs it: the spec forgets it first, then its file goes, so a killed engine leaves at worst a file
-// no spec names, which the store sweeps at the next start (vm-store.ts, sweepUnlistedDisks).
+// needs it. An add or remove killed halfway is finished or rolled back at the next engine start by
+// the names its file had meanwhile (disk-intents.ts); a file no spec names is never deleted.
 import { execFile } from 'node:child_process';
 import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskInfo, VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmSpec } from '../../../shared/spec';
-import { TMP_SUFFIX } from '../atomic-file';
+import { ADDING_SUFFIX, REMOVING_SUFFIX } from '../disk-intents';
 import { assertGrows, listed, madeWith, snapshotsNeedIt } from '../disk-words';
 import { QEMU_IMG, qemuImgCreate, qemuImgInfo } from '../images';
 import { EXTRA_DISK_RE } from '../qemu-args';
@@ -118,19 +118,20 @@ export async function addDisk(ctx: OpsContext, id: string, sizeGiB: number): Pro
     const dir = ctx.layout.vmDir(id);
     let n = 1;
     const used = new Set(spec.disks.map((d) => EXTRA_DISK_RE.exec(d)?.[1]).filter(Boolean).map(Number));
-    // a name left by an add whose spec write failed is skipped, not overwritten (the next engine start sweeps it)
+    // a file no spec names keeps its name: it may be someone's data
     while (used.has(n) || (await stat(join(dir, `extra-${n}.qcow2`)).catch(() => null))) n++;
     if (spec.disks.length >= 8) throw new FlotillaError('BAD_REQUEST', `${spec.name} already has ${spec.disks.length} disks; 8 is the most Flotilla attaches`);
     const name = `extra-${n}.qcow2`;
-    // made under a temp name (swept at engine start) and renamed only when complete
-    const tmp = join(dir, `.${name}${TMP_SUFFIX}`);
+    // made as extra-<n>.qcow2.adding, which the spec then names; killed before it does, the file goes at the next start
+    const adding = join(dir, name + ADDING_SUFFIX);
     try {
-      await qemuImgCreate(tmp, sizeGiB, 'qcow2');
-      await rename(tmp, join(dir, name));
-    } finally {
-      await rm(tmp, { force: true });
+      await qemuImgCreate(adding, sizeGiB, 'qcow2');
+      await ctx.store.setDisks(id, [...spec.disks, name]);
+    } catch (err) {
+      await rm(adding, { force: true });
+      throw err;
     }
-    await ctx.store.setDisks(id, [...spec.disks, name]);
+    await rename(adding, join(dir, name));
   });
   ctx.changed(id);
   return ctx.info(id);
@@ -146,10 +147,16 @@ export async function removeDisk(ctx: OpsContext, id: string, disk: string): Pro
     const present = await stat(path).then(() => true, () => false);
     const kept = keptBecause(ctx, spec, name, present ? ((await qemuImgInfo(path)).snapshots ?? []) : []);
     if (kept) throw new FlotillaError('INVALID_STATE', `cannot remove ${name} from ${spec.name}: ${kept}`);
-    // the spec first: from here on nothing attaches the file, and a crash before the rm below
-    // leaves a file no spec names (swept at the next engine start), never a spec naming no file
-    await ctx.store.setDisks(id, spec.disks.filter((d) => d !== name));
-    await rm(path, { force: true });
+    // the rename commits the remove: killed after it, the next start finishes it (disk-intents.ts)
+    const removing = path + REMOVING_SUFFIX;
+    if (present) await rename(path, removing);
+    try {
+      await ctx.store.setDisks(id, spec.disks.filter((d) => d !== name));
+    } catch (err) {
+      if (present) await rename(removing, path);
+      throw err;
+    }
+    await rm(removing, { force: true });
   });
   ctx.changed(id);
   return ctx.info(id);
