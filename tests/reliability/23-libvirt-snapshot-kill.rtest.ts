@@ -7,8 +7,14 @@
 // - libvirt lists the snapshot once (asked with virsh, not through Flotilla), and the domain runs on;
 // - the killed engine's event stream (its virsh) dies with it (dies-with-engine.ts); it used to
 //   stay until the next event on that host, for ever on a quiet one.
+// And `flotilla disk add` and `flotilla clone` on that host, with the engine killed after the new
+// volume (or the clone's copy) was made and before the definition named it: its virsh attach-disk
+// or define is caught and stopped (SIGSTOP) first, so the kill lands there every time. The next
+// engine deletes that volume when it connects (volume-journal.ts), and nothing else in the pool:
+// the pool afterwards holds what it held before, plus the volumes the definitions name.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle, CLI_ENTRY } from '../integration/fixtures/bundle';
@@ -57,7 +63,22 @@ function virshes(match: (args: string[], ppid: number) => boolean): number[] {
   return found;
 }
 
-describe('check 23: kill -9 of the engine under flotilla snapshot create on a libvirt host', () => {
+/** The volumes in Flotilla's pool on the local libvirtd. */
+const poolVolumes = (): string[] =>
+  virsh('vol-list', '--pool', 'flotilla')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean)
+    .sort();
+
+/** The files a domain's definition names as disks. */
+const domainFiles = (domain: string): string[] =>
+  virsh('domblklist', '--domain', domain, '--details', '--inactive')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).slice(3).join(' '))
+    .filter((f) => f.startsWith('/'));
+
+describe('check 23: kill -9 of the engine under flotilla snapshot create, disk add and clone on a libvirt host', () => {
   let home: string;
   let cli: string;
   let engine: EngineChild | null = null;
@@ -68,11 +89,14 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create on a li
     [home, cli] = await Promise.all([makeHome(), bundle(CLI_ENTRY)]);
     await installTestGuest(home);
   });
+  const shutOff = `${name}-off`;
   afterAll(async () => {
     engine ??= await startEngineChild(home).catch(() => null);
     await flotilla('stop', name, '--host', 'lab', '--force').done;
-    const rm = await flotilla('rm', name, '--host', 'lab', '--storage').done;
-    if (rm.code !== 0) console.error(`check 23: could not remove ${name}: ${rm.stderr}`);
+    for (const n of [name, shutOff, `${shutOff}-copy`]) {
+      const rm = await flotilla('rm', n, '--host', 'lab', '--storage').done;
+      if (rm.code !== 0 && n !== `${shutOff}-copy`) console.error(`check 23: could not remove ${n}: ${rm.stderr}`);
+    }
     if (engine) await killEngineChild(engine);
     await cleanupHome(home);
   });
@@ -129,6 +153,64 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create on a li
     }
     console.log(`[reliability] check 23 outcomes: ${JSON.stringify(outcomes)} (one save took ${cmdMs} ms)`);
     reportFigure({ check: 23, title: 'kill -9 engine under flotilla snapshot create on a libvirt host', load: `a running 256 MiB domain on the local libvirtd, ${TRIALS} kills`, faults, badInputs: 0, lost: problems.length });
+    expect(problems).toEqual([]);
+  });
+
+  it('a disk add or clone killed before the definition names its new volume leaves no volume behind', async () => {
+    engine ??= await startEngineChild(home);
+    const must = async (run: CliRun): Promise<string> => {
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    if (!(await flotilla('host', 'list').done).stdout.includes('lab')) await must(flotilla('host', 'add', 'lab', 'qemu:///system'));
+    await must(flotilla('create', shutOff, '--host', 'lab', '--memory', '128'));
+    const uuid = virsh('domuuid', shutOff).trim();
+    const before = poolVolumes();
+    const journal = join(home, 'libvirt', 'lab', 'volumes-in-flight');
+    const problems: string[] = [];
+    const outcomes: string[] = [];
+    let faults = 0;
+    const cases = [
+      { what: 'disk add', args: ['disk', 'add', shutOff, '1', '--host', 'lab'], step: 'attach-disk' },
+      { what: 'clone', args: ['clone', shutOff, `${shutOff}-copy`, '--host', 'lab'], step: 'define' },
+    ];
+    for (const c of cases) {
+      const cmd = flotilla(...c.args);
+      const dead = engine.pid;
+      let caught: number[] = [];
+      for (const until = Date.now() + 60_000; caught.length === 0; await sleep(2)) {
+        if (Date.now() > until) throw new Error(`${c.what}: no virsh ${c.step} seen`);
+        caught = virshes((a, ppid) => ppid === dead && a.includes(c.step));
+        for (const pid of caught) process.kill(pid, 'SIGSTOP');
+      }
+      const made = poolVolumes().filter((v) => !before.includes(v));
+      if (made.length === 0) problems.push(`${c.what}: no new volume in the pool when its ${c.step} ran`);
+      await killEngineChild(engine);
+      faults++;
+      engine = await startEngineChild(home);
+      // a clone waits for the next engine and runs again (shared/outlast-engine.ts); a disk add just fails
+      const r = await cmd.done;
+      outcomes.push(`${c.what}: exit ${r.code}${r.code ? ` (${r.stderr.trim().split('\n').at(-1)})` : ''}`);
+      // the next engine connects to the host and settles what the killed one left
+      const named = new Set([uuid, ...(virsh('list', '--all', '--name').includes(`${shutOff}-copy`) ? [`${shutOff}-copy`] : [])].flatMap(domainFiles));
+      // what was there before, and what the definitions name now (a clone's second try made its own copy)
+      const expected = (): string[] => [...new Set([...before, ...poolVolumes().filter((v) => [...named].some((f) => f.endsWith(`/${v}`)))])].sort();
+      await must(flotilla('list', '--host', 'lab'));
+      for (const until = Date.now() + 20_000; poolVolumes().join() !== expected().join() && Date.now() < until; ) await sleep(200);
+      if (made.some((v) => poolVolumes().includes(v) && ![...named].some((f) => f.endsWith(`/${v}`)))) problems.push(`${c.what}: ${made.join(', ')} made by the killed engine is still there, named by nothing`);
+      if (poolVolumes().join() !== expected().join()) problems.push(`${c.what}: the pool holds ${poolVolumes().join(', ')}; expected ${expected().join(', ')}`);
+      let left: string[] = [];
+      try {
+        left = readdirSync(journal).filter((n) => n.endsWith('.json'));
+      } catch {
+        // never made: nothing was recorded
+      }
+      if (left.length) problems.push(`${c.what}: journal records left: ${left.join(', ')}`);
+      for (const f of named) if (!poolVolumes().some((v) => f.endsWith(`/${v}`)) && f.includes('/flotilla/')) problems.push(`${c.what}: a definition names ${f}, which is gone`);
+    }
+    console.log(`[reliability] check 23 (disk add, clone) outcomes: ${outcomes.join('; ')}`);
+    reportFigure({ check: 23, title: 'kill -9 engine under disk add and clone on a libvirt host, before the definition names the new volume', load: 'a shut-off 128 MiB domain on the local libvirtd', faults, badInputs: 0, lost: problems.length });
     expect(problems).toEqual([]);
   });
 });

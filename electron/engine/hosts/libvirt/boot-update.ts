@@ -19,6 +19,7 @@ import { defineXml } from './define-xml';
 import { CONSOLE_PORT_NAME } from '../../qemu-args';
 import { hasConsolePort, xmlEscape } from './domain-xml';
 import { ensurePool, ensureUploaded } from './storage';
+import type { VolumeJournal } from './volume-journal';
 import type { Virsh } from './virsh';
 
 /** The kernel parameter that has the built-in guest ask DHCP for its address (assets/guest/init). */
@@ -46,6 +47,8 @@ export interface BootContext {
   note: (line: string) => void;
   /** builds (by their files' hashes) whose boot files were checked in the pool, and where */
   uploaded?: Map<string, BootFiles>;
+  /** records the volumes a create makes until its definition names them */
+  journal: VolumeJournal;
 }
 
 export interface BootFiles {

@@ -5,7 +5,8 @@
 // built-in guest its new hostname. CDs and read-only or shareable disks are shared, not copied.
 // Refused, saying why: a disk outside every storage pool (libvirt cannot copy it), a UEFI
 // variable store (its copy is not libvirt's to make), a linked clone (the base would have to stay
-// unchanged, which nothing on that host enforces). A failure removes the copies made so far.
+// unchanged, which nothing on that host enforces). A failure removes the copies made so far, and
+// the volume journal those a killed engine made (volume-journal.ts).
 import { randomUUID } from 'node:crypto';
 import { FlotillaError } from '../../../../shared/errors';
 import { guestHostname } from '../../guest/boot-profile';
@@ -14,6 +15,7 @@ import { withGuestHostname } from './domain-edit';
 import { diskTargets, ownDiskTargets, parseFlotillaMetadata, xmlEscape, xmlUnescape } from './domain-xml';
 import { volumeAt } from './storage';
 import type { Virsh } from './virsh';
+import type { VolumeJournal } from './volume-journal';
 
 const DISK_BLOCK_RE = /<disk\b[^>]*>[\s\S]*?<\/disk>/g;
 
@@ -51,7 +53,7 @@ export function clonedXml(xml: string, o: { name: string; uuid: string; copies: 
 }
 
 /** Copies the shut-off domain `uuid` as `name`; returns the copy's UUID. */
-export async function cloneDomain(virsh: Virsh, src: { uuid: string; name: string; builtIn: boolean }, name: string): Promise<string> {
+export async function cloneDomain(virsh: Virsh, journal: VolumeJournal, src: { uuid: string; name: string; builtIn: boolean }, name: string): Promise<string> {
   const xml = (await virsh.run(['dumpxml', '--inactive', '--domain', src.uuid])).stdout;
   if (/<nvram\b/.test(xml)) throw new FlotillaError('UNSUPPORTED', `${src.name} boots UEFI with a variable store of its own, which Flotilla does not copy; clone it with virt-clone on its host`);
   const uuid = randomUUID();
@@ -67,9 +69,11 @@ export async function cloneDomain(virsh: Virsh, src: { uuid: string; name: strin
     toCopy.push({ target, pool: vol.pool, vol: vol.name, newVol: `${name}-${short}-${target}${/\.[a-z0-9]{1,8}$/.exec(vol.name)?.[0] ?? ''}` });
   }
   const made: { pool: string; vol: string }[] = [];
+  const forget: (() => Promise<void>)[] = [];
   try {
     const copies = new Map<string, string>();
     for (const c of toCopy) {
+      forget.push(await journal.track(c.pool, c.newVol, uuid));
       await virsh.run(['vol-clone', '--pool', c.pool, '--vol', c.vol, '--newname', c.newVol], { timeoutMs: 3_600_000 });
       made.push({ pool: c.pool, vol: c.newVol });
       const path = (await virsh.run(['vol-path', '--pool', c.pool, '--vol', c.newVol])).stdout.trim();
@@ -81,5 +85,7 @@ export async function cloneDomain(virsh: Virsh, src: { uuid: string; name: strin
   } catch (err) {
     for (const m of made) await virsh.run(['vol-delete', '--pool', m.pool, '--vol', m.vol]).catch(() => undefined);
     throw err;
+  } finally {
+    for (const f of forget) await f();
   }
 }

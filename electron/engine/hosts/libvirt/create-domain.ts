@@ -5,7 +5,8 @@
 //   iso     → a new qcow2 disk in the pool and the ISO (a path on that host) as a cdrom;
 //   disk    → a disk image that is on that host, referenced in place;
 //   kernel  → a kernel (+ initrd, + disk) that are on that host.
-// The XML is defined from a private temp file; a failure after a volume was made removes it.
+// The XML is defined from a private temp file; a failure after a volume was made removes it, and
+// the volume journal removes one a killed engine made (volume-journal.ts).
 // The built-in guest's boot files are boot-update.ts's, which also keeps older domains on them.
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmConfig } from '../../../../shared/spec';
@@ -14,7 +15,7 @@ import { readDefaultGuest } from '../../guest/build-default';
 import { builtInCmdline, DEFAULT_NETWORK, defaultNetworkActive, pruneInBackground, readyGuest, uploadBootFiles, type BootContext } from './boot-update';
 import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
-import { createDiskVolume, deleteVolume, ensurePool } from './storage';
+import { createDiskVolume, deleteVolume, ensurePool, POOL } from './storage';
 
 
 /** Where QEMU's qboot ROM is on Debian hosts (qemu-system-data); the built-in guest boots faster with it. */
@@ -28,6 +29,14 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
   if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];
+  /** forgets the journal's record of each volume made (volume-journal.ts) */
+  const forget: (() => Promise<void>)[] = [];
+  const newDisk = async (vol: string, sizeGiB: number): Promise<string> => {
+    forget.push(await ctx.journal.track(POOL, vol, uuid));
+    const path = await createDiskVolume(ctx.virsh, vol, sizeGiB);
+    madeVolumes.push(vol);
+    return path;
+  };
   /** the built-in guest's kernel and initrd volumes this domain boots */
   let bootVolumes: string[] = [];
   // the built-in guest joins a network only if it can ask DHCP (a guest built before cannot); other
@@ -44,9 +53,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
       const m = readyGuest(g);
       const boot = await uploadBootFiles(ctx, g);
       bootVolumes = boot.volumes;
-      const diskVol = `${config.name}-${short}.qcow2`;
-      const disk = await createDiskVolume(ctx.virsh, diskVol, 1);
-      madeVolumes.push(diskVol);
+      const disk = await newDisk(`${config.name}-${short}.qcow2`, 1);
       input = {
         ...base,
         // on a libvirt network the guest asks its DHCP server (assets/guest/dhcp); on user networking it
@@ -61,9 +68,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
       };
     } else if (src.kind === 'iso') {
       await ctx.lock.run('storage', () => ensurePool(ctx.virsh));
-      const diskVol = `${config.name}-${short}.qcow2`;
-      const disk = await createDiskVolume(ctx.virsh, diskVol, src.diskSizeGiB);
-      madeVolumes.push(diskVol);
+      const disk = await newDisk(`${config.name}-${short}.qcow2`, src.diskSizeGiB);
       input = { ...base, disks: [{ path: disk, format: 'qcow2', device: 'disk' }, { path: src.path, format: 'raw', device: 'cdrom' }], metadata: {} };
     } else if (src.kind === 'disk') {
       input = { ...base, disks: [{ path: src.path, format: src.path.endsWith('.qcow2') ? 'qcow2' : 'raw', device: 'disk' }], metadata: {} };
@@ -73,6 +78,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
     }
     input.metadata = { spec: { ...config, id: uuid.replace(/-/g, ''), createdAt: new Date().toISOString(), disks: [] }, volumes: madeVolumes };
     await defineXml(ctx.virsh, buildDomainXml(input));
+    for (const f of forget) await f();
     // libvirt's own autostart: libvirtd starts it when it starts. The domain stands without it
     // (its Settings then show autostart off, read back from libvirt), so a failure here is not the create's
     if (config.autostart) await ctx.virsh.run(['autostart', '--domain', uuid]).catch(() => undefined);
@@ -82,6 +88,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
     return uuid;
   } catch (err) {
     for (const v of madeVolumes) await deleteVolume(ctx.virsh, v).catch(() => undefined);
+    for (const f of forget) await f();
     throw err;
   }
 }

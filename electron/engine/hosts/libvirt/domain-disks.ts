@@ -14,6 +14,7 @@ import { assertGrows, madeWith, snapshotsNeedIt } from '../../disk-words';
 import type { CdDrive } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool, listPoolVolumes, POOL, volumeAt } from './storage';
 import type { Virsh } from './virsh';
+import type { VolumeJournal } from './volume-journal';
 
 const GiB = 2 ** 30;
 const TARGET_RE = /^[a-z]{2,3}[a-z0-9]{1,8}$/;
@@ -76,6 +77,8 @@ export interface DomainRef {
   snapshots: () => Promise<string[]>;
   /** serializes work on Flotilla's pool with the host's other users of it */
   storageLock: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** records a new volume until the definition names it */
+  journal: VolumeJournal;
 }
 
 async function blockDisks(d: DomainRef): Promise<BlockDevice[]> {
@@ -143,16 +146,22 @@ export async function addDomainDisk(d: DomainRef, sizeGiB: number): Promise<stri
   const all = parseBlkList((await d.virsh.run(['domblklist', '--domain', d.uuid, '--details'])).stdout).map((b) => b.target);
   const target = nextTarget(all);
   const vol = `${d.uuid.slice(0, 8)}-${target}-${randomBytes(3).toString('hex')}.qcow2`;
-  const path = await d.storageLock(async () => {
-    await ensurePool(d.virsh);
-    return createDiskVolume(d.virsh, vol, sizeGiB);
-  });
+  // a killed engine leaves a record, and the next one deletes the volume unless the definition names it
+  const forget = await d.journal.track(POOL, vol, d.uuid);
   try {
-    // the serial by which the built-in Linux mounts it at /mnt/extra-<n>, as for a local VM
-    await d.virsh.run(['attach-disk', '--domain', d.uuid, '--source', path, '--target', target, '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--serial', `flotilla-extra-${extraNumber(target)!}`, '--config']);
-  } catch (err) {
-    await deleteVolume(d.virsh, vol).catch(() => undefined);
-    throw err;
+    const path = await d.storageLock(async () => {
+      await ensurePool(d.virsh);
+      return createDiskVolume(d.virsh, vol, sizeGiB);
+    });
+    try {
+      // the serial by which the built-in Linux mounts it at /mnt/extra-<n>, as for a local VM
+      await d.virsh.run(['attach-disk', '--domain', d.uuid, '--source', path, '--target', target, '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--serial', `flotilla-extra-${extraNumber(target)!}`, '--config']);
+    } catch (err) {
+      await deleteVolume(d.virsh, vol).catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await forget();
   }
   return target;
 }

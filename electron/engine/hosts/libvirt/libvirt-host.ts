@@ -21,6 +21,7 @@ import { DomainTable } from './domain-table';
 import { HostLog } from './host-log';
 import { listPoolVolumes } from './storage';
 import { LibvirtVm } from './libvirt-vm';
+import { VolumeJournal } from './volume-journal';
 import { idToUuid, parseUuidList, safeText, stateAfterEvent, uuidToId, type DomainEvent } from './virsh-parse';
 
 export interface LibvirtHostOptions extends ConnectionOptions {
@@ -61,6 +62,8 @@ export class LibvirtHost implements Host {
   private readonly agentProbes = new Set<Promise<void>>();
   /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
   readonly ops = new KeyedMutex();
+  /** the volumes jobs make before a definition names them (volume-journal.ts) */
+  readonly volumeJournal: VolumeJournal;
   /** noVNC bridge for this host's domains (VNC on the host's loopback, forwarded over ssh when remote) */
   readonly display = new DisplayProxy((id) => {
     const uuid = idToUuid(id);
@@ -74,6 +77,7 @@ export class LibvirtHost implements Host {
     readonly opts: LibvirtHostOptions,
   ) {
     this.conn = new LibvirtConnection(entry.name, entry.uri, entry.identity, opts);
+    this.volumeJournal = VolumeJournal.ofHost(opts.home, entry.name);
     this.stopDeadlineMs = opts.stopDeadlineMs ?? 30_000;
     this.agentWaitMs = opts.agentWaitMs ?? 180_000;
     this.conn.onState(() => this.onConnState(this.conn.state));
@@ -157,6 +161,7 @@ export class LibvirtHost implements Host {
       // until the next reconnect (the libvirt-host itest caught one). One more full read, once
       // the stream has long registered, closes the gap.
       const gen = ++this.connects;
+      this.volumeJournal.settleInBackground(this.ops, this.conn.virsh, (l) => this.note(l));
       setTimeout(() => {
         if (gen === this.connects && this.conn.state === 'connected') void this.reload().catch((err: unknown) => this.note(`loading the domains failed: ${(err as Error).message}`));
       }, RELOAD_AFTER_CONNECT_MS).unref();
@@ -299,8 +304,7 @@ export class LibvirtHost implements Host {
   // ------------------------------------------------------------------ VmInfo (domain-info.ts)
 
   toInfo(d: LibvirtDomain): VmInfo {
-    const reachable = this.conn.state === 'connected';
-    return domainInfo(d, { host: this.id, reachable, reason: this.conn.reason });
+    return domainInfo(d, { host: this.id, reachable: this.conn.state === 'connected', reason: this.conn.reason });
   }
 
   list(): VmInfo[] {
@@ -327,22 +331,15 @@ export class LibvirtHost implements Host {
 
   /** Waits (on event-driven state, not by asking libvirt) until `pred` holds; false on timeout. */
   async waitFor(uuid: string, pred: (d: LibvirtDomain | undefined) => boolean, ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (pred(this.domains.get(uuid))) return true;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) if (pred(this.domains.get(uuid))) return true;
     return pred(this.domains.get(uuid));
   }
 
   /** The per-VM handle: lifecycle, console, exec, stats, snapshots, display. */
   vm(id: string): LibvirtVm {
     const d = this.dom(id);
-    let v = this.vms.get(d.uuid);
-    if (!v) {
-      v = new LibvirtVm(this, d.uuid, this.opts.virshBinary);
-      this.vms.set(d.uuid, v);
-    }
+    const v = this.vms.get(d.uuid) ?? new LibvirtVm(this, d.uuid, this.opts.virshBinary);
+    this.vms.set(d.uuid, v);
     return v;
   }
 
@@ -390,7 +387,7 @@ export class LibvirtHost implements Host {
 
   /** What creating a built-in domain, or bringing one to the current build, needs. */
   bootContext(): BootContext {
-    return { virsh: this.conn.virsh, home: this.opts.home, lock: this.ops, note: (l) => this.note(l), uploaded: this.uploaded };
+    return { virsh: this.conn.virsh, home: this.opts.home, lock: this.ops, note: (l) => this.note(l), uploaded: this.uploaded, journal: this.volumeJournal };
   }
 
   /** Lifecycle lines of this host and of one domain (the host keeps no QEMU log of remote VMs). */

@@ -278,7 +278,7 @@ export class LibvirtVm implements VmHandle {
     if (this.host.find(name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${name} exists on host ${this.host.id}`, { field: 'name' });
     const uuid = await this.job(async () => {
       this.requireShutOff('cloning it');
-      return cloneDomain(this.virsh, { uuid: this.uuid, name: this.d.name, builtIn: this.diskRef().builtIn }, name);
+      return cloneDomain(this.virsh, this.host.volumeJournal, { uuid: this.uuid, name: this.d.name, builtIn: this.diskRef().builtIn }, name);
     });
     return this.host.defined(uuid, opts.start);
   }
@@ -296,6 +296,7 @@ export class LibvirtVm implements VmHandle {
       builtIn: this.info().spec.source.kind === 'default' && d.meta !== null,
       snapshots: () => snapshotList(this.virsh, this.uuid),
       storageLock: (fn) => this.host.ops.run('storage', fn),
+      journal: this.host.volumeJournal,
     };
   }
 

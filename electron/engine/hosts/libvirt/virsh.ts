@@ -13,7 +13,7 @@ export interface VirshResult {
 
 /** Classifies virsh's stderr into an error code. */
 export function virshErrorCode(stderr: string): ErrorCode {
-  if (/failed to get domain|Domain not found|no domain with matching/i.test(stderr)) return 'NOT_FOUND';
+  if (/failed to get (domain|vol|pool)|Domain not found|no domain with matching|Storage (volume|pool) not found/i.test(stderr)) return 'NOT_FOUND';
   if (/guest agent is not (responding|connected)|QEMU guest agent is not|Guest agent not available/i.test(stderr)) return 'AGENT_UNAVAILABLE';
   if (/domain is already (active|running)|is not running|domain is not running|Requested operation is not valid/i.test(stderr)) return 'INVALID_STATE';
   if (/failed to connect to the hypervisor|Cannot recv data|End of file while reading data|Connection reset|no connection driver|Failed to connect socket|client socket is closed|Cannot write data/i.test(stderr)) return 'DISCONNECTED';

@@ -1,0 +1,98 @@
+// Volumes a job makes on a libvirt host before a definition names them: a new domain's disk, an
+// added disk, a clone's copies. libvirt keeps no record of what a volume was for, so an engine
+// killed between making one and the definition naming it would leave it in the pool for good,
+// and a later look at the pool could not tell it from a disk the user kept on purpose (deleting a
+// domain can keep its disks). So each is recorded here, in the engine's data directory, before it
+// is made, and forgotten once the definition names it or the job has removed it. When the host
+// connects, settle() looks at each record left by a killed engine: a volume its domain's
+// definition names stays (the job got that far), any other is deleted.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FlotillaError } from '../../../../shared/errors';
+import { writeFileAtomic } from '../../atomic-file';
+import type { KeyedMutex } from '../../mutex';
+import { parseBlkList } from './domain-disks';
+import { sshStateDir } from './ssh-access';
+import type { Virsh } from './virsh';
+
+const VOL_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface VolumeRecord {
+  pool: string;
+  vol: string;
+  /** the UUID of the domain whose definition is to name it */
+  domain: string;
+}
+
+/** A virsh failure's value when libvirt says the thing is not there; any other failure is thrown. */
+const orNotFound =
+  <T>(value: T) =>
+  (err: unknown): T => {
+    if (err instanceof FlotillaError && err.code === 'NOT_FOUND') return value;
+    throw err;
+  };
+
+export class VolumeJournal {
+  /** the records of this engine's jobs under way, which settle() leaves to them */
+  private readonly mine = new Set<string>();
+
+  constructor(private readonly dir: string) {}
+
+  /** The journal of one libvirt host's volumes, beside the host's other state in the data directory. */
+  static ofHost(home: string, hostId: string): VolumeJournal {
+    return new VolumeJournal(join(sshStateDir(home, hostId), 'volumes-in-flight'));
+  }
+
+  /** Records that `vol` in `pool` is about to be made for `domain`; the returned function forgets it. */
+  async track(pool: string, vol: string, domain: string): Promise<() => Promise<void>> {
+    if (!VOL_RE.test(pool) || !VOL_RE.test(vol) || !UUID_RE.test(domain)) throw new Error(`a volume record needs plain names: ${pool}/${vol} for ${domain}`);
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const name = `${randomBytes(8).toString('hex')}.json`;
+    this.mine.add(name);
+    await writeFileAtomic(join(this.dir, name), JSON.stringify({ pool, vol, domain } satisfies VolumeRecord) + '\n');
+    return async () => {
+      await rm(join(this.dir, name), { force: true });
+      this.mine.delete(name);
+    };
+  }
+
+  /**
+   * Settles what killed engines' jobs left: deletes each recorded volume that its domain does not
+   * name and forgets the record (this engine's own jobs under way are theirs). Returns the volumes deleted. A record that cannot be settled now (the
+   * host failed mid-way) stays for the next connect.
+   */
+  async settle(virsh: Virsh): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const deleted: string[] = [];
+    for (const n of names.filter((x) => x.endsWith('.json') && !this.mine.has(x))) {
+      const file = join(this.dir, n);
+      const r = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<VolumeRecord>, () => null);
+      if (!r || typeof r.pool !== 'string' || typeof r.vol !== 'string' || typeof r.domain !== 'string' || !VOL_RE.test(r.pool) || !VOL_RE.test(r.vol) || !UUID_RE.test(r.domain)) {
+        await rm(file, { force: true }); // damaged by hand: it names nothing this engine made
+        continue;
+      }
+      // not there (never made, or its pool is gone), or named by nothing because its domain is
+      // gone or was never defined; any other failure keeps the record for the next connect
+      const path = await virsh.run(['vol-path', '--pool', r.pool, '--vol', r.vol]).then((x) => x.stdout.trim(), orNotFound(null));
+      if (path) {
+        const listed = await virsh.run(['domblklist', '--domain', r.domain, '--details', '--inactive']).then((x) => parseBlkList(x.stdout), orNotFound([]));
+        if (!listed.some((b) => b.source === path)) {
+          await virsh.run(['vol-delete', '--pool', r.pool, '--vol', r.vol]);
+          deleted.push(`${r.pool}/${r.vol}`);
+        }
+      }
+      await rm(file, { force: true });
+    }
+    return deleted;
+  }
+
+  /** settle() under the host's storage lock, in the background; what it did is a line for the host's log */
+  settleInBackground(lock: KeyedMutex, virsh: Virsh, note: (line: string) => void): void {
+    void lock.run('storage', () => this.settle(virsh)).then(
+      (gone) => gone.length && note(`deleted ${gone.length} volume(s) that jobs of a killed engine made and no domain names: ${gone.join(', ')}`),
+      (err: unknown) => note(`settling the volumes of a killed engine's jobs failed (tried again at the next connect): ${(err as Error).message}`),
+    );
+  }
+}
