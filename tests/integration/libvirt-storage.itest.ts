@@ -4,15 +4,17 @@
 // shut off and running; gains, grows and loses disks (a volume Flotilla made is deleted, an image
 // of the user's only detached); deleting it with its storage keeps the ISO. A built-in domain with
 // an added disk is cloned: the copy boots from its own volumes, with its own hostname, and its
-// guest mounts the added disk.
+// guest mounts the added disk. A boot file's upload cut short (what a killed engine leaves) is
+// found by its end and uploaded again, where it used to be reused and boot a truncated initrd.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vmConfigSchema } from '../../shared/spec';
 import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
+import { ensurePool, ensureUploaded } from '../../electron/engine/hosts/libvirt/storage';
 import { libvirtTestEnv } from './fixtures/libvirt-env';
 import { ensureTestGuest } from './fixtures/test-guest';
 
@@ -170,4 +172,40 @@ describe('a full clone on a libvirt host', () => {
     expect(copyDisks.map((d) => existsSync(d.path!))).toEqual([false, false]);
     expect(srcDisks.map((d) => existsSync(d.path!))).toEqual([true, true]);
   }, 240_000);
+});
+
+describe("the built-in guest's boot files in Flotilla's pool", () => {
+  it('an upload cut short (right size, zero tail) is found and uploaded again; a whole one is reused', async () => {
+    const v = host.conn.virsh;
+    await ensurePool(v);
+    const file = join(dir, 'boot-file');
+    // random bytes, then zeros at the end as an initrd's padding has: the check reads the last non-zero 4 KiB
+    writeFileSync(file, Buffer.concat([randomBytes(300 * 1024 + 123), Buffer.alloc(70 * 1024)]));
+    const vol = `lvt-upload-${tag}`;
+    const whole = async (): Promise<boolean> => {
+      const back = join(dir, 'back');
+      virsh('vol-download', '--pool', 'flotilla', '--vol', vol, '--file', back);
+      return readFileSync(back).equals(readFileSync(file));
+    };
+    try {
+      const path = await ensureUploaded(v, vol, file);
+      expect(await whole()).toBe(true);
+      // a whole one is reused as it is: its mtime does not move
+      const mtime = statSync(path).mtimeMs;
+      expect(await ensureUploaded(v, vol, file)).toBe(path);
+      expect(statSync(path).mtimeMs).toBe(mtime);
+      // what an engine killed mid-upload leaves: the full size, the first part written
+      virsh('vol-delete', '--pool', 'flotilla', '--vol', vol);
+      virsh('vol-create-as', '--pool', 'flotilla', '--name', vol, '--capacity', `${statSync(file).size}b`, '--format', 'raw');
+      const part = join(dir, 'first-part');
+      writeFileSync(part, readFileSync(file).subarray(0, 200 * 1024));
+      virsh('vol-upload', '--pool', 'flotilla', '--vol', vol, '--file', part);
+      expect(statSync(path).size).toBe(statSync(file).size);
+      expect(await whole()).toBe(false);
+      expect(await ensureUploaded(v, vol, file)).toBe(path);
+      expect(await whole()).toBe(true);
+    } finally {
+      virsh('vol-delete', '--pool', 'flotilla', '--vol', vol);
+    }
+  });
 });

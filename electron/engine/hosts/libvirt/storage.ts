@@ -1,7 +1,9 @@
 // Storage on a libvirt host, through libvirt's storage API: the "flotilla" directory pool
 // (defined, built and started when missing), the built-in guest's kernel and initrd uploaded
 // into it once per content hash (`vol-upload`) and reused by every VM, and per-VM disk volumes.
-import { stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FlotillaError } from '../../../../shared/errors';
 import type { HostVolume } from '../../../../shared/contract';
 import type { Virsh } from './virsh';
@@ -40,14 +42,51 @@ export async function volPath(virsh: Virsh, vol: string): Promise<string> {
 }
 
 /**
- * Uploads a local file as volume `vol` unless a volume of that name and size is there already
- * (names carry the content hash, so the same name means the same bytes). A half-done upload is
- * deleted, so the next attempt starts over instead of reusing it.
+ * Whether volume `vol` holds the end of `localFile` (`size` bytes): the last 4 KiB that are not all
+ * zeros, read back with `vol-download`. The volume is made at its full size before `vol-upload`
+ * writes it front to back, so an upload cut short (its engine killed) has the right size and a
+ * zero tail; only this tells it from a whole one.
+ */
+async function holdsTheEnd(virsh: Virsh, vol: string, localFile: string, size: number): Promise<boolean> {
+  const fd = await open(localFile, 'r');
+  let want: Buffer | null = null;
+  let at = 0;
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0 && !want; end -= buf.length) {
+      const from = Math.max(0, end - buf.length);
+      const { bytesRead } = await fd.read(buf, 0, end - from, from);
+      let last = bytesRead - 1;
+      while (last >= 0 && buf[last] === 0) last--;
+      if (last < 0) continue;
+      at = Math.max(0, from + last + 1 - 4096);
+      want = Buffer.alloc(from + last + 1 - at);
+      await fd.read(want, 0, want.length, at);
+    }
+  } finally {
+    await fd.close();
+  }
+  if (!want) return true; // all zeros: a new volume reads as that too
+  const dir = await mkdtemp(join(tmpdir(), 'flt-vol-'));
+  try {
+    const got = join(dir, 'tail');
+    await virsh.run(['vol-download', '--pool', POOL, '--vol', vol, '--file', got, '--offset', String(at), '--length', String(want.length)]);
+    return (await readFile(got)).equals(want);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Uploads a local file as volume `vol` unless a whole one of that name is there already (names
+ * carry the content hash, so the same name means the same bytes; whole: its size, and its end
+ * read back). A half-done upload is deleted, so the next attempt starts over instead of reusing
+ * it; one whose engine was killed mid-way is found by its end and uploaded again.
  */
 export async function ensureUploaded(virsh: Virsh, vol: string, localFile: string): Promise<string> {
   const size = (await stat(localFile)).size;
   const info = await virsh.run(['vol-info', '--pool', POOL, '--vol', vol, '--bytes']).catch(() => null);
-  if (info && new RegExp(`^Capacity:\\s+${size} bytes`, 'm').test(info.stdout)) return volPath(virsh, vol);
+  if (info && new RegExp(`^Capacity:\\s+${size} bytes`, 'm').test(info.stdout) && (await holdsTheEnd(virsh, vol, localFile, size))) return volPath(virsh, vol);
   if (info) await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]);
   await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${size}b`, '--format', 'raw']);
   try {
