@@ -2,7 +2,8 @@
 // scripts/libvirt-test-setup.sh starts (npm test runs it before this step; CI too): with
 // qemu:///system added through the CLI, a built-in VM on that host shows as a tile, starts from
 // it, its console runs a typed command (the guest's console port through libvirt's channel stream), and
-// it stops; its Settings change vCPUs, memory, note and autostart through libvirt; the Hosts
+// it stops; its Settings change vCPUs, memory, note and autostart through libvirt (and share a
+// folder of that host, a virtiofs filesystem in its definition); the Hosts
 // dialog forgets the host and adds it back; the New VM dialog offers the host's ISO images from its
 // storage pools. A remote host added from the form shows the ssh host key it offers and is trusted
 // only when the user says so. Skips, saying why, only when libvirtd (or the loopback sshd) is not
@@ -273,6 +274,25 @@ test.describe('a VM on a libvirt host', () => {
       await expect(disks.getByTestId('disk-vda').getByRole('button', { name: 'Remove vda' })).toHaveCount(0);
       await vdb.scrollIntoViewIfNeeded();
       await app.page.screenshot({ path: info.outputPath('libvirt-disks.png') });
+
+      // a shared folder: one of that host's folders, typed (the browser shows this computer's);
+      // this guest is not the built-in Linux, so the row shows the mount command to type in it
+      const shares = view.panel.getByRole('region', { name: 'Shared folders' });
+      await expect(shares).toContainText(`Share a folder of host ${HOST} with ${CD_VM}`);
+      await expect(shares.getByRole('button', { name: 'Browse for a folder to share' })).toHaveCount(0);
+      await shares.getByRole('textbox', { name: 'Folder to share' }).fill(dir);
+      await shares.getByRole('textbox', { name: 'Tag' }).fill('isos');
+      await shares.getByRole('button', { name: 'Share folder' }).click();
+      await expect(shares.getByTestId('share-isos')).toContainText('mkdir -p /mnt/isos && mount -t virtiofs isos /mnt/isos');
+      expect(virsh(['dumpxml', CD_VM, '--inactive']).out).toMatch(/<driver type='virtiofs'\/>[\s\S]*<target dir='isos'\/>/);
+      // read-only is libvirt's to allow, and 9.0 does not: said in words, nothing changes
+      await shares.getByRole('textbox', { name: 'Folder to share' }).fill('/var/tmp');
+      await shares.getByRole('checkbox', { name: 'Read-only' }).check();
+      await shares.getByRole('button', { name: 'Share folder' }).click();
+      await expect(shares).toContainText(`libvirt on ${HOST} cannot share a folder read-only`);
+      await expect(shares.getByRole('row')).toHaveCount(2);
+      await shares.scrollIntoViewIfNeeded();
+      await app.page.screenshot({ path: info.outputPath('libvirt-shares.png') });
 
       // a full copy on the same host, from the tile's menu: libvirt copies both disks, the CD is shared
       await view.back();

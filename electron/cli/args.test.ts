@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from './args';
+import { parseArgs, pathOnHost } from './args';
 import { createConfigFromArgs, parseForward, parseSource, patchFromArgs } from './config-args';
 import { COMMAND_OPTIONS } from './run-cli';
 
@@ -131,5 +131,13 @@ describe('create options in plain words', () => {
   });
   it('a word where a number goes is refused by the parser', () => {
     expect(() => parseArgs(['--disk-size', 'big'], COMMAND_OPTIONS.create!, 'create')).toThrow('--disk-size must be a whole number, not "big"');
+  });
+});
+
+describe('pathOnHost', () => {
+  it("resolves this computer's paths, and wants another host's absolute", () => {
+    expect(pathOnHost('src', 'local', '/home/me')).toBe('/home/me/src');
+    expect(pathOnHost('/srv/data', 'lab', '/home/me')).toBe('/srv/data');
+    expect(() => pathOnHost('src', 'lab', '/home/me')).toThrow('src is a relative path; give its absolute path on host lab');
   });
 });

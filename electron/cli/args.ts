@@ -3,6 +3,7 @@
 // everything after `--` kept verbatim (for `exec`). Unknown options are errors that name
 // the option and the command, so a typo never silently does something else.
 import { isAbsolute, resolve } from 'node:path';
+import { LOCAL_HOST } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
 
 export type OptionKind = 'bool' | 'string' | 'int';
@@ -74,4 +75,10 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
 /** Relative paths are the user's shorthand for paths from the current directory. */
 export function absPath(p: string, cwd = process.cwd()): string {
   return isAbsolute(p) ? p : resolve(cwd, p);
+}
+
+/** A path on the VM's host: this computer's resolves against the working directory; another host's must be absolute. */
+export function pathOnHost(p: string, host: string, cwd = process.cwd()): string {
+  if (host === LOCAL_HOST || isAbsolute(p)) return absPath(p, cwd);
+  throw new FlotillaError('BAD_REQUEST', `${p} is a relative path; give its absolute path on host ${host}`);
 }

@@ -144,11 +144,13 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     options: [
       ['--tag TAG', 'what the guest mounts: 1–36 of a-z 0-9 _ - (default: made from the directory’s name)'],
       ['--read-only', 'the guest can read but not write; enforced on the host, so no guest mount option undoes it'],
+      HOST_HELP,
       JSON_HELP,
     ],
     notes:
       'Add and rm change a stopped VM (a running one is refused: stop it first). The directory must exist; / is refused; symlinks are resolved when it is added, and symlinks inside it cannot lead the guest out of it. ' +
-      'The built-in Linux mounts each share at /mnt/TAG when it boots; in another Linux guest: mount -t virtiofs TAG /mnt/TAG. A VM with shares takes disk-only snapshots only (--disk-only).',
+      'The built-in Linux mounts each share at /mnt/TAG when it boots; in another Linux guest: mount -t virtiofs TAG /mnt/TAG. A VM with shares takes disk-only snapshots only (--disk-only). ' +
+      'On a libvirt host (--host) HOSTPATH is an absolute path on that host, shared as a virtiofs filesystem in the domain’s definition; libvirt 9.0 refuses --read-only there.',
   },
   snapshot: {
     usage: 'snapshot create NAME [SNAP] [--disk-only] [--json] | snapshot list NAME [--json]\n' + '    | snapshot revert NAME SNAP | snapshot rm NAME SNAP',

@@ -11,7 +11,7 @@ import { FlotillaError, toWireError } from '../../shared/errors';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { ENGINE_VERSION } from '../engine/version';
 import { flotillaHome } from '../engine/paths';
-import { absPath, parseArgs, type OptionSpec } from './args';
+import { absPath, parseArgs, pathOnHost, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts, formatVolumes } from './format';
 import { commandHelp, overview } from './help';
@@ -166,7 +166,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   },
   disk: { ...JSON_OPT, ...HOST_OPT, disk: { kind: 'string' } },
   media: { ...JSON_OPT, ...HOST_OPT },
-  share: { ...JSON_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
+  share: { ...JSON_OPT, ...HOST_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
   snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
   import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, ...HOST_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
@@ -557,9 +557,10 @@ async function mediaCommand(pos: string[], o: ParsedOptions, json: boolean, s: C
   if (sub === 'insert' && iso) {
     // on a libvirt host ISO is a path on that host (`flotilla host volumes NAME --kind iso` lists them)
     const vm = await s.find(vmName, o.host);
-    const after = await s.call('media.insert', { host: vm.host, id: vm.id, path: absPath(iso) });
+    const path = pathOnHost(iso, vm.host);
+    const after = await s.call('media.insert', { host: vm.host, id: vm.id, path });
     if (json) io.out(formatJson(after));
-    else io.out(`${after.name}: inserted ${absPath(iso)}\n`);
+    else io.out(`${after.name}: inserted ${path}\n`);
     return 0;
   }
   if (sub === 'eject' && vmName && !iso) {

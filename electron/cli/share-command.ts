@@ -2,7 +2,7 @@
 import type { ShareInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { defaultShareTag, SHARE_TAG_RE } from '../../shared/spec';
-import { absPath } from './args';
+import { absPath, pathOnHost } from './args';
 import type { CliIo, CliSession } from './run-cli';
 
 export const SHARE_USAGE = 'usage: flotilla share add NAME HOSTPATH [--tag TAG] [--read-only] | rm NAME TAG | list NAME [--json]';
@@ -53,7 +53,7 @@ export async function shareCommand(pos: string[], o: Record<string, unknown>, js
   if (sub === 'add' && arg) {
     const vm = await s.find(vmName);
     const tag = o.tag as string | undefined;
-    const r = await s.call('share.add', { host: vm.host, id: vm.id, hostPath: absPath(arg), ...(tag !== undefined ? { tag } : {}), readOnly: o['read-only'] === true });
+    const r = await s.call('share.add', { host: vm.host, id: vm.id, hostPath: pathOnHost(arg, vm.host), ...(tag !== undefined ? { tag } : {}), readOnly: o['read-only'] === true });
     if (json) io.out(`${JSON.stringify(r, null, 2)}\n`);
     else io.out(`${vm.name}: sharing ${r.hostPath} as ${r.tag}${r.readOnly ? ' (read-only)' : ''}; ${r.guestPath ? `mounted at ${r.guestPath} from the next start` : `in the guest: ${r.mountCommand}`}\n`);
     return 0;

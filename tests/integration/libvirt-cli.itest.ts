@@ -172,7 +172,7 @@ describe('flotilla host and --host', () => {
     }
   });
 
-  it('media, disk and clone take --host: a remote domain made from an ISO', async () => {
+  it('media, disk, share and clone take --host: a remote domain made from an ISO', async () => {
     expect((await flotilla('host', 'add', 'lab', uri, '--identity', env.key)).code).toBe(0);
     const tag = randomBytes(3).toString('hex');
     const pool = `lvt-cli-cd-${tag}`;
@@ -184,7 +184,11 @@ describe('flotilla host and --host', () => {
     const name = `cd-${tag}`;
     const lab = async (...a: string[]) => flotilla(...a, '--host', 'lab');
     try {
-      expect((await lab('create', name, '--from', `iso:${iso}`, '--disk-size', '1', '--memory', '128')).code).toBe(0);
+      // a folder of that host shared from the start; the guest is no built-in Linux, so list gives the mount command
+      expect((await lab('create', name, '--from', `iso:${iso}`, '--disk-size', '1', '--memory', '128', '--share', `${dir}:isos`)).code).toBe(0);
+      const listed = await lab('share', 'list', name);
+      expect(listed.stdout, listed.stderr).toBe(`TAG\tHOST PATH\tMODE\tHELPER\tIN THE GUEST\nisos\t${dir}\trw\tinactive\tmount: mkdir -p /mnt/isos && mount -t virtiofs isos /mnt/isos\n`);
+      expect(await lab('share', 'rm', name, 'isos')).toMatchObject({ code: 0 });
       expect(await lab('media', 'eject', name)).toMatchObject({ code: 0, stdout: `${name}: ejected the CD\n` });
       expect(await lab('media', 'insert', name, iso)).toMatchObject({ code: 0, stdout: `${name}: inserted ${iso}\n` });
       expect(await lab('disk', 'add', name, '1')).toMatchObject({ code: 0, stdout: `${name}: added vdb (1 GiB)\n` });

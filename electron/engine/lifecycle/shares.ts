@@ -21,6 +21,28 @@ export async function resolveShareDir(path: string, field = 'hostPath'): Promise
   return real;
 }
 
+/**
+ * The share a VM named `vmName` with `shares` gets for the resolved directory `hostPath`: its tag
+ * the one asked for or one made from the directory's name. Refused: a malformed or taken tag, a
+ * directory it shares already, one share too many. (Local VMs and libvirt domains alike.)
+ */
+export function nextShare(vmName: string, shares: readonly Share[], hostPath: string, req: { tag?: string; readOnly: boolean }): Share {
+  const taken = new Set(shares.map((s) => s.tag));
+  const tag = req.tag ?? defaultShareTag(hostPath, taken);
+  if (!SHARE_TAG_RE.test(tag)) throw new FlotillaError('INVALID_ARGUMENT', `share tag ${tag} is not valid`, { fields: [{ path: 'tag', message: 'a share tag is 1–36 characters of a-z, 0-9, "_" and "-"' }] });
+  if (taken.has(tag)) throw new FlotillaError('NAME_TAKEN', `${vmName} already has a shared folder tagged ${tag}; choose another tag (--tag)`, { field: 'tag', name: tag });
+  const same = shares.find((s) => s.hostPath === hostPath);
+  if (same) throw new FlotillaError('NAME_TAKEN', `${vmName} already shares ${hostPath} (tag ${same.tag})`, { field: 'hostPath', name: same.tag });
+  if (shares.length >= MAX_SHARES) throw new FlotillaError('INVALID_ARGUMENT', `${vmName} has ${MAX_SHARES} shared folders, the most a VM can have`, { fields: [{ path: 'hostPath', message: `at most ${MAX_SHARES} shared folders` }] });
+  return { tag, hostPath, readOnly: req.readOnly };
+}
+
+/** Removing `tag` from `shares`: refused, naming the tags there are, when there is no such share. */
+export function withoutShare(vmName: string, shares: readonly Share[], tag: string): Share[] {
+  if (!shares.some((s) => s.tag === tag)) throw new FlotillaError('NOT_FOUND', `${vmName} has no shared folder tagged ${tag}${shares.length ? ` (it has ${shares.map((s) => s.tag).join(', ')})` : ''}`);
+  return shares.filter((s) => s.tag !== tag);
+}
+
 export interface ShareOps {
   ctx: OpsContext;
   helpers: (id: string) => ShareHelpers;
@@ -48,14 +70,7 @@ export async function addShare(o: ShareOps, id: string, req: { hostPath: string;
     requireStoppedFor(o, id, 'adding a shared folder');
     const spec = o.ctx.store.get(id);
     const shares = spec.shares ?? [];
-    const taken = new Set(shares.map((s) => s.tag));
-    const tag = req.tag ?? defaultShareTag(hostPath, taken);
-    if (!SHARE_TAG_RE.test(tag)) throw new FlotillaError('INVALID_ARGUMENT', `share tag ${tag} is not valid`, { fields: [{ path: 'tag', message: 'a share tag is 1–36 characters of a-z, 0-9, "_" and "-"' }] });
-    if (taken.has(tag)) throw new FlotillaError('NAME_TAKEN', `${spec.name} already has a shared folder tagged ${tag}; choose another tag (--tag)`, { field: 'tag', name: tag });
-    const same = shares.find((s) => s.hostPath === hostPath);
-    if (same) throw new FlotillaError('NAME_TAKEN', `${spec.name} already shares ${hostPath} (tag ${same.tag})`, { field: 'hostPath', name: same.tag });
-    if (shares.length >= MAX_SHARES) throw new FlotillaError('INVALID_ARGUMENT', `${spec.name} has ${MAX_SHARES} shared folders, the most a VM can have`, { fields: [{ path: 'hostPath', message: `at most ${MAX_SHARES} shared folders` }] });
-    const s: Share = { tag, hostPath, readOnly: req.readOnly };
+    const s = nextShare(spec.name, shares, hostPath, req);
     await o.setShares(id, [...shares, s]);
     return s;
   });
@@ -66,10 +81,9 @@ export async function addShare(o: ShareOps, id: string, req: { hostPath: string;
 export async function removeShare(o: ShareOps, id: string, tag: string): Promise<void> {
   await o.ctx.runJob(id, 'share-remove', async () => {
     const spec = o.ctx.store.get(id);
-    const shares = spec.shares ?? [];
-    if (!shares.some((s) => s.tag === tag)) throw new FlotillaError('NOT_FOUND', `${spec.name} has no shared folder tagged ${tag}${shares.length ? ` (it has ${shares.map((s) => s.tag).join(', ')})` : ''}`);
+    const rest = withoutShare(spec.name, spec.shares ?? [], tag);
     requireStoppedFor(o, id, 'removing a shared folder');
-    await o.setShares(id, shares.filter((s) => s.tag !== tag));
+    await o.setShares(id, rest);
   });
   o.ctx.changed(id);
 }

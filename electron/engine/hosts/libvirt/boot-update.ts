@@ -20,6 +20,8 @@ import { CONSOLE_PORT_NAME } from '../../qemu-args';
 import { hasConsolePort, xmlEscape } from './domain-xml';
 import { ensurePool, ensureUploaded } from './storage';
 import type { VolumeJournal } from './volume-journal';
+import { sharesOf } from './domain-shares';
+import { SHARES_PARAM } from '../../shares/share-helpers';
 import type { Virsh } from './virsh';
 
 /** The kernel parameter that has the built-in guest ask DHCP for its address (assets/guest/init). */
@@ -49,6 +51,9 @@ export interface BootContext {
   uploaded?: Map<string, BootFiles>;
   /** records the volumes a create makes until its definition names them */
   journal: VolumeJournal;
+  /** the host's name, and whether it is this computer (paths can be checked here) */
+  hostId: string;
+  local: boolean;
 }
 
 export interface BootFiles {
@@ -85,9 +90,9 @@ function knownBootFiles(ctx: BootContext, m: NonNullable<DefaultGuestState['mani
   return ctx.uploaded?.get(bootVolumeNames(m).join(' '));
 }
 
-/** The built-in guest's kernel command line for a domain named `name`. */
-export function builtInCmdline(m: NonNullable<DefaultGuestState['manifest']>, name: string, dhcp: boolean): string {
-  return [m.cmdline, `${m.nameParam}=${guestHostname(name)}`, ...(dhcp ? [GUEST_DHCP_PARAM] : [])].join(' ');
+/** The built-in guest's kernel command line for a domain named `name` (`shares`: it has shared folders to mount). */
+export function builtInCmdline(m: NonNullable<DefaultGuestState['manifest']>, name: string, dhcp: boolean, shares = false): string {
+  return [m.cmdline, `${m.nameParam}=${guestHostname(name)}`, ...(dhcp ? [GUEST_DHCP_PARAM] : []), ...(shares ? [SHARES_PARAM] : [])].join(' ');
 }
 
 /** Deletes, in the background, the boot volumes of earlier builds that nothing names any more. */
@@ -167,7 +172,7 @@ export async function updateBootFiles(ctx: BootContext, uuid: string, name: stri
   const devices = withCurrentDevices(xml, { consolePort: m.console === 'vport', network: m.dhcp && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : null });
   // a guest on a libvirt network (or a bridge) asks DHCP; on user networking it knows QEMU's addresses
   const dhcp = m.dhcp === true && /<interface type='(?!user')/.test(devices);
-  const next = withBootFiles(devices, files, () => builtInCmdline(m, name, dhcp));
+  const next = withBootFiles(devices, files, () => builtInCmdline(m, name, dhcp, sharesOf(xml).length > 0));
   if (!next) return false;
   await defineXml(ctx.virsh, next);
   ctx.note(`domain ${name}: now boots the built-in Linux of this computer (kernel ${m.kernelVersion})${devices !== xml ? ', with its console port and network' : ''}`);

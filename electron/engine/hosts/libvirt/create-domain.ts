@@ -9,13 +9,15 @@
 // the volume journal removes one a killed engine made (volume-journal.ts).
 // The built-in guest's boot files are boot-update.ts's, which also keeps older domains on them.
 import { FlotillaError } from '../../../../shared/errors';
-import type { VmConfig } from '../../../../shared/spec';
+import { tidyHostPath, type Share, type VmConfig } from '../../../../shared/spec';
 import { DEFAULT_GUEST_PROFILE } from '../../guest/boot-profile';
 import { readDefaultGuest } from '../../guest/build-default';
 import { builtInCmdline, DEFAULT_NETWORK, defaultNetworkActive, pruneInBackground, readyGuest, uploadBootFiles, type BootContext } from './boot-update';
 import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool, POOL } from './storage';
+import { shareRefusal, withShareAdded } from './domain-shares';
+import { nextShare, resolveShareDir } from '../../lifecycle/shares';
 
 
 /** Where QEMU's qboot ROM is on Debian hosts (qemu-system-data); the built-in guest boots faster with it. */
@@ -25,7 +27,6 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
   if (config.forwards.length > 0) {
     throw new FlotillaError('UNSUPPORTED', 'port forwards are not available on libvirt hosts (they need libvirt user networking with passt); reach the guest on its address instead', { field: 'forwards' });
   }
-  if ((config.shares ?? []).length > 0) throw new FlotillaError('UNSUPPORTED', 'shared folders are not available on libvirt hosts; create the VM on the local host to share a folder', { field: 'shares' });
   if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];
@@ -77,7 +78,17 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
       input = { ...base, kernel: { kernel: src.kernel, ...(src.initrd ? { initrd: src.initrd } : {}), ...(src.append ? { cmdline: src.append } : {}) }, disks, metadata: {} };
     }
     input.metadata = { spec: { ...config, id: uuid.replace(/-/g, ''), createdAt: new Date().toISOString(), disks: [] }, volumes: madeVolumes };
-    await defineXml(ctx.virsh, buildDomainXml(input));
+    // shared folders as share.add makes them (domain-shares.ts), each checked as there
+    let xml = buildDomainXml(input);
+    const shares: Share[] = [];
+    for (const s of config.shares ?? []) {
+      const share = nextShare(config.name, shares, ctx.local ? await resolveShareDir(s.hostPath, 'shares') : tidyHostPath(s.hostPath), s);
+      shares.push(share);
+      xml = withShareAdded(xml, share, src.kind === 'default');
+    }
+    await defineXml(ctx.virsh, xml).catch((err: unknown) => {
+      throw shareRefusal(err, ctx.hostId);
+    });
     for (const f of forget) await f();
     // libvirt's own autostart: libvirtd starts it when it starts. The domain stands without it
     // (its Settings then show autostart off, read back from libvirt), so a failure here is not the create's

@@ -71,6 +71,8 @@ export interface DomainRef {
   uuid: string;
   name: string;
   host: string;
+  /** the host is this computer: paths can be checked here too */
+  local: boolean;
   running: boolean;
   /** the built-in Linux, which mounts the disks Flotilla adds (serial flotilla-extra-<n>) at /mnt/extra-<n> */
   builtIn: boolean;
@@ -185,13 +187,13 @@ export async function removeDomainDisk(d: DomainRef, target: string): Promise<vo
 /**
  * Puts an image (a path on the host) in the domain's CD drive, or empties it (null): the live drive
  * and the definition while it runs, the definition when it is shut off, as virt-manager does.
- * False when there was nothing to do. `local`: the host is this computer.
+ * False when there was nothing to do.
  */
-export async function changeDomainMedia(d: DomainRef, drive: CdDrive, iso: string | null, local: boolean): Promise<boolean> {
+export async function changeDomainMedia(d: DomainRef, drive: CdDrive, iso: string | null): Promise<boolean> {
   if (iso === null && drive.medium === null) return false;
   // QEMU opens a running domain's new image at once; a definition takes any path, which would
   // fail only at the next start, so it is looked for first where that is possible
-  if (iso !== null && !d.running) await checkImage(d, iso, local);
+  if (iso !== null && !d.running) await checkImage(d, iso, d.local);
   const where = d.running ? ['--live', '--config'] : ['--config'];
   const what = iso === null ? ['--eject'] : ['--update', '--source', iso];
   await d.virsh.run(['change-media', '--domain', d.uuid, '--path', drive.target, ...what, ...where]);

@@ -5,8 +5,12 @@
 // virsh command (never a shell string); domains are addressed by UUID. A renamed built-in guest
 // also gets its new hostname on its kernel command line, as virt-manager edits a definition:
 // `dumpxml --inactive`, the one change, `define`.
+import { FlotillaError } from '../../../../shared/errors';
+import { changedSettings, settingsNeedingStop, settingWords, vmPatchSchema, type VmPatch, type VmSpec } from '../../../../shared/spec';
+import type { VmState } from '../../../../shared/state';
 import { GUEST_NAME_PARAM, guestHostname } from '../../guest/boot-profile';
 import { defineXml } from './define-xml';
+import { LIBVIRT_SETTINGS } from './domain-info';
 import type { Virsh } from './virsh';
 
 export interface DomainChange {
@@ -39,6 +43,29 @@ export function editCommands(uuid: string, now: { cpus: number; memoryMiB: numbe
   if (change.autostart !== undefined) out.push(['autostart', ...dom, ...(change.autostart ? [] : ['--disable'])]);
   if (change.name !== undefined) out.push(['domrename', ...dom, change.name]);
   return out;
+}
+
+/**
+ * What `patch` changes of a domain whose settings are `spec`, as a DomainChange; null when nothing.
+ * Refused: a setting Flotilla does not change on a libvirt host (LIBVIRT_SETTINGS), and one that
+ * needs the domain shut off while it is not.
+ */
+export function domainChange(spec: VmSpec, patch: VmPatch, d: { state: VmState; host: string; name: string }): DomainChange | null {
+  const changed = changedSettings(spec, patch);
+  const other = changed.filter((k) => !LIBVIRT_SETTINGS.editable.includes(k));
+  if (other.length) {
+    const what = `on libvirt host ${d.host} Flotilla changes a domain's ${settingWords(LIBVIRT_SETTINGS.editable)}, not its ${settingWords(other)}: use virsh edit for that`;
+    throw new FlotillaError('UNSUPPORTED', what, { host: d.host, what: 'edit' });
+  }
+  const needStop = settingsNeedingStop(changed, LIBVIRT_SETTINGS);
+  if (needStop.length && d.state !== 'stopped' && d.state !== 'crashed') {
+    throw new FlotillaError('INVALID_STATE', `stop ${d.name} before changing its ${settingWords(needStop)} (it is ${d.state}); its ${settingWords(LIBVIRT_SETTINGS.live)} can change while it runs`);
+  }
+  if (changed.length === 0) return null;
+  const p = vmPatchSchema.parse(patch);
+  const change: DomainChange = {};
+  for (const k of changed) Object.assign(change, { [k]: p[k] });
+  return change;
 }
 
 export async function editDomain(virsh: Virsh, uuid: string, now: { cpus: number; memoryMiB: number; running: boolean; builtIn: boolean }, change: DomainChange): Promise<void> {

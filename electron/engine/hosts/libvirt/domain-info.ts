@@ -3,7 +3,7 @@
 // libvirt's numbers for a domain made elsewhere; a host that is unreachable shows each domain's
 // last known state with the reason, never a made-up "stopped".
 import { capsOf, type VmCaps, type VmInfo } from '../../../../shared/contract';
-import { vmName, vmSpecSchema, type SettingsRule, type VmSpec } from '../../../../shared/spec';
+import { vmName, vmSpecSchema, type SettingsRule, type Share, type VmSpec } from '../../../../shared/spec';
 import type { AgentState, VmState } from '../../../../shared/state';
 import type { CdDrive } from './domain-xml';
 import { uuidToId } from './virsh-parse';
@@ -38,6 +38,8 @@ export interface LibvirtDomain {
   cdrom?: CdDrive | null;
   /** its disks' target devices (vda, …), as VmInfo.spec.disks names them */
   disks?: string[];
+  /** its virtiofs shared folders (domain-shares.ts) */
+  shares?: Share[];
 }
 
 /** the guest's side of the console port, as the Console tab names it */
@@ -49,7 +51,7 @@ export const CONSOLE_PORT_DEVICE = 'virtio-serial, /dev/flotilla-console';
  * command (domain-ops.ts). Disks are libvirt's volumes (domain-disks.ts). A domain with a CD drive
  * also changes its CD (`media`, added per domain).
  */
-export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'disks', 'clone']);
+export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'disks', 'clone', 'shares']);
 
 /**
  * The settings Flotilla changes on a libvirt domain, with libvirt's own commands
@@ -108,6 +110,7 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
   if (d.cdrom) spec.cdrom = d.cdrom.medium;
   else delete spec.cdrom;
   spec.disks = d.disks ?? [];
+  spec.shares = d.shares ?? [];
   const reachable = host.reachable;
   const info: VmInfo = {
     id,

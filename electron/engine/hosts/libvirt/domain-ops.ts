@@ -13,6 +13,8 @@ import { setClockByDate } from '../../guest-clock';
 import { describeGuestOs, osInfoAfterFailure } from '../../guest-os';
 import type { LibvirtDomain } from './domain-info';
 import type { Virsh } from './virsh';
+import { sharesOf } from './domain-shares';
+import type { Share } from '../../../../shared/spec';
 import { domainDescription } from './domain-edit';
 import { cdromOf, diskTargets, FLOTILLA_METADATA_NS, hasConsolePort, hasVncGraphics, ownDiskTargets, parseFlotillaMetadata, type CdDrive } from './domain-xml';
 import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDomstatsAll, parseNameList, type DomInfo } from './virsh-parse';
@@ -26,14 +28,14 @@ import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDom
 export async function readDomain(
   virsh: Virsh,
   ref: string,
-): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean; cdrom: CdDrive | null; disks: string[] }> {
+): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean; cdrom: CdDrive | null; disks: string[]; shares: Share[] }> {
   const info = parseDominfo((await virsh.run(['dominfo', '--domain', ref])).stdout);
   const [meta, description] = await Promise.all([
     virsh.run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS]).then((r) => parseFlotillaMetadata(r.stdout), () => null),
     domainDescription(virsh, info.uuid, info.name).catch(() => undefined),
   ]);
   const xml = await virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => r.stdout, () => '');
-  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml), cdrom: cdromOf(xml), disks: diskTargets(xml) };
+  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml), cdrom: cdromOf(xml), disks: diskTargets(xml), shares: sharesOf(xml) };
 }
 
 /**

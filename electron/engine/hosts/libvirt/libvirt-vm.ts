@@ -2,8 +2,8 @@
 // shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
 // the guest agent, stats, the console stream, snapshots, disks, the CD and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
-import type { DiskInfo, ExecResult, LogEntry, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
-import { changedSettings, settingsNeedingStop, settingWords, vmPatchSchema, type VmPatch } from '../../../../shared/spec';
+import type { DiskInfo, ExecResult, LogEntry, ShareInfo, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
+import type { VmPatch } from '../../../../shared/spec';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
@@ -16,12 +16,13 @@ import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
 import { agentPing, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
-import { LIBVIRT_SETTINGS, type LibvirtDomain } from './domain-info';
-import { editDomain, type DomainChange } from './domain-edit';
+import type { LibvirtDomain } from './domain-info';
+import { domainChange, editDomain } from './domain-edit';
 import type { LibvirtHost } from './libvirt-host';
 import { cloneDomain } from './clone-domain';
 import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, resizeDomainDisk, type DomainRef } from './domain-disks';
 import { parseVncDisplay } from './virsh-parse';
+import { addDomainShare, assertSnapshotAllowed, domainShareInfo, removeDomainShare } from './domain-shares';
 
 export class LibvirtVm implements VmHandle {
   private console: DomainConsole | null = null;
@@ -187,25 +188,12 @@ export class LibvirtVm implements VmHandle {
   update(patch: VmPatch): Promise<void> {
     return this.job(async () => {
       const spec = this.info().spec;
-      const changed = changedSettings(spec, patch);
-      const other = changed.filter((k) => !LIBVIRT_SETTINGS.editable.includes(k));
-      if (other.length) {
-        const what = `on libvirt host ${this.host.id} Flotilla changes a domain's ${settingWords(LIBVIRT_SETTINGS.editable)}, not its ${settingWords(other)}: use virsh edit for that`;
-        throw new FlotillaError('UNSUPPORTED', what, { host: this.host.id, what: 'edit' });
-      }
       const st = this.d.state;
-      const needStop = settingsNeedingStop(changed, LIBVIRT_SETTINGS);
-      if (needStop.length && st !== 'stopped' && st !== 'crashed') {
-        throw new FlotillaError('INVALID_STATE', `stop ${this.d.name} before changing its ${settingWords(needStop)} (it is ${st}); its ${settingWords(LIBVIRT_SETTINGS.live)} can change while it runs`);
-      }
-      if (changed.length === 0) return;
-      const p = vmPatchSchema.parse(patch);
-      const change: DomainChange = {};
-      for (const k of changed) Object.assign(change, { [k]: p[k] });
+      const change = domainChange(spec, patch, { state: st, host: this.host.id, name: this.d.name });
+      if (!change) return;
       try {
         // a built-in guest Flotilla made takes its hostname from its kernel command line
-        const builtIn = spec.source.kind === 'default';
-        await editDomain(this.virsh, this.uuid, { cpus: spec.cpus, memoryMiB: spec.memoryMiB, running: st === 'running' || st === 'paused', builtIn }, change);
+        await editDomain(this.virsh, this.uuid, { cpus: spec.cpus, memoryMiB: spec.memoryMiB, running: st === 'running' || st === 'paused', builtIn: spec.source.kind === 'default' }, change);
       } finally {
         // what did change shows, even when a later command failed
         await this.host.loadDomain(this.uuid).catch(() => undefined);
@@ -243,11 +231,7 @@ export class LibvirtVm implements VmHandle {
 
   snapshotCreate(name: string | undefined, opts: { diskOnly: boolean }): Promise<SnapshotInfo> {
     return this.job(async () => {
-      // libvirt's internal snapshots of a running domain always hold its RAM; a disk-only one
-      // would be external (a new overlay file on the host), which Flotilla does not manage there
-      if (opts.diskOnly && this.info().state !== 'stopped') {
-        throw new FlotillaError('UNSUPPORTED', 'a disk-only snapshot of a running VM on a libvirt host is not available; stop it first, or take a full snapshot', { what: 'snapshots', diskOnly: false });
-      }
+      assertSnapshotAllowed({ name: this.d.name, stopped: this.info().state === 'stopped', shares: this.d.shares ?? [] }, opts.diskOnly);
       const snap = name ?? defaultSnapshotName(new Date());
       await snapshotCreate(this.virsh, this.uuid, snap);
       return snapshotDetails(this.virsh, this.uuid, snap);
@@ -283,6 +267,20 @@ export class LibvirtVm implements VmHandle {
     return this.host.defined(uuid, opts.start);
   }
 
+  // ------------------------------------------------------------------ shared folders (domain-shares.ts)
+
+  async shares(): Promise<ShareInfo[]> {
+    return (this.d.shares ?? []).map((s) => domainShareInfo(s, this.diskRef()));
+  }
+  async shareAdd(req: { hostPath: string; tag?: string; readOnly: boolean }): Promise<ShareInfo> {
+    const share = await this.shutOffJob('adding a shared folder', () => addDomainShare(this.diskRef(), req));
+    return domainShareInfo(share, { running: false, builtIn: this.diskRef().builtIn });
+  }
+  async shareRemove(tag: string): Promise<void> {
+    // a tag it does not have is refused first, whatever its state
+    await this.shutOffJob('removing a shared folder', () => removeDomainShare(this.diskRef(), tag, () => this.requireShutOff('removing a shared folder')), false);
+  }
+
   // ------------------------------------------------------------------ disks (domain-disks.ts)
 
   private diskRef(): DomainRef {
@@ -292,6 +290,7 @@ export class LibvirtVm implements VmHandle {
       uuid: this.uuid,
       name: d.name,
       host: this.host.id,
+      local: !this.host.conn.master,
       running: d.state === 'running' || d.state === 'paused',
       builtIn: this.info().spec.source.kind === 'default' && d.meta !== null,
       snapshots: () => snapshotList(this.virsh, this.uuid),
@@ -306,6 +305,16 @@ export class LibvirtVm implements VmHandle {
     if (d.state !== 'stopped' && d.state !== 'crashed') throw new FlotillaError('INVALID_STATE', `stop ${d.name} before ${doing} (it is ${d.state})`);
   }
 
+  /** A change to the shut-off domain's definition (`check`: refused first unless shut off), read again before the answer. */
+  private shutOffJob<T>(doing: string, fn: () => Promise<T>, check = true): Promise<T> {
+    return this.job(async () => {
+      if (check) this.requireShutOff(doing);
+      const out = await fn();
+      await this.host.loadDomain(this.uuid);
+      return out;
+    });
+  }
+
   disks(): Promise<DiskInfo[]> {
     return listDomainDisks(this.diskRef());
   }
@@ -316,19 +325,11 @@ export class LibvirtVm implements VmHandle {
       return resizeDomainDisk(this.diskRef(), disk, sizeGiB);
     });
   }
-  addDisk(sizeGiB: number): Promise<void> {
-    return this.job(async () => {
-      this.requireShutOff('adding a disk');
-      await addDomainDisk(this.diskRef(), sizeGiB);
-      await this.host.loadDomain(this.uuid);
-    });
+  async addDisk(sizeGiB: number): Promise<void> {
+    await this.shutOffJob('adding a disk', () => addDomainDisk(this.diskRef(), sizeGiB));
   }
   removeDisk(disk: string): Promise<void> {
-    return this.job(async () => {
-      this.requireShutOff('removing a disk');
-      await removeDomainDisk(this.diskRef(), disk);
-      await this.host.loadDomain(this.uuid);
-    });
+    return this.shutOffJob('removing a disk', () => removeDomainDisk(this.diskRef(), disk));
   }
 
   // ------------------------------------------------------------------ CD (virsh change-media)
@@ -344,7 +345,7 @@ export class LibvirtVm implements VmHandle {
       if (!d.cdrom) throw new FlotillaError('UNSUPPORTED', `${d.name} has no CD drive; add one to its definition (virt-manager, or virsh edit on ${this.host.id}) to change CDs`, { what: 'media' });
       const st = d.state;
       if (st !== 'running' && st !== 'paused' && st !== 'stopped' && st !== 'crashed') throw new FlotillaError('INVALID_STATE', `${d.name} is ${st}; change its CD once it is running or stopped`);
-      if (await changeDomainMedia(this.diskRef(), d.cdrom, iso, !this.host.conn.master)) await this.host.loadDomain(this.uuid);
+      if (await changeDomainMedia(this.diskRef(), d.cdrom, iso)) await this.host.loadDomain(this.uuid);
     });
   }
 

@@ -1,9 +1,11 @@
 // Settings → Shared folders: host directories the VM sees (virtio-fs), with a tag and
 // read-only or read-write. Added and removed while the VM is stopped; the built-in Linux mounts
 // each at /mnt/<tag>, other guests get the mount command to type. Hidden when the VM's host has
-// no shares (caps.shares).
+// no shares (caps.shares). On a libvirt host the folder is one of that host's: typed, not browsed
+// (the folder browser shows this computer's).
 import { useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import type { ShareInfo } from '../../../../shared/contract';
+import { LOCAL_HOST } from '../../../../shared/contract-names';
 import { canEdit } from '../../../../shared/state';
 import { CopyButton } from '../../components/copy-button';
 import { Field } from '../../components/fields';
@@ -18,6 +20,7 @@ const STATE_TEXT: Record<ShareInfo['state'], string> = { inactive: 'Shared when 
 
 export function SharesSection({ id }: { id: string }): ReactElement | null {
   const vm = useStore((s) => s.vms.byId[id]);
+  const remote = useStore((s) => (vm && vm.host !== LOCAL_HOST ? (s.vms.hosts.find((h) => h.id === vm.host)?.name ?? vm.host) : undefined));
   const stateKey = useStore((s) => s.vms.byId[id]?.state ?? 'stopped');
   const [list, setList] = useState<ShareInfo[] | null>(null);
   const [error, setError] = useState<UiError | null>(null);
@@ -111,18 +114,24 @@ export function SharesSection({ id }: { id: string }): ReactElement | null {
           </tbody>
         </table>
       )}
-      {list && list.length === 0 && <p className="notice">No shared folders. Share a folder of this computer with {vm.name}; the built-in Linux mounts it at /mnt/TAG.</p>}
+      {list && list.length === 0 && (
+        <p className="notice">
+          No shared folders. Share a folder of {remote ? `host ${remote}` : 'this computer'} with {vm.name}; the built-in Linux mounts it at /mnt/TAG.
+        </p>
+      )}
       <form className="share-form" onSubmit={(e) => void add(e)} noValidate>
         <fieldset disabled={why !== null || busy} title={why ?? undefined}>
           <legend className="visually-hidden">Share a folder</legend>
           <div className="row">
-            <Field label="Folder to share" error={fields['hostPath'] ?? fields['_']} className="grow">
+            <Field label="Folder to share" error={fields['hostPath'] ?? fields['_']} className="grow" {...(remote ? { hint: `A folder on host ${remote}` } : {})}>
               {(p) => (
                 <div className="path-row">
                   <input {...p} type="text" spellCheck={false} autoComplete="off" placeholder="/home/me/projects" value={path} onChange={(e) => (setPath(e.target.value), setFormError(null))} />
-                  <button type="button" className="btn" aria-label="Browse for a folder to share" onClick={() => setPicking(true)}>
-                    <Icon name="folder" size={14} /> Browse…
-                  </button>
+                  {!remote && (
+                    <button type="button" className="btn" aria-label="Browse for a folder to share" onClick={() => setPicking(true)}>
+                      <Icon name="folder" size={14} /> Browse…
+                    </button>
+                  )}
                 </div>
               )}
             </Field>
