@@ -1,6 +1,6 @@
 // Copies a string to the clipboard and says so for a moment.
 import { useEffect, useState, type ReactElement } from 'react';
-import { Icon } from './icons';
+import { Icon, type IconName } from './icons';
 
 async function writeClipboard(text: string): Promise<void> {
   try {
@@ -24,7 +24,7 @@ async function writeClipboard(text: string): Promise<void> {
  * built-in VM needs the engine to read the guest's host key first). A fetch that fails says why
  * in the button's label instead of copying something else.
  */
-export function CopyButton({ text, label, className = 'icon-btn' }: { text: string | (() => Promise<string>); label: string; className?: string }): ReactElement {
+export function CopyButton({ text, label, className = 'icon-btn', icon = 'copy' }: { text: string | (() => Promise<string>); label: string; className?: string; icon?: IconName }): ReactElement {
   const [done, setDone] = useState<{ text: string } | { error: string } | null>(null);
   useEffect(() => {
     if (!done) return;
@@ -43,7 +43,7 @@ export function CopyButton({ text, label, className = 'icon-btn' }: { text: stri
   const shown = done === null ? label : 'error' in done ? `Could not copy: ${done.error}` : `Copied ${done.text}`;
   return (
     <button type="button" className={className} aria-label={shown} title={shown} onClick={() => void copy()}>
-      <Icon name={done === null ? 'copy' : 'error' in done ? 'alert' : 'check'} size={14} />
+      <Icon name={done === null ? icon : 'error' in done ? 'alert' : 'check'} size={14} />
     </button>
   );
 }

@@ -36,7 +36,7 @@ export function PortChips({ ports, vmName, builtinOf }: { ports: readonly PortEn
             )}
             <CopyButton text={addr} label={`Copy ${addr}`} className="chip-copy" />
             {p.proto === 'tcp' && p.guestPort === 22 && (
-              <CopyButton text={builtinOf ? () => checkedSshCommand(builtinOf) : `ssh -p ${p.hostPort} ${p.host}`} label={`Copy ssh command for ${vmName}`} className="chip-copy chip-copy-ssh" />
+              <CopyButton text={builtinOf ? () => checkedSshCommand(builtinOf) : `ssh -p ${p.hostPort} ${p.host}`} label={`Copy ssh command for ${vmName}`} className="chip-copy chip-copy-ssh" icon="terminal" />
             )}
           </li>
         );
