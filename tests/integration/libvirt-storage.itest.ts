@@ -6,7 +6,8 @@
 // an added disk is cloned: the copy boots from its own volumes, with its own hostname, and its
 // guest mounts the added disk. A boot file's upload cut short (what a killed engine leaves) is
 // found by its end and uploaded again, where it used to be reused and boot a truncated initrd. A
-// built-in domain gets a shared folder (virtiofs) and its guest reads and writes it.
+// built-in domain gets a shared folder (virtiofs) and its guest reads and writes it. A domain
+// boots UEFI with a variable store of its own.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -173,6 +174,28 @@ describe('a full clone on a libvirt host', () => {
     expect(copyDisks.map((d) => existsSync(d.path!))).toEqual([false, false]);
     expect(srcDisks.map((d) => existsSync(d.path!))).toEqual([true, true]);
   }, 240_000);
+});
+
+describe('UEFI on a libvirt host', () => {
+  it('a domain made from an ISO boots OVMF with a variable store of its own, which goes with it; a running one is refused a snapshot in words', async () => {
+    const name = `st-efi-${tag}`;
+    made.push(name);
+    await expect(host.create(vmConfigSchema.parse({ name, source: { kind: 'default' }, firmware: 'uefi', memoryMiB: 128 }), { start: false })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: 'the built-in Linux boots with BIOS on libvirt hosts (qboot); choose BIOS' });
+    const info = await host.create(vmConfigSchema.parse({ name, source: { kind: 'iso', path: join(dir, 'one.iso'), diskSizeGiB: 1 }, firmware: 'uefi', memoryMiB: 128 }), { start: false });
+    expect(info.spec.firmware).toBe('uefi');
+    const os = virsh('dumpxml', '--inactive', name);
+    expect(os).toMatch(/<os firmware='efi'>[\s\S]*<feature enabled='no' name='secure-boot'\/>/);
+    const vm = host.vm(info.id);
+    await vm.start({ waitAgent: false });
+    await until('the domain to run', () => host.get(info.id).state === 'running');
+    const nvram = /<nvram[^>]*>([^<]+)<\/nvram>/.exec(virsh('dumpxml', name))![1]!;
+    expect(existsSync(nvram)).toBe(true);
+    await expect(vm.snapshotCreate('live', { diskOnly: false })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: `${name} boots UEFI, and libvirt does not snapshot a running VM's firmware variables; stop it to take a snapshot of its disks` });
+    await vm.stop({ force: true });
+    expect(await vm.snapshotCreate('off', { diskOnly: false })).toMatchObject({ name: 'off' });
+    await host.delete(info.id, { storage: true });
+    expect(existsSync(nvram)).toBe(false);
+  }, 120_000);
 });
 
 describe('shared folders on a libvirt host', () => {

@@ -168,7 +168,7 @@ describe('create VM dialog', () => {
     expect(screen.queryByRole('note')).toBeNull();
   });
 
-  it('creates on a libvirt host: its paths are not checked or browsed here, and forwards and UEFI are not offered', async () => {
+  it('creates on a libvirt host: its paths are not checked or browsed here, forwards are not offered, and UEFI only for what is not the built-in Linux', async () => {
     createAnswer = makeVm('web', { state: 'stopped', host: 'lab' });
     withHosts({ id: 'far', name: 'far', kind: 'libvirt', state: 'failed', reason: 'ssh: connection refused', vmCount: 0 });
     render(<CreateVmDialog />);
@@ -184,14 +184,21 @@ describe('create VM dialog', () => {
     expect(screen.queryByRole('button', { name: 'Browse for iso image' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Add forward' })).toBeNull();
     expect(screen.getByText(/Port forwards are not available on lab/)).toBeTruthy();
-    expect(within(screen.getByLabelText('Firmware')).getByRole('option', { name: /UEFI/ }).hasAttribute('disabled')).toBe(true);
+    // UEFI there for an installer; not for the built-in Linux, which boots through qboot on libvirt hosts
+    const uefi = (): HTMLOptionElement => within(screen.getByLabelText('Firmware')).getByRole('option', { name: /UEFI/ });
+    expect(uefi().hasAttribute('disabled')).toBe(false);
+    fireEvent.change(screen.getByLabelText('Firmware'), { target: { value: 'uefi' } });
+    fireEvent.click(screen.getByRole('radio', { name: /Built-in Linux/ }));
+    expect([uefi().hasAttribute('disabled'), uefi().textContent]).toEqual([true, 'UEFI (OVMF) — the built-in Linux boots with BIOS on libvirt hosts']);
+    expect((screen.getByLabelText('Firmware') as HTMLSelectElement).value).toBe('bios');
+    fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
     fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'web' } });
     await submit();
     await new Promise((r) => setTimeout(r, 500)); // past the path check's debounce: none may run
     expect(api.calls.some((c) => c.method === 'path.inspect')).toBe(false);
     expect(api.calls.find((c) => c.method === 'vm.create')?.req).toMatchObject({
       host: 'lab',
-      config: { name: 'web', firmware: 'bios', forwards: [], source: { kind: 'iso', path: '/var/lib/libvirt/images/debian.iso' } },
+      config: { name: 'web', firmware: 'uefi', forwards: [], source: { kind: 'iso', path: '/var/lib/libvirt/images/debian.iso' } },
     });
   });
 

@@ -1,7 +1,7 @@
 // Create a VM: pick a host (when libvirt hosts were added), a source, name it, size it, forward
 // ports. The form checks itself with the shared zod schema first, then shows the engine's own
 // verdict on the field it concerns. On a libvirt host paths are that host's (not browsed or
-// checked here), and what it cannot do (port forwards, UEFI) is not offered.
+// checked here), and what it cannot do (port forwards; UEFI for the built-in Linux) is not offered.
 import { useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { LOCAL_HOST } from '../../../shared/contract-names';
 import { DEFAULT_ROOT_DISK_GIB, issuesToFieldErrors, vmConfigSchema, type VmConfigInput, type VmSourceKind } from '../../../shared/spec';
@@ -33,6 +33,8 @@ export function CreateVmDialog(): ReactElement {
   const host = hosts.find((h) => h.id === hostId);
   const remote = hostId !== LOCAL_HOST ? (host?.name ?? hostId) : undefined;
   const [kind, setKind] = useState<VmSourceKind>('default');
+  // libvirt hosts boot the built-in Linux through qboot only (create-domain.ts)
+  const uefiOff = remote !== undefined && kind === 'default';
   const [name, setName] = useState(() => nextDefaultName(Object.values(names).map((v) => v.name)));
   const [nameTouched, setNameTouched] = useState(false);
   const [cpus, setCpus] = useState('1');
@@ -90,7 +92,7 @@ export function CreateVmDialog(): ReactElement {
       source,
       cpus: Number(cpus),
       memoryMiB: Number(memory),
-      firmware: remote ? 'bios' : firmware,
+      firmware: uefiOff ? 'bios' : firmware,
       display,
       forwards: remote ? [] : forwardsFromDraft(forwards),
     };
@@ -243,11 +245,11 @@ export function CreateVmDialog(): ReactElement {
           <div className="row">
             <Field label="Firmware" error={errors['firmware']} className="grow">
               {(p) => (
-                <select {...p} value={remote ? 'bios' : firmware} onChange={(e) => setFirmware(e.target.value as 'bios' | 'uefi')}>
+                <select {...p} value={uefiOff ? 'bios' : firmware} onChange={(e) => setFirmware(e.target.value as 'bios' | 'uefi')}>
                   {/* the built-in Linux boots through qboot (its boot profile, here and on libvirt hosts) */}
                   <option value="bios">{kind === 'default' ? 'BIOS (qboot)' : 'BIOS (SeaBIOS)'}</option>
-                  <option value="uefi" disabled={remote !== undefined}>
-                    UEFI (OVMF){remote ? ' — not on libvirt hosts yet' : ''}
+                  <option value="uefi" disabled={uefiOff}>
+                    UEFI (OVMF){uefiOff ? ' — the built-in Linux boots with BIOS on libvirt hosts' : ''}
                   </option>
                 </select>
               )}

@@ -27,7 +27,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
   if (config.forwards.length > 0) {
     throw new FlotillaError('UNSUPPORTED', 'port forwards are not available on libvirt hosts (they need libvirt user networking with passt); reach the guest on its address instead', { field: 'forwards' });
   }
-  if (config.firmware === 'uefi') throw new FlotillaError('UNSUPPORTED', 'UEFI firmware is not available on libvirt hosts yet; choose BIOS', { field: 'firmware' });
+  if (config.firmware === 'uefi' && config.source.kind === 'default') throw new FlotillaError('UNSUPPORTED', 'the built-in Linux boots with BIOS on libvirt hosts (qboot); choose BIOS', { field: 'firmware' });
   const short = uuid.slice(0, 8);
   const madeVolumes: string[] = [];
   /** forgets the journal's record of each volume made (volume-journal.ts) */
@@ -45,7 +45,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
   const builtIn = config.source.kind === 'default' ? await readDefaultGuest(ctx.home) : null;
   const dhcpGuest = !builtIn || builtIn.manifest?.dhcp === true;
   const network = dhcpGuest && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : undefined;
-  const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display, description: config.note, ...(network ? { network } : {}) } as const;
+  const base = { name: config.name, uuid, memoryMiB: config.memoryMiB, cpus: config.cpus, display: config.display, description: config.note, uefi: config.firmware === 'uefi', ...(network ? { network } : {}) } as const;
   let input: DomainXmlInput;
   try {
     const src = config.source;

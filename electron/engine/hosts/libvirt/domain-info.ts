@@ -40,6 +40,8 @@ export interface LibvirtDomain {
   disks?: string[];
   /** its virtiofs shared folders (domain-shares.ts) */
   shares?: Share[];
+  /** it boots UEFI (OVMF, a variable store of its own) */
+  uefi?: boolean;
 }
 
 /** the guest's side of the console port, as the Console tab names it */
@@ -94,7 +96,7 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
         source: { kind: 'disk', path: '/', mode: 'reference' },
         cpus: Math.max(1, Math.min(64, d.cpus || 1)),
         memoryMiB: Math.max(64, Math.min(262144, d.memoryMiB || 64)),
-        firmware: 'bios',
+        firmware: d.uefi ? 'uefi' : 'bios',
         // headless, its tile previews the console text instead of a screenshot
         display: d.vnc ? 'vnc' : 'none',
         forwards: [],

@@ -16,7 +16,7 @@ import type { Virsh } from './virsh';
 import { sharesOf } from './domain-shares';
 import type { Share } from '../../../../shared/spec';
 import { domainDescription } from './domain-edit';
-import { cdromOf, diskTargets, FLOTILLA_METADATA_NS, hasConsolePort, hasVncGraphics, ownDiskTargets, parseFlotillaMetadata, type CdDrive } from './domain-xml';
+import { bootsUefi, cdromOf, diskTargets, FLOTILLA_METADATA_NS, hasConsolePort, hasVncGraphics, ownDiskTargets, parseFlotillaMetadata, type CdDrive } from './domain-xml';
 import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDomstatsAll, parseNameList, type DomInfo } from './virsh-parse';
 
 /**
@@ -28,14 +28,14 @@ import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDom
 export async function readDomain(
   virsh: Virsh,
   ref: string,
-): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean; cdrom: CdDrive | null; disks: string[]; shares: Share[] }> {
+): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean; cdrom: CdDrive | null; disks: string[]; shares: Share[]; uefi: boolean }> {
   const info = parseDominfo((await virsh.run(['dominfo', '--domain', ref])).stdout);
   const [meta, description] = await Promise.all([
     virsh.run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS]).then((r) => parseFlotillaMetadata(r.stdout), () => null),
     domainDescription(virsh, info.uuid, info.name).catch(() => undefined),
   ]);
   const xml = await virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => r.stdout, () => '');
-  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml), cdrom: cdromOf(xml), disks: diskTargets(xml), shares: sharesOf(xml) };
+  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml), cdrom: cdromOf(xml), disks: diskTargets(xml), shares: sharesOf(xml), uefi: bootsUefi(xml) };
 }
 
 /**
@@ -201,6 +201,19 @@ const SNAP_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 function snapName(name: string): string {
   if (!SNAP_NAME_RE.test(name)) throw new FlotillaError('BAD_REQUEST', 'snapshot name must be 1–64 characters of letters, digits, ".", "_" and "-"', { field: 'name' });
   return name;
+}
+
+/**
+ * Refuses a snapshot libvirt would refuse less clearly. Of a running domain libvirt's internal
+ * snapshots always hold RAM, which QEMU cannot save with a virtiofs device, and which libvirt
+ * does not take with UEFI's variable store (pflash); a disk-only one would be external (a new
+ * overlay file on the host), which Flotilla does not manage there.
+ */
+export function assertSnapshotAllowed(d: { name: string; stopped: boolean; shares: readonly Share[]; uefi: boolean }, diskOnly: boolean): void {
+  if (d.stopped) return;
+  if (diskOnly) throw new FlotillaError('UNSUPPORTED', 'a disk-only snapshot of a running VM on a libvirt host is not available; stop it first, or take a full snapshot', { what: 'snapshots', diskOnly: false });
+  if (d.shares.length) throw new FlotillaError('UNSUPPORTED', `${d.name} has shared folders, whose state cannot be saved with its RAM; stop it to take a snapshot of its disks`, { what: 'snapshots' });
+  if (d.uefi) throw new FlotillaError('UNSUPPORTED', `${d.name} boots UEFI, and libvirt does not snapshot a running VM's firmware variables; stop it to take a snapshot of its disks`, { what: 'snapshots' });
 }
 
 export async function snapshotCreate(virsh: Virsh, uuid: string, name: string, description?: string): Promise<void> {

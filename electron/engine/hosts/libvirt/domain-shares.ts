@@ -138,14 +138,3 @@ export async function removeDomainShare(d: ShareRef, tag: string, mayChange: () 
 export function domainShareInfo(s: Share, d: { running: boolean; builtIn: boolean }): ShareInfo {
   return { ...s, state: d.running ? 'running' : 'inactive', pid: null, reason: null, guestPath: d.builtIn ? `/mnt/${s.tag}` : null, mountCommand: mountCommand(s) };
 }
-
-/**
- * Refuses a snapshot libvirt would refuse less clearly: of a running domain, libvirt's internal
- * snapshots always hold RAM, which QEMU cannot save with a virtiofs device; and a disk-only one
- * would be external (a new overlay file on the host), which Flotilla does not manage there.
- */
-export function assertSnapshotAllowed(d: { name: string; stopped: boolean; shares: readonly Share[] }, diskOnly: boolean): void {
-  if (d.stopped) return;
-  if (diskOnly) throw new FlotillaError('UNSUPPORTED', 'a disk-only snapshot of a running VM on a libvirt host is not available; stop it first, or take a full snapshot', { what: 'snapshots', diskOnly: false });
-  if (d.shares.length) throw new FlotillaError('UNSUPPORTED', `${d.name} has shared folders, whose state cannot be saved with its RAM; stop it to take a snapshot of its disks`, { what: 'snapshots' });
-}

@@ -24,6 +24,11 @@ export interface DomainXmlInput {
   kernel?: { kernel: string; initrd?: string; cmdline?: string };
   /** firmware ROM for direct kernel boot (the built-in guest uses QEMU's qboot) */
   romLoader?: string;
+  /**
+   * UEFI: libvirt picks OVMF from the host's firmware descriptors and makes the domain's variable
+   * store from its template, as virt-manager's domains get them; without Secure Boot, as a local VM's
+   */
+  uefi?: boolean;
   disks: DomainDisk[];
   display: 'vnc' | 'none';
   /**
@@ -76,8 +81,9 @@ export function buildDomainXml(d: DomainXmlInput): string {
   L.push(`  </metadata>`);
   L.push(`  <memory unit='MiB'>${Math.trunc(d.memoryMiB)}</memory>`);
   L.push(`  <vcpu>${Math.trunc(d.cpus)}</vcpu>`);
-  L.push(`  <os>`);
+  L.push(d.uefi ? `  <os firmware='efi'>` : `  <os>`);
   L.push(`    <type arch='x86_64' machine='q35'>hvm</type>`);
+  if (d.uefi) L.push(`    <firmware><feature enabled='no' name='secure-boot'/></firmware>`);
   if (d.romLoader) L.push(`    <loader type='rom' readonly='yes'>${checkPath(d.romLoader, 'firmware')}</loader>`);
   if (d.kernel) {
     L.push(`    <kernel>${checkPath(d.kernel.kernel, 'kernel')}</kernel>`);
@@ -167,17 +173,22 @@ export function parseFlotillaMetadata(text: string): Record<string, unknown> | n
   }
 }
 
-/**
- * Whether a domain's XML (`virsh dumpxml`, untrusted) has a VNC display the noVNC proxy can use.
- * Only the element's own attributes are read; a comment or text that merely mentions graphics
- * does not count.
- */
+/** The definition boots UEFI: libvirt's firmware auto-selection, or a pflash loader of its own. */
+export function bootsUefi(xml: string): boolean {
+  return /<os\b[^>]*\bfirmware\s*=\s*(['"])efi\1/.test(xml) || /<loader\b[^>]*\btype\s*=\s*(['"])pflash\1/.test(xml);
+}
+
 /** The domain has the built-in guest's console port (a virtio-serial channel named org.flotilla.console.0). */
 export function hasConsolePort(xml: string): boolean {
   const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
   return new RegExp(`<target\\b[^>]*\\bname\\s*=\\s*(['"])${CONSOLE_PORT_NAME.replace(/\./g, '\\.')}\\1`).test(noComments);
 }
 
+/**
+ * Whether a domain's XML (`virsh dumpxml`, untrusted) has a VNC display the noVNC proxy can use.
+ * Only the element's own attributes are read; a comment or text that merely mentions graphics
+ * does not count.
+ */
 export function hasVncGraphics(xml: string): boolean {
   const noComments = xml.slice(0, 1 << 20).replace(/<!--[\s\S]*?-->/g, '');
   return /<graphics\b[^>]*\btype\s*=\s*(['"])vnc\1/.test(noComments);

@@ -193,7 +193,7 @@ export class LibvirtHost implements Host {
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   async loadDomain(ref: string): Promise<LibvirtDomain> {
     const began = this.domains.mark();
-    const { info, meta, description, vnc, consolePort, cdrom, disks, shares } = await readDomain(this.conn.virsh, ref);
+    const { info, meta, description, vnc, consolePort, cdrom, disks, shares, uefi } = await readDomain(this.conn.virsh, ref);
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
@@ -201,7 +201,7 @@ export class LibvirtHost implements Host {
     if (this.domains.changedSince(info.uuid, began)) {
       if (!prev) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
       // the definition's parts (not the run state) are this read's
-      Object.assign(prev, { meta: meta ?? prev.meta, description: description ?? prev.description, autostart: info.autostart, cdrom, disks, shares });
+      Object.assign(prev, { meta: meta ?? prev.meta, description: description ?? prev.description, autostart: info.autostart, cdrom, disks, shares, uefi });
       this.emitVm(info.uuid);
       return prev;
     }
@@ -222,6 +222,7 @@ export class LibvirtHost implements Host {
       cdrom,
       disks,
       shares,
+      uefi,
       autostart: info.autostart,
       ...(description !== undefined ? { description } : {}),
     };

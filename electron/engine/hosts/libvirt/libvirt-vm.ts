@@ -14,7 +14,7 @@ import { DomainConsole, type ConsoleKind } from './console';
 import { libvirtSshInfo } from './ssh-access';
 import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
-import { agentPing, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { agentPing, assertSnapshotAllowed, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain } from './domain-info';
 import { domainChange, editDomain } from './domain-edit';
@@ -22,7 +22,7 @@ import type { LibvirtHost } from './libvirt-host';
 import { cloneDomain } from './clone-domain';
 import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, resizeDomainDisk, type DomainRef } from './domain-disks';
 import { parseVncDisplay } from './virsh-parse';
-import { addDomainShare, assertSnapshotAllowed, domainShareInfo, removeDomainShare } from './domain-shares';
+import { addDomainShare, domainShareInfo, removeDomainShare } from './domain-shares';
 
 export class LibvirtVm implements VmHandle {
   private console: DomainConsole | null = null;
@@ -231,7 +231,7 @@ export class LibvirtVm implements VmHandle {
 
   snapshotCreate(name: string | undefined, opts: { diskOnly: boolean }): Promise<SnapshotInfo> {
     return this.job(async () => {
-      assertSnapshotAllowed({ name: this.d.name, stopped: this.info().state === 'stopped', shares: this.d.shares ?? [] }, opts.diskOnly);
+      assertSnapshotAllowed({ name: this.d.name, stopped: this.info().state === 'stopped', shares: this.d.shares ?? [], uefi: this.d.uefi === true }, opts.diskOnly);
       const snap = name ?? defaultSnapshotName(new Date());
       await snapshotCreate(this.virsh, this.uuid, snap);
       return snapshotDetails(this.virsh, this.uuid, snap);
