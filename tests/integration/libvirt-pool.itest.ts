@@ -111,7 +111,11 @@ describe('boot volumes of earlier built-in guests', () => {
     const vm = await h.create(vmConfigSchema.parse({ name, source: { kind: 'default' }, memoryMiB: 256, cpus: 1 }), { start: false });
     domains.push(name);
     const uuid = h.vm(vm.id).uuid;
+    // a shared folder: its flag on the command line must outlive the move to the current build
+    const shared = mkdtempSync(join(tmpdir(), 'lvt-upg-share-'));
+    await h.vm(vm.id).shareAdd({ hostPath: shared, tag: 'up', readOnly: false });
     const current = virsh('dumpxml', '--inactive', '--domain', uuid);
+    expect(current).toContain(' flotilla.shares=1</cmdline>');
     // what an earlier build left: its own kernel and initrd volumes (these cannot boot) and its
     // command line, with a parameter the current build does not have
     const oldK = staleVolume('vmlinuz', 0);
@@ -142,6 +146,7 @@ describe('boot volumes of earlier built-in guests', () => {
       const now = virsh('dumpxml', '--inactive', '--domain', uuid);
       for (const tag of ['kernel', 'initrd']) expect(new RegExp(`<${tag}>([^<]*)<`).exec(now)?.[1]).toBe(new RegExp(`<${tag}>([^<]*)<`).exec(current)?.[1]);
       expect(/<cmdline>([^<]*)</.exec(now)?.[1]).toBe(/<cmdline>([^<]*)</.exec(current)?.[1]);
+      expect((await h.vm(vm.id).exec(['/bin/sh', '-c', "grep -c ' /mnt/up virtiofs ' /proc/mounts"], { timeoutMs: 30_000 })).stdout).toBe('1\n');
       // the console port and the default network in place of hvc0 and user networking
       expect(now).toMatch(/name='org\.flotilla\.console\.0'/);
       expect(now).not.toContain("<console type='pty'>\n      <target type='virtio'");
@@ -162,6 +167,7 @@ describe('boot volumes of earlier built-in guests', () => {
       await until('the earlier build\'s files to be deleted', () => !vols().includes(oldK.name) && !vols().includes(oldI.name));
     } finally {
       await h.vm(vm.id).stop({ force: true }).catch(() => undefined);
+      rmSync(shared, { recursive: true, force: true });
     }
   });
 });
