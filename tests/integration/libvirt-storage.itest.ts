@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vmConfigSchema } from '../../shared/spec';
 import { LibvirtHost } from '../../electron/engine/hosts/libvirt/libvirt-host';
@@ -177,7 +177,7 @@ describe('a full clone on a libvirt host', () => {
 });
 
 describe('UEFI on a libvirt host', () => {
-  it('a domain made from an ISO boots OVMF with a variable store of its own, which goes with it; a running one is refused a snapshot in words', async () => {
+  it('a domain made from an ISO boots OVMF with a variable store of its own, which its clone copies and which goes with it; a running one is refused a snapshot in words', async () => {
     const name = `st-efi-${tag}`;
     made.push(name);
     await expect(host.create(vmConfigSchema.parse({ name, source: { kind: 'default' }, firmware: 'uefi', memoryMiB: 128 }), { start: false })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: 'the built-in Linux boots with BIOS on libvirt hosts (qboot); choose BIOS' });
@@ -193,6 +193,23 @@ describe('UEFI on a libvirt host', () => {
     await expect(vm.snapshotCreate('live', { diskOnly: false })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: `${name} boots UEFI, and libvirt does not snapshot a running VM's firmware variables; stop it to take a snapshot of its disks` });
     await vm.stop({ force: true });
     expect(await vm.snapshotCreate('off', { diskOnly: false })).toMatchObject({ name: 'off' });
+    await vm.snapshotDelete('off');
+
+    // a clone gets a copy of the variable store (its boot entries), which its libvirt then uses, and which goes with it
+    const copyName = `${name}-copy`;
+    made.push(copyName);
+    writeFileSync(nvram, Buffer.concat([readFileSync(nvram).subarray(0, 4096), Buffer.from('boot entries'), readFileSync(nvram).subarray(4096 + 12)]));
+    const copy = await vm.clone(copyName, { linked: false, start: false });
+    const copyVars = join(dirname(nvram), `${copyName}_VARS.fd`);
+    expect(readFileSync(copyVars).equals(readFileSync(nvram))).toBe(true);
+    expect(virsh('pool-list', '--all', '--name')).not.toMatch(/flotilla-dir-/);
+    await host.vm(copy.id).start({ waitAgent: false });
+    await until('the copy to run', () => host.get(copy.id).state === 'running');
+    expect(/<nvram[^>]*>([^<]+)<\/nvram>/.exec(virsh('dumpxml', copyName))![1]).toBe(copyVars);
+    await host.vm(copy.id).stop({ force: true });
+    await host.delete(copy.id, { storage: true });
+    expect([existsSync(copyVars), existsSync(nvram)]).toEqual([false, true]);
+
     await host.delete(info.id, { storage: true });
     expect(existsSync(nvram)).toBe(false);
   }, 120_000);

@@ -2,20 +2,22 @@
 // API: each disk's pool volume copied with `vol-clone` (into the same pool), then the source's
 // definition (`dumpxml --inactive`, untrusted) defined again with a new name and UUID, no MAC
 // addresses (libvirt gives new ones), no fixed channel socket paths, the copies' paths, and for a
-// built-in guest its new hostname. CDs and read-only or shareable disks are shared, not copied.
-// Refused, saying why: a disk outside every storage pool (libvirt cannot copy it), a UEFI
-// variable store (its copy is not libvirt's to make), a linked clone (the base would have to stay
-// unchanged, which nothing on that host enforces). A failure removes the copies made so far, and
-// the volume journal those a killed engine made (volume-journal.ts).
+// built-in guest its new hostname. CDs and read-only or shareable disks are shared, not copied; a
+// UEFI domain's variable store (libvirt's own NAME_VARS.fd) is copied too (clone-nvram.ts).
+// Refused, saying why: a disk outside every storage pool (libvirt cannot copy it), a variable
+// store at a path of the definition's own, a linked clone (the base would have to stay unchanged,
+// which nothing on that host enforces). A failure removes the copies made so far, and the volume
+// journal those a killed engine made (volume-journal.ts).
 import { randomUUID } from 'node:crypto';
 import { FlotillaError } from '../../../../shared/errors';
 import { guestHostname } from '../../guest/boot-profile';
 import { defineXml } from './define-xml';
 import { withGuestHostname } from './domain-edit';
-import { diskTargets, ownDiskTargets, parseFlotillaMetadata, xmlEscape, xmlUnescape } from './domain-xml';
+import { bootsUefi, diskTargets, ownDiskTargets, parseFlotillaMetadata, xmlEscape, xmlUnescape } from './domain-xml';
 import { volumeAt } from './storage';
 import type { Virsh } from './virsh';
 import type { VolumeJournal } from './volume-journal';
+import { copyNvram } from './clone-nvram';
 
 const DISK_BLOCK_RE = /<disk\b[^>]*>[\s\S]*?<\/disk>/g;
 
@@ -55,7 +57,8 @@ export function clonedXml(xml: string, o: { name: string; uuid: string; copies: 
 /** Copies the shut-off domain `uuid` as `name`; returns the copy's UUID. */
 export async function cloneDomain(virsh: Virsh, journal: VolumeJournal, src: { uuid: string; name: string; builtIn: boolean }, name: string): Promise<string> {
   const xml = (await virsh.run(['dumpxml', '--inactive', '--domain', src.uuid])).stdout;
-  if (/<nvram\b/.test(xml)) throw new FlotillaError('UNSUPPORTED', `${src.name} boots UEFI with a variable store of its own, which Flotilla does not copy; clone it with virt-clone on its host`);
+  // a store the definition names by path (not libvirt's own NAME_VARS.fd) is not Flotilla's to copy
+  if (/<nvram\b/.test(xml)) throw new FlotillaError('UNSUPPORTED', `${src.name} boots UEFI with a variable store at a path of its own, which Flotilla does not copy; clone it with virt-clone on its host`);
   const uuid = randomUUID();
   const short = uuid.slice(0, 8);
   const own = new Set(ownDiskTargets(xml));
@@ -70,6 +73,7 @@ export async function cloneDomain(virsh: Virsh, journal: VolumeJournal, src: { u
   }
   const made: { pool: string; vol: string }[] = [];
   const forget: (() => Promise<void>)[] = [];
+  let nvram: Awaited<ReturnType<typeof copyNvram>> = null;
   try {
     const copies = new Map<string, string>();
     for (const c of toCopy) {
@@ -80,12 +84,15 @@ export async function cloneDomain(virsh: Virsh, journal: VolumeJournal, src: { u
       if (!path.startsWith('/') || path.includes('\n')) throw new FlotillaError('INTERNAL', `libvirt gave an odd path for volume ${c.newVol}`);
       copies.set(c.target, path);
     }
+    if (bootsUefi(xml)) nvram = await copyNvram(virsh, journal, src.name, name, uuid);
     await defineXml(virsh, clonedXml(xml, { name, uuid, copies, volumes: made.map((m) => m.vol), builtIn: src.builtIn }));
     return uuid;
   } catch (err) {
     for (const m of made) await virsh.run(['vol-delete', '--pool', m.pool, '--vol', m.vol]).catch(() => undefined);
+    await nvram?.undo().catch(() => undefined);
     throw err;
   } finally {
     for (const f of forget) await f();
+    await nvram?.forget();
   }
 }

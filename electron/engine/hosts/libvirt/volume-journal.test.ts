@@ -33,6 +33,11 @@ function host(o: { down?: boolean } = {}): { virsh: Virsh; deleted: string[] } {
       deleted.push(args[4]!);
       return out('');
     }
+    if (cmd === 'dominfo') {
+      if (args[2] === GONE) throw new FlotillaError('NOT_FOUND', `virsh dominfo failed: failed to get domain '${GONE}'`);
+      return out(`Name: web\nUUID: ${args[2]}\n`);
+    }
+    if (cmd === 'pool-create-as' || cmd === 'pool-destroy') return out('');
     throw new Error(`unexpected virsh ${args.join(' ')}`);
   };
   return { virsh: { run } as unknown as Virsh, deleted };
@@ -75,7 +80,18 @@ describe('VolumeJournal.settle', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it("a UEFI variable store copied for a clone stays while the clone exists, and goes through a transient pool over its directory when it does not", async () => {
+    const before = new VolumeJournal(dir);
+    await before.track('flotilla-dir-1', 'copy_VARS.fd', GONE, '/var/lib/libvirt/qemu/nvram');
+    await before.track('flotilla-dir-2', 'kept_VARS.fd', DOM, '/var/lib/libvirt/qemu/nvram');
+    const h = host();
+    expect(await new VolumeJournal(dir).settle(h.virsh)).toEqual(['/var/lib/libvirt/qemu/nvram/copy_VARS.fd']);
+    expect(h.deleted).toEqual(['copy_VARS.fd']);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('refuses to record a name that is not a plain volume name', async () => {
     await expect(new VolumeJournal(dir).track('flotilla', '../etc/passwd', DOM)).rejects.toThrow(/plain names/);
+    await expect(new VolumeJournal(dir).track('flotilla', 'x_VARS.fd', DOM, 'relative/dir')).rejects.toThrow(/plain names/);
   });
 });

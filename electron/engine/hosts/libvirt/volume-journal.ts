@@ -5,7 +5,9 @@
 // domain can keep its disks). So each is recorded here, in the engine's data directory, before it
 // is made, and forgotten once the definition names it or the job has removed it. When the host
 // connects, settle() looks at each record left by a killed engine: a volume its domain's
-// definition names stays (the job got that far), any other is deleted.
+// definition names stays (the job got that far), any other is deleted. A UEFI variable store is
+// named by no definition (libvirt keeps it as NAME_VARS.fd): it stays while its domain exists, and
+// is reached through a transient pool over its directory (clone-nvram.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,10 +15,13 @@ import { FlotillaError } from '../../../../shared/errors';
 import { writeFileAtomic } from '../../atomic-file';
 import type { KeyedMutex } from '../../mutex';
 import { parseBlkList } from './domain-disks';
+import { withDirPool } from './clone-nvram';
 import { sshStateDir } from './ssh-access';
 import type { Virsh } from './virsh';
 
 const VOL_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+/** a directory on the host: absolute, plain */
+const DIR_RE = /^\/[A-Za-z0-9._\/-]{1,4095}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface VolumeRecord {
@@ -24,6 +29,8 @@ interface VolumeRecord {
   vol: string;
   /** the UUID of the domain whose definition is to name it */
   domain: string;
+  /** a UEFI variable store's directory: its pool was transient, and the domain's existence is what names it */
+  dir?: string;
 }
 
 /** A virsh failure's value when libvirt says the thing is not there; any other failure is thrown. */
@@ -46,12 +53,12 @@ export class VolumeJournal {
   }
 
   /** Records that `vol` in `pool` is about to be made for `domain`; the returned function forgets it. */
-  async track(pool: string, vol: string, domain: string): Promise<() => Promise<void>> {
-    if (!VOL_RE.test(pool) || !VOL_RE.test(vol) || !UUID_RE.test(domain)) throw new Error(`a volume record needs plain names: ${pool}/${vol} for ${domain}`);
+  async track(pool: string, vol: string, domain: string, dir?: string): Promise<() => Promise<void>> {
+    if (!VOL_RE.test(pool) || !VOL_RE.test(vol) || !UUID_RE.test(domain) || (dir !== undefined && !DIR_RE.test(dir))) throw new Error(`a volume record needs plain names: ${pool}/${vol} for ${domain}`);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const name = `${randomBytes(8).toString('hex')}.json`;
     this.mine.add(name);
-    await writeFileAtomic(join(this.dir, name), JSON.stringify({ pool, vol, domain } satisfies VolumeRecord) + '\n');
+    await writeFileAtomic(join(this.dir, name), JSON.stringify({ pool, vol, domain, ...(dir ? { dir } : {}) } satisfies VolumeRecord) + '\n');
     return async () => {
       await rm(join(this.dir, name), { force: true });
       this.mine.delete(name);
@@ -69,8 +76,15 @@ export class VolumeJournal {
     for (const n of names.filter((x) => x.endsWith('.json') && !this.mine.has(x))) {
       const file = join(this.dir, n);
       const r = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<VolumeRecord>, () => null);
-      if (!r || typeof r.pool !== 'string' || typeof r.vol !== 'string' || typeof r.domain !== 'string' || !VOL_RE.test(r.pool) || !VOL_RE.test(r.vol) || !UUID_RE.test(r.domain)) {
+      if (!r || typeof r.pool !== 'string' || typeof r.vol !== 'string' || typeof r.domain !== 'string' || !VOL_RE.test(r.pool) || !VOL_RE.test(r.vol) || !UUID_RE.test(r.domain) || (r.dir !== undefined && (typeof r.dir !== 'string' || !DIR_RE.test(r.dir)))) {
         await rm(file, { force: true }); // damaged by hand: it names nothing this engine made
+        continue;
+      }
+      if (r.dir) {
+        const { dir, vol, domain } = r as VolumeRecord & { dir: string };
+        const exists = await virsh.run(['dominfo', '--domain', domain]).then(() => true, orNotFound(false));
+        if (!exists && (await withDirPool(virsh, dir, (p) => virsh.run(['vol-delete', '--pool', p, '--vol', vol]).then(() => true, orNotFound(false))))) deleted.push(`${dir}/${vol}`);
+        await rm(file, { force: true });
         continue;
       }
       // not there (never made, or its pool is gone), or named by nothing because its domain is
