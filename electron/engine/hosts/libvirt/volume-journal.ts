@@ -21,7 +21,7 @@ import type { Virsh } from './virsh';
 
 const VOL_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 /** a directory on the host: absolute, plain */
-const DIR_RE = /^\/[A-Za-z0-9._\/-]{1,4095}$/;
+const DIR_RE = /^\/[A-Za-z0-9._/-]{1,4095}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface VolumeRecord {
