@@ -93,5 +93,7 @@ describe('VolumeJournal.settle', () => {
   it('refuses to record a name that is not a plain volume name', async () => {
     await expect(new VolumeJournal(dir).track('flotilla', '../etc/passwd', DOM)).rejects.toThrow(/plain names/);
     await expect(new VolumeJournal(dir).track('flotilla', 'x_VARS.fd', DOM, 'relative/dir')).rejects.toThrow(/plain names/);
+    await expect(new VolumeJournal(dir).track('flotilla', 'x_VARS.fd', DOM, '/var/lib/../../etc')).rejects.toThrow(/plain names/);
+    await expect(new VolumeJournal(dir).track('flotilla', 'passwd', DOM, '/etc')).rejects.toThrow(/plain names/);
   });
 });

@@ -20,8 +20,10 @@ import { sshStateDir } from './ssh-access';
 import type { Virsh } from './virsh';
 
 const VOL_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
-/** a directory on the host: absolute, plain */
-const DIR_RE = /^\/[A-Za-z0-9._/-]{1,4095}$/;
+/** a directory on the host: absolute, plain, no `..` */
+const DIR_RE = /^(?!.*(^|\/)\.\.(\/|$))\/[A-Za-z0-9._/-]{1,4095}$/;
+/** what a record with a directory may name there: a UEFI variable store, nothing else */
+const VARS_RE = /_VARS\.fd$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface VolumeRecord {
@@ -54,7 +56,7 @@ export class VolumeJournal {
 
   /** Records that `vol` in `pool` is about to be made for `domain`; the returned function forgets it. */
   async track(pool: string, vol: string, domain: string, dir?: string): Promise<() => Promise<void>> {
-    if (!VOL_RE.test(pool) || !VOL_RE.test(vol) || !UUID_RE.test(domain) || (dir !== undefined && !DIR_RE.test(dir))) throw new Error(`a volume record needs plain names: ${pool}/${vol} for ${domain}`);
+    if (!VOL_RE.test(pool) || !VOL_RE.test(vol) || !UUID_RE.test(domain) || (dir !== undefined && (!DIR_RE.test(dir) || !VARS_RE.test(vol)))) throw new Error(`a volume record needs plain names: ${pool}/${vol} for ${domain}`);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const name = `${randomBytes(8).toString('hex')}.json`;
     this.mine.add(name);
@@ -76,7 +78,7 @@ export class VolumeJournal {
     for (const n of names.filter((x) => x.endsWith('.json') && !this.mine.has(x))) {
       const file = join(this.dir, n);
       const r = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<VolumeRecord>, () => null);
-      if (!r || typeof r.pool !== 'string' || typeof r.vol !== 'string' || typeof r.domain !== 'string' || !VOL_RE.test(r.pool) || !VOL_RE.test(r.vol) || !UUID_RE.test(r.domain) || (r.dir !== undefined && (typeof r.dir !== 'string' || !DIR_RE.test(r.dir)))) {
+      if (!r || typeof r.pool !== 'string' || typeof r.vol !== 'string' || typeof r.domain !== 'string' || !VOL_RE.test(r.pool) || !VOL_RE.test(r.vol) || !UUID_RE.test(r.domain) || (r.dir !== undefined && (typeof r.dir !== 'string' || !DIR_RE.test(r.dir) || !VARS_RE.test(r.vol)))) {
         await rm(file, { force: true }); // damaged by hand: it names nothing this engine made
         continue;
       }
