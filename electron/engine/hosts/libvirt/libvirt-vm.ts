@@ -1,6 +1,6 @@
 // One domain on a libvirt host, as the engine's per-VM handle: lifecycle (start, graceful
 // shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
-// the guest agent, stats, the console stream, snapshots, disks, the CD and the VNC display. One job at a time
+// the guest agent, stats, the console stream, snapshots, disks, shared folders, the CD and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
 import type { DiskInfo, ExecResult, LogEntry, ShareInfo, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
 import type { VmPatch } from '../../../../shared/spec';
