@@ -13,7 +13,7 @@ const DOM = '0b6d4c8e-1111-4222-8333-944455556666';
 const GONE = '0b6d4c8e-1111-4222-8333-000000000000';
 const P = '/var/lib/libvirt/flotilla';
 
-function host(o: { down?: boolean } = {}): { virsh: Virsh; deleted: string[] } {
+function host(o: { down?: boolean; busy?: string } = {}): { virsh: Virsh; deleted: string[] } {
   const deleted: string[] = [];
   const volumes = new Set(['named.qcow2', 'orphan.qcow2', 'other-engine.qcow2', 'mine.qcow2']);
   const run = async (args: readonly string[]) => {
@@ -30,6 +30,7 @@ function host(o: { down?: boolean } = {}): { virsh: Virsh; deleted: string[] } {
       return out(` Type   Device   Target   Source\n------------------------------------------\n file   disk     vda      ${P}/named.qcow2\n file   cdrom    sda      -\n`);
     }
     if (cmd === 'vol-delete') {
+      if (args[4] === o.busy) throw new FlotillaError('INTERNAL', `virsh vol-delete failed: volume '${o.busy}' is still being allocated.`);
       deleted.push(args[4]!);
       return out('');
     }
@@ -62,7 +63,7 @@ describe('VolumeJournal.settle', () => {
     const now = new VolumeJournal(dir); // the next engine, with a job of its own under way
     const forget = await now.track('flotilla', 'mine.qcow2', GONE);
     const h = host();
-    expect((await now.settle(h.virsh)).sort()).toEqual(['flotilla/orphan.qcow2', 'flotilla/other-engine.qcow2']);
+    expect((await now.settle(h.virsh)).deleted.sort()).toEqual(['flotilla/orphan.qcow2', 'flotilla/other-engine.qcow2']);
     expect(h.deleted.sort()).toEqual(['orphan.qcow2', 'other-engine.qcow2']);
     expect(await readdir(dir)).toHaveLength(1); // only the job under way's record
     await forget();
@@ -72,8 +73,11 @@ describe('VolumeJournal.settle', () => {
   it('keeps the records while the host cannot be asked, for the next connect', async () => {
     const j = new VolumeJournal(dir);
     await j.track('flotilla', 'orphan.qcow2', DOM);
-    await expect(new VolumeJournal(dir).settle(host({ down: true }).virsh)).rejects.toThrow(/Cannot recv data/);
-    expect(await readdir(dir)).toHaveLength(1);
+    await j.track('flotilla', 'named.qcow2', DOM);
+    const down = await new VolumeJournal(dir).settle(host({ down: true }).virsh);
+    // each record is tried, and each that fails stays
+    expect([down.deleted, down.failed.sort()]).toEqual([[], ['flotilla/named.qcow2: virsh failed: Cannot recv data', 'flotilla/orphan.qcow2: virsh failed: Cannot recv data']]);
+    expect(await readdir(dir)).toHaveLength(2);
     const h = host();
     await new VolumeJournal(dir).settle(h.virsh);
     expect(h.deleted).toEqual(['orphan.qcow2']);
@@ -85,9 +89,19 @@ describe('VolumeJournal.settle', () => {
     await before.track('flotilla-dir-1', 'copy_VARS.fd', GONE, '/var/lib/libvirt/qemu/nvram');
     await before.track('flotilla-dir-2', 'kept_VARS.fd', DOM, '/var/lib/libvirt/qemu/nvram');
     const h = host();
-    expect(await new VolumeJournal(dir).settle(h.virsh)).toEqual(['/var/lib/libvirt/qemu/nvram/copy_VARS.fd']);
+    expect(await new VolumeJournal(dir).settle(h.virsh)).toEqual({ deleted: ['/var/lib/libvirt/qemu/nvram/copy_VARS.fd'], failed: [] });
     expect(h.deleted).toEqual(['copy_VARS.fd']);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("one record libvirt cannot settle yet (a clone's copy still being made) keeps only itself back", async () => {
+    const j = new VolumeJournal(dir);
+    await j.track('flotilla', 'orphan.qcow2', DOM);
+    await j.track('flotilla', 'other-engine.qcow2', GONE);
+    const h = host({ busy: 'orphan.qcow2' });
+    const r = await new VolumeJournal(dir).settle(h.virsh);
+    expect(r).toEqual({ deleted: ['flotilla/other-engine.qcow2'], failed: ["flotilla/orphan.qcow2: virsh vol-delete failed: volume 'orphan.qcow2' is still being allocated."] });
+    expect(await readdir(dir)).toHaveLength(1);
   });
 
   it('refuses to record a name that is not a plain volume name', async () => {

@@ -43,6 +43,30 @@ const orNotFound =
     throw err;
   };
 
+function isRecord(r: Partial<VolumeRecord> | null): r is VolumeRecord {
+  if (!r || typeof r.pool !== 'string' || typeof r.vol !== 'string' || typeof r.domain !== 'string') return false;
+  if (!VOL_RE.test(r.pool) || !VOL_RE.test(r.vol) || !UUID_RE.test(r.domain)) return false;
+  return r.dir === undefined || (typeof r.dir === 'string' && DIR_RE.test(r.dir) && VARS_RE.test(r.vol));
+}
+
+/** One record: the volume deleted unless its domain names it (or it is not there); what went, or null. */
+async function settleOne(virsh: Virsh, r: VolumeRecord): Promise<string | null> {
+  if (r.dir) {
+    const dir = r.dir;
+    // a UEFI variable store: named by its domain's existence, reached through a pool over its directory
+    if (await virsh.run(['dominfo', '--domain', r.domain]).then(() => true, orNotFound(false))) return null;
+    return (await withDirPool(virsh, dir, (p) => virsh.run(['vol-delete', '--pool', p, '--vol', r.vol]).then(() => true, orNotFound(false)))) ? `${dir}/${r.vol}` : null;
+  }
+  // not there (never made, or its pool is gone), or named by nothing because its domain is gone or
+  // was never defined; any other failure keeps the record for the next connect
+  const path = await virsh.run(['vol-path', '--pool', r.pool, '--vol', r.vol]).then((x) => x.stdout.trim(), orNotFound(null));
+  if (!path) return null;
+  const listed = await virsh.run(['domblklist', '--domain', r.domain, '--details', '--inactive']).then((x) => parseBlkList(x.stdout), orNotFound([]));
+  if (listed.some((b) => b.source === path)) return null;
+  await virsh.run(['vol-delete', '--pool', r.pool, '--vol', r.vol]);
+  return `${r.pool}/${r.vol}`;
+}
+
 export class VolumeJournal {
   /** the records of this engine's jobs under way, which settle() leaves to them */
   private readonly mine = new Set<string>();
@@ -69,45 +93,35 @@ export class VolumeJournal {
 
   /**
    * Settles what killed engines' jobs left: deletes each recorded volume that its domain does not
-   * name and forgets the record (this engine's own jobs under way are theirs). Returns the volumes deleted. A record that cannot be settled now (the
-   * host failed mid-way) stays for the next connect.
+   * name and forgets the record (this engine's own jobs under way are theirs). A record that
+   * cannot be settled now (the host failed, libvirt still copies that volume) stays for the next
+   * connect, and the others are settled all the same. Returns what went, and why records stayed.
    */
-  async settle(virsh: Virsh): Promise<string[]> {
+  async settle(virsh: Virsh): Promise<{ deleted: string[]; failed: string[] }> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     const deleted: string[] = [];
+    const failed: string[] = [];
     for (const n of names.filter((x) => x.endsWith('.json') && !this.mine.has(x))) {
       const file = join(this.dir, n);
       const r = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<VolumeRecord>, () => null);
-      if (!r || typeof r.pool !== 'string' || typeof r.vol !== 'string' || typeof r.domain !== 'string' || !VOL_RE.test(r.pool) || !VOL_RE.test(r.vol) || !UUID_RE.test(r.domain) || (r.dir !== undefined && (typeof r.dir !== 'string' || !DIR_RE.test(r.dir) || !VARS_RE.test(r.vol)))) {
-        await rm(file, { force: true }); // damaged by hand: it names nothing this engine made
-        continue;
-      }
-      if (r.dir) {
-        const { dir, vol, domain } = r as VolumeRecord & { dir: string };
-        const exists = await virsh.run(['dominfo', '--domain', domain]).then(() => true, orNotFound(false));
-        if (!exists && (await withDirPool(virsh, dir, (p) => virsh.run(['vol-delete', '--pool', p, '--vol', vol]).then(() => true, orNotFound(false))))) deleted.push(`${dir}/${vol}`);
+      try {
+        const gone = isRecord(r) ? await settleOne(virsh, r) : null; // a record damaged by hand names nothing this engine made
+        if (gone) deleted.push(gone);
         await rm(file, { force: true });
-        continue;
+      } catch (err) {
+        failed.push(`${r?.pool ?? '?'}/${r?.vol ?? '?'}: ${(err as Error).message}`);
       }
-      // not there (never made, or its pool is gone), or named by nothing because its domain is
-      // gone or was never defined; any other failure keeps the record for the next connect
-      const path = await virsh.run(['vol-path', '--pool', r.pool, '--vol', r.vol]).then((x) => x.stdout.trim(), orNotFound(null));
-      if (path) {
-        const listed = await virsh.run(['domblklist', '--domain', r.domain, '--details', '--inactive']).then((x) => parseBlkList(x.stdout), orNotFound([]));
-        if (!listed.some((b) => b.source === path)) {
-          await virsh.run(['vol-delete', '--pool', r.pool, '--vol', r.vol]);
-          deleted.push(`${r.pool}/${r.vol}`);
-        }
-      }
-      await rm(file, { force: true });
     }
-    return deleted;
+    return { deleted, failed };
   }
 
   /** settle() under the host's storage lock, in the background; what it did is a line for the host's log */
   settleInBackground(lock: KeyedMutex, virsh: Virsh, note: (line: string) => void): void {
     void lock.run('storage', () => this.settle(virsh)).then(
-      (gone) => gone.length && note(`deleted ${gone.length} volume(s) that jobs of a killed engine made and no domain names: ${gone.join(', ')}`),
+      ({ deleted, failed }) => {
+        if (deleted.length) note(`deleted ${deleted.length} volume(s) that jobs of a killed engine made and no domain names: ${deleted.join(', ')}`);
+        if (failed.length) note(`settling volumes of a killed engine's jobs failed, tried again at the next connect: ${failed.join('; ')}`);
+      },
       (err: unknown) => note(`settling the volumes of a killed engine's jobs failed (tried again at the next connect): ${(err as Error).message}`),
     );
   }
