@@ -151,22 +151,27 @@ export async function guestIps(virsh: Virsh, uuid: string): Promise<string[]> {
 }
 
 /**
- * One look at a domain's agent, written into the domain as it is then (`current()`: it may have
- * stopped or gone meanwhile): whether it answers, then the guest's addresses and, once per agent
- * connection, what it runs (a guest rebooted inside a running domain may run another kernel).
+ * One look at a domain's agent, written into the domain as it is once every answer is in
+ * (`current()`: it may have stopped or gone meanwhile, or been read again, which puts a new
+ * object in the host's table): whether it answers, then the guest's addresses and, once per
+ * agent connection, what it runs (a guest rebooted inside a running domain may run another
+ * kernel). Written into the object the table held before the answers, they were lost whenever a
+ * load replaced it meanwhile, and a guest kept no address until its next agent event.
  * Returns the domain, or undefined when it is gone.
  */
 export async function probeAgent(virsh: Virsh, uuid: string, current: () => LibvirtDomain | undefined): Promise<{ d: LibvirtDomain; ok: boolean } | undefined> {
   let ok = await agentPing(virsh, uuid);
+  const before = current();
+  if (!before) return undefined;
+  if (before.state !== 'running') ok = false; // stopped while the ping was under way
+  const ips = ok ? await guestIps(virsh, uuid).catch(() => null) : null;
+  const os = ok && before.guestOs === undefined ? await guestOsOf(virsh, uuid) : undefined;
   const d = current();
   if (!d) return undefined;
-  if (d.state !== 'running') ok = false; // stopped while the ping was under way
+  if (d.state !== 'running') ok = false;
   d.agent = ok ? 'ready' : d.state === 'running' ? 'connecting' : 'unknown';
-  if (ok) d.ips = await guestIps(virsh, uuid).catch(() => d.ips);
-  if (ok && d.guestOs === undefined) {
-    const os = await guestOsOf(virsh, uuid);
-    if (os !== undefined && d.state === 'running') d.guestOs = os;
-  }
+  if (ok && ips) d.ips = ips;
+  if (ok && os !== undefined && d.guestOs === undefined) d.guestOs = os;
   return { d, ok };
 }
 

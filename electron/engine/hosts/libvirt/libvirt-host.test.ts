@@ -6,7 +6,9 @@
 // - an agent ping that fails once right after the agent connected (a busy guest, a slow virsh):
 //   the host must ask again, not leave the VM "connecting" without addresses;
 // - a guest-get-osinfo that times out (a guest busy after boot) is asked again; one the agent
-//   refuses is not.
+//   refuses is not;
+// - the guest's address answered while the domain is read again (an event that changes its
+//   definition): it must land in the domain the host holds now, not in the one it replaced.
 // The integration test (libvirt-host.itest.ts) runs the same paths against libvirtd.
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +57,10 @@ case "$1" in
         echo '{"return":{"kernel-release":"6.1.0-28-cloud-amd64","pretty-name":"Debian GNU/Linux 12 (bookworm)"}}' ;;
       *) echo "error: unsupported" >&2; exit 1 ;;
     esac ;;
-  domifaddr) cat "$D/addr" 2>/dev/null ;;
+  domifaddr)
+    touch "$D/addr-called"
+    while [ -e "$D/hold-addr" ]; do sleep 0.02; done
+    cat "$D/addr" 2>/dev/null ;;
   *) exit 1 ;;
 esac
 `,
@@ -147,6 +152,30 @@ describe('an agent ping that fails just after the agent connected', () => {
     await until('the failed ping after the event', () => pings() === 2);
     writeFileSync(join(dir, 'addr'), ADDR);
     await until('the agent ready with its address', () => h.list()[0]?.agent === 'ready' && h.list()[0]?.ips.join() === '10.0.2.15', 8000);
+  });
+});
+
+describe('an address that comes in while the domain is read again', () => {
+  it('lands in the domain the host holds now', async () => {
+    const bin = fakeVirsh();
+    writeFileSync(join(dir, 'ping-fails'), '1000');
+    const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
+    host = h;
+    await h.connectNow();
+    await until('the domain', () => h.list()[0]?.state === 'running');
+    await until('the first ping', () => pings() === 1);
+    // the agent connects and answers; its address question is held until the domain was read again
+    writeFileSync(join(dir, 'ping-fails'), '0');
+    writeFileSync(join(dir, 'addr'), ADDR);
+    writeFileSync(join(dir, 'hold-addr'), '');
+    agentEvent('connected');
+    await until('the address question', () => existsSync(join(dir, 'addr-called')));
+    let changes = 0;
+    h.onEvent(() => changes++);
+    appendFileSync(join(dir, 'events'), `2026-12-05 12:00:01.000+0000: event 'rtc-change' for domain '${NAME}': 0\n`);
+    await until('the domain read again', () => changes > 0);
+    rmSync(join(dir, 'hold-addr'));
+    await until('the agent ready with its address', () => h.list()[0]?.agent === 'ready' && h.list()[0]?.ips.join() === '10.0.2.15', 5000);
   });
 });
 
