@@ -101,6 +101,18 @@ async function heldRead(): Promise<{ host: LibvirtHost; loads: () => number }> {
   return { host: h, loads: () => changes };
 }
 
+/** Connects to the fake with a running domain whose agent is not up yet; returns once its first ping failed. */
+async function agentNotUpYet(): Promise<LibvirtHost> {
+  const bin = fakeVirsh();
+  writeFileSync(join(dir, 'ping-fails'), '1000');
+  const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
+  host = h;
+  await h.connectNow();
+  await until('the domain', () => h.list()[0]?.state === 'running');
+  await until('the first ping', () => pings() === 1);
+  return h;
+}
+
 afterEach(async () => {
   await host?.close();
   host = null;
@@ -134,14 +146,7 @@ describe('a domain read that an event overtakes', () => {
 
 describe('an agent ping that fails just after the agent connected', () => {
   it('is asked again until the agent answers and the guest has an address', async () => {
-    const bin = fakeVirsh();
-    // the agent is not up yet when the host first reads the running domain
-    writeFileSync(join(dir, 'ping-fails'), '1000');
-    const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
-    host = h;
-    await h.connectNow();
-    await until('the domain', () => h.list()[0]?.state === 'running');
-    await until('the first ping', () => pings() === 1);
+    const h = await agentNotUpYet();
     // a guest whose agent has not connected is not asked again: its connect event will come
     await new Promise((r) => setTimeout(r, 1500));
     expect([pings(), h.list()[0]?.agent]).toEqual([1, 'connecting']);
@@ -157,13 +162,7 @@ describe('an agent ping that fails just after the agent connected', () => {
 
 describe('an address that comes in while the domain is read again', () => {
   it('lands in the domain the host holds now', async () => {
-    const bin = fakeVirsh();
-    writeFileSync(join(dir, 'ping-fails'), '1000');
-    const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
-    host = h;
-    await h.connectNow();
-    await until('the domain', () => h.list()[0]?.state === 'running');
-    await until('the first ping', () => pings() === 1);
+    const h = await agentNotUpYet();
     // the agent connects and answers; its address question is held until the domain was read again
     writeFileSync(join(dir, 'ping-fails'), '0');
     writeFileSync(join(dir, 'addr'), ADDR);
