@@ -13,6 +13,20 @@ export const POWERDOWN_REPEAT_MS = 5000;
  * 20-VM stop takes a moment. A stop returns only once the VM is really stopped.
  */
 const AFTER_KILL_WAIT_MS = 60_000;
+/** the longest one request to the guest (agent shutdown, ACPI power button) is waited for */
+const ASK_MS = 2000;
+
+/** Waits for `p` (its failure ignored) or `ms`, whichever comes first; `p` may go on by itself. */
+function atMost(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    p.catch(() => undefined).then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 export interface LadderTarget {
   proc: QemuProcess;
@@ -37,8 +51,11 @@ export async function gracefulStop(t: LadderTarget, opts: { deadlineMs: number; 
   const end = t.now() + opts.deadlineMs;
   for (;;) {
     if (signal.aborted) return;
-    await t.agent()?.shutdown('powerdown').catch(() => undefined);
-    await t.qmp()?.execute('system_powerdown', {}, { timeoutMs: 2000 }).catch(() => undefined);
+    // a frozen guest or QEMU answers neither: each ask waits at most what is left of the
+    // deadline (and 2 s), so the deadline the log names is the one kept
+    const ask = (): number => Math.max(0, Math.min(ASK_MS, end - t.now()));
+    await atMost(t.agent()?.shutdown('powerdown'), ask());
+    await atMost(t.qmp()?.execute('system_powerdown', {}, { timeoutMs: ASK_MS }), ask());
     const left = end - t.now();
     if (left <= 0) break;
     if (await proc.waitExit(Math.min(opts.repeatMs, left), signal)) return;
