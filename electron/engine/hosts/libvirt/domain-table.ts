@@ -8,6 +8,8 @@ export class DomainTable {
   private readonly byUuid = new Map<string, LibvirtDomain>();
   private changes = 0;
   private readonly changedAt = new Map<string, number>();
+  /** when each domain was last stored (a full list read before then does not speak for it) */
+  private readonly storedAt = new Map<string, number>();
 
   get size(): number {
     return this.byUuid.size;
@@ -20,6 +22,7 @@ export class DomainTable {
   }
   set(d: LibvirtDomain): void {
     this.byUuid.set(d.uuid, d);
+    this.storedAt.set(d.uuid, this.changes++);
   }
   values(): IterableIterator<LibvirtDomain> {
     return this.byUuid.values();
@@ -39,6 +42,10 @@ export class DomainTable {
   changedSince(uuid: string, mark: number): boolean {
     return (this.changedAt.get(uuid) ?? -1) >= mark;
   }
+  /** Whether the domain was stored or changed since the mark: a list of libvirt's read before then cannot say it is gone. */
+  newerThan(uuid: string, mark: number): boolean {
+    return (this.storedAt.get(uuid) ?? -1) >= mark || this.changedSince(uuid, mark);
+  }
   /** An event changed the domain. */
   touch(uuid: string): void {
     this.changedAt.set(uuid, this.changes++);
@@ -46,6 +53,7 @@ export class DomainTable {
   /** libvirt no longer has it. */
   forget(uuid: string): void {
     this.byUuid.delete(uuid);
+    this.storedAt.delete(uuid);
     this.touch(uuid);
   }
 }

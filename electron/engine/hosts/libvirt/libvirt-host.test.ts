@@ -8,7 +8,9 @@
 // - a guest-get-osinfo that times out (a guest busy after boot) is asked again; one the agent
 //   refuses is not;
 // - the guest's address answered while the domain is read again (an event that changes its
-//   definition): it must land in the domain the host holds now, not in the one it replaced.
+//   definition): it must land in the domain the host holds now, not in the one it replaced;
+// - a domain created while the whole list is read again (its list taken before the define): the
+//   new domain must stay (CI once, three test files on one libvirtd: "no VM ... on host").
 // The integration test (libvirt-host.itest.ts) runs the same paths against libvirtd.
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +21,8 @@ import { LibvirtHost } from './libvirt-host';
 const UUID = '6f1c1e0e-4a8e-4b8a-9a55-3b2c1d0e9f10';
 const NAME = 'd1';
 
-const dominfo = (state: string) =>
-  [`Id:             1`, `Name:           ${NAME}`, `UUID:           ${UUID}`, `OS Type:        hvm`, `State:          ${state}`, `CPU(s):         1`, `Max memory:     262144 KiB`, `Persistent:     yes`, ''].join('\n');
+const dominfo = (state: string, name = NAME, uuid = UUID) =>
+  [`Id:             1`, `Name:           ${name}`, `UUID:           ${uuid}`, `OS Type:        hvm`, `State:          ${state}`, `CPU(s):         1`, `Max memory:     262144 KiB`, `Persistent:     yes`, ''].join('\n');
 
 let dir = '';
 let host: LibvirtHost | null = null;
@@ -38,6 +40,7 @@ case "$1" in
   event) exec tail -n +1 -F "$D/events" 2>/dev/null ;;
   list) cat "$D/uuids" ;;
   dominfo)
+    if [ -e "$D/dominfo-$3" ]; then cat "$D/dominfo-$3"; exit 0; fi
     now=$(cat "$D/dominfo")
     touch "$D/called"
     while [ -e "$D/hold" ]; do sleep 0.02; done
@@ -205,3 +208,26 @@ describe("the guest's OS line", () => {
   });
 });
 
+
+describe('a domain created while the list is read again', () => {
+  it('stays: the list was taken before it existed', async () => {
+    const bin = fakeVirsh();
+    const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
+    host = h;
+    await h.connectNow();
+    await until('the domain', () => h.list()[0]?.state === 'running');
+    // the full read lists d1 alone, then waits on d1's dominfo
+    writeFileSync(join(dir, 'hold'), '');
+    rmSync(join(dir, 'called'), { force: true });
+    const reloading = h.reload();
+    await until('the held read', () => existsSync(join(dir, 'called')));
+    // meanwhile a create defines d2 and reads it, as host.create does
+    const UUID2 = '7a2d2f1f-5b9f-4c9b-8b66-4c3d2e1f0a21';
+    writeFileSync(join(dir, `dominfo-${UUID2}`), dominfo('shut off', 'd2', UUID2));
+    appendFileSync(join(dir, 'uuids'), `${UUID2}\n`);
+    await h.loadDomain(UUID2);
+    rmSync(join(dir, 'hold'));
+    await reloading;
+    expect(h.list().map((v) => v.name).sort()).toEqual(['d1', 'd2']);
+  });
+});

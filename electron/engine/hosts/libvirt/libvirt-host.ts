@@ -173,8 +173,9 @@ export class LibvirtHost implements Host {
     this.emitHost();
   }
 
-  /** Loads every domain (after each connect): the one full read; events keep it current after. */
+  /** Loads every domain (after each connect): the one full read; events keep it current after. One created while it runs stays. */
   async reload(): Promise<void> {
+    const began = this.domains.mark();
     const uuids = parseUuidList((await this.conn.virsh.run(['list', '--all', '--uuid'])).stdout);
     const seen = new Set<string>();
     for (const uuid of uuids) {
@@ -182,7 +183,7 @@ export class LibvirtHost implements Host {
       await this.loadDomain(uuid).catch(() => undefined); // undefined in between: its event says so
     }
     for (const uuid of this.domains.uuids()) {
-      if (!seen.has(uuid)) {
+      if (!seen.has(uuid) && !this.domains.newerThan(uuid, began)) {
         this.domains.forget(uuid);
         this.emitVm(uuid);
       }
