@@ -15,8 +15,7 @@ import type { LibvirtDomain } from './domain-info';
 import type { Virsh } from './virsh';
 import { sharesOf } from './domain-shares';
 import type { Share } from '../../../../shared/spec';
-import { domainDescription } from './domain-edit';
-import { bootsUefi, cdromOf, diskTargets, FLOTILLA_METADATA_NS, hasConsolePort, hasVncGraphics, ownDiskTargets, parseFlotillaMetadata, type CdDrive } from './domain-xml';
+import { bootsUefi, cdromOf, descriptionOf, diskTargets, flotillaMetadataOf, hasConsolePort, hasVncGraphics, ownDiskTargets, type CdDrive } from './domain-xml';
 import { parseAgentReturn, parseDominfo, parseDomifaddr, parseDomstats, parseDomstatsAll, parseNameList, type DomInfo } from './virsh-parse';
 
 /**
@@ -30,12 +29,12 @@ export async function readDomain(
   ref: string,
 ): Promise<{ info: DomInfo; meta: Record<string, unknown> | null; description: string | undefined; vnc: boolean | undefined; consolePort: boolean; cdrom: CdDrive | null; disks: string[]; shares: Share[]; uefi: boolean }> {
   const info = parseDominfo((await virsh.run(['dominfo', '--domain', ref])).stdout);
-  const [meta, description] = await Promise.all([
-    virsh.run(['metadata', '--domain', info.uuid, '--uri', FLOTILLA_METADATA_NS]).then((r) => parseFlotillaMetadata(r.stdout), () => null),
-    domainDescription(virsh, info.uuid, info.name).catch(() => undefined),
-  ]);
-  const xml = await virsh.run(['dumpxml', '--domain', info.uuid]).then((r) => r.stdout, () => '');
-  return { info, meta, description, vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml), cdrom: cdromOf(xml), disks: diskTargets(xml), shares: sharesOf(xml), uefi: bootsUefi(xml) };
+  // the rest is in its XML, Flotilla's metadata and the description too: two virsh calls a read,
+  // not four (a host's every domain is read at each connect). An XML that cannot be read fails
+  // the read, and the domain keeps what it had.
+  const xml = (await virsh.run(['dumpxml', '--domain', info.uuid])).stdout;
+  const meta = flotillaMetadataOf(xml);
+  return { info, meta, description: descriptionOf(xml), vnc: meta ? undefined : hasVncGraphics(xml), consolePort: hasConsolePort(xml), cdrom: cdromOf(xml), disks: diskTargets(xml), shares: sharesOf(xml), uefi: bootsUefi(xml) };
 }
 
 /**

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDomainXml, cdromOf, ownDiskTargets, hasConsolePort, hasVncGraphics, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
+import { buildDomainXml, cdromOf, descriptionOf, flotillaMetadataOf, FLOTILLA_METADATA_NS, ownDiskTargets, hasConsolePort, hasVncGraphics, parseFlotillaMetadata, type DomainXmlInput } from './domain-xml';
 
 const dir = join(__dirname, 'testdata', 'domain-xml');
 const base = { uuid: '11111111-2222-3333-4444-555555555555', memoryMiB: 256, cpus: 1, display: 'none', metadata: { spec: { name: 'x' } } } as const;
@@ -69,6 +69,29 @@ describe('buildDomainXml (golden files)', () => {
     expect(parseFlotillaMetadata(inner)).toEqual({ note: '</flotilla:vm><evil/>' });
     expect(parseFlotillaMetadata('<flotilla:vm>[1,2]</flotilla:vm>')).toBeNull();
     expect(parseFlotillaMetadata('<flotilla:vm>{bad</flotilla:vm>')).toBeNull();
+  });
+
+  it('metadata and description come out of one dumpxml, as libvirt 9.0 prints them', () => {
+    // `virsh desc --config` with quotes, a tab, a newline and UTF-8, and `virsh metadata --set`
+    const xml = `<domain type='qemu'>
+  <name>desc-probe</name>
+  <description>a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;\ttab
+line2 é &#x1F600;</description>
+  <metadata>
+    <other:vm xmlns:other="https://example.org/not-ours">{"spec":{"name":"theirs"}}</other:vm>
+    <fl:vm xmlns:fl="${FLOTILLA_METADATA_NS}">{"a":"x&lt;"}</fl:vm>
+  </metadata>
+  <memory unit='KiB'>65536</memory>
+</domain>`;
+    expect(descriptionOf(xml)).toBe('a <b> & "c" \'d\'\ttab\nline2 é 😀');
+    // ours by its namespace, whatever its prefix; another tool's element is not
+    expect(flotillaMetadataOf(xml)).toEqual({ a: 'x<' });
+    expect(flotillaMetadataOf(xml.replace(FLOTILLA_METADATA_NS, 'https://example.org/x'))).toBeNull();
+    // a domain without either (made outside Flotilla)
+    expect(descriptionOf('<domain><name>x</name></domain>')).toBe('');
+    expect(flotillaMetadataOf('<domain><name>x</name></domain>')).toBeNull();
+    // the built XML reads back the same way
+    expect(flotillaMetadataOf(buildDomainXml(cases['escaping']!))).toEqual({ note: '</flotilla:vm><evil/>' });
   });
 });
 

@@ -173,6 +173,27 @@ export function parseFlotillaMetadata(text: string): Record<string, unknown> | n
   }
 }
 
+/**
+ * Flotilla's metadata element in a domain's XML (`virsh dumpxml`; untrusted), by its namespace
+ * whatever prefix it carries: what `virsh metadata --uri` answers, without a call of its own.
+ */
+export function flotillaMetadataOf(xml: string): Record<string, unknown> | null {
+  const ns = FLOTILLA_METADATA_NS.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const m = new RegExp(`<([A-Za-z_][\\w.-]{0,63}):vm\\b[^>]*\\bxmlns:\\1\\s*=\\s*(['"])${ns}\\2[^>]*>([^<]{0,65536})</\\1:vm>`).exec(xml);
+  return m ? parseFlotillaMetadata(`<flotilla:vm>${m[3]}</flotilla:vm>`) : null;
+}
+
+/** A domain's description from its XML ('' for none): what `virsh desc` answers. */
+export function descriptionOf(xml: string): string {
+  const m = /<description>([^<]*)<\/description>/.exec(xml);
+  if (!m) return '';
+  // free text: character references too (a path, say, keeps them: cdromOf)
+  return xmlUnescape(m[1]!.replace(/&#(?:(\d{1,7})|x([0-9a-fA-F]{1,6}));/g, (whole, dec: string | undefined, hex: string | undefined) => {
+    const code = dec ? Number(dec) : parseInt(hex!, 16);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  }));
+}
+
 /** The definition boots UEFI: libvirt's firmware auto-selection, or a pflash loader of its own. */
 export function bootsUefi(xml: string): boolean {
   return /<os\b[^>]*\bfirmware\s*=\s*(['"])efi\1/.test(xml) || /<loader\b[^>]*\btype\s*=\s*(['"])pflash\1/.test(xml);

@@ -60,6 +60,7 @@ case "$1" in
         echo '{"return":{"kernel-release":"6.1.0-28-cloud-amd64","pretty-name":"Debian GNU/Linux 12 (bookworm)"}}' ;;
       *) echo "error: unsupported" >&2; exit 1 ;;
     esac ;;
+  dumpxml) echo "<domain type='qemu'><name>$(sed -n 's/^Name: *//p' "$D/dominfo")</name></domain>" ;;
   domifaddr)
     touch "$D/addr-called"
     while [ -e "$D/hold-addr" ]; do sleep 0.02; done
