@@ -116,8 +116,9 @@ export class LibvirtConnection {
     this.setState('connecting', null);
     try {
       let uri: string;
+      let master: SshMaster | null = null;
       if (this.target.transport === 'ssh') {
-        const master = new SshMaster(this.sshTarget()!, { sshBinary: this.opts.sshBinary, connectTimeoutMs: this.opts.connectTimeoutMs });
+        master = new SshMaster(this.sshTarget()!, { sshBinary: this.opts.sshBinary, connectTimeoutMs: this.opts.connectTimeoutMs });
         this.starting = master;
         try {
           await master.start();
@@ -130,14 +131,25 @@ export class LibvirtConnection {
         }
         this.master = master;
         master.onExit((why) => this.drop(gen, why));
-        uri = `qemu+unix:///system?socket=${master.libvirtSocket}`;
+        uri = '';
       } else {
         uri = this.target.uri;
       }
-      // prove the daemon answers before calling the host connected
+      // prove the daemon answers before calling the host connected (over ssh: through each socket
+      // the master may forward, until one answers)
       const probe = new Virsh(() => uri, this.name, this.opts.virshBinary);
       this.probe = probe;
-      await probe.run(['version', '--daemon'], { timeoutMs: 20_000 });
+      const answers = async (): Promise<void> => {
+        await probe.run(['version', '--daemon'], { timeoutMs: 20_000 });
+      };
+      if (master) {
+        await master.forwardLibvirt(async (socket) => {
+          uri = `qemu+unix:///system?socket=${socket}`;
+          await answers();
+        });
+      } else {
+        await answers();
+      }
       if (gen !== this.generation || this.closed) return;
       this.effectiveUri = uri;
       this.startEventStream(gen, probe);

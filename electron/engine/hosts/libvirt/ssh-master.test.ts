@@ -1,12 +1,12 @@
 // The sweep of ssh master directories that a killed engine left behind: real directories and
 // real unix sockets in a temp parent; a live master is stood in for by a listening socket.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sshBaseArgs, sweepStaleMasterDirs } from './ssh-master';
+import { SshMaster, sshBaseArgs, sweepStaleMasterDirs } from './ssh-master';
 
 let parent = '';
 const servers: Server[] = [];
@@ -57,5 +57,65 @@ describe('sshBaseArgs', () => {
     expect(sshBaseArgs({ user: 'ann', host: 'lab', port: 22, knownHosts: '/kh' }, '/c')).toContain('UserKnownHostsFile=/kh');
     // the control socket lives in TMPDIR, which may have one too
     expect(sshBaseArgs({ user: 'ann', host: 'lab', port: 22, knownHosts: '/kh' }, '/tmp/my tmp/flt-ssh-x/ctl')).toContain('ControlPath="/tmp/my tmp/flt-ssh-x/ctl"');
+  });
+});
+
+describe('forwardLibvirt (which daemon socket: no remote command, a virsh call through each)', () => {
+  /** An ssh that stands in for OpenSSH: the master waits; -O check, forward and cancel succeed and are logged. */
+  function fakeSsh(): { bin: string; log: () => string[] } {
+    const bin = join(parent, 'ssh');
+    const log = join(parent, 'ssh.log');
+    writeFileSync(
+      bin,
+      `#!/bin/bash
+for a in "$@"; do
+  case "$a" in
+    -M) exec sleep 300 ;;
+    -O) o=1 ;;
+    *) [ -n "$o" ] && { echo "$*" >> '${log}'; exit 0; } ;;
+  esac
+done
+echo "remote command: $*" >> '${log}'
+exit 1
+`,
+    );
+    chmodSync(bin, 0o755);
+    return { bin, log: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []) };
+  }
+  const opsOf = (lines: string[]) => lines.filter((l) => !/ -O check /.test(l)).map((l) => /-O (\w+) -L \S+:(\S+)|(remote command)/.exec(l)!.slice(1).filter(Boolean).join(' '));
+
+  it('takes the first socket that answers; one that does not is cancelled', async () => {
+    parent = mkdtempSync(join(tmpdir(), 'flt-fwd-'));
+    const ssh = fakeSsh();
+    const m = new SshMaster({ user: 'root', host: 'h', port: 22 }, { sshBinary: ssh.bin, parentDir: parent });
+    await m.start();
+    try {
+      const tried: string[] = [];
+      await m.forwardLibvirt(async (socket) => {
+        tried.push(socket);
+        if (tried.length === 1) throw new Error('error: End of file while reading data: Input/output error');
+      });
+      expect(m.libvirtSocket).toBe(join(parent, m.controlPath.split('/').at(-2)!, 'libvirt.sock'));
+      expect(tried).toEqual([m.libvirtSocket, m.libvirtSocket]);
+      expect(opsOf(ssh.log())).toEqual(['forward /var/run/libvirt/libvirt-sock', 'cancel /var/run/libvirt/libvirt-sock', 'forward /var/run/libvirt/virtqemud-sock']);
+    } finally {
+      await m.stop();
+    }
+  });
+
+  it('none answers: says what to check, with what the first said, and the master goes', async () => {
+    parent = mkdtempSync(join(tmpdir(), 'flt-fwd-'));
+    const ssh = fakeSsh();
+    const m = new SshMaster({ user: 'root', host: 'h', port: 22 }, { sshBinary: ssh.bin, parentDir: parent });
+    await m.start();
+    const pid = m.pid!;
+    await expect(m.forwardLibvirt(async () => Promise.reject(new Error('error: failed to connect to the hypervisor\nmore')))).rejects.toMatchObject({
+      code: 'DISCONNECTED',
+      message: 'no libvirt daemon answers on h (tried /var/run/libvirt/libvirt-sock, /var/run/libvirt/virtqemud-sock): is libvirt installed and running there? (error: failed to connect to the hypervisor)',
+      details: { reason: 'no-libvirtd' },
+    });
+    expect(m.pid).toBeNull();
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(opsOf(ssh.log())).not.toContain('remote command');
   });
 });

@@ -130,7 +130,7 @@ export class SshMaster {
     return () => this.exitListeners.delete(cb);
   }
 
-  /** Connects, verifies the host key and auth, forwards libvirt's socket. Throws a classified error. */
+  /** Connects and verifies the host key and auth (forwardLibvirt then reaches the daemon). Throws a classified error. */
   async start(): Promise<void> {
     if (this.target.identity) {
       await access(this.target.identity, fsConstants.R_OK).catch(() => {
@@ -177,23 +177,36 @@ export class SshMaster {
       await new Promise((r) => setTimeout(r, 100));
     }
     up = true;
+  }
+
+  /**
+   * Forwards libvirt's daemon socket on the host to `libvirt.sock` in the private dir: the first of
+   * REMOTE_SOCKETS through which `answers` (a virsh call) succeeds. No remote command runs for it:
+   * a session per connect costs the host a login shell's start-up (1.7 s on the loopback host, most
+   * of a one-shot CLI command's connect). Stops the master when none answers.
+   */
+  async forwardLibvirt(answers: (socket: string) => Promise<void>): Promise<void> {
+    const local = join(this.dir!, 'libvirt.sock');
+    let first: unknown = null;
     try {
-      await this.forwardLibvirt(base);
+      for (const remote of REMOTE_SOCKETS) {
+        await this.forward(local, remote);
+        try {
+          await answers(local);
+          this.libvirtSocket = local;
+          return;
+        } catch (err) {
+          first ??= err;
+          await this.cancelForward(local, remote);
+        }
+      }
     } catch (err) {
       await this.stop();
       throw err;
     }
-  }
-
-  private async forwardLibvirt(base: string[]): Promise<void> {
-    // which daemon socket exists; a fixed command, nothing from the user or the host in it
-    const probe = await run(this.ssh, [...base, '--', this.target.host, `for s in ${REMOTE_SOCKETS.join(' ')}; do [ -S "$s" ] && { echo "$s"; exit 0; }; done; exit 1`], 15_000);
-    const remote = REMOTE_SOCKETS.find((s) => probe.stdout.trim() === s);
-    if (!remote) {
-      throw new FlotillaError('DISCONNECTED', `no libvirt daemon socket on ${sshHostLabel(this.target)} (looked for ${REMOTE_SOCKETS.join(', ')}): is libvirt installed and running there?`, { reason: 'no-libvirtd' });
-    }
-    this.libvirtSocket = join(this.dir!, 'libvirt.sock');
-    await this.forward(this.libvirtSocket, remote);
+    await this.stop();
+    const why = first instanceof Error ? ` (${first.message.split('\n')[0]})` : '';
+    throw new FlotillaError('DISCONNECTED', `no libvirt daemon answers on ${sshHostLabel(this.target)} (tried ${REMOTE_SOCKETS.join(', ')}): is libvirt installed and running there?${why}`, { reason: 'no-libvirtd' });
   }
 
   /** Forwards a local unix socket (in the private dir) to a remote socket path or host:port, over the master. */
