@@ -69,8 +69,6 @@ test.describe('a VM with a display', () => {
     await dialog.startAfterCreating.uncheck();
     await dialog.submit();
     await tiles.tile('build-box').expectState('stopped');
-    // let a few more samples arrive so the sparklines have shape
-    await app.page.waitForTimeout(8000);
     expect(await seriousViolations(app.page)).toEqual([]);
     const shot = info.outputPath('tiles-two-running.png');
     await app.page.screenshot({ path: shot });

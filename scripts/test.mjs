@@ -63,7 +63,8 @@ function playwrightFailures(r) {
  * one process on one core, none starts a VM) run beside the integration tests: those mostly wait
  * for TCG guests, libvirtd and child processes (about three quarters of two cores busy), so the
  * checks' ~45 s of CPU fits in their idle time instead of adding ~45 s of wall time before them.
- * The unit tests come first, alone: they are all CPU and keep 5 s timeouts.
+ * The unit tests come first, alone: they are all CPU and keep 5 s timeouts. The Electronegativity
+ * gate (npm run lint:security) runs once, as reliability check 18.
  */
 const steps = [
   {
@@ -75,7 +76,6 @@ const steps = [
   },
   { name: 'typecheck', cmd: ['npm', 'run', '-s', 'typecheck'], together: 'static+integration' },
   { name: 'lint', cmd: ['npm', 'run', '-s', 'lint'], together: 'static+integration' },
-  { name: 'lint:security', cmd: ['npm', 'run', '-s', 'lint:security'], together: 'static+integration' },
   {
     name: 'vitest (integration)',
     cmd: [bin('vitest'), 'run', '--project', 'integration', '--project', 'integration-solo', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'vitest.json')}`],
