@@ -8,28 +8,23 @@ import { FlotillaError } from '../../../../shared/errors';
 import type { HostVolume } from '../../../../shared/contract';
 import type { Virsh } from './virsh';
 import { parseVolDetails } from './virsh-parse';
+import { xmlUnescape } from './domain-xml';
 
 export const POOL = 'flotilla';
 export const POOL_TARGET = '/var/lib/libvirt/flotilla';
 
-async function exists(virsh: Virsh, args: string[]): Promise<boolean> {
-  try {
-    await virsh.run(args, { timeoutMs: 30_000 });
-    return true;
-  } catch (err) {
-    if (err instanceof FlotillaError && (err.code === 'DISCONNECTED' || err.code === 'TIMEOUT')) throw err;
-    return false;
-  }
-}
-
-/** The pool exists, is built and active (created when missing). */
+/** The pool exists, is built and active (created when missing): one pool-info when it is. */
 export async function ensurePool(virsh: Virsh): Promise<void> {
-  if (!(await exists(virsh, ['pool-info', '--pool', POOL]))) {
+  let info = await virsh.run(['pool-info', '--pool', POOL], { timeoutMs: 30_000 }).catch((err: unknown) => {
+    if (err instanceof FlotillaError && (err.code === 'DISCONNECTED' || err.code === 'TIMEOUT')) throw err;
+    return null;
+  });
+  if (!info) {
     await virsh.run(['pool-define-as', '--name', POOL, '--type', 'dir', '--target', POOL_TARGET]);
     await virsh.run(['pool-build', '--pool', POOL]);
     await virsh.run(['pool-autostart', '--pool', POOL]).catch(() => undefined);
+    info = await virsh.run(['pool-info', '--pool', POOL]);
   }
-  const info = await virsh.run(['pool-info', '--pool', POOL]);
   if (!/^State:\s+running/m.test(info.stdout)) await virsh.run(['pool-start', '--pool', POOL]);
 }
 
@@ -85,9 +80,12 @@ async function holdsTheEnd(virsh: Virsh, vol: string, localFile: string, size: n
  */
 export async function ensureUploaded(virsh: Virsh, vol: string, localFile: string): Promise<string> {
   const size = (await stat(localFile)).size;
-  const info = await virsh.run(['vol-info', '--pool', POOL, '--vol', vol, '--bytes']).catch(() => null);
-  if (info && new RegExp(`^Capacity:\\s+${size} bytes`, 'm').test(info.stdout) && (await holdsTheEnd(virsh, vol, localFile, size))) return volPath(virsh, vol);
-  if (info) await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]);
+  // its size and path in one call (a start of a built-in VM asks this for its kernel and its initrd)
+  const xml = await virsh.run(['vol-dumpxml', '--pool', POOL, '--vol', vol]).then((r) => r.stdout, () => null);
+  const capacity = xml && /<capacity unit='bytes'>(\d+)<\/capacity>/.exec(xml)?.[1];
+  const path = xml && xmlUnescape(/<target>\s*<path>([^<]+)<\/path>/.exec(xml)?.[1] ?? '');
+  if (capacity === String(size) && path && path.startsWith('/') && !path.includes('\n') && (await holdsTheEnd(virsh, vol, localFile, size))) return path;
+  if (xml !== null) await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]);
   await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${size}b`, '--format', 'raw']);
   try {
     await virsh.run(['vol-upload', '--pool', POOL, '--vol', vol, '--file', localFile], { timeoutMs: 600_000 });
