@@ -374,7 +374,7 @@ test.describe('issue 14 conveniences in the browser', () => {
     const theme = page.getByRole('combobox', { name: 'Theme' });
     await theme.selectOption('dark');
     await expect(html).toHaveAttribute('data-theme', 'dark');
-    expect(await seriousViolations(page)).toEqual([]);
+    // (axe looks at the dark tiles after the reload: the same page, and it shows the theme was kept)
     await page.reload();
     await expect(theme).toHaveValue('dark');
     await expect(html).toHaveAttribute('data-theme', 'dark');
