@@ -187,6 +187,14 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
       const made = poolVolumes().filter((v) => !before.includes(v));
       if (made.length === 0) problems.push(`${c.what}: no new volume in the pool when its ${c.step} ran`);
       await killEngineChild(engine);
+      // the stopped virsh goes too, its step never run (left stopped, it outlived the test)
+      for (const pid of caught) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
       faults++;
       engine = await startEngineChild(home);
       // a clone waits for the next engine and runs again (shared/outlast-engine.ts); a disk add just fails
