@@ -35,8 +35,9 @@ export default defineConfig({
       ...twoAtATime(
         'integration',
         ['electron/**/*.itest.ts', 'tests/integration/**/*.itest.ts'],
-        // both cores busy by themselves, or a console reader stalled for set times
-        ['tests/integration/cli-parallel.itest.ts', 'tests/integration/engine-many-vms.itest.ts', 'tests/integration/engine-cli-help.itest.ts', 'tests/integration/console-no-loss.itest.ts'],
+        // both cores busy by themselves, or a console reader stalled for set times (engine-cli-help,
+        // CPU-heavy but with no deadline of its own, fills the idle time of the others instead)
+        ['tests/integration/cli-parallel.itest.ts', 'tests/integration/engine-many-vms.itest.ts', 'tests/integration/console-no-loss.itest.ts'],
         1,
         { testTimeout: 180_000, hookTimeout: 180_000 },
       ),

@@ -1,7 +1,7 @@
 // libvirt hosts against a real libvirtd (qemu:///system) and the loopback sshd
 // (qemu+ssh://root@127.0.0.1:2222/system) that scripts/libvirt-test-setup.sh starts: the
 // built-in guest is created, started, exec'd, typed into (its console port, nothing lost while the
-// reader stalls), paused and resumed (its clock set again), stopped and deleted on both; a domain defined with plain virsh shows up from
+// reader stalls), stopped and deleted on both (paused and resumed, its clock set again, on the local one); a domain defined with plain virsh shows up from
 // the event stream; a killed ssh master makes the host unreachable (VMs keep their state) and it
 // reconnects.
 import { execFileSync } from 'node:child_process';
@@ -221,16 +221,17 @@ describe.each([
       const all = await host.statsAll();
       expect(all.get(vm.id)?.rssBytes).toBeGreaterThan(0);
 
-      // suspend and resume; the guest's clock stood still meanwhile, and the resume sets it
-      await host.vm(vm.id).pause();
-      expect(host.get(vm.id).state).toBe('paused');
-      await new Promise((r) => setTimeout(r, 5000));
-      await host.vm(vm.id).resume();
-      expect(host.get(vm.id).state).toBe('running');
-      const guestNow = Number((await host.vm(vm.id).exec(['/bin/date', '+%s'], { timeoutMs: 30_000 })).stdout.trim());
-      expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(3);
-
       if (label === 'local') {
+        // suspend and resume; the guest's clock stood still meanwhile, and the resume sets it (the
+        // same virsh calls on either host: once is enough)
+        await host.vm(vm.id).pause();
+        expect(host.get(vm.id).state).toBe('paused');
+        await new Promise((r) => setTimeout(r, 5000));
+        await host.vm(vm.id).resume();
+        expect(host.get(vm.id).state).toBe('running');
+        const guestNow = Number((await host.vm(vm.id).exec(['/bin/date', '+%s'], { timeoutMs: 30_000 })).stdout.trim());
+        expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(3);
+
         // libvirt's own snapshot API: internal snapshot with RAM, revert, delete
         expect(await host.vm(vm.id).snapshotCreate('s1', { diskOnly: false })).toMatchObject({ name: 's1', includesRam: true });
         expect((await host.vm(vm.id).snapshots()).map((x) => x.name)).toEqual(['s1']);
