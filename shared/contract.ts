@@ -233,6 +233,9 @@ export interface ExportResult {
   formatVersion: number;
 }
 
+/** An imported VM, and what of its archive was left out (said on stderr by the CLI, on the tile by the UI). */
+export type ImportResult = VmInfo & { warnings: string[] };
+
 /** One snapshot of a VM (internal qcow2 snapshot). */
 export interface SnapshotInfo {
   name: string;
@@ -560,7 +563,8 @@ export interface MethodResults {
   'stats.history': { samples: VmStats[] };
   'fs.list': DirListing;
   'vm.export': ExportResult;
-  'vm.import': VmInfo;
+  /** warnings: what of the archive was left out (shared folders name this computer's folders) */
+  'vm.import': ImportResult;
   'vm.clone': VmInfo;
   'vm.cancelJob': { cancelled: boolean };
   'media.insert': VmInfo;

@@ -127,6 +127,26 @@ describe('flotilla export, import and clone across a lost engine', () => {
   });
 });
 
+describe('flotilla import', () => {
+  it("says on stderr what of the archive was left out, also with --json (stdout stays the VM's DTO)", async () => {
+    const left = 'the shared folders of the exported VM were not imported: /srv (srv)';
+    const st = standIn(async (method) => {
+      if (method === 'vm.import') return { ...vm('fresh', 'stopped'), warnings: [left] };
+      if (method === 'vm.find') throw new FlotillaError('NOT_FOUND', 'no VM fresh');
+      throw new Error(method);
+    });
+    for (const json of [false, true]) {
+      let out = '';
+      let err = '';
+      const o: CliIo = { out: (x) => void (out += x), err: (x) => void (err += x), errIsTty: false };
+      expect(await jobCommand('import', '/nowhere/a.flotilla', undefined, { name: 'fresh' }, json, st.session, o)).toBe(0);
+      expect(err).toBe(`flotilla: warning: ${left}\n`);
+      if (json) expect(JSON.parse(out)).toMatchObject({ name: 'fresh', warnings: [left] });
+      else expect(out).toBe('imported fresh (id-fresh)\n');
+    }
+  });
+});
+
 describe('flotilla snapshot create across a lost engine', () => {
   const snap = (name: string) => ({ name, createdAt: '2026-12-06T04:00:00Z', vmStateBytes: 1, includesRam: true });
 

@@ -5,7 +5,7 @@
 // becomes it, CliSession.reconnect), asks whether the job had finished before the engine went
 // (the archive is in place, the new VM is listed), and otherwise runs it again from the start.
 import { stat } from 'node:fs/promises';
-import type { DiskInfo, SnapshotInfo, VmInfo } from '../../shared/contract';
+import type { DiskInfo, ImportResult, SnapshotInfo, VmInfo } from '../../shared/contract';
 import { FlotillaError } from '../../shared/errors';
 import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting, type JobClient } from '../../shared/outlast-engine';
 import { absPath, type ParsedArgs } from './args';
@@ -116,6 +116,8 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
       async () => startedIfAsked(s, newVm(await vmNamed(s, second!, src.host), before), start),
     );
   }
+  // on stderr, also with --json (whose stdout is the DTO, warnings included)
+  for (const w of (made as Partial<ImportResult>).warnings ?? []) io.err(`flotilla: warning: ${w}\n`);
   if (json) io.out(formatJson(made));
   else io.out(`${command === 'import' ? 'imported' : 'cloned'} ${made.name} (${made.id})${made.state === 'running' ? ', running' : ''}\n`);
   return 0;

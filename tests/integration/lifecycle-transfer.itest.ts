@@ -206,6 +206,21 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     await expect(client.call('vm.import', { path: join(work, 'missing.flotilla') })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: expect.stringMatching(/not found/) });
   }, 300_000);
 
+  it('an archive that names folders of this computer as shared folders imports without them, saying so', async () => {
+    // an export of a VM with a share names the exporting computer's folder; one from anyone could name /usr
+    const f = join(work, 'shares.flotilla');
+    await rm(f, { force: true });
+    const shares = [{ tag: 'usr', hostPath: '/usr', readOnly: false }, { tag: 'etc', hostPath: '/etc', readOnly: true }];
+    await writeArchive(f, { spec: { ...src.spec, name: 'shr', firmware: 'bios', shares }, engineVersion: 'x', files: [{ entry: 'disks/disk.qcow2', role: 'disk', path: diskOf(src) }] });
+    const vm = await client.call('vm.import', { path: f });
+    expect(vm.name).toBe('shr');
+    expect(vm.spec.shares ?? []).toEqual([]);
+    expect(await client.call('share.list', { id: vm.id })).toEqual([]);
+    expect(vm.warnings).toEqual([expect.stringMatching(/^the shared folders of the exported VM were not imported: \/usr \(usr\), \/etc \(etc, read-only\)\. .*share them again in Settings → Shared folders/)]);
+    expect((await client.call('vm.get', { id: vm.id })).spec.shares ?? []).toEqual([]);
+    await client.call('vm.delete', { id: vm.id });
+  }, 120_000);
+
   it('clones fully (same data, new identity) and linked (overlay; the source is then protected)', async () => {
     const progress: number[] = [];
     const off = client.on('vm.progress', (p) => p.progress?.op === 'clone' && p.progress.percent !== null && progress.push(p.progress.percent));

@@ -3,7 +3,7 @@
 // reaches VMs only through this interface, so a new kind of host is one class and one
 // `registry.add()`. A host that lacks an operation throws `unsupported()`, never half-works
 // (as Multipass's backends and lima's drivers do), and says so up front in each VmInfo.caps.
-import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, HostVolume, LogEntry, PortEntry, SshInfo, VmInfo } from '../../../shared/contract';
+import type { DiskInfo, ShareInfo, SnapshotInfo, EventName, EventPayloads, ExecResult, ExportResult, HostInfo, ImportResult, HostVolume, LogEntry, PortEntry, SshInfo, VmInfo } from '../../../shared/contract';
 import { capsOf } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmPatch } from '../../../shared/spec';
@@ -96,7 +96,7 @@ export interface Host {
   /** `storage`: also delete the VM's disks where the host keeps them apart (libvirt); local VMs always lose theirs */
   delete(id: string, opts?: { storage?: boolean }): Promise<void>;
   /** a new VM from an export archive; hosts without it leave it out */
-  importVm?(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo>;
+  importVm?(path: string, opts: { name?: string; start: boolean }): Promise<ImportResult>;
   /** cancel an import in flight, named by the id its vm.progress events carry; false when none */
   cancelImport?(id: string): boolean;
   /** NOT_FOUND when there is no such VM */

@@ -4,7 +4,7 @@
 //   broken-vm.ts      VMs whose vm.json cannot be read      new-vm-files.ts  a new VM's disk and firmware
 //   local-vm-info.ts  a VM's VmInfo                         local-vm-handle.ts a VM's VmHandle
 //   local-host-options.ts  its options, and each Supervisor's deps made from them
-import { LOCAL_HOST, type HostInfo, type PortEntry, type SshInfo, type VmInfo } from '../../../shared/contract';
+import { LOCAL_HOST, type HostInfo, type ImportResult, type PortEntry, type SshInfo, type VmInfo } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { VmConfig, VmSpec } from '../../../shared/spec';
 import { canEdit, isActive } from '../../../shared/state';
@@ -319,7 +319,7 @@ export class LocalHost implements Host {
   }
 
   /** A new VM from an export archive (lifecycle/transfer.ts verifies it before anything appears). */
-  importVm(path: string, opts: { name?: string; start: boolean }): Promise<VmInfo> {
+  importVm(path: string, opts: { name?: string; start: boolean }): Promise<ImportResult> {
     return this.imports.run(this.ops, path, opts);
   }
 

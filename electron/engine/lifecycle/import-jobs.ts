@@ -2,7 +2,7 @@
 // commits; its vm.progress events name the id the new VM will have, and vm.cancelJob with that
 // id aborts it here. transfer.ts observes the signal at every chunk it extracts and the store
 // sweeps the staging directory, so a cancelled import leaves nothing behind.
-import type { VmInfo } from '../../../shared/contract';
+import type { ImportResult } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import type { OpsContext } from './ops-context';
 import { importVm } from './transfer';
@@ -10,7 +10,7 @@ import { importVm } from './transfer';
 export class ImportJobs {
   private readonly byId = new Map<string, AbortController>();
 
-  run(ops: OpsContext, path: string, opts: { name?: string; start: boolean }): Promise<VmInfo> {
+  run(ops: OpsContext, path: string, opts: { name?: string; start: boolean }): Promise<ImportResult> {
     const ac = new AbortController();
     const tracked: OpsContext = {
       ...ops,

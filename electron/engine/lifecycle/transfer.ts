@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { ExportResult, VmInfo } from '../../../shared/contract';
+import type { ExportResult, ImportResult } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { referencedDisk, vmConfigSchema, vmSpecSchema, type VmConfig } from '../../../shared/spec';
 import { TMP_SUFFIX } from '../atomic-file';
@@ -96,7 +96,7 @@ function badSpec(file: string, why: string): FlotillaError {
 }
 
 /** The archive's spec, checked and turned into a config for a new VM. Host paths it names must be what they claim to be. */
-async function configFromArchive(file: string, raw: unknown, name: string | undefined, fileRoles: { entry: string; role: string }[]): Promise<{ config: VmConfig; disks: string[] }> {
+async function configFromArchive(file: string, raw: unknown, name: string | undefined, fileRoles: { entry: string; role: string }[]): Promise<{ config: VmConfig; disks: string[]; warnings: string[] }> {
   const r = vmSpecSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
@@ -127,14 +127,21 @@ async function configFromArchive(file: string, raw: unknown, name: string | unde
   const keys = Object.keys(vmConfigSchema.shape) as (keyof VmConfig)[];
   const config = Object.fromEntries(keys.filter((k) => spec[k] !== undefined).map((k) => [k, spec[k]])) as VmConfig;
   if (name) config.name = name;
-  return { config, disks: spec.disks };
+  // nor share folders of this computer it names: the user shares them again, knowingly
+  const warnings: string[] = [];
+  if (config.shares?.length) {
+    const list = config.shares.map((s) => `${s.hostPath} (${s.tag}${s.readOnly ? ', read-only' : ''})`).join(', ');
+    warnings.push(`the shared folders of the exported VM were not imported: ${list}. An archive does not choose which folders of this computer a VM sees; share them again in Settings → Shared folders (flotilla share add)`);
+    delete config.shares;
+  }
+  return { config, disks: spec.disks, warnings };
 }
 
 /** Not a job of any VM (there is none yet): it runs to the end or fails; a killed engine's staging dir is swept. */
-export async function importVm(ctx: OpsContext, file: string, name: string | undefined, start: boolean, signal?: AbortSignal): Promise<VmInfo> {
+export async function importVm(ctx: OpsContext, file: string, name: string | undefined, start: boolean, signal?: AbortSignal): Promise<ImportResult> {
   await assertReadableFile(file);
   const head = await readArchive(file, signal ? { signal } : {});
-  const { config, disks } = await configFromArchive(file, head.spec, name, head.manifest.files);
+  const { config, disks, warnings } = await configFromArchive(file, head.spec, name, head.manifest.files);
   const spec = await ctx.store.create(config, {
     beforeCommit: async (s, staging) => {
       const report = (pct: number, message: string): void => ctx.progress(s.id, { op: 'import', percent: pct, message });
@@ -162,5 +169,5 @@ export async function importVm(ctx: OpsContext, file: string, name: string | und
     },
   });
   ctx.progress(spec.id, null);
-  return ctx.added(spec, start);
+  return { ...(await ctx.added(spec, start)), warnings };
 }

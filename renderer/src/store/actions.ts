@@ -29,11 +29,12 @@ async function runOp(id: string, label: string, action: string, fn: () => Promis
   }
 }
 
-export const startVm = (id: string): Promise<boolean> => {
-  setOp(id, { warnings: [] });
+/** `carried`: warnings of what made the VM (an import), shown with the start's own */
+export const startVm = (id: string, carried: readonly string[] = []): Promise<boolean> => {
+  setOp(id, { warnings: [...carried] });
   return runOp(id, 'Starting…', 'Start', async () => {
     const { warnings, ...vm } = await getApi().invoke('vm.start', vmRef(id));
-    if (warnings && warnings.length > 0) setOp(id, { warnings });
+    if (warnings && warnings.length > 0) setOp(id, { warnings: [...carried, ...warnings] });
     return vm;
   });
 };
@@ -108,14 +109,16 @@ export async function createVm(config: VmConfigInput, start: boolean, host?: str
 }
 
 /** A create or import placeholder became a VM: drop the placeholder, show the VM, start it if asked. */
-export function placeholderDone(key: string, vm: VmInfo, start: boolean): { vm: VmInfo; error: null } {
+/** `warnings`: what the tile should say about how the VM was made (an import that left things out) */
+export function placeholderDone(key: string, vm: VmInfo, start: boolean, warnings: readonly string[] = []): { vm: VmInfo; error: null } {
   useStore.setState((s) => {
     const creating = { ...s.vms.creating };
     delete creating[key];
     return { vms: { ...s.vms, creating } };
   });
   applyVm(vm);
-  if (start) void startVm(vm.id);
+  if (start) void startVm(vm.id, warnings);
+  else if (warnings.length > 0) setOp(vm.id, { warnings: [...warnings] });
   return { vm, error: null };
 }
 

@@ -213,6 +213,24 @@ describe('clone, export and import outlast a lost engine', () => {
     expect(count(api, 'vm.import')).toBe(1);
     expect(useStore.getState().vms.creating).toEqual({});
   });
+  it("an import's warnings (what the archive held that was left out) stay on the new VM's tile, also once it starts", async () => {
+    const made = makeVm('web', { id: 'vm00000000ef', state: 'stopped', caps: all });
+    const left = 'the shared folders of the exported VM were not imported: /srv (srv)';
+    const api = new FakeTransport((m) => {
+      if (m === 'vm.import') return { ...made, warnings: [left] };
+      if (m === 'vm.start') return { ...made, state: 'running', warnings: ['memory is short'] };
+      return { ok: true };
+    });
+    setApi(api);
+    const r = await importArchive('/home/me/web.flotilla', '', false);
+    expect(r.vm).not.toHaveProperty('warnings');
+    expect(useStore.getState().vms.ops[made.id]?.warnings).toEqual([left]);
+    expect(useStore.getState().vms.byId[made.id]).not.toHaveProperty('warnings');
+    resetStore();
+    await importArchive('/home/me/web.flotilla', '', true);
+    await vi.waitFor(() => expect(useStore.getState().vms.ops[made.id]?.warnings).toEqual([left, 'memory is short']));
+  });
+
   it('a snapshot QEMU finished after the engine went is taken as done, not taken again', async () => {
     const vm = makeVm('snapper', { state: 'running', caps: all });
     applyVm(vm);

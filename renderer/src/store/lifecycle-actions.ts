@@ -233,7 +233,8 @@ export async function importArchive(path: string, name: string, start: boolean, 
         return (made ? await madeVm({ nameOrId: made }, before) : null) ?? (name ? await madeVm({ nameOrId: name }, before) : null);
       },
     );
-    return placeholderDone(key, vm, start);
+    const { warnings = [], ...made } = vm as VmInfo & { warnings?: string[] };
+    return placeholderDone(key, made, start, warnings);
   } catch (err) {
     const error = toUiError(err, 'Import');
     useStore.setState((s) => {
