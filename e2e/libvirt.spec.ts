@@ -164,6 +164,36 @@ test.describe('a VM on a libvirt host', () => {
     await expect(tiles.tile(VM).root).toContainText('Lab build box');
   });
 
+  test('Export writes it to a file on this computer, and Import makes it a VM of this computer', async () => {
+    const info = test.info();
+    const tiles = new TilesPage(app.page);
+    const file = join(app.home, `${VM}.flotilla`);
+    await tiles.tile(VM).menu('Export…');
+    const exporting = app.page.getByRole('dialog', { name: `Export ${VM}` });
+    await expect(exporting).toContainText(`the disks are downloaded from ${HOST}`);
+    await exporting.getByRole('textbox', { name: 'Save as' }).fill(file);
+    await exporting.getByRole('button', { name: 'Export' }).click();
+    await expect.poll(() => existsSync(file), { timeout: 120_000 }).toBe(true);
+    await expect(exporting).toHaveCount(0);
+
+    await app.page.getByRole('button', { name: 'Import VM' }).click();
+    const importing = app.page.getByRole('dialog', { name: 'Import a VM' });
+    await importing.getByLabel('Host').selectOption({ label: HOST });
+    await expect(importing).toContainText(`The VM goes to ${HOST}: its disks are uploaded into that host’s flotilla pool`);
+    await importing.getByLabel('Host').selectOption({ label: 'This computer' });
+    await importing.getByRole('textbox', { name: 'Archive' }).fill(file);
+    await importing.getByRole('textbox', { name: 'Name', exact: true }).fill(`${VM}-here`);
+    await app.page.screenshot({ path: info.outputPath('libvirt-import-dialog.png') });
+    await importing.getByRole('button', { name: 'Import' }).click();
+    const here = tiles.tile(`${VM}-here`);
+    await expect(here.root).toBeVisible({ timeout: 120_000 });
+    await here.expectState('stopped');
+    await expect(importing).toHaveCount(0);
+    // a VM of this computer now: its disk is in the data directory, not a volume of the host
+    const local = JSON.parse(cli(app.home, ['info', `${VM}-here`, '--json']).stdout) as { host: string; spec: { disks: string[]; note?: string } };
+    expect(local).toMatchObject({ host: 'local', spec: { disks: ['disk.qcow2'], note: 'Lab build box' } });
+  });
+
   test('Hosts forgets the host (its tiles go, the domain stays) and adds it back from the form', async () => {
     const info = test.info();
     const tiles = new TilesPage(app.page);

@@ -161,13 +161,20 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   export: {
     usage: 'export NAME FILE [--force]',
     summary: 'write a stopped VM to one archive file (manifest, spec, disks, a sha256 for each)',
-    options: [['--force', 'overwrite FILE if it exists']],
+    options: [HOST_HELP, ['--force', 'overwrite FILE if it exists']],
+    notes: 'FILE is on this computer, also for a VM on a libvirt host (--host): its disks are downloaded from the host (vol-download). Import the file on any host to move the VM there.',
     takesVm: true,
   },
   import: {
-    usage: 'import FILE [--name NEW] [--start] [--json]',
+    usage: 'import FILE [--host HOST] [--name NEW] [--start] [--json]',
     summary: 'create a VM from an export archive, verified completely before anything is created',
-    options: [['--name NEW', 'the new VM’s name (default: the exported one)'], ['--start', 'start it once imported'], JSON_HELP],
+    options: [
+      ['--host HOST', 'make it on this libvirt host (default: this computer); FILE is still on this computer, verified here, and its disks uploaded into the host’s flotilla pool'],
+      ['--name NEW', 'the new VM’s name (default: the exported one)'],
+      ['--start', 'start it once imported'],
+      JSON_HELP,
+    ],
+    notes: 'What the archive names of the computer it came from is left out, with a warning: shared folders, port forwards on a libvirt host, an ISO the host does not have in a storage pool (the CD drive is then empty).',
   },
   clone: {
     usage: 'clone SRC NEW [--linked] [--start] [--json]',

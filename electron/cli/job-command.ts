@@ -6,6 +6,7 @@
 // (the archive is in place, the new VM is listed), and otherwise runs it again from the start.
 import { stat } from 'node:fs/promises';
 import type { DiskInfo, ImportResult, SnapshotInfo, VmInfo } from '../../shared/contract';
+import { LOCAL_HOST } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
 import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting, type JobClient } from '../../shared/outlast-engine';
 import { absPath, type ParsedArgs } from './args';
@@ -73,7 +74,7 @@ function printProgress(s: CliSession, io: CliIo, json: boolean): void {
 export async function jobCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedArgs['options'], json: boolean, s: CliSession, io: CliIo): Promise<number> {
   printProgress(s, io, json);
   if (command === 'export') {
-    const vm = await s.find(first);
+    const vm = await s.find(first, o.host);
     const path = absPath(second!);
     // with --force the destination may exist already: the export's is the file that replaced it
     const before = await fileId(path);
@@ -95,15 +96,17 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
   if (command === 'import') {
     const path = absPath(first);
     const name = o.name as string | undefined;
+    const host = o.host as string | undefined;
     // an archive it cannot read is the engine's to refuse, in its words
     const n = await importName(path, name).catch(() => null);
-    const before = n === null ? null : await vmNamed(s, n, undefined);
+    const on = host ?? LOCAL_HOST;
+    const before = n === null ? null : await vmNamed(s, n, on);
     made = await outlast(
       s,
       io,
       'import',
-      () => s.call('vm.import', { path, ...(name !== undefined ? { name } : {}), start }),
-      async () => (n === null ? null : startedIfAsked(s, newVm(await vmNamed(s, n, undefined), before), start)),
+      () => s.call('vm.import', { ...(host !== undefined ? { host } : {}), path, ...(name !== undefined ? { name } : {}), start }),
+      async () => (n === null ? null : startedIfAsked(s, newVm(await vmNamed(s, n, on), before), start)),
     );
   } else {
     const src = await s.find(first, o.host);

@@ -149,7 +149,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   host: { ...JSON_OPT, identity: { kind: 'string' }, 'trust-host-key': { kind: 'string' }, kind: { kind: 'string' } },
   ssh: { ...HOST_OPT, identity: { kind: 'string' } },
   image: { out: { kind: 'string' } },
-  export: { force: { kind: 'bool' } },
+  export: { ...HOST_OPT, force: { kind: 'bool' } },
   set: {
     ...JSON_OPT,
     ...HOST_OPT,
@@ -168,7 +168,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   media: { ...JSON_OPT, ...HOST_OPT },
   share: { ...JSON_OPT, ...HOST_OPT, tag: { kind: 'string' }, 'read-only': { kind: 'bool' } },
   snapshot: { ...JSON_OPT, ...HOST_OPT, 'disk-only': { kind: 'bool' } },
-  import: { ...JSON_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
+  import: { ...JSON_OPT, ...HOST_OPT, name: { kind: 'string' }, start: { kind: 'bool' } },
   clone: { ...JSON_OPT, ...HOST_OPT, linked: { kind: 'bool' }, start: { kind: 'bool' } },
   help: {},
   completion: {},
@@ -258,7 +258,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   const second = a.positionals[1];
   if (command === 'export' && (!name || !second)) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla export NAME FILE [--force]');
   if (command === 'clone' && (!name || !second)) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla clone SRC NEW [--linked] [--start] [--json]');
-  if (command === 'import' && !name) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla import FILE [--name NEW] [--start] [--json]');
+  if (command === 'import' && !name) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla import FILE [--host HOST] [--name NEW] [--start] [--json]');
 
   const hostArgs = command === 'host' ? hostCommandArgs(a.positionals, o) : null;
 

@@ -4,7 +4,7 @@
 // removing it, so a crash at any point leaves either a whole VM or nothing (leftovers are swept
 // by load()).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlotillaError, invalidArgument } from '../../shared/errors';
 import {
@@ -27,6 +27,16 @@ import { KeyedMutex } from './mutex';
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const STAGING_PREFIX = '.creating-';
 const TRASH_PREFIX = '.deleting-';
+
+/**
+ * A fresh private directory among the VMs for files on their way elsewhere (a libvirt host's
+ * import or export): it carries the staging prefix, so the next engine's load removes it when
+ * this one is killed before it does. The caller removes it when done.
+ */
+export async function makeScratchDir(layout: HomeLayout): Promise<string> {
+  await mkdir(layout.vmsDir, { recursive: true, mode: 0o700 });
+  return mkdtemp(join(layout.vmsDir, `${STAGING_PREFIX}scratch-`));
+}
 const NAMES_KEY = '\0names';
 
 export interface SkippedSpec {

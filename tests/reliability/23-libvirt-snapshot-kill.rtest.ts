@@ -11,7 +11,10 @@
 // volume (or the clone's copy) was made and before the definition named it: its virsh attach-disk
 // or define is caught and stopped (SIGSTOP) first, so the kill lands there every time. The next
 // engine deletes that volume when it connects (volume-journal.ts), and nothing else in the pool:
-// the pool afterwards holds what it held before, plus the volumes the definitions name.
+// the pool afterwards holds what it held before, plus the volumes the definitions name. And
+// `flotilla import --host`, killed while its virsh vol-upload sends a disk (caught and stopped the
+// same way): the command imports again on the next engine and exits 0, the domain is there once,
+// and the volume the killed engine made and its scratch directory are gone.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,11 +92,23 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
     [home, cli] = await Promise.all([makeHome(), bundle(CLI_ENTRY)]);
     await installTestGuest(home);
   });
+  const must = async (run: CliRun): Promise<string> => {
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout;
+  };
+  /** an engine up, with the local libvirtd added as host lab */
+  const labReady = async (): Promise<EngineChild> => {
+    const e = (engine ??= await startEngineChild(home));
+    if (!(await flotilla('host', 'list').done).stdout.includes('lab')) await must(flotilla('host', 'add', 'lab', 'qemu:///system'));
+    return e;
+  };
   const shutOff = `${name}-off`;
+  const imported = `${name}-in`;
   afterAll(async () => {
     engine ??= await startEngineChild(home).catch(() => null);
     await flotilla('stop', name, '--host', 'lab', '--force').done;
-    for (const n of [name, shutOff, `${shutOff}-copy`]) {
+    for (const n of [name, shutOff, `${shutOff}-copy`, imported]) {
       const rm = await flotilla('rm', n, '--host', 'lab', '--storage').done;
       if (rm.code !== 0 && n !== `${shutOff}-copy`) console.error(`check 23: could not remove ${n}: ${rm.stderr}`);
     }
@@ -102,13 +117,7 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
   });
 
   it(`the snapshot is made once and the domain runs on, over ${TRIALS} engine kills`, async () => {
-    engine = await startEngineChild(home);
-    const must = async (run: CliRun): Promise<string> => {
-      const r = await run.done;
-      expect(r.code, r.stderr).toBe(0);
-      return r.stdout;
-    };
-    await must(flotilla('host', 'add', 'lab', 'qemu:///system'));
+    engine = await labReady();
     await must(flotilla('create', name, '--host', 'lab', '--memory', '256'));
     await must(flotilla('start', name, '--host', 'lab', '--wait-agent'));
     const uuid = virsh('domuuid', name).trim();
@@ -157,13 +166,7 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
   });
 
   it('a disk add or clone killed before the definition names its new volume leaves no volume behind', async () => {
-    engine ??= await startEngineChild(home);
-    const must = async (run: CliRun): Promise<string> => {
-      const r = await run.done;
-      expect(r.code, r.stderr).toBe(0);
-      return r.stdout;
-    };
-    if (!(await flotilla('host', 'list').done).stdout.includes('lab')) await must(flotilla('host', 'add', 'lab', 'qemu:///system'));
+    engine = await labReady();
     await must(flotilla('create', shutOff, '--host', 'lab', '--memory', '128'));
     const uuid = virsh('domuuid', shutOff).trim();
     const before = poolVolumes();
@@ -219,6 +222,48 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
     }
     console.log(`[reliability] check 23 (disk add, clone) outcomes: ${outcomes.join('; ')}`);
     reportFigure({ check: 23, title: 'kill -9 engine under disk add and clone on a libvirt host, before the definition names the new volume', load: 'a shut-off 128 MiB domain on the local libvirtd', faults, badInputs: 0, lost: problems.length });
+    expect(problems).toEqual([]);
+  });
+
+  it('an import onto the host killed while it uploads a disk is made again, once, and leaves no volume or scratch files', async () => {
+    engine = await labReady();
+    const archive = join(home, 'moved.flotilla');
+    await must(flotilla('create', `${name}-src`, '--memory', '128'));
+    await must(flotilla('export', `${name}-src`, archive));
+    const before = poolVolumes();
+    const dead = engine.pid;
+    const cmd = flotilla('import', archive, '--host', 'lab', '--name', imported);
+    let caught: number[] = [];
+    for (const until = Date.now() + 60_000; caught.length === 0; await sleep(2)) {
+      if (Date.now() > until) throw new Error('import: no virsh vol-upload seen');
+      caught = virshes((a, ppid) => ppid === dead && a.includes('vol-upload'));
+      for (const pid of caught) process.kill(pid, 'SIGSTOP');
+    }
+    const problems: string[] = [];
+    const made = poolVolumes().filter((v) => !before.includes(v));
+    if (made.length === 0) problems.push('import: no new volume in the pool when its upload ran');
+    await killEngineChild(engine);
+    for (const pid of caught) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    engine = await startEngineChild(home);
+    const r = await cmd.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('waiting for the engine to come back');
+    expect(virsh('list', '--all', '--name').split('\n').filter((n) => n.trim() === imported)).toHaveLength(1);
+    const named = domainFiles(imported);
+    const expected = (): string[] => [...new Set([...before, ...poolVolumes().filter((v) => named.some((f) => f.endsWith(`/${v}`)))])].sort();
+    for (const until = Date.now() + 20_000; poolVolumes().join() !== expected().join() && Date.now() < until; ) await sleep(200);
+    if (poolVolumes().join() !== expected().join()) problems.push(`import: the pool holds ${poolVolumes().join(', ')}; expected ${expected().join(', ')}`);
+    if (made.some((v) => poolVolumes().includes(v))) problems.push(`import: ${made.join(', ')} made by the killed engine is still there`);
+    if (!named.some((f) => f.includes('/flotilla/'))) problems.push(`import: the domain names no volume of the pool: ${named.join(', ')}`);
+    const scratch = readdirSync(join(home, 'vms')).filter((n) => n.startsWith('.'));
+    if (scratch.length) problems.push(`import: left in the data directory: ${scratch.join(', ')}`);
+    reportFigure({ check: 23, title: 'kill -9 engine under flotilla import onto a libvirt host, during a disk upload', load: 'a built-in VM archive onto the local libvirtd', faults: 1, badInputs: 0, lost: problems.length });
     expect(problems).toEqual([]);
   });
 });

@@ -24,6 +24,7 @@ import { assertNoLinkedClones } from '../lifecycle/clone';
 import type { OpsContext } from '../lifecycle/ops-context';
 import { TempJournal } from '../lifecycle/temp-journal';
 import { ImportJobs } from '../lifecycle/import-jobs';
+import { importVm } from '../lifecycle/transfer';
 import { resolveShareDir } from '../lifecycle/shares';
 import { brokenVmHandle, localVmHandle } from './local-vm-handle';
 import { BrokenVms } from './broken-vm';
@@ -320,7 +321,7 @@ export class LocalHost implements Host {
 
   /** A new VM from an export archive (lifecycle/transfer.ts verifies it before anything appears). */
   importVm(path: string, opts: { name?: string; start: boolean }): Promise<ImportResult> {
-    return this.imports.run(this.ops, path, opts);
+    return this.imports.run(this.ops.progress, (progress, signal) => importVm({ ...this.ops, progress }, path, opts.name, opts.start, signal));
   }
 
   cancelImport(id: string): boolean {

@@ -12,9 +12,9 @@ import { referencedDisk, vmConfigSchema, vmSpecSchema, type VmConfig } from '../
 import { TMP_SUFFIX } from '../atomic-file';
 import { assertReadableFile, assertSelfContainedImage, inspectPath, qemuImgCheck, qemuImgConvert, qemuImgInfo } from '../images';
 import { OVMF_VARS_FILE } from '../qemu-args';
-import { ARCHIVE_VERSION, readArchive, writeArchive, type ArchiveSource } from './archive';
+import { ARCHIVE_VERSION, readArchive, writeArchive, type ArchiveContents, type ArchiveSource } from './archive';
 import { percentOf, type OpsContext } from './ops-context';
-import { partialNameFor } from './temp-journal';
+import { partialNameFor, type TempJournal } from './temp-journal';
 
 async function fsyncDir(dir: string): Promise<void> {
   const fd = await open(dir, 'r');
@@ -26,7 +26,7 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** The destination's directory must exist; the destination must not be a directory, nor exist without force. */
-async function checkDestination(dest: string, force: boolean): Promise<void> {
+export async function checkDestination(dest: string, force: boolean): Promise<void> {
   const dir = dirname(dest);
   const d = await stat(dir).catch(() => null);
   if (!d) throw new FlotillaError('FILE_NOT_FOUND', `the directory ${dir} does not exist; create it first or export elsewhere`, { path: dir });
@@ -48,8 +48,6 @@ export async function exportVm(ctx: OpsContext, id: string, dest: string, force:
     }
     const vmDir = ctx.layout.vmDir(id);
     const temps: string[] = [];
-    const tmp = join(dirname(dest), partialNameFor(dest));
-    const untrack = await ctx.journal.track(tmp);
     const report = (pct: number, message: string): void => progress({ op: 'export', percent: pct, message });
     try {
       const files: ArchiveSource[] = [];
@@ -67,36 +65,57 @@ export async function exportVm(ctx: OpsContext, id: string, dest: string, force:
       }
       const vars = join(vmDir, OVMF_VARS_FILE);
       if (spec.firmware === 'uefi' && (await stat(vars).catch(() => null))) files.push({ entry: `nvram/${OVMF_VARS_FILE}`, role: 'firmware-vars', path: vars });
-      report(0, `exporting to ${basename(dest)}`);
-      const bytes = await writeArchive(
-        tmp,
-        { spec, files, engineVersion: ctx.engineVersion },
-        { signal, onProgress: (p) => report(percentOf(p.done, p.total), `exporting to ${basename(dest)}`) },
-      );
-      if (force) await rename(tmp, dest);
-      else {
-        // link() fails if dest appeared meanwhile: never overwrite without --force, even then
-        await link(tmp, dest).catch((e: NodeJS.ErrnoException) => {
-          throw e.code === 'EEXIST' ? new FlotillaError('FILE_EXISTS', `${dest} already exists; pass --force to overwrite it`, { path: dest }) : e;
-        });
-        await rm(tmp, { force: true });
-      }
-      await fsyncDir(dirname(dest));
-      return { path: dest, bytes, formatVersion: ARCHIVE_VERSION };
+      return await writeArchiveAt(ctx.journal, dest, force, { spec, files, engineVersion: ctx.engineVersion }, { signal, report });
     } finally {
-      await rm(tmp, { force: true });
-      await untrack();
       for (const t of temps) await rm(t, { force: true });
     }
   });
 }
 
-function badSpec(file: string, why: string): FlotillaError {
+/**
+ * Writes the archive of `content` to `dest`: into a journaled temp file beside it (a killed
+ * engine's is swept by the next), then linked into place, or renamed over an existing file with
+ * `force`. A reader never sees half an archive, and without `force` a file that appeared
+ * meanwhile is never overwritten.
+ */
+export async function writeArchiveAt(
+  journal: TempJournal,
+  dest: string,
+  force: boolean,
+  content: { spec: unknown; files: ArchiveSource[]; engineVersion: string },
+  o: { signal: AbortSignal; report: (pct: number, message: string) => void },
+): Promise<ExportResult> {
+  const tmp = join(dirname(dest), partialNameFor(dest));
+  const untrack = await journal.track(tmp);
+  try {
+    o.report(0, `exporting to ${basename(dest)}`);
+    const bytes = await writeArchive(tmp, content, { signal: o.signal, onProgress: (p) => o.report(percentOf(p.done, p.total), `exporting to ${basename(dest)}`) });
+    if (force) await rename(tmp, dest);
+    else {
+      await link(tmp, dest).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EEXIST' ? new FlotillaError('FILE_EXISTS', `${dest} already exists; pass --force to overwrite it`, { path: dest }) : e;
+      });
+      await rm(tmp, { force: true });
+    }
+    await fsyncDir(dirname(dest));
+    return { path: dest, bytes, formatVersion: ARCHIVE_VERSION };
+  } finally {
+    await rm(tmp, { force: true });
+    await untrack();
+  }
+}
+
+export function badSpec(file: string, why: string): FlotillaError {
   return new FlotillaError('BAD_ARCHIVE', `${file} cannot be imported: ${why}; nothing was created`, { path: file });
 }
 
-/** The archive's spec, checked and turned into a config for a new VM. Host paths it names must be what they claim to be. */
-async function configFromArchive(file: string, raw: unknown, name: string | undefined, fileRoles: { entry: string; role: string }[]): Promise<{ config: VmConfig; disks: string[]; warnings: string[] }> {
+/**
+ * The archive's spec, checked and turned into a config for a new VM, on any host: its disks are
+ * the archive's, it attaches no disk of the host by reference, and it shares no folder of the
+ * host (those it named are left out, said in `warnings`). Where the VM boots from a file of the
+ * host (ISO, kernel) is each host's to check.
+ */
+export function archiveConfig(file: string, raw: unknown, name: string | undefined, fileRoles: readonly { entry: string; role: string }[]): { config: VmConfig; disks: string[]; warnings: string[] } {
   const r = vmSpecSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
@@ -113,6 +132,22 @@ async function configFromArchive(file: string, raw: unknown, name: string | unde
   if (src.kind === 'disk' && src.mode === 'reference') throw badSpec(file, `the VM uses the host disk ${src.path} in place; an import cannot attach host disks`);
   if (src.kind === 'disk' && spec.disks.length === 0) throw badSpec(file, 'the VM has no disk');
   if (src.kind === 'kernel' && src.disk) throw badSpec(file, `the VM uses the host disk ${src.disk} in place; an import cannot attach host disks`);
+  const keys = Object.keys(vmConfigSchema.shape) as (keyof VmConfig)[];
+  const config = Object.fromEntries(keys.filter((k) => spec[k] !== undefined).map((k) => [k, spec[k]])) as VmConfig;
+  if (name) config.name = name;
+  // nor share folders of the host it names: the user shares them again, knowingly
+  const warnings: string[] = [];
+  if (config.shares?.length) {
+    const list = config.shares.map((s) => `${s.hostPath} (${s.tag}${s.readOnly ? ', read-only' : ''})`).join(', ');
+    warnings.push(`the shared folders of the exported VM were not imported: ${list}. An archive does not choose which folders of this computer a VM sees; share them again in Settings → Shared folders (flotilla share add)`);
+    delete config.shares;
+  }
+  return { config, disks: spec.disks, warnings };
+}
+
+/** The ISO, kernel or initrd the VM boots from must be what it claims to be, on this computer. */
+async function checkLocalBootFiles(file: string, config: VmConfig): Promise<void> {
+  const src = config.source;
   const mustBe = async (path: string, kinds: string[], what: string): Promise<void> => {
     const info = await inspectPath(path, what === 'ISO' ? 'iso' : 'kernel');
     if (!info.readable || !info.format || !kinds.includes(info.format)) {
@@ -124,47 +159,53 @@ async function configFromArchive(file: string, raw: unknown, name: string | unde
     await mustBe(src.kernel, ['kernel', 'elf'], 'kernel');
     if (src.initrd) await mustBe(src.initrd, ['cpio', 'gzip', 'xz', 'zstd'], 'initrd');
   }
-  const keys = Object.keys(vmConfigSchema.shape) as (keyof VmConfig)[];
-  const config = Object.fromEntries(keys.filter((k) => spec[k] !== undefined).map((k) => [k, spec[k]])) as VmConfig;
-  if (name) config.name = name;
-  // nor share folders of this computer it names: the user shares them again, knowingly
-  const warnings: string[] = [];
-  if (config.shares?.length) {
-    const list = config.shares.map((s) => `${s.hostPath} (${s.tag}${s.readOnly ? ', read-only' : ''})`).join(', ');
-    warnings.push(`the shared folders of the exported VM were not imported: ${list}. An archive does not choose which folders of this computer a VM sees; share them again in Settings → Shared folders (flotilla share add)`);
-    delete config.shares;
+}
+
+/**
+ * Extracts the archive whose head was read as `head` into `dir` (disks/<name> → <name>, the UEFI
+ * variables → OVMF_VARS_FILE) and checks what landed: the same head (the file may have changed
+ * since), each disk a self-contained qcow2 that passes `qemu-img check`, a plain variable store.
+ * Returns whether the variable store came with it.
+ */
+export async function extractChecked(
+  file: string,
+  head: ArchiveContents,
+  dir: string,
+  o: { disks: readonly string[]; uefi: boolean; signal?: AbortSignal; report: (pct: number, message: string) => void },
+): Promise<{ vars: boolean }> {
+  o.report(0, `importing ${basename(file)}`);
+  const got = await readArchive(file, { extractTo: dir, ...(o.signal ? { signal: o.signal } : {}), onProgress: (p) => o.report(percentOf(p.done, p.total), `importing ${basename(file)}`) });
+  if (JSON.stringify(got.spec) !== JSON.stringify(head.spec) || JSON.stringify(got.manifest) !== JSON.stringify(head.manifest)) {
+    throw badSpec(file, 'the file changed while it was being imported');
   }
-  return { config, disks: spec.disks, warnings };
+  for (const d of o.disks) {
+    const path = join(dir, d);
+    await assertSelfContainedImage(path, 'qcow2').catch((e: FlotillaError) => {
+      throw badSpec(file, e.message);
+    });
+    o.report(100, `checking ${d}`);
+    const check = await qemuImgCheck(path);
+    if (check.exitCode !== 0) throw badSpec(file, `disk ${d} fails qemu-img check (exit ${check.exitCode}): ${check.summary.split('\n').at(-1)}`);
+  }
+  const vars = o.uefi && got.files.has(`nvram/${OVMF_VARS_FILE}`);
+  if (vars) {
+    await assertSelfContainedImage(join(dir, OVMF_VARS_FILE), OVMF_VARS_FILE.endsWith('.qcow2') ? 'qcow2' : 'raw').catch((e: FlotillaError) => {
+      throw badSpec(file, e.message);
+    });
+  }
+  return { vars };
 }
 
 /** Not a job of any VM (there is none yet): it runs to the end or fails; a killed engine's staging dir is swept. */
 export async function importVm(ctx: OpsContext, file: string, name: string | undefined, start: boolean, signal?: AbortSignal): Promise<ImportResult> {
   await assertReadableFile(file);
   const head = await readArchive(file, signal ? { signal } : {});
-  const { config, disks, warnings } = await configFromArchive(file, head.spec, name, head.manifest.files);
+  const { config, disks, warnings } = archiveConfig(file, head.spec, name, head.manifest.files);
+  await checkLocalBootFiles(file, config);
   const spec = await ctx.store.create(config, {
     beforeCommit: async (s, staging) => {
       const report = (pct: number, message: string): void => ctx.progress(s.id, { op: 'import', percent: pct, message });
-      report(0, `importing ${basename(file)}`);
-      const got = await readArchive(file, { extractTo: staging, ...(signal ? { signal } : {}), onProgress: (p) => report(percentOf(p.done, p.total), `importing ${basename(file)}`) });
-      // the head read earlier must be the head extracted now (the file could have changed in between)
-      if (JSON.stringify(got.spec) !== JSON.stringify(head.spec) || JSON.stringify(got.manifest) !== JSON.stringify(head.manifest)) {
-        throw badSpec(file, 'the file changed while it was being imported');
-      }
-      for (const d of disks) {
-        const path = join(staging, d);
-        await assertSelfContainedImage(path, 'qcow2').catch((e: FlotillaError) => {
-          throw badSpec(file, e.message);
-        });
-        report(100, `checking ${d}`);
-        const check = await qemuImgCheck(path);
-        if (check.exitCode !== 0) throw badSpec(file, `disk ${d} fails qemu-img check (exit ${check.exitCode}): ${check.summary.split('\n').at(-1)}`);
-      }
-      if (config.firmware === 'uefi' && got.files.has(`nvram/${OVMF_VARS_FILE}`)) {
-        await assertSelfContainedImage(join(staging, OVMF_VARS_FILE), OVMF_VARS_FILE.endsWith('.qcow2') ? 'qcow2' : 'raw').catch((e: FlotillaError) => {
-          throw badSpec(file, e.message);
-        });
-      }
+      await extractChecked(file, head, staging, { disks, uefi: config.firmware === 'uefi', report, ...(signal ? { signal } : {}) });
       s.disks.push(...disks);
     },
   });

@@ -11,6 +11,7 @@ import { buildDefaultImage, closeDialog, createVm, nextDefaultName } from '../st
 import { useStore, type UiError } from '../store/store';
 import { Field } from './fields';
 import { ForwardsEditor, forwardsFromDraft, type ForwardDraft } from './forwards-editor';
+import { HostField, useHostChoice } from './host-field';
 import { InlineError } from './inline-error';
 import { Modal } from './modal';
 import { PathField } from './path-field';
@@ -27,10 +28,7 @@ const MEMORY_SUGGESTIONS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 export function CreateVmDialog(): ReactElement {
   const names = useStore((s) => s.vms.byId);
-  const hosts = useStore((s) => s.vms.hosts);
-  const hostFilter = useStore((s) => s.ui.hostFilter);
-  const [hostId, setHostId] = useState<string>(() => (hostFilter && hosts.some((h) => h.id === hostFilter && h.state === 'connected') ? hostFilter : LOCAL_HOST));
-  const host = hosts.find((h) => h.id === hostId);
+  const { hostId, setHostId, hosts, host } = useHostChoice();
   const remote = hostId !== LOCAL_HOST ? (host?.name ?? hostId) : undefined;
   const [kind, setKind] = useState<VmSourceKind>('default');
   // libvirt hosts boot the built-in Linux through qboot only (create-domain.ts)
@@ -132,20 +130,7 @@ export function CreateVmDialog(): ReactElement {
     <Modal title="New virtual machine" onClose={closeDialog} wide>
       <form className="create-form" onSubmit={(e) => void submit(e)} noValidate>
         <div className="modal-body">
-          {hosts.length > 1 && (
-            <Field label="Host">
-              {(p) => (
-                <select {...p} value={hostId} onChange={(e) => setHostId(e.target.value)}>
-                  {hosts.map((h) => (
-                    <option key={h.id} value={h.id} disabled={h.state !== 'connected'}>
-                      {h.name}
-                      {h.state !== 'connected' ? ` (${h.state})` : ''}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-          )}
+          <HostField hosts={hosts} value={hostId} onChange={setHostId} />
           <fieldset className="sources">
             <legend>Source</legend>
             <div className="source-grid" role="radiogroup" aria-label="Source">

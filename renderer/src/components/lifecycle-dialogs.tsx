@@ -3,6 +3,7 @@
 // error's details name one, and stays open so the user can fix it.
 import { useEffect, useState, type FormEvent, type ReactElement, type ReactNode } from 'react';
 import { LOCAL_HOST } from '../../../shared/contract-names';
+import { HostField, useHostChoice } from './host-field';
 import { getApi } from '../api/current';
 import { engineFieldErrors } from '../lib/engine-field-errors';
 import { closeDialog, nextDefaultName } from '../store/actions';
@@ -142,8 +143,8 @@ export function ExportDialog({ id }: { id: string }): ReactElement | null {
     <Modal title={`Export ${vm.name}`} onClose={closeDialog}>
       <Form onSubmit={() => run(false)}>
         <div className="modal-body">
-          <p>One file with {vm.name}&apos;s settings and disks, each with a checksum. Import it here or on another computer running Flotilla.</p>
-          <Field label="Save as" error={fields['path']} hint="An absolute path on the computer running Flotilla">
+          <p>One file with {vm.name}&apos;s settings and disks, each with a checksum. Import it on any host, or on another computer running Flotilla, to move the VM there.</p>
+          <Field label="Save as" error={fields['path']} hint={`An absolute path on the computer running Flotilla${vm.host !== LOCAL_HOST ? ` (the disks are downloaded from ${vm.host})` : ''}`}>
             {(p) => (
               <div className="path-row">
                 <input
@@ -254,6 +255,7 @@ export function InsertCdDialog({ id }: { id: string }): ReactElement | null {
 // ---------------------------------------------------------------------- import
 
 export function ImportDialog(): ReactElement {
+  const { hostId, setHostId, hosts, host } = useHostChoice();
   const [path, setPath] = useState('');
   const [name, setName] = useState('');
   const [start, setStart] = useState(false);
@@ -267,7 +269,7 @@ export function ImportDialog(): ReactElement {
     setBusy(true);
     setError(null);
     let underway = false;
-    const { error: err } = await importArchive(path.trim(), name.trim(), start, () => {
+    const { error: err } = await importArchive(path.trim(), name.trim(), start, hostId, () => {
       underway = true;
       closeDialog();
     });
@@ -293,6 +295,12 @@ export function ImportDialog(): ReactElement {
             )}
           </Field>
           {picking && <FilePicker title="Choose the archive" value={path} onPick={(p) => (setPath(p), setError(null))} onClose={() => setPicking(false)} />}
+          <HostField
+            hosts={hosts}
+            value={hostId}
+            onChange={(id) => (setHostId(id), setError(null))}
+            {...(hostId !== LOCAL_HOST ? { hint: `The VM goes to ${host?.name ?? hostId}: its disks are uploaded into that host’s flotilla pool` } : {})}
+          />
           <Field label="Name" error={fields['name']} hint="Optional: the name it was exported with, unless you give another">
             {(p) => <input {...p} type="text" spellCheck={false} autoComplete="off" value={name} onChange={(e) => (setName(e.target.value), setError(null))} />}
           </Field>

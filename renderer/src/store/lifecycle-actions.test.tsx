@@ -76,7 +76,7 @@ describe('lifecycle logic', () => {
     const api = new FakeTransport((m) => (m === 'vm.import' ? new Promise((_, reject) => (fail = reject)) : { cancelled: true }));
     setApi(api);
     let underway = false;
-    const done = importArchive('/home/me/web.flotilla', '', false, () => (underway = true));
+    const done = importArchive('/home/me/web.flotilla', '', false, 'local', () => (underway = true));
     const key = Object.keys(useStore.getState().vms.creating)[0]!;
     expect(useStore.getState().vms.creating[key]).toMatchObject({ name: 'web', op: 'import', vmId: null });
     act(() => applyProgress('vm00000000ab', { op: 'import', percent: 40, cancellable: true, message: 'importing web.flotilla' }));
@@ -229,6 +229,22 @@ describe('clone, export and import outlast a lost engine', () => {
     resetStore();
     await importArchive('/home/me/web.flotilla', '', true);
     await vi.waitFor(() => expect(useStore.getState().vms.ops[made.id]?.warnings).toEqual([left, 'memory is short']));
+  });
+
+  it('an import onto a libvirt host names it; one lost with the engine is looked for on that host', async () => {
+    const made = makeVm('web', { id: 'c0ffee00c0ffee00c0ffee00c0ffee00', host: 'lab', state: 'stopped', caps: all });
+    const api = new FakeTransport((m, req) => {
+      if (m === 'vm.import') return lost();
+      if (m === 'vm.find') return (req as { host?: string }).host === 'lab' ? made : new FlotillaError('NOT_FOUND', 'no such VM');
+      return { ok: true };
+    });
+    setApi(api);
+    const done = importArchive('/home/me/web.flotilla', 'web', false, 'lab');
+    await vi.waitFor(() => expect(count(api, 'vm.import')).toBe(1));
+    await reconnect(null);
+    expect((await done).vm?.id).toBe(made.id);
+    expect(api.calls.find((c) => c.method === 'vm.import')?.req).toEqual({ host: 'lab', path: '/home/me/web.flotilla', name: 'web', start: false });
+    expect(api.calls.filter((c) => c.method === 'vm.find').map((c) => c.req)).toEqual([{ nameOrId: 'web', host: 'lab' }]);
   });
 
   it('a snapshot QEMU finished after the engine went is taken as done, not taken again', async () => {

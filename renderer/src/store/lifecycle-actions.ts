@@ -4,6 +4,7 @@
 // open on an error so the user can fix the field it names. Clone, export and import outlast
 // their engine as `flotilla` does (shared/outlast-engine.ts).
 import type { DiskInfo, ExportResult, ShareInfo, SnapshotInfo, VmInfo } from '../../../shared/contract';
+import { LOCAL_HOST } from '../../../shared/contract-names';
 import { FlotillaError } from '../../../shared/errors';
 import { createSnapshotOutlasting, deleteSnapshotOutlasting, outlastEngine, resizeDiskOutlasting, revertSnapshotOutlasting, type JobClient } from '../../../shared/outlast-engine';
 import { getApi } from '../api/current';
@@ -210,7 +211,7 @@ let importSeq = 1;
  * progress and Cancel) stands for the VM until the engine commits it; an error on the way
  * stays on that tile. Resolves to the new VM or the error.
  */
-export async function importArchive(path: string, name: string, start: boolean, onUnderway?: () => void): Promise<{ vm: VmInfo | null; error: UiError | null }> {
+export async function importArchive(path: string, name: string, start: boolean, host: string = LOCAL_HOST, onUnderway?: () => void): Promise<{ vm: VmInfo | null; error: UiError | null }> {
   const key = `import-${importSeq++}`;
   const shown = name || (path.split('/').pop() ?? path).replace(/\.[^.]*$/, '');
   useStore.setState((s) => ({ vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: shown, vmId: null, progress: null, error: null, op: 'import' } } } }));
@@ -226,11 +227,11 @@ export async function importArchive(path: string, name: string, start: boolean, 
     const vm = await outlast(
       null,
       '',
-      () => getApi().invoke('vm.import', { path, ...(name ? { name } : {}), start: false }),
+      () => getApi().invoke('vm.import', { ...(host !== LOCAL_HOST ? { host } : {}), path, ...(name ? { name } : {}), start: false }),
       // committed whole or not at all: the VM its progress named, or a new VM of the name asked for
       async () => {
         const made = useStore.getState().vms.creating[key]?.vmId;
-        return (made ? await madeVm({ nameOrId: made }, before) : null) ?? (name ? await madeVm({ nameOrId: name }, before) : null);
+        return (made ? await madeVm({ nameOrId: made, host }, before) : null) ?? (name ? await madeVm({ nameOrId: name, host }, before) : null);
       },
     );
     const { warnings = [], ...made } = vm as VmInfo & { warnings?: string[] };

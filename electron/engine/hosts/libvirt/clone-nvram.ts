@@ -47,3 +47,27 @@ export async function copyNvram(virsh: Virsh, journal: VolumeJournal, srcName: s
     return { undo, forget };
   });
 }
+
+/**
+ * Puts a local variable store (an import's) where the host's libvirt looks for domain `name`'s,
+ * on a system connection (else null: the domain starts from the blank template). Journaled as
+ * copyNvram's copy; `undo` and `forget` as there.
+ */
+export async function uploadNvram(virsh: Virsh, journal: VolumeJournal, name: string, uuid: string, localFile: string, size: number): Promise<{ undo: () => Promise<void>; forget: () => Promise<void> } | null> {
+  if (!/\/system(\?|$)/.test(virsh.currentUri())) return null;
+  return withDirPool(virsh, SYSTEM_NVRAM_DIR, async (pool) => {
+    const forget = await journal.track(pool, varsName(name), uuid, SYSTEM_NVRAM_DIR);
+    // one left by an earlier domain of that name (undefined without its store) would be this one's
+    await virsh.run(['vol-delete', '--pool', pool, '--vol', varsName(name)]).catch(() => undefined);
+    try {
+      await virsh.run(['vol-create-as', '--pool', pool, '--name', varsName(name), '--capacity', `${size}b`, '--format', 'raw']);
+      await virsh.run(['vol-upload', '--pool', pool, '--vol', varsName(name), '--file', localFile]);
+    } catch (err) {
+      await virsh.run(['vol-delete', '--pool', pool, '--vol', varsName(name)]).catch(() => undefined);
+      await forget();
+      throw err;
+    }
+    const undo = (): Promise<void> => withDirPool(virsh, SYSTEM_NVRAM_DIR, (p) => virsh.run(['vol-delete', '--pool', p, '--vol', varsName(name)])).then(() => undefined);
+    return { undo, forget };
+  });
+}

@@ -1,7 +1,7 @@
 // Creating a domain on a libvirt host from the same VmConfig the local host takes:
 //   default → the built-in guest's kernel and initrd uploaded once into the "flotilla" pool
-//             (storage.ts) and booted directly, plus a small qcow2 disk so libvirt's internal
-//             snapshots (which need every disk to be qcow2) work;
+//             (storage.ts) and booted directly, plus a qcow2 disk the guest keeps /root on (as a
+//             local built-in VM does; qcow2, so libvirt's internal snapshots work);
 //   iso     → a new qcow2 disk in the pool and the ISO (a path on that host) as a cdrom;
 //   disk    → a disk image that is on that host, referenced in place;
 //   kernel  → a kernel (+ initrd, + disk) that are on that host.
@@ -11,6 +11,7 @@
 import { FlotillaError } from '../../../../shared/errors';
 import { tidyHostPath, type Share, type VmConfig } from '../../../../shared/spec';
 import { DEFAULT_GUEST_PROFILE } from '../../guest/boot-profile';
+import { ROOT_DISK_SERIAL } from '../../qemu-args';
 import { readDefaultGuest } from '../../guest/build-default';
 import { builtInCmdline, DEFAULT_NETWORK, defaultNetworkActive, pruneInBackground, readyGuest, uploadBootFiles, type BootContext } from './boot-update';
 import { defineXml } from './define-xml';
@@ -23,7 +24,21 @@ import { nextShare, resolveShareDir } from '../../lifecycle/shares';
 /** Where QEMU's qboot ROM is on Debian hosts (qemu-system-data); the built-in guest boots faster with it. */
 export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
 
-export async function createDomain(ctx: BootContext, config: VmConfig, uuid: string): Promise<string> {
+/**
+ * The disks of an import (import-domain.ts), already volumes in the pool: its root disk, the
+ * disks added to it (by their number: extra-<n> keeps /mnt/extra-<n> in the built-in Linux) and,
+ * for a VM made from an ISO, what its CD drive holds (null: empty; the ISO was a file of the
+ * computer it came from).
+ */
+export interface ImportedDisks {
+  root: string;
+  extras: { path: string; n: number }[];
+  cd?: string | null;
+  /** the volumes, for the definition's record of what Flotilla made (deleted with the domain's storage) */
+  volumes: string[];
+}
+
+export async function createDomain(ctx: BootContext, config: VmConfig, uuid: string, imported?: ImportedDisks): Promise<string> {
   if (config.forwards.length > 0) {
     throw new FlotillaError('UNSUPPORTED', 'port forwards are not available on libvirt hosts (they need libvirt user networking with passt); reach the guest on its address instead', { field: 'forwards' });
   }
@@ -33,6 +48,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
   /** forgets the journal's record of each volume made (volume-journal.ts) */
   const forget: (() => Promise<void>)[] = [];
   const newDisk = async (vol: string, sizeGiB: number): Promise<string> => {
+    if (imported) return imported.root;
     forget.push(await ctx.journal.track(POOL, vol, uuid));
     const path = await createDiskVolume(ctx.virsh, vol, sizeGiB);
     madeVolumes.push(vol);
@@ -54,7 +70,8 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
       const m = readyGuest(g);
       const boot = await uploadBootFiles(ctx, g);
       bootVolumes = boot.volumes;
-      const disk = await newDisk(`${config.name}-${short}.qcow2`, 1);
+      // its /root, as a local built-in VM's disk is: the guest finds it by its serial, formats it when blank
+      const disk = await newDisk(`${config.name}-${short}.qcow2`, src.diskSizeGiB);
       input = {
         ...base,
         // on a libvirt network the guest asks its DHCP server (assets/guest/dhcp); on user networking it
@@ -64,20 +81,21 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
         // guests built before the port had their shell on hvc0
         consolePort: m.console === 'vport',
         ...(DEFAULT_GUEST_PROFILE.cpu ? { cpu: { model: 'qemu64', features: ['rdrand'] } } : {}),
-        disks: [{ path: disk, format: 'qcow2', device: 'disk' }],
+        disks: [{ path: disk, format: 'qcow2', device: 'disk', serial: ROOT_DISK_SERIAL }],
         metadata: {},
       };
     } else if (src.kind === 'iso') {
       await ctx.lock.run('storage', () => ensurePool(ctx.virsh));
       const disk = await newDisk(`${config.name}-${short}.qcow2`, src.diskSizeGiB);
-      input = { ...base, disks: [{ path: disk, format: 'qcow2', device: 'disk' }, { path: src.path, format: 'raw', device: 'cdrom' }], metadata: {} };
+      input = { ...base, disks: [{ path: disk, format: 'qcow2', device: 'disk' }, { path: imported ? (imported.cd ?? null) : src.path, format: 'raw', device: 'cdrom' }], metadata: {} };
     } else if (src.kind === 'disk') {
-      input = { ...base, disks: [{ path: src.path, format: src.path.endsWith('.qcow2') ? 'qcow2' : 'raw', device: 'disk' }], metadata: {} };
+      input = { ...base, disks: [imported ? { path: imported.root, format: 'qcow2', device: 'disk' } : { path: src.path, format: src.path.endsWith('.qcow2') ? 'qcow2' : 'raw', device: 'disk' }], metadata: {} };
     } else {
       const disks: DomainDisk[] = src.disk ? [{ path: src.disk, format: src.disk.endsWith('.qcow2') ? 'qcow2' : 'raw', device: 'disk' }] : [];
       input = { ...base, kernel: { kernel: src.kernel, ...(src.initrd ? { initrd: src.initrd } : {}), ...(src.append ? { cmdline: src.append } : {}) }, disks, metadata: {} };
     }
-    input.metadata = { spec: { ...config, id: uuid.replace(/-/g, ''), createdAt: new Date().toISOString(), disks: [] }, volumes: madeVolumes };
+    for (const x of imported?.extras ?? []) input.disks.push({ path: x.path, format: 'qcow2', device: 'disk', target: `vd${String.fromCharCode(97 + x.n)}`, serial: `flotilla-extra-${x.n}` });
+    input.metadata = { spec: { ...config, id: uuid.replace(/-/g, ''), createdAt: new Date().toISOString(), disks: [] }, volumes: [...madeVolumes, ...(imported?.volumes ?? [])] };
     // shared folders as share.add makes them (domain-shares.ts), each checked as there
     let xml = buildDomainXml(input);
     const shares: Share[] = [];

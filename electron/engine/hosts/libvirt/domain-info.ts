@@ -53,7 +53,7 @@ export const CONSOLE_PORT_DEVICE = 'virtio-serial, /dev/flotilla-console';
  * command (domain-ops.ts). Disks are libvirt's volumes (domain-disks.ts). A domain with a CD drive
  * also changes its CD (`media`, added per domain).
  */
-export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'disks', 'clone', 'shares']);
+export const LIBVIRT_CAPS: VmCaps = capsOf(['lifecycle', 'pause', 'edit', 'console', 'display', 'exec', 'files', 'stats', 'logs', 'snapshots', 'disks', 'clone', 'export', 'shares']);
 
 /**
  * The settings Flotilla changes on a libvirt domain, with libvirt's own commands

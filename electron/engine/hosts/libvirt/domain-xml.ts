@@ -9,10 +9,14 @@ import { FlotillaError } from '../../../../shared/errors';
 import { CONSOLE_PORT_NAME } from '../../qemu-args';
 
 export interface DomainDisk {
-  /** a path on the libvirt host (a volume path or a user-named file there) */
-  path: string;
+  /** a path on the libvirt host (a volume path or a user-named file there); null: an empty CD drive */
+  path: string | null;
   format: 'qcow2' | 'raw';
   device: 'disk' | 'cdrom';
+  /** its target device when not the one its place gives (an imported added disk keeps its number) */
+  target?: string;
+  /** what the guest sees as its serial (flotilla-extra-<n>: the built-in Linux mounts it at /mnt/extra-<n>) */
+  serial?: string;
 }
 
 export interface DomainXmlInput {
@@ -107,11 +111,14 @@ export function buildDomainXml(d: DomainXmlInput): string {
   L.push(`  <on_crash>destroy</on_crash>`);
   L.push(`  <devices>`);
   d.disks.forEach((disk, i) => {
-    const dev = disk.device === 'cdrom' ? `sd${String.fromCharCode(97 + i)}` : `vd${String.fromCharCode(97 + i)}`;
+    const dev = disk.target ?? (disk.device === 'cdrom' ? `sd${String.fromCharCode(97 + i)}` : `vd${String.fromCharCode(97 + i)}`);
+    if (!/^[a-z]{2}[a-z]$/.test(dev) || (disk.serial !== undefined && !/^[a-z0-9-]{1,20}$/.test(disk.serial))) throw new FlotillaError('INTERNAL', `bad disk target ${dev}`);
+    if (disk.path === null && disk.device !== 'cdrom') throw new FlotillaError('INTERNAL', 'only a CD drive can be empty');
     L.push(`    <disk type='file' device='${disk.device}'>`);
     L.push(`      <driver name='qemu' type='${disk.format}'/>`);
-    L.push(`      <source file='${checkPath(disk.path, 'disk')}'/>`);
+    if (disk.path !== null) L.push(`      <source file='${checkPath(disk.path, 'disk')}'/>`);
     L.push(`      <target dev='${dev}' bus='${disk.device === 'cdrom' ? 'sata' : 'virtio'}'/>`);
+    if (disk.serial) L.push(`      <serial>${disk.serial}</serial>`);
     if (disk.device === 'cdrom') L.push(`      <readonly/>`);
     L.push(`    </disk>`);
   });

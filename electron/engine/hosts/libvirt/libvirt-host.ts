@@ -4,7 +4,7 @@
 // "host unreachable" (HostInfo.state = failed), never "stopped". Domains are addressed by UUID
 // only (VM ids are UUIDs without dashes): a name a remote host sends is only ever shown as text.
 import { randomUUID } from 'node:crypto';
-import type { HostInfo, HostVolume, VmInfo } from '../../../../shared/contract';
+import type { HostInfo, HostVolume, ImportResult, Progress, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmConfig } from '../../../../shared/spec';
 import { DisplayProxy } from '../../display-proxy';
@@ -15,6 +15,7 @@ import { probeAgent, readDomain, runningDomainStats, undefineDomain } from './do
 import type { HostEntry } from './host-store';
 import type { BootContext, BootFiles } from './boot-update';
 import { createDomain } from './create-domain';
+import { HostTransfers } from './transfers';
 import { forgetSshState } from './ssh-access';
 import { domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { DomainTable } from './domain-table';
@@ -58,6 +59,8 @@ export class LibvirtHost implements Host {
   private readonly hostListeners = new Set<() => void>();
   /** the built-in guest builds whose boot files this connection's pool has (boot-update.ts) */
   private readonly uploaded = new Map<string, BootFiles>();
+  /** exports and imports under way (transfers.ts) */
+  readonly transfers = new HostTransfers(this);
   /** the running domains' first agent probes of the current load (see onConnState) */
   private readonly agentProbes = new Set<Promise<void>>();
   /** one job at a time per domain (key: uuid), plus 'storage' for pool set-up and uploads */
@@ -367,7 +370,16 @@ export class LibvirtHost implements Host {
     return this.defined(await createDomain(this.bootContext(), config, randomUUID()), opts.start);
   }
 
-  /** A domain just defined here (created or cloned): loaded once its event is in, started if asked. */
+  /** A new domain from an export archive, verified on this computer first (import-domain.ts). */
+  importVm = (path: string, opts: { name?: string; start: boolean }): Promise<ImportResult> => this.transfers.importVm(path, opts);
+  cancelImport = (id: string): boolean => this.transfers.cancelImport(id);
+
+  /** A VM's progress bar (an import's, an export's), for every client. */
+  progress(id: string, progress: Progress | null): void {
+    for (const l of [...this.eventListeners]) l('vm.progress', { host: this.id, id, progress });
+  }
+
+  /** A domain just defined here (created, cloned or imported): loaded once its event is in, started if asked. */
   async defined(uuid: string, start: boolean): Promise<VmInfo> {
     await this.waitFor(uuid, (x) => !!x, 10_000);
     if (!this.domains.has(uuid)) await this.loadDomain(uuid);

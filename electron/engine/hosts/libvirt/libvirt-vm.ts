@@ -2,7 +2,7 @@
 // shutdown with a deadline then destroy, destroy, suspend, resume, reset), exec and IPs through
 // the guest agent, stats, the console stream, snapshots, disks, shared folders, the CD and the VNC display. One job at a time
 // per domain through the host's KeyedMutex; a force stop pre-empts a graceful stop in progress.
-import type { DiskInfo, ExecResult, LogEntry, ShareInfo, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
+import type { DiskInfo, ExecResult, ExportResult, LogEntry, ShareInfo, SnapshotInfo, SshInfo, VmInfo } from '../../../../shared/contract';
 import type { VmPatch } from '../../../../shared/spec';
 import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
@@ -266,6 +266,10 @@ export class LibvirtVm implements VmHandle {
     });
     return this.host.defined(uuid, opts.start);
   }
+
+  /** To an archive on this computer (export-domain.ts), with progress on the tile and Cancel. */
+  exportTo = (path: string, force: boolean): Promise<ExportResult> => this.host.transfers.exportVm(this.uuid, path, force, () => this.requireShutOff('exporting it'));
+  cancelJob = (): boolean => this.host.transfers.cancelExport(this.uuid);
 
   // ------------------------------------------------------------------ shared folders (domain-shares.ts)
 

@@ -42,14 +42,16 @@ export class Virsh {
     return ['--quiet', '--connect', this.uri(), ...args];
   }
 
-  run(args: readonly string[], opts: { timeoutMs?: number; maxBuffer?: number } = {}): Promise<VirshResult> {
+  /** `signal`: kills the call (a stream such as vol-upload; libvirt ends its side) and rejects with the signal's reason */
+  run(args: readonly string[], opts: { timeoutMs?: number; maxBuffer?: number; signal?: AbortSignal } = {}): Promise<VirshResult> {
     return new Promise((resolve, reject) => {
       const child = execFile(
         this.binary,
         this.args(args),
-        { timeout: opts.timeoutMs ?? 60_000, maxBuffer: opts.maxBuffer ?? 16 << 20, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' },
+        { timeout: opts.timeoutMs ?? 60_000, maxBuffer: opts.maxBuffer ?? 16 << 20, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8', ...(opts.signal ? { signal: opts.signal } : {}) },
         (err, stdout, stderr) => {
           if (!err) return resolve({ stdout, stderr });
+          if (opts.signal?.aborted) return reject(opts.signal.reason instanceof Error ? opts.signal.reason : new FlotillaError('CANCELLED', `virsh ${args[0]} cancelled`));
           const killed = (err as { killed?: boolean }).killed;
           const text = safeText(stderr.replace(/^error:\s*/gm, '').trim().split('\n').filter(Boolean).join('; '), 600);
           const code: ErrorCode = killed ? 'TIMEOUT' : virshErrorCode(stderr);
