@@ -111,6 +111,32 @@ describe('export and import between this computer and a libvirt host', () => {
     expect((await readdir(join(home, 'vms'))).filter((n) => n.startsWith('.'))).toEqual([]);
   }, 400_000);
 
+  it("a UEFI domain's variable store (its boot entries) goes into the archive and into the imported domain's", async () => {
+    const iso = join(work, 'blank.iso');
+    await writeFile(iso, Buffer.alloc(1 << 20));
+    const name = `efi-${tag}`;
+    const vm = await client.call('vm.create', { host: lab, config: { name, source: { kind: 'iso', path: iso, diskSizeGiB: 1 }, firmware: 'uefi', memoryMiB: 128 } });
+    // libvirt makes the store when the domain first starts; it stands for boot entries an installer wrote
+    await client.call('vm.start', { host: lab, id: vm.id });
+    await client.call('vm.stop', { host: lab, id: vm.id, force: true });
+    const nvram = '/var/lib/libvirt/qemu/nvram';
+    const vars = join(nvram, `${name}_VARS.fd`);
+    const store = Buffer.concat([readFileSync(vars).subarray(0, 4096), Buffer.from(`entries of ${tag}`), readFileSync(vars).subarray(4096 + 7 + tag.length + 4)]);
+    await writeFile(vars, store);
+    const file = join(work, 'efi.flotilla');
+    await client.call('vm.export', { host: lab, id: vm.id, path: file });
+    expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n')).toEqual(['manifest.json', 'vm.json', 'disks/disk.qcow2', 'nvram/ovmf-vars.qcow2', 'checksums.json']);
+    const again = await client.call('vm.import', { host: lab, path: file, name: `${name}-again` });
+    // the ISO is a plain file there, in no pool: the copy's drive is empty
+    expect(again.warnings).toEqual([expect.stringMatching(/^its CD drive is empty: \S+blank\.iso is not an image in a storage pool/)]);
+    expect(readFileSync(join(nvram, `${name}-again_VARS.fd`)).equals(store)).toBe(true);
+    // and on this computer, the local VM's store (a qcow2 of the same bytes)
+    const here = await client.call('vm.import', { path: file, name: `${name}-here` });
+    const local = join(work, 'local-vars.fd');
+    execFileSync('qemu-img', ['convert', '-O', 'raw', join(home, 'vms', here.id, 'ovmf-vars.qcow2'), local]);
+    expect(readFileSync(local).equals(store)).toBe(true);
+  }, 120_000);
+
   it('Cancel stops an import onto the host while it uploads a disk, and nothing of it is left', async () => {
     const good = join(work, 'here.flotilla');
     const name = `cancelled-${tag}`;

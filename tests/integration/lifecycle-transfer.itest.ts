@@ -182,12 +182,12 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
         await writeArchive(f, { spec: { ...src.spec, name: 'ref', disks: [], firmware: 'bios', source: { kind: 'disk', mode: 'reference', path: '/dev/sda' } }, engineVersion: 'x', files: [] });
         return f;
       }, /an import cannot attach host disks/],
-      ['a VM booting a host file as its ISO', async () => {
-        const f = join(work, 'iso.flotilla');
+      ['a VM booting a host file as its kernel', async () => {
+        const f = join(work, 'kernel.flotilla');
         await rm(f, { force: true });
-        await writeArchive(f, { spec: { ...src.spec, name: 'iso', firmware: 'bios', source: { kind: 'iso', path: '/etc/hostname', diskSizeGiB: 1 } }, engineVersion: 'x', files: [{ entry: 'disks/disk.qcow2', role: 'disk', path: diskOf(src) }] });
+        await writeArchive(f, { spec: { ...src.spec, name: 'kernel', firmware: 'bios', disks: [], source: { kind: 'kernel', kernel: '/etc/hostname' } }, engineVersion: 'x', files: [] });
         return f;
-      }, /boots from the ISO \/etc\/hostname, which is not an ISO on this host/],
+      }, /boots from the kernel \/etc\/hostname, which is not a kernel on this host/],
     ];
     const vmsBefore = await vmsDir();
     const listBefore = (await client.call('vm.list', {})).length;
@@ -205,6 +205,22 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     }
     await expect(client.call('vm.import', { path: join(work, 'missing.flotilla') })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: expect.stringMatching(/not found/) });
   }, 300_000);
+
+  it('an ISO VM whose ISO is not one on this computer (a host file named as it) imports with its CD drive empty, saying so', async () => {
+    const f = join(work, 'iso.flotilla');
+    await rm(f, { force: true });
+    await writeArchive(f, { spec: { ...src.spec, name: 'iso', firmware: 'bios', source: { kind: 'iso', path: '/etc/hostname', diskSizeGiB: 1 } }, engineVersion: 'x', files: [{ entry: 'disks/disk.qcow2', role: 'disk', path: diskOf(src) }] });
+    const vm = await client.call('vm.import', { path: f });
+    expect(vm.spec.cdrom).toBeNull();
+    expect(vm.warnings).toEqual(['its CD drive is empty: /etc/hostname is not an ISO image on this computer; insert one with Insert CD']);
+    // it boots from its disk, and nothing of /etc/hostname reaches QEMU
+    await client.call('vm.start', { id: vm.id });
+    await client.waitConsole(vm.id, ISO_MARKER, 120_000);
+    const pid = (await client.call('vm.get', { id: vm.id })).pid!;
+    expect((await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('/etc/hostname')).toBe(false);
+    await client.call('vm.stop', { id: vm.id, force: true });
+    await client.call('vm.delete', { id: vm.id });
+  }, 180_000);
 
   it('an archive that names folders of this computer as shared folders imports without them, saying so', async () => {
     // an export of a VM with a share names the exporting computer's folder; one from anyone could name /usr

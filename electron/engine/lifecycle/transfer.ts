@@ -145,20 +145,31 @@ export function archiveConfig(file: string, raw: unknown, name: string | undefin
   return { config, disks: spec.disks, warnings };
 }
 
-/** The ISO, kernel or initrd the VM boots from must be what it claims to be, on this computer. */
-async function checkLocalBootFiles(file: string, config: VmConfig): Promise<void> {
+/**
+ * The kernel and initrd the VM boots from must be what they claim to be, on this computer (else
+ * refused). The ISO of a VM made from one is what its CD drive holds: one that is not an ISO here
+ * leaves the drive empty, saying so (the installed system is on the disk). Returns whether the
+ * drive is to be empty.
+ */
+async function checkLocalBootFiles(file: string, config: VmConfig, warnings: string[]): Promise<{ emptyCd: boolean }> {
   const src = config.source;
-  const mustBe = async (path: string, kinds: string[], what: string): Promise<void> => {
-    const info = await inspectPath(path, what === 'ISO' ? 'iso' : 'kernel');
-    if (!info.readable || !info.format || !kinds.includes(info.format)) {
-      throw badSpec(file, `the VM boots from the ${what} ${path}, which ${info.exists ? `is not ${what === 'ISO' ? 'an' : 'a'} ${what} on this host` : 'is not on this host'}; put it there first`);
-    }
+  const isA = async (path: string, kinds: string[], expect: 'iso' | 'kernel'): Promise<{ ok: boolean; exists: boolean }> => {
+    const info = await inspectPath(path, expect);
+    return { ok: info.readable && !!info.format && kinds.includes(info.format), exists: info.exists };
   };
-  if (src.kind === 'iso') await mustBe(src.path, ['iso'], 'ISO');
+  const mustBe = async (path: string, kinds: string[], what: string): Promise<void> => {
+    const r = await isA(path, kinds, 'kernel');
+    if (!r.ok) throw badSpec(file, `the VM boots from the ${what} ${path}, which ${r.exists ? `is not a ${what} on this host` : 'is not on this host'}; put it there first`);
+  };
+  if (src.kind === 'iso' && !(await isA(src.path, ['iso'], 'iso')).ok) {
+    warnings.push(`its CD drive is empty: ${src.path} is not an ISO image on this computer; insert one with Insert CD`);
+    return { emptyCd: true };
+  }
   if (src.kind === 'kernel') {
     await mustBe(src.kernel, ['kernel', 'elf'], 'kernel');
     if (src.initrd) await mustBe(src.initrd, ['cpio', 'gzip', 'xz', 'zstd'], 'initrd');
   }
+  return { emptyCd: false };
 }
 
 /**
@@ -201,12 +212,13 @@ export async function importVm(ctx: OpsContext, file: string, name: string | und
   await assertReadableFile(file);
   const head = await readArchive(file, signal ? { signal } : {});
   const { config, disks, warnings } = archiveConfig(file, head.spec, name, head.manifest.files);
-  await checkLocalBootFiles(file, config);
+  const { emptyCd } = await checkLocalBootFiles(file, config, warnings);
   const spec = await ctx.store.create(config, {
     beforeCommit: async (s, staging) => {
       const report = (pct: number, message: string): void => ctx.progress(s.id, { op: 'import', percent: pct, message });
       await extractChecked(file, head, staging, { disks, uefi: config.firmware === 'uefi', report, ...(signal ? { signal } : {}) });
       s.disks.push(...disks);
+      if (emptyCd) s.cdrom = null;
     },
   });
   ctx.progress(spec.id, null);
