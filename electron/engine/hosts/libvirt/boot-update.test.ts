@@ -1,7 +1,7 @@
 // withBootFiles: which definitions are moved to the current build's kernel and initrd, and what
 // else is left alone. Against libvirtd: tests/integration/libvirt-pool.itest.ts.
 import { describe, expect, it } from 'vitest';
-import { withBootFiles, withCurrentDevices } from './boot-update';
+import { withBootFiles, withCurrentDevices, withRootSerial } from './boot-update';
 import { hasConsolePort } from './domain-xml';
 
 const pool = '/var/lib/libvirt/flotilla';
@@ -74,5 +74,41 @@ describe('withCurrentDevices', () => {
     expect(withCurrentDevices(twoNics, { consolePort: false, network: 'default' })).toBe(twoNics);
     const bridged = before.replace('</devices>', "<interface type='bridge'><source bridge='br0'/></interface></devices>");
     expect(withCurrentDevices(bridged, { consolePort: false, network: 'default' })).toBe(bridged);
+  });
+});
+
+describe('withRootSerial', () => {
+  // as libvirt 9.0 returns the disk of a built-in domain made before its disk kept /root
+  const disk = (extra = '') => `<domain type='qemu'>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/var/lib/libvirt/flotilla/web-1234abcd.qcow2'/>
+      <target dev='vda' bus='virtio'/>${extra}
+      <address type='pci' domain='0x0000' bus='0x04' slot='0x00' function='0x0'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/var/lib/libvirt/flotilla/web-1234abcd-vdb.qcow2'/>
+      <target dev='vdb' bus='virtio'/>
+      <serial>flotilla-extra-1</serial>
+    </disk>
+  </devices>
+</domain>
+`;
+
+  it("gives the first virtio disk the serial the guest keeps /root on, and nothing else", () => {
+    expect(withRootSerial(disk())).toBe(disk('\n      <serial>flotilla-root</serial>'));
+  });
+
+  it('leaves a definition that has it, a vda with a serial of its own, and an odd one alone', () => {
+    const done = disk('\n      <serial>flotilla-root</serial>');
+    expect(withRootSerial(done)).toBe(done);
+    const own = disk('\n      <serial>mine</serial>');
+    expect(withRootSerial(own)).toBe(own);
+    const twoVda = disk().replace("<target dev='vdb' bus='virtio'/>", "<target dev='vda' bus='virtio'/>");
+    expect(withRootSerial(twoVda)).toBe(twoVda);
+    const block = disk().replace("<disk type='file' device='disk'>", "<disk type='block' device='disk'>").replace(/<disk type='file' device='disk'>[\s\S]*?<\/disk>\n/, '');
+    expect(withRootSerial(block)).toBe(block);
   });
 });

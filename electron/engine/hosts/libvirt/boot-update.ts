@@ -16,7 +16,7 @@ import { readDefaultGuest, type DefaultGuestState } from '../../guest/build-defa
 import type { KeyedMutex } from '../../mutex';
 import { BOOT_VOLUME_RE, pruneBootVolumes } from './boot-volumes';
 import { defineXml } from './define-xml';
-import { CONSOLE_PORT_NAME } from '../../qemu-args';
+import { CONSOLE_PORT_NAME, ROOT_DISK_SERIAL } from '../../qemu-args';
 import { hasConsolePort, xmlEscape } from './domain-xml';
 import { ensurePool, ensureUploaded } from './storage';
 import type { VolumeJournal } from './volume-journal';
@@ -154,6 +154,21 @@ export function withCurrentDevices(xml: string, want: { consolePort: boolean; ne
 }
 
 /**
+ * A built-in domain's definition whose first virtio disk (vda, a file Flotilla made for it) carries
+ * the serial by which the guest keeps /root on it. Domains made before it had none: their guests
+ * never mounted that disk and lost /root at each boot. A definition that names the serial already,
+ * or whose vda is not exactly one plain file disk without a serial, is left as it is.
+ */
+export function withRootSerial(xml: string): string {
+  if (xml.includes(`<serial>${ROOT_DISK_SERIAL}</serial>`)) return xml;
+  const blocks = [...xml.matchAll(/<disk type='file' device='disk'>(?:(?!<\/disk>)[\s\S])*<\/disk>/g)].filter((m) => /<target dev='vda' bus='virtio'\/>/.test(m[0]));
+  if (blocks.length !== 1 || /<serial>/.test(blocks[0]![0])) return xml;
+  const b = blocks[0]!;
+  const next = b[0].replace(/(\n?([ \t]*)<target dev='vda' bus='virtio'\/>)/, `$1\n$2<serial>${ROOT_DISK_SERIAL}</serial>`);
+  return xml.slice(0, b.index) + next + xml.slice(b.index + b[0].length);
+}
+
+/**
  * Before a start: has the stopped built-in domain `uuid` (named `name`) boot the current build.
  * True when it changed. A missing guest build leaves the domain as it is. A domain already on
  * this build, as checked on this connection before, costs one `dumpxml` (the pool is not asked
@@ -166,16 +181,23 @@ export async function updateBootFiles(ctx: BootContext, uuid: string, name: stri
   const [k, i] = [one(xml, 'kernel'), one(xml, 'initrd')];
   if (!k || !i) return false; // not booted directly: someone's own definition
   const known = knownBootFiles(ctx, g.manifest);
-  if (known && k[1] === known.kernel && i[1] === known.initrd) return false;
+  const files = known && k[1] === known.kernel && i[1] === known.initrd ? known : await uploadBootFiles(ctx, g);
+  if (k[1] === files.kernel && i[1] === files.initrd) {
+    // on this build already; made before its disk kept /root, it gets the disk's serial now
+    const rooted = withRootSerial(xml);
+    if (rooted === xml) return false;
+    await defineXml(ctx.virsh, rooted);
+    ctx.note(`domain ${name}: its guest keeps /root on its disk from its next boot`);
+    return true;
+  }
   const m = g.manifest;
-  const files = await uploadBootFiles(ctx, g);
-  const devices = withCurrentDevices(xml, { consolePort: m.console === 'vport', network: m.dhcp && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : null });
+  const devices = withRootSerial(withCurrentDevices(xml, { consolePort: m.console === 'vport', network: m.dhcp && (await defaultNetworkActive(ctx.virsh)) ? DEFAULT_NETWORK : null }));
   // a guest on a libvirt network (or a bridge) asks DHCP; on user networking it knows QEMU's addresses
   const dhcp = m.dhcp === true && /<interface type='(?!user')/.test(devices);
   const next = withBootFiles(devices, files, () => builtInCmdline(m, name, dhcp, sharesOf(xml).length > 0));
   if (!next) return false;
   await defineXml(ctx.virsh, next);
-  ctx.note(`domain ${name}: now boots the built-in Linux of this computer (kernel ${m.kernelVersion})${devices !== xml ? ', with its console port and network' : ''}`);
+  ctx.note(`domain ${name}: now boots the built-in Linux of this computer (kernel ${m.kernelVersion})${devices !== xml ? ', with its current devices' : ''}`);
   pruneInBackground(ctx, files.volumes);
   return true;
 }
