@@ -93,6 +93,8 @@ describe('export and import between this computer and a libvirt host', () => {
     expect(poolVolumes().filter((v) => !before.includes(v))).toEqual([`${name}-${there.id.slice(0, 8)}-disk.qcow2`, `${name}-${there.id.slice(0, 8)}-extra-1.qcow2`].sort());
     await client.call('vm.start', { host: lab, id: there.id, waitAgent: true });
     expect(await sh(lab, there.id, 'cat /root/note /mnt/extra-1/file')).toBe('made-here\non-extra\n');
+    // started again: said as for a local VM (not virsh's "Domain is already active")
+    await expect(client.call('vm.start', { host: lab, id: there.id })).rejects.toMatchObject({ code: 'ALREADY_RUNNING', message: `${name} is already running` });
     // a running domain is not exported (its disks are changing)
     await expect(client.call('vm.export', { host: lab, id: there.id, path: join(work, 'running.flotilla') })).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/^stop mover-\w+ before exporting it/) });
     await sh(lab, there.id, 'echo changed-there >> /root/note && sync');

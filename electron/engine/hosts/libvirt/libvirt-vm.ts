@@ -84,6 +84,7 @@ export class LibvirtVm implements VmHandle {
     return this.job(async () => {
       // a built-in guest Flotilla made boots the built-in Linux this computer has now, as a local VM does
       const st = this.d.state;
+      if (st === 'running' || st === 'paused') throw new FlotillaError('ALREADY_RUNNING', `${this.d.name} is already ${st}`);
       if (this.info().spec.source.kind === 'default' && this.d.meta && (st === 'stopped' || st === 'crashed')) await updateBootFiles(this.host.bootContext(), this.uuid, this.d.name);
       await this.virsh.run(['start', '--domain', this.uuid]);
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 30_000);
