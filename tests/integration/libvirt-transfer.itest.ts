@@ -59,8 +59,9 @@ describe('export and import between this computer and a libvirt host', () => {
   }, 120_000);
 
   afterAll(async () => {
+    // only this file's: the host is the libvirtd other files (and the developer) use too
     for (const vm of await client.call('vm.list', {})) {
-      if (vm.host !== lab) continue;
+      if (vm.host !== lab || !vm.name.includes(tag)) continue;
       await client.call('vm.stop', { host: lab, id: vm.id, force: true }).catch(() => undefined);
       await client.call('vm.delete', { host: lab, id: vm.id, storage: true }).catch(() => undefined);
     }
