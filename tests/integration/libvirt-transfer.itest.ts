@@ -12,6 +12,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VmInfo } from '../../shared/contract';
 import type { Engine } from '../../electron/engine/engine';
 import { writeArchive } from '../../electron/engine/lifecycle/archive';
 import { cleanupHome, makeHome, openTestEngine, type TestClient } from './fixtures/engine-harness';
@@ -138,6 +139,35 @@ describe('export and import between this computer and a libvirt host', () => {
     const local = join(work, 'local-vars.fd');
     execFileSync('qemu-img', ['convert', '-O', 'raw', join(home, 'vms', here.id, 'ovmf-vars.qcow2'), local]);
     expect(readFileSync(local).equals(store)).toBe(true);
+  }, 120_000);
+
+  it('a domain made outside Flotilla exports as a VM made from a copy of its disk (a raw one becomes a qcow2), and imports here', async () => {
+    const name = `plain-${tag}`;
+    const vol = `${name}-disk.img`;
+    virsh('vol-create-as', '--pool', 'flotilla', '--name', vol, '--capacity', '16M', '--format', 'raw');
+    const path = virsh('vol-path', '--pool', 'flotilla', '--vol', vol).trim();
+    // data the copy must hold: a marker at 5 MiB of the raw disk
+    const marker = Buffer.from(`plain-data-${tag}`);
+    await writeFile(join(work, 'marker'), marker);
+    virsh('vol-upload', '--pool', 'flotilla', '--vol', vol, '--file', join(work, 'marker'), '--offset', String(5 << 20));
+    const xml = join(work, 'plain.xml');
+    await writeFile(xml, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>96</memory><vcpu>2</vcpu><os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${path}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`);
+    virsh('define', xml);
+    let vm: VmInfo | null = null;
+    for (const end = Date.now() + 30_000; !vm && Date.now() < end; await new Promise((r) => setTimeout(r, 200))) vm = await client.call('vm.find', { host: lab, nameOrId: name }).catch(() => null);
+    if (!vm) throw new Error(`${name} never showed on ${lab}`);
+    const file = join(work, 'plain.flotilla');
+    await client.call('vm.export', { host: lab, id: vm.id, path: file });
+    const spec = JSON.parse(execFileSync('tar', ['-xOf', file, 'vm.json'], { encoding: 'utf8' })) as Record<string, unknown>;
+    expect(spec).toMatchObject({ name, cpus: 2, memoryMiB: 96, disks: ['disk.qcow2'], source: { kind: 'disk', mode: 'copy', path } });
+    const here = await client.call('vm.import', { path: file });
+    const disk = join(home, 'vms', here.id, 'disk.qcow2');
+    expect(JSON.parse(execFileSync('qemu-img', ['info', '--output=json', disk], { encoding: 'utf8' }))).toMatchObject({ format: 'qcow2', 'virtual-size': 16 << 20 });
+    const raw = join(work, 'plain.raw');
+    execFileSync('qemu-img', ['convert', '-O', 'raw', disk, raw]);
+    expect((await readFile(raw)).subarray(5 << 20, (5 << 20) + marker.length).equals(marker)).toBe(true);
+    await client.call('vm.delete', { host: lab, id: vm.id, storage: true });
+    expect(poolVolumes().filter((v) => v.startsWith(name))).toEqual([]);
   }, 120_000);
 
   it('Cancel stops an import onto the host while it uploads a disk, and nothing of it is left', async () => {
