@@ -14,10 +14,13 @@
 // the pool afterwards holds what it held before, plus the volumes the definitions name. And
 // `flotilla import --host`, killed while its virsh vol-upload sends a disk (caught and stopped the
 // same way): the command imports again on the next engine and exits 0, the domain is there once,
-// and the volume the killed engine made and its scratch directory are gone.
+// and the volume the killed engine made and its scratch directory are gone; `flotilla export
+// --host`, killed during its vol-download: the command exports again, the archive verifies, and
+// no partial file is left beside it.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readArchive } from '../../electron/engine/lifecycle/archive';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle, CLI_ENTRY } from '../integration/fixtures/bundle';
@@ -225,24 +228,22 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
     expect(problems).toEqual([]);
   });
 
-  it('an import onto the host killed while it uploads a disk is made again, once, and leaves no volume or scratch files', async () => {
-    engine = await labReady();
-    const archive = join(home, 'moved.flotilla');
-    await must(flotilla('create', `${name}-src`, '--memory', '128'));
-    await must(flotilla('export', `${name}-src`, archive));
-    const before = poolVolumes();
-    const dead = engine.pid;
-    const cmd = flotilla('import', archive, '--host', 'lab', '--name', imported);
+  /**
+   * Runs `flotilla ARGS`, catches the engine's virsh running `step` and stops it (SIGSTOP), calls
+   * `atCatch`, then kills the engine (kill -9) and that virsh and starts the next engine: the
+   * command's result.
+   */
+  async function killedDuring(args: string[], step: string, atCatch: () => void): Promise<{ code: number | null; stderr: string }> {
+    const live = await labReady();
+    const cmd = flotilla(...args);
     let caught: number[] = [];
     for (const until = Date.now() + 60_000; caught.length === 0; await sleep(2)) {
-      if (Date.now() > until) throw new Error('import: no virsh vol-upload seen');
-      caught = virshes((a, ppid) => ppid === dead && a.includes('vol-upload'));
+      if (Date.now() > until) throw new Error(`${args[0]}: no virsh ${step} seen`);
+      caught = virshes((a, ppid) => ppid === live.pid && a.includes(step));
       for (const pid of caught) process.kill(pid, 'SIGSTOP');
     }
-    const problems: string[] = [];
-    const made = poolVolumes().filter((v) => !before.includes(v));
-    if (made.length === 0) problems.push('import: no new volume in the pool when its upload ran');
-    await killEngineChild(engine);
+    atCatch();
+    await killEngineChild(live);
     for (const pid of caught) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -251,7 +252,21 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
       }
     }
     engine = await startEngineChild(home);
-    const r = await cmd.done;
+    return cmd.done;
+  }
+
+  it('an import onto the host, and an export from it, killed while a disk is on its way are done again, once, leaving nothing behind', async () => {
+    engine = await labReady();
+    const archive = join(home, 'moved.flotilla');
+    await must(flotilla('create', `${name}-src`, '--memory', '128'));
+    await must(flotilla('export', `${name}-src`, archive));
+    const before = poolVolumes();
+    const problems: string[] = [];
+    let made: string[] = [];
+    let r = await killedDuring(['import', archive, '--host', 'lab', '--name', imported], 'vol-upload', () => {
+      made = poolVolumes().filter((v) => !before.includes(v));
+      if (made.length === 0) problems.push('import: no new volume in the pool when its upload ran');
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('waiting for the engine to come back');
     expect(virsh('list', '--all', '--name').split('\n').filter((n) => n.trim() === imported)).toHaveLength(1);
@@ -261,9 +276,18 @@ describe('check 23: kill -9 of the engine under flotilla snapshot create, disk a
     if (poolVolumes().join() !== expected().join()) problems.push(`import: the pool holds ${poolVolumes().join(', ')}; expected ${expected().join(', ')}`);
     if (made.some((v) => poolVolumes().includes(v))) problems.push(`import: ${made.join(', ')} made by the killed engine is still there`);
     if (!named.some((f) => f.includes('/flotilla/'))) problems.push(`import: the domain names no volume of the pool: ${named.join(', ')}`);
+
+    // and back: the archive the command leaves is whole, with nothing half-written beside it
+    const back = join(home, 'back', 'moved-back.flotilla');
+    mkdirSync(dirname(back));
+    r = await killedDuring(['export', imported, back, '--host', 'lab'], 'vol-download', () => undefined);
+    expect(r.code, r.stderr).toBe(0);
+    const got = await readArchive(back).catch((e: Error) => (problems.push(`export: the archive does not verify: ${e.message}`), null));
+    if (got && JSON.stringify(got.manifest.files.map((f) => f.entry)) !== JSON.stringify(['disks/disk.qcow2'])) problems.push(`export: the archive holds ${JSON.stringify(got.manifest.files)}`);
+    if (readdirSync(dirname(back)).join() !== 'moved-back.flotilla') problems.push(`export: beside the archive: ${readdirSync(dirname(back)).join(', ')}`);
     const scratch = readdirSync(join(home, 'vms')).filter((n) => n.startsWith('.'));
-    if (scratch.length) problems.push(`import: left in the data directory: ${scratch.join(', ')}`);
-    reportFigure({ check: 23, title: 'kill -9 engine under flotilla import onto a libvirt host, during a disk upload', load: 'a built-in VM archive onto the local libvirtd', faults: 1, badInputs: 0, lost: problems.length });
+    if (scratch.length) problems.push(`left in the data directory: ${scratch.join(', ')}`);
+    reportFigure({ check: 23, title: 'kill -9 engine under flotilla import onto a libvirt host (during a disk upload) and export from it (during a download)', load: 'a built-in VM archive and the local libvirtd', faults: 2, badInputs: 0, lost: problems.length });
     expect(problems).toEqual([]);
   });
 });
