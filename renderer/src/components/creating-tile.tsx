@@ -3,6 +3,7 @@
 import type { ReactElement } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { dismissCreating } from '../store/actions';
+import { selectHostName } from '../store/selectors';
 import { useStore } from '../store/store';
 import { InlineError } from './inline-error';
 import { JobProgress } from './job-progress';
@@ -14,6 +15,7 @@ export function useCreatingKeys(): string[] {
 
 export function CreatingTile({ k }: { k: string }): ReactElement | null {
   const c = useStore((s) => s.vms.creating[k]);
+  const hostName = useStore((s) => (c?.host ? selectHostName(s, c.host) : null));
   if (!c) return null;
   return (
     <section className="tile tile-creating" aria-label={`VM ${c.name}`} aria-busy={!c.error}>
@@ -25,12 +27,17 @@ export function CreatingTile({ k }: { k: string }): ReactElement | null {
           <span data-testid={`vm-${c.name}-state`}>{c.error ? 'failed' : c.op === 'import' ? 'importing' : 'creating'}</span>
         </span>
       </header>
+      {hostName && (
+        <p className="tile-host" aria-label={`${c.name} is on host ${hostName}`}>
+          {hostName}
+        </p>
+      )}
       <div className="thumb thumb-creating">
         <div className="thumb-empty thumb-off">
           <span className="thumb-off-state">{c.error ? (c.op === 'import' ? 'Not imported' : 'Not created') : c.op === 'import' ? 'Importing' : 'Preparing the disk'}</span>
         </div>
       </div>
-      {c.progress && c.vmId && <JobProgress id={c.vmId} progress={c.progress} />}
+      {c.progress && c.vmId && <JobProgress id={c.vmId} progress={c.progress} {...(c.host ? { host: c.host } : {})} />}
       {c.error && <InlineError error={c.error} onDismiss={() => dismissCreating(k)} />}
     </section>
   );

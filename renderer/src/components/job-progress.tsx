@@ -6,7 +6,8 @@ import type { Progress } from '../../../shared/contract';
 import { cancelJob } from '../store/lifecycle-actions';
 import { ProgressBar } from './progress-bar';
 
-export function JobProgress({ id, progress }: { id: string; progress: Progress }): ReactElement {
+/** `host`: where a VM not listed yet (an import's placeholder) is being made; a listed VM's is its own */
+export function JobProgress({ id, progress, host }: { id: string; progress: Progress; host?: string }): ReactElement {
   const [asked, setAsked] = useState(false);
   return (
     <div className="job-progress">
@@ -18,7 +19,7 @@ export function JobProgress({ id, progress }: { id: string; progress: Progress }
           disabled={asked}
           onClick={() => {
             setAsked(true);
-            void cancelJob(id).finally(() => setAsked(false));
+            void cancelJob(id, host).finally(() => setAsked(false));
           }}
         >
           {asked ? 'Cancelling…' : 'Cancel'}

@@ -90,6 +90,23 @@ describe('lifecycle logic', () => {
     expect(useStore.getState().vms.creating).toEqual({});
   });
 
+  it("an import onto a libvirt host: its placeholder names the host, and its Cancel goes to that host's import", async () => {
+    let fail: (e: Error) => void = () => {};
+    const api = new FakeTransport((m) => (m === 'vm.import' ? new Promise((_, reject) => (fail = reject)) : { cancelled: true }));
+    setApi(api);
+    const host = (id: string, name: string, kind: 'local' | 'libvirt') => ({ id, name, kind, state: 'connected' as const, reason: null, vmCount: 0 });
+    useStore.setState((s) => ({ vms: { ...s.vms, hosts: [host('local', 'This computer', 'local'), host('lab', 'lab', 'libvirt')] } }));
+    const done = importArchive('/home/me/web.flotilla', '', false, 'lab');
+    const key = Object.keys(useStore.getState().vms.creating)[0]!;
+    act(() => applyProgress('c0ffee00c0ffee00c0ffee00c0ffee00', { op: 'import', percent: 60, cancellable: true, message: 'uploading disk.qcow2 to lab' }));
+    render(<CreatingTile k={key} />);
+    expect(screen.getByLabelText('web is on host lab').textContent).toBe('lab');
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(api.calls.filter((c) => c.method === 'vm.cancelJob').map((c) => c.req)).toEqual([{ host: 'lab', id: 'c0ffee00c0ffee00c0ffee00c0ffee00' }]);
+    fail(new FlotillaError('CANCELLED', 'import cancelled by the user'));
+    expect((await done).error).toMatchObject({ code: 'CANCELLED' });
+  });
+
   it('the Snapshots tab lists snapshots, confirms a revert, and disables reverting a running VM to a disk-only one', async () => {
     const snaps: SnapshotInfo[] = [
       { name: 'ram', createdAt: '2026-12-01T10:00:00Z', vmStateBytes: 100 * 2 ** 20, includesRam: true },

@@ -195,10 +195,10 @@ export async function exportVm(id: string, path: string, force: boolean): Promis
   return errorFor(id, r.error, watch.underway());
 }
 
-/** Ask the engine to stop this VM's long job (or the import making a VM with this id). */
-export async function cancelJob(id: string): Promise<void> {
+/** Ask the engine to stop this VM's long job (or the import making a VM with this id on `host`). */
+export async function cancelJob(id: string, host?: string): Promise<void> {
   try {
-    await getApi().invoke('vm.cancelJob', vmRef(id));
+    await getApi().invoke('vm.cancelJob', host && host !== LOCAL_HOST ? { host, id } : vmRef(id));
   } catch {
     // the job ended meanwhile: nothing left to cancel
   }
@@ -214,7 +214,7 @@ let importSeq = 1;
 export async function importArchive(path: string, name: string, start: boolean, host: string = LOCAL_HOST, onUnderway?: () => void): Promise<{ vm: VmInfo | null; error: UiError | null }> {
   const key = `import-${importSeq++}`;
   const shown = name || (path.split('/').pop() ?? path).replace(/\.[^.]*$/, '');
-  useStore.setState((s) => ({ vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: shown, vmId: null, progress: null, error: null, op: 'import' } } } }));
+  useStore.setState((s) => ({ vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: shown, vmId: null, progress: null, error: null, op: 'import', ...(host !== LOCAL_HOST ? { host } : {}) } } } }));
   // the archive's first checks fail fast (in the dialog); once extraction reports, the tile takes over
   const unwatch = useStore.subscribe((s) => {
     if (s.vms.creating[key]?.vmId) {

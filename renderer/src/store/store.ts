@@ -89,6 +89,8 @@ export interface CreatingVm {
   error: UiError | null;
   /** what makes it: a new VM (vm.create) or an archive being imported (vm.import, which can be cancelled) */
   op?: 'create' | 'import';
+  /** the libvirt host it is made on (absent: this computer) */
+  host?: string;
 }
 
 export interface VmsSlice {
