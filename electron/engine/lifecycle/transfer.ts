@@ -207,11 +207,16 @@ export async function extractChecked(
   return { vars };
 }
 
-/** Not a job of any VM (there is none yet): it runs to the end or fails; a killed engine's staging dir is swept. */
-export async function importVm(ctx: OpsContext, file: string, name: string | undefined, start: boolean, signal?: AbortSignal): Promise<ImportResult> {
+/** An import's first step on any host: the archive's head read and verified, and its spec made a config (archiveConfig). */
+export async function readImportHead(file: string, name: string | undefined, signal?: AbortSignal): Promise<{ head: ArchiveContents } & ReturnType<typeof archiveConfig>> {
   await assertReadableFile(file);
   const head = await readArchive(file, signal ? { signal } : {});
-  const { config, disks, warnings } = archiveConfig(file, head.spec, name, head.manifest.files);
+  return { head, ...archiveConfig(file, head.spec, name, head.manifest.files) };
+}
+
+/** Not a job of any VM (there is none yet): it runs to the end or fails; a killed engine's staging dir is swept. */
+export async function importVm(ctx: OpsContext, file: string, name: string | undefined, start: boolean, signal?: AbortSignal): Promise<ImportResult> {
+  const { head, config, disks, warnings } = await readImportHead(file, name, signal);
   const { emptyCd } = await checkLocalBootFiles(file, config, warnings);
   const spec = await ctx.store.create(config, {
     beforeCommit: async (s, staging) => {

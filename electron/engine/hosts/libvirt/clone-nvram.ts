@@ -17,6 +17,9 @@ export const SYSTEM_NVRAM_DIR = '/var/lib/libvirt/qemu/nvram';
 
 export const varsName = (domain: string): string => `${domain}_VARS.fd`;
 
+/** A system connection, whose libvirt keeps the stores in SYSTEM_NVRAM_DIR (a session one's directory is unknown here). */
+export const onSystemConnection = (virsh: Virsh): boolean => /\/system(\?|$)/.test(virsh.currentUri());
+
 /** Runs `fn` with a transient pool over `dir`, named for this use; the pool goes afterwards (its files stay). */
 export async function withDirPool<T>(virsh: Virsh, dir: string, fn: (pool: string) => Promise<T>): Promise<T> {
   const pool = `flotilla-dir-${randomBytes(4).toString('hex')}`;
@@ -35,7 +38,7 @@ export async function withDirPool<T>(virsh: Virsh, dir: string, fn: (pool: strin
  * was nothing to copy. The returned `forget` drops the journal's record once the clone is defined.
  */
 export async function copyNvram(virsh: Virsh, journal: VolumeJournal, srcName: string, name: string, uuid: string): Promise<{ undo: () => Promise<void>; forget: () => Promise<void> } | null> {
-  if (!/\/system(\?|$)/.test(virsh.currentUri())) return null;
+  if (!onSystemConnection(virsh)) return null;
   return withDirPool(virsh, SYSTEM_NVRAM_DIR, async (pool) => {
     const have = await virsh.run(['vol-info', '--pool', pool, '--vol', varsName(srcName)]).then(() => true, () => false);
     if (!have) return null;
@@ -54,7 +57,7 @@ export async function copyNvram(virsh: Virsh, journal: VolumeJournal, srcName: s
  * copyNvram's copy; `undo` and `forget` as there.
  */
 export async function uploadNvram(virsh: Virsh, journal: VolumeJournal, name: string, uuid: string, localFile: string, size: number): Promise<{ undo: () => Promise<void>; forget: () => Promise<void> } | null> {
-  if (!/\/system(\?|$)/.test(virsh.currentUri())) return null;
+  if (!onSystemConnection(virsh)) return null;
   return withDirPool(virsh, SYSTEM_NVRAM_DIR, async (pool) => {
     const forget = await journal.track(pool, varsName(name), uuid, SYSTEM_NVRAM_DIR);
     // one left by an earlier domain of that name (undefined without its store) would be this one's

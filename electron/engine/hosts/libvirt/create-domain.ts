@@ -17,6 +17,7 @@ import { builtInCmdline, DEFAULT_NETWORK, defaultNetworkActive, pruneInBackgroun
 import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool, POOL } from './storage';
+import { extraDisk } from './domain-disks';
 import { shareRefusal, withShareAdded } from './domain-shares';
 import { nextShare, resolveShareDir } from '../../lifecycle/shares';
 
@@ -94,7 +95,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
       const disks: DomainDisk[] = src.disk ? [{ path: src.disk, format: src.disk.endsWith('.qcow2') ? 'qcow2' : 'raw', device: 'disk' }] : [];
       input = { ...base, kernel: { kernel: src.kernel, ...(src.initrd ? { initrd: src.initrd } : {}), ...(src.append ? { cmdline: src.append } : {}) }, disks, metadata: {} };
     }
-    for (const x of imported?.extras ?? []) input.disks.push({ path: x.path, format: 'qcow2', device: 'disk', target: `vd${String.fromCharCode(97 + x.n)}`, serial: `flotilla-extra-${x.n}` });
+    for (const x of imported?.extras ?? []) input.disks.push({ path: x.path, format: 'qcow2', device: 'disk', ...extraDisk(x.n) });
     input.metadata = { spec: { ...config, id: uuid.replace(/-/g, ''), createdAt: new Date().toISOString(), disks: [] }, volumes: [...madeVolumes, ...(imported?.volumes ?? [])] };
     // shared folders as share.add makes them (domain-shares.ts), each checked as there
     let xml = buildDomainXml(input);

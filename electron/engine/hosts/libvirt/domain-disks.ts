@@ -55,6 +55,11 @@ export function extraNumber(target: string): number | null {
   return m ? m[1]!.charCodeAt(0) - 'a'.charCodeAt(0) : null;
 }
 
+/** Added disk number n's target (1 → vdb) and serial (flotilla-extra-<n>), the inverse of extraNumber. */
+export function extraDisk(n: number): { target: string; serial: string } {
+  return { target: `vd${String.fromCharCode('a'.charCodeAt(0) + n)}`, serial: `flotilla-extra-${n}` };
+}
+
 /** The next free virtio target (vdb, vdc, …) among those in use. */
 export function nextTarget(used: readonly string[]): string {
   for (let c = 'b'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) {
@@ -157,7 +162,7 @@ export async function addDomainDisk(d: DomainRef, sizeGiB: number): Promise<stri
     });
     try {
       // the serial by which the built-in Linux mounts it at /mnt/extra-<n>, as for a local VM
-      await d.virsh.run(['attach-disk', '--domain', d.uuid, '--source', path, '--target', target, '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--serial', `flotilla-extra-${extraNumber(target)!}`, '--config']);
+      await d.virsh.run(['attach-disk', '--domain', d.uuid, '--source', path, '--target', target, '--driver', 'qemu', '--subdriver', 'qcow2', '--targetbus', 'virtio', '--serial', extraDisk(extraNumber(target)!).serial, '--config']);
     } catch (err) {
       await deleteVolume(d.virsh, vol).catch(() => undefined);
       throw err;

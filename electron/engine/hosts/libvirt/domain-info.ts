@@ -6,6 +6,7 @@ import { capsOf, type VmCaps, type VmInfo } from '../../../../shared/contract';
 import { vmName, vmSpecSchema, type SettingsRule, type Share, type VmSpec } from '../../../../shared/spec';
 import type { AgentState, VmState } from '../../../../shared/state';
 import type { CdDrive } from './domain-xml';
+import type { readDomain } from './domain-ops';
 import { uuidToId } from './virsh-parse';
 
 export interface LibvirtDomain {
@@ -142,4 +143,36 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
     agentLastSeen: null,
   };
   return info;
+}
+
+/**
+ * The domain as one read (dominfo + dumpxml, domain-ops.ts readDomain) has it. What only events
+ * and the agent tell is kept from `prev` while the run state is the same: the reason and since
+ * when, the agent's state, the addresses and the guest's OS.
+ */
+export function domainFromRead(read: Awaited<ReturnType<typeof readDomain>>, prev: LibvirtDomain | undefined, now: string): LibvirtDomain {
+  const { info, meta, description, vnc, consolePort, cdrom, disks, shares, uefi } = read;
+  const same = prev?.state === info.state;
+  const running = info.state === 'running';
+  return {
+    uuid: info.uuid,
+    name: info.name,
+    state: info.state,
+    reason: same ? prev.reason : `libvirt reports ${info.stateWord || 'unknown'}`,
+    stateSince: same ? prev.stateSince : now,
+    cpus: info.cpus,
+    memoryMiB: info.memoryMiB,
+    agent: running ? (prev?.agent ?? 'connecting') : 'unknown',
+    ips: running ? (prev?.ips ?? []) : [],
+    ...(running && prev?.guestOs !== undefined ? { guestOs: prev.guestOs } : {}),
+    meta,
+    ...(vnc !== undefined ? { vnc } : {}),
+    consolePort,
+    cdrom,
+    disks,
+    shares,
+    uefi,
+    autostart: info.autostart,
+    ...(description !== undefined ? { description } : {}),
+  };
 }

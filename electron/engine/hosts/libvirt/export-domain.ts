@@ -24,7 +24,7 @@ import { writeArchiveAt } from '../../lifecycle/transfer';
 import { HomeLayout } from '../../paths';
 import { OVMF_VARS_FILE, VM_DISK_FILE } from '../../qemu-args';
 import { makeScratchDir } from '../../vm-store';
-import { SYSTEM_NVRAM_DIR, varsName, withDirPool } from './clone-nvram';
+import { onSystemConnection, SYSTEM_NVRAM_DIR, varsName, withDirPool } from './clone-nvram';
 import { extraNumber } from './domain-disks';
 import { bootsUefi, diskElements, ownDiskTargets } from './domain-xml';
 import { volumeAt } from './storage';
@@ -91,7 +91,7 @@ export async function exportDomain(x: ExportSide, vm: { uuid: string; info: VmIn
     spec.disks = targets.map((t) => names.get(t)!);
     // a domain made outside Flotilla: a VM made from a copy of its first disk
     if (spec.source.kind === 'disk' && spec.source.mode === 'reference') spec.source = { kind: 'disk', mode: 'copy', path: elements.find((e) => e.target === targets[0])!.source! };
-    if (bootsUefi(xml) && /\/system(\?|$)/.test(virsh.currentUri())) {
+    if (bootsUefi(xml) && onSystemConnection(virsh)) {
       const raw = join(scratch, 'vars.fd');
       const have = await withDirPool(virsh, SYSTEM_NVRAM_DIR, (pool) =>
         virsh.run(['vol-download', '--pool', pool, '--vol', varsName(name), '--file', raw]).then(

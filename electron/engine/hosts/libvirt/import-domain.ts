@@ -17,9 +17,8 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImportResult, Progress, VmInfo } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
-import { assertReadableFile, qemuImgConvert } from '../../images';
-import { readArchive } from '../../lifecycle/archive';
-import { archiveConfig, badSpec, extractChecked } from '../../lifecycle/transfer';
+import { qemuImgConvert } from '../../images';
+import { badSpec, extractChecked, readImportHead } from '../../lifecycle/transfer';
 import { HomeLayout } from '../../paths';
 import { OVMF_VARS_FILE } from '../../qemu-args';
 import { makeScratchDir } from '../../vm-store';
@@ -53,9 +52,7 @@ function diskPlaces(file: string, disks: readonly string[]): { root: string; ext
 
 export async function importDomain(h: ImportSide, file: string, opts: { name?: string; start: boolean }, report: (id: string, p: Progress | null) => void, signal: AbortSignal): Promise<ImportResult> {
   const { virsh, journal, hostId } = h.ctx;
-  await assertReadableFile(file);
-  const head = await readArchive(file, { signal });
-  const { config, disks, warnings } = archiveConfig(file, head.spec, opts.name, head.manifest.files);
+  const { head, config, disks, warnings } = await readImportHead(file, opts.name, signal);
   const src = config.source;
   if (src.kind === 'kernel') throw badSpec(file, `the VM boots the kernel ${src.kernel} of the computer it came from, and a VM on a libvirt host boots a kernel file of that host; import it on this computer instead`);
   if (config.firmware === 'uefi' && src.kind === 'default') throw badSpec(file, 'the built-in Linux boots with BIOS on libvirt hosts (qboot), and this one was set to UEFI');

@@ -17,7 +17,7 @@ import type { BootContext, BootFiles } from './boot-update';
 import { createDomain } from './create-domain';
 import { HostTransfers } from './transfers';
 import { forgetSshState } from './ssh-access';
-import { domainInfo, specName, type LibvirtDomain } from './domain-info';
+import { domainFromRead, domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { DomainTable } from './domain-table';
 import { HostLog } from './host-log';
 import { listPoolVolumes } from './storage';
@@ -197,7 +197,8 @@ export class LibvirtHost implements Host {
   /** Reads one domain (by UUID, or by the name an event carried, passed as one argv word). */
   async loadDomain(ref: string): Promise<LibvirtDomain> {
     const began = this.domains.mark();
-    const { info, meta, description, vnc, consolePort, cdrom, disks, shares, uefi } = await readDomain(this.conn.virsh, ref);
+    const read = await readDomain(this.conn.virsh, ref);
+    const { info } = read;
     // An event changed this domain while the read was under way (a "Shutdown Finished" event's
     // read, then "Stopped", then a delete): the read's state is stale. Storing it would bring a
     // deleted domain back, or a stopped one back to running; the events' word stands.
@@ -205,31 +206,12 @@ export class LibvirtHost implements Host {
     if (this.domains.changedSince(info.uuid, began)) {
       if (!prev) throw new FlotillaError('NOT_FOUND', `domain ${info.name} was undefined`);
       // the definition's parts (not the run state) are this read's
+      const { meta, description, cdrom, disks, shares, uefi } = read;
       Object.assign(prev, { meta: meta ?? prev.meta, description: description ?? prev.description, autostart: info.autostart, cdrom, disks, shares, uefi });
       this.emitVm(info.uuid);
       return prev;
     }
-    const d: LibvirtDomain = {
-      uuid: info.uuid,
-      name: info.name,
-      state: info.state,
-      reason: prev && prev.state === info.state ? prev.reason : `libvirt reports ${info.stateWord || 'unknown'}`,
-      stateSince: prev && prev.state === info.state ? prev.stateSince : now(),
-      cpus: info.cpus,
-      memoryMiB: info.memoryMiB,
-      agent: info.state === 'running' ? (prev?.agent ?? 'connecting') : 'unknown',
-      ips: info.state === 'running' ? (prev?.ips ?? []) : [],
-      ...(info.state === 'running' && prev?.guestOs !== undefined ? { guestOs: prev.guestOs } : {}),
-      meta,
-      ...(vnc !== undefined ? { vnc } : {}),
-      consolePort,
-      cdrom,
-      disks,
-      shares,
-      uefi,
-      autostart: info.autostart,
-      ...(description !== undefined ? { description } : {}),
-    };
+    const d = domainFromRead(read, prev, now());
     this.domains.set(d);
     this.vms.get(info.uuid)?.onState(d.state); // after a reconnect: a watched console attaches again
     if (d.state === 'running' && d.agent !== 'ready') {

@@ -253,13 +253,11 @@ export class LibvirtVm implements VmHandle {
     return this.job(() => snapshotDelete(this.virsh, this.uuid, name));
   }
 
-  // ------------------------------------------------------------------ clone (clone-domain.ts)
+  // ------------------------------------------------------------------ clone and export (clone-domain.ts, transfers.ts)
 
   /** A full copy of the shut-off domain on the same host (linked clones are local only). */
   async clone(name: string, opts: { linked: boolean; start: boolean }): Promise<VmInfo> {
-    if (opts.linked) {
-      throw new FlotillaError('UNSUPPORTED', `linked clones are made on the local host only (the base disk must never change, which nothing on ${this.host.id} would enforce); make a full clone`, { field: 'linked' });
-    }
+    if (opts.linked) throw new FlotillaError('UNSUPPORTED', `linked clones are made on the local host only (the base disk must never change, which nothing on ${this.host.id} would enforce); make a full clone`, { field: 'linked' });
     if (this.host.find(name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${name} exists on host ${this.host.id}`, { field: 'name' });
     const uuid = await this.job(async () => {
       this.requireShutOff('cloning it');
