@@ -4,9 +4,9 @@
 // on the added disk goes with it each way. An archive the host cannot take is refused with the
 // reason and leaves no volume in the host's pool and nothing in the data directory, as does one
 // cancelled while it uploads; what the archive names of the computer it came from is left out,
-// saying so.
+// saying so. The progress bar moves with the bytes of a disk's upload and download.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,6 +43,19 @@ function virshesWith(command: string, prefix: string): number[] {
     }
   }
   return found;
+}
+
+/** Where `pid` is in the file it has open whose path passes `which` (its descriptor's offset), or null. */
+function filePos(pid: number, which: (path: string) => boolean): number | null {
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      if (!which(readlinkSync(`/proc/${pid}/fd/${fd}`))) continue;
+      return Number(/^pos:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? NaN);
+    }
+  } catch {
+    // gone, or a descriptor closed meanwhile
+  }
+  return null;
 }
 
 describe('export and import between this computer and a libvirt host', () => {
@@ -169,6 +182,61 @@ describe('export and import between this computer and a libvirt host', () => {
     await client.call('vm.delete', { host: lab, id: vm.id, storage: true });
     expect(poolVolumes().filter((v) => v.startsWith(name))).toEqual([]);
   }, 120_000);
+
+  it("the bar follows the bytes of a disk's upload to the host and its download back (virsh says nothing of them)", async () => {
+    const name = `big-${tag}`;
+    // 48 MiB that do not compress or hold holes, in a VM made from a copy of them
+    const raw = join(work, 'big.raw');
+    await writeFile(raw, randomBytes(48 << 20));
+    const qcow = join(work, 'big.qcow2');
+    execFileSync('qemu-img', ['convert', '-O', 'qcow2', raw, qcow]);
+    await rm(raw);
+    const here = await client.call('vm.create', { config: { name, source: { kind: 'disk', mode: 'copy', path: qcow } } });
+    const file = join(work, 'big.flotilla');
+    await client.call('vm.export', { id: here.id, path: file });
+    await client.call('vm.delete', { id: here.id });
+    await rm(qcow);
+
+    /** Holds a virsh of this VM's `command` once it is part-way through its local file (found by its name in /proc). */
+    const holdMidway = async (command: string, local: (path: string) => boolean): Promise<number> => {
+      for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setImmediate(r))) {
+        for (const pid of virshesWith(command, name)) {
+          const pos = filePos(pid, local);
+          if (pos !== null && pos > 8 << 20 && pos < 40 << 20) {
+            process.kill(pid, 'SIGSTOP');
+            return pid;
+          }
+        }
+      }
+      throw new Error(`no virsh ${command} of ${name} was seen part-way`);
+    };
+    const midway = (re: RegExp, lo: number, hi: number) => client.waitFor('vm.progress', (p) => p.host === lab && re.test(p.progress?.message ?? '') && (p.progress?.percent ?? 0) > lo && (p.progress?.percent ?? 100) < hi, `${re.source} part-way`, 60_000);
+
+    // up: the second half of the bar is the upload
+    const up = midway(/^uploading disk\.qcow2 to /, 50, 100);
+    const imported = client.call('vm.import', { host: lab, path: file });
+    imported.catch(() => undefined); // awaited below; a failure above is the one to report
+    const upload = await holdMidway('vol-upload', (p) => p.endsWith('/disk.qcow2'));
+    try {
+      expect((await up).progress).toMatchObject({ op: 'import' });
+    } finally {
+      process.kill(upload, 'SIGCONT');
+    }
+    const there = await imported;
+
+    // down: the first half is the download (a qcow2, kept as it is)
+    const down = midway(/^downloading vda from /, 0, 50);
+    const exported = client.call('vm.export', { host: lab, id: there.id, path: join(work, 'big-back.flotilla') });
+    exported.catch(() => undefined);
+    const download = await holdMidway('vol-download', (p) => p.endsWith('/disk.qcow2.download'));
+    try {
+      expect((await down).progress).toMatchObject({ op: 'export' });
+    } finally {
+      process.kill(download, 'SIGCONT');
+    }
+    await exported;
+    await client.call('vm.delete', { host: lab, id: there.id, storage: true });
+  }, 180_000);
 
   it('Cancel stops an import onto the host while it uploads a disk, and nothing of it is left', async () => {
     const good = join(work, 'here.flotilla');

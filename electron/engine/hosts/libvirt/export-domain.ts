@@ -27,7 +27,7 @@ import { makeScratchDir } from '../../vm-store';
 import { onSystemConnection, SYSTEM_NVRAM_DIR, varsName, withDirPool } from './clone-nvram';
 import { extraNumber } from './domain-disks';
 import { bootsUefi, diskElements, ownDiskTargets } from './domain-xml';
-import { volumeAt } from './storage';
+import { volumeAt, volumeBytes } from './storage';
 import type { Virsh } from './virsh';
 
 export interface ExportSide {
@@ -73,8 +73,11 @@ export async function exportDomain(x: ExportSide, vm: { uuid: string; info: VmIn
       if (!el?.source || !vol) throw new FlotillaError('UNSUPPORTED', `${name}'s disk ${t}${el?.source ? ` (${el.source})` : ''} is not a volume of a storage pool on ${hostId}, so libvirt cannot read it out`);
       const entry = names.get(t)!;
       const got = join(scratch, `${entry}.download`);
-      report(Math.floor((i / targets.length) * 50), `downloading ${t} from ${hostId}`);
-      await virsh.run(['vol-download', '--pool', vol.pool, '--vol', vol.name, '--file', got, '--sparse'], { timeoutMs: 3_600_000, signal });
+      // each disk's share of the first half of the bar: downloading it, then (a raw disk) converting it
+      const disk = (frac: number, what: string): void => report(Math.floor(((i + Math.min(frac, 1)) / targets.length) * 50), `${what} ${t}${what === 'downloading' ? ` from ${hostId}` : ''}`);
+      disk(0, 'downloading');
+      const size = await volumeBytes(virsh, vol);
+      await virsh.run(['vol-download', '--pool', vol.pool, '--vol', vol.name, '--file', got, '--sparse'], { timeoutMs: 3_600_000, signal, watch: { path: got, onBytes: (n) => size && disk((n / size) * 0.5, 'downloading') } });
       // what came is the host's: judged here before anything reads it as a disk
       const info = await qemuImgInfo(got);
       if (info.backingFile !== undefined) throw new FlotillaError('UNSUPPORTED', `${name}'s disk ${t} is an overlay backed by ${info.backingFile} on ${hostId}; an export holds standalone disks (flatten it there first, e.g. virsh blockpull)`);
@@ -83,7 +86,7 @@ export async function exportDomain(x: ExportSide, vm: { uuid: string; info: VmIn
       let path = got;
       if (info.format === 'raw') {
         path = join(scratch, entry);
-        await qemuImgConvert(got, path, { srcFormat: 'raw', outFormat: 'qcow2', signal, onProgress: (p) => report(Math.floor(((i + p / 100) / targets.length) * 50), `converting ${t} to qcow2`) });
+        await qemuImgConvert(got, path, { srcFormat: 'raw', outFormat: 'qcow2', signal, onProgress: (p) => disk(0.5 + p / 200, 'converting') });
         await rm(got, { force: true });
       }
       files.push({ entry: `disks/${entry}`, role: 'disk', path });

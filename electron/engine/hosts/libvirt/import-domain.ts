@@ -3,10 +3,11 @@
 // as a local import verifies it (every checksum, each disk a self-contained qcow2 that passes
 // qemu-img check), in a scratch directory of the data directory that the next engine sweeps if
 // this one is killed. Then each disk goes into Flotilla's pool (`vol-create-as` + `vol-upload`,
-// through the host's one ssh connection when it is remote), the UEFI variables where libvirt
-// looks for the domain's, and the domain is defined as a create defines it (create-domain.ts),
-// on those volumes. Every volume is in the volume journal until the definition names it, so a
-// failure, a Cancel or a killed engine leaves none behind.
+// through the host's one ssh connection when it is remote; the bar follows virsh's place in the
+// file, file-position.ts), the UEFI variables where libvirt looks for the domain's, and the
+// domain is defined as a create defines it (create-domain.ts), on those volumes. Every volume is
+// in the volume journal until the definition names it, so a failure, a Cancel or a killed engine
+// leaves none behind.
 //
 // What the archive names of the computer it came from does not come along, and the result says
 // so: shared folders (as for a local import), port forwards (libvirt hosts have none), and an ISO
@@ -81,13 +82,14 @@ export async function importDomain(h: ImportSide, file: string, opts: { name?: s
     const paths = new Map<string, string>();
     for (const [i, d] of disks.entries()) {
       const vol = `${config.name}-${uuid.slice(0, 8)}-${d}`;
-      progress(50 + Math.floor((sent / Math.max(total, 1)) * 50), `uploading ${d} to ${hostId}`);
+      const uploaded = (bytes: number): void => progress(50 + Math.floor(((sent + bytes) / Math.max(total, 1)) * 50), `uploading ${d} to ${hostId}`);
+      uploaded(0);
       forget.push(await journal.track(POOL, vol, uuid));
       // made at the file's size as raw, written byte for byte, then read again by the pool refresh
       // below, which finds it is a qcow2 (the definition says so too)
       await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${sizes[i]}b`, '--format', 'raw'], { signal });
       made.push(vol);
-      await virsh.run(['vol-upload', '--pool', POOL, '--vol', vol, '--file', join(scratch, d)], { timeoutMs: 3_600_000, signal });
+      await virsh.run(['vol-upload', '--pool', POOL, '--vol', vol, '--file', join(scratch, d)], { timeoutMs: 3_600_000, signal, watch: { path: join(scratch, d), onBytes: uploaded } });
       sent += sizes[i]!;
       paths.set(d, await volPath(virsh, vol));
     }

@@ -103,6 +103,13 @@ export async function volumeAt(virsh: Virsh, path: string): Promise<{ pool: stri
   return pool && name && !/\s/.test(pool) && !name.includes('/') ? { pool, name } : null;
 }
 
+/** The size of a volume's file on its host (what vol-download reads), or null if libvirt does not say. */
+export async function volumeBytes(virsh: Virsh, vol: { pool: string; name: string }): Promise<number | null> {
+  const out = await virsh.run(['vol-info', '--pool', vol.pool, '--vol', vol.name, '--bytes', '--physical']).then((r) => r.stdout, () => '');
+  const n = Number(/^Physical:\s+(\d+) bytes$/m.exec(out)?.[1] ?? NaN);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
 export async function createDiskVolume(virsh: Virsh, vol: string, sizeGiB: number): Promise<string> {
   await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${sizeGiB}G`, '--format', 'qcow2']);
   return volPath(virsh, vol);

@@ -4,6 +4,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { FlotillaError, type ErrorCode } from '../../../../shared/errors';
 import { diesWithEngine } from '../../dies-with-engine';
+import { watchFilePosition } from '../../file-position';
 import { safeText } from './virsh-parse';
 
 export interface VirshResult {
@@ -42,8 +43,12 @@ export class Virsh {
     return ['--quiet', '--connect', this.uri(), ...args];
   }
 
-  /** `signal`: kills the call (a stream such as vol-upload; libvirt ends its side) and rejects with the signal's reason */
-  run(args: readonly string[], opts: { timeoutMs?: number; maxBuffer?: number; signal?: AbortSignal } = {}): Promise<VirshResult> {
+  /**
+   * `signal`: kills the call (a stream such as vol-upload; libvirt ends its side) and rejects with
+   * the signal's reason. `watch`: the bytes virsh has read from or written to that local file so
+   * far, every half second while it grows (vol-upload and vol-download say nothing themselves).
+   */
+  run(args: readonly string[], opts: { timeoutMs?: number; maxBuffer?: number; signal?: AbortSignal; watch?: { path: string; onBytes: (bytes: number) => void } } = {}): Promise<VirshResult> {
     return new Promise((resolve, reject) => {
       const child = execFile(
         this.binary,
@@ -59,7 +64,11 @@ export class Virsh {
         },
       );
       this.running.add(child);
-      child.once('close', () => this.running.delete(child));
+      const unwatch = opts.watch && child.pid ? watchFilePosition(child.pid, opts.watch.path, opts.watch.onBytes) : null;
+      child.once('close', () => {
+        unwatch?.();
+        this.running.delete(child);
+      });
     });
   }
 
