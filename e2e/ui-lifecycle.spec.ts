@@ -1,6 +1,7 @@
 // Issue 12 in the browser, against `flotilla serve` with real QEMU: snapshots of a running
 // built-in VM (take, change the guest, revert: the change is gone and it still runs), clone of a
-// stopped VM that then starts, and import of a file written by `flotilla export`. One data
+// stopped VM that then starts, and import of a file written by `flotilla export` (through the
+// toolbar, and in a terminal while the page shows it). One data
 // directory and one page for the whole story (serial). Then files in and out through the Files tab,
 // and a disk added, grown and removed in Settings.
 import { expect, test } from '@playwright/test';
@@ -126,6 +127,34 @@ test.describe('snapshots, clone and import in the browser', () => {
     await imported.expectState('stopped');
     await expect(dialog).toHaveCount(0);
     await app.page.screenshot({ path: info.outputPath('imported.png') });
+  });
+
+  test('3b. an import run in a terminal shows on the grid while it runs, then as the VM', async () => {
+    const info = test.info();
+    // what the grid shows for the VM, every change of it recorded in the page (the import takes
+    // about a second, too short to catch by polling)
+    await app.page.evaluate(`{
+      const seen = (window.seenStates = []);
+      const look = () => {
+        const state = document.querySelector('[data-testid="vm-from-cli-state"]')?.textContent ?? null;
+        const bar = document.querySelector('section[aria-label="VM from-cli"] [role="progressbar"]') ? '+bar' : '';
+        const now = state === null ? 'none' : state + bar;
+        if (seen.at(-1) !== now) seen.push(now);
+      };
+      look();
+      new MutationObserver(look).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    }`);
+    const r = cli(app.home, ['import', join(app.home, 'keeper.flotilla'), '--name', 'from-cli']);
+    expect(r.status, r.stderr).toBe(0);
+    const tiles = new TilesPage(app.page);
+    await tiles.tile('from-cli').expectState('stopped');
+    await app.page.screenshot({ path: info.outputPath('imported-from-cli.png') });
+    const seen = (await app.page.evaluate('window.seenStates')) as string[];
+    // the placeholder with its bar came first (this window never asked for the import), then the VM
+    expect(seen[0]).toBe('none');
+    expect(seen).toContain('importing+bar');
+    expect(seen.indexOf('importing+bar')).toBeLessThan(seen.indexOf('stopped'));
+    expect(seen.at(-1)).toBe('stopped');
   });
 
   test('4. a folder shared in Settings is mounted at /mnt/TAG in the built-in Linux', async () => {

@@ -7,6 +7,7 @@
 export const METHOD_NAME_LIST = [
   'engine.info',
   'vm.list',
+  'vm.making',
   'host.list',
   'host.add',
   'host.remove',

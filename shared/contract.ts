@@ -65,6 +65,11 @@ export interface Progress {
   /** 0..100, or null when indeterminate */
   percent: number | null;
   message?: string;
+  /**
+   * the name of the VM this job is making (a create or an import), which no list holds until the
+   * job is done: every window shows it from its progress, not only the one that asked for it
+   */
+  newVm?: string;
 }
 
 // ---------------------------------------------------------------------------- hosts
@@ -331,6 +336,8 @@ const fingerprintSchema = z.string().regex(SSH_FINGERPRINT_RE, 'a SHA256 fingerp
 export const Methods = {
   'engine.info': empty,
   'vm.list': empty,
+  /** creates and imports under way: the VMs they make, which no list holds until they are done */
+  'vm.making': empty,
   /** every host the engine knows, with its connection state */
   'host.list': empty,
   /** add a libvirt host: the URI is validated and connected once before it is stored (hosts.json) */
@@ -515,6 +522,8 @@ export const METHOD_NAMES: readonly Method[] = METHOD_NAME_LIST;
 export interface MethodResults {
   'engine.info': EngineInfo;
   'vm.list': VmInfo[];
+  /** each with its latest progress, whose `newVm` names the VM */
+  'vm.making': (VmRef & { progress: Progress })[];
   'host.list': HostInfo[];
   'host.add': HostInfo;
   'host.remove': { name: string };

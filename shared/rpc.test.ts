@@ -65,6 +65,7 @@ const SAMPLES: { [M in Method]: MethodRequest<M> } = {
   'share.remove': { id: ID, tag: 'src' },
   'engine.stopAll': {},
   'stats.history': {},
+  'vm.making': {},
   'fs.list': { path: '/home' },
 };
 

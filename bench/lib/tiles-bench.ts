@@ -60,6 +60,8 @@ class HundredVms implements ContractHandler {
         return { ok: true } as never;
       case 'stats.history':
         return { samples: [] } as never;
+      case 'vm.making':
+        return [] as never;
       default:
         this.unexpected.add(method);
         throw new FlotillaError('UNSUPPORTED', `the tiles bench fixture does not do ${method}`);

@@ -64,6 +64,8 @@ export class Engine implements ContractHandler {
   private accelWhy: string | null = null;
   private qemuVersion: string | null | undefined;
   private closed = false;
+  /** creates and imports under way, by host/id (trackMaking) */
+  private readonly making = new Map<string, MethodResult<'vm.making'>[number]>();
 
   constructor(private readonly opts: EngineOptions) {
     this.layout = opts.layout;
@@ -96,6 +98,7 @@ export class Engine implements ContractHandler {
       engineInfo: () => this.engineInfo(),
       buildDefault: () => this.buildDefault(),
       stopAll: (p) => this.stopAll(p),
+      making: () => [...this.making.values()],
       libvirt: this.libvirt,
     });
     this.addHost(this.local);
@@ -121,6 +124,7 @@ export class Engine implements ContractHandler {
     const offEvents = host.onEvent((event, payload) => {
       if (event === 'vm.removed') this.streams.vmRemoved(payload as EventPayloads['vm.removed']);
       if (event === 'vm.changed') this.streams.vmChanged(payload as EventPayloads['vm.changed']);
+      if (event === 'vm.progress') this.trackMaking(payload as EventPayloads['vm.progress']);
       this.emit(event, payload);
     });
     const offChanged = host.onChanged(() => this.emit('host.changed', host.info()));
@@ -136,6 +140,7 @@ export class Engine implements ContractHandler {
     this.hostOffs.get(id)?.();
     this.hostOffs.delete(id);
     for (const vm of host.list()) this.emit('vm.removed', { host: id, id: vm.id });
+    for (const [key, m] of this.making) if (m.host === id) this.making.delete(key);
     this.emit('host.removed', { id });
     await host.close();
   }
@@ -161,6 +166,17 @@ export class Engine implements ContractHandler {
     this.streams.close();
     await Promise.all(this.hosts.all().map((h) => h.close()));
     this.listeners.clear();
+  }
+
+  /**
+   * A create's or an import's latest progress, for a window that connects while it runs
+   * (vm.making): it names the VM it makes, which no list holds until the job ends. Its last
+   * progress (null) ends it, committed or not.
+   */
+  private trackMaking(p: EventPayloads['vm.progress']): void {
+    const key = `${p.host}/${p.id}`;
+    if (p.progress?.newVm) this.making.set(key, { host: p.host, id: p.id, progress: p.progress });
+    else if (!p.progress) this.making.delete(key);
   }
 
   onEvent(listener: Listener): () => void {

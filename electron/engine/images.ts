@@ -181,16 +181,20 @@ export interface CheckResult {
 }
 
 /** Runs `qemu-img check`; the result is data (exit code + summary), not an exception. */
-export async function qemuImgCheck(path: string): Promise<CheckResult> {
+export async function qemuImgCheck(path: string, signal?: AbortSignal): Promise<CheckResult> {
   await assertReadableFile(path, 'disk');
   return new Promise((resolve, reject) => {
-    const child = spawn(QEMU_IMG, ['check', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(QEMU_IMG, ['check', path], { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     let out = '';
     const take = (d: string) => (out = (out + d).slice(-8000));
     child.stdout.setEncoding('utf8').on('data', take);
     child.stderr.setEncoding('utf8').on('data', take);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ exitCode: code ?? -1, summary: out.trim().split('\n').slice(-12).join('\n') }));
+    // an abort is an 'error' (AbortError) and then 'close': it rejects with the abort's reason there
+    child.on('error', (e) => (e.name === 'AbortError' ? undefined : reject(e)));
+    child.on('close', (code) => {
+      if (signal?.aborted) reject(signal.reason instanceof Error ? signal.reason : new FlotillaError('CANCELLED', `checking ${path} was cancelled`));
+      else resolve({ exitCode: code ?? -1, summary: out.trim().split('\n').slice(-12).join('\n') });
+    });
   });
 }
 

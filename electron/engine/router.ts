@@ -25,6 +25,7 @@ export interface RouterDeps {
   engineInfo: Handler<'engine.info'>;
   buildDefault: Handler<'image.buildDefault'>;
   stopAll: Handler<'engine.stopAll'>;
+  making: Handler<'vm.making'>;
   /** the user's libvirt hosts (hosts.json) */
   libvirt: LibvirtHosts;
 }
@@ -55,6 +56,7 @@ export function makeHandlers(d: RouterDeps): HandlerTable {
   return {
     'engine.info': d.engineInfo,
     'vm.list': () => d.hosts.all().flatMap((h) => h.list()),
+    'vm.making': d.making,
     'host.list': () => d.hosts.all().map((h) => h.info()),
     'host.add': async (p) => (await d.libvirt.add(p.name, p.uri, p.identity, p.trustHostKey)).info(),
     'host.volumes': async (p) => {

@@ -2,6 +2,7 @@
 // made from a real bootable disk (GRUB, printing a marker on the serial port), so "the copy boots"
 // is checked by booting it; "the same data" is checked with `qemu-img compare`.
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,27 @@ import { cleanupHome, makeHome, openTestEngine, processesUsing, run, runLeftover
 import { haveIsoTools, ISO_MARKER, makeGrubImages } from './fixtures/third-party-images';
 
 const isoTools = haveIsoTools();
+
+/** Stops the first child of this process (the engine runs in it) whose arguments pass `which`, as soon as it is seen. */
+async function holdChild(which: (args: string[]) => boolean, ms = 60_000): Promise<number> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setImmediate(r))) {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const kids = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      for (const pid of kids.map(Number)) {
+        let args: string[];
+        try {
+          args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        } catch {
+          continue; // gone
+        }
+        if (!which(args)) continue;
+        process.kill(pid, 'SIGSTOP');
+        return pid;
+      }
+    }
+  }
+  throw new Error('no such child process was seen');
+}
 
 describe.skipIf(!isoTools)('export, import and clone', () => {
   let home: string;
@@ -143,6 +165,29 @@ describe.skipIf(!isoTools)('export, import and clone', () => {
     await rm(file);
     await client.call('vm.delete', { id: big.id });
   }, 300_000);
+
+  it('a Cancel while an import checks its disk ends it there: no VM is made and nothing is left', async () => {
+    const before = await vmsDir();
+    const named = client.waitFor('vm.progress', (p) => p.progress?.newVm === 'checked', 'the import to report', 60_000);
+    const done = client.call('vm.import', { path: join(work, 'src.flotilla'), name: 'checked' }).then(
+      () => null,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    const { id } = await named;
+    // the disk's qemu-img check, held while the Cancel goes in (it used to run to its end and the VM was made anyway)
+    const check = await holdChild((args) => args[0]!.endsWith('qemu-img') && args[1] === 'check' && !!args[2]?.startsWith(join(home, 'vms')));
+    try {
+      // a window that connects now is told of it (vm.making), though no list holds the VM yet
+      expect(await client.call('vm.making', {})).toEqual([{ host: 'local', id, progress: expect.objectContaining({ op: 'import', newVm: 'checked', cancellable: true, message: 'checking disk.qcow2' }) }]);
+      expect(await client.call('vm.cancelJob', { id })).toEqual({ cancelled: true });
+    } finally {
+      process.kill(check, 'SIGCONT');
+    }
+    expect(await done).toMatchObject({ code: 'CANCELLED', message: 'import cancelled by the user' });
+    expect(await client.call('vm.making', {})).toEqual([]);
+    expect((await client.call('vm.list', {})).some((v) => v.name === 'checked')).toBe(false);
+    expect(await vmsDir()).toEqual(before);
+  });
 
   it('refuses broken and hostile archives with a clear error and creates nothing', async () => {
     const good = join(work, 'good.flotilla');

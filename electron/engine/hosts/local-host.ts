@@ -308,7 +308,7 @@ export class LocalHost implements Host {
       probe: (proto, hostPort) => this.checkPort(proto, hostPort),
     });
     const spec = await this.store.create(config, {
-      beforeCommit: (s: VmSpec, dir: string) => makeNewVmFiles(config, s, dir, (p) => this.emit('vm.progress', { host: this.id, id: s.id, progress: p })),
+      beforeCommit: (s: VmSpec, dir: string) => makeNewVmFiles(config, s, dir, (p) => this.emit('vm.progress', { host: this.id, id: s.id, progress: p && { ...p, newVm: s.name } })),
     });
     const sup = this.addSupervisor(spec.id);
     await sup.init();

@@ -12,25 +12,29 @@ import { OVMF_VARS_FILE, VM_DISK_FILE } from '../qemu-args';
 
 /** Make VM `s`'s files in `dir` from `config`, and record the disks it owns in `s.disks`. */
 export async function makeNewVmFiles(config: VmConfig, s: VmSpec, dir: string, progress: (p: Progress | null) => void): Promise<void> {
-  const src = config.source;
-  let disks: string[] = [];
-  if (src.kind === 'default') {
-    progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
-    await ensureRootDisk(dir, s);
-    disks = [VM_DISK_FILE];
-  } else if (src.kind === 'iso') {
-    progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
-    await qemuImgCreate(join(dir, VM_DISK_FILE), src.diskSizeGiB, 'qcow2');
-    disks = [VM_DISK_FILE];
-  } else if (src.kind === 'disk' && src.mode === 'copy') {
-    progress({ op: 'disk-import', percent: 0, message: `copying ${src.path}` });
-    await qemuImgConvert(src.path, join(dir, VM_DISK_FILE), {
-      outFormat: 'qcow2',
-      onProgress: (pct: number) => progress({ op: 'disk-import', percent: pct, message: `copying ${src.path}` }),
-    });
-    disks = [VM_DISK_FILE];
+  // the bar ends either way: a failed create's too (every window's placeholder goes with it)
+  try {
+    const src = config.source;
+    let disks: string[] = [];
+    if (src.kind === 'default') {
+      progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
+      await ensureRootDisk(dir, s);
+      disks = [VM_DISK_FILE];
+    } else if (src.kind === 'iso') {
+      progress({ op: 'disk-create', percent: null, message: `creating a ${src.diskSizeGiB} GiB disk` });
+      await qemuImgCreate(join(dir, VM_DISK_FILE), src.diskSizeGiB, 'qcow2');
+      disks = [VM_DISK_FILE];
+    } else if (src.kind === 'disk' && src.mode === 'copy') {
+      progress({ op: 'disk-import', percent: 0, message: `copying ${src.path}` });
+      await qemuImgConvert(src.path, join(dir, VM_DISK_FILE), {
+        outFormat: 'qcow2',
+        onProgress: (pct: number) => progress({ op: 'disk-import', percent: pct, message: `copying ${src.path}` }),
+      });
+      disks = [VM_DISK_FILE];
+    }
+    if (config.firmware === 'uefi') await namingFullDisk(join(dir, OVMF_VARS_FILE), () => ensureOvmfVars(dir));
+    s.disks.push(...disks);
+  } finally {
+    progress(null);
   }
-  if (config.firmware === 'uefi') await namingFullDisk(join(dir, OVMF_VARS_FILE), () => ensureOvmfVars(dir));
-  s.disks.push(...disks);
-  progress(null);
 }

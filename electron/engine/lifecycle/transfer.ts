@@ -195,7 +195,7 @@ export async function extractChecked(
       throw badSpec(file, e.message);
     });
     o.report(100, `checking ${d}`);
-    const check = await qemuImgCheck(path);
+    const check = await qemuImgCheck(path, o.signal);
     if (check.exitCode !== 0) throw badSpec(file, `disk ${d} fails qemu-img check (exit ${check.exitCode}): ${check.summary.split('\n').at(-1)}`);
   }
   const vars = o.uefi && got.files.has(`nvram/${OVMF_VARS_FILE}`);
@@ -204,6 +204,8 @@ export async function extractChecked(
       throw badSpec(file, e.message);
     });
   }
+  // a Cancel during a step that does not watch the signal still ends the import here, before anything is committed
+  o.signal?.throwIfAborted();
   return { vars };
 }
 
@@ -220,7 +222,7 @@ export async function importVm(ctx: OpsContext, file: string, name: string | und
   const { emptyCd } = await checkLocalBootFiles(file, config, warnings);
   const spec = await ctx.store.create(config, {
     beforeCommit: async (s, staging) => {
-      const report = (pct: number, message: string): void => ctx.progress(s.id, { op: 'import', percent: pct, message });
+      const report = (pct: number, message: string): void => ctx.progress(s.id, { op: 'import', percent: pct, message, newVm: s.name });
       await extractChecked(file, head, staging, { disks, uefi: config.firmware === 'uefi', report, ...(signal ? { signal } : {}) });
       s.disks.push(...disks);
       if (emptyCd) s.cdrom = null;

@@ -251,7 +251,7 @@ describe('a create with disk work', () => {
     expect(screen.getByRole('dialog', { name: 'New virtual machine' })).toBeTruthy();
 
     // the engine accepted it and reports the import of a VM it has not committed yet
-    await act(async () => api.emit('vm.progress', { host: 'local', id: 'newvm0000001', progress: { op: 'disk-import', percent: 40, message: 'copying /srv/big.qcow2' } }));
+    await act(async () => api.emit('vm.progress', { host: 'local', id: 'newvm0000001', progress: { op: 'disk-import', percent: 40, message: 'copying /srv/big.qcow2', newVm: 'imported' } }));
     expect(screen.queryByRole('dialog', { name: 'New virtual machine' })).toBeNull();
     const tile = screen.getByRole('region', { name: 'VM imported' });
     expect(within(tile).getByRole('progressbar', { name: 'copying /srv/big.qcow2' }).getAttribute('aria-valuenow')).toBe('40');

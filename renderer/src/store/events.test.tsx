@@ -25,6 +25,7 @@ describe('engine events into the store', () => {
     list = [makeVm('alpha'), makeVm('beta', { state: 'stopped' })];
     api = new FakeTransport((m) => {
       if (m === 'vm.list') return list;
+      if (m === 'vm.making') return [];
       if (m === 'engine.info') return { version: 't', home: '/h', pid: 1, qemuVersion: null, kvm: false, defaultImage: { ready: true, kernelVersion: null, path: '' }, shell: 'serve' };
       if (m === 'console.subscribe') return { scrollback: 'boot\r\n' };
       if (m === 'stats.history') return { samples: [1, 2, 3].map((t) => ({ host: 'local', id: list[0]!.id, t, cpuPercent: t, rssBytes: t << 20 })) };

@@ -1,12 +1,12 @@
 // The renderer's ONE subscription to engine events. It writes into the store and nothing
 // else does. On every (re)connect it fetches the full state once, then applies events.
-import type { EventPayloads, HostInfo, Progress, VmInfo, VmStats } from '../../../shared/contract';
+import { LOCAL_HOST, type EventPayloads, type HostInfo, type Progress, type VmInfo, type VmStats } from '../../../shared/contract';
 import { isActive } from '../../../shared/state';
 import type { Transport } from '../api/transport';
 import { toUiError } from './errors';
 import { getAllStats, getStats, replaceAllStats, setStats } from './stats-store';
 import { appendConsole, resubscribeAll, setThumb } from './streams';
-import { STATS_WINDOW, useStore, type StatsSeries, type StoreState } from './store';
+import { STATS_WINDOW, useStore, type CreatingVm, type StatsSeries, type StoreState } from './store';
 
 function push<T>(arr: readonly T[], v: T): T[] {
   const out = arr.length >= STATS_WINDOW ? arr.slice(arr.length - STATS_WINDOW + 1) : arr.slice();
@@ -84,9 +84,8 @@ export function applyVm(vm: VmInfo): void {
   if (!isActive(vm) && getStats(vm.id)) setStats({ [vm.id]: undefined });
   useStore.setState((s) => {
     // the engine committed a VM we showed as "creating": the real tile replaces it
-    const creating = Object.values(s.vms.creating).some((c) => c.vmId === vm.id || (c.name === vm.name && !c.error))
-      ? Object.fromEntries(Object.entries(s.vms.creating).filter(([, c]) => !(c.vmId === vm.id || (c.name === vm.name && !c.error))))
-      : s.vms.creating;
+    const made = (c: CreatingVm): boolean => c.vmId === vm.id || (c.name === vm.name && (c.host ?? LOCAL_HOST) === vm.host && !c.error);
+    const creating = Object.values(s.vms.creating).some(made) ? Object.fromEntries(Object.entries(s.vms.creating).filter(([, c]) => !made(c))) : s.vms.creating;
     return { vms: { ...s.vms, byId: { ...s.vms.byId, [vm.id]: vm }, creating } };
   });
   if (before && !isActive(before) && isActive(vm)) resubscribeAll(vm.id);
@@ -123,16 +122,44 @@ function patchVm(id: string, fn: (vm: VmInfo) => VmInfo): void {
 
 /** Progress for a known VM goes on its tile; for an id we have not seen yet it belongs to a
  *  create in flight (the engine reports disk work before it commits the VM). */
-export function applyProgress(id: string, progress: Progress | null): void {
+/** How long the placeholder of a job started elsewhere stays after the job ends, for its VM's tile to come. */
+export const ELSEWHERE_LINGER_MS = 2000;
+
+/**
+ * A job's progress: on its VM's tile, or on the placeholder of the VM it is making (a create or
+ * an import: in no list until it is done). This window's own create or import takes the id the
+ * first time its job names the VM; a job started elsewhere (another window, the CLI) gets a
+ * placeholder of its own, with its bar and Cancel, that goes when the job ends.
+ */
+export function applyProgress(host: string, id: string, progress: Progress | null): void {
   if (useStore.getState().vms.byId[id]) {
     patchVm(id, (vm) => ({ ...vm, progress }));
     return;
   }
+  const put = (s: StoreState, c: CreatingVm): Partial<StoreState> => ({ vms: { ...s.vms, creating: { ...s.vms.creating, [c.key]: c } } });
   useStore.setState((s) => {
     const all = Object.values(s.vms.creating);
-    const c = all.find((x) => x.vmId === id) ?? (progress ? all.find((x) => x.vmId === null) : undefined);
-    if (!c) return s;
-    return { vms: { ...s.vms, creating: { ...s.vms.creating, [c.key]: { ...c, vmId: id, progress } } } };
+    const known = all.find((c) => c.vmId === id && (c.host ?? LOCAL_HOST) === host);
+    if (known) {
+      // its VM's tile replaces it when the engine commits it (applyVm); a failed job's is dropped
+      if (!progress && known.elsewhere) setTimeout(() => dropCreating(known.key), ELSEWHERE_LINGER_MS);
+      return put(s, { ...known, progress });
+    }
+    const name = progress?.newVm;
+    if (!name) return s;
+    const own = all.find((c) => c.vmId === null && !c.error && (c.host ?? LOCAL_HOST) === host && (c.name === name || (c.op === 'import' && c.nameFromArchive)));
+    if (own) return put(s, { ...own, name, vmId: id, progress });
+    const op = progress.op === 'import' ? 'import' : 'create';
+    return put(s, { key: `job-${host}-${id}`, name, vmId: id, progress, error: null, op, elsewhere: true, ...(host !== LOCAL_HOST ? { host } : {}) });
+  });
+}
+
+function dropCreating(key: string): void {
+  useStore.setState((s) => {
+    if (!s.vms.creating[key]) return s;
+    const creating = { ...s.vms.creating };
+    delete creating[key];
+    return { vms: { ...s.vms, creating } };
   });
 }
 
@@ -186,20 +213,24 @@ export function seedStats(stats: Record<string, StatsSeries>, history: readonly 
 export async function refreshAll(api: Transport): Promise<void> {
   try {
     // an engine from before stats.history answers without it: sparklines then start empty
-    const [info, list, hosts, history] = await Promise.all([
+    const [info, list, hosts, history, making] = await Promise.all([
       api.invoke('engine.info', {}),
       api.invoke('vm.list', {}),
       api.invoke('host.list', {}),
       api.invoke('stats.history', {}).catch(() => ({ samples: [] as VmStats[] })),
+      // an engine from before vm.making: jobs started elsewhere show from their next progress
+      api.invoke('vm.making', {}).catch(() => []),
     ]);
     const byId: Record<string, VmInfo> = {};
     for (const vm of list) byId[vm.id] = vm;
     const keep = <T,>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).filter(([k]) => k in byId));
     replaceAllStats(seedStats(keep(getAllStats()), history.samples, (id) => !!byId[id] && isActive(byId[id])));
     useStore.setState((s: StoreState) => ({
-      vms: { ...s.vms, byId, hosts, ops: keep(s.vms.ops), loaded: true },
+      // the placeholders of jobs started elsewhere are made again from what runs now (one may have ended meanwhile)
+      vms: { ...s.vms, byId, hosts, ops: keep(s.vms.ops), creating: Object.fromEntries(Object.entries(s.vms.creating).filter(([, c]) => !c.elsewhere)), loaded: true },
       ui: { ...s.ui, engine: info, notice: null, openVmId: s.ui.openVmId && byId[s.ui.openVmId] ? s.ui.openVmId : null, selected: keep(s.ui.selected) },
     }));
+    for (const m of making) applyProgress(m.host, m.id, m.progress);
     resubscribeAll();
     // tiles show stats: ask for them on every (re)connect, the engine samples only while someone listens
     await api.invoke('stats.subscribe', {});
@@ -217,7 +248,7 @@ export function connectStore(api: Transport): () => void {
     api.on('host.removed', ({ id }) => applyHostRemoved(id)),
     api.on('vm.statsBatch', ({ samples }) => queueStatsBatch(samples)),
     api.on('vm.agent', ({ id, agent, ips }) => patchVm(id, (vm) => ({ ...vm, agent, ips }))),
-    api.on('vm.progress', ({ id, progress }) => applyProgress(id, progress)),
+    api.on('vm.progress', ({ host, id, progress }) => applyProgress(host, id, progress)),
     api.on('vm.log', appendLog),
     api.on('console.data', ({ id, data }) => appendConsole(id, data)),
     api.on('vm.thumbnail', ({ id, pngBase64 }) => setThumb(id, pngBase64)),

@@ -3,7 +3,8 @@
 // grow-only size rule, a clone/export dialog that hands over to the tile once the job reports
 // progress, an import's placeholder tile with Cancel naming the id its progress carries, the
 // Snapshots tab's confirmations, and clone, export and import across a lost engine (what each
-// takes for "it had finished"; check 22 kills a real engine under the CLI's same logic).
+// takes for "it had finished"; check 22 kills a real engine under the CLI's same logic), and the
+// placeholders of creates and imports started elsewhere (another window, the CLI).
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { capsOf, VM_CAPS, type SnapshotInfo } from '../../../shared/contract';
@@ -15,7 +16,7 @@ import { growError } from '../views/tabs/disk-section';
 import { SnapshotsTab } from '../views/tabs/snapshots-tab';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
 import { openDialog } from './actions';
-import { applyProgress, applyVm } from './events';
+import { applyProgress, applyVm, refreshAll } from './events';
 import { cloneVm, createSnapshot, exportVm, importArchive, minGrowGiB, offersDiskOnly, parseGiB } from './lifecycle-actions';
 import { resetStore, useStore } from './store';
 
@@ -54,7 +55,7 @@ describe('lifecycle logic', () => {
     openDialog({ kind: 'clone', id: src.id });
     const done = cloneVm(src.id, 'copy', { linked: false, start: false });
     expect(useStore.getState().ui.dialog).toEqual({ kind: 'clone', id: src.id });
-    act(() => applyProgress(src.id, { op: 'clone', percent: 10, cancellable: true }));
+    act(() => applyProgress('local', src.id, { op: 'clone', percent: 10, cancellable: true }));
     expect(useStore.getState().ui.dialog).toBeNull();
     fail(new FlotillaError('IMAGE_ERROR', 'qemu-img convert failed: No space left'));
     expect(await done).toBeNull();
@@ -79,7 +80,7 @@ describe('lifecycle logic', () => {
     const done = importArchive('/home/me/web.flotilla', '', false, 'local', () => (underway = true));
     const key = Object.keys(useStore.getState().vms.creating)[0]!;
     expect(useStore.getState().vms.creating[key]).toMatchObject({ name: 'web', op: 'import', vmId: null });
-    act(() => applyProgress('vm00000000ab', { op: 'import', percent: 40, cancellable: true, message: 'importing web.flotilla' }));
+    act(() => applyProgress('local', 'vm00000000ab', { op: 'import', percent: 40, cancellable: true, message: 'importing web.flotilla', newVm: 'web' }));
     expect(underway).toBe(true);
     render(<CreatingTile k={key} />);
     expect(screen.getByTestId('vm-web-state').textContent).toBe('importing');
@@ -98,13 +99,85 @@ describe('lifecycle logic', () => {
     useStore.setState((s) => ({ vms: { ...s.vms, hosts: [host('local', 'This computer', 'local'), host('lab', 'lab', 'libvirt')] } }));
     const done = importArchive('/home/me/web.flotilla', '', false, 'lab');
     const key = Object.keys(useStore.getState().vms.creating)[0]!;
-    act(() => applyProgress('c0ffee00c0ffee00c0ffee00c0ffee00', { op: 'import', percent: 60, cancellable: true, message: 'uploading disk.qcow2 to lab' }));
+    act(() => applyProgress('lab', 'c0ffee00c0ffee00c0ffee00c0ffee00', { op: 'import', percent: 60, cancellable: true, message: 'uploading disk.qcow2 to lab', newVm: 'web' }));
     render(<CreatingTile k={key} />);
     expect(screen.getByLabelText('web is on host lab').textContent).toBe('lab');
     fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(api.calls.filter((c) => c.method === 'vm.cancelJob').map((c) => c.req)).toEqual([{ host: 'lab', id: 'c0ffee00c0ffee00c0ffee00c0ffee00' }]);
     fail(new FlotillaError('CANCELLED', 'import cancelled by the user'));
     expect((await done).error).toMatchObject({ code: 'CANCELLED' });
+  });
+
+  it('a create or import started elsewhere (the CLI, another window) shows with its bar and Cancel, and goes when it ends', async () => {
+    vi.useFakeTimers();
+    try {
+      const api = new FakeTransport(() => ({ cancelled: true }));
+      setApi(api);
+      const host = (id: string, name: string, kind: 'local' | 'libvirt') => ({ id, name, kind, state: 'connected' as const, reason: null, vmCount: 0 });
+      useStore.setState((s) => ({ vms: { ...s.vms, hosts: [host('local', 'This computer', 'local'), host('lab', 'lab', 'libvirt')] } }));
+      // this window's own import, named in its dialog, has not reported yet
+      const mine = importArchive('/home/me/web.flotilla', 'web', false);
+      const ownKey = Object.keys(useStore.getState().vms.creating)[0]!;
+      act(() => applyProgress('lab', 'c0ffee00c0ffee00c0ffee00c0ffee00', { op: 'import', percent: 70, cancellable: true, message: 'uploading disk.qcow2 to lab', newVm: 'db' }));
+      act(() => applyProgress('local', 'vm0000000011', { op: 'disk-create', percent: null, message: 'creating a 8 GiB disk', newVm: 'box' }));
+      const creating = useStore.getState().vms.creating;
+      // the other jobs did not take this window's placeholder
+      expect(creating[ownKey]).toMatchObject({ name: 'web', vmId: null });
+      expect(Object.values(creating).filter((c) => c.elsewhere).map((c) => [c.name, c.host ?? 'local', c.op])).toEqual([
+        ['db', 'lab', 'import'],
+        ['box', 'local', 'create'],
+      ]);
+      const db = Object.values(creating).find((c) => c.name === 'db')!;
+      render(<CreatingTile k={db.key} />);
+      expect(screen.getByTestId('vm-db-state').textContent).toBe('importing');
+      expect(screen.getByLabelText('db is on host lab')).toBeTruthy();
+      expect(screen.getByRole('progressbar', { name: 'uploading disk.qcow2 to lab' }).getAttribute('aria-valuenow')).toBe('70');
+      fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+      expect(api.calls.filter((c) => c.method === 'vm.cancelJob').map((c) => c.req)).toEqual([{ host: 'lab', id: 'c0ffee00c0ffee00c0ffee00c0ffee00' }]);
+
+      // its job ended (cancelled there): the placeholder goes, after a moment for a VM to come
+      act(() => applyProgress('lab', 'c0ffee00c0ffee00c0ffee00c0ffee00', null));
+      expect(useStore.getState().vms.creating[db.key]).toBeDefined();
+      act(() => vi.advanceTimersByTime(2000));
+      expect(useStore.getState().vms.creating[db.key]).toBeUndefined();
+      // the other one was committed: its tile replaces the placeholder
+      act(() => applyProgress('local', 'vm0000000011', null));
+      act(() => applyVm(makeVm('box', { id: 'vm0000000011', state: 'stopped', caps: all })));
+      expect(Object.values(useStore.getState().vms.creating).map((c) => c.name)).toEqual(['web']);
+      // this window's own job takes its placeholder when it reports
+      act(() => applyProgress('local', 'vm0000000022', { op: 'import', percent: 10, cancellable: true, message: 'importing web.flotilla', newVm: 'web' }));
+      expect(useStore.getState().vms.creating[ownKey]).toMatchObject({ name: 'web', vmId: 'vm0000000022' });
+      void mine;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a window that (re)connects shows the creates and imports under way (vm.making), and keeps its own', async () => {
+    // what the engine says runs now: not db (it ended meanwhile), but an import of app onto lab
+    const app = { op: 'import' as const, percent: 30, message: 'uploading disk.qcow2 to lab', cancellable: true, newVm: 'app' };
+    const running = [{ host: 'lab', id: 'c0ffee00c0ffee00c0ffee00c0ffee01', progress: app }];
+    const api = new FakeTransport((m) => (m === 'vm.import' ? new Promise(() => {}) : m === 'vm.list' || m === 'host.list' ? [] : m === 'stats.history' ? { samples: [] } : m === 'vm.making' ? running : { ok: true }));
+    setApi(api);
+    void importArchive('/home/me/web.flotilla', 'web', false);
+    act(() => applyProgress('local', 'vm0000000044', { op: 'import', percent: 5, message: 'importing web.flotilla', newVm: 'web' }));
+    act(() => applyProgress('local', 'vm0000000055', { op: 'import', percent: 5, message: 'importing db.flotilla', newVm: 'db' }));
+    expect(Object.values(useStore.getState().vms.creating).map((c) => c.name).sort()).toEqual(['db', 'web']);
+    await act(() => refreshAll(api));
+    expect(useStore.getState().ui.notice).toBeNull();
+    expect(Object.values(useStore.getState().vms.creating).map((c) => [c.name, c.host ?? 'local', c.elsewhere ?? false, c.progress?.percent])).toEqual([
+      ['web', 'local', false, 5],
+      ['app', 'lab', true, 30],
+    ]);
+  });
+
+  it("an import not named in its dialog takes the archive's name when its job reports", () => {
+    setApi(new FakeTransport(() => new Promise(() => {})));
+    void importArchive('/home/me/backup-2026.flotilla', '', false);
+    const key = Object.keys(useStore.getState().vms.creating)[0]!;
+    expect(useStore.getState().vms.creating[key]).toMatchObject({ name: 'backup-2026', vmId: null });
+    act(() => applyProgress('local', 'vm0000000033', { op: 'import', percent: 5, cancellable: true, message: 'importing backup-2026.flotilla', newVm: 'web' }));
+    expect(Object.values(useStore.getState().vms.creating)).toEqual([expect.objectContaining({ key, name: 'web', vmId: 'vm0000000033' })]);
   });
 
   it('the Snapshots tab lists snapshots, confirms a revert, and disables reverting a running VM to a disk-only one', async () => {
@@ -223,7 +296,7 @@ describe('clone, export and import outlast a lost engine', () => {
     });
     setApi(api);
     const done = importArchive('/home/me/web.flotilla', '', false);
-    act(() => applyProgress(made.id, { op: 'import', percent: 90, cancellable: true, message: 'importing web.flotilla' }));
+    act(() => applyProgress('local', made.id, { op: 'import', percent: 90, cancellable: true, message: 'importing web.flotilla', newVm: 'web' }));
     await vi.waitFor(() => expect(count(api, 'vm.import')).toBe(1));
     await reconnect(null);
     expect((await done).vm?.id).toBe(made.id);

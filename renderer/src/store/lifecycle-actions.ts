@@ -214,7 +214,7 @@ let importSeq = 1;
 export async function importArchive(path: string, name: string, start: boolean, host: string = LOCAL_HOST, onUnderway?: () => void): Promise<{ vm: VmInfo | null; error: UiError | null }> {
   const key = `import-${importSeq++}`;
   const shown = name || (path.split('/').pop() ?? path).replace(/\.[^.]*$/, '');
-  useStore.setState((s) => ({ vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: shown, vmId: null, progress: null, error: null, op: 'import', ...(host !== LOCAL_HOST ? { host } : {}) } } } }));
+  useStore.setState((s) => ({ vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: shown, vmId: null, progress: null, error: null, op: 'import', ...(name ? {} : { nameFromArchive: true }), ...(host !== LOCAL_HOST ? { host } : {}) } } } }));
   // the archive's first checks fail fast (in the dialog); once extraction reports, the tile takes over
   const unwatch = useStore.subscribe((s) => {
     if (s.vms.creating[key]?.vmId) {

@@ -91,6 +91,10 @@ export interface CreatingVm {
   op?: 'create' | 'import';
   /** the libvirt host it is made on (absent: this computer) */
   host?: string;
+  /** an import not named in its dialog: it takes the archive's name once its job reports */
+  nameFromArchive?: boolean;
+  /** a job another window or the CLI started, shown from its progress: it goes when the job ends */
+  elsewhere?: boolean;
 }
 
 export interface VmsSlice {

@@ -66,7 +66,7 @@ export async function importDomain(h: ImportSide, file: string, opts: { name?: s
 
   const uuid = randomUUID();
   const id = uuidToId(uuid);
-  const progress = (percent: number, message: string): void => report(id, { op: 'import', percent, message });
+  const progress = (percent: number, message: string): void => report(id, { op: 'import', percent, message, newVm: config.name });
   const scratch = await makeScratchDir(new HomeLayout(h.ctx.home));
   /** the volumes made so far, and the journal records to drop once the definition names them */
   const made: string[] = [];
