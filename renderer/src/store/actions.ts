@@ -1,6 +1,6 @@
 // Everything the UI can ask for. Module functions that call the Api and write results into
 // the store; each VM action marks its tile pending and puts any error on that tile.
-import type { ExecResult, VmInfo } from '../../../shared/contract';
+import { LOCAL_HOST, type ExecResult, type VmInfo } from '../../../shared/contract';
 import { canStart, canStop } from '../../../shared/state';
 import type { VmConfigInput, VmPatch } from '../../../shared/spec';
 import { getApi } from '../api/current';
@@ -93,7 +93,7 @@ export async function createVm(config: VmConfigInput, start: boolean, host?: str
   const api = getApi();
   const key = `create-${createSeq++}`;
   useStore.setState((s) => ({
-    vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: config.name, vmId: null, progress: null, error: null } } },
+    vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { key, name: config.name, vmId: null, progress: null, error: null, ...(host && host !== LOCAL_HOST ? { host } : {}) } } },
   }));
   let vm: VmInfo;
   try {

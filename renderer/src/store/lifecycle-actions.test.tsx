@@ -15,7 +15,7 @@ import { CreatingTile } from '../components/creating-tile';
 import { growError } from '../views/tabs/disk-section';
 import { SnapshotsTab } from '../views/tabs/snapshots-tab';
 import { FakeTransport, makeVm } from '../test-support/fake-transport';
-import { openDialog } from './actions';
+import { createVm, openDialog } from './actions';
 import { applyProgress, applyVm, refreshAll } from './events';
 import { cloneVm, createSnapshot, exportVm, importArchive, minGrowGiB, offersDiskOnly, parseGiB } from './lifecycle-actions';
 import { resetStore, useStore } from './store';
@@ -169,6 +169,14 @@ describe('lifecycle logic', () => {
       ['web', 'local', false, 5],
       ['app', 'lab', true, 30],
     ]);
+  });
+
+  it("a create on a libvirt host takes its host's progress for its own placeholder (the built-in Linux going up), not a second one", () => {
+    setApi(new FakeTransport(() => new Promise(() => {})));
+    void createVm({ name: 'far', source: { kind: 'default' } }, false, 'lab');
+    act(() => applyProgress('lab', 'c0ffee00c0ffee00c0ffee00c0ffee02', { op: 'disk-import', percent: 40, message: 'uploading the built-in Linux to lab', newVm: 'far' }));
+    expect(Object.values(useStore.getState().vms.creating)).toEqual([expect.objectContaining({ name: 'far', host: 'lab', vmId: 'c0ffee00c0ffee00c0ffee00c0ffee02' })]);
+    expect(Object.values(useStore.getState().vms.creating)[0]!.elsewhere).toBeUndefined();
   });
 
   it("an import not named in its dialog takes the archive's name when its job reports", () => {

@@ -9,10 +9,13 @@
 // (hvc0, which drops output a slow reader misses), and one on QEMU's user networking joins the
 // host's "default" network when that runs and the build asks DHCP (its MAC address is kept).
 // A domain whose kernel is not one of these pool volumes is someone's own: nothing is changed.
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Progress } from '../../../../shared/contract';
 import { FlotillaError } from '../../../../shared/errors';
 import { guestHostname } from '../../guest/boot-profile';
 import { readDefaultGuest, type DefaultGuestState } from '../../guest/build-default';
+import { percentOf } from '../../lifecycle/ops-context';
 import type { KeyedMutex } from '../../mutex';
 import { BOOT_VOLUME_RE, pruneBootVolumes } from './boot-volumes';
 import { defineXml } from './define-xml';
@@ -74,16 +77,33 @@ function bootVolumeNames(m: NonNullable<DefaultGuestState['manifest']>): [string
   return [`default-vmlinuz-${m.files.vmlinuz!.sha256.slice(0, 16)}`, `default-initrd-${m.files['initrd.img']!.sha256.slice(0, 16)}`];
 }
 
-/** Uploads the built-in guest's kernel and initrd into the pool (once per content hash). */
-export async function uploadBootFiles(ctx: BootContext, g: DefaultGuestState): Promise<BootFiles> {
+/**
+ * Uploads the built-in guest's kernel and initrd into the pool (once per content hash). `bar`:
+ * the progress of the VM that waits for them, while they go up (a host that has them shows none).
+ */
+export async function uploadBootFiles(ctx: BootContext, g: DefaultGuestState, bar?: Bar): Promise<BootFiles> {
   const volumes = bootVolumeNames(readyGuest(g));
-  const files = await ctx.lock.run('storage', async () => {
-    await ensurePool(ctx.virsh);
-    return { kernel: await ensureUploaded(ctx.virsh, volumes[0], join(g.dir, 'vmlinuz')), initrd: await ensureUploaded(ctx.virsh, volumes[1], join(g.dir, 'initrd.img')), volumes };
-  });
-  ctx.uploaded?.set(volumes.join(' '), files);
-  return files;
+  const paths = [join(g.dir, 'vmlinuz'), join(g.dir, 'initrd.img')] as const;
+  const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
+  let shown = false;
+  const up = (before: number) => (bytes: number) => {
+    shown = true;
+    bar?.({ op: 'disk-import', percent: percentOf(before + bytes, sizes[0]! + sizes[1]!), message: `uploading the built-in Linux to ${ctx.hostId}` });
+  };
+  try {
+    const files = await ctx.lock.run('storage', async () => {
+      await ensurePool(ctx.virsh);
+      return { kernel: await ensureUploaded(ctx.virsh, volumes[0], paths[0], up(0)), initrd: await ensureUploaded(ctx.virsh, volumes[1], paths[1], up(sizes[0]!)), volumes };
+    });
+    ctx.uploaded?.set(volumes.join(' '), files);
+    return files;
+  } finally {
+    if (shown) bar?.(null);
+  }
 }
+
+/** A VM's progress bar (its tile's, or a new VM's placeholder's). */
+export type Bar = (p: Progress | null) => void;
 
 /** What uploadBootFiles last found for this build on this connection, without asking the host. */
 function knownBootFiles(ctx: BootContext, m: NonNullable<DefaultGuestState['manifest']>): BootFiles | undefined {
@@ -174,14 +194,14 @@ export function withRootSerial(xml: string): string {
  * this build, as checked on this connection before, costs one `dumpxml` (the pool is not asked
  * again at every start).
  */
-export async function updateBootFiles(ctx: BootContext, uuid: string, name: string): Promise<boolean> {
+export async function updateBootFiles(ctx: BootContext, uuid: string, name: string, bar?: Bar): Promise<boolean> {
   const g = await readDefaultGuest(ctx.home);
   if (!g.ready || !g.manifest) return false;
   const xml = (await ctx.virsh.run(['dumpxml', '--inactive', '--domain', uuid])).stdout;
   const [k, i] = [one(xml, 'kernel'), one(xml, 'initrd')];
   if (!k || !i) return false; // not booted directly: someone's own definition
   const known = knownBootFiles(ctx, g.manifest);
-  const files = known && k[1] === known.kernel && i[1] === known.initrd ? known : await uploadBootFiles(ctx, g);
+  const files = known && k[1] === known.kernel && i[1] === known.initrd ? known : await uploadBootFiles(ctx, g, bar);
   if (k[1] === files.kernel && i[1] === files.initrd) {
     // on this build already; made before its disk kept /root, it gets the disk's serial now
     const rooted = withRootSerial(xml);

@@ -13,7 +13,7 @@ import { tidyHostPath, type Share, type VmConfig } from '../../../../shared/spec
 import { DEFAULT_GUEST_PROFILE } from '../../guest/boot-profile';
 import { ROOT_DISK_SERIAL } from '../../qemu-args';
 import { readDefaultGuest } from '../../guest/build-default';
-import { builtInCmdline, DEFAULT_NETWORK, defaultNetworkActive, pruneInBackground, readyGuest, uploadBootFiles, type BootContext } from './boot-update';
+import { builtInCmdline, DEFAULT_NETWORK, defaultNetworkActive, pruneInBackground, readyGuest, uploadBootFiles, type Bar, type BootContext } from './boot-update';
 import { defineXml } from './define-xml';
 import { buildDomainXml, type DomainDisk, type DomainXmlInput } from './domain-xml';
 import { createDiskVolume, deleteVolume, ensurePool, POOL } from './storage';
@@ -39,7 +39,7 @@ export interface ImportedDisks {
   volumes: string[];
 }
 
-export async function createDomain(ctx: BootContext, config: VmConfig, uuid: string, imported?: ImportedDisks): Promise<string> {
+export async function createDomain(ctx: BootContext, config: VmConfig, uuid: string, imported?: ImportedDisks, bar?: Bar): Promise<string> {
   if (config.forwards.length > 0) {
     throw new FlotillaError('UNSUPPORTED', 'port forwards are not available on libvirt hosts (they need libvirt user networking with passt); reach the guest on its address instead', { field: 'forwards' });
   }
@@ -69,7 +69,7 @@ export async function createDomain(ctx: BootContext, config: VmConfig, uuid: str
     if (src.kind === 'default') {
       const g = builtIn!;
       const m = readyGuest(g);
-      const boot = await uploadBootFiles(ctx, g);
+      const boot = await uploadBootFiles(ctx, g, bar);
       bootVolumes = boot.volumes;
       // its /root, as a local built-in VM's disk is: the guest finds it by its serial, formats it when blank
       const disk = await newDisk(`${config.name}-${short}.qcow2`, src.diskSizeGiB);

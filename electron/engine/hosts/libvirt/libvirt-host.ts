@@ -349,7 +349,9 @@ export class LibvirtHost implements Host {
 
   async create(config: VmConfig, opts: { start: boolean }): Promise<VmInfo> {
     if (this.domains.byName(config.name)) throw new FlotillaError('NAME_TAKEN', `a domain named ${config.name} exists on host ${this.id}`, { field: 'name' });
-    return this.defined(await createDomain(this.bootContext(), config, randomUUID()), opts.start);
+    const uuid = randomUUID();
+    // its placeholder in every window while the built-in Linux goes up to a host that lacks it
+    return this.defined(await createDomain(this.bootContext(), config, uuid, undefined, (p) => this.progress(uuidToId(uuid), p && { ...p, newVm: config.name })), opts.start);
   }
 
   /** A new domain from an export archive, verified on this computer first (import-domain.ts). */

@@ -21,7 +21,7 @@ import { domainChange, editDomain } from './domain-edit';
 import type { LibvirtHost } from './libvirt-host';
 import { cloneDomain } from './clone-domain';
 import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, resizeDomainDisk, type DomainRef } from './domain-disks';
-import { parseVncDisplay } from './virsh-parse';
+import { parseVncDisplay, uuidToId } from './virsh-parse';
 import { addDomainShare, domainShareInfo, removeDomainShare } from './domain-shares';
 
 export class LibvirtVm implements VmHandle {
@@ -85,7 +85,7 @@ export class LibvirtVm implements VmHandle {
       // a built-in guest Flotilla made boots the built-in Linux this computer has now, as a local VM does
       const st = this.d.state;
       if (st === 'running' || st === 'paused') throw new FlotillaError('ALREADY_RUNNING', `${this.d.name} is already ${st}`);
-      if (this.info().spec.source.kind === 'default' && this.d.meta && (st === 'stopped' || st === 'crashed')) await updateBootFiles(this.host.bootContext(), this.uuid, this.d.name);
+      if (this.info().spec.source.kind === 'default' && this.d.meta && (st === 'stopped' || st === 'crashed')) await updateBootFiles(this.host.bootContext(), this.uuid, this.d.name, (p) => this.host.progress(uuidToId(this.uuid), p));
       await this.virsh.run(['start', '--domain', this.uuid]);
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 30_000);
       if (opts.waitAgent) await this.waitAgent();

@@ -78,7 +78,7 @@ async function holdsTheEnd(virsh: Virsh, vol: string, localFile: string, size: n
  * read back). A half-done upload is deleted, so the next attempt starts over instead of reusing
  * it; one whose engine was killed mid-way is found by its end and uploaded again.
  */
-export async function ensureUploaded(virsh: Virsh, vol: string, localFile: string): Promise<string> {
+export async function ensureUploaded(virsh: Virsh, vol: string, localFile: string, onBytes?: (bytes: number) => void): Promise<string> {
   const size = (await stat(localFile)).size;
   // its size and path in one call (a start of a built-in VM asks this for its kernel and its initrd)
   const xml = await virsh.run(['vol-dumpxml', '--pool', POOL, '--vol', vol]).then((r) => r.stdout, () => null);
@@ -88,7 +88,8 @@ export async function ensureUploaded(virsh: Virsh, vol: string, localFile: strin
   if (xml !== null) await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]);
   await virsh.run(['vol-create-as', '--pool', POOL, '--name', vol, '--capacity', `${size}b`, '--format', 'raw']);
   try {
-    await virsh.run(['vol-upload', '--pool', POOL, '--vol', vol, '--file', localFile], { timeoutMs: 600_000 });
+    onBytes?.(0);
+    await virsh.run(['vol-upload', '--pool', POOL, '--vol', vol, '--file', localFile], { timeoutMs: 600_000, ...(onBytes ? { watch: { path: localFile, onBytes } } : {}) });
   } catch (err) {
     await virsh.run(['vol-delete', '--pool', POOL, '--vol', vol]).catch(() => undefined);
     throw err;
