@@ -10,7 +10,8 @@
 // - the guest's address answered while the domain is read again (an event that changes its
 //   definition): it must land in the domain the host holds now, not in the one it replaced;
 // - a domain created while the whole list is read again (its list taken before the define): the
-//   new domain must stay (CI once, three test files on one libvirtd: "no VM ... on host").
+//   new domain must stay (CI once, three test files on one libvirtd: "no VM ... on host");
+// - the stats tick of a host none of whose domains runs: no virsh at all.
 // The integration test (libvirt-host.itest.ts) runs the same paths against libvirtd.
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,7 @@ case "$1" in
       *) echo "error: unsupported" >&2; exit 1 ;;
     esac ;;
   dumpxml) echo "<domain type='qemu'><name>$(sed -n 's/^Name: *//p' "$D/dominfo")</name></domain>" ;;
+  domstats) echo x >> "$D/domstats-calls" ;;
   domifaddr)
     touch "$D/addr-called"
     while [ -e "$D/hold-addr" ]; do sleep 0.02; done
@@ -230,5 +232,24 @@ describe('a domain created while the list is read again', () => {
     rmSync(join(dir, 'hold'));
     await reloading;
     expect(h.list().map((v) => v.name).sort()).toEqual(['d1', 'd2']);
+  });
+});
+
+describe('the stats tick', () => {
+  it('asks virsh nothing while none of the host\'s domains runs, and asks once one does', async () => {
+    const bin = fakeVirsh();
+    writeFileSync(join(dir, 'dominfo'), dominfo('shut off'));
+    const h = new LibvirtHost({ name: 't', uri: 'qemu:///system', addedAt: '' }, { home: dir, virshBinary: bin, backoff: { baseMs: 50, maxMs: 100 } });
+    host = h;
+    await h.connectNow();
+    await until('the domain', () => h.list()[0]?.state === 'stopped');
+    const domstats = (): number => (existsSync(join(dir, 'domstats-calls')) ? readFileSync(join(dir, 'domstats-calls'), 'utf8').split('\n').filter(Boolean).length : 0);
+    expect(await h.statsAll()).toEqual(new Map());
+    expect(domstats()).toBe(0);
+    writeFileSync(join(dir, 'dominfo'), dominfo('running'));
+    event('Started Booted');
+    await until('the started event', () => h.list()[0]?.state === 'running');
+    await h.statsAll();
+    expect(domstats()).toBe(1);
   });
 });

@@ -373,6 +373,8 @@ export class LibvirtHost implements Host {
 
   /** Every running domain's CPU and memory from one `virsh domstats` (the stats sampler's tick), by VM id. */
   async statsAll(): Promise<Map<string, { cpuPercent: number; rssBytes: number }>> {
+    // nothing runs (the event stream says): no virsh each second while a window shows the tiles
+    if (![...this.domains.values()].some((d) => d.state === 'running' || d.state === 'paused')) return new Map();
     const byName = await runningDomainStats(this.conn.virsh);
     const out = new Map<string, { cpuPercent: number; rssBytes: number }>();
     for (const d of this.domains.values()) {
