@@ -7,7 +7,7 @@ import { getApi } from '../api/current';
 import { defaultTabFor } from '../lib/router';
 import { rememberTheme, type ThemeChoice } from '../lib/theme';
 import { toUiError } from './errors';
-import { applyRemoved, applyVm } from './events';
+import { applyRemoved, applyVm, dropCreating } from './events';
 import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type StoreState, type UiError, type VmTab } from './store';
 import { vmRef } from './vm-ref';
 
@@ -75,19 +75,15 @@ export async function updateVm(id: string, patch: VmPatch): Promise<UiError | nu
 /** Create (and optionally start) a VM. A start failure lands on the new tile, not the form. */
 let createSeq = 1;
 
-function setCreating(key: string, patch: Partial<CreatingVm> | null): void {
+function setCreating(key: string, patch: Partial<CreatingVm>): void {
   useStore.setState((s) => {
-    const creating = { ...s.vms.creating };
-    const cur = creating[key];
-    if (patch === null) delete creating[key];
-    else if (cur) creating[key] = { ...cur, ...patch };
-    return { vms: { ...s.vms, creating } };
+    const cur = s.vms.creating[key];
+    return cur ? { vms: { ...s.vms, creating: { ...s.vms.creating, [key]: { ...cur, ...patch } } } } : s;
   });
 }
 
-export function dismissCreating(key: string): void {
-  setCreating(key, null);
-}
+/** A failed create's or import's placeholder, dismissed. */
+export const dismissCreating = dropCreating;
 
 export async function createVm(config: VmConfigInput, start: boolean, host?: string): Promise<{ vm: VmInfo | null; error: UiError | null }> {
   const api = getApi();
@@ -102,7 +98,7 @@ export async function createVm(config: VmConfigInput, start: boolean, host?: str
     const error = toUiError(err, 'Create');
     // Once disk work began the dialog is gone and the placeholder tile carries the error.
     if (useStore.getState().vms.creating[key]?.vmId) setCreating(key, { error, progress: null });
-    else setCreating(key, null);
+    else dropCreating(key);
     return { vm: null, error };
   }
   return placeholderDone(key, vm, start);

@@ -154,7 +154,8 @@ export function applyProgress(host: string, id: string, progress: Progress | nul
   });
 }
 
-function dropCreating(key: string): void {
+/** A placeholder goes (dismissed, or its job started elsewhere ended). */
+export function dropCreating(key: string): void {
   useStore.setState((s) => {
     if (!s.vms.creating[key]) return s;
     const creating = { ...s.vms.creating };
