@@ -35,6 +35,8 @@ export interface EngineOptions {
   spawn?: SpawnFn;
   now?: () => number;
   stopDeadlineMs?: number;
+  /** a graceful stop presses the power button again this often (stop-ladder.ts) */
+  powerdownRepeatMs?: number;
   agentGraceMs?: number;
   statsIntervalMs?: number;
   backoff?: BackoffOptions;
@@ -79,6 +81,7 @@ export class Engine implements ContractHandler {
       ...(opts.qemuBinary !== undefined ? { qemuBinary: opts.qemuBinary } : {}),
       ...(opts.spawn ? { spawn: opts.spawn } : {}),
       ...(opts.stopDeadlineMs !== undefined ? { stopDeadlineMs: opts.stopDeadlineMs } : {}),
+      ...(opts.powerdownRepeatMs !== undefined ? { powerdownRepeatMs: opts.powerdownRepeatMs } : {}),
       ...(opts.agentGraceMs !== undefined ? { agentGraceMs: opts.agentGraceMs } : {}),
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.portRange ? { portRange: opts.portRange } : {}),

@@ -34,6 +34,8 @@ export interface LadderTarget {
   qmp(): QmpClient | null;
   /** the agent when it is ready, else null */
   agent(): AgentClient | null;
+  /** true once the agent answers (at once if it does), false if it will not within `ms` */
+  agentReady(ms: number): Promise<boolean>;
   log(text: string): void;
   now(): number;
 }
@@ -54,11 +56,12 @@ export async function gracefulStop(t: LadderTarget, opts: { deadlineMs: number; 
     // a frozen guest or QEMU answers neither: each ask waits at most what is left of the
     // deadline (and 2 s), so the deadline the log names is the one kept
     const ask = (): number => Math.max(0, Math.min(ASK_MS, end - t.now()));
-    await atMost(t.agent()?.shutdown('powerdown'), ask());
+    const agent = t.agent();
+    await atMost(agent?.shutdown('powerdown'), ask());
     await atMost(t.qmp()?.execute('system_powerdown', {}, { timeoutMs: ASK_MS }), ask());
     const left = end - t.now();
     if (left <= 0) break;
-    if (await proc.waitExit(Math.min(opts.repeatMs, left), signal)) return;
+    if (await waitExitOrAgent(t, Math.min(opts.repeatMs, left), agent === null, signal)) return;
   }
   if (signal.aborted) return;
   t.log(`the guest did not power off within ${Math.round(opts.deadlineMs / 1000)} s; sending QMP quit`);
@@ -68,6 +71,24 @@ export async function gracefulStop(t: LadderTarget, opts: { deadlineMs: number; 
   t.log('QEMU ignored quit; killing its process group');
   await proc.kill(t.qmpSock);
   await proc.waitExit(AFTER_KILL_WAIT_MS, signal);
+}
+
+/**
+ * Until the process exits (true) or `ms` pass (false). While `agentPending`, also until the agent
+ * answers (false): a stop asked while the guest boots lost its press and had no agent to ask, and
+ * the agent answering is the first moment the guest can take one (it waited for the next press,
+ * up to `repeatMs` later: a stop of a booting built-in VM took 7 s instead of 2).
+ */
+async function waitExitOrAgent(t: LadderTarget, ms: number, agentPending: boolean, signal: AbortSignal): Promise<boolean> {
+  if (!agentPending) return t.proc.waitExit(ms, signal);
+  const woken = new AbortController();
+  const exit = t.proc.waitExit(ms, AbortSignal.any([signal, woken.signal]));
+  void t.agentReady(ms).then((ready) => {
+    if (ready) woken.abort();
+  });
+  const exited = await exit;
+  woken.abort();
+  return exited;
 }
 
 /** QMP quit, a short wait, then SIGKILL. */

@@ -85,6 +85,10 @@ export class VmStopJobs {
       qmpSock: vm.deps.layout.qmpSock(vm.id),
       qmp: () => vm.qmp,
       agent: () => (vm.agentWatch.state === 'ready' ? vm.agentWatch.client : null),
+      agentReady: (ms) => vm.agentWatch.waitReady(ms).then(
+        () => vm.agentWatch.client !== null,
+        () => false,
+      ),
       log: (t) => vm.lifecycle(t),
       now: vm.now,
     };

@@ -19,6 +19,8 @@ export interface LocalHostOptions {
   spawn?: SpawnFn;
   now: () => number;
   stopDeadlineMs?: number;
+  /** a graceful stop presses the power button again this often (stop-ladder.ts) */
+  powerdownRepeatMs?: number;
   agentGraceMs?: number;
   backoff?: BackoffOptions;
   portRange?: [number, number];
@@ -36,6 +38,7 @@ export function supervisorDeps(o: LocalHostOptions, store: VmStore, ports: PortA
     accel: o.accel(),
     defaultGuest: o.defaultGuest ?? ((name) => defaultGuestBoot(o.layout.home, name)),
     stopDeadlineMs: o.stopDeadlineMs ?? STOP_DEADLINE_MS,
+    ...(o.powerdownRepeatMs !== undefined ? { powerdownRepeatMs: o.powerdownRepeatMs } : {}),
     setDisks: (vmId, disks) => store.setDisks(vmId, disks),
     agentGraceMs: o.agentGraceMs ?? 60_000,
     ...(o.backoff ? { backoff: o.backoff } : {}),

@@ -23,6 +23,7 @@ import { cloneDomain } from './clone-domain';
 import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, resizeDomainDisk, type DomainRef } from './domain-disks';
 import { parseVncDisplay, uuidToId } from './virsh-parse';
 import { addDomainShare, domainShareInfo, removeDomainShare } from './domain-shares';
+import { shutdownDomain } from './domain-shutdown';
 
 export class LibvirtVm implements VmHandle {
   private console: DomainConsole | null = null;
@@ -109,17 +110,14 @@ export class LibvirtVm implements VmHandle {
     throw new FlotillaError('AGENT_UNAVAILABLE', `the guest agent did not answer within ${this.host.agentWaitMs} ms (is qemu-guest-agent installed in the guest?)`);
   }
 
-  /** Graceful: libvirt's shutdown (agent, then ACPI), a deadline, then destroy. Force: destroy. */
+  /** Graceful: libvirt's shutdown (agent, then ACPI), repeated until a deadline, then destroy (domain-shutdown.ts). Force: destroy. */
   stop(opts: { force: boolean }): Promise<void> {
     const run = async () => {
-      if (opts.force) {
-        await this.virsh.run(['destroy', '--domain', this.uuid]);
-      } else {
-        await this.virsh.run(['shutdown', '--domain', this.uuid]);
-        if (!(await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped', this.host.stopDeadlineMs))) {
-          this.host.note(`domain ${this.d.name}: no shutdown within ${this.host.stopDeadlineMs} ms, destroying`);
-          await this.virsh.run(['destroy', '--domain', this.uuid]).catch(() => undefined);
-        }
+      if (opts.force) await this.virsh.run(['destroy', '--domain', this.uuid]);
+      else {
+        const { host, uuid } = this;
+        const current = () => (host.find(uuidToId(uuid)) ? this.d : undefined);
+        await shutdownDomain({ uuid, name: this.d.name, virsh: this.virsh, waitFor: (u, p, ms) => host.waitFor(u, p, ms), current, note: (l) => host.note(l), now: Date.now }, host.stopDeadlineMs);
       }
       await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped' || x.state === 'crashed', 30_000);
     };
