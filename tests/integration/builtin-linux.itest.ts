@@ -52,10 +52,16 @@ describe('the built-in Linux', () => {
     const mounted = await sh(client, vm.id, 'grep " /root " /proc/mounts');
     expect(mounted.stdout).toMatch(/^\/dev\/vd[a-z] \/root ext4 /);
     expect((await sh(client, vm.id, 'echo kept-across-boots > /root/note.txt && sync')).exitCode).toBe(0);
+    // a program that needs a while to finish when asked to end: a stop gives it the time (up to
+    // 5 s; busybox init alone killed everything 1 s after asking), and what it writes without a
+    // sync of its own is on the disk at the next boot
+    const slow = `trap 'sleep 2; echo finished-at-stop > /root/at-stop.txt; exit 0' TERM; trap '' HUP; touch /tmp/slow-up; while :; do sleep 1; done`;
+    expect((await sh(client, vm.id, `(sh -c "${slow}" </dev/null >/dev/null 2>&1 &); while [ ! -e /tmp/slow-up ]; do usleep 20000; done`)).exitCode).toBe(0);
 
     await client.call('vm.stop', { id: vm.id });
     vm = await client.call('vm.start', { id: vm.id, waitAgent: true });
     expect((await sh(client, vm.id, 'cat /root/note.txt')).stdout).toBe('kept-across-boots\n');
+    expect((await sh(client, vm.id, 'cat /root/at-stop.txt')).stdout).toBe('finished-at-stop\n');
     expect((await sh(client, vm.id, 'echo after-reboot >> /root/note.txt && sync')).exitCode).toBe(0);
 
     // a guest reboot (QMP system_reset: same QEMU) mounts the same disk again

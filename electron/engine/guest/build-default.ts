@@ -255,6 +255,7 @@ export async function buildDefaultGuest(opts: BuildDefaultGuestOptions): Promise
     for (const a of applets ?? ['sh']) if (a !== 'init') link(`bin/${a}`, 'busybox');
     link('sbin/init', '../bin/busybox');
     file('sbin/shutdown', await asset('shutdown'), 0o755);
+    file('sbin/flotilla-halt', await asset('halt'), 0o755);
     file('etc/inittab', await asset('inittab'));
     file('etc/profile', await asset('profile'));
     file('etc/acpi/PWRF/00000080', await asset('power-button'), 0o755);

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-export const GUEST_ASSET_FILES = ['init', 'inittab', 'shutdown', 'power-button', 'profile', 'console', 'dhcp', 'relay.c'] as const;
+export const GUEST_ASSET_FILES = ['init', 'inittab', 'shutdown', 'halt', 'power-button', 'profile', 'console', 'dhcp', 'relay.c'] as const;
 
 function here(): string[] {
   // __dirname exists in the CommonJS bundle and under vitest; elsewhere the cwd walk finds the repo

@@ -15,7 +15,7 @@ const sh = (script: string, env: Record<string, string> = {}) =>
 
 describe.skipIf(!busybox)('guest init recipe', () => {
   it('every script parses as busybox sh', () => {
-    for (const f of ['init', 'shutdown', 'power-button']) {
+    for (const f of ['init', 'shutdown', 'halt', 'power-button', 'console', 'dhcp']) {
       expect(() => execFileSync(busybox!, ['sh', '-n', join(assets, f)])).not.toThrow();
     }
     for (const f of GUEST_ASSET_FILES) expect(existsSync(join(assets, f))).toBe(true);
@@ -101,11 +101,11 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     }
   });
 
-  it('inittab keeps the console relay and a shell on the UART (ttyS0), and syncs before power-off', () => {
+  it('inittab keeps the console relay and a shell on the UART (ttyS0), and ends processes and syncs before power-off', () => {
     const inittab = readFileSync(join(assets, 'inittab'), 'utf8');
     expect(inittab).toMatch(/^::respawn:\/sbin\/flotilla-console$/m);
     expect(inittab).toMatch(/^ttyS0::respawn:-\/bin\/sh$/m);
-    expect(inittab).toMatch(/^::shutdown:\/bin\/sync$/m);
+    expect(inittab).toMatch(/^::shutdown:\/sbin\/flotilla-halt$/m);
   });
 
   it('the console relay joins the named port to a pty shell with flotilla-relay', () => {
