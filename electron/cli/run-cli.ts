@@ -15,6 +15,7 @@ import { absPath, parseArgs, pathOnHost, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts, formatVolumes } from './format';
 import { commandHelp, overview } from './help';
+import { TerminalTextFilter, terminalText } from './terminal-text';
 import { hostKeyCheckCommand, shellQuote, SSH_FINGERPRINT_RE } from '../../shared/ssh-command';
 
 export interface CliIo {
@@ -22,9 +23,11 @@ export interface CliIo {
   err: (s: string) => void;
   /** stderr is a terminal: a long command may keep a progress line there */
   errIsTty?: boolean;
+  /** stdout is a terminal: a guest's console output goes to it without its queries (terminal-text.ts) */
+  outIsTty?: boolean;
 }
 
-const realIo: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), errIsTty: process.stderr.isTTY === true };
+const realIo: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), errIsTty: process.stderr.isTTY === true, outIsTty: process.stdout.isTTY === true };
 
 /** After the engine is lost, how long a command waits for one to come back before becoming it. */
 export const RECONNECT_CLIENT_ONLY_MS = 5_000;
@@ -631,9 +634,13 @@ async function runSsh(args: string[]): Promise<number> {
 
 async function logsCommand(vm: VmInfo, o: ParsedOptions, s: CliSession, io: CliIo): Promise<number> {
   if (o.serial) {
-    if (o.follow) s.on('console.data', (p) => p.id === vm.id && io.out(p.data));
+    // to a terminal, the guest's text and colours only: its queries (the shell's ESC[6n) would be
+    // answered into the user's prompt; to a file or a pipe, every byte
+    const filter = io.outIsTty ? new TerminalTextFilter('text') : null;
+    const print = (data: string): void => io.out(filter ? filter.push(data) : data);
+    if (o.follow) s.on('console.data', (p) => p.id === vm.id && print(p.data));
     const { scrollback } = await s.call('console.subscribe', { host: vm.host, id: vm.id });
-    io.out(scrollback);
+    print(scrollback);
     if (!o.follow) return 0;
     await untilInterrupted(s);
     return 0;
@@ -661,7 +668,8 @@ async function consoleCommand(vm: VmInfo, s: CliSession, io: CliIo): Promise<num
   });
   const { scrollback } = await s.call('console.subscribe', { host: vm.host, id: vm.id });
   io.err(`[connected to ${vm.name}'s serial console; Ctrl-] leaves]\r\n`);
-  io.out(scrollback);
+  // the screen as it was, without the queries in it: answered now, they would be typed into the guest
+  io.out(terminalText(scrollback, 'replay'));
   const raw = stdin.isTTY === true;
   if (raw) stdin.setRawMode(true);
   stdin.resume();

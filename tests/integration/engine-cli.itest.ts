@@ -155,8 +155,18 @@ describe('flotilla CLI', () => {
     const info = await flotilla('info', 'web');
     expect(info.stdout).toMatch(/state:\s+running/);
 
-    const serial = await flotilla('logs', 'web', '--serial');
+    // the console's transcript: to a pipe, every byte, the shell's query of the cursor position
+    // (ESC[6n, at its prompt) too; to a terminal, the text without it, which that terminal would
+    // otherwise answer into the user's shell prompt
+    const query = `${String.fromCharCode(27)}[6n`;
+    let serial = await flotilla('logs', 'web', '--serial');
+    for (let i = 0; i < 30 && !serial.stdout.includes(query); i++) serial = await flotilla('logs', 'web', '--serial');
     expect(serial.code).toBe(0);
+    expect(serial.stdout).toContain(query);
+    const onTerminal = await run('python3', ['-c', PTY_RUN, '40', '120', process.execPath, cli, 'logs', 'web', '--serial'], { env: { ...process.env, FLOTILLA_HOME: home } });
+    expect(onTerminal.code).toBe(0);
+    expect(onTerminal.stdout).toContain('web:~# ');
+    expect(onTerminal.stdout).not.toContain(query);
     const logs = await flotilla('logs', 'web');
     expect(logs.stdout).toMatch(/\[lifecycle\] .*stopped → starting: start requested/);
 
