@@ -144,11 +144,26 @@ test.describe('tiles, console, exec, lifecycle in the browser', () => {
     const G0 = '\\033(0'; // DEC special graphics on (G0); ASCII back with \033(B
     const A = '\\033(B';
     await view.typeInConsole(`printf '${G0}lqqk${A}\\n${G0}x${A}ab${G0}x${A}\\n${G0}mqqj${A}\\n'\n`);
+    // (and a program that reads the console, for the reopening below)
+    await view.typeInConsole('cat > /tmp/typed-in\n');
     await view.back();
     const thumb = new TilesPage(app.page).tile(VM).consoleThumb.locator('pre');
     await expect(thumb).toContainText('┌──┐', { timeout: 60_000 });
     await expect(thumb).toContainText('│ab│');
     await expect(thumb).toContainText('└──┘');
+
+    // opened again, the console shows its scrollback without answering the queries in it (the
+    // shell's cursor-position request at each prompt): xterm's answers were typed into what read
+    // the console then, here cat, which wrote them to its file
+    await new TilesPage(app.page).tile(VM).open();
+    await view.selectTab('Console');
+    await expect(view.terminal).toContainText('cat > /tmp/typed-in');
+    await view.terminal.click();
+    await app.page.keyboard.press('Control+d');
+    await view.typeInConsole('echo typed-in=$(wc -c < /tmp/typed-in)\n');
+    await expect(view.terminal).toContainText(/typed-in=\d+/, { timeout: 30_000 });
+    expect(/typed-in=(\d+)/.exec(await view.terminal.innerText())![1]).toBe('0');
+    await view.back();
   });
 
   test('3. exec uname -r shows the kernel version', async () => {

@@ -15,7 +15,7 @@ import { absPath, parseArgs, pathOnHost, type OptionSpec } from './args';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts, formatVolumes } from './format';
 import { commandHelp, overview } from './help';
-import { TerminalTextFilter, terminalText } from './terminal-text';
+import { TerminalTextFilter, terminalText } from '../../shared/terminal-text';
 import { hostKeyCheckCommand, shellQuote, SSH_FINGERPRINT_RE } from '../../shared/ssh-command';
 
 export interface CliIo {

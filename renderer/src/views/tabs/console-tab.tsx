@@ -9,6 +9,7 @@ import '@xterm/xterm/css/xterm.css';
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { LOCAL_HOST } from '../../../../shared/contract-names';
 import { isActive } from '../../../../shared/state';
+import { terminalText } from '../../../../shared/terminal-text';
 import { Icon } from '../../components/icons';
 import { CONSOLE_FONT_DEFAULT, loadConsoleFont, nextFontSize, saveConsoleFont, zoomKey } from '../../lib/console-font';
 import { sendConsoleInput, sendConsoleSize } from '../../store/actions';
@@ -214,13 +215,16 @@ export function ConsoleTab({ id }: { id: string }): ReactElement {
       }
     };
     safeFit();
+    // the scrollback without the terminal queries in it (the built-in shell's ESC[6n, an editor's
+    // ESC[>c): xterm answers a query through onData, and answers to ones asked long ago were
+    // typed into whatever reads the console now. Live output asks now, and is answered.
     const existing = useStore.getState().consoles.text[id];
-    if (existing) term.write(existing);
+    if (existing) term.write(terminalText(existing, 'replay'));
     const offSink = addConsoleSink(id, {
       data: (chunk) => term.write(chunk),
       reset: (all) => {
         term.reset();
-        term.write(all);
+        term.write(terminalText(all, 'replay'));
       },
     });
     const release = acquire('console', id);

@@ -1,13 +1,15 @@
-// What the CLI prints of a guest's console to the user's terminal: what the guest wrote, not its
-// requests to that terminal. A terminal answers a query (the cursor position, ESC[6n, that the
-// built-in Linux's shell asks at each boot; the device attributes; a colour) by typing the answer
-// in: `flotilla logs VM --serial` returned to a shell prompt that then held `^[[35;1R`. Two uses:
+// What Flotilla shows of a guest's console on a terminal (the CLI's, or the Console tab's xterm.js):
+// what the guest wrote, not its requests to that terminal. A terminal answers a query (the cursor
+// position, ESC[6n, that the built-in Linux's shell asks at each boot; the device attributes that
+// an editor asks; a colour) by typing the answer in: `flotilla logs VM --serial` returned to a shell
+// prompt that then held `^[[35;1R`. Two uses:
 // - "text", for `logs --serial` to a terminal: text with its colours (SGR) and the character-set
 //   switches that draw boxes; every other escape sequence and control character goes (an OSC could
 //   also set the window title or the clipboard);
-// - "replay", for the scrollback `console` shows on connecting: all of it but the queries, asked
-//   long ago (answered now, they would be typed into the guest). Live output is the guest's own
-//   conversation with the terminal and stays as it is.
+// - "replay", for the scrollback a console shows on opening (`flotilla console`, the Console tab):
+//   all of it but the queries, asked long ago (answered now, the answers would be typed into what
+//   reads the console now). Live output is the guest's own conversation with the terminal and
+//   stays as it is.
 // Streaming: a sequence cut between two chunks waits for the rest.
 
 export type TerminalTextMode = 'text' | 'replay';
