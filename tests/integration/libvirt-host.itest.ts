@@ -304,6 +304,35 @@ describe('domains made outside Flotilla', () => {
     await until('the plain domain to go', () => !host.list().some((v) => v.name === name), 30_000);
   });
 
+  it('a guest that ignores the shutdown request shows its countdown while the stop waits, and Force now ends it', async () => {
+    // the plain domain has no OS: nothing in it takes the ACPI button or runs an agent
+    const host = await connected('t-ignores', 'qemu:///system');
+    const name = `lvt-deaf-${randomBytes(3).toString('hex')}`;
+    virshDefinePlain(name);
+    try {
+      const vm = await until('the plain domain to show', () => host.list().find((v) => v.name === name), 30_000);
+      await host.vm(vm.id).start({ waitAgent: false });
+      const asked = Date.now();
+      const graceful = host.vm(vm.id).stop({ force: false });
+      const stopping = await until('the stopping state with its deadline', () => {
+        const v = host.get(vm.id);
+        return v.state === 'stopping' && v.stopDeadline ? v : undefined;
+      }, 30_000);
+      expect(Date.parse(stopping.stopDeadline!)).toBeGreaterThanOrEqual(asked + 30_000 - 1000);
+      expect(stopping.reason).toMatch(/graceful stop requested/);
+      await host.vm(vm.id).stop({ force: true });
+      await graceful;
+      expect(host.get(vm.id)).toMatchObject({ state: 'stopped', stopDeadline: null });
+    } finally {
+      try {
+        execFileSync('virsh', ['--connect', 'qemu:///system', 'destroy', name], { stdio: 'ignore' });
+      } catch {
+        // it is off already (the test's own force stop)
+      }
+      execFileSync('virsh', ['--connect', 'qemu:///system', 'undefine', name]);
+    }
+  });
+
   it('its name, vCPUs and memory change while it is shut off, its note and autostart at any time, with libvirt\'s own commands', async () => {
     const host = await connected('t-edit', 'qemu:///system');
     const name = `lvt-edit-${randomBytes(3).toString('hex')}`;

@@ -76,7 +76,7 @@ export function specName(name: string): string {
   return n || 'domain';
 }
 
-export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: boolean; reason: string | null }): VmInfo {
+export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: boolean; reason: string | null; stopDeadline?: string | null }): VmInfo {
   const id = uuidToId(d.uuid);
   const metaSpec = d.meta?.spec ? vmSpecSchema.safeParse(d.meta.spec) : null;
   const spec: VmSpec = metaSpec?.success
@@ -115,6 +115,7 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
   spec.disks = d.disks ?? [];
   spec.shares = d.shares ?? [];
   const reachable = host.reachable;
+  const stopping = reachable && !!host.stopDeadline && (d.state === 'running' || d.state === 'stopping');
   const info: VmInfo = {
     id,
     host: host.host,
@@ -123,8 +124,9 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
     broken: null,
     name: d.name,
     spec,
-    state: d.state,
-    reason: reachable ? d.reason : `host ${host.host} unreachable (last known: ${d.state}): ${host.reason ?? ''}`.trim(),
+    // libvirt says "running" until the guest starts its shutdown; Flotilla's stop waits meanwhile
+    state: stopping ? 'stopping' : d.state,
+    reason: stopping ? 'graceful stop requested: shutdown, then destroy at the deadline' : reachable ? d.reason : `host ${host.host} unreachable (last known: ${d.state}): ${host.reason ?? ''}`.trim(),
     stateSince: d.stateSince,
     pid: null,
     agent: reachable ? d.agent : 'unknown',
@@ -138,8 +140,8 @@ export function domainInfo(d: LibvirtDomain, host: { host: string; reachable: bo
     lastDiskCheck: null,
     adopted: true,
     qmpHealthy: reachable,
-    // libvirt runs the deadline inside its own shutdown; the agent is asked on events, not watched
-    stopDeadline: null,
+    stopDeadline: stopping ? host.stopDeadline! : null,
+    // the agent is asked on events, not watched
     agentLastSeen: null,
   };
   return info;

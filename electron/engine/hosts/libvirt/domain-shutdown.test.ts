@@ -58,7 +58,11 @@ describe('shutdownDomain', () => {
 
   it('asks again every few seconds when nothing answers, and destroys at the deadline, saying so', async () => {
     const { t, d, calls } = domain({ agentAt: 10_000_000 });
+    const deadlines: (string | null)[] = [];
+    t.deadline = (at) => deadlines.push(at);
     const done = shutdownDomain(t, 12_000, 5000);
+    // the tile's countdown: the moment of the destroy, from the start
+    expect(deadlines).toEqual([new Date(Date.now() + 12_000).toISOString()]);
     await vi.advanceTimersByTimeAsync(13_000);
     await done;
     expect(d.state).toBe('stopped');
@@ -69,6 +73,7 @@ describe('shutdownDomain', () => {
       '12000 note: domain web: no shutdown within 12000 ms, destroying',
       '12000 destroy --domain u-1',
     ]);
+    expect(deadlines.at(-1)).toBeNull();
   });
 
   it('resumes a paused domain first: a paused guest takes no request', async () => {

@@ -16,6 +16,8 @@ export interface ShutdownTarget {
   current(): LibvirtDomain | undefined;
   note(line: string): void;
   now(): number;
+  /** when the domain will be destroyed, while the stop waits (the tile's countdown); null after */
+  deadline?(at: string | null): void;
 }
 
 const isOff = (d: LibvirtDomain | undefined): boolean => !d || d.state === 'stopped' || d.state === 'crashed';
@@ -23,6 +25,15 @@ const isOff = (d: LibvirtDomain | undefined): boolean => !d || d.state === 'stop
 /** Resolves once the domain is off (or destroyed after `deadlineMs`); a failed first request throws. */
 export async function shutdownDomain(t: ShutdownTarget, deadlineMs: number, repeatMs = POWERDOWN_REPEAT_MS): Promise<void> {
   const end = t.now() + deadlineMs;
+  t.deadline?.(new Date(end).toISOString());
+  try {
+    await askUntilOff(t, end, deadlineMs, repeatMs);
+  } finally {
+    t.deadline?.(null);
+  }
+}
+
+async function askUntilOff(t: ShutdownTarget, end: number, deadlineMs: number, repeatMs: number): Promise<void> {
   // a paused guest takes no request: it runs again first, as a local VM's stop does
   if (t.current()?.state === 'paused') await t.virsh.run(['resume', '--domain', t.uuid]);
   for (let first = true; ; first = false) {

@@ -292,7 +292,7 @@ export class LibvirtHost implements Host {
   // ------------------------------------------------------------------ VmInfo (domain-info.ts)
 
   toInfo(d: LibvirtDomain): VmInfo {
-    return domainInfo(d, { host: this.id, reachable: this.conn.state === 'connected', reason: this.conn.reason });
+    return domainInfo(d, { host: this.id, reachable: this.conn.state === 'connected', reason: this.conn.reason, stopDeadline: this.vms.get(d.uuid)?.stopDeadline ?? null });
   }
 
   list(): VmInfo[] {

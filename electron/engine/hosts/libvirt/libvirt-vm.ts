@@ -34,6 +34,8 @@ export class LibvirtVm implements VmHandle {
   private vncForward: { port: number; socket: string } | null = null;
   /** what the display proxy connects to, once displayUrl() resolved it */
   vncTarget: VncTarget | null = null;
+  /** while a graceful stop waits for the guest: when it destroys the domain */
+  stopDeadline: string | null = null;
 
   constructor(
     private readonly host: LibvirtHost,
@@ -117,7 +119,8 @@ export class LibvirtVm implements VmHandle {
       else {
         const { host, uuid } = this;
         const current = () => (host.find(uuidToId(uuid)) ? this.d : undefined);
-        await shutdownDomain({ uuid, name: this.d.name, virsh: this.virsh, waitFor: (u, p, ms) => host.waitFor(u, p, ms), current, note: (l) => host.note(l), now: Date.now }, host.stopDeadlineMs);
+        const deadline = (at: string | null) => ((this.stopDeadline = at), host.emitVm(uuid));
+        await shutdownDomain({ uuid, name: this.d.name, virsh: this.virsh, waitFor: (u, p, ms) => host.waitFor(u, p, ms), current, note: (l) => host.note(l), now: Date.now, deadline }, host.stopDeadlineMs);
       }
       await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped' || x.state === 'crashed', 30_000);
     };
