@@ -304,7 +304,7 @@ describe('domains made outside Flotilla', () => {
     await until('the plain domain to go', () => !host.list().some((v) => v.name === name), 30_000);
   });
 
-  it('a guest that ignores the shutdown request shows its countdown while the stop waits, and Force now ends it', async () => {
+  it('a domain with no OS and no console: its console says it has none; the stop it ignores shows its countdown, and Force now ends it', async () => {
     // the plain domain has no OS: nothing in it takes the ACPI button or runs an agent
     const host = await connected('t-ignores', 'qemu:///system');
     const name = `lvt-deaf-${randomBytes(3).toString('hex')}`;
@@ -312,6 +312,11 @@ describe('domains made outside Flotilla', () => {
     try {
       const vm = await until('the plain domain to show', () => host.list().find((v) => v.name === name), 30_000);
       await host.vm(vm.id).start({ waitAgent: false });
+      // and no serial port or console: its console says so in words (libvirt: "cannot find
+      // character device <null>")
+      let text = host.vm(vm.id).consoleSubscribe('t', (d) => (text += d));
+      await until('the console to say there is none', () => text.includes('[flotilla: this domain has no serial port or console to show here'), 30_000);
+      host.vm(vm.id).consoleUnsubscribe('t');
       const asked = Date.now();
       const graceful = host.vm(vm.id).stop({ force: false });
       const stopping = await until('the stopping state with its deadline', () => {

@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DomainConsole, NO_BINDING_NOTE, resetBindingCheck } from './console';
+import { consoleRefusal, DomainConsole, NO_BINDING_NOTE, resetBindingCheck } from './console';
 
 const UUID = '00000000-1111-2222-3333-444444444444'; // no such domain on the test driver
 
@@ -70,5 +70,15 @@ describe('DomainConsole', () => {
     expect(c2.kind).toBe('virsh');
     await until(() => seen2.includes('console --force'));
     expect(seen2).not.toContain('flotilla:');
+  });
+});
+
+describe('consoleRefusal', () => {
+  it('says in words that a domain has no console, instead of libvirt\'s "character device <null>"', () => {
+    expect(consoleRefusal('internal error: cannot find character device <null>')).toBe('this domain has no serial port or console to show here (add one to its XML, e.g. with virt-manager)');
+  });
+  it('passes other errors on, without their control characters', () => {
+    expect(consoleRefusal('Requested operation is not valid: domain is not running\x1b[2J')).toBe('the console did not attach: Requested operation is not valid: domain is not running [2J');
+    expect(consoleRefusal('')).toBe('');
   });
 });

@@ -42,6 +42,18 @@ export const NO_BINDING_NOTE =
 
 export type ConsoleKind = 'port' | 'console' | 'virsh';
 
+/**
+ * The line a terminal shows when the console helper was refused, from libvirt's last error line
+ * (host text: control characters go). A domain without a serial port or console (one defined by
+ * hand with none) is said in words, not as libvirt's "cannot find character device <null>".
+ */
+export function consoleRefusal(libvirtError: string): string {
+  if (!libvirtError) return '';
+  if (/cannot find (character|console) device/i.test(libvirtError)) return 'this domain has no serial port or console to show here (add one to its XML, e.g. with virt-manager)';
+  // eslint-disable-next-line no-control-regex
+  return `the console did not attach: ${libvirtError.replace(/[\u0000-\u001f\u007f]/g, ' ')}`;
+}
+
 export class DomainConsole {
   private child: ChildProcess | null = null;
   private readonly ring = new ByteRing(256 * 1024);
@@ -97,9 +109,8 @@ export class DomainConsole {
       if (code === HELPER_LIBVIRT_ERROR && this.child === child && this.kind === null) {
         // refused before it attached (the domain stopped meanwhile, the host went away): one line
         // in the terminal; the next start or reconnect attaches again
-        const why = errText.trim().split('\n').pop() ?? '';
-        // eslint-disable-next-line no-control-regex
-        if (why) this.emit(Buffer.from(`\r\n[flotilla: the console did not attach: ${why.replace(/[\u0000-\u001f\u007f]/g, ' ')}]\r\n`));
+        const why = consoleRefusal(errText.trim().split('\n').pop() ?? '');
+        if (why) this.emit(Buffer.from(`\r\n[flotilla: ${why}]\r\n`));
       }
     });
     this.adopt(child);
