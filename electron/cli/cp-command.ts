@@ -90,7 +90,7 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     const st = await stat(src.local).catch(() => null);
     if (!st) throw new FlotillaError('FILE_NOT_FOUND', `no such file: ${src.local}`, { path: src.local });
     if (!st.isFile()) throw new FlotillaError('BAD_REQUEST', `${src.local} is not a file (a directory goes through a shared folder: flotilla share)`);
-    const vm = await session.find(dest.vm, hostId);
+    const vm = await session.find(dest.vm, hostId, io);
     const file = await open(src.local, 'r');
     const progress = new TerminalProgress(io, basename(src.local));
     try {
@@ -126,7 +126,7 @@ export async function cpCommand(positionals: string[], hostId: string | undefine
     return 0;
   }
   if ('vm' in src && 'local' in dest) {
-    const vm = await session.find(src.vm, hostId);
+    const vm = await session.find(src.vm, hostId, io);
     // into an existing directory under the guest file's name; written aside and renamed
     // (atomic-file.ts), so an interrupted copy never leaves half a file under the destination's name
     const isDir = (await stat(dest.local).catch(() => null))?.isDirectory() === true;

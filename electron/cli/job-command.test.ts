@@ -26,6 +26,11 @@ function standIn(answer: (method: string, req: Record<string, unknown>) => Promi
       st.calls.push(method);
       return answer(method, req);
     },
+    // the lookups (CliSession.read) as the calls: these answers lose no engine
+    read: async (method: string, req: Record<string, unknown>) => {
+      st.calls.push(method);
+      return answer(method, req);
+    },
     find: async (name: string) => vm(name, 'stopped'),
     on: () => undefined,
     reconnect: async () => {

@@ -42,9 +42,9 @@ async function fileId(path: string): Promise<{ ino: number; mtimeMs: number; siz
 }
 
 /** The VM named `name` (on `host`, when given), or null when there is none. */
-async function vmNamed(s: CliSession, name: string, host: string | undefined): Promise<VmInfo | null> {
+async function vmNamed(s: CliSession, io: CliIo, name: string, host: string | undefined): Promise<VmInfo | null> {
   try {
-    return await s.call('vm.find', { nameOrId: name, ...(host !== undefined ? { host } : {}) });
+    return await s.read('vm.find', { nameOrId: name, ...(host !== undefined ? { host } : {}) }, io);
   } catch (err) {
     if (err instanceof FlotillaError && err.code === 'NOT_FOUND') return null;
     throw err;
@@ -74,7 +74,7 @@ function printProgress(s: CliSession, io: CliIo, json: boolean): void {
 export async function jobCommand(command: 'export' | 'import' | 'clone', first: string, second: string | undefined, o: ParsedArgs['options'], json: boolean, s: CliSession, io: CliIo): Promise<number> {
   printProgress(s, io, json);
   if (command === 'export') {
-    const vm = await s.find(first, o.host);
+    const vm = await s.find(first, o.host, io);
     const path = absPath(second!);
     // with --force the destination may exist already: the export's is the file that replaced it
     const before = await fileId(path);
@@ -100,23 +100,23 @@ export async function jobCommand(command: 'export' | 'import' | 'clone', first: 
     // an archive it cannot read is the engine's to refuse, in its words
     const n = await importName(path, name).catch(() => null);
     const on = host ?? LOCAL_HOST;
-    const before = n === null ? null : await vmNamed(s, n, on);
+    const before = n === null ? null : await vmNamed(s, io, n, on);
     made = await outlast(
       s,
       io,
       'import',
       () => s.call('vm.import', { ...(host !== undefined ? { host } : {}), path, ...(name !== undefined ? { name } : {}), start }),
-      async () => (n === null ? null : startedIfAsked(s, newVm(await vmNamed(s, n, on), before), start)),
+      async () => (n === null ? null : startedIfAsked(s, newVm(await vmNamed(s, io, n, on), before), start)),
     );
   } else {
-    const src = await s.find(first, o.host);
-    const before = await vmNamed(s, second!, src.host);
+    const src = await s.find(first, o.host, io);
+    const before = await vmNamed(s, io, second!, src.host);
     made = await outlast(
       s,
       io,
       'clone',
       () => s.call('vm.clone', { host: src.host, id: src.id, name: second!, linked: o.linked === true, start }),
-      async () => startedIfAsked(s, newVm(await vmNamed(s, second!, src.host), before), start),
+      async () => startedIfAsked(s, newVm(await vmNamed(s, io, second!, src.host), before), start),
     );
   }
   // on stderr, also with --json (whose stdout is the DTO, warnings included)

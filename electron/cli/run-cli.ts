@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { CallContext, ContractHandler, EventName, EventPayloads, HostVolume, Method, MethodRequest, MethodResult, VmInfo } from '../../shared/contract';
 import { EXEC_STDIN_MAX_BYTES } from '../../shared/contract-names';
-import { FlotillaError, toWireError } from '../../shared/errors';
+import { FlotillaError, isEngineLost, toWireError } from '../../shared/errors';
 import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { ENGINE_VERSION } from '../engine/version';
 import { flotillaHome } from '../engine/paths';
@@ -98,9 +98,28 @@ export class CliSession {
     this.events.on(event, cb as (p: unknown) => void);
   }
 
-  async find(nameOrId: string | undefined, host?: unknown): Promise<VmInfo> {
+  /**
+   * A call that only reads, asked again of the next engine when this one is lost meanwhile
+   * (reconnect): a command that outlasts its engine (cp, export, import, clone) must do so from
+   * its first call, not only once its job runs. An engine killed while such a command looked its
+   * VM up made it fail with "connection to the engine was lost" (reliability check 21, once).
+   */
+  async read<M extends Method>(method: M, req: MethodRequest<M>, io: CliIo): Promise<MethodResult<M>> {
+    for (;;) {
+      try {
+        return await this.call(method, req);
+      } catch (err) {
+        if (!isEngineLost(err)) throw err;
+        await this.reconnect(err, io);
+      }
+    }
+  }
+
+  /** The VM named (or with the id) `nameOrId`; with `io`, found on the next engine if this one is lost meanwhile. */
+  async find(nameOrId: string | undefined, host?: unknown, io?: CliIo): Promise<VmInfo> {
     if (!nameOrId) throw new FlotillaError('BAD_REQUEST', 'which VM? give its NAME');
-    return this.call('vm.find', { nameOrId, ...(typeof host === 'string' ? { host } : {}) });
+    const req = { nameOrId, ...(typeof host === 'string' ? { host } : {}) };
+    return io ? this.read('vm.find', req, io) : this.call('vm.find', req);
   }
 
   async close(): Promise<void> {
