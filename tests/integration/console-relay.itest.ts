@@ -116,9 +116,10 @@ describe('the default guest console relay', () => {
 
   it('adds the CR of NL → CRLF as the pty would: in cooked mode only, and once when a program sets ONLCR itself', async () => {
     // what is read is translated by the mode of the moment it is read, so each mode's output is
-    // given a second to be read before the next switch
+    // given a second to be read before the next switch (the cooked part had none: under CI's load
+    // the relay once read "c2\n" after `stty onlcr`, and left it without its CR)
     con.mark();
-    con.sock.write(`stty raw; printf 'r1\\nr2\\n'; sleep 1; stty -raw; printf 'c1\\nc2\\n'; stty onlcr; printf 'o1\\n'; sleep 1; stty -onlcr; echo done-$((1+1))\n`);
+    con.sock.write(`stty raw; printf 'r1\\nr2\\n'; sleep 1; stty -raw; printf 'c1\\nc2\\n'; sleep 1; stty onlcr; printf 'o1\\n'; sleep 1; stty -onlcr; echo done-$((1+1))\n`);
     await con.waitFor((c) => c.text().includes('done-2\r\n'), 'the commands to finish');
     const out = con.text();
     expect(out).toContain('r1\nr2\nc1\r\nc2\r\no1\r\ndone-2\r\n');
