@@ -80,12 +80,18 @@ describe('headless server over the real engine', () => {
     expect(outcomes[2]).toEqual({ applied: true });
     expect(outcomes.filter((o) => !o.applied).map((o) => o.reason)).toEqual(outcomes.filter((o) => !o.applied).map(() => 'a newer size replaced it'));
     await a.api.invoke('console.input', { id: vm.id, data: 'echo size=$(stty size)\n' });
-    await expect.poll(() => seenA.join(''), { timeout: 60_000 }).toContain('size=43 132');
+    // the output after the last `mark`, so a wait sees only what came after it
+    const after = (mark: string): string => {
+      const text = seenA.join('');
+      const at = text.lastIndexOf(mark);
+      return at < 0 ? '' : text.slice(at + mark.length);
+    };
+    // the prompt that follows the answer comes in its own write: `exit` typed before it would
+    // count that prompt as the new shell's, and the next line would go to the shell that is leaving
+    await expect.poll(() => after('size=43 132'), { timeout: 60_000 }).toMatch(/ws-vm:~# /);
     // `exit` at the prompt: init starts a new shell on a new pty, which keeps the size
-    const prompts = (): number => (seenA.join('').match(/ws-vm:~# /g) ?? []).length;
-    const before = prompts();
     await a.api.invoke('console.input', { id: vm.id, data: 'exit\n' });
-    await expect.poll(prompts, { timeout: 60_000 }).toBeGreaterThan(before);
+    await expect.poll(() => after('size=43 132'), { timeout: 60_000 }).toMatch(/exit\r?\n[\s\S]*ws-vm:~# /);
     await a.api.invoke('console.input', { id: vm.id, data: 'echo again=$(stty size)\n' });
     await expect.poll(() => seenA.join(''), { timeout: 60_000 }).toContain('again=43 132');
     // bad sizes are refused by the contract, naming the field
