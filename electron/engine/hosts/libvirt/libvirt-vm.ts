@@ -14,7 +14,7 @@ import { DomainConsole, type ConsoleKind } from './console';
 import { libvirtSshInfo } from './ssh-access';
 import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
-import { agentPing, assertSnapshotAllowed, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { assertSnapshotAllowed, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain } from './domain-info';
 import { domainChange, editDomain } from './domain-edit';
@@ -24,6 +24,7 @@ import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, re
 import { parseVncDisplay, uuidToId } from './virsh-parse';
 import { addDomainShare, domainShareInfo, removeDomainShare } from './domain-shares';
 import { shutdownDomain } from './domain-shutdown';
+import { agentForUse, waitDomainAgent } from './agent-wait';
 
 export class LibvirtVm implements VmHandle {
   private console: DomainConsole | null = null;
@@ -91,25 +92,8 @@ export class LibvirtVm implements VmHandle {
       if (this.info().spec.source.kind === 'default' && this.d.meta && (st === 'stopped' || st === 'crashed')) await updateBootFiles(this.host.bootContext(), this.uuid, this.d.name, (p) => this.host.progress(uuidToId(this.uuid), p));
       await this.virsh.run(['start', '--domain', this.uuid]);
       await this.host.waitFor(this.uuid, (x) => x?.state === 'running', 30_000);
-      if (opts.waitAgent) await this.waitAgent();
+      if (opts.waitAgent) await waitDomainAgent(this.host, this.virsh, () => this.d, this.host.agentWaitMs);
     });
-  }
-
-  private async waitAgent(): Promise<void> {
-    const deadline = Date.now() + this.host.agentWaitMs;
-    while (Date.now() < deadline) {
-      if (this.d.agent === 'ready') return;
-      if (await agentPing(this.virsh, this.uuid)) {
-        await this.host.refreshAgent(this.uuid, { agentSeen: true });
-        return;
-      }
-      if (this.d.state !== 'running') throw new FlotillaError('INVALID_STATE', 'the VM stopped before its guest agent answered');
-      // libvirt's agent-lifecycle event (the guest opened the agent's port) has the host ping the
-      // agent and mark it ready (LibvirtHost.refreshAgent): that ends this wait within 100 ms. A
-      // ping of our own every 2 s is the fallback for an event that never comes.
-      await this.host.waitFor(this.uuid, (x) => !x || x.state !== 'running' || x.agent === 'ready', 2000);
-    }
-    throw new FlotillaError('AGENT_UNAVAILABLE', `the guest agent did not answer within ${this.host.agentWaitMs} ms (is qemu-guest-agent installed in the guest?)`);
   }
 
   /** Graceful: libvirt's shutdown (agent, then ACPI), repeated until a deadline, then destroy (domain-shutdown.ts). Force: destroy. */
@@ -154,8 +138,13 @@ export class LibvirtVm implements VmHandle {
 
   // ------------------------------------------------------------------ guest access
 
-  exec(command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult> {
+  async exec(command: string[], opts: { stdin?: string | Buffer; timeoutMs: number }): Promise<ExecResult> {
+    await this.agentUp();
     return guestExec(this.virsh, this.uuid, command, opts);
+  }
+
+  private agentUp(): Promise<void> {
+    return agentForUse(this.host, this.virsh, () => this.d);
   }
 
   async stats(): Promise<{ cpuPercent: number; rssBytes: number } | null> {
@@ -176,10 +165,12 @@ export class LibvirtVm implements VmHandle {
   }
 
   // files through the domain's agent, in chunks that fit virsh's command line (domain-ops.ts)
-  readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer> {
+  async readFile(path: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    await this.agentUp();
     return agentReadFile(virshAgentRequest(this.virsh, this.uuid), path, range, { chunkBytes: VIRSH_FILE_CHUNK_BYTES });
   }
-  writeFile(path: string, data: Buffer, opts: WriteFileOptions = {}): Promise<number> {
+  async writeFile(path: string, data: Buffer, opts: WriteFileOptions = {}): Promise<number> {
+    await this.agentUp();
     return agentWriteFile(virshAgentRequest(this.virsh, this.uuid), path, data, opts, { chunkBytes: VIRSH_FILE_CHUNK_BYTES });
   }
 
