@@ -42,3 +42,10 @@ describe('flotilla info: disks, CD and shares', () => {
   });
 });
 
+describe('flotilla list with nothing to show', () => {
+  it('gives the create line of the host it was asked for', () => {
+    expect(formatList([])).toBe('no VMs yet: create one with `flotilla create NAME`\n');
+    expect(formatList([], 'local')).toBe('no VMs yet: create one with `flotilla create NAME`\n');
+    expect(formatList([], 'lab')).toBe('no VMs on host lab yet: create one with `flotilla create NAME --host lab`\n');
+  });
+});

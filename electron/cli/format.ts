@@ -22,8 +22,9 @@ export function agentText(vm: VmInfo, long = false): string {
   return long ? `${vm.agent} (last known, seen ${vm.agentLastSeen})` : `${vm.agent} (last known)`;
 }
 
-export function formatList(vms: readonly VmInfo[]): string {
-  if (vms.length === 0) return 'no VMs yet: create one with `flotilla create NAME`\n';
+/** The VM table; `host`: the list was of that host only (`list --host`), whose create line it gives when empty. */
+export function formatList(vms: readonly VmInfo[], host?: string): string {
+  if (vms.length === 0) return host && host !== LOCAL_HOST ? `no VMs on host ${host} yet: create one with \`flotilla create NAME --host ${host}\`\n` : 'no VMs yet: create one with `flotilla create NAME`\n';
   // a HOST column once any VM lives on another host than this machine
   const withHost = vms.some((v) => v.host !== LOCAL_HOST);
   const rows = [[...(withHost ? ['HOST'] : []), 'NAME', 'STATE', 'AGENT', 'PID', 'IPS', 'PORTS']];

@@ -319,7 +319,7 @@ async function runCommand(
         throw new FlotillaError('NOT_FOUND', `no host named ${o.host}: see \`flotilla host list\``);
       }
       if (json) io.out(formatJson(vms));
-      else io.out(formatList(vms));
+      else io.out(formatList(vms, typeof o.host === 'string' ? o.host : undefined));
       return 0;
     }
     case 'create': {
