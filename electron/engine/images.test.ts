@@ -39,7 +39,9 @@ describe('qemu-img wrappers', () => {
     await qemuImgCreate(raw, 1, 'raw');
     expect((await qemuImgInfo(raw)).format).toBe('raw');
     expect((await inspectPath(raw, 'disk')).format).toBe('raw');
-    expect((await inspectPath(join(dir, 'a.qcow2'), 'disk')).format).toBe('qcow2');
+    const qcow = join(dir, 'q.qcow2');
+    await qemuImgCreate(qcow, 1);
+    expect((await inspectPath(qcow, 'disk')).format).toBe('qcow2');
   });
 
   it('convert raw → qcow2 reports progress up to 100 and the result checks clean', async () => {

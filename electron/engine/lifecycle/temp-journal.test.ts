@@ -14,17 +14,20 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('TempJournal', () => {
   it('sweeps journaled partials and forgets what was untracked', async () => {
-    const j = new TempJournal(join(dir, 'partials'));
-    const left = join(dir, partialNameFor(join(dir, 'a.flotilla')));
-    const done = join(dir, partialNameFor(join(dir, 'b.flotilla')));
+    // a folder of its own: it lists everything in it
+    const own = await mkdtemp(join(tmpdir(), 'flotilla-journal-'));
+    const j = new TempJournal(join(own, 'partials'));
+    const left = join(own, partialNameFor(join(own, 'a.flotilla')));
+    const done = join(own, partialNameFor(join(own, 'b.flotilla')));
     await writeFile(left, 'half');
     await writeFile(done, 'whole');
     await j.track(left);
     const untrack = await j.track(done);
     await untrack();
-    expect(await new TempJournal(join(dir, 'partials')).sweep()).toEqual([left]);
-    expect((await readdir(dir)).sort()).toEqual([done.slice(dir.length + 1), 'partials'].sort());
-    expect(await readdir(join(dir, 'partials'))).toEqual([]);
+    expect(await new TempJournal(join(own, 'partials')).sweep()).toEqual([left]);
+    expect((await readdir(own)).sort()).toEqual([done.slice(own.length + 1), 'partials'].sort());
+    expect(await readdir(join(own, 'partials'))).toEqual([]);
+    await rm(own, { recursive: true, force: true });
   });
 
   it('refuses to track, and never removes, a path without the partial mark', async () => {
