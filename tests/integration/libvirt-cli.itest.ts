@@ -83,6 +83,11 @@ describe('flotilla host and --host', () => {
       const started = await flotilla('start', name, '--host', 'lab', '--wait-agent', '--json');
       expect(started.code, started.stderr).toBe(0);
       expect(JSON.parse(started.stdout)).toMatchObject({ host: 'lab', state: 'running', agent: 'ready' });
+      // flotilla ssh to the remote host's guest, through that host (ssh -W there), right after the
+      // start: it waits for the guest's DHCP address (it failed with "has no address" until the
+      // guest had one, and this test asked again every second)
+      const ssh = await flotilla('ssh', name, '--host', 'lab', '--', 'cat', '/proc/sys/kernel/hostname');
+      expect(ssh, ssh.stderr).toMatchObject({ code: 0, stdout: `${name}\n` });
       // each command here is an engine of its own that connects afresh: it answers once the running
       // domains' agents were asked, as a long-running engine would show them (it said "connecting")
       const again = JSON.parse((await flotilla('list', '--host', 'lab', '--json')).stdout) as VmInfo[];
@@ -90,15 +95,6 @@ describe('flotilla host and --host', () => {
 
       const ex = await flotilla('exec', name, '--host', 'lab', '--', '/bin/sh', '-c', 'echo hi-$((40+2)); exit 5');
       expect(ex).toMatchObject({ code: 5, stdout: 'hi-42\n' });
-
-      // flotilla ssh to the remote host's guest, through that host (ssh -W there); asked again while
-      // the guest has no DHCP address yet
-      let ssh = await flotilla('ssh', name, '--host', 'lab', '--', 'cat', '/proc/sys/kernel/hostname');
-      for (let i = 0; i < 60 && ssh.code !== 0 && /has no address/.test(ssh.stderr); i++) {
-        await new Promise((r) => setTimeout(r, 1000));
-        ssh = await flotilla('ssh', name, '--host', 'lab', '--', 'cat', '/proc/sys/kernel/hostname');
-      }
-      expect(ssh, ssh.stderr).toMatchObject({ code: 0, stdout: `${name}\n` });
 
       // a file in and out through the domain's agent over ssh: 200 KiB is four agent writes through
       // virsh's command line (64 KiB each) into a part file renamed at the end, and four ranged reads back

@@ -196,7 +196,8 @@ export class LibvirtVm implements VmHandle {
 
   /** `flotilla ssh` into the built-in guest (ssh-access.ts); not a job: it waits for the guest's SSH server */
   sshInfo(): Promise<SshInfo> {
-    return libvirtSshInfo({ virsh: this.virsh, uuid: this.uuid, vm: this.info(), jump: this.host.conn.sshJump(), hostId: this.host.id, home: this.host.opts.home, readGuestFile: (path) => this.readFile(path) });
+    const running = () => this.host.find(uuidToId(this.uuid))?.state === 'running';
+    return libvirtSshInfo({ virsh: this.virsh, uuid: this.uuid, vm: this.info(), jump: this.host.conn.sshJump(), hostId: this.host.id, home: this.host.opts.home, readGuestFile: (path) => this.readFile(path), agentUp: () => this.agentUp(), running });
   }
 
   private consoleOf(): DomainConsole {

@@ -25,20 +25,56 @@ export function forgetSshState(home: string, hostId: string, id?: string): Promi
   return rm(sshStateDir(home, hostId, id), { recursive: true, force: true });
 }
 
-export async function libvirtSshInfo(o: { virsh: Virsh; uuid: string; vm: VmInfo; jump: SshJump | null; hostId: string; home: string; readGuestFile: (path: string) => Promise<Buffer> }): Promise<SshInfo> {
+/** how long `flotilla ssh` waits for a guest that just started to get its DHCP address */
+export const ADDRESS_WAIT_MS = 60_000;
+
+export interface LibvirtSshTarget {
+  virsh: Virsh;
+  uuid: string;
+  vm: VmInfo;
+  jump: SshJump | null;
+  hostId: string;
+  home: string;
+  readGuestFile: (path: string) => Promise<Buffer>;
+  /** resolves once the guest's agent answers (agent-wait.ts), or fails saying why */
+  agentUp: () => Promise<void>;
+  /** the domain still runs */
+  running: () => boolean;
+  addressWaitMs?: number;
+}
+
+/**
+ * An address of the guest that `reachableAddress` takes, from the agent: the one last seen, else
+ * asked every second while the guest still asks DHCP (a guest just started has none for a few
+ * seconds; `ssh` right after `start` failed saying so, where a local VM's waits). Stops at once for
+ * QEMU's user networking (never reachable) and when the domain stops.
+ */
+async function guestAddress(o: LibvirtSshTarget): Promise<{ ip: string | null; ips: string[] }> {
+  let ips = o.vm.ips;
+  if (reachableAddress(ips)) return { ip: reachableAddress(ips), ips };
+  await o.agentUp();
+  for (const deadline = Date.now() + (o.addressWaitMs ?? ADDRESS_WAIT_MS); ; await new Promise((r) => setTimeout(r, 1000))) {
+    ips = await guestIps(o.virsh, o.uuid).catch(() => ips);
+    const ip = reachableAddress(ips);
+    if (ip || ips.includes(USER_NET_GUEST_ADDRESS) || !o.running() || Date.now() >= deadline) return { ip, ips };
+  }
+}
+
+export async function libvirtSshInfo(o: LibvirtSshTarget): Promise<SshInfo> {
   const { vm } = o;
   if (vm.spec.source.kind !== 'default') {
     throw new FlotillaError('INVALID_STATE', `only the built-in Linux runs Flotilla's SSH server; reach ${vm.name} with ssh USER@ADDRESS from host ${o.hostId}`);
   }
   if (vm.state !== 'running') throw new FlotillaError('INVALID_STATE', `${vm.name} is ${vm.state}; start it first`);
-  // the addresses last seen, else the agent's answer now (an engine that just connected, as a
-  // one-shot CLI's does, has not asked yet)
-  const ips = reachableAddress(vm.ips) ? vm.ips : await guestIps(o.virsh, o.uuid).catch(() => vm.ips);
-  const ip = reachableAddress(ips);
+  // the addresses last seen, else the agent's answer (an engine that just connected, as a
+  // one-shot CLI's does, has not asked yet), waited for while the guest asks DHCP
+  const { ip, ips } = await guestAddress(o);
   if (!ip) {
     const why = ips.includes(USER_NET_GUEST_ADDRESS)
       ? `it is on QEMU's user networking, which ${o.jump ? 'its host' : 'this computer'} cannot reach (a VM created while the host's "default" network runs joins that network)`
-      : 'its agent reports none yet (the guest may still be asking DHCP)';
+      : o.running()
+        ? `its agent reported none within ${Math.round((o.addressWaitMs ?? ADDRESS_WAIT_MS) / 1000)} s (is the guest's network up? \`flotilla exec ${vm.name} --host ${o.hostId} -- ip addr\` shows it)`
+        : 'it stopped';
     throw new FlotillaError('INVALID_STATE', `${vm.name} has no address ${o.jump ? `its host ${o.hostId}` : 'this computer'} reaches: ${why}`);
   }
   const own = await ensureOwnKey(o.home);
