@@ -38,3 +38,6 @@ export const isActive = (vm: HasState): boolean =>
 
 export const AGENT_STATES = ['unknown', 'connecting', 'ready', 'unavailable'] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
+
+/** Why a command or a file cannot go to a paused VM, in the same words on every host. */
+export const pausedRefusal = (name: string): string => `${name} is paused: resume it first (its guest agent cannot answer)`;

@@ -151,6 +151,8 @@ describe('a VM through its life', () => {
 
   it('pauses and resumes through QMP, and a reset keeps the same QEMU', async () => {
     expect((await client.call('vm.pause', { id: vm.id })).state).toBe('paused');
+    // a command meanwhile is refused at once, saying why (it waited 30 s, then blamed the agent)
+    await expect(client.call('vm.exec', { id: vm.id, command: ['/bin/true'], timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'INVALID_STATE', message: `${vm.name} is paused: resume it first (its guest agent cannot answer)` });
     // the guest's clock stands still while it is paused (it was 8 s behind after an 8 s pause,
     // and stayed so): the resume sets it to the host's through the agent
     await new Promise((r) => setTimeout(r, 6000));

@@ -226,6 +226,8 @@ describe.each([
         // same virsh calls on either host: once is enough)
         await host.vm(vm.id).pause();
         expect(host.get(vm.id).state).toBe('paused');
+        // a command meanwhile is refused at once, in a local VM's words
+        await expect(host.vm(vm.id).exec(['/bin/true'], { timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'INVALID_STATE', message: `${name} is paused: resume it first (its guest agent cannot answer)` });
         await new Promise((r) => setTimeout(r, 5000));
         await host.vm(vm.id).resume();
         expect(host.get(vm.id).state).toBe('running');

@@ -5,7 +5,7 @@
 import { FlotillaError } from '../../../shared/errors';
 import type { VmInfo } from '../../../shared/contract';
 import type { VmPatch, VmSpec } from '../../../shared/spec';
-import { isActive } from '../../../shared/state';
+import { isActive, pausedRefusal } from '../../../shared/state';
 import type { DisplayProxy } from '../display-proxy';
 import { assertMemoryFits, readHostMemory } from '../host-memory';
 import { cloneVm } from '../lifecycle/clone';
@@ -68,9 +68,9 @@ export function localVmHandle(sup: Supervisor, d: LocalVmDeps): VmHandle {
       });
       d.changed();
     },
-    exec: async (command, o) => (await sup.agentClient()).exec(command, o),
-    readFile: async (path, range) => (await sup.agentClient()).readFile(path, range),
-    writeFile: async (path, data, opts) => (await sup.agentClient()).writeFile(path, data, opts),
+    exec: async (command, o) => (await agentOf(sup)).exec(command, o),
+    readFile: async (path, range) => (await agentOf(sup)).readFile(path, range),
+    writeFile: async (path, data, opts) => (await agentOf(sup)).writeFile(path, data, opts),
     logs: (tail) => sup.logs(tail),
     consoleSubscribe: (key, cb) => sup.console.subscribe(key, cb),
     consoleUnsubscribe: (key) => sup.console.unsubscribe(key),
@@ -138,4 +138,10 @@ export function brokenVmHandle(d: BrokenVmDeps): VmHandle {
     displayUrl: refuse,
     stats: async () => null,
   };
+}
+
+/** The agent for a command or a file; a paused guest's cannot answer, which is said at once (it waited 30 s, then blamed the agent). */
+function agentOf(sup: Supervisor) {
+  if (sup.state === 'paused') return Promise.reject(new FlotillaError('INVALID_STATE', pausedRefusal(sup.spec.name)));
+  return sup.agentClient();
 }

@@ -59,6 +59,8 @@ describe('agentForUse (a command or file on a libvirt domain)', () => {
     const off = domain({ state: 'stopped' });
     await expect(agentForUse(off.host, off.virsh, () => off.d)).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'web is stopped, not running' });
     expect(off.pings).toEqual([]);
+    const paused = domain({ state: 'paused' });
+    await expect(agentForUse(paused.host, paused.virsh, () => paused.d)).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'web is paused: resume it first (its guest agent cannot answer)' });
   });
 
   it('says the domain stopped when it stops while waited for', async () => {

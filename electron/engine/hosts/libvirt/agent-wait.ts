@@ -3,6 +3,7 @@
 // for its agent (Supervisor.agentClient). Without the wait, an exec right after a start failed
 // with virsh's "Guest agent is not connected".
 import { FlotillaError } from '../../../../shared/errors';
+import { pausedRefusal } from '../../../../shared/state';
 import type { LibvirtDomain } from './domain-info';
 import { agentPing } from './domain-ops';
 import type { Virsh } from './virsh';
@@ -38,6 +39,7 @@ export async function waitDomainAgent(host: AgentWaitHost, virsh: Virsh, d: () =
 /** Before a command or a file: only a running domain has an agent to use; one still connecting is waited for. */
 export async function agentForUse(host: AgentWaitHost, virsh: Virsh, d: () => LibvirtDomain, ms = AGENT_USE_WAIT_MS): Promise<void> {
   const now = d();
+  if (now.state === 'paused') throw new FlotillaError('INVALID_STATE', pausedRefusal(now.name));
   if (now.state !== 'running') throw new FlotillaError('INVALID_STATE', `${now.name} is ${now.state}, not running`);
   if (now.agent !== 'ready') await waitDomainAgent(host, virsh, d, ms);
 }
