@@ -52,6 +52,15 @@ export class LibvirtVm implements VmHandle {
     return this.host.dom(this.uuid.replace(/-/g, ''));
   }
 
+  /** The domain while the host has it, undefined once it is gone (`d` throws NOT_FOUND then). */
+  private live(): LibvirtDomain | undefined {
+    try {
+      return this.d;
+    } catch {
+      return undefined;
+    }
+  }
+
   private info(): VmInfo {
     return this.host.toInfo(this.d);
   }
@@ -102,9 +111,8 @@ export class LibvirtVm implements VmHandle {
       if (opts.force) await this.virsh.run(['destroy', '--domain', this.uuid]);
       else {
         const { host, uuid } = this;
-        const current = () => (host.find(uuidToId(uuid)) ? this.d : undefined);
         const deadline = (at: string | null) => ((this.stopDeadline = at), host.emitVm(uuid));
-        await shutdownDomain({ uuid, name: this.d.name, virsh: this.virsh, waitFor: (u, p, ms) => host.waitFor(u, p, ms), current, note: (l) => host.note(l), now: Date.now, deadline }, host.stopDeadlineMs);
+        await shutdownDomain({ uuid, name: this.d.name, virsh: this.virsh, waitFor: (u, p, ms) => host.waitFor(u, p, ms), current: () => this.live(), note: (l) => host.note(l), now: Date.now, deadline }, host.stopDeadlineMs);
       }
       await this.host.waitFor(this.uuid, (x) => !x || x.state === 'stopped' || x.state === 'crashed', 30_000);
     };
@@ -196,7 +204,7 @@ export class LibvirtVm implements VmHandle {
 
   /** `flotilla ssh` into the built-in guest (ssh-access.ts); not a job: it waits for the guest's SSH server */
   sshInfo(): Promise<SshInfo> {
-    const running = () => this.host.find(uuidToId(this.uuid))?.state === 'running';
+    const running = () => this.live()?.state === 'running';
     return libvirtSshInfo({ virsh: this.virsh, uuid: this.uuid, vm: this.info(), jump: this.host.conn.sshJump(), hostId: this.host.id, home: this.host.opts.home, readGuestFile: (path) => this.readFile(path), agentUp: () => this.agentUp(), running });
   }
 

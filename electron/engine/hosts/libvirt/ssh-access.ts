@@ -51,7 +51,8 @@ export interface LibvirtSshTarget {
  */
 async function guestAddress(o: LibvirtSshTarget): Promise<{ ip: string | null; ips: string[] }> {
   let ips = o.vm.ips;
-  if (reachableAddress(ips)) return { ip: reachableAddress(ips), ips };
+  const seen = reachableAddress(ips);
+  if (seen) return { ip: seen, ips };
   await o.agentUp();
   for (const deadline = Date.now() + (o.addressWaitMs ?? ADDRESS_WAIT_MS); ; await new Promise((r) => setTimeout(r, 1000))) {
     ips = await guestIps(o.virsh, o.uuid).catch(() => ips);
