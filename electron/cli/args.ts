@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { LOCAL_HOST } from '../../shared/contract-names';
 import { FlotillaError } from '../../shared/errors';
+import { optionHint } from './suggest';
 
 export type OptionKind = 'bool' | 'string' | 'int';
 
@@ -33,14 +34,14 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
       break;
     }
     if (!a.startsWith('--') || a === '-') {
-      if (a.startsWith('-') && a !== '-') throw bad(`unknown option ${a} for \`flotilla ${command}\` (options are spelled --name)`);
+      if (a.startsWith('-') && a !== '-') throw bad(`unknown option ${a} for \`flotilla ${command}\` (options are spelled --name)${optionHint(a.slice(1), Object.keys(spec), command)}`);
       out.positionals.push(a);
       continue;
     }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
     const opt = spec[name];
-    if (!opt) throw bad(`unknown option --${name} for \`flotilla ${command}\``);
+    if (!opt) throw bad(`unknown option --${name} for \`flotilla ${command}\`${optionHint(name, Object.keys(spec), command)}`);
     let value: string | boolean;
     if (opt.kind === 'bool') {
       if (eq >= 0) throw bad(`--${name} takes no value`);

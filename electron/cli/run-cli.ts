@@ -12,6 +12,7 @@ import { openEngine, type OpenedEngine } from '../engine/open-engine';
 import { ENGINE_VERSION } from '../engine/version';
 import { flotillaHome } from '../engine/paths';
 import { absPath, parseArgs, pathOnHost, type OptionSpec } from './args';
+import { commandHint } from './suggest';
 import { bashCompletion, COMPLETE_VMS_COMMAND, zshCompletion } from './completion';
 import { formatEngineInfo, formatHosts, formatInfo, formatJson, formatList, formatPorts, formatVolumes } from './format';
 import { commandHelp, overview } from './help';
@@ -197,6 +198,11 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptionSpec>> = {
   [COMPLETE_VMS_COMMAND]: {},
 };
 
+/** The commands a user can type (for "did you mean"). */
+function commandNames(): string[] {
+  return [...Object.keys(COMMAND_OPTIONS), 'serve'].filter((c) => c !== COMPLETE_VMS_COMMAND);
+}
+
 /** On stderr, also with --json (whose stdout stays the DTO, warnings included). */
 function printWarnings(io: CliIo, warnings: readonly string[] | undefined): void {
   for (const w of warnings ?? []) io.err(`flotilla: warning: ${w}\n`);
@@ -246,7 +252,7 @@ export async function runCli(argv: readonly string[], io: CliIo = realIo): Promi
   }
   if (command === 'serve') return (await import('./serve-command')).runServe(args);
   const spec = COMMAND_OPTIONS[command];
-  if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}; run \`flotilla help\``);
+  if (!spec) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(command)}${commandHint(command, commandNames())}`);
   // --help anywhere before `--` wins over everything else, even a half-typed command line
   const dashDash = args.indexOf('--');
   if ((dashDash < 0 ? args : args.slice(0, dashDash)).some((x) => x === '--help' || x === '-h')) {
@@ -602,7 +608,7 @@ function helpCommand(args: string[], io: CliIo): number {
   }
   if (args.length > 1) throw new FlotillaError('BAD_REQUEST', 'usage: flotilla help [COMMAND]');
   const text = commandHelp(args[0]!);
-  if (!text) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(args[0])}; run \`flotilla help\` for the list`);
+  if (!text) throw new FlotillaError('BAD_REQUEST', `unknown command ${JSON.stringify(args[0])}${commandHint(args[0]!, commandNames())}`);
   io.out(text);
   return 0;
 }
