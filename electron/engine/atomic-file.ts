@@ -13,7 +13,8 @@ function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TMP_SUFFIX}`);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Makes a rename or a new name in `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
   const fd = await open(dir, 'r');
   try {
     await fd.sync();

@@ -4,26 +4,17 @@
 // engine's leftover is swept at the next start. Import verifies the whole archive inside the store's
 // staging directory (invisible, swept after a crash) before the new VM's directory appears.
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, rm, stat } from 'node:fs/promises';
+import { link, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ExportResult, ImportResult } from '../../../shared/contract';
 import { FlotillaError } from '../../../shared/errors';
 import { referencedDisk, vmConfigSchema, vmSpecSchema, type VmConfig } from '../../../shared/spec';
-import { TMP_SUFFIX } from '../atomic-file';
+import { fsyncDir, TMP_SUFFIX } from '../atomic-file';
 import { assertReadableFile, assertSelfContainedImage, inspectPath, qemuImgCheck, qemuImgConvert, qemuImgInfo } from '../images';
 import { OVMF_VARS_FILE } from '../qemu-args';
 import { ARCHIVE_VERSION, readArchive, writeArchive, type ArchiveContents, type ArchiveSource } from './archive';
 import { percentOf, type OpsContext } from './ops-context';
 import { partialNameFor, type TempJournal } from './temp-journal';
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fd = await open(dir, 'r');
-  try {
-    await fd.sync();
-  } finally {
-    await fd.close();
-  }
-}
 
 /** The destination's directory must exist; the destination must not be a directory, nor exist without force. */
 export async function checkDestination(dest: string, force: boolean): Promise<void> {
