@@ -92,6 +92,11 @@ test.describe('a VM on a libvirt host', () => {
 
     await tile.button('Start').click();
     await tile.expectState('running');
+    // qemu:///system is this computer's libvirt: its domain counts in the bar of this computer
+    // (a host reached over ssh would not: host-bar.test.ts)
+    const here = app.page.getByRole('region', { name: 'This computer' });
+    await expect(here).toContainText('1 running');
+    await expect(here.getByRole('meter', { name: /^CPUs 1 of \d+$/ })).toBeVisible();
     // its CPU and memory from libvirt (domstats), drawn as sparklines like a local VM's
     await expect(tile.memorySparkline.locator('path.spark-line')).toHaveCount(1, { timeout: 30_000 });
     // on libvirt's default network: the tile offers ssh on the guest's address, and the command it
