@@ -94,6 +94,17 @@ export class CappedLog {
     return Buffer.concat(parts);
   }
 
+  /**
+   * At most the last `cap` bytes, starting at a line start when the log holds more (a cut escape
+   * sequence or UTF-8 character would show as garbage): what a new scrollback is refilled with.
+   */
+  tailFromLineStart(cap: number): Buffer {
+    const tail = this.tailBytes(cap + 1);
+    if (tail.length <= cap) return tail;
+    const nl = tail.indexOf(0x0a, tail.length - cap);
+    return tail.subarray(nl < 0 ? tail.length - cap : nl + 1);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.closeFd();

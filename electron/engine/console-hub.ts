@@ -51,15 +51,8 @@ export class ConsoleHub {
    */
   restoreFromLog(): void {
     if (this.ring.size > 0) return;
-    const cap = this.ring.capacity;
-    const tail = this.log.tailBytes(cap + 1);
-    if (tail.length === 0) return;
-    let from = 0;
-    if (tail.length > cap) {
-      const nl = tail.indexOf(0x0a, tail.length - cap);
-      from = nl < 0 ? tail.length - cap : nl + 1;
-    }
-    this.ring.push(tail.subarray(from));
+    const tail = this.log.tailFromLineStart(this.ring.capacity);
+    if (tail.length > 0) this.ring.push(tail);
   }
 
   /** Connect (and keep reconnecting while attached) to QEMU's serial socket. */

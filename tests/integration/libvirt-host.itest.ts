@@ -6,7 +6,7 @@
 // reconnects.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -243,9 +243,35 @@ describe.each([
         await host.vm(vm.id).snapshotDelete('s1');
         expect(await host.vm(vm.id).snapshots()).toEqual([]);
       }
+      // a last line on the console before the stop (the 4 MiB above filled the scrollback)
+      const lastLine = `k${randomBytes(4).toString('hex')}`;
+      let tail = '';
+      host.vm(vm.id).consoleSubscribe('last', (d) => (tail += d));
+      await until('the last line', async () => {
+        host.vm(vm.id).consoleInput(`echo ${lastLine}-$((40+2))\r`);
+        await new Promise((r) => setTimeout(r, 1000));
+        return tail.includes(`${lastLine}-42`);
+      }, 60_000);
+      host.vm(vm.id).consoleUnsubscribe('last');
       await host.vm(vm.id).stop({ force: false });
       vm = host.get(vm.id);
       expect(vm.state).toBe('stopped');
+
+      // the console's scrollback is kept on this computer (0600) with the VM's other state, and an
+      // engine started later begins with it: a tile shows the last screen at once, not a blank one
+      // that waits for the guest's next output (local only: a second ssh master of the same host
+      // name would share the first one's socket)
+      const kept = join(guestHome, 'libvirt', host.id, vm.id, 'console.log');
+      expect(statSync(kept).mode & 0o777).toBe(0o600);
+      if (label === 'local') {
+        const later = await connected(host.id, uri);
+        try {
+          expect(later.vm(vm.id).consoleSubscribe('t', () => undefined)).toContain(`${lastLine}-42`);
+        } finally {
+          hosts.splice(hosts.indexOf(later), 1);
+          await later.close();
+        }
+      }
 
       if (label === 'local') {
         // a rename reaches the built-in guest's hostname (on its kernel command line) at the next
@@ -282,6 +308,7 @@ describe.each([
       });
     }
     expect(host.find(name)).toBeUndefined();
+    expect(existsSync(join(guestHome, 'libvirt', host.id, vm.id))).toBe(false);
     const vols = execFileSync('virsh', ['--connect', 'qemu:///system', 'vol-list', '--pool', 'flotilla'], { encoding: 'utf8' });
     expect(vols).not.toContain(name);
     expect(vols).toMatch(/default-vmlinuz-/); // the shared kernel stays for the next VM

@@ -2,7 +2,7 @@
 // stream opens (libvirt's built-in test driver, test:///default, through the real helper and
 // python3-libvirt) and no Python at all, where the console falls back to `virsh console` (a stand-in
 // virsh here: what is checked is the fallback and its note, not virsh).
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,6 +40,23 @@ describe('DomainConsole', () => {
     expect(seen).toMatch(/^\r\n\[flotilla: the console did not attach: .*[Dd]omain not found.*\]\r\n$/);
     expect(c.connected).toBe(false);
     expect(c.kind).toBeNull();
+  });
+
+  it('keeps what it showed in its file (0600), and a console made later begins with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flt-con-'));
+    dirs.push(dir);
+    const file = join(dir, 'vm', 'console.log');
+    const c = new DomainConsole(() => 'test:///default', UUID, undefined, file);
+    consoles.push(c);
+    let seen = '';
+    c.subscribe('t', (d) => (seen += d));
+    c.attach();
+    await until(() => seen.includes(']'));
+    c.close();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const later = new DomainConsole(() => 'test:///default', UUID, undefined, file);
+    consoles.push(later);
+    expect(later.subscribe('t', () => undefined)).toBe(seen);
   });
 
   it('without Python falls back to virsh console, and says what to install', async () => {

@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { FlotillaError } from '../../../../shared/errors';
 import { ByteRing } from '../../byte-ring';
+import { CappedLog } from '../../capped-log';
 import { diesWithEngine } from '../../dies-with-engine';
 import { CONSOLE_PORT_NAME } from '../../qemu-args';
 import { CONSOLE_STREAM_PY, HELPER_LIBVIRT_ERROR, HELPER_NO_BINDING } from './console-stream';
@@ -54,9 +55,13 @@ export function consoleRefusal(libvirtError: string): string {
   return `the console did not attach: ${libvirtError.replace(/[\u0000-\u001f\u007f]/g, ' ')}`;
 }
 
+const SCROLLBACK_BYTES = 256 * 1024;
+
 export class DomainConsole {
   private child: ChildProcess | null = null;
-  private readonly ring = new ByteRing(256 * 1024);
+  private readonly ring = new ByteRing(SCROLLBACK_BYTES);
+  /** the scrollback on this computer's disk, when given a file: an engine started later begins with it */
+  private readonly log: CappedLog | null;
   private readonly subs = new Map<string, (data: string) => void>();
   private decoder = new TextDecoder('utf-8', { fatal: false });
   /** what the current helper attached to: the console port (lossless), a console device, or virsh */
@@ -66,7 +71,13 @@ export class DomainConsole {
     private readonly uri: () => string,
     private readonly uuid: string,
     private readonly virshBinary = 'virsh',
-  ) {}
+    logFile?: string,
+  ) {
+    // two files of up to the scrollback's size: the live one always holds a full screen's worth
+    this.log = logFile ? new CappedLog(logFile, { maxBytes: SCROLLBACK_BYTES, keep: 1 }) : null;
+    const before = this.log?.tailFromLineStart(SCROLLBACK_BYTES);
+    if (before?.length) this.ring.push(before);
+  }
 
   get connected(): boolean {
     return this.child !== null;
@@ -138,6 +149,7 @@ export class DomainConsole {
 
   private emit(d: Buffer): void {
     this.ring.push(d);
+    this.log?.write(d);
     const text = this.decoder.decode(d, { stream: true });
     if (text) for (const cb of [...this.subs.values()]) cb(text);
   }
@@ -147,6 +159,12 @@ export class DomainConsole {
     this.child = null;
     this.kind = null;
     if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  }
+
+  /** Detached for good (the domain is gone from this engine): the log's file is closed. */
+  close(): void {
+    this.detach();
+    void this.log?.close();
   }
 
   subscribe(key: string, cb: (data: string) => void): string {

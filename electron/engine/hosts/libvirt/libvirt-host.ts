@@ -16,7 +16,7 @@ import type { HostEntry } from './host-store';
 import type { BootContext, BootFiles } from './boot-update';
 import { createDomain } from './create-domain';
 import { HostTransfers } from './transfers';
-import { forgetSshState } from './ssh-access';
+import { forgetLibvirtState } from './ssh-access';
 import { domainFromRead, domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { DomainTable } from './domain-table';
 import { HostLog } from './host-log';
@@ -343,7 +343,7 @@ export class LibvirtHost implements Host {
       if (d.state !== 'stopped' && d.state !== 'crashed') throw new FlotillaError('INVALID_STATE', `stop ${d.name} before deleting it`);
       await undefineDomain(this.conn.virsh, d.uuid, opts.storage === true);
       await this.waitFor(d.uuid, (x) => !x, 10_000);
-      await forgetSshState(this.opts.home, this.id, id);
+      await forgetLibvirtState(this.opts.home, this.id, id);
     });
   }
 

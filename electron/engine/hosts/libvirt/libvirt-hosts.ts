@@ -8,7 +8,7 @@ import { explainUnknownKey, offeredHostKey, trustHostKey, type HostKeyOptions } 
 import { failureOf, type SshTarget } from './ssh-master';
 import { HostStore, RESERVED_HOST_NAMES, type HostEntry } from './host-store';
 import { LibvirtHost, type LibvirtHostOptions } from './libvirt-host';
-import { forgetSshState } from './ssh-access';
+import { forgetLibvirtState } from './ssh-access';
 
 export interface LibvirtHostsOptions extends Omit<LibvirtHostOptions, 'home'> {
   home: string;
@@ -131,7 +131,7 @@ export class LibvirtHosts {
       this.opts.onRemoved?.(host);
       await host.close();
     }
-    await forgetSshState(this.opts.home, name);
+    await forgetLibvirtState(this.opts.home, name);
   }
 
   async close(): Promise<void> {

@@ -8,41 +8,38 @@ import { FlotillaError } from '../../../../shared/errors';
 import type { VmState } from '../../../../shared/state';
 import type { VncTarget } from '../../display-proxy';
 import type { VmHandle } from '../host';
-import { Thumbnailer } from '../../thumbnails';
 import { updateBootFiles } from './boot-update';
-import { DomainConsole, type ConsoleKind } from './console';
+import type { ConsoleKind } from './console';
+import { DomainView } from './domain-view';
 import { libvirtSshInfo } from './ssh-access';
-import { screenshotToPng } from './ppm-to-png';
 import { agentReadFile, agentWriteFile, type WriteFileOptions } from '../../agent-files';
-import { assertSnapshotAllowed, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, screenshot, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
+import { assertSnapshotAllowed, domainStatValues, statsFrom, guestExec, virshAgentRequest, VIRSH_FILE_CHUNK_BYTES, setDomainClock, snapshotCreate, snapshotDelete, snapshotDetails, snapshotList, snapshotRevert, type CpuSample } from './domain-ops';
 import { defaultSnapshotName } from '../../lifecycle/snapshots';
 import type { LibvirtDomain } from './domain-info';
 import { domainChange, editDomain } from './domain-edit';
 import type { LibvirtHost } from './libvirt-host';
 import { cloneDomain } from './clone-domain';
 import { addDomainDisk, changeDomainMedia, listDomainDisks, removeDomainDisk, resizeDomainDisk, type DomainRef } from './domain-disks';
-import { parseVncDisplay, uuidToId } from './virsh-parse';
+import { uuidToId } from './virsh-parse';
 import { addDomainShare, domainShareInfo, removeDomainShare } from './domain-shares';
 import { shutdownDomain } from './domain-shutdown';
 import { agentForUse, waitDomainAgent } from './agent-wait';
 
 export class LibvirtVm implements VmHandle {
-  private console: DomainConsole | null = null;
   private cpuSample: CpuSample | null = null;
   private agentBeforePause = false;
-  private thumbs: Thumbnailer | null = null;
-  /** forwarded VNC socket of a remote domain, by remote port */
-  private vncForward: { port: number; socket: string } | null = null;
-  /** what the display proxy connects to, once displayUrl() resolved it */
-  vncTarget: VncTarget | null = null;
+  /** its console, screen thumbnails and VNC endpoint (domain-view.ts) */
+  private readonly view: DomainView;
   /** while a graceful stop waits for the guest: when it destroys the domain */
   stopDeadline: string | null = null;
 
   constructor(
     private readonly host: LibvirtHost,
     readonly uuid: string,
-    private readonly virshBinary?: string,
-  ) {}
+    virshBinary?: string,
+  ) {
+    this.view = new DomainView(host, uuid, () => this.d.state, virshBinary);
+  }
 
   private get virsh() {
     return this.host.conn.virsh;
@@ -71,24 +68,22 @@ export class LibvirtVm implements VmHandle {
 
   /** Called by the host on every state change from the event stream. */
   onState(state: VmState): void {
-    if (state !== 'running' && state !== 'paused') {
-      this.cpuSample = null;
-      this.vncForward = null;
-      this.vncTarget = null;
-    }
-    // a console once opened stays attached while the domain runs: the built-in guest's console
-    // port waits for a reader rather than dropping, so a reader that left would stall the shell
-    if (state === 'running') this.console?.attach();
+    if (state !== 'running' && state !== 'paused') this.cpuSample = null;
+    this.view.onState(state);
   }
 
   closeConsole(): void {
-    this.console?.detach();
+    this.view.openConsole?.detach();
   }
 
   /** The host dropped this VM (undefined, or the host is closing). */
   close(): void {
-    this.console?.detach();
-    this.thumbs?.close();
+    this.view.close();
+  }
+
+  /** what the display proxy connects to, once displayUrl() resolved it */
+  get vncTarget(): VncTarget | null {
+    return this.view.vncTarget;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -208,25 +203,18 @@ export class LibvirtVm implements VmHandle {
     return libvirtSshInfo({ virsh: this.virsh, uuid: this.uuid, vm: this.info(), jump: this.host.conn.sshJump(), hostId: this.host.id, home: this.host.opts.home, readGuestFile: (path) => this.readFile(path), agentUp: () => this.agentUp(), running });
   }
 
-  private consoleOf(): DomainConsole {
-    this.console ??= new DomainConsole(() => this.virsh.currentUri(), this.uuid, this.virshBinary);
-    const st = this.d.state;
-    if (st === 'running' || st === 'paused') this.console.attach();
-    return this.console;
-  }
-
   consoleSubscribe(key: string, cb: (data: string) => void): string {
-    return this.consoleOf().subscribe(key, cb);
+    return this.view.console().subscribe(key, cb);
   }
   consoleUnsubscribe(key: string): void {
-    this.console?.unsubscribe(key); // stays attached (onState)
+    this.view.openConsole?.unsubscribe(key); // stays attached (onState)
   }
   /** what the console is attached to: the lossless port, a console device, or virsh (no binding) */
   get consoleKind(): ConsoleKind | null {
-    return this.console?.kind ?? null;
+    return this.view.openConsole?.kind ?? null;
   }
   consoleInput(data: string): boolean {
-    return this.consoleOf().input(data);
+    return this.view.console().input(data);
   }
 
   // ------------------------------------------------------------------ snapshots (libvirt's own API)
@@ -353,48 +341,21 @@ export class LibvirtVm implements VmHandle {
     });
   }
 
-  // ------------------------------------------------------------------ display
+  // ------------------------------------------------------------------ display (domain-view.ts)
 
-  /** Thumbnails of the display from libvirt's screenshot API, taken only while someone watches. */
   thumbnailSubscribe(key: string, cb: (pngBase64: string) => void): string | null {
-    this.thumbs ??= new Thumbnailer(async () => {
-      const st = this.d.state;
-      if (st !== 'running' && st !== 'paused') return null;
-      return screenshotToPng(await screenshot(this.virsh, this.uuid));
-    });
-    return this.thumbs.subscribe(key, cb);
+    return this.view.thumbnailSubscribe(key, cb);
   }
   thumbnailUnsubscribe(key: string): void {
-    this.thumbs?.unsubscribe(key);
+    this.view.thumbnailUnsubscribe(key);
   }
-
-  /**
-   * Where the noVNC proxy connects: the domain's VNC port on the host's loopback directly for a
-   * local host, or a unix socket forwarded over the host's ssh connection for a remote one.
-   */
-  async vncEndpoint(): Promise<VncTarget> {
-    const st = this.d.state;
-    if (st !== 'running' && st !== 'paused') throw new FlotillaError('INVALID_STATE', 'the VM has no running display');
-    const r = await this.virsh.run(['domdisplay', '--domain', this.uuid, '--type', 'vnc']);
-    const vnc = parseVncDisplay(r.stdout);
-    if (!vnc) throw new FlotillaError('UNSUPPORTED', "this domain has no VNC display on its host's loopback", { host: this.host.id });
-    const master = this.host.conn.master;
-    if (!master) {
-      this.vncTarget = { port: vnc.port };
-      return this.vncTarget;
-    }
-    if (this.vncForward?.port !== vnc.port) {
-      const socket = master.socketPath(`vnc-${this.uuid.slice(0, 8)}-${vnc.port}.sock`);
-      await master.forward(socket, `127.0.0.1:${vnc.port}`);
-      this.vncForward = { port: vnc.port, socket };
-    }
-    this.vncTarget = this.vncForward!.socket;
-    return this.vncTarget;
+  vncEndpoint(): Promise<VncTarget> {
+    return this.view.vncEndpoint();
   }
 
   /** A single-use loopback WebSocket URL for noVNC (the engine's display proxy, as for local VMs). */
   async displayUrl(): Promise<string> {
-    await this.vncEndpoint();
+    await this.view.vncEndpoint();
     return this.host.display.open(this.uuid.replace(/-/g, ''));
   }
 }

@@ -16,13 +16,16 @@ import { ensureOwnKey } from '../../own-ssh-key';
 import { guestIps } from './domain-ops';
 import type { Virsh } from './virsh';
 
-/** Where a libvirt VM's known_hosts lives; the VM's (or, without id, the host's) is removed with it. */
-export function sshStateDir(home: string, hostId: string, id?: string): string {
+/**
+ * What this computer keeps of a libvirt host (its volume journal) or of one of its VMs (the guest's
+ * known_hosts, its console's scrollback): removed with the VM, or without id with the host.
+ */
+export function libvirtStateDir(home: string, hostId: string, id?: string): string {
   return id ? join(home, 'libvirt', hostId, id) : join(home, 'libvirt', hostId);
 }
 
-export function forgetSshState(home: string, hostId: string, id?: string): Promise<void> {
-  return rm(sshStateDir(home, hostId, id), { recursive: true, force: true });
+export function forgetLibvirtState(home: string, hostId: string, id?: string): Promise<void> {
+  return rm(libvirtStateDir(home, hostId, id), { recursive: true, force: true });
 }
 
 /** how long `flotilla ssh` waits for a guest that just started to get its DHCP address */
@@ -91,7 +94,7 @@ export async function libvirtSshInfo(o: LibvirtSshTarget): Promise<SshInfo> {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const dir = sshStateDir(o.home, o.hostId, vm.id);
+  const dir = libvirtStateDir(o.home, o.hostId, vm.id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await sshInfoAt({ id: vm.id, name: vm.name, dir, host: ip, port: 22, readGuestFile: o.readGuestFile, identityFile: own?.file ?? null });
   return o.jump ? { ...info, jump: o.jump } : info;

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../../atomic-file';
 import type { KeyedMutex } from '../../mutex';
 import { parseBlkList } from './domain-disks';
 import { withDirPool } from './clone-nvram';
-import { sshStateDir } from './ssh-access';
+import { libvirtStateDir } from './ssh-access';
 import type { Virsh } from './virsh';
 
 const VOL_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
@@ -75,7 +75,7 @@ export class VolumeJournal {
 
   /** The journal of one libvirt host's volumes, beside the host's other state in the data directory. */
   static ofHost(home: string, hostId: string): VolumeJournal {
-    return new VolumeJournal(join(sshStateDir(home, hostId), 'volumes-in-flight'));
+    return new VolumeJournal(join(libvirtStateDir(home, hostId), 'volumes-in-flight'));
   }
 
   /** Records that `vol` in `pool` is about to be made for `domain`; the returned function forgets it. */
