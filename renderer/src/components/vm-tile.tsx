@@ -23,6 +23,7 @@ import { SelectTile } from './selection-bar';
 import { Sparkline } from './sparkline';
 import { StateBadge } from './state-badge';
 import { StopCountdown } from './stop-countdown';
+import { PendingStatus } from './pending-status';
 import { VmActions } from './vm-actions';
 
 const EMPTY: number[] = [];
@@ -138,12 +139,7 @@ export const VmTile = memo(function VmTile({ id }: { id: string }): ReactElement
             {vm.name}
           </button>
         </h2>
-        {pending && (
-          <span className="pending" role="status">
-            <span className="spinner" aria-hidden="true" />
-            {pending}
-          </span>
-        )}
+        {pending && <PendingStatus pending={pending} state={vm.state} />}
         <StateBadge name={vm.name} state={vm.state} />
       </header>
       {hostName && (

@@ -19,6 +19,7 @@ import { FilesTab } from './tabs/files-tab';
 import { LogsTab } from './tabs/logs-tab';
 import { SettingsTab } from './tabs/settings-tab';
 import { SnapshotsTab } from './tabs/snapshots-tab';
+import { PendingStatus } from '../components/pending-status';
 
 const TABS: { id: VmTab; label: string }[] = [
   { id: 'console', label: 'Console' },
@@ -61,12 +62,7 @@ export function VmView({ id }: { id: string }): ReactElement | null {
         <div className="vm-title">
           <h1>{vm.name}</h1>
           <StateBadge name={vm.name} state={vm.state} />
-          {pending && (
-            <span className="pending" role="status">
-              <span className="spinner" aria-hidden="true" />
-              {pending}
-            </span>
-          )}
+          {pending && <PendingStatus pending={pending} state={vm.state} />}
         </div>
         <div className="vm-view-meta">
           {/* a VM that is not up has no address to wait for */}
