@@ -334,8 +334,8 @@ test.describe('issue 14 conveniences in the browser', () => {
       const dialog = new CreateVmDialog(page);
       await dialog.chooseSource('Install from ISO');
       await dialog.field('ISO image').fill(`${dir}/`);
-      await dialog.root.getByRole('button', { name: 'Browse for iso image' }).click();
-      const picker = page.getByRole('dialog', { name: 'Choose iso image' });
+      await dialog.root.getByRole('button', { name: 'Browse for ISO image' }).click();
+      const picker = page.getByRole('dialog', { name: 'Choose ISO image' });
       const list = picker.getByRole('list', { name: `Contents of ${dir}` });
       await expect(list.getByRole('button', { name: 'debian.iso' })).toBeVisible();
       // a name is text, never markup

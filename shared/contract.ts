@@ -223,6 +223,8 @@ export interface DirListing {
   entries: DirEntry[];
   /** more entries than the engine sends (FS_LIST_MAX) */
   truncated: boolean;
+  /** entries left out because their names start with a dot (0 with showHidden) */
+  hidden?: number;
 }
 
 export interface LogEntry {

@@ -31,12 +31,16 @@ describe('listDirectory', () => {
       { name: 'b.iso', kind: 'file', size: 10 },
     ]);
     expect(l.truncated).toBe(false);
+    // what was left out, so a folder of dotfiles alone is not called empty
+    expect(l.hidden).toBe(2);
   });
 
   it('shows dotfiles only when asked', async () => {
-    const names = (await listDirectory(root, { showHidden: true })).entries.map((e) => e.name);
+    const all = await listDirectory(root, { showHidden: true });
+    const names = all.entries.map((e) => e.name);
     expect(names).toContain('.secret');
     expect(names).toContain('.cache');
+    expect(all.hidden).toBe(0);
   });
 
   it('resolves the path it was given and names its parent', async () => {

@@ -49,5 +49,5 @@ export async function listDirectory(path: string | undefined, opts: { showHidden
   const max = opts.max ?? FS_LIST_MAX;
   const entries = (await Promise.all(visible.map((d) => entryOf(dir, d)))).filter((e): e is DirEntry => e !== null);
   entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'dir' ? -1 : 1));
-  return { path: dir, parent: dir === '/' ? null : dirname(dir), entries: entries.slice(0, max), truncated: entries.length > max };
+  return { path: dir, parent: dir === '/' ? null : dirname(dir), entries: entries.slice(0, max), truncated: entries.length > max, hidden: dirents.length - visible.length };
 }

@@ -175,13 +175,13 @@ describe('create VM dialog', () => {
     const host = screen.getByLabelText('Host') as HTMLSelectElement;
     expect(within(host).getByRole('option', { name: 'far (failed)' }).hasAttribute('disabled')).toBe(true);
     fireEvent.click(screen.getByRole('radio', { name: /Install from ISO/ }));
-    expect(screen.getByRole('button', { name: 'Browse for iso image' })).toBeTruthy(); // on this computer
+    expect(screen.getByRole('button', { name: 'Browse for ISO image' })).toBeTruthy(); // on this computer
     expect(screen.getByRole('button', { name: 'Add forward' })).toBeTruthy();
     fireEvent.change(host, { target: { value: 'lab' } });
     const iso = screen.getByLabelText('ISO image');
     fireEvent.change(iso, { target: { value: '/var/lib/libvirt/images/debian.iso' } });
     expect(describedText(iso)).toContain('An absolute path on lab');
-    expect(screen.queryByRole('button', { name: 'Browse for iso image' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Browse for ISO image' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Add forward' })).toBeNull();
     expect(screen.getByText(/Port forwards are not available on lab/)).toBeTruthy();
     // UEFI there for an installer; not for the built-in Linux, which boots through qboot on libvirt hosts

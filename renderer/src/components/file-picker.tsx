@@ -117,7 +117,7 @@ export function FilePicker({
         {error && <InlineError error={error} onDismiss={() => setError(null)} />}
         {listing && (
           <ul className="picker-list" aria-label={`Contents of ${listing.path}`} aria-busy={busy}>
-            {listing.entries.length === 0 && <li className="picker-empty">This folder is empty.</li>}
+            {listing.entries.length === 0 && <li className="picker-empty">{listing.hidden ? `Only hidden files here (${listing.hidden}): Show hidden files lists them.` : 'This folder is empty.'}</li>}
             {listing.entries.map((e) => {
               const full = joinPath(listing.path, e.name);
               return (

@@ -20,6 +20,11 @@ function describe(info: PathInfo): { ok: boolean; text: string } {
   return { ok: true, text: [info.format ? info.format.toUpperCase() : 'File', size].filter(Boolean).join(' · ') };
 }
 
+/** A field's label inside a sentence: "Disk image" → "disk image", but "ISO image" keeps its acronym. */
+export function inSentence(label: string): string {
+  return /^[A-Z][a-z]/.test(label) ? label[0]!.toLowerCase() + label.slice(1) : label;
+}
+
 export function PathField({
   label,
   kind,
@@ -80,7 +85,7 @@ export function PathField({
       return;
     }
     try {
-      const { path } = await getApi().invoke('host.pickFile', { title: `Choose ${label.toLowerCase()}`, kind });
+      const { path } = await getApi().invoke('host.pickFile', { title: `Choose ${inSentence(label)}`, kind });
       if (path) onChange(path);
     } catch {
       /* picker unavailable: the text field still works */
@@ -92,7 +97,7 @@ export function PathField({
         <div className="path-row">
           <input {...p} type="text" spellCheck={false} autoComplete="off" placeholder={kind === 'iso' ? '/home/me/Downloads/debian.iso' : '/path/to/file'} value={value} onChange={(e) => onChange(e.target.value)} />
           {!onHost && (
-            <button type="button" className="btn" aria-label={`Browse for ${label.toLowerCase()}`} onClick={() => void browse()}>
+            <button type="button" className="btn" aria-label={`Browse for ${inSentence(label)}`} onClick={() => void browse()}>
               <Icon name="folder" size={14} /> Browse…
             </button>
           )}
@@ -102,7 +107,7 @@ export function PathField({
             </button>
           )}
           {pickingVolume && poolKind && hostId && onHost && <VolumePicker hostId={hostId} hostName={onHost} kind={poolKind} title={`Choose ${poolWhat} on ${onHost}`} onPick={onChange} onClose={() => setPickingVolume(false)} />}
-          {picking && <FilePicker title={`Choose ${label.toLowerCase()}`} value={value} onPick={onChange} onClose={() => setPicking(false)} />}
+          {picking && <FilePicker title={`Choose ${inSentence(label)}`} value={value} onPick={onChange} onClose={() => setPicking(false)} />}
         </div>
       )}
     </Field>
