@@ -293,7 +293,7 @@ test.describe('issue 14 conveniences in the browser', () => {
     await tile.expectState('stopped', 60_000);
   });
 
-  test('several tiles start and stop together; Stop all stops every running VM', async () => {
+  test('several tiles start and stop together; Stop all stops every running VM, or every shown one while a filter is on', async () => {
     const page = app.page;
     const tiles = new TilesPage(page);
     const bar = page.getByRole('toolbar', { name: 'Several VMs' });
@@ -310,11 +310,20 @@ test.describe('issue 14 conveniences in the browser', () => {
     await expect(tiles.tile('api').state).toHaveText('running');
     await bar.getByRole('button', { name: 'Clear selection' }).click();
 
+    // with a filter on, it stops what the grid shows and leaves what the filter hides
+    await tiles.filter.fill('web');
+    await bar.getByRole('button', { name: 'Stop all shown' }).click();
+    const askShown = page.getByRole('alertdialog', { name: 'Stop the VMs shown?' });
+    await expect(askShown).toContainText('(web)');
+    await askShown.getByRole('button', { name: 'Stop all shown' }).click();
+    await tiles.tile('web').expectState('stopped');
+    await tiles.filter.fill('');
+    await expect(tiles.tile('api').state).toHaveText('running');
+
     await bar.getByRole('button', { name: 'Stop all' }).click();
     const ask = page.getByRole('alertdialog', { name: 'Stop all VMs?' });
-    await expect(ask).toContainText('web');
+    await expect(ask).toContainText('api');
     await ask.getByRole('button', { name: 'Stop all' }).click();
-    await tiles.tile('web').expectState('stopped');
     await tiles.tile('api').expectState('stopped');
     await expect(page.getByRole('region', { name: 'This computer' })).toContainText('0 running');
   });

@@ -2,6 +2,7 @@
 // countdown's "Force now" skips this: there the user already asked for the stop).
 import type { ReactElement } from 'react';
 import { closeDialog, confirmForceStop, stopAllVms } from '../store/actions';
+import { selectFiltered, selectStopAllNames } from '../store/selectors';
 import { useStore } from '../store/store';
 import { Modal } from './modal';
 
@@ -30,23 +31,19 @@ export function ConfirmForceStop({ id }: { id: string }): ReactElement | null {
 
 export function ConfirmStopAll(): ReactElement {
   // joined inside the selector: a string compares by value, a fresh array would re-render forever
-  const names = useStore((s) =>
-    Object.values(s.vms.byId)
-      .filter((v) => v.state === 'running' || v.state === 'paused')
-      .map((v) => v.name)
-      .join(', '),
-  );
+  const names = useStore(selectStopAllNames);
+  const filtered = useStore(selectFiltered);
   return (
-    <Modal title="Stop all VMs?" onClose={closeDialog} role="alertdialog" describedBy="stop-all-desc">
+    <Modal title={filtered ? 'Stop the VMs shown?' : 'Stop all VMs?'} onClose={closeDialog} role="alertdialog" describedBy="stop-all-desc">
       <div className="modal-body" id="stop-all-desc">
-        <p>Each running VM is asked to shut down cleanly ({names}); one that does not within 30 seconds is forced off.</p>
+        <p>Each running VM{filtered ? ' shown' : ''} is asked to shut down cleanly ({names}); one that does not within 30 seconds is forced off.</p>
       </div>
       <div className="modal-foot">
         <button type="button" className="btn" onClick={closeDialog} data-autofocus>
           Cancel
         </button>
         <button type="button" className="btn btn-primary" onClick={() => void stopAllVms()}>
-          Stop all
+          {filtered ? 'Stop all shown' : 'Stop all'}
         </button>
       </div>
     </Modal>

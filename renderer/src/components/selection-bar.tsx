@@ -1,8 +1,9 @@
 // Several VMs at once: tick tiles, then start or stop them together. "Stop all" stops every
-// running VM after a confirmation. Each VM still shows its own progress and error on its tile.
+// running VM after a confirmation; while a filter is on it is "Stop all shown" and stops what the
+// grid shows. Each VM still shows its own progress and error on its tile.
 import type { ReactElement } from 'react';
-import { canStop } from '../../../shared/state';
 import { clearSelection, openDialog, selectedFor, startSelected, stopSelected, toggleSelected } from '../store/actions';
+import { selectFiltered, selectStopAllIds } from '../store/selectors';
 import { useStore } from '../store/store';
 import { Icon } from './icons';
 
@@ -19,7 +20,8 @@ export function SelectionBar(): ReactElement | null {
   const count = useStore((s) => Object.keys(s.ui.selected).length);
   const canStartN = useStore((s) => selectedFor(s, 'start').length);
   const canStopN = useStore((s) => selectedFor(s, 'stop').length);
-  const anyStoppable = useStore((s) => Object.values(s.vms.byId).some((vm) => canStop(vm)));
+  const anyStoppable = useStore((s) => selectStopAllIds(s).length > 0);
+  const filtered = useStore(selectFiltered);
   if (count === 0 && !anyStoppable) return null;
   return (
     <div className="selection-bar" role="toolbar" aria-label="Several VMs">
@@ -44,7 +46,7 @@ export function SelectionBar(): ReactElement | null {
       <span className="spacer" />
       {anyStoppable && (
         <button type="button" className="btn btn-sm" onClick={() => openDialog({ kind: 'stopAll' })}>
-          <Icon name="stop" size={14} /> Stop all
+          <Icon name="stop" size={14} /> {filtered ? 'Stop all shown' : 'Stop all'}
         </button>
       )}
     </div>

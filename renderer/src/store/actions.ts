@@ -10,6 +10,7 @@ import { toUiError } from './errors';
 import { applyRemoved, applyVm, dropCreating } from './events';
 import { IDLE_OP, useStore, type CreatingVm, type Dialog, type SortKey, type StoreState, type UiError, type VmTab } from './store';
 import { vmRef } from './vm-ref';
+import { selectStopAllIds } from './selectors';
 
 function setOp(id: string, patch: Partial<typeof IDLE_OP>): void {
   useStore.setState((s) => ({ vms: { ...s.vms, ops: { ...s.vms.ops, [id]: { ...(s.vms.ops[id] ?? IDLE_OP), ...patch } } } }));
@@ -258,14 +259,10 @@ export async function stopSelected(): Promise<void> {
   await Promise.all(selectedFor(useStore.getState(), 'stop').map((id) => stopVm(id)));
 }
 
-/** "Stop all": a graceful stop of every VM that can stop, each on its own tile. */
+/** "Stop all": a graceful stop of every VM that can stop (every shown one while a filter is on), each on its own tile. */
 export async function stopAllVms(): Promise<void> {
   closeDialog();
-  const s = useStore.getState();
-  const ids = Object.values(s.vms.byId)
-    .filter((vm) => canStop(vm) && !s.vms.ops[vm.id]?.pending)
-    .map((vm) => vm.id);
-  await Promise.all(ids.map((id) => stopVm(id)));
+  await Promise.all(selectStopAllIds(useStore.getState()).map((id) => stopVm(id)));
 }
 
 /** Force stop from its confirmation (or straight from a stop countdown's "Force now"). */

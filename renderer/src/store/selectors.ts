@@ -1,7 +1,7 @@
 // Derived reads. Lists are returned as fresh arrays; callers wrap them in useShallow so a
 // component re-renders only when the list's members change, not on every store write.
 import type { HostInfo, VmInfo } from '../../../shared/contract';
-import type { VmState } from '../../../shared/state';
+import { canStop, type VmState } from '../../../shared/state';
 import type { SortKey, StoreState } from './store';
 
 const STATE_RANK: Record<VmState, number> = { running: 0, starting: 1, paused: 2, stopping: 3, crashed: 4, stopped: 5 };
@@ -42,4 +42,30 @@ export const selectVmCount = (s: StoreState): number => Object.keys(s.vms.byId).
 
 export function selectNames(s: StoreState): string[] {
   return Object.values(s.vms.byId).map((v) => v.name);
+}
+
+/** Whether the tiles view hides some VMs (a name filter or a host filter is on). */
+export const selectFiltered = (s: StoreState): boolean => s.ui.filter.trim() !== '' || s.ui.hostFilter !== null;
+
+/**
+ * What "Stop all" stops: every VM that can stop, or, while a filter is on, every shown one (a
+ * user looking at one host's VMs means those, not also the ones the filter hides).
+ */
+export function selectStopAllIds(s: StoreState): string[] {
+  const ids = selectFiltered(s) ? selectVisibleIds(s) : Object.keys(s.vms.byId);
+  return ids.filter((id) => {
+    const vm = s.vms.byId[id];
+    return vm !== undefined && canStop(vm) && !s.vms.ops[id]?.pending;
+  });
+}
+
+/** Their names for the confirmation, by host when there is more than one: "web, db (This computer); ci (lab)". */
+export function selectStopAllNames(s: StoreState): string {
+  const byHost = new Map<string, string[]>();
+  for (const id of selectStopAllIds(s)) {
+    const vm = s.vms.byId[id]!;
+    byHost.set(vm.host, [...(byHost.get(vm.host) ?? []), vm.name]);
+  }
+  if (s.vms.hosts.length < 2) return [...byHost.values()].flat().join(', ');
+  return [...byHost].map(([host, names]) => `${names.join(', ')} (${selectHostName(s, host)})`).join('; ');
 }
