@@ -50,7 +50,7 @@ class HundredVms implements ContractHandler {
         return [{ id: 'local', name: 'This computer', kind: 'local', state: 'connected', reason: null, vmCount: this.vms.length }] as never;
       // visible tiles of display-less VMs preview their console: idle guests, a prompt each
       case 'console.subscribe':
-        return { scrollback: `FLOTILLA-READY ${p.id ?? ''} 6.1.0\r\n~ # ` } as never;
+        return { scrollback: `${p.id ?? ''}: Flotilla built-in Linux, kernel 6.1.0\r\n~ # ` } as never;
       case 'console.unsubscribe':
         return { ok: true } as never;
       // the renderer subscribes to stats and asks for their history on connect, as with the real

@@ -106,13 +106,13 @@ describe('kill -9 of the engine while VMs run', () => {
 
     // the consoles come back with what the guests printed before the restart
     const { scrollback } = await t.call('console.subscribe', { id: r0!.id });
-    expect(scrollback).toContain('FLOTILLA-READY a1 ');
+    expect(scrollback).toContain('a1: Flotilla built-in Linux, kernel ');
     expect(scrollback).toContain('before-42-restart\r\n');
     // once: restored from the log, not repeated
     expect(scrollback.split('before-42-restart\r\n')).toHaveLength(2);
     const cli = await run(process.execPath, [await bundle(CLI_ENTRY), 'logs', 'a1', '--serial'], { env: { ...process.env, FLOTILLA_HOME: home }, timeoutMs: 120_000 });
     expect(cli.code, cli.stderr).toBe(0);
-    expect(cli.stdout).toContain('FLOTILLA-READY a1 ');
+    expect(cli.stdout).toContain('a1: Flotilla built-in Linux, kernel ');
     expect(cli.stdout).toContain('before-42-restart\r\n');
 
     await t.call('engine.stopAll', { deadlineMs: 15_000, includeKeepRunning: true });

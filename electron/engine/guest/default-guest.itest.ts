@@ -109,7 +109,8 @@ describe('default guest', () => {
     const serial = transcript(await connectWhenReady(g.serialSock));
     const agent = await GuestAgentProbe.connect((await connectWhenReady(g.agentSock).then((s) => s.destroy()), g.agentSock));
 
-    const ready = await serial.waitFor(/FLOTILLA-READY (\S+) (\S+)\r?\n/);
+    // the console shell's first line: the guest's name and kernel, in words
+    const ready = await serial.waitFor(/(\S+): Flotilla built-in Linux, kernel (\S+)\r?\n/);
     expect(ready[1]).toBe(guestHostname(name));
     expect(ready[2]).toBe(manifest.kernelVersion);
 
@@ -160,7 +161,7 @@ describe('default guest', () => {
     guests.push(g);
     const serial = transcript(await connectWhenReady(g.serialSock));
     const uart = transcript(await connectWhenReady(join(g.runDir, UART_SOCK)));
-    await serial.waitFor(/FLOTILLA-READY /);
+    await serial.waitFor(/: Flotilla built-in Linux, kernel /);
     await qmpCommand(g.qmpSock, 'system_powerdown');
     const code = await Promise.race([g.exited, new Promise((r) => setTimeout(() => r('still running after 20 s'), 20_000))]);
     expect(code).toBe(0);

@@ -77,8 +77,9 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     expect(init).toContain('/dev/virtio-ports/org.qemu.guest_agent.0');
     expect(init).toMatch(/ready="FLOTILLA-READY \$name \$\(uname -r\)"/);
     expect(init).toMatch(/echo "\$ready"$/m);
-    // and leaves it for the console's shell, which prints it first (never written to the port by init)
-    expect(init).toMatch(/echo "\$ready" > \/run\/flotilla-ready/);
+    // and leaves a line in words for the console's shell, which prints it first (never written to
+    // the port by init)
+    expect(init).toMatch(/echo "\$name: Flotilla built-in Linux, kernel \$\(uname -r\)" > \/run\/flotilla-ready/);
     expect(init).toMatch(/ip addr add 10\.0\.2\.15\/24 dev eth0/);
     expect(init).toMatch(/ip route add default via 10\.0\.2\.2/);
     expect(init).toContain('nameserver 10.0.2.3');
@@ -115,16 +116,16 @@ describe.skipIf(!busybox)('guest init recipe', () => {
     expect(relay).toMatch(/^exec \/sbin\/flotilla-relay "\$dev" -- \/sbin\/flotilla-console shell$/m);
   });
 
-  it("the relay's shell side prints the readiness line once, then runs the login shell", () => {
+  it("the relay's shell side prints the banner once, then runs the login shell", () => {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-relay-'));
     try {
       // stand-ins for /run/flotilla-ready and the login shell
       const ready = join(dir, 'ready');
-      writeFileSync(ready, 'FLOTILLA-READY vm 6.1\n');
+      writeFileSync(ready, 'vm: Flotilla built-in Linux, kernel 6.1\n');
       const script = readFileSync(join(assets, 'console'), 'utf8').replaceAll('/run/flotilla-ready', ready).replace('ln -sf "$(tty)" /dev/flotilla-console', ':').replace('exec /bin/sh -l', 'echo login-shell; exit 0');
       writeFileSync(join(dir, 'console'), script);
       const run = () => execFileSync(busybox!, ['sh', join(dir, 'console'), 'shell'], { encoding: 'utf8' });
-      expect(run()).toBe('FLOTILLA-READY vm 6.1\nlogin-shell\n');
+      expect(run()).toBe('vm: Flotilla built-in Linux, kernel 6.1\nlogin-shell\n');
       expect(run()).toBe('login-shell\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
