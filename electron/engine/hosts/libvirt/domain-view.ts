@@ -12,7 +12,7 @@ import { DomainConsole } from './console';
 import type { LibvirtHost } from './libvirt-host';
 import { screenshot } from './domain-ops';
 import { screenshotToPng } from './ppm-to-png';
-import { libvirtStateDir } from './ssh-access';
+import { libvirtStateDir } from './state-dir';
 import { parseVncDisplay, uuidToId } from './virsh-parse';
 
 export class DomainView {

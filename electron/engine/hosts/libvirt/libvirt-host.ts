@@ -16,7 +16,7 @@ import type { HostEntry } from './host-store';
 import type { BootContext, BootFiles } from './boot-update';
 import { createDomain } from './create-domain';
 import { HostTransfers } from './transfers';
-import { forgetLibvirtState } from './ssh-access';
+import { forgetLibvirtState } from './state-dir';
 import { domainFromRead, domainInfo, specName, type LibvirtDomain } from './domain-info';
 import { DomainTable } from './domain-table';
 import { HostLog } from './host-log';

@@ -8,7 +8,7 @@ import { explainUnknownKey, offeredHostKey, trustHostKey, type HostKeyOptions } 
 import { failureOf, type SshTarget } from './ssh-master';
 import { HostStore, RESERVED_HOST_NAMES, type HostEntry } from './host-store';
 import { LibvirtHost, type LibvirtHostOptions } from './libvirt-host';
-import { forgetLibvirtState } from './ssh-access';
+import { forgetLibvirtState } from './state-dir';
 
 export interface LibvirtHostsOptions extends Omit<LibvirtHostOptions, 'home'> {
   home: string;

@@ -14,19 +14,9 @@ import { reachableAddress, USER_NET_GUEST_ADDRESS } from '../../../../shared/ssh
 import { sshInfoAt, userPublicKeys } from '../../builtin-vm';
 import { ensureOwnKey } from '../../own-ssh-key';
 import { guestIps } from './domain-ops';
+import { libvirtStateDir } from './state-dir';
 import type { Virsh } from './virsh';
 
-/**
- * What this computer keeps of a libvirt host (its volume journal) or of one of its VMs (the guest's
- * known_hosts, its console's scrollback): removed with the VM, or without id with the host.
- */
-export function libvirtStateDir(home: string, hostId: string, id?: string): string {
-  return id ? join(home, 'libvirt', hostId, id) : join(home, 'libvirt', hostId);
-}
-
-export function forgetLibvirtState(home: string, hostId: string, id?: string): Promise<void> {
-  return rm(libvirtStateDir(home, hostId, id), { recursive: true, force: true });
-}
 
 /** how long `flotilla ssh` waits for a guest that just started to get its DHCP address */
 export const ADDRESS_WAIT_MS = 60_000;

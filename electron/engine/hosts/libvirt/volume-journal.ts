@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../../atomic-file';
 import type { KeyedMutex } from '../../mutex';
 import { parseBlkList } from './domain-disks';
 import { withDirPool } from './clone-nvram';
-import { libvirtStateDir } from './ssh-access';
+import { libvirtStateDir } from './state-dir';
 import type { Virsh } from './virsh';
 
 const VOL_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
